@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+
+/** What callers hand the audit log; the store adds sequence, time and the chain. */
+export interface AuditInput {
+  /** Dotted event kind, e.g. `inbound.received`, `plug.halted`, `backend.call`, `outbound.sent`. */
+  kind: string;
+  /** Who acted: a process (`worker`, `connector:telegram`), an identity (`telegram:42`) or `cli`. */
+  actor: string;
+  subject?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  kind: string;
+  actor: string;
+  subject: string | null;
+  /** JSON text exactly as stored: the hash covers these bytes. */
+  data: string;
+  prevHash: string;
+  hash: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** SHA-256 over the previous hash and every stored field, serialized unambiguously. */
+export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify([e.prevHash, e.seq, e.at, e.kind, e.actor, e.subject, e.data]))
+    .digest('hex');
+}
+
+export type VerifyResult =
+  | { ok: true; entries: number; head: string }
+  | { ok: false; entries: number; badSeq: number; reason: string };
+
+/** Walks entries in order; the first whose link or hash does not hold is named. */
+export function verifyChain(entries: Iterable<AuditEntry>): VerifyResult {
+  let prev = GENESIS_HASH;
+  let expectedSeq: number | undefined;
+  let count = 0;
+  for (const e of entries) {
+    if (expectedSeq !== undefined && e.seq !== expectedSeq) {
+      return { ok: false, entries: count, badSeq: expectedSeq, reason: `entry ${expectedSeq} is missing` };
+    }
+    if (e.prevHash !== prev) return { ok: false, entries: count, badSeq: e.seq, reason: 'does not link to the entry before it' };
+    if (entryHash(e) !== e.hash) return { ok: false, entries: count, badSeq: e.seq, reason: 'content does not match its hash' };
+    prev = e.hash;
+    expectedSeq = e.seq + 1;
+    count++;
+  }
+  return { ok: true, entries: count, head: prev };
+}

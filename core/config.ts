@@ -1,0 +1,242 @@
+import { z } from 'zod';
+
+/**
+ * The config file's schema (DESIGN.md "Config file"). Every object is strict: an unknown key is a config error,
+ * so a typo never silently falls back to a default. Credentials are references (`secret:NAME`, `env:NAME`), never values.
+ */
+
+const REF = /^(secret|env):[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const credential = z.string().refine((v) => REF.test(v), {
+  message:
+    'a credential must be a reference, secret:NAME or env:NAME; literal credentials are refused. ' +
+    'Store it with `monkeyclaw secrets set NAME` (value on stdin) and write secret:NAME here',
+});
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+const identity = z.string().regex(/^[a-z][a-z0-9-]{0,31}:\S{1,256}$/, 'must be platform:id, e.g. telegram:123456789');
+const url = z.url();
+const port = z.number().int().min(1).max(65535);
+
+const pipelineEntry = z.union([
+  z.string().min(1),
+  z.object({ plug: z.string().min(1) }).catchall(z.unknown()),
+]);
+export type PipelineEntry = z.infer<typeof pipelineEntry>;
+
+export const LIFECYCLE_EVENTS = ['inbound', 'request', 'response', 'outbound'] as const;
+export type LifecycleEvent = (typeof LIFECYCLE_EVENTS)[number];
+export const DEFAULT_INBOUND_PIPELINE = ['rate-limit', 'access', 'group-gate', 'redact', 'guard'];
+
+const pipelines = z
+  .object({
+    inbound: z.array(pipelineEntry).default(DEFAULT_INBOUND_PIPELINE),
+    request: z.array(pipelineEntry).default([]),
+    response: z.array(pipelineEntry).default([]),
+    outbound: z.array(pipelineEntry).default([]),
+  })
+  .strict();
+
+const backend = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('echo') }).strict(),
+  z
+    .object({
+      type: z.literal('openai'),
+      baseUrl: url,
+      model: z.string().min(1),
+      apiKey: credential.optional(),
+      timeoutMs: z.number().int().positive().default(120_000),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('anthropic'),
+      baseUrl: url.optional(),
+      model: z.string().min(1),
+      apiKey: credential,
+      maxTokens: z.number().int().positive().default(4096),
+      timeoutMs: z.number().int().positive().default(120_000),
+    })
+    .strict(),
+]);
+export type BackendConfig = z.infer<typeof backend>;
+
+const assistant = z
+  .object({
+    backend: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('echo'),
+    systemPrompt: z.string().max(100_000).default('You are a helpful assistant.'),
+    model: z.string().optional(),
+    pipelines: pipelines.default(() => pipelines.parse({})),
+    fallback: z.enum(['auto', 'ask']).default('auto'),
+    fallbackLabel: z.string().max(200).optional(),
+  })
+  .strict();
+export type AssistantConfig = z.infer<typeof assistant>;
+
+const common = {
+  enabled: z.boolean().default(false),
+  assistant: z.string().optional(),
+  apiRoot: url.optional(),
+  maxMessageChars: z.number().int().positive().optional(),
+  streamEdits: z.boolean().default(false),
+};
+
+const mailServer = z
+  .object({
+    host: z.string().min(1),
+    port,
+    secure: z.boolean().default(true),
+    starttls: z.boolean().optional(),
+    user: z.string().min(1),
+    password: credential,
+    mailbox: z.string().optional(),
+  })
+  .strict()
+  .refine((s) => s.secure || s.starttls || isLoopbackHost(s.host), {
+    message: 'secure: false (no TLS, no STARTTLS) is accepted only for loopback hosts',
+    path: ['secure'],
+  });
+
+const connectors = z
+  .object({
+    telegram: z
+      .object({
+        ...common,
+        token: credential.optional(),
+        mode: z.enum(['polling', 'webhook']).default('polling'),
+        webhook: z.object({ url, secretToken: credential }).strict().optional(),
+      })
+      .strict(),
+    slack: z
+      .object({
+        ...common,
+        botToken: credential.optional(),
+        appToken: credential.optional(),
+        signingSecret: credential.optional(),
+        mode: z.enum(['socket', 'http']).default('socket'),
+      })
+      .strict(),
+    discord: z.object({ ...common, token: credential.optional() }).strict(),
+    whatsapp: z.object({ ...common }).strict(),
+    signal: z
+      .object({
+        ...common,
+        rpc: z.string().regex(/^(tcp|http):\/\/[^/\s]+$/, 'must be tcp://host:port or http://host:port').optional(),
+        account: z.string().optional(),
+      })
+      .strict(),
+    email: z
+      .object({
+        ...common,
+        address: z.email().optional(),
+        imap: mailServer.optional(),
+        smtp: mailServer.optional(),
+      })
+      .strict(),
+  })
+  .partial()
+  .strict();
+export type ConnectorName = keyof z.infer<typeof connectors>;
+
+const queue = z.discriminatedUnion('driver', [
+  z
+    .object({
+      driver: z.literal('embedded'),
+      leaseMs: z.number().int().min(500).default(30_000),
+    })
+    .strict(),
+  z
+    .object({
+      driver: z.literal('bullmq'),
+      redisUrl: z.string().min(1),
+      partitions: z.number().int().min(1).max(256).default(16),
+      leaseMs: z.number().int().min(500).default(30_000),
+    })
+    .strict(),
+]);
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(7420),
+        tls: z.object({ mode: z.enum(['off', 'tls', 'mtls']).default('off') }).strict().default({ mode: 'off' }),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 7420, tls: { mode: 'off' } }),
+    queue: queue.optional(),
+    backends: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), backend).default({ echo: { type: 'echo' } }),
+    assistants: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), assistant).default(() => ({ default: assistant.parse({}) })),
+    access: z
+      .object({
+        dm: z.enum(['pairing', 'allowlist', 'open']).default('pairing'),
+        groups: z.enum(['allowlist', 'open']).default('allowlist'),
+        allow: z.array(identity).default([]),
+        deny: z.array(identity).default([]),
+        owners: z.array(identity).default([]),
+      })
+      .strict()
+      .default({ dm: 'pairing', groups: 'allowlist', allow: [], deny: [], owners: [] }),
+    channels: z
+      .record(
+        identity,
+        z
+          .object({ requireMention: z.boolean().optional(), workspace: z.string().optional(), assistant: z.string().optional() })
+          .strict(),
+      )
+      .default({}),
+    connectors: connectors.default({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    // Cross-references: every name used must exist, so a typo is a start-up error rather than a silent default.
+    const backends = new Set(Object.keys(config.backends));
+    backends.add('echo');
+    for (const [name, a] of Object.entries(config.assistants)) {
+      for (const b of [a.backend].flat()) {
+        if (!backends.has(b)) ctx.addIssue({ code: 'custom', path: ['assistants', name, 'backend'], message: `unknown backend "${b}"` });
+      }
+    }
+    const assistants = new Set(Object.keys(config.assistants));
+    const refs: Array<[PropertyKey[], string | undefined]> = [
+      ...Object.entries(config.connectors).map(([n, c]): [PropertyKey[], string | undefined] => [['connectors', n, 'assistant'], c?.assistant]),
+      ...Object.entries(config.channels).map(([n, c]): [PropertyKey[], string | undefined] => [['channels', n, 'assistant'], c.assistant]),
+    ];
+    for (const [path, name] of refs) {
+      if (name !== undefined && !assistants.has(name)) ctx.addIssue({ code: 'custom', path, message: `unknown assistant "${name}"` });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type QueueConfig = NonNullable<Config['queue']>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function parseConfig(input: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+}
+
+/** Queue choice (DESIGN): an explicit driver wins; with no queue section REDIS_URL selects BullMQ. */
+export function resolveQueue(config: Config, env: NodeJS.ProcessEnv): QueueConfig {
+  if (config.queue) return config.queue;
+  if (env.REDIS_URL) return { driver: 'bullmq', redisUrl: 'env:REDIS_URL', partitions: 16, leaseMs: 30_000 };
+  return { driver: 'embedded', leaseMs: 30_000 };
+}
+
+/** Resolves `env:NAME` (and, until the vault lands, refuses `secret:NAME` with a clear message); literals pass through. */
+export function resolveRef(value: string, env: NodeJS.ProcessEnv, what: string): string {
+  if (value.startsWith('env:')) {
+    const v = env[value.slice(4)];
+    if (!v) throw new ConfigError(`${what}: environment variable ${value.slice(4)} is not set`);
+    return v;
+  }
+  if (value.startsWith('secret:')) throw new ConfigError(`${what}: secret references need the vault (secrets set)`);
+  return value;
+}

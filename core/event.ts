@@ -1,0 +1,152 @@
+import { z } from 'zod';
+
+/** Inbound text limit every connector accepts (DESIGN: longer is rejected with a notice). */
+export const MAX_TEXT_CHARS = 100_000;
+/** A serialized event or reply larger than this is refused before it is even parsed. */
+export const MAX_PAYLOAD_BYTES = 512 * 1024;
+const MAX_ID = 256;
+const MAX_ATTACHMENTS = 32;
+const MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** A string that is valid UTF-16: a lone surrogate would corrupt history, audit hashes and platform sends. */
+const wellFormed = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => s.isWellFormed(), { message: 'contains an unpaired UTF-16 surrogate' });
+
+const id = wellFormed(MAX_ID).min(1);
+export const platformName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lower-case platform name');
+
+export const conversationSchema = z
+  .object({
+    id,
+    kind: z.enum(['dm', 'group', 'channel']),
+    threadId: id.optional(),
+  })
+  .strict();
+
+export const senderSchema = z
+  .object({
+    id,
+    name: wellFormed(MAX_ID).optional(),
+    isBot: z.boolean(),
+  })
+  .strict();
+
+export const attachmentSchema = z
+  .object({
+    kind: z.enum(['image', 'audio', 'video', 'file', 'sticker', 'other']),
+    name: wellFormed(MAX_ID).optional(),
+    mimeType: z.string().max(128).optional(),
+    size: z.number().int().nonnegative().max(MAX_ATTACHMENT_BYTES).optional(),
+    platformFileId: id.optional(),
+  })
+  .strict();
+
+/** Version 1 of the one shape every connector normalizes its platform's updates into. */
+export const channelEventSchema = z
+  .object({
+    v: z.literal(1),
+    id,
+    platform: platformName,
+    account: id,
+    conversation: conversationSchema,
+    sender: senderSchema,
+    text: wellFormed(MAX_TEXT_CHARS),
+    attachments: z.array(attachmentSchema).max(MAX_ATTACHMENTS).default([]),
+    mentionsBot: z.boolean().default(false),
+    replyTo: z
+      .object({ messageId: id, toBot: z.boolean() })
+      .strict()
+      .optional(),
+    edited: z.boolean().default(false),
+    /** The assistant the connector was configured (or asked) for; a channel's own setting wins over it. */
+    assistant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    platformMessageId: id,
+    receivedAt: z.iso.datetime(),
+  })
+  .strict();
+
+export type ChannelEvent = z.infer<typeof channelEventSchema>;
+export type ChannelEventInput = z.input<typeof channelEventSchema>;
+export type Conversation = z.infer<typeof conversationSchema>;
+
+/** Where a reply goes: the originating connector account and conversation. */
+export const addressSchema = z
+  .object({
+    platform: platformName,
+    account: id,
+    conversation: conversationSchema,
+  })
+  .strict();
+export type Address = z.infer<typeof addressSchema>;
+
+export const replySchema = z
+  .object({
+    v: z.literal(1),
+    /** Stable across retries: the connector sends a reply with a given key at most once. */
+    idempotencyKey: id,
+    eventId: id,
+    address: addressSchema,
+    replyTo: id.optional(),
+    text: wellFormed(1_000_000),
+    format: z.enum(['plain', 'markdown']),
+  })
+  .strict();
+export type Reply = z.infer<typeof replySchema>;
+
+/** The one error every boundary raises for a payload it refuses; `issues` names the bad fields. */
+export class InvalidPayloadError extends Error {
+  override readonly name = 'InvalidPayloadError';
+  constructor(
+    readonly what: string,
+    readonly issues: string[],
+  ) {
+    super(`invalid ${what}: ${issues.join('; ')}`);
+  }
+}
+
+function describe(error: z.ZodError): string[] {
+  return error.issues.slice(0, 10).map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, what: string, input: unknown): T {
+  if (typeof input === 'string') {
+    if (Buffer.byteLength(input, 'utf8') > MAX_PAYLOAD_BYTES) {
+      throw new InvalidPayloadError(what, [`(root): larger than ${MAX_PAYLOAD_BYTES} bytes`]);
+    }
+    try {
+      input = JSON.parse(input);
+    } catch {
+      throw new InvalidPayloadError(what, ['(root): not valid JSON']);
+    }
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) throw new InvalidPayloadError(what, describe(result.error));
+  return result.data;
+}
+
+/** Validates an event from an object or its JSON text; throws InvalidPayloadError naming each bad field. */
+export const parseChannelEvent = (input: unknown): ChannelEvent => parseWith(channelEventSchema, 'channel event', input);
+export const parseReply = (input: unknown): Reply => parseWith(replySchema, 'reply', input);
+
+/** The identity access rules speak of: `platform:sender-id`. */
+export const senderIdentity = (e: ChannelEvent): string => `${e.platform}:${e.sender.id}`;
+export const conversationIdentity = (e: ChannelEvent): string => `${e.platform}:${e.conversation.id}`;
+
+/** Key under which a redelivered platform message is recognized. */
+export const dedupeKey = (e: ChannelEvent): string =>
+  [e.platform, e.account, e.conversation.id, e.platformMessageId].join('\u0000');
+
+/** Session scope: one per DM sender, one shared per group/channel (thread). */
+export function sessionScope(e: ChannelEvent): string {
+  const c = e.conversation;
+  if (c.kind === 'dm') return `dm:${e.sender.id}`;
+  return c.threadId ? `thread:${c.threadId}` : 'main';
+}
+
+/** Replies for ephemeral loopback accounts (a terminal chat) go to that terminal's own queue. */
+export function outboundQueue(address: Pick<Address, 'platform' | 'account'>): string {
+  return address.platform === 'loopback' ? `outbound:loopback-${address.account}` : `outbound:${address.platform}`;
+}

@@ -1,0 +1,138 @@
+import type { AuditInput } from './audit.js';
+import type { AssistantConfig, Config, LifecycleEvent, PipelineEntry } from './config.js';
+import type { ChannelEvent } from './event.js';
+import type { BackendMessage } from './backend.js';
+import type { LimiterStore } from './rate-limiter.js';
+
+/**
+ * Elixir's Plug contract in TypeScript: `init(options)` runs once when the pipeline is built, `call(ctx, state)`
+ * once per lifecycle event and returns the context. Halting is data (`ctx.halted`), not an exception.
+ */
+export interface Plug<State = unknown> {
+  readonly name: string;
+  init(options: Record<string, unknown>, services: PlugServices): State;
+  call(ctx: Context, state: State): Context | Promise<Context>;
+}
+
+/** What the runtime lends plugs: read-only config and the clock. Plugs that need storage get it here too. */
+export interface PlugServices {
+  config: Config;
+  now(): number;
+  /** Extra services registered by the process wiring (limiter store, access store, …), looked up by name. */
+  extra: Record<string, unknown>;
+  /** Token buckets shared by every worker (the rate-limit plug refuses to start without one). */
+  limiter?: LimiterStore;
+}
+
+export interface Halt {
+  plug: string;
+  reason: string;
+  /** A message for the sender (rate limit, budget); absent means silence. */
+  notice?: string;
+}
+
+export interface Context {
+  readonly stage: LifecycleEvent;
+  readonly event: ChannelEvent;
+  readonly assistant: { name: string; config: AssistantConfig };
+  readonly session?: { id: number; workspaceId: string; scope: string };
+  /** The user's text as the backend will see it; inbound plugs may rewrite it (redaction). */
+  text: string;
+  /** The backend request (request stage on). */
+  messages: BackendMessage[];
+  /** The reply (response and outbound stages). */
+  reply?: { text: string; format: 'plain' | 'markdown' };
+  /** Data plugs hand each other. */
+  assigns: Record<string, unknown>;
+  halted: boolean;
+  halt?: Halt;
+  /** Runtime data: audit entries the plugs produced, committed with the turn. */
+  readonly private: { audit: AuditInput[] };
+}
+
+export function halt(ctx: Context, plug: string, reason: string, notice?: string): Context {
+  return { ...ctx, halted: true, halt: { plug, reason, ...(notice ? { notice } : {}) } };
+}
+
+export function assign(ctx: Context, key: string, value: unknown): Context {
+  return { ...ctx, assigns: { ...ctx.assigns, [key]: value } };
+}
+
+/** Plugs record decisions worth keeping (allowed by which rule, what was masked) through this. */
+export function audit(ctx: Context, entry: AuditInput): Context {
+  ctx.private.audit.push(entry);
+  return ctx;
+}
+
+/** A plug of any state type: each plug's init and call agree on its own state, which the registry need not know. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyPlug = Plug<any>;
+
+export class PlugConfigError extends Error {
+  override readonly name = 'PlugConfigError';
+}
+
+export interface PipelineStep {
+  plug: AnyPlug;
+  state: unknown;
+}
+export type Pipelines = Record<LifecycleEvent, PipelineStep[]>;
+
+/** Resolves names against the registry and runs each plug's init once; an unknown name is a configuration error. */
+export function buildPipelines(
+  assistantName: string,
+  assistant: AssistantConfig,
+  registry: ReadonlyMap<string, AnyPlug>,
+  services: PlugServices,
+): Pipelines {
+  const build = (event: LifecycleEvent, entries: PipelineEntry[]): PipelineStep[] =>
+    entries.map((entry, i) => {
+      const { plug: name, ...options } = typeof entry === 'string' ? { plug: entry } : entry;
+      const plug = registry.get(name);
+      if (!plug) {
+        throw new PlugConfigError(
+          `assistants.${assistantName}.pipelines.${event}.${i}: unknown plug "${name}" (known: ${[...registry.keys()].join(', ')})`,
+        );
+      }
+      try {
+        return { plug, state: plug.init(options, services) };
+      } catch (error) {
+        throw new PlugConfigError(`assistants.${assistantName}.pipelines.${event}.${i}: plug "${name}": ${(error as Error).message}`);
+      }
+    });
+  const p = assistant.pipelines;
+  return { inbound: build('inbound', p.inbound), request: build('request', p.request), response: build('response', p.response), outbound: build('outbound', p.outbound) };
+}
+
+const isContext = (value: unknown): value is Context =>
+  typeof value === 'object' && value !== null && 'halted' in value && 'assigns' in value && 'private' in value;
+
+/**
+ * Runs steps in order until one halts. A plug that throws, or returns something that is not a context, halts
+ * this event only: it is audited and the worker carries on with the next event.
+ */
+export async function runPipeline(steps: PipelineStep[], start: Context): Promise<Context> {
+  let ctx = start;
+  for (const { plug, state } of steps) {
+    if (ctx.halted) break;
+    try {
+      const out = await plug.call(ctx, state);
+      if (!isContext(out)) throw new Error(`plug "${plug.name}" returned ${out === undefined ? 'undefined' : typeof out}, not a context`);
+      ctx = out;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      ctx = halt(ctx, plug.name, `plug raised: ${message.slice(0, 500)}`);
+      ctx.private.audit.push({ kind: 'plug.error', actor: `plug:${plug.name}`, subject: ctx.event.id, data: { stage: ctx.stage, error: message.slice(0, 500) } });
+      break;
+    }
+    if (ctx.halted && ctx.halt) {
+      ctx.private.audit.push({
+        kind: 'plug.halted',
+        actor: `plug:${ctx.halt.plug}`,
+        subject: ctx.event.id,
+        data: { stage: ctx.stage, reason: ctx.halt.reason, notice: ctx.halt.notice !== undefined },
+      });
+    }
+  }
+  return ctx;
+}

@@ -1,0 +1,72 @@
+import type { AuditInput } from './audit.js';
+import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, type ChannelEvent, type Reply } from './event.js';
+import { UnrecoverableJobError, type HopResult, type JobHandler } from './queue.js';
+import type { QueuedReply, Store } from './store.js';
+import { talk, type TalkDeps } from './talk.js';
+
+export const INBOUND_QUEUE = 'inbound';
+
+export interface WorkerDeps extends TalkDeps {
+  store: TalkDeps['store'] & Pick<Store, 'handledTurn' | 'commitTurn' | 'appendAudit'>;
+}
+
+/** Conversations are the unit of order: all of one conversation's events share a partition. */
+export const conversationPartition = (e: Pick<ChannelEvent, 'platform' | 'account' | 'conversation'>): string =>
+  `${e.platform}:${e.account}:${e.conversation.id}`;
+
+const toHop = (replies: QueuedReply[]): HopResult => ({
+  next: replies.map((r) => ({ queue: r.queue, job: { id: r.reply.idempotencyKey, partition: r.partition, payload: r.reply } })),
+});
+
+function replyFor(event: ChannelEvent, key: string, text: string, format: Reply['format']): QueuedReply {
+  const address = { platform: event.platform, account: event.account, conversation: event.conversation };
+  return {
+    queue: outboundQueue(address),
+    partition: conversationPartition(event),
+    reply: { v: 1, idempotencyKey: key, eventId: event.id, address, replyTo: event.platformMessageId, text, format },
+  };
+}
+
+/**
+ * The session worker's job handler. Each inbound event becomes one committed turn (dedupe mark, history, audit,
+ * replies) and its replies are handed on as this hop's follow-up jobs, keyed by idempotency key. A redelivered
+ * event — after a crash, or sent twice by its platform — finds its committed turn and re-offers the same replies,
+ * which the queue and the connector's send record both refuse to deliver twice.
+ */
+export function inboundHandler(deps: WorkerDeps): JobHandler {
+  return async (job) => {
+    let event: ChannelEvent;
+    try {
+      event = parseChannelEvent(job.payload);
+    } catch (error) {
+      if (!(error instanceof InvalidPayloadError)) throw error;
+      await deps.store.appendAudit([{ kind: 'inbound.rejected', actor: 'worker', subject: job.id, data: { issues: error.issues } }]);
+      throw new UnrecoverableJobError(error.message);
+    }
+    const key = dedupeKey(event);
+    const prior = await deps.store.handledTurn(key);
+    if (prior) return toHop(prior);
+
+    const result = await talk(deps, event);
+    const replies: QueuedReply[] = [];
+    if (result.notice) replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain'));
+    if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, result.reply.text, result.reply.format));
+    const received: AuditInput = {
+      kind: 'inbound.received',
+      actor: `${event.platform}:${event.sender.id}`,
+      subject: event.id,
+      data: { conversation: `${event.platform}:${event.conversation.id}`, kind: event.conversation.kind, chars: event.text.length },
+    };
+    const committed = await deps.store.commitTurn({
+      dedupeKey: key,
+      eventId: event.id,
+      ...(result.sessionId !== undefined ? { sessionId: result.sessionId } : {}),
+      history: result.history,
+      audit: [received, ...result.audit],
+      replies,
+    });
+    // Another delivery of the same platform message won the race: offer its replies, not ours.
+    if (!committed) return toHop((await deps.store.handledTurn(key)) ?? []);
+    return toHop(replies);
+  };
+}

@@ -1,0 +1,76 @@
+import type { Db } from '../db.js';
+import { entryHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
+
+interface Row {
+  seq: number;
+  at: string;
+  kind: string;
+  actor: string;
+  subject: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+const toEntry = (r: Row): AuditEntry => ({
+  seq: r.seq,
+  at: r.at,
+  kind: r.kind,
+  actor: r.actor,
+  subject: r.subject,
+  data: r.data,
+  prevHash: r.prev_hash,
+  hash: r.hash,
+});
+
+/** The hash-chained audit log in SQLite. Appends must run inside a write transaction so the chain never forks. */
+export class SqliteAuditLog {
+  private readonly head;
+  private readonly insert;
+
+  constructor(private readonly db: Db) {
+    this.head = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+    this.insert = db.prepare(`INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash)
+      VALUES (@seq, @at, @kind, @actor, @subject, @data, @prevHash, @hash)`);
+  }
+
+  /** Call within a transaction (the caller's, or the one this opens). */
+  appendInTransaction(entries: AuditInput[]): void {
+    if (entries.length === 0) return;
+    const last = this.head.get() as { seq: number; hash: string } | undefined;
+    let seq = last?.seq ?? 0;
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    const at = new Date().toISOString();
+    for (const input of entries) {
+      seq++;
+      const entry = {
+        seq,
+        at,
+        kind: input.kind,
+        actor: input.actor,
+        subject: input.subject ?? null,
+        data: JSON.stringify(input.data ?? {}),
+        prevHash,
+      };
+      const hash = entryHash(entry);
+      this.insert.run({ ...entry, hash });
+      prevHash = hash;
+    }
+  }
+
+  append(entries: AuditInput[]): void {
+    this.db.transaction(() => this.appendInTransaction(entries)).immediate();
+  }
+
+  tail(limit: number): AuditEntry[] {
+    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?').all(limit) as Row[];
+    return rows.reverse().map(toEntry);
+  }
+
+  verify(): VerifyResult {
+    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<Row>;
+    return verifyChain((function* () {
+      for (const r of rows) yield toEntry(r);
+    })());
+  }
+}

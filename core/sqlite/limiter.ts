@@ -1,0 +1,58 @@
+import type { Statement } from 'better-sqlite3';
+import { openDb, type Db } from '../db.js';
+import { takeToken, type BucketState, type LimiterStore, type LimiterTake } from '../rate-limiter.js';
+
+const PRUNE_EVERY_MS = 60_000;
+
+interface Row {
+  tokens: number;
+  updated_at: number;
+  denied: number;
+}
+
+/**
+ * Token buckets in the data dir's SQLite file (table `rate_limits`, migration 002). Each take is one IMMEDIATE
+ * transaction: the write lock is taken before the bucket is read, so two processes can never both spend the
+ * last token. The file must already be migrated.
+ */
+export class SqliteLimiter implements LimiterStore {
+  private readonly db: Db;
+  private readonly owned: boolean;
+  private statements?: { get: Statement; put: Statement; prune: Statement };
+  private lastPrune = -Infinity;
+
+  /** A path opens (and `close` closes) a connection of its own; a `Db` is borrowed. */
+  constructor(fileOrDb: string | Db) {
+    this.owned = typeof fileOrDb === 'string';
+    this.db = typeof fileOrDb === 'string' ? openDb(fileOrDb) : fileOrDb;
+  }
+
+  async take(key: string, capacity: number, refillPerMs: number, now: number): Promise<LimiterTake> {
+    // Prepared on first use, not in the constructor, so a limiter may be built before `migrate` has run.
+    const s = (this.statements ??= {
+      get: this.db.prepare('SELECT tokens, updated_at, denied FROM rate_limits WHERE key = ?'),
+      put: this.db.prepare(`INSERT INTO rate_limits (key, tokens, updated_at, denied, full_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at,
+          denied = excluded.denied, full_at = excluded.full_at`),
+      prune: this.db.prepare('DELETE FROM rate_limits WHERE full_at <= ?'),
+    });
+    return this.db
+      .transaction((): LimiterTake => {
+        const row = s.get.get(key) as Row | undefined;
+        const prev: BucketState | undefined = row && { tokens: row.tokens, updatedAt: row.updated_at, denied: row.denied === 1 };
+        const { next, result, fullAt } = takeToken(prev, capacity, refillPerMs, now);
+        s.put.run(key, next.tokens, next.updatedAt, next.denied ? 1 : 0, fullAt);
+        // A refilled bucket equals a missing one: dropping those keeps one-off senders from piling up rows.
+        if (now - this.lastPrune >= PRUNE_EVERY_MS) {
+          s.prune.run(now);
+          this.lastPrune = now;
+        }
+        return result;
+      })
+      .immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) this.db.close();
+  }
+}

@@ -1,0 +1,168 @@
+import { hostname } from 'node:os';
+import type { AuditInput } from '../audit.js';
+import type { AssistantConfig } from '../config.js';
+import { migrate, openDb, pendingMigrations, type Db } from '../db.js';
+import { sessionScope, type ChannelEvent } from '../event.js';
+import type { Channel, HistoryEntry, QueuedReply, SendState, Session, Store, TurnRecord } from '../store.js';
+import { SqliteAuditLog } from './audit-log.js';
+
+const DEFAULT_WORKSPACE = 'default';
+const now = () => new Date().toISOString();
+
+/** The SQLite implementation of the Store: the only module that speaks SQL to the gateway's state. */
+export class SqliteStore implements Store {
+  private readonly db: Db;
+  private auditLog?: SqliteAuditLog;
+
+  constructor(file: string) {
+    this.db = openDb(file);
+  }
+
+  /** Prepared on first use: the table exists only once migrations ran. */
+  private get audit(): SqliteAuditLog {
+    return (this.auditLog ??= new SqliteAuditLog(this.db));
+  }
+
+  async migrate(): Promise<string[]> {
+    return migrate(this.db);
+  }
+
+  async pendingMigrations(): Promise<string[]> {
+    return pendingMigrations(this.db);
+  }
+
+  async ensureSession(event: ChannelEvent): Promise<{ channel: Channel; session: Session }> {
+    const { platform, conversation } = event;
+    const scope = sessionScope(event);
+    return this.db
+      .transaction(() => {
+        this.db
+          .prepare(`INSERT INTO channels (platform, conversation_id, kind, workspace_id, created_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (platform, conversation_id) DO NOTHING`)
+          .run(platform, conversation.id, conversation.kind, DEFAULT_WORKSPACE, now());
+        const c = this.db
+          .prepare('SELECT id, platform, conversation_id, kind, workspace_id FROM channels WHERE platform = ? AND conversation_id = ?')
+          .get(platform, conversation.id) as { id: number; platform: string; conversation_id: string; kind: Channel['kind']; workspace_id: string };
+        const channel: Channel = { id: c.id, platform: c.platform, conversationId: c.conversation_id, kind: c.kind, workspaceId: c.workspace_id };
+        const find = this.db.prepare('SELECT id FROM sessions WHERE channel_id = ? AND scope = ? AND closed_at IS NULL');
+        let row = find.get(channel.id, scope) as { id: number } | undefined;
+        if (!row) {
+          this.db
+            .prepare('INSERT INTO sessions (channel_id, workspace_id, scope, created_at) VALUES (?, ?, ?, ?)')
+            .run(channel.id, channel.workspaceId, scope, now());
+          row = find.get(channel.id, scope) as { id: number };
+        }
+        return { channel, session: { id: row.id, channelId: channel.id, workspaceId: channel.workspaceId, scope } };
+      })
+      .immediate();
+  }
+
+  async history(sessionId: number, limit: number): Promise<HistoryEntry[]> {
+    const rows = this.db
+      .prepare('SELECT role, text, created_at AS at FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?')
+      .all(sessionId, limit) as HistoryEntry[];
+    return rows.reverse();
+  }
+
+  async handledTurn(dedupeKey: string): Promise<QueuedReply[] | null> {
+    const seen = this.db.prepare('SELECT 1 FROM processed_events WHERE dedupe_key = ?').get(dedupeKey);
+    if (!seen) return null;
+    const rows = this.db
+      .prepare('SELECT queue, partition, reply FROM turn_replies WHERE dedupe_key = ? ORDER BY rowid')
+      .all(dedupeKey) as Array<{ queue: string; partition: string; reply: string }>;
+    return rows.map((r) => ({ queue: r.queue, partition: r.partition, reply: JSON.parse(r.reply) as QueuedReply['reply'] }));
+  }
+
+  async commitTurn(turn: TurnRecord): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const at = now();
+        const fresh = this.db
+          .prepare('INSERT INTO processed_events (dedupe_key, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+          .run(turn.dedupeKey, turn.eventId, at);
+        if (fresh.changes === 0) return false;
+        if (turn.sessionId !== undefined) {
+          const add = this.db.prepare('INSERT INTO messages (session_id, role, text, event_id, created_at) VALUES (?, ?, ?, ?, ?)');
+          for (const h of turn.history) add.run(turn.sessionId, h.role, h.text, turn.eventId, at);
+        }
+        const reply = this.db.prepare('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
+        for (const r of turn.replies) reply.run(r.reply.idempotencyKey, turn.dedupeKey, r.queue, r.partition, JSON.stringify(r.reply));
+        this.audit.appendInTransaction(turn.audit);
+        return true;
+      })
+      .immediate();
+  }
+
+  async appendAudit(entries: AuditInput[]): Promise<void> {
+    this.audit.append(entries);
+  }
+
+  async auditTail(limit: number) {
+    return this.audit.tail(limit);
+  }
+
+  async verifyAudit() {
+    return this.audit.verify();
+  }
+
+  async beginSend(idempotencyKey: string, platform: string): Promise<SendState> {
+    return this.db
+      .transaction((): SendState => {
+        const row = this.db.prepare('SELECT state FROM sent_messages WHERE idempotency_key = ?').get(idempotencyKey) as
+          | { state: 'sending' | 'sent' }
+          | undefined;
+        if (row) return row.state;
+        this.db
+          .prepare(`INSERT INTO sent_messages (idempotency_key, platform, state, updated_at) VALUES (?, ?, 'sending', ?)`)
+          .run(idempotencyKey, platform, now());
+        return 'new';
+      })
+      .immediate();
+  }
+
+  async completeSend(idempotencyKey: string, platformMessageIds: string[]): Promise<void> {
+    this.db
+      .prepare(`UPDATE sent_messages SET state = 'sent', platform_message_ids = ?, updated_at = ? WHERE idempotency_key = ?`)
+      .run(JSON.stringify(platformMessageIds), now(), idempotencyKey);
+  }
+
+  async upsertAssistants(assistants: Record<string, AssistantConfig>): Promise<void> {
+    const upsert = this.db.prepare(`INSERT INTO assistants (name, system_prompt, backends, model, pipelines, updated_at)
+      VALUES (@name, @systemPrompt, @backends, @model, @pipelines, @at)
+      ON CONFLICT (name) DO UPDATE SET system_prompt = excluded.system_prompt, backends = excluded.backends,
+        model = excluded.model, pipelines = excluded.pipelines, updated_at = excluded.updated_at`);
+    this.db.transaction(() => {
+      for (const [name, a] of Object.entries(assistants)) {
+        upsert.run({
+          name,
+          systemPrompt: a.systemPrompt,
+          backends: JSON.stringify([a.backend].flat()),
+          model: a.model ?? null,
+          pipelines: JSON.stringify(a.pipelines),
+          at: now(),
+        });
+      }
+    })();
+  }
+
+  async heartbeat(role: string): Promise<void> {
+    this.db
+      .prepare('INSERT OR REPLACE INTO heartbeats (role, host, pid, beat_at) VALUES (?, ?, ?, ?)')
+      .run(role, hostname(), process.pid, Date.now());
+  }
+
+  async endHeartbeat(role: string): Promise<void> {
+    this.db.prepare('DELETE FROM heartbeats WHERE role = ? AND host = ? AND pid = ?').run(role, hostname(), process.pid);
+  }
+
+  async liveProcesses(role: string, withinMs: number): Promise<number> {
+    return this.db
+      .prepare('SELECT COUNT(*) FROM heartbeats WHERE role = ? AND beat_at >= ?')
+      .pluck()
+      .get(role, Date.now() - withinMs) as number;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,73 @@
+import type { AuditEntry, AuditInput, VerifyResult } from './audit.js';
+import type { AssistantConfig } from './config.js';
+import type { ChannelEvent, Reply } from './event.js';
+
+/**
+ * The gateway's persistent state behind one narrow, asynchronous interface. SQLite implements it today; a
+ * PostgreSQL store can follow without touching a caller, which is why every method returns a Promise even where
+ * better-sqlite3 is synchronous, and why no SQL lives outside the store's own module.
+ */
+export interface Channel {
+  id: number;
+  platform: string;
+  conversationId: string;
+  kind: 'dm' | 'group' | 'channel';
+  workspaceId: string;
+}
+
+export interface Session {
+  id: number;
+  channelId: number;
+  workspaceId: string;
+  scope: string;
+}
+
+export interface HistoryEntry {
+  role: 'user' | 'assistant';
+  text: string;
+  at: string;
+}
+
+/** A reply waiting in, or already handed to, an outbound queue. */
+export interface QueuedReply {
+  queue: string;
+  partition: string;
+  reply: Reply;
+}
+
+/** Everything one handled event changes, committed atomically with its dedupe mark. */
+export interface TurnRecord {
+  dedupeKey: string;
+  eventId: string;
+  sessionId?: number;
+  history: Array<{ role: HistoryEntry['role']; text: string }>;
+  audit: AuditInput[];
+  replies: QueuedReply[];
+}
+
+export type SendState = 'new' | 'sending' | 'sent';
+
+export interface Store {
+  migrate(): Promise<string[]>;
+  pendingMigrations(): Promise<string[]>;
+  /** The event's channel (created in the default workspace on first sight) and its open session for the event's scope. */
+  ensureSession(event: ChannelEvent): Promise<{ channel: Channel; session: Session }>;
+  history(sessionId: number, limit: number): Promise<HistoryEntry[]>;
+  /** null when the event was never handled; otherwise the replies its turn produced (to re-enqueue idempotently). */
+  handledTurn(dedupeKey: string): Promise<QueuedReply[] | null>;
+  /** false, and nothing written, when another delivery committed the same event first. */
+  commitTurn(turn: TurnRecord): Promise<boolean>;
+  appendAudit(entries: AuditInput[]): Promise<void>;
+  auditTail(limit: number): Promise<AuditEntry[]>;
+  verifyAudit(): Promise<VerifyResult>;
+  /** Records the intent to send; reports 'sent' when an earlier attempt already completed. */
+  beginSend(idempotencyKey: string, platform: string): Promise<SendState>;
+  completeSend(idempotencyKey: string, platformMessageIds: string[]): Promise<void>;
+  upsertAssistants(assistants: Record<string, AssistantConfig>): Promise<void>;
+  heartbeat(role: string): Promise<void>;
+  /** Removes this process's heartbeat on a clean stop, so nobody waits on a worker that is gone. */
+  endHeartbeat(role: string): Promise<void>;
+  /** Processes of `role` that beat within `withinMs`. */
+  liveProcesses(role: string, withinMs: number): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import type { Config } from '../core/config.js';
+import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core/event.js';
+import { halt, type Context, type Plug } from '../core/plug.js';
+import type { LimiterStore } from '../core/rate-limiter.js';
+import { decideAccess } from './access.js';
+
+export const RATE_LIMIT_NOTICE = "You're sending messages too fast; please wait a moment.";
+const MINUTE_MS = 60_000;
+
+/** Messages per minute; each bucket holds a minute's worth, so that is also the burst. */
+const optionsSchema = z
+  .object({
+    perSender: z.number().int().positive().default(20),
+    perConversation: z.number().int().positive().default(60),
+    perWorkspace: z.number().int().positive().default(300),
+  })
+  .strict();
+export type RateLimitOptions = z.input<typeof optionsSchema>;
+
+interface State {
+  limits: z.infer<typeof optionsSchema>;
+  limiter: LimiterStore;
+  config: Config;
+  now: () => number;
+}
+
+/**
+ * Would the rest of the inbound pipeline answer this event? Only then may it hear a notice, and only then does it
+ * draw on the conversation's and workspace's buckets: a busy group's chatter that does not address the assistant,
+ * or a swarm of unknown senders, must not use up what the admitted users of a workspace share.
+ * The addressing rule mirrors plugs/group-gate.ts.
+ */
+function answerable(config: Config, event: ChannelEvent): boolean {
+  if (!decideAccess(config.access, event).admitted) return false;
+  if (event.conversation.kind === 'dm') return true;
+  const requireMention = config.channels[conversationIdentity(event)]?.requireMention ?? true;
+  return !requireMention || event.mentionsBot || event.replyTo?.toBot === true;
+}
+
+const workspaceOf = (ctx: Context, config: Config): string =>
+  ctx.session?.workspaceId ?? config.channels[conversationIdentity(ctx.event)]?.workspace ?? 'default';
+
+/**
+ * Token buckets per sender, conversation and workspace, shared by all workers through the limiter store. It runs
+ * first in the inbound pipeline, so a flood from one unknown sender neither triggers pairing codes nor costs
+ * backend tokens. The per-sender bucket counts every event; only admitted senders are ever told they are limited,
+ * and only once per limited period; everyone else is dropped silently (the runner audits every halt).
+ */
+export const rateLimitPlug: Plug<State> = {
+  name: 'rate-limit',
+  init(options, services) {
+    const parsed = optionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
+    }
+    if (!services.limiter) {
+      throw new Error('needs a shared limiter store (services.limiter: SqliteLimiter or RedisLimiter); none was provided');
+    }
+    return { limits: parsed.data, limiter: services.limiter, config: services.config, now: () => services.now() };
+  },
+  async call(ctx, { limits, limiter, config, now }) {
+    const shared = answerable(config, ctx.event);
+    const buckets: Array<[scope: string, key: string, perMinute: number]> = [['sender', senderIdentity(ctx.event), limits.perSender]];
+    if (shared) {
+      buckets.push(['conversation', conversationIdentity(ctx.event), limits.perConversation]);
+      buckets.push(['workspace', workspaceOf(ctx, config), limits.perWorkspace]);
+    }
+    const at = now();
+    for (const [scope, key, perMinute] of buckets) {
+      const taken = await limiter.take(`${scope}:${key}`, perMinute, perMinute / MINUTE_MS, at);
+      if (!taken.allowed) {
+        return halt(ctx, 'rate-limit', `${scope}-limit`, shared && taken.firstDenial ? RATE_LIMIT_NOTICE : undefined);
+      }
+    }
+    return ctx;
+  },
+};

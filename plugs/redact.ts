@@ -1,0 +1,225 @@
+import { z } from 'zod';
+import { audit, type Plug } from '../core/plug.js';
+
+/**
+ * Masks credentials and personal data in what the model sees, before the backend call. Each match becomes
+ * `[redacted:<category>]`; the audit log gets categories and counts, never the values. Every built-in pattern
+ * is anchored on a boundary (a lookbehind or a fixed prefix) so that 100,000 characters of hostile input are
+ * scanned in linear time.
+ */
+
+/**
+ * Also the order they run in, each on the text the previous left: credentials before the digits inside them,
+ * cards before phone numbers, so that a phone number followed by a card cannot take the card's first digits.
+ */
+export const CATEGORIES = ['credential', 'iban', 'email', 'card', 'phone'] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+const placeholder = (name: string): string => `[redacted:${name}]`;
+
+const CREDENTIALS: RegExp[] = [
+  // PEM private keys; one cut off before its END line is masked to the end of the text.
+  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g,
+  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, // JWT: base64url of `{"` opens it
+  /(?<!\d)\d{8,10}:[A-Za-z0-9_-]{30,}/g, // Telegram bot token: 35 after the colon, but the docs show shorter ones
+  /(?<![A-Za-z0-9])(?:xox[abprs]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})/g, // Slack bot/user/app tokens
+  /(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}/g, // OpenAI, Anthropic (sk-ant-…) and look-alike API keys
+  /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g, // AWS access key id
+  /(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g, // GitHub tokens
+];
+const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}/g;
+// International form only (+ or 00, then a country code): bare national numbers are too like any other number.
+const PHONE = /(?<![\w+])(?:\+|00)[1-9][\d ().-]{5,22}\d/;
+const DIGIT_RUN = /\d+(?:[ -]\d+)*/g;
+// Digits may touch its start ("ref 12DE89…"), letters may not: they would make the country code part of a word.
+const IBAN_CANDIDATE = /(?<![A-Za-z])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}/;
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** ISO 13616: the first four characters moved to the end, letters as 10–35, the whole number mod 97 is 1. */
+export function ibanValid(compact: string): boolean {
+  if (!/^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$/.test(compact)) return false;
+  let rem = 0;
+  for (const ch of compact.slice(4) + compact.slice(0, 4)) {
+    const v = parseInt(ch, 36);
+    rem = v > 9 ? (rem * 100 + v) % 97 : (rem * 10 + v) % 97;
+  }
+  return rem === 1;
+}
+
+type Masker = (text: string) => { text: string; count: number };
+
+function regexMasker(patterns: RegExp[], name: string): Masker {
+  return (text) => {
+    let count = 0;
+    for (const re of patterns) {
+      text = text.replace(re, () => (count++, placeholder(name)));
+    }
+    return { text, count };
+  };
+}
+
+/**
+ * Card numbers: 13–19 digits in groups split by single spaces or dashes. The groups next to a card may be other
+ * numbers ("order 12 4111 1111 1111 1111", "+1 555 1234 4111 1111 1111 1111"), so every window of whole groups
+ * is checked, and overlapping valid windows are masked as one.
+ */
+const maskCards: Masker = (text) => {
+  let count = 0;
+  const out = text.replace(DIGIT_RUN, (run: string, offset: number) => {
+    const plus = text[offset - 1] === '+';
+    const groups = [...run.matchAll(/\d+/g)].map((m) => ({ start: m.index, end: m.index + m[0].length, digits: m[0] }));
+    const spans: Array<[number, number]> = [];
+    for (let i = 0; i < groups.length; i++) {
+      let digits = '';
+      for (let j = i; j < groups.length && digits.length + groups[j]!.digits.length <= 19; j++) {
+        digits += groups[j]!.digits;
+        if (digits.length < 13 || !luhnValid(digits)) continue;
+        // No card number starts with 0, and none is written after a `+`: those are phone numbers.
+        if (digits[0] === '0' || (i === 0 && plus)) continue;
+        const last = spans.at(-1);
+        if (last && i <= last[1]) last[1] = Math.max(last[1], j);
+        else spans.push([i, j]);
+      }
+    }
+    if (spans.length === 0) return run;
+    let masked = '';
+    let at = 0;
+    for (const [a, b] of spans) {
+      masked += run.slice(at, groups[a]!.start) + placeholder('card');
+      at = groups[b]!.end;
+    }
+    count += spans.length;
+    return masked + run.slice(at);
+  });
+  return { text: out, count };
+};
+
+/**
+ * For patterns whose candidates can run on into what follows ("DE89 3704 0044 0532 0130 00 OK", or a phone
+ * number followed by another number): `end` picks the longest acceptable prefix of each candidate. After a
+ * refused candidate, scanning resumes one character on, since a valid value may start inside it.
+ */
+function prefixMasker(candidate: RegExp, name: string, end: (text: string, start: number, max: number) => number | undefined): Masker {
+  return (text) => {
+    let out = '';
+    let last = 0;
+    let count = 0;
+    const re = new RegExp(candidate.source, 'g');
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      const stop = end(text, m.index, m.index + m[0].length);
+      if (stop === undefined) {
+        re.lastIndex = m.index + 1;
+        continue;
+      }
+      out += text.slice(last, m.index) + placeholder(name);
+      last = re.lastIndex = stop;
+      count++;
+    }
+    return { text: out + text.slice(last), count };
+  };
+}
+
+/** The longest mod-97-valid IBAN from `start` that ends on a word boundary. */
+function ibanEnd(text: string, start: number, max: number): number | undefined {
+  for (let end = max; end > start; end--) {
+    if (text[end - 1] === ' ' || /[A-Za-z0-9]/.test(text[end] ?? '')) continue;
+    const compact = text.slice(start, end).replaceAll(' ', '').toUpperCase();
+    if (compact.length < 15) return undefined;
+    if (ibanValid(compact)) return end;
+  }
+  return undefined;
+}
+
+/** The longest phone number from `start` ending on a whole group of digits: 8 to 15 digits after the `+` or `00` (E.164). */
+function phoneEnd(text: string, start: number, max: number): number | undefined {
+  for (let end = max; end > start; end--) {
+    if (!/\d/.test(text[end - 1] ?? '') || /\d/.test(text[end] ?? '')) continue;
+    const digits = text.slice(start, end).replace(/\D/g, '').length - (text.startsWith('00', start) ? 2 : 0);
+    if (digits < 8) return undefined;
+    if (digits <= 15) return end;
+  }
+  return undefined;
+}
+
+const BUILTIN: Record<Category, Masker> = {
+  credential: regexMasker(CREDENTIALS, 'credential'),
+  iban: prefixMasker(IBAN_CANDIDATE, 'iban', ibanEnd),
+  email: regexMasker([EMAIL], 'email'),
+  phone: prefixMasker(PHONE, 'phone', phoneEnd),
+  card: maskCards,
+};
+
+const customPattern = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a short lower-case name'),
+    pattern: z.string().min(1),
+    flags: z.string().regex(/^[imsu]*$/, 'only i, m, s and u').optional(),
+  })
+  .strict();
+const optionsSchema = z
+  .object({
+    categories: z.array(z.enum(CATEGORIES)).default([...CATEGORIES]),
+    custom: z.array(customPattern).default([]),
+  })
+  .strict();
+export type RedactOptions = z.input<typeof optionsSchema>;
+
+interface State {
+  maskers: Array<[name: string, masker: Masker]>;
+}
+
+export function redactText(text: string, state: State): { text: string; counts: Record<string, number> } {
+  const counts: Record<string, number> = {};
+  for (const [name, masker] of state.maskers) {
+    const r = masker(text);
+    if (r.count > 0) counts[name] = (counts[name] ?? 0) + r.count;
+    text = r.text;
+  }
+  return { text, counts };
+}
+
+export const redactPlug: Plug<State> = {
+  name: 'redact',
+  init(options) {
+    const parsed = optionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
+    }
+    // Built-ins run in the order of CATEGORIES; custom patterns last.
+    const maskers: State['maskers'] = CATEGORIES.filter((c) => parsed.data.categories.includes(c)).map((c) => [c, BUILTIN[c]]);
+    for (const [i, c] of parsed.data.custom.entries()) {
+      let re: RegExp;
+      try {
+        re = new RegExp(c.pattern, `${c.flags ?? ''}g`);
+      } catch (error) {
+        throw new Error(`custom.${i}.pattern: ${(error as Error).message}`);
+      }
+      // An empty match would put a placeholder between every two characters.
+      if (new RegExp(c.pattern, c.flags ?? '').test('')) throw new Error(`custom.${i}.pattern: matches the empty string`);
+      maskers.push([c.name, regexMasker([re], c.name)]);
+    }
+    return { maskers };
+  },
+  call(ctx, state) {
+    const { text, counts } = redactText(ctx.text, state);
+    if (Object.keys(counts).length === 0) return ctx;
+    // The event carries the original text too; replace it so the unmasked value is nowhere in the context.
+    const eventText = ctx.event.text === ctx.text ? text : redactText(ctx.event.text, state).text;
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    return audit({ ...ctx, text, event: { ...ctx.event, text: eventText } }, {
+      kind: 'redact.masked',
+      actor: 'plug:redact',
+      subject: ctx.event.id,
+      data: { counts, total },
+    });
+  },
+};

@@ -1,0 +1,358 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue, WaitingError, Worker, type Job as BullJob } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  DEDUPE_RETENTION_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  type ConsumeOptions,
+  type Consumer,
+  type DeadLetter,
+  type Job,
+  type JobHandler,
+  type JobInput,
+  type QueueDepth,
+  type QueueDriver,
+} from '../core/queue.js';
+import { runWithRetries, Semaphore, type Outcome } from '../core/queue-retry.js';
+import { allPartitionQueues, bullJobId, DEFAULT_PARTITIONS, partitionQueueFor } from './bullmq-names.js';
+
+export interface BullmqOptions {
+  url: string;
+  /** Redis key prefix; drivers sharing it share queues and dead letters. */
+  prefix?: string;
+  /**
+   * Ordering slots per logical queue: partitions hash onto this many BullMQ queues, each run one job at a time.
+   * Every process sharing the prefix must use the same number, or a partition would live in two queues at once.
+   */
+  partitions?: number;
+  /** Lock duration: a job held by a consumer that died is redelivered about this long after its last renewal. */
+  leaseMs?: number;
+  /** Errors BullMQ reports in the background (connection loss, failed lock renewals). */
+  onError?: (error: Error) => void;
+}
+
+/** What is stored as BullMQ job data. `skew` corrects BullMQ's delivery count to the attempt number we report. */
+interface Envelope {
+  queue: string;
+  id: string;
+  partition: string;
+  payload: unknown;
+  skew?: number;
+}
+
+const DEFAULT_CONCURRENCY = 8;
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/** Queues, jobs and dead letters in Redis through BullMQ, for deployments that run several gateway processes. */
+export class BullmqDriver implements QueueDriver {
+  readonly name = 'bullmq' as const;
+  readonly prefix: string;
+  readonly partitions: number;
+  readonly leaseMs: number;
+  private readonly redis: Redis;
+  private readonly queues = new Map<string, Promise<Queue<Envelope>>>();
+  private readonly consumers = new Set<BullmqConsumer>();
+  private readonly keys;
+
+  constructor(readonly options: BullmqOptions) {
+    this.prefix = options.prefix ?? 'monkeyclaw';
+    this.partitions = options.partitions ?? DEFAULT_PARTITIONS;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.redis = new Redis(options.url);
+    this.redis.on('error', (e: Error) => this.reportError(e));
+    // ':' in the middle keeps these clear of BullMQ's keys: every BullMQ queue we create is named `mc-…`.
+    const base = `${this.prefix}:mc:dead`;
+    this.keys = { dead: base, order: `${base}:order`, ofQueue: (queue: string) => `${base}:q:${queue}` };
+  }
+
+  reportError(error: Error): void {
+    if (this.options.onError) this.options.onError(error);
+    else console.error(`[bullmq] ${error.message}`);
+  }
+
+  /**
+   * @internal
+   * Global concurrency 1 is what makes a partition queue strictly ordered across processes; every opener sets it
+   * before its first add or fetch, so no worker can ever see the queue without it.
+   */
+  partitionQueue(name: string): Promise<Queue<Envelope>> {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      // Nobody reads BullMQ's event streams here; its default keeps 10,000 events per partition queue.
+      const q = new Queue<Envelope>(name, { connection: this.redis, prefix: this.prefix, streams: { events: { maxLen: 100 } } });
+      q.on('error', (e) => this.reportError(e));
+      queue = q.setGlobalConcurrency(1).then(() => q);
+      queue.catch(() => {
+        this.queues.delete(name);
+        void q.close();
+      });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async enqueue(queue: string, jobs: JobInput[]): Promise<void> {
+    const retainS = DEDUPE_RETENTION_MS / 1000;
+    const byQueue = groupBy(jobs, (job) => partitionQueueFor(queue, job.partition, this.partitions));
+    // One addBulk per partition queue: it pipelines in order, so a batch keeps its order within each partition.
+    await Promise.all(
+      [...byQueue].map(async ([name, batch]) => {
+        const q = await this.partitionQueue(name);
+        await q.addBulk(
+          batch.map((job) => ({
+            name: 'job',
+            data: { queue, id: job.id, partition: job.partition, payload: job.payload },
+            // Retaining completed jobs is what makes a re-enqueue of a recent id a no-op. Jobs only fail through
+            // BullMQ's own stall limit; they are kept as long, for inspection.
+            opts: { jobId: bullJobId(job.id), removeOnComplete: { age: retainS }, removeOnFail: { age: retainS } },
+          })),
+        );
+      }),
+    );
+  }
+
+  /** @internal A handler's follow-ups, grouped so each target queue gets one ordered batch. */
+  async enqueueHops(next: Array<{ queue: string; job: JobInput }>): Promise<void> {
+    const byQueue = groupBy(next, (hop) => hop.queue);
+    await Promise.all([...byQueue].map(([queue, hops]) => this.enqueue(queue, hops.map((h) => h.job))));
+  }
+
+  consume(queue: string, handler: JobHandler, options: ConsumeOptions = {}): Consumer {
+    const consumer = new BullmqConsumer(this, queue, handler, options);
+    this.consumers.add(consumer);
+    return {
+      close: async (drainMs) => {
+        await consumer.close(drainMs);
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  async depth(queue: string): Promise<QueueDepth> {
+    const counts = await Promise.all(
+      allPartitionQueues(queue, this.partitions).map(async (name) =>
+        (await this.partitionQueue(name)).getJobCounts('wait', 'delayed', 'prioritized', 'active'),
+      ),
+    );
+    const sum = (types: string[]) => counts.reduce((n, c) => n + types.reduce((m, t) => m + (c[t] ?? 0), 0), 0);
+    const dead = await this.redis.scard(this.keys.ofQueue(queue));
+    return { waiting: sum(['wait', 'delayed', 'prioritized']), active: sum(['active']), dead };
+  }
+
+  /**
+   * The id is derived from the BullMQ job's creation time, so a job redelivered after a crash between recording
+   * and completing does not leave a second entry; a job re-enqueued by retryDead is a new BullMQ job, a new id.
+   */
+  async recordDead(job: BullJob<Envelope>, outcome: { error: string; attempts: number }): Promise<void> {
+    const { queue, id: jobId, partition, payload } = job.data;
+    const id = createHash('sha1').update(`${job.queueName}\n${job.id}\n${job.timestamp}`).digest('base64url').slice(0, 16);
+    const entry: DeadLetter = { id, queue, jobId, partition, attempts: outcome.attempts, error: outcome.error.slice(0, 2000), deadAt: new Date().toISOString(), payload };
+    await this.redis
+      .multi()
+      .hsetnx(this.keys.dead, id, JSON.stringify(entry))
+      .zadd(this.keys.order, 'NX', String(Date.now()), id)
+      .sadd(this.keys.ofQueue(queue), id)
+      .exec();
+  }
+
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    if (limit <= 0) return [];
+    const ids = await this.redis.zrange(this.keys.order, 0, String(limit - 1));
+    if (!ids.length) return [];
+    const raw = await this.redis.hmget(this.keys.dead, ...ids);
+    return raw.flatMap((r) => (r ? [JSON.parse(r) as DeadLetter] : []));
+  }
+
+  async retryDead(id: string): Promise<boolean> {
+    const raw = await this.redis.hget(this.keys.dead, id);
+    if (!raw) return false;
+    const dead = JSON.parse(raw) as DeadLetter;
+    // The dead job completed and is retained for dedupe; it must go, or the re-enqueue would be ignored.
+    const q = await this.partitionQueue(partitionQueueFor(dead.queue, dead.partition, this.partitions));
+    await q.remove(bullJobId(dead.jobId));
+    await this.enqueue(dead.queue, [{ id: dead.jobId, partition: dead.partition, payload: dead.payload }]);
+    await this.redis.multi().hdel(this.keys.dead, id).zrem(this.keys.order, id).srem(this.keys.ofQueue(dead.queue), id).exec();
+    return true;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.close()));
+    this.consumers.clear();
+    const queues = await Promise.allSettled(this.queues.values());
+    await Promise.all(queues.map((q) => (q.status === 'fulfilled' ? q.value.close() : undefined)));
+    this.queues.clear();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+/** One job this consumer holds, from fetch to acknowledgement or hand-back. */
+class Flight {
+  readonly controller = new AbortController();
+  started = false;
+  private giveUp!: () => void;
+  /** Resolves when the consumer stops waiting for this job: it is handed back whatever the handler does next. */
+  readonly released = new Promise<{ kind: 'released' }>((resolve) => (this.giveUp = () => resolve({ kind: 'released' })));
+  release(): void {
+    this.controller.abort();
+    this.giveUp();
+  }
+}
+
+class BullmqConsumer {
+  private readonly workers: Worker<Envelope>[];
+  private readonly connection: Redis;
+  private readonly semaphore: Semaphore;
+  private readonly flights = new Set<Flight>();
+  private readonly started: Promise<void>;
+  private closing = false;
+  private readonly stopping = new AbortController();
+  private closed?: Promise<void>;
+  private idle?: () => void;
+
+  constructor(
+    private readonly driver: BullmqDriver,
+    private readonly queue: string,
+    private readonly handler: JobHandler,
+    private readonly options: ConsumeOptions,
+  ) {
+    this.semaphore = new Semaphore(options.concurrency ?? DEFAULT_CONCURRENCY);
+    // BullMQ gives each worker its own blocking duplicate; the non-blocking commands of this consumer's workers
+    // share one connection, which must not give up on commands while Redis restarts.
+    this.connection = new Redis(driver.options.url, { maxRetriesPerRequest: null });
+    this.connection.on('error', (e: Error) => this.report(e));
+    const names = allPartitionQueues(queue, driver.partitions);
+    const workers = names.map((name) => {
+      const worker = new Worker<Envelope>(name, (job, token) => this.process(job, token ?? ''), {
+        connection: this.connection,
+        prefix: driver.prefix,
+        autorun: false,
+        concurrency: 1,
+        lockDuration: driver.leaseMs,
+        stalledInterval: Math.max(100, Math.floor(driver.leaseMs / 2)),
+        // A crash redelivery must reach runWithRetries' maxAttempts check and be dead-lettered by us; BullMQ's
+        // own stall limit would fail the job where nobody looks. Other consumers may allow more attempts.
+        maxStalledCount: Math.max(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, 20),
+      });
+      worker.on('error', (e) => this.report(e));
+      return worker;
+    });
+    this.workers = workers;
+    this.started = (async () => {
+      // No worker may run before its queue is limited to one active job; Redis may still be starting up.
+      for (let delay = 500; !this.closing; delay = Math.min(delay * 2, 10_000)) {
+        try {
+          await Promise.all(names.map((name) => driver.partitionQueue(name)));
+          if (this.closing) return;
+          for (const worker of workers) worker.run().catch((e: Error) => this.report(e));
+          return;
+        } catch (error) {
+          this.report(error as Error);
+          await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+        }
+      }
+    })();
+  }
+
+  private report(error: Error): void {
+    if (!this.closing) this.driver.reportError(error);
+  }
+
+  private async process(job: BullJob<Envelope>, token: string): Promise<void> {
+    const flight = new Flight();
+    this.flights.add(flight);
+    try {
+      await this.fly(flight, job, token);
+    } finally {
+      this.flights.delete(flight);
+      if (this.flights.size === 0) this.idle?.();
+    }
+  }
+
+  private async fly(flight: Flight, job: BullJob<Envelope>, token: string): Promise<void> {
+    const env = job.data;
+    // attemptsStarted counts every fetch, crashed ones included; skew adds retries made in place and removes
+    // deliveries that were handed back, so `attempt` reads as the number of the handler call about to happen.
+    const first = Math.max(1, job.attemptsStarted + (env.skew ?? 0));
+    let last = first - 1;
+    const handBack = async (): Promise<never> => {
+      try {
+        await job.updateData({ ...env, skew: (env.skew ?? 0) + (last - first) - 1 });
+        await job.moveToWait(token);
+      } catch {
+        // The lock is gone (or Redis is): the stalled check hands the job on after the lease instead.
+      }
+      // Tells BullMQ the job was moved by hand: it neither completes nor fails it.
+      throw new WaitingError();
+    };
+    if (this.closing) return handBack();
+    const permit = this.semaphore.acquire();
+    if (!(await Promise.race([permit.then(() => true), flight.released.then(() => false)]))) {
+      void permit.then(() => this.semaphore.release());
+      return handBack();
+    }
+    flight.started = true;
+    try {
+      const handler: JobHandler = async (attempt, signal) => {
+        last = attempt.attempt;
+        if (attempt.attempt > first) {
+          // Persisted before the call so that a crash during a retry still counts the retries before it.
+          await job.updateData({ ...env, skew: (env.skew ?? 0) + (attempt.attempt - first) }).catch(() => undefined);
+        }
+        // Handed back during that write: another consumer may own the job by now.
+        if (signal.aborted) throw new Error('handed back');
+        return this.handler(attempt, signal);
+      };
+      const input: Job = { queue: env.queue, id: env.id, partition: env.partition, payload: env.payload, attempt: first };
+      const running = runWithRetries(input, handler, this.options, flight.controller.signal);
+      const outcome: Outcome = await Promise.race([running, flight.released]);
+      if (outcome.kind === 'released') return handBack();
+      try {
+        if (outcome.kind === 'dead') await this.driver.recordDead(job, outcome);
+        else await this.driver.enqueueHops(outcome.result.next ?? []);
+      } catch (error) {
+        this.report(error as Error);
+        return handBack();
+      }
+      // Returning lets BullMQ complete the job, which also releases the partition's next one.
+    } finally {
+      this.semaphore.release();
+    }
+  }
+
+  async close(drainMs = 8_000): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      this.stopping.abort();
+      await this.started;
+      // Closing a worker stops its fetching at once and then waits for its job to be acknowledged or handed back.
+      const stopped = Promise.all(this.workers.map((w) => w.close().catch(() => undefined)));
+      // Jobs still waiting for a slot never reached the handler: hand them back now rather than start them.
+      for (const flight of this.flights) if (!flight.started) flight.release();
+      if (this.flights.size > 0) {
+        const idle = new Promise<void>((resolve) => (this.idle = resolve));
+        const timer = new AbortController();
+        await Promise.race([idle, sleep(drainMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
+        timer.abort();
+      }
+      for (const flight of this.flights) flight.release();
+      await stopped;
+      await this.connection.quit().catch(() => this.connection.disconnect());
+    })();
+    return this.closed;
+  }
+}

@@ -1,0 +1,325 @@
+import { hostname } from 'node:os';
+import { join, dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { openDb, type Db } from '../core/db.js';
+import {
+  DEDUPE_RETENTION_MS,
+  type ConsumeOptions,
+  type Consumer,
+  type DeadLetter,
+  type HopResult,
+  type Job,
+  type JobHandler,
+  type JobInput,
+  type QueueDepth,
+  type QueueDriver,
+} from '../core/queue.js';
+import { runWithRetries, Semaphore } from '../core/queue-retry.js';
+import { Nudger } from './nudge.js';
+
+/** Fallback poll when no nudge arrives (DESIGN: at most 50 ms). */
+const POLL_MS = 50;
+const HOST = hostname();
+
+interface JobRow {
+  seq: number;
+  job_id: string;
+  partition: string;
+  payload: string;
+  deliveries: number;
+}
+
+export interface EmbeddedOptions {
+  /** The gateway's SQLite file; the queue tables come from the same migrations. */
+  file: string;
+  /** Where the Unix sockets for cross-process wake-ups live; defaults to `run/` beside the file. */
+  runDir?: string;
+  /** How long a claimed job stays leased without renewal before another consumer may take it. */
+  leaseMs?: number;
+}
+
+/**
+ * The default queue: durable jobs in the gateway's SQLite file, so `npm start` needs nothing else installed.
+ * A job is claimed by leasing it; only the oldest job of a partition can be claimed, which gives per-conversation
+ * order across every process sharing the file. A lease held by a dead process on this host is broken at once.
+ */
+export class EmbeddedDriver implements QueueDriver {
+  readonly name = 'embedded' as const;
+  private readonly db: Db;
+  private readonly nudger: Nudger;
+  private readonly owner = `${HOST}/${process.pid}/${randomBytes(4).toString('hex')}`;
+  private readonly leaseMs: number;
+  private readonly consumers = new Set<EmbeddedConsumer>();
+  private readonly stmts;
+
+  constructor(options: EmbeddedOptions) {
+    this.db = openDb(options.file);
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.nudger = new Nudger(options.runDir ?? join(dirname(options.file), 'run'));
+    const db = this.db;
+    this.stmts = {
+      insert: db.prepare(`INSERT INTO queue_jobs (queue, job_id, partition, payload, enqueued_at)
+        SELECT @queue, @id, @partition, @payload, @now
+        WHERE NOT EXISTS (SELECT 1 FROM queue_seen WHERE queue = @queue AND job_id = @id)
+        ON CONFLICT (queue, job_id) DO NOTHING`),
+      heads: db.prepare(`SELECT seq, job_id, partition, payload, deliveries FROM queue_jobs AS j
+        WHERE queue = @queue AND (lease_until IS NULL OR lease_until < @now)
+          AND seq = (SELECT MIN(seq) FROM queue_jobs WHERE queue = j.queue AND partition = j.partition)
+        ORDER BY seq LIMIT @limit`),
+      lease: db.prepare(`UPDATE queue_jobs SET lease_owner = @owner, lease_until = @until, deliveries = deliveries + 1
+        WHERE seq = @seq`),
+      renew: db.prepare('UPDATE queue_jobs SET lease_until = @until WHERE lease_owner = @owner'),
+      release: db.prepare(`UPDATE queue_jobs SET lease_owner = NULL, lease_until = NULL, deliveries = MAX(deliveries - 1, 0)
+        WHERE seq = @seq AND lease_owner = @owner`),
+      remove: db.prepare('DELETE FROM queue_jobs WHERE seq = ? AND lease_owner = ?'),
+      seen: db.prepare('INSERT OR REPLACE INTO queue_seen (queue, job_id, done_at) VALUES (?, ?, ?)'),
+      dead: db.prepare(`INSERT INTO queue_dead (queue, job_id, partition, payload, attempts, error, dead_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      leaseOwners: db.prepare('SELECT DISTINCT lease_owner FROM queue_jobs WHERE lease_owner IS NOT NULL').pluck(),
+      breakLeases: db.prepare('UPDATE queue_jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?'),
+      prune: db.prepare('DELETE FROM queue_seen WHERE done_at < ?'),
+    };
+  }
+
+  async enqueue(queue: string, jobs: JobInput[]): Promise<void> {
+    this.insertJobs(jobs.map((job) => ({ queue, job })));
+    this.nudger.notify([queue]);
+  }
+
+  private insertJobs(items: Array<{ queue: string; job: JobInput }>): void {
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const { queue, job } of items) {
+        this.stmts.insert.run({ queue, id: job.id, partition: job.partition, payload: JSON.stringify(job.payload ?? null), now });
+      }
+    })();
+  }
+
+  consume(queue: string, handler: JobHandler, options: ConsumeOptions = {}): Consumer {
+    void this.nudger.listen();
+    const consumer = new EmbeddedConsumer(this, queue, handler, options);
+    this.consumers.add(consumer);
+    consumer.start();
+    return {
+      close: async (drainMs) => {
+        await consumer.close(drainMs);
+        this.consumers.delete(consumer);
+      },
+    };
+  }
+
+  /** Leases up to `limit` partition heads of `queue` in one transaction. */
+  claim(queue: string, limit: number): Job[] {
+    return this.db
+      .transaction(() => {
+        const now = Date.now();
+        const rows = this.stmts.heads.all({ queue, now, limit }) as JobRow[];
+        for (const row of rows) this.stmts.lease.run({ owner: this.owner, until: now + this.leaseMs, seq: row.seq });
+        return rows.map((row) => ({
+          queue,
+          id: row.job_id,
+          partition: row.partition,
+          payload: JSON.parse(row.payload) as unknown,
+          attempt: row.deliveries + 1,
+          seq: row.seq,
+        }));
+      })
+      .immediate();
+  }
+
+  /** Acknowledges a job and enqueues its follow-ups in the same transaction: one commit per hop. */
+  complete(job: Job & { seq: number }, result: HopResult): void {
+    const next = result.next ?? [];
+    const kept = this.db.transaction(() => {
+      // A lease lost meanwhile (handed back on shutdown) means another consumer owns the job now.
+      if (this.stmts.remove.run(job.seq, this.owner).changes === 0) return false;
+      this.stmts.seen.run(job.queue, job.id, Date.now());
+      if (next.length) this.insertJobs(next);
+      return true;
+    })();
+    if (!kept) return;
+    if (next.length) this.nudger.notify(next.map((n) => n.queue));
+  }
+
+  deadLetter(job: Job & { seq: number }, error: string, attempts: number): void {
+    this.db.transaction(() => {
+      if (this.stmts.remove.run(job.seq, this.owner).changes === 0) return;
+      this.stmts.seen.run(job.queue, job.id, Date.now());
+      this.stmts.dead.run(job.queue, job.id, job.partition, JSON.stringify(job.payload ?? null), attempts, error.slice(0, 2000), new Date().toISOString());
+    })();
+  }
+
+  release(seqs: number[]): void {
+    this.db.transaction(() => {
+      for (const seq of seqs) this.stmts.release.run({ seq, owner: this.owner });
+    })();
+  }
+
+  renewLeases(): void {
+    this.stmts.renew.run({ owner: this.owner, until: Date.now() + this.leaseMs });
+  }
+
+  /** Frees leases held by processes on this host that no longer exist (a SIGKILLed worker), so restart is instant. */
+  breakDeadLeases(): void {
+    for (const owner of this.stmts.leaseOwners.all() as string[]) {
+      const [host, pid] = owner.split('/');
+      if (host !== HOST || owner === this.owner || processAlive(Number(pid))) continue;
+      this.stmts.breakLeases.run(owner);
+    }
+    this.stmts.prune.run(Date.now() - DEDUPE_RETENTION_MS);
+  }
+
+  onWake(listener: (queue: string) => void): () => void {
+    this.nudger.on('wake', listener);
+    return () => this.nudger.off('wake', listener);
+  }
+
+  get lease(): number {
+    return this.leaseMs;
+  }
+
+  async depth(queue: string): Promise<QueueDepth> {
+    const row = this.db
+      .prepare(`SELECT
+          (SELECT COUNT(*) FROM queue_jobs WHERE queue = @queue AND (lease_until IS NULL OR lease_until < @now)) AS waiting,
+          (SELECT COUNT(*) FROM queue_jobs WHERE queue = @queue AND lease_until >= @now) AS active,
+          (SELECT COUNT(*) FROM queue_dead WHERE queue = @queue) AS dead`)
+      .get({ queue, now: Date.now() }) as QueueDepth;
+    return { waiting: row.waiting, active: row.active, dead: row.dead };
+  }
+
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    const rows = this.db.prepare('SELECT * FROM queue_dead ORDER BY id LIMIT ?').all(limit) as Array<{
+      id: number; queue: string; job_id: string; partition: string; payload: string; attempts: number; error: string; dead_at: string;
+    }>;
+    return rows.map((r) => ({
+      id: String(r.id),
+      queue: r.queue,
+      jobId: r.job_id,
+      partition: r.partition,
+      attempts: r.attempts,
+      error: r.error,
+      deadAt: r.dead_at,
+      payload: JSON.parse(r.payload) as unknown,
+    }));
+  }
+
+  async retryDead(id: string): Promise<boolean> {
+    if (!/^\d+$/.test(id)) return false;
+    const row = this.db.prepare('SELECT * FROM queue_dead WHERE id = ?').get(Number(id)) as
+      | { id: number; queue: string; job_id: string; partition: string; payload: string }
+      | undefined;
+    if (!row) return false;
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM queue_dead WHERE id = ?').run(row.id);
+      this.db.prepare('DELETE FROM queue_seen WHERE queue = ? AND job_id = ?').run(row.queue, row.job_id);
+      this.stmts.insert.run({ queue: row.queue, id: row.job_id, partition: row.partition, payload: row.payload, now: Date.now() });
+    })();
+    this.nudger.notify([row.queue]);
+    return true;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT COUNT(*) FROM queue_jobs').get();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.close(0)));
+    this.consumers.clear();
+    await this.nudger.close();
+    this.db.close();
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+type ClaimedJob = Job & { seq: number };
+
+/** One consume() call: a claim loop woken by nudges, bounded by a semaphore. */
+class EmbeddedConsumer {
+  private readonly abort = new AbortController();
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly semaphore: Semaphore;
+  private stopped = false;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe?: () => void;
+
+  constructor(
+    private readonly driver: EmbeddedDriver,
+    private readonly queue: string,
+    private readonly handler: JobHandler,
+    private readonly options: ConsumeOptions,
+  ) {
+    this.semaphore = new Semaphore(options.concurrency ?? 8);
+  }
+
+  start(): void {
+    this.unsubscribe = this.driver.onWake((q) => q === this.queue && this.wake?.());
+    this.driver.breakDeadLeases();
+    this.timers.push(setInterval(() => this.driver.renewLeases(), Math.max(100, this.driver.lease / 3)));
+    this.timers.push(setInterval(() => this.driver.breakDeadLeases(), 1_000));
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const free = this.semaphore.available;
+      const jobs = free > 0 ? (this.driver.claim(this.queue, free) as ClaimedJob[]) : [];
+      for (const job of jobs) {
+        await this.semaphore.acquire();
+        const work = this.process(job).finally(() => {
+          this.inFlight.delete(job.seq);
+          this.semaphore.release();
+          this.wake?.();
+        });
+        this.inFlight.set(job.seq, work);
+      }
+      if (jobs.length > 0 && jobs.length === free) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, POLL_MS);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async process(job: ClaimedJob): Promise<void> {
+    const outcome = await runWithRetries(job, this.handler, this.options, this.abort.signal);
+    if (outcome.kind === 'done') this.driver.complete(job, outcome.result);
+    else if (outcome.kind === 'dead') this.driver.deadLetter(job, outcome.error, outcome.attempts);
+    else this.driver.release([job.seq]);
+  }
+
+  async close(drainMs = 8_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    const pending = [...this.inFlight.values()];
+    const drained = await Promise.race([
+      Promise.all(pending).then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), drainMs).unref()),
+    ]);
+    if (!drained) {
+      // Hand back what did not finish: abort its handler and release its lease for another consumer.
+      const unfinished = [...this.inFlight.keys()];
+      this.abort.abort();
+      this.driver.release(unfinished);
+      this.inFlight.clear();
+    }
+    for (const t of this.timers) clearInterval(t);
+    this.unsubscribe?.();
+  }
+}

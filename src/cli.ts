@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError } from '../core/config.js';
+import { PlugConfigError } from '../core/plug.js';
+import { UsageError } from './errors.js';
+import { LockedError } from './lock.js';
+import type { GlobalOptions } from './runtime.js';
+
+type Action = (opts: GlobalOptions & Record<string, unknown>, ...args: string[]) => Promise<number>;
+
+/** Exit codes (DESIGN): 0 ok, 1 a check failed, 2 bad usage or config. */
+function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+  if (error instanceof ConfigError || error instanceof PlugConfigError || error instanceof UsageError) return 2;
+  return 1;
+}
+
+/** Global flags are accepted before or after the subcommand: each command declares them too. */
+function withGlobals(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'config file (default ./monkeyclaw.config.yaml, else .json, else built-in defaults)')
+    .option('--data-dir <dir>', 'data directory (default ./data; env MONKEYCLAW_DATA_DIR)');
+}
+
+function run(action: Action) {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string');
+    process.exitCode = await action(cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>, ...positional);
+  };
+}
+
+export function buildProgram(): Command {
+  const program = withGlobals(new Command('monkeyclaw'))
+    .description('A trustworthy personal-AI messaging gateway')
+    .exitOverride()
+    .showHelpAfterError();
+  const sub = (name: string, description: string) => withGlobals(program.command(name).description(description)).exitOverride();
+  const lazy = <M>(load: () => Promise<M>, pick: (m: M) => Action): Action => async (...a) => pick(await load())(...a);
+  const admin = () => import('./commands/admin.js');
+
+  sub('start', 'migrate, then run workers, enabled connectors and the HTTP server').action(run(lazy(() => import('./commands/start.js'), (m) => m.start)));
+  sub('worker', 'run one session worker').action(run(lazy(() => import('./commands/worker.js'), (m) => m.worker)));
+  sub('connector', 'run one connector')
+    .argument('<name>')
+    .action(run(lazy(() => import('./commands/connector.js'), (m) => (o, name) => m.runConnector(name!, o))));
+  sub('chat', 'chat from the terminal through the full path')
+    .option('--assistant <name>', 'assistant to talk to')
+    .option('--once', 'send stdin as one message, print the reply, exit')
+    .action(run(lazy(() => import('./commands/chat.js'), (m) => m.chat)));
+  sub('migrate', 'apply SQL migrations').action(run(lazy(admin, (m) => m.migrateCommand)));
+  sub('doctor', 'check config, database, queue, connectors and backends').action(run(lazy(admin, (m) => m.doctor)));
+
+  const audit = program.command('audit').description('the hash-chained audit log');
+  withGlobals(audit.command('verify').description('verify the hash chain')).exitOverride().action(run(lazy(admin, (m) => m.auditVerify)));
+  withGlobals(audit.command('tail').description('print recent entries'))
+    .exitOverride()
+    .addOption(new Option('-n <count>', 'entries').default(20).argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError('-n must be a whole number from 1 to 100000');
+      return n;
+    }))
+    .action(run(lazy(admin, (m) => (o) => m.auditTail({ ...o, n: o.n as number }))));
+
+  const dlq = program.command('dlq').description('dead-lettered jobs');
+  withGlobals(dlq.command('list').description('list dead-lettered jobs')).exitOverride().action(run(lazy(admin, (m) => m.dlqList)));
+  withGlobals(dlq.command('retry').description('queue a dead-lettered job again'))
+    .exitOverride()
+    .argument('<id>')
+    .action(run(lazy(admin, (m) => (o, id) => m.dlqRetry(id!, o))));
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (error) {
+    const code = exitCodeFor(error);
+    if (!(error instanceof CommanderError)) {
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`monkeyclaw: ${message}\n`);
+      if (code === 1 && !(error instanceof LockedError) && process.env.MONKEYCLAW_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    }
+    process.exitCode = code;
+  }
+  // Children and lingering handles must not keep a finished command alive.
+  if (process.argv[2] !== 'start' && process.argv[2] !== 'worker') setTimeout(() => process.exit(), 50).unref();
+}
+
+await main();

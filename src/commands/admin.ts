@@ -1,0 +1,110 @@
+import { loadConfig } from '../config-file.js';
+import { dbFile, openQueue, openRuntime, resolveDataDir, type GlobalOptions } from '../runtime.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  return Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref())]);
+}
+
+export async function migrateCommand(options: GlobalOptions): Promise<number> {
+  loadConfig(options.config);
+  const store = new SqliteStore(dbFile(resolveDataDir(options)));
+  try {
+    const applied = await store.migrate();
+    out(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function auditVerify(options: GlobalOptions): Promise<number> {
+  const store = new SqliteStore(dbFile(resolveDataDir(options)));
+  try {
+    await store.migrate();
+    const result = await store.verifyAudit();
+    if (result.ok) {
+      out(`audit log ok: ${result.entries} entries, head ${result.head}`);
+      return 0;
+    }
+    out(`audit log BROKEN at entry ${result.badSeq}: ${result.reason} (${result.entries} entries verified before it)`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function auditTail(options: GlobalOptions & { n: number }): Promise<number> {
+  const store = new SqliteStore(dbFile(resolveDataDir(options)));
+  try {
+    await store.migrate();
+    for (const e of await store.auditTail(options.n)) {
+      out(`${e.seq}\t${e.at}\t${e.kind}\t${e.actor}\t${e.subject ?? '-'}\t${e.data}`);
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function dlqList(options: GlobalOptions): Promise<number> {
+  const rt = await openRuntime(options);
+  try {
+    const dead = await rt.queue.deadLetters(1000);
+    if (dead.length === 0) out('no dead-lettered jobs');
+    for (const d of dead) out(`${d.id}\t${d.queue}\t${d.jobId}\tattempts=${d.attempts}\t${d.deadAt}\t${d.error.replace(/\s+/g, ' ').slice(0, 200)}`);
+    return 0;
+  } finally {
+    await rt.close();
+  }
+}
+
+export async function dlqRetry(id: string, options: GlobalOptions): Promise<number> {
+  const rt = await openRuntime(options);
+  try {
+    if (!(await rt.queue.retryDead(id))) {
+      out(`no dead-lettered job ${id}`);
+      return 1;
+    }
+    await rt.store.appendAudit([{ kind: 'dlq.retried', actor: 'cli', subject: id }]);
+    out(`job ${id} is queued again`);
+    return 0;
+  } finally {
+    await rt.close();
+  }
+}
+
+/** Plain-words checks of everything the gateway needs; non-zero exit when any fails. */
+export async function doctor(options: GlobalOptions): Promise<number> {
+  const { config, source } = loadConfig(options.config);
+  const results: Array<[boolean, string, string]> = [[true, 'config', `valid (${source})`]];
+  const dataDir = resolveDataDir(options);
+  const store = new SqliteStore(dbFile(dataDir));
+  try {
+    const pending = await store.pendingMigrations();
+    results.push(pending.length ? [false, 'database', `migrations pending (${pending.join(', ')}): run \`monkeyclaw migrate\``] : [true, 'database', `${dbFile(dataDir)} is up to date`]);
+    try {
+      const queue = await openQueue(config, dataDir);
+      try {
+        await withTimeout(queue.ping(), 5_000, 'no answer within 5 s');
+        results.push([true, 'queue', `${queue.name} driver answers`]);
+      } finally {
+        await withTimeout(queue.close(), 2_000, 'close timed out').catch(() => undefined);
+      }
+    } catch (error) {
+      results.push([false, 'queue', `cannot reach the queue: ${(error as Error).message}`]);
+    }
+    for (const [name, b] of Object.entries(config.backends)) {
+      results.push(b.type === 'echo' ? [true, `backend ${name}`, 'echo needs nothing'] : [false, `backend ${name}`, `type ${b.type} is not available in this build`]);
+    }
+    for (const [name, c] of Object.entries(config.connectors)) {
+      if (c?.enabled) results.push([false, `connector ${name}`, 'enabled, but not available in this build']);
+    }
+  } finally {
+    await store.close();
+  }
+  for (const [ok, what, detail] of results) out(`${ok ? 'ok  ' : 'FAIL'}  ${what}: ${detail}`);
+  return results.every(([ok]) => ok) ? 0 : 1;
+}

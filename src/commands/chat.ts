@@ -1,0 +1,97 @@
+import { createInterface } from 'node:readline';
+import { text as readAll } from 'node:stream/consumers';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { publishEvents } from '../../core/connector.js';
+import { dedupeKey, outboundQueue, type Reply } from '../../core/event.js';
+import { outboundHandler } from '../../core/outbound.js';
+import { createLoopbackConnector } from '../../connectors/loopback/index.js';
+import { UsageError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { openRuntime, type GlobalOptions } from '../runtime.js';
+import { startWorker, WORKER_ROLE, type RunningWorker } from '../worker.js';
+
+const REPLY_TIMEOUT_MS = 60_000;
+
+/**
+ * `monkeyclaw chat`: the terminal as a loopback connector. When a gateway runs on the same data dir its workers
+ * answer; otherwise this process runs a worker of its own, so the command works either way.
+ */
+export async function chat(options: GlobalOptions & { once?: boolean; assistant?: string }): Promise<number> {
+  const rt = await openRuntime(options);
+  const log = createLogger('chat', 'warn');
+  if (options.assistant && !rt.config.assistants[options.assistant]) {
+    await rt.close();
+    throw new UsageError(`unknown assistant "${options.assistant}" (configured: ${Object.keys(rt.config.assistants).join(', ')})`);
+  }
+  const replies: Reply[] = [];
+  let notify: (() => void) | undefined;
+  const connector = createLoopbackConnector({
+    ...(options.assistant ? { assistant: options.assistant } : {}),
+    onReply: (reply) => {
+      replies.push(reply);
+      notify?.();
+    },
+  });
+  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, 'connector:loopback', raw) });
+  const outbound = rt.queue.consume(outboundQueue({ platform: 'loopback', account: connector.account }), outboundHandler(rt.store, 'connector:loopback', connector.send), { concurrency: 1 });
+
+  let worker: RunningWorker | undefined;
+  const ensureWorker = async () => {
+    if (!worker && (await rt.store.liveProcesses(WORKER_ROLE, 3_000)) === 0) worker = await startWorker(rt, log, { concurrency: 2 });
+  };
+  const shutdown = async () => {
+    await outbound.close(2_000);
+    await worker?.stop(2_000);
+    await rt.close();
+  };
+
+  /** Waits until the turn of `eventId` is handled and all of its replies arrived; returns them. */
+  const awaitReplies = async (eventKey: string, eventId: string): Promise<Reply[] | undefined> => {
+    const deadline = Date.now() + REPLY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      await ensureWorker();
+      const turn = await rt.store.handledTurn(eventKey);
+      const mine = replies.filter((r) => r.eventId === eventId);
+      if (turn && mine.length >= turn.length) return mine;
+      await new Promise<void>((resolve) => {
+        notify = resolve;
+        void sleep(100).then(resolve);
+      });
+    }
+    return undefined;
+  };
+
+  try {
+    await ensureWorker();
+    if (options.once) {
+      const input = (await readAll(process.stdin)).replace(/\r?\n$/, '');
+      if (input.trim() === '') throw new UsageError('nothing to send: pipe a message on stdin');
+      const event = await connector.say(input);
+      const got = await awaitReplies(dedupeKey(event), event.id);
+      if (!got) {
+        process.stderr.write('no reply within 60 s: is a worker running on this data dir?\n');
+        return 1;
+      }
+      if (got.length === 0) {
+        process.stderr.write('the message was handled without a reply (a policy plug halted it; see `monkeyclaw audit tail`)\n');
+        return 1;
+      }
+      for (const r of got) process.stdout.write(`${r.text}\n`);
+      return 0;
+    }
+    const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
+    rl.prompt();
+    for await (const line of rl) {
+      if (line.trim() !== '') {
+        const event = await connector.say(line);
+        const got = await awaitReplies(dedupeKey(event), event.id);
+        for (const r of got ?? []) process.stdout.write(`assistant> ${r.text}\n`);
+        if (!got) process.stdout.write('(no reply within 60 s)\n');
+      }
+      rl.prompt();
+    }
+    return 0;
+  } finally {
+    await shutdown();
+  }
+}

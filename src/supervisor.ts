@@ -1,0 +1,124 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Store } from '../core/store.js';
+
+export interface ChildSpec {
+  /** `worker`, `connector:telegram`, … */
+  name: string;
+  args: string[];
+}
+
+export interface RestartPolicy {
+  /** More restarts than this within `withinMs` and the child is given up on (OTP restart intensity). */
+  maxRestarts: number;
+  withinMs: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RESTART: RestartPolicy = { maxRestarts: 5, withinMs: 60_000, baseDelayMs: 500, maxDelayMs: 30_000 };
+
+export type ChildState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
+
+const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
+
+interface Managed {
+  spec: ChildSpec;
+  child?: ChildProcess;
+  state: ChildState;
+  restarts: number[];
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Starts each child as its own OS process and keeps it running: a crash is restarted after an exponential
+ * backoff, and a child that crashes too often is marked failed without touching the others. Every start, crash,
+ * restart and give-up is audited.
+ */
+export class Supervisor {
+  private readonly children = new Map<string, Managed>();
+  private stopping = false;
+
+  constructor(
+    private readonly store: Pick<Store, 'appendAudit'>,
+    private readonly log: Logger,
+    private readonly globalArgs: string[],
+    private readonly policy: RestartPolicy = DEFAULT_RESTART,
+  ) {}
+
+  start(spec: ChildSpec): void {
+    const managed: Managed = { spec, state: 'starting', restarts: [] };
+    this.children.set(spec.name, managed);
+    this.spawn(managed);
+  }
+
+  states(): Record<string, ChildState> {
+    return Object.fromEntries([...this.children].map(([name, m]) => [name, m.state]));
+  }
+
+  private spawn(m: Managed): void {
+    const child = fork(CLI, [...m.spec.args, ...this.globalArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    m.child = child;
+    m.state = 'running';
+    void this.audit('process.started', m.spec.name, { pid: child.pid });
+    child.once('exit', (code, signal) => this.onExit(m, code, signal));
+  }
+
+  private onExit(m: Managed, code: number | null, signal: NodeJS.Signals | null): void {
+    m.child = undefined;
+    if (this.stopping) {
+      m.state = 'stopped';
+      return;
+    }
+    const now = Date.now();
+    m.restarts = m.restarts.filter((t) => now - t < this.policy.withinMs);
+    void this.audit('process.crashed', m.spec.name, { code, signal });
+    this.log.error({ child: m.spec.name, code, signal }, 'child exited');
+    if (m.restarts.length >= this.policy.maxRestarts) {
+      m.state = 'failed';
+      void this.audit('process.gave_up', m.spec.name, { restarts: m.restarts.length, withinMs: this.policy.withinMs });
+      this.log.error({ child: m.spec.name }, 'child restarts too often; giving up on it');
+      return;
+    }
+    const delay = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** m.restarts.length);
+    m.restarts.push(now);
+    m.state = 'restarting';
+    m.timer = setTimeout(() => {
+      if (this.stopping) return;
+      void this.audit('process.restarted', m.spec.name, { delayMs: delay, attempt: m.restarts.length });
+      this.spawn(m);
+    }, delay);
+  }
+
+  private async audit(kind: string, name: string, data: Record<string, unknown>): Promise<void> {
+    try {
+      await this.store.appendAudit([{ kind, actor: 'supervisor', subject: name, data }]);
+    } catch (error) {
+      this.log.error({ error }, 'audit append failed');
+    }
+  }
+
+  /** SIGTERM to every child, SIGKILL to any still running after `graceMs`. */
+  async stop(graceMs = 9_000): Promise<void> {
+    this.stopping = true;
+    const running = [...this.children.values()].filter((m) => {
+      clearTimeout(m.timer);
+      return m.child;
+    });
+    await Promise.all(
+      running.map(
+        (m) =>
+          new Promise<void>((resolve) => {
+            const child = m.child!;
+            const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+            child.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}

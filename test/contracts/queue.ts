@@ -1,0 +1,233 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Job, QueueDriver } from '../../core/queue.js';
+import { UnrecoverableJobError } from '../../core/queue.js';
+
+/** Opens a driver on the shared backing store of one test (the same SQLite file, the same Redis prefix). */
+export interface DriverHarness {
+  open(): Promise<QueueDriver>;
+  cleanup(): Promise<void>;
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+/** One suite, every driver: what callers may rely on whichever queue runs underneath. */
+export function queueContract(label: string, makeHarness: () => Promise<DriverHarness>): void {
+  describe(`queue contract: ${label}`, () => {
+    let harness: DriverHarness;
+    const drivers: QueueDriver[] = [];
+    const open = async () => {
+      harness ??= await makeHarness();
+      const d = await harness.open();
+      drivers.push(d);
+      return d;
+    };
+    const name = () => `t:${randomUUID().slice(0, 8)}`;
+
+    afterEach(async () => {
+      for (const d of drivers.splice(0)) await d.close();
+      await harness?.cleanup();
+      harness = undefined as unknown as DriverHarness;
+    });
+
+    it('delivers a payload intact, first attempt numbered 1', async () => {
+      const q = await open();
+      const queue = name();
+      const seen: Job[] = [];
+      q.consume(queue, async (job) => {
+        seen.push(job);
+      });
+      const payload = { text: 'héllo 👋 "quoted"', n: [1, 2, 3] };
+      await q.enqueue(queue, [{ id: 'a', partition: 'p', payload }]);
+      await until(() => seen.length === 1);
+      expect(seen[0]).toMatchObject({ id: 'a', partition: 'p', queue, attempt: 1, payload });
+    });
+
+    it('ignores a job id it has already seen, before and after completion', async () => {
+      const q = await open();
+      const queue = name();
+      const ids: string[] = [];
+      await q.enqueue(queue, [
+        { id: 'x', partition: 'p', payload: 1 },
+        { id: 'x', partition: 'p', payload: 2 },
+      ]);
+      const c = q.consume(queue, async (job) => {
+        ids.push(`${job.id}:${String(job.payload)}`);
+      });
+      await until(() => ids.length === 1);
+      await q.enqueue(queue, [{ id: 'x', partition: 'p', payload: 3 }, { id: 'y', partition: 'p', payload: 4 }]);
+      await until(() => ids.length === 2);
+      await sleep(150);
+      await c.close();
+      expect(ids).toEqual(['x:1', 'y:4']);
+    });
+
+    it('keeps order per partition under concurrency 8: 1,000 interleaved jobs over 50 partitions, two consumers', async () => {
+      const a = await open();
+      const b = await open();
+      const queue = name();
+      const partitions = 50;
+      const total = 1000;
+      const jobs = Array.from({ length: total }, (_, i) => ({
+        id: `j${i}`,
+        partition: `conv-${i % partitions}`,
+        payload: { seq: Math.floor(i / partitions) },
+      }));
+      const lastSeq = new Map<string, number>();
+      const inFlight = new Set<string>();
+      const violations: string[] = [];
+      let running = 0;
+      let maxRunning = 0;
+      let done = 0;
+      const handler = async (job: Job) => {
+        if (inFlight.has(job.partition)) violations.push(`overlap in ${job.partition}`);
+        inFlight.add(job.partition);
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        const seq = (job.payload as { seq: number }).seq;
+        const prev = lastSeq.get(job.partition) ?? -1;
+        if (seq !== prev + 1) violations.push(`${job.partition}: ${prev} then ${seq}`);
+        lastSeq.set(job.partition, seq);
+        await sleep(Math.random() * 3);
+        running--;
+        inFlight.delete(job.partition);
+        done++;
+      };
+      a.consume(queue, handler, { concurrency: 8 });
+      b.consume(queue, handler, { concurrency: 8 });
+      // Enqueue in interleaved batches, as connectors would.
+      for (let i = 0; i < total; i += 100) await a.enqueue(queue, jobs.slice(i, i + 100));
+      await until(() => done === total, 60_000);
+      expect(violations).toEqual([]);
+      expect(maxRunning).toBeGreaterThan(1);
+      expect([...lastSeq.values()].every((s) => s === total / partitions - 1)).toBe(true);
+    });
+
+    it('retries a failing job with backoff, holding later jobs of its partition until it succeeds', async () => {
+      const q = await open();
+      const queue = name();
+      const order: string[] = [];
+      const stamps: number[] = [];
+      let failures = 2;
+      q.consume(
+        queue,
+        async (job) => {
+          if (job.id === 'first' && failures-- > 0) {
+            stamps.push(Date.now());
+            throw new Error('transient');
+          }
+          order.push(`${job.id}@${job.attempt}`);
+        },
+        { backoffMs: 50, maxAttempts: 5, concurrency: 4 },
+      );
+      await q.enqueue(queue, [
+        { id: 'first', partition: 'p', payload: null },
+        { id: 'second', partition: 'p', payload: null },
+        { id: 'other', partition: 'q', payload: null },
+      ]);
+      await until(() => order.length === 3);
+      expect(order.indexOf('first@3')).toBeLessThan(order.indexOf('second@1'));
+      expect(order.indexOf('other@1')).toBeLessThan(order.indexOf('second@1'));
+      expect(stamps[1]! - stamps[0]!).toBeGreaterThanOrEqual(40);
+    });
+
+    it('dead-letters after maxAttempts, moves the partition on, and retries a dead job on request', async () => {
+      const q = await open();
+      const queue = name();
+      const done: string[] = [];
+      let poisoned = true;
+      q.consume(
+        queue,
+        async (job) => {
+          if (job.id === 'poison' && poisoned) throw new Error('always fails');
+          done.push(job.id);
+        },
+        { backoffMs: 10, maxAttempts: 3 },
+      );
+      await q.enqueue(queue, [
+        { id: 'poison', partition: 'p', payload: { keep: 'me' } },
+        { id: 'after', partition: 'p', payload: null },
+      ]);
+      await until(() => done.includes('after'));
+      const dead = (await q.deadLetters()).filter((d) => d.queue === queue);
+      expect(dead).toHaveLength(1);
+      expect(dead[0]).toMatchObject({ jobId: 'poison', partition: 'p', attempts: 3, payload: { keep: 'me' } });
+      expect(dead[0]!.error).toContain('always fails');
+      expect((await q.depth(queue)).dead).toBe(1);
+
+      poisoned = false;
+      expect(await q.retryDead(dead[0]!.id)).toBe(true);
+      await until(() => done.includes('poison'));
+      expect((await q.deadLetters()).filter((d) => d.queue === queue)).toHaveLength(0);
+      expect(await q.retryDead('no-such-entry')).toBe(false);
+    });
+
+    it('dead-letters an unrecoverable failure at once', async () => {
+      const q = await open();
+      const queue = name();
+      let calls = 0;
+      q.consume(queue, async () => {
+        calls++;
+        throw new UnrecoverableJobError('malformed');
+      });
+      await q.enqueue(queue, [{ id: 'bad', partition: 'p', payload: 'x' }]);
+      await until(async () => (await q.depth(queue)).dead === 1);
+      expect(calls).toBe(1);
+      expect((await q.deadLetters()).find((d) => d.queue === queue)?.attempts).toBe(1);
+    });
+
+    it('enqueues the jobs a handler returns as part of its acknowledgement', async () => {
+      const q = await open();
+      const from = name();
+      const to = name();
+      const got: unknown[] = [];
+      q.consume(from, async (job) => ({ next: [{ queue: to, job: { id: `${job.id}-r`, partition: job.partition, payload: { reply: job.payload } } }] }));
+      q.consume(to, async (job) => {
+        got.push(job.payload);
+      });
+      await q.enqueue(from, [{ id: 'm', partition: 'c', payload: 'hi' }]);
+      await until(() => got.length === 1);
+      expect(got).toEqual([{ reply: 'hi' }]);
+    });
+
+    it('reports depth', async () => {
+      const q = await open();
+      const queue = name();
+      await q.enqueue(queue, [
+        { id: '1', partition: 'a', payload: null },
+        { id: '2', partition: 'b', payload: null },
+        { id: '3', partition: 'a', payload: null },
+      ]);
+      expect(await q.depth(queue)).toEqual({ waiting: 3, active: 0, dead: 0 });
+    });
+
+    it('drains in-flight work on close and hands unfinished work to the next consumer', async () => {
+      const a = await open();
+      const queue = name();
+      let finished = 0;
+      const c = a.consume(queue, async (job) => {
+        await sleep(job.id === 'slow' ? 100 : 5_000);
+        finished++;
+      });
+      await a.enqueue(queue, [{ id: 'slow', partition: 'p', payload: null }, { id: 'stuck', partition: 'q', payload: null }]);
+      await until(async () => (await a.depth(queue)).active === 2);
+      await c.close(500);
+      expect(finished).toBe(1);
+
+      const b = await open();
+      const redelivered: Job[] = [];
+      b.consume(queue, async (job) => {
+        redelivered.push(job);
+      });
+      await until(() => redelivered.length === 1, 30_000);
+      expect(redelivered[0]!.id).toBe('stuck');
+    });
+  });
+}

@@ -1,0 +1,96 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Backend, BackendRequest } from '../../core/backend.js';
+import { InvalidPayloadError } from '../../core/event.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { makeEvent } from '../helpers/tmp.js';
+
+/** Replies with every user line it was shown, so a test can see exactly what history reached the model. */
+class RecallBackend implements Backend {
+  readonly name = 'recall';
+  readonly format = 'plain' as const;
+  async *stream(req: BackendRequest) {
+    yield { type: 'delta' as const, text: req.messages.filter((m) => m.role === 'user').map((m) => m.content).join(' | ') };
+  }
+}
+
+const open = { access: { dm: 'open', groups: 'open' } };
+let gw: Awaited<ReturnType<typeof startTestGateway>> | undefined;
+afterEach(async () => {
+  await gw?.stop();
+  gw = undefined;
+});
+
+describe('session worker', () => {
+  it('answers through the full path with the echo reply, addressed to the originating conversation', async () => {
+    gw = await startTestGateway({ config: open });
+    const [event] = await gw.publish([makeEvent({ text: 'ping <b>&amp;', conversation: { id: '7', kind: 'dm', threadId: 't9' } })]);
+    const [reply] = await gw.waitForReplies(1);
+    expect(reply).toMatchObject({ text: 'ping <b>&amp;', format: 'plain', eventId: event!.id, replyTo: event!.platformMessageId });
+    expect(reply!.address).toEqual({ platform: 'telegram', account: 'bot1', conversation: { id: '7', kind: 'dm', threadId: 't9' } });
+    const verify = await gw.store.verifyAudit();
+    expect(verify.ok).toBe(true);
+    const kinds = (await gw.store.auditTail(20)).map((e) => e.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['inbound.received', 'backend.call', 'outbound.sent']));
+  });
+
+  it('never shows one DM conversation to another, while a group shares one session', async () => {
+    gw = await startTestGateway({ config: open, backend: new RecallBackend() });
+    const dm = (sender: string, text: string) => makeEvent({ conversation: { id: sender, kind: 'dm' }, sender: { id: sender, isBot: false }, text });
+    await gw.publish([dm('alice', 'alice secret')]);
+    await gw.waitForReplies(1);
+    await gw.publish([dm('bob', 'bob asks')]);
+    const replies = await gw.waitForReplies(2);
+    expect(replies[1]!.text).toBe('bob asks');
+    expect(replies[1]!.text).not.toContain('alice');
+
+    const group = (sender: string, text: string) =>
+      makeEvent({ conversation: { id: '-100', kind: 'group' }, sender: { id: sender, isBot: false }, text, mentionsBot: true });
+    await gw.publish([group('alice', 'first')]);
+    await gw.waitForReplies(3);
+    await gw.publish([group('bob', 'second')]);
+    expect((await gw.waitForReplies(4))[3]!.text).toBe('first | second');
+  });
+
+  it('answers a redelivered platform message once', async () => {
+    gw = await startTestGateway({ config: open });
+    const first = makeEvent({ platformMessageId: '555' });
+    // The same platform message again under a new event id, as a reconnecting connector would produce it.
+    await gw.publish([first]);
+    await gw.waitForReplies(1);
+    await gw.publish([{ ...first, id: crypto.randomUUID() }]);
+    await gw.publish([makeEvent({ text: 'next' })]);
+    await gw.waitForReplies(2);
+    await sleep(200);
+    expect(gw.sent.map((r) => r.text)).toEqual(['hello', 'next']);
+  });
+
+  it('rejects and audits malformed events at the connector boundary, enqueuing the valid neighbours', async () => {
+    gw = await startTestGateway({ config: open });
+    const bad = { ...makeEvent(), text: 42 };
+    await expect(gw.publish([bad, makeEvent({ text: 'fine' })])).rejects.toBeInstanceOf(InvalidPayloadError);
+    expect((await gw.waitForReplies(1))[0]!.text).toBe('fine');
+    const rejected = (await gw.store.auditTail(50)).filter((e) => e.kind === 'inbound.rejected');
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]!.data).toContain('text');
+  });
+
+  it('dead-letters a malformed job that reached the queue anyway, and audits it', async () => {
+    gw = await startTestGateway({ config: open });
+    await gw.queue.enqueue('inbound', [{ id: 'raw', partition: 'x', payload: { v: 1, text: '\uD800' } }]);
+    for (let i = 0; i < 200 && (await gw.queue.depth('inbound')).dead === 0; i++) await sleep(10);
+    expect((await gw.queue.deadLetters())[0]).toMatchObject({ jobId: 'raw', attempts: 1 });
+    expect((await gw.store.auditTail(10)).map((e) => e.kind)).toContain('inbound.rejected');
+  });
+
+  it('is silent to an unknown DM sender by default, and stores nothing of it', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:friend'] } } });
+    await gw.publish([makeEvent({ sender: { id: 'stranger', isBot: false }, conversation: { id: 'stranger', kind: 'dm' }, text: 'let me in' })]);
+    await gw.publish([makeEvent({ sender: { id: 'friend', isBot: false }, conversation: { id: 'friend', kind: 'dm' }, text: 'hi' })]);
+    await gw.waitForReplies(1);
+    await sleep(100);
+    expect(gw.sent.map((r) => r.text)).toEqual(['hi']);
+    const halted = (await gw.store.auditTail(50)).find((e) => e.kind === 'plug.halted');
+    expect(halted?.actor).toBe('plug:access');
+  });
+});

@@ -1,0 +1,60 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import type { Backend } from '../../core/backend.js';
+import { EchoBackend } from '../../core/backends/echo.js';
+import { parseConfig, type Config } from '../../core/config.js';
+import { publishEvents } from '../../core/connector.js';
+import type { Reply } from '../../core/event.js';
+import { outboundHandler } from '../../core/outbound.js';
+import { buildPipelines, type AnyPlug } from '../../core/plug.js';
+import { inboundHandler, INBOUND_QUEUE } from '../../core/session-worker.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import type { RuntimeAssistant } from '../../core/talk.js';
+import { EmbeddedDriver } from '../../queues/embedded.js';
+import { builtinPlugs } from '../../plugs/index.js';
+import { MemoryLimiter } from '../../core/rate-limiter.js';
+import { tempDir } from './tmp.js';
+
+/** An in-process gateway on the embedded queue: worker + one outbound consumer that records what it "sent". */
+export async function startTestGateway(options: { config?: unknown; backend?: Backend; plugs?: AnyPlug[]; platform?: string } = {}) {
+  const tmp = tempDir();
+  const file = join(tmp.dir, 'monkeyclaw.db');
+  const store = new SqliteStore(file);
+  await store.migrate();
+  const queue = new EmbeddedDriver({ file, leaseMs: 2_000 });
+  const config: Config = parseConfig(options.config ?? {});
+  const registry = builtinPlugs();
+  for (const p of options.plugs ?? []) registry.set(p.name, p);
+  const services = { config, now: Date.now, extra: {}, limiter: new MemoryLimiter() };
+  const name = Object.keys(config.assistants)[0]!;
+  const a = config.assistants[name]!;
+  const assistant: RuntimeAssistant = { name, config: a, pipelines: buildPipelines(name, a, registry, services), backends: [options.backend ?? new EchoBackend()] };
+  const sent: Reply[] = [];
+  const worker = queue.consume(INBOUND_QUEUE, inboundHandler({ store, assistantFor: () => assistant, now: Date.now }), { concurrency: 8, backoffMs: 20, maxAttempts: 3 });
+  const platform = options.platform ?? 'telegram';
+  const outbound = queue.consume(`outbound:${platform}`, outboundHandler(store, `connector:${platform}`, async (r) => {
+    sent.push(r);
+    return [`m${sent.length}`];
+  }));
+  return {
+    store,
+    queue,
+    sent,
+    publish: (raw: unknown[]) => publishEvents(queue, store, `connector:${platform}`, raw),
+    async waitForReplies(n: number, timeoutMs = 10_000) {
+      const start = Date.now();
+      while (sent.length < n) {
+        if (Date.now() - start > timeoutMs) throw new Error(`only ${sent.length} of ${n} replies arrived`);
+        await sleep(10);
+      }
+      return sent;
+    },
+    async stop() {
+      await worker.close(1_000);
+      await outbound.close(1_000);
+      await queue.close();
+      await store.close();
+      tmp.remove();
+    },
+  };
+}

@@ -1,0 +1,206 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { migrate, openDb } from '../../core/db.js';
+import { SqliteLimiter } from '../../core/sqlite/limiter.js';
+import { runPipeline, type PlugServices } from '../../core/plug.js';
+import { MemoryLimiter, type LimiterStore } from '../../core/rate-limiter.js';
+import { accessPlug } from '../../plugs/access.js';
+import { RATE_LIMIT_NOTICE, rateLimitPlug } from '../../plugs/rate-limit.js';
+import { initPlug, makeContext, makeEvent, makeServices } from './helpers.js';
+
+const ALLOWED = { dm: 'allowlist', allow: ['telegram:42', 'telegram:-100'] };
+
+/** Services with a fresh limiter and a clock the test moves. */
+function setup(access: unknown = ALLOWED, extra: Partial<PlugServices> & { configInput?: Record<string, unknown> } = {}) {
+  const clock = { now: 1_700_000_000_000 };
+  const { configInput, ...rest } = extra;
+  const services = makeServices({ configInput: { access, ...configInput }, now: () => clock.now, limiter: new MemoryLimiter(), ...rest });
+  return { clock, services };
+}
+
+const dm = (sender = '42') => makeEvent({ sender: { id: sender, isBot: false }, conversation: { id: sender, kind: 'dm' } });
+const group = (sender: string, addressed = true) =>
+  makeEvent({ sender: { id: sender, isBot: false }, conversation: { id: '-100', kind: 'group' }, mentionsBot: addressed });
+
+describe('rate-limit plug: init', () => {
+  it('refuses to start without a limiter store, saying what is missing', () => {
+    expect(() => rateLimitPlug.init({}, makeServices())).toThrow(/limiter/);
+  });
+
+  it('refuses unknown or non-positive options', () => {
+    const { services } = setup();
+    expect(() => rateLimitPlug.init({ perSecond: 5 }, services)).toThrow(/perSecond|unrecognized/i);
+    expect(() => rateLimitPlug.init({ perSender: 0 }, services)).toThrow(/perSender/);
+    expect(() => rateLimitPlug.init({ perSender: 1.5 }, services)).toThrow(/perSender/);
+  });
+
+  it('defaults to 20 per sender per minute', async () => {
+    const { services } = setup();
+    const call = initPlug(rateLimitPlug, {}, services);
+    for (let i = 0; i < 20; i++) expect((await call(dm())).halted).toBe(false);
+    expect((await call(dm())).halted).toBe(true);
+  });
+});
+
+describe('rate-limit plug: per sender', () => {
+  it('allows the burst, then halts with a notice once per limited period', async () => {
+    const { services } = setup();
+    const call = initPlug(rateLimitPlug, { perSender: 3 }, services);
+    for (let i = 0; i < 3; i++) expect((await call(dm())).halted).toBe(false);
+    const first = await call(dm());
+    expect(first.halted).toBe(true);
+    expect(first.halt).toEqual({ plug: 'rate-limit', reason: 'sender-limit', notice: RATE_LIMIT_NOTICE });
+    const again = await call(dm());
+    expect(again.halted).toBe(true);
+    expect(again.halt?.notice).toBeUndefined();
+  });
+
+  it('refills over time and notices again in a new limited period', async () => {
+    const { services, clock } = setup();
+    const call = initPlug(rateLimitPlug, { perSender: 3 }, services);
+    for (let i = 0; i < 4; i++) await call(dm());
+    clock.now += 19_000; // 3/min refills one token every 20 s
+    expect((await call(dm())).halted).toBe(true);
+    clock.now += 1_000;
+    expect((await call(dm())).halted).toBe(false);
+    expect((await call(dm())).halt?.notice).toBe(RATE_LIMIT_NOTICE);
+  });
+
+  it('gives each sender a bucket of their own', async () => {
+    const { services } = setup({ dm: 'open' });
+    const call = initPlug(rateLimitPlug, { perSender: 1 }, services);
+    expect((await call(dm('1'))).halted).toBe(false);
+    expect((await call(dm('1'))).halted).toBe(true);
+    expect((await call(dm('2'))).halted).toBe(false);
+  });
+
+  it('drops an unadmitted sender silently: halted, never a notice', async () => {
+    const { services } = setup({ dm: 'pairing' });
+    const call = initPlug(rateLimitPlug, { perSender: 2 }, services);
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await call(dm('999')));
+    expect(results.map((r) => r.halted)).toEqual([false, false, true, true, true, true]);
+    expect(results.some((r) => r.halt?.notice)).toBe(false);
+  });
+
+  it('never notices a bot, a denied sender or an unlisted group', async () => {
+    const { services } = setup({ dm: 'open', groups: 'allowlist', deny: ['telegram:7'] });
+    const call = initPlug(rateLimitPlug, { perSender: 1 }, services);
+    const bot = makeEvent({ sender: { id: '5', isBot: true }, conversation: { id: '5', kind: 'dm' } });
+    const denied = dm('7');
+    const unlisted = makeEvent({ sender: { id: '8', isBot: false }, conversation: { id: '-555', kind: 'group' }, mentionsBot: true });
+    for (const e of [bot, denied, unlisted]) {
+      await call(e);
+      const limited = await call(e);
+      expect(limited.halted).toBe(true);
+      expect(limited.halt?.notice).toBeUndefined();
+    }
+  });
+
+  it('floods from an unknown sender stop before access: no pairing halts pile up in the audit', async () => {
+    const { services } = setup({ dm: 'pairing' });
+    const steps = [
+      { plug: rateLimitPlug, state: rateLimitPlug.init({ perSender: 2 }, services) },
+      { plug: accessPlug, state: accessPlug.init({}, services) },
+    ];
+    const halts = [];
+    for (let i = 0; i < 5; i++) {
+      const ctx = await runPipeline(steps, makeContext(dm('999'), services.config));
+      halts.push(ctx.halt?.plug);
+      const entry = ctx.private.audit.find((a) => a.kind === 'plug.halted');
+      expect(entry?.data).toMatchObject({ notice: false });
+    }
+    expect(halts).toEqual(['access', 'access', 'rate-limit', 'rate-limit', 'rate-limit']);
+  });
+});
+
+describe('rate-limit plug: per conversation and workspace', () => {
+  it('limits a group as a whole across its members, with one notice', async () => {
+    const { services } = setup();
+    const call = initPlug(rateLimitPlug, { perSender: 100, perConversation: 3 }, services);
+    const results = [];
+    for (const s of ['1', '2', '3', '4', '5']) results.push(await call(group(s)));
+    expect(results.map((r) => r.halt?.reason)).toEqual([undefined, undefined, undefined, 'conversation-limit', 'conversation-limit']);
+    expect(results.filter((r) => r.halt?.notice === RATE_LIMIT_NOTICE)).toHaveLength(1);
+  });
+
+  it('does not charge the group for chatter that does not address the assistant', async () => {
+    const { services } = setup();
+    const call = initPlug(rateLimitPlug, { perSender: 100, perConversation: 2 }, services);
+    for (let i = 0; i < 10; i++) expect((await call(group(String(i), false))).halted).toBe(false);
+    expect((await call(group('a'))).halted).toBe(false);
+    expect((await call(group('b'))).halted).toBe(false);
+    expect((await call(group('c'))).halted).toBe(true);
+  });
+
+  it('counts unaddressed messages where the channel lifts requireMention', async () => {
+    const { services } = setup(ALLOWED, { configInput: { channels: { 'telegram:-100': { requireMention: false } } } });
+    const call = initPlug(rateLimitPlug, { perSender: 100, perConversation: 2 }, services);
+    expect((await call(group('1', false))).halted).toBe(false);
+    expect((await call(group('2', false))).halted).toBe(false);
+    expect((await call(group('3', false))).halt?.reason).toBe('conversation-limit');
+  });
+
+  it('shares the workspace bucket across conversations, but not with unknown senders', async () => {
+    const { services } = setup({ dm: 'allowlist', allow: ['telegram:1', 'telegram:2', 'telegram:3'] });
+    const call = initPlug(rateLimitPlug, { perSender: 100, perConversation: 100, perWorkspace: 2 }, services);
+    for (let i = 0; i < 5; i++) expect((await call(dm(`stranger-${i}`))).halted).toBe(false);
+    expect((await call(dm('1'))).halted).toBe(false);
+    expect((await call(dm('2'))).halted).toBe(false);
+    const limited = await call(dm('3'));
+    expect(limited.halt).toEqual({ plug: 'rate-limit', reason: 'workspace-limit', notice: RATE_LIMIT_NOTICE });
+  });
+
+  it('keys the workspace by channels.<id>.workspace', async () => {
+    const { services } = setup({ dm: 'open' }, { configInput: { channels: { 'telegram:1': { workspace: 'team' } } } });
+    const call = initPlug(rateLimitPlug, { perSender: 100, perWorkspace: 1 }, services);
+    expect((await call(dm('1'))).halted).toBe(false); // workspace "team"
+    expect((await call(dm('2'))).halted).toBe(false); // workspace "default"
+    expect((await call(dm('3'))).halt?.reason).toBe('workspace-limit');
+  });
+
+  it('uses the keys sender:, conversation: and workspace: in the store', async () => {
+    const keys: string[] = [];
+    const limiter: LimiterStore = {
+      async take(key, capacity, refillPerMs) {
+        keys.push(`${key} ${capacity} ${Math.round(refillPerMs * 60_000)}`);
+        return { allowed: true, firstDenial: false };
+      },
+    };
+    const { services } = setup(ALLOWED, { limiter });
+    await initPlug(rateLimitPlug, { perSender: 7, perConversation: 8, perWorkspace: 9 }, services)(group('42'));
+    expect(keys).toEqual(['sender:telegram:42 7 7', 'conversation:telegram:-100 8 8', 'workspace:default 9 9']);
+  });
+
+  it('fails closed when the store fails: the runner halts and audits the error', async () => {
+    const limiter: LimiterStore = { take: async () => Promise.reject(new Error('redis down')) };
+    const { services } = setup(ALLOWED, { limiter });
+    const ctx = await runPipeline([{ plug: rateLimitPlug, state: rateLimitPlug.init({}, services) }], makeContext(dm(), services.config));
+    expect(ctx.halted).toBe(true);
+    expect(ctx.halt?.notice).toBeUndefined();
+    expect(ctx.private.audit.map((a) => a.kind)).toEqual(['plug.error']);
+  });
+});
+
+describe('rate-limit plug: two workers on one data dir', () => {
+  it('share one limit and one notice through SqliteLimiter', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-rlp-'));
+    const file = join(dir, 'monkeyclaw.db');
+    const db = openDb(file);
+    migrate(db);
+    db.close();
+    const limiters = [new SqliteLimiter(file), new SqliteLimiter(file)];
+    try {
+      const workers = limiters.map((limiter) => initPlug(rateLimitPlug, { perSender: 4 }, setup(ALLOWED, { limiter }).services));
+      const results = [];
+      for (let i = 0; i < 10; i++) results.push(await workers[i % 2]!(dm()));
+      expect(results.filter((r) => !r.halted)).toHaveLength(4);
+      expect(results.filter((r) => r.halt?.notice)).toHaveLength(1);
+    } finally {
+      for (const l of limiters) await l.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

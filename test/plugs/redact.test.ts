@@ -1,0 +1,253 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ibanValid, luhnValid, redactPlug } from '../../plugs/redact.js';
+import { makeEvent, makeServices, runPlug } from './helpers.js';
+
+const mask = async (text: string, options: Record<string, unknown> = {}) => (await runPlug(redactPlug, options, text)).text;
+
+/** Appends the Luhn check digit that makes `body` valid. */
+function withLuhn(body: string): string {
+  for (let d = 0; d < 10; d++) if (luhnValid(body + d)) return body + d;
+  throw new Error('unreachable');
+}
+
+/** Computes the two check digits for country + BBAN (ISO 13616). */
+function makeIban(country: string, bban: string): string {
+  const check = 98 - mod97(bban + country + '00');
+  return country + String(check).padStart(2, '0') + bban;
+}
+function mod97(s: string): number {
+  let rem = 0;
+  for (const ch of s) {
+    const v = parseInt(ch, 36);
+    rem = v > 9 ? (rem * 100 + v) % 97 : (rem * 10 + v) % 97;
+  }
+  return rem;
+}
+const digitCount = (s: string) => s.replace(/\D/g, '').length;
+
+describe('redact: credentials', () => {
+  const cases: Array<[string, string]> = [
+    ['telegram bot token', '110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1'],
+    ['slack bot token', 'xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx'],
+    ['slack user token', 'xoxp-1234567890-1234567890123-1234567890123-abcdef0123456789abcdef0123456789'],
+    ['slack app token', 'xapp-1-A0123456789-1234567890123-abcdef0123456789'],
+    ['openai key', 'sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abc'],
+    ['anthropic key', 'sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789'],
+    ['aws access key', 'AKIAIOSFODNN7EXAMPLE'],
+    ['github token', 'ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789'],
+    [
+      'jwt',
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+    ],
+    ['pem rsa key', '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\naFDrBz9vFqU4yX/r\n-----END RSA PRIVATE KEY-----'],
+    ['pem openssh key', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----'],
+  ];
+  it.each(cases)('masks a %s', async (_kind, secret) => {
+    expect(await mask(`here: ${secret} thanks`)).toBe('here: [redacted:credential] thanks');
+  });
+
+  it('masks a private key cut off before its END line to the end of the text', async () => {
+    expect(await mask('key:\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC')).toBe('key:\n[redacted:credential]');
+  });
+
+  it('leaves look-alikes alone', async () => {
+    const text = 'task-management sk-short AKIA123 ask-questions-about-things-here eyJ.eyJ. 12345:abc';
+    expect(await mask(text)).toBe(text);
+  });
+});
+
+describe('redact: cards', () => {
+  it.each([
+    ['4111 1111 1111 1111'],
+    ['5500-0000-0000-0004'],
+    ['378282246310005'],
+    ['4222222222222'],
+    [withLuhn('621234567890123456')],
+  ])('masks %s', async (card) => {
+    expect(await mask(`pay with ${card}.`)).toBe('pay with [redacted:card].');
+  });
+
+  it('leaves numbers that fail Luhn, or are too short or long, alone', async () => {
+    const text = 'ref 4111 1111 1111 1112, 411111111111 and 41111111111111111111';
+    expect(await mask(text)).toBe(text);
+  });
+
+  it('finds a card next to other numbers and counts two adjacent cards as two', async () => {
+    const ctx = await runPlug(redactPlug, {}, 'order 12 4111 1111 1111 1111 5500 0000 0000 0004 done');
+    expect(ctx.text).toBe('order 12 [redacted:card] [redacted:card] done');
+    expect(ctx.private.audit[0]?.data).toEqual({ counts: { card: 2 }, total: 2 });
+  });
+
+  it('masks overlapping valid windows as one card', async () => {
+    // "1004 4111 1111 1111" and "4111 1111 1111 1111" both pass Luhn and share three groups.
+    expect(luhnValid('1004411111111111')).toBe(true);
+    const ctx = await runPlug(redactPlug, {}, 'x 1004 4111 1111 1111 1111 y');
+    expect(ctx.text).toBe('x [redacted:card] y');
+    expect(ctx.private.audit[0]?.data).toEqual({ counts: { card: 1 }, total: 1 });
+  });
+
+  it('property: a valid card embedded in random text is always masked, every digit of it', async () => {
+    const card = fc
+      .tuple(fc.integer({ min: 13, max: 19 }), fc.integer({ min: 1, max: 9 }), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 18, maxLength: 18 }))
+      .map(([len, first, rest]) => withLuhn(String(first) + rest.slice(0, len - 2).join('')));
+    const format = fc.constantFrom('', ' ', '-');
+    // Surroundings heavy in digits and separators put other numbers right next to the card.
+    const around = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 30 }), fc.string({ unit: fc.constantFrom(...'0123456789 -+x'), maxLength: 12 }));
+    await fc.assert(
+      fc.asyncProperty(around, card, format, around, async (before, digits, sep, after) => {
+        const formatted = sep ? digits.replace(/(\d{4})(?=\d)/g, `$1${sep}`) : digits;
+        const out = await mask(`${before} ${formatted} ${after}`);
+        expect(out).not.toContain(formatted);
+        expect(digitCount(out)).toBeLessThanOrEqual(digitCount(before) + digitCount(after));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('redact: IBANs', () => {
+  it.each([['DE89 3704 0044 0532 0130 00'], ['GB82WEST12345698765432'], ['NO9386011117947'], ['fr14 2004 1010 0505 0001 3m02 606']])(
+    'masks %s',
+    async (iban) => {
+      expect(await mask(`IBAN: ${iban} OK`)).toBe('IBAN: [redacted:iban] OK');
+    },
+  );
+
+  it('leaves a wrong check digit alone', async () => {
+    expect(ibanValid('DE89370400440532013000')).toBe(true);
+    expect(ibanValid('DE88370400440532013000')).toBe(false);
+    const text = 'IBAN DE88 3704 0044 0532 0130 00 please';
+    expect(await mask(text, { categories: ['iban'] })).toBe(text);
+  });
+
+  it('property: a valid IBAN embedded in random text is always masked', async () => {
+    const countries: Array<[string, number]> = [['DE', 22], ['GB', 22], ['FR', 27], ['NL', 18], ['NO', 15], ['MT', 31], ['LC', 32]];
+    const alnum = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789');
+    const iban = fc
+      .tuple(fc.constantFrom(...countries), fc.array(alnum, { minLength: 30, maxLength: 30 }), fc.boolean())
+      .map(([[cc, len], chars, grouped]) => {
+        const compact = makeIban(cc, chars.slice(0, len - 4).join(''));
+        return grouped ? compact.replace(/(.{4})(?=.)/g, '$1 ') : compact;
+      });
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 30 }), iban, fc.string({ unit: 'grapheme', maxLength: 30 }), async (before, value, after) => {
+        const out = await mask(`${before} ${value} ${after}`);
+        expect(out).not.toContain(value);
+        expect(out).toContain('[redacted:iban]');
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('redact: e-mail and phone numbers', () => {
+  it('masks e-mail addresses', async () => {
+    expect(await mask('mail alice.smith+tag@example.co.uk or bob@x.org.')).toBe('mail [redacted:email] or [redacted:email].');
+  });
+
+  // +4915112345678 and 0049 1511 2345 678 pass Luhn: they must still be phone numbers, not cards.
+  it.each([['+44 20 7946 0958'], ['+1 (555) 123-4567'], ['+4915112345678'], ['0049 1511 2345 678'], ['0049 30 1234567']])('masks the phone number %s', async (phone) => {
+    expect(await mask(`call ${phone} today`)).toBe('call [redacted:phone] today');
+  });
+
+  it('does not let a phone number take the first digits of a card after it', async () => {
+    expect(await mask('+1 555 1234 4111 1111 1111 1111')).toBe('[redacted:phone] [redacted:card]');
+  });
+
+  it('masks a phone number followed by another number, but not the other number', async () => {
+    expect(await mask('+44 20 7946 0958 12345')).toBe('[redacted:phone] 12345');
+  });
+
+  it('leaves short or national-only numbers alone', async () => {
+    const text = 'room +12 34, call 555-1234, version 2.0.1, 2025-01-15';
+    expect(await mask(text)).toBe(text);
+  });
+});
+
+describe('redact: options, audit and context', () => {
+  const secretText = 'card 4111 1111 1111 1111, mail a@b.io, key sk-AbCdEfGhIjKlMnOpQrStUvWx';
+
+  it('records categories and counts, never the values, and keeps the original nowhere in the context', async () => {
+    const ctx = await runPlug(redactPlug, {}, makeEvent({ text: secretText }));
+    expect(ctx.text).toBe('card [redacted:card], mail [redacted:email], key [redacted:credential]');
+    expect(ctx.event.text).toBe(ctx.text);
+    expect(ctx.private.audit).toEqual([
+      { kind: 'redact.masked', actor: 'plug:redact', subject: ctx.event.id, data: { counts: { credential: 1, email: 1, card: 1 }, total: 3 } },
+    ]);
+    const everything = JSON.stringify(ctx);
+    for (const secret of ['4111 1111 1111 1111', 'a@b.io', 'sk-AbCdEfGhIjKlMnOpQrStUvWx']) expect(everything).not.toContain(secret);
+  });
+
+  it('turns categories off', async () => {
+    expect(await mask(secretText, { categories: ['email'] })).toBe('card 4111 1111 1111 1111, mail [redacted:email], key sk-AbCdEfGhIjKlMnOpQrStUvWx');
+    expect(await mask(secretText, { categories: [] })).toBe(secretText);
+  });
+
+  it('applies custom patterns under their own name, after the built-ins', async () => {
+    const ctx = await runPlug(redactPlug, { custom: [{ name: 'ticket', pattern: 'tkt-\\d+', flags: 'i' }] }, 'see TKT-1234 and a@b.io');
+    expect(ctx.text).toBe('see [redacted:ticket] and [redacted:email]');
+    expect(ctx.private.audit[0]?.data).toEqual({ counts: { email: 1, ticket: 1 }, total: 2 });
+  });
+
+  it('refuses bad options with the field named', () => {
+    expect(() => redactPlug.init({ categories: ['cards'] }, makeServices())).toThrow(/categories/);
+    expect(() => redactPlug.init({ custom: [{ name: 'x', pattern: '(' }] }, makeServices())).toThrow(/custom\.0\.pattern/);
+    expect(() => redactPlug.init({ custom: [{ name: 'x', pattern: 'a*' }] }, makeServices())).toThrow(/empty string/);
+    expect(() => redactPlug.init({ custom: [{ name: 'Bad Name', pattern: 'a' }] }, makeServices())).toThrow(/name/);
+    expect(() => redactPlug.init({ custom: [{ name: 'x', pattern: 'a', flags: 'g' }] }, makeServices())).toThrow(/flags/);
+    expect(() => redactPlug.init({ everything: true }, makeServices())).toThrow();
+  });
+
+  it('returns the context untouched, with no audit, when nothing matches', async () => {
+    const ctx = await runPlug(redactPlug, {}, 'nothing to see here, 42 and 2025');
+    expect(ctx.text).toBe('nothing to see here, 42 and 2025');
+    expect(ctx.private.audit).toEqual([]);
+  });
+
+  it('property: text without any pattern is unchanged', async () => {
+    const unit = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,!?;()\'"\néßø日本語😀');
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit, maxLength: 200 }), async (text) => {
+        const ctx = await runPlug(redactPlug, {}, text);
+        expect(ctx.text).toBe(text);
+        expect(ctx.private.audit).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  // Pieces are joined by spaces: values glued to each other ("…0000DE89…") are ambiguous by nature.
+  it('property: masking twice changes nothing more (placeholders never match)', async () => {
+    const piece = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 10 }),
+      fc.constantFrom('4111 1111 1111 1111', 'DE89370400440532013000', 'a@b.io', '+44 20 7946 0958', 'AKIAIOSFODNN7EXAMPLE', ' ', '-', '1'),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 12 }), async (pieces) => {
+        const once = await mask(pieces.join(' '));
+        expect(await mask(once)).toBe(once);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('scans 100,000 characters of hostile input in linear time', async () => {
+    const hostile = [
+      'a'.repeat(99_999) + '@',
+      'a@' + 'a.'.repeat(49_990) + '1',
+      '1 '.repeat(50_000),
+      '1'.repeat(100_000),
+      'AB12 '.repeat(20_000),
+      '+1 '.repeat(33_000),
+      'eyJ' + 'a'.repeat(99_990),
+      '-----BEGIN PRIVATE KEY----- '.repeat(3_500),
+      '1-'.repeat(50_000),
+    ];
+    for (const text of hostile) {
+      const started = performance.now();
+      await mask(text);
+      expect(performance.now() - started, text.slice(0, 12)).toBeLessThan(1_000);
+    }
+  });
+});

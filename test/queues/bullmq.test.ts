@@ -1,0 +1,211 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from '../../core/queue.js';
+import { BullmqDriver } from '../../queues/bullmq.js';
+import {
+  bullJobId,
+  bullQueueBase,
+  fnv1a,
+  jobIdFromBull,
+  partitionIndex,
+  partitionQueueFor,
+  partitionQueueName,
+} from '../../queues/bullmq-names.js';
+import { queueContract } from '../contracts/queue.js';
+import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const fixture = join(root, 'test/fixtures/bullmq-consumer.mjs');
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const freshPrefix = () => `mc-test-${randomUUID().slice(0, 8)}`;
+
+queueContract('bullmq', async () => {
+  const prefix = freshPrefix();
+  return {
+    open: async () => new BullmqDriver({ url: redis.url, prefix, leaseMs: 2_000 }),
+    cleanup: async () => {},
+  };
+});
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+/** Child processes import the compiled driver; compile just its module graph when dist/ is missing or stale. */
+function ensureCompiled(): void {
+  const out = join(root, 'dist/queues/bullmq.js');
+  const sources = ['queues/bullmq.ts', 'queues/bullmq-names.ts', 'core/queue.ts', 'core/queue-retry.ts'];
+  if (existsSync(out) && sources.every((s) => statSync(join(root, s)).mtimeMs <= statSync(out).mtimeMs)) return;
+  const tsc = join(root, 'node_modules/typescript/bin/tsc');
+  const flags = ['--outDir', 'dist', '--rootDir', '.', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2023'];
+  execFileSync(process.execPath, [tsc, ...flags, '--skipLibCheck', '--types', 'node', '--noCheck', 'queues/bullmq.ts'], { cwd: root });
+}
+
+describe('bullmq names', () => {
+  it('keeps ":" out of queue names and job ids, injectively', () => {
+    expect(bullQueueBase('outbound:loopback-abc')).toBe('mc-outbound-loopback-abc');
+    expect(partitionQueueName('t:1a2b3c4d', 7)).toBe('mc-t-1a2b3c4d-7');
+    for (const id of ['42', 'a:b:c', 'héllo 👋', 'x', '']) {
+      const bull = bullJobId(id);
+      expect(bull).not.toContain(':');
+      expect(`${parseInt(bull, 10)}`).not.toBe(bull);
+      expect(jobIdFromBull(bull)).toBe(id);
+    }
+    expect(bullJobId('a:b')).not.toBe(bullJobId('a-b'));
+  });
+
+  it('hashes a partition key to the same slot in every process, spreading keys over all slots', () => {
+    // FNV-1a 32-bit reference vectors: a change of hash would silently reorder live partitions.
+    expect(fnv1a('')).toBe(0x811c9dc5);
+    expect(fnv1a('a')).toBe(0xe40c292c);
+    expect(fnv1a('foobar')).toBe(0xbf9cf968);
+    const used = new Set(Array.from({ length: 1000 }, (_, i) => partitionIndex(`conv-${i}`, 16)));
+    expect(used.size).toBe(16);
+    expect(partitionQueueFor('inbound', 'telegram:123', 16)).toBe(partitionQueueFor('inbound', 'telegram:123', 16));
+  });
+});
+
+describe('bullmq driver', () => {
+  const drivers: BullmqDriver[] = [];
+  const children: ChildProcess[] = [];
+  const open = (prefix: string, leaseMs = 2_000) => {
+    const driver = new BullmqDriver({ url: redis.url, prefix, leaseMs });
+    drivers.push(driver);
+    return driver;
+  };
+  const spawnConsumer = (prefix: string, queue: string, mode: 'hang' | 'once') => {
+    const child = spawn(process.execPath, [fixture, redis.url, prefix, queue, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    const started: string[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const job = JSON.parse(line) as { id: string; attempt: number };
+      started.push(`${job.id}@${job.attempt}`);
+    });
+    return { child, started };
+  };
+  const twoSlots = () => {
+    const p = 'p';
+    const q = ['q', 'r', 's', 't', 'u'].find((k) => partitionIndex(k, 16) !== partitionIndex(p, 16))!;
+    return { p, q };
+  };
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const driver of drivers.splice(0)) await driver.close();
+  });
+
+  it('stores a partition in exactly one BullMQ queue, named without ":", in enqueue order', async () => {
+    const prefix = freshPrefix();
+    const driver = open(prefix);
+    const queue = `t:${randomUUID().slice(0, 8)}`;
+    const ids = ['42', 'a:b', 'héllo', 'x:1:2', '7'];
+    await driver.enqueue(queue, ids.map((id) => ({ id, partition: 'telegram:chat:9', payload: null })));
+
+    const raw = new Redis(redis.url);
+    try {
+      const keys = await raw.keys(`${prefix}:*`);
+      const bullQueues = new Set(keys.map((k) => k.slice(prefix.length + 1).split(':')[0]));
+      expect([...bullQueues]).toEqual([partitionQueueFor(queue, 'telegram:chat:9', 16)]);
+      // BullMQ pushes new jobs on the left and takes from the right.
+      const wait = await raw.lrange(`${prefix}:${[...bullQueues][0]}:wait`, 0, -1);
+      expect(wait.reverse()).toEqual(ids.map(bullJobId));
+    } finally {
+      raw.disconnect();
+    }
+    expect(await driver.depth(queue)).toEqual({ waiting: 5, active: 0, dead: 0 });
+  });
+
+  it('hands unfinished work back at the head of its partition on close, without spending an attempt', async () => {
+    const prefix = freshPrefix();
+    const queue = `t:${randomUUID().slice(0, 8)}`;
+    const { p, q } = twoSlots();
+    const first = open(prefix);
+    const started: string[] = [];
+    // Concurrency 1: while a1 hangs, b1 is fetched but waits for the slot.
+    const c = first.consume(queue, async (job) => {
+      started.push(job.id);
+      await new Promise(() => {});
+    }, { concurrency: 1 });
+    await first.enqueue(queue, [{ id: 'a1', partition: p, payload: 1 }, { id: 'a2', partition: p, payload: 2 }]);
+    await until(() => started.includes('a1'));
+    await first.enqueue(queue, [{ id: 'b1', partition: q, payload: 3 }]);
+    await until(async () => (await first.depth(queue)).active === 2);
+
+    const t0 = Date.now();
+    await c.close(300);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(started).toEqual(['a1']);
+
+    const seen: string[] = [];
+    open(prefix).consume(queue, async (job: Job) => {
+      seen.push(`${job.id}@${job.attempt}`);
+    });
+    // Well inside the 2 s lease: handed back, not recovered by the stalled check.
+    await until(() => seen.length === 3, 1_500);
+    expect(seen.filter((s) => s.startsWith('a'))).toEqual(['a1@1', 'a2@1']);
+    expect(seen).toContain('b1@1');
+  });
+
+  it('redelivers the job of a consumer process killed mid-job, counting the lost delivery and its retries', async () => {
+    ensureCompiled();
+    const prefix = freshPrefix();
+    const queue = `t:${randomUUID().slice(0, 8)}`;
+    const { p, q } = twoSlots();
+    const driver = open(prefix, 1_000);
+    await driver.enqueue(queue, [
+      { id: 'plain', partition: p, payload: null },
+      { id: 'after', partition: p, payload: null },
+      { id: 'retried', partition: q, payload: null },
+    ]);
+    const { child, started } = spawnConsumer(prefix, queue, 'hang');
+    await until(() => started.length === 2, 20_000);
+    expect(started.sort()).toEqual(['plain@1', 'retried@2']);
+    child.kill('SIGKILL');
+
+    const seen: string[] = [];
+    const t0 = Date.now();
+    driver.consume(queue, async (job: Job) => {
+      seen.push(`${job.id}@${job.attempt}`);
+    });
+    await until(() => seen.length === 3, 15_000);
+    expect(seen.filter((s) => !s.startsWith('retried'))).toEqual(['plain@2', 'after@1']);
+    expect(seen).toContain('retried@3');
+    // Not before the dead consumer's lease ran out: the lock, not a guess, decides.
+    expect(Date.now() - t0).toBeGreaterThan(300);
+  });
+
+  it('lets a consumer process exit by itself once the driver is closed', async () => {
+    ensureCompiled();
+    const prefix = freshPrefix();
+    const queue = `t:${randomUUID().slice(0, 8)}`;
+    await open(prefix).enqueue(queue, [{ id: 'only', partition: 'p', payload: null }]);
+    const { child, started } = spawnConsumer(prefix, queue, 'once');
+    const timer = new AbortController();
+    const code = await Promise.race([
+      new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c))),
+      sleep(15_000, 'still running' as const, { signal: timer.signal }),
+    ]);
+    timer.abort();
+    expect(code).toBe(0);
+    expect(started).toEqual(['only@1']);
+  });
+});

@@ -1,0 +1,82 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir('mc-cli-');
+});
+afterEach(() => tmp.remove());
+const cli = (args: string[], input?: string) => runCli(args, { cwd: tmp.dir, ...(input !== undefined ? { input } : {}) });
+
+describe('monkeyclaw CLI', () => {
+  it('chat --once prints the echo reply and exits 0; audit verify passes afterwards', async () => {
+    const r = await cli(['chat', '--once'], 'hello *world* <b>\n');
+    expect(r.stderr).toBe('');
+    expect(r).toMatchObject({ code: 0, stdout: 'hello *world* <b>\n' });
+    const v = await cli(['audit', 'verify']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/audit log ok: [1-9]\d* entries/);
+    const tail = await cli(['audit', 'tail', '-n', '3']);
+    expect(tail.stdout.trim().split('\n')).toHaveLength(3);
+    expect(tail.stdout).toContain('outbound.sent');
+  });
+
+  it('accepts global flags after the subcommand', async () => {
+    const r = await cli(['chat', '--once', '--data-dir', join(tmp.dir, 'elsewhere')], 'x');
+    expect(r.code).toBe(0);
+    const v = await cli(['--data-dir', join(tmp.dir, 'elsewhere'), 'audit', 'verify']);
+    expect(v.stdout).toMatch(/ok: [1-9]/);
+  });
+
+  it('audit verify exits 1 and names the first tampered entry', async () => {
+    await cli(['chat', '--once'], 'one');
+    await cli(['chat', '--once'], 'two');
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    db.exec('DROP TRIGGER audit_log_no_update');
+    db.prepare(`UPDATE audit_log SET actor = 'mallory' WHERE seq = 3`).run();
+    db.close();
+    const v = await cli(['audit', 'verify']);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toMatch(/BROKEN at entry 3/);
+  });
+
+  it('exits 2 naming the bad field for an invalid config, before touching anything', async () => {
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'server: { port: 7420, colour: blue }\n');
+    const r = await cli(['doctor']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/server: .*colour/);
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'connectors:\n  telegram: { enabled: true, token: "123456789:AAHfakefakefakefakefakefakefakefake12" }\n');
+    const t = await cli(['chat', '--once'], 'x');
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/connectors\.telegram\.token: .*secret:NAME/);
+    expect(t.stderr).not.toContain('AAHfake');
+  });
+
+  it('exits 2 for an unknown command or a missing argument, 1 for an unknown dead letter', async () => {
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    expect((await cli(['dlq', 'retry'])).code).toBe(2);
+    const r = await cli(['dlq', 'retry', '12345']);
+    expect(r.code).toBe(1);
+    expect((await cli(['dlq', 'list'])).stdout).toContain('no dead-lettered jobs');
+  });
+
+  it('migrate is idempotent; doctor passes on a fresh data dir', async () => {
+    expect((await cli(['migrate'])).stdout).toMatch(/applied: 001_spine/);
+    expect((await cli(['migrate'])).stdout).toMatch(/up to date/);
+    const d = await cli(['doctor']);
+    expect(d.code).toBe(0);
+    expect(d.stdout).toMatch(/ok {4}queue: embedded driver answers/);
+  });
+
+  it('doctor fails in plain words when the queue is unreachable', async () => {
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'queue: { driver: bullmq, redisUrl: "redis://127.0.0.1:1" }\n');
+    await cli(['migrate']);
+    const d = await cli(['doctor']);
+    expect(d.code).toBe(1);
+    expect(d.stdout).toMatch(/FAIL {2}queue: cannot reach the queue/);
+  });
+});
