@@ -1,6 +1,13 @@
 import type { Config } from '../core/config.js';
-import { conversationIdentity } from '../core/event.js';
+import { conversationIdentity, type ChannelEvent } from '../core/event.js';
 import { halt, type Plug } from '../core/plug.js';
+
+/** A DM is always addressed; a group message when it mentions or replies to the assistant, unless the channel says otherwise. */
+export function isAddressed(channels: Config['channels'], event: ChannelEvent): boolean {
+  if (event.conversation.kind === 'dm') return true;
+  const requireMention = channels[conversationIdentity(event)]?.requireMention ?? true;
+  return !requireMention || event.mentionsBot || event.replyTo?.toBot === true;
+}
 
 /**
  * In groups and channels the assistant speaks only when addressed: mentioned through the platform's mention
@@ -9,11 +16,5 @@ import { halt, type Plug } from '../core/plug.js';
 export const groupGatePlug: Plug<Config['channels']> = {
   name: 'group-gate',
   init: (_options, services) => services.config.channels,
-  call(ctx, channels) {
-    const { event } = ctx;
-    if (event.conversation.kind === 'dm') return ctx;
-    const requireMention = channels[conversationIdentity(event)]?.requireMention ?? true;
-    const addressed = event.mentionsBot || event.replyTo?.toBot === true;
-    return !requireMention || addressed ? ctx : halt(ctx, 'group-gate', 'not-addressed');
-  },
+  call: (ctx, channels) => (isAddressed(channels, ctx.event) ? ctx : halt(ctx, 'group-gate', 'not-addressed')),
 };

@@ -4,6 +4,7 @@ import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core
 import { halt, type Context, type Plug } from '../core/plug.js';
 import type { LimiterStore } from '../core/rate-limiter.js';
 import { decideAccess } from './access.js';
+import { isAddressed } from './group-gate.js';
 
 export const RATE_LIMIT_NOTICE = "You're sending messages too fast; please wait a moment.";
 const MINUTE_MS = 60_000;
@@ -29,14 +30,9 @@ interface State {
  * Would the rest of the inbound pipeline answer this event? Only then may it hear a notice, and only then does it
  * draw on the conversation's and workspace's buckets: a busy group's chatter that does not address the assistant,
  * or a swarm of unknown senders, must not use up what the admitted users of a workspace share.
- * The addressing rule mirrors plugs/group-gate.ts.
  */
-function answerable(config: Config, event: ChannelEvent): boolean {
-  if (!decideAccess(config.access, event).admitted) return false;
-  if (event.conversation.kind === 'dm') return true;
-  const requireMention = config.channels[conversationIdentity(event)]?.requireMention ?? true;
-  return !requireMention || event.mentionsBot || event.replyTo?.toBot === true;
-}
+const answerable = (config: Config, event: ChannelEvent): boolean =>
+  decideAccess(config.access, event).admitted && isAddressed(config.channels, event);
 
 const workspaceOf = (ctx: Context, config: Config): string =>
   ctx.session?.workspaceId ?? config.channels[conversationIdentity(ctx.event)]?.workspace ?? 'default';

@@ -83,8 +83,8 @@ async function main(): Promise<void> {
     }
     process.exitCode = code;
   }
-  // Children and lingering handles must not keep a finished command alive.
-  if (process.argv[2] !== 'start' && process.argv[2] !== 'worker') setTimeout(() => process.exit(), 50).unref();
+  // A finished command is finished: a lingering handle (a client's reconnect timer) must not keep it alive.
+  setTimeout(() => process.exit(), 50).unref();
 }
 
 await main();

@@ -69,7 +69,7 @@ describe('a worker killed with SIGKILL mid-job', () => {
       return w;
     };
     const peek = new Database(file, { readonly: true });
-    cleanup.push(() => peek.close());
+    cleanup.push(() => void peek.close());
     const leasedBy = (pid: number) =>
       peek.prepare(`SELECT COUNT(*) FROM queue_jobs WHERE queue = 'inbound' AND lease_owner LIKE ?`).pluck().get(`%/${pid}/%`) as number;
 

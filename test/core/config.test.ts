@@ -1,0 +1,89 @@
+import { parse as parseYaml } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig, resolveQueue } from '../../core/config.js';
+
+/** The config file exactly as DESIGN.md shows it. */
+const DESIGN_EXAMPLE = `
+server: { host: 127.0.0.1, port: 7420, tls: { mode: off } }
+queue:  { driver: embedded }
+backends:
+  echo:  { type: echo }
+  local: { type: openai, baseUrl: http://127.0.0.1:11434/v1, model: llama3.1, apiKey: secret:OLLAMA_KEY }
+assistants:
+  default:
+    backend: echo
+    systemPrompt: You are a helpful assistant.
+    pipelines: { inbound: [rate-limit, access, group-gate, redact, guard] }
+access:
+  dm: pairing
+  groups: allowlist
+  allow: ["telegram:123456789", "telegram:-1001234567890"]
+  owners: ["telegram:123456789"]
+connectors:
+  telegram: { enabled: true, token: secret:TELEGRAM_TOKEN, mode: polling, apiRoot: https://api.telegram.org, assistant: default }
+  slack:    { enabled: false, botToken: secret:SLACK_BOT_TOKEN, appToken: secret:SLACK_APP_TOKEN, signingSecret: secret:SLACK_SIGNING_SECRET,
+              mode: socket, apiRoot: https://slack.com/api/ }
+  discord:  { enabled: false, token: secret:DISCORD_TOKEN, apiRoot: https://discord.com/api }
+  whatsapp: { enabled: false }
+  signal:   { enabled: false, rpc: tcp://127.0.0.1:7583, account: "+15550000000" }
+  email:
+    enabled: false
+    address: assistant@example.org
+    imap: { host: imap.example.org, port: 993, secure: true, user: assistant@example.org, password: secret:IMAP_PASSWORD, mailbox: INBOX }
+    smtp: { host: smtp.example.org, port: 465, secure: true, user: assistant@example.org, password: secret:SMTP_PASSWORD }
+`;
+
+const errorOf = (input: unknown): string => {
+  try {
+    parseConfig(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a config error');
+};
+
+describe('config', () => {
+  it('accepts the design document example as written', () => {
+    const c = parseConfig(parseYaml(DESIGN_EXAMPLE));
+    expect(c.connectors.telegram?.token).toBe('secret:TELEGRAM_TOKEN');
+    expect(c.assistants.default?.pipelines.inbound).toEqual(['rate-limit', 'access', 'group-gate', 'redact', 'guard']);
+  });
+
+  it('defaults to the echo backend, pairing DMs, allowlisted groups, loopback HTTP', () => {
+    const c = parseConfig({});
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 7420, tls: { mode: 'off' } });
+    expect(c.access).toMatchObject({ dm: 'pairing', groups: 'allowlist', allow: [], owners: [] });
+    expect(c.assistants.default?.backend).toBe('echo');
+  });
+
+  it('refuses an unknown key anywhere, naming its path', () => {
+    expect(errorOf({ server: { port: 1, colour: 'blue' } })).toMatch(/server: .*colour/);
+    expect(errorOf({ connectors: { telegram: { enabled: true, tokne: 'secret:X' } } })).toMatch(/connectors\.telegram: .*tokne/);
+  });
+
+  it('refuses a literal credential and says how to store it, without echoing it', () => {
+    const token = '123456789:AAHfakefakefakefakefakefakefakefake12';
+    const message = errorOf({ connectors: { telegram: { token } } });
+    expect(message).toMatch(/connectors\.telegram\.token: .*secrets set NAME/);
+    expect(message).not.toContain(token);
+    expect(errorOf({ backends: { x: { type: 'openai', baseUrl: 'http://127.0.0.1/v1', model: 'm', apiKey: 'sk-abc' } } })).toMatch(/backends\.x\.apiKey/);
+  });
+
+  it('accepts secure: false only for loopback mail hosts', () => {
+    const mail = (host: string) => ({ connectors: { email: { imap: { host, port: 143, secure: false, user: 'u', password: 'env:P' } } } });
+    expect(() => parseConfig(mail('127.0.0.1'))).not.toThrow();
+    expect(errorOf(mail('imap.example.org'))).toMatch(/connectors\.email\.imap\.secure: .*loopback/);
+  });
+
+  it('refuses references to backends and assistants that do not exist', () => {
+    expect(errorOf({ assistants: { a: { backend: ['echo', 'gpt'] } } })).toMatch(/assistants\.a\.backend: unknown backend "gpt"/);
+    expect(errorOf({ connectors: { telegram: { assistant: 'nobody' } } })).toMatch(/connectors\.telegram\.assistant: unknown assistant/);
+  });
+
+  it('chooses the queue: explicit driver wins, else REDIS_URL selects BullMQ, else embedded', () => {
+    expect(resolveQueue(parseConfig({}), {}).driver).toBe('embedded');
+    expect(resolveQueue(parseConfig({}), { REDIS_URL: 'redis://127.0.0.1:6390' })).toMatchObject({ driver: 'bullmq', redisUrl: 'env:REDIS_URL' });
+    expect(resolveQueue(parseConfig({ queue: { driver: 'embedded' } }), { REDIS_URL: 'redis://x' }).driver).toBe('embedded');
+  });
+});

@@ -1,0 +1,76 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
+import { tempDir } from '../helpers/tmp.js';
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+async function until<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await sleep(50);
+  }
+}
+
+describe('monkeyclaw start', () => {
+  it('serves health, restarts a SIGKILLed worker (audited), refuses a second supervisor, and stops within 10 s of SIGTERM', async () => {
+    const tmp = tempDir('mc-sup-');
+    cleanup.push(() => tmp.remove());
+    const port = await freePort();
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), `server: { port: ${port} }\n`);
+    const gateway = spawnCli(['start'], { cwd: tmp.dir });
+    cleanup.push(async () => {
+      if (!hasExited(gateway)) {
+        gateway.kill('SIGKILL');
+        await exited(gateway);
+      }
+    });
+
+    const health = await until(async () => {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/health`);
+        return { status: r.status, body: await r.json() };
+      } catch {
+        return undefined;
+      }
+    });
+    expect(health).toEqual({ status: 200, body: { status: 'ok' } });
+    expect((await fetch(`http://127.0.0.1:${port}/v1/models`)).status).toBe(401);
+
+    const second = await runCli(['start'], { cwd: tmp.dir });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/another monkeyclaw start \(pid \d+\) is running/);
+
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'), { readonly: true });
+    cleanup.push(() => void db.close());
+    const workerPid = await until(() => db.prepare(`SELECT pid FROM heartbeats WHERE role = 'worker'`).pluck().get() as number | undefined);
+    process.kill(workerPid, 'SIGKILL');
+    const audited = await until(() => {
+      const kinds = db.prepare(`SELECT kind FROM audit_log WHERE subject = 'worker' ORDER BY seq`).pluck().all() as string[];
+      return kinds.length >= 4 ? kinds : undefined;
+    });
+    expect(audited).toEqual(['process.started', 'process.crashed', 'process.restarted', 'process.started']);
+
+    // The restarted worker answers through the gateway.
+    const reply = await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'still there?' });
+    expect(reply).toMatchObject({ code: 0, stdout: 'still there?\n' });
+
+    const stopAt = Date.now();
+    gateway.kill('SIGTERM');
+    expect(await exited(gateway)).toBe(0);
+    expect(Date.now() - stopAt).toBeLessThan(10_000);
+    expect(existsSync(join(tmp.dir, 'data', 'run', 'supervisor.lock'))).toBe(false);
+    expect((await runCli(['audit', 'verify'], { cwd: tmp.dir })).code).toBe(0);
+  });
+});
