@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -38,25 +39,68 @@ const pipelines = z
   })
   .strict();
 
+const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
+const pricing = z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict();
+const timeouts = {
+  /** The whole call, first byte to last. */
+  timeoutMs: z.number().int().positive().default(300_000),
+  /** No chunk for this long (the first included) and the call is abandoned as stalled. */
+  idleTimeoutMs: z.number().int().positive().default(90_000),
+};
+/** Input budget in tokens (estimated as characters / 4): the oldest history turns are dropped first. */
+const contextTokens = z.number().int().min(256).optional();
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const cliEnvName = z
+  .string()
+  .regex(ENV_NAME, 'must be an environment variable name')
+  .refine((n) => n !== 'PATH' && n !== 'HOME', { message: 'PATH and HOME are set by the gateway (HOME is the session directory)' });
+/** A key sent over plain http to another machine could be read on the way: refused, as for `secure: false` mail. */
+const keyOverHttp = (b: { baseUrl?: string | undefined; apiKey?: string | undefined }): boolean =>
+  !b.apiKey || !b.baseUrl || b.baseUrl.startsWith('https:') || isLoopbackHost(new URL(b.baseUrl).hostname);
+const keyOverHttpIssue = { message: 'an API key is sent over plain http only to a loopback host; use https', path: ['baseUrl'] };
+
 const backend = z.discriminatedUnion('type', [
   z.object({ type: z.literal('echo') }).strict(),
   z
     .object({
       type: z.literal('openai'),
-      baseUrl: url,
+      baseUrl: httpUrl,
       model: z.string().min(1),
       apiKey: credential.optional(),
-      timeoutMs: z.number().int().positive().default(120_000),
+      ...timeouts,
+      contextTokens,
+      pricing: pricing.optional(),
     })
-    .strict(),
+    .strict()
+    .refine(keyOverHttp, keyOverHttpIssue),
   z
     .object({
       type: z.literal('anthropic'),
-      baseUrl: url.optional(),
+      baseUrl: httpUrl.optional(),
       model: z.string().min(1),
       apiKey: credential,
       maxTokens: z.number().int().positive().default(4096),
-      timeoutMs: z.number().int().positive().default(120_000),
+      ...timeouts,
+      contextTokens,
+      pricing: pricing.optional(),
+    })
+    .strict()
+    .refine(keyOverHttp, keyOverHttpIssue),
+  z
+    .object({
+      type: z.literal('cli'),
+      flavor: z.enum(['claude-code', 'codex', 'jsonl']),
+      /** Absolute path of the executable, spawned directly (never through a shell). */
+      command: z.string().refine((c) => isAbsolute(c), { message: 'must be an absolute path to the executable' }),
+      args: z.array(z.string().refine((a) => !a.includes('\0'), { message: 'must not contain NUL' })).default([]),
+      /** The only variables the process gets besides PATH and HOME: each a credential reference. */
+      env: z.record(cliEnvName, credential).default({}),
+      /** A label for audit and the fallback footer; the jsonl flavor also receives it. */
+      model: z.string().min(1).optional(),
+      timeoutMs: z.number().int().positive().default(600_000),
+      idleTimeoutMs: z.number().int().positive().optional(),
+      contextTokens,
+      pricing: pricing.optional(),
     })
     .strict(),
 ]);
@@ -66,9 +110,12 @@ const assistant = z
   .object({
     backend: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('echo'),
     systemPrompt: z.string().max(100_000).default('You are a helpful assistant.'),
-    model: z.string().optional(),
+    /** Overrides the primary backend's model; fallbacks always use their own. */
+    model: z.string().min(1).optional(),
     pipelines: pipelines.default(() => pipelines.parse({})),
+    /** auto: on timeout, 5xx or 429 the next backend answers; ask: the user is asked to reply /fallback first. */
     fallback: z.enum(['auto', 'ask']).default('auto'),
+    /** The footer line under a reply from a fallback; `{model}` and `{backend}` are filled in; "" for none. */
     fallbackLabel: z.string().max(200).optional(),
   })
   .strict();

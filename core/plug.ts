@@ -2,6 +2,7 @@ import type { AuditInput } from './audit.js';
 import type { AssistantConfig, Config, LifecycleEvent, PipelineEntry } from './config.js';
 import type { ChannelEvent } from './event.js';
 import type { BackendMessage } from './backend.js';
+import type { AccessStore } from './access.js';
 import type { LimiterStore } from './rate-limiter.js';
 
 /**
@@ -22,6 +23,8 @@ export interface PlugServices {
   extra: Record<string, unknown>;
   /** Token buckets shared by every worker (the rate-limit plug refuses to start without one). */
   limiter?: LimiterStore;
+  /** Run-time access changes and pairing requests, shared by every worker. */
+  access?: AccessStore;
 }
 
 export interface Halt {

@@ -1,5 +1,7 @@
 import type { AuditInput } from './audit.js';
-import type { Backend, BackendMessage } from './backend.js';
+import type { Backend, BackendMessage, ToolDecision, ToolRequest } from './backend.js';
+import { sessionWorkdir } from './backends/agent-cli.js';
+import { callChain, fallbackFooter } from './backends/chain.js';
 import type { AssistantConfig } from './config.js';
 import type { ChannelEvent } from './event.js';
 import { runPipeline, type Context, type Pipelines } from './plug.js';
@@ -22,7 +24,15 @@ export interface TalkDeps {
   historyLimit?: number;
   /** Told of each streamed piece, e.g. to show a reply growing; a turn never waits on it. */
   onDelta?: (text: string) => void;
+  /** The pieces told so far are void: the primary failed mid-reply and a fallback starts over. */
+  onRestart?: () => void;
+  /** The data directory: agentic CLI backends run in `<dataDir>/workspaces/<workspace>/sessions/<id>/`. */
+  dataDir?: string;
+  /** Decides an agentic backend's tool request (governance); without it every tool request is denied. */
+  onToolRequest?: (request: ToolRequest & { backend: string }, event: ChannelEvent) => ToolDecision | Promise<ToolDecision>;
 }
+
+export const UNAVAILABLE_NOTICE = 'Sorry, the assistant is unavailable right now. Please try again later.';
 
 export interface TalkResult {
   reply?: { text: string; format: 'plain' | 'markdown' };
@@ -76,8 +86,29 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
   });
   if (ctx.halted) return stopped(ctx);
 
-  const answer = await callBackends(assistant, ctx.messages, audit, event.id, deps);
-  if (!answer) return { ...stopped(ctx), notice: 'Sorry, the assistant is unavailable right now. Please try again later.' };
+  const workdir = deps.dataDir ? sessionWorkdir(deps.dataDir, session.workspaceId, session.id) : undefined;
+  const { onToolRequest } = deps;
+  const outcome = await callChain(
+    { backends: assistant.backends, config: assistant.config, messages: ctx.messages, eventId: event.id, audit, ...(workdir ? { workdir } : {}) },
+    {
+      now: deps.now,
+      ...(deps.onDelta ? { onDelta: deps.onDelta } : {}),
+      ...(deps.onRestart ? { onRestart: deps.onRestart } : {}),
+      ...(onToolRequest ? { onToolRequest: (t: ToolRequest & { backend: string }) => onToolRequest(t, event) } : {}),
+    },
+  );
+  if (outcome.kind === 'ask') {
+    // The consent itself (recognising /fallback and answering the waiting message) is not built yet: nothing is stored.
+    const next = outcome.next.model ?? outcome.next.name;
+    return { ...stopped(ctx), notice: `The assistant's usual model is unavailable right now. Reply /fallback to let ${next} answer instead.` };
+  }
+  if (outcome.kind === 'denied') {
+    return { ...stopped(ctx), notice: `The assistant stopped: it asked to use a tool (${outcome.tool.slice(0, 60)}) that is not allowed here.` };
+  }
+  if (outcome.kind === 'failed') return { ...stopped(ctx), notice: UNAVAILABLE_NOTICE };
+  const answer = { text: outcome.text, format: outcome.format };
+  const footer = outcome.fallback ? fallbackFooter(assistant.config, outcome.backend, outcome.model) : '';
+  if (footer) deps.onDelta?.(footer);
 
   ctx = await runPipeline(assistant.pipelines.response, { ...ctx, stage: 'response', reply: answer });
   if (ctx.halted) return stopped(ctx);
@@ -86,7 +117,8 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
 
   const reply = ctx.reply.text.length > 0 ? ctx.reply : undefined;
   return {
-    ...(reply ? { reply } : {}),
+    // The footer is config text, added after the plugs and kept out of history so the model never imitates it.
+    ...(reply ? { reply: { ...reply, text: reply.text + footer } } : {}),
     sessionId: session.id,
     history: [
       { role: 'user', text: ctx.text },
@@ -94,43 +126,4 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
     ],
     audit,
   };
-}
-
-/** Tries each backend in order; every attempt is audited with latency and usage, never with the prompt. */
-async function callBackends(
-  assistant: RuntimeAssistant,
-  messages: BackendMessage[],
-  audit: AuditInput[],
-  eventId: string,
-  deps: TalkDeps,
-): Promise<{ text: string; format: 'plain' | 'markdown' } | undefined> {
-  for (const backend of assistant.backends) {
-    const started = deps.now();
-    let text = '';
-    let usage = { inputTokens: 0, outputTokens: 0 };
-    try {
-      const request = { messages, signal: AbortSignal.timeout(300_000), ...(assistant.config.model ? { model: assistant.config.model } : {}) };
-      for await (const chunk of backend.stream(request)) {
-        if (chunk.type === 'delta') {
-          text += chunk.text;
-          deps.onDelta?.(chunk.text);
-        } else usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens };
-      }
-      audit.push({
-        kind: 'backend.call',
-        actor: `backend:${backend.name}`,
-        subject: eventId,
-        data: { ok: true, model: assistant.config.model ?? backend.model ?? null, latencyMs: deps.now() - started, ...usage },
-      });
-      return { text, format: backend.format };
-    } catch (error) {
-      audit.push({
-        kind: 'backend.call',
-        actor: `backend:${backend.name}`,
-        subject: eventId,
-        data: { ok: false, latencyMs: deps.now() - started, error: error instanceof Error ? error.name : 'Error' },
-      });
-    }
-  }
-  return undefined;
 }

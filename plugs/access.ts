@@ -1,3 +1,4 @@
+import { PAIRING_LIMITS, pairingMessage, type AccessStore, type OverrideAction } from '../core/access.js';
 import type { Config } from '../core/config.js';
 import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core/event.js';
 import { audit, halt, type Plug } from '../core/plug.js';
@@ -5,34 +6,65 @@ import { audit, halt, type Plug } from '../core/plug.js';
 /** Identities already authenticated by the gateway itself: the terminal, a dashboard login, an API key. */
 const LOCALLY_AUTHENTICATED = new Set(['loopback', 'web', 'api']);
 
-export type AccessDecision = { admitted: true; rule: string } | { admitted: false; rule: string };
+export type AccessDecision = { admitted: boolean; rule: string };
+export type Overrides = ReadonlyMap<string, OverrideAction>;
+
+const allowed = (access: Config['access'], overrides: Overrides, identity: string): boolean => {
+  const o = overrides.get(identity);
+  if (o) return o === 'allow';
+  return access.allow.includes(identity);
+};
 
 /**
- * Who may talk to the assistant. Deny is the default; `access.deny` always wins; bots are never answered; a group
- * is answered only when listed (or `groups: open`), and then admits its members. Only stable platform ids count.
+ * Who may talk to the assistant. Deny is the default; the config's deny list always wins, then a silent block
+ * from `pair deny`; run-time allows and revokes win over the config's allow list; bots are never answered; a group
+ * is answered only when allowed (or `groups: open`), and then admits its members. Only stable platform ids count.
  */
-export function decideAccess(access: Config['access'], event: ChannelEvent): AccessDecision {
+export function decideAccess(access: Config['access'], event: ChannelEvent, overrides: Overrides = new Map()): AccessDecision {
   const sender = senderIdentity(event);
   const conversation = conversationIdentity(event);
   if (event.sender.isBot) return { admitted: false, rule: 'bot' };
   if (access.deny.includes(sender) || access.deny.includes(conversation)) return { admitted: false, rule: 'deny' };
+  if (overrides.get(sender) === 'deny' || overrides.get(conversation) === 'deny') return { admitted: false, rule: 'blocked' };
   if (event.conversation.kind === 'dm') {
     if (LOCALLY_AUTHENTICATED.has(event.platform)) return { admitted: true, rule: 'local' };
-    if (access.allow.includes(sender)) return { admitted: true, rule: 'allow' };
+    if (allowed(access, overrides, sender)) return { admitted: true, rule: 'allow' };
+    if (overrides.get(sender) === 'revoke') return { admitted: false, rule: 'revoked' };
     if (access.dm === 'open') return { admitted: true, rule: 'open' };
     return { admitted: false, rule: access.dm === 'pairing' ? 'unknown-sender' : 'not-allowlisted' };
   }
-  if (access.allow.includes(conversation)) return { admitted: true, rule: 'allow-group' };
-  if (access.groups === 'open') return { admitted: true, rule: 'open-group' };
+  if (allowed(access, overrides, conversation)) return { admitted: true, rule: 'allow-group' };
+  if (overrides.get(conversation) !== 'revoke' && access.groups === 'open') return { admitted: true, rule: 'open-group' };
   return { admitted: false, rule: 'group-not-allowlisted' };
 }
 
-export const accessPlug: Plug<Config['access']> = {
+/** The overrides a decision about `event` needs, read fresh per message: a change applies from the next one on. */
+export const overridesFor = (store: AccessStore | undefined, event: ChannelEvent): Promise<Overrides> =>
+  store ? store.overrides([senderIdentity(event), conversationIdentity(event)]) : Promise.resolve(new Map());
+
+interface State {
+  access: Config['access'];
+  store?: AccessStore;
+  now: () => number;
+}
+
+export const accessPlug: Plug<State> = {
   name: 'access',
-  init: (_options, services) => services.config.access,
-  call(ctx, access) {
-    const decision = decideAccess(access, ctx.event);
-    if (!decision.admitted) return halt(ctx, 'access', decision.rule);
-    return audit(ctx, { kind: 'access.admitted', actor: 'plug:access', subject: ctx.event.id, data: { rule: decision.rule } });
+  init: (_options, services) => ({ access: services.config.access, now: services.now, ...(services.access ? { store: services.access } : {}) }),
+  async call(ctx, { access, store, now }) {
+    const { event } = ctx;
+    const decision = decideAccess(access, event, await overridesFor(store, event));
+    if (decision.admitted) {
+      return audit(ctx, { kind: 'access.admitted', actor: 'plug:access', subject: event.id, data: { rule: decision.rule } });
+    }
+    // Pairing: only for an unknown person writing in a DM, never in a group, never in allowlist mode.
+    if (decision.rule !== 'unknown-sender' || !store) return halt(ctx, 'access', decision.rule);
+    const outcome = await store.requestPairing(
+      { platform: event.platform, account: event.account, senderId: event.sender.id, name: event.sender.name ?? '', now: now() },
+      PAIRING_LIMITS,
+    );
+    if (outcome.kind === 'suppressed') return halt(ctx, 'access', `pairing-suppressed:${outcome.reason}`);
+    audit(ctx, { kind: 'pairing.requested', actor: senderIdentity(event), subject: outcome.request.code, data: { expiresAt: new Date(outcome.request.expiresAt).toISOString() } });
+    return halt(ctx, 'access', 'pairing-code-sent', pairingMessage(outcome.request.code));
   },
 };

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import type { Config } from '../core/config.js';
 import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core/event.js';
 import { halt, type Context, type Plug } from '../core/plug.js';
+import type { AccessStore } from '../core/access.js';
 import type { LimiterStore } from '../core/rate-limiter.js';
-import { decideAccess } from './access.js';
+import { decideAccess, overridesFor, type Overrides } from './access.js';
 import { isAddressed } from './group-gate.js';
 
 export const RATE_LIMIT_NOTICE = "You're sending messages too fast; please wait a moment.";
@@ -24,6 +25,7 @@ interface State {
   limiter: LimiterStore;
   config: Config;
   now: () => number;
+  access: AccessStore | undefined;
 }
 
 /**
@@ -31,8 +33,8 @@ interface State {
  * draw on the conversation's and workspace's buckets: a busy group's chatter that does not address the assistant,
  * or a swarm of unknown senders, must not use up what the admitted users of a workspace share.
  */
-const answerable = (config: Config, event: ChannelEvent): boolean =>
-  decideAccess(config.access, event).admitted && isAddressed(config.channels, event);
+const answerable = (config: Config, event: ChannelEvent, overrides: Overrides): boolean =>
+  decideAccess(config.access, event, overrides).admitted && isAddressed(config.channels, event);
 
 const workspaceOf = (ctx: Context, config: Config): string =>
   ctx.session?.workspaceId ?? config.channels[conversationIdentity(ctx.event)]?.workspace ?? 'default';
@@ -53,10 +55,10 @@ export const rateLimitPlug: Plug<State> = {
     if (!services.limiter) {
       throw new Error('needs a shared limiter store (services.limiter: SqliteLimiter or RedisLimiter); none was provided');
     }
-    return { limits: parsed.data, limiter: services.limiter, config: services.config, now: () => services.now() };
+    return { limits: parsed.data, limiter: services.limiter, config: services.config, now: () => services.now(), access: services.access };
   },
-  async call(ctx, { limits, limiter, config, now }) {
-    const shared = answerable(config, ctx.event);
+  async call(ctx, { limits, limiter, config, now, access }) {
+    const shared = answerable(config, ctx.event, await overridesFor(access, ctx.event));
     const buckets: Array<[scope: string, key: string, perMinute: number]> = [['sender', senderIdentity(ctx.event), limits.perSender]];
     if (shared) {
       buckets.push(['conversation', conversationIdentity(ctx.event), limits.perConversation]);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CREDENTIAL_PATTERNS } from '../core/credentials.js';
 import { audit, type Plug } from '../core/plug.js';
 
 /**
@@ -17,16 +18,7 @@ export type Category = (typeof CATEGORIES)[number];
 
 const placeholder = (name: string): string => `[redacted:${name}]`;
 
-const CREDENTIALS: RegExp[] = [
-  // PEM private keys; one cut off before its END line is masked to the end of the text.
-  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g,
-  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, // JWT: base64url of `{"` opens it
-  /(?<!\d)\d{8,10}:[A-Za-z0-9_-]{30,}/g, // Telegram bot token: 35 after the colon, but the docs show shorter ones
-  /(?<![A-Za-z0-9])(?:xox[abprs]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})/g, // Slack bot/user/app tokens
-  /(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}/g, // OpenAI, Anthropic (sk-ant-…) and look-alike API keys
-  /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g, // AWS access key id
-  /(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g, // GitHub tokens
-];
+
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}/g;
 // International form only (+ or 00, then a country code): bare national numbers are too like any other number.
 const PHONE = /(?<![\w+])(?:\+|00)[1-9][\d ().-]{5,22}\d/;
@@ -57,7 +49,7 @@ export function ibanValid(compact: string): boolean {
 
 type Masker = (text: string) => { text: string; count: number };
 
-function regexMasker(patterns: RegExp[], name: string): Masker {
+function regexMasker(patterns: readonly RegExp[], name: string): Masker {
   return (text) => {
     let count = 0;
     for (const re of patterns) {
@@ -151,7 +143,7 @@ function phoneEnd(text: string, start: number, max: number): number | undefined 
 }
 
 const BUILTIN: Record<Category, Masker> = {
-  credential: regexMasker(CREDENTIALS, 'credential'),
+  credential: regexMasker(CREDENTIAL_PATTERNS, 'credential'),
   iban: prefixMasker(IBAN_CANDIDATE, 'iban', ibanEnd),
   email: regexMasker([EMAIL], 'email'),
   phone: prefixMasker(PHONE, 'phone', phoneEnd),

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../core/config.js';
+import { MasterKeyError } from '../core/master-key.js';
 import { PlugConfigError } from '../core/plug.js';
+import { Redactor } from '../core/redactor.js';
+import { WrongMasterKeyError } from '../core/vault.js';
 import { UsageError } from './errors.js';
 import { LockedError } from './lock.js';
 import type { GlobalOptions } from './runtime.js';
@@ -11,7 +14,7 @@ type Action = (opts: GlobalOptions & Record<string, unknown>, ...args: string[])
 /** Exit codes (DESIGN): 0 ok, 1 a check failed, 2 bad usage or config. */
 function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-  if (error instanceof ConfigError || error instanceof PlugConfigError || error instanceof UsageError) return 2;
+  if (error instanceof ConfigError || error instanceof PlugConfigError || error instanceof UsageError || error instanceof MasterKeyError || error instanceof WrongMasterKeyError) return 2;
   return 1;
 }
 
@@ -68,6 +71,40 @@ export function buildProgram(): Command {
     .exitOverride()
     .argument('<id>')
     .action(run(lazy(admin, (m) => (o, id) => m.dlqRetry(id!, o))));
+  const accessCmd = () => import('./commands/access.js');
+  const pair = program.command('pair').description('pairing requests from unknown senders');
+  withGlobals(pair.command('list').description('pending requests: CODE platform:sender-id expires-at name')).exitOverride().action(run(lazy(accessCmd, (m) => m.pairList)));
+  for (const [verb, decision, text] of [['approve', 'approved', 'allow the sender'], ['deny', 'denied', 'block the sender silently']] as const) {
+    withGlobals(pair.command(verb).description(text))
+      .exitOverride()
+      .argument('<code>')
+      .action(run(lazy(accessCmd, (m) => (o, code) => m.pairDecide(code!, decision, o))));
+  }
+  const access = program.command('access').description('the allowlist: config entries plus run-time changes');
+  withGlobals(access.command('list').description('each entry with its source')).exitOverride().action(run(lazy(accessCmd, (m) => m.accessList)));
+  withGlobals(access.command('allow').description('allow platform:id (idempotent)'))
+    .exitOverride()
+    .argument('<identity>')
+    .action(run(lazy(accessCmd, (m) => (o, id) => m.accessAllow(id!, o))));
+  withGlobals(access.command('revoke').description('revoke platform:id'))
+    .exitOverride()
+    .argument('<identity>')
+    .action(run(lazy(accessCmd, (m) => (o, id) => m.accessRevoke(id!, o))));
+
+  const secrets = program.command('secrets').description('the encrypted vault');
+  const secretsCmd = () => import('./commands/secrets.js');
+  withGlobals(secrets.command('set').description('store a secret; the value is read from stdin or a hidden prompt'))
+    .exitOverride()
+    .argument('<name>')
+    .action(run(lazy(secretsCmd, (m) => (o, name) => m.secretsSet(name!, o))));
+  withGlobals(secrets.command('list').description('names and dates, never values')).exitOverride().action(run(lazy(secretsCmd, (m) => m.secretsList)));
+  withGlobals(secrets.command('rm').description('remove a secret'))
+    .exitOverride()
+    .argument('<name>')
+    .action(run(lazy(secretsCmd, (m) => (o, name) => m.secretsRemove(name!, o))));
+  withGlobals(secrets.command('rotate-key').description('re-encrypt everything under a new master key (from stdin, or a new key file)'))
+    .exitOverride()
+    .action(run(lazy(secretsCmd, (m) => m.secretsRotateKey)));
   return program;
 }
 
@@ -78,7 +115,8 @@ async function main(): Promise<void> {
     const code = exitCodeFor(error);
     if (!(error instanceof CommanderError)) {
       const message = error instanceof Error ? error.message : String(error);
-      process.stderr.write(`monkeyclaw: ${message}\n`);
+      // Error text can quote input; credential shapes never reach the terminal or a log collector.
+      process.stderr.write(`monkeyclaw: ${new Redactor().redact(message)}\n`);
       if (code === 1 && !(error instanceof LockedError) && process.env.MONKEYCLAW_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
     }
     process.exitCode = code;

@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, resolveQueue, resolveRef, type Config } from '../core/config.js';
+import { ConfigError, resolveRef as resolveEnvRef, type Config, type QueueConfig } from '../core/config.js';
+import { Redactor } from '../core/redactor.js';
 import type { Backend } from '../core/backend.js';
-import { EchoBackend } from '../core/backends/echo.js';
+import { createBackend as createCoreBackend, type ResolveRef } from '../core/backends/index.js';
 import type { ChannelEvent } from '../core/event.js';
 import { conversationIdentity } from '../core/event.js';
 import { buildPipelines, type AnyPlug, type PlugServices } from '../core/plug.js';
@@ -13,6 +14,7 @@ import { SqliteStore } from '../core/sqlite/store.js';
 import type { RuntimeAssistant } from '../core/talk.js';
 import { EmbeddedDriver } from '../queues/embedded.js';
 import { loadConfig } from './config-file.js';
+import { loadCredentials, type Resolver } from './credentials.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -22,66 +24,76 @@ export interface GlobalOptions {
 export const resolveDataDir = (o: GlobalOptions): string => resolve(o.dataDir ?? process.env.MONKEYCLAW_DATA_DIR ?? './data');
 export const dbFile = (dataDir: string): string => join(dataDir, 'monkeyclaw.db');
 
-/** What every process opens: config, data directory, store (migrated), queue. */
+/** What every process opens: config, data directory, store (migrated), its credentials, queue. */
 export interface Runtime {
   config: Config;
   configSource: string;
   dataDir: string;
   store: SqliteStore;
   queue: QueueDriver;
+  queueConfig: QueueConfig;
+  resolve: Resolver;
+  redactor: Redactor;
   close(): Promise<void>;
 }
 
-export async function openRuntime(options: GlobalOptions, { migrate = true } = {}): Promise<Runtime> {
+/** `role` decides which credentials the process may hold: `worker`, `chat`, `connector:<name>`. */
+export async function openRuntime(options: GlobalOptions, role: string): Promise<Runtime> {
   const { config, source } = loadConfig(options.config);
   const dataDir = resolveDataDir(options);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const store = new SqliteStore(dbFile(dataDir));
-  if (migrate) await store.migrate();
-  const queue = await openQueue(config, dataDir);
-  return {
-    config,
-    configSource: source,
-    dataDir,
-    store,
-    queue,
-    close: async () => {
-      await queue.close();
-      await store.close();
-    },
-  };
+  const redactor = new Redactor();
+  const store = new SqliteStore(dbFile(dataDir), { redactor });
+  try {
+    await store.migrate();
+    const credentials = await loadCredentials(config, role, { dataDir, store, redactor });
+    const queue = await openQueue(credentials.queue, dataDir, credentials.resolve);
+    return {
+      config,
+      configSource: source,
+      dataDir,
+      store,
+      queue,
+      queueConfig: credentials.queue,
+      resolve: credentials.resolve,
+      redactor,
+      close: async () => {
+        await queue.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }
 
-export async function openQueue(config: Config, dataDir: string): Promise<QueueDriver> {
-  const q = resolveQueue(config, process.env);
+export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Resolver): Promise<QueueDriver> {
   if (q.driver === 'embedded') return new EmbeddedDriver({ file: dbFile(dataDir), leaseMs: q.leaseMs });
-  const url = resolveRef(q.redisUrl, process.env, 'queue.redisUrl');
   // Loaded only when chosen, so the embedded default never pays for the Redis client.
   const { BullmqDriver } = await import('../queues/bullmq.js');
-  return new BullmqDriver({ url, partitions: q.partitions, leaseMs: q.leaseMs });
+  return new BullmqDriver({ url: resolveRef(q.redisUrl, 'queue.redisUrl'), partitions: q.partitions, leaseMs: q.leaseMs });
 }
 
 /** The rate-limit buckets live where the queue does, so every worker shares them. */
-export async function openLimiter(config: Config, dataDir: string): Promise<{ limiter: LimiterStore; close(): Promise<void> }> {
-  const q = resolveQueue(config, process.env);
+export async function openLimiter(rt: Pick<Runtime, 'queueConfig' | 'dataDir' | 'resolve'>): Promise<{ limiter: LimiterStore; close(): Promise<void> }> {
+  const q = rt.queueConfig;
   if (q.driver === 'embedded') {
-    const limiter = new SqliteLimiter(dbFile(dataDir));
+    const limiter = new SqliteLimiter(dbFile(rt.dataDir));
     return { limiter, close: () => limiter.close() };
   }
   const [{ Redis }, { RedisLimiter }] = await Promise.all([import('ioredis'), import('../queues/redis-limiter.js')]);
-  const redis = new Redis(resolveRef(q.redisUrl, process.env, 'queue.redisUrl'), { lazyConnect: false });
+  const redis = new Redis(rt.resolve(q.redisUrl, 'queue.redisUrl'), { lazyConnect: false });
   return { limiter: new RedisLimiter(redis), close: async () => void (await redis.quit()) };
 }
 
-export function createBackend(name: string, config: Config): Backend {
-  const b = config.backends[name] ?? (name === 'echo' ? { type: 'echo' as const } : undefined);
-  if (!b) throw new ConfigError(`unknown backend "${name}"`);
-  switch (b.type) {
-    case 'echo':
-      return new EchoBackend(name);
-    default:
-      throw new ConfigError(`backends.${name}: backend type "${b.type}" is not available in this build`);
-  }
+/** Backends come from the core factory; pass the runtime's resolver (`rt.resolve`), else `env:` references only. */
+export function createBackend(
+  name: string,
+  config: Config,
+  resolve: ResolveRef = (ref, field) => resolveEnvRef(ref, process.env, field),
+): Backend {
+  return createCoreBackend(name, config, resolve);
 }
 
 /** Renders each configured assistant into its runtime form: plug pipelines initialized once, backends built. */

@@ -7,6 +7,16 @@ export interface ChildSpec {
   /** `worker`, `connector:telegram`, … */
   name: string;
   args: string[];
+  /** The credentials this child may hold, resolved afresh at each start and sent over IPC. */
+  bootstrap(): Promise<object>;
+}
+
+/** Children inherit no ambient secrets: only what a Node process needs to run, plus the IPC bootstrap flag. */
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'NODE_OPTIONS', 'MONKEYCLAW_LOG_LEVEL'];
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { MONKEYCLAW_SUPERVISED: '1' };
+  for (const k of INHERITED_ENV) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return env;
 }
 
 export interface RestartPolicy {
@@ -58,11 +68,24 @@ export class Supervisor {
   }
 
   private spawn(m: Managed): void {
-    const child = fork(CLI, [...m.spec.args, ...this.globalArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    m.child = child;
-    m.state = 'running';
-    void this.audit('process.started', m.spec.name, { pid: child.pid });
-    child.once('exit', (code, signal) => this.onExit(m, code, signal));
+    void m.spec.bootstrap().then(
+      (bootstrap) => {
+        if (this.stopping) return;
+        const child = fork(CLI, [...m.spec.args, ...this.globalArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: childEnv() });
+        m.child = child;
+        m.state = 'running';
+        child.send(bootstrap);
+        void this.audit('process.started', m.spec.name, { pid: child.pid });
+        child.once('exit', (code, signal) => this.onExit(m, code, signal));
+      },
+      (error: unknown) => {
+        // A missing secret will not appear by retrying: say so once, plainly, and leave the others running.
+        m.state = 'failed';
+        const reason = error instanceof Error ? error.message : String(error);
+        void this.audit('process.failed_to_start', m.spec.name, { reason });
+        this.log.error({ child: m.spec.name, reason }, 'child cannot start');
+      },
+    );
   }
 
   private onExit(m: Managed, code: number | null, signal: NodeJS.Signals | null): void {

@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import type { Redactor } from '../redactor.js';
 import { entryHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
 
 interface Row {
@@ -28,7 +29,10 @@ export class SqliteAuditLog {
   private readonly head;
   private readonly insert;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly redactor?: Redactor,
+  ) {
     this.head = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
     this.insert = db.prepare(`INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash)
       VALUES (@seq, @at, @kind, @actor, @subject, @data, @prevHash, @hash)`);
@@ -41,15 +45,17 @@ export class SqliteAuditLog {
     let seq = last?.seq ?? 0;
     let prevHash = last?.hash ?? GENESIS_HASH;
     const at = new Date().toISOString();
+    // Redacted before hashing: the chain covers exactly what is stored, and no secret is ever stored.
+    const clean = (text: string) => (this.redactor ? this.redactor.redact(text) : text);
     for (const input of entries) {
       seq++;
       const entry = {
         seq,
         at,
         kind: input.kind,
-        actor: input.actor,
-        subject: input.subject ?? null,
-        data: JSON.stringify(input.data ?? {}),
+        actor: clean(input.actor),
+        subject: input.subject === undefined ? null : clean(input.subject),
+        data: clean(JSON.stringify(input.data ?? {})),
         prevHash,
       };
       const hash = entryHash(entry);

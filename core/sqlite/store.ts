@@ -5,6 +5,9 @@ import { migrate, openDb, pendingMigrations, type Db } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
 import type { Channel, HistoryEntry, QueuedReply, SendState, Session, Store, TurnRecord } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
+import { SqliteVaultStore } from './vault-store.js';
+import { SqliteAccessStore } from './access-store.js';
+import type { Redactor } from '../redactor.js';
 
 const DEFAULT_WORKSPACE = 'default';
 const now = () => new Date().toISOString();
@@ -14,13 +17,26 @@ export class SqliteStore implements Store {
   private readonly db: Db;
   private auditLog?: SqliteAuditLog;
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    private readonly options: { redactor?: Redactor } = {},
+  ) {
     this.db = openDb(file);
+  }
+
+  /** Run-time access changes and pairing requests live in this database too. */
+  accessStore(): SqliteAccessStore {
+    return new SqliteAccessStore(this.db);
+  }
+
+  /** The vault's rows live in this database too. */
+  vaultStore(): SqliteVaultStore {
+    return new SqliteVaultStore(this.db);
   }
 
   /** Prepared on first use: the table exists only once migrations ran. */
   private get audit(): SqliteAuditLog {
-    return (this.auditLog ??= new SqliteAuditLog(this.db));
+    return (this.auditLog ??= new SqliteAuditLog(this.db, this.options.redactor));
   }
 
   async migrate(): Promise<string[]> {

@@ -1,6 +1,8 @@
 import { loadConfig } from '../config-file.js';
 import { dbFile, openQueue, openRuntime, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
+import { resolveQueue } from '../../core/config.js';
+import { refsFor, resolveRefs, resolverFrom } from '../credentials.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -50,7 +52,7 @@ export async function auditTail(options: GlobalOptions & { n: number }): Promise
 }
 
 export async function dlqList(options: GlobalOptions): Promise<number> {
-  const rt = await openRuntime(options);
+  const rt = await openRuntime(options, 'cli');
   try {
     const dead = await rt.queue.deadLetters(1000);
     if (dead.length === 0) out('no dead-lettered jobs');
@@ -62,7 +64,7 @@ export async function dlqList(options: GlobalOptions): Promise<number> {
 }
 
 export async function dlqRetry(id: string, options: GlobalOptions): Promise<number> {
-  const rt = await openRuntime(options);
+  const rt = await openRuntime(options, 'cli');
   try {
     if (!(await rt.queue.retryDead(id))) {
       out(`no dead-lettered job ${id}`);
@@ -86,7 +88,9 @@ export async function doctor(options: GlobalOptions): Promise<number> {
     const pending = await store.pendingMigrations();
     results.push(pending.length ? [false, 'database', `migrations pending (${pending.join(', ')}): run \`monkeyclaw migrate\``] : [true, 'database', `${dbFile(dataDir)} is up to date`]);
     try {
-      const queue = await openQueue(config, dataDir);
+      const queueConfig = resolveQueue(config, process.env);
+      const values = await resolveRefs(refsFor(config, queueConfig, 'cli'), dataDir, store, 'doctor');
+      const queue = await openQueue(queueConfig, dataDir, resolverFrom(values));
       try {
         await withTimeout(queue.ping(), 5_000, 'no answer within 5 s');
         results.push([true, 'queue', `${queue.name} driver answers`]);

@@ -17,8 +17,8 @@ const REPLY_TIMEOUT_MS = 60_000;
  * answer; otherwise this process runs a worker of its own, so the command works either way.
  */
 export async function chat(options: GlobalOptions & { once?: boolean; assistant?: string }): Promise<number> {
-  const rt = await openRuntime(options);
-  const log = createLogger('chat', 'warn');
+  const rt = await openRuntime(options, 'chat');
+  const log = createLogger('chat', 'warn', rt.redactor);
   if (options.assistant && !rt.config.assistants[options.assistant]) {
     await rt.close();
     throw new UsageError(`unknown assistant "${options.assistant}" (configured: ${Object.keys(rt.config.assistants).join(', ')})`);

@@ -4,7 +4,10 @@ import { startHttpServer } from '../http.js';
 import { acquireLock } from '../lock.js';
 import { createLogger } from '../logger.js';
 import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
+import { resolveQueue } from '../../core/config.js';
+import { Redactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
+import { BOOTSTRAP, openVault, refsFor, resolveRefs, type Bootstrap } from '../credentials.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from './connector.js';
 
@@ -20,18 +23,27 @@ export async function start(options: GlobalOptions): Promise<number> {
   const { config, source } = loadConfig(options.config);
   const dataDir = resolveDataDir(options);
   const release = acquireLock(join(dataDir, 'run', 'supervisor.lock'));
-  const log = createLogger('supervisor');
-  const store = new SqliteStore(dbFile(dataDir));
+  const log = createLogger('supervisor', 'info');
+  const redactor = new Redactor();
+  const store = new SqliteStore(dbFile(dataDir), { redactor });
   try {
     const applied = await store.migrate();
+    // The vault key is created here on first start (0600), and a wrong or exposed key stops the start at once.
+    await openVault(dataDir, store, 'supervisor', { create: true });
+    const queue = resolveQueue(config, process.env);
+    const bootstrapFor = (role: string) => async (): Promise<Bootstrap> => {
+      const values = await resolveRefs(refsFor(config, queue, role), dataDir, store, 'supervisor');
+      for (const v of Object.values(values)) redactor.addSecret(v);
+      return { type: BOOTSTRAP, queue, values };
+    };
     if (applied.length) log.info({ applied }, 'migrations applied');
     const http = await startHttpServer(config.server);
     const globalArgs = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
     const supervisor = new Supervisor(store, log, globalArgs);
-    supervisor.start({ name: 'worker', args: ['worker'] });
+    supervisor.start({ name: 'worker', args: ['worker'], bootstrap: bootstrapFor('worker') });
     for (const [name, c] of Object.entries(config.connectors)) {
       if (!c?.enabled) continue;
-      if (AVAILABLE_CONNECTORS.has(name)) supervisor.start({ name: `connector:${name}`, args: ['connector', name] });
+      if (AVAILABLE_CONNECTORS.has(name)) supervisor.start({ name: `connector:${name}`, args: ['connector', name], bootstrap: bootstrapFor(`connector:${name}`) });
       else log.error({ connector: name }, 'connector enabled in config but not available in this build; not started');
     }
     await store.appendAudit([{ kind: 'gateway.started', actor: 'supervisor', data: { config: source, http: `${config.server.host}:${http.port}` } }]);

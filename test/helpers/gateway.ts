@@ -16,7 +16,7 @@ import { MemoryLimiter } from '../../core/rate-limiter.js';
 import { tempDir } from './tmp.js';
 
 /** An in-process gateway on the embedded queue: worker + one outbound consumer that records what it "sent". */
-export async function startTestGateway(options: { config?: unknown; backend?: Backend; plugs?: AnyPlug[]; platform?: string } = {}) {
+export async function startTestGateway(options: { config?: unknown; backend?: Backend; plugs?: AnyPlug[]; platform?: string; now?: () => number } = {}) {
   const tmp = tempDir();
   const file = join(tmp.dir, 'monkeyclaw.db');
   const store = new SqliteStore(file);
@@ -25,7 +25,7 @@ export async function startTestGateway(options: { config?: unknown; backend?: Ba
   const config: Config = parseConfig(options.config ?? {});
   const registry = builtinPlugs();
   for (const p of options.plugs ?? []) registry.set(p.name, p);
-  const services = { config, now: Date.now, extra: {}, limiter: new MemoryLimiter() };
+  const services = { config, now: options.now ?? Date.now, extra: {}, limiter: new MemoryLimiter(), access: store.accessStore() };
   const name = Object.keys(config.assistants)[0]!;
   const a = config.assistants[name]!;
   const assistant: RuntimeAssistant = { name, config: a, pipelines: buildPipelines(name, a, registry, services), backends: [options.backend ?? new EchoBackend()] };

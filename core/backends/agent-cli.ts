@@ -1,0 +1,162 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, chmodSync, constants, lstatSync, mkdirSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  BackendRequestError,
+  BackendUnavailableError,
+  ToolDeniedError,
+  type Backend,
+  type BackendChunk,
+  type BackendRequest,
+  type Pricing,
+  type ToolDecision,
+} from '../backend.js';
+import type { BackendConfig } from '../config.js';
+import { lineParser, renderInput } from './agent-cli-formats.js';
+import { CallGuard, fitToBudget } from './shared.js';
+
+export type CliBackendConfig = Extract<BackendConfig, { type: 'cli' }>;
+
+const SAFE_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+const MAX_OUTPUT_BYTES = 32 * 1024 * 1024;
+const EXIT_GRACE_MS = 2_000;
+
+/**
+ * `<data-dir>/workspaces/<workspace>/sessions/<session-id>/` (DESIGN "Sessions and working directories"), or undefined
+ * when the workspace id would not make a safe path segment: an agent then refuses to run rather than run elsewhere.
+ */
+export function sessionWorkdir(dataDir: string, workspaceId: string, sessionId: number | string): string | undefined {
+  const id = String(sessionId);
+  if (!isAbsolute(dataDir) || !SAFE_SEGMENT.test(workspaceId) || !SAFE_SEGMENT.test(id)) return undefined;
+  return join(dataDir, 'workspaces', workspaceId, 'sessions', id);
+}
+
+/** Creates the session directory (0700) and makes sure it is a real directory, not a link to somewhere else. */
+function prepareWorkdir(workdir: string | undefined, name: string): string {
+  if (!workdir || !isAbsolute(workdir)) {
+    throw new BackendRequestError(`backend ${name}: no session working directory (the worker must be given the data directory)`);
+  }
+  mkdirSync(workdir, { recursive: true, mode: 0o700 });
+  if (!lstatSync(workdir).isDirectory()) throw new BackendRequestError(`backend ${name}: the session working directory is not a directory`);
+  chmodSync(workdir, 0o700);
+  return workdir;
+}
+
+/** Signals the whole process group: an agent's own children (shells, tools) go with it. */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * An agentic CLI (Claude Code, Codex, or any command speaking the jsonl protocol in agent-cli-formats.ts), spawned
+ * per call without a shell, in the session's own directory, with an environment of PATH, HOME=<that directory> and
+ * the configured keys only. Command, arguments and directory come from the config and the session alone; the
+ * conversation travels on stdin, never in argv. The per-call timeout kills the whole process group.
+ */
+export class AgentCliBackend implements Backend {
+  readonly format = 'markdown' as const;
+  readonly model?: string;
+  readonly pricing?: Pricing;
+
+  constructor(
+    readonly name: string,
+    private readonly config: CliBackendConfig,
+    /** The configured `env` with each reference already resolved. */
+    private readonly env: Record<string, string>,
+  ) {
+    if (config.model) this.model = config.model;
+    if (config.pricing) this.pricing = config.pricing;
+  }
+
+  async *stream(request: BackendRequest): AsyncGenerator<BackendChunk, void, ToolDecision | undefined> {
+    const cfg = this.config;
+    const cwd = prepareWorkdir(request.workdir, this.name);
+    const guard = new CallGuard(request.signal, `backend ${this.name}`, cfg.timeoutMs, cfg.idleTimeoutMs);
+    const child = spawn(cfg.command, cfg.args, {
+      cwd,
+      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: cwd, ...this.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true, // its own process group, so a timeout can kill everything it started
+      shell: false,
+      windowsHide: true,
+    });
+    let spawnError: Error | undefined;
+    child.on('error', (e) => (spawnError = e));
+    const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    const onAbort = () => killGroup(child);
+    guard.signal.addEventListener('abort', onAbort, { once: true });
+    child.stdin!.on('error', () => undefined); // EPIPE when the process exits before reading
+    child.stderr!.resume(); // drained, never stored: it can echo the prompt
+    let outputBytes = 0;
+    child.stdout!.on('data', (b: Buffer) => {
+      outputBytes += b.length;
+      if (outputBytes > MAX_OUTPUT_BYTES) guard.abort(new BackendUnavailableError(`backend ${this.name}: output over ${MAX_OUTPUT_BYTES} bytes`, { kind: 'malformed' }));
+    });
+
+    const messages = fitToBudget(request.messages, cfg.contextTokens);
+    child.stdin!.write(renderInput(cfg.flavor, messages, request.model ?? cfg.model));
+    if (cfg.flavor !== 'jsonl') child.stdin!.end();
+
+    const parse = lineParser(cfg.flavor);
+    let complete = false;
+    try {
+      read: for await (const line of guard.iterate(createInterface({ input: child.stdout!, crlfDelay: Infinity }))) {
+        for (const event of parse(line)) {
+          if (event.type === 'done') {
+            complete = true;
+            break read;
+          }
+          if (event.type === 'error') {
+            if (event.retryable) throw new BackendUnavailableError(`backend ${this.name}: ${event.message}`, { kind: 'stream_error' });
+            throw new BackendRequestError(`backend ${this.name}: ${event.message}`);
+          }
+          if (event.type !== 'tool_request') {
+            yield event;
+            continue;
+          }
+          const decision = yield event;
+          const allow = decision?.allow === true;
+          if (cfg.flavor === 'jsonl') {
+            const answer = { type: 'tool_result', id: event.id, allow, ...(decision?.reason ? { reason: decision.reason } : {}) };
+            child.stdin!.write(`${JSON.stringify(answer)}\n`);
+          } else if (!allow) {
+            // These CLIs decide permissions themselves (their args); a denial here stops the run at once.
+            killGroup(child);
+            throw new ToolDeniedError(event.tool);
+          }
+        }
+      }
+      if (!complete) {
+        const code = await Promise.race([closed, new Promise<null>((r) => setTimeout(() => r(null), EXIT_GRACE_MS).unref())]);
+        if (guard.signal.aborted) throw guard.signal.reason;
+        if (spawnError) throw new BackendUnavailableError(`backend ${this.name}: could not start ${cfg.command}`, { kind: 'spawn', cause: spawnError });
+        if (code !== 0) throw new BackendUnavailableError(`backend ${this.name}: exited with code ${code ?? 'unknown'}`, { kind: 'exit' });
+        throw new BackendUnavailableError(`backend ${this.name}: output ended without a final result`, { kind: 'stream_error' });
+      }
+    } catch (error) {
+      if (guard.signal.aborted && guard.signal.reason instanceof Error) throw guard.signal.reason;
+      throw error;
+    } finally {
+      guard.signal.removeEventListener('abort', onAbort);
+      guard.dispose();
+      child.stdin!.end();
+      if (complete) await Promise.race([closed, new Promise((r) => setTimeout(r, EXIT_GRACE_MS).unref())]);
+      killGroup(child); // nothing it started outlives the call
+    }
+  }
+
+  async check(): Promise<string> {
+    try {
+      accessSync(this.config.command, constants.X_OK);
+    } catch {
+      throw new BackendRequestError(`backend ${this.name}: ${this.config.command} is missing or not executable`);
+    }
+    return `${this.config.command} is executable`;
+  }
+}

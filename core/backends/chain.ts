@@ -1,0 +1,142 @@
+import type { AuditInput } from '../audit.js';
+import {
+  BackendUnavailableError,
+  ToolDeniedError,
+  type Backend,
+  type BackendMessage,
+  type BackendRequest,
+  type ToolDecision,
+  type ToolRequest,
+} from '../backend.js';
+import type { AssistantConfig } from '../config.js';
+
+export const DEFAULT_FALLBACK_LABEL = '— answered by {model} (fallback)';
+/** A safety net per attempt; each backend's own timeouts (config) normally end a call long before. */
+const ATTEMPT_LIMIT_MS = 15 * 60_000;
+
+export interface ChainDeps {
+  now(): number;
+  onDelta?: (text: string) => void;
+  /** The pieces streamed so far are void: a fallback starts the reply over. */
+  onRestart?: () => void;
+  /** Decides a backend's tool request; without it every request is denied. */
+  onToolRequest?: (request: ToolRequest & { backend: string }) => ToolDecision | Promise<ToolDecision>;
+}
+
+export interface ChainInput {
+  backends: Backend[];
+  config: AssistantConfig;
+  messages: BackendMessage[];
+  workdir?: string;
+  eventId: string;
+  audit: AuditInput[];
+}
+
+export type ChainOutcome =
+  | { kind: 'ok'; text: string; format: 'plain' | 'markdown'; backend: Backend; model: string | undefined; fallback: boolean }
+  /** `fallback: ask` and the primary is unavailable: the user is asked before `next` may answer. */
+  | { kind: 'ask'; next: Backend }
+  | { kind: 'denied'; tool: string }
+  | { kind: 'failed' };
+
+const round6 = (n: number): number => Math.round(n * 1e6) / 1e6;
+
+/**
+ * Calls the assistant's backends in order. Only BackendUnavailableError (timeout, stall, 5xx, 429, network, a broken
+ * stream) moves on to the next backend; any other failure ends the turn. Every attempt is audited with backend,
+ * model, outcome, latency, tokens and cost, and every tool request with its tool name and decision — never the
+ * prompt, the reply, a tool's input or a provider's error text.
+ */
+export async function callChain(input: ChainInput, deps: ChainDeps): Promise<ChainOutcome> {
+  const { backends, config, messages, eventId, audit } = input;
+  let streamed = false;
+  for (const [i, backend] of backends.entries()) {
+    if (i > 0 && config.fallback === 'ask') {
+      audit.push({ kind: 'backend.fallback_ask', actor: `backend:${backends[0]!.name}`, subject: eventId, data: { next: backend.name } });
+      return { kind: 'ask', next: backend };
+    }
+    if (streamed) deps.onRestart?.();
+    streamed = false;
+    const model = (i === 0 ? config.model : undefined) ?? backend.model;
+    const started = deps.now();
+    const entry = (data: Record<string, unknown>): AuditInput => ({
+      kind: 'backend.call',
+      actor: `backend:${backend.name}`,
+      subject: eventId,
+      data: { backend: backend.name, model: model ?? null, attempt: i + 1, fallback: i > 0, latencyMs: deps.now() - started, ...data },
+    });
+    const decide = async (t: ToolRequest): Promise<ToolDecision> => {
+      let decision: ToolDecision = { allow: false, reason: 'no tool policy: denied by default' };
+      if (deps.onToolRequest) {
+        try {
+          decision = await deps.onToolRequest({ ...t, backend: backend.name });
+        } catch {
+          decision = { allow: false, reason: 'the tool policy failed' };
+        }
+      }
+      const allow = decision.allow === true;
+      audit.push({
+        kind: 'backend.tool_request',
+        actor: `backend:${backend.name}`,
+        subject: eventId,
+        data: { backend: backend.name, tool: t.tool.slice(0, 100), id: t.id.slice(0, 100), allowed: allow },
+      });
+      return { allow, ...(decision.reason ? { reason: decision.reason.slice(0, 200) } : {}) };
+    };
+
+    let text = '';
+    let usage = { inputTokens: 0, outputTokens: 0, costUsd: undefined as number | undefined };
+    try {
+      const request: BackendRequest = {
+        messages,
+        signal: AbortSignal.timeout(ATTEMPT_LIMIT_MS),
+        ...(i === 0 && config.model ? { model: config.model } : {}),
+        ...(input.workdir ? { workdir: input.workdir } : {}),
+      };
+      const it = backend.stream(request)[Symbol.asyncIterator]();
+      let answer: ToolDecision | undefined;
+      for (;;) {
+        const step = await it.next(answer);
+        answer = undefined;
+        if (step.done) break;
+        const chunk = step.value;
+        if (chunk.type === 'delta') {
+          text += chunk.text;
+          streamed = true;
+          deps.onDelta?.(chunk.text);
+        } else if (chunk.type === 'usage') {
+          usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens, costUsd: chunk.costUsd };
+        } else {
+          answer = await decide(chunk);
+        }
+      }
+      const price = backend.pricing;
+      const cost = usage.costUsd ?? (price ? (usage.inputTokens * price.inputPerMTok + usage.outputTokens * price.outputPerMTok) / 1e6 : undefined);
+      audit.push(entry({ ok: true, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(cost !== undefined ? { costUsd: round6(cost) } : {}) }));
+      return { kind: 'ok', text, format: backend.format, backend, model, fallback: i > 0 };
+    } catch (error) {
+      const e = error as { name?: unknown; status?: unknown };
+      const unavailable = error instanceof BackendUnavailableError ? error : undefined;
+      audit.push(
+        entry({
+          ok: false,
+          error: typeof e?.name === 'string' ? e.name : 'Error',
+          ...(unavailable ? { errorKind: unavailable.kind } : {}),
+          ...(typeof e?.status === 'number' ? { status: e.status } : {}),
+          ...(unavailable?.retryAfterMs !== undefined ? { retryAfterMs: unavailable.retryAfterMs } : {}),
+          ...(error instanceof ToolDeniedError ? { tool: error.tool.slice(0, 100) } : {}),
+        }),
+      );
+      if (error instanceof ToolDeniedError) return { kind: 'denied', tool: error.tool };
+      if (!unavailable) return { kind: 'failed' };
+    }
+  }
+  return { kind: 'failed' };
+}
+
+/** The footer under a reply from a fallback: `fallbackLabel` with `{model}` and `{backend}` filled in; "" for none. */
+export function fallbackFooter(config: AssistantConfig, backend: Backend, model: string | undefined): string {
+  const template = config.fallbackLabel ?? DEFAULT_FALLBACK_LABEL;
+  if (!template) return '';
+  return `\n\n${template.replaceAll('{model}', model ?? backend.name).replaceAll('{backend}', backend.name)}`;
+}

@@ -1,0 +1,20 @@
+/**
+ * Shapes of live credentials, shared by the secret redactor (logs, audit, errors, pages) and the redact plug
+ * (what models see). Each is anchored on a boundary (a lookbehind or a fixed prefix) so hostile input is scanned
+ * in linear time.
+ */
+export const CREDENTIAL_PATTERNS: readonly RegExp[] = [
+  // PEM private keys; one cut off before its END line is masked to the end of the text.
+  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g,
+  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, // JWT: base64url of `{"` opens it
+  /(?<!\d)\d{8,10}:[A-Za-z0-9_-]{30,}/g, // Telegram bot token: 35 after the colon, but the docs show shorter ones
+  /(?<![A-Za-z0-9])(?:xox[abprs]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})/g, // Slack bot/user/app tokens
+  /(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}/g, // OpenAI, Anthropic (sk-ant-…) and look-alike API keys
+  /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g, // AWS access key id
+  /(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g, // GitHub tokens
+  /(?<![A-Za-z0-9_-])[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}/g, // Discord bot token
+];
+
+/** Does this whole value look like a live credential? */
+export const looksLikeCredential = (value: string): boolean =>
+  CREDENTIAL_PATTERNS.some((re) => new RegExp(`^(?:${re.source})$`).test(value.trim()));

@@ -1,0 +1,30 @@
+import { CREDENTIAL_PATTERNS } from './credentials.js';
+
+const SECRET_MARK = '[secret]';
+const SHAPE_MARK = '[redacted]';
+/** Shorter values would blank out ordinary words; such a secret is too weak to matter to a log reader anyway. */
+const MIN_SECRET_CHARS = 6;
+
+/**
+ * One redactor per process, fed every vault value the process holds, applied by the logger, the audit writer,
+ * error messages and HTTP responses: whatever a secret is, and whatever looks like a live credential, never leaves
+ * in text.
+ */
+export class Redactor {
+  private values: string[] = [];
+
+  addSecret(value: string): void {
+    if (value.length < MIN_SECRET_CHARS) return;
+    // Its JSON-escaped form is what appears inside serialized log lines and audit data.
+    const forms = new Set([value, JSON.stringify(value).slice(1, -1)]);
+    // Longest first, so a secret containing another is replaced whole.
+    this.values = [...new Set([...this.values, ...forms])].sort((a, b) => b.length - a.length);
+  }
+
+  redact(text: string): string {
+    let out = text;
+    for (const v of this.values) if (out.includes(v)) out = out.split(v).join(SECRET_MARK);
+    for (const re of CREDENTIAL_PATTERNS) out = out.replace(re, SHAPE_MARK);
+    return out;
+  }
+}

@@ -1,0 +1,81 @@
+import { PAIRING_CODE } from '../../core/access.js';
+import type { Config } from '../../core/config.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { loadConfig } from '../config-file.js';
+import { UsageError } from '../errors.js';
+import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const IDENTITY = /^[a-z][a-z0-9-]{0,31}:\S{1,256}$/;
+
+async function withStore<T>(options: GlobalOptions, work: (store: SqliteStore, config: Config) => Promise<T>): Promise<T> {
+  const { config } = loadConfig(options.config);
+  const store = new SqliteStore(dbFile(resolveDataDir(options)));
+  try {
+    await store.migrate();
+    return await work(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+const identityArg = (id: string): string => {
+  if (!IDENTITY.test(id)) throw new UsageError(`"${id}" is not platform:id (e.g. telegram:123456789)`);
+  return id;
+};
+
+export const pairList = (options: GlobalOptions) =>
+  withStore(options, async (store) => {
+    const pending = await store.accessStore().pendingPairings(Date.now());
+    // CODE platform:sender-id expires-at name — the name last, since it is free text.
+    for (const p of pending) out(`${p.code} ${p.identity} ${new Date(p.expiresAt).toISOString()} ${p.name}`.trimEnd());
+    return 0;
+  });
+
+export const pairDecide = (code: string, decision: 'approved' | 'denied', options: GlobalOptions) =>
+  withStore(options, async (store) => {
+    const normalized = code.trim().toUpperCase();
+    const result = PAIRING_CODE.test(normalized) ? await store.accessStore().decidePairing(normalized, decision, Date.now()) : ({ ok: false, reason: 'unknown' } as const);
+    if (!result.ok) {
+      out(`no pending pairing request ${code} (${result.reason})`);
+      return 1;
+    }
+    await store.appendAudit([{ kind: `pairing.${decision}`, actor: 'cli', subject: result.identity, data: { code: normalized } }]);
+    out(decision === 'approved' ? `${result.identity} may now talk to the assistant` : `${result.identity} is blocked (lift with: monkeyclaw access allow ${result.identity})`);
+    return 0;
+  });
+
+export const accessList = (options: GlobalOptions) =>
+  withStore(options, async (store, config) => {
+    const overrides = await store.accessStore().allOverrides();
+    const overridden = new Set(overrides.map((o) => o.identity));
+    for (const id of config.access.allow) if (!overridden.has(id)) out(`${id}\tallow\tconfig`);
+    for (const o of overrides) out(`${o.identity}\t${o.action}\t${o.source}`);
+    for (const id of config.access.deny) out(`${id}\tdeny\tconfig (always wins)`);
+    for (const id of config.access.owners) out(`${id}\towner\tconfig`);
+    return 0;
+  });
+
+export const accessAllow = (id: string, options: GlobalOptions) =>
+  withStore(options, async (store, config) => {
+    identityArg(id);
+    await store.accessStore().setOverride(id, 'allow', 'cli');
+    await store.appendAudit([{ kind: 'access.allowed', actor: 'cli', subject: id }]);
+    out(config.access.deny.includes(id) ? `${id} allowed, but the config's deny list still refuses it` : `${id} allowed`);
+    return 0;
+  });
+
+export const accessRevoke = (id: string, options: GlobalOptions) =>
+  withStore(options, async (store, config) => {
+    identityArg(id);
+    const current = (await store.accessStore().overrides([id])).get(id);
+    const listed = current ? current === 'allow' : config.access.allow.includes(id);
+    if (!listed) {
+      out(`${id} is not on the allowlist`);
+      return 1;
+    }
+    await store.accessStore().setOverride(id, 'revoke', 'cli');
+    await store.appendAudit([{ kind: 'access.revoked', actor: 'cli', subject: id }]);
+    out(`${id} revoked`);
+    return 0;
+  });

@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { resolveDataDir, type GlobalOptions } from '../runtime.js';
+import { UsageError } from '../errors.js';
+
+/**
+ * `monkeyclaw certs ca | server | client | p12`. Each prints one line per file written and never key material or the
+ * PKCS#12 password. Bad usage throws UsageError (exit 2); any other failure throws Error (exit 1).
+ */
+
+export interface CertsIo {
+  out(line: string): void;
+  err(line: string): void;
+  env: NodeJS.ProcessEnv;
+  /** Hidden prompt; only used when stdin is a TTY. */
+  prompt?: ((question: string) => Promise<string>) | undefined;
+}
+
+const defaultIo = (): CertsIo => ({
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+  prompt: process.stdin.isTTY ? hiddenPrompt : undefined,
+});
+
+/** Options as commander hands them over (see src/cli.ts): global flags plus `--force` / `--san`. */
+export type CertsOptions = GlobalOptions & { force?: unknown; san?: unknown };
+
+const certs = () => import('../certs.js');
+const sanList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : typeof v === 'string' ? [v] : []);
+const report = (io: CertsIo, files: string[]) => files.forEach((f) => io.out(`wrote ${f}`));
+
+export async function certsCa(options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
+  const { createCa, certPaths } = await certs();
+  const dataDir = resolveDataDir(options);
+  const replacing = options.force === true && existsSync(certPaths(dataDir).caCrt);
+  report(io, await createCa(dataDir, { force: options.force === true }));
+  if (replacing) io.err('note: certificates issued by the previous CA are no longer trusted: issue the server and client certificates again');
+  return 0;
+}
+
+export async function certsServer(options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
+  const { createServerCert } = await certs();
+  report(io, await createServerCert(resolveDataDir(options), sanList(options.san)));
+  return 0;
+}
+
+export async function certsClient(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
+  const { createClientCert } = await certs();
+  report(io, await createClientCert(resolveDataDir(options), name, { force: options.force === true }));
+  return 0;
+}
+
+export async function certsP12(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
+  const { createP12 } = await certs();
+  report(io, await createP12(resolveDataDir(options), name, () => p12Password(io)));
+  return 0;
+}
+
+/** From MONKEYCLAW_P12_PASSWORD, else a hidden prompt (twice) on a TTY; never from argv. */
+export async function p12Password(io: CertsIo): Promise<string> {
+  const fromEnv = io.env.MONKEYCLAW_P12_PASSWORD;
+  if (fromEnv !== undefined) {
+    if (fromEnv === '') throw new UsageError('MONKEYCLAW_P12_PASSWORD is empty: the PKCS#12 bundle needs a password');
+    return fromEnv;
+  }
+  if (!io.prompt) {
+    throw new UsageError('no PKCS#12 password: set MONKEYCLAW_P12_PASSWORD or run on a terminal to be prompted (it is never taken from the command line)');
+  }
+  const first = await io.prompt('PKCS#12 password: ');
+  if (first === '') throw new UsageError('the PKCS#12 password must not be empty');
+  if ((await io.prompt('Again: ')) !== first) throw new UsageError('the passwords do not match');
+  return first;
+}
+
+/** Reads one line from the terminal without echoing it. */
+export function hiddenPrompt(question: string): Promise<string> {
+  const { stdin, stderr } = process;
+  return new Promise((resolve, reject) => {
+    let value = '';
+    const done = (error?: Error) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      stderr.write('\n');
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done();
+        if (ch === '\u0003') return done(new UsageError('cancelled'));
+        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
+        else if (ch >= ' ') value += ch;
+      }
+    };
+    stderr.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, renameSync } from 'node:fs';
+import { ConfigError } from '../../core/config.js';
+import { keyFile, MASTER_KEY_ENV, parseMasterKey, pendingKeyFile, writeKeyFile } from '../../core/master-key.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { checkSecretName, SecretNameError, type Vault } from '../../core/vault.js';
+import { openVault } from '../credentials.js';
+import { UsageError } from '../errors.js';
+import { readSecretInput } from '../prompt.js';
+import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function withVault<T>(options: GlobalOptions, create: boolean, work: (vault: Vault, dataDir: string) => Promise<T>): Promise<T> {
+  const dataDir = resolveDataDir(options);
+  const store = new SqliteStore(dbFile(dataDir));
+  try {
+    await store.migrate();
+    const vault = await openVault(dataDir, store, 'cli', { create });
+    if (!vault) throw new ConfigError(`there is no vault yet: no ${MASTER_KEY_ENV} and no ${keyFile(dataDir)}`);
+    return await work(vault, dataDir);
+  } finally {
+    await store.close();
+  }
+}
+
+const validName = (name: string): string => {
+  try {
+    return checkSecretName(name);
+  } catch (error) {
+    throw new UsageError((error as SecretNameError).message);
+  }
+};
+
+export async function secretsSet(name: string, options: GlobalOptions): Promise<number> {
+  validName(name);
+  const value = await readSecretInput(`value for ${name}: `);
+  if (value === '') throw new UsageError('no value given: pipe it on stdin or type it at the prompt');
+  await withVault(options, true, (vault) => vault.set(name, value));
+  out(`secret ${name} stored`);
+  return 0;
+}
+
+export async function secretsList(options: GlobalOptions): Promise<number> {
+  const secrets = await withVault(options, false, (vault) => vault.list()).catch((error: unknown) => {
+    if (error instanceof ConfigError && error.message.startsWith('there is no vault')) return [];
+    throw error;
+  });
+  if (secrets.length === 0) out('no secrets stored');
+  for (const s of secrets) out(`${s.name}\tcreated ${s.createdAt}\tupdated ${s.updatedAt}`);
+  return 0;
+}
+
+export async function secretsRemove(name: string, options: GlobalOptions): Promise<number> {
+  validName(name);
+  const removed = await withVault(options, false, (vault) => vault.remove(name));
+  out(removed ? `secret ${name} removed` : `no secret ${name}`);
+  return removed ? 0 : 1;
+}
+
+/**
+ * Re-encrypts every secret under a new master key in one transaction. The new key comes from stdin, or is made
+ * here and written as the new key file. The key file is replaced only after the database commit, through a
+ * `master.key.new` written first, so an interruption at any point leaves a vault that opens.
+ */
+export async function secretsRotateKey(options: GlobalOptions): Promise<number> {
+  const fromEnv = Boolean(process.env[MASTER_KEY_ENV]);
+  const input = process.stdin.isTTY ? '' : await readSecretInput('');
+  const newKey = input.trim() ? parseMasterKey(input, 'new master key on stdin') : randomBytes(32);
+  if (fromEnv && !input.trim()) {
+    throw new UsageError(`${MASTER_KEY_ENV} is set: pipe the new key on stdin, then set ${MASTER_KEY_ENV} to it`);
+  }
+  const count = await withVault(options, false, async (vault, dataDir) => {
+    if (fromEnv) return vault.rotate(newKey);
+    const pending = pendingKeyFile(dataDir);
+    if (existsSync(pending)) throw new UsageError(`${pending} exists: a rotation is unfinished; start the gateway once to finish it`);
+    writeKeyFile(pending, newKey);
+    const n = await vault.rotate(newKey);
+    renameSync(pending, keyFile(dataDir));
+    return n;
+  });
+  out(`re-encrypted ${count} secret(s) under the new master key${fromEnv ? `; now set ${MASTER_KEY_ENV} to the new key` : ''}`);
+  return 0;
+}

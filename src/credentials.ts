@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { ConfigError, resolveQueue, type Config, type QueueConfig } from '../core/config.js';
+import { commitPendingKey, discardPendingKey, loadMasterKey, loadPendingKey } from '../core/master-key.js';
+import type { Redactor } from '../core/redactor.js';
+import type { SqliteStore } from '../core/sqlite/store.js';
+import { Vault } from '../core/vault.js';
+
+/** Turns a config reference (`secret:NAME`, `env:NAME`) into its value; plain values pass through. */
+export type Resolver = (ref: string, field: string) => string;
+
+const REF = /^(secret|env):[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/** Every reference in a config subtree. */
+function collectRefs(node: unknown, out: Set<string>): Set<string> {
+  if (typeof node === 'string') {
+    if (REF.test(node)) out.add(node);
+  } else if (node && typeof node === 'object') {
+    for (const v of Object.values(node)) collectRefs(v, out);
+  }
+  return out;
+}
+
+/** What a process of `role` may hold: the queue's, plus a worker's backends or one connector's own credentials. */
+export function refsFor(config: Config, queue: QueueConfig, role: string): string[] {
+  const refs = collectRefs(queue, new Set());
+  if (role === 'worker' || role === 'chat') collectRefs(config.backends, refs);
+  if (role.startsWith('connector:')) collectRefs((config.connectors as Record<string, unknown>)[role.slice('connector:'.length)], refs);
+  return [...refs].sort();
+}
+
+/** Opens the vault with the master key, finishing a rotation that was interrupted before its key file was renamed. */
+export async function openVault(dataDir: string, store: SqliteStore, actor: string, { create }: { create: boolean }): Promise<Vault | undefined> {
+  const master = loadMasterKey(dataDir, process.env, { create });
+  if (!master) return undefined;
+  const audit = (entries: Parameters<SqliteStore['appendAudit']>[0]) => store.appendAudit(entries);
+  const pending = master.source === 'file' ? loadPendingKey(dataDir) : undefined;
+  let vault = new Vault(store.vaultStore(), master.key, audit, actor);
+  if (pending) {
+    if (await vault.opensWith(pending)) {
+      commitPendingKey(dataDir);
+      vault = new Vault(store.vaultStore(), pending, audit, actor);
+    } else discardPendingKey(dataDir);
+  }
+  await vault.unlock();
+  return vault;
+}
+
+/** Resolves references in this process: env from the environment, secrets from the vault (each read audited). */
+export async function resolveRefs(refs: string[], dataDir: string, store: SqliteStore, actor: string): Promise<Record<string, string>> {
+  const values: Record<string, string> = {};
+  const secrets = refs.filter((r) => r.startsWith('secret:'));
+  const vault = secrets.length ? await openVault(dataDir, store, actor, { create: false }) : undefined;
+  if (secrets.length && !vault) {
+    throw new ConfigError(`${secrets.join(', ')} referenced, but there is no vault key: set MONKEYCLAW_MASTER_KEY or store the secrets with \`monkeyclaw secrets set NAME\``);
+  }
+  for (const ref of refs) {
+    const name = ref.slice(ref.indexOf(':') + 1);
+    const value = ref.startsWith('env:') ? process.env[name] : await vault!.get(name);
+    if (value === undefined || value === '') {
+      throw new ConfigError(ref.startsWith('env:') ? `environment variable ${name} is not set` : `secret ${name} is not in the vault: run \`monkeyclaw secrets set ${name}\``);
+    }
+    values[ref] = value;
+  }
+  return values;
+}
+
+export function resolverFrom(values: Record<string, string>): Resolver {
+  return (ref, field) => {
+    if (!REF.test(ref)) return ref;
+    const value = values[ref];
+    if (value === undefined) throw new ConfigError(`${field}: ${ref} was not provided to this process`);
+    return value;
+  };
+}
+
+/** What the supervisor hands a child over IPC, never through argv or the environment. */
+export const BOOTSTRAP = 'monkeyclaw:bootstrap';
+const bootstrapSchema = z.object({
+  type: z.literal(BOOTSTRAP),
+  queue: z.record(z.string(), z.unknown()),
+  values: z.record(z.string(), z.string()),
+});
+export type Bootstrap = { type: typeof BOOTSTRAP; queue: QueueConfig; values: Record<string, string> };
+
+export const SUPERVISED_ENV = 'MONKEYCLAW_SUPERVISED';
+
+function receiveBootstrap(timeoutMs = 15_000): Promise<Bootstrap> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no bootstrap message from the supervisor')), timeoutMs);
+    process.once('message', (message: unknown) => {
+      clearTimeout(timer);
+      const parsed = bootstrapSchema.safeParse(message);
+      if (parsed.success) resolve(parsed.data as Bootstrap);
+      else reject(new Error('malformed bootstrap message from the supervisor'));
+    });
+  });
+}
+
+export interface Credentials {
+  queue: QueueConfig;
+  resolve: Resolver;
+}
+
+/**
+ * A process's credentials: from its supervisor over IPC when supervised, otherwise resolved here (a `chat`, or a
+ * worker started by hand). Every value also feeds this process's redactor.
+ */
+export async function loadCredentials(config: Config, role: string, local: { dataDir: string; store: SqliteStore; redactor: Redactor }): Promise<Credentials> {
+  let queue: QueueConfig;
+  let values: Record<string, string>;
+  if (process.send && process.env[SUPERVISED_ENV] === '1') {
+    ({ queue, values } = await receiveBootstrap());
+  } else {
+    queue = resolveQueue(config, process.env);
+    values = await resolveRefs(refsFor(config, queue, role), local.dataDir, local.store, role);
+  }
+  for (const v of Object.values(values)) local.redactor.addSecret(v);
+  return { queue, resolve: resolverFrom(values) };
+}

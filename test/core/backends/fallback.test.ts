@@ -1,0 +1,140 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createBackend } from '../../../core/backends/index.js';
+import { parseConfig } from '../../../core/config.js';
+import { parseChannelEvent } from '../../../core/event.js';
+import { buildPipelines } from '../../../core/plug.js';
+import { talk, UNAVAILABLE_NOTICE, type RuntimeAssistant, type TalkDeps } from '../../../core/talk.js';
+import { startAnthropicFake } from '../../fakes/anthropic-server.js';
+import { startOpenAIFake } from '../../fakes/openai-server.js';
+import { makeEvent, tempDir } from '../../helpers/tmp.js';
+import { resolverOf } from './helpers.js';
+
+const FAKE_CLI = fileURLToPath(new URL('../../fixtures/fake-agent-cli.mjs', import.meta.url));
+let gpt: Awaited<ReturnType<typeof startOpenAIFake>>;
+let claude: Awaited<ReturnType<typeof startAnthropicFake>>;
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(async () => {
+  [gpt, claude] = await Promise.all([startOpenAIFake(), startAnthropicFake()]);
+  tmp = tempDir('mc-talk-');
+});
+afterEach(async () => {
+  await Promise.all([gpt.close(), claude.close()]);
+  tmp.remove();
+});
+
+const SYSTEM = 'You are the fallback test assistant.';
+function setup(assistant: Record<string, unknown>, deps: Partial<TalkDeps> = {}) {
+  const config = parseConfig({
+    backends: {
+      gpt: { type: 'openai', baseUrl: gpt.url, model: 'fake-gpt', apiKey: 'env:OAI', idleTimeoutMs: 300, pricing: { inputPerMTok: 2.5, outputPerMTok: 10 } },
+      claude: { type: 'anthropic', baseUrl: claude.url, model: 'claude-fake', apiKey: 'secret:ANT', pricing: { inputPerMTok: 3, outputPerMTok: 15 } },
+      agent: { type: 'cli', flavor: 'jsonl', command: process.execPath, args: [FAKE_CLI, 'jsonl', 'tool'], timeoutMs: 5_000 },
+    },
+    assistants: { a: { backend: ['gpt', 'claude'], systemPrompt: SYSTEM, pipelines: { inbound: [] }, ...assistant } },
+  });
+  const a = config.assistants.a!;
+  const services = { config, now: Date.now, extra: {} };
+  const runtime: RuntimeAssistant = {
+    name: 'a',
+    config: a,
+    pipelines: buildPipelines('a', a, new Map(), services),
+    backends: [a.backend].flat().map((b) => createBackend(b, config, resolverOf({ 'env:OAI': 'sk-o', 'secret:ANT': 'sk-a' }))),
+  };
+  const store = { ensureSession: async () => ({ channel: {} as never, session: { id: 1, channelId: 1, workspaceId: 'default', scope: 'dm:1' } }), history: async () => [] };
+  return (text = 'what is the secret plan?') =>
+    talk({ store, assistantFor: () => runtime, now: Date.now, dataDir: tmp.dir, ...deps }, parseChannelEvent(makeEvent({ text })));
+}
+const calls = (audit: Array<{ kind: string; data?: unknown }>) => audit.filter((e) => e.kind === 'backend.call').map((e) => e.data as Record<string, unknown>);
+
+describe('fallback chain through talk', () => {
+  it('answers from the secondary when the primary fails with 5xx, with a footer, auditing both attempts', async () => {
+    gpt.script({ kind: 'status', status: 503 });
+    const result = await setup({})();
+    expect(result.reply).toEqual({ text: 'Hi there\n\n— answered by claude-fake (fallback)', format: 'markdown' });
+    expect(result.history).toEqual([
+      { role: 'user', text: 'what is the secret plan?' },
+      { role: 'assistant', text: 'Hi there' }, // the footer stays out of what the model sees next time
+    ]);
+    const [first, second] = calls(result.audit);
+    expect(first).toMatchObject({ backend: 'gpt', model: 'fake-gpt', ok: false, error: 'BackendUnavailableError', errorKind: 'server_error', status: 503, attempt: 1, fallback: false });
+    expect(second).toMatchObject({ backend: 'claude', model: 'claude-fake', ok: true, attempt: 2, fallback: true, inputTokens: 21, outputTokens: 7, costUsd: 0.000168 });
+    expect(typeof second!.latencyMs).toBe('number');
+    const audited = JSON.stringify(result.audit);
+    expect(audited).not.toContain('secret plan');
+    expect(audited).not.toContain(SYSTEM);
+  });
+
+  it('falls back on 429 (recording retry-after) and on a stalled stream', async () => {
+    gpt.script({ kind: 'status', status: 429, headers: { 'retry-after': '12' } }, { kind: 'stall', deltas: ['hm'] });
+    const ask = setup({});
+    expect(calls((await ask()).audit)[0]).toMatchObject({ ok: false, errorKind: 'rate_limited', retryAfterMs: 12_000 });
+    const stalled = await ask();
+    expect(calls(stalled.audit)[0]).toMatchObject({ ok: false, errorKind: 'stalled' });
+    expect(stalled.reply?.text).toMatch(/^Hi there\n\n/);
+  });
+
+  it('uses fallbackLabel as the footer template, and none when it is empty', async () => {
+    gpt.script({ kind: 'status', status: 500 }, { kind: 'status', status: 500 });
+    expect((await setup({ fallbackLabel: '_via {backend} ({model})_' })()).reply?.text).toBe('Hi there\n\n_via claude (claude-fake)_');
+    expect((await setup({ fallbackLabel: '' })()).reply?.text).toBe('Hi there');
+  });
+
+  it('does not fall back on a request the provider refused (4xx): the turn ends with the notice', async () => {
+    gpt.script({ kind: 'status', status: 400 });
+    const result = await setup({})();
+    expect(result.reply).toBeUndefined();
+    expect(result.notice).toBe(UNAVAILABLE_NOTICE);
+    expect(claude.messageRequests()).toHaveLength(0);
+    expect(calls(result.audit)).toEqual([expect.objectContaining({ ok: false, error: 'BackendRequestError', status: 400 })]);
+  });
+
+  it('fallback: ask ends the turn with a notice asking for /fallback, and calls nothing else', async () => {
+    gpt.script({ kind: 'status', status: 503 });
+    const result = await setup({ fallback: 'ask' })();
+    expect(result.reply).toBeUndefined();
+    expect(result.notice).toMatch(/Reply \/fallback to let claude-fake answer instead/);
+    expect(result.history).toEqual([]);
+    expect(claude.messageRequests()).toHaveLength(0);
+    expect(result.audit.map((e) => e.kind)).toEqual(['backend.call', 'backend.fallback_ask']);
+  });
+
+  it('streams through onDelta, restarting when a fallback takes over mid-reply', async () => {
+    gpt.script({ kind: 'error-mid-stream', deltas: ['Half ', 'an answer'] });
+    let shown = '';
+    const events: string[] = [];
+    const result = await setup({}, { onDelta: (t) => ((shown += t), events.push('delta')), onRestart: () => ((shown = ''), events.push('restart')) })();
+    expect(events.slice(0, 3)).toEqual(['delta', 'delta', 'restart']);
+    expect(shown).toBe(result.reply!.text);
+  });
+
+  it('prices a call from the backend table, and sends the assistant model to the primary only', async () => {
+    gpt.script({ kind: 'stream', deltas: ['ok'], usage: { prompt_tokens: 1000, completion_tokens: 200 } });
+    const result = await setup({ model: 'gpt-override' })();
+    expect(calls(result.audit)[0]).toMatchObject({ ok: true, model: 'gpt-override', inputTokens: 1000, outputTokens: 200, costUsd: 0.0045 });
+    expect(gpt.chatRequests()[0]!.body.model).toBe('gpt-override');
+    gpt.script({ kind: 'status', status: 502 });
+    await setup({ model: 'gpt-override' })();
+    expect(claude.messageRequests()[0]!.body.model).toBe('claude-fake');
+  });
+
+  it('denies an agent tool request by default and audits it by name only; onToolRequest can allow it', async () => {
+    const denied = await setup({ backend: 'agent' })();
+    expect(denied.reply?.text).toBe('tool denied: no tool policy: denied by default');
+    const entry = denied.audit.find((e) => e.kind === 'backend.tool_request');
+    expect(entry).toMatchObject({ actor: 'backend:agent', data: { backend: 'agent', tool: 'shell', id: 't1', allowed: false } });
+    const audited = JSON.stringify(denied.audit);
+    expect(audited).not.toContain('sk-secret-input');
+    expect(audited).not.toContain('id_rsa');
+    const workdir = join(tmp.dir, 'workspaces', 'default', 'sessions', '1');
+    expect(existsSync(join(workdir, 'tool-ran'))).toBe(false);
+
+    const seen: string[] = [];
+    const allowed = await setup({ backend: 'agent' }, { onToolRequest: (t, event) => (seen.push(`${t.backend}:${t.tool}:${event.platform}`), { allow: true }) })();
+    expect(allowed.reply?.text).toBe('tool allowed');
+    expect(seen).toEqual(['agent:shell:telegram']);
+    expect(existsSync(join(workdir, 'tool-ran'))).toBe(true);
+  });
+});

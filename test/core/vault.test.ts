@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { keyFile, loadMasterKey, MasterKeyError, parseMasterKey, pendingKeyFile, writeKeyFile } from '../../core/master-key.js';
+import { Redactor } from '../../core/redactor.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { CorruptSecretError, SecretNameError, Vault, WrongMasterKeyError } from '../../core/vault.js';
+import { openVault } from '../../src/credentials.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const dirs: Array<{ remove(): void }> = [];
+const stores: SqliteStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  dirs.splice(0).forEach((d) => d.remove());
+});
+
+async function setup() {
+  const tmp = tempDir('mc-vault-');
+  dirs.push(tmp);
+  const file = join(tmp.dir, 'monkeyclaw.db');
+  const store = new SqliteStore(file);
+  stores.push(store);
+  await store.migrate();
+  const make = async (key: Buffer) => {
+    const v = new Vault(store.vaultStore(), key, (e) => store.appendAudit(e), 'test');
+    await v.unlock();
+    return v;
+  };
+  return { dir: tmp.dir, file, store, make };
+}
+
+describe('vault', () => {
+  it('round-trips values, with a fresh nonce per write and no plaintext in the database', async () => {
+    const { file, make } = await setup();
+    const vault = await make(randomBytes(32));
+    await vault.set('TELEGRAM_TOKEN', '123456789:AAH-secret-value-xyz');
+    const db = new Database(file, { readonly: true });
+    const first = db.prepare('SELECT nonce FROM secrets').pluck().get() as Buffer;
+    await vault.set('TELEGRAM_TOKEN', '123456789:AAH-secret-value-xyz');
+    const second = db.prepare('SELECT nonce FROM secrets').pluck().get() as Buffer;
+    expect(first.equals(second)).toBe(false);
+    expect(await vault.get('TELEGRAM_TOKEN')).toBe('123456789:AAH-secret-value-xyz');
+    expect(await vault.get('MISSING')).toBeUndefined();
+    const dump = (db.prepare('SELECT * FROM secrets').all() as Array<Record<string, unknown>>).map((r) => Buffer.from(r.ciphertext as Buffer).toString('latin1')).join('');
+    expect(dump).not.toContain('secret-value');
+    db.close();
+  });
+
+  it('audits every access by name, never by value', async () => {
+    const { store, make } = await setup();
+    const vault = await make(randomBytes(32));
+    await vault.set('API_KEY', 'value-that-must-not-appear');
+    await vault.get('API_KEY');
+    await vault.remove('API_KEY');
+    const entries = await store.auditTail(10);
+    expect(entries.map((e) => `${e.kind}:${e.subject}`)).toEqual(['secret.set:API_KEY', 'secret.read:API_KEY', 'secret.removed:API_KEY']);
+    expect(JSON.stringify(entries)).not.toContain('value-that-must-not-appear');
+  });
+
+  it('refuses a wrong master key before touching anything', async () => {
+    const { make } = await setup();
+    await (await make(randomBytes(32))).set('A', 'value-1');
+    await expect(make(randomBytes(32))).rejects.toBeInstanceOf(WrongMasterKeyError);
+  });
+
+  it('detects a corrupted ciphertext (GCM tag) and a ciphertext moved to another name (bound name)', async () => {
+    const { file, make } = await setup();
+    const vault = await make(randomBytes(32));
+    await vault.set('ONE', 'first-value');
+    await vault.set('TWO', 'second-value');
+    const db = new Database(file);
+    const row = db.prepare(`SELECT nonce, ciphertext FROM secrets WHERE name = 'ONE'`).get() as { nonce: Buffer; ciphertext: Buffer };
+    db.prepare(`UPDATE secrets SET nonce = ?, ciphertext = ? WHERE name = 'TWO'`).run(row.nonce, row.ciphertext);
+    const flipped = Buffer.from(row.ciphertext);
+    flipped[0]! ^= 1;
+    db.prepare(`UPDATE secrets SET ciphertext = ? WHERE name = 'ONE'`).run(flipped);
+    db.close();
+    await expect(vault.get('ONE')).rejects.toBeInstanceOf(CorruptSecretError);
+    await expect(vault.get('TWO')).rejects.toThrow(/TWO does not decrypt/);
+  });
+
+  it('refuses secret names with path or shell characters', async () => {
+    const { make } = await setup();
+    const vault = await make(randomBytes(32));
+    for (const bad of ['../x', 'a/b', 'a b', '', 'x;rm', 'ünï']) await expect(vault.set(bad, 'v')).rejects.toBeInstanceOf(SecretNameError);
+  });
+
+  it('rotates atomically: the old key no longer opens it, the new one opens every secret', async () => {
+    const { make } = await setup();
+    const oldKey = randomBytes(32);
+    const vault = await make(oldKey);
+    await vault.set('A', 'alpha-value');
+    await vault.set('B', 'beta-value');
+    const newKey = randomBytes(32);
+    expect(await vault.rotate(newKey)).toBe(2);
+    await expect(make(oldKey)).rejects.toBeInstanceOf(WrongMasterKeyError);
+    const reopened = await make(newKey);
+    expect([await reopened.get('A'), await reopened.get('B')]).toEqual(['alpha-value', 'beta-value']);
+  });
+
+  it('finishes a rotation interrupted after the commit but before the key file was replaced', async () => {
+    const { dir, store } = await setup();
+    const env = process.env.MONKEYCLAW_MASTER_KEY;
+    delete process.env.MONKEYCLAW_MASTER_KEY;
+    try {
+      const vault = (await openVault(dir, store, 'test', { create: true }))!;
+      await vault.set('A', 'alpha-value');
+      const newKey = randomBytes(32);
+      writeKeyFile(pendingKeyFile(dir), newKey);
+      await vault.rotate(newKey); // …and the process dies before the rename.
+      const reopened = (await openVault(dir, store, 'test', { create: false }))!;
+      expect(await reopened.get('A')).toBe('alpha-value');
+      expect(existsSync(pendingKeyFile(dir))).toBe(false);
+      expect(parseMasterKey(readFileSync(keyFile(dir), 'utf8'), 'x').equals(newKey)).toBe(true);
+    } finally {
+      if (env !== undefined) process.env.MONKEYCLAW_MASTER_KEY = env;
+    }
+  });
+
+  it('creates the key file 0600 and refuses one readable by others; parses hex and base64 keys', async () => {
+    const { dir } = await setup();
+    const key = loadMasterKey(dir, {}, { create: true })!;
+    expect(statSync(keyFile(dir)).mode & 0o777).toBe(0o600);
+    expect(loadMasterKey(dir, {}, { create: false })!.key.equals(key.key)).toBe(true);
+    chmodSync(keyFile(dir), 0o640);
+    expect(() => loadMasterKey(dir, {}, { create: false })).toThrow(/readable by group or others/);
+    const raw = randomBytes(32);
+    expect(parseMasterKey(raw.toString('base64'), 'x').equals(raw)).toBe(true);
+    expect(loadMasterKey(dir, { MONKEYCLAW_MASTER_KEY: raw.toString('hex') }, { create: false })!.source).toBe('env');
+    expect(() => parseMasterKey('short', 'MONKEYCLAW_MASTER_KEY')).toThrow(MasterKeyError);
+    writeFileSync(join(dir, 'x'), '');
+  });
+});
+
+describe('redactor', () => {
+  it('removes vault values (also JSON-escaped) and credential shapes', () => {
+    const r = new Redactor();
+    r.addSecret('pa"ss-word-1');
+    const line = JSON.stringify({ msg: 'login pa"ss-word-1', token: 'xoxb-1234567890-abcdefghij', key: 'sk-abcdefghijklmnopqrstuvwxyz' });
+    const clean = r.redact(line);
+    expect(clean).not.toContain('ss-word-1');
+    expect(clean).not.toContain('xoxb-1234567890');
+    expect(clean).not.toContain('sk-abcdefghij');
+    expect(r.redact('nothing secret here')).toBe('nothing secret here');
+  });
+});

@@ -1,0 +1,105 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PAIRING_CODE } from '../../core/access.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { makeEvent } from '../helpers/tmp.js';
+
+let gw: Awaited<ReturnType<typeof startTestGateway>> | undefined;
+afterEach(async () => {
+  await gw?.stop();
+  gw = undefined;
+});
+
+const dm = (sender: string, text = 'hi', name = 'Someone') =>
+  makeEvent({ sender: { id: sender, name, isBot: false }, conversation: { id: sender, kind: 'dm' }, text });
+const group = (conv: string, sender: string, text = 'hey bot', mentionsBot = true) =>
+  makeEvent({ sender: { id: sender, isBot: false }, conversation: { id: conv, kind: 'group' }, text, mentionsBot });
+/** Waits until every published event has been handled, then returns what was sent. */
+async function settle(g: NonNullable<typeof gw>, ms = 250) {
+  await sleep(ms);
+  return g.sent.map((r) => r.text);
+}
+const codeIn = (text: string) => /code: ([A-Z0-9]{8})/.exec(text)?.[1];
+
+describe('access plug', () => {
+  it('sends an unknown DM sender one pairing code, then silence for the hour', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'pairing' } } });
+    await gw.publish([dm('42', 'hello?')]);
+    const [notice] = await gw.waitForReplies(1);
+    const code = codeIn(notice!.text);
+    expect(code).toMatch(PAIRING_CODE);
+    expect(code).not.toMatch(/[01OIL]/);
+    await gw.publish([dm('42', 'hello again')]);
+    expect(await settle(gw)).toHaveLength(1);
+    const pending = await gw.store.accessStore().pendingPairings(Date.now());
+    expect(pending).toEqual([expect.objectContaining({ code, identity: 'telegram:42', name: 'Someone' })]);
+  });
+
+  it('never sends a code in a group, nor in allowlist mode', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'allowlist' } } });
+    await gw.publish([dm('7'), group('-100', '7')]);
+    expect(await settle(gw)).toEqual([]);
+    expect(await gw.store.accessStore().pendingPairings(Date.now())).toEqual([]);
+  });
+
+  it('keeps at most 3 pending codes per connector', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'pairing' } } });
+    await gw.publish(['a', 'b', 'c', 'd', 'e'].map((s) => dm(s)));
+    expect(await settle(gw, 400)).toHaveLength(3);
+  });
+
+  it('approve admits from the next message on; deny blocks silently until access allow', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'pairing' } } });
+    const access = gw.store.accessStore();
+    await gw.publish([dm('1'), dm('2')]);
+    await gw.waitForReplies(2);
+    const [one, two] = await access.pendingPairings(Date.now());
+    expect(await access.decidePairing(one!.code, 'approved', Date.now())).toEqual({ ok: true, identity: one!.identity });
+    expect(await access.decidePairing(two!.code, 'denied', Date.now())).toEqual({ ok: true, identity: two!.identity });
+    expect(await access.decidePairing(one!.code, 'denied', Date.now())).toEqual({ ok: false, reason: 'decided' });
+    expect(await access.decidePairing('ZZZZZZZZ', 'approved', Date.now())).toEqual({ ok: false, reason: 'unknown' });
+    await gw.publish([dm(one!.identity.split(':')[1]!, 'approved one'), dm(two!.identity.split(':')[1]!, 'denied one')]);
+    expect(await settle(gw)).toEqual([expect.stringContaining('code'), expect.stringContaining('code'), 'approved one']);
+    await access.setOverride(two!.identity, 'allow', 'cli');
+    await gw.publish([dm(two!.identity.split(':')[1]!, 'lifted')]);
+    expect((await settle(gw)).at(-1)).toBe('lifted');
+  });
+
+  it('refuses an expired code', async () => {
+    let now = Date.now();
+    gw = await startTestGateway({ config: { access: { dm: 'pairing' } }, now: () => now });
+    await gw.publish([dm('9')]);
+    await gw.waitForReplies(1);
+    const [req] = await gw.store.accessStore().pendingPairings(now);
+    now += 61 * 60 * 1000;
+    expect(await gw.store.accessStore().decidePairing(req!.code, 'approved', now)).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  it('a revoked sender is refused from the next message, even when the config allows it', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:5'] } } });
+    await gw.publish([dm('5', 'first')]);
+    await gw.waitForReplies(1);
+    await gw.store.accessStore().setOverride('telegram:5', 'revoke', 'cli');
+    await gw.publish([dm('5', 'second')]);
+    expect(await settle(gw)).toEqual(['first']);
+  });
+
+  it('the config deny list beats a run-time allow; a display name never counts as an identity', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:Owner'], deny: ['telegram:6'] } } });
+    await gw.store.accessStore().setOverride('telegram:6', 'allow', 'cli');
+    await gw.publish([dm('6', 'denied'), dm('77', 'impostor', 'Owner')]);
+    expect(await settle(gw)).toEqual([]);
+  });
+
+  it('ignores a group not on the allowlist even when mentioned; an allowed group admits its members when addressed', async () => {
+    gw = await startTestGateway({ config: { access: { allow: ['telegram:-200'] } } });
+    await gw.publish([group('-100', '1', 'not listed'), group('-200', '1', 'listed'), group('-200', '2', 'not addressed', false)]);
+    expect(await settle(gw)).toEqual(['listed']);
+  });
+
+  it('never answers bots, even in open mode', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'open', groups: 'open' } } });
+    await gw.publish([makeEvent({ sender: { id: 'b', isBot: true }, conversation: { id: 'b', kind: 'dm' } })]);
+    expect(await settle(gw)).toEqual([]);
+  });
+});

@@ -1,0 +1,68 @@
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { publishEvents } from '../../core/connector.js';
+import type { Reply } from '../../core/event.js';
+import { outboundHandler } from '../../core/outbound.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { EmbeddedDriver } from '../../queues/embedded.js';
+import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { makeEvent, tempDir } from '../helpers/tmp.js';
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+describe('pair and access commands against a running worker', () => {
+  it('pair list shows the code as sent; approve takes effect on the next message without a restart; revoke likewise', async () => {
+    const tmp = tempDir('mc-pair-');
+    cleanup.push(() => tmp.remove());
+    const cli = (...args: string[]) => runCli(args, { cwd: tmp.dir });
+    await cli('migrate');
+    const file = join(tmp.dir, 'data', 'monkeyclaw.db');
+    const store = new SqliteStore(file);
+    const queue = new EmbeddedDriver({ file });
+    const sent: Reply[] = [];
+    queue.consume('outbound:telegram', outboundHandler(store, 'test', async (r) => (sent.push(r), ['id'])));
+    cleanup.push(async () => {
+      await queue.close();
+      await store.close();
+    });
+    const worker = spawnCli(['worker'], { cwd: tmp.dir });
+    cleanup.push(async () => {
+      if (!hasExited(worker)) {
+        worker.kill('SIGKILL');
+        await exited(worker);
+      }
+    });
+    const say = async (text: string) => {
+      const before = sent.length;
+      await publishEvents(queue, store, 'test', [makeEvent({ sender: { id: '4242', name: 'Grace Hopper', isBot: false }, conversation: { id: '4242', kind: 'dm' }, text })]);
+      for (let i = 0; i < 100 && sent.length === before; i++) await sleep(50);
+      await sleep(150);
+      return sent.slice(before).map((r) => r.text);
+    };
+
+    const [notice] = await say('hello');
+    const code = /code: ([A-Z0-9]{8})/.exec(notice ?? '')?.[1];
+    expect(code).toBeDefined();
+    const list = await cli('pair', 'list');
+    expect(list.stdout.trim()).toMatch(new RegExp(`^${code} telegram:4242 \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z Grace Hopper$`));
+
+    expect((await cli('pair', 'approve', code!)).code).toBe(0);
+    expect(await say('now?')).toEqual(['now?']);
+    expect((await cli('pair', 'approve', code!)).code).toBe(1);
+    expect((await cli('pair', 'deny', 'NOPE2345')).code).toBe(1);
+
+    expect((await cli('access', 'list')).stdout).toContain('telegram:4242\tallow\tpairing');
+    expect((await cli('access', 'revoke', 'telegram:4242')).code).toBe(0);
+    expect(await say('still?')).toEqual([]);
+    expect((await cli('access', 'revoke', 'telegram:4242')).code).toBe(1);
+    expect((await cli('access', 'allow', 'telegram:4242')).code).toBe(0);
+    expect((await cli('access', 'allow', 'telegram:4242')).code).toBe(0);
+    expect(await say('back')).toEqual(['back']);
+    expect((await cli('access', 'allow', 'not an identity')).code).toBe(2);
+  });
+});
