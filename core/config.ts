@@ -209,7 +209,16 @@ export const configSchema = z
       .object({
         host: z.string().default('127.0.0.1'),
         port: port.default(7420),
-        tls: z.object({ mode: z.enum(['off', 'tls', 'mtls']).default('off') }).strict().default({ mode: 'off' }),
+        tls: z
+          .object({
+            mode: z.enum(['off', 'tls', 'mtls']).default('off'),
+            // PEM paths; default <data-dir>/certs/server.crt, server.key, ca.crt (a relative path is taken from the data dir)
+            cert: z.string().min(1).optional(),
+            key: z.string().min(1).optional(),
+            ca: z.string().min(1).optional(),
+          })
+          .strict()
+          .default({ mode: 'off' }),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 7420, tls: { mode: 'off' } }),

@@ -1,26 +1,70 @@
 import { createHash } from 'node:crypto';
+import type { Config } from './config.js';
 import { dedupeKey, InvalidPayloadError, parseChannelEvent, type ChannelEvent } from './event.js';
-import type { QueueDriver } from './queue.js';
 import type { SendReply } from './outbound.js';
+import type { QueueDriver } from './queue.js';
 import type { Store } from './store.js';
 import { conversationPartition, INBOUND_QUEUE } from './session-worker.js';
 
 /**
- * The one contract every connector process implements. A connector normalizes its platform's updates into
- * ChannelEvents and calls `publish`; it acknowledges an update to its platform only after `publish` resolved,
- * because that is the moment the event is durably enqueued.
+ * The one contract every connector implements, each in its own process. A connector normalizes its platform's
+ * updates into ChannelEvents and calls `publish`; it acknowledges an update to its platform only after `publish`
+ * resolved, because that is the moment the event is durably enqueued. It never answers its own messages or bots'.
  */
 export interface Connector {
   readonly platform: string;
+  /** Connects to the platform and starts receiving; resolves once receiving has begun. */
   start(io: ConnectorIO): Promise<void>;
-  /** Posts one reply; returns the platform's message ids. */
+  /** Posts one reply (split into parts as the platform needs); returns the platform's message ids in order. */
   send: SendReply;
+  /** A webhook request handed over by the HTTP server (raw body, headers lower-cased); only webhook-mode connectors. */
+  handleWebhook?(request: WebhookRequest): Promise<WebhookResponse>;
+  /** Plain-words health for `doctor`: credentials valid (the platform's identity call), events arriving, … */
+  check?(): Promise<Array<{ ok: boolean; what: string; detail: string }>>;
+  /** Stops receiving; in-flight sends are drained by the runner first. */
   stop(): Promise<void>;
 }
 
 export interface ConnectorIO {
+  /** Validates and durably enqueues; throws InvalidPayloadError (after enqueuing the valid ones) for bad events. */
   publish(events: unknown[]): Promise<ChannelEvent[]>;
 }
+
+export interface WebhookRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface WebhookResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** What a connector factory is given: its own config section and credentials, nothing of any other connector. */
+export interface ConnectorDeps<C = unknown> {
+  name: string;
+  config: C;
+  /** The whole gateway config, read-only: channel settings (requireMention), the assistant to hint. */
+  gateway: Config;
+  /** `secret:NAME` / `env:NAME` to value; only this connector's references resolve. */
+  resolve(ref: string, field: string): string;
+  store: Pick<Store, 'appendAudit' | 'getConnectorState' | 'setConnectorState' | 'listConnectorState'>;
+  log: ConnectorLog;
+  dataDir: string;
+  now(): number;
+}
+
+export interface ConnectorLog {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export type ConnectorFactory<C = unknown> = (deps: ConnectorDeps<C>) => Connector;
 
 /** The queue job id of an event: the same platform message always maps to the same job, so redelivery is a no-op. */
 export const inboundJobId = (event: ChannelEvent): string =>

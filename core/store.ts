@@ -63,6 +63,10 @@ export interface Store {
   /** Records the intent to send; reports 'sent' when an earlier attempt already completed. */
   beginSend(idempotencyKey: string, platform: string): Promise<SendState>;
   completeSend(idempotencyKey: string, platformMessageIds: string[]): Promise<void>;
+  /** A connector's own durable state (offsets, cursors), as JSON-serializable values. */
+  getConnectorState(connector: string, key: string): Promise<unknown>;
+  setConnectorState(connector: string, key: string, value: unknown): Promise<void>;
+  listConnectorState(connector: string, keyPrefix: string): Promise<Array<{ key: string; value: unknown; updatedAt: string }>>;
   upsertAssistants(assistants: Record<string, AssistantConfig>): Promise<void>;
   heartbeat(role: string): Promise<void>;
   /** Removes this process's heartbeat on a clean stop, so nobody waits on a worker that is gone. */

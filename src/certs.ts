@@ -4,7 +4,8 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type * as X509 from '@peculiar/x509';
 import { UsageError } from './errors.js';
-import './reflect-polyfill.js';
+// @peculiar/x509 resolves its services through tsyringe, which needs Reflect metadata loaded first.
+import 'reflect-metadata';
 import { buildPkcs12 } from './pkcs12.js';
 import { assertPrivateFile, certPaths } from './tls.js';
 

@@ -105,6 +105,25 @@ export function buildProgram(): Command {
   withGlobals(secrets.command('rotate-key').description('re-encrypt everything under a new master key (from stdin, or a new key file)'))
     .exitOverride()
     .action(run(lazy(secretsCmd, (m) => m.secretsRotateKey)));
+  const certs = program.command('certs').description('mTLS material under <data-dir>/certs/');
+  const certsCmd = () => import('./commands/certs.js');
+  withGlobals(certs.command('ca').description('make the certificate authority (certs/ca.crt, ca.key)'))
+    .exitOverride()
+    .option('--force', 'replace an existing CA (every certificate it issued stops being trusted)')
+    .action(run(lazy(certsCmd, (m) => (o) => m.certsCa(o))));
+  withGlobals(certs.command('server').description('make the server certificate (certs/server.crt, server.key)'))
+    .exitOverride()
+    .option('--san <name-or-ip>', 'a DNS name or IP address; repeat for several (default: localhost, 127.0.0.1, ::1)', (v: string, prev: string[] = []) => [...prev, v])
+    .action(run(lazy(certsCmd, (m) => (o) => m.certsServer(o))));
+  withGlobals(certs.command('client').description('make a client certificate (certs/clients/<name>.crt, .key)'))
+    .exitOverride()
+    .argument('<name>')
+    .option('--force', 'replace an existing client certificate of that name')
+    .action(run(lazy(certsCmd, (m) => (o, name) => m.certsClient(name!, o))));
+  withGlobals(certs.command('p12').description('bundle a client certificate as PKCS#12 for browser import (password from MONKEYCLAW_P12_PASSWORD or a hidden prompt)'))
+    .exitOverride()
+    .argument('<name>')
+    .action(run(lazy(certsCmd, (m) => (o, name) => m.certsP12(name!, o))));
   return program;
 }
 

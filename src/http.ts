@@ -1,17 +1,21 @@
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Config } from '../core/config.js';
+import { requireClientCert, tlsServerOptions } from './tls.js';
 
 /**
  * The gateway's HTTP surface. `/health` is the one unauthenticated route and says nothing private. Until an admin
  * password exists (`monkeyclaw admin set-password`) there is no way in: every other route answers 401. Loopback is
  * not trust.
  */
-export function createApp(): Hono {
+export function createApp(options: { mtls?: boolean } = {}): Hono {
   const app = new Hono();
   app.use('*', secureHeaders());
+  // Under server.tls.mode: mtls every route needs a client certificate from the CA, except webhooks and /health.
+  if (options.mtls) app.use('*', requireClientCert());
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.all('*', (c) => c.json({ error: { message: 'authentication required', type: 'unauthorized' } }, 401));
   app.onError((_error, c) => c.json({ error: { message: 'internal error', type: 'server_error' } }, 500));
@@ -23,10 +27,13 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(config: Config['server']): Promise<HttpServer> {
-  const app = createApp();
+export async function startHttpServer(config: Config['server'], dataDir: string): Promise<HttpServer> {
+  const { mode } = config.tls;
+  const app = createApp({ mtls: mode === 'mtls' });
+  // The certificate files are read (and the key's mode checked) before listening: a missing file stops the start.
+  const tls = mode === 'off' ? {} : { createServer: createHttpsServer, serverOptions: tlsServerOptions(mode, dataDir, config.tls) };
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port, ...tls }, () => resolve(s));
     s.once('error', reject);
   });
   return {

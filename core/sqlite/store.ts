@@ -142,6 +142,25 @@ export class SqliteStore implements Store {
       .run(JSON.stringify(platformMessageIds), now(), idempotencyKey);
   }
 
+  async getConnectorState(connector: string, key: string): Promise<unknown> {
+    const v = this.db.prepare('SELECT value FROM connector_state WHERE connector = ? AND key = ?').pluck().get(connector, key) as string | undefined;
+    return v === undefined ? undefined : (JSON.parse(v) as unknown);
+  }
+
+  async setConnectorState(connector: string, key: string, value: unknown): Promise<void> {
+    this.db
+      .prepare(`INSERT INTO connector_state (connector, key, value, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`)
+      .run(connector, key, JSON.stringify(value), now());
+  }
+
+  async listConnectorState(connector: string, keyPrefix: string) {
+    const rows = this.db
+      .prepare(`SELECT key, value, updated_at AS updatedAt FROM connector_state WHERE connector = ? AND substr(key, 1, ?) = ? ORDER BY key`)
+      .all(connector, keyPrefix.length, keyPrefix) as Array<{ key: string; value: string; updatedAt: string }>;
+    return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as unknown, updatedAt: r.updatedAt }));
+  }
+
   async upsertAssistants(assistants: Record<string, AssistantConfig>): Promise<void> {
     const upsert = this.db.prepare(`INSERT INTO assistants (name, system_prompt, backends, model, pipelines, updated_at)
       VALUES (@name, @systemPrompt, @backends, @model, @pipelines, @at)

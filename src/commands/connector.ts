@@ -1,10 +1,69 @@
+import type { Connector, WebhookRequest } from '../../core/connector.js';
+import { publishEvents } from '../../core/connector.js';
+import { outboundQueue } from '../../core/event.js';
+import { outboundHandler } from '../../core/outbound.js';
+import { loadConnector } from '../connectors.js';
 import { UsageError } from '../errors.js';
-import type { GlobalOptions } from '../runtime.js';
+import { createLogger } from '../logger.js';
+import { openRuntime, type GlobalOptions } from '../runtime.js';
+import { terminated } from './start.js';
+import { isWebhookMessage, WEBHOOK_RESPONSE } from '../webhook-ipc.js';
 
-/** Connectors this build can run as processes (platform connectors arrive with their own issues). */
-export const AVAILABLE_CONNECTORS = new Set<string>();
-
-export async function runConnector(name: string, _options: GlobalOptions): Promise<number> {
-  if (!AVAILABLE_CONNECTORS.has(name)) throw new UsageError(`connector "${name}" is not available in this build`);
+/**
+ * `monkeyclaw connector <name>`: one platform connector in its own process, holding only its own credentials.
+ * Inbound: the connector publishes events. Outbound: this process consumes `outbound:<platform>` and sends.
+ */
+export async function runConnector(name: string, options: GlobalOptions): Promise<number> {
+  const create = await loadConnector(name);
+  if (!create) throw new UsageError(`connector "${name}" is not available in this build`);
+  const rt = await openRuntime(options, `connector:${name}`);
+  const section = (rt.config.connectors as Record<string, { enabled?: boolean } | undefined>)[name];
+  if (!section?.enabled) {
+    await rt.close();
+    throw new UsageError(`connector "${name}" is not enabled in the config (connectors.${name}.enabled)`);
+  }
+  const actor = `connector:${name}`;
+  const log = createLogger(actor, 'info', rt.redactor);
+  const connector: Connector = create({
+    name,
+    config: section as never,
+    gateway: rt.config,
+    resolve: rt.resolve,
+    store: rt.store,
+    log,
+    dataDir: rt.dataDir,
+    now: Date.now,
+  });
+  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, actor, raw) });
+  const outbound = rt.queue.consume(outboundQueue({ platform: connector.platform, account: name }), outboundHandler(rt.store, actor, connector.send), {
+    concurrency: 4,
+    onDead: async (job, error) => {
+      log.error({ job: job.id, error }, 'reply dead-lettered');
+      await rt.store.appendAudit([{ kind: 'queue.dead_lettered', actor, subject: job.id, data: { queue: job.queue, error: error.slice(0, 500) } }]);
+    },
+  });
+  // Webhooks arrive from the HTTP server over IPC; only this process holds the signing secret.
+  process.on('message', (message: unknown) => {
+    if (!isWebhookMessage(message)) return;
+    const request: WebhookRequest = { method: message.method, path: message.path, headers: message.headers, body: Buffer.from(message.body, 'base64') };
+    const answer = connector.handleWebhook
+      ? connector.handleWebhook(request).catch((error: unknown) => {
+          log.error({ error: (error as Error).message }, 'webhook handler failed');
+          return { status: 500 };
+        })
+      : Promise.resolve({ status: 404 });
+    void answer.then((response) => process.send?.({ type: WEBHOOK_RESPONSE, id: message.id, ...response }));
+  });
+  const beat = setInterval(() => void rt.store.heartbeat(actor).catch(() => undefined), 2_000);
+  await rt.store.heartbeat(actor);
+  log.info('connector started');
+  const orphaned = new Promise<string>((resolve) => process.once('disconnect', () => resolve('supervisor gone')));
+  const why = await Promise.race([terminated(), orphaned]);
+  log.info({ why }, 'connector stopping');
+  clearInterval(beat);
+  await outbound.close(8_000);
+  await connector.stop();
+  await rt.store.endHeartbeat(actor);
+  await rt.close();
   return 0;
 }

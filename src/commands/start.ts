@@ -9,7 +9,7 @@ import { Redactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { BOOTSTRAP, openVault, refsFor, resolveRefs, type Bootstrap } from '../credentials.js';
 import { Supervisor } from '../supervisor.js';
-import { AVAILABLE_CONNECTORS } from './connector.js';
+import { AVAILABLE_CONNECTORS } from '../connectors.js';
 
 /** Resolves once SIGTERM or SIGINT arrives. */
 export const terminated = (): Promise<NodeJS.Signals> =>
@@ -37,7 +37,7 @@ export async function start(options: GlobalOptions): Promise<number> {
       return { type: BOOTSTRAP, queue, values };
     };
     if (applied.length) log.info({ applied }, 'migrations applied');
-    const http = await startHttpServer(config.server);
+    const http = await startHttpServer(config.server, dataDir);
     const globalArgs = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
     const supervisor = new Supervisor(store, log, globalArgs);
     supervisor.start({ name: 'worker', args: ['worker'], bootstrap: bootstrapFor('worker') });
@@ -47,7 +47,7 @@ export async function start(options: GlobalOptions): Promise<number> {
       else log.error({ connector: name }, 'connector enabled in config but not available in this build; not started');
     }
     await store.appendAudit([{ kind: 'gateway.started', actor: 'supervisor', data: { config: source, http: `${config.server.host}:${http.port}` } }]);
-    log.info({ url: `http://${config.server.host}:${http.port}`, config: source, dataDir }, 'monkeyclaw started');
+    log.info({ url: `${config.server.tls.mode === 'off' ? 'http' : 'https'}://${config.server.host}:${http.port}`, config: source, dataDir }, 'monkeyclaw started');
     const signal = await terminated();
     log.info({ signal }, 'shutting down');
     await http.close();
