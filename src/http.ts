@@ -5,18 +5,25 @@ import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Config } from '../core/config.js';
 import { requireClientCert, tlsServerOptions } from './tls.js';
+import { webhookRoutes, type WebhookForwarder } from './http/webhooks.js';
 
 /**
  * The gateway's HTTP surface. `/health` is the one unauthenticated route and says nothing private. Until an admin
  * password exists (`monkeyclaw admin set-password`) there is no way in: every other route answers 401. Loopback is
  * not trust.
  */
-export function createApp(options: { mtls?: boolean } = {}): Hono {
+export interface AppOptions {
+  mtls?: boolean;
+  webhooks?: WebhookForwarder;
+}
+
+export function createApp(options: AppOptions = {}): Hono {
   const app = new Hono();
   app.use('*', secureHeaders());
   // Under server.tls.mode: mtls every route needs a client certificate from the CA, except webhooks and /health.
   if (options.mtls) app.use('*', requireClientCert());
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.route('/', webhookRoutes(options.webhooks ?? (async () => undefined)));
   app.all('*', (c) => c.json({ error: { message: 'authentication required', type: 'unauthorized' } }, 401));
   app.onError((_error, c) => c.json({ error: { message: 'internal error', type: 'server_error' } }, 500));
   return app;
@@ -27,9 +34,9 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(config: Config['server'], dataDir: string): Promise<HttpServer> {
+export async function startHttpServer(config: Config['server'], dataDir: string, options: Omit<AppOptions, 'mtls'> = {}): Promise<HttpServer> {
   const { mode } = config.tls;
-  const app = createApp({ mtls: mode === 'mtls' });
+  const app = createApp({ ...options, mtls: mode === 'mtls' });
   // The certificate files are read (and the key's mode checked) before listening: a missing file stops the start.
   const tls = mode === 'off' ? {} : { createServer: createHttpsServer, serverOptions: tlsServerOptions(mode, dataDir, config.tls) };
   const server: ServerType = await new Promise((resolve, reject) => {

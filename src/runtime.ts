@@ -97,14 +97,14 @@ export function createBackend(
 }
 
 /** Renders each configured assistant into its runtime form: plug pipelines initialized once, backends built. */
-export function buildAssistants(config: Config, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices): Map<string, RuntimeAssistant> {
+export function buildAssistants(config: Config, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices, resolve: ResolveRef): Map<string, RuntimeAssistant> {
   const out = new Map<string, RuntimeAssistant>();
   for (const [name, a] of Object.entries(config.assistants)) {
     out.set(name, {
       name,
       config: a,
       pipelines: buildPipelines(name, a, registry, services),
-      backends: [a.backend].flat().map((b) => createBackend(b, config)),
+      backends: [a.backend].flat().map((b) => createBackend(b, config, resolve)),
     });
   }
   return out;

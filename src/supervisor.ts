@@ -63,6 +63,28 @@ export class Supervisor {
     this.spawn(managed);
   }
 
+  /** Sends `message` to a running child and resolves with its answer of the same id (undefined: not running). */
+  request(name: string, message: { id: string; [key: string]: unknown }, isAnswer: (m: unknown) => m is { id: string }, timeoutMs = 10_000): Promise<unknown> {
+    const child = this.children.get(name)?.child;
+    if (!child?.connected) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const done = (value: unknown) => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(value);
+      };
+      const onMessage = (m: unknown) => {
+        if (isAnswer(m) && m.id === message.id) done(m);
+      };
+      const onExit = () => done(undefined);
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.send(message);
+    });
+  }
+
   states(): Record<string, ChildState> {
     return Object.fromEntries([...this.children].map(([name, m]) => [name, m.state]));
   }

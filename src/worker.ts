@@ -15,7 +15,7 @@ export interface RunningWorker {
 export async function startWorker(rt: Runtime, log: Logger, { concurrency = 8 } = {}): Promise<RunningWorker> {
   const { limiter, close: closeLimiter } = await openLimiter(rt);
   const services = { config: rt.config, now: Date.now, extra: {}, limiter, access: rt.store.accessStore() };
-  const assistants = buildAssistants(rt.config, builtinPlugs(), services);
+  const assistants = buildAssistants(rt.config, builtinPlugs(), services, rt.resolve);
   await rt.store.upsertAssistants(rt.config.assistants);
   const handler = inboundHandler({ store: rt.store, assistantFor: assistantResolver(rt.config, assistants), now: Date.now });
   const consumer: Consumer = rt.queue.consume(INBOUND_QUEUE, handler, {

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import type { WebhookForwarder } from '../http/webhooks.js';
+import { parseWebhookAnswer, WEBHOOK_REQUEST, type WebhookAnswer } from '../webhook-ipc.js';
 import { loadConfig } from '../config-file.js';
 import { startHttpServer } from '../http.js';
 import { acquireLock } from '../lock.js';
@@ -17,6 +20,20 @@ export const terminated = (): Promise<NodeJS.Signals> =>
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+
+/** Webhooks go to the connector's own process; only it can verify the platform's signature. */
+function webhookForwarder(supervisor: Supervisor): WebhookForwarder {
+  return async (name, request) => {
+    const isAnswer = (m: unknown): m is WebhookAnswer => parseWebhookAnswer(m) !== undefined;
+    const answer = await supervisor.request(
+      `connector:${name}`,
+      { type: WEBHOOK_REQUEST, id: randomUUID(), method: request.method, path: request.path, headers: request.headers, body: request.body.toString('base64') },
+      isAnswer,
+    );
+    const parsed = parseWebhookAnswer(answer);
+    return parsed && { status: parsed.status, ...(parsed.headers ? { headers: parsed.headers } : {}), ...(parsed.body !== undefined ? { body: parsed.body } : {}) };
+  };
+}
 
 /** `monkeyclaw start`: migrate, then supervise workers and enabled connectors, and serve HTTP. Never prompts. */
 export async function start(options: GlobalOptions): Promise<number> {
@@ -37,9 +54,9 @@ export async function start(options: GlobalOptions): Promise<number> {
       return { type: BOOTSTRAP, queue, values };
     };
     if (applied.length) log.info({ applied }, 'migrations applied');
-    const http = await startHttpServer(config.server, dataDir);
     const globalArgs = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
     const supervisor = new Supervisor(store, log, globalArgs);
+    const http = await startHttpServer(config.server, dataDir, { webhooks: webhookForwarder(supervisor) });
     supervisor.start({ name: 'worker', args: ['worker'], bootstrap: bootstrapFor('worker') });
     for (const [name, c] of Object.entries(config.connectors)) {
       if (!c?.enabled) continue;

@@ -18,3 +18,29 @@ describe('HTTP surface', () => {
     }
   });
 });
+
+describe('webhook routes', () => {
+  it('hand the raw body and lower-cased headers to the connector, and relay its answer', async () => {
+    const seen: Array<{ name: string; body: string; sig?: string }> = [];
+    const app = createApp({
+      webhooks: async (name, req) => {
+        seen.push({ name, body: req.body.toString('utf8'), sig: req.headers['x-slack-signature'] });
+        return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'challenge-ok' };
+      },
+    });
+    const raw = '{"type":"url_verification","challenge":"x"}  ';
+    const r = await app.request('/webhooks/slack', { method: 'POST', body: raw, headers: { 'X-Slack-Signature': 'v0=abc' } });
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe('challenge-ok');
+    expect(seen).toEqual([{ name: 'slack', body: raw, sig: 'v0=abc' }]);
+  });
+
+  it('fail closed: 503 when no connector process answers, 413 over 1 MiB, 404 for a bad name', async () => {
+    const app = createApp();
+    expect((await app.request('/webhooks/telegram', { method: 'POST', body: '{}' })).status).toBe(503);
+    const big = createApp({ webhooks: async () => ({ status: 200 }) });
+    expect((await big.request('/webhooks/telegram', { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) })).status).toBe(413);
+    expect((await big.request('/webhooks/..%2Fetc', { method: 'POST', body: '{}' })).status).toBe(404);
+    expect((await big.request('/webhooks/telegram', { method: 'GET' })).status).toBe(401);
+  });
+});

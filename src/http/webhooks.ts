@@ -1,0 +1,32 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { WebhookRequest, WebhookResponse } from '../../core/connector.js';
+
+/** Hands a webhook to its connector's process, which alone holds the signing secret; undefined when none runs. */
+export type WebhookForwarder = (connector: string, request: WebhookRequest) => Promise<WebhookResponse | undefined>;
+
+const MAX_WEBHOOK_BYTES = 1024 * 1024;
+const CONNECTOR_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * `POST /webhooks/<connector>`: the raw body and headers go over IPC unparsed, so the connector verifies the
+ * platform's signature over the exact bytes. This process never sees a signing secret and never says yes itself.
+ */
+export function webhookRoutes(forward: WebhookForwarder): Hono {
+  const app = new Hono();
+  app.post(
+    '/webhooks/:connector',
+    bodyLimit({ maxSize: MAX_WEBHOOK_BYTES, onError: (c) => c.json({ error: 'payload too large' }, 413) }),
+    async (c) => {
+      const name = c.req.param('connector');
+      if (!CONNECTOR_NAME.test(name)) return c.json({ error: 'unknown connector' }, 404);
+      const headers: Record<string, string> = {};
+      c.req.raw.headers.forEach((value, key) => (headers[key.toLowerCase()] = value));
+      const body = Buffer.from(await c.req.arrayBuffer());
+      const answer = await forward(name, { method: 'POST', path: c.req.path, headers, body });
+      if (!answer) return c.json({ error: 'connector not running' }, 503);
+      return new Response(answer.body ?? '', { status: answer.status, headers: answer.headers ?? {} });
+    },
+  );
+  return app;
+}
