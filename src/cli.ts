@@ -40,7 +40,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   const sub = (name: string, description: string) => withGlobals(program.command(name).description(description)).exitOverride();
   const lazy = <M>(load: () => Promise<M>, pick: (m: M) => Action): Action => async (...a) => pick(await load())(...a);
-  const admin = () => import('./commands/admin.js');
+  const ops = () => import('./commands/ops.js');
 
   sub('start', 'migrate, then run workers, enabled connectors and the HTTP server').action(run(lazy(() => import('./commands/start.js'), (m) => m.start)));
   sub('worker', 'run one session worker').action(run(lazy(() => import('./commands/worker.js'), (m) => m.worker)));
@@ -51,11 +51,11 @@ export function buildProgram(): Command {
     .option('--assistant <name>', 'assistant to talk to')
     .option('--once', 'send stdin as one message, print the reply, exit')
     .action(run(lazy(() => import('./commands/chat.js'), (m) => m.chat)));
-  sub('migrate', 'apply SQL migrations').action(run(lazy(admin, (m) => m.migrateCommand)));
-  sub('doctor', 'check config, database, queue, connectors and backends').action(run(lazy(admin, (m) => m.doctor)));
+  sub('migrate', 'apply SQL migrations').action(run(lazy(ops, (m) => m.migrateCommand)));
+  sub('doctor', 'check config, database, queue, connectors and backends').action(run(lazy(ops, (m) => m.doctor)));
 
   const audit = program.command('audit').description('the hash-chained audit log');
-  withGlobals(audit.command('verify').description('verify the hash chain')).exitOverride().action(run(lazy(admin, (m) => m.auditVerify)));
+  withGlobals(audit.command('verify').description('verify the hash chain')).exitOverride().action(run(lazy(ops, (m) => m.auditVerify)));
   withGlobals(audit.command('tail').description('print recent entries'))
     .exitOverride()
     .addOption(new Option('-n <count>', 'entries').default(20).argParser((v) => {
@@ -63,14 +63,14 @@ export function buildProgram(): Command {
       if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError('-n must be a whole number from 1 to 100000');
       return n;
     }))
-    .action(run(lazy(admin, (m) => (o) => m.auditTail({ ...o, n: o.n as number }))));
+    .action(run(lazy(ops, (m) => (o) => m.auditTail({ ...o, n: o.n as number }))));
 
   const dlq = program.command('dlq').description('dead-lettered jobs');
-  withGlobals(dlq.command('list').description('list dead-lettered jobs')).exitOverride().action(run(lazy(admin, (m) => m.dlqList)));
+  withGlobals(dlq.command('list').description('list dead-lettered jobs')).exitOverride().action(run(lazy(ops, (m) => m.dlqList)));
   withGlobals(dlq.command('retry').description('queue a dead-lettered job again'))
     .exitOverride()
     .argument('<id>')
-    .action(run(lazy(admin, (m) => (o, id) => m.dlqRetry(id!, o))));
+    .action(run(lazy(ops, (m) => (o, id) => m.dlqRetry(id!, o))));
   const accessCmd = () => import('./commands/access.js');
   const pair = program.command('pair').description('pairing requests from unknown senders');
   withGlobals(pair.command('list').description('pending requests: CODE platform:sender-id expires-at name')).exitOverride().action(run(lazy(accessCmd, (m) => m.pairList)));
@@ -105,6 +105,23 @@ export function buildProgram(): Command {
   withGlobals(secrets.command('rotate-key').description('re-encrypt everything under a new master key (from stdin, or a new key file)'))
     .exitOverride()
     .action(run(lazy(secretsCmd, (m) => m.secretsRotateKey)));
+  const authCmd = () => import('./commands/auth.js');
+  const admin = program.command('admin').description('dashboard access');
+  withGlobals(admin.command('set-password').description('set the dashboard password (stdin or a hidden prompt)'))
+    .exitOverride()
+    .action(run(lazy(authCmd, (m) => m.adminSetPassword)));
+  const apikey = program.command('apikey').description('API keys for the OpenAI-compatible API');
+  withGlobals(apikey.command('create').description('create a key; printed once on the last line'))
+    .exitOverride()
+    .argument('<name>')
+    .option('--assistant <name>', 'limit the key to one assistant')
+    .action(run(lazy(authCmd, (m) => (o, name) => m.apikeyCreate(name!, o))));
+  withGlobals(apikey.command('list').description('one line per key: id name created-at')).exitOverride().action(run(lazy(authCmd, (m) => m.apikeyList)));
+  withGlobals(apikey.command('revoke').description('revoke a key at once'))
+    .exitOverride()
+    .argument('<id>')
+    .action(run(lazy(authCmd, (m) => (o, id) => m.apikeyRevoke(id!, o))));
+
   const certs = program.command('certs').description('mTLS material under <data-dir>/certs/');
   const certsCmd = () => import('./commands/certs.js');
   withGlobals(certs.command('ca').description('make the certificate authority (certs/ca.crt, ca.key)'))

@@ -7,6 +7,7 @@ import type { Channel, HistoryEntry, QueuedReply, SendState, Session, Store, Tur
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteVaultStore } from './vault-store.js';
 import { SqliteAccessStore } from './access-store.js';
+import { SqliteAuthStore } from './auth-store.js';
 import type { Redactor } from '../redactor.js';
 
 const DEFAULT_WORKSPACE = 'default';
@@ -22,6 +23,11 @@ export class SqliteStore implements Store {
     private readonly options: { redactor?: Redactor } = {},
   ) {
     this.db = openDb(file);
+  }
+
+  /** Dashboard password, API keys and web sessions live in this database too. */
+  authStore(): SqliteAuthStore {
+    return new SqliteAuthStore(this.db);
   }
 
   /** Run-time access changes and pairing requests live in this database too. */

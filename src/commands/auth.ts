@@ -1,0 +1,64 @@
+import { hashPassword, MIN_PASSWORD_CHARS, newApiKey } from '../../core/auth.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { loadConfig } from '../config-file.js';
+import { UsageError } from '../errors.js';
+import { readSecretInput } from '../prompt.js';
+import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function withStore<T>(options: GlobalOptions, work: (store: SqliteStore) => Promise<T>): Promise<T> {
+  const store = new SqliteStore(dbFile(resolveDataDir(options)));
+  try {
+    await store.migrate();
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function adminSetPassword(options: GlobalOptions): Promise<number> {
+  const password = await readSecretInput('new dashboard password: ');
+  if (password.length < MIN_PASSWORD_CHARS) throw new UsageError(`the password must have at least ${MIN_PASSWORD_CHARS} characters`);
+  const hash = await hashPassword(password);
+  await withStore(options, async (store) => {
+    await store.authStore().setAdminPasswordHash(hash);
+    await store.appendAudit([{ kind: 'admin.password_set', actor: 'cli' }]);
+  });
+  out('dashboard password set; existing sessions were signed out');
+  return 0;
+}
+
+const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
+
+export async function apikeyCreate(name: string, options: GlobalOptions & { assistant?: string }): Promise<number> {
+  if (!KEY_NAME.test(name)) throw new UsageError('a key name is 1–64 letters, digits, spaces, dots, dashes or underscores');
+  const { config } = loadConfig(options.config);
+  if (options.assistant && !config.assistants[options.assistant]) throw new UsageError(`unknown assistant "${options.assistant}"`);
+  const { id, key, hash } = newApiKey();
+  await withStore(options, async (store) => {
+    await store.authStore().createApiKey({ id, name, assistant: options.assistant ?? null, hash });
+    await store.appendAudit([{ kind: 'apikey.created', actor: 'cli', subject: id, data: { name, assistant: options.assistant ?? null } }]);
+  });
+  process.stderr.write(`API key ${id} created; it is shown once, below:\n`);
+  out(key);
+  return 0;
+}
+
+export const apikeyList = (options: GlobalOptions) =>
+  withStore(options, async (store) => {
+    // Active keys only, exactly `id name created-at`: a revoked key is no longer a key.
+    for (const k of await store.authStore().listApiKeys()) if (!k.revokedAt) out(`${k.id} ${k.name} ${k.createdAt}`);
+    return 0;
+  });
+
+export const apikeyRevoke = (id: string, options: GlobalOptions) =>
+  withStore(options, async (store) => {
+    if (!(await store.authStore().revokeApiKey(id))) {
+      out(`no active API key ${id}`);
+      return 1;
+    }
+    await store.appendAudit([{ kind: 'apikey.revoked', actor: 'cli', subject: id }]);
+    out(`API key ${id} revoked`);
+    return 0;
+  });
