@@ -1,0 +1,47 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../../core/auth.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir('mc-auth-');
+});
+afterEach(() => tmp.remove());
+const cli = (args: string[], input?: string) => runCli(args, { cwd: tmp.dir, ...(input !== undefined ? { input } : {}) });
+
+describe('admin and apikey commands', () => {
+  it('sets the dashboard password from stdin, hashed with scrypt, refusing a short one', async () => {
+    expect((await cli(['admin', 'set-password'], 'short\n')).code).toBe(2);
+    const r = await cli(['admin', 'set-password'], 'correct horse battery staple\n');
+    expect(r.code).toBe(0);
+    const store = new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    const hash = (await store.authStore().adminPasswordHash())!;
+    expect(hash).toMatch(/^scrypt\$/);
+    expect(hash).not.toContain('horse');
+    expect(await verifyPassword('correct horse battery staple', hash)).toBe(true);
+    expect(await verifyPassword('correct horse battery stapl', hash)).toBe(false);
+    await store.close();
+  });
+
+  it('prints a new key once, alone on the last line; lists keys without it; revokes', async () => {
+    const created = await cli(['apikey', 'create', 'ci-bot']);
+    expect(created.code).toBe(0);
+    const key = created.stdout.trimEnd().split('\n').at(-1)!;
+    expect(key.length).toBeGreaterThanOrEqual(32);
+    expect(key).not.toMatch(/\s/);
+    const list = await cli(['apikey', 'list']);
+    const [line] = list.stdout.trim().split('\n');
+    const [id, name, createdAt] = line!.split(' ');
+    expect(name).toBe('ci-bot');
+    expect(new Date(createdAt!).toISOString()).toBe(createdAt);
+    expect(list.stdout).not.toContain(key);
+    expect(key).toContain(id!);
+    expect((await cli(['apikey', 'revoke', id!])).code).toBe(0);
+    expect((await cli(['apikey', 'revoke', id!])).code).toBe(1);
+    expect((await cli(['apikey', 'list'])).stdout.trim()).toBe('');
+    expect((await cli(['apikey', 'create', 'x', '--assistant', 'nobody'])).code).toBe(2);
+  });
+});
