@@ -3,7 +3,9 @@ import { z } from 'zod';
 /** Inbound text limit every connector accepts (DESIGN: longer is rejected with a notice). */
 export const MAX_TEXT_CHARS = 100_000;
 /** A serialized event or reply larger than this is refused before it is even parsed. */
-export const MAX_PAYLOAD_BYTES = 512 * 1024;
+export const MAX_PAYLOAD_BYTES = 2 * 1024 * 1024;
+/** All of a stateless request's earlier messages together. */
+export const MAX_CONTEXT_CHARS = 400_000;
 const MAX_ID = 256;
 const MAX_ATTACHMENTS = 32;
 const MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024;
@@ -61,6 +63,15 @@ export const channelEventSchema = z
       .strict()
       .optional(),
     edited: z.boolean().default(false),
+    /**
+     * Stateless surfaces (the OpenAI-compatible API) bring the conversation so far with the message; the worker
+     * then uses it instead of the session's stored history.
+     */
+    context: z
+      .array(z.object({ role: z.enum(['user', 'assistant']), content: wellFormed(MAX_TEXT_CHARS) }).strict())
+      .max(200)
+      .refine((c) => c.reduce((n, m) => n + m.content.length, 0) <= MAX_CONTEXT_CHARS, { message: `longer than ${MAX_CONTEXT_CHARS} characters in all` })
+      .optional(),
     /** The assistant the connector was configured (or asked) for; a channel's own setting wins over it. */
     assistant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
     platformMessageId: id,
@@ -92,6 +103,9 @@ export const replySchema = z
     replyTo: id.optional(),
     text: wellFormed(1_000_000),
     format: z.enum(['plain', 'markdown']),
+    /** A notice (rate limit, pairing code, unavailable) rather than the assistant's answer; `haltedBy` names the plug. */
+    kind: z.enum(['reply', 'notice']).default('reply'),
+    haltedBy: z.string().max(64).optional(),
   })
   .strict();
 export type Reply = z.infer<typeof replySchema>;

@@ -18,12 +18,22 @@ const toHop = (replies: QueuedReply[]): HopResult => ({
   next: replies.map((r) => ({ queue: r.queue, job: { id: r.reply.idempotencyKey, partition: r.partition, payload: r.reply } })),
 });
 
-function replyFor(event: ChannelEvent, key: string, text: string, format: Reply['format']): QueuedReply {
+function replyFor(event: ChannelEvent, key: string, text: string, format: Reply['format'], notice?: { haltedBy?: string }): QueuedReply {
   const address = { platform: event.platform, account: event.account, conversation: event.conversation };
   return {
     queue: outboundQueue(address),
     partition: conversationPartition(event),
-    reply: { v: 1, idempotencyKey: key, eventId: event.id, address, replyTo: event.platformMessageId, text, format },
+    reply: {
+      v: 1,
+      idempotencyKey: key,
+      eventId: event.id,
+      address,
+      replyTo: event.platformMessageId,
+      text,
+      format,
+      kind: notice ? 'notice' : 'reply',
+      ...(notice?.haltedBy ? { haltedBy: notice.haltedBy } : {}),
+    },
   };
 }
 
@@ -49,7 +59,7 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
 
     const result = await talk(deps, event);
     const replies: QueuedReply[] = [];
-    if (result.notice) replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain'));
+    if (result.notice) replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain', { ...(result.haltedBy ? { haltedBy: result.haltedBy } : {}) }));
     if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, result.reply.text, result.reply.format));
     const received: AuditInput = {
       kind: 'inbound.received',

@@ -38,6 +38,8 @@ export interface TalkResult {
   reply?: { text: string; format: 'plain' | 'markdown' };
   /** The notice for the sender when a plug halted with one. */
   notice?: string;
+  /** The plug that stopped the turn, if one did. */
+  haltedBy?: string;
   sessionId?: number;
   history: Array<{ role: 'user' | 'assistant'; text: string }>;
   audit: AuditInput[];
@@ -66,16 +68,23 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
     halted: false,
     private: { audit },
   };
-  const stopped = (c: Context): TalkResult => ({ ...(c.halt?.notice ? { notice: c.halt.notice } : {}), history: [], audit });
+  const stopped = (c: Context): TalkResult => ({
+    ...(c.halt?.notice ? { notice: c.halt.notice } : {}),
+    ...(c.halt ? { haltedBy: c.halt.plug } : {}),
+    history: [],
+    audit,
+  });
 
   ctx = await runPipeline(assistant.pipelines.inbound, ctx);
   if (ctx.halted) return stopped(ctx);
 
   const { session } = await deps.store.ensureSession(event);
-  const history = await deps.store.history(session.id, deps.historyLimit ?? 50);
+  const history = event.context
+    ? event.context
+    : (await deps.store.history(session.id, deps.historyLimit ?? 50)).map((h) => ({ role: h.role, content: h.text }));
   const messages: BackendMessage[] = [
     { role: 'system', content: assistant.config.systemPrompt },
-    ...history.map((h) => ({ role: h.role, content: h.text })),
+    ...history,
     { role: 'user', content: ctx.text },
   ];
   ctx = await runPipeline(assistant.pipelines.request, {

@@ -4,7 +4,9 @@ import type { ConnectorFactory } from '../core/connector.js';
  * The connectors this build can run, each loaded only in its own process (a connector's SDK never enters another's).
  * Keys are the config's `connectors.<name>` and the platform name.
  */
-const REGISTRY: Record<string, () => Promise<{ create: ConnectorFactory<never> }>> = {};
+const REGISTRY: Record<string, () => Promise<{ create: ConnectorFactory<never> }>> = {
+  slack: () => import('../connectors/slack/index.js'),
+};
 
 export const AVAILABLE_CONNECTORS: ReadonlySet<string> = new Set(Object.keys(REGISTRY));
 

@@ -17,7 +17,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = 8 } 
   const services = { config: rt.config, now: Date.now, extra: {}, limiter, access: rt.store.accessStore() };
   const assistants = buildAssistants(rt.config, builtinPlugs(), services, rt.resolve);
   await rt.store.upsertAssistants(rt.config.assistants);
-  const handler = inboundHandler({ store: rt.store, assistantFor: assistantResolver(rt.config, assistants), now: Date.now });
+  const handler = inboundHandler({ store: rt.store, assistantFor: assistantResolver(rt.config, assistants), now: Date.now, dataDir: rt.dataDir });
   const consumer: Consumer = rt.queue.consume(INBOUND_QUEUE, handler, {
     concurrency,
     onDead: async (job, error) => {

@@ -120,7 +120,9 @@ export class AgentCliBackend implements Backend {
             yield event;
             continue;
           }
+          guard.pause();
           const decision = yield event;
+          guard.touch();
           const allow = decision?.allow === true;
           if (cfg.flavor === 'jsonl') {
             const answer = { type: 'tool_result', id: event.id, allow, ...(decision?.reason ? { reason: decision.reason } : {}) };

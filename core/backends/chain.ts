@@ -12,7 +12,7 @@ import type { AssistantConfig } from '../config.js';
 
 export const DEFAULT_FALLBACK_LABEL = '— answered by {model} (fallback)';
 /** A safety net per attempt; each backend's own timeouts (config) normally end a call long before. */
-const ATTEMPT_LIMIT_MS = 15 * 60_000;
+const ATTEMPT_LIMIT_MS = 60 * 60_000;
 
 export interface ChainDeps {
   now(): number;

@@ -62,6 +62,11 @@ export class CallGuard {
     this.idle = setTimeout(() => this.controller.abort(new BackendUnavailableError(`${this.label}: stream stalled for ${ms} ms`, { kind: 'stalled' })), ms);
   }
 
+  /** The consumer is deciding something (a tool request): silence is not a stall until `touch()` again. */
+  pause(): void {
+    clearTimeout(this.idle);
+  }
+
   abort(reason: unknown): void {
     this.controller.abort(reason);
   }

@@ -1,7 +1,8 @@
 import { loadConfig } from '../config-file.js';
 import { dbFile, openQueue, openRuntime, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { resolveQueue } from '../../core/config.js';
+import { resolveQueue, type Config } from '../../core/config.js';
+import { createBackend } from '../../core/backends/index.js';
 import { refsFor, resolveRefs, resolverFrom } from '../credentials.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -78,6 +79,20 @@ export async function dlqRetry(id: string, options: GlobalOptions): Promise<numb
   }
 }
 
+/** Builds the backend with its own credentials and asks it for a cheap verdict (list models, find the executable). */
+async function checkBackend(name: string, config: Config, dataDir: string, store: SqliteStore): Promise<[boolean, string, string]> {
+  const what = `backend ${name}`;
+  try {
+    const backendConfig = { ...config, backends: { [name]: config.backends[name]! } };
+    const values = await resolveRefs(refsFor(backendConfig, { driver: 'embedded', leaseMs: 30_000 }, 'worker'), dataDir, store, 'doctor');
+    const backend = createBackend(name, config, resolverFrom(values));
+    if (!backend.check) return [true, what, 'needs nothing'];
+    return [true, what, await withTimeout(backend.check(AbortSignal.timeout(10_000)), 11_000, 'no answer within 10 s')];
+  } catch (error) {
+    return [false, what, (error as Error).message];
+  }
+}
+
 /** Plain-words checks of everything the gateway needs; non-zero exit when any fails. */
 export async function doctor(options: GlobalOptions): Promise<number> {
   const { config, source } = loadConfig(options.config);
@@ -100,9 +115,7 @@ export async function doctor(options: GlobalOptions): Promise<number> {
     } catch (error) {
       results.push([false, 'queue', `cannot reach the queue: ${(error as Error).message}`]);
     }
-    for (const [name, b] of Object.entries(config.backends)) {
-      results.push(b.type === 'echo' ? [true, `backend ${name}`, 'echo needs nothing'] : [false, `backend ${name}`, `type ${b.type} is not available in this build`]);
-    }
+    for (const name of Object.keys(config.backends)) results.push(await checkBackend(name, config, dataDir, store));
     for (const [name, c] of Object.entries(config.connectors)) {
       if (c?.enabled) results.push([false, `connector ${name}`, 'enabled, but not available in this build']);
     }

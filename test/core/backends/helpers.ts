@@ -26,7 +26,7 @@ export const conversation = (user = 'hello', history: BackendMessage[] = []): Ba
 export async function run(
   backend: Backend,
   messages: BackendMessage[],
-  extra: Partial<BackendRequest> & { decide?: (c: Extract<BackendChunk, { type: 'tool_request' }>) => ToolDecision } = {},
+  extra: Partial<BackendRequest> & { decide?: (c: Extract<BackendChunk, { type: 'tool_request' }>) => ToolDecision | Promise<ToolDecision> } = {},
 ): Promise<{ chunks: BackendChunk[]; text: string; error?: Error; ms: number }> {
   const { decide, ...request } = extra;
   const chunks: BackendChunk[] = [];
@@ -39,7 +39,7 @@ export async function run(
       answer = undefined;
       if (step.done) break;
       chunks.push(step.value);
-      if (step.value.type === 'tool_request' && decide) answer = decide(step.value);
+      if (step.value.type === 'tool_request' && decide) answer = await decide(step.value);
     }
   } catch (error) {
     return { chunks, text: textOf(chunks), error: error as Error, ms: Date.now() - started };

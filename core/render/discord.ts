@@ -1,0 +1,40 @@
+import { breakRuns, outsideUrls } from './text.js';
+import { atom, linkAsText, prefixLines, type Style, text, wrap } from './tokens.js';
+
+/**
+ * Discord's markdown. A backslash before any punctuation shows that character, so escaping is complete: the inline
+ * markers everywhere (`\ * _ ~ ` | [ ]`: bold, italic, underline, strike, code, spoilers, masked links) and, at the
+ * start of a line, what would begin a quote, heading, subtext or list. Mentions are left alone: the connector sends
+ * with `allowed_mentions` so that `@everyone` or `<@id>` in text notifies nobody.
+ */
+
+export function escapeDiscord(s: string): string {
+  return outsideUrls(s, (part) => part.replace(/[\\*_~`|[\]]/g, '\\$&'))
+    .replace(/(^|\n)([ \t]*)([>#+-])/g, '$1$2\\$3')
+    .replace(/(^|\n)([ \t]*\d+)([.)])/g, '$1$2\\$3');
+}
+
+// A code span or block ends at the first run of its own fence; longer runs inside are broken with zero-width spaces.
+const inlineCode = (value: string) => {
+  if (!value.includes('`')) return wrap('`', '`', [text(value)]);
+  return wrap('`` ', ' ``', [text(value.includes('``') ? breakRuns(value, /`{2,}/g) : value)]);
+};
+const maskedUrl = (url: string): string => url.replaceAll('(', '%28').replaceAll(')', '%29');
+
+export const discord: Style = {
+  text: escapeDiscord,
+  atomic: /\\[^\sA-Za-z0-9]/gu,
+  strong: ['**', '**'],
+  emphasis: ['_', '_'],
+  strike: ['~~', '~~'],
+  inlineCode,
+  codeBlock: (value, lang) => wrap(`\`\`\`${lang ?? ''}\n`, '\n```', [text(breakRuns(value, /`{3,}/g), true)]),
+  // A masked link is a pair of markup, so a label cut in two is a link in both parts. Discord masks only http(s).
+  link: (url, label, labelText) =>
+    labelText !== undefined && /^https?:/.test(url) ? wrap('[', `](${maskedUrl(url)})`, label) : linkAsText(url, label, labelText, escapeDiscord),
+  // Discord has three heading levels; deeper ones become bold lines.
+  heading: (depth, content) => (depth <= 3 ? [atom(`${'#'.repeat(depth)} `), ...content] : wrap('**', '**', content)),
+  quote: (content) => prefixLines(content, '> ', '> ', true),
+  bullet: '- ',
+  rule: '———',
+};

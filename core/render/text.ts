@@ -1,0 +1,37 @@
+/** Escaping helpers shared by the dialects. */
+
+export const ZWSP = '\u200b';
+
+/** `&`, `<` and `>`: what Telegram's HTML parse mode and Slack's mrkdwn both require. */
+export const escapeHtml = (s: string): string =>
+  s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
+
+// A backslash ends a URL here so that Discord's backslash escapes stay unambiguous to undo.
+const URL_RE = /\b(?:https?:\/\/|mailto:)[^\s<>\\]+/gi;
+// Punctuation that closes a sentence or a pair of markers is not part of the URL (as the platforms' linkifiers agree).
+const TRAILING = /[.,:;!?'")\]*_~`|]+$/;
+
+/**
+ * Applies `escape` to everything but URLs. The platforms link URLs themselves; a zero-width space or a backslash
+ * inside one would break the link, and inside a URL the markers are not formatting anyway.
+ */
+export function outsideUrls(s: string, escape: (part: string) => string): string {
+  let out = '';
+  let last = 0;
+  for (const m of s.matchAll(URL_RE)) {
+    const url = m[0].replace(TRAILING, '');
+    out += escape(s.slice(last, m.index)) + url;
+    last = m.index + url.length;
+  }
+  return out + escape(s.slice(last));
+}
+
+/** Surrounds every character of each run that `re` (global) matches with zero-width spaces. */
+export const breakRuns = (s: string, re: RegExp): string => s.replace(re, (run) => ZWSP + [...run].join(ZWSP) + ZWSP);
+
+/**
+ * For dialects with no escape syntax (WhatsApp, and Slack's formatting markers). WhatsApp and Slack format `*x*`,
+ * `_x_`, `~x~` and backtick spans only when a marker stands at a word boundary: a zero-width space on each side of
+ * every marker takes that boundary away, while the text still reads exactly as typed.
+ */
+export const breakMarkers = (s: string): string => outsideUrls(s, (part) => breakRuns(part, /[*_~`]+/g));

@@ -1,0 +1,241 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseTelegramHtml } from './html.js';
+
+/**
+ * A loopback Telegram Bot API (https://core.telegram.org/bots/api) for the real grammy client: `/bot<token>/<method>`
+ * on 127.0.0.1. getUpdates keeps Telegram's offset semantics (asking with offset N confirms and drops every update
+ * below N; a second concurrent getUpdates ends the first with 409; a set webhook makes it 409), sendMessage checks
+ * HTML entities and the 4,096 limit, and the test controls below inject failures and inspect what was sent.
+ * Unlike Telegram it does not filter by allowed_updates, so a connector's handling of unexpected kinds is provable.
+ */
+
+export interface FakeError {
+  error_code: number;
+  description: string;
+  parameters?: { retry_after?: number };
+}
+
+export interface SentMessage {
+  message_id: number;
+  chat_id: string;
+  /** As sent (HTML when parse_mode is HTML). */
+  text: string;
+  /** As a user sees it. */
+  visible: string;
+  parse_mode?: string;
+  message_thread_id?: number;
+  reply_to?: number;
+  at: number;
+}
+
+export interface ApiCall {
+  method: string;
+  payload: Record<string, unknown>;
+  at: number;
+  status: number;
+}
+
+export const FAKE_BOT = { id: 7012345678, is_bot: true, first_name: 'MonkeyClaw', username: 'monkeyclaw_test_bot', can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false };
+export const FAKE_TOKEN = '7012345678:AAFakeTokenForLoopbackTests_0123456789';
+const MAX_TEXT = 4096;
+
+type Update = Record<string, unknown> & { update_id: number };
+type Answer = { status: number; body: unknown };
+const ok = (result: unknown): Answer => ({ status: 200, body: { ok: true, result } });
+const fail = (e: FakeError): Answer => ({ status: e.error_code, body: { ok: false, ...e } });
+const badRequest = (description: string) => fail({ error_code: 400, description: `Bad Request: ${description}` });
+
+export class FakeTelegram {
+  readonly calls: ApiCall[] = [];
+  readonly sent: SentMessage[] = [];
+  readonly actions: Array<{ chat_id: string; action: string; message_thread_id?: number }> = [];
+  webhook: { url: string; secret_token?: string; allowed_updates?: unknown } | undefined;
+  /** True if anyone ever asked to drop pending updates: the connector never should. */
+  droppedPending = false;
+  /** Every update id below this has been confirmed by a getUpdates offset. */
+  confirmed = 0;
+  private readonly log: Update[] = [];
+  private nextUpdateId = 500_000;
+  private nextMessageId = 9_000;
+  private readonly failures = new Map<string, FakeError[]>();
+  private waiter: { res: ServerResponse; limit: number; timer: NodeJS.Timeout } | undefined;
+  private readonly server = createServer((req, res) => void this.route(req, res));
+  url = '';
+
+  constructor(readonly token = FAKE_TOKEN) {}
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    if (this.waiter) clearTimeout(this.waiter.timer);
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Queues an update as Telegram would; an update_id is assigned unless given. Returns it. */
+  push(update: Record<string, unknown>): number {
+    const id = typeof update.update_id === 'number' ? update.update_id : this.nextUpdateId++;
+    this.nextUpdateId = Math.max(this.nextUpdateId, id + 1);
+    this.log.push({ ...update, update_id: id });
+    this.wake();
+    return id;
+  }
+
+  /** Forgets confirmations from `offset` on, as if they never reached Telegram: it delivers those updates again. */
+  rewind(offset: number): void {
+    this.confirmed = Math.min(this.confirmed, offset);
+    this.wake();
+  }
+
+  /** The next `count` calls of `method` answer `error` (e.g. 429 with parameters.retry_after). */
+  failNext(method: string, count: number, error: FakeError): void {
+    this.failures.set(method, [...(this.failures.get(method) ?? []), ...Array.from({ length: count }, () => error)]);
+  }
+
+  pending(): Update[] {
+    return this.log.filter((u) => u.update_id >= this.confirmed);
+  }
+
+  callsOf(method: string): ApiCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  sentTo(chatId: number | string): SentMessage[] {
+    return this.sent.filter((m) => m.chat_id === String(chatId));
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let payload: Record<string, unknown> = {};
+    try {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text) payload = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return this.reply(res, 'invalid', payload, badRequest('invalid JSON'));
+    }
+    const m = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(req.url ?? '');
+    if (!m) return this.reply(res, 'unknown', payload, fail({ error_code: 404, description: 'Not Found' }));
+    const [, token, method] = m as unknown as [string, string, string];
+    if (token !== this.token) return this.reply(res, method, payload, fail({ error_code: 401, description: 'Unauthorized' }));
+    const injected = this.failures.get(method)?.shift();
+    if (injected) return this.reply(res, method, payload, fail(injected));
+    if (method === 'getUpdates') return this.getUpdates(res, payload);
+    this.reply(res, method, payload, this.handle(method, payload));
+  }
+
+  private reply(res: ServerResponse, method: string, payload: Record<string, unknown>, answer: Answer): void {
+    this.calls.push({ method, payload, at: Date.now(), status: answer.status });
+    if (res.writableEnded || res.destroyed) return;
+    res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
+  }
+
+  private getUpdates(res: ServerResponse, p: Record<string, unknown>): void {
+    if (this.webhook) {
+      return this.reply(res, 'getUpdates', p, fail({ error_code: 409, description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first" }));
+    }
+    if (this.waiter) {
+      const old = this.waiter;
+      this.waiter = undefined;
+      clearTimeout(old.timer);
+      this.reply(old.res, 'getUpdates', {}, fail({ error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' }));
+    }
+    const offset = typeof p.offset === 'number' ? p.offset : undefined;
+    if (offset !== undefined && offset > this.confirmed) this.confirmed = offset;
+    const limit = typeof p.limit === 'number' ? Math.min(100, Math.max(1, p.limit)) : 100;
+    const timeout = typeof p.timeout === 'number' ? p.timeout : 0;
+    const ready = this.pending().slice(0, limit);
+    if (ready.length > 0 || timeout <= 0) return this.reply(res, 'getUpdates', p, ok(ready));
+    const timer = setTimeout(() => {
+      if (this.waiter?.res !== res) return;
+      this.waiter = undefined;
+      this.reply(res, 'getUpdates', p, ok([]));
+    }, timeout * 1000);
+    this.waiter = { res, limit, timer };
+    // A client that gives up (aborted on stop) is no longer waiting.
+    res.on('close', () => {
+      if (this.waiter?.res !== res) return;
+      clearTimeout(timer);
+      this.waiter = undefined;
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    if (!w || this.pending().length === 0) return;
+    this.waiter = undefined;
+    clearTimeout(w.timer);
+    this.reply(w.res, 'getUpdates', { woken: true }, ok(this.pending().slice(0, w.limit)));
+  }
+
+  private handle(method: string, p: Record<string, unknown>): Answer {
+    switch (method) {
+      case 'getMe':
+        return ok(FAKE_BOT);
+      case 'sendMessage':
+        return this.sendMessage(p);
+      case 'sendChatAction':
+        if (p.chat_id === undefined || typeof p.action !== 'string') return badRequest('chat_id is empty');
+        this.actions.push({ chat_id: String(p.chat_id), action: p.action, ...(typeof p.message_thread_id === 'number' ? { message_thread_id: p.message_thread_id } : {}) });
+        return ok(true);
+      case 'setWebhook': {
+        if (typeof p.url !== 'string' || !p.url) return badRequest('bad webhook: URL must be provided');
+        if (p.secret_token !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(String(p.secret_token))) return badRequest('bad webhook: secret token contains unallowed characters');
+        if (p.drop_pending_updates) this.dropPending();
+        this.webhook = { url: p.url, ...(typeof p.secret_token === 'string' ? { secret_token: p.secret_token } : {}), allowed_updates: p.allowed_updates };
+        return ok(true);
+      }
+      case 'deleteWebhook':
+        if (p.drop_pending_updates) this.dropPending();
+        this.webhook = undefined;
+        return ok(true);
+      case 'getWebhookInfo':
+        return ok({ url: this.webhook?.url ?? '', has_custom_certificate: false, pending_update_count: this.pending().length });
+      default:
+        return fail({ error_code: 404, description: 'Not Found: method not found' });
+    }
+  }
+
+  private dropPending(): void {
+    this.droppedPending = true;
+    this.confirmed = this.nextUpdateId;
+  }
+
+  private sendMessage(p: Record<string, unknown>): Answer {
+    if (p.chat_id === undefined || p.chat_id === '') return badRequest('chat_id is empty');
+    if (typeof p.text !== 'string' || p.text.trim() === '') return badRequest('message text is empty');
+    let visible = p.text;
+    if (p.parse_mode !== undefined) {
+      if (p.parse_mode !== 'HTML') return badRequest(`unsupported parse_mode "${String(p.parse_mode)}"`);
+      const parsed = parseTelegramHtml(p.text);
+      if (!parsed.ok) return badRequest(`can't parse entities: ${parsed.error}`);
+      visible = parsed.visible;
+    }
+    // Telegram counts the text after entity parsing; counting the raw text too is stricter, on purpose.
+    if (p.text.length > MAX_TEXT || visible.length > MAX_TEXT) return badRequest('message is too long');
+    const chatId = String(p.chat_id);
+    const thread = typeof p.message_thread_id === 'number' ? p.message_thread_id : undefined;
+    const replyTo = (p.reply_parameters as { message_id?: unknown } | undefined)?.message_id;
+    const message: SentMessage = {
+      message_id: this.nextMessageId++,
+      chat_id: chatId,
+      text: p.text,
+      visible,
+      ...(typeof p.parse_mode === 'string' ? { parse_mode: p.parse_mode } : {}),
+      ...(thread !== undefined ? { message_thread_id: thread } : {}),
+      ...(typeof replyTo === 'number' ? { reply_to: replyTo } : {}),
+      at: Date.now(),
+    };
+    this.sent.push(message);
+    const id = Number(chatId);
+    const chat = id > 0 ? { id, type: 'private', first_name: 'Ada' } : { id, type: 'supergroup', title: 'Fake group' };
+    return ok({ message_id: message.message_id, date: Math.floor(message.at / 1000), chat, from: FAKE_BOT, text: visible, ...(thread !== undefined ? { message_thread_id: thread, is_topic_message: true } : {}) });
+  }
+}
+
+export const startFakeTelegram = (token?: string): Promise<FakeTelegram> => new FakeTelegram(token).listen();
