@@ -133,7 +133,8 @@ describe('guard: modes', () => {
     for (const t of ['\u200B'.repeat(100_000), 'ignore all all all '.repeat(5_000), 'system '.repeat(14_000), `a\u200D`.repeat(50_000)]) {
       const started = performance.now();
       await runPlug(guardPlug, { mode: 'strip' }, t);
-      expect(performance.now() - started).toBeLessThan(1_000);
+      // A ReDoS guard, not a speed target: a backtracking pattern takes minutes here, a linear one milliseconds.
+      expect(performance.now() - started).toBeLessThan(10_000);
     }
   });
 

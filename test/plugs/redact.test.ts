@@ -247,7 +247,8 @@ describe('redact: options, audit and context', () => {
     for (const text of hostile) {
       const started = performance.now();
       await mask(text);
-      expect(performance.now() - started, text.slice(0, 12)).toBeLessThan(1_000);
+      // A ReDoS guard, not a speed target: a backtracking pattern takes minutes here, a linear one milliseconds.
+      expect(performance.now() - started, text.slice(0, 12)).toBeLessThan(10_000);
     }
   });
 });
