@@ -6,6 +6,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { Config } from '../core/config.js';
 import { requireClientCert, tlsServerOptions } from './tls.js';
 import { webhookRoutes, type WebhookForwarder } from './http/webhooks.js';
+import { openaiRoutes } from './http/openai-api.js';
 
 /**
  * The gateway's HTTP surface. `/health` is the one unauthenticated route and says nothing private. Until an admin
@@ -15,6 +16,8 @@ import { webhookRoutes, type WebhookForwarder } from './http/webhooks.js';
 export interface AppOptions {
   mtls?: boolean;
   webhooks?: WebhookForwarder;
+  /** The OpenAI-compatible API; without it /v1 answers 401 like every other private route. */
+  api?: Parameters<typeof openaiRoutes>[0];
 }
 
 export function createApp(options: AppOptions = {}): Hono {
@@ -24,6 +27,7 @@ export function createApp(options: AppOptions = {}): Hono {
   if (options.mtls) app.use('*', requireClientCert());
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/', webhookRoutes(options.webhooks ?? (async () => undefined)));
+  if (options.api) app.route('/', openaiRoutes(options.api));
   app.all('*', (c) => c.json({ error: { message: 'authentication required', type: 'unauthorized' } }, 401));
   app.onError((_error, c) => c.json({ error: { message: 'internal error', type: 'server_error' } }, 500));
   return app;

@@ -6,11 +6,12 @@ import { loadConfig } from '../config-file.js';
 import { startHttpServer } from '../http.js';
 import { acquireLock } from '../lock.js';
 import { createLogger } from '../logger.js';
-import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
+import { dbFile, openQueue, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { resolveQueue } from '../../core/config.js';
 import { Redactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { BOOTSTRAP, openVault, refsFor, resolveRefs, type Bootstrap } from '../credentials.js';
+import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, type Bootstrap } from '../credentials.js';
+import { TurnClient } from '../http/turns.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
 
@@ -56,7 +57,14 @@ export async function start(options: GlobalOptions): Promise<number> {
     if (applied.length) log.info({ applied }, 'migrations applied');
     const globalArgs = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
     const supervisor = new Supervisor(store, log, globalArgs);
-    const http = await startHttpServer(config.server, dataDir, { webhooks: webhookForwarder(supervisor) });
+    // The HTTP surfaces are connectors of their own: they publish turns and await replies on their own queues.
+    const surfaceQueue = await openQueue(queue, dataDir, resolverFrom(await resolveRefs(refsFor(config, queue, 'surface'), dataDir, store, 'supervisor')));
+    const apiTurns = new TurnClient(surfaceQueue, store, 'api');
+    apiTurns.start();
+    const http = await startHttpServer(config.server, dataDir, {
+      webhooks: webhookForwarder(supervisor),
+      api: { config, auth: store.authStore(), turns: apiTurns },
+    });
     supervisor.start({ name: 'worker', args: ['worker'], bootstrap: bootstrapFor('worker') });
     for (const [name, c] of Object.entries(config.connectors)) {
       if (!c?.enabled) continue;
@@ -68,7 +76,9 @@ export async function start(options: GlobalOptions): Promise<number> {
     const signal = await terminated();
     log.info({ signal }, 'shutting down');
     await http.close();
+    await apiTurns.close();
     await supervisor.stop();
+    await surfaceQueue.close();
     await store.appendAudit([{ kind: 'gateway.stopped', actor: 'supervisor', data: { signal } }]);
     return 0;
   } finally {

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { publishEvents } from '../../core/connector.js';
+import { dedupeKey, outboundQueue, type ChannelEventInput, type Reply } from '../../core/event.js';
+import { outboundHandler } from '../../core/outbound.js';
+import type { Consumer, QueueDriver } from '../../core/queue.js';
+import type { Store } from '../../core/store.js';
+
+export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silent' } | { kind: 'timeout' };
+
+/**
+ * A surface of the HTTP server (the OpenAI-compatible API, web chat) as a connector: it publishes events on
+ * `inbound` like any other connector and receives the worker's replies on its own outbound queue, so every surface
+ * goes through the same plugs, audit and backends. `ask` resolves once the turn is committed and its replies came.
+ */
+export class TurnClient {
+  private readonly waiting = new Map<string, Reply[]>();
+  private readonly wake = new Map<string, () => void>();
+  private consumer?: Consumer;
+
+  constructor(
+    private readonly queue: QueueDriver,
+    private readonly store: Pick<Store, 'appendAudit' | 'beginSend' | 'completeSend' | 'handledTurn'>,
+    readonly platform: string,
+  ) {}
+
+  start(): void {
+    const actor = `surface:${this.platform}`;
+    this.consumer = this.queue.consume(
+      outboundQueue({ platform: this.platform, account: this.platform }),
+      outboundHandler(this.store, actor, async (reply) => {
+        // A reply whose caller went away is still recorded as sent: there is nobody to show it to.
+        this.waiting.get(reply.eventId)?.push(reply);
+        this.wake.get(reply.eventId)?.();
+        return [reply.idempotencyKey];
+      }),
+      { concurrency: 16 },
+    );
+  }
+
+  async ask(input: Omit<ChannelEventInput, 'v' | 'id' | 'platform' | 'account' | 'platformMessageId' | 'receivedAt'>, timeoutMs = 300_000): Promise<TurnOutcome> {
+    const id = randomUUID();
+    this.waiting.set(id, []);
+    try {
+      const [event] = await publishEvents(this.queue, this.store, `surface:${this.platform}`, [
+        { ...input, v: 1, id, platform: this.platform, account: this.platform, platformMessageId: id, receivedAt: new Date().toISOString() },
+      ]);
+      const key = dedupeKey(event!);
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const turn = await this.store.handledTurn(key);
+        const got = this.waiting.get(id)!;
+        if (turn && got.length >= turn.length) return turn.length === 0 ? { kind: 'silent' } : { kind: 'replies', replies: got };
+        await new Promise<void>((resolve) => {
+          this.wake.set(id, resolve);
+          void sleep(100).then(resolve);
+        });
+      }
+      return { kind: 'timeout' };
+    } finally {
+      this.waiting.delete(id);
+      this.wake.delete(id);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.close(2_000);
+  }
+}

@@ -1,0 +1,105 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const tmp = tempDir('mc-api-');
+let port = 0;
+let gateway: ReturnType<typeof spawnCli>;
+const cli = (...args: string[]) => runCli(args, { cwd: tmp.dir });
+const newKey = async (...extra: string[]) => (await cli('apikey', 'create', 'tests', ...extra)).stdout.trim().split('\n').at(-1)!;
+const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0, timeout: 20_000 });
+
+beforeAll(async () => {
+  port = await freePort();
+  writeFileSync(
+    join(tmp.dir, 'monkeyclaw.config.yaml'),
+    `server: { port: ${port} }
+assistants:
+  default: { backend: echo }
+  strict:
+    backend: echo
+    pipelines: { inbound: [{ plug: rate-limit, perSender: 2 }, access] }
+`,
+  );
+  await cli('migrate');
+  gateway = spawnCli(['start'], { cwd: tmp.dir });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`gateway did not start:\n${gateway.output()}`);
+});
+
+afterAll(async () => {
+  if (!hasExited(gateway)) {
+    gateway.kill('SIGTERM');
+    await exited(gateway);
+  }
+  tmp.remove();
+});
+
+describe('OpenAI-compatible API, driven by the official openai client', () => {
+  it('lists one model per assistant and completes a chat, streamed and not, through the plugs and audit', async () => {
+    const ai = client(await newKey());
+    const models = await ai.models.list();
+    expect(models.data.map((m) => m.id).sort()).toEqual(['default', 'strict']);
+
+    const done = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'system', content: 'ignored' }, { role: 'user', content: 'hello <api> & co' }] });
+    expect(done.choices[0]!.message.content).toBe('hello <api> & co');
+
+    const stream = await ai.chat.completions.create({ model: 'default', stream: true, messages: [{ role: 'user', content: 'one two three' }] });
+    const pieces: string[] = [];
+    for await (const chunk of stream) pieces.push(chunk.choices[0]?.delta.content ?? '');
+    expect(pieces.join('')).toBe('one two three');
+    expect(pieces.filter(Boolean).length).toBeGreaterThan(1);
+
+    const tail = (await cli('audit', 'tail', '-n', '50')).stdout;
+    expect(tail).toMatch(/inbound\.received\tapi:/);
+    expect(tail).toContain('surface:api');
+  });
+
+  it('answers 401 without a valid key, and at once for a revoked one', async () => {
+    await expect(client('mc_nope0000_00000000000000000000000000000000').models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    const key = await newKey();
+    const ai = client(key);
+    await ai.models.list();
+    await cli('apikey', 'revoke', key.split('_')[1]!);
+    await expect(ai.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+
+  it('answers 404 model_not_found for an unknown model, and for another assistant than the key is bound to', async () => {
+    const ai = client(await newKey());
+    await expect(ai.chat.completions.create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
+    const bound = client(await newKey('--assistant', 'strict'));
+    expect((await bound.models.list()).data.map((m) => m.id)).toEqual(['strict']);
+    await expect(bound.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('answers malformed requests with OpenAI-shaped 400s and keeps serving', async () => {
+    const key = await newKey();
+    const post = (body: string) =>
+      fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+    for (const body of ['{not json', '{"model":"default"}', '{"model":"default","messages":[{"role":"wizard","content":"x"}]}', '{"model":"default","messages":[{"role":"user","content":"\\ud800"}]}']) {
+      const r = await post(body);
+      expect(r.status, body).toBe(400);
+      expect((await r.json()) as object).toMatchObject({ error: { type: 'invalid_request_error' } });
+    }
+    expect((await client(key).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'still here' }] })).choices[0]!.message.content).toBe('still here');
+  });
+
+  it('maps the rate-limit plug to 429', async () => {
+    const ai = client(await newKey());
+    const ask = () => ai.chat.completions.create({ model: 'strict', messages: [{ role: 'user', content: 'x' }] });
+    await ask();
+    await ask();
+    await expect(ask()).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+  });
+});
