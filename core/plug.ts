@@ -1,9 +1,10 @@
 import type { AuditInput } from './audit.js';
 import type { AssistantConfig, Config, LifecycleEvent, PipelineEntry } from './config.js';
-import type { ChannelEvent } from './event.js';
+import type { Address, ChannelEvent } from './event.js';
 import type { BackendMessage } from './backend.js';
 import type { AccessStore } from './access.js';
 import type { LimiterStore } from './rate-limiter.js';
+import type { Store } from './store.js';
 
 /**
  * Elixir's Plug contract in TypeScript: `init(options)` runs once when the pipeline is built, `call(ctx, state)`
@@ -25,6 +26,8 @@ export interface PlugServices {
   limiter?: LimiterStore;
   /** Run-time access changes and pairing requests, shared by every worker. */
   access?: AccessStore;
+  /** Backend usage per workspace (budgets) and session control (`/reset`). */
+  sessions?: Pick<Store, 'usageSince' | 'closeSession' | 'history'>;
 }
 
 export interface Halt {
@@ -49,8 +52,8 @@ export interface Context {
   assigns: Record<string, unknown>;
   halted: boolean;
   halt?: Halt;
-  /** Runtime data: audit entries the plugs produced, committed with the turn. */
-  readonly private: { audit: AuditInput[] };
+  /** Runtime data: audit entries the plugs produced and messages for other conversations, committed with the turn. */
+  readonly private: { audit: AuditInput[]; notify: Array<{ address: Address; text: string }> };
 }
 
 export function halt(ctx: Context, plug: string, reason: string, notice?: string): Context {

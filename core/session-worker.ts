@@ -1,5 +1,5 @@
 import type { AuditInput } from './audit.js';
-import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, type ChannelEvent, type Reply } from './event.js';
+import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, type Address, type ChannelEvent, type Reply } from './event.js';
 import { UnrecoverableJobError, type HopResult, type JobHandler } from './queue.js';
 import type { QueuedReply, Store } from './store.js';
 import { talk, type TalkDeps } from './talk.js';
@@ -37,6 +37,15 @@ function replyFor(event: ChannelEvent, key: string, text: string, format: Reply[
   };
 }
 
+/** A message to another conversation than the event's (an owner told of a pairing request). */
+function notification(event: ChannelEvent, key: string, address: Address, text: string): QueuedReply {
+  return {
+    queue: outboundQueue(address),
+    partition: `${address.platform}:${address.account}:${address.conversation.id}`,
+    reply: { v: 1, idempotencyKey: key, eventId: event.id, address, text, format: 'plain', kind: 'notice' },
+  };
+}
+
 /**
  * The session worker's job handler. Each inbound event becomes one committed turn (dedupe mark, history, audit,
  * replies) and its replies are handed on as this hop's follow-up jobs, keyed by idempotency key. A redelivered
@@ -61,6 +70,7 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
     const replies: QueuedReply[] = [];
     if (result.notice) replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain', { ...(result.haltedBy ? { haltedBy: result.haltedBy } : {}) }));
     if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, result.reply.text, result.reply.format));
+    for (const [i, n] of (result.notify ?? []).entries()) replies.push(notification(event, `${event.id}:notify:${i}`, n.address, n.text));
     const received: AuditInput = {
       kind: 'inbound.received',
       actor: `${event.platform}:${event.sender.id}`,
@@ -74,6 +84,7 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
       history: result.history,
       audit: [received, ...result.audit],
       replies,
+      ...(result.usage ? { usage: result.usage } : {}),
     });
     // Another delivery of the same platform message won the race: offer its replies, not ours.
     if (!committed) return toHop((await deps.store.handledTurn(key)) ?? []);

@@ -43,6 +43,13 @@ export interface TurnRecord {
   history: Array<{ role: HistoryEntry['role']; text: string }>;
   audit: AuditInput[];
   replies: QueuedReply[];
+  /** Backend usage charged to a workspace on the day of the turn. */
+  usage?: { workspaceId: string; inputTokens: number; outputTokens: number; costUsd: number };
+}
+
+export interface UsageTotals {
+  tokens: number;
+  costUsd: number;
 }
 
 export type SendState = 'new' | 'sending' | 'sent';
@@ -53,11 +60,15 @@ export interface Store {
   /** The event's channel (created in the default workspace on first sight) and its open session for the event's scope. */
   ensureSession(event: ChannelEvent): Promise<{ channel: Channel; session: Session }>;
   history(sessionId: number, limit: number): Promise<HistoryEntry[]>;
+  /** Closes the event's open session (`/reset`): the next message starts a new one. False if none was open. */
+  closeSession(event: ChannelEvent): Promise<boolean>;
   /** null when the event was never handled; otherwise the replies its turn produced (to re-enqueue idempotently). */
   handledTurn(dedupeKey: string): Promise<QueuedReply[] | null>;
   /** false, and nothing written, when another delivery committed the same event first. */
   commitTurn(turn: TurnRecord): Promise<boolean>;
   appendAudit(entries: AuditInput[]): Promise<void>;
+  /** A workspace's usage from `fromDay` (YYYY-MM-DD, UTC) on. */
+  usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals>;
   auditTail(limit: number): Promise<AuditEntry[]>;
   verifyAudit(): Promise<VerifyResult>;
   /** Records the intent to send; reports 'sent' when an earlier attempt already completed. */

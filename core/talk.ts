@@ -1,9 +1,9 @@
 import type { AuditInput } from './audit.js';
 import type { Backend, BackendMessage, ToolDecision, ToolRequest } from './backend.js';
 import { sessionWorkdir } from './backends/agent-cli.js';
-import { callChain, fallbackFooter } from './backends/chain.js';
+import { callChain, fallbackFooter, type Usage } from './backends/chain.js';
 import type { AssistantConfig } from './config.js';
-import type { ChannelEvent } from './event.js';
+import type { Address, ChannelEvent } from './event.js';
 import { runPipeline, type Context, type Pipelines } from './plug.js';
 import type { Store } from './store.js';
 
@@ -40,6 +40,10 @@ export interface TalkResult {
   notice?: string;
   /** The plug that stopped the turn, if one did. */
   haltedBy?: string;
+  /** What the backend call cost, charged to the session's workspace. */
+  usage?: Usage & { workspaceId: string };
+  /** Messages for other conversations a plug asked for (an owner told of a pairing request). */
+  notify?: Array<{ address: Address; text: string }>;
   sessionId?: number;
   history: Array<{ role: 'user' | 'assistant'; text: string }>;
   audit: AuditInput[];
@@ -66,11 +70,12 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
     messages: [],
     assigns: {},
     halted: false,
-    private: { audit },
+    private: { audit, notify: [] },
   };
   const stopped = (c: Context): TalkResult => ({
     ...(c.halt?.notice ? { notice: c.halt.notice } : {}),
     ...(c.halt ? { haltedBy: c.halt.plug } : {}),
+    ...(c.private.notify.length ? { notify: c.private.notify } : {}),
     history: [],
     audit,
   });
@@ -129,6 +134,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
     // The footer is config text, added after the plugs and kept out of history so the model never imitates it.
     ...(reply ? { reply: { ...reply, text: reply.text + footer } } : {}),
     sessionId: session.id,
+    usage: { ...outcome.usage, workspaceId: session.workspaceId },
     history: [
       { role: 'user', text: ctx.text },
       ...(reply ? [{ role: 'assistant' as const, text: reply.text }] : []),

@@ -6,6 +6,10 @@ import type { ConnectorFactory } from '../core/connector.js';
  */
 const REGISTRY: Record<string, () => Promise<{ create: ConnectorFactory<never> }>> = {
   slack: () => import('../connectors/slack/index.js'),
+  discord: () => import('../connectors/discord/index.js'),
+  telegram: () => import('../connectors/telegram/index.js'),
+  email: () => import('../connectors/email/index.js'),
+  signal: () => import('../connectors/signal/index.js'),
 };
 
 export const AVAILABLE_CONNECTORS: ReadonlySet<string> = new Set(Object.keys(REGISTRY));

@@ -7,6 +7,7 @@ import type { Config } from '../core/config.js';
 import { requireClientCert, tlsServerOptions } from './tls.js';
 import { webhookRoutes, type WebhookForwarder } from './http/webhooks.js';
 import { openaiRoutes } from './http/openai-api.js';
+import { dashboardRoutes, type DashboardDeps } from './http/dashboard/index.js';
 
 /**
  * The gateway's HTTP surface. `/health` is the one unauthenticated route and says nothing private. Until an admin
@@ -18,6 +19,8 @@ export interface AppOptions {
   webhooks?: WebhookForwarder;
   /** The OpenAI-compatible API; without it /v1 answers 401 like every other private route. */
   api?: Parameters<typeof openaiRoutes>[0];
+  /** The owner's dashboard and web chat; without it every dashboard route answers 401. */
+  dashboard?: DashboardDeps;
 }
 
 export function createApp(options: AppOptions = {}): Hono {
@@ -28,6 +31,7 @@ export function createApp(options: AppOptions = {}): Hono {
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/', webhookRoutes(options.webhooks ?? (async () => undefined)));
   if (options.api) app.route('/', openaiRoutes(options.api));
+  if (options.dashboard) app.route('/', dashboardRoutes(options.dashboard));
   app.all('*', (c) => c.json({ error: { message: 'authentication required', type: 'unauthorized' } }, 401));
   app.onError((_error, c) => c.json({ error: { message: 'internal error', type: 'server_error' } }, 500));
   return app;

@@ -14,7 +14,7 @@ export interface RunningWorker {
 /** A session worker: consumes `inbound`, runs each event's turn, hands replies to the outbound queues. */
 export async function startWorker(rt: Runtime, log: Logger, { concurrency = 8 } = {}): Promise<RunningWorker> {
   const { limiter, close: closeLimiter } = await openLimiter(rt);
-  const services = { config: rt.config, now: Date.now, extra: {}, limiter, access: rt.store.accessStore() };
+  const services = { config: rt.config, now: Date.now, extra: {}, limiter, access: rt.store.accessStore(), sessions: rt.store };
   const assistants = buildAssistants(rt.config, builtinPlugs(), services, rt.resolve);
   await rt.store.upsertAssistants(rt.config.assistants);
   const handler = inboundHandler({ store: rt.store, assistantFor: assistantResolver(rt.config, assistants), now: Date.now, dataDir: rt.dataDir });

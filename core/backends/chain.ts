@@ -32,8 +32,15 @@ export interface ChainInput {
   audit: AuditInput[];
 }
 
+/** What one answered turn cost, for budgets. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
 export type ChainOutcome =
-  | { kind: 'ok'; text: string; format: 'plain' | 'markdown'; backend: Backend; model: string | undefined; fallback: boolean }
+  | { kind: 'ok'; text: string; format: 'plain' | 'markdown'; backend: Backend; model: string | undefined; fallback: boolean; usage: Usage }
   /** `fallback: ask` and the primary is unavailable: the user is asked before `next` may answer. */
   | { kind: 'ask'; next: Backend }
   | { kind: 'denied'; tool: string }
@@ -113,7 +120,7 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
       const price = backend.pricing;
       const cost = usage.costUsd ?? (price ? (usage.inputTokens * price.inputPerMTok + usage.outputTokens * price.outputPerMTok) / 1e6 : undefined);
       audit.push(entry({ ok: true, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(cost !== undefined ? { costUsd: round6(cost) } : {}) }));
-      return { kind: 'ok', text, format: backend.format, backend, model, fallback: i > 0 };
+      return { kind: 'ok', text, format: backend.format, backend, model, fallback: i > 0, usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd: cost ?? 0 } };
     } catch (error) {
       const e = error as { name?: unknown; status?: unknown };
       const unavailable = error instanceof BackendUnavailableError ? error : undefined;

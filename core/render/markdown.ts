@@ -1,7 +1,5 @@
 import type { List, Nodes, PhrasingContent, Root, RootContent } from 'mdast';
-import remarkParse from 'remark-parse';
-import { unified } from 'unified';
-import { strikethrough } from './strike.js';
+import { parseMarkdown } from './parse.js';
 import { atom, type Mark, prefixLines, type Style, text, type Token, wrap } from './tokens.js';
 
 /**
@@ -9,7 +7,6 @@ import { atom, type Mark, prefixLines, type Style, text, type Token, wrap } from
  * goes through the dialect's escaping, so nothing in the model's text becomes markup it did not write as markup.
  */
 
-const parser = unified().use(remarkParse);
 const SAFE_PROTOCOLS = new Set(['http:', 'https:', 'mailto:']);
 
 /** Only http(s) and mailto become links; `javascript:`, `data:` and relative URLs stay text. */
@@ -26,8 +23,7 @@ interface Ctx {
 }
 
 export function renderMarkdown(source: string, style: Style): Token[] {
-  const tree: Root = parser.parse(source);
-  strikethrough(tree, source);
+  const tree: Root = parseMarkdown(source);
   const definitions = new Map<string, string>();
   collectDefinitions(tree, definitions);
   return new Renderer(style, definitions).blocks(tree.children, '\n\n', { marks: new Set(), quoted: false });
@@ -59,7 +55,7 @@ class Renderer {
       const rendered = this.block(node, ctx);
       if (!rendered.length) continue;
       if (out.length) out.push(text(separator));
-      out.push(...rendered);
+      for (const token of rendered) out.push(token);
     }
     return out;
   }
@@ -97,7 +93,7 @@ class Renderer {
     node.children.forEach((item, k) => {
       const marker = node.ordered ? `${(node.start ?? 1) + k}. ` : this.style.bullet;
       if (out.length) out.push(text('\n'));
-      out.push(...prefixLines(this.blocks(item.children, '\n', ctx), marker, ' '.repeat(marker.length), false));
+      for (const token of prefixLines(this.blocks(item.children, '\n', ctx), marker, ' '.repeat(marker.length), false)) out.push(token);
     });
     return out;
   }

@@ -1,41 +1,50 @@
 import type { Nodes, PhrasingContent, Text } from 'mdast';
 
-// Exactly two tildes: `~~~` opens a code fence, never a strikethrough.
-const DELIMITER = /(?<!~)~~(?!~)/;
+// Exactly two tildes, not escaped: `~~~` opens a code fence, `\~~` is a literal tilde and a single one.
+const DELIMITER = /(?<![\\~])~~(?!~)/;
+const ESCAPE = /\\([!-/:-@[-`{-~])/g;
 
 /**
  * remark-parse alone is CommonMark, where `~~x~~` (which LLMs write for strikethrough) is text. This wraps such
  * spans in mdast `delete` nodes, on the tree, following GFM's rule that an opening `~~` is not followed by whitespace
- * and a closing one not preceded by it. Tildes in a text node whose source differs from its value (a backslash escape
- * or a character reference in it) are left literal: the tree no longer says which of them were escaped.
+ * and a closing one not preceded by it. Delimiters are found in the node's source, where escapes are still visible;
+ * a node whose source is more than its value plus backslash escapes (a character reference, an indented
+ * continuation line) keeps its tildes literal.
  */
 export function strikethrough(node: Nodes, source: string): void {
   if (!('children' in node)) return;
   for (const child of node.children) strikethrough(child, source);
-  const candidate = (c: Nodes): c is Text => c.type === 'text' && DELIMITER.test(c.value) && literal(c, source);
-  if (!node.children.some(candidate)) return;
+  const split = (c: Nodes): string[] | undefined => {
+    if (c.type !== 'text' || !c.value.includes('~~')) return undefined;
+    const raw = sourceOf(c, source);
+    return raw !== undefined && DELIMITER.test(raw) ? raw.split(DELIMITER).map((p) => p.replace(ESCAPE, '$1')) : undefined;
+  };
+  if (!node.children.some((c) => split(c) !== undefined)) return;
   // Text nodes only ever sit among phrasing content.
   const parent = node as { children: PhrasingContent[] };
-  parent.children = pair(parent.children, (c): c is Text => candidate(c));
+  parent.children = pair(parent.children, split);
 }
 
-function literal(node: Text, source: string): boolean {
+function sourceOf(node: Text, source: string): string | undefined {
   const start = node.position?.start.offset;
   const end = node.position?.end.offset;
-  return start !== undefined && end !== undefined && source.slice(start, end) === node.value;
+  if (start === undefined || end === undefined) return undefined;
+  const raw = source.slice(start, end);
+  return raw.replace(ESCAPE, '$1') === node.value ? raw : undefined;
 }
 
 const spaceAt = (node: PhrasingContent | null | undefined, side: 'start' | 'end'): boolean =>
   node?.type === 'text' && /\s/.test((side === 'start' ? node.value[0] : node.value.at(-1)) ?? ' ');
 
-function pair(children: PhrasingContent[], candidate: (c: PhrasingContent) => c is Text): PhrasingContent[] {
+function pair(children: PhrasingContent[], split: (c: PhrasingContent) => string[] | undefined): PhrasingContent[] {
   const pieces: (PhrasingContent | null)[] = []; // null: a delimiter
   for (const child of children) {
-    if (!candidate(child)) {
+    const values = split(child);
+    if (!values) {
       pieces.push(child);
       continue;
     }
-    child.value.split(DELIMITER).forEach((value, k) => {
+    values.forEach((value, k) => {
       if (k > 0) pieces.push(null);
       if (value) pieces.push({ type: 'text', value });
     });

@@ -3,11 +3,12 @@ import type { AuditInput } from '../audit.js';
 import type { AssistantConfig } from '../config.js';
 import { migrate, openDb, pendingMigrations, type Db } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
-import type { Channel, HistoryEntry, QueuedReply, SendState, Session, Store, TurnRecord } from '../store.js';
+import type { Channel, HistoryEntry, QueuedReply, SendState, Session, Store, TurnRecord, UsageTotals } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteVaultStore } from './vault-store.js';
 import { SqliteAccessStore } from './access-store.js';
 import { SqliteAuthStore } from './auth-store.js';
+import { SqliteDashboardQueries } from './dashboard-queries.js';
 import type { Redactor } from '../redactor.js';
 
 const DEFAULT_WORKSPACE = 'default';
@@ -33,6 +34,11 @@ export class SqliteStore implements Store {
   /** Run-time access changes and pairing requests live in this database too. */
   accessStore(): SqliteAccessStore {
     return new SqliteAccessStore(this.db);
+  }
+
+  /** What the dashboard lists (channels, history, audit pages) and the channel move it makes. */
+  dashboardQueries(): SqliteDashboardQueries {
+    return new SqliteDashboardQueries(this.db);
   }
 
   /** The vault's rows live in this database too. */
@@ -79,6 +85,14 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
+  async closeSession(event: ChannelEvent): Promise<boolean> {
+    const result = this.db
+      .prepare(`UPDATE sessions SET closed_at = ? WHERE closed_at IS NULL AND scope = ?
+        AND channel_id = (SELECT id FROM channels WHERE platform = ? AND conversation_id = ?)`)
+      .run(now(), sessionScope(event), event.platform, event.conversation.id);
+    return result.changes > 0;
+  }
+
   async history(sessionId: number, limit: number): Promise<HistoryEntry[]> {
     const rows = this.db
       .prepare('SELECT role, text, created_at AS at FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?')
@@ -109,10 +123,25 @@ export class SqliteStore implements Store {
         }
         const reply = this.db.prepare('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
         for (const r of turn.replies) reply.run(r.reply.idempotencyKey, turn.dedupeKey, r.queue, r.partition, JSON.stringify(r.reply));
+        if (turn.usage) {
+          const u = turn.usage;
+          this.db
+            .prepare(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
+              ON CONFLICT (workspace_id, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
+                output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`)
+            .run(u.workspaceId, at.slice(0, 10), u.inputTokens, u.outputTokens, u.costUsd);
+        }
         this.audit.appendInTransaction(turn.audit);
         return true;
       })
       .immediate();
+  }
+
+  async usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals> {
+    const row = this.db
+      .prepare('SELECT COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens, COALESCE(SUM(cost_usd), 0) AS costUsd FROM usage_daily WHERE workspace_id = ? AND day >= ?')
+      .get(workspaceId, fromDay) as UsageTotals;
+    return row;
   }
 
   async appendAudit(entries: AuditInput[]): Promise<void> {

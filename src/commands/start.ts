@@ -61,9 +61,12 @@ export async function start(options: GlobalOptions): Promise<number> {
     const surfaceQueue = await openQueue(queue, dataDir, resolverFrom(await resolveRefs(refsFor(config, queue, 'surface'), dataDir, store, 'supervisor')));
     const apiTurns = new TurnClient(surfaceQueue, store, 'api');
     apiTurns.start();
+    const webTurns = new TurnClient(surfaceQueue, store, 'web');
+    webTurns.start();
     const http = await startHttpServer(config.server, dataDir, {
       webhooks: webhookForwarder(supervisor),
       api: { config, auth: store.authStore(), turns: apiTurns },
+      dashboard: { config, store, queue: surfaceQueue, turns: webTurns, states: () => supervisor.states(), secureCookies: config.server.tls.mode !== 'off' },
     });
     supervisor.start({ name: 'worker', args: ['worker'], bootstrap: bootstrapFor('worker') });
     for (const [name, c] of Object.entries(config.connectors)) {
@@ -77,6 +80,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     log.info({ signal }, 'shutting down');
     await http.close();
     await apiTurns.close();
+    await webTurns.close();
     await supervisor.stop();
     await surfaceQueue.close();
     await store.appendAudit([{ kind: 'gateway.stopped', actor: 'supervisor', data: { signal } }]);

@@ -86,7 +86,8 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     }
     if (outcome.kind === 'timeout') return oaiError(c, 503, 'The assistant did not answer in time.', 'server_error');
     if (outcome.kind === 'silent') return oaiError(c, 400, 'The request was refused by policy.', 'invalid_request_error', 'content_policy_violation');
-    const notice = outcome.replies.find((r) => r.kind === 'notice');
+    // A chat command's answer (`/help`) is an answer, not a refusal.
+    const notice = outcome.replies.find((r) => r.kind === 'notice' && r.haltedBy !== 'commands');
     if (notice) return noticeError(c, notice);
     const text = outcome.replies.map((r) => r.text).join('\n\n');
     const id = `chatcmpl-${outcome.replies[0]!.eventId}`;

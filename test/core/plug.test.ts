@@ -18,7 +18,7 @@ function contextFor(text = 'hi'): Context {
     messages: [],
     assigns: {},
     halted: false,
-    private: { audit: [] },
+    private: { audit: [], notify: [] },
   };
 }
 

@@ -103,3 +103,17 @@ describe('access plug', () => {
     expect(await settle(gw)).toEqual([]);
   });
 });
+
+describe('owner notification', () => {
+  it('tells each owner on the same platform, in their own DM, of a new pairing request', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'pairing', owners: ['telegram:900', 'slack:U1'] } } });
+    await gw.publish([dm('31', 'hi', 'Alan')]);
+    const replies = await gw.waitForReplies(2);
+    const toOwner = replies.find((r) => r.address.conversation.id === '900')!;
+    const code = codeIn(replies.find((r) => r.address.conversation.id === '31')!.text);
+    expect(toOwner.text).toContain(`code ${code}`);
+    expect(toOwner.text).toContain('Alan (telegram:31)');
+    expect(toOwner.address).toEqual({ platform: 'telegram', account: 'bot1', conversation: { id: '900', kind: 'dm' } });
+    expect(await settle(gw)).toHaveLength(2);
+  });
+});

@@ -28,7 +28,7 @@ export function makeContext(event: ChannelEvent, config: Config = parseConfig({}
     messages: [],
     assigns: {},
     halted: false,
-    private: { audit: [] },
+    private: { audit: [], notify: [] },
   };
 }
 

@@ -1,0 +1,128 @@
+import type { AuditEntry } from '../audit.js';
+import type { Db } from '../db.js';
+import type { Channel } from '../store.js';
+
+export interface ChannelSummary extends Channel {
+  createdAt: string;
+  messages: number;
+  lastAt: string | null;
+}
+
+export interface ChannelMessage {
+  role: 'user' | 'assistant';
+  text: string;
+  at: string;
+  scope: string;
+  workspaceId: string;
+}
+
+/** One audited message for the overview's counters: `platform` is where it came from or went to. */
+export interface TrafficRow {
+  seq: number;
+  kind: 'inbound.received' | 'outbound.sent';
+  at: string;
+  platform: string;
+}
+
+interface AuditRow {
+  seq: number;
+  at: string;
+  kind: string;
+  actor: string;
+  subject: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export const WORKSPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const TRAFFIC = `kind IN ('inbound.received', 'outbound.sent')`;
+/** inbound.received is acted by `platform:sender`; outbound.sent names its `platform:conversation` in data. */
+const TRAFFIC_PLATFORM = `CASE kind WHEN 'inbound.received' THEN substr(actor, 1, instr(actor, ':') - 1)
+  ELSE substr(json_extract(data, '$.conversation'), 1, instr(json_extract(data, '$.conversation'), ':') - 1) END`;
+
+const CHANNEL_SELECT = `SELECT c.id, c.platform, c.conversation_id AS conversationId, c.kind, c.workspace_id AS workspaceId,
+    c.created_at AS createdAt,
+    (SELECT COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id WHERE s.channel_id = c.id) AS messages,
+    (SELECT MAX(m.created_at) FROM messages m JOIN sessions s ON s.id = m.session_id WHERE s.channel_id = c.id) AS lastAt
+  FROM channels c`;
+
+/** What the dashboard reads (and the one move it makes) that the Store interface has no verb for. */
+export class SqliteDashboardQueries {
+  constructor(private readonly db: Db) {}
+
+  async channels(limit = 500): Promise<ChannelSummary[]> {
+    return this.db.prepare(`${CHANNEL_SELECT} ORDER BY c.platform, c.conversation_id LIMIT ?`).all(limit) as ChannelSummary[];
+  }
+
+  async channel(id: number): Promise<ChannelSummary | undefined> {
+    return this.db.prepare(`${CHANNEL_SELECT} WHERE c.id = ?`).get(id) as ChannelSummary | undefined;
+  }
+
+  async channelByConversation(platform: string, conversationId: string): Promise<number | undefined> {
+    return this.db.prepare('SELECT id FROM channels WHERE platform = ? AND conversation_id = ?').pluck().get(platform, conversationId) as number | undefined;
+  }
+
+  /** The latest `limit` messages of every session the channel has had, oldest first. */
+  async channelHistory(channelId: number, limit = 200): Promise<ChannelMessage[]> {
+    const rows = this.db
+      .prepare(`SELECT m.role, m.text, m.created_at AS at, s.scope, s.workspace_id AS workspaceId
+        FROM messages m JOIN sessions s ON s.id = m.session_id WHERE s.channel_id = ? ORDER BY m.id DESC LIMIT ?`)
+      .all(channelId, limit) as ChannelMessage[];
+    return rows.reverse();
+  }
+
+  async workspaces(): Promise<string[]> {
+    return this.db.prepare('SELECT id FROM workspaces ORDER BY id').pluck().all() as string[];
+  }
+
+  /**
+   * Binds a channel to another workspace (created when new). Its open sessions are closed, so the next message
+   * starts a session in the new workspace: history never crosses workspaces.
+   */
+  async moveChannel(channelId: number, workspace: string): Promise<{ from: string; to: string } | undefined> {
+    if (!WORKSPACE_NAME.test(workspace)) throw new Error(`invalid workspace name "${workspace}"`);
+    return this.db
+      .transaction(() => {
+        const from = this.db.prepare('SELECT workspace_id FROM channels WHERE id = ?').pluck().get(channelId) as string | undefined;
+        if (from === undefined) return undefined;
+        if (from === workspace) return { from, to: workspace };
+        const at = new Date().toISOString();
+        this.db.prepare('INSERT INTO workspaces (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING').run(workspace, at);
+        this.db.prepare('UPDATE channels SET workspace_id = ? WHERE id = ?').run(workspace, channelId);
+        this.db.prepare('UPDATE sessions SET closed_at = ? WHERE channel_id = ? AND closed_at IS NULL').run(at, channelId);
+        return { from, to: workspace };
+      })
+      .immediate();
+  }
+
+  /** Newest first; `kind` matches exactly or as a dotted prefix (`pairing` finds `pairing.approved`). */
+  async auditPage(options: { kind?: string; before?: number; limit: number }): Promise<AuditEntry[]> {
+    const kind = options.kind || null;
+    const prefix = kind && `${kind.replace(/[\\%_]/g, (m) => `\\${m}`)}.%`;
+    const rows = this.db
+      .prepare(`SELECT * FROM audit_log WHERE (@kind IS NULL OR kind = @kind OR kind LIKE @prefix ESCAPE '\\')
+        AND (@before IS NULL OR seq < @before) ORDER BY seq DESC LIMIT @limit`)
+      .all({ kind, prefix, before: options.before ?? null, limit: options.limit }) as AuditRow[];
+    return rows.map((r) => ({ seq: r.seq, at: r.at, kind: r.kind, actor: r.actor, subject: r.subject, data: r.data, prevHash: r.prev_hash, hash: r.hash }));
+  }
+
+  /** The highest audit sequence number (0 when empty). */
+  async auditHead(): Promise<number> {
+    return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) FROM audit_log').pluck().get() as number) ?? 0;
+  }
+
+  /** Totals of received and sent messages per platform up to `seq` (one scan, done once). */
+  async trafficTotals(upToSeq: number): Promise<Array<{ kind: TrafficRow['kind']; platform: string; count: number }>> {
+    return this.db
+      .prepare(`SELECT kind, ${TRAFFIC_PLATFORM} AS platform, COUNT(*) AS count FROM audit_log WHERE ${TRAFFIC} AND seq <= ? GROUP BY 1, 2`)
+      .all(upToSeq) as Array<{ kind: TrafficRow['kind']; platform: string; count: number }>;
+  }
+
+  /** Messages audited in (`afterSeq`, `upTo`] (a primary-key range: cheap to ask every second). */
+  async trafficSince(afterSeq: number, options: { upTo: number; sinceAt?: string }): Promise<TrafficRow[]> {
+    return this.db
+      .prepare(`SELECT seq, kind, at, ${TRAFFIC_PLATFORM} AS platform FROM audit_log WHERE seq > ? AND seq <= ? AND ${TRAFFIC} AND at >= ? ORDER BY seq`)
+      .all(afterSeq, options.upTo, options.sinceAt ?? '') as TrafficRow[];
+  }
+}

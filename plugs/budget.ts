@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { conversationIdentity } from '../core/event.js';
+import { halt, type Plug, type PlugServices } from '../core/plug.js';
+
+const optionsSchema = z
+  .object({
+    dailyTokens: z.number().int().positive().optional(),
+    monthlyTokens: z.number().int().positive().optional(),
+    dailyUsd: z.number().positive().optional(),
+    monthlyUsd: z.number().positive().optional(),
+  })
+  .strict()
+  .refine((o) => Object.keys(o).length > 0, { message: 'set at least one of dailyTokens, monthlyTokens, dailyUsd, monthlyUsd' });
+
+export const BUDGET_NOTICE = (period: 'today' | 'this month') =>
+  `This assistant has used its budget for ${period}; it will answer again when the budget resets.`;
+
+interface State {
+  limits: z.infer<typeof optionsSchema>;
+  usage: NonNullable<PlugServices['sessions']>;
+  services: PlugServices;
+}
+
+/**
+ * Token and cost ceilings per workspace, per UTC day and month, from what backends reported. Over budget the
+ * assistant says so instead of calling the backend. It reads the workspace from the session (request stage) or
+ * the channel's configured workspace (inbound stage).
+ */
+export const budgetPlug: Plug<State> = {
+  name: 'budget',
+  init(options, services) {
+    const parsed = optionsSchema.safeParse(options);
+    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
+    if (!services.sessions) throw new Error('needs the usage store (services.sessions); none was provided');
+    return { limits: parsed.data, usage: services.sessions, services };
+  },
+  async call(ctx, { limits, usage, services }) {
+    const workspace = ctx.session?.workspaceId ?? services.config.channels[conversationIdentity(ctx.event)]?.workspace ?? 'default';
+    const today = new Date(services.now()).toISOString().slice(0, 10);
+    const day = await usage.usageSince(workspace, today);
+    if ((limits.dailyTokens !== undefined && day.tokens >= limits.dailyTokens) || (limits.dailyUsd !== undefined && day.costUsd >= limits.dailyUsd)) {
+      return halt(ctx, 'budget', 'daily-budget', BUDGET_NOTICE('today'));
+    }
+    const month = await usage.usageSince(workspace, `${today.slice(0, 7)}-01`);
+    if ((limits.monthlyTokens !== undefined && month.tokens >= limits.monthlyTokens) || (limits.monthlyUsd !== undefined && month.costUsd >= limits.monthlyUsd)) {
+      return halt(ctx, 'budget', 'monthly-budget', BUDGET_NOTICE('this month'));
+    }
+    return ctx;
+  },
+};

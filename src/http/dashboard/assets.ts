@@ -1,0 +1,161 @@
+/** The dashboard's only stylesheet: plain CSS, readable at phone width. */
+export const CSS = `
+:root { color-scheme: light dark; --fg: #1d1f21; --bg: #fafafa; --muted: #666; --line: #d0d0d0; --accent: #2a62c9; --ok: #1a7f37; --bad: #b42318; }
+@media (prefers-color-scheme: dark) { :root { --fg: #e6e6e6; --bg: #16181a; --muted: #9aa; --line: #3a3d40; --accent: #7aa7ff; --ok: #4ac26b; --bad: #ff7b72; } }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
+header nav { display: flex; flex-wrap: wrap; gap: .25rem .9rem; align-items: center; padding: .6rem 1rem; border-bottom: 1px solid var(--line); }
+nav a { color: var(--accent); text-decoration: none; padding: .2rem 0; }
+nav a[aria-current="page"] { font-weight: 600; text-decoration: underline; }
+.brand { font-weight: 700; margin-right: .5rem; }
+main { padding: 1rem; max-width: 72rem; margin: 0 auto; }
+main.narrow { max-width: 26rem; margin-top: 10vh; }
+h1 { font-size: 1.4rem; margin: .2rem 0 1rem; } h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; font-size: .92rem; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+code, pre, .mono { font-family: ui-monospace, monospace; font-size: .85rem; overflow-wrap: anywhere; white-space: pre-wrap; }
+form.inline { display: inline; margin: 0; }
+form.row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin: .5rem 0; }
+label { display: flex; flex-direction: column; gap: .2rem; font-size: .9rem; }
+input, select, textarea, button { font: inherit; padding: .4rem .6rem; border: 1px solid var(--line); border-radius: 6px; background: transparent; color: inherit; max-width: 100%; }
+textarea { width: 100%; min-height: 4.5rem; }
+button { cursor: pointer; background: var(--accent); color: #fff; border-color: var(--accent); }
+button.secondary { background: transparent; color: var(--accent); }
+.notice { padding: .5rem .75rem; border-radius: 6px; border: 1px solid var(--line); }
+.notice.ok { border-color: var(--ok); } .notice.bad { border-color: var(--bad); }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: .75rem; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: .6rem .8rem; }
+.card .big { font-size: 1.8rem; font-weight: 600; font-variant-numeric: tabular-nums; }
+.muted { color: var(--muted); font-size: .85rem; }
+.state-running { color: var(--ok); } .state-failed { color: var(--bad); } .state-restarting, .state-starting { color: #b7791f; }
+svg.spark { width: 100%; height: 40px; } svg.spark polyline { fill: none; stroke-width: 1.5; }
+polyline.in { stroke: var(--accent); } polyline.out { stroke: var(--ok); }
+.transcript { display: flex; flex-direction: column; gap: .5rem; margin: 1rem 0; }
+.msg { border: 1px solid var(--line); border-radius: 8px; padding: .5rem .75rem; max-width: 100%; }
+.msg .who { display: block; font-size: .75rem; color: var(--muted); }
+.msg .text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+.msg-user { align-self: flex-end; } .msg-assistant { align-self: flex-start; }
+.pager { display: flex; gap: 1rem; margin: .75rem 0; }
+`;
+
+/**
+ * The dashboard's only script: live overview over SSE, and web chat whose reply streams in over SSE. Text from
+ * messages is only ever set with textContent.
+ */
+export const JS = `'use strict';
+(() => {
+  const byId = (id) => document.getElementById(id);
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
+
+  function points(values, w, h) {
+    const max = Math.max(1, ...values);
+    const step = values.length > 1 ? w / (values.length - 1) : w;
+    return values.map((v, i) => (i * step).toFixed(1) + ',' + (h - (v / max) * (h - 2) - 1).toFixed(1)).join(' ');
+  }
+
+  function fillRows(id, items, cols) {
+    const body = byId(id);
+    if (!body) return;
+    body.replaceChildren(...items.map((item) => {
+      const tr = document.createElement('tr');
+      for (const col of cols) {
+        const td = document.createElement('td');
+        td.textContent = String(item[col]);
+        if (typeof item[col] === 'number') td.className = 'num';
+        if (col === 'state' && /^[a-z]+$/.test(item.state)) td.className = 'state-' + item.state;
+        tr.append(td);
+      }
+      return tr;
+    }));
+  }
+
+  function showSnapshot(s) {
+    for (const el of document.querySelectorAll('[data-field]')) {
+      const v = el.dataset.field.split('.').reduce((o, k) => (o == null ? undefined : o[k]), s);
+      if (v !== undefined) el.textContent = String(v);
+    }
+    fillRows('children-rows', s.children, ['name', 'state']);
+    fillRows('queue-rows', s.queues, ['name', 'waiting', 'active', 'dead']);
+    fillRows('platform-rows', s.platforms, ['platform', 'in', 'out']);
+    for (const k of ['in', 'out']) {
+      const line = byId('spark-' + k);
+      if (line) line.setAttribute('points', points(s.series[k], 300, 40));
+    }
+  }
+
+  const live = byId('live-status');
+  if (live) {
+    const events = new EventSource('/events');
+    events.addEventListener('snapshot', (e) => { showSnapshot(JSON.parse(e.data)); live.textContent = 'live'; });
+    events.addEventListener('error', () => { live.textContent = 'reconnecting…'; });
+  }
+
+  function addMessage(list, who, text) {
+    const box = document.createElement('div');
+    box.className = 'msg msg-' + who;
+    const label = document.createElement('span');
+    label.className = 'who';
+    label.textContent = who === 'user' ? 'you' : 'assistant';
+    const p = document.createElement('p');
+    p.className = 'text';
+    p.textContent = text;
+    box.append(label, p);
+    list.append(box);
+    return p;
+  }
+
+  function parseBlock(block) {
+    let event = 'message';
+    const data = [];
+    for (const line of block.split('\\n')) {
+      if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
+    return { event, data: data.length ? JSON.parse(data.join('\\n')) : null };
+  }
+
+  const form = byId('chat-form');
+  if (form) form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const list = byId('transcript');
+    const text = form.elements.text.value;
+    if (!text.trim()) return;
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    addMessage(list, 'user', text);
+    const out = addMessage(list, 'assistant', '');
+    out.parentElement.setAttribute('aria-busy', 'true');
+    form.elements.text.value = '';
+    try {
+      const res = await fetch('/chat/stream', {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf(), accept: 'text/event-stream' },
+        body: JSON.stringify({ assistant: form.elements.assistant.value, text }),
+      });
+      if (!res.ok || !res.body) throw new Error('the gateway answered ' + res.status);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let cut;
+        while ((cut = buffer.indexOf('\\n\\n')) >= 0) {
+          const { event, data } = parseBlock(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+          if (event === 'piece') out.textContent += data;
+          else if (event === 'notice' || event === 'failure') { out.textContent = data; out.parentElement.classList.add('notice'); }
+        }
+      }
+    } catch (error) {
+      out.textContent = 'Not sent: ' + error.message;
+    } finally {
+      out.parentElement.removeAttribute('aria-busy');
+      button.disabled = false;
+      form.elements.text.focus();
+    }
+  });
+})();
+`;

@@ -1,0 +1,137 @@
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import { MAX_TEXT_CHARS } from '../../../core/event.js';
+import type { ChannelMessage } from '../../../core/sqlite/dashboard-queries.js';
+import type { TurnOutcome } from '../turns.js';
+import { Message } from './conversations.js';
+import type { DashApp, DashContext } from './deps.js';
+import { Csrf, Page, render } from './layout.js';
+
+/** The owner in the browser is `web:admin`, with one conversation per assistant. */
+const SENDER = { id: 'admin', name: 'admin', isBot: false } as const;
+const conversationOf = (assistant: string) => `admin:${assistant}`;
+const ASK_TIMEOUT_MS = 120_000;
+const MAX_BODY = 4 * MAX_TEXT_CHARS + 4096;
+
+const messageSchema = z.object({
+  assistant: z.string().min(1).max(64),
+  text: z.string().min(1).max(MAX_TEXT_CHARS).refine((s) => s.isWellFormed() && s.trim().length > 0),
+});
+
+function ChatPage({ assistants, assistant, history, csrf }: { assistants: string[]; assistant: string; history: ChannelMessage[]; csrf: string }) {
+  return (
+    <>
+      <form method="get" action="/chat" class="row">
+        <label>
+          Assistant
+          <select name="assistant">
+            {assistants.map((a) => (
+              <option value={a} selected={a === assistant}>
+                {a}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" class="secondary">
+          Open
+        </button>
+      </form>
+      <div id="transcript" class="transcript" aria-live="polite" aria-label={`Conversation with ${assistant}`}>
+        {history.map((m) => (
+          <Message m={m} />
+        ))}
+      </div>
+      <form id="chat-form" method="post" action="/chat">
+        <Csrf token={csrf} />
+        <input type="hidden" name="assistant" value={assistant} />
+        <label>
+          Message
+          <textarea name="text" required maxlength={MAX_TEXT_CHARS}></textarea>
+        </label>
+        <p>
+          <button type="submit">Send</button>
+        </p>
+      </form>
+    </>
+  );
+}
+
+/** Sends the outcome of a turn as SSE: the reply in word pieces (as the API streams), or a notice, then `done`. */
+async function streamOutcome(c: Context, run: () => Promise<TurnOutcome>): Promise<Response> {
+  return streamSSE(c, async (stream) => {
+    let outcome: TurnOutcome;
+    try {
+      outcome = await run();
+    } catch {
+      outcome = { kind: 'timeout' };
+    }
+    if (outcome.kind !== 'replies') {
+      const why = outcome.kind === 'silent' ? 'The message was refused by policy.' : 'The assistant did not answer in time.';
+      await stream.writeSSE({ event: 'failure', data: JSON.stringify(why) });
+    } else {
+      for (const [i, reply] of outcome.replies.entries()) {
+        if (reply.kind === 'notice') {
+          await stream.writeSSE({ event: 'notice', data: JSON.stringify(reply.text) });
+          continue;
+        }
+        const text = i > 0 ? `\n\n${reply.text}` : reply.text;
+        for (const piece of text.match(/\s*\S+\s*/gu) ?? [text]) await stream.writeSSE({ event: 'piece', data: JSON.stringify(piece) });
+      }
+    }
+    await stream.writeSSE({ event: 'done', data: 'null' });
+  });
+}
+
+/**
+ * Web chat: the owner talks to any assistant through TurnClient (platform `web`), the same queue, plugs, audit
+ * and backends as every connector. With script the reply streams in over SSE; without, the form posts and the
+ * page shows the history.
+ */
+export function chatRoutes(app: DashApp, ctx: DashContext): void {
+  const { deps } = ctx;
+  const assistants = Object.keys(deps.config.assistants);
+  const pick = (name: string | undefined) => (name && assistants.includes(name) ? name : assistants.includes('default') ? 'default' : assistants[0]!);
+  const ask = (assistant: string, text: string) =>
+    deps.turns.ask({ conversation: { id: conversationOf(assistant), kind: 'dm' }, sender: SENDER, text, assistant }, ASK_TIMEOUT_MS);
+
+  app.get('/chat', ctx.guard.page, async (c) => {
+    const session = c.get('session');
+    const assistant = pick(c.req.query('assistant'));
+    const queries = deps.store.dashboardQueries();
+    const channel = await queries.channelByConversation('web', conversationOf(assistant));
+    const history = channel === undefined ? [] : await queries.channelHistory(channel, 100);
+    return render(
+      c,
+      <Page title="Web chat" path="/chat" csrf={session.csrfToken} notice={ctx.flash.take(session.idHash)}>
+        <ChatPage assistants={assistants} assistant={assistant} history={history} csrf={session.csrfToken} />
+      </Page>,
+    );
+  });
+
+  /** Without script: post, wait for the turn, show the page again. */
+  app.post('/chat', bodyLimit({ maxSize: MAX_BODY }), ctx.guard.action, async (c) => {
+    const session = c.get('session');
+    const body = await c.req.parseBody();
+    const parsed = messageSchema.safeParse({ assistant: body.assistant, text: body.text });
+    if (!parsed.success || !assistants.includes(parsed.data.assistant)) return c.text('Bad request.', 400);
+    const outcome = await ask(parsed.data.assistant, parsed.data.text);
+    if (outcome.kind !== 'replies') ctx.flash.set(session.idHash, outcome.kind === 'silent' ? 'The message was refused by policy.' : 'The assistant did not answer in time.', false);
+    return c.redirect(`/chat?${new URLSearchParams({ assistant: parsed.data.assistant })}`, 303);
+  });
+
+  /** With script: JSON in, the reply streamed back over SSE as it arrives. */
+  app.post('/chat/stream', bodyLimit({ maxSize: MAX_BODY }), ctx.guard.action, async (c) => {
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      return c.text('Bad request.', 400);
+    }
+    const parsed = messageSchema.safeParse(raw);
+    if (!parsed.success || !assistants.includes(parsed.data.assistant)) return c.text('Bad request.', 400);
+    c.header('cache-control', 'no-store');
+    return streamOutcome(c, () => ask(parsed.data.assistant, parsed.data.text));
+  });
+}

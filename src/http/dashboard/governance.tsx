@@ -1,0 +1,184 @@
+import { bodyLimit } from 'hono/body-limit';
+import { PAIRING_CODE, type PairingRequest } from '../../../core/access.js';
+import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
+import { Csrf, Page, render } from './layout.js';
+
+const IDENTITY = /^[a-z][a-z0-9-]{0,31}:\S{1,256}$/;
+
+interface Entry {
+  identity: string;
+  action: string;
+  source: string;
+  updatedAt?: string;
+}
+
+function Pairings({ pending, csrf }: { pending: PairingRequest[]; csrf: string }) {
+  if (pending.length === 0) return <p>No pending pairing requests.</p>;
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th>code</th>
+            <th>sender</th>
+            <th>name</th>
+            <th>expires</th>
+            <th>decision</th>
+          </tr>
+        </thead>
+        <tbody>
+          {pending.map((p) => (
+            <tr>
+              <td class="mono">{p.code}</td>
+              <td class="mono">{p.identity}</td>
+              <td>{p.name}</td>
+              <td class="muted">{new Date(p.expiresAt).toISOString()}</td>
+              <td>
+                <form method="post" action="/governance/pairing" class="inline">
+                  <Csrf token={csrf} />
+                  <input type="hidden" name="code" value={p.code} />
+                  <button type="submit" name="decision" value="approved" aria-label={`Approve ${p.code} from ${p.identity}`}>
+                    Approve
+                  </button>{' '}
+                  <button type="submit" name="decision" value="denied" class="secondary" aria-label={`Deny ${p.code} from ${p.identity}`}>
+                    Deny
+                  </button>
+                </form>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function AccessForm({ identity, action, label, csrf }: { identity: string; action: 'allow' | 'revoke'; label: string; csrf: string }) {
+  return (
+    <form method="post" action="/governance/access" class="inline">
+      <Csrf token={csrf} />
+      <input type="hidden" name="identity" value={identity} />
+      <button type="submit" name="action" value={action} class={action === 'revoke' ? 'secondary' : undefined} aria-label={`${label} ${identity}`}>
+        {label}
+      </button>
+    </form>
+  );
+}
+
+function Allowlist({ entries, csrf }: { entries: Entry[]; csrf: string }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <thead>
+          <tr>
+            <th>identity</th>
+            <th>rule</th>
+            <th>source</th>
+            <th>change</th>
+          </tr>
+        </thead>
+        <tbody>
+          {entries.map((e) => (
+            <tr>
+              <td class="mono">{e.identity}</td>
+              <td>{e.action}</td>
+              <td>{e.source}</td>
+              <td>
+                {e.action === 'allow' ? <AccessForm identity={e.identity} action="revoke" label="Revoke" csrf={csrf} /> : null}
+                {e.action === 'revoke' || (e.action === 'deny' && e.source !== 'config (always wins)') ? (
+                  <AccessForm identity={e.identity} action="allow" label="Allow" csrf={csrf} />
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** Pending pairing requests with approve/deny, and the allowlist (config plus run-time changes) with revoke/allow. */
+export function governanceRoutes(app: DashApp, ctx: DashContext): void {
+  const { deps } = ctx;
+  const access = () => deps.store.accessStore();
+  const now = deps.now ?? Date.now;
+  const audit = (kind: string, subject: string, data?: Record<string, unknown>) =>
+    deps.store.appendAudit([{ kind, actor: WEB_ACTOR, subject, ...(data ? { data } : {}) }]);
+
+  /** As `monkeyclaw access list` shows it: each entry with where it comes from. */
+  async function entries(): Promise<Entry[]> {
+    const { allow, deny, owners } = deps.config.access;
+    const overrides = await access().allOverrides();
+    const overridden = new Set(overrides.map((o) => o.identity));
+    return [
+      ...allow.filter((id) => !overridden.has(id)).map((identity) => ({ identity, action: 'allow', source: 'config' })),
+      ...overrides,
+      ...deny.map((identity) => ({ identity, action: 'deny', source: 'config (always wins)' })),
+      ...owners.map((identity) => ({ identity, action: 'owner', source: 'config' })),
+    ];
+  }
+
+  app.get('/governance', ctx.guard.page, async (c) => {
+    const session = c.get('session');
+    const [pending, list] = await Promise.all([access().pendingPairings(now()), entries()]);
+    return render(
+      c,
+      <Page title="Governance" path="/governance" csrf={session.csrfToken} notice={ctx.flash.take(session.idHash)}>
+        <h2>Pending pairing requests</h2>
+        <Pairings pending={pending} csrf={session.csrfToken} />
+        <h2>Allowlist</h2>
+        <p class="muted">Access policy for direct messages: {deps.config.access.dm}; groups: {deps.config.access.groups}.</p>
+        <Allowlist entries={list} csrf={session.csrfToken} />
+        <form method="post" action="/governance/access" class="row">
+          <Csrf token={session.csrfToken} />
+          <input type="hidden" name="action" value="allow" />
+          <label>
+            Identity to allow (platform:id)
+            <input name="identity" required placeholder="telegram:123456789" pattern="[a-z][a-z0-9\-]{0,31}:\S{1,256}" />
+          </label>
+          <button type="submit">Allow</button>
+        </form>
+      </Page>,
+    );
+  });
+
+  app.post('/governance/pairing', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+    const session = c.get('session');
+    const body = await c.req.parseBody();
+    const code = typeof body.code === 'string' ? body.code.trim().toUpperCase() : '';
+    const decision = body.decision === 'approved' || body.decision === 'denied' ? body.decision : undefined;
+    if (!decision) return c.text('Bad request.', 400);
+    const result = PAIRING_CODE.test(code) ? await access().decidePairing(code, decision, now()) : ({ ok: false, reason: 'unknown' } as const);
+    if (!result.ok) {
+      ctx.flash.set(session.idHash, `No pending pairing request ${code} (${result.reason}).`, false);
+    } else {
+      await audit(`pairing.${decision}`, result.identity, { code });
+      ctx.flash.set(session.idHash, decision === 'approved' ? `${result.identity} may now talk to the assistant.` : `${result.identity} is blocked.`);
+    }
+    return c.redirect('/governance', 303);
+  });
+
+  app.post('/governance/access', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+    const session = c.get('session');
+    const body = await c.req.parseBody();
+    const identity = typeof body.identity === 'string' ? body.identity.trim() : '';
+    const action = body.action === 'allow' || body.action === 'revoke' ? body.action : undefined;
+    if (!action) return c.text('Bad request.', 400);
+    if (!IDENTITY.test(identity)) {
+      ctx.flash.set(session.idHash, 'An identity is platform:id, e.g. telegram:123456789.', false);
+      return c.redirect('/governance', 303);
+    }
+    if (action === 'revoke') {
+      const current = (await access().overrides([identity])).get(identity);
+      if (!(current ? current === 'allow' : deps.config.access.allow.includes(identity))) {
+        ctx.flash.set(session.idHash, `${identity} is not on the allowlist.`, false);
+        return c.redirect('/governance', 303);
+      }
+    }
+    await access().setOverride(identity, action, 'dashboard');
+    await audit(action === 'allow' ? 'access.allowed' : 'access.revoked', identity);
+    const denied = action === 'allow' && deps.config.access.deny.includes(identity);
+    ctx.flash.set(session.idHash, denied ? `${identity} allowed, but the config's deny list still refuses it.` : `${identity} ${action === 'allow' ? 'allowed' : 'revoked'}.`, !denied);
+    return c.redirect('/governance', 303);
+  });
+}

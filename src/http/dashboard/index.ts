@@ -1,0 +1,30 @@
+import { Hono } from 'hono';
+import { dashboardGuards, sessionAuth, type DashEnv } from '../session-auth.js';
+import { auditRoutes } from './audit.js';
+import { chatRoutes } from './chat.js';
+import { conversationRoutes } from './conversations.js';
+import { Flash, type DashboardDeps, type DashContext } from './deps.js';
+import { governanceRoutes } from './governance.js';
+import { loginRoutes } from './login.js';
+import { overviewRoutes } from './overview.js';
+
+export type { DashboardDeps } from './deps.js';
+
+/**
+ * The owner's dashboard, server-rendered. Until `admin set-password` has run every route answers 401; after that a
+ * page without a session redirects to /login and anything else without one is 401. Every state-changing request
+ * needs the session, a same-origin Origin (or Sec-Fetch-Site) and the session's CSRF token; the live stream needs
+ * the session and a same-origin caller.
+ */
+export function dashboardRoutes(deps: DashboardDeps): Hono<DashEnv> {
+  const app = new Hono<DashEnv>();
+  const session = sessionAuth({ auth: deps.store.authStore(), ...(deps.secureCookies !== undefined ? { secureCookies: deps.secureCookies } : {}), ...(deps.now ? { now: deps.now } : {}) });
+  const ctx: DashContext = { deps, session, guard: dashboardGuards(session), flash: new Flash() };
+  loginRoutes(app, ctx);
+  overviewRoutes(app, ctx);
+  conversationRoutes(app, ctx);
+  governanceRoutes(app, ctx);
+  auditRoutes(app, ctx);
+  chatRoutes(app, ctx);
+  return app;
+}

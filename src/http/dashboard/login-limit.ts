@@ -1,0 +1,56 @@
+import type { Context } from 'hono';
+
+export interface LoginLimits {
+  /** Attempts one address may make per window. */
+  perAddress: number;
+  /** Attempts all addresses together may make per window: a spread-out guesser still meets a ceiling. */
+  global: number;
+  windowMs: number;
+}
+
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAddress: 10, global: 50, windowMs: 15 * 60 * 1000 };
+const MAX_ADDRESSES = 10_000;
+
+/**
+ * Counts login attempts per remote address and overall in a sliding window. An attempt is counted before the
+ * password is checked, so parallel guesses cannot slip past the limit; a successful login clears its address.
+ */
+export class LoginLimiter {
+  private readonly byAddress = new Map<string, number[]>();
+  private all: number[] = [];
+
+  constructor(
+    private readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Records an attempt; false (nothing recorded) when the address or everyone is over the limit. */
+  attempt(address: string): boolean {
+    const t = this.now();
+    const since = t - this.limits.windowMs;
+    this.all = this.all.filter((x) => x > since);
+    const mine = (this.byAddress.get(address) ?? []).filter((x) => x > since);
+    if (mine.length >= this.limits.perAddress || this.all.length >= this.limits.global) return false;
+    mine.push(t);
+    this.all.push(t);
+    this.byAddress.delete(address);
+    this.byAddress.set(address, mine);
+    // Oldest addresses go first when the map is full; the global ceiling still holds.
+    if (this.byAddress.size > MAX_ADDRESSES) this.byAddress.delete(this.byAddress.keys().next().value!);
+    return true;
+  }
+
+  succeeded(address: string): void {
+    for (const t of this.byAddress.get(address) ?? []) {
+      const i = this.all.indexOf(t);
+      if (i >= 0) this.all.splice(i, 1);
+    }
+    this.byAddress.delete(address);
+  }
+}
+
+/** The TCP peer's address under @hono/node-server; `unknown` in app.request() tests. Never a forwarded header. */
+export function remoteAddress(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; server?: { incoming?: { socket?: { remoteAddress?: string } } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? env?.server?.incoming?.socket?.remoteAddress ?? 'unknown';
+}

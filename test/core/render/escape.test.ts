@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { type Dialect, type Limit, PLATFORM_DIALECTS, PLATFORM_LIMITS, renderReply } from '../../../core/render/index.js';
+import { DIALECTS, unescape, ZWSP } from './helpers.js';
+
+const BIG: Limit = { max: 100_000, unit: 'utf16' };
+const plain = (text: string, dialect: Dialect): string => {
+  const parts = renderReply(text, 'plain', dialect, BIG);
+  expect(parts).toHaveLength(1);
+  return parts[0]!;
+};
+
+describe('plain replies are escaped so they show exactly as typed', () => {
+  it('Telegram HTML: &, < and > become entities', () => {
+    expect(plain('a < b && c > d <b>x</b>', 'telegram-html')).toBe('a &lt; b &amp;&amp; c &gt; d &lt;b&gt;x&lt;/b&gt;');
+  });
+
+  it('Slack: a typed <@U123>, <!channel> or <http://x|y> never becomes a mention or a link', () => {
+    expect(plain('<@U123>', 'slack-mrkdwn')).toBe('&lt;@U123&gt;');
+    expect(plain('hi <!channel> see <http://x|y> & co', 'slack-mrkdwn')).toBe('hi &lt;!channel&gt; see &lt;http://x|y&gt; &amp; co');
+  });
+
+  it('Slack: formatting markers get zero-width spaces, so *x* is not bold', () => {
+    const out = plain('*not bold* _x_ ~y~', 'slack-mrkdwn');
+    expect(out).not.toMatch(/(^|\s)\*[^\s\u200b]/);
+    expect(out).toContain(`${ZWSP}*${ZWSP}not bold${ZWSP}*${ZWSP}`);
+    expect(unescape('slack-mrkdwn', out)).toBe('*not bold* _x_ ~y~');
+  });
+
+  it('Discord: markdown metacharacters are backslash-escaped, mentions are left to allowed_mentions', () => {
+    expect(plain('*not bold*', 'discord')).toBe('\\*not bold\\*');
+    expect(plain('a_b ~~c~~ `d` ||e|| \\ [x](https://y.z)', 'discord')).toBe(
+      'a\\_b \\~\\~c\\~\\~ \\`d\\` \\|\\|e\\|\\| \\\\ \\[x\\](https://y.z)',
+    );
+    expect(plain('@everyone <@123> hi', 'discord')).toBe('@everyone <@123> hi');
+  });
+
+  it('Discord: quotes, headings, subtext and list markers are escaped at the start of a line only', () => {
+    expect(plain('> q\n# h\n-# small\n- item\n  + item\n12. n\n3) m\na > b - c # d 1. e', 'discord')).toBe(
+      '\\> q\n\\# h\n\\-# small\n\\- item\n  \\+ item\n12\\. n\n3\\) m\na > b - c # d 1. e',
+    );
+  });
+
+  it('Discord and WhatsApp leave URLs whole, so they still link', () => {
+    expect(plain('see https://example.com/a_b*c_d.', 'discord')).toBe('see https://example.com/a_b*c_d.');
+    expect(plain('see https://example.com/a_b_c', 'whatsapp')).toBe('see https://example.com/a_b_c');
+    // A marker after the URL is not part of it.
+    expect(plain('*https://x.com*', 'discord')).toBe('\\*https://x.com\\*');
+  });
+
+  it('WhatsApp: *x*, _x_, ~x~ and ``` pairs are broken with U+200B, and a leading > is no quote', () => {
+    const out = plain('*not bold* _no_ ~no~ ```no```\n> not a quote', 'whatsapp');
+    for (const marker of ['*', '_', '~', '`']) expect(out).not.toMatch(new RegExp(`(^|[^\\u200b])\\${marker}[^\\u200b]`));
+    expect(out).toContain(`\n${ZWSP}> not a quote`);
+    expect(unescape('whatsapp', out)).toBe('*not bold* _no_ ~no~ ```no```\n> not a quote');
+  });
+
+  it('the plain dialect leaves text unchanged, whitespace included', () => {
+    const text = '  *a* <b> &amp; \\_ \n\n  end  ';
+    expect(plain(text, 'plain')).toBe(text);
+  });
+
+  it.each(DIALECTS)('%s: escaping round-trips for tricky text', (dialect) => {
+    const text = 'x < y & z > w *a* _b_ ~c~ `d` ```e``` \\ | [f](g) # h\n> i\n- j\n1. k 👍🏽 e\u0301 你好。';
+    expect(unescape(dialect, plain(text, dialect))).toBe(text);
+  });
+
+  it('an empty or blank input yields no parts', () => {
+    for (const dialect of DIALECTS) {
+      expect(renderReply('', 'plain', dialect, BIG)).toEqual([]);
+      expect(renderReply('', 'markdown', dialect, BIG)).toEqual([]);
+      expect(renderReply(' \n\t ', 'plain', dialect, BIG)).toEqual([]);
+    }
+  });
+
+  it('a lone surrogate from a careless caller becomes U+FFFD rather than a broken send', () => {
+    expect(renderReply('a\ud800b', 'plain', 'plain', BIG)).toEqual(['a\ufffdb']);
+  });
+});
+
+describe('limits', () => {
+  it('match the platforms (DESIGN, platform facts)', () => {
+    expect(PLATFORM_LIMITS.telegram).toEqual({ max: 4096, unit: 'utf16' });
+    expect(PLATFORM_LIMITS.slack).toEqual({ max: 4000, unit: 'utf16' });
+    expect(PLATFORM_LIMITS.discord).toEqual({ max: 2000, unit: 'utf16' });
+    expect(PLATFORM_LIMITS.whatsapp).toEqual({ max: 65_536, unit: 'utf16' });
+    expect(PLATFORM_LIMITS.signal).toEqual({ max: 2000, unit: 'utf8' });
+    expect(PLATFORM_LIMITS.email.max).toBeGreaterThanOrEqual(1_000_000);
+    expect(PLATFORM_DIALECTS.signal).toBe('plain');
+  });
+
+  it('cannot be changed by one caller for all', () => {
+    expect(() => {
+      (PLATFORM_LIMITS.slack as { max: number }).max = 10;
+    }).toThrow(TypeError);
+  });
+
+  it('refuses a limit too small to make progress, or nonsense', () => {
+    expect(() => renderReply('hi', 'plain', 'plain', { max: 8, unit: 'utf16' })).toThrow(RangeError);
+    expect(() => renderReply('hi', 'plain', 'plain', { max: 1.5e3 + 0.5, unit: 'utf16' })).toThrow(RangeError);
+    expect(() => renderReply('hi', 'plain', 'plain', { max: 100, unit: 'bytes' as 'utf8' })).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,68 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Backend, BackendRequest } from '../../core/backend.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { makeEvent } from '../helpers/tmp.js';
+
+/** Echoes, reporting usage as a priced model would; also shows how much history it was given. */
+class MeteredBackend implements Backend {
+  readonly name = 'metered';
+  readonly format = 'plain' as const;
+  async *stream(req: BackendRequest) {
+    yield { type: 'delta' as const, text: `${req.messages.length - 2}:${req.messages.at(-1)!.content}` };
+    yield { type: 'usage' as const, inputTokens: 60, outputTokens: 40, costUsd: 0.01 };
+  }
+}
+
+let gw: Awaited<ReturnType<typeof startTestGateway>> | undefined;
+afterEach(async () => {
+  await gw?.stop();
+  gw = undefined;
+});
+const say = async (text: string, n: number) => {
+  await gw!.publish([makeEvent({ text })]);
+  return (await gw!.waitForReplies(n)).at(-1)!;
+};
+
+describe('budget plug', () => {
+  it('answers until the workspace has used its daily tokens, then says so instead of calling the backend', async () => {
+    gw = await startTestGateway({
+      config: { access: { dm: 'open' }, assistants: { a: { pipelines: { inbound: ['access'], request: [{ plug: 'budget', dailyTokens: 150 }] } } } },
+      backend: new MeteredBackend(),
+    });
+    expect((await say('one', 1)).text).toBe('0:one');
+    expect((await say('two', 2)).text).toBe('2:two');
+    const third = await say('three', 3);
+    expect(third).toMatchObject({ kind: 'notice', haltedBy: 'budget' });
+    expect(third.text).toMatch(/budget for today/);
+    expect(await gw.store.usageSince('default', new Date().toISOString().slice(0, 10))).toEqual({ tokens: 200, costUsd: 0.02 });
+  });
+
+  it('refuses a budget without limits at start', async () => {
+    await expect(startTestGateway({ config: { assistants: { a: { pipelines: { inbound: [{ plug: 'budget' }] } } } } })).rejects.toThrow(/at least one of/);
+  });
+});
+
+describe('commands plug', () => {
+  it('answers /help, /whoami and /status without a backend call; /reset starts a new session', async () => {
+    gw = await startTestGateway({
+      config: { access: { dm: 'allowlist', allow: ['telegram:100'], owners: ['telegram:100'] }, assistants: { a: { pipelines: { inbound: ['access', 'commands'] } } } },
+      backend: new MeteredBackend(),
+    });
+    expect((await say('/help', 1)).text).toMatch(/\/reset/);
+    expect((await say('/whoami', 2)).text).toBe('You are telegram:100 (Ada). Access: allow. Owner: yes.');
+    expect((await say('/status', 3)).text).toMatch(/^Assistant: a\. Backend: echo/);
+    expect((await say('remember', 4)).text).toBe('0:remember');
+    expect((await say('again', 5)).text).toBe('2:again');
+    expect((await say('/reset', 6)).text).toMatch(/afresh/);
+    expect((await say('fresh', 7)).text).toBe('0:fresh');
+    expect(await gw.store.usageSince('default', '2000-01-01')).toMatchObject({ tokens: 300 });
+  });
+
+  it('is out of reach of senders access does not admit', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'allowlist' }, assistants: { a: { pipelines: { inbound: ['access', 'commands'] } } } } });
+    await gw.publish([makeEvent({ text: '/whoami' })]);
+    await sleep(300);
+    expect(gw.sent).toEqual([]);
+  });
+});

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hashPassword } from '../../core/auth.js';
+import { parseConfig } from '../../core/config.js';
+import { dedupeKey } from '../../core/event.js';
+import { Vault } from '../../core/vault.js';
+import { createApp } from '../../src/http.js';
+import type { LoginLimits } from '../../src/http/dashboard/login-limit.js';
+import { TurnClient } from '../../src/http/turns.js';
+import { startTestGateway } from '../helpers/gateway.js';
+
+export const ORIGIN = 'http://localhost';
+export const PASSWORD = 'correct horse battery staple';
+export const SECRET_VALUE = 'sekrit-7391:AAH-planted-vault-value';
+export const XSS = '<script>alert(1)</script><img src=x onerror=alert(1)>';
+export const XSS_ESCAPED = '&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;';
+
+const CONFIG = {
+  assistants: { default: { backend: 'echo' } },
+  access: { dm: 'pairing', allow: ['telegram:100'], deny: ['telegram:666'], owners: ['telegram:100'] },
+  connectors: { telegram: { enabled: true, token: 'secret:TELEGRAM_TOKEN' } },
+};
+
+export interface Login {
+  cookie: string;
+  csrf: string;
+}
+
+/**
+ * An in-process gateway (embedded queue, echo worker, a telegram outbound recorder) with the dashboard on top,
+ * driven through app.request(): no server. A secret is planted in the vault so tests can prove no page shows it.
+ */
+export async function dashboardHarness(options: { password?: string | null; loginLimits?: LoginLimits } = {}) {
+  const g = await startTestGateway({ config: CONFIG });
+  const config = parseConfig(CONFIG);
+  const vault = new Vault(g.store.vaultStore(), randomBytes(32), (e) => g.store.appendAudit(e), 'test');
+  await vault.unlock();
+  await vault.set('TELEGRAM_TOKEN', SECRET_VALUE);
+  const turns = new TurnClient(g.queue, g.store, 'web');
+  turns.start();
+  const password = options.password === undefined ? PASSWORD : options.password;
+  if (password) await g.store.authStore().setAdminPasswordHash(await hashPassword(password));
+  const app = createApp({
+    dashboard: {
+      config,
+      store: g.store,
+      queue: g.queue,
+      turns,
+      states: () => ({ worker: 'running', 'connector:telegram': 'restarting' }),
+      ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
+    },
+  });
+
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+  const get = (path: string, headers: Record<string, string> = {}) => app.request(path, { headers: { accept: 'text/html', ...headers } });
+  const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    app.request(path, { method: 'POST', body: form(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, ...headers } });
+
+  async function login(pw = PASSWORD, path = '/login'): Promise<Login> {
+    const r = await post(path, { password: pw });
+    if (r.status !== 303) throw new Error(`login failed: ${r.status}`);
+    const cookie = r.headers.getSetCookie()[0]!.split(';')[0]!;
+    const page = await (await get('/', { cookie })).text();
+    const csrf = /<meta name="csrf-token" content="([^"]+)"/.exec(page)?.[1];
+    if (!csrf) throw new Error('no csrf token on the overview page');
+    return { cookie, csrf };
+  }
+
+  /** A form POST as the logged-in browser sends it: cookie, same Origin, the CSRF field. */
+  const act = (s: Login, path: string, fields: Record<string, string>) => post(path, { _csrf: s.csrf, ...fields }, { cookie: s.cookie });
+
+  return {
+    g,
+    app,
+    config,
+    get,
+    post,
+    login,
+    act,
+    /** Publishes a telegram DM and waits until its turn is committed. */
+    async telegram(senderId: string, text: string, name = 'Ada') {
+      const [event] = await g.publish([
+        { v: 1, id: randomBytes(8).toString('hex'), platform: 'telegram', account: 'bot1', conversation: { id: senderId, kind: 'dm' },
+          sender: { id: senderId, name, isBot: false }, text, platformMessageId: randomBytes(6).toString('hex'), receivedAt: new Date().toISOString() },
+      ]);
+      for (let i = 0; i < 200 && !(await g.store.handledTurn(dedupeKey(event!))); i++) await sleep(10);
+      return event!;
+    },
+    async stop() {
+      await turns.close();
+      await g.stop();
+    },
+  };
+}
+
+export type Harness = Awaited<ReturnType<typeof dashboardHarness>>;
