@@ -64,5 +64,5 @@ describe('pair and access commands against a running worker', () => {
     expect((await cli('access', 'allow', 'telegram:4242')).code).toBe(0);
     expect(await say('back')).toEqual(['back']);
     expect((await cli('access', 'allow', 'not an identity')).code).toBe(2);
-  });
+  }, 120_000);
 });
