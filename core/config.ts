@@ -106,6 +106,8 @@ const backend = z.discriminatedUnion('type', [
 ]);
 export type BackendConfig = z.infer<typeof backend>;
 
+const toolPattern = z.string().regex(/^[A-Za-z0-9_.*-]{1,64}(:.{1,200})?$/, 'must be Tool or Tool:<command glob>');
+
 const assistant = z
   .object({
     backend: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('echo'),
@@ -117,6 +119,19 @@ const assistant = z
     fallback: z.enum(['auto', 'ask']).default('auto'),
     /** The footer line under a reply from a fallback; `{model}` and `{backend}` are filled in; "" for none. */
     fallbackLabel: z.string().max(200).optional(),
+    /**
+     * What an agentic backend may do. Patterns are `Tool` or `Tool:<command glob>` (`*` any run of characters);
+     * deny wins over approve, approve over allow, and anything unmatched is denied.
+     */
+    tools: z
+      .object({
+        allow: z.array(toolPattern).default([]),
+        deny: z.array(toolPattern).default([]),
+        approve: z.array(toolPattern).default([]),
+        approvalTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(300_000),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type AssistantConfig = z.infer<typeof assistant>;

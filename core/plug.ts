@@ -3,6 +3,7 @@ import type { AssistantConfig, Config, LifecycleEvent, PipelineEntry } from './c
 import type { Address, ChannelEvent } from './event.js';
 import type { BackendMessage } from './backend.js';
 import type { AccessStore } from './access.js';
+import type { ApprovalStore } from './approvals.js';
 import type { LimiterStore } from './rate-limiter.js';
 import type { Store } from './store.js';
 
@@ -28,6 +29,8 @@ export interface PlugServices {
   access?: AccessStore;
   /** Backend usage per workspace (budgets) and session control (`/reset`). */
   sessions?: Pick<Store, 'usageSince' | 'closeSession' | 'history'>;
+  /** Tool calls waiting for an owner (`/approve ID`). */
+  approvals?: ApprovalStore;
 }
 
 export interface Halt {

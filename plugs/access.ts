@@ -1,6 +1,7 @@
 import { PAIRING_LIMITS, pairingMessage, type AccessStore, type OverrideAction } from '../core/access.js';
 import type { Config } from '../core/config.js';
 import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core/event.js';
+import { ownerAddresses } from '../core/owners.js';
 import { audit, halt, type Context, type Plug } from '../core/plug.js';
 
 /** Identities already authenticated by the gateway itself: the terminal, a dashboard login, an API key. */
@@ -42,21 +43,12 @@ export function decideAccess(access: Config['access'], event: ChannelEvent, over
 export const overridesFor = (store: AccessStore | undefined, event: ChannelEvent): Promise<Overrides> =>
   store ? store.overrides([senderIdentity(event), conversationIdentity(event)]) : Promise.resolve(new Map());
 
-/** Platforms where a person's DM conversation id is their user id, so an owner can be written to directly. */
-const DM_BY_USER_ID = new Set(['telegram', 'slack', 'signal', 'whatsapp', 'email']);
-
 /** Tells each owner on the requester's platform, in their own DM, that a pairing request is waiting. */
 function notifyOwners(ctx: Context, owners: string[], code: string): void {
   const { event } = ctx;
-  if (!DM_BY_USER_ID.has(event.platform)) return;
   const who = `${event.sender.name ? `${event.sender.name} ` : ''}(${senderIdentity(event)})`;
-  for (const owner of owners) {
-    const [platform, id] = [owner.slice(0, owner.indexOf(':')), owner.slice(owner.indexOf(':') + 1)];
-    if (platform !== event.platform) continue;
-    ctx.private.notify.push({
-      address: { platform, account: event.account, conversation: { id, kind: 'dm' } },
-      text: `Pairing request from ${who}, code ${code}. Approve with: monkeyclaw pair approve ${code}`,
-    });
+  for (const address of ownerAddresses(owners, event, { samePlatformOnly: true })) {
+    ctx.private.notify.push({ address, text: `Pairing request from ${who}, code ${code}. Approve with: monkeyclaw pair approve ${code}` });
   }
 }
 

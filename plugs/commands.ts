@@ -8,9 +8,21 @@ const HELP = [
   '/reset: forget this conversation and start a new one',
   '/status: which assistant answers here',
   '/whoami: who the assistant thinks you are',
+  '/approve ID, /reject ID: decide a tool approval (owners)',
 ].join('\n');
 
 type Handler = (ctx: Context, services: PlugServices) => Promise<string>;
+
+/** Only an owner, by stable id, may decide a tool approval; nobody else learns whether the id exists. */
+async function decideApproval(ctx: Context, s: PlugServices, decision: 'approved' | 'rejected'): Promise<string> {
+  const who = senderIdentity(ctx.event);
+  if (!s.config.access.owners.includes(who)) return 'Only an owner can decide approvals.';
+  const id = /^\/\w+\s+([A-Za-z0-9]{6})\s*$/.exec(ctx.event.text.trim())?.[1]?.toUpperCase();
+  if (!id || !s.approvals) return 'Usage: /approve ID or /reject ID';
+  if (!(await s.approvals.decide(id, decision, who, s.now()))) return `No pending approval ${id}.`;
+  ctx.private.audit.push({ kind: `tool.${decision}`, actor: who, subject: id });
+  return `${id} ${decision}.`;
+}
 
 const COMMANDS: Record<string, Handler> = {
   '/help': async () => HELP,
@@ -19,6 +31,8 @@ const COMMANDS: Record<string, Handler> = {
     const a = ctx.assistant;
     return `Assistant: ${a.name}. Backend: ${[a.config.backend].flat().join(' → ')}${a.config.model ? `, model ${a.config.model}` : ''}.`;
   },
+  '/approve': (ctx, s) => decideApproval(ctx, s, 'approved'),
+  '/reject': (ctx, s) => decideApproval(ctx, s, 'rejected'),
   '/whoami': async (ctx, s) => {
     const id = senderIdentity(ctx.event);
     const decision = decideAccess(s.config.access, ctx.event, await overridesFor(s.access, ctx.event));
@@ -38,7 +52,7 @@ export const commandsPlug: Plug<PlugServices> = {
     return services;
   },
   async call(ctx, services) {
-    const word = /^\/([a-z]+)(?:@\S+)?\s*$/i.exec(ctx.event.text.trim())?.[1]?.toLowerCase();
+    const word = /^\/([a-z]+)(?:@\S+)?(?:\s+[A-Za-z0-9]{6})?\s*$/i.exec(ctx.event.text.trim())?.[1]?.toLowerCase();
     const handler = word ? COMMANDS[`/${word}`] : undefined;
     if (!handler) return ctx;
     return halt(ctx, 'commands', `command:/${word}`, await handler(ctx, services));

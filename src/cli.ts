@@ -91,6 +91,16 @@ export function buildProgram(): Command {
     .argument('<identity>')
     .action(run(lazy(accessCmd, (m) => (o, id) => m.accessRevoke(id!, o))));
 
+  const approvalsCmd = () => import('./commands/approvals.js');
+  const approvals = program.command('approvals').description('tool calls waiting for an owner');
+  withGlobals(approvals.command('list').description('pending approvals')).exitOverride().action(run(lazy(approvalsCmd, (m) => m.approvalsList)));
+  for (const [verb, decision] of [['approve', 'approved'], ['reject', 'rejected']] as const) {
+    withGlobals(approvals.command(verb).description(`${verb} a pending tool call`))
+      .exitOverride()
+      .argument('<id>')
+      .action(run(lazy(approvalsCmd, (m) => (o, id) => m.approvalsDecide(id!, decision, o))));
+  }
+
   const secrets = program.command('secrets').description('the encrypted vault');
   const secretsCmd = () => import('./commands/secrets.js');
   withGlobals(secrets.command('set').description('store a secret; the value is read from stdin or a hidden prompt'))

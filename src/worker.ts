@@ -1,6 +1,10 @@
 import type { Logger } from 'pino';
 import type { Consumer } from '../core/queue.js';
-import { inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
+import { randomUUID } from 'node:crypto';
+import { outboundQueue } from '../core/event.js';
+import { ownerAddresses } from '../core/owners.js';
+import { conversationPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
+import { toolGovernor } from '../core/tool-governor.js';
 import { builtinPlugs } from '../plugs/index.js';
 import { assistantResolver, buildAssistants, openLimiter, type Runtime } from './runtime.js';
 
@@ -14,10 +18,27 @@ export interface RunningWorker {
 /** A session worker: consumes `inbound`, runs each event's turn, hands replies to the outbound queues. */
 export async function startWorker(rt: Runtime, log: Logger, { concurrency = 8 } = {}): Promise<RunningWorker> {
   const { limiter, close: closeLimiter } = await openLimiter(rt);
-  const services = { config: rt.config, now: Date.now, extra: {}, limiter, access: rt.store.accessStore(), sessions: rt.store };
+  const approvals = rt.store.approvalStore();
+  const services = { config: rt.config, now: Date.now, extra: {}, limiter, access: rt.store.accessStore(), sessions: rt.store, approvals };
   const assistants = buildAssistants(rt.config, builtinPlugs(), services, rt.resolve);
   await rt.store.upsertAssistants(rt.config.assistants);
-  const handler = inboundHandler({ store: rt.store, assistantFor: assistantResolver(rt.config, assistants), now: Date.now, dataDir: rt.dataDir });
+  const assistantFor = assistantResolver(rt.config, assistants);
+  const onToolRequest = toolGovernor({
+    config: rt.config,
+    approvals,
+    assistantFor,
+    now: Date.now,
+    audit: (entries) => rt.store.appendAudit(entries),
+    // Owners must hear of an approval while the turn waits for it, so this goes out now, not with the turn.
+    notifyOwners: async (event, text) => {
+      for (const address of ownerAddresses(rt.config.access.owners, event)) {
+        const key = `${event.id}:approval:${randomUUID()}`;
+        const reply = { v: 1, idempotencyKey: key, eventId: event.id, address, text, format: 'plain', kind: 'notice' } as const;
+        await rt.queue.enqueue(outboundQueue(address), [{ id: key, partition: conversationPartition(address), payload: reply }]);
+      }
+    },
+  });
+  const handler = inboundHandler({ store: rt.store, assistantFor, now: Date.now, dataDir: rt.dataDir, onToolRequest });
   const consumer: Consumer = rt.queue.consume(INBOUND_QUEUE, handler, {
     concurrency,
     onDead: async (job, error) => {

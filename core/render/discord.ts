@@ -3,15 +3,16 @@ import { atom, linkAsText, prefixLines, type Style, text, wrap } from './tokens.
 
 /**
  * Discord's markdown. A backslash before any punctuation shows that character, so escaping is complete: the inline
- * markers everywhere (`\ * _ ~ ` | [ ]`: bold, italic, underline, strike, code, spoilers, masked links) and, at the
- * start of a line, what would begin a quote, heading, subtext or list. Mentions are left alone: the connector sends
- * with `allowed_mentions` so that `@everyone` or `<@id>` in text notifies nobody.
+ * markers everywhere (`\ * _ ~ ` | [ ]`: bold, italic, underline, strike, code, spoilers, masked links), and what
+ * would begin a quote, heading, subtext or list at the start of a line (`> # - + 1.`). Mentions are left alone: the
+ * connector sends with `allowed_mentions`, so `@everyone` or `<@id>` in text notifies nobody.
  */
 
 export function escapeDiscord(s: string): string {
+  // Line-start markers are escaped at the start of every word: a cut at the space before it starts a message there.
   return outsideUrls(s, (part) => part.replace(/[\\*_~`|[\]]/g, '\\$&'))
-    .replace(/(^|\n)([ \t]*)([>#+-])/g, '$1$2\\$3')
-    .replace(/(^|\n)([ \t]*\d+)([.)])/g, '$1$2\\$3');
+    .replace(/(^|\s)([>#+-])/g, '$1\\$2')
+    .replace(/(^|\s)(\d+)([.)])(?=\s|$)/g, '$1$2\\$3');
 }
 
 // A code span or block ends at the first run of its own fence; longer runs inside are broken with zero-width spaces.

@@ -53,7 +53,8 @@ class Renderer {
     const out: Token[] = [];
     for (const node of nodes) {
       const rendered = this.block(node, ctx);
-      if (!rendered.length) continue;
+      // A block that shows nothing (an empty code block) would leave only its separator behind.
+      if (!rendered.some((token) => token.t === 'atom' || (token.t === 'text' && /\S/.test(token.s)))) continue;
       if (out.length) out.push(text(separator));
       for (const token of rendered) out.push(token);
     }

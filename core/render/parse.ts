@@ -21,8 +21,8 @@ const DEFINITION = /^ {0,3}\[(?:[^\]\\\n]|\\.)+\]:[ \t]*\S.*$/gm;
 
 interface Piece {
   text: string;
-  /** Pieces cut from one fenced block share its number. */
-  fence?: number;
+  /** Pieces cut from one block share its number, and are joined back into one node. */
+  block?: number;
 }
 
 export function parseMarkdown(source: string): Root {
@@ -34,9 +34,7 @@ export function parseMarkdown(source: string): Root {
     const tree = parsePiece(definitions ? `${piece.text}\n\n${definitions}` : piece.text);
     const children = tree.children.filter((child) => child.type !== 'definition');
     const last = root.children.at(-1);
-    const first: RootContent | undefined = children[0];
-    if (piece.fence !== undefined && piece.fence === previous?.fence && last?.type === 'code' && first?.type === 'code') {
-      last.value += `\n${first.value}`;
+    if (piece.block !== undefined && piece.block === previous?.block && last && children[0] && join(last, children[0])) {
       children.shift();
     }
     for (const child of children) root.children.push(child);
@@ -44,6 +42,17 @@ export function parseMarkdown(source: string): Root {
   }
   if (definitions) for (const child of parsePiece(definitions).children) root.children.push(child);
   return root;
+}
+
+/** Joins the two halves of a block that was cut to be parsed; false when they did not parse as one kind. */
+function join(last: RootContent, first: RootContent): boolean {
+  if (last.type === 'code' && first.type === 'code') last.value += `\n${first.value}`;
+  else if (last.type === 'paragraph' && first.type === 'paragraph') last.children.push({ type: 'text', value: '\n' });
+  else if (!(last.type === 'blockquote' && first.type === 'blockquote') && !(last.type === 'list' && first.type === 'list')) {
+    return false;
+  }
+  if ('children' in last && 'children' in first) for (const child of first.children) (last.children as unknown[]).push(child);
+  return true;
 }
 
 function parsePiece(text: string): Root {
@@ -83,7 +92,7 @@ function pieces(source: string): Piece[] {
     const block = lines.join('\n');
     if (block.length > PIECE) {
       flush();
-      for (const part of cutBlock(lines)) out.push(FENCE.test(lines[0]!) ? { text: part, fence: n } : { text: part });
+      for (const part of cutBlock(lines)) out.push({ text: part, block: n });
     } else {
       if (text.length + block.length + 1 > PIECE) flush();
       text = text ? `${text}\n${block}` : block;
@@ -94,7 +103,8 @@ function pieces(source: string): Piece[] {
 }
 
 /** A block too long to parse at once, cut at line breaks; a fenced block keeps its fence in every part. */
-function cutBlock(lines: string[]): string[] {
+function cutBlock(block: string[]): string[] {
+  const lines = [...block];
   const fence = FENCE.exec(lines[0]!)?.[1];
   const open = fence !== undefined ? lines.shift()! : '';
   const close = fence !== undefined && lines.length && closes(lines[lines.length - 1]!, fence) ? lines.pop()! : fence ?? '';
@@ -118,11 +128,16 @@ function cutBlock(lines: string[]): string[] {
   return out;
 }
 
-/** Prose lines longer than a piece are cut at a space, else between code points. Code lines are never cut. */
+/**
+ * Prose lines longer than a piece are cut at a space before a letter (what follows must not start a list item or a
+ * heading), else at any space, else between code points. Code lines are never cut.
+ */
 function cutLine(line: string): string[] {
   const out: string[] = [];
   while (line.length > PIECE) {
     let at = line.lastIndexOf(' ', PIECE);
+    while (at > 0 && !/^\p{L}/u.test(line.slice(at + 1, at + 3))) at = line.lastIndexOf(' ', at - 1);
+    if (at <= 0) at = line.lastIndexOf(' ', PIECE);
     if (at <= 0) at = /[\ud800-\udbff]/.test(line[PIECE - 1]!) ? PIECE - 1 : PIECE;
     out.push(line.slice(0, at));
     line = line.slice(at);

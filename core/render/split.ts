@@ -3,8 +3,9 @@ import type { Token } from './tokens.js';
 
 /**
  * Packs rendered tokens into parts that each fit the platform's limit, counted the way the platform counts, after
- * escaping. Text is cut at whitespace (paragraph break, then line break, then sentence end, then word), otherwise
- * between graphemes, never inside an escape sequence or a surrogate pair. Markup open at a cut is closed at the end of
+ * escaping. Text is cut at whitespace (paragraph break, then line break, then sentence end, then word: the best kind
+ * that still leaves the part half full), otherwise between graphemes, never inside an escape sequence or a surrogate
+ * pair. Markup open at a cut is closed at the end of
  * the part and reopened at the start of the next, so every part stands on its own; the space that costs is reserved.
  */
 
@@ -151,11 +152,13 @@ function findCut(units: Unit[], rank: Int8Array, resume: Int32Array, i: number, 
   }
   if (live.length && used + closing > max) return void switchOff(units, live[live.length - 1]!);
   const best = [-1, -1, -1, -1, -1];
+  const fill = [0, 0, 0, 0, 0];
   let j = i;
   for (; j < units.length; j++) {
     if (j > i) {
       best[HARD] = j;
-      if (rank[j]) best[rank[j]!] = j;
+      best[rank[j]!] = j;
+      fill[rank[j]!] = used + closing;
     }
     const u = units[j]!;
     if (u.off) continue;
@@ -170,7 +173,10 @@ function findCut(units: Unit[], rank: Int8Array, resume: Int32Array, i: number, 
     closing += reserve;
   }
   if (j === units.length) return { at: j, resume: j };
-  for (let r = PARAGRAPH; r > HARD; r--) if (best[r]! > i) return { at: best[r]!, resume: resume[best[r]!]! };
+  // A better kind of break wins if it leaves the part at least half full; any whitespace beats cutting a word.
+  const pick = (r: number) => ({ at: best[r]!, resume: resume[best[r]!]! });
+  for (let r = PARAGRAPH; r > HARD; r--) if (best[r]! > i && fill[r]! * 2 >= max) return pick(r);
+  for (let r = PARAGRAPH; r > HARD; r--) if (best[r]! > i) return pick(r);
   if (best[HARD]! > i) return { at: best[HARD]!, resume: best[HARD]! };
   // Not even one unit fits after the reopened markup: repeat less of it, or leave out the markup that cannot fit.
   if (live.length) return void switchOff(units, live[live.length - 1]!);
@@ -201,7 +207,8 @@ function emit(units: Unit[], i: number, end: number, stack: number[]): { part: s
     else if (u.kind === 'close') pop();
     else {
       out.push(u.s);
-      content ||= u.kind !== 'ws';
+      // A part of nothing but (even no-break) spaces is refused by the platforms; whitespace is trimmed there anyway.
+      content ||= u.kind !== 'ws' && /\S/.test(u.s);
     }
   }
   const next = open.map((e) => e.k);

@@ -4,12 +4,12 @@ import { linkAsText, prefixLines, type Style, text, wrap } from './tokens.js';
 /**
  * WhatsApp formats `*bold*`, `_italic_`, `~strike~`, ```mono``` (and, lately, `> ` quotes) and has no escape syntax.
  * Plain text is kept from being formatted by zero-width spaces (U+200B) around every marker character and before a
- * `>` that starts a line: the text reads exactly as typed, at the cost of invisible characters in a copy of it.
- * URLs are left whole (WhatsApp links them; a zero-width space would break the link). WhatsApp has no link syntax, so
- * a markdown link becomes `label (url)`.
+ * `>` that starts a word (a cut before that word would make it a quote): the text reads exactly as typed, at the cost
+ * of invisible characters in a copy of it. URLs are left whole (WhatsApp links them; a zero-width space would break
+ * the link). WhatsApp has no link syntax, so a markdown link becomes `label (url)`.
  */
 
-const escape = (s: string): string => breakMarkers(s).replace(/(^|\n)([ \t]*)>/g, `$1$2${ZWSP}>`);
+const escape = (s: string): string => breakMarkers(s).replace(/(^|\s)>/g, `$1${ZWSP}>`);
 // Monospace ends at the next three backticks, so any run of them inside is broken.
 const mono = (s: string): string => breakRuns(s, /`+/g);
 

@@ -8,6 +8,7 @@ import { SqliteAuditLog } from './audit-log.js';
 import { SqliteVaultStore } from './vault-store.js';
 import { SqliteAccessStore } from './access-store.js';
 import { SqliteAuthStore } from './auth-store.js';
+import { SqliteApprovalStore } from './approval-store.js';
 import { SqliteDashboardQueries } from './dashboard-queries.js';
 import type { Redactor } from '../redactor.js';
 
@@ -24,6 +25,11 @@ export class SqliteStore implements Store {
     private readonly options: { redactor?: Redactor } = {},
   ) {
     this.db = openDb(file);
+  }
+
+  /** Tool calls waiting for an owner's approval live in this database too. */
+  approvalStore(): SqliteApprovalStore {
+    return new SqliteApprovalStore(this.db);
   }
 
   /** Dashboard password, API keys and web sessions live in this database too. */

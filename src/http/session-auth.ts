@@ -24,15 +24,18 @@ const forbidden = (c: Context, why: string) => c.text(`Forbidden: ${why}.`, 403,
 /**
  * Whether a request comes from a page of this origin. A browser names the page's origin on every POST and on
  * cross-origin requests (`Origin`), and says where a request came from (`Sec-Fetch-Site`) on secure and loopback
- * origins; a request that shows neither, nor a same-origin Referer, is refused. The session cookie being
+ * origins; a request that shows neither (an opaque `Origin: null` counts as not showing it), nor a same-origin
+ * Referer, is refused. The session cookie being
  * SameSite=Strict is the second line; the CSRF token the third.
  */
 export function isSameOrigin(c: Context): boolean {
   const own = new URL(c.req.url).origin;
   const origin = c.req.header('origin');
-  if (origin !== undefined) return origin === own;
+  if (origin !== undefined && origin !== 'null') return origin === own;
+  // `Origin: null` comes from privacy-sensitive contexts (and under Referrer-Policy: no-referrer): ask Sec-Fetch-Site.
   const site = c.req.header('sec-fetch-site');
   if (site !== undefined) return site === 'same-origin';
+  if (origin === 'null') return false;
   const referer = c.req.header('referer');
   if (!referer) return false;
   try {
@@ -87,16 +90,17 @@ export function sessionAuth(options: SessionAuthOptions) {
       await next();
     }) as MiddlewareHandler,
 
-    /** A page without a session goes to /login (never with a `next` target); anything else is 401. */
-    requireSession: (async function requireSession(c, next) {
-      const session = await current(c);
-      if (!session) {
-        const page = c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html');
-        return page ? c.redirect('/login', 303) : unauthorized(c);
-      }
-      c.set('session', session);
-      await next();
-    }) as MiddlewareHandler<DashEnv>,
+    /** Without a session: a page (asked for as HTML) goes to /login, never with a `next` target; anything else is 401. */
+    requireSession: (redirectPages: boolean) =>
+      (async function requireSession(c, next) {
+        const session = await current(c);
+        if (!session) {
+          const page = redirectPages && c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html');
+          return page ? c.redirect('/login', 303) : unauthorized(c);
+        }
+        c.set('session', session);
+        await next();
+      }) as MiddlewareHandler<DashEnv>,
 
     /** For the SSE stream and every state-changing request: the caller must be a page of this origin. */
     requireSameOrigin: (async function requireSameOrigin(c, next) {
@@ -140,9 +144,9 @@ export function chain(...handlers: Array<MiddlewareHandler<DashEnv>>): Middlewar
 /** The three kinds of dashboard route: a page, the live stream, and an action that changes state. */
 export function dashboardGuards(auth: SessionAuth) {
   return {
-    page: chain(auth.passwordGate, auth.requireSession),
-    stream: chain(auth.passwordGate, auth.requireSession, auth.requireSameOrigin),
-    action: chain(auth.passwordGate, auth.requireSession, auth.requireSameOrigin, auth.requireCsrf),
+    page: chain(auth.passwordGate, auth.requireSession(true)),
+    stream: chain(auth.passwordGate, auth.requireSession(false), auth.requireSameOrigin),
+    action: chain(auth.passwordGate, auth.requireSession(false), auth.requireSameOrigin, auth.requireCsrf),
   };
 }
 export { CSRF_FIELD };

@@ -36,7 +36,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
   const store = new SqliteStore(file);
   await store.migrate();
   const queue = new EmbeddedDriver({ file, leaseMs: 2_000 });
-  const services = { config, now: Date.now, extra: {}, limiter: new MemoryLimiter(), access: store.accessStore(), sessions: store };
+  const services = { config, now: Date.now, extra: {}, limiter: new MemoryLimiter(), access: store.accessStore(), sessions: store, approvals: store.approvalStore() };
   const assistants = buildAssistants(config, builtinPlugs(), services, (ref) => ref);
   const worker = queue.consume(INBOUND_QUEUE, inboundHandler({ store, assistantFor: assistantResolver(config, assistants), now: Date.now }), { concurrency: 8, backoffMs: 20 });
   const actor = `connector:${options.name}`;

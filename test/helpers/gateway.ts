@@ -25,7 +25,7 @@ export async function startTestGateway(options: { config?: unknown; backend?: Ba
   const config: Config = parseConfig(options.config ?? {});
   const registry = builtinPlugs();
   for (const p of options.plugs ?? []) registry.set(p.name, p);
-  const services = { config, now: options.now ?? Date.now, extra: {}, limiter: new MemoryLimiter(), access: store.accessStore(), sessions: store };
+  const services = { config, now: options.now ?? Date.now, extra: {}, limiter: new MemoryLimiter(), access: store.accessStore(), sessions: store, approvals: store.approvalStore() };
   const name = Object.keys(config.assistants)[0]!;
   const a = config.assistants[name]!;
   const assistant: RuntimeAssistant = { name, config: a, pipelines: buildPipelines(name, a, registry, services), backends: [options.backend ?? new EchoBackend()] };

@@ -25,6 +25,8 @@ function Shell({ title, csrf, children }: { title: string; csrf?: string; childr
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        {/* The server says no-referrer; same-origin lets the browser name this origin on its own POSTs. */}
+        <meta name="referrer" content="same-origin" />
         {csrf ? <meta name="csrf-token" content={csrf} /> : null}
         <title>{`${title} · MonkeyClaw`}</title>
         <link rel="stylesheet" href="/assets/dashboard.css" />

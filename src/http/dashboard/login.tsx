@@ -17,6 +17,7 @@ function LoginPage({ error }: { error?: string | undefined }) {
         </p>
       ) : null}
       <form method="post" action="/login" class="row">
+        <input type="text" name="username" value="admin" autocomplete="username" hidden />
         <label>
           Password
           <input type="password" name="password" autocomplete="current-password" required autofocus />
@@ -40,6 +41,8 @@ export function loginRoutes(app: DashApp, ctx: DashContext): void {
   app.get('/assets/dashboard.js', auth.passwordGate, (c) =>
     c.body(JS, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }),
   );
+
+  app.get('/favicon.ico', auth.passwordGate, (c) => c.body(null, 204));
 
   app.get('/login', auth.passwordGate, async (c) => {
     if (await auth.current(c)) return c.redirect('/', 303);

@@ -34,10 +34,12 @@ describe('plain replies are escaped so they show exactly as typed', () => {
     expect(plain('@everyone <@123> hi', 'discord')).toBe('@everyone <@123> hi');
   });
 
-  it('Discord: quotes, headings, subtext and list markers are escaped at the start of a line only', () => {
-    expect(plain('> q\n# h\n-# small\n- item\n  + item\n12. n\n3) m\na > b - c # d 1. e', 'discord')).toBe(
-      '\\> q\n\\# h\n\\-# small\n\\- item\n  \\+ item\n12\\. n\n3\\) m\na > b - c # d 1. e',
+  it('Discord: quotes, headings, subtext and list markers are escaped wherever a cut could put them at a line start', () => {
+    expect(plain('> q\n# h\n-# small\n- item\n  + item\n12. n\n3) m', 'discord')).toBe(
+      '\\> q\n\\# h\n\\-# small\n\\- item\n  \\+ item\n12\\. n\n3\\) m',
     );
+    expect(plain('a > b - c # d 1. e', 'discord')).toBe('a \\> b \\- c \\# d 1\\. e');
+    expect(plain('a>b c-d #e f#g 3.14 v2.', 'discord')).toBe('a>b c-d \\#e f#g 3.14 v2.');
   });
 
   it('Discord and WhatsApp leave URLs whole, so they still link', () => {

@@ -1,0 +1,53 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { newApprovalId, toolRule, toolSummary, type ApprovalStore } from './approvals.js';
+import type { AuditInput } from './audit.js';
+import type { ToolDecision, ToolRequest } from './backend.js';
+import type { Config } from './config.js';
+import { senderIdentity, type ChannelEvent } from './event.js';
+import type { RuntimeAssistant } from './talk.js';
+
+export interface GovernorDeps {
+  config: Config;
+  approvals: ApprovalStore;
+  assistantFor(event: ChannelEvent): RuntimeAssistant;
+  audit(entries: AuditInput[]): Promise<void>;
+  /** Sends `text` to every owner now, while the turn waits (not when it ends). */
+  notifyOwners(event: ChannelEvent, text: string): Promise<void>;
+  now(): number;
+  pollMs?: number;
+}
+
+/**
+ * Decides an agentic backend's tool requests from the assistant's `tools` rules: deny wins, `approve` waits for an
+ * owner (chat `/approve ID`, the CLI or the dashboard) until the approval times out, which rejects it; whatever no
+ * rule names is denied. Nothing runs without the rule or the owner saying so.
+ */
+export function toolGovernor(deps: GovernorDeps) {
+  return async (request: ToolRequest & { backend: string }, event: ChannelEvent): Promise<ToolDecision> => {
+    const assistant = deps.assistantFor(event);
+    const summary = toolSummary(request.tool, request.input);
+    const rule = toolRule(assistant.config.tools, request.tool, summary);
+    if (rule === 'allow') return { allow: true };
+    if (rule === 'deny') return { allow: false, reason: 'this tool is not allowed here' };
+
+    const now = deps.now();
+    const id = newApprovalId();
+    const timeoutMs = assistant.config.tools!.approvalTimeoutMs;
+    await deps.approvals.create({ id, assistant: assistant.name, tool: request.tool, summary, requester: senderIdentity(event), eventId: event.id, createdAt: now, expiresAt: now + timeoutMs });
+    await deps.audit([{ kind: 'tool.approval_requested', actor: `assistant:${assistant.name}`, subject: id, data: { tool: request.tool, requester: senderIdentity(event) } }]);
+    const what = summary ? `${request.tool}: ${summary}` : request.tool;
+    await deps.notifyOwners(event, `Approval needed (${id}): assistant ${assistant.name} wants to use ${what}\nReply /approve ${id} or /reject ${id}.`);
+
+    for (;;) {
+      const current = await deps.approvals.get(id);
+      if (current?.status === 'approved') return { allow: true };
+      if (current?.status === 'rejected') return { allow: false, reason: 'an owner rejected it' };
+      if (deps.now() >= now + timeoutMs) {
+        await deps.approvals.expire(id, deps.now());
+        await deps.audit([{ kind: 'tool.approval_expired', actor: 'governor', subject: id }]);
+        return { allow: false, reason: 'no owner approved it in time' };
+      }
+      await sleep(deps.pollMs ?? 500);
+    }
+  };
+}

@@ -1,0 +1,37 @@
+import { APPROVAL_ID } from '../../core/approvals.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function withStore<T>(options: GlobalOptions, work: (store: SqliteStore) => Promise<T>): Promise<T> {
+  const store = new SqliteStore(dbFile(resolveDataDir(options)));
+  try {
+    await store.migrate();
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Tool calls waiting for an owner: `ID assistant tool expires-at requester summary`. */
+export const approvalsList = (options: GlobalOptions) =>
+  withStore(options, async (store) => {
+    for (const a of await store.approvalStore().pending(Date.now())) {
+      out(`${a.id} ${a.assistant} ${a.tool} ${new Date(a.expiresAt).toISOString()} ${a.requester} ${a.summary}`.trimEnd());
+    }
+    return 0;
+  });
+
+export const approvalsDecide = (id: string, decision: 'approved' | 'rejected', options: GlobalOptions) =>
+  withStore(options, async (store) => {
+    const normalized = id.trim().toUpperCase();
+    const ok = APPROVAL_ID.test(normalized) && (await store.approvalStore().decide(normalized, decision, 'cli', Date.now()));
+    if (!ok) {
+      out(`no pending approval ${id}`);
+      return 1;
+    }
+    await store.appendAudit([{ kind: `tool.${decision}`, actor: 'cli', subject: normalized }]);
+    out(`${normalized} ${decision}`);
+    return 0;
+  });

@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { toolRule } from '../../core/approvals.js';
+import type { AuditInput } from '../../core/audit.js';
+import { parseConfig } from '../../core/config.js';
+import { parseChannelEvent } from '../../core/event.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import type { RuntimeAssistant } from '../../core/talk.js';
+import { toolGovernor } from '../../core/tool-governor.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { makeEvent, tempDir } from '../helpers/tmp.js';
+
+const tools = { allow: ['Read', 'Bash:git status'], deny: ['Bash:rm *'], approve: ['Bash:git push*', 'Bash:rm -rf /tmp/*'], approvalTimeoutMs: 1_000 };
+
+describe('tool rules', () => {
+  it('deny wins over approve over allow, and whatever no rule names is denied', () => {
+    expect(toolRule(tools, 'Read', '')).toBe('allow');
+    expect(toolRule(tools, 'Bash', 'git status')).toBe('allow');
+    expect(toolRule(tools, 'Bash', 'git status --short')).toBe('deny');
+    expect(toolRule(tools, 'Bash', 'git push origin main')).toBe('approve');
+    expect(toolRule(tools, 'Bash', 'rm -rf /tmp/x')).toBe('deny');
+    expect(toolRule(tools, 'Write', '')).toBe('deny');
+    expect(toolRule(undefined, 'Read', '')).toBe('deny');
+  });
+});
+
+describe('tool governor', () => {
+  const dirs: Array<{ remove(): void }> = [];
+  afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+
+  async function setup() {
+    const tmp = tempDir('mc-gov-');
+    dirs.push(tmp);
+    const store = new SqliteStore(join(tmp.dir, 'db'));
+    await store.migrate();
+    const config = parseConfig({ access: { owners: ['telegram:1'] }, assistants: { a: { tools } } });
+    const assistant = { name: 'a', config: config.assistants.a! } as RuntimeAssistant;
+    const audit: AuditInput[] = [];
+    const told: string[] = [];
+    const govern = toolGovernor({
+      config,
+      approvals: store.approvalStore(),
+      assistantFor: () => assistant,
+      audit: async (e) => void audit.push(...e),
+      notifyOwners: async (_e, text) => void told.push(text),
+      now: Date.now,
+      pollMs: 20,
+    });
+    return { store, govern, audit, told };
+  }
+  const event = parseChannelEvent(makeEvent({ sender: { id: '55', isBot: false } }));
+  const push = { id: 't1', tool: 'Bash', input: { command: 'git push origin main' }, backend: 'claude-code' };
+
+  it('waits for an owner: the call runs only after approval', async () => {
+    const { store, govern, told } = await setup();
+    const decision = govern(push, event);
+    const id = await (async () => {
+      for (;;) {
+        const [p] = await store.approvalStore().pending(Date.now());
+        if (p) return p.id;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    expect(told[0]).toContain(`Approval needed (${id})`);
+    expect(told[0]).toContain('git push origin main');
+    expect(await store.approvalStore().decide(id, 'approved', 'telegram:1', Date.now())).toBe(true);
+    expect(await decision).toEqual({ allow: true });
+    expect(await store.approvalStore().decide(id, 'rejected', 'telegram:1', Date.now())).toBe(false);
+    await store.close();
+  });
+
+  it('rejects when the approval times out, and audits it', async () => {
+    const { store, govern, audit } = await setup();
+    expect(await govern(push, event)).toMatchObject({ allow: false });
+    expect(audit.map((a) => a.kind)).toEqual(['tool.approval_requested', 'tool.approval_expired']);
+    expect(JSON.stringify(audit)).not.toContain('git push');
+    await store.close();
+  });
+
+  it('allows and denies by rule without asking anyone', async () => {
+    const { store, govern, told } = await setup();
+    expect(await govern({ ...push, tool: 'Read', input: { path: '/etc/hosts' } }, event)).toEqual({ allow: true });
+    expect((await govern({ ...push, input: { command: 'rm -rf /' } }, event)).allow).toBe(false);
+    expect(told).toEqual([]);
+    await store.close();
+  });
+});
+
+describe('/approve in chat', () => {
+  it('lets an owner decide a pending approval, and nobody else', async () => {
+    const gw = await startTestGateway({
+      config: { access: { dm: 'open', owners: ['telegram:1'] }, assistants: { a: { pipelines: { inbound: ['access', 'commands'] } } } },
+    });
+    try {
+      const approvals = gw.store.approvalStore();
+      await approvals.create({ id: 'ABCDEF', assistant: 'a', tool: 'Bash', summary: 'git push', requester: 'telegram:55', eventId: 'e', createdAt: Date.now(), expiresAt: Date.now() + 60_000 });
+      await gw.publish([makeEvent({ sender: { id: '2', isBot: false }, conversation: { id: '2', kind: 'dm' }, text: '/approve ABCDEF' })]);
+      expect((await gw.waitForReplies(1))[0]!.text).toBe('Only an owner can decide approvals.');
+      await gw.publish([makeEvent({ sender: { id: '1', isBot: false }, conversation: { id: '1', kind: 'dm' }, text: '/approve abcdef' })]);
+      expect((await gw.waitForReplies(2))[1]!.text).toBe('ABCDEF approved.');
+      expect((await approvals.get('ABCDEF'))?.status).toBe('approved');
+    } finally {
+      await gw.stop();
+    }
+  });
+});
