@@ -3,6 +3,8 @@ import { dbFile, openQueue, openRuntime, resolveDataDir, type GlobalOptions } fr
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { resolveQueue, type Config } from '../../core/config.js';
 import { createBackend } from '../../core/backends/index.js';
+import pino from 'pino';
+import { loadConnector } from '../connectors.js';
 import { refsFor, resolveRefs, resolverFrom } from '../credentials.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -93,6 +95,34 @@ async function checkBackend(name: string, config: Config, dataDir: string, store
   }
 }
 
+/**
+ * Builds the connector with its own credentials and asks it (identity call, events arriving, conflicts). Safe
+ * beside a running gateway: no connector's check receives or acknowledges anything.
+ */
+async function checkConnector(name: string, config: Config, dataDir: string, store: SqliteStore): Promise<Array<[boolean, string, string]>> {
+  const what = `connector ${name}`;
+  try {
+    const create = await loadConnector(name);
+    if (!create) return [[false, what, 'enabled, but not available in this build']];
+    const values = await resolveRefs(refsFor(config, { driver: 'embedded', leaseMs: 30_000 }, `connector:${name}`), dataDir, store, 'doctor');
+    const connector = create({
+      name,
+      config: (config.connectors as Record<string, unknown>)[name] as never,
+      gateway: config,
+      resolve: resolverFrom(values),
+      store,
+      log: pino({ level: 'silent' }),
+      dataDir,
+      now: Date.now,
+    });
+    if (!connector.check) return [[true, what, 'configured']];
+    const verdicts = await withTimeout(connector.check(), 15_000, 'no answer within 15 s');
+    return verdicts.map((v): [boolean, string, string] => [v.ok, `${what} ${v.what}`, v.detail]);
+  } catch (error) {
+    return [[false, what, (error as Error).message]];
+  }
+}
+
 /** Plain-words checks of everything the gateway needs; non-zero exit when any fails. */
 export async function doctor(options: GlobalOptions): Promise<number> {
   const { config, source } = loadConfig(options.config);
@@ -117,7 +147,7 @@ export async function doctor(options: GlobalOptions): Promise<number> {
     }
     for (const name of Object.keys(config.backends)) results.push(await checkBackend(name, config, dataDir, store));
     for (const [name, c] of Object.entries(config.connectors)) {
-      if (c?.enabled) results.push([false, `connector ${name}`, 'enabled, but not available in this build']);
+      if (c?.enabled) results.push(...(await checkConnector(name, config, dataDir, store)));
     }
   } finally {
     await store.close();

@@ -103,10 +103,12 @@ export class FakeGateway {
       case 2: {
         this.identifies.push(d);
         if (d.token !== this.state.token) return ws.close(4004, 'Authentication failed.');
+        // A privileged intent the application has not enabled in the Developer Portal.
+        if ((Number(d.intents) & this.state.disallowedIntents) !== 0) return ws.close(4014, 'Disallowed intent(s).');
         const session: Session = { id: randomBytes(16).toString('hex'), seq: 0, log: [], socket: ws };
         this.sessions.set(session.id, session);
         this.current = session;
-        this.dispatch('READY', { ...fixture('ready'), user: this.state.bot, session_id: session.id, resume_gateway_url: this.resumeUrl() });
+        this.dispatch('READY', { ...fixture<Json>('ready'), user: this.state.bot, session_id: session.id, resume_gateway_url: this.resumeUrl() });
         return;
       }
       case 6: {

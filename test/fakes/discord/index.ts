@@ -39,8 +39,9 @@ export async function startFakeDiscord(options: { token?: string; heartbeatInter
   const state = new FakeDiscordState(options.token ?? 'fake-discord-token');
   let base = '';
   const server = createServer((req, res) => {
+    const arrived = Date.now();
     handleRest(state, `${base.replace('http', 'ws')}/gateway`, req, res)
-      .then((status) => state.requests.push({ method: req.method ?? 'GET', path: req.url ?? '', at: Date.now(), status }))
+      .then((status) => state.requests.push({ method: req.method ?? 'GET', path: req.url ?? '', arrived, at: Date.now(), status }))
       .catch(() => res.destroy());
   });
   const gateway = new FakeGateway(state, server, () => `${base.replace('http', 'ws')}/resume`, options.heartbeatInterval);
@@ -59,13 +60,13 @@ export async function startFakeDiscord(options: { token?: string; heartbeatInter
     posts: state.posts,
     typing: state.typing,
     addDm(id: string, recipient: DiscordUser): FakeChannel {
-      return state.addChannel({ ...fixture('dm-channel'), id, type: 1, last_message_id: null, recipients: [recipient] });
+      return state.addChannel({ ...fixture<Json>('dm-channel'), id, type: 1, last_message_id: null, recipients: [recipient] });
     },
     addTextChannel(id: string): FakeChannel {
-      return state.addChannel({ ...fixture('guild-text-channel'), id, guild_id: GUILD_ID, type: 0, last_message_id: null });
+      return state.addChannel({ ...fixture<Json>('guild-text-channel'), id, guild_id: GUILD_ID, type: 0, last_message_id: null });
     },
     addThread(id: string, parentId: string): FakeChannel {
-      return state.addChannel({ ...fixture('thread-channel'), id, guild_id: GUILD_ID, parent_id: parentId, owner_id: USERS.alice.id, type: 11 });
+      return state.addChannel({ ...fixture<Json>('thread-channel'), id, guild_id: GUILD_ID, parent_id: parentId, owner_id: USERS.alice.id, type: 11 });
     },
     /** A message as a person posts it: stored in the channel's history and (by default) dispatched as MESSAGE_CREATE. */
     say(m: UserMessage): Json {
@@ -73,7 +74,7 @@ export async function startFakeDiscord(options: { token?: string; heartbeatInter
       if (!channel) throw new Error(`fake discord: unknown channel ${m.channelId}`);
       const referenced = m.replyTo ? state.find(m.channelId, m.replyTo) : undefined;
       const message: Json = {
-        ...fixture('message'),
+        ...fixture<Json>('message'),
         reactions: [],
         id: state.snowflake(),
         channel_id: m.channelId,

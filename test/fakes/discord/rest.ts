@@ -50,7 +50,7 @@ export async function handleRest(state: FakeDiscordState, gatewayUrl: string, re
   const limit = state.rateLimits.findIndex((r) => r.method === method && r.pattern.test(path));
   if (limit >= 0) {
     const [r] = state.rateLimits.splice(limit, 1);
-    const body = { ...fixture('rate-limited'), retry_after: r!.retryAfter, global: r!.global };
+    const body = { ...fixture<Json>('rate-limited'), retry_after: r!.retryAfter, global: r!.global };
     return send(res, 429, body, {
       'retry-after': String(r!.retryAfter),
       'x-ratelimit-remaining': '0',
@@ -61,7 +61,7 @@ export async function handleRest(state: FakeDiscordState, gatewayUrl: string, re
   }
 
   if (method === 'GET' && path === '/gateway/bot') {
-    return send(res, 200, { ...fixture('gateway-bot'), url: gatewayUrl, shards: 1 });
+    return send(res, 200, { ...fixture<Json>('gateway-bot'), url: gatewayUrl, shards: 1 });
   }
   if (method === 'GET' && path === '/users/@me') return send(res, 200, state.bot);
 

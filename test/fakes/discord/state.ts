@@ -44,9 +44,12 @@ export class FakeDiscordState {
   readonly messages = new Map<string, Json[]>();
   readonly posts: RecordedPost[] = [];
   readonly typing: Array<{ channelId: string; at: number }> = [];
-  readonly requests: Array<{ method: string; path: string; at: number; status: number }> = [];
+  /** Every REST request: when it arrived, when it was answered, with what status. */
+  readonly requests: Array<{ method: string; path: string; arrived: number; at: number; status: number }> = [];
   readonly rateLimits: Array<{ method: string; pattern: RegExp; retryAfter: number; global: boolean }> = [];
   readonly nonces = new Map<string, { messageId: string; at: number }>();
+  /** Intents the application may not use (e.g. 1 << 15, Message Content, not enabled in the portal): IDENTIFY gets 4014. */
+  disallowedIntents = 0;
   /** Called for every message the bot posts: real Discord echoes the bot's own messages on the gateway. */
   onBotMessage: (message: Json) => void = () => undefined;
   private counter = 0n;
@@ -79,7 +82,7 @@ export class FakeDiscordState {
 
   /** The message object Discord returns for a bot post (the documented example with this post's fields). */
   botMessage(channelId: string, body: Json): Json {
-    const base = fixture('message');
+    const base = fixture<Json>('message');
     const channel = this.channels.get(channelId);
     const reference = body.message_reference as Json | undefined;
     const referenced = reference ? this.find(channelId, reference.message_id as string) : undefined;

@@ -13,9 +13,7 @@ import { tempDir } from '../../helpers/tmp.js';
  * temp dir: no TLS, plain LOGIN allowed, one user from a static passwd-file, a maildir in the temp dir. Tests deliver
  * inbound mail by IMAP APPEND (`append`) and read flags back (`flags`) over their own connection.
  */
-export interface Dovecot {
-  host: string;
-  port: number;
+export interface MailAccount {
   user: string;
   password: string;
   /** Appends a raw message to INBOX (unseen unless `flags` say otherwise); resolves with its UID. */
@@ -24,21 +22,30 @@ export interface Dovecot {
   flags(uid: number): Promise<Set<string>>;
   /** UIDs of every message in INBOX (proves nothing was moved or expunged). */
   uids(): Promise<number[]>;
+}
+
+export interface Dovecot extends MailAccount {
+  host: string;
+  port: number;
+  /** Another user with its own empty INBOX, so tests sharing one server never see each other's mail. */
+  newAccount(): Promise<MailAccount>;
+  /** Disconnects every IMAP session of a user (`doveadm kick`), as a server restart or a network drop would. */
+  kick(user: string): void;
   log(): string;
   stop(): Promise<void>;
 }
 
 const INSTALL_HINT = 'dovecot is not installed: apt-get install -y dovecot-imapd';
 
-function findDovecot(): string {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin'];
-  const found = dirs.filter(Boolean).map((d) => join(d, 'dovecot')).find((p) => existsSync(p));
+function findDovecot(name = 'dovecot'): string {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin', '/usr/bin'];
+  const found = dirs.filter(Boolean).map((d) => join(d, name)).find((p) => existsSync(p));
   if (!found) throw new Error(INSTALL_HINT);
   return found;
 }
 
 /** An unprivileged system account from /etc/passwd, for the processes Dovecot refuses to run as root. */
-function account(names: string[]): { name: string; uid: number; gid: number } {
+function systemAccount(names: string[]): { name: string; uid: number; gid: number } {
   const lines = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':'));
   for (const name of names) {
     const row = lines.find((f) => f[0] === name);
@@ -52,8 +59,10 @@ function groupName(gid: number): string {
   return row?.[0] ?? String(gid);
 }
 
-function config(v24: boolean, dir: string, port: number, users: { internal: string; internalGroup: string; login: string }): string {
+function config(v24: boolean, dir: string, port: number, users: { internal: string; internalGroup: string; login: string }, idle: boolean): string {
   const common = [
+    // Without IDLE in the capability list, clients must poll: how a test proves the fallback.
+    ...(idle ? [] : ['imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS NAMESPACE CHILDREN']),
     'protocols = imap',
     'listen = 127.0.0.1',
     `base_dir = ${dir}/run`,
@@ -103,7 +112,7 @@ const accepts = (port: number): Promise<boolean> =>
     s.once('error', () => resolve(false));
   });
 
-export async function startDovecot(options: { user?: string; password?: string } = {}): Promise<Dovecot> {
+export async function startDovecot(options: { user?: string; password?: string; accounts?: number; idle?: boolean } = {}): Promise<Dovecot> {
   const binary = findDovecot();
   const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const v24 = /^2\.(4|[5-9])|^[3-9]\./.test(version);
@@ -116,21 +125,26 @@ export async function startDovecot(options: { user?: string; password?: string }
   // an unprivileged mail owner. As any other user everything runs as that user.
   const root = process.getuid?.() === 0;
   const me = userInfo();
-  const mailOwner = root ? account(['nobody']) : { name: me.username, uid: me.uid, gid: me.gid };
+  const mailOwner = root ? systemAccount(['nobody']) : { name: me.username, uid: me.uid, gid: me.gid };
   const users = root
-    ? { internal: account(['dovecot']).name, internalGroup: groupName(account(['dovecot']).gid), login: account(['dovenull', 'nobody']).name }
+    ? { internal: systemAccount(['dovecot']).name, internalGroup: groupName(systemAccount(['dovecot']).gid), login: systemAccount(['dovenull', 'nobody']).name }
     : { internal: me.username, internalGroup: groupName(me.gid), login: me.username };
   if (root) {
     chmodSync(dir, 0o755);
     chownSync(join(dir, 'mail'), mailOwner.uid, mailOwner.gid);
   }
-  writeFileSync(join(dir, 'passwd'), `${user}:{PLAIN}${password}:${mailOwner.uid}:${mailOwner.gid}::${dir}/mail/home::\n`);
+  const passwdLine = (u: string, p: string) => `${u}:{PLAIN}${p}:${mailOwner.uid}:${mailOwner.gid}::${dir}/mail/home::\n`;
+  // Every account exists from the start: Dovecot notices a changed passwd-file by its mtime, which has one-second
+  // resolution, so an account added at run time could fail to log in.
+  const [local, domain] = user.split('@');
+  const extra = Array.from({ length: options.accounts ?? 30 }, (_, i) => ({ user: `${local}-${i + 1}@${domain}`, password: `${password}-${i + 1}` }));
+  writeFileSync(join(dir, 'passwd'), [{ user, password }, ...extra].map((a) => passwdLine(a.user, a.password)).join(''));
 
   let child: ChildProcess | undefined;
   let port = 0;
   for (let attempt = 0; attempt < 3 && !child; attempt++) {
     port = await freePort();
-    writeFileSync(join(dir, 'dovecot.conf'), config(v24, dir, port, users));
+    writeFileSync(join(dir, 'dovecot.conf'), config(v24, dir, port, users, options.idle ?? true));
     const c = spawn(binary, ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     c.stdout!.on('data', (d) => (output += d));
@@ -147,41 +161,62 @@ export async function startDovecot(options: { user?: string; password?: string }
     }
   }
 
-  const withClient = async <T>(fn: (c: ImapFlow) => Promise<T>): Promise<T> => {
-    const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, auth: { user, pass: password }, logger: false, disableAutoIdle: true });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.logout().catch(() => c.close());
-    }
+  // A test process that dies without stop() must not leave a Dovecot behind.
+  const orphanGuard = () => child?.kill('SIGKILL');
+  process.once('exit', orphanGuard);
+
+  const account = (user: string, password: string): MailAccount => {
+    const withClient = async <T>(fn: (c: ImapFlow) => Promise<T>): Promise<T> => {
+      const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, auth: { user, pass: password }, logger: false, disableAutoIdle: true });
+      await c.connect();
+      try {
+        return await fn(c);
+      } finally {
+        await c.logout().catch(() => c.close());
+      }
+    };
+    return {
+      user,
+      password,
+      append: (raw, flags = []) =>
+        withClient(async (c) => {
+          const r = await c.append('INBOX', raw, flags);
+          if (!r || !r.uid) throw new Error('APPEND returned no UID');
+          return r.uid;
+        }),
+      flags: (uid) =>
+        withClient(async (c) => {
+          await c.mailboxOpen('INBOX', { readOnly: true });
+          const m = await c.fetchOne(String(uid), { flags: true }, { uid: true });
+          if (!m) throw new Error(`no message with UID ${uid}`);
+          return m.flags ?? new Set<string>();
+        }),
+      uids: () =>
+        withClient(async (c) => {
+          await c.mailboxOpen('INBOX', { readOnly: true });
+          return ((await c.search({ all: true }, { uid: true })) || []).sort((a, b) => a - b);
+        }),
+    };
   };
+  let accounts = 0;
 
   return {
     host: '127.0.0.1',
     port,
-    user,
-    password,
-    append: (raw, flags = []) =>
-      withClient(async (c) => {
-        const r = await c.append('INBOX', raw, flags);
-        if (!r || !r.uid) throw new Error('APPEND returned no UID');
-        return r.uid;
-      }),
-    flags: (uid) =>
-      withClient(async (c) => {
-        await c.mailboxOpen('INBOX', { readOnly: true });
-        const m = await c.fetchOne(String(uid), { flags: true }, { uid: true });
-        if (!m) throw new Error(`no message with UID ${uid}`);
-        return m.flags ?? new Set<string>();
-      }),
-    uids: () =>
-      withClient(async (c) => {
-        await c.mailboxOpen('INBOX', { readOnly: true });
-        return ((await c.search({ all: true }, { uid: true })) || []).sort((a, b) => a - b);
-      }),
+    ...account(user, password),
+    async newAccount() {
+      const next = extra[accounts++];
+      if (!next) throw new Error(`all ${extra.length} accounts are in use: startDovecot({ accounts: n })`);
+      return account(next.user, next.password);
+    },
+    kick(target) {
+      const r = spawnSync(findDovecot('doveadm'), ['-c', join(dir, 'dovecot.conf'), 'kick', target], { encoding: 'utf8' });
+      // Succeeds only if a session was there to kick: proves the test really dropped a connection.
+      if (r.status !== 0 || !r.stdout.includes(target)) throw new Error(`doveadm kick ${target}: ${r.stderr || r.stdout || `exit ${r.status}`}`);
+    },
     log: () => readLog(dir),
     async stop() {
+      process.off('exit', orphanGuard);
       if (child && child.exitCode === null) {
         const done = new Promise((resolve) => child!.once('exit', resolve));
         child.kill('SIGTERM');

@@ -159,6 +159,7 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
       rateLimits = Array.from({ length: times }, () => ({ retryAfter: retryAfterSeconds }));
     },
     async close() {
+      if (!server.listening) return;
       for (const c of conns) c.ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       server.closeAllConnections();

@@ -58,8 +58,8 @@ export class FakeTelegram {
   private readonly log: Update[] = [];
   private nextUpdateId = 500_000;
   private nextMessageId = 9_000;
-  private readonly failures = new Map<string, FakeError[]>();
-  private waiter: { res: ServerResponse; limit: number; timer: NodeJS.Timeout } | undefined;
+  private readonly failures = new Map<string, Array<FakeError | null>>();
+  private waiter: { res: ServerResponse; payload: Record<string, unknown>; limit: number; timer: NodeJS.Timeout } | undefined;
   private readonly server = createServer((req, res) => void this.route(req, res));
   url = '';
 
@@ -92,9 +92,18 @@ export class FakeTelegram {
     this.wake();
   }
 
-  /** The next `count` calls of `method` answer `error` (e.g. 429 with parameters.retry_after). */
-  failNext(method: string, count: number, error: FakeError): void {
-    this.failures.set(method, [...(this.failures.get(method) ?? []), ...Array.from({ length: count }, () => error)]);
+  /**
+   * After `after` normal calls, the next `count` calls of `method` answer `error` (e.g. 429 with
+   * parameters.retry_after). `error_code: 0` drops the connection instead, as a network failure would.
+   */
+  failNext(method: string, count: number, error: FakeError, after = 0): void {
+    const queue = [...Array.from({ length: after }, () => null), ...Array.from({ length: count }, () => error)];
+    this.failures.set(method, [...(this.failures.get(method) ?? []), ...queue]);
+  }
+
+  /** True while a getUpdates long poll is held open. */
+  get longPolling(): boolean {
+    return this.waiter !== undefined;
   }
 
   pending(): Update[] {
@@ -124,6 +133,10 @@ export class FakeTelegram {
     const [, token, method] = m as unknown as [string, string, string];
     if (token !== this.token) return this.reply(res, method, payload, fail({ error_code: 401, description: 'Unauthorized' }));
     const injected = this.failures.get(method)?.shift();
+    if (injected?.error_code === 0) {
+      this.calls.push({ method, payload, at: Date.now(), status: 0 });
+      return void req.socket.destroy();
+    }
     if (injected) return this.reply(res, method, payload, fail(injected));
     if (method === 'getUpdates') return this.getUpdates(res, payload);
     this.reply(res, method, payload, this.handle(method, payload));
@@ -143,7 +156,7 @@ export class FakeTelegram {
       const old = this.waiter;
       this.waiter = undefined;
       clearTimeout(old.timer);
-      this.reply(old.res, 'getUpdates', {}, fail({ error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' }));
+      this.reply(old.res, 'getUpdates', old.payload, fail({ error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' }));
     }
     const offset = typeof p.offset === 'number' ? p.offset : undefined;
     if (offset !== undefined && offset > this.confirmed) this.confirmed = offset;
@@ -156,7 +169,7 @@ export class FakeTelegram {
       this.waiter = undefined;
       this.reply(res, 'getUpdates', p, ok([]));
     }, timeout * 1000);
-    this.waiter = { res, limit, timer };
+    this.waiter = { res, payload: p, limit, timer };
     // A client that gives up (aborted on stop) is no longer waiting.
     res.on('close', () => {
       if (this.waiter?.res !== res) return;
@@ -170,7 +183,7 @@ export class FakeTelegram {
     if (!w || this.pending().length === 0) return;
     this.waiter = undefined;
     clearTimeout(w.timer);
-    this.reply(w.res, 'getUpdates', { woken: true }, ok(this.pending().slice(0, w.limit)));
+    this.reply(w.res, 'getUpdates', w.payload, ok(this.pending().slice(0, w.limit)));
   }
 
   private handle(method: string, p: Record<string, unknown>): Answer {

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { Routes, type Client } from 'discord.js';
+import { z } from 'zod';
+import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
+import { InvalidPayloadError, type ChannelEvent } from '../../core/event.js';
+import { CATCH_UP_LIMIT, Lanes, oldestFirst, type ChannelMemory } from './catchup.js';
+import { discordMessageSchema, placeOf, repliedMessageId, screen, toChannelEvent, type DiscordMessage, type Place } from './parse.js';
+import type { Typing } from './send.js';
+
+export interface InboundDeps {
+  deps: ConnectorDeps<{ assistant?: string | undefined }>;
+  client: Client;
+  memory: ChannelMemory;
+  typing: Typing;
+  io: () => ConnectorIO | undefined;
+  botId: () => string | undefined;
+}
+
+const channelSchema = z.object({ type: z.number().int().nonnegative() });
+const authoredSchema = z.object({ author: z.object({ id: z.string() }) });
+
+/**
+ * From a validated Discord message to a published ChannelEvent: where it was said, whether it answers the bot,
+ * then publish, and only after that remember it (for catch-up) and show "typing…" if the assistant is addressed.
+ */
+export class Inbound {
+  private readonly lanes = new Lanes();
+  private readonly actor: string;
+
+  constructor(private readonly d: InboundDeps) {
+    this.actor = `connector:${d.deps.name}`;
+  }
+
+  /** A live MESSAGE_CREATE / MESSAGE_UPDATE, already validated; queued behind its channel's earlier messages. */
+  accept(message: DiscordMessage, edited: boolean): void {
+    this.lanes.run(message.channel_id, () => this.handle(message, edited), (e) => this.failed(e, message));
+  }
+
+  /** After a fresh session (READY): what was said while we were away, in each channel we talk in. */
+  catchUp(): void {
+    for (const { channelId, after, place } of this.d.memory.recent()) {
+      this.lanes.run(channelId, () => this.catchUpChannel(channelId, after, place), (e) => this.d.deps.log.warn({ channel: channelId, error: String(e) }, 'catch-up failed'));
+    }
+  }
+
+  idle(): Promise<void> {
+    return this.lanes.idle();
+  }
+
+  async audit(kind: string, subject: string, data: Record<string, unknown>): Promise<void> {
+    await this.d.deps.store.appendAudit([{ kind, actor: this.actor, subject, data }]);
+  }
+
+  private async catchUpChannel(channelId: string, after: string, place: Place): Promise<void> {
+    const page = await this.d.client.rest.get(Routes.channelMessages(channelId), { query: new URLSearchParams({ after, limit: String(CATCH_UP_LIMIT) }) });
+    const valid: DiscordMessage[] = [];
+    for (const raw of Array.isArray(page) ? page : []) {
+      const parsed = discordMessageSchema.safeParse(raw);
+      if (parsed.success) valid.push(parsed.data);
+      else await this.audit('inbound.rejected', `discord:${channelId}`, { reason: 'malformed message in history', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) });
+    }
+    if (valid.length) this.d.deps.log.info({ channel: channelId, messages: valid.length }, 'catching up on missed messages');
+    // A message edited while we were away is answered as it reads now: it was never seen in its first form.
+    for (const m of oldestFirst(valid)) await this.handle(m, false, place);
+  }
+
+  private async handle(m: DiscordMessage, edited: boolean, known?: Place): Promise<void> {
+    const botId = this.d.botId();
+    if (!botId) throw new Error('message before READY');
+    const dropped = screen(m, botId, edited);
+    if (dropped) {
+      if (dropped.audit) await this.audit(dropped.audit, `discord:${m.channel_id}/${m.id}`, { reason: dropped.reason });
+      // Handled: a catch-up need not fetch it again. Only channels we already talk in are remembered.
+      const p = known ?? this.d.memory.place(m.channel_id);
+      return p && this.d.memory.seen(m.channel_id, m.id, p, false);
+    }
+    const place = known ?? (await this.locate(m));
+    const verdict = toChannelEvent(m, {
+      eventId: randomUUID(),
+      account: this.d.deps.name,
+      botId,
+      place,
+      replyToBot: await this.repliesToBot(m, botId),
+      edited,
+      ...(this.d.deps.config.assistant ? { assistant: this.d.deps.config.assistant } : {}),
+      receivedAt: new Date(this.d.deps.now()).toISOString(),
+    });
+    if (verdict.ok === false) {
+      if (verdict.audit) await this.audit(verdict.audit, `discord:${m.channel_id}/${m.id}`, { reason: verdict.reason });
+      return this.d.memory.seen(m.channel_id, m.id, place, false);
+    }
+    const io = this.d.io();
+    if (!io) throw new Error('connector stopped');
+    let published: ChannelEvent | undefined;
+    try {
+      [published] = await io.publish([verdict.event]);
+    } catch (error) {
+      // Refused by the event schema: already audited by publish. Anything else leaves the channel's memory where it
+      // was, so the next catch-up (at the next READY) fetches this message again.
+      if (!(error instanceof InvalidPayloadError)) throw error;
+    }
+    const addressed = published !== undefined && !edited && this.addressed(published);
+    await this.d.memory.seen(m.channel_id, m.id, place, addressed);
+    if (addressed && this.mayAnswer(published!)) this.d.typing.start(m.channel_id);
+  }
+
+  /** DM or guild channel, thread or not: from the payload's channel_type, else what we know, else the Channel object. */
+  private async locate(m: DiscordMessage): Promise<Place> {
+    if (m.channel_type !== undefined) return placeOf(m.channel_type, m.guild_id);
+    const known = this.d.memory.place(m.channel_id);
+    if (known) return known;
+    if (!m.guild_id) return { kind: 'dm', thread: false };
+    const cached = this.d.client.channels.cache.get(m.channel_id);
+    if (cached) return placeOf(cached.type, m.guild_id);
+    const fetched = channelSchema.safeParse(await this.d.client.rest.get(Routes.channel(m.channel_id)).catch(() => undefined));
+    return fetched.success ? placeOf(fetched.data.type, m.guild_id) : { kind: 'channel', thread: false, guildId: m.guild_id };
+  }
+
+  /** Whether the message replies to one of the bot's own: the payload's referenced_message, else cache, else REST. */
+  private async repliesToBot(m: DiscordMessage, botId: string): Promise<boolean> {
+    const id = repliedMessageId(m);
+    if (!id) return false;
+    if (m.referenced_message !== undefined) return m.referenced_message?.author.id === botId; // null: deleted
+    const channel = this.d.client.channels.cache.get(m.channel_id);
+    const cached = channel?.isTextBased() ? channel.messages.cache.get(id) : undefined;
+    if (cached) return cached.author.id === botId;
+    const fetched = authoredSchema.safeParse(await this.d.client.rest.get(Routes.channelMessage(m.channel_id, id)).catch(() => undefined));
+    return fetched.success && fetched.data.author.id === botId;
+  }
+
+  /** The group gate's rule (DESIGN "Groups, every platform"): a DM, a mention entity, a reply to the bot, or requireMention off. */
+  private addressed(e: ChannelEvent): boolean {
+    if (e.sender.isBot) return false;
+    if (e.conversation.kind === 'dm') return true;
+    return e.mentionsBot || e.replyTo?.toBot === true || this.d.deps.gateway.channels[`discord:${e.conversation.id}`]?.requireMention === false;
+  }
+
+  /** No "typing…" where the config already says no answer will come; run-time allows only lose the indicator. */
+  private mayAnswer(e: ChannelEvent): boolean {
+    const access = this.d.deps.gateway.access;
+    const sender = `discord:${e.sender.id}`;
+    const conversation = `discord:${e.conversation.id}`;
+    if (access.deny.includes(sender) || access.deny.includes(conversation)) return false;
+    if (e.conversation.kind === 'dm') return access.dm !== 'allowlist' || access.allow.includes(sender);
+    return access.groups === 'open' || access.allow.includes(conversation);
+  }
+
+  private failed(error: unknown, m: DiscordMessage): void {
+    this.d.deps.log.error({ channel: m.channel_id, message: m.id, error: String(error) }, 'inbound message not published');
+  }
+}

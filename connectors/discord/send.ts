@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { Routes, type REST } from 'discord.js';
+import type { Reply } from '../../core/event.js';
+import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
+
+/** Discord refuses content over 2,000 characters from bots, Nitro or not. */
+export const DISCORD_MAX_CHARS = 2_000;
+const SNOWFLAKE = /^\d{1,20}$/;
+
+/** The split limit: `maxMessageChars` may lower Discord's, never raise it past what Discord accepts. */
+export function limitFor(maxMessageChars: number | undefined): Limit {
+  const max = Math.min(maxMessageChars ?? PLATFORM_LIMITS.discord.max, DISCORD_MAX_CHARS);
+  return { max, unit: 'utf16' };
+}
+
+/**
+ * Discord's idempotency key for one part of one reply: at most 25 characters, the same on every retry of the job.
+ * With `enforce_nonce` Discord answers a repeated nonce (within a few minutes) with the message it already created.
+ */
+export const nonceFor = (idempotencyKey: string, part: number): string =>
+  createHash('sha256').update(`${idempotencyKey}\u0000${part}`).digest('base64url').slice(0, 25);
+
+/** The JSON body of one part; user text never pings anyone (no @everyone, roles, users, nor the replied-to author). */
+export function messageBody(reply: Reply, content: string, part: number): Record<string, unknown> {
+  const { conversation } = reply.address;
+  const quote = part === 0 && conversation.kind !== 'dm' && reply.replyTo !== undefined && SNOWFLAKE.test(reply.replyTo);
+  return {
+    content,
+    nonce: nonceFor(reply.idempotencyKey, part),
+    enforce_nonce: true,
+    allowed_mentions: { parse: [] },
+    // In a guild channel the first part answers the message it replies to; a deleted original does not fail it.
+    ...(quote ? { message_reference: { message_id: reply.replyTo, fail_if_not_exists: false } } : {}),
+  };
+}
+
+/** Where a reply goes: a thread is its own channel, so the thread's id is the channel to post in. */
+export const targetChannel = (reply: Reply): string => reply.address.conversation.threadId ?? reply.address.conversation.id;
+
+/**
+ * Renders, splits and posts a reply, parts in order, through discord.js's REST manager: it keeps per-route buckets
+ * and the global limit from the first request, and waits out a 429's retry-after before trying again.
+ */
+export async function postReply(rest: REST, reply: Reply, limit: Limit, signal: AbortSignal): Promise<string[]> {
+  const parts = renderReply(reply.text, reply.format, 'discord', limit);
+  const channel = targetChannel(reply);
+  const ids: string[] = [];
+  for (const [i, content] of parts.entries()) {
+    const message = (await rest.post(Routes.channelMessages(channel), { body: messageBody(reply, content, i), signal })) as { id?: unknown };
+    if (typeof message?.id !== 'string') throw new Error('Discord answered a message post without a message id');
+    ids.push(message.id);
+  }
+  return ids;
+}
+
+const TYPING_REFRESH_MS = 8_000; // Discord shows "typing…" for about 10 s per request
+const TYPING_MAX_MS = 60_000;
+
+/** "Bot is typing…" in a channel while the backend works: refreshed until the reply is posted, or for 60 s at most. */
+export class Typing {
+  private readonly timers = new Map<string, { interval: NodeJS.Timeout; until: number }>();
+
+  constructor(
+    private readonly rest: REST,
+    private readonly now: () => number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  start(channelId: string): void {
+    this.stop(channelId);
+    const until = this.now() + TYPING_MAX_MS;
+    const ping = () => {
+      if (this.now() >= until) return this.stop(channelId);
+      this.rest.post(Routes.channelTyping(channelId)).catch(this.onError);
+    };
+    const interval = setInterval(ping, TYPING_REFRESH_MS);
+    interval.unref();
+    this.timers.set(channelId, { interval, until });
+    ping();
+  }
+
+  stop(channelId: string): void {
+    const t = this.timers.get(channelId);
+    if (t) clearInterval(t.interval);
+    this.timers.delete(channelId);
+  }
+
+  stopAll(): void {
+    for (const id of [...this.timers.keys()]) this.stop(id);
+  }
+}

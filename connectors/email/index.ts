@@ -1,0 +1,140 @@
+import { ImapFlow } from 'imapflow';
+import { ConfigError, type Config } from '../../core/config.js';
+import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
+import { InvalidPayloadError } from '../../core/event.js';
+import { parseMail, type ParseOutcome } from './parse.js';
+import { createSender, type SmtpSettings } from './send.js';
+import { EmailState } from './state.js';
+import { describeImapError, imapOptions, MailboxWatcher, type ImapSettings, type UnseenMessage } from './watch.js';
+
+export type EmailConfig = NonNullable<NonNullable<Config['connectors']>['email']>;
+
+/** DESIGN: IMAP IDLE, falling back to polling every <= 10 s. */
+export const POLL_MS = 10_000;
+/** Larger messages are not downloaded: rejected (audited) and flagged \Seen, so they never block the mailbox. */
+export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
+
+/** The config with its credentials resolved; a missing field is a config error naming it, before any network call. */
+function settings(deps: ConnectorDeps<EmailConfig>): { address: string; imap: ImapSettings; smtp: SmtpSettings } {
+  const c = deps.config;
+  const field = `connectors.${deps.name}`;
+  if (!c.address) throw new ConfigError(`${field}.address: required (the assistant's mailbox address; replies are sent from it)`);
+  if (!c.imap) throw new ConfigError(`${field}.imap: required ({ host, port, secure, user, password, mailbox })`);
+  if (!c.smtp) throw new ConfigError(`${field}.smtp: required ({ host, port, secure, user, password })`);
+  if (c.imap.secure && c.imap.starttls) throw new ConfigError(`${field}.imap.starttls: use either secure (TLS, port 993) or starttls, not both`);
+  if (c.smtp.secure && c.smtp.starttls) throw new ConfigError(`${field}.smtp.starttls: use either secure (TLS, port 465) or starttls (port 587), not both`);
+  const server = (s: NonNullable<EmailConfig['imap']>, which: 'imap' | 'smtp') => ({
+    host: s.host,
+    port: s.port,
+    secure: s.secure,
+    starttls: s.starttls,
+    user: s.user,
+    password: deps.resolve(s.password, `${field}.${which}.password`),
+  });
+  return {
+    address: c.address.toLowerCase(),
+    imap: { ...server(c.imap, 'imap'), mailbox: c.imap.mailbox ?? 'INBOX' },
+    smtp: server(c.smtp, 'smtp'),
+  };
+}
+
+/**
+ * The email connector: a thread is a conversation (kind `dm`, id = the thread's root Message-ID), the sender is
+ * the lower-cased From address. Inbound comes from one IMAP mailbox (watch.ts), is parsed and filtered (parse.ts),
+ * published, and only then flagged \Seen; replies go out by SMTP (send.ts). `tuning` exists for tests.
+ */
+export function createEmailConnector(deps: ConnectorDeps<EmailConfig>, tuning: { pollMs?: number } = {}): Connector {
+  const { address, imap, smtp } = settings(deps);
+  const actor = `connector:${deps.name}`;
+  const state = new EmailState(deps.store, deps.name);
+  const sender = createSender({ smtp, address, state, log: deps.log, maxMessageChars: deps.config.maxMessageChars });
+  let watcher: MailboxWatcher | undefined;
+
+  const audit = (kind: string, data: Record<string, unknown>, subject?: string) =>
+    deps.store.appendAudit([{ kind, actor, ...(subject ? { subject } : {}), data }]);
+
+  async function onMessage(io: ConnectorIO, m: UnseenMessage): Promise<void> {
+    if (!m.source) {
+      deps.log.warn({ uid: m.uid, size: m.size }, 'email: message too large; not answered');
+      return audit('inbound.rejected', { reason: 'too-large', uid: m.uid, size: m.size });
+    }
+    let outcome: ParseOutcome;
+    // A failing store is retried (the message stays unseen); anything else that throws is about this message.
+    let storeFailed = false;
+    const guard = <T>(p: Promise<T>): Promise<T> =>
+      p.catch((error: unknown) => {
+        storeFailed = true;
+        throw error;
+      });
+    const lookups = { message: (id: string) => guard(state.message(id)), bySubject: (s: string, b: string) => guard(state.bySubject(s, b)) };
+    try {
+      outcome = await parseMail(m.source, { address, assistant: deps.config.assistant, now: deps.now, state: lookups });
+    } catch (error) {
+      if (storeFailed) throw error;
+      // A bug or a pathological message must not hold up the mailbox: audited, flagged \Seen, never retried.
+      deps.log.error({ uid: m.uid, error: (error as Error).message }, 'email: message could not be parsed');
+      return audit('inbound.rejected', { reason: 'parse-failed', uid: m.uid });
+    }
+    if (outcome.kind !== 'event') {
+      deps.log.info({ uid: m.uid, reason: outcome.reason }, `email: message ${outcome.kind}`);
+      return audit(`inbound.${outcome.kind}`, { reason: outcome.reason, uid: m.uid, ...(outcome.from ? { from: outcome.from } : {}) }, outcome.messageId);
+    }
+    // Stored before publishing: the reply may be sent the moment the event is enqueued.
+    await state.remember(outcome.messageId, outcome.record);
+    await state.setLatest(outcome.root, outcome.messageId);
+    if (outcome.base) await state.setBySubject(outcome.sender, outcome.base, outcome.root);
+    try {
+      await io.publish([outcome.event]);
+    } catch (error) {
+      // publish audited it as inbound.rejected; it can never become valid, so it is flagged \Seen like the rest.
+      if (!(error instanceof InvalidPayloadError)) throw error;
+    }
+  }
+
+  return {
+    platform: 'email',
+    async start(io) {
+      watcher = new MailboxWatcher({
+        imap,
+        pollMs: Math.min(tuning.pollMs ?? POLL_MS, POLL_MS),
+        maxSourceBytes: MAX_SOURCE_BYTES,
+        log: deps.log,
+        cursor: { get: () => state.cursor(imap.mailbox), set: (v) => state.setCursor(imap.mailbox, v) },
+        onMessage: (m) => onMessage(io, m),
+      });
+      await watcher.start();
+      deps.log.info({ mailbox: imap.mailbox, host: imap.host }, 'email: watching mailbox');
+    },
+    send: (reply, signal) => sender.send(reply, signal),
+    async check() {
+      const results: Array<{ ok: boolean; what: string; detail: string }> = [];
+      const client = new ImapFlow({ ...imapOptions(imap, deps.log), disableAutoIdle: true });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        const box = await client.mailboxOpen(imap.mailbox, { readOnly: true });
+        results.push({ ok: true, what: 'email IMAP', detail: `logged in to ${imap.host}:${imap.port} as ${imap.user}; ${imap.mailbox} has ${box.exists} messages` });
+      } catch (error) {
+        results.push({ ok: false, what: 'email IMAP', detail: `${imap.host}:${imap.port} as ${imap.user}, mailbox ${imap.mailbox}: ${describeImapError(error)}` });
+      } finally {
+        await client.logout().catch(() => client.close());
+      }
+      try {
+        await sender.verify();
+        results.push({ ok: true, what: 'email SMTP', detail: `logged in to ${smtp.host}:${smtp.port} as ${smtp.user}` });
+      } catch (error) {
+        results.push({ ok: false, what: 'email SMTP', detail: `${smtp.host}:${smtp.port} as ${smtp.user}: ${(error as Error).message}` });
+      }
+      return results;
+    },
+    async stop() {
+      await watcher?.stop();
+      watcher = undefined;
+      // SIGTERM finishes sends in flight first: a reply cut off mid-DATA would be sent again, under the same id.
+      await sender.drain();
+      sender.close();
+    },
+  };
+}
+
+export const create: ConnectorFactory<EmailConfig> = (deps) => createEmailConnector(deps);

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { MAX_TEXT_CHARS, type ChannelEventInput } from '../../core/event.js';
+import type { EmailState, MessageRecord } from './state.js';
+import { baseSubject, isReplySubject, visibleText } from './text.js';
+
+/**
+ * One raw message (RFC 5322 source from IMAP) to a ChannelEvent, or the reason it is never answered. The
+ * conversation is the thread: its id is the thread's root Message-ID, found through the nearest ancestor the
+ * connector already knows (so a reply to the assistant's own reply joins that thread), else the first of
+ * References, else In-Reply-To, else — for clients that drop both — the same sender's thread with the same base
+ * subject when the subject says "Re:", else the message itself.
+ */
+
+export type ParseOutcome =
+  | { kind: 'event'; event: ChannelEventInput; messageId: string; root: string; record: MessageRecord; sender: string; base: string }
+  | { kind: 'ignored' | 'rejected'; reason: string; messageId?: string; from?: string };
+
+export interface ParseContext {
+  /** The connector's own address, lower-cased: the account of every event and the loop guard. */
+  address: string;
+  assistant?: string | undefined;
+  now(): number;
+  state: Pick<EmailState, 'message' | 'bySubject'>;
+}
+
+/** A Message-ID we can use as an id (<= 256 chars with brackets) and put back into In-Reply-To. */
+const MESSAGE_ID = /^<[^<>\s"\\]{1,250}>$/;
+const ID_TOKEN = /<[^<>\s"\\]{1,250}>/g;
+/** References kept in state and sent on: the root and the nearest ancestors (RFC 5322 §3.6.4 allows trimming). */
+export const MAX_REFERENCES = 20;
+
+const PARSER_OPTIONS = {
+  skipTextToHtml: true,
+  skipImageLinks: true,
+  keepCidLinks: true,
+  checksumAlgo: false,
+  // html-to-text on a giant HTML part is slow; such a part yields no text (and the mail is answered as empty).
+  maxHtmlLengthToParse: 2_000_000,
+} as const;
+
+const ids = (value: string | string[] | undefined): string[] => [...new Set([value ?? []].flat().flatMap((v) => v.match(ID_TOKEN) ?? []))];
+
+export function trimReferences(refs: string[]): string[] {
+  return refs.length <= MAX_REFERENCES ? refs : [refs[0]!, ...refs.slice(refs.length - MAX_REFERENCES + 1)];
+}
+
+function firstAddress(header: AddressObject | AddressObject[] | undefined): { address: string; name?: string } | undefined {
+  for (const obj of [header ?? []].flat()) {
+    for (const a of obj.value.flatMap((v) => (v.group ? v.group : [v]))) {
+      const address = a.address?.trim().toLowerCase();
+      if (address && /^[^\s@<>]+@[^\s@<>]+$/.test(address) && address.length <= 254) return { address, ...(a.name ? { name: a.name } : {}) };
+    }
+  }
+  return undefined;
+}
+
+/** Unfolded raw header values by lower-case name: the never-answer rules read headers exactly as sent. */
+function rawHeaders(mail: ParsedMail): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const { key, line } of mail.headerLines) {
+    const value = line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+    out.set(key, [...(out.get(key) ?? []), value]);
+  }
+  return out;
+}
+
+/** RFC 3834 and list conventions: mail that must never get an automatic answer, and why. */
+export function neverAnswer(headers: Map<string, string[]>, from: string, contentType: string): string | undefined {
+  const first = (name: string) => headers.get(name)?.[0]?.toLowerCase();
+  const autoSubmitted = first('auto-submitted');
+  if ((autoSubmitted !== undefined && autoSubmitted.split(';')[0]!.trim() !== 'no') || headers.has('x-autoreply') || headers.has('x-autorespond')) {
+    return 'auto-submitted';
+  }
+  if (/^(bulk|list|junk|auto_reply)$/.test(first('precedence') ?? '')) return 'precedence';
+  if (headers.has('list-id') || headers.has('list-unsubscribe')) return 'mailing-list';
+  if (headers.get('return-path')?.some((v) => v.replace(/\s/g, '') === '<>')) return 'bounce';
+  if (/^mailer-daemon@/.test(from) || /^multipart\/report\b/i.test(contentType)) return 'bounce';
+  return undefined;
+}
+
+function attachmentsOf(mail: ParsedMail): NonNullable<ChannelEventInput['attachments']> {
+  return mail.attachments
+    .filter((a) => !a.related)
+    .slice(0, 32)
+    .map((a) => {
+      const type = a.contentType.toLowerCase().slice(0, 128);
+      const kind = type.startsWith('image/') ? 'image' : type.startsWith('audio/') ? 'audio' : type.startsWith('video/') ? 'video' : 'file';
+      return { kind, mimeType: type, size: a.size, ...(a.filename ? { name: a.filename.slice(0, 256).toWellFormed() } : {}) } as const;
+    });
+}
+
+async function threadRoot(ctx: ParseContext, messageId: string, inReplyTo: string | undefined, references: string[], sender: string, subject: string) {
+  // Nearest known ancestor first; the message itself first of all, so a redelivery keeps its thread.
+  for (const id of [messageId, inReplyTo, ...[...references].reverse()]) {
+    if (!id) continue;
+    const known = await ctx.state.message(id);
+    if (known) return known.root;
+  }
+  if (references[0]) return references[0];
+  if (inReplyTo) return inReplyTo;
+  if (isReplySubject(subject) && baseSubject(subject)) {
+    const bySubject = await ctx.state.bySubject(sender, baseSubject(subject));
+    if (bySubject) return bySubject;
+  }
+  return messageId;
+}
+
+export async function parseMail(source: Buffer, ctx: ParseContext): Promise<ParseOutcome> {
+  let mail: ParsedMail;
+  try {
+    mail = await simpleParser(source, PARSER_OPTIONS);
+  } catch {
+    return { kind: 'rejected', reason: 'unparsable' };
+  }
+  const declared = mail.messageId?.trim();
+  // A message without a usable Message-ID still gets one that is stable across redeliveries: its content's hash.
+  const messageId =
+    declared && MESSAGE_ID.test(declared) ? declared : `<${createHash('sha256').update(source).digest('hex').slice(0, 40)}@no-message-id.invalid>`;
+  const sender = firstAddress(mail.from);
+  if (!sender) return { kind: 'rejected', reason: 'no-sender', messageId };
+  const from = sender.address;
+  if (from === ctx.address) return { kind: 'ignored', reason: 'own-address', messageId, from };
+  const contentType = mail.headerLines.find((h) => h.key === 'content-type')?.line.slice('content-type:'.length).trim() ?? '';
+  const never = neverAnswer(rawHeaders(mail), from, contentType);
+  if (never) return { kind: 'ignored', reason: never, messageId, from };
+
+  const inReplyTo = ids(mail.inReplyTo)[0];
+  const references = trimReferences(ids(mail.references).filter((r) => r !== messageId));
+  const subject = (mail.subject ?? '').replace(/[\r\n]+/g, ' ').slice(0, 998).toWellFormed();
+  const root = await threadRoot(ctx, messageId, inReplyTo, references, from, subject);
+  const body = visibleText((mail.text ?? '').toWellFormed());
+  // A new thread's subject is often the question itself.
+  const text = root === messageId && subject.trim() ? (body ? `Subject: ${subject.trim()}\n\n${body}` : `Subject: ${subject.trim()}`) : body;
+  if (text.length > MAX_TEXT_CHARS) return { kind: 'rejected', reason: 'too-long', messageId, from };
+  const attachments = attachmentsOf(mail);
+  if (!text && attachments.length === 0) return { kind: 'ignored', reason: 'empty', messageId, from };
+
+  const replyTo = firstAddress(mail.replyTo);
+  // Never address a reply to the assistant itself, whatever Reply-To says.
+  const to = replyTo && replyTo.address !== ctx.address ? replyTo.address : from;
+  const parent = inReplyTo ? await ctx.state.message(inReplyTo) : undefined;
+  const event: ChannelEventInput = {
+    v: 1,
+    id: `email-${createHash('sha256').update(`${ctx.address}\u0000${messageId}`).digest('base64url').slice(0, 32)}`,
+    platform: 'email',
+    account: ctx.address,
+    conversation: { id: root, kind: 'dm' },
+    sender: { id: from, isBot: false, ...(sender.name ? { name: sender.name.slice(0, 256).toWellFormed() } : {}) },
+    text,
+    attachments,
+    ...(inReplyTo ? { replyTo: { messageId: inReplyTo, toBot: parent?.own === true } } : {}),
+    ...(ctx.assistant ? { assistant: ctx.assistant } : {}),
+    platformMessageId: messageId,
+    receivedAt: new Date(ctx.now()).toISOString(),
+  };
+  const record: MessageRecord = { root, to, subject, references: inReplyTo && !references.includes(inReplyTo) ? trimReferences([...references, inReplyTo]) : references };
+  return { kind: 'event', event, messageId, root, record, sender: from, base: baseSubject(subject) };
+}

@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import type { ConnectorLog } from '../../core/connector.js';
+import type { Reply } from '../../core/event.js';
+import { UnrecoverableJobError } from '../../core/queue.js';
+import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
+import { trimReferences } from './parse.js';
+import type { EmailState, MessageRecord } from './state.js';
+import { replySubject } from './text.js';
+
+export interface SmtpSettings {
+  host: string;
+  port: number;
+  secure: boolean;
+  starttls?: boolean | undefined;
+  user: string;
+  password: string;
+}
+
+export interface SenderOptions {
+  smtp: SmtpSettings;
+  /** From, and the domain of every Message-ID the assistant mints. */
+  address: string;
+  state: EmailState;
+  log: ConnectorLog;
+  maxMessageChars?: number | undefined;
+}
+
+/**
+ * The assistant's own Message-ID for a reply part: derived from the idempotency key, so a retried send carries the
+ * same id and a client that got the first attempt shows the second as the same message.
+ */
+export function replyMessageId(idempotencyKey: string, part: number, address: string): string {
+  const digest = createHash('sha256').update(`${idempotencyKey}\u0000${part}`).digest('hex').slice(0, 32);
+  return `<${digest}.mc@${address.slice(address.lastIndexOf('@') + 1)}>`;
+}
+
+/** SMTP transport options: `secure` is implicit TLS (465); `starttls` requires the upgrade (587); neither is cleartext (loopback only, the schema says). */
+export function transportOptions(smtp: SmtpSettings) {
+  return {
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    requireTLS: !smtp.secure && smtp.starttls === true,
+    ignoreTLS: !smtp.secure && smtp.starttls !== true,
+    auth: { user: smtp.user, pass: smtp.password },
+    connectionTimeout: 30_000,
+    greetingTimeout: 15_000,
+    socketTimeout: 60_000,
+    // Nothing in a reply may make the transport read a file or fetch a URL.
+    disableFileAccess: true,
+    disableUrlAccess: true,
+    logger: false,
+  };
+}
+
+/** 5xx is permanent (a refused recipient, a rejected message, bad credentials): retrying the same job cannot help. */
+function isPermanent(error: unknown): boolean {
+  const e = error as { responseCode?: unknown; code?: unknown };
+  return (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) || e.code === 'EENVELOPE';
+}
+
+/**
+ * Sends replies by SMTP into the thread: To is the parent's Reply-To (else From), Subject gets one "Re: ",
+ * In-Reply-To is the parent's Message-ID and References the parent's References plus it, and every reply is marked
+ * `Auto-Submitted: auto-replied` (RFC 3834) so other robots do not answer it. A reply counts as sent on the server's
+ * 250 after DATA; `drain()` waits for sends in flight, so shutdown never cuts one off mid-DATA.
+ */
+export function createSender(o: SenderOptions) {
+  const transport = nodemailer.createTransport(transportOptions(o.smtp));
+  const limit: Limit = o.maxMessageChars ? { max: o.maxMessageChars, unit: 'utf16' } : PLATFORM_LIMITS.email;
+  const inFlight = new Set<Promise<unknown>>();
+
+  /** The message being answered: the reply's parent, else the thread's latest inbound mail. */
+  async function parentOf(reply: Reply): Promise<{ id: string; record: MessageRecord & { to: string } } | undefined> {
+    const root = reply.address.conversation.id;
+    for (const id of [reply.replyTo, await o.state.latest(root)]) {
+      if (!id) continue;
+      const record = await o.state.message(id);
+      if (record?.to && !record.own) return { id, record: { ...record, to: record.to } };
+    }
+    return undefined;
+  }
+
+  async function sendOne(reply: Reply, signal: AbortSignal): Promise<string[]> {
+    signal.throwIfAborted();
+    const parent = await parentOf(reply);
+    if (!parent) throw new UnrecoverableJobError(`no recipient known for thread ${reply.address.conversation.id}`);
+    const parts = renderReply(reply.text, reply.format, 'plain', limit);
+    const progressKey = `sent:${reply.idempotencyKey}`;
+    const ids = parts.length > 1 ? (((await o.state.progress(progressKey)) as string[] | undefined) ?? []) : [];
+    for (let i = ids.length; i < parts.length; i++) {
+      signal.throwIfAborted();
+      const messageId = replyMessageId(reply.idempotencyKey, i, o.address);
+      // Known before it exists, so the user's answer to it threads even if we crash between 250 and the record.
+      await o.state.remember(messageId, { root: parent.record.root, own: true });
+      try {
+        await transport.sendMail({
+          from: o.address,
+          to: parent.record.to,
+          subject: replySubject(parent.record.subject ?? ''),
+          text: parts[i]!,
+          messageId,
+          date: new Date(),
+          inReplyTo: parent.id,
+          references: trimReferences([...(parent.record.references ?? []), parent.id]),
+          headers: { 'Auto-Submitted': 'auto-replied' },
+        });
+      } catch (error) {
+        const detail = { code: (error as { code?: unknown }).code, responseCode: (error as { responseCode?: unknown }).responseCode };
+        if (isPermanent(error)) {
+          o.log.error({ ...detail, thread: reply.address.conversation.id }, 'email: the SMTP server refused the reply');
+          throw new UnrecoverableJobError(`SMTP refused the reply: ${(error as Error).message}`);
+        }
+        throw error;
+      }
+      ids.push(messageId);
+      if (parts.length > 1) await o.state.setProgress(progressKey, ids);
+    }
+    return ids;
+  }
+
+  return {
+    send(reply: Reply, signal: AbortSignal): Promise<string[]> {
+      const p = sendOne(reply, signal);
+      inFlight.add(p);
+      void p.catch(() => undefined).finally(() => inFlight.delete(p));
+      return p;
+    },
+    /** Resolves once every send in flight has its answer from the server. */
+    async drain(): Promise<void> {
+      await Promise.allSettled([...inFlight]);
+    },
+    verify: () => transport.verify(),
+    close: () => transport.close(),
+  };
+}
+export type Sender = ReturnType<typeof createSender>;

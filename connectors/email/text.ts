@@ -1,0 +1,85 @@
+/**
+ * What the assistant sees of a mail body, and how subjects are normalized. Mail clients append the whole history
+ * to every reply; passing it on would make the assistant answer old questions again and grow every turn.
+ */
+
+/** "On Mon, 1 Jan 2024 at 10:00, Bob <bob@example.com> wrote:" and the common localized forms. */
+const ATTRIBUTION = [
+  /^on\b.{0,300}\bwrote:$/i,
+  /^am\b.{0,300}\bschrieb\b.{0,150}:$/i,
+  /^le\b.{0,300}\ba écrit ?:$/i,
+  /^el\b.{0,300}\bescribió:$/i,
+  /^op\b.{0,300}\bschreef\b.{0,150}:$/i,
+];
+/** Outlook puts the history under a header block rather than `>` quotes: everything from here on is history. */
+const HISTORY = [/^-{2,} ?original message ?-{2,}$/i, /^-{2,} ?ursprüngliche nachricht ?-{2,}$/i];
+const OUTLOOK_RULE = /^_{20,}$/;
+const HEADER_LINE = /^(from|von|de|van):\s/i;
+/** RFC 3676's "-- " delimiter; many clients trim the trailing space. */
+const SIGNATURE = /^-- ?$/;
+const MOBILE_FOOTER = /^(sent from my \S.*|get outlook for \S.*)$/i;
+const QUOTED = /^\s*>/;
+
+const isAttribution = (line: string): boolean => ATTRIBUTION.some((r) => r.test(line.trim()));
+
+/** The next line after `i` that is not blank, or undefined. */
+function nextContent(lines: string[], i: number): string | undefined {
+  for (let j = i + 1; j < lines.length; j++) if (lines[j]!.trim() !== '') return lines[j];
+  return undefined;
+}
+
+/**
+ * Removes quoted history (`>` lines and the "On … wrote:" line that introduces them, Outlook's "Original Message"
+ * block) and the signature (from the `-- ` line down). Inline answers between quotes are kept, in order. An
+ * attribution-like line is removed only when a quote (or nothing) follows it, so a sentence of the user's own
+ * that happens to end in "wrote:" survives.
+ */
+export function visibleText(body: string): string {
+  const lines = body.replace(/\r\n?/g, '\n').split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (SIGNATURE.test(line)) break;
+    const trimmed = line.trim();
+    if (HISTORY.some((r) => r.test(trimmed))) break;
+    if (OUTLOOK_RULE.test(trimmed) && HEADER_LINE.test(nextContent(lines, i) ?? '')) break;
+    if (QUOTED.test(line)) continue;
+    const next = nextContent(lines, i);
+    const quoteFollows = next === undefined || QUOTED.test(next);
+    if (quoteFollows && isAttribution(line)) continue;
+    // Clients wrap a long attribution over two lines ("… Bob Smith <" / "bob@example.com> wrote:").
+    if (i + 1 < lines.length && isAttribution(`${trimmed} ${lines[i + 1]!.trim()}`)) {
+      const after = nextContent(lines, i + 1);
+      if (after === undefined || QUOTED.test(after)) {
+        i++;
+        continue;
+      }
+    }
+    out.push(line.replace(/\s+$/, ''));
+  }
+  while (out.length && out[out.length - 1]!.trim() === '') out.pop();
+  if (out.length && MOBILE_FOOTER.test(out[out.length - 1]!.trim())) out.pop();
+  return out.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+}
+
+/** Reply prefixes clients add, localized ("Aw:", "SV:", "Antw:") and counted ("Re[2]:"). Fwd: is content, kept. */
+const REPLY_PREFIX = /^(re|aw|sv|vs|antw|odp|r)\s*(\[\d+\]|\(\d+\))?\s*:\s*/i;
+
+/** The subject without any reply prefixes and with runs of whitespace collapsed. */
+export function baseSubject(subject: string): string {
+  let s = subject.replace(/\s+/g, ' ').trim();
+  for (let prev = ''; prev !== s; ) {
+    prev = s;
+    s = s.replace(REPLY_PREFIX, '').trim();
+  }
+  return s;
+}
+
+/** True when the subject says it answers something ("Re: …"). */
+export const isReplySubject = (subject: string): boolean => REPLY_PREFIX.test(subject.trim());
+
+/** Exactly one "Re: ", never "Re: Re: ". */
+export function replySubject(subject: string): string {
+  const base = baseSubject(subject);
+  return base ? `Re: ${base}` : 'Re:';
+}

@@ -1,0 +1,78 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WebClient } from '@slack/web-api';
+import type { ConnectorDeps, ConnectorLog } from '../../core/connector.js';
+import type { SendReply } from '../../core/outbound.js';
+import { UnrecoverableJobError } from '../../core/queue.js';
+import { renderReply, type Limit } from '../../core/render/index.js';
+import { PERMANENT_ERRORS, platformError } from './client.js';
+
+/** Slack refuses a message above 40,000 characters whatever the configuration says. */
+export const SLACK_HARD_LIMIT = 40_000;
+
+export interface SendOptions {
+  client: WebClient;
+  limit: Limit;
+  /** chat.postMessage is limited to about one message per second per channel. */
+  channelIntervalMs: number;
+  name: string;
+  store: ConnectorDeps['store'];
+  log: ConnectorLog;
+}
+
+/** Key of a thread the assistant has posted in: a later message there counts as a reply to it. */
+export const threadKey = (channel: string, threadTs: string): string => `thread:${channel}:${threadTs}`;
+
+/**
+ * Renders a reply as mrkdwn (user text escaped so `<@U…>`, `<!channel>` and links stay text), splits it at the
+ * limit as Slack counts it, and posts the parts in order into the conversation and thread. A 429 is waited out by
+ * the Web API client (`Retry-After`). A multi-part reply records each posted part, so a retried job resumes after
+ * the last part Slack accepted instead of posting the first ones again.
+ */
+export function createSend(o: SendOptions): SendReply {
+  const lastPost = new Map<string, number>();
+
+  async function pace(channel: string, signal: AbortSignal): Promise<void> {
+    const wait = (lastPost.get(channel) ?? 0) + o.channelIntervalMs - Date.now();
+    if (wait > 0) await sleep(wait, undefined, { signal });
+  }
+  // Measured from Slack's answer, so the spacing holds as Slack sees it, whatever the latency of each request.
+  const posted = (channel: string) => {
+    if (lastPost.size > 1_000) lastPost.clear();
+    lastPost.set(channel, Date.now());
+  };
+
+  return async (reply, signal) => {
+    const parts = renderReply(reply.text, reply.format, 'slack-mrkdwn', o.limit);
+    const { id: channel, threadId, kind } = reply.address.conversation;
+    const progressKey = `sent:${reply.idempotencyKey}`;
+    const ids = parts.length > 1 ? (((await o.store.getConnectorState(o.name, progressKey)) as string[] | undefined) ?? []) : [];
+    for (let i = ids.length; i < parts.length; i++) {
+      signal.throwIfAborted();
+      await pace(channel, signal);
+      let ts: string | undefined;
+      try {
+        const res = await o.client.chat.postMessage({
+          channel,
+          text: parts[i]!,
+          ...(threadId ? { thread_ts: threadId } : {}),
+          unfurl_links: false,
+          unfurl_media: false,
+        });
+        ts = res.ts;
+      } catch (error) {
+        const code = platformError(error);
+        if (code !== undefined && PERMANENT_ERRORS.has(code)) {
+          o.log.error({ code, channel, part: i + 1, parts: parts.length }, 'slack: chat.postMessage refused');
+          throw new UnrecoverableJobError(`chat.postMessage: ${code}`);
+        }
+        throw error;
+      } finally {
+        posted(channel);
+      }
+      ids.push(`${channel}:${ts ?? ''}`);
+      if (parts.length > 1) await o.store.setConnectorState(o.name, progressKey, ids);
+    }
+    if (threadId && kind !== 'dm') await o.store.setConnectorState(o.name, threadKey(channel, threadId), true);
+    return ids;
+  };
+}

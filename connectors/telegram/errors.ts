@@ -1,0 +1,42 @@
+import { GrammyError, HttpError } from 'grammy';
+import { UnrecoverableJobError } from '../../core/queue.js';
+
+/** Telegram's answers, mapped to what core understands: retry later, or never. */
+
+export const isApiError = (e: unknown, code?: number): e is GrammyError =>
+  e instanceof GrammyError && (code === undefined || e.error_code === code);
+
+/** 409 from getUpdates: a second poller took over the long poll, or a webhook is set. */
+export const isConflict = (e: unknown): e is GrammyError => isApiError(e, 409);
+
+/** Telegram's 400 for HTML it cannot read; the text is then resent without parse_mode. */
+export const isEntityError = (e: unknown): boolean => isApiError(e, 400) && /can't parse entities/i.test(e.description);
+
+/** 401 Unauthorized, or 404 for a token that names no bot: retrying cannot help until the token is fixed. */
+export const isBadToken = (e: unknown): boolean => isApiError(e, 401) || isApiError(e, 404);
+
+export function conflictInWords(e: GrammyError): string {
+  const webhook = /webhook/i.test(e.description);
+  return webhook
+    ? 'a webhook is set for this bot token, so Telegram refuses polling (409); another poller or a webhook is using this bot token. ' +
+        'Remove the webhook (deleteWebhook, keeping pending updates) or set connectors.telegram.mode: webhook'
+    : 'another poller or a webhook is using this bot token: Telegram ended our getUpdates because another one started (409). ' +
+        'Run only one gateway per bot token';
+}
+
+/** The message to log: never the request (it can hold user text), never the token (grammy keeps it out). */
+export function describe(e: unknown): string {
+  if (e instanceof GrammyError) return `${e.method}: ${e.error_code} ${e.description}`;
+  if (e instanceof HttpError) return `network: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * A failed send as the outbound queue should see it. 400 (bad request: chat or topic gone, text refused) and 403
+ * (blocked by the user, removed from the group) will fail the same way every time: dead-letter at once. Everything
+ * else (network, 5xx, a 429 the retry plugin gave up on) is retried by the queue with backoff.
+ */
+export function toJobError(e: unknown): Error {
+  if (isApiError(e, 400) || isApiError(e, 403)) return new UnrecoverableJobError(`Telegram refused the message: ${describe(e)}`);
+  return new Error(`Telegram send failed: ${describe(e)}`);
+}

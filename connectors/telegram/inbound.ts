@@ -1,0 +1,97 @@
+import type { AuditInput } from '../../core/audit.js';
+import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
+import { InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
+import { parseUpdate, type ParseContext } from './parse.js';
+import type { Typing } from './typing.js';
+
+export interface InboundDeps {
+  deps: Pick<ConnectorDeps, 'name' | 'store' | 'log' | 'gateway'>;
+  io: ConnectorIO;
+  parse: ParseContext;
+  typing: Typing;
+}
+
+/** Counts since start, for the log and `check()`. */
+export interface InboundCounts {
+  published: number;
+  rejected: number;
+  unsupported: number;
+}
+
+/**
+ * Turns a batch of raw updates into durably published events. Resolves with the next offset (past every update
+ * seen, published or not) only once publish() resolved; throws — and so confirms nothing — if publishing failed.
+ * Rejected and unsupported updates are audited and skipped: retrying them could never succeed.
+ */
+export function createInbound({ deps, io, parse, typing }: InboundDeps) {
+  const actor = `connector:${deps.name}`;
+  const counts: InboundCounts = { published: 0, rejected: 0, unsupported: 0 };
+
+  /** A DM is always addressed; in a group the mention/reply rules of the group-gate plug decide (DESIGN). */
+  const addressed = (e: ChannelEvent): boolean => {
+    if (e.edited || e.sender.isBot) return false;
+    if (e.conversation.kind === 'dm') return true;
+    const requireMention = deps.gateway.channels[`telegram:${e.conversation.id}`]?.requireMention ?? true;
+    return !requireMention || e.mentionsBot || e.replyTo?.toBot === true;
+  };
+
+  /**
+   * Whether access could admit the sender, judged from the config alone. Someone the gateway drops silently must
+   * not see "typing…" either; the access plug still decides. (Run-time `access allow` entries live in the store,
+   * out of a connector's reach: such senders are answered, just without the indicator.)
+   */
+  const access = deps.gateway.access;
+  const listed = (id: string) => access.allow.includes(id) || access.owners.includes(id);
+  const mayBeAdmitted = (e: ChannelEvent): boolean => {
+    const sender = `telegram:${e.sender.id}`;
+    const chat = `telegram:${e.conversation.id}`;
+    if (access.deny.includes(sender) || access.deny.includes(chat)) return false;
+    if (e.conversation.kind === 'dm') return access.dm !== 'allowlist' || listed(sender);
+    return access.groups === 'open' || listed(chat) || listed(sender);
+  };
+
+  async function handle(raw: unknown[], sizes?: number[]): Promise<number | undefined> {
+    const audits: AuditInput[] = [];
+    const events: ChannelEvent[] = [];
+    let next: number | undefined;
+    raw.forEach((item, i) => {
+      const parsed = parseUpdate(item, parse, sizes?.[i]);
+      if (parsed.updateId !== undefined) next = Math.max(next ?? 0, parsed.updateId + 1);
+      const subject = parsed.updateId !== undefined ? `update:${parsed.updateId}` : undefined;
+      if (parsed.kind === 'unsupported') {
+        counts.unsupported++;
+        audits.push({ kind: 'inbound.unsupported', actor, ...(subject ? { subject } : {}), data: { type: parsed.type } });
+        return;
+      }
+      if (parsed.kind === 'rejected') {
+        counts.rejected++;
+        audits.push({ kind: 'inbound.rejected', actor, ...(subject ? { subject } : {}), data: { issues: parsed.issues } });
+        return;
+      }
+      try {
+        events.push(parseChannelEvent(parsed.event));
+      } catch (error) {
+        if (!(error instanceof InvalidPayloadError)) throw error;
+        counts.rejected++;
+        audits.push({ kind: 'inbound.rejected', actor, ...(subject ? { subject } : {}), data: { issues: error.issues } });
+      }
+    });
+    if (events.length > 0) {
+      try {
+        await io.publish(events);
+      } catch (error) {
+        // The valid ones are enqueued and the bad ones audited by publish itself: the batch is done.
+        if (!(error instanceof InvalidPayloadError)) throw error;
+      }
+      counts.published += events.length;
+    }
+    if (audits.length > 0) {
+      await deps.store.appendAudit(audits);
+      deps.log.warn({ rejected: counts.rejected, unsupported: counts.unsupported }, 'telegram updates skipped (audited)');
+    }
+    for (const e of events) if (addressed(e) && mayBeAdmitted(e)) typing.start(e.conversation.id, e.conversation.threadId);
+    return next;
+  }
+
+  return { handle, counts };
+}

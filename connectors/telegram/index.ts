@@ -1,0 +1,127 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { autoRetry } from '@grammyjs/auto-retry';
+import { apiThrottler, type APIThrottlerOptions } from '@grammyjs/transformer-throttler';
+import { Bot, type Transformer } from 'grammy';
+import { ConfigError, type Config } from '../../core/config.js';
+import type { Connector, ConnectorDeps, ConnectorFactory } from '../../core/connector.js';
+import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
+import { runChecks } from './check.js';
+import { describe, isBadToken } from './errors.js';
+import { createInbound } from './inbound.js';
+import type { BotIdentity } from './parse.js';
+import { startPoller, type PollerOptions } from './poller.js';
+import { MESSAGE_UPDATES } from './schema.js';
+import { createSender } from './send.js';
+import { Typing } from './typing.js';
+import { createWebhookHandler, SECRET_TOKEN } from './webhook.js';
+
+export type TelegramConfig = NonNullable<Config['connectors']['telegram']>;
+
+/** Knobs a test turns; production uses the defaults. */
+export interface TelegramOptions {
+  poller?: Partial<PollerOptions>;
+  /** Bottleneck settings per chat/group/global (transformer-throttler's defaults are Telegram's documented limits). */
+  throttle?: APIThrottlerOptions;
+  typingRefreshMs?: number;
+}
+
+const DEFAULT_POLLER: PollerOptions = { timeoutSeconds: 25, conflictBackoffMs: 30_000, errorBackoffMs: 1_000, maxBackoffMs: 60_000 };
+
+/** Everything a wrong config can be is found here, before any network call (DESIGN). */
+function settings(deps: ConnectorDeps<TelegramConfig>) {
+  const c = deps.config;
+  const field = (f: string) => `connectors.${deps.name}.${f}`;
+  if (!c.token) throw new ConfigError(`${field('token')}: required (the token from @BotFather, e.g. secret:TELEGRAM_TOKEN)`);
+  const token = deps.resolve(c.token, field('token'));
+  if (c.mode === 'webhook' && !c.webhook) throw new ConfigError(`${field('webhook')}: mode webhook needs webhook.url and webhook.secretToken`);
+  const secret = c.webhook ? deps.resolve(c.webhook.secretToken, field('webhook.secretToken')) : undefined;
+  if (secret !== undefined && !SECRET_TOKEN.test(secret)) {
+    throw new ConfigError(`${field('webhook.secretToken')}: Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -`);
+  }
+  // A reply reaches a connector finished (the outbound contract has no partial replies), so there is nothing to edit.
+  if (c.streamEdits) deps.log.warn({}, `${field('streamEdits')}: not supported yet; replies are sent once, finished`);
+  const telegramMax = PLATFORM_LIMITS.telegram.max;
+  if (c.maxMessageChars && c.maxMessageChars > telegramMax) deps.log.warn({ maxMessageChars: c.maxMessageChars }, `Telegram refuses messages over ${telegramMax} characters; using ${telegramMax}`);
+  const limit: Limit = { ...PLATFORM_LIMITS.telegram, max: Math.min(c.maxMessageChars ?? telegramMax, telegramMax) };
+  // grammy refuses a trailing slash; a URL written with one is still the same API root.
+  const apiRoot = c.apiRoot?.replace(/\/+$/, '');
+  return { token, secret, limit, apiRoot, mode: c.mode, webhookUrl: c.webhook?.url };
+}
+
+/** The throttler for messages only: a chat action is not a message, and must not delay the reply behind it. */
+function throttleMessages(options: APIThrottlerOptions | undefined): Transformer {
+  const throttled = apiThrottler(options);
+  return (prev, method, payload, signal) => (method === 'sendChatAction' ? prev(method, payload, signal) : throttled(prev, method, payload, signal));
+}
+
+export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: TelegramOptions = {}): Connector {
+  const s = settings(deps);
+  const bot = new Bot(s.token, { client: { ...(s.apiRoot ? { apiRoot: s.apiRoot } : {}) } });
+  // Order matters: auto-retry wraps the throttler, so a request retried after a 429 queues for its slot again.
+  bot.api.config.use(throttleMessages(options.throttle));
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 5, rethrowHttpErrors: true }));
+  const actor = `connector:${deps.name}`;
+  const audit = (kind: string, data: Record<string, unknown>, subject?: string) =>
+    deps.store.appendAudit([{ kind, actor, ...(subject ? { subject } : {}), data }]);
+  const typing = new Typing(
+    (chat, thread) => bot.api.sendChatAction(chat, 'typing', thread !== undefined ? { message_thread_id: Number(thread) } : {}),
+    options.typingRefreshMs,
+  );
+  let inbound: ReturnType<typeof createInbound> | undefined;
+  let poller: ReturnType<typeof startPoller> | undefined;
+
+  /** getMe with a few retries: a network blip at boot should not cost a supervisor restart; a bad token fails at once. */
+  async function identify(): Promise<BotIdentity> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const info = await bot.api.getMe();
+        return { id: info.id, username: info.username };
+      } catch (error) {
+        if (isBadToken(error)) throw new Error(`Telegram refused the bot token (${describe(error)}): check connectors.${deps.name}.token`);
+        if (attempt >= 5) throw new Error(`cannot reach Telegram at start: ${describe(error)}`);
+        deps.log.warn({ error: describe(error), attempt }, 'telegram getMe failed; retrying');
+        await sleep(1_000 * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  return {
+    platform: 'telegram',
+    async start(io) {
+      const me = await identify();
+      inbound = createInbound({ deps, io, typing, parse: { account: deps.name, bot: me, assistant: deps.config.assistant, now: deps.now } });
+      if (s.mode === 'webhook') {
+        // Telegram keeps what arrived meanwhile and delivers it here: pending updates are never dropped.
+        await bot.api.setWebhook(s.webhookUrl!, { secret_token: s.secret!, allowed_updates: [...MESSAGE_UPDATES] });
+        deps.log.info({ bot: `@${me.username}`, url: s.webhookUrl }, 'telegram webhook set');
+      } else {
+        const handle = inbound.handle;
+        poller = startPoller(bot.api, deps, (updates) => handle(updates), { ...DEFAULT_POLLER, ...options.poller });
+        deps.log.info({ bot: `@${me.username}` }, 'telegram polling started');
+      }
+    },
+    send: createSender({
+      api: bot.api,
+      limit: s.limit,
+      log: deps.log,
+      typing,
+      onPlainFallback: (reply, part, why) => audit('outbound.plain_fallback', { part, why }, reply.eventId),
+    }),
+    handleWebhook: createWebhookHandler({
+      secret: s.secret,
+      log: deps.log,
+      ready: () => inbound !== undefined,
+      handle: (updates, sizes) => inbound!.handle(updates, sizes),
+      audit: (kind, data) => audit(kind, data),
+    }),
+    check: () => runChecks(bot.api, deps, s.mode, s.webhookUrl),
+    async stop() {
+      typing.stopAll();
+      await poller?.stop();
+      poller = undefined;
+      if (inbound) deps.log.info({ ...inbound.counts }, 'telegram connector stopped');
+    },
+  };
+}
+
+export const create: ConnectorFactory<TelegramConfig> = (deps) => createTelegram(deps);

@@ -1,0 +1,81 @@
+import type { Api } from 'grammy';
+import type { ConnectorLog } from '../../core/connector.js';
+import type { Reply } from '../../core/event.js';
+import type { SendReply } from '../../core/outbound.js';
+import { isUnrecoverable } from '../../core/queue.js';
+import { renderReply, type Limit } from '../../core/render/index.js';
+import { describe, isEntityError, toJobError } from './errors.js';
+import { grammySignal } from './signal.js';
+import type { Typing } from './typing.js';
+
+const MAX_IN_PROGRESS = 1_000;
+
+export interface SenderDeps {
+  api: Api;
+  limit: Limit;
+  log: ConnectorLog;
+  typing: Typing;
+  /** Told when a part had to go out as plain text, so it can be audited. */
+  onPlainFallback(reply: Reply, part: number, why: string): Promise<void>;
+}
+
+/** Telegram's HTML entities back to the characters they stand for; for the plain-text resend. */
+const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+export function htmlToPlain(html: string): string {
+  return html
+    .replace(/<[^>]*>/g, '')
+    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
+      if (name[0] !== '#') return ENTITIES[name.toLowerCase()] ?? whole;
+      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      return Number.isInteger(code) && code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    });
+}
+
+/**
+ * Posts a reply: rendered to Telegram HTML and split within the limit by core/render, sent part by part in order
+ * into the same chat and topic. The first part quotes the message it answers in groups (in a DM that is noise).
+ * Parts already sent are remembered per idempotency key, so a retry after a failure in the middle of a long reply
+ * continues where it stopped instead of posting the beginning twice. Rate limits: the throttler and auto-retry
+ * transformers on `api` wait them out.
+ */
+export function createSender({ api, limit, log, typing, onPlainFallback }: SenderDeps): SendReply {
+  const progress = new Map<string, string[]>();
+
+  return async function send(reply, signal) {
+    const { conversation } = reply.address;
+    const parts = renderReply(reply.text, reply.format, 'telegram-html', limit).filter((p) => p.trim().length > 0);
+    const sent = progress.get(reply.idempotencyKey) ?? [];
+    const thread = conversation.threadId !== undefined ? Number(conversation.threadId) : undefined;
+    const quote = conversation.kind !== 'dm' && reply.replyTo !== undefined && /^\d+$/.test(reply.replyTo) ? Number(reply.replyTo) : undefined;
+    typing.stop(conversation.id, conversation.threadId);
+    try {
+      for (let i = sent.length; i < parts.length; i++) {
+        const other = {
+          ...(thread !== undefined ? { message_thread_id: thread } : {}),
+          // Deleted meanwhile? Then post without the quote rather than fail the reply.
+          ...(i === 0 && quote !== undefined ? { reply_parameters: { message_id: quote, allow_sending_without_reply: true } } : {}),
+        };
+        let message: { message_id: number };
+        try {
+          message = await api.sendMessage(conversation.id, parts[i]!, { ...other, parse_mode: 'HTML' }, grammySignal(signal));
+        } catch (error) {
+          if (!isEntityError(error)) throw error;
+          // Never drop a reply over markup: show it as plain text instead (it is no longer than the HTML).
+          log.warn({ chat: conversation.id, part: i, error: describe(error) }, 'Telegram refused the HTML; resending as plain text');
+          await onPlainFallback(reply, i, describe(error));
+          message = await api.sendMessage(conversation.id, htmlToPlain(parts[i]!), other, grammySignal(signal));
+        }
+        sent.push(String(message.message_id));
+        progress.set(reply.idempotencyKey, sent);
+      }
+    } catch (error) {
+      const mapped = toJobError(error);
+      // A reply that will be dead-lettered is never retried here; otherwise keep at most a bounded memory.
+      if (isUnrecoverable(mapped)) progress.delete(reply.idempotencyKey);
+      else if (progress.size > MAX_IN_PROGRESS) progress.delete(progress.keys().next().value!);
+      throw mapped;
+    }
+    progress.delete(reply.idempotencyKey);
+    return sent;
+  };
+}

@@ -1,0 +1,68 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFakeDiscord, USERS } from '../../fakes/discord/index.js';
+import { exited, hasExited, runCli, spawnCli } from '../../helpers/cli.js';
+import { freePort } from '../../helpers/ports.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+async function until<T>(probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('monkeyclaw start with the Discord connector (needs a build: npx tsc -p tsconfig.json)', () => {
+  it('runs the connector as a supervised process from config, with the token from env:, and answers a DM', async () => {
+    const fake = await startFakeDiscord();
+    cleanup.push(() => fake.close());
+    const dm = '319674150115610528';
+    fake.addDm(dm, USERS.alice);
+    const tmp = tempDir('mc-discord-');
+    cleanup.push(() => tmp.remove());
+    const port = await freePort();
+    writeFileSync(
+      join(tmp.dir, 'monkeyclaw.config.yaml'),
+      [
+        `server: { port: ${port} }`,
+        'access: { dm: open }',
+        'connectors:',
+        `  discord: { enabled: true, token: env:DISCORD_TOKEN, apiRoot: "${fake.apiRoot}" }`,
+        '',
+      ].join('\n'),
+    );
+    const gateway = spawnCli(['start'], { cwd: tmp.dir, env: { DISCORD_TOKEN: fake.token } });
+    cleanup.push(async () => {
+      if (!hasExited(gateway)) {
+        gateway.kill('SIGKILL');
+        await exited(gateway);
+      }
+    });
+
+    await until(() => fake.gateway.identifies.length === 1, 60_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${gateway.output()}`);
+    });
+    expect(fake.gateway.identifies[0]!.token).toBe(fake.token);
+    fake.say({ channelId: dm, author: USERS.alice, content: 'hello from discord' });
+    const [post] = await until(() => (fake.sent(dm).length ? fake.sent(dm) : undefined));
+    expect(post!.body).toMatchObject({ content: 'hello from discord', allowed_mentions: { parse: [] }, enforce_nonce: true });
+
+    const stopAt = Date.now();
+    gateway.kill('SIGTERM');
+    expect(await exited(gateway)).toBe(0);
+    expect(Date.now() - stopAt).toBeLessThan(10_000);
+    // The connector closed its gateway session on the way out (a normal close, so Discord ends the session).
+    await until(() => !fake.gateway.connected, 5_000);
+    expect((await runCli(['audit', 'verify'], { cwd: tmp.dir })).code).toBe(0);
+  }, 120_000);
+});

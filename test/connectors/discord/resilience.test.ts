@@ -1,0 +1,155 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { create } from '../../../connectors/discord/index.js';
+import { parseConfig } from '../../../core/config.js';
+import { startFakeDiscord, USERS } from '../../fakes/discord/index.js';
+import { DM, GENERAL, QUIET, rig, type Rig } from './setup.js';
+
+let r: Rig | undefined;
+afterEach(async () => {
+  await r?.stop();
+  r = undefined;
+});
+
+const settle = (ms = 300) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('discord connector across downtime, reconnects and bad input', () => {
+  it('answers, exactly once, what was posted while the connector was stopped (catch-up after READY)', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    fake.say({ channelId: DM, author: USERS.alice, content: 'before' });
+    await h.until(() => fake.sent(DM).length === 1);
+    await h.stopConnector();
+
+    fake.say({ channelId: DM, author: USERS.alice, content: 'while you were away', dispatch: false });
+    fake.say({ channelId: DM, author: USERS.alice, content: 'and this too', dispatch: false });
+    fake.say({ channelId: QUIET, author: USERS.alice, content: 'never talked here', dispatch: false });
+    await h.startConnector();
+    await h.until(() => fake.sent(DM).length === 3);
+    expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['before', 'while you were away', 'and this too']);
+    const fetched = fake.requests.filter((q) => q.method === 'GET' && q.path.includes('/messages?'));
+    expect(fetched.map((q) => new URL(q.path, 'http://x').pathname)).toEqual([`/api/v10/channels/${DM}/messages`]);
+    expect(new URL(fetched[0]!.path, 'http://x').searchParams.get('limit')).toBe('100');
+
+    // Another restart finds nothing new: the memory moved past what was answered, and dedupe covers any overlap.
+    await h.stopConnector();
+    await h.startConnector();
+    await settle(500);
+    expect(fake.sent(DM)).toHaveLength(3);
+  });
+
+  it('does not catch up in a channel last talked in more than 24 hours ago', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    await h.stopConnector();
+    const old = fake.say({ channelId: GENERAL, author: USERS.alice, content: 'ancient', dispatch: false });
+    await h.store.setConnectorState('discord', `channel:${GENERAL}`, { last: old.id, talkedAt: Date.now() - 25 * 3_600_000, kind: 'channel', thread: false });
+    fake.say({ channelId: GENERAL, author: USERS.alice, content: `<@${fake.bot.id}> missed`, mentions: [fake.bot], dispatch: false });
+    await h.startConnector();
+    await settle(500);
+    expect(fake.requests.some((q) => q.path.startsWith(`/api/v10/channels/${GENERAL}/messages?`))).toBe(false);
+    expect(fake.sent(GENERAL)).toHaveLength(0);
+  });
+
+  it('resumes a dropped gateway connection at resume_gateway_url and answers what was dispatched meanwhile', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    fake.say({ channelId: DM, author: USERS.alice, content: 'one' });
+    await h.until(() => fake.sent(DM).length === 1);
+    fake.gateway.drop();
+    fake.say({ channelId: DM, author: USERS.alice, content: 'two, sent while the socket was down' });
+    await h.until(() => fake.sent(DM).length === 2, 15_000);
+    fake.say({ channelId: DM, author: USERS.alice, content: 'three' });
+    await h.until(() => fake.sent(DM).length === 3);
+    expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['one', 'two, sent while the socket was down', 'three']);
+    expect(fake.gateway.identifies).toHaveLength(1); // resumed, not a new session
+    expect(fake.gateway.resumes).toHaveLength(1);
+    expect(fake.gateway.connections.map((u) => u.pathname)).toEqual(['/gateway', '/resume']);
+  });
+
+  it('rejects malformed dispatches (audited), never crashes, and keeps answering', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    const valid = fake.gatewayShape(fake.say({ channelId: DM, author: USERS.alice, content: 'template', dispatch: false }));
+    const { author: _author, ...noAuthor } = valid;
+    const frames: unknown[] = [
+      { op: 0, s: null, t: 'MESSAGE_CREATE', d: null },
+      { op: 0, s: null, t: 'MESSAGE_CREATE', d: noAuthor },
+      { op: 0, s: null, t: 'MESSAGE_CREATE', d: { ...valid, id: 1234 } },
+      { op: 0, s: null, t: 'MESSAGE_CREATE', d: { ...valid, mentions: 'everyone' } },
+      { op: 0, s: null, t: 'MESSAGE_UPDATE', d: { ...valid, edited_timestamp: new Date().toISOString(), author: { id: '<script>' } } },
+      { op: 0, s: null, t: 'MESSAGE_UPDATE', d: { id: valid.id, channel_id: DM, embeds: [] } }, // a partial embed update: no edit, no audit
+      { op: 0, s: null, t: 'CHANNEL_CREATE', d: 'not an object' },
+      { op: 0, s: null, d: { id: '1' } },
+      '{ not json',
+      { op: 0, s: null, t: 'MESSAGE_CREATE', d: { ...valid, id: '1105555555555555001', content: 'x'.repeat(150_000) } },
+      { op: 0, s: null, t: 'MESSAGE_CREATE', d: { ...valid, id: '1105555555555555002', type: 7, content: '' } }, // a member joined
+    ];
+    for (const f of frames) fake.gateway.raw(f);
+    fake.say({ channelId: DM, author: USERS.alice, content: 'still here?' });
+    await h.until(() => fake.sent(DM).length === 1);
+    expect(fake.sent(DM)[0]!.body.content).toBe('still here?');
+    const rejected = await h.until(async () => {
+      const a = await r!.audits('inbound.rejected');
+      return a.length >= 8 ? a : undefined;
+    });
+    await settle();
+    expect(await r.audits('inbound.rejected')).toHaveLength(8); // the partial embed update is not among them
+    expect(rejected.map((a) => a.data.event ?? 'history')).toEqual(
+      expect.arrayContaining(['MESSAGE_CREATE', 'MESSAGE_UPDATE', 'CHANNEL_CREATE']),
+    );
+    expect(rejected.some((a) => String(a.data.reason).includes('longer than 100000'))).toBe(true);
+    expect((await r.audits('inbound.unsupported')).map((a) => a.data.reason)).toEqual(['message type 7']);
+    expect(fake.gateway.identifies).toHaveLength(1); // the session survived every bad frame
+  });
+
+  it('check(): the token through GET /users/@me and the gateway through HELLO; a bad token is named as such', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    const results = await h.connector.check!();
+    expect(results).toEqual([
+      { ok: true, what: 'discord token', detail: `authorized as MonkeyClaw (${fake.bot.id})` },
+      expect.objectContaining({ ok: true, what: 'discord gateway', detail: expect.stringMatching(/^reachable at ws:\/\/127\.0\.0\.1:\d+\/gateway \(heartbeat every 45000 ms\)/) }),
+      expect.objectContaining({ ok: true, what: 'discord events' }),
+    ]);
+
+    const config = parseConfig({ connectors: { discord: { enabled: true, token: 'env:WRONG', apiRoot: fake.apiRoot } } });
+    const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const wrong = create({
+      name: 'discord',
+      config: config.connectors.discord!,
+      gateway: config,
+      resolve: () => 'not-the-token',
+      store: h.store,
+      log,
+      dataDir: '/nonexistent',
+      now: Date.now,
+    });
+    const refused = await wrong.check!();
+    expect(refused).toEqual([{ ok: false, what: 'discord token', detail: expect.stringContaining('Discord refused it') }]);
+    expect(() => create({ name: 'discord', config: { ...config.connectors.discord!, apiRoot: `${fake.apiRoot}/v10` }, gateway: config, resolve: () => '', store: h.store, log, dataDir: '/x', now: Date.now })).toThrow(
+      /root without a version/,
+    );
+    expect(() => create({ name: 'discord', config: { ...config.connectors.discord!, apiRoot: 'http://discord.example.org/api' }, gateway: config, resolve: () => '', store: h.store, log, dataDir: '/x', now: Date.now })).toThrow(
+      /must be https/,
+    );
+  });
+});
+
+describe('discord connector start-up failures, in plain words', () => {
+  it('names the Message Content intent when the gateway refuses the intents (close 4014)', async () => {
+    const fake = await startFakeDiscord();
+    fake.state.disallowedIntents = 1 << 15;
+    const config = parseConfig({ connectors: { discord: { enabled: true, token: 'env:DISCORD_TOKEN', apiRoot: fake.apiRoot } } });
+    const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const state = { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [] };
+    const connector = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => fake.token, store: state, log, dataDir: '/x', now: Date.now });
+    try {
+      await expect(connector.start({ publish: async () => [] })).rejects.toThrow(/enable "Message Content Intent"/);
+      fake.state.disallowedIntents = 0;
+      const bad = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => 'wrong', store: state, log, dataDir: '/x', now: Date.now });
+      await expect(bad.start({ publish: async () => [] })).rejects.toThrow(/Discord refused the bot token/);
+    } finally {
+      await fake.close();
+    }
+  });
+});

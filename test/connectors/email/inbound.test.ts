@@ -1,0 +1,108 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startDovecot, type Dovecot } from '../../fakes/email/dovecot.js';
+import { startSmtpFake, type SmtpFake } from '../../fakes/email/smtp.js';
+import { emailHarness, header, mail } from './helpers.js';
+
+let dovecot: Dovecot;
+let smtp: SmtpFake;
+let cleanup: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  [dovecot, smtp] = await Promise.all([startDovecot(), startSmtpFake()]);
+});
+afterAll(async () => {
+  await Promise.all([dovecot?.stop(), smtp?.stop()]);
+});
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+async function harness(o: Parameters<typeof emailHarness>[2] = {}) {
+  const h = await emailHarness(dovecot, smtp, o);
+  cleanup.push(() => h.stop());
+  return h;
+}
+
+const ignoredReasons = async (h: Awaited<ReturnType<typeof harness>>, kind: string) =>
+  (await h.store.auditTail(10_000)).filter((e) => e.kind === kind).map((e) => (JSON.parse(e.data) as { reason: string }).reason);
+
+describe('email inbound: what is answered, what is not, and when', () => {
+  it('never answers auto-replies, bulk, lists, bounces or its own mail, and flags them \\Seen', async () => {
+    const account = await dovecot.newAccount();
+    const to = account.user;
+    const robots = [
+      mail({ from: 'bob@example.com', to, subject: 'Out of office', headers: { 'Auto-Submitted': 'auto-replied' } }),
+      mail({ from: 'news@example.com', to, subject: 'Deals', headers: { Precedence: 'bulk' } }),
+      mail({ from: 'someone@lists.example.com', to, subject: '[dev] release', headers: { 'List-Id': 'Developers <dev.lists.example.com>' } }),
+      mail({ from: 'MAILER-DAEMON@mx.example.com', to, subject: 'Undelivered Mail Returned to Sender', headers: { 'Return-Path': '<>' } }),
+      mail({ from: `Assistant <${to.toUpperCase()}>`, to, subject: 'loop?' }),
+    ];
+    const uids = [];
+    for (const m of robots) uids.push(await account.append(m.raw));
+    // A real person's mail after them: once it is answered, every robot before it has been looked at.
+    const sentinel = await account.append(mail({ from: 'carol@example.com', to, subject: 'Question', body: 'Is this thing on?' }).raw);
+    const h = await harness({ account });
+
+    await h.nextReply('carol@example.com');
+    expect(h.sent()).toHaveLength(1);
+    for (const uid of [...uids, sentinel]) await h.until(async () => (await account.flags(uid)).has('\\Seen'));
+    expect((await ignoredReasons(h, 'inbound.ignored')).sort()).toEqual(['auto-submitted', 'bounce', 'mailing-list', 'own-address', 'precedence']);
+    expect(await account.uids()).toEqual([...uids, sentinel]);
+  });
+
+  it('ignores mail already \\Seen and answers unseen mail that was there before the first start', async () => {
+    const account = await dovecot.newAccount();
+    const read = await account.append(mail({ from: 'dave@example.com', to: account.user, subject: 'old', body: 'already read' }).raw, ['\\Seen']);
+    const waiting = mail({ from: 'dave@example.com', to: account.user, subject: 'new', body: 'not read yet' });
+    await account.append(waiting.raw);
+    const h = await harness({ account });
+    const reply = await h.nextReply('dave@example.com');
+    expect(header(reply, 'in-reply-to')).toBe(waiting.messageId);
+    await sleep(500);
+    expect(h.sent('dave@example.com')).toHaveLength(1);
+    expect(await account.flags(read)).toEqual(new Set(['\\Seen']));
+  });
+
+  it('answers mail that arrived while the connector was stopped exactly once, also across further restarts', async () => {
+    const h = await harness();
+    await h.stopConnector();
+    const missed = mail({ from: 'erin@example.com', to: h.account.user, subject: 'while you were out', body: 'hello?' });
+    await h.account.append(missed.raw);
+    await h.startConnector();
+    const reply = await h.nextReply('erin@example.com');
+    expect(header(reply, 'in-reply-to')).toBe(missed.messageId);
+    await h.stopConnector();
+    await h.startConnector();
+    await sleep(1_000);
+    expect(h.sent('erin@example.com')).toHaveLength(1);
+  });
+
+  it('survives malformed mail: no Message-ID is answered, an oversized body and binary junk are rejected and flagged', async () => {
+    const h = await harness();
+    const noId = mail({ from: 'frank@example.com', to: h.account.user, subject: 'no id', body: 'anyone?', messageId: null });
+    const noIdUid = await h.account.append(noId.raw);
+    const huge = await h.account.append(mail({ from: 'frank@example.com', to: h.account.user, subject: 'huge', body: 'x'.repeat(100_001) }).raw);
+    const junk = await h.account.append(Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256)));
+    await h.account.append(mail({ from: 'frank@example.com', to: h.account.user, subject: 'after', body: 'still alive?' }).raw);
+
+    const [first, second] = [await h.nextReply('frank@example.com'), await h.nextReply('frank@example.com', 2)];
+    expect(first.parsed.text?.trim()).toBe('Subject: no id\n\nanyone?');
+    expect(header(first, 'in-reply-to')).toMatch(/^<[0-9a-f]{40}@no-message-id\.invalid>$/);
+    expect(second.parsed.text?.trim()).toBe('Subject: after\n\nstill alive?');
+    for (const uid of [noIdUid, huge, junk]) expect((await h.account.flags(uid)).has('\\Seen')).toBe(true);
+    expect((await ignoredReasons(h, 'inbound.rejected')).sort()).toEqual(['no-sender', 'too-long']);
+    await sleep(300);
+    expect(h.sent('frank@example.com')).toHaveLength(2);
+  });
+
+  it('answers only admitted senders: an allowlisted address is answered, anyone else is dropped silently', async () => {
+    const h = await harness({ access: { dm: 'allowlist', allow: ['email:grace@example.com'] } });
+    await h.account.append(mail({ from: 'mallory@example.com', to: h.account.user, subject: 'hi', body: 'let me in' }).raw);
+    await h.account.append(mail({ from: 'Grace <Grace@Example.com>', to: h.account.user, subject: 'hi', body: 'hello' }).raw);
+    await h.nextReply('grace@example.com');
+    await sleep(300);
+    expect(h.sent('mallory@example.com')).toHaveLength(0);
+  });
+});

@@ -1,0 +1,123 @@
+import { simpleParser } from 'mailparser';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEmailConnector, type EmailConfig } from '../../../connectors/email/index.js';
+import { ConfigError, parseConfig } from '../../../core/config.js';
+import type { ConnectorDeps } from '../../../core/connector.js';
+import { startDovecot, type Dovecot } from '../../fakes/email/dovecot.js';
+import { startSmtpFake, type SmtpFake } from '../../fakes/email/smtp.js';
+import { emailHarness, header, mail } from './helpers.js';
+
+let dovecot: Dovecot;
+let smtp: SmtpFake;
+let cleanup: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  [dovecot, smtp] = await Promise.all([startDovecot(), startSmtpFake()]);
+});
+afterAll(async () => {
+  await Promise.all([dovecot?.stop(), smtp?.stop()]);
+});
+afterEach(async () => {
+  smtp.failNext(0);
+  smtp.delayData(0);
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+async function harness(o: Parameters<typeof emailHarness>[2] = {}) {
+  const h = await emailHarness(dovecot, smtp, o);
+  cleanup.push(() => h.stop());
+  return h;
+}
+
+describe('email outbound', () => {
+  it('a retried send carries the same Message-ID, and "Re:" is never doubled', async () => {
+    const h = await harness();
+    const before = smtp.attempts.length;
+    smtp.failNext(1, 451);
+    const original = mail({ from: 'heidi@example.com', to: h.account.user, subject: 'RE: Re: Aw: quarterly numbers', body: 'see above' });
+    await h.account.append(original.raw);
+    const reply = await h.nextReply('heidi@example.com');
+    const attempts = await Promise.all(smtp.attempts.slice(before).map((raw) => simpleParser(raw)));
+    expect(attempts).toHaveLength(2);
+    expect(attempts[0]!.messageId).toBe(header(reply, 'message-id'));
+    expect(attempts[1]!.messageId).toBe(header(reply, 'message-id'));
+    expect(header(reply, 'subject')).toBe('Re: quarterly numbers');
+    expect(header(reply, 'in-reply-to')).toBe(original.messageId);
+  });
+
+  it('a reply goes to Reply-To rather than From, never to the assistant itself', async () => {
+    const h = await harness();
+    await h.account.append(mail({ from: 'ivan@example.com', to: h.account.user, subject: 'a', body: 'one', headers: { 'Reply-To': 'Ivan Desk <desk@example.com>' } }).raw);
+    await h.account.append(mail({ from: 'judy@example.com', to: h.account.user, subject: 'b', body: 'two', headers: { 'Reply-To': h.account.user } }).raw);
+    expect((await h.nextReply('desk@example.com')).to).toEqual(['desk@example.com']);
+    expect((await h.nextReply('judy@example.com')).to).toEqual(['judy@example.com']);
+    expect(h.sent('ivan@example.com')).toHaveLength(0);
+  });
+
+  it('stop() waits for a send in flight to get its 250', async () => {
+    const h = await harness();
+    const before = smtp.attempts.length;
+    smtp.delayData(1_000);
+    await h.account.append(mail({ from: 'kim@example.com', to: h.account.user, subject: 'slow', body: 'take your time' }).raw);
+    // DATA is on the wire; the server holds its answer.
+    await h.until(() => smtp.attempts.length > before);
+    expect(h.sent('kim@example.com')).toHaveLength(0);
+    await h.connector.stop();
+    expect(h.sent('kim@example.com')).toHaveLength(1);
+  });
+
+  it('check() logs in to both servers and says plainly when a password is wrong', async () => {
+    const h = await harness();
+    const ok = await h.connector.check!();
+    expect(ok.map((r) => [r.what, r.ok])).toEqual([
+      ['email IMAP', true],
+      ['email SMTP', true],
+    ]);
+    expect(ok[0]!.detail).toContain(`as ${h.account.user}`);
+
+    const config = parseConfig({
+      connectors: {
+        email: {
+          enabled: true,
+          address: h.account.user,
+          imap: { host: '127.0.0.1', port: dovecot.port, secure: false, user: h.account.user, password: 'env:IMAP', mailbox: 'INBOX' },
+          smtp: { host: '127.0.0.1', port: smtp.port, secure: false, user: smtp.user, password: 'env:SMTP' },
+        },
+      },
+    });
+    const deps = depsFor(config, { 'env:IMAP': 'S3cret-not-this', 'env:SMTP': 'S3cret-not-this' });
+    const bad = await createEmailConnector(deps).check!();
+    expect(bad.map((r) => [r.what, r.ok])).toEqual([
+      ['email IMAP', false],
+      ['email SMTP', false],
+    ]);
+    expect(bad[0]!.detail).toContain('login refused: wrong user or password');
+    expect(bad[1]!.detail).toContain('535');
+    expect(bad.map((r) => r.detail).join(' ')).not.toContain('S3cret-not-this');
+  });
+
+  it('refuses a config without address, imap or smtp before any network call, naming the field', () => {
+    const config = parseConfig({ connectors: { email: { enabled: true, address: 'a@example.org' } } });
+    expect(() => createEmailConnector(depsFor(config, {}))).toThrow(ConfigError);
+    expect(() => createEmailConnector(depsFor(config, {}))).toThrow(/connectors\.email\.imap: required/);
+    // secure: false towards another host is refused by the schema itself.
+    expect(() =>
+      parseConfig({ connectors: { email: { enabled: true, imap: { host: 'imap.example.org', port: 143, secure: false, user: 'u', password: 'env:P' } } } }),
+    ).toThrow(/connectors\.email\.imap\.secure/);
+  });
+});
+
+function depsFor(config: ReturnType<typeof parseConfig>, secrets: Record<string, string>): ConnectorDeps<EmailConfig> {
+  const noop = () => undefined;
+  return {
+    name: 'email',
+    config: config.connectors.email!,
+    gateway: config,
+    resolve: (ref) => secrets[ref] ?? '',
+    store: { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [] },
+    log: { debug: noop, info: noop, warn: noop, error: noop },
+    dataDir: '/nonexistent',
+    now: Date.now,
+  };
+}

@@ -1,0 +1,75 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { exited, hasExited, spawnCli } from '../../helpers/cli.js';
+import { freePort } from '../../helpers/ports.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { startFakeTelegram } from '../../fakes/telegram/server.js';
+import { dm } from './fixtures.js';
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+async function until<T>(probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await sleep(50);
+  }
+}
+
+describe('monkeyclaw start with telegram enabled (built CLI; run `npx tsc -p tsconfig.json` first)', () => {
+  it('runs the connector as a supervised process that answers a DM, and stops cleanly on SIGTERM', async () => {
+    const fake = await startFakeTelegram();
+    cleanup.push(() => fake.close());
+    const tmp = tempDir('mc-tg-');
+    cleanup.push(() => tmp.remove());
+    const port = await freePort();
+    writeFileSync(
+      join(tmp.dir, 'monkeyclaw.config.yaml'),
+      [
+        `server: { port: ${port} }`,
+        'access: { dm: open }',
+        'connectors:',
+        `  telegram: { enabled: true, token: env:TELEGRAM_TOKEN, mode: polling, apiRoot: "${fake.url}" }`,
+        '',
+      ].join('\n'),
+    );
+    // The supervisor resolves env: references itself and hands them to the connector over IPC (children get a scrubbed env).
+    const gateway = spawnCli(['start'], { cwd: tmp.dir, env: { TELEGRAM_TOKEN: fake.token } });
+    cleanup.push(async () => {
+      if (!hasExited(gateway)) {
+        gateway.kill('SIGKILL');
+        await exited(gateway);
+      }
+    });
+
+    const update = dm('hello from the other side');
+    const updateId = fake.push(update);
+    const reply = await until(() => fake.sentTo(update.message.chat.id)[0]);
+    expect(reply.visible).toBe('hello from the other side');
+    expect(fake.callsOf('getMe').length).toBeGreaterThan(0);
+
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'), { readonly: true });
+    cleanup.push(() => void db.close());
+    const started = db.prepare(`SELECT subject FROM audit_log WHERE kind = 'process.started'`).pluck().all() as string[];
+    expect(started).toContain('connector:telegram');
+    const offset = () => db.prepare(`SELECT value FROM connector_state WHERE connector = 'telegram' AND key = 'offset'`).pluck().get();
+    await until(() => offset() === String(updateId + 1));
+
+    const stopAt = Date.now();
+    gateway.kill('SIGTERM');
+    expect(await exited(gateway)).toBe(0);
+    expect(Date.now() - stopAt).toBeLessThan(10_000);
+    expect(gateway.output()).not.toContain(fake.token);
+    expect(fake.longPolling).toBe(false);
+    expect(fake.droppedPending).toBe(false);
+  }, 45_000);
+});

@@ -1,0 +1,156 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ADA, dm, FORUM, GROUP, message, setup, type Env } from './helpers.js';
+
+let env: Env | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+
+const words = (n: number): string => Array.from({ length: n }, (_, i) => `word${i}`).join(' ');
+
+describe('telegram connector: round trips through the whole gateway', () => {
+  it('answers a DM in the same chat, shows typing first, and records the platform message id', async () => {
+    env = await setup();
+    const { fake } = env;
+    const update = dm('Hello <b>world</b> & friends');
+    const chat = update.message.chat.id as number;
+    const updateId = fake.push(update);
+    const [reply] = await env.replies(chat);
+    // Echo is plain text: escaped, so it shows exactly as typed.
+    expect(reply).toMatchObject({ visible: 'Hello <b>world</b> & friends', parse_mode: 'HTML', text: 'Hello &lt;b&gt;world&lt;/b&gt; &amp; friends' });
+    expect(reply!.reply_to).toBeUndefined();
+    expect(fake.actions).toContainEqual({ chat_id: String(chat), action: 'typing' });
+    const typingAt = fake.callsOf('sendChatAction')[0]!.at;
+    expect(typingAt).toBeLessThanOrEqual(reply!.at);
+    const kinds = await env.h.until(async () => ((await env!.h.auditKinds()).includes('outbound.sent') ? env!.h.auditKinds() : undefined));
+    expect(kinds).toContain('inbound.received');
+    // The offset stored (and confirmed to Telegram with the next poll) is past the update.
+    expect(await env.h.store.getConnectorState('telegram', 'offset')).toBe(updateId + 1);
+    await env.h.until(() => fake.confirmed === updateId + 1);
+  });
+
+  it('in a group: ignores a message without a mention, answers an @mention (quoting it) and a reply to the bot', async () => {
+    env = await setup();
+    const { fake } = env;
+    fake.push(message('group-plain'));
+    const mention = message('group-mention');
+    fake.push(mention);
+    const [first] = await env.replies(GROUP);
+    expect(first!.visible).toBe('@monkeyclaw_test_bot what is 2 + 2?');
+    expect(first!.reply_to).toBe(mention.message.message_id);
+    fake.push(message('group-reply-to-bot'));
+    const answers = await env.replies(GROUP, 2);
+    expect(answers.map((m) => m.visible)).toEqual(['@monkeyclaw_test_bot what is 2 + 2?', 'and 3 + 3?']);
+    // The unaddressed message (same conversation, processed first, in order) never got a reply.
+    await sleep(300);
+    expect(fake.sentTo(GROUP)).toHaveLength(2);
+    // Another bot mentioning ours is never answered.
+    fake.push(message('from-bot'));
+    fake.push(message('group-mention', { text: '@monkeyclaw_test_bot last' }));
+    await env.replies(GROUP, 3);
+    expect(fake.sentTo(GROUP).map((m) => m.visible)).not.toContain('@monkeyclaw_test_bot ping');
+  });
+
+  it('replies to a forum topic inside the same topic (message_thread_id)', async () => {
+    env = await setup();
+    env.fake.push(message('forum-topic'));
+    const [reply] = await env.replies(FORUM);
+    expect(reply).toMatchObject({ message_thread_id: 3300, visible: '@monkeyclaw_test_bot explain note G' });
+    expect(env.fake.actions).toContainEqual({ chat_id: String(FORUM), action: 'typing', message_thread_id: 3300 });
+  });
+
+  it('splits a 10,000-character reply into ordered parts within 4,096, about one per second per chat', async () => {
+    env = await setup();
+    const text = words(1_300).slice(0, 10_000);
+    const update = dm(text);
+    env.fake.push(update);
+    const parts = await env.replies(update.message.chat.id, 3);
+    await sleep(1_200);
+    const all = env.fake.sentTo(update.message.chat.id);
+    expect(all).toHaveLength(3);
+    for (const p of all) expect(p.text.length).toBeLessThanOrEqual(4096);
+    // Split at whitespace, in order, nothing added or lost.
+    expect(all.map((p) => p.visible.trim()).join(' ')).toBe(text);
+    // Per-chat throttling (transformer-throttler): Telegram allows about one message a second in a chat. The
+    // throttler spaces request starts by 1 s; the fake stamps arrival, so allow for the first request's connect.
+    expect(parts[1]!.at - parts[0]!.at).toBeGreaterThanOrEqual(800);
+    expect(parts[2]!.at - parts[1]!.at).toBeGreaterThanOrEqual(800);
+  });
+
+  it('a long reply interrupted by a network failure continues where it stopped on retry (no part twice)', async () => {
+    env = await setup({ options: { throttle: { out: { maxConcurrent: 1, minTime: 0 } } } });
+    env.fake.failNext('sendMessage', 1, { error_code: 0, description: 'connection dropped' }, 1);
+    const text = words(1_300).slice(0, 10_000);
+    const update = dm(text);
+    env.fake.push(update);
+    const parts = await env.replies(update.message.chat.id, 3);
+    await sleep(500);
+    expect(env.fake.callsOf('sendMessage').map((c) => c.status)).toEqual([200, 0, 200, 200]);
+    expect(env.fake.sentTo(update.message.chat.id)).toHaveLength(3);
+    expect(parts.map((p) => p.visible.trim()).join(' ')).toBe(text);
+  });
+
+  it('splits a reply whose escaped form exceeds the limit (3,000 "<") into messages Telegram accepts', async () => {
+    env = await setup({ options: { throttle: { out: { maxConcurrent: 1, minTime: 0 } } } });
+    const text = '<'.repeat(3_000);
+    const update = dm(text);
+    env.fake.push(update);
+    const parts = await env.replies(update.message.chat.id, 3);
+    expect(env.fake.callsOf('sendMessage').every((c) => c.status === 200)).toBe(true);
+    expect(parts.map((p) => p.visible).join('')).toBe(text);
+    for (const p of parts) expect(p.text.length).toBeLessThanOrEqual(4096);
+  });
+
+  it('waits out a 429 for the advised retry_after before sending again', async () => {
+    env = await setup();
+    env.fake.failNext('sendMessage', 1, { error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } });
+    const update = dm('rate me');
+    env.fake.push(update);
+    const [reply] = await env.replies(update.message.chat.id);
+    const [refused, accepted] = env.fake.callsOf('sendMessage');
+    expect(refused!.status).toBe(429);
+    expect(accepted!.status).toBe(200);
+    const waited = accepted!.at - refused!.at;
+    expect(waited).toBeGreaterThanOrEqual(1_000);
+    expect(waited).toBeLessThan(2_500);
+    expect(reply!.visible).toBe('rate me');
+    expect(env.fake.sentTo(update.message.chat.id)).toHaveLength(1);
+  });
+
+  it('resends as plain text when Telegram cannot parse the entities, rather than dropping the reply', async () => {
+    env = await setup();
+    env.fake.failNext('sendMessage', 1, { error_code: 400, description: "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0" });
+    const update = dm('5 < 6 && "quotes" stay');
+    env.fake.push(update);
+    const [reply] = await env.replies(update.message.chat.id);
+    expect(reply).toMatchObject({ text: '5 < 6 && "quotes" stay', visible: '5 < 6 && "quotes" stay' });
+    expect(reply!.parse_mode).toBeUndefined();
+    expect(await env.h.auditKinds()).toContain('outbound.plain_fallback');
+  });
+
+  it('edits are published (edited: true) and audited by the worker, never answered', async () => {
+    env = await setup();
+    const update = dm('original');
+    const chat = update.message.chat.id;
+    env.fake.push(update);
+    await env.replies(chat);
+    env.fake.push(message('edited-message', { chat: update.message.chat, from: update.message.from, message_id: update.message.message_id, text: 'changed' }, 'edited_message'));
+    env.fake.push(dm('after the edit', chat));
+    await env.replies(chat, 2);
+    expect(env.fake.sentTo(chat).map((m) => m.visible)).toEqual(['original', 'after the edit']);
+  });
+
+  it('DMs with access.dm allowlist: an unknown sender is not answered (nor shown typing); a listed one is', async () => {
+    env = await setup({ access: { dm: 'allowlist', allow: [`telegram:${ADA}`] } });
+    const stranger = dm('let me in');
+    env.fake.push(stranger);
+    env.fake.push(message('private-text'));
+    await env.replies(ADA);
+    await sleep(300);
+    expect(env.fake.sentTo(stranger.message.chat.id)).toHaveLength(0);
+    // Dropped silently: not even "typing…" for someone the gateway will not answer.
+    expect(env.fake.actions.map((a) => a.chat_id)).toEqual([String(ADA)]);
+  });
+});
