@@ -158,7 +158,8 @@ const mailServer = z
   .refine((s) => s.secure || s.starttls || isLoopbackHost(s.host), {
     message: 'secure: false (no TLS, no STARTTLS) is accepted only for loopback hosts',
     path: ['secure'],
-  });
+  })
+  .refine((s) => !(s.secure && s.starttls), { message: 'secure: true (TLS from the first byte) and starttls: true exclude each other', path: ['starttls'] });
 
 const connectors = z
   .object({
@@ -195,7 +196,13 @@ const connectors = z
         imap: mailServer.optional(),
         smtp: mailServer.optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((e, ctx) => {
+        if (!e.enabled) return;
+        for (const field of ['address', 'imap', 'smtp'] as const) {
+          if (!e[field]) ctx.addIssue({ code: 'custom', path: [field], message: 'required when the email connector is enabled' });
+        }
+      }),
   })
   .partial()
   .strict();
