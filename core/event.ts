@@ -25,6 +25,8 @@ export const conversationSchema = z
     id,
     kind: z.enum(['dm', 'group', 'channel']),
     threadId: id.optional(),
+    /** Enclosing scopes, outermost first (a Discord guild): an access entry for one of them covers the conversation. */
+    within: z.array(id).max(4).optional(),
   })
   .strict();
 
@@ -148,6 +150,8 @@ export const parseReply = (input: unknown): Reply => parseWith(replySchema, 'rep
 /** The identity access rules speak of: `platform:sender-id`. */
 export const senderIdentity = (e: ChannelEvent): string => `${e.platform}:${e.sender.id}`;
 export const conversationIdentity = (e: ChannelEvent): string => `${e.platform}:${e.conversation.id}`;
+/** The conversation and every scope enclosing it, innermost first, as access identities. */
+export const conversationScopes = (e: ChannelEvent): string[] => [e.conversation.id, ...[...(e.conversation.within ?? [])].reverse()].map((id) => `${e.platform}:${id}`);
 
 /** Key under which a redelivered platform message is recognized. */
 export const dedupeKey = (e: ChannelEvent): string =>

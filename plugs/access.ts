@@ -1,6 +1,6 @@
 import { PAIRING_LIMITS, pairingMessage, type AccessStore, type OverrideAction } from '../core/access.js';
 import type { Config } from '../core/config.js';
-import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core/event.js';
+import { conversationScopes, senderIdentity, type ChannelEvent } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
 import { audit, halt, type Context, type Plug } from '../core/plug.js';
 
@@ -23,10 +23,10 @@ const allowed = (access: Config['access'], overrides: Overrides, identity: strin
  */
 export function decideAccess(access: Config['access'], event: ChannelEvent, overrides: Overrides = new Map()): AccessDecision {
   const sender = senderIdentity(event);
-  const conversation = conversationIdentity(event);
+  const scopes = conversationScopes(event);
   if (event.sender.isBot) return { admitted: false, rule: 'bot' };
-  if (access.deny.includes(sender) || access.deny.includes(conversation)) return { admitted: false, rule: 'deny' };
-  if (overrides.get(sender) === 'deny' || overrides.get(conversation) === 'deny') return { admitted: false, rule: 'blocked' };
+  if (access.deny.includes(sender) || scopes.some((c) => access.deny.includes(c))) return { admitted: false, rule: 'deny' };
+  if (overrides.get(sender) === 'deny' || scopes.some((c) => overrides.get(c) === 'deny')) return { admitted: false, rule: 'blocked' };
   if (event.conversation.kind === 'dm') {
     if (LOCALLY_AUTHENTICATED.has(event.platform)) return { admitted: true, rule: 'local' };
     if (allowed(access, overrides, sender)) return { admitted: true, rule: 'allow' };
@@ -34,14 +34,16 @@ export function decideAccess(access: Config['access'], event: ChannelEvent, over
     if (access.dm === 'open') return { admitted: true, rule: 'open' };
     return { admitted: false, rule: access.dm === 'pairing' ? 'unknown-sender' : 'not-allowlisted' };
   }
-  if (allowed(access, overrides, conversation)) return { admitted: true, rule: 'allow-group' };
-  if (overrides.get(conversation) !== 'revoke' && access.groups === 'open') return { admitted: true, rule: 'open-group' };
+  // The innermost scope with an entry decides: a revoked channel stays revoked inside an allowed guild.
+  const decided = scopes.find((c) => overrides.has(c) || access.allow.includes(c));
+  if (decided && allowed(access, overrides, decided)) return { admitted: true, rule: 'allow-group' };
+  if (!decided && access.groups === 'open') return { admitted: true, rule: 'open-group' };
   return { admitted: false, rule: 'group-not-allowlisted' };
 }
 
 /** The overrides a decision about `event` needs, read fresh per message: a change applies from the next one on. */
 export const overridesFor = (store: AccessStore | undefined, event: ChannelEvent): Promise<Overrides> =>
-  store ? store.overrides([senderIdentity(event), conversationIdentity(event)]) : Promise.resolve(new Map());
+  store ? store.overrides([senderIdentity(event), ...conversationScopes(event)]) : Promise.resolve(new Map());
 
 /** Tells each owner on the requester's platform, in their own DM, that a pairing request is waiting. */
 function notifyOwners(ctx: Context, owners: string[], code: string): void {

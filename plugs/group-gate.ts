@@ -1,11 +1,12 @@
 import type { Config } from '../core/config.js';
-import { conversationIdentity, type ChannelEvent } from '../core/event.js';
+import { conversationScopes, type ChannelEvent } from '../core/event.js';
 import { halt, type Plug } from '../core/plug.js';
 
 /** A DM is always addressed; a group message when it mentions or replies to the assistant, unless the channel says otherwise. */
 export function isAddressed(channels: Config['channels'], event: ChannelEvent): boolean {
   if (event.conversation.kind === 'dm') return true;
-  const requireMention = channels[conversationIdentity(event)]?.requireMention ?? true;
+  const setting = conversationScopes(event).map((c) => channels[c]?.requireMention).find((v) => v !== undefined);
+  const requireMention = setting ?? true;
   return !requireMention || event.mentionsBot || event.replyTo?.toBot === true;
 }
 

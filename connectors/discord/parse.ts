@@ -132,6 +132,8 @@ export function toChannelEvent(m: DiscordMessage, ctx: ParseContext): Verdict {
     id: m.channel_id,
     kind: ctx.place.kind,
     ...(ctx.place.thread ? { threadId: m.channel_id } : {}),
+    // An allowlisted guild admits its channels and threads.
+    ...(ctx.place.guildId ? { within: [ctx.place.guildId] } : {}),
   };
   return {
     ok: true,

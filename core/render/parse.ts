@@ -14,8 +14,13 @@ import { strikethrough } from './strike.js';
 export const PIECE = 8_000;
 
 const parser = unified().use(remarkParse);
-const FENCE = /^(`{3,}|~{3,})/;
-const closes = (line: string, fence: string): boolean => line.startsWith(fence) && /^(`+|~+)[ \t]*\r?$/.test(line);
+// A fence opens with three backticks (and no backtick after them on the line) or three tildes, indented 0-3 spaces.
+const OPENER = /^ {0,3}(`{3,}(?!.*`)|~{3,})/;
+const FENCE = /^(`{3,}(?!.*`)|~{3,})/;
+const closes = (line: string, fence: string): boolean => {
+  const run = /^ {0,3}(`+|~+)[ \t]*\r?$/.exec(line)?.[1];
+  return run !== undefined && run.startsWith(fence);
+};
 // Link reference definitions are repeated in every piece so that references resolve across pieces.
 const DEFINITION = /^ {0,3}\[(?:[^\]\\\n]|\\.)+\]:[ \t]*\S.*$/gm;
 
@@ -31,7 +36,8 @@ export function parseMarkdown(source: string): Root {
   const root: Root = { type: 'root', children: [] };
   let previous: Piece | undefined;
   for (const piece of pieces(source)) {
-    const tree = parsePiece(definitions ? `${piece.text}\n\n${definitions}` : piece.text);
+    // Before the piece: after it, an unclosed fence would swallow them.
+    const tree = parsePiece(definitions ? `${definitions}\n\n${piece.text}` : piece.text);
     const children = tree.children.filter((child) => child.type !== 'definition');
     const last = root.children.at(-1);
     if (piece.block !== undefined && piece.block === previous?.block && last && children[0] && join(last, children[0])) {
@@ -61,20 +67,25 @@ function parsePiece(text: string): Root {
   return tree;
 }
 
-/** Top-level blocks: a fence at the margin starts one and its closing line ends it; a blank line before text at the margin ends one. */
+/**
+ * Top-level blocks, told apart only where that is certain: outside a fence, a line at the margin starts a block after
+ * a blank line, and a fence at the margin starts one and ends it with its closing line. (A line at the margin after a
+ * blank line cannot continue a paragraph, a list item or a quote.)
+ */
 function blocks(source: string): string[][] {
   const out: string[][] = [[]];
-  let fence: string | undefined;
+  let fence: { run: string; margin: boolean } | undefined;
   let blank = false;
   for (const line of source.split('\n')) {
     const current = out[out.length - 1]!;
-    const opener = fence === undefined ? FENCE.exec(line)?.[1] : undefined;
-    if (current.length && (opener !== undefined || (blank && fence === undefined && /^\S/.test(line)))) out.push([line]);
+    const opener = fence === undefined ? OPENER.exec(line)?.[1] : undefined;
+    const margin = /^\S/.test(line);
+    if (current.length && fence === undefined && margin && (blank || opener !== undefined)) out.push([line]);
     else current.push(line);
-    if (opener !== undefined) fence = opener;
-    else if (fence !== undefined && closes(line, fence)) {
+    if (opener !== undefined) fence = { run: opener, margin };
+    else if (fence !== undefined && closes(line, fence.run)) {
+      if (fence.margin) out.push([]);
       fence = undefined;
-      out.push([]);
     }
     blank = /^[ \t]*\r?$/.test(line);
   }
@@ -102,29 +113,59 @@ function pieces(source: string): Piece[] {
   return out;
 }
 
-/** A block too long to parse at once, cut at line breaks; a fenced block keeps its fence in every part. */
+/** A block too long to parse at once, cut at line breaks: a fenced block is fenced again in every part. */
 function cutBlock(block: string[]): string[] {
-  const lines = [...block];
-  const fence = FENCE.exec(lines[0]!)?.[1];
-  const open = fence !== undefined ? lines.shift()! : '';
-  const close = fence !== undefined && lines.length && closes(lines[lines.length - 1]!, fence) ? lines.pop()! : fence ?? '';
+  const fence = FENCE.exec(block[0]!)?.[1];
+  return fence === undefined ? cutProse(block) : cutFence(block, fence);
+}
+
+function cutFence(block: string[], fence: string): string[] {
+  const lines = block.slice(1);
+  const close = lines.length && closes(lines[lines.length - 1]!, fence) ? lines.pop()! : fence;
   const out: string[] = [];
   let part: string[] = [];
   let size = 0;
-  const flush = (): void => {
-    // Outside code, cut before the last line at the margin (a new list item, say) rather than inside an item.
-    const at = fence === undefined ? part.findLastIndex((line, k) => k > 0 && /^\S/.test(line)) : -1;
-    const rest = at > 0 ? part.splice(at) : [];
-    if (part.length) out.push(fence !== undefined ? [open, ...part, close].join('\n') : part.join('\n'));
-    part = rest;
-    size = rest.reduce((sum, line) => sum + line.length + 1, 0);
-  };
-  for (const line of fence !== undefined ? lines : lines.flatMap(cutLine)) {
-    if (size + line.length + 1 > PIECE) flush();
+  for (const line of lines) {
+    if (part.length && size + line.length + 1 > PIECE) {
+      out.push([block[0], ...part, close].join('\n'));
+      part = [];
+      size = 0;
+    }
     part.push(line);
     size += line.length + 1;
   }
-  while (part.length) flush();
+  out.push([block[0], ...part, close].join('\n'));
+  return out;
+}
+
+/** Cut between lines, never inside a fence, preferably before a line at the margin (a new list item, say). */
+function cutProse(block: string[]): string[] {
+  const lines: { text: string; cut: boolean; margin: boolean }[] = [];
+  let open: string | undefined;
+  for (const line of block) {
+    if (open !== undefined) {
+      lines.push({ text: line, cut: false, margin: false });
+      if (closes(line, open)) open = undefined;
+      continue;
+    }
+    open = OPENER.exec(line)?.[1];
+    for (const text of open === undefined ? cutLine(line) : [line]) lines.push({ text, cut: true, margin: /^\S/.test(text) });
+  }
+  const out: string[] = [];
+  let start = 0;
+  let size = 0;
+  let margin = -1;
+  lines.forEach(({ text, cut }, k) => {
+    if (k > start && cut && size + text.length + 1 > PIECE) {
+      const at = margin > start ? margin : k;
+      out.push(lines.slice(start, at).map((line) => line.text).join('\n'));
+      size = lines.slice(at, k).reduce((sum, line) => sum + line.text.length + 1, 0);
+      start = at;
+    }
+    if (k > start && cut && lines[k]!.margin) margin = k;
+    size += text.length + 1;
+  });
+  out.push(lines.slice(start).map((line) => line.text).join('\n'));
   return out;
 }
 

@@ -5,8 +5,8 @@ import type { Token } from './tokens.js';
  * Packs rendered tokens into parts that each fit the platform's limit, counted the way the platform counts, after
  * escaping. Text is cut at whitespace (paragraph break, then line break, then sentence end, then word: the best kind
  * that still leaves the part half full), otherwise between graphemes, never inside an escape sequence or a surrogate
- * pair. Markup open at a cut is closed at the end of
- * the part and reopened at the start of the next, so every part stands on its own; the space that costs is reserved.
+ * pair. Markup open at a cut is closed at the end of the part and reopened at the start of the next, so every part
+ * stands on its own; the room that takes is reserved as the part fills.
  */
 
 type Kind = 'text' | 'ws' | 'atom' | 'open' | 'close';
@@ -43,7 +43,7 @@ const SENTENCE_END = /[.!?…。！？]['"”’»)\]]*$/u;
 // Scripts written without spaces still end sentences with these; a cut right after one costs nothing.
 const FULL_STOP = /[。！？]$/u;
 
-export const measure = (s: string, unit: Limit['unit']): number => (unit === 'utf8' ? Buffer.byteLength(s, 'utf8') : s.length);
+const measure = (s: string, unit: Limit['unit']): number => (unit === 'utf8' ? Buffer.byteLength(s, 'utf8') : s.length);
 
 function pieces(s: string, atomic: RegExp | undefined): string[] {
   if (!atomic) return graphemes(s);
@@ -178,9 +178,12 @@ function findCut(units: Unit[], rank: Int8Array, resume: Int32Array, i: number, 
   for (let r = PARAGRAPH; r > HARD; r--) if (best[r]! > i && fill[r]! * 2 >= max) return pick(r);
   for (let r = PARAGRAPH; r > HARD; r--) if (best[r]! > i) return pick(r);
   if (best[HARD]! > i) return { at: best[HARD]!, resume: best[HARD]! };
-  // Not even one unit fits after the reopened markup: repeat less of it, or leave out the markup that cannot fit.
-  if (live.length) return void switchOff(units, live[live.length - 1]!);
-  if (units[i]!.kind === 'open') return void switchOff(units, i);
+  // Not even one unit fits after the reopened markup. Markup that takes half a part by itself (a link to a very long
+  // URL) is left out; otherwise the innermost reopened markup is, until something fits.
+  const first = units[i]!;
+  const hog = first.kind === 'open' && (first.cost + units[first.mate]!.cost) * 2 > max;
+  if (live.length && !hog) return void switchOff(units, live[live.length - 1]!);
+  if (first.kind === 'open') return void switchOff(units, i);
   throw new Error('render: a unit larger than the limit');
 }
 

@@ -96,6 +96,11 @@ export class SqliteDashboardQueries {
       .immediate();
   }
 
+  /** Deletes expired dashboard sessions (called at each login, so the table holds only live ones). */
+  async pruneSessions(now: number): Promise<number> {
+    return this.db.prepare('DELETE FROM web_sessions WHERE expires_at <= ?').run(now).changes;
+  }
+
   /** Newest first; `kind` matches exactly or as a dotted prefix (`pairing` finds `pairing.approved`). */
   async auditPage(options: { kind?: string; before?: number; limit: number }): Promise<AuditEntry[]> {
     const kind = options.kind || null;

@@ -117,3 +117,15 @@ describe('owner notification', () => {
     expect(await settle(gw)).toHaveLength(2);
   });
 });
+
+describe('enclosing scopes (a Discord guild)', () => {
+  const inGuild = (channel: string, sender: string) =>
+    makeEvent({ platform: 'discord', sender: { id: sender, isBot: false }, conversation: { id: channel, kind: 'channel', within: ['G1'] }, text: `in ${channel}`, mentionsBot: true });
+
+  it('an allowlisted guild admits its channels; a revoked channel inside it stays refused; a denied guild refuses all', async () => {
+    gw = await startTestGateway({ config: { access: { allow: ['discord:G1'], deny: ['discord:9'] } }, platform: 'discord' });
+    await gw.store.accessStore().setOverride('discord:C2', 'revoke', 'cli');
+    await gw.publish([inGuild('C1', '1'), inGuild('C2', '1'), inGuild('C3', '9')]);
+    expect(await settle(gw)).toEqual(['in C1']);
+  });
+});

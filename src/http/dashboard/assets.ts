@@ -14,6 +14,7 @@ h1 { font-size: 1.4rem; margin: .2rem 0 1rem; } h2 { font-size: 1.1rem; margin: 
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: .92rem; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+table.wide td.mono, table.wide td.muted { white-space: nowrap; overflow-wrap: normal; } table.wide td:last-child { min-width: 20rem; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, pre, .mono { font-family: ui-monospace, monospace; font-size: .85rem; overflow-wrap: anywhere; white-space: pre-wrap; }
 form.inline { display: inline; margin: 0; }
@@ -23,7 +24,7 @@ input, select, textarea, button { font: inherit; padding: .4rem .6rem; border: 1
 textarea { width: 100%; min-height: 4.5rem; }
 button { cursor: pointer; background: var(--accent); color: #fff; border-color: var(--accent); }
 button.secondary { background: transparent; color: var(--accent); }
-.notice { padding: .5rem .75rem; border-radius: 6px; border: 1px solid var(--line); }
+.notice { padding: .5rem .75rem; border-radius: 6px; border: 1px solid var(--line); overflow-wrap: anywhere; }
 .notice.ok { border-color: var(--ok); } .notice.bad { border-color: var(--bad); }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: .75rem; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: .6rem .8rem; }

@@ -9,8 +9,8 @@ const MAX_DATA_CHARS = 600;
 function Entries({ entries }: { entries: AuditEntry[] }) {
   if (entries.length === 0) return <p>No entries.</p>;
   return (
-    <div class="table-wrap">
-      <table>
+    <div class="table-wrap" role="region" aria-label="Audit entries" tabindex={0}>
+      <table class="wide">
         <thead>
           <tr>
             <th class="num">seq</th>

@@ -13,7 +13,8 @@ import { Csrf, Page, render } from './layout.js';
 const SENDER = { id: 'admin', name: 'admin', isBot: false } as const;
 const conversationOf = (assistant: string) => `admin:${assistant}`;
 const ASK_TIMEOUT_MS = 120_000;
-const MAX_BODY = 4 * MAX_TEXT_CHARS + 4096;
+/** 100,000 characters, percent-encoded (up to 9 bytes each) or JSON-escaped, plus the other fields. */
+const MAX_BODY = 9 * MAX_TEXT_CHARS + 16 * 1024;
 
 const messageSchema = z.object({
   assistant: z.string().min(1).max(64),

@@ -61,6 +61,7 @@ export function loginRoutes(app: DashApp, ctx: DashContext): void {
       return render(c, <LoginPage error="Wrong password." />, 400);
     }
     limiter.succeeded(address);
+    await deps.store.dashboardQueries().pruneSessions((deps.now ?? Date.now)());
     await auth.begin(c);
     await audit('admin.login', WEB_ACTOR, { address });
     return c.redirect('/', 303);

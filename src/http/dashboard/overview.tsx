@@ -41,12 +41,12 @@ function Overview({ s }: { s: Snapshot }) {
       <div class="cards">
         <section class="card" aria-labelledby="in-h">
           <h2 id="in-h">Messages in</h2>
-          <div class="big" data-field="totals.in" aria-label="Messages in, total">{s.totals.in}</div>
+          <div class="big" data-field="totals.in">{s.totals.in}</div>
           <Spark label="Messages in per 5 seconds, last 5 minutes" id="spark-in" cls="in" values={s.series.in} />
         </section>
         <section class="card" aria-labelledby="out-h">
           <h2 id="out-h">Messages out</h2>
-          <div class="big" data-field="totals.out" aria-label="Messages out, total">{s.totals.out}</div>
+          <div class="big" data-field="totals.out">{s.totals.out}</div>
           <Spark label="Messages out per 5 seconds, last 5 minutes" id="spark-out" cls="out" values={s.series.out} />
         </section>
         <section class="card" aria-labelledby="dead-h">
@@ -98,9 +98,11 @@ export function overviewRoutes(app: DashApp, ctx: DashContext): void {
           await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(await snapshots.get()) });
           await stream.sleep(SNAPSHOT_EVERY_MS);
         }
+      } catch {
+        // The stream just ends (no error text goes out); EventSource reconnects by itself.
       } finally {
         open--;
       }
-    }, async () => undefined);
+    });
   });
 }

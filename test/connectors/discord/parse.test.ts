@@ -42,7 +42,7 @@ describe('discord parse: Message object to ChannelEvent', () => {
     expect(placeOf(0, 'g')).toEqual({ kind: 'channel', thread: false, guildId: 'g' });
     for (const t of [10, 11, 12]) expect(placeOf(t, 'g').thread).toBe(true);
     const inThread = event(message({ channel_id: '1105555555555555555' }), { place: placeOf(11, 'g') });
-    expect(inThread.conversation).toEqual({ id: '1105555555555555555', kind: 'channel', threadId: '1105555555555555555' });
+    expect(inThread.conversation).toEqual({ id: '1105555555555555555', kind: 'channel', threadId: '1105555555555555555', within: ['g'] });
     expect(event(message(), { place: placeOf(1, undefined) }).conversation.kind).toBe('dm');
   });
 

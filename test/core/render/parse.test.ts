@@ -25,6 +25,10 @@ const block = (k: number): string =>
     `- item ${k}.1\n- item ${k}.2\n  continued\n  - nested`,
     `> quoted ${k}\n> more`,
     '```js\n' + `const k = ${k};\n\nconsole.log(k);\n` + '```',
+    // Not a fence (a backtick after the run), then fences whose blank lines and margin lines must not cut them.
+    'Inline ```not a fence``` here.',
+    `~~~\ncode ${k}\n\nat the margin\n~~~`,
+    `  \`\`\`\nindented fence ${k}\n\nat the margin\n  \`\`\``,
   ].join('\n\n');
 
 describe('parsing long markdown in pieces', () => {
@@ -34,6 +38,17 @@ describe('parsing long markdown in pieces', () => {
     const whole = unified().use(remarkParse).parse(source);
     strikethrough(whole, source);
     expect(shape(parseMarkdown(source))).toEqual(shape(whole));
+  });
+
+  it('never cuts between pieces inside a fence, whatever its blank lines and margin lines', () => {
+    // The filler's length is swept so that a piece fills up at each line of the fence in turn.
+    for (const fence of ['~~~\na\n\nat the margin\n~~~', '  ```\na\n\nat the margin\n  ```', '````\n```\n\nb\n````']) {
+      for (let room = 2; room < fence.length + 4; room++) {
+        const source = `${'x'.repeat(PIECE - room)}\n\n${fence}\n\nafter`;
+        const whole = unified().use(remarkParse).parse(source);
+        expect(shape(parseMarkdown(source))).toEqual(shape(whole));
+      }
+    }
   });
 
   it('resolves a reference defined in another piece', () => {

@@ -162,6 +162,10 @@ describe('splitting', () => {
     within(parts, { max: 100, unit: 'utf16' });
     for (const part of parts) expect(telegramHtmlProblem(part)).toBeUndefined();
     expect(squash(telegramText(parts.join('')))).toBe(squash('word '.repeat(30)));
+    // Only that markup: the bold around it is still repeated in every part.
+    const bold = renderReply(`**${'word '.repeat(30).trim()} [link](${url}) tail**`, 'markdown', 'telegram-html', { max: 100, unit: 'utf16' });
+    expect(bold.length).toBeGreaterThan(2);
+    for (const part of bold) expect(part).toMatch(/^<b>.*<\/b>$/);
   });
 
   it('a reply that fits is one part, identical to the unsplit rendering', () => {

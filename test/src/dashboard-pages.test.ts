@@ -1,0 +1,151 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { dashboardHarness, ORIGIN, type Harness } from './dashboard-harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+});
+
+const audits = async (kind: string) => (await h!.g.store.dashboardQueries().auditPage({ kind, limit: 50 })).map((e) => ({ actor: e.actor, subject: e.subject, data: JSON.parse(e.data) as unknown }));
+
+describe('dashboard pages', () => {
+  it('governance: approves and denies pairing requests, revokes and allows identities, each audited as web:admin', async () => {
+    h = await dashboardHarness();
+    const s = await h.login();
+    await h.telegram('4242', 'hello', 'Grace');
+    await h.telegram('5353', 'hello', 'Mallory');
+    const pending = await h.g.store.accessStore().pendingPairings(Date.now());
+    expect(pending.map((p) => p.identity).sort()).toEqual(['telegram:4242', 'telegram:5353']);
+    const page = await (await h.get('/governance', { cookie: s.cookie })).text();
+    for (const p of pending) expect(page).toContain(`aria-label="Approve ${p.code} from ${p.identity}"`);
+    expect(page).toMatch(/telegram:100<\/td><td>allow<\/td><td>config<\/td>/);
+
+    const grace = pending.find((p) => p.identity === 'telegram:4242')!;
+    const mallory = pending.find((p) => p.identity === 'telegram:5353')!;
+    expect((await h.act(s, '/governance/pairing', { code: grace.code, decision: 'approved' })).headers.get('location')).toBe('/governance');
+    expect(await (await h.get('/governance', { cookie: s.cookie })).text()).toContain('telegram:4242 may now talk to the assistant.');
+    await h.act(s, '/governance/pairing', { code: mallory.code, decision: 'denied' });
+    await h.act(s, '/governance/pairing', { code: grace.code, decision: 'approved' });
+    expect(await (await h.get('/governance', { cookie: s.cookie })).text()).toContain(`No pending pairing request ${grace.code} (decided).`);
+    expect((await audits('pairing')).filter((a) => a.actor === 'web:admin')).toEqual([
+      { actor: 'web:admin', subject: 'telegram:5353', data: { code: mallory.code } },
+      { actor: 'web:admin', subject: 'telegram:4242', data: { code: grace.code } },
+    ]);
+    const before = h.g.sent.length;
+    await h.telegram('4242', 'now?');
+    expect(h.g.sent.slice(before).map((r) => r.text)).toEqual(['now?']);
+
+    await h.act(s, '/governance/access', { identity: 'telegram:4242', action: 'revoke' });
+    await h.act(s, '/governance/access', { identity: 'telegram:9999', action: 'revoke' });
+    expect(await (await h.get('/governance', { cookie: s.cookie })).text()).toContain('telegram:9999 is not on the allowlist.');
+    await h.act(s, '/governance/access', { identity: 'telegram:777', action: 'allow' });
+    await h.act(s, '/governance/access', { identity: 'not an identity', action: 'allow' });
+    const overrides = await h.g.store.accessStore().allOverrides();
+    expect(overrides.map((o) => [o.identity, o.action, o.source])).toEqual([
+      ['telegram:4242', 'revoke', 'dashboard'],
+      ['telegram:5353', 'deny', 'pairing'],
+      ['telegram:777', 'allow', 'dashboard'],
+    ]);
+    expect((await audits('access')).filter((a) => a.actor === 'web:admin').map((a) => a.subject)).toEqual(['telegram:777', 'telegram:4242']);
+  });
+
+  it('conversations: lists channels by platform with their workspace, shows history, and moves a channel', async () => {
+    h = await dashboardHarness();
+    const s = await h.login();
+    await h.telegram('100', 'first words');
+    const list = await (await h.get('/conversations', { cookie: s.cookie })).text();
+    expect(list).toContain('<h2 id="p-telegram">telegram</h2>');
+    const [channel] = await h.g.store.dashboardQueries().channels();
+    expect(channel).toMatchObject({ platform: 'telegram', conversationId: '100', workspaceId: 'default', messages: 2 });
+    const history = await (await h.get(`/conversations/${channel!.id}`, { cookie: s.cookie })).text();
+    expect(history.match(/first words/g)).toHaveLength(2);
+
+    expect((await h.act(s, `/conversations/${channel!.id}/workspace`, { workspace: '../etc' })).status).toBe(303);
+    expect(await (await h.get(`/conversations/${channel!.id}`, { cookie: s.cookie })).text()).toContain('A workspace name is');
+    expect((await h.act(s, `/conversations/${channel!.id}/workspace`, { workspace: 'research' })).status).toBe(303);
+    expect(await (await h.get(`/conversations/${channel!.id}`, { cookie: s.cookie })).text()).toContain('Moved from default to research.');
+    expect(await h.g.store.dashboardQueries().channel(channel!.id)).toMatchObject({ workspaceId: 'research' });
+    expect(await audits('channel.moved')).toEqual([{ actor: 'web:admin', subject: 'telegram:100', data: { from: 'default', to: 'research' } }]);
+    // The next message starts a fresh session in the new workspace.
+    await h.telegram('100', 'after the move');
+    const after = await h.g.store.dashboardQueries().channelHistory(channel!.id);
+    expect(after.map((m) => m.workspaceId)).toEqual(['default', 'default', 'research', 'research']);
+    expect((await h.act(s, '/conversations/999/workspace', { workspace: 'x' })).status).toBe(404);
+    expect((await h.get('/conversations/999', { cookie: s.cookie })).status).toBe(404);
+  });
+
+  it('audit: filters by kind, pages through older entries, and verifies the chain', async () => {
+    h = await dashboardHarness();
+    const s = await h.login();
+    await h.g.store.appendAudit(Array.from({ length: 60 }, (_, i) => ({ kind: 'test.bulk', actor: 'test', subject: `n${i}` })));
+    const first = await (await h.get('/audit?kind=test', { cookie: s.cookie })).text();
+    expect(first.match(/<td class="mono">test\.bulk<\/td>/g)).toHaveLength(50);
+    expect(first).not.toContain('vault');
+    const older = /href="(\/audit\?kind=test&amp;before=\d+)">Older/.exec(first)?.[1]?.replace('&amp;', '&');
+    expect(older).toBeDefined();
+    const second = await (await h.get(older!, { cookie: s.cookie })).text();
+    expect(second.match(/<td class="mono">test\.bulk<\/td>/g)).toHaveLength(10);
+    expect(second).not.toContain('>Older<');
+
+    const verify = await h.act(s, '/audit/verify', {});
+    expect(verify.headers.get('location')).toBe('/audit');
+    expect(await (await h.get('/audit', { cookie: s.cookie })).text()).toMatch(/role="status" class="notice ok">Audit log ok: \d+ entries, head [0-9a-f]{64}\./);
+  });
+
+  it('web chat: the reply streams back in pieces over SSE, through the queue as web:admin; without script the form works too', async () => {
+    h = await dashboardHarness();
+    const s = await h.login();
+    const r = await h.app.request('/chat/stream', {
+      method: 'POST',
+      body: JSON.stringify({ assistant: 'default', text: 'one two three four' }),
+      headers: { 'content-type': 'application/json', cookie: s.cookie, origin: ORIGIN, 'x-csrf-token': s.csrf },
+    });
+    expect(r.headers.get('content-type')).toContain('text/event-stream');
+    const body = await r.text();
+    const pieces = [...body.matchAll(/event: piece\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!) as string);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join('')).toBe('one two three four');
+    expect(body).toContain('event: done');
+    const received = (await h.g.store.dashboardQueries().auditPage({ kind: 'inbound.received', limit: 5 }))[0]!;
+    expect(received.actor).toBe('web:admin');
+    expect(JSON.parse(received.data)).toMatchObject({ conversation: 'web:admin:default' });
+
+    expect((await h.act(s, '/chat', { assistant: 'default', text: 'no script here' })).headers.get('location')).toBe('/chat?assistant=default');
+    const page = await (await h.get('/chat', { cookie: s.cookie })).text();
+    expect(page.match(/no script here/g)).toHaveLength(2);
+    expect((await h.act(s, '/chat', { assistant: 'nobody', text: 'x' })).status).toBe(400);
+    expect((await h.act(s, '/chat', { assistant: 'default', text: '   ' })).status).toBe(400);
+  });
+
+  it('overview: shows process states and queues, and the live count rises when a message arrives through another connector', async () => {
+    h = await dashboardHarness();
+    const s = await h.login();
+    const page = await (await h.get('/', { cookie: s.cookie })).text();
+    expect(page).toMatch(/<td>connector:telegram<\/td><td class="state-restarting">restarting<\/td>/);
+    for (const q of ['inbound', 'outbound:telegram', 'outbound:web', 'outbound:api']) expect(page).toContain(`<td>${q}</td>`);
+    const events = await h.get('/events', { cookie: s.cookie, origin: ORIGIN });
+    const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const snapshots: Array<{ totals: { in: number; out: number }; series: { in: number[] } }> = [];
+    let buffer = '';
+    const next = async () => {
+      for (;;) {
+        const m = /event: snapshot\ndata: (.*)\n\n/.exec(buffer);
+        if (m) {
+          buffer = buffer.slice(m.index + m[0].length);
+          snapshots.push(JSON.parse(m[1]!));
+          return snapshots.at(-1)!;
+        }
+        buffer += (await reader.read()).value ?? '';
+      }
+    };
+    const first = await next();
+    await h.telegram('100', 'count me');
+    let latest = first;
+    for (let i = 0; i < 5 && latest.totals.in === first.totals.in; i++) latest = await next();
+    await reader.cancel();
+    expect(latest.totals.in).toBe(first.totals.in + 1);
+    expect(latest.totals.out).toBeGreaterThanOrEqual(first.totals.out);
+    expect(latest.series.in.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+  });
+});
