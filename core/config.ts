@@ -186,7 +186,12 @@ const connectors = z
       .object({
         ...common,
         rpc: z.string().regex(/^(tcp|http):\/\/[^/\s]+$/, 'must be tcp://host:port or http://host:port').optional(),
-        account: z.string().optional(),
+        account: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be the number in international form, e.g. "+15550000000"').optional(),
+        /** signal-cli is pinged (`version`) this often on the connector's connection; no answer within pingTimeoutMs = dead. */
+        pingIntervalMs: z.number().int().min(1_000).optional(),
+        pingTimeoutMs: z.number().int().min(500).optional(),
+        /** No receive notification at all for this long and the connection is recycled (restarts signal-cli's receiving). */
+        silentAfterMs: z.number().int().min(60_000).optional(),
       })
       .strict(),
     email: z

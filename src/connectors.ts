@@ -9,6 +9,7 @@ const REGISTRY: Record<string, () => Promise<{ create: ConnectorFactory<never> }
   discord: () => import('../connectors/discord/index.js'),
   telegram: () => import('../connectors/telegram/index.js'),
   email: () => import('../connectors/email/index.js'),
+  signal: () => import('../connectors/signal/index.js'),
 };
 
 export const AVAILABLE_CONNECTORS: ReadonlySet<string> = new Set(Object.keys(REGISTRY));

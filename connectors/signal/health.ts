@@ -1,0 +1,116 @@
+import type { ConnectorDeps } from '../../core/connector.js';
+import type { SignalLink, Timing } from './link.js';
+
+/** What the connector remembers between runs (connector state `health`), so `doctor` can speak without probing. */
+export interface HealthState {
+  selfUuid?: string;
+  /** The number `selfUuid` belongs to. */
+  selfAccount?: string;
+  lastAliveAt?: number;
+  lastNotificationAt?: number;
+  lastMessageAt?: number;
+  reconnects?: number;
+  lastLoss?: { at: number; reason: string };
+  ignored?: Record<string, number>;
+  otherAccount?: string;
+}
+
+type Deps = Pick<ConnectorDeps, 'store' | 'name' | 'now'>;
+const KEY = 'health';
+
+/** Health facts, kept in memory and written to the store at most every `everyMs` (a chatty group must not hammer SQLite). */
+export class Health {
+  state: HealthState = {};
+  private savedAt = 0;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly everyMs = 5_000,
+  ) {}
+
+  async load(): Promise<HealthState> {
+    const stored = (await this.deps.store.getConnectorState(this.deps.name, KEY).catch(() => undefined)) as HealthState | undefined;
+    this.state = stored && typeof stored === 'object' ? { ...stored } : {};
+    return this.state;
+  }
+
+  update(patch: Partial<HealthState>, force = false): void {
+    Object.assign(this.state, patch);
+    if (!force && this.deps.now() - this.savedAt < this.everyMs) return;
+    this.savedAt = this.deps.now();
+    const snapshot = { ...this.state };
+    this.pending = this.pending.then(() => this.deps.store.setConnectorState(this.deps.name, KEY, snapshot)).catch(() => undefined);
+  }
+
+  count(reason: string): void {
+    const ignored = { ...this.state.ignored, [reason]: (this.state.ignored?.[reason] ?? 0) + 1 };
+    this.update({ ignored });
+  }
+
+  async flush(): Promise<void> {
+    this.update({}, true);
+    await this.pending;
+  }
+}
+
+const ago = (now: number, at: number | undefined): string => {
+  if (!at) return 'never';
+  const s = Math.max(0, Math.round((now - at) / 1000));
+  const span = s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
+  return `${new Date(at).toISOString()} (${span} ago)`;
+};
+
+export interface CheckInput {
+  rpc: string;
+  account: string;
+  state: HealthState;
+  link: SignalLink | undefined;
+  timing: Timing;
+  now: number;
+  /** The daemon's answer to `version` just now, or why there was none (undefined: not probed). */
+  probe: { ok: true; version: string } | { ok: false; error: string } | undefined;
+}
+
+/** Plain-words verdicts for `doctor`: does the daemon answer, which account, is inbound alive and when did it last deliver. */
+export function describeHealth(i: CheckInput): Array<{ ok: boolean; what: string; detail: string }> {
+  const { state, now, link } = i;
+  const out: Array<{ ok: boolean; what: string; detail: string }> = [];
+  if (i.probe) {
+    out.push(
+      i.probe.ok
+        ? { ok: true, what: 'signal daemon', detail: `signal-cli ${i.probe.version} answers at ${i.rpc}` }
+        : { ok: false, what: 'signal daemon', detail: `no answer from signal-cli at ${i.rpc}: ${i.probe.error}` },
+    );
+  } else {
+    // A TCP probe would subscribe to receiving under on-connection mode and swallow queued messages: use the record.
+    const fresh = !!state.lastAliveAt && now - state.lastAliveAt < 3 * i.timing.pingIntervalMs;
+    out.push({
+      ok: fresh,
+      what: 'signal daemon',
+      detail: fresh
+        ? `the running connector last heard signal-cli at ${i.rpc} answer ${ago(now, state.lastAliveAt)}`
+        : `no running connector has heard signal-cli at ${i.rpc} answer since ${ago(now, state.lastAliveAt)} (not probed from here: a TCP probe would take queued messages)`,
+    });
+  }
+  out.push(
+    state.otherAccount
+      ? { ok: false, what: 'signal account', detail: `the daemon delivers for ${state.otherAccount}, not the configured ${i.account}` }
+      : { ok: true, what: 'signal account', detail: `${i.account}${state.selfUuid && state.selfAccount === i.account ? ` (uuid ${state.selfUuid})` : ' (own uuid not learned yet: mentions are matched by number)'}` },
+  );
+  const ignored = Object.entries(state.ignored ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+  const facts = [
+    `last notification ${ago(now, link?.lastNotificationAt || state.lastNotificationAt)}`,
+    `last message ${ago(now, state.lastMessageAt)}`,
+    `${state.reconnects ?? 0} reconnects${state.lastLoss ? ` (last: ${state.lastLoss.reason}, ${ago(now, state.lastLoss.at)})` : ''}`,
+    ...(ignored ? [`ignored: ${ignored}`] : []),
+  ].join('; ');
+  if (link) {
+    out.push({
+      ok: link.connected,
+      what: 'signal inbound',
+      detail: link.connected ? `connected since ${ago(now, link.connectedAt)}; ${facts}` : `disconnected, reconnecting; ${facts}`,
+    });
+  } else out.push({ ok: true, what: 'signal inbound', detail: facts });
+  return out;
+}

@@ -1,0 +1,260 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, isLoopbackHost } from '../../core/config.js';
+import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
+import { InvalidPayloadError, type ChannelEventInput } from '../../core/event.js';
+import { describeHealth, Health } from './health.js';
+import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
+import { parseNotification, type ParseContext } from './parse.js';
+import { postRpc } from './http.js';
+import { parseEndpoint, SignalConnectionError, SignalRpcError, type Endpoint, type Notification } from './rpc.js';
+import { createSend } from './send.js';
+import { Typing } from './typing.js';
+
+/** `connectors.signal` (core/config.ts). The timing keys are proposed for the schema and honoured once it accepts them. */
+export interface SignalConfig {
+  enabled: boolean;
+  rpc?: string;
+  account?: string;
+  assistant?: string;
+  maxMessageChars?: number;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  silentAfterMs?: number;
+}
+
+export interface SignalOptions {
+  /** Overrides for tests (short intervals); config keys win over defaults, these win over both. */
+  timing?: Partial<Timing>;
+  typingRefreshMs?: number;
+}
+
+const PLATFORM = 'signal';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const create: ConnectorFactory<SignalConfig> = (deps) => createSignalConnector(deps);
+
+/**
+ * Signal through a running `signal-cli daemon --receive-mode=on-connection` (README): one long-lived JSON-RPC
+ * connection, kept alive by link.ts. signal-cli has no acknowledgement — a notification is gone once written to the
+ * socket — so each is published (durably enqueued) the moment it is read, strictly in arrival order.
+ */
+export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options: SignalOptions = {}): Connector {
+  const cfg = deps.config;
+  const field = (name: string) => `connectors.${deps.name}.${name}`;
+  const timing: Timing = {
+    ...DEFAULT_TIMING,
+    ...(cfg.pingIntervalMs ? { pingIntervalMs: cfg.pingIntervalMs } : {}),
+    ...(cfg.pingTimeoutMs ? { pingTimeoutMs: cfg.pingTimeoutMs } : {}),
+    ...(cfg.silentAfterMs ? { silentAfterMs: cfg.silentAfterMs } : {}),
+    ...options.timing,
+  };
+  // The first calls may meet a daemon (a JVM) that is still warming up: they get more time than a ping.
+  const startTimeoutMs = Math.max(timing.connectTimeoutMs, timing.pingTimeoutMs, 5_000);
+  const actor = `connector:${deps.name}`;
+  const audit = (kind: string, data: Record<string, unknown>) => deps.store.appendAudit([{ kind, actor, data }]);
+  const health = new Health(deps);
+  let link: SignalLink | undefined;
+  let io: ConnectorIO | undefined;
+  let selfUuid: string | undefined;
+  let stopped = false;
+  let singleAccount = false;
+  // Notifications wait on this chain: first for start-up (own uuid known), then for each other, so order holds.
+  let chain: Promise<void> = Promise.resolve();
+
+  const inOrder = (step: () => Promise<void>): void => {
+    chain = chain.then(step).catch((error: unknown) => deps.log.error({ error: (error as Error).message }, 'signal notification failed'));
+  };
+  const call = (method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
+    link ? link.call(method, params, timeoutMs) : Promise.reject(new SignalConnectionError('signal connector not started'));
+  const typing = new Typing(call, deps.log, deps.now, options.typingRefreshMs);
+
+  function settings(): { endpoint: Endpoint; account: string } {
+    if (!cfg.rpc) throw new ConfigError(`${field('rpc')}: required, e.g. tcp://127.0.0.1:7583 (signal-cli daemon --tcp)`);
+    if (!cfg.account || !/^\+[1-9]\d{6,14}$/.test(cfg.account)) {
+      throw new ConfigError(`${field('account')}: required, the account's number in international form, e.g. "+15550000000"`);
+    }
+    let endpoint: Endpoint;
+    try {
+      endpoint = parseEndpoint(cfg.rpc);
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+    return { endpoint, account: cfg.account };
+  }
+
+  const ctx = (account: string): ParseContext => ({
+    platform: PLATFORM,
+    account,
+    get selfUuid() {
+      return selfUuid;
+    },
+    assistant: cfg.assistant,
+    answersUnmentioned: (groupId) => deps.gateway.channels[`${PLATFORM}:${groupId}`]?.requireMention === false,
+    now: deps.now,
+  });
+
+  function learnSelf(uuid: string): void {
+    if (selfUuid || !UUID.test(uuid)) return;
+    selfUuid = uuid;
+    health.update({ selfUuid: uuid, selfAccount: cfg.account }, true);
+  }
+
+  /** Publish IS the durable store: a failure (database busy) is retried, because the daemon will not send it again. */
+  async function publish(event: ChannelEventInput): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await io!.publish([event]);
+        return true;
+      } catch (error) {
+        if (error instanceof InvalidPayloadError) return false; // audited by publishEvents
+        const lost = stopped && attempt >= 2;
+        deps.log.error({ error: (error as Error).message, attempt, lost }, lost ? 'a Signal message could not be stored and is lost' : 'storing a Signal message failed; retrying');
+        if (lost) return false;
+        await sleep(Math.min(30_000, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  async function handle(n: Notification, parseCtx: ParseContext): Promise<void> {
+    const parsed = parseNotification(n.method, n.params, parseCtx);
+    if (parsed.kind === 'ignored') {
+      health.count(parsed.reason);
+      if (parsed.selfUuid) learnSelf(parsed.selfUuid);
+      // A multi-account daemon sends every account's messages down every connection; a single-account one, only its own.
+      if (parsed.reason === 'other-account' && singleAccount && !health.state.otherAccount) {
+        deps.log.error({ account: parseCtx.account }, 'signal-cli delivers messages for another account: check connectors.signal.account');
+        health.update({ otherAccount: parsed.other ?? 'another account' }, true);
+      }
+      return;
+    }
+    if (parsed.kind === 'unsupported') return void (await audit('inbound.unsupported', { what: parsed.what }));
+    if (parsed.kind === 'rejected') return void (await audit('inbound.rejected', { issues: parsed.issues }));
+    // Typing starts just before the publish so that a fast reply (which stops it) can never precede it.
+    const conversation = parsed.event.conversation;
+    const types = parsed.addressed && !parsed.event.edited && !stopped;
+    if (types) typing.start(conversation);
+    if (!(await publish(parsed.event))) return typing.stop(conversation.id);
+    health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });
+  }
+
+  /** Multi-account daemons list their accounts; a single-account daemon does not know `listAccounts`. */
+  async function verifyAccount(account: string, timeoutMs: number): Promise<void> {
+    const accounts = await call('listAccounts', {}, timeoutMs).catch((error: unknown) => {
+      if (error instanceof SignalRpcError) return undefined;
+      throw error;
+    });
+    singleAccount = !Array.isArray(accounts);
+    if (!Array.isArray(accounts)) return;
+    const numbers = accounts.map((a: { number?: unknown }) => a?.number).filter((n): n is string => typeof n === 'string');
+    if (!numbers.includes(account)) {
+      throw new ConfigError(`${field('account')}: signal-cli serves ${numbers.join(', ') || 'no account'}, not ${account}; register or link it first (README, Signal)`);
+    }
+  }
+
+  /** The own ACI from signal-cli's local recipient store (no network call); sync messages teach it later otherwise. */
+  async function lookupSelf(account: string, timeoutMs: number): Promise<void> {
+    try {
+      const contacts = await call('listContacts', { recipient: [account], allRecipients: true }, timeoutMs);
+      const self = Array.isArray(contacts) ? contacts.find((c: { number?: unknown }) => c?.number === account) : undefined;
+      if (typeof self?.uuid === 'string') learnSelf(self.uuid);
+    } catch (error) {
+      deps.log.warn({ error: (error as Error).message }, 'could not look up the account\'s own uuid; mentions are matched by number until a sync message teaches it');
+    }
+  }
+
+  const send = createSend({
+    call,
+    log: deps.log,
+    selfId: () => selfUuid ?? cfg.account ?? 'self',
+    maxMessageChars: cfg.maxMessageChars,
+    onSending: (reply) => typing.stop(reply.address.conversation.id),
+  });
+
+  return {
+    platform: PLATFORM,
+    send,
+
+    async start(connectorIo) {
+      const { endpoint, account } = settings();
+      io = connectorIo;
+      await health.load();
+      // A uuid learned for another number (the config changed) would make mentions of someone else address us.
+      selfUuid = health.state.selfAccount === account ? health.state.selfUuid : undefined;
+      health.update({ otherAccount: undefined }); // judged afresh for this config
+      if (!isLoopbackHost(endpoint.host)) {
+        deps.log.warn({ rpc: endpoint.url }, 'signal-cli JSON-RPC has no encryption or authentication: keep it on loopback or a private network');
+      }
+      const parseCtx = ctx(account);
+      let ready!: () => void;
+      chain = new Promise<void>((resolve) => (ready = resolve));
+      link = new SignalLink({
+        endpoint,
+        account,
+        timing,
+        log: deps.log,
+        now: deps.now,
+        audit: async (kind, data) => {
+          health.update({ reconnects: link?.reconnects ?? 0, ...(link?.lastLoss ? { lastLoss: link.lastLoss } : {}) }, true);
+          await audit(kind, data);
+        },
+        onNotification: (n) => {
+          health.update({ lastNotificationAt: deps.now(), lastAliveAt: deps.now() });
+          inOrder(() => handle(n, parseCtx));
+        },
+        onMalformed: (reason) => inOrder(() => audit('inbound.rejected', { issues: [reason] })),
+        onAlive: () => health.update({ lastAliveAt: deps.now() }),
+      });
+      try {
+        await link.start(startTimeoutMs);
+        await call('version', {}, startTimeoutMs).catch((error: unknown) => {
+          // A multi-account daemon refuses any call for an account it does not hold.
+          if (error instanceof SignalRpcError && error.code === -32602) {
+            throw new ConfigError(`${field('account')}: signal-cli at ${endpoint.url} does not serve ${account} (${error.message}); register or link it first`);
+          }
+          throw error;
+        });
+        health.update({ lastAliveAt: deps.now() }, true);
+        await verifyAccount(account, startTimeoutMs);
+        if (!selfUuid) await lookupSelf(account, startTimeoutMs);
+      } catch (error) {
+        await link.stop();
+        // Whatever was read before the failure exists nowhere else: store it before giving up.
+        ready();
+        await Promise.race([chain, sleep(2_000, undefined, { ref: false })]);
+        throw error;
+      } finally {
+        ready();
+      }
+      deps.log.info({ rpc: endpoint.url, selfUuid }, 'signal connected');
+    },
+
+    async check() {
+      let endpoint: Endpoint;
+      let account: string;
+      try {
+        ({ endpoint, account } = settings());
+      } catch (error) {
+        return [{ ok: false, what: 'signal config', detail: (error as Error).message }];
+      }
+      if (!link) await health.load();
+      const version = (v: unknown) => String((v as { version?: unknown } | null)?.version ?? 'unknown version');
+      const asProbe = (p: Promise<unknown>) =>
+        p.then((v) => ({ ok: true as const, version: version(v) }), (e: Error) => ({ ok: false as const, error: e.message }));
+      let probe: Parameters<typeof describeHealth>[0]['probe'];
+      if (link?.connected) probe = await asProbe(call('version', {}, timing.pingTimeoutMs));
+      else if (link) probe = { ok: false, error: `disconnected (${link.lastLoss?.reason ?? 'unknown'}); reconnecting with backoff` };
+      // Over HTTP a request never subscribes to receiving, so probing from here (doctor) loses nothing.
+      else if (endpoint.kind === 'http') probe = await asProbe(postRpc(endpoint, 'doctor', 'version', { account }, timing.pingTimeoutMs));
+      return describeHealth({ rpc: endpoint.url, account, state: health.state, link, timing, now: deps.now(), probe });
+    },
+
+    async stop() {
+      stopped = true;
+      typing.stopAll();
+      await link?.stop();
+      // What was read is finished: it exists nowhere else any more. (Bounded: SIGTERM must end within 10 s.)
+      await Promise.race([chain, sleep(2_000, undefined, { ref: false })]);
+      await health.flush();
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConnectorLog } from '../../core/connector.js';
+import type { Reply } from '../../core/event.js';
+import { UnrecoverableJobError } from '../../core/queue.js';
+import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
+import { messageId } from './parse.js';
+import { RATE_LIMIT_ERROR, SignalRpcError } from './rpc.js';
+import { target } from './typing.js';
+
+type Call = (method: string, params: Record<string, unknown>, timeoutMs: number) => Promise<unknown>;
+
+export interface SendDeps {
+  call: Call;
+  log: ConnectorLog;
+  /** How our own messages are named (`<own uuid or number>:<timestamp>`), the form a quote of them carries. */
+  selfId(): string;
+  /** connectors.signal.maxMessageChars, in UTF-8 bytes as Signal counts; never above Signal's 2,000. */
+  maxMessageChars: number | undefined;
+  /** Called before the first part goes out (the typing indicator stops). */
+  onSending?(reply: Reply): void;
+  sendTimeoutMs?: number;
+  /** How many rate-limit waits one part may take before the job is handed back to the queue's retries. */
+  maxRateLimitWaits?: number;
+  /** A rate limit longer than this is not waited out in-line: the queue retries later. */
+  maxRateLimitWaitMs?: number;
+}
+
+/** signal-cli errors that retrying cannot fix: bad parameters, an unknown method, an untrusted identity (needs `trust`). */
+const PERMANENT = new Set([-32602, -32601, -32600, -4]);
+
+export function signalLimit(maxMessageChars: number | undefined): Limit {
+  const platform = PLATFORM_LIMITS.signal;
+  // renderReply needs room for one code point with its markup; 16 is its floor.
+  return { unit: 'utf8', max: Math.max(16, Math.min(maxMessageChars ?? platform.max, platform.max)) };
+}
+
+/** `<uuid>:<timestamp>` (our platformMessageId) → what signal-cli's quote parameters need. */
+export function quoteOf(replyTo: string | undefined): { quoteTimestamp: number; quoteAuthor: string } | undefined {
+  const at = replyTo?.lastIndexOf(':') ?? -1;
+  if (!replyTo || at <= 0) return undefined;
+  const quoteTimestamp = Number(replyTo.slice(at + 1));
+  return Number.isSafeInteger(quoteTimestamp) && quoteTimestamp > 0 ? { quoteTimestamp, quoteAuthor: replyTo.slice(0, at) } : undefined;
+}
+
+/**
+ * Posts one reply: rendered as plain text (Signal has no markup we trust), split at 2,000 UTF-8 bytes — never a
+ * long-text attachment — and sent in order. In a group the first part quotes the message it answers. A rate
+ * limit (-5) is waited out for `retryAfterSeconds` and the same part is sent again; earlier parts are not repeated.
+ */
+export function createSend(deps: SendDeps) {
+  const timeoutMs = deps.sendTimeoutMs ?? 60_000;
+  const maxWaits = deps.maxRateLimitWaits ?? 3;
+  const maxWaitMs = deps.maxRateLimitWaitMs ?? 10 * 60_000;
+  return async function send(reply: Reply, signal: AbortSignal): Promise<string[]> {
+    const conversation = reply.address.conversation;
+    const parts = renderReply(reply.text, reply.format, 'plain', signalLimit(deps.maxMessageChars)).filter((p) => p.length > 0);
+    const quote = conversation.kind === 'group' ? quoteOf(reply.replyTo) : undefined;
+    deps.onSending?.(reply);
+    const ids: string[] = [];
+    for (const [i, message] of parts.entries()) {
+      const params = { ...target(conversation), message, ...(i === 0 && quote ? quote : {}) };
+      const result = await sendPart(params, signal);
+      ids.push(messageId(deps.selfId(), result));
+    }
+    return ids;
+  };
+
+  async function sendPart(params: Record<string, unknown>, signal: AbortSignal): Promise<number> {
+    for (let waits = 0; ; waits++) {
+      signal.throwIfAborted();
+      try {
+        const result = (await deps.call('send', params, timeoutMs)) as { timestamp?: unknown } | null;
+        if (typeof result?.timestamp !== 'number') throw new Error('signal-cli answered send without a timestamp');
+        return result.timestamp;
+      } catch (error) {
+        if (!(error instanceof SignalRpcError)) throw error;
+        if (PERMANENT.has(error.code) || allUnregistered(error.data)) throw new UnrecoverableJobError(error.message);
+        if (error.code !== RATE_LIMIT_ERROR) throw error;
+        const waitMs = (error.retryAfterSeconds ?? 2 ** (waits + 1)) * 1000;
+        if (waits >= maxWaits || waitMs > maxWaitMs) throw error;
+        deps.log.warn({ waitMs }, 'signal-cli rate limit: waiting before sending again');
+        await sleep(waitMs, undefined, { signal });
+      }
+    }
+  }
+}
+
+/** signal-cli reports a send to an unregistered number as a user error whose results all say UNREGISTERED_FAILURE. */
+function allUnregistered(data: unknown): boolean {
+  const results = (data as { response?: { results?: Array<{ type?: unknown }> } } | null)?.response?.results;
+  return Array.isArray(results) && results.length > 0 && results.every((r) => r?.type === 'UNREGISTERED_FAILURE');
+}

@@ -1,0 +1,111 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../../core/config.js';
+import type { ConnectorDeps } from '../../../core/connector.js';
+import { createSignalConnector, type SignalConfig } from '../../../connectors/signal/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ACCOUNT, ACCOUNT_UUID, FakeSignalDaemon } from '../../fakes/signal/daemon.js';
+import { message } from '../../fakes/signal/fixtures.js';
+import type { Cleanup } from './helpers.js';
+
+let cleanup: Cleanup = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+/** A connector outside any gateway, as `doctor` would build one: a state map stands in for the store. */
+function bare(config: Partial<SignalConfig>, state = new Map<string, unknown>()) {
+  const deps: ConnectorDeps<SignalConfig> = {
+    name: 'signal',
+    config: { enabled: true, ...config },
+    gateway: parseConfig({}),
+    resolve: (ref) => ref,
+    store: {
+      appendAudit: async () => undefined,
+      getConnectorState: async (_c, key) => state.get(key),
+      setConnectorState: async (_c, key, value) => void state.set(key, value),
+      listConnectorState: async () => [],
+    },
+    log: pino({ level: 'silent' }),
+    dataDir: '/nonexistent',
+    now: Date.now,
+  };
+  return createSignalConnector(deps, { timing: { pingTimeoutMs: 3_000, connectTimeoutMs: 3_000 } });
+}
+
+const io = { publish: async () => [] };
+
+describe('signal config and doctor checks', () => {
+  it('refuses a missing or malformed rpc or account before any network call, naming the field', async () => {
+    await expect(bare({ account: ACCOUNT }).start(io)).rejects.toThrow(/connectors\.signal\.rpc: required/);
+    await expect(bare({ rpc: 'tcp://127.0.0.1:7583', account: '5550000000' }).start(io)).rejects.toThrow(/connectors\.signal\.account/);
+    await expect(bare({ rpc: 'udp://127.0.0.1:1', account: ACCOUNT }).start(io)).rejects.toBeInstanceOf(ConfigError);
+    expect(await bare({ account: ACCOUNT }).check!()).toEqual([{ ok: false, what: 'signal config', detail: expect.stringContaining('rpc') }]);
+  });
+
+  it('fails to start with a clear message when the daemon is not there or does not serve the account', async () => {
+    const daemon = await FakeSignalDaemon.start({ multiAccount: true });
+    cleanup.push(() => daemon.close());
+    await expect(bare({ rpc: 'tcp://127.0.0.1:1', account: ACCOUNT }).start(io)).rejects.toThrow(/cannot reach signal-cli at tcp:\/\/127\.0\.0\.1:1/);
+    await expect(bare({ rpc: daemon.tcpUrl, account: '+15559999999' }).start(io)).rejects.toThrow(/does not serve \+15559999999/);
+    const ok = bare({ rpc: daemon.tcpUrl, account: ACCOUNT });
+    await ok.start(io);
+    await ok.stop();
+    expect(daemon.calls.map((c) => c.method)).toContain('listAccounts');
+  });
+
+  it('doctor never opens a TCP receive connection (it would take queued messages); it reports the running connector\'s record', async () => {
+    const daemon = await FakeSignalDaemon.start();
+    cleanup.push(() => daemon.close());
+    const state = new Map<string, unknown>();
+    const running = bare({ rpc: daemon.tcpUrl, account: ACCOUNT }, state);
+    await running.start(io);
+    await running.stop();
+    const before = daemon.connections;
+    const checks = await bare({ rpc: daemon.tcpUrl, account: ACCOUNT }, state).check!();
+    expect(daemon.connections).toBe(before);
+    expect(checks).toEqual([
+      { ok: true, what: 'signal daemon', detail: expect.stringContaining('the running connector last heard signal-cli') },
+      { ok: true, what: 'signal account', detail: `${ACCOUNT} (uuid ${ACCOUNT_UUID})` },
+      { ok: true, what: 'signal inbound', detail: expect.stringContaining('last message never') },
+    ]);
+    // With no record at all, doctor says so instead of guessing.
+    const unknown = await bare({ rpc: daemon.tcpUrl, account: ACCOUNT }).check!();
+    expect(unknown[0]).toMatchObject({ ok: false, detail: expect.stringContaining('not probed from here') });
+  });
+
+  it('over HTTP doctor probes with a plain request, which never subscribes to receiving', async () => {
+    const daemon = await FakeSignalDaemon.start();
+    cleanup.push(() => daemon.close());
+    const checks = await bare({ rpc: daemon.httpUrl, account: ACCOUNT }).check!();
+    expect(checks[0]).toEqual({ ok: true, what: 'signal daemon', detail: `signal-cli 0.13.22 answers at ${daemon.httpUrl}` });
+    expect(daemon.connections).toBe(0);
+    await daemon.close();
+    cleanup = [];
+    const down = await bare({ rpc: daemon.httpUrl, account: ACCOUNT }).check!();
+    expect(down[0]).toMatchObject({ ok: false, detail: expect.stringContaining('no answer from signal-cli') });
+  });
+
+  it.each([
+    [false, 'a single-account daemon delivering another account is a misconfiguration'],
+    [true, 'a multi-account daemon delivers every account: others are ignored quietly'],
+  ])('multiAccount %s: %s', async (multiAccount) => {
+    const daemon = await FakeSignalDaemon.start({ multiAccount });
+    cleanup.push(() => daemon.close());
+    const published: unknown[] = [];
+    const connector = bare({ rpc: daemon.tcpUrl, account: ACCOUNT });
+    await connector.start({ publish: async (events) => (published.push(...events), []) });
+    cleanup.push(() => connector.stop());
+    const other = message('dm-text');
+    other.params.account = '+15559999999';
+    daemon.push(other);
+    daemon.push(message('dm-text', { text: 'ours' }));
+    // Notifications are handled in order: once ours is published, the other one was judged.
+    for (let i = 0; published.length === 0 && i < 200; i++) await sleep(25);
+    expect(published).toHaveLength(1);
+    const account = (await connector.check!()).find((c) => c.what === 'signal account')!;
+    expect(account.ok).toBe(multiAccount);
+    if (!multiAccount) expect(account.detail).toBe(`the daemon delivers for +15559999999, not the configured ${ACCOUNT}`);
+  });
+});

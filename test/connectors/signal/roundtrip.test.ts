@@ -1,0 +1,144 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ACCOUNT, ACCOUNT_UUID, rateLimit } from '../../fakes/signal/daemon.js';
+import { ALICE_UUID, BOB_UUID, fixture, GROUP_ID, message } from '../../fakes/signal/fixtures.js';
+import { audited, signalGateway, type Cleanup } from './helpers.js';
+
+let cleanup: Cleanup = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+describe.each(['tcp', 'http'] as const)('signal DM round trip over %s', (transport) => {
+  it('answers a DM to the sender uuid, typing first, and names the sent message by the own uuid', async () => {
+    const { daemon, h } = await signalGateway(cleanup, transport);
+    await h.until(() => daemon.clients === 1);
+    daemon.push(message('dm-text', { text: 'hello over ' + transport }));
+    const [sent] = await h.until(() => (daemon.sends.length ? daemon.sends : undefined));
+    expect(sent).toMatchObject({ recipient: [ALICE_UUID], message: 'hello over ' + transport });
+    // No quote in a DM: the conversation is the two of them.
+    expect(sent!.quoteTimestamp).toBeUndefined();
+    const typing = daemon.typing.find((c) => JSON.stringify(c.params.recipient) === JSON.stringify([ALICE_UUID]));
+    expect(typing?.params.account).toBe(ACCOUNT);
+    expect(daemon.calls.findIndex((c) => c.method === 'sendTyping')).toBeLessThan(daemon.calls.findIndex((c) => c.method === 'send'));
+    expect(new Set(daemon.calls.map((c) => c.transport))).toEqual(new Set([transport]));
+    // The reply ends the indicator: no refresh (every 200 ms here) after the send.
+    const sentAt = daemon.calls.find((c) => c.method === 'send')!.at;
+    await sleep(600);
+    expect(daemon.typing.filter((c) => c.at > sentAt)).toEqual([]);
+    const sentRows = await h.until(async () => (await audited(h, 'outbound.sent')).at(0));
+    expect(JSON.parse(sentRows.data)).toMatchObject({ conversation: `signal:${ALICE_UUID}`, parts: 1 });
+    const checks = await h.connector.check!();
+    expect(checks.map((c) => [c.what, c.ok])).toEqual([
+      ['signal daemon', true],
+      ['signal account', true],
+      ['signal inbound', true],
+    ]);
+    expect(checks[1]!.detail).toContain(ACCOUNT_UUID);
+    expect(checks[2]!.detail).toMatch(/last message 20\d\d-/);
+  });
+});
+
+describe('signal groups and what is never answered', () => {
+  it('ignores a group message without a mention; answers one with a mention in the group, quoting it', async () => {
+    const { daemon, h } = await signalGateway(cleanup, 'tcp');
+    await h.until(() => daemon.clients === 1);
+    daemon.push(message('group-plain'));
+    const mention = message('group-mention');
+    daemon.push(mention);
+    await h.until(() => daemon.sends.length === 1);
+    await sleep(300);
+    expect(daemon.sends).toEqual([
+      {
+        groupId: GROUP_ID,
+        message: 'what is the capital of France?',
+        quoteTimestamp: mention.params.envelope.timestamp,
+        quoteAuthor: BOB_UUID,
+        timestamp: expect.any(Number),
+      },
+    ]);
+    const halts = (await audited(h, 'plug.halted')).map((e) => JSON.parse(e.data).reason);
+    expect(halts).toEqual(['not-addressed']);
+    // A reply to one of the assistant's own messages addresses it too.
+    daemon.push(message('group-quote-bot'));
+    await h.until(() => daemon.sends.length === 2);
+    expect(daemon.sends[1]).toMatchObject({ groupId: GROUP_ID, message: 'and of Italy?', quoteAuthor: ALICE_UUID });
+  });
+
+  it('never answers sync messages, typing or receipts, and counts them', async () => {
+    const { daemon, h } = await signalGateway(cleanup, 'tcp');
+    await h.until(() => daemon.clients === 1);
+    for (const name of ['sync-sent', 'typing', 'receipt', 'dm-reaction'] as const) daemon.push(fixture(name));
+    daemon.push(message('dm-text', { text: 'after the noise' }));
+    await h.until(() => daemon.sends.length === 1);
+    await sleep(300);
+    expect(daemon.sends.map((s) => s.message)).toEqual(['after the noise']);
+    const inbound = (await h.connector.check!()).find((c) => c.what === 'signal inbound');
+    expect(inbound?.detail).toContain('ignored: sync 1, typing 1, receipt 1, reaction 1');
+  });
+});
+
+describe('signal outbound', () => {
+  it('splits a 5,000-byte reply with emoji into parts of at most 2,000 UTF-8 bytes, in order', async () => {
+    const { daemon, h } = await signalGateway(cleanup, 'tcp');
+    await h.until(() => daemon.clients === 1);
+    let text = '';
+    for (let i = 0; Buffer.byteLength(text) < 5_000; i++) text += `word${i} 🐒 banana 🍌 `;
+    text = text.trim();
+    daemon.push(message('dm-text', { text }));
+    await h.until(() => daemon.sends.length >= 3 && daemon.sends);
+    await sleep(300);
+    const parts = daemon.sends.map((s) => s.message);
+    expect(parts.length).toBe(3);
+    for (const p of parts) expect(Buffer.byteLength(p, 'utf8')).toBeLessThanOrEqual(2_000);
+    expect(parts.join('').replace(/\s+/g, '')).toBe(text.replace(/\s+/g, ''));
+    expect(parts.join(' ')).not.toContain('\uFFFD');
+    const [row] = await h.until(async () => { const r = await audited(h, 'outbound.sent'); return r.length ? r : undefined; });
+    expect(JSON.parse(row!.data).parts).toBe(3);
+  });
+
+  it('waits out a -5 rate limit for retryAfterSeconds and sends once', async () => {
+    const { daemon, h } = await signalGateway(cleanup, 'tcp');
+    await h.until(() => daemon.clients === 1);
+    daemon.failNextSend(rateLimit(1));
+    daemon.push(message('dm-text', { text: 'patience' }));
+    await h.until(() => daemon.sends.length === 1);
+    const attempts = daemon.calls.filter((c) => c.method === 'send');
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(daemon.sends.map((s) => s.message)).toEqual(['patience']);
+  });
+});
+
+describe('signal delivery exactly once', () => {
+  it('answers a duplicated notification once', async () => {
+    const { daemon, h } = await signalGateway(cleanup, 'tcp');
+    await h.until(() => daemon.clients === 1);
+    const n = message('dm-text', { text: 'only once' });
+    daemon.push(n);
+    daemon.push(structuredClone(n));
+    await h.until(() => daemon.sends.length === 1);
+    await sleep(500);
+    expect(daemon.sends.map((s) => s.message)).toEqual(['only once']);
+  });
+
+  it('answers what arrived while the connector was stopped, once, in order, when it connects', async () => {
+    const { daemon, h } = await signalGateway(cleanup, 'tcp');
+    await h.until(() => daemon.clients === 1);
+    await h.stopConnector();
+    await h.until(() => daemon.clients === 0);
+    daemon.push(message('dm-text', { text: 'while you were out 1' }));
+    daemon.push(message('dm-text', { text: 'while you were out 2' }));
+    await sleep(200);
+    expect(daemon.sends).toEqual([]);
+    await h.startConnector();
+    await h.until(() => daemon.sends.length === 2);
+    // A second restart must not answer them again.
+    await h.stopConnector();
+    await h.startConnector();
+    await h.until(() => daemon.clients === 1);
+    await sleep(500);
+    expect(daemon.sends.map((s) => s.message)).toEqual(['while you were out 1', 'while you were out 2']);
+  });
+});
