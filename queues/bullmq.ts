@@ -226,7 +226,7 @@ class BullmqConsumer {
 
   constructor(
     private readonly driver: BullmqDriver,
-    private readonly queue: string,
+    queue: string,
     private readonly handler: JobHandler,
     private readonly options: ConsumeOptions,
   ) {

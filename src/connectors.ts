@@ -10,6 +10,7 @@ const REGISTRY: Record<string, () => Promise<{ create: ConnectorFactory<never> }
   telegram: () => import('../connectors/telegram/index.js'),
   email: () => import('../connectors/email/index.js'),
   signal: () => import('../connectors/signal/index.js'),
+  whatsapp: () => import('../connectors/whatsapp/index.js'),
 };
 
 export const AVAILABLE_CONNECTORS: ReadonlySet<string> = new Set(Object.keys(REGISTRY));

@@ -1,23 +1,9 @@
+import { out, withStore } from './with-store.js';
 import { PAIRING_CODE } from '../../core/access.js';
-import type { Config } from '../../core/config.js';
-import { SqliteStore } from '../../core/sqlite/store.js';
-import { loadConfig } from '../config-file.js';
 import { UsageError } from '../errors.js';
-import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
+import type { GlobalOptions } from '../runtime.js';
 
-const out = (line: string) => process.stdout.write(`${line}\n`);
 const IDENTITY = /^[a-z][a-z0-9-]{0,31}:\S{1,256}$/;
-
-async function withStore<T>(options: GlobalOptions, work: (store: SqliteStore, config: Config) => Promise<T>): Promise<T> {
-  const { config } = loadConfig(options.config);
-  const store = new SqliteStore(dbFile(resolveDataDir(options)));
-  try {
-    await store.migrate();
-    return await work(store, config);
-  } finally {
-    await store.close();
-  }
-}
 
 const identityArg = (id: string): string => {
   if (!IDENTITY.test(id)) throw new UsageError(`"${id}" is not platform:id (e.g. telegram:123456789)`);

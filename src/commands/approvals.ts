@@ -1,18 +1,6 @@
+import { out, withStore } from './with-store.js';
 import { APPROVAL_ID } from '../../core/approvals.js';
-import { SqliteStore } from '../../core/sqlite/store.js';
-import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
-
-const out = (line: string) => process.stdout.write(`${line}\n`);
-
-async function withStore<T>(options: GlobalOptions, work: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = new SqliteStore(dbFile(resolveDataDir(options)));
-  try {
-    await store.migrate();
-    return await work(store);
-  } finally {
-    await store.close();
-  }
-}
+import type { GlobalOptions } from '../runtime.js';
 
 /** Tool calls waiting for an owner: `ID assistant tool expires-at requester summary`. */
 export const approvalsList = (options: GlobalOptions) =>

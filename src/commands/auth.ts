@@ -1,21 +1,9 @@
+import { out, withStore } from './with-store.js';
 import { hashPassword, MIN_PASSWORD_CHARS, newApiKey } from '../../core/auth.js';
-import { SqliteStore } from '../../core/sqlite/store.js';
 import { loadConfig } from '../config-file.js';
 import { UsageError } from '../errors.js';
 import { readSecretInput } from '../prompt.js';
-import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
-
-const out = (line: string) => process.stdout.write(`${line}\n`);
-
-async function withStore<T>(options: GlobalOptions, work: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = new SqliteStore(dbFile(resolveDataDir(options)));
-  try {
-    await store.migrate();
-    return await work(store);
-  } finally {
-    await store.close();
-  }
-}
+import type { GlobalOptions } from '../runtime.js';
 
 export async function adminSetPassword(options: GlobalOptions): Promise<number> {
   const password = await readSecretInput('new dashboard password: ');

@@ -1,0 +1,144 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AuditInput } from '../../core/audit.js';
+import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
+import { InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
+import { parseMessage, parseUpsert, type ParseContext } from './parse.js';
+import type { Typing } from './send.js';
+import type { WaKey, WaQuoted, WaSocket } from './socket.js';
+
+export const WATERMARK_KEY = 'inbound:watermark';
+const MAX_QUOTES = 1_000;
+
+export interface InboundDeps {
+  deps: Pick<ConnectorDeps, 'name' | 'store' | 'log' | 'gateway'>;
+  io: ConnectorIO;
+  parse: ParseContext;
+  typing: Typing;
+  socket(): WaSocket | undefined;
+  /** Seconds: history-sync (`append`) messages older than this were handled before (or predate the link). */
+  watermark: number;
+}
+
+export interface InboundCounts {
+  published: number;
+  ignored: number;
+  history: number;
+  rejected: number;
+  unsupported: number;
+}
+
+/**
+ * `messages.upsert` to published events, one payload at a time in arrival order. `notify` is live; `append` is
+ * history sync on (re)connect and holds old messages too: only those at or after the watermark (the newest message
+ * handled) are published, so what arrived while offline is answered and nothing older is. Either way the gateway's
+ * dedupe (platformMessageId = the message key id) makes a redelivered message one reply. Read receipts follow the
+ * durable publish, never precede it.
+ */
+export function createInbound(d: InboundDeps) {
+  const actor = `connector:${d.deps.name}`;
+  const counts: InboundCounts = { published: 0, ignored: 0, history: 0, rejected: 0, unsupported: 0 };
+  const quotes = new Map<string, WaQuoted>();
+  let watermark = d.watermark;
+  let chain: Promise<void> = Promise.resolve();
+
+  const access = d.deps.gateway.access;
+  const listed = (id: string) => access.allow.includes(id) || access.owners.includes(id);
+  /** Someone access drops silently must not see "typing…" either; the access plug still decides. */
+  const mayBeAdmitted = (e: ChannelEvent): boolean => {
+    const sender = `whatsapp:${e.sender.id}`;
+    const chat = `whatsapp:${e.conversation.id}`;
+    if (access.deny.includes(sender) || access.deny.includes(chat)) return false;
+    if (e.conversation.kind === 'dm') return access.dm !== 'allowlist' || listed(sender);
+    return access.groups === 'open' || listed(chat) || listed(sender);
+  };
+  const addressed = (e: ChannelEvent): boolean => {
+    if (e.edited || e.sender.isBot) return false;
+    if (e.conversation.kind === 'dm') return true;
+    const requireMention = d.deps.gateway.channels[`whatsapp:${e.conversation.id}`]?.requireMention ?? true;
+    return !requireMention || e.mentionsBot || e.replyTo?.toBot === true;
+  };
+
+  /**
+   * baileys has already acknowledged these to WhatsApp at the protocol level: publish is the only copy left, so a
+   * transient store failure is retried a few times before the message is given up (and logged).
+   */
+  async function publish(events: ChannelEvent[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await d.io.publish(events);
+        return;
+      } catch (error) {
+        if (error instanceof InvalidPayloadError) return; // the valid ones are enqueued, the rest audited
+        if (attempt >= 4) throw error;
+        d.deps.log.warn({ error: (error as Error).message, attempt }, 'storing WhatsApp messages failed; retrying');
+        await sleep(200 * 2 ** attempt);
+      }
+    }
+  }
+
+  async function handle(raw: unknown): Promise<void> {
+    const audits: AuditInput[] = [];
+    const reject = (issues: string[]) => (counts.rejected++, audits.push({ kind: 'inbound.rejected', actor, data: { issues } }));
+    const parsedUpsert = parseUpsert(raw);
+    const batch: Array<{ event: ChannelEvent; key: WaKey; quoted: WaQuoted; timestamp: number }> = [];
+    if (!parsedUpsert.ok) reject(parsedUpsert.issues);
+    else {
+      const { type, messages } = parsedUpsert.upsert;
+      for (const m of messages) {
+        const p = parseMessage(m, d.parse);
+        if (p.kind === 'ignored') counts.ignored++;
+        else if (p.kind === 'unsupported') (counts.unsupported++, audits.push({ kind: 'inbound.unsupported', actor, subject: m.key.id, data: { type: p.type } }));
+        else if (p.kind === 'rejected') reject(p.issues);
+        else if (type === 'append' && p.timestamp < watermark) counts.history++;
+        else {
+          try {
+            batch.push({ ...p, event: parseChannelEvent(p.event) });
+          } catch (error) {
+            if (!(error instanceof InvalidPayloadError)) throw error;
+            reject(error.issues);
+          }
+        }
+      }
+    }
+    if (batch.length > 0) {
+      // Remembered and typing before the publish, so that a fast reply (which quotes, and stops typing) finds both.
+      const typing = new Set<string>();
+      for (const b of batch) {
+        quotes.set(`${b.event.conversation.id}/${b.event.platformMessageId}`, b.quoted);
+        if (quotes.size > MAX_QUOTES) quotes.delete(quotes.keys().next().value!);
+        if (addressed(b.event) && mayBeAdmitted(b.event)) typing.add(b.event.conversation.id);
+      }
+      for (const jid of typing) d.typing.start(jid);
+      try {
+        await publish(batch.map((b) => b.event));
+      } catch (error) {
+        for (const jid of typing) d.typing.stop(jid);
+        throw error;
+      }
+      counts.published += batch.length;
+      const newest = Math.max(...batch.map((b) => b.timestamp));
+      if (newest > watermark) {
+        watermark = newest;
+        await d.deps.store.setConnectorState(d.deps.name, WATERMARK_KEY, watermark);
+      }
+      // Durable now: tell the sender's phone it was read (blue ticks).
+      await d.socket()?.readMessages(batch.map((b) => b.key)).catch((error: Error) => d.deps.log.warn({ error: error.message }, 'whatsapp read receipt failed'));
+    }
+    if (audits.length > 0) {
+      await d.deps.store.appendAudit(audits);
+      d.deps.log.warn({ rejected: counts.rejected, unsupported: counts.unsupported }, 'whatsapp messages skipped (audited)');
+    }
+  }
+
+  /** Queued in arrival order; a failure is logged, never thrown into baileys' event emitter. */
+  const enqueue = (raw: unknown): void => {
+    chain = chain.then(() => handle(raw)).catch((error: unknown) => d.deps.log.error({ error: (error as Error).message }, 'whatsapp upsert failed'));
+  };
+
+  return {
+    enqueue,
+    counts,
+    idle: () => chain,
+    quoted: (conversationId: string, messageId: string) => quotes.get(`${conversationId}/${messageId}`),
+  };
+}

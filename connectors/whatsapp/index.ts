@@ -1,0 +1,143 @@
+import QRCode from 'qrcode';
+import type { Config } from '../../core/config.js';
+import type { Connector, ConnectorDeps, ConnectorFactory } from '../../core/connector.js';
+import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
+import { clearAuthState, loadAuthState, storedLink } from './auth-state.js';
+import { createInbound, WATERMARK_KEY } from './inbound.js';
+import { DEFAULT_BACKOFF, WaLink, type Backoff, type LinkStatus } from './link.js';
+import type { Self } from './parse.js';
+import { createSender, Typing } from './send.js';
+import { createBaileysSocket, type WaSocketFactory } from './socket.js';
+
+export type WhatsappConfig = NonNullable<Config['connectors']['whatsapp']>;
+
+/** Knobs a test turns; production uses the defaults (and the real baileys socket). */
+export interface WhatsappOptions {
+  socketFactory?: WaSocketFactory;
+  backoff?: Partial<Backoff>;
+  /** Gap between two sent messages (anti-burst); default 1 s. */
+  spacingMs?: number;
+  typingRefreshMs?: number;
+  /** Where the terminal QR is drawn; stderr by default. */
+  qrOut?: (text: string) => void;
+}
+
+export const STATUS_KEY = 'status';
+export const QR_KEY = 'qr';
+export const RELINK = 'logged out: re-link required (the revoked auth state was deleted: restart the connector and scan the new QR)';
+
+export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: WhatsappOptions = {}): Connector {
+  const c = deps.config;
+  const name = deps.name;
+  const actor = `connector:${name}`;
+  const audit = (kind: string, data: Record<string, unknown>) => deps.store.appendAudit([{ kind, actor, data }]);
+  const max = PLATFORM_LIMITS.whatsapp.max;
+  if (c.maxMessageChars && c.maxMessageChars > max) deps.log.warn({ maxMessageChars: c.maxMessageChars }, `WhatsApp refuses messages over ${max} characters; using ${max}`);
+  const limit: Limit = { ...PLATFORM_LIMITS.whatsapp, max: Math.min(c.maxMessageChars ?? max, max) };
+  if (c.streamEdits) deps.log.warn({}, `connectors.${name}.streamEdits: not supported; replies are sent once, finished`);
+  if (c.apiRoot) deps.log.warn({}, `connectors.${name}.apiRoot: ignored; WhatsApp is reached by baileys' own websocket`);
+
+  const self: Self = { ids: new Set() };
+  let link: WaLink | undefined;
+  let inbound: ReturnType<typeof createInbound> | undefined;
+  const socket = () => link?.socket;
+  const typing = new Typing(socket, options.typingRefreshMs);
+  const setStatus = (s: LinkStatus) => deps.store.setConnectorState(name, STATUS_KEY, s);
+
+  /** The own jid and LID, normalized: mentions and quotes of either address the bot. */
+  function learnSelf(user: { id: string; lid?: string | undefined } | undefined): void {
+    for (const j of [user?.id, user?.lid]) if (j) self.ids.add(j.replace(/:\d+@/, '@'));
+  }
+
+  async function showQr(qr: string): Promise<void> {
+    // The QR is a credential for a minute: kept for the dashboard, drawn on the terminal, never written to the log.
+    await deps.store.setConnectorState(name, QR_KEY, { qr, at: new Date(deps.now()).toISOString() });
+    await setStatus({ state: 'qr', at: new Date(deps.now()).toISOString() });
+    deps.log.info({}, 'WhatsApp is not linked: on the phone open WhatsApp > Settings > Linked devices > Link a device, and scan the QR code printed on stderr');
+    const drawing = await QRCode.toString(qr, { type: 'terminal', small: true });
+    (options.qrOut ?? ((t) => process.stderr.write(t)))(`\n${drawing}\n`);
+  }
+
+  return {
+    platform: 'whatsapp',
+    async start(io) {
+      const { state, saveCreds } = await loadAuthState(deps.store, name);
+      learnSelf(state.creds.me);
+      // First start: nothing before now is ours to answer (history sync brings weeks of old messages).
+      let watermark = (await deps.store.getConnectorState(name, WATERMARK_KEY)) as number | undefined;
+      if (typeof watermark !== 'number') {
+        watermark = Math.floor(deps.now() / 1000);
+        await deps.store.setConnectorState(name, WATERMARK_KEY, watermark);
+      }
+      inbound = createInbound({
+        deps,
+        io,
+        typing,
+        socket,
+        watermark,
+        parse: { account: name, self, assistant: c.assistant, now: deps.now },
+      });
+      const enqueue = inbound.enqueue;
+      link = new WaLink({
+        auth: state,
+        saveCreds,
+        factory: options.socketFactory ?? createBaileysSocket,
+        log: deps.log,
+        backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+        onQr: (qr) => showQr(qr).catch((error: Error) => deps.log.error({ error: error.message }, 'could not show the WhatsApp QR')),
+        onUpsert: (payload) => {
+          learnSelf(link?.socket?.user ?? state.creds.me);
+          enqueue(payload);
+        },
+        onStatus: async (s) => {
+          if (s.state === 'open') {
+            learnSelf(link?.socket?.user ?? state.creds.me);
+            await deps.store.setConnectorState(name, QR_KEY, null);
+            deps.log.info({ linked: [...self.ids] }, 'whatsapp connected');
+          }
+          if (s.state === 'reconnecting') await audit('connector.reconnecting', { code: s.code, attempt: s.attempt, delayMs: s.delayMs });
+          await setStatus(s);
+        },
+        onLoggedOut: async () => {
+          typing.stopAll();
+          deps.log.error({}, `WhatsApp ${RELINK}`);
+          await audit('connector.logged_out', { reason: 'WhatsApp revoked this linked device (401)' });
+          await clearAuthState(deps.store, name);
+        },
+      });
+      link.start();
+    },
+
+    send: createSender({
+      socket,
+      loggedOut: () => link?.loggedOut === true,
+      limit,
+      log: deps.log,
+      quoted: (conversation, id) => inbound?.quoted(conversation, id),
+      typing,
+      spacingMs: options.spacingMs ?? 1_000,
+    }),
+
+    async check() {
+      const status = (await deps.store.getConnectorState(name, STATUS_KEY)) as LinkStatus | null | undefined;
+      const linked = await storedLink(deps.store, name);
+      if (status?.state === 'logged_out') return [{ ok: false, what: 'whatsapp link', detail: `${RELINK} (since ${status.at})` }];
+      if (!linked) return [{ ok: false, what: 'whatsapp link', detail: 'not linked: start the connector and scan the QR code it prints (WhatsApp > Linked devices)' }];
+      const who = `linked as ${linked.id.replace(/:\d+@/, '@')}`;
+      if (status?.state === 'reconnecting') {
+        return [{ ok: false, what: 'whatsapp link', detail: `${who}; connection lost (code ${status.code ?? 'unknown'}), reconnecting in ${status.delayMs} ms (attempt ${status.attempt + 1})` }];
+      }
+      return [{ ok: status?.state === 'open', what: 'whatsapp link', detail: `${who}; ${status?.state ?? 'never connected'} since ${status?.at ?? '-'}` }];
+    },
+
+    async stop() {
+      typing.stopAll();
+      await link?.stop();
+      await inbound?.idle();
+      if (inbound) deps.log.info({ ...inbound.counts }, 'whatsapp connector stopped');
+      link = undefined;
+    },
+  };
+}
+
+export const create: ConnectorFactory<WhatsappConfig> = (deps) => createWhatsapp(deps);

@@ -1,0 +1,123 @@
+import { DisconnectReason, type AuthenticationState } from 'baileys';
+import type { ConnectorLog } from '../../core/connector.js';
+import type { WaSocket, WaSocketFactory } from './socket.js';
+
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+  /** 0..1; injected by tests for exact delays. */
+  random(): number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { baseMs: 2_000, maxMs: 120_000, random: Math.random };
+
+/** Where the link is, persisted so that `doctor` (another process) can tell. */
+export type LinkStatus =
+  | { state: 'connecting' | 'open' | 'qr'; at: string }
+  | { state: 'reconnecting'; at: string; code: number | undefined; attempt: number; delayMs: number }
+  | { state: 'logged_out'; at: string };
+
+export interface LinkDeps {
+  auth: AuthenticationState;
+  saveCreds(): Promise<void>;
+  factory: WaSocketFactory;
+  log: ConnectorLog;
+  backoff: Backoff;
+  onStatus(status: LinkStatus): Promise<void>;
+  onQr(qr: string): Promise<void>;
+  onUpsert(payload: unknown): void;
+  onLoggedOut(): Promise<void>;
+}
+
+/** The status code of a disconnect: baileys closes with a Boom whose output carries it. */
+export function disconnectCode(update: unknown): number | undefined {
+  const error = (update as { lastDisconnect?: { error?: { output?: { statusCode?: unknown } } } }).lastDisconnect?.error;
+  const code = error?.output?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * One WhatsApp link kept alive. baileys' socket is single-use: after `close` a new one is made with the same auth
+ * state, after a capped exponential backoff with jitter (never a tight loop). A logout (401) is final: WhatsApp
+ * revoked this device, and only a new QR scan links it again.
+ */
+export class WaLink {
+  socket: WaSocket | undefined;
+  loggedOut = false;
+  reconnects = 0;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(private readonly d: LinkDeps) {}
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Resolves once pending credential writes are stored. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const s = this.socket;
+    this.socket = undefined;
+    s?.end();
+    await this.saving;
+  }
+
+  private connect(): void {
+    void this.d.onStatus({ state: 'connecting', at: new Date().toISOString() });
+    const socket = this.d.factory(this.d.auth, this.d.log);
+    this.socket = socket;
+    // Events of a socket that was replaced are stale: only the current one speaks.
+    const live = () => this.socket === socket && !this.stopped;
+    socket.on('creds.update', (update) => {
+      if (!live() || typeof update !== 'object' || update === null) return;
+      Object.assign(this.d.auth.creds, update);
+      this.saving = this.saving.then(this.d.saveCreds).catch((error: Error) => this.d.log.error({ error: error.message }, 'could not store WhatsApp credentials'));
+    });
+    socket.on('messages.upsert', (payload) => {
+      if (live()) this.d.onUpsert(payload);
+    });
+    socket.on('connection.update', (update) => {
+      if (!live() || typeof update !== 'object' || update === null) return;
+      const u = update as { connection?: unknown; qr?: unknown };
+      if (typeof u.qr === 'string') void this.d.onQr(u.qr);
+      if (u.connection === 'open') {
+        this.attempt = 0;
+        void this.d.onStatus({ state: 'open', at: new Date().toISOString() });
+      }
+      if (u.connection === 'close') void this.closed(disconnectCode(update));
+    });
+  }
+
+  private async closed(code: number | undefined): Promise<void> {
+    this.socket = undefined;
+    if (code === DisconnectReason.loggedOut) {
+      this.loggedOut = true;
+      await this.saving;
+      await this.d.onStatus({ state: 'logged_out', at: new Date().toISOString() });
+      await this.d.onLoggedOut();
+      return;
+    }
+    // After a QR scan WhatsApp asks for a restart (515): that is the link completing, not a failure.
+    const delayMs = code === DisconnectReason.restartRequired ? 0 : this.nextDelay();
+    this.reconnects++;
+    this.d.log.warn({ code, delayMs, attempt: this.attempt }, 'whatsapp connection closed; reconnecting');
+    await this.d.onStatus({ state: 'reconnecting', at: new Date().toISOString(), code, attempt: this.attempt, delayMs });
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      if (!this.stopped) this.connect();
+    }, delayMs);
+  }
+
+  /** base·2^attempt capped at max, jittered to 50–100 % so many gateways never reconnect in step. */
+  private nextDelay(): number {
+    const { baseMs, maxMs, random } = this.d.backoff;
+    const ceiling = Math.min(maxMs, baseMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    return Math.round(ceiling * (0.5 + 0.5 * random()));
+  }
+}

@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConnectorLog } from '../../core/connector.js';
+import type { SendReply } from '../../core/outbound.js';
+import { UnrecoverableJobError } from '../../core/queue.js';
+import { renderReply, type Limit } from '../../core/render/index.js';
+import type { WaQuoted, WaSocket } from './socket.js';
+
+const MAX_IN_PROGRESS = 1_000;
+
+export interface SenderDeps {
+  socket(): WaSocket | undefined;
+  loggedOut(): boolean;
+  limit: Limit;
+  log: ConnectorLog;
+  /** The inbound message a reply quotes, if it is still remembered (see Quotes). */
+  quoted(conversationId: string, messageId: string): WaQuoted | undefined;
+  typing: Typing;
+  /** Minimum gap between any two messages this account sends: bursts get WhatsApp accounts banned. */
+  spacingMs: number;
+}
+
+/**
+ * Posts a reply: rendered to WhatsApp markup and split within the limit by core/render, sent in order into the same
+ * chat, the first part quoting the message it answers in a group (in a DM that is noise). Sends are serialized and
+ * spaced. Parts already sent are remembered per idempotency key, so a retry continues where it stopped.
+ */
+export function createSender(d: SenderDeps): SendReply {
+  const progress = new Map<string, string[]>();
+  let last = 0;
+  let chain: Promise<unknown> = Promise.resolve();
+
+  /** One message at a time across all replies, at least spacingMs apart. */
+  const paced = <T>(step: () => Promise<T>): Promise<T> => {
+    const run = chain.then(async () => {
+      const wait = last + d.spacingMs - Date.now();
+      if (wait > 0) await sleep(wait);
+      try {
+        return await step();
+      } finally {
+        last = Date.now();
+      }
+    });
+    chain = run.catch(() => undefined);
+    return run;
+  };
+
+  return async function send(reply) {
+    const { conversation } = reply.address;
+    if (d.loggedOut()) throw new UnrecoverableJobError('WhatsApp logged this device out: re-link required (scan a new QR)');
+    const parts = renderReply(reply.text, reply.format, 'whatsapp', d.limit).filter((p) => p.trim().length > 0);
+    const sent = progress.get(reply.idempotencyKey) ?? [];
+    const quoted = conversation.kind !== 'dm' && reply.replyTo ? d.quoted(conversation.id, reply.replyTo) : undefined;
+    try {
+      for (let i = sent.length; i < parts.length; i++) {
+        const id = await paced(async () => {
+          const socket = d.socket();
+          if (!socket) throw new Error('WhatsApp is not connected (reconnecting); the reply is retried');
+          return socket.sendMessage(conversation.id, { text: parts[i]! }, i === 0 && quoted ? { quoted } : undefined);
+        });
+        sent.push(id ?? `${reply.idempotencyKey}:${i}`);
+        progress.set(reply.idempotencyKey, sent);
+      }
+    } catch (error) {
+      if (progress.size > MAX_IN_PROGRESS) progress.delete(progress.keys().next().value!);
+      d.log.warn({ chat: conversation.id, sent: sent.length, parts: parts.length, error: (error as Error).message }, 'whatsapp send failed');
+      throw error instanceof UnrecoverableJobError ? error : new Error(`WhatsApp send failed: ${(error as Error).message}`);
+    } finally {
+      d.typing.stop(conversation.id);
+    }
+    progress.delete(reply.idempotencyKey);
+    return sent;
+  };
+}
+
+/**
+ * "typing…" while the backend works: WhatsApp shows `composing` for a while, so it is refreshed until the reply goes
+ * out (then `paused`), and given up after maxMs so a silent backend does not type forever.
+ */
+export class Typing {
+  private readonly active = new Map<string, { timer: NodeJS.Timeout; until: number }>();
+
+  constructor(
+    private readonly socket: () => WaSocket | undefined,
+    private readonly refreshMs = 10_000,
+    private readonly maxMs = 60_000,
+  ) {}
+
+  private presence(type: 'composing' | 'paused', jid: string): void {
+    void this.socket()?.sendPresenceUpdate(type, jid).catch(() => undefined);
+  }
+
+  start(jid: string): void {
+    const until = Date.now() + this.maxMs;
+    const running = this.active.get(jid);
+    if (running) return void (running.until = until);
+    const timer = setInterval(() => {
+      const entry = this.active.get(jid);
+      if (!entry || Date.now() >= entry.until) this.stop(jid);
+      else this.presence('composing', jid);
+    }, this.refreshMs);
+    timer.unref();
+    this.active.set(jid, { timer, until });
+    this.presence('composing', jid);
+  }
+
+  stop(jid: string): void {
+    const entry = this.active.get(jid);
+    if (!entry) return;
+    clearInterval(entry.timer);
+    this.active.delete(jid);
+    this.presence('paused', jid);
+  }
+
+  stopAll(): void {
+    for (const { timer } of this.active.values()) clearInterval(timer);
+    this.active.clear();
+  }
+}

@@ -1,0 +1,21 @@
+import { SqliteStore } from '../../core/sqlite/store.js';
+import type { Config } from '../../core/config.js';
+import { loadConfig } from '../config-file.js';
+import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
+
+/**
+ * Runs an administrative command against the data directory's store (migrated first) and closes it after. The
+ * config is validated first, so a config error stops the command before it touches anything.
+ */
+export async function withStore<T>(options: GlobalOptions, work: (store: SqliteStore, config: Config) => Promise<T>): Promise<T> {
+  const { config } = loadConfig(options.config);
+  const store = new SqliteStore(dbFile(resolveDataDir(options)));
+  try {
+    await store.migrate();
+    return await work(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+export const out = (line: string): void => void process.stdout.write(`${line}\n`);

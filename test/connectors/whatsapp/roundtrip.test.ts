@@ -1,0 +1,125 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ALICE, ALICE_LID, audited, BOB, fixture, GROUP, live, whatsappGateway, type Cleanup } from './helpers.js';
+
+let cleanup: Cleanup = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+describe('whatsapp DM round trip', () => {
+  it.each([
+    ['dm-conversation', 'hello from whatsapp'],
+    ['dm-extended', 'see https://example.org please'],
+    ['dm-ephemeral', 'this disappears in 7 days'],
+    ['dm-view-once', 'look once'],
+  ])('answers %s to the sender, typing first, read receipt after publish', async (name, text) => {
+    const { h, current } = await whatsappGateway(cleanup);
+    const u = fixture(name);
+    current().upsert(live(u)); // as baileys emits it: the content a decoded protobuf
+    const [sent] = await h.until(() => (current().sent.length ? current().sent : undefined));
+    expect(sent).toMatchObject({ jid: ALICE, text, quoted: undefined }); // no quote in a DM
+    const composing = current().presence.find((p) => p.type === 'composing');
+    expect(composing?.jid).toBe(ALICE);
+    expect(composing!.at).toBeLessThanOrEqual(sent!.at);
+    await h.until(() => current().presence.some((p) => p.type === 'paused' && p.jid === ALICE));
+    expect(current().reads).toEqual([[{ remoteJid: ALICE, id: u.messages[0]!.key.id, fromMe: false }]]);
+  });
+
+  it('accepts a LID chat and answers it at its LID', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().upsert(fixture('dm-lid'));
+    const [sent] = await h.until(() => (current().sent.length ? current().sent : undefined));
+    expect(sent).toMatchObject({ jid: ALICE_LID, text: 'hello from a lid' });
+  });
+
+  it('keeps media as metadata with the caption as text', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().upsert(fixture('dm-document'));
+    await h.until(() => current().sent.length === 1);
+    expect(current().sent[0]!.text).toBe('the report');
+  });
+});
+
+describe('whatsapp groups and what is never answered', () => {
+  it('ignores a group message without a mention; answers a mention (jid or LID) in the group, quoting it', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().upsert(fixture('group-plain'));
+    const mention = fixture('group-mention');
+    current().upsert(live(mention));
+    await h.until(() => current().sent.length === 1);
+    await sleep(200);
+    expect(current().sent).toHaveLength(1);
+    const sent = current().sent[0]!;
+    expect(sent).toMatchObject({ jid: GROUP, text: '@15550001111 what is the capital of France?' });
+    expect(sent.quoted?.key).toEqual({ remoteJid: GROUP, id: '3EB0GROUP00000000002', fromMe: false, participant: BOB });
+    expect(sent.quoted?.message).toMatchObject({ extendedTextMessage: { text: '@15550001111 what is the capital of France?', contextInfo: { mentionedJid: ['15550001111@s.whatsapp.net'] } } });
+    current().upsert(fixture('group-lid-mention'));
+    await h.until(() => current().sent.length === 2);
+    expect(current().sent[1]!.quoted?.key.participant).toBe('55512345678901@lid');
+  });
+
+  it('ignores status broadcasts and its own messages; audits reactions and revokes as unsupported', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    for (const name of ['status', 'from-me', 'reaction', 'protocol-revoke']) current().upsert(fixture(name));
+    current().upsert(fixture('dm-conversation'));
+    await h.until(() => current().sent.length === 1);
+    await sleep(200);
+    expect(current().sent.map((s) => s.text)).toEqual(['hello from whatsapp']);
+    const unsupported = (await audited(h, 'inbound.unsupported')).map((e) => JSON.parse(e.data).type);
+    expect(unsupported).toEqual(['reactionMessage', 'protocolMessage']);
+  });
+
+  it('normalizes an edit (edited: true) and never answers it', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().upsert(fixture('edit'));
+    current().upsert(fixture('dm-conversation'));
+    await h.until(() => current().sent.length === 1);
+    await sleep(300);
+    expect(current().sent.map((s) => s.text)).toEqual(['hello from whatsapp']);
+    const edits = await h.until(async () => ((await audited(h, 'inbound.edit_ignored')).length ? audited(h, 'inbound.edit_ignored') : undefined));
+    expect(edits[0]!.subject).toBe(`whatsapp:${ALICE}:3EB0C431D5D9B2A1F0E4:edited:3EB0EDIT000000000001`);
+    expect(await audited(h, 'inbound.rejected')).toEqual([]);
+  });
+
+  it('rejects malformed upserts and messages without crashing, and keeps answering', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().upsert(null);
+    current().upsert({ type: 'notify', messages: [{ key: { remoteJid: 'not a jid', id: 'x' } }] });
+    current().upsert({ type: 'bogus', messages: [] });
+    const huge = fixture('dm-conversation', { id: '3EB0HUGE' });
+    huge.messages[0]!.message = { conversation: 'x'.repeat(100_001) };
+    current().upsert(huge);
+    current().upsert(fixture('dm-conversation'));
+    await h.until(() => current().sent.length === 1);
+    const rejected = await audited(h, 'inbound.rejected');
+    expect(rejected).toHaveLength(4);
+    expect(rejected.at(-1)!.data).toContain('longer than 100000 characters');
+  });
+});
+
+describe('whatsapp outbound', () => {
+  it('splits a 70,000-character reply into parts within 65,536, in order, at least 1 s apart', async () => {
+    const { h, current } = await whatsappGateway(cleanup, { spacingMs: 1_000 });
+    const long = Array.from({ length: 7_000 }, (_, i) => `word${String(i).padStart(5, '0')}`).join(' ').slice(0, 70_000);
+    const u = fixture('dm-conversation');
+    u.messages[0]!.message = { conversation: long };
+    current().upsert(u);
+    await h.until(() => current().sent.length === 2, 15_000);
+    const parts = current().sent;
+    for (const p of parts) expect(p.text.length).toBeLessThanOrEqual(65_536);
+    expect(parts.map((p) => p.text).join(' ')).toBe(long);
+    expect(parts[1]!.at - parts[0]!.at).toBeGreaterThanOrEqual(990);
+  });
+
+  it('retries a send that failed while the socket was closing, and sends the reply once', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().failSends = 2;
+    current().upsert(fixture('dm-conversation'));
+    await h.until(() => current().sent.length === 1);
+    await sleep(300);
+    expect(current().sent.map((s) => s.text)).toEqual(['hello from whatsapp']);
+    expect(current().failSends).toBe(0);
+  });
+});
