@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { dedupeKey, InvalidPayloadError, parseChannelEvent, type ChannelEvent } from './event.js';
 import type { SendReply } from './outbound.js';
 import type { QueueDriver } from './queue.js';
+import type { StateStore } from './sealed-state.js';
 import type { Store } from './store.js';
 import { conversationPartition, INBOUND_QUEUE } from './session-worker.js';
 
@@ -52,6 +53,8 @@ export interface ConnectorDeps<C = unknown> {
   /** `secret:NAME` / `env:NAME` to value; only this connector's references resolve. */
   resolve(ref: string, field: string): string;
   store: Pick<Store, 'appendAudit' | 'getConnectorState' | 'setConnectorState' | 'listConnectorState'>;
+  /** The same state API, sealed under this connector's own key: for credentials a platform hands over at run time. */
+  sealed: StateStore;
   log: ConnectorLog;
   dataDir: string;
   now(): number;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, resolveQueue, type Config, type QueueConfig } from '../core/config.js';
 import { commitPendingKey, discardPendingKey, loadMasterKey, loadPendingKey } from '../core/master-key.js';
+import { connectorStateKey } from '../core/sealed-state.js';
 import type { Redactor } from '../core/redactor.js';
 import type { SqliteStore } from '../core/sqlite/store.js';
 import { Vault } from '../core/vault.js';
@@ -79,8 +80,9 @@ const bootstrapSchema = z.object({
   type: z.literal(BOOTSTRAP),
   queue: z.record(z.string(), z.unknown()),
   values: z.record(z.string(), z.string()),
+  stateKey: z.string().optional(),
 });
-export type Bootstrap = { type: typeof BOOTSTRAP; queue: QueueConfig; values: Record<string, string> };
+export type Bootstrap = { type: typeof BOOTSTRAP; queue: QueueConfig; values: Record<string, string>; stateKey?: string };
 
 export const SUPERVISED_ENV = 'MONKEYCLAW_SUPERVISED';
 
@@ -99,6 +101,15 @@ function receiveBootstrap(timeoutMs = 15_000): Promise<Bootstrap> {
 export interface Credentials {
   queue: QueueConfig;
   resolve: Resolver;
+  /** A connector's key to its own sealed state (derived from the master key, which it never holds). */
+  stateKey?: Buffer;
+}
+
+/** The sealed-state key for a connector role, derived here from the master key; undefined for other roles or no vault. */
+export function stateKeyFor(role: string, dataDir: string): Buffer | undefined {
+  if (!role.startsWith('connector:')) return undefined;
+  const master = loadMasterKey(dataDir, process.env, { create: false });
+  return master && connectorStateKey(master.key, role.slice('connector:'.length));
 }
 
 /**
@@ -108,12 +119,16 @@ export interface Credentials {
 export async function loadCredentials(config: Config, role: string, local: { dataDir: string; store: SqliteStore; redactor: Redactor }): Promise<Credentials> {
   let queue: QueueConfig;
   let values: Record<string, string>;
+  let stateKey: Buffer | undefined;
   if (process.send && process.env[SUPERVISED_ENV] === '1') {
-    ({ queue, values } = await receiveBootstrap());
+    const bootstrap = await receiveBootstrap();
+    ({ queue, values } = bootstrap);
+    stateKey = bootstrap.stateKey ? Buffer.from(bootstrap.stateKey, 'base64') : undefined;
   } else {
     queue = resolveQueue(config, process.env);
     values = await resolveRefs(refsFor(config, queue, role), local.dataDir, local.store, role);
+    stateKey = stateKeyFor(role, local.dataDir);
   }
   for (const v of Object.values(values)) local.redactor.addSecret(v);
-  return { queue, resolve: resolverFrom(values) };
+  return { queue, resolve: resolverFrom(values), ...(stateKey ? { stateKey } : {}) };
 }

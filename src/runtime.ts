@@ -34,6 +34,8 @@ export interface Runtime {
   queueConfig: QueueConfig;
   resolve: Resolver;
   redactor: Redactor;
+  /** Connector processes only: the key to their own sealed state. */
+  stateKey?: Buffer;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function openRuntime(options: GlobalOptions, role: string): Promise
       queueConfig: credentials.queue,
       resolve: credentials.resolve,
       redactor,
+      ...(credentials.stateKey ? { stateKey: credentials.stateKey } : {}),
       close: async () => {
         await queue.close();
         await store.close();

@@ -12,10 +12,8 @@ const encode = (value: unknown): string => JSON.stringify(value, BufferJSON.repl
 const decode = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value, BufferJSON.reviver) : undefined);
 
 /**
- * The multi-device auth state (identity keys, signal sessions, pre-keys) in connector state, never in a folder of
- * plaintext JSON files (baileys' useMultiFileAuthState). GAP (DESIGN: "auth state kept in the vault"): connector
- * state is SQLite, not the encrypted vault; a connector has no vault handle. Everything goes through these two
- * functions so moving it behind an encrypted connector-state API changes only this file.
+ * The multi-device auth state (identity keys, signal sessions, pre-keys), never in a folder of plaintext JSON files
+ * (baileys' useMultiFileAuthState): callers hand in the connector's sealed state, encrypted under its own key.
  */
 export async function loadAuthState(store: StateStore, connector: string): Promise<{ state: AuthenticationState; saveCreds(): Promise<void> }> {
   const creds = (decode(await store.getConnectorState(connector, CREDS_KEY)) as AuthenticationCreds | undefined) ?? initAuthCreds();

@@ -61,7 +61,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
   return {
     platform: 'whatsapp',
     async start(io) {
-      const { state, saveCreds } = await loadAuthState(deps.store, name);
+      const { state, saveCreds } = await loadAuthState(deps.sealed, name);
       learnSelf(state.creds.me);
       // First start: nothing before now is ours to answer (history sync brings weeks of old messages).
       let watermark = (await deps.store.getConnectorState(name, WATERMARK_KEY)) as number | undefined;
@@ -102,7 +102,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
           typing.stopAll();
           deps.log.error({}, `WhatsApp ${RELINK}`);
           await audit('connector.logged_out', { reason: 'WhatsApp revoked this linked device (401)' });
-          await clearAuthState(deps.store, name);
+          await clearAuthState(deps.sealed, name);
         },
       });
       link.start();
@@ -120,7 +120,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
 
     async check() {
       const status = (await deps.store.getConnectorState(name, STATUS_KEY)) as LinkStatus | null | undefined;
-      const linked = await storedLink(deps.store, name);
+      const linked = await storedLink(deps.sealed, name);
       if (status?.state === 'logged_out') return [{ ok: false, what: 'whatsapp link', detail: `${RELINK} (since ${status.at})` }];
       if (!linked) return [{ ok: false, what: 'whatsapp link', detail: 'not linked: start the connector and scan the QR code it prints (WhatsApp > Linked devices)' }];
       const who = `linked as ${linked.id.replace(/:\d+@/, '@')}`;

@@ -195,6 +195,10 @@ export class SqliteStore implements Store {
       .run(connector, key, JSON.stringify(value), now());
   }
 
+  async connectorsWithState(): Promise<string[]> {
+    return this.db.prepare('SELECT DISTINCT connector FROM connector_state ORDER BY connector').pluck().all() as string[];
+  }
+
   async listConnectorState(connector: string, keyPrefix: string) {
     const rows = this.db
       .prepare(`SELECT key, value, updated_at AS updatedAt FROM connector_state WHERE connector = ? AND substr(key, 1, ?) = ? ORDER BY key`)

@@ -2,6 +2,7 @@ import type { Connector, WebhookRequest } from '../../core/connector.js';
 import { publishEvents } from '../../core/connector.js';
 import { outboundQueue } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
+import { noSealedState, sealedState } from '../../core/sealed-state.js';
 import { loadConnector } from '../connectors.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -30,6 +31,7 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     gateway: rt.config,
     resolve: rt.resolve,
     store: rt.store,
+    sealed: rt.stateKey ? sealedState(rt.store, rt.stateKey) : noSealedState('no master key: run `monkeyclaw start` once (it creates the vault key)'),
     log,
     dataDir: rt.dataDir,
     now: Date.now,

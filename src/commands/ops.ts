@@ -5,7 +5,8 @@ import { resolveQueue, type Config } from '../../core/config.js';
 import { createBackend } from '../../core/backends/index.js';
 import pino from 'pino';
 import { loadConnector } from '../connectors.js';
-import { refsFor, resolveRefs, resolverFrom } from '../credentials.js';
+import { refsFor, resolveRefs, resolverFrom, stateKeyFor } from '../credentials.js';
+import { noSealedState, sealedState } from '../../core/sealed-state.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -111,6 +112,7 @@ async function checkConnector(name: string, config: Config, dataDir: string, sto
       gateway: config,
       resolve: resolverFrom(values),
       store,
+      sealed: ((key) => (key ? sealedState(store, key) : noSealedState('no master key')))(stateKeyFor(`connector:${name}`, dataDir)),
       log: pino({ level: 'silent' }),
       dataDir,
       now: Date.now,

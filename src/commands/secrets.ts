@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, renameSync } from 'node:fs';
 import { ConfigError } from '../../core/config.js';
-import { keyFile, MASTER_KEY_ENV, parseMasterKey, pendingKeyFile, writeKeyFile } from '../../core/master-key.js';
+import { keyFile, loadMasterKey, MASTER_KEY_ENV, parseMasterKey, pendingKeyFile, writeKeyFile } from '../../core/master-key.js';
+import { resealConnectorState } from '../../core/sealed-state.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { checkSecretName, SecretNameError, type Vault } from '../../core/vault.js';
 import { openVault } from '../credentials.js';
@@ -11,14 +12,14 @@ import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-async function withVault<T>(options: GlobalOptions, create: boolean, work: (vault: Vault, dataDir: string) => Promise<T>): Promise<T> {
+async function withVault<T>(options: GlobalOptions, create: boolean, work: (vault: Vault, dataDir: string, store: SqliteStore) => Promise<T>): Promise<T> {
   const dataDir = resolveDataDir(options);
   const store = new SqliteStore(dbFile(dataDir));
   try {
     await store.migrate();
     const vault = await openVault(dataDir, store, 'cli', { create });
     if (!vault) throw new ConfigError(`there is no vault yet: no ${MASTER_KEY_ENV} and no ${keyFile(dataDir)}`);
-    return await work(vault, dataDir);
+    return await work(vault, dataDir, store);
   } finally {
     await store.close();
   }
@@ -70,12 +71,21 @@ export async function secretsRotateKey(options: GlobalOptions): Promise<number> 
   if (fromEnv && !input.trim()) {
     throw new UsageError(`${MASTER_KEY_ENV} is set: pipe the new key on stdin, then set ${MASTER_KEY_ENV} to it`);
   }
-  const count = await withVault(options, false, async (vault, dataDir) => {
-    if (fromEnv) return vault.rotate(newKey);
+  const count = await withVault(options, false, async (vault, dataDir, store) => {
+    const oldKey = loadMasterKey(dataDir, process.env, { create: false })!.key;
+    // Connector state sealed under keys derived from the old master key follows it (not atomic with the vault:
+    // an interruption here leaves that state unreadable, and e.g. WhatsApp must be linked again).
+    const reseal = () => resealConnectorState(store, oldKey, newKey);
+    if (fromEnv) {
+      const n = await vault.rotate(newKey);
+      await reseal();
+      return n;
+    }
     const pending = pendingKeyFile(dataDir);
     if (existsSync(pending)) throw new UsageError(`${pending} exists: a rotation is unfinished; start the gateway once to finish it`);
     writeKeyFile(pending, newKey);
     const n = await vault.rotate(newKey);
+    await reseal();
     renameSync(pending, keyFile(dataDir));
     return n;
   });

@@ -10,7 +10,7 @@ import { dbFile, openQueue, resolveDataDir, type GlobalOptions } from '../runtim
 import { resolveQueue } from '../../core/config.js';
 import { Redactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, type Bootstrap } from '../credentials.js';
+import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
 import { TurnClient } from '../http/turns.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
@@ -52,7 +52,8 @@ export async function start(options: GlobalOptions): Promise<number> {
     const bootstrapFor = (role: string) => async (): Promise<Bootstrap> => {
       const values = await resolveRefs(refsFor(config, queue, role), dataDir, store, 'supervisor');
       for (const v of Object.values(values)) redactor.addSecret(v);
-      return { type: BOOTSTRAP, queue, values };
+      const stateKey = stateKeyFor(role, dataDir);
+      return { type: BOOTSTRAP, queue, values, ...(stateKey ? { stateKey: stateKey.toString('base64') } : {}) };
     };
     if (applied.length) log.info({ applied }, 'migrations applied');
     const globalArgs = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];

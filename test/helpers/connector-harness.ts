@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { sealedState } from '../../core/sealed-state.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { parseConfig, type Config } from '../../core/config.js';
@@ -40,6 +42,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
   const assistants = buildAssistants(config, builtinPlugs(), services, (ref) => ref);
   const worker = queue.consume(INBOUND_QUEUE, inboundHandler({ store, assistantFor: assistantResolver(config, assistants), now: Date.now }), { concurrency: 8, backoffMs: 20 });
   const actor = `connector:${options.name}`;
+  const stateKey = randomBytes(32);
   const resolve = (ref: string, field: string): string => {
     const v = options.secrets?.[ref];
     if (v === undefined) throw new Error(`${field}: ${ref} not provided to the test connector`);
@@ -55,6 +58,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
       gateway: config,
       resolve,
       store,
+      sealed: sealedState(store, stateKey),
       log,
       dataDir: tmp.dir,
       now: Date.now,
@@ -71,6 +75,8 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
 
   return {
     store,
+    /** The connector's sealed state, as the connector sees it. */
+    sealed: sealedState(store, stateKey),
     queue,
     config,
     get connector() {

@@ -3,6 +3,8 @@ import { create } from '../../../connectors/discord/index.js';
 import { parseConfig } from '../../../core/config.js';
 import { startFakeDiscord, USERS } from '../../fakes/discord/index.js';
 import { DM, GENERAL, QUIET, rig, type Rig } from './setup.js';
+import { noSealedState } from '../../../core/sealed-state.js';
+const NO_SEALED_STATE = noSealedState('not used by this test');
 
 let r: Rig | undefined;
 afterEach(async () => {
@@ -119,17 +121,17 @@ describe('discord connector across downtime, reconnects and bad input', () => {
       config: config.connectors.discord!,
       gateway: config,
       resolve: () => 'not-the-token',
-      store: h.store,
+      sealed: NO_SEALED_STATE, store: h.store,
       log,
       dataDir: '/nonexistent',
       now: Date.now,
     });
     const refused = await wrong.check!();
     expect(refused).toEqual([{ ok: false, what: 'discord token', detail: expect.stringContaining('Discord refused it') }]);
-    expect(() => create({ name: 'discord', config: { ...config.connectors.discord!, apiRoot: `${fake.apiRoot}/v10` }, gateway: config, resolve: () => '', store: h.store, log, dataDir: '/x', now: Date.now })).toThrow(
+    expect(() => create({ name: 'discord', config: { ...config.connectors.discord!, apiRoot: `${fake.apiRoot}/v10` }, gateway: config, resolve: () => '', sealed: NO_SEALED_STATE, store: h.store, log, dataDir: '/x', now: Date.now })).toThrow(
       /root without a version/,
     );
-    expect(() => create({ name: 'discord', config: { ...config.connectors.discord!, apiRoot: 'http://discord.example.org/api' }, gateway: config, resolve: () => '', store: h.store, log, dataDir: '/x', now: Date.now })).toThrow(
+    expect(() => create({ name: 'discord', config: { ...config.connectors.discord!, apiRoot: 'http://discord.example.org/api' }, gateway: config, resolve: () => '', sealed: NO_SEALED_STATE, store: h.store, log, dataDir: '/x', now: Date.now })).toThrow(
       /must be https/,
     );
   });
@@ -142,11 +144,11 @@ describe('discord connector start-up failures, in plain words', () => {
     const config = parseConfig({ connectors: { discord: { enabled: true, token: 'env:DISCORD_TOKEN', apiRoot: fake.apiRoot } } });
     const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
     const state = { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [] };
-    const connector = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => fake.token, store: state, log, dataDir: '/x', now: Date.now });
+    const connector = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => fake.token, sealed: NO_SEALED_STATE, store: state, log, dataDir: '/x', now: Date.now });
     try {
       await expect(connector.start({ publish: async () => [] })).rejects.toThrow(/enable "Message Content Intent"/);
       fake.state.disallowedIntents = 0;
-      const bad = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => 'wrong', store: state, log, dataDir: '/x', now: Date.now });
+      const bad = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => 'wrong', sealed: NO_SEALED_STATE, store: state, log, dataDir: '/x', now: Date.now });
       await expect(bad.start({ publish: async () => [] })).rejects.toThrow(/Discord refused the bot token/);
     } finally {
       await fake.close();

@@ -6,6 +6,8 @@ import type { ConnectorDeps } from '../../../core/connector.js';
 import { startDovecot, type Dovecot } from '../../fakes/email/dovecot.js';
 import { startSmtpFake, type SmtpFake } from '../../fakes/email/smtp.js';
 import { emailHarness, header, mail } from './helpers.js';
+import { noSealedState } from '../../../core/sealed-state.js';
+const NO_SEALED_STATE = noSealedState('not used by this test');
 
 let dovecot: Dovecot;
 let smtp: SmtpFake;
@@ -117,7 +119,7 @@ function depsFor(config: ReturnType<typeof parseConfig>, secrets: Record<string,
     config: config.connectors.email!,
     gateway: config,
     resolve: (ref) => secrets[ref] ?? '',
-    store: { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [] },
+    sealed: NO_SEALED_STATE, store: { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [] },
     log: { debug: noop, info: noop, warn: noop, error: noop },
     dataDir: '/nonexistent',
     now: Date.now,

@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ACCOUNT, ACCOUNT_UUID, FakeSignalDaemon } from '../../fakes/signal/daemon.js';
 import { message } from '../../fakes/signal/fixtures.js';
 import type { Cleanup } from './helpers.js';
+import { noSealedState } from '../../../core/sealed-state.js';
+const NO_SEALED_STATE = noSealedState('not used by this test');
 
 let cleanup: Cleanup = [];
 afterEach(async () => {
@@ -21,7 +23,7 @@ function bare(config: Partial<SignalConfig>, state = new Map<string, unknown>())
     config: { enabled: true, ...config },
     gateway: parseConfig({}),
     resolve: (ref) => ref,
-    store: {
+    sealed: NO_SEALED_STATE, store: {
       appendAudit: async () => undefined,
       getConnectorState: async (_c, key) => state.get(key),
       setConnectorState: async (_c, key, value) => void state.set(key, value),

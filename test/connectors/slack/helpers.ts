@@ -5,6 +5,8 @@ import pino from 'pino';
 import type { ConnectorDeps, WebhookRequest } from '../../../core/connector.js';
 import { startConnectorHarness } from '../../helpers/connector-harness.js';
 import { startSlackFake, type SlackFake } from '../../fakes/slack/server.js';
+import { noSealedState } from '../../../core/sealed-state.js';
+const NO_SEALED_STATE = noSealedState('not used by this test');
 
 export const TOKENS = { bot: 'xoxb-fake-bot-token', app: 'xapp-1-fake-app-token', signing: '8f742231b10e8888abcd99yyyzzz85a5' };
 export const SECRETS = { 'env:SLACK_BOT_TOKEN': TOKENS.bot, 'env:SLACK_APP_TOKEN': TOKENS.app, 'env:SLACK_SIGNING_SECRET': TOKENS.signing };
@@ -61,7 +63,7 @@ export async function startSlack(options: {
       config: harness.config.connectors.slack as SlackConfig,
       gateway: harness.config,
       resolve: (ref: string) => SECRETS[ref as keyof typeof SECRETS],
-      store: harness.store,
+      sealed: NO_SEALED_STATE, store: harness.store,
       log: pino({ level: 'silent' }),
       dataDir: '/nonexistent',
       now: Date.now,

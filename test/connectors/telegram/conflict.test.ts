@@ -5,6 +5,8 @@ import { createTelegram, type TelegramConfig } from '../../../connectors/telegra
 import { parseConfig } from '../../../core/config.js';
 import { startFakeTelegram } from '../../fakes/telegram/server.js';
 import { dm, setup, type Env } from './helpers.js';
+import { noSealedState } from '../../../core/sealed-state.js';
+const NO_SEALED_STATE = noSealedState('not used by this test');
 
 let env: Env | undefined;
 let cleanup: Array<() => Promise<void>> = [];
@@ -82,7 +84,7 @@ describe('telegram connector: one poller per bot token', () => {
       config: config.connectors.telegram as TelegramConfig,
       gateway: config,
       resolve: () => '123:revoked-token',
-      store: {
+      sealed: NO_SEALED_STATE, store: {
         appendAudit: async () => undefined,
         getConnectorState: async (_c, k) => state.get(k),
         setConnectorState: async (_c, k, v) => void state.set(k, v),

@@ -5,6 +5,8 @@ import pino from 'pino';
 import { createTelegram, type TelegramConfig } from '../../../connectors/telegram/index.js';
 import { ConfigError } from '../../../core/config.js';
 import { dm, setup, type Env, type Json } from './helpers.js';
+import { noSealedState } from '../../../core/sealed-state.js';
+const NO_SEALED_STATE = noSealedState('not used by this test');
 
 const SECRET = 'wh-secret_0123456789abcdefABCDEF';
 const URL_ = 'https://gateway.example.org/webhooks/telegram';
@@ -101,7 +103,7 @@ describe('telegram connector in webhook mode', () => {
       config: { enabled: true, token: 'env:T', mode: 'webhook', streamEdits: false } as TelegramConfig,
       gateway: env.h.config,
       resolve: () => 'token',
-      store: env.h.store,
+      sealed: NO_SEALED_STATE, store: env.h.store,
       log: pino({ level: 'silent' }),
       dataDir: '/nonexistent',
       now: Date.now,

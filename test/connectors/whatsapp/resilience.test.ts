@@ -106,7 +106,7 @@ describe('whatsapp link', () => {
     expect(check!.detail).toMatch(/^logged out: re-link required/);
     expect(await h.store.getConnectorState('whatsapp', CREDS_KEY)).toBeNull();
     // `doctor` builds a fresh connector in another process and never starts it: it says the same.
-    const doctor = createWhatsapp({ name: 'whatsapp', config: { enabled: true, streamEdits: false }, gateway: h.config, resolve: () => '', store: h.store, log: pino({ level: 'silent' }), dataDir: '/nonexistent', now: Date.now });
+    const doctor = createWhatsapp({ name: 'whatsapp', config: { enabled: true, streamEdits: false }, gateway: h.config, resolve: () => '', store: h.store, sealed: h.sealed, log: pino({ level: 'silent' }), dataDir: '/nonexistent', now: Date.now });
     expect((await doctor.check!())[0]!.detail).toMatch(/^logged out: re-link required/);
     // A reply for a logged-out account is dead-lettered, not retried forever.
     await expect(h.connector.send({ v: 1, idempotencyKey: 'k1', eventId: 'e1', address: { platform: 'whatsapp', account: 'whatsapp', conversation: { id: ALICE, kind: 'dm' } }, text: 'hi', format: 'plain', kind: 'reply' }, new AbortController().signal)).rejects.toThrow(/re-link required/);
@@ -118,7 +118,11 @@ describe('whatsapp link', () => {
     current().emit('creds.update', { me: { id: SELF.id, lid: SELF.lid }, registered: true });
     await first.keys.set({ 'pre-key': { '1': first.creds.signedIdentityKey }, session: { 'abc.0': Buffer.from('session-bytes') } });
     await h.until(async () => (await h.store.getConnectorState('whatsapp', CREDS_KEY)) !== undefined);
-    const stored = (await h.store.getConnectorState('whatsapp', CREDS_KEY)) as string;
+    // On disk the creds are sealed under the connector's key: no identity, no key material in the clear.
+    const raw = await h.store.getConnectorState('whatsapp', CREDS_KEY);
+    expect(raw).toMatchObject({ sealed: 1 });
+    expect(JSON.stringify(raw)).not.toContain(SELF.id);
+    const stored = (await h.sealed.getConnectorState('whatsapp', CREDS_KEY)) as string;
     expect(typeof stored).toBe('string');
     expect(JSON.parse(stored, BufferJSON.reviver).me.id).toBe(SELF.id);
     await h.stopConnector();
