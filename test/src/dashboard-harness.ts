@@ -18,7 +18,7 @@ export const XSS_ESCAPED = '&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x o
 const CONFIG = {
   assistants: { default: { backend: 'echo' } },
   access: { dm: 'pairing', allow: ['telegram:100'], deny: ['telegram:666'], owners: ['telegram:100'] },
-  connectors: { telegram: { enabled: true, token: 'secret:TELEGRAM_TOKEN' } },
+  connectors: { telegram: { enabled: true, token: 'secret:TELEGRAM_TOKEN' }, whatsapp: { enabled: true } },
 };
 
 export interface Login {

@@ -149,3 +149,19 @@ describe('dashboard pages', () => {
     expect(latest.series.in.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('linking page', () => {
+  it('draws the pending WhatsApp QR code as SVG, only behind the session, and says so when none is pending', async () => {
+    h = await dashboardHarness();
+    expect((await h.get('/linking')).status).not.toBe(200);
+    const s = await h.login();
+    expect(await (await h.get('/linking', { cookie: s.cookie })).text()).toContain('No link is pending');
+    await h.g.store.setConnectorState('whatsapp', 'qr', { qr: '2@AbCdEfGhIjKlMnOp,key1,key2,key3', at: '2026-11-26T12:00:00.000Z' });
+    const page = await (await h.get('/linking', { cookie: s.cookie })).text();
+    expect(page).toContain('<svg');
+    expect(page).toContain('aria-label="WhatsApp linking code"');
+    expect(page).toContain('http-equiv="refresh"');
+    // The code is drawn, never printed as text.
+    expect(page).not.toContain('AbCdEfGhIjKlMnOp');
+  });
+});

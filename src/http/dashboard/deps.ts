@@ -9,7 +9,7 @@ import type { LoginLimits } from './login-limit.js';
 /** What the dashboard is built from. It reads no vault and holds no credential: no page can show a secret. */
 export interface DashboardDeps {
   config: Config;
-  store: Pick<SqliteStore, 'authStore' | 'accessStore' | 'dashboardQueries' | 'appendAudit' | 'verifyAudit'>;
+  store: Pick<SqliteStore, 'authStore' | 'accessStore' | 'dashboardQueries' | 'appendAudit' | 'verifyAudit' | 'getConnectorState'>;
   /** For queue depths and dead-letter counts. */
   queue: Pick<QueueDriver, 'depth'>;
   /** Web chat's surface connector (platform `web`). */

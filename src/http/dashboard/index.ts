@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { dashboardGuards, sessionAuth, type DashEnv } from '../session-auth.js';
 import { auditRoutes } from './audit.js';
 import { chatRoutes } from './chat.js';
+import { linkingRoutes } from './linking.js';
 import { conversationRoutes } from './conversations.js';
 import { Flash, type DashboardDeps, type DashContext } from './deps.js';
 import { governanceRoutes } from './governance.js';
@@ -26,5 +27,6 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<DashEnv> {
   governanceRoutes(app, ctx);
   auditRoutes(app, ctx);
   chatRoutes(app, ctx);
+  linkingRoutes(app, ctx);
   return app;
 }

@@ -8,6 +8,7 @@ const NAV = [
   ['/governance', 'Governance'],
   ['/audit', 'Audit'],
   ['/chat', 'Web chat'],
+  ['/linking', 'Linking'],
 ] as const;
 
 /** Scripts and styles come only from the gateway itself; nothing inline, nothing from elsewhere. */
