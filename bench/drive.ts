@@ -134,7 +134,11 @@ export async function openLoop(o: {
 
 /** The stdout protocol every bench child speaks to run.ts: one READY line, then one RESULT line. */
 export const announceReady = (): void => void process.stdout.write('READY\n');
-export const report = (result: unknown): void => void process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+export function report(result: object): void {
+  // This process's own CPU use over its life (start-up and warm-up included), to compare with the wall time.
+  const cpu = process.cpuUsage();
+  process.stdout.write(`RESULT ${JSON.stringify({ ...result, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
+}
 
 /** Exits on SIGTERM/SIGINT after `close`, bounded so a stuck close cannot hang the bench. */
 export function exitOnSignal(close: () => Promise<void>): void {

@@ -40,7 +40,10 @@ const rt = await openRuntime({ dataDir: params.dataDir, config: params.config },
 const account = `bench-${randomBytes(4).toString('hex')}`;
 const tracker = new Tracker();
 let unmatched = 0;
-/** BENCH_TRACE=FILE: per-message epoch times (publish, outbound start, reply), to line up with the worker's commit times in the DB. */
+/**
+ * BENCH_TRACE=FILE: per-message epoch times (publish, outbound start, reply), to line up with the worker's turn
+ * commit times in the data dir (processed_events) when a latency tail needs explaining.
+ */
 const traceFile = process.env.BENCH_TRACE;
 const trace = new Map<string, { sent: number; started?: number; replied?: number }>();
 const epoch = () => performance.timeOrigin + performance.now();
@@ -55,7 +58,9 @@ const handler = outboundHandler(rt.store, ACTOR, async (reply) => {
 const outbound = rt.queue.consume(
   outboundQueue({ platform: 'loopback', account }),
   // Traced: when the outbound job reached this process, before the send record is written.
-  traceFile ? (job, signal) => ((trace.get((job.payload as { eventId: string }).eventId)!.started = epoch()), handler(job, signal)) : handler,
+  traceFile
+    ? (job, signal) => ((trace.get((job.payload as { eventId: string }).eventId)!.started = epoch()), handler(job, signal))
+    : handler,
   { concurrency: params.outboundConcurrency },
 );
 

@@ -44,3 +44,17 @@ export async function awaitQuiet(threshold = 0.2, maxMs = 15_000): Promise<{ bus
   while (share !== undefined && share > threshold && Date.now() - start < maxMs) share = await busyShare();
   return { busy: share === undefined ? null : Math.round(share * 100) / 100, waitedMs: Date.now() - start };
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; undefined if unreadable. */
+export function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // The command name (field 2) may contain spaces: count fields from the closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (USER_HZ, 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}

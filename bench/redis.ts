@@ -11,6 +11,8 @@ export interface BenchRedis {
   port: number;
   /** Empties the server between phases, so one phase's retained jobs and buckets never weigh on the next. */
   flush(): Promise<void>;
+  /** CPU seconds the server has used (INFO cpu, user + sys): tells whether Redis was the bottleneck of a phase. */
+  cpuSeconds(): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -26,7 +28,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Sends one inline command and resolves with the first reply line ('' on any failure). */
+/** Sends one inline command and resolves with the reply: its first line, or a whole bulk string ('' on any failure). */
 function command(port: number, line: string, timeoutMs = 2_000): Promise<string> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
@@ -41,7 +43,10 @@ function command(port: number, line: string, timeoutMs = 2_000): Promise<string>
     socket.on('data', (chunk) => {
       reply += chunk.toString();
       const end = reply.indexOf('\r\n');
-      if (end >= 0) done(reply.slice(0, end));
+      if (end < 0) return;
+      if (!reply.startsWith('$')) return done(reply.slice(0, end));
+      const length = Number(reply.slice(1, end));
+      if (Buffer.byteLength(reply) >= end + 2 + length) done(reply.slice(end + 2, end + 2 + length));
     });
   });
 }
@@ -81,6 +86,11 @@ export async function startRedis(): Promise<BenchRedis> {
     async flush() {
       const r = await command(port, 'FLUSHALL');
       if (r !== '+OK') throw new Error(`FLUSHALL answered "${r}"`);
+    },
+    async cpuSeconds() {
+      const info = await command(port, 'INFO cpu');
+      const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+      return info ? field('used_cpu_sys') + field('used_cpu_user') : undefined;
     },
     async stop() {
       process.off('exit', reap);

@@ -2,14 +2,22 @@ import type { OpenLoopResult, Throughput } from './drive.js';
 import type { machine } from './machine.js';
 import { round } from './stats.js';
 
-/** What each phase's load process reported (see raw-*.ts, loopback-load.ts). */
+/** CPU seconds used during a phase by the server process (hop/worker), the load process and Redis (run.ts). */
+interface Cpu {
+  wall_s: number;
+  server_s: number | null;
+  load_s: number | null;
+  redis_s: number | null;
+}
+
+/** What each phase's load process reported (see raw-*.ts, loopback-load.ts), plus its CPU use. */
 export interface PhaseResults {
-  rawBullmq?: Throughput;
-  rawSqlite?: Throughput;
-  e2eBullmq?: Throughput;
-  e2eEmbedded?: Throughput;
-  latencyBullmq?: OpenLoopResult;
-  latencyEmbedded?: OpenLoopResult;
+  rawBullmq?: Throughput & { cpu?: Cpu };
+  rawSqlite?: Throughput & { cpu?: Cpu };
+  e2eBullmq?: Throughput & { cpu?: Cpu };
+  e2eEmbedded?: Throughput & { cpu?: Cpu };
+  latencyBullmq?: OpenLoopResult & { cpu?: Cpu };
+  latencyEmbedded?: OpenLoopResult & { cpu?: Cpu };
 }
 
 interface Target {
@@ -25,7 +33,15 @@ const rate = (t?: Throughput) => (t && !t.timedOut ? round(t.perSecond, 0) : nul
 const latency = (l: OpenLoopResult | undefined, key: 'p50' | 'p99') => (l && l.missing === 0 ? round(l[key]) : null);
 const ratio = (e2e: number | null, raw: number | null) => (e2e !== null && raw ? round(e2e / raw, 3) : null);
 
-export function buildReport(r: PhaseResults, errors: Record<string, string>, meta: { machine: ReturnType<typeof machine>; sizes: unknown; pipeline: unknown[]; conditions: Record<string, unknown>; seconds: number }) {
+interface Meta {
+  machine: ReturnType<typeof machine>;
+  sizes: unknown;
+  pipeline: unknown[];
+  conditions: Record<string, unknown>;
+  seconds: number;
+}
+
+export function buildReport(r: PhaseResults, errors: Record<string, string>, meta: Meta) {
   const raw_bullmq_pipeline_per_s = rate(r.rawBullmq);
   const raw_sqlite_pipeline_per_s = rate(r.rawSqlite);
   const e2e_bullmq_msgs_per_s = rate(r.e2eBullmq);
@@ -60,7 +76,7 @@ export function buildReport(r: PhaseResults, errors: Record<string, string>, met
     targets,
     phases: r,
     errors,
-    /** Machine-wide CPU busy share just before each phase (after waiting up to 15 s for quiet), and the wait. */
+    /** Machine-wide CPU busy share just before each phase (after waiting up to BENCH_QUIET_MS for quiet), and the wait. */
     conditions: meta.conditions,
     sizes: meta.sizes,
     pipeline: meta.pipeline,
@@ -79,14 +95,19 @@ export function printReport(rep: Report): void {
   lines.push(`MonkeyClaw bench: ${m.cores} cores (${m.cpu}), ${m.memory_gib} GiB, Node ${m.node}, ${m.platform}`);
   lines.push(`Config: ${rep.note}`);
   lines.push('');
-  const w = [28, 14, 60];
+  const w = [28, 10, 60];
   const phases = rep.phases;
-  const tp = (t?: Throughput) => (t ? `${t.count} msgs in ${round(t.seconds)} s${t.timedOut ? ' (TIMED OUT)' : ''}` : '');
-  const lat = (l?: OpenLoopResult) =>
-    l ? `n=${l.count} p90 ${round(l.p90)} max ${round(l.max)} mean ${round(l.mean)} ms, sent ${round(l.achievedSendPerSecond, 1)}/s, missing ${l.missing}` : '';
+  // Each process's CPU seconds per wall second of the phase: near 100% is saturated (one thread each, Redis too).
+  const pct = (s: number | null | undefined, c: Cpu) => (s === null || s === undefined ? '' : `${Math.round((100 * s) / c.wall_s)}%`);
+  const cpu = (c?: Cpu, server = 'worker') =>
+    c ? `; cpu ${server} ${pct(c.server_s, c)}, load ${pct(c.load_s, c)}${c.redis_s !== null ? `, redis ${pct(c.redis_s, c)}` : ''}` : '';
+  const tp = (t?: Throughput & { cpu?: Cpu }, server?: string) =>
+    t ? `${t.count} msgs in ${round(t.seconds)} s${t.timedOut ? ' (TIMED OUT)' : ''}${cpu(t.cpu, server)}` : '';
+  const lat = (l?: OpenLoopResult & { cpu?: Cpu }) =>
+    l ? `n=${l.count} p90 ${round(l.p90)} max ${round(l.max)} ms, sent ${round(l.achievedSendPerSecond, 1)}/s, missing ${l.missing}${cpu(l.cpu)}` : '';
   lines.push(row(['metric', 'value', 'detail'], w));
-  lines.push(row(['raw_bullmq_pipeline_per_s', fmt(rep.raw_bullmq_pipeline_per_s), tp(phases.rawBullmq)], w));
-  lines.push(row(['raw_sqlite_pipeline_per_s', fmt(rep.raw_sqlite_pipeline_per_s), tp(phases.rawSqlite)], w));
+  lines.push(row(['raw_bullmq_pipeline_per_s', fmt(rep.raw_bullmq_pipeline_per_s), tp(phases.rawBullmq, 'hop')], w));
+  lines.push(row(['raw_sqlite_pipeline_per_s', fmt(rep.raw_sqlite_pipeline_per_s), tp(phases.rawSqlite, 'hop')], w));
   lines.push(row(['e2e_bullmq_msgs_per_s', fmt(rep.e2e_bullmq_msgs_per_s), tp(phases.e2eBullmq)], w));
   lines.push(row(['e2e_embedded_msgs_per_s', fmt(rep.e2e_embedded_msgs_per_s), tp(phases.e2eEmbedded)], w));
   lines.push(row(['p50_bullmq_ms', fmt(rep.p50_bullmq_ms), lat(phases.latencyBullmq)], w));

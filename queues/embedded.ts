@@ -62,10 +62,12 @@ export class EmbeddedDriver implements QueueDriver {
         SELECT @queue, @id, @partition, @payload, @now
         WHERE NOT EXISTS (SELECT 1 FROM queue_seen WHERE queue = @queue AND job_id = @id)
         ON CONFLICT (queue, job_id) DO NOTHING`),
-      heads: db.prepare(`SELECT seq, job_id, partition, payload, deliveries FROM queue_jobs AS j
-        WHERE queue = @queue AND (lease_until IS NULL OR lease_until < @now)
-          AND seq = (SELECT MIN(seq) FROM queue_jobs WHERE queue = j.queue AND partition = j.partition)
-        ORDER BY seq LIMIT @limit`),
+      // Each partition's oldest job, found by one pass over the (queue, partition, seq) index: a correlated
+      // MIN per row grew with the backlog.
+      heads: db.prepare(`SELECT j.seq, j.job_id, j.partition, j.payload, j.deliveries FROM queue_jobs AS j
+        JOIN (SELECT MIN(seq) AS seq FROM queue_jobs WHERE queue = @queue GROUP BY partition) AS h ON j.seq = h.seq
+        WHERE j.lease_until IS NULL OR j.lease_until < @now
+        ORDER BY j.seq LIMIT @limit`),
       lease: db.prepare(`UPDATE queue_jobs SET lease_owner = @owner, lease_until = @until, deliveries = deliveries + 1
         WHERE seq = @seq`),
       renew: db.prepare('UPDATE queue_jobs SET lease_until = @until WHERE lease_owner = @owner'),

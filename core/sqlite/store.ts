@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { AuditInput } from '../audit.js';
 import type { AssistantConfig } from '../config.js';
+import type { Statement } from 'better-sqlite3';
 import { migrate, openDb, pendingMigrations, type Db } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
 import type { Channel, HistoryEntry, QueuedReply, SendState, Session, Store, TurnRecord, UsageTotals } from '../store.js';
@@ -20,11 +21,20 @@ export class SqliteStore implements Store {
   private readonly db: Db;
   private auditLog?: SqliteAuditLog;
 
+  private readonly statements = new Map<string, Statement>();
+
   constructor(
     file: string,
     private readonly options: { redactor?: Redactor } = {},
   ) {
     this.db = openDb(file);
+  }
+
+  /** Prepares each statement once: preparing cost more per message than running the statements. */
+  private sql(text: string): Statement {
+    let s = this.statements.get(text);
+    if (!s) this.statements.set(text, (s = this.db.prepare(text)));
+    return s;
   }
 
   /** Tool calls waiting for an owner's approval live in this database too. */
@@ -66,51 +76,53 @@ export class SqliteStore implements Store {
   }
 
   async ensureSession(event: ChannelEvent): Promise<{ channel: Channel; session: Session }> {
-    const { platform, conversation } = event;
+    // Nearly every message finds both already there: read first, and take the write lock only to create them.
+    return this.findSession(event) ?? this.db.transaction(() => this.createSession(event)).immediate();
+  }
+
+  private findSession(event: ChannelEvent): { channel: Channel; session: Session } | undefined {
+    const c = this.sql('SELECT id, platform, conversation_id, kind, workspace_id FROM channels WHERE platform = ? AND conversation_id = ?').get(
+      event.platform,
+      event.conversation.id,
+    ) as { id: number; platform: string; conversation_id: string; kind: Channel['kind']; workspace_id: string } | undefined;
+    if (!c) return undefined;
+    const channel: Channel = { id: c.id, platform: c.platform, conversationId: c.conversation_id, kind: c.kind, workspaceId: c.workspace_id };
     const scope = sessionScope(event);
-    return this.db
-      .transaction(() => {
-        this.db
-          .prepare(`INSERT INTO channels (platform, conversation_id, kind, workspace_id, created_at) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (platform, conversation_id) DO NOTHING`)
-          .run(platform, conversation.id, conversation.kind, DEFAULT_WORKSPACE, now());
-        const c = this.db
-          .prepare('SELECT id, platform, conversation_id, kind, workspace_id FROM channels WHERE platform = ? AND conversation_id = ?')
-          .get(platform, conversation.id) as { id: number; platform: string; conversation_id: string; kind: Channel['kind']; workspace_id: string };
-        const channel: Channel = { id: c.id, platform: c.platform, conversationId: c.conversation_id, kind: c.kind, workspaceId: c.workspace_id };
-        const find = this.db.prepare('SELECT id FROM sessions WHERE channel_id = ? AND scope = ? AND closed_at IS NULL');
-        let row = find.get(channel.id, scope) as { id: number } | undefined;
-        if (!row) {
-          this.db
-            .prepare('INSERT INTO sessions (channel_id, workspace_id, scope, created_at) VALUES (?, ?, ?, ?)')
-            .run(channel.id, channel.workspaceId, scope, now());
-          row = find.get(channel.id, scope) as { id: number };
-        }
-        return { channel, session: { id: row.id, channelId: channel.id, workspaceId: channel.workspaceId, scope } };
-      })
-      .immediate();
+    const row = this.sql('SELECT id FROM sessions WHERE channel_id = ? AND scope = ? AND closed_at IS NULL').get(channel.id, scope) as { id: number } | undefined;
+    return row && { channel, session: { id: row.id, channelId: channel.id, workspaceId: channel.workspaceId, scope } };
+  }
+
+  private createSession(event: ChannelEvent): { channel: Channel; session: Session } {
+    const { platform, conversation } = event;
+    this.sql(`INSERT INTO channels (platform, conversation_id, kind, workspace_id, created_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (platform, conversation_id) DO NOTHING`).run(platform, conversation.id, conversation.kind, DEFAULT_WORKSPACE, now());
+    const found = this.findSession(event);
+    if (found) return found;
+    const channelId = this.sql('SELECT id, workspace_id FROM channels WHERE platform = ? AND conversation_id = ?').get(platform, conversation.id) as { id: number; workspace_id: string };
+    this.sql('INSERT INTO sessions (channel_id, workspace_id, scope, created_at) VALUES (?, ?, ?, ?)').run(channelId.id, channelId.workspace_id, sessionScope(event), now());
+    return this.findSession(event)!;
   }
 
   async closeSession(event: ChannelEvent): Promise<boolean> {
-    const result = this.db
-      .prepare(`UPDATE sessions SET closed_at = ? WHERE closed_at IS NULL AND scope = ?
+    const result = this
+      .sql(`UPDATE sessions SET closed_at = ? WHERE closed_at IS NULL AND scope = ?
         AND channel_id = (SELECT id FROM channels WHERE platform = ? AND conversation_id = ?)`)
       .run(now(), sessionScope(event), event.platform, event.conversation.id);
     return result.changes > 0;
   }
 
   async history(sessionId: number, limit: number): Promise<HistoryEntry[]> {
-    const rows = this.db
-      .prepare('SELECT role, text, created_at AS at FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?')
+    const rows = this
+      .sql('SELECT role, text, created_at AS at FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?')
       .all(sessionId, limit) as HistoryEntry[];
     return rows.reverse();
   }
 
   async handledTurn(dedupeKey: string): Promise<QueuedReply[] | null> {
-    const seen = this.db.prepare('SELECT 1 FROM processed_events WHERE dedupe_key = ?').get(dedupeKey);
+    const seen = this.sql('SELECT 1 FROM processed_events WHERE dedupe_key = ?').get(dedupeKey);
     if (!seen) return null;
-    const rows = this.db
-      .prepare('SELECT queue, partition, reply FROM turn_replies WHERE dedupe_key = ? ORDER BY rowid')
+    const rows = this
+      .sql('SELECT queue, partition, reply FROM turn_replies WHERE dedupe_key = ? ORDER BY rowid')
       .all(dedupeKey) as Array<{ queue: string; partition: string; reply: string }>;
     return rows.map((r) => ({ queue: r.queue, partition: r.partition, reply: JSON.parse(r.reply) as QueuedReply['reply'] }));
   }
@@ -119,20 +131,19 @@ export class SqliteStore implements Store {
     return this.db
       .transaction(() => {
         const at = now();
-        const fresh = this.db
-          .prepare('INSERT INTO processed_events (dedupe_key, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+        const fresh = this
+          .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
           .run(turn.dedupeKey, turn.eventId, at);
         if (fresh.changes === 0) return false;
         if (turn.sessionId !== undefined) {
-          const add = this.db.prepare('INSERT INTO messages (session_id, role, text, event_id, created_at) VALUES (?, ?, ?, ?, ?)');
+          const add = this.sql('INSERT INTO messages (session_id, role, text, event_id, created_at) VALUES (?, ?, ?, ?, ?)');
           for (const h of turn.history) add.run(turn.sessionId, h.role, h.text, turn.eventId, at);
         }
-        const reply = this.db.prepare('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
+        const reply = this.sql('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
         for (const r of turn.replies) reply.run(r.reply.idempotencyKey, turn.dedupeKey, r.queue, r.partition, JSON.stringify(r.reply));
         if (turn.usage) {
           const u = turn.usage;
-          this.db
-            .prepare(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
+          this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
               ON CONFLICT (workspace_id, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
                 output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`)
             .run(u.workspaceId, at.slice(0, 10), u.inputTokens, u.outputTokens, u.costUsd);
@@ -144,8 +155,8 @@ export class SqliteStore implements Store {
   }
 
   async usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals> {
-    const row = this.db
-      .prepare('SELECT COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens, COALESCE(SUM(cost_usd), 0) AS costUsd FROM usage_daily WHERE workspace_id = ? AND day >= ?')
+    const row = this
+      .sql('SELECT COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens, COALESCE(SUM(cost_usd), 0) AS costUsd FROM usage_daily WHERE workspace_id = ? AND day >= ?')
       .get(workspaceId, fromDay) as UsageTotals;
     return row;
   }
@@ -165,12 +176,12 @@ export class SqliteStore implements Store {
   async beginSend(idempotencyKey: string, platform: string): Promise<SendState> {
     return this.db
       .transaction((): SendState => {
-        const row = this.db.prepare('SELECT state FROM sent_messages WHERE idempotency_key = ?').get(idempotencyKey) as
+        const row = this.sql('SELECT state FROM sent_messages WHERE idempotency_key = ?').get(idempotencyKey) as
           | { state: 'sending' | 'sent' }
           | undefined;
         if (row) return row.state;
-        this.db
-          .prepare(`INSERT INTO sent_messages (idempotency_key, platform, state, updated_at) VALUES (?, ?, 'sending', ?)`)
+        this
+          .sql(`INSERT INTO sent_messages (idempotency_key, platform, state, updated_at) VALUES (?, ?, 'sending', ?)`)
           .run(idempotencyKey, platform, now());
         return 'new';
       })
@@ -178,36 +189,36 @@ export class SqliteStore implements Store {
   }
 
   async completeSend(idempotencyKey: string, platformMessageIds: string[]): Promise<void> {
-    this.db
-      .prepare(`UPDATE sent_messages SET state = 'sent', platform_message_ids = ?, updated_at = ? WHERE idempotency_key = ?`)
+    this
+      .sql(`UPDATE sent_messages SET state = 'sent', platform_message_ids = ?, updated_at = ? WHERE idempotency_key = ?`)
       .run(JSON.stringify(platformMessageIds), now(), idempotencyKey);
   }
 
   async getConnectorState(connector: string, key: string): Promise<unknown> {
-    const v = this.db.prepare('SELECT value FROM connector_state WHERE connector = ? AND key = ?').pluck().get(connector, key) as string | undefined;
+    const v = this.sql('SELECT value FROM connector_state WHERE connector = ? AND key = ?').pluck().get(connector, key) as string | undefined;
     return v === undefined ? undefined : (JSON.parse(v) as unknown);
   }
 
   async setConnectorState(connector: string, key: string, value: unknown): Promise<void> {
-    this.db
-      .prepare(`INSERT INTO connector_state (connector, key, value, updated_at) VALUES (?, ?, ?, ?)
+    this
+      .sql(`INSERT INTO connector_state (connector, key, value, updated_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`)
       .run(connector, key, JSON.stringify(value), now());
   }
 
   async connectorsWithState(): Promise<string[]> {
-    return this.db.prepare('SELECT DISTINCT connector FROM connector_state ORDER BY connector').pluck().all() as string[];
+    return this.sql('SELECT DISTINCT connector FROM connector_state ORDER BY connector').pluck().all() as string[];
   }
 
   async listConnectorState(connector: string, keyPrefix: string) {
-    const rows = this.db
-      .prepare(`SELECT key, value, updated_at AS updatedAt FROM connector_state WHERE connector = ? AND substr(key, 1, ?) = ? ORDER BY key`)
+    const rows = this
+      .sql(`SELECT key, value, updated_at AS updatedAt FROM connector_state WHERE connector = ? AND substr(key, 1, ?) = ? ORDER BY key`)
       .all(connector, keyPrefix.length, keyPrefix) as Array<{ key: string; value: string; updatedAt: string }>;
     return rows.map((r) => ({ key: r.key, value: JSON.parse(r.value) as unknown, updatedAt: r.updatedAt }));
   }
 
   async upsertAssistants(assistants: Record<string, AssistantConfig>): Promise<void> {
-    const upsert = this.db.prepare(`INSERT INTO assistants (name, system_prompt, backends, model, pipelines, updated_at)
+    const upsert = this.sql(`INSERT INTO assistants (name, system_prompt, backends, model, pipelines, updated_at)
       VALUES (@name, @systemPrompt, @backends, @model, @pipelines, @at)
       ON CONFLICT (name) DO UPDATE SET system_prompt = excluded.system_prompt, backends = excluded.backends,
         model = excluded.model, pipelines = excluded.pipelines, updated_at = excluded.updated_at`);
@@ -226,18 +237,18 @@ export class SqliteStore implements Store {
   }
 
   async heartbeat(role: string): Promise<void> {
-    this.db
-      .prepare('INSERT OR REPLACE INTO heartbeats (role, host, pid, beat_at) VALUES (?, ?, ?, ?)')
+    this
+      .sql('INSERT OR REPLACE INTO heartbeats (role, host, pid, beat_at) VALUES (?, ?, ?, ?)')
       .run(role, hostname(), process.pid, Date.now());
   }
 
   async endHeartbeat(role: string): Promise<void> {
-    this.db.prepare('DELETE FROM heartbeats WHERE role = ? AND host = ? AND pid = ?').run(role, hostname(), process.pid);
+    this.sql('DELETE FROM heartbeats WHERE role = ? AND host = ? AND pid = ?').run(role, hostname(), process.pid);
   }
 
   async liveProcesses(role: string, withinMs: number): Promise<number> {
-    return this.db
-      .prepare('SELECT COUNT(*) FROM heartbeats WHERE role = ? AND beat_at >= ?')
+    return this
+      .sql('SELECT COUNT(*) FROM heartbeats WHERE role = ? AND beat_at >= ?')
       .pluck()
       .get(role, Date.now() - withinMs) as number;
   }
