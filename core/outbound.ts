@@ -23,8 +23,7 @@ export function outboundHandler(store: Pick<Store, 'beginSend' | 'completeSend' 
     const state = await store.beginSend(reply.idempotencyKey, reply.address.platform);
     if (state === 'sent') return;
     const ids = await send(reply, signal);
-    await store.completeSend(reply.idempotencyKey, ids);
-    await store.appendAudit([
+    await store.completeSend(reply.idempotencyKey, ids, [
       {
         kind: 'outbound.sent',
         actor,

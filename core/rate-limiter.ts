@@ -15,6 +15,29 @@ export interface LimiterTake {
 export interface LimiterStore {
   /** Atomic per key, across every process sharing the store. `now` is in milliseconds (injected for tests). */
   take(key: string, capacity: number, refillPerMs: number, now: number): Promise<LimiterTake>;
+  /**
+   * Takes from several buckets in order, stopping at the first denial, atomically where the store can (one
+   * transaction, one script): the per-message cost of a rate limit is one round trip, not one per bucket.
+   */
+  takeMany?(buckets: BucketRequest[], now: number): Promise<LimiterTake[]>;
+}
+
+export interface BucketRequest {
+  key: string;
+  capacity: number;
+  refillPerMs: number;
+}
+
+/** takeMany for any store: one take after another. */
+export async function takeInOrder(store: LimiterStore, buckets: BucketRequest[], now: number): Promise<LimiterTake[]> {
+  if (store.takeMany) return store.takeMany(buckets, now);
+  const out: LimiterTake[] = [];
+  for (const b of buckets) {
+    const t = await store.take(b.key, b.capacity, b.refillPerMs, now);
+    out.push(t);
+    if (!t.allowed) break;
+  }
+  return out;
 }
 
 export interface BucketState {

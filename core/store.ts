@@ -73,7 +73,8 @@ export interface Store {
   verifyAudit(): Promise<VerifyResult>;
   /** Records the intent to send; reports 'sent' when an earlier attempt already completed. */
   beginSend(idempotencyKey: string, platform: string): Promise<SendState>;
-  completeSend(idempotencyKey: string, platformMessageIds: string[]): Promise<void>;
+  /** Records the platform's ids, and the audit entries of the send, in one transaction. */
+  completeSend(idempotencyKey: string, platformMessageIds: string[], audit?: AuditInput[]): Promise<void>;
   /** A connector's own durable state (offsets, cursors), as JSON-serializable values. */
   getConnectorState(connector: string, key: string): Promise<unknown>;
   setConnectorState(connector: string, key: string, value: unknown): Promise<void>;

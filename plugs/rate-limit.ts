@@ -3,7 +3,7 @@ import type { Config } from '../core/config.js';
 import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core/event.js';
 import { halt, type Context, type Plug } from '../core/plug.js';
 import type { AccessStore } from '../core/access.js';
-import type { LimiterStore } from '../core/rate-limiter.js';
+import { takeInOrder, type LimiterStore } from '../core/rate-limiter.js';
 import { decideAccess, overridesFor, type Overrides } from './access.js';
 import { isAddressed } from './group-gate.js';
 
@@ -64,13 +64,14 @@ export const rateLimitPlug: Plug<State> = {
       buckets.push(['conversation', conversationIdentity(ctx.event), limits.perConversation]);
       buckets.push(['workspace', workspaceOf(ctx, config), limits.perWorkspace]);
     }
-    const at = now();
-    for (const [scope, key, perMinute] of buckets) {
-      const taken = await limiter.take(`${scope}:${key}`, perMinute, perMinute / MINUTE_MS, at);
-      if (!taken.allowed) {
-        return halt(ctx, 'rate-limit', `${scope}-limit`, shared && taken.firstDenial ? RATE_LIMIT_NOTICE : undefined);
-      }
-    }
-    return ctx;
+    const takes = await takeInOrder(
+      limiter,
+      buckets.map(([scope, key, perMinute]) => ({ key: `${scope}:${key}`, capacity: perMinute, refillPerMs: perMinute / MINUTE_MS })),
+      now(),
+    );
+    const denied = takes.findIndex((t) => !t.allowed);
+    if (denied < 0) return ctx;
+    const taken = takes[denied]!;
+    return halt(ctx, 'rate-limit', `${buckets[denied]![0]}-limit`, shared && taken.firstDenial ? RATE_LIMIT_NOTICE : undefined);
   },
 };

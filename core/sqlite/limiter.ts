@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { openDb, type Db } from '../db.js';
-import { takeToken, type BucketState, type LimiterStore, type LimiterTake } from '../rate-limiter.js';
+import { takeToken, type BucketRequest, type BucketState, type LimiterStore, type LimiterTake } from '../rate-limiter.js';
 
 const PRUNE_EVERY_MS = 60_000;
 
@@ -28,6 +28,10 @@ export class SqliteLimiter implements LimiterStore {
   }
 
   async take(key: string, capacity: number, refillPerMs: number, now: number): Promise<LimiterTake> {
+    return (await this.takeMany([{ key, capacity, refillPerMs }], now))[0]!;
+  }
+
+  async takeMany(buckets: BucketRequest[], now: number): Promise<LimiterTake[]> {
     // Prepared on first use, not in the constructor, so a limiter may be built before `migrate` has run.
     const s = (this.statements ??= {
       get: this.db.prepare('SELECT tokens, updated_at, denied FROM rate_limits WHERE key = ?'),
@@ -37,17 +41,22 @@ export class SqliteLimiter implements LimiterStore {
       prune: this.db.prepare('DELETE FROM rate_limits WHERE full_at <= ?'),
     });
     return this.db
-      .transaction((): LimiterTake => {
-        const row = s.get.get(key) as Row | undefined;
-        const prev: BucketState | undefined = row && { tokens: row.tokens, updatedAt: row.updated_at, denied: row.denied === 1 };
-        const { next, result, fullAt } = takeToken(prev, capacity, refillPerMs, now);
-        s.put.run(key, next.tokens, next.updatedAt, next.denied ? 1 : 0, fullAt);
+      .transaction((): LimiterTake[] => {
+        const out: LimiterTake[] = [];
+        for (const { key, capacity, refillPerMs } of buckets) {
+          const row = s.get.get(key) as Row | undefined;
+          const prev: BucketState | undefined = row && { tokens: row.tokens, updatedAt: row.updated_at, denied: row.denied === 1 };
+          const { next, result, fullAt } = takeToken(prev, capacity, refillPerMs, now);
+          s.put.run(key, next.tokens, next.updatedAt, next.denied ? 1 : 0, fullAt);
+          out.push(result);
+          if (!result.allowed) break;
+        }
         // A refilled bucket equals a missing one: dropping those keeps one-off senders from piling up rows.
         if (now - this.lastPrune >= PRUNE_EVERY_MS) {
           s.prune.run(now);
           this.lastPrune = now;
         }
-        return result;
+        return out;
       })
       .immediate();
   }

@@ -188,11 +188,19 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async completeSend(idempotencyKey: string, platformMessageIds: string[]): Promise<void> {
-    this
-      .sql(`UPDATE sent_messages SET state = 'sent', platform_message_ids = ?, updated_at = ? WHERE idempotency_key = ?`)
-      .run(JSON.stringify(platformMessageIds), now(), idempotencyKey);
+  async completeSend(idempotencyKey: string, platformMessageIds: string[], audit: AuditInput[] = []): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.sql(`UPDATE sent_messages SET state = 'sent', platform_message_ids = ?, updated_at = ? WHERE idempotency_key = ?`).run(
+          JSON.stringify(platformMessageIds),
+          now(),
+          idempotencyKey,
+        );
+        this.audit.appendInTransaction(audit);
+      })
+      .immediate();
   }
+
 
   async getConnectorState(connector: string, key: string): Promise<unknown> {
     const v = this.sql('SELECT value FROM connector_state WHERE connector = ? AND key = ?').pluck().get(connector, key) as string | undefined;
