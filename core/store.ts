@@ -60,6 +60,10 @@ export interface Store {
   /** The event's channel (created in the default workspace on first sight) and its open session for the event's scope. */
   ensureSession(event: ChannelEvent): Promise<{ channel: Channel; session: Session }>;
   history(sessionId: number, limit: number): Promise<HistoryEntry[]>;
+  /** Keeps a message that waits for `/fallback` consent in its session, replacing any earlier one. */
+  setPendingFallback(sessionId: number, text: string, expiresAt: number): Promise<void>;
+  /** The waiting message, removed as it is taken; undefined when none or expired. */
+  takePendingFallback(sessionId: number, now: number): Promise<string | undefined>;
   /** Closes the event's open session (`/reset`): the next message starts a new one. False if none was open. */
   closeSession(event: ChannelEvent): Promise<boolean>;
   /** null when the event was never handled; otherwise the replies its turn produced (to re-enqueue idempotently). */

@@ -17,7 +17,7 @@ export interface RuntimeAssistant {
 }
 
 export interface TalkDeps {
-  store: Pick<Store, 'ensureSession' | 'history'>;
+  store: Pick<Store, 'ensureSession' | 'history'> & Partial<Pick<Store, 'setPendingFallback' | 'takePendingFallback'>>;
   assistantFor(event: ChannelEvent): RuntimeAssistant;
   now(): number;
   /** History entries sent to the backend with each turn. */
@@ -31,6 +31,8 @@ export interface TalkDeps {
   /** Decides an agentic backend's tool request (governance); without it every tool request is denied. */
   onToolRequest?: (request: ToolRequest & { backend: string }, event: ChannelEvent) => ToolDecision | Promise<ToolDecision>;
 }
+
+const FALLBACK_CONSENT_MS = 10 * 60 * 1000;
 
 export const UNAVAILABLE_NOTICE = 'Sorry, the assistant is unavailable right now. Please try again later.';
 
@@ -84,6 +86,9 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
   if (ctx.halted) return stopped(ctx);
 
   const { session } = await deps.store.ensureSession(event);
+  // `/fallback` answers an earlier question: the waiting message is answered by the fallbacks, primary skipped.
+  const consented = ctx.text.trim().toLowerCase() === '/fallback' ? await deps.store.takePendingFallback?.(session.id, deps.now()) : undefined;
+  if (consented !== undefined) ctx = { ...ctx, text: consented };
   const history = event.context
     ? event.context
     : (await deps.store.history(session.id, deps.historyLimit ?? 50)).map((h) => ({ role: h.role, content: h.text }));
@@ -102,8 +107,11 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
 
   const workdir = deps.dataDir ? sessionWorkdir(deps.dataDir, session.workspaceId, session.id) : undefined;
   const { onToolRequest } = deps;
+  const chain = consented !== undefined
+    ? { backends: assistant.backends.slice(1), config: { ...assistant.config, fallback: 'auto' as const } }
+    : { backends: assistant.backends, config: assistant.config };
   const outcome = await callChain(
-    { backends: assistant.backends, config: assistant.config, messages: ctx.messages, eventId: event.id, audit, ...(workdir ? { workdir } : {}) },
+    { ...chain, messages: ctx.messages, eventId: event.id, audit, ...(workdir ? { workdir } : {}) },
     {
       now: deps.now,
       ...(deps.onDelta ? { onDelta: deps.onDelta } : {}),
@@ -112,7 +120,8 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
     },
   );
   if (outcome.kind === 'ask') {
-    // The consent itself (recognising /fallback and answering the waiting message) is not built yet: nothing is stored.
+    // The message waits (10 minutes) in its session for the user's `/fallback`.
+    await deps.store.setPendingFallback?.(session.id, ctx.text, deps.now() + FALLBACK_CONSENT_MS);
     const next = outcome.next.model ?? outcome.next.name;
     return { ...stopped(ctx), notice: `The assistant's usual model is unavailable right now. Reply /fallback to let ${next} answer instead.` };
   }

@@ -103,6 +103,18 @@ export class SqliteStore implements Store {
     return this.findSession(event)!;
   }
 
+  async setPendingFallback(sessionId: number, text: string, expiresAt: number): Promise<void> {
+    this.sql('INSERT OR REPLACE INTO pending_fallbacks (session_id, text, expires_at) VALUES (?, ?, ?)').run(sessionId, text, expiresAt);
+  }
+
+  async takePendingFallback(sessionId: number, now: number): Promise<string | undefined> {
+    return this.db.transaction(() => {
+      const row = this.sql('SELECT text, expires_at FROM pending_fallbacks WHERE session_id = ?').get(sessionId) as { text: string; expires_at: number } | undefined;
+      if (row) this.sql('DELETE FROM pending_fallbacks WHERE session_id = ?').run(sessionId);
+      return row && row.expires_at > now ? row.text : undefined;
+    })();
+  }
+
   async closeSession(event: ChannelEvent): Promise<boolean> {
     const result = this
       .sql(`UPDATE sessions SET closed_at = ? WHERE closed_at IS NULL AND scope = ?

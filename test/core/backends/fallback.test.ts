@@ -101,6 +101,31 @@ describe('fallback chain through talk', () => {
     expect(result.audit.map((e) => e.kind)).toEqual(['backend.call', 'backend.fallback_ask']);
   });
 
+  it('fallback: ask then /fallback answers the waiting message from the fallback, skipping the primary', async () => {
+    const pending = new Map<number, { text: string; expiresAt: number }>();
+    const store = {
+      ensureSession: async () => ({ channel: {} as never, session: { id: 1, channelId: 1, workspaceId: 'default', scope: 'dm:1' } }),
+      history: async () => [],
+      setPendingFallback: async (id: number, text: string, expiresAt: number) => void pending.set(id, { text, expiresAt }),
+      takePendingFallback: async (id: number, now: number) => {
+        const p = pending.get(id);
+        pending.delete(id);
+        return p && p.expiresAt > now ? p.text : undefined;
+      },
+    };
+    const ask = setup({ fallback: 'ask' }, { store });
+    gpt.script({ kind: 'status', status: 503 });
+    expect((await ask('the waiting question')).notice).toMatch(/Reply \/fallback/);
+    const consent = await ask('/fallback');
+    expect(consent.reply?.text).toMatch(/^Hi there/);
+    expect(consent.history[0]).toEqual({ role: 'user', text: 'the waiting question' });
+    expect(gpt.chatRequests()).toHaveLength(1);
+    expect(claude.messageRequests().at(-1)?.body.messages.at(-1)).toMatchObject({ role: 'user', content: 'the waiting question' });
+    // Nothing waits any more: a second /fallback is an ordinary message for the primary.
+    gpt.script({ kind: 'stream', deltas: ['primary again'] });
+    expect((await ask('/fallback')).reply?.text).toBe('primary again');
+  });
+
   it('streams through onDelta, restarting when a fallback takes over mid-reply', async () => {
     gpt.script({ kind: 'error-mid-stream', deltas: ['Half ', 'an answer'] });
     let shown = '';
