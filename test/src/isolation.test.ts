@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startSlackFake } from '../fakes/slack/server.js';
 import { startFakeTelegram } from '../fakes/telegram/server.js';
 import { fixture, freshTs, TOKENS } from '../connectors/slack/helpers.js';
@@ -10,22 +10,10 @@ import { dm } from '../connectors/telegram/fixtures.js';
 import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
+import { cleanups, until } from '../helpers/wait.js';
 
-let cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
+const cleanup = cleanups();
 
-async function until<T>(probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await sleep(50);
-  }
-}
 
 describe('process isolation (built CLI)', () => {
   it('a SIGKILLed connector is restarted and audited while the other connector and the worker keep serving, losing nothing', async () => {

@@ -1,26 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startFakeDiscord, USERS } from '../../fakes/discord/index.js';
 import { exited, hasExited, runCli, spawnCli } from '../../helpers/cli.js';
 import { freePort } from '../../helpers/ports.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { cleanups, until } from '../../helpers/wait.js';
 
-let cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
+const cleanup = cleanups();
 
-async function until<T>(probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('monkeyclaw start with the Discord connector (needs a build: npx tsc -p tsconfig.json)', () => {
   it('runs the connector as a supervised process from config, with the token from env:, and answers a DM', async () => {

@@ -1,28 +1,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exited, hasExited, runCli, spawnCli } from '../../helpers/cli.js';
 import { freePort } from '../../helpers/ports.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { startDovecot } from '../../fakes/email/dovecot.js';
 import { startSmtpFake } from '../../fakes/email/smtp.js';
 import { header, mail } from './helpers.js';
+import { cleanups, until } from '../../helpers/wait.js';
 
-let cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
+const cleanup = cleanups();
 
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Needs the build: `npx tsc -p tsconfig.json` (npm test's pretest does it). */
 describe('monkeyclaw start with the email connector', () => {

@@ -1,29 +1,17 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exited, hasExited, spawnCli } from '../../helpers/cli.js';
 import { freePort } from '../../helpers/ports.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { startSlackFake } from '../../fakes/slack/server.js';
 import { fixture, freshTs, signedRequest, sleep, TOKENS } from './helpers.js';
+import { cleanups, until } from '../../helpers/wait.js';
 
 /** Needs the build: `npx tsc -p tsconfig.json` (npm test runs it first). */
 
-let cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
+const cleanup = cleanups();
 
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await sleep(50);
-  }
-}
 
 /** The tokens live only in the environment of `start`; the config names them, the supervisor hands them over IPC. */
 async function startGateway(mode: 'socket' | 'http') {

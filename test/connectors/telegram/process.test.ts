@@ -1,29 +1,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exited, hasExited, spawnCli } from '../../helpers/cli.js';
 import { freePort } from '../../helpers/ports.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { startFakeTelegram } from '../../fakes/telegram/server.js';
 import { dm } from './fixtures.js';
+import { cleanups, until } from '../../helpers/wait.js';
 
-let cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
+const cleanup = cleanups();
 
-async function until<T>(probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await sleep(50);
-  }
-}
 
 describe('monkeyclaw start with telegram enabled (built CLI; run `npx tsc -p tsconfig.json` first)', () => {
   it('runs the connector as a supervised process that answers a DM, and stops cleanly on SIGTERM', async () => {
