@@ -142,6 +142,8 @@ const common = {
   apiRoot: url.optional(),
   maxMessageChars: z.number().int().positive().optional(),
   streamEdits: z.boolean().default(false),
+  /** With streamEdits: at most one edit of a growing reply per this many ms (the platforms allow about one a second). */
+  streamEditMs: z.number().int().min(250).max(60_000).optional(),
 };
 
 const mailServer = z

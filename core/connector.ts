@@ -18,6 +18,8 @@ export interface Connector {
   start(io: ConnectorIO): Promise<void>;
   /** Posts one reply (split into parts as the platform needs); returns the platform's message ids in order. */
   send: SendReply;
+  /** True when `send` can edit an earlier message (`SendOptions.replace`): streamed replies then grow in place. */
+  readonly edits?: boolean;
   /** A webhook request handed over by the HTTP server (raw body, headers lower-cased); only webhook-mode connectors. */
   handleWebhook?(request: WebhookRequest): Promise<WebhookResponse>;
   /** Plain-words health for `doctor`: credentials valid (the platform's identity call), events arriving, … */

@@ -105,9 +105,14 @@ export const replySchema = z
     replyTo: id.optional(),
     text: wellFormed(1_000_000),
     format: z.enum(['plain', 'markdown']),
-    /** A notice (rate limit, pairing code, unavailable) rather than the assistant's answer; `haltedBy` names the plug. */
-    kind: z.enum(['reply', 'notice']).default('reply'),
+    /**
+     * A notice (rate limit, pairing code, unavailable) rather than the assistant's answer; `haltedBy` names the plug.
+     * A draft is the text of a reply still being written, shown growing where the connector can edit its messages.
+     */
+    kind: z.enum(['reply', 'notice', 'draft']).default('reply'),
     haltedBy: z.string().max(64).optional(),
+    /** The streamed reply this belongs to: drafts and the final reply or notice share it, so the final replaces the drafts. */
+    stream: id.optional(),
   })
   .strict();
 export type Reply = z.infer<typeof replySchema>;

@@ -2,15 +2,41 @@ import { InvalidPayloadError, parseReply, type Reply } from './event.js';
 import { UnrecoverableJobError, type JobHandler } from './queue.js';
 import type { Store } from './store.js';
 
-/** A connector's platform send: returns the platform's ids of the messages it posted (one per chunk). */
-export type SendReply = (reply: Reply, signal: AbortSignal) => Promise<string[]>;
+export interface SendOptions {
+  /** Post the first part by editing this earlier message of ours (a streamed reply's draft) instead of a new one. */
+  replace?: string;
+  /** Only the first part: a draft never spills into a second message. */
+  firstPartOnly?: boolean;
+}
+
+/** A connector's platform send: returns the platform's ids of the messages it posted (one per part, in order). */
+export type SendReply = (reply: Reply, signal: AbortSignal, options?: SendOptions) => Promise<string[]>;
+
+/** The platform refused to edit a draft's message (deleted, too old to edit): the text is posted as a new message. */
+export class EditRefusedError extends Error {
+  override readonly name = 'EditRefusedError';
+}
+
+/** What the outbound side needs of a connector. `edits`: it honours `SendOptions.replace`. */
+export interface Sender {
+  send: SendReply;
+  edits?: boolean;
+}
+
+export type OutboundStore = Pick<Store, 'beginSend' | 'completeSend' | 'sentMessageIds' | 'appendAudit'>;
 
 /**
  * The connector side of every outbound queue: validate, record the intent, send, record the platform's ids.
  * A job whose reply was already sent is acknowledged without sending. The crash window left is the moment between
  * the platform's answer and the record; platforms with idempotency keys (Discord's nonce) close it.
+ *
+ * Streamed replies: the first draft is posted and recorded under the stream's key, later drafts edit that message,
+ * and the final reply (or the notice that replaced it) edits it once more with the whole text, posting any further
+ * parts as new messages. Drafts are best effort: one that fails is dropped, never retried, so it cannot hold up the
+ * final reply queued behind it in the same conversation.
  */
-export function outboundHandler(store: Pick<Store, 'beginSend' | 'completeSend' | 'appendAudit'>, actor: string, send: SendReply): JobHandler {
+export function outboundHandler(store: OutboundStore, actor: string, to: Sender | SendReply, onDraftError?: (error: unknown) => void): JobHandler {
+  const sender: Sender = typeof to === 'function' ? { send: to } : to;
   return async (job, signal) => {
     let reply: Reply;
     try {
@@ -20,16 +46,43 @@ export function outboundHandler(store: Pick<Store, 'beginSend' | 'completeSend' 
       await store.appendAudit([{ kind: 'outbound.rejected', actor, subject: job.id, data: { issues: error.issues } }]);
       throw new UnrecoverableJobError(error.message);
     }
+    if (reply.kind === 'draft') {
+      if (sender.edits && reply.stream) await showDraft(store, sender, reply, reply.stream, signal).catch((error: unknown) => onDraftError?.(error));
+      return;
+    }
     const state = await store.beginSend(reply.idempotencyKey, reply.address.platform);
     if (state === 'sent') return;
-    const ids = await send(reply, signal);
+    let draft = sender.edits && reply.stream ? (await store.sentMessageIds(reply.stream))?.[0] : undefined;
+    let ids: string[];
+    try {
+      ids = await sender.send(reply, signal, draft !== undefined ? { replace: draft } : {});
+    } catch (error) {
+      if (!(error instanceof EditRefusedError)) throw error;
+      draft = undefined;
+      ids = await sender.send(reply, signal);
+    }
     await store.completeSend(reply.idempotencyKey, ids, [
       {
         kind: 'outbound.sent',
         actor,
         subject: reply.eventId,
-        data: { key: reply.idempotencyKey, conversation: `${reply.address.platform}:${reply.address.conversation.id}`, parts: ids.length, resent: state === 'sending' },
+        data: {
+          key: reply.idempotencyKey,
+          conversation: `${reply.address.platform}:${reply.address.conversation.id}`,
+          parts: ids.length,
+          resent: state === 'sending',
+          ...(draft !== undefined ? { streamed: true } : {}),
+        },
       },
     ]);
   };
+}
+
+async function showDraft(store: OutboundStore, sender: Sender, draft: Reply, stream: string, signal: AbortSignal): Promise<void> {
+  const shown = (await store.sentMessageIds(stream))?.[0];
+  // A draft whose message cannot be edited any more is not shown; the final reply is posted anew.
+  if (shown !== undefined) return void (await sender.send(draft, signal, { replace: shown, firstPartOnly: true }));
+  // A stream left 'sending' by a crash posts a fresh draft message: the final reply edits whichever was recorded.
+  await store.beginSend(stream, draft.address.platform);
+  await store.completeSend(stream, await sender.send(draft, signal, { firstPartOnly: true }));
 }

@@ -13,6 +13,8 @@ import type { Store } from './store.js';
  */
 export interface Plug<State = unknown> {
   readonly name: string;
+  /** Plugs that count, charge or act (limits, budgets, pairing, commands) do so once per turn, not once per draft. */
+  readonly skipsDrafts?: boolean;
   init(options: Record<string, unknown>, services: PlugServices): State;
   call(ctx: Context, state: State): Context | Promise<Context>;
 }
@@ -51,6 +53,8 @@ export interface Context {
   messages: BackendMessage[];
   /** The reply (response and outbound stages). */
   reply?: { text: string; format: 'plain' | 'markdown' };
+  /** The reply is a draft of a streamed reply (the text so far): shaped like the reply, never counted or acted on. */
+  readonly draft?: boolean;
   /** Data plugs hand each other. */
   assigns: Record<string, unknown>;
   halted: boolean;
@@ -124,6 +128,7 @@ export async function runPipeline(steps: PipelineStep[], start: Context): Promis
   let ctx = start;
   for (const { plug, state } of steps) {
     if (ctx.halted) break;
+    if (ctx.draft && plug.skipsDrafts) continue;
     try {
       const out = await plug.call(ctx, state);
       if (!isContext(out)) throw new Error(`plug "${plug.name}" returned ${out === undefined ? 'undefined' : typeof out}, not a context`);

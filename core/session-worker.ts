@@ -1,13 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import type { AuditInput } from './audit.js';
 import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, type Address, type ChannelEvent, type Reply } from './event.js';
-import { UnrecoverableJobError, type HopResult, type JobHandler } from './queue.js';
+import { UnrecoverableJobError, type HopResult, type JobHandler, type JobInput } from './queue.js';
 import type { QueuedReply, Store } from './store.js';
 import { talk, type TalkDeps } from './talk.js';
 
 export const INBOUND_QUEUE = 'inbound';
 
-export interface WorkerDeps extends TalkDeps {
+export interface WorkerDeps extends Omit<TalkDeps, 'drafts'> {
   store: TalkDeps['store'] & Pick<Store, 'handledTurn' | 'commitTurn' | 'appendAudit'>;
+  /** Streamed replies, for events whose connector shows them growing (`streamEdits`). */
+  streaming?: {
+    /** The edit interval for this event's connector; undefined: its replies are sent finished. */
+    intervalFor(event: ChannelEvent): number | undefined;
+    /** Queues a draft at once, outside the turn's commit: drafts are shown, never kept or redelivered. */
+    enqueue(queue: string, job: JobInput): Promise<void>;
+    onError(error: unknown): void;
+  };
 }
 
 /** Conversations are the unit of order: all of one conversation's events share a partition. */
@@ -18,21 +27,27 @@ const toHop = (replies: QueuedReply[]): HopResult => ({
   next: replies.map((r) => ({ queue: r.queue, job: { id: r.reply.idempotencyKey, partition: r.partition, payload: r.reply } })),
 });
 
-function replyFor(event: ChannelEvent, key: string, text: string, format: Reply['format'], notice?: { haltedBy?: string }): QueuedReply {
+function replyFor(event: ChannelEvent, key: string, text: string, format: Reply['format'], extra: Partial<Reply> = {}): QueuedReply {
   const address = { platform: event.platform, account: event.account, conversation: event.conversation };
   return {
     queue: outboundQueue(address),
     partition: conversationPartition(event),
-    reply: {
-      v: 1,
-      idempotencyKey: key,
-      eventId: event.id,
-      address,
-      replyTo: event.platformMessageId,
-      text,
-      format,
-      kind: notice ? 'notice' : 'reply',
-      ...(notice?.haltedBy ? { haltedBy: notice.haltedBy } : {}),
+    reply: { v: 1, idempotencyKey: key, eventId: event.id, address, replyTo: event.platformMessageId, text, format, kind: 'reply', ...extra },
+  };
+}
+
+/** Hands a turn's drafts straight to the outbound queue, each under a key of its own attempt at the turn. */
+function draftsFor(deps: WorkerDeps, event: ChannelEvent, stream: string): TalkDeps['drafts'] {
+  const drafts = deps.streaming;
+  const intervalMs = drafts?.intervalFor(event);
+  if (!drafts || intervalMs === undefined) return undefined;
+  const attempt = randomUUID().slice(0, 8);
+  return {
+    intervalMs,
+    onError: drafts.onError,
+    publish: async (text, format, seq) => {
+      const { queue, partition, reply } = replyFor(event, `${event.id}:draft:${attempt}:${seq}`, text, format, { kind: 'draft', stream });
+      await drafts.enqueue(queue, { id: reply.idempotencyKey, partition, payload: reply });
     },
   };
 }
@@ -66,10 +81,16 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
     const prior = await deps.store.handledTurn(key);
     if (prior) return toHop(prior);
 
-    const result = await talk(deps, event);
+    const stream = `${event.id}:stream`;
+    const drafts = draftsFor(deps, event, stream);
+    const result = await talk(drafts ? { ...deps, drafts } : deps, event);
+    // Whatever ends a streamed turn, reply or notice, replaces its drafts.
+    const streamed = drafts ? { stream } : {};
     const replies: QueuedReply[] = [];
-    if (result.notice) replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain', { ...(result.haltedBy ? { haltedBy: result.haltedBy } : {}) }));
-    if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, result.reply.text, result.reply.format));
+    if (result.notice) {
+      replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain', { kind: 'notice', ...(result.haltedBy ? { haltedBy: result.haltedBy } : {}), ...streamed }));
+    }
+    if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, result.reply.text, result.reply.format, streamed));
     for (const [i, n] of (result.notify ?? []).entries()) replies.push(notification(event, `${event.id}:notify:${i}`, n.address, n.text));
     const received: AuditInput = {
       kind: 'inbound.received',

@@ -79,6 +79,8 @@ export interface Store {
   beginSend(idempotencyKey: string, platform: string): Promise<SendState>;
   /** Records the platform's ids, and the audit entries of the send, in one transaction. */
   completeSend(idempotencyKey: string, platformMessageIds: string[], audit?: AuditInput[]): Promise<void>;
+  /** The platform's ids of a completed send; undefined while it is not (or never was) sent. */
+  sentMessageIds(idempotencyKey: string): Promise<string[] | undefined>;
   /** A connector's own durable state (offsets, cursors), as JSON-serializable values. */
   getConnectorState(connector: string, key: string): Promise<unknown>;
   setConnectorState(connector: string, key: string, value: unknown): Promise<void>;

@@ -3,6 +3,7 @@ import type { Backend, BackendMessage, ToolDecision, ToolRequest } from './backe
 import { sessionWorkdir } from './backends/agent-cli.js';
 import { callChain, fallbackFooter, type Usage } from './backends/chain.js';
 import type { AssistantConfig } from './config.js';
+import { draftStream, type DraftOptions } from './drafts.js';
 import type { Address, ChannelEvent } from './event.js';
 import { runPipeline, type Context, type Pipelines } from './plug.js';
 import type { Store } from './store.js';
@@ -22,8 +23,10 @@ export interface TalkDeps {
   now(): number;
   /** History entries sent to the backend with each turn. */
   historyLimit?: number;
-  /** Told of each streamed piece, e.g. to show a reply growing; a turn never waits on it. */
-  onDelta?: (text: string) => void;
+  /** Told of each streamed piece; a turn never waits on it. */
+  onDelta?: (text: string, format: 'plain' | 'markdown') => void;
+  /** Show the reply growing (a connector with `streamEdits`): drafts of it, shaped by the response and outbound plugs. */
+  drafts?: Pick<DraftOptions, 'intervalMs' | 'publish' | 'onError'>;
   /** The pieces told so far are void: the primary failed mid-reply and a fallback starts over. */
   onRestart?: () => void;
   /** The data directory: agentic CLI backends run in `<dataDir>/workspaces/<workspace>/sessions/<id>/`. */
@@ -107,18 +110,29 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
 
   const workdir = deps.dataDir ? sessionWorkdir(deps.dataDir, session.workspaceId, session.id) : undefined;
   const { onToolRequest } = deps;
+  const requestCtx = ctx;
+  const drafts = deps.drafts
+    ? draftStream({ ...deps.drafts, now: deps.now, shape: (text, format) => shapeDraft(assistant.pipelines, requestCtx, text, format) })
+    : undefined;
   const chain = consented !== undefined
     ? { backends: assistant.backends.slice(1), config: { ...assistant.config, fallback: 'auto' as const } }
     : { backends: assistant.backends, config: assistant.config };
+  // The drafts end before the final reply is queued, so it lands behind them and replaces what they showed.
   const outcome = await callChain(
     { ...chain, messages: ctx.messages, eventId: event.id, audit, ...(workdir ? { workdir } : {}) },
     {
       now: deps.now,
-      ...(deps.onDelta ? { onDelta: deps.onDelta } : {}),
-      ...(deps.onRestart ? { onRestart: deps.onRestart } : {}),
+      onDelta: (text: string, format: 'plain' | 'markdown') => {
+        deps.onDelta?.(text, format);
+        drafts?.onDelta(text, format);
+      },
+      onRestart: () => {
+        deps.onRestart?.();
+        drafts?.onRestart();
+      },
       ...(onToolRequest ? { onToolRequest: (t: ToolRequest & { backend: string }) => onToolRequest(t, event) } : {}),
     },
-  );
+  ).finally(() => drafts?.close());
   if (outcome.kind === 'ask') {
     // The message waits (10 minutes) in its session for the user's `/fallback`.
     await deps.store.setPendingFallback?.(session.id, ctx.text, deps.now() + FALLBACK_CONSENT_MS);
@@ -131,7 +145,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
   if (outcome.kind === 'failed') return { ...stopped(ctx), notice: UNAVAILABLE_NOTICE };
   const answer = { text: outcome.text, format: outcome.format };
   const footer = outcome.fallback ? fallbackFooter(assistant.config, outcome.backend, outcome.model) : '';
-  if (footer) deps.onDelta?.(footer);
+  if (footer) deps.onDelta?.(footer, 'plain');
 
   ctx = await runPipeline(assistant.pipelines.response, { ...ctx, stage: 'response', reply: answer });
   if (ctx.halted) return stopped(ctx);
@@ -150,4 +164,12 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
     ],
     audit,
   };
+}
+
+/** A draft as users may see it: through the response and outbound plugs, none of whose audit entries are kept. */
+async function shapeDraft(pipelines: Pipelines, ctx: Context, text: string, format: 'plain' | 'markdown'): Promise<string | undefined> {
+  let draft: Context = { ...ctx, stage: 'response', reply: { text, format }, draft: true, private: { audit: [], notify: [] } };
+  draft = await runPipeline(pipelines.response, draft);
+  if (!draft.halted) draft = await runPipeline(pipelines.outbound, { ...draft, stage: 'outbound' });
+  return draft.halted ? undefined : draft.reply?.text;
 }

@@ -62,6 +62,7 @@ interface State {
 
 export const accessPlug: Plug<State> = {
   name: 'access',
+  skipsDrafts: true,
   init: (_options, services) => ({ access: services.config.access, now: services.now, ...(services.access ? { store: services.access } : {}) }),
   async call(ctx, { access, store, now }) {
     const { event } = ctx;

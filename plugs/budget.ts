@@ -28,6 +28,7 @@ interface State {
  */
 export const budgetPlug: Plug<State> = {
   name: 'budget',
+  skipsDrafts: true,
   init(options, services) {
     const parsed = optionsSchema.safeParse(options);
     if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));

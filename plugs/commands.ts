@@ -47,6 +47,7 @@ const COMMANDS: Record<string, Handler> = {
  */
 export const commandsPlug: Plug<PlugServices> = {
   name: 'commands',
+  skipsDrafts: true,
   init(_options, services) {
     if (!services.sessions) throw new Error('needs the session store (services.sessions); none was provided');
     return services;

@@ -47,6 +47,7 @@ const workspaceOf = (ctx: Context, config: Config): string =>
  */
 export const rateLimitPlug: Plug<State> = {
   name: 'rate-limit',
+  skipsDrafts: true,
   init(options, services) {
     const parsed = optionsSchema.safeParse(options);
     if (!parsed.success) {

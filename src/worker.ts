@@ -3,12 +3,14 @@ import type { Consumer } from '../core/queue.js';
 import { randomUUID } from 'node:crypto';
 import { outboundQueue } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
+import { streamEditInterval } from '../core/drafts.js';
 import { conversationPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
 import { toolGovernor } from '../core/tool-governor.js';
 import { builtinPlugs } from '../plugs/index.js';
 import { assistantResolver, buildAssistants, openLimiter, type Runtime } from './runtime.js';
 
 export const WORKER_ROLE = 'worker';
+
 const HEARTBEAT_MS = 1_000;
 
 export interface RunningWorker {
@@ -38,7 +40,18 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = 8 } 
       }
     },
   });
-  const handler = inboundHandler({ store: rt.store, assistantFor, now: Date.now, dataDir: rt.dataDir, onToolRequest });
+  const handler = inboundHandler({
+    store: rt.store,
+    assistantFor,
+    now: Date.now,
+    dataDir: rt.dataDir,
+    onToolRequest,
+    streaming: {
+      intervalFor: (event) => streamEditInterval(rt.config, event.account),
+      enqueue: (queue, job) => rt.queue.enqueue(queue, [job]),
+      onError: (error) => log.warn({ error: (error as Error).message }, 'a draft of a streamed reply was not queued'),
+    },
+  });
   const consumer: Consumer = rt.queue.consume(INBOUND_QUEUE, handler, {
     concurrency,
     onDead: async (job, error) => {

@@ -53,7 +53,6 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   if (config.maxMessageChars !== undefined && config.maxMessageChars > limit.max) {
     log.warn({ maxMessageChars: config.maxMessageChars, used: limit.max }, 'Discord accepts at most 2,000 characters per message; splitting at 2,000');
   }
-  if (config.streamEdits) log.warn({}, 'streamEdits is not supported by the Discord connector yet; each reply is sent once, complete');
   let token: string | undefined;
   const tokenOf = (): string => {
     if (!config.token) throw new Error(`connectors.${deps.name}.token is not set (write secret:DISCORD_TOKEN or env:DISCORD_TOKEN)`);
@@ -131,12 +130,14 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
       });
       log.info({ user: client.user?.username, id: botId }, 'connected to the Discord gateway');
     },
-    async send(reply, signal) {
+    edits: true,
+    async send(reply, signal, options) {
       const channel = targetChannel(reply);
       try {
-        return await postReply(client.rest, reply, limit, signal);
+        return await postReply(client.rest, reply, limit, signal, options);
       } finally {
-        typing.stop(channel);
+        // A draft keeps "typing…" going; the final reply ends it.
+        if (reply.kind !== 'draft') typing.stop(channel);
       }
     },
     async check() {

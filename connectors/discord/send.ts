@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Routes, type REST } from 'discord.js';
+import { DiscordAPIError, Routes, type REST } from 'discord.js';
+import { EditRefusedError, type SendOptions } from '../../core/outbound.js';
 import type { Reply } from '../../core/event.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
 
@@ -41,16 +42,33 @@ export const targetChannel = (reply: Reply): string => reply.address.conversatio
  * Renders, splits and posts a reply, parts in order, through discord.js's REST manager: it keeps per-route buckets
  * and the global limit from the first request, and waits out a 429's retry-after before trying again.
  */
-export async function postReply(rest: REST, reply: Reply, limit: Limit, signal: AbortSignal): Promise<string[]> {
-  const parts = renderReply(reply.text, reply.format, 'discord', limit);
+export async function postReply(rest: REST, reply: Reply, limit: Limit, signal: AbortSignal, options: SendOptions = {}): Promise<string[]> {
+  const rendered = renderReply(reply.text, reply.format, 'discord', limit);
+  const parts = options.firstPartOnly ? rendered.slice(0, 1) : rendered;
   const channel = targetChannel(reply);
   const ids: string[] = [];
+  if (options.replace !== undefined && parts.length > 0) {
+    await editMessage(rest, channel, options.replace, parts[0]!, signal);
+    ids.push(options.replace);
+  }
   for (const [i, content] of parts.entries()) {
+    if (i < ids.length) continue;
     const message = (await rest.post(Routes.channelMessages(channel), { body: messageBody(reply, content, i), signal })) as { id?: unknown };
     if (typeof message?.id !== 'string') throw new Error('Discord answered a message post without a message id');
     ids.push(message.id);
   }
   return ids;
+}
+
+/** Replaces the text of one of our messages (a streamed reply's draft). */
+async function editMessage(rest: REST, channel: string, id: string, content: string, signal: AbortSignal): Promise<void> {
+  try {
+    await rest.patch(Routes.channelMessage(channel, id), { body: { content, allowed_mentions: { parse: [] } }, signal });
+  } catch (error) {
+    // 404 Unknown Message (deleted meanwhile), 403 (not ours to edit any more): post the text anew instead.
+    if (error instanceof DiscordAPIError && (error.status === 404 || error.status === 403)) throw new EditRefusedError(`Discord would not edit message ${id}: ${error.message}`);
+    throw error;
+  }
 }
 
 const TYPING_REFRESH_MS = 8_000; // Discord shows "typing…" for about 10 s per request

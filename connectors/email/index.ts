@@ -17,6 +17,7 @@ export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
 /** The config with its credentials resolved; a missing field is a config error naming it, before any network call. */
 function settings(deps: ConnectorDeps<EmailConfig>): { address: string; imap: ImapSettings; smtp: SmtpSettings } {
   const c = deps.config;
+  if (c.streamEdits) deps.log.warn({}, `connectors.${deps.name}.streamEdits: mail cannot be edited; replies are sent once, finished`);
   const field = `connectors.${deps.name}`;
   if (!c.address) throw new ConfigError(`${field}.address: required (the assistant's mailbox address; replies are sent from it)`);
   if (!c.imap) throw new ConfigError(`${field}.imap: required ({ host, port, secure, user, password, mailbox })`);

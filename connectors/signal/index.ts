@@ -10,13 +10,14 @@ import { parseEndpoint, SignalConnectionError, SignalRpcError, type Endpoint, ty
 import { createSend } from './send.js';
 import { Typing } from './typing.js';
 
-/** `connectors.signal` (core/config.ts). The timing keys are proposed for the schema and honoured once it accepts them. */
+/** `connectors.signal` (core/config.ts). */
 export interface SignalConfig {
   enabled: boolean;
   rpc?: string;
   account?: string;
   assistant?: string;
   maxMessageChars?: number;
+  streamEdits?: boolean;
   pingIntervalMs?: number;
   pingTimeoutMs?: number;
   silentAfterMs?: number;
@@ -40,6 +41,7 @@ export const create: ConnectorFactory<SignalConfig> = (deps) => createSignalConn
  */
 export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options: SignalOptions = {}): Connector {
   const cfg = deps.config;
+  if (cfg.streamEdits) deps.log.warn({}, `connectors.${deps.name}.streamEdits: not supported; replies are sent once, finished`);
   const field = (name: string) => `connectors.${deps.name}.${name}`;
   const timing: Timing = {
     ...DEFAULT_TIMING,

@@ -84,7 +84,6 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
       const auth = await client.auth.test();
       const botUserId = z.string().regex(/^[A-Za-z0-9]{1,64}$/).parse(auth.user_id);
       deps.log.info({ user: auth.user, team: auth.team, mode: cfg.mode }, 'slack: authorized');
-      if (cfg.streamEdits) deps.log.warn({}, 'slack: streamEdits is not supported yet; replies are sent once, finished');
       const inbound = createInbound(deps, io, {
         account: deps.name,
         botUserId,
@@ -108,6 +107,7 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
       });
       await socket.start();
     },
+    edits: true,
     send,
     async handleWebhook(request) {
       // Not started yet: 503 makes Slack retry; in socket mode nothing should be posted here at all.

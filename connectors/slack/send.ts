@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebClient } from '@slack/web-api';
 import type { ConnectorDeps, ConnectorLog } from '../../core/connector.js';
-import type { SendReply } from '../../core/outbound.js';
+import { EditRefusedError, type SendReply } from '../../core/outbound.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
 import { PERMANENT_ERRORS, platformError } from './client.js';
@@ -18,6 +18,9 @@ export interface SendOptions {
   store: ConnectorDeps['store'];
   log: ConnectorLog;
 }
+
+/** chat.update's answers for a message that can no longer be edited (deleted, or past the workspace's edit window). */
+const EDIT_REFUSED = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
 
 /** Key of a thread the assistant has posted in: a later message there counts as a reply to it. */
 export const threadKey = (channel: string, threadTs: string): string => `thread:${channel}:${threadTs}`;
@@ -41,11 +44,30 @@ export function createSend(o: SendOptions): SendReply {
     lastPost.set(channel, Date.now());
   };
 
-  return async (reply, signal) => {
-    const parts = renderReply(reply.text, reply.format, 'slack-mrkdwn', o.limit);
+  /** Replaces the text of one of our messages (a streamed reply's draft); `id` is `channel:ts` as send returns it. */
+  async function update(id: string, text: string): Promise<void> {
+    const [channel, ts] = [id.slice(0, id.indexOf(':')), id.slice(id.indexOf(':') + 1)];
+    try {
+      await o.client.chat.update({ channel, ts, text });
+    } catch (error) {
+      const code = platformError(error);
+      if (code !== undefined && EDIT_REFUSED.has(code)) throw new EditRefusedError(`chat.update: ${code}`);
+      if (code !== undefined && PERMANENT_ERRORS.has(code)) throw new UnrecoverableJobError(`chat.update: ${code}`);
+      throw error;
+    }
+  }
+
+  return async (reply, signal, options = {}) => {
+    const rendered = renderReply(reply.text, reply.format, 'slack-mrkdwn', o.limit);
+    const parts = options.firstPartOnly ? rendered.slice(0, 1) : rendered;
     const { id: channel, threadId, kind } = reply.address.conversation;
     const progressKey = `sent:${reply.idempotencyKey}`;
     const ids = parts.length > 1 ? (((await o.store.getConnectorState(o.name, progressKey)) as string[] | undefined) ?? []) : [];
+    if (options.replace !== undefined && ids.length === 0) {
+      await update(options.replace, parts[0]!);
+      ids.push(options.replace);
+      if (parts.length > 1) await o.store.setConnectorState(o.name, progressKey, ids);
+    }
     for (let i = ids.length; i < parts.length; i++) {
       signal.throwIfAborted();
       await pace(channel, signal);

@@ -1,4 +1,5 @@
 import { GrammyError, HttpError } from 'grammy';
+import { EditRefusedError } from '../../core/outbound.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 
 /** Telegram's answers, mapped to what core understands: retry later, or never. */
@@ -11,6 +12,9 @@ export const isConflict = (e: unknown): e is GrammyError => isApiError(e, 409);
 
 /** Telegram's 400 for HTML it cannot read; the text is then resent without parse_mode. */
 export const isEntityError = (e: unknown): boolean => isApiError(e, 400) && /can't parse entities/i.test(e.description);
+
+/** Telegram's 400 for an edit to the text the message already has: the edit's goal is met. */
+export const isNotModified = (e: unknown): boolean => isApiError(e, 400) && /message is not modified/i.test(e.description);
 
 /** 401 Unauthorized, or 404 for a token that names no bot: retrying cannot help until the token is fixed. */
 export const isBadToken = (e: unknown): boolean => isApiError(e, 401) || isApiError(e, 404);
@@ -37,6 +41,7 @@ export function describe(e: unknown): string {
  * else (network, 5xx, a 429 the retry plugin gave up on) is retried by the queue with backoff.
  */
 export function toJobError(e: unknown): Error {
+  if (e instanceof EditRefusedError) return e;
   if (isApiError(e, 400) || isApiError(e, 403)) return new UnrecoverableJobError(`Telegram refused the message: ${describe(e)}`);
   return new Error(`Telegram send failed: ${describe(e)}`);
 }

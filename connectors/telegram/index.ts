@@ -38,8 +38,6 @@ function settings(deps: ConnectorDeps<TelegramConfig>) {
   if (secret !== undefined && !SECRET_TOKEN.test(secret)) {
     throw new ConfigError(`${field('webhook.secretToken')}: Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -`);
   }
-  // A reply reaches a connector finished (the outbound contract has no partial replies), so there is nothing to edit.
-  if (c.streamEdits) deps.log.warn({}, `${field('streamEdits')}: not supported yet; replies are sent once, finished`);
   const telegramMax = PLATFORM_LIMITS.telegram.max;
   if (c.maxMessageChars && c.maxMessageChars > telegramMax) deps.log.warn({ maxMessageChars: c.maxMessageChars }, `Telegram refuses messages over ${telegramMax} characters; using ${telegramMax}`);
   const limit: Limit = { ...PLATFORM_LIMITS.telegram, max: Math.min(c.maxMessageChars ?? telegramMax, telegramMax) };
@@ -100,6 +98,7 @@ export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: Tel
         deps.log.info({ bot: `@${me.username}` }, 'telegram polling started');
       }
     },
+    edits: true,
     send: createSender({
       api: bot.api,
       limit: s.limit,

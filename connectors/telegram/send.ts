@@ -1,10 +1,10 @@
 import type { Api } from 'grammy';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { Reply } from '../../core/event.js';
-import type { SendReply } from '../../core/outbound.js';
+import { EditRefusedError, type SendReply } from '../../core/outbound.js';
 import { isUnrecoverable } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
-import { describe, isEntityError, toJobError } from './errors.js';
+import { describe, isApiError, isEntityError, isNotModified, toJobError } from './errors.js';
 import { grammySignal } from './signal.js';
 import type { Typing } from './typing.js';
 
@@ -41,14 +41,37 @@ export function htmlToPlain(html: string): string {
 export function createSender({ api, limit, log, typing, onPlainFallback }: SenderDeps): SendReply {
   const progress = new Map<string, string[]>();
 
-  return async function send(reply, signal) {
+  /** Replaces the text of one of our messages (a streamed reply's draft); an identical text is already there. */
+  async function edit(chat: string, id: string, html: string, signal: AbortSignal): Promise<void> {
+    try {
+      await api.editMessageText(chat, Number(id), html, { parse_mode: 'HTML' }, grammySignal(signal));
+    } catch (error) {
+      if (isNotModified(error)) return;
+      if (isApiError(error, 400) && !isEntityError(error)) throw new EditRefusedError(`Telegram would not edit message ${id}: ${describe(error)}`);
+      if (!isEntityError(error)) throw error;
+      try {
+        await api.editMessageText(chat, Number(id), htmlToPlain(html), {}, grammySignal(signal));
+      } catch (plain) {
+        if (!isNotModified(plain)) throw plain;
+      }
+    }
+  }
+
+  return async function send(reply, signal, options = {}) {
     const { conversation } = reply.address;
-    const parts = renderReply(reply.text, reply.format, 'telegram-html', limit).filter((p) => p.trim().length > 0);
+    const rendered = renderReply(reply.text, reply.format, 'telegram-html', limit).filter((p) => p.trim().length > 0);
+    const parts = options.firstPartOnly ? rendered.slice(0, 1) : rendered;
     const sent = progress.get(reply.idempotencyKey) ?? [];
     const thread = conversation.threadId !== undefined ? Number(conversation.threadId) : undefined;
     const quote = conversation.kind !== 'dm' && reply.replyTo !== undefined && /^\d+$/.test(reply.replyTo) ? Number(reply.replyTo) : undefined;
-    typing.stop(conversation.id, conversation.threadId);
+    // A draft keeps "typing…" going; the final reply ends it.
+    if (reply.kind !== 'draft') typing.stop(conversation.id, conversation.threadId);
     try {
+      if (options.replace !== undefined && sent.length === 0 && parts.length > 0) {
+        await edit(conversation.id, options.replace, parts[0]!, signal);
+        sent.push(options.replace);
+        progress.set(reply.idempotencyKey, sent);
+      }
       for (let i = sent.length; i < parts.length; i++) {
         const other = {
           ...(thread !== undefined ? { message_thread_id: thread } : {}),

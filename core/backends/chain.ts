@@ -16,7 +16,8 @@ const ATTEMPT_LIMIT_MS = 60 * 60_000;
 
 export interface ChainDeps {
   now(): number;
-  onDelta?: (text: string) => void;
+  /** Each streamed piece, with what kind of text the backend writes. */
+  onDelta?: (text: string, format: Backend['format']) => void;
   /** The pieces streamed so far are void: a fallback starts the reply over. */
   onRestart?: () => void;
   /** Decides a backend's tool request; without it every request is denied. */
@@ -110,7 +111,7 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
         if (chunk.type === 'delta') {
           text += chunk.text;
           streamed = true;
-          deps.onDelta?.(chunk.text);
+          deps.onDelta?.(chunk.text, backend.format);
         } else if (chunk.type === 'usage') {
           usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens, costUsd: chunk.costUsd };
         } else {

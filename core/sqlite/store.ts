@@ -213,6 +213,12 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
+  async sentMessageIds(idempotencyKey: string): Promise<string[] | undefined> {
+    const ids = this.sql(`SELECT platform_message_ids FROM sent_messages WHERE idempotency_key = ? AND state = 'sent'`).pluck().get(idempotencyKey) as
+      | string
+      | undefined;
+    return ids === undefined ? undefined : (JSON.parse(ids) as string[]);
+  }
 
   async getConnectorState(connector: string, key: string): Promise<unknown> {
     const v = this.sql('SELECT value FROM connector_state WHERE connector = ? AND key = ?').pluck().get(connector, key) as string | undefined;

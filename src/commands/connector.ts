@@ -37,7 +37,9 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     now: Date.now,
   });
   await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, actor, raw) });
-  const outbound = rt.queue.consume(outboundQueue({ platform: connector.platform, account: name }), outboundHandler(rt.store, actor, connector.send), {
+  const outbound = rt.queue.consume(outboundQueue({ platform: connector.platform, account: name }), outboundHandler(rt.store, actor, connector, (error) =>
+    log.warn({ error: (error as Error).message }, 'a streamed draft was not shown; the final reply still will be'),
+  ), {
     concurrency: 4,
     onDead: async (job, error) => {
       log.error({ job: job.id, error }, 'reply dead-lettered');

@@ -20,7 +20,7 @@ export class TurnClient {
 
   constructor(
     private readonly queue: QueueDriver,
-    private readonly store: Pick<Store, 'appendAudit' | 'beginSend' | 'completeSend' | 'handledTurn'>,
+    private readonly store: Pick<Store, 'appendAudit' | 'beginSend' | 'completeSend' | 'sentMessageIds' | 'handledTurn'>,
     readonly platform: string,
   ) {}
 

@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { parseConfig, type Config } from '../../core/config.js';
 import { publishEvents, type Connector, type ConnectorFactory } from '../../core/connector.js';
+import { streamEditInterval } from '../../core/drafts.js';
 import { outboundQueue } from '../../core/event.js';
+import type { JobInput } from '../../core/queue.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { MemoryLimiter } from '../../core/rate-limiter.js';
 import { inboundHandler, INBOUND_QUEUE } from '../../core/session-worker.js';
@@ -40,7 +42,13 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
   const queue = new EmbeddedDriver({ file, leaseMs: 2_000 });
   const services = { config, now: Date.now, extra: {}, limiter: new MemoryLimiter(), access: store.accessStore(), sessions: store, approvals: store.approvalStore() };
   const assistants = buildAssistants(config, builtinPlugs(), services, (ref) => ref);
-  const worker = queue.consume(INBOUND_QUEUE, inboundHandler({ store, assistantFor: assistantResolver(config, assistants), now: Date.now }), { concurrency: 8, backoffMs: 20 });
+  const streaming = {
+    intervalFor: (event: { account: string }) => streamEditInterval(config, event.account),
+    enqueue: (q: string, job: JobInput) => queue.enqueue(q, [job]),
+    onError: (error: unknown) => log.warn({ error }, 'draft not queued'),
+  };
+  const handler = inboundHandler({ store, assistantFor: assistantResolver(config, assistants), now: Date.now, streaming });
+  const worker = queue.consume(INBOUND_QUEUE, handler, { concurrency: 8, backoffMs: 20 });
   const actor = `connector:${options.name}`;
   const stateKey = randomBytes(32);
   const resolve = (ref: string, field: string): string => {
@@ -64,7 +72,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
       now: Date.now,
     });
     await connector.start({ publish: (raw) => publishEvents(queue, store, actor, raw) });
-    outbound = queue.consume(outboundQueue({ platform: connector.platform, account: options.name }), outboundHandler(store, actor, connector.send), { concurrency: 4, backoffMs: 50 });
+    outbound = queue.consume(outboundQueue({ platform: connector.platform, account: options.name }), outboundHandler(store, actor, connector), { concurrency: 4, backoffMs: 50 });
   };
   const stopConnector = async () => {
     await outbound?.close(2_000);

@@ -31,6 +31,8 @@ export async function startSlack(options: {
   secrets?: Record<string, string>;
   echoBotPosts?: boolean;
   pingIntervalMs?: number;
+  /** More of the gateway config (backends, assistants). */
+  gateway?: Record<string, unknown>;
 } = {}) {
   const fake = await startSlackFake({ botToken: TOKENS.bot, appToken: TOKENS.app, echoBotPosts: options.echoBotPosts ?? false, pingIntervalMs: options.pingIntervalMs ?? 300 });
   const slack = {
@@ -45,7 +47,7 @@ export async function startSlack(options: {
   let harness: Awaited<ReturnType<typeof startConnectorHarness<SlackConfig>>>;
   try {
     harness = await startConnectorHarness<SlackConfig>({
-      config: { access: { dm: 'open', groups: 'open' }, connectors: { slack } },
+      config: { access: { dm: 'open', groups: 'open' }, connectors: { slack }, ...options.gateway },
       name: 'slack',
       create: (deps) => createSlackConnector(deps, { ...FAST, ...options.tuning }),
       secrets: options.secrets ?? SECRETS,

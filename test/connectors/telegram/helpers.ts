@@ -12,6 +12,8 @@ export interface Setup {
   secrets?: Record<string, string>;
   access?: Json;
   channels?: Json;
+  /** More of the gateway config (backends, assistants). */
+  gateway?: Json;
 }
 
 /** The fake Telegram plus the whole gateway around the real connector (echo backend: the reply is the text). */
@@ -22,6 +24,7 @@ export async function setup(s: Setup = {}) {
     config: {
       access: s.access ?? { dm: 'open', groups: 'open' },
       ...(s.channels ? { channels: s.channels } : {}),
+      ...s.gateway,
       connectors: { telegram: { enabled: true, token: 'env:TELEGRAM_TOKEN', apiRoot: fake.url, ...s.telegram } },
     },
     create: (deps) => createTelegram(deps, { ...s.options, poller: { timeoutSeconds: 5, conflictBackoffMs: 1_500, errorBackoffMs: 100, maxBackoffMs: 1_000, ...s.options?.poller } }),

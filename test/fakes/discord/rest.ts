@@ -80,6 +80,7 @@ export async function handleRest(state: FakeDiscordState, gatewayUrl: string, re
     const message = state.find(m[1]!, m[2]!);
     return message ? send(res, 200, message) : send(res, 404, { message: 'Unknown Message', code: 10008 });
   }
+  if (m && method === 'PATCH') return editMessage(state, m[1]!, m[2]!, req, res);
   m = /^\/channels\/(\d+)\/messages$/.exec(path);
   if (m && method === 'GET') {
     if (!state.channels.has(m[1]!)) return send(res, 404, { message: 'Unknown Channel', code: 10003 });
@@ -91,6 +92,21 @@ export async function handleRest(state: FakeDiscordState, gatewayUrl: string, re
   }
   if (m && method === 'POST') return postMessage(state, m[1]!, req, res);
   return send(res, 404, { message: '404: Not Found', code: 0 });
+}
+
+/** Discord's edit: only the bot's own messages; content within the same limit as a post. */
+async function editMessage(state: FakeDiscordState, channelId: string, messageId: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
+  const message = state.find(channelId, messageId);
+  if (!message) return send(res, 404, { message: 'Unknown Message', code: 10008 });
+  if ((message.author as Json | undefined)?.id !== state.bot.id) return send(res, 403, { message: 'Cannot edit a message authored by another user', code: 50005 });
+  const body = await readJson(req);
+  const content = typeof body?.content === 'string' ? body.content : '';
+  if (content.length === 0) return send(res, 400, { message: 'Cannot send an empty message', code: 50006 });
+  if (content.length > MAX_CONTENT) return send(res, 400, invalidForm('content', 'BASE_TYPE_MAX_LENGTH', `Must be ${MAX_CONTENT} or fewer in length.`));
+  message.content = content;
+  message.edited_timestamp = new Date().toISOString();
+  state.edits.push({ channelId, messageId, content, at: Date.now() });
+  return send(res, 200, message);
 }
 
 async function postMessage(state: FakeDiscordState, channelId: string, req: IncomingMessage, res: ServerResponse): Promise<number> {

@@ -42,6 +42,8 @@ export class FakeDiscordState {
   readonly bot: DiscordUser = { id: '80351110224678912', username: 'MonkeyClaw', global_name: null, discriminator: '0', bot: true };
   readonly channels = new Map<string, FakeChannel>();
   readonly messages = new Map<string, Json[]>();
+  /** Every successful PATCH of a message, in order. */
+  readonly edits: Array<{ channelId: string; messageId: string; content: string; at: number }> = [];
   readonly posts: RecordedPost[] = [];
   readonly typing: Array<{ channelId: string; at: number }> = [];
   /** Every REST request: when it arrived, when it was answered, with what status. */

@@ -15,6 +15,8 @@ export interface Post {
   unfurl_links?: string;
   ts: string;
   at: number;
+  /** How many times chat.update changed it. */
+  edits?: number;
 }
 
 interface Envelope {
@@ -78,6 +80,17 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
       // Slack tells the app about its own message too: the connector must not answer it.
       if (options.echoBotPosts) push(botEcho(post));
       return answer(200, { ok: true, channel: post.channel, ts, message: { type: 'message', text, user: FAKE_BOT.userId, bot_id: FAKE_BOT.botId, ts } });
+    }
+    if (method === 'chat.update') {
+      if (token !== options.botToken) return answer(200, { ok: false, error: 'invalid_auth' });
+      const post = posts.find((p) => p.channel === String(body.channel) && p.ts === String(body.ts));
+      if (!post) return answer(200, { ok: false, error: 'message_not_found' });
+      const text = typeof body.text === 'string' ? body.text : '';
+      if (!text) return answer(200, { ok: false, error: 'no_text' });
+      if (text.length > 40_000) return answer(200, { ok: false, error: 'msg_too_long' });
+      post.text = text;
+      post.edits = (post.edits ?? 0) + 1;
+      return answer(200, { ok: true, channel: post.channel, ts: post.ts, text });
     }
     answer(200, { ok: false, error: 'unknown_method' });
   });

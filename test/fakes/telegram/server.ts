@@ -27,6 +27,8 @@ export interface SentMessage {
   message_thread_id?: number;
   reply_to?: number;
   at: number;
+  /** How many times it was edited (editMessageText). */
+  edits?: number;
 }
 
 export interface ApiCall {
@@ -192,6 +194,8 @@ export class FakeTelegram {
         return ok(FAKE_BOT);
       case 'sendMessage':
         return this.sendMessage(p);
+      case 'editMessageText':
+        return this.editMessageText(p);
       case 'sendChatAction':
         if (p.chat_id === undefined || typeof p.action !== 'string') return badRequest('chat_id is empty');
         this.actions.push({ chat_id: String(p.chat_id), action: p.action, ...(typeof p.message_thread_id === 'number' ? { message_thread_id: p.message_thread_id } : {}) });
@@ -217,6 +221,26 @@ export class FakeTelegram {
   private dropPending(): void {
     this.droppedPending = true;
     this.confirmed = this.nextUpdateId;
+  }
+
+  /** Telegram's edit: only a message the bot sent in that chat; the same text again is a 400 "not modified". */
+  private editMessageText(p: Record<string, unknown>): Answer {
+    const message = this.sent.find((m) => m.chat_id === String(p.chat_id) && m.message_id === p.message_id);
+    if (!message) return badRequest('message to edit not found');
+    if (typeof p.text !== 'string' || p.text.trim() === '') return badRequest('message text is empty');
+    let visible = p.text;
+    if (p.parse_mode !== undefined) {
+      if (p.parse_mode !== 'HTML') return badRequest(`unsupported parse_mode "${String(p.parse_mode)}"`);
+      const parsed = parseTelegramHtml(p.text);
+      if (!parsed.ok) return badRequest(`can't parse entities: ${parsed.error}`);
+      visible = parsed.visible;
+    }
+    if (p.text.length > MAX_TEXT || visible.length > MAX_TEXT) return badRequest('message is too long');
+    if (visible === message.visible) return badRequest('message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+    message.text = p.text;
+    message.visible = visible;
+    message.edits = (message.edits ?? 0) + 1;
+    return ok({ message_id: message.message_id, date: Math.floor(message.at / 1000), edit_date: Math.floor(Date.now() / 1000), chat: { id: Number(message.chat_id) }, text: visible });
   }
 
   private sendMessage(p: Record<string, unknown>): Answer {

@@ -1,0 +1,205 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import type { Backend } from '../../core/backend.js';
+import { parseConfig } from '../../core/config.js';
+import { draftStream, type DraftOptions } from '../../core/drafts.js';
+import { parseChannelEvent, type Reply } from '../../core/event.js';
+import { EditRefusedError, outboundHandler, type SendOptions } from '../../core/outbound.js';
+import { halt, type Context, type Plug } from '../../core/plug.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { talk, type RuntimeAssistant } from '../../core/talk.js';
+import { makeEvent, tempDir } from '../helpers/tmp.js';
+
+afterEach(() => vi.useRealTimers());
+
+function recorder(overrides: Partial<DraftOptions> = {}) {
+  const published: string[] = [];
+  const stream = draftStream({
+    intervalMs: 1_000,
+    now: Date.now,
+    shape: async (text) => text,
+    publish: async (text) => void published.push(text),
+    onError: (e) => {
+      throw e;
+    },
+    ...overrides,
+  });
+  return { stream, published };
+}
+
+describe('draftStream', () => {
+  it('shows the first piece at once, then the text so far at most once per interval', async () => {
+    vi.useFakeTimers();
+    const { stream, published } = recorder();
+    stream.onDelta('a', 'plain');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(published).toEqual(['a']);
+    for (const piece of ['b', 'c', 'd']) {
+      stream.onDelta(piece, 'plain');
+      await vi.advanceTimersByTimeAsync(200);
+    }
+    expect(published).toEqual(['a']); // 600 ms in: still the first
+    await vi.advanceTimersByTimeAsync(400);
+    expect(published).toEqual(['a', 'abcd']);
+    stream.onDelta('e', 'plain');
+    await stream.close();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(published).toEqual(['a', 'abcd']); // closed: the final reply carries 'e'
+  });
+
+  it('starts over after a restart and never sends the same text twice', async () => {
+    vi.useFakeTimers();
+    const { stream, published } = recorder({ shape: async (t) => t.toUpperCase() });
+    stream.onDelta('ab', 'plain');
+    await vi.advanceTimersByTimeAsync(0);
+    stream.onRestart();
+    stream.onDelta('AB'.toLowerCase(), 'plain'); // shapes to what is already shown
+    await vi.advanceTimersByTimeAsync(1_000);
+    stream.onDelta('c', 'plain');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(published).toEqual(['AB', 'ABC']);
+  });
+
+  it('stops for the rest of the turn when shaping refuses a draft', async () => {
+    vi.useFakeTimers();
+    const { stream, published } = recorder({ shape: async (t) => (t.includes('x') ? undefined : t) });
+    stream.onDelta('a', 'plain');
+    await vi.advanceTimersByTimeAsync(0);
+    stream.onDelta('x', 'plain');
+    await vi.advanceTimersByTimeAsync(1_000);
+    stream.onDelta('b', 'plain');
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(published).toEqual(['a']);
+  });
+
+  it('close waits for the draft being handed on, so the final reply queues behind it', async () => {
+    let release!: () => void;
+    const order: string[] = [];
+    const { stream } = recorder({
+      publish: async () => {
+        await new Promise<void>((r) => (release = r));
+        order.push('draft');
+      },
+    });
+    stream.onDelta('a', 'plain');
+    await sleep(5);
+    const closed = stream.close().then(() => order.push('closed'));
+    release();
+    await closed;
+    expect(order).toEqual(['draft', 'closed']);
+  });
+});
+
+/** A backend that streams its pieces with a pause between them. */
+const slowBackend = (pieces: string[], pauseMs: number): Backend => ({
+  name: 'slow',
+  format: 'markdown',
+  async *stream() {
+    for (const text of pieces) {
+      await sleep(pauseMs);
+      yield { type: 'delta', text };
+    }
+  },
+});
+
+describe('talk: drafts pass the response and outbound plugs', () => {
+  it('shapes drafts with text plugs, skips counting plugs on drafts, and stops drafts a plug halts', async () => {
+    const counted: string[] = [];
+    const shout: Plug = { name: 'shout', init: () => ({}), call: (ctx: Context) => ({ ...ctx, reply: { ...ctx.reply!, text: ctx.reply!.text.toUpperCase() } }) };
+    const count: Plug = { name: 'count', skipsDrafts: true, init: () => ({}), call: (ctx: Context) => (counted.push(ctx.reply!.text), ctx) };
+    const gate: Plug = { name: 'gate', init: () => ({}), call: (ctx: Context) => (ctx.draft && ctx.reply!.text.includes('STOP') ? halt(ctx, 'gate', 'draft held') : ctx) };
+    const config = parseConfig({});
+    const assistant: RuntimeAssistant = {
+      name: 'default',
+      config: config.assistants.default!,
+      pipelines: { inbound: [], request: [], response: [{ plug: shout, state: {} }], outbound: [{ plug: count, state: {} }, { plug: gate, state: {} }] },
+      backends: [slowBackend(['one ', 'two ', 'stop ', 'four'], 30)],
+    };
+    const drafts: string[] = [];
+    const store = { ensureSession: async () => ({ channel: {} as never, session: { id: 1, channelId: 1, workspaceId: 'default', scope: 'dm:1' } }), history: async () => [] };
+    const result = await talk(
+      { store, assistantFor: () => assistant, now: Date.now, drafts: { intervalMs: 1, publish: async (t) => void drafts.push(t), onError: () => undefined } },
+      parseChannelEvent(makeEvent({ text: 'go' })),
+    );
+    expect(drafts.length).toBeGreaterThanOrEqual(2);
+    expect(drafts.every((d) => d === d.toUpperCase() && !d.includes('STOP'))).toBe(true);
+    expect(drafts.at(-1)).toBe('ONE TWO ');
+    expect(counted).toEqual(['ONE TWO STOP FOUR']); // once, for the final reply
+    expect(result.reply?.text).toBe('ONE TWO STOP FOUR');
+  });
+});
+
+describe('outboundHandler: streamed replies', () => {
+  const tmp = tempDir('mc-drafts-');
+  afterAll(() => tmp.remove());
+
+  async function rig(edits: boolean, behaviour: (reply: Reply, options: SendOptions) => string[] | Error = () => ['m1']) {
+    const store = new SqliteStore(join(tmp.dir, `${Math.random()}.db`));
+    await store.migrate();
+    const calls: Array<{ kind: string; text: string; options: SendOptions }> = [];
+    const errors: unknown[] = [];
+    const handler = outboundHandler(
+      store,
+      'test',
+      {
+        edits,
+        send: async (reply, _signal, options = {}) => {
+          calls.push({ kind: reply.kind, text: reply.text, options });
+          const out = behaviour(reply, options);
+          if (out instanceof Error) throw out;
+          return out;
+        },
+      },
+      (e) => errors.push(e),
+    );
+    const address = { platform: 'telegram', account: 'telegram', conversation: { id: '1', kind: 'dm' as const } };
+    const job = (key: string, text: string, kind: Reply['kind']) => ({
+      id: key,
+      queue: 'outbound:telegram',
+      partition: 'p',
+      attempt: 1,
+      payload: { v: 1, idempotencyKey: key, eventId: 'e1', address, text, format: 'plain', kind, stream: 'e1:stream' },
+    });
+    const run = (key: string, text: string, kind: Reply['kind'] = 'draft') => handler(job(key, text, kind), new AbortController().signal);
+    return { store, calls, errors, run };
+  }
+
+  it('posts the first draft, edits it with later drafts, and the final reply replaces it', async () => {
+    const r = await rig(true, (_reply, o) => (o.replace ? [o.replace] : ['m1']));
+    await r.run('d1', 'He');
+    await r.run('d2', 'Hello');
+    await r.run('final', 'Hello world', 'reply');
+    expect(r.calls).toEqual([
+      { kind: 'draft', text: 'He', options: { firstPartOnly: true } },
+      { kind: 'draft', text: 'Hello', options: { replace: 'm1', firstPartOnly: true } },
+      { kind: 'reply', text: 'Hello world', options: { replace: 'm1' } },
+    ]);
+    expect(await r.store.sentMessageIds('final')).toEqual(['m1']);
+    await r.run('final', 'Hello world', 'reply'); // redelivered: never sent twice
+    expect(r.calls).toHaveLength(3);
+  });
+
+  it('drops drafts for a connector that cannot edit, and sends the final reply as a new message', async () => {
+    const r = await rig(false);
+    await r.run('d1', 'He');
+    await r.run('final', 'Hello', 'reply');
+    expect(r.calls).toEqual([{ kind: 'reply', text: 'Hello', options: {} }]);
+  });
+
+  it('a failing draft is reported and acknowledged, never retried; a refused edit of the final posts it anew', async () => {
+    let n = 0;
+    const r = await rig(true, (_reply, o) => {
+      n++;
+      if (n === 2) return new Error('platform down');
+      if (o.replace) return new EditRefusedError('message deleted');
+      return [`m${n}`];
+    });
+    await r.run('d1', 'He');
+    await expect(r.run('d2', 'Hell')).resolves.toBeUndefined();
+    expect(r.errors).toHaveLength(1);
+    await r.run('final', 'Hello', 'reply');
+    expect(r.calls.map((c) => c.options)).toEqual([{ firstPartOnly: true }, { replace: 'm1', firstPartOnly: true }, { replace: 'm1' }, {}]);
+    expect(await r.store.sentMessageIds('final')).toEqual(['m4']);
+  });
+});
