@@ -20,6 +20,42 @@ export function openDb(file: string): Db {
   return db;
 }
 
+const WRITE_DEADLINE_MS = 10_000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const busyToggles = new WeakMap<Db, { off: Database.Statement; on: Database.Statement }>();
+const isBusy = (error: unknown): boolean => typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('SQLITE_BUSY');
+
+/**
+ * Runs `fn` as one write transaction (BEGIN IMMEDIATE: the write lock is taken first, so `fn` never meets a busy
+ * database half-way). Another process holding the lock is waited for in sleeps of tens of microseconds: SQLite's
+ * own busy handler sleeps a whole millisecond at the first conflict, then more, while a gateway transaction holds
+ * the lock for about a tenth of that, so under two busy processes its sleeps, not the work, set the pace.
+ * Nested calls run as savepoints of the outer transaction.
+ */
+export function write<T>(db: Db, fn: () => T): T {
+  const txn = db.transaction(fn);
+  if (db.inTransaction) return txn();
+  let toggles = busyToggles.get(db);
+  if (!toggles) {
+    toggles = { off: db.prepare('PRAGMA busy_timeout = 0'), on: db.prepare('PRAGMA busy_timeout = 10000') };
+    busyToggles.set(db, toggles);
+  }
+  toggles.off.get();
+  try {
+    const deadline = Date.now() + WRITE_DEADLINE_MS;
+    for (let wait = 0.02; ; wait = Math.min(wait * 2, 2)) {
+      try {
+        return txn.immediate();
+      } catch (error) {
+        if (!isBusy(error) || Date.now() > deadline) throw error;
+        Atomics.wait(pause, 0, 0, wait * (0.5 + Math.random()));
+      }
+    }
+  } finally {
+    toggles.on.get();
+  }
+}
+
 /** The package root, found from this file whether it runs from source (core/) or from dist/core/. */
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { openDb, type Db } from '../core/db.js';
+import { openDb, type Db, write } from '../core/db.js';
 import {
   DEDUPE_RETENTION_MS,
   type ConsumeOptions,
@@ -68,8 +68,9 @@ export class EmbeddedDriver implements QueueDriver {
         JOIN (SELECT MIN(seq) AS seq FROM queue_jobs WHERE queue = @queue GROUP BY partition) AS h ON j.seq = h.seq
         WHERE j.lease_until IS NULL OR j.lease_until < @now
         ORDER BY j.seq LIMIT @limit`),
+      // Only if still unleased: the heads were read before the write lock was taken.
       lease: db.prepare(`UPDATE queue_jobs SET lease_owner = @owner, lease_until = @until, deliveries = deliveries + 1
-        WHERE seq = @seq`),
+        WHERE seq = @seq AND (lease_until IS NULL OR lease_until < @now) RETURNING deliveries`),
       renew: db.prepare('UPDATE queue_jobs SET lease_until = @until WHERE lease_owner = @owner'),
       release: db.prepare(`UPDATE queue_jobs SET lease_owner = NULL, lease_until = NULL, deliveries = MAX(deliveries - 1, 0)
         WHERE seq = @seq AND lease_owner = @owner`),
@@ -90,11 +91,11 @@ export class EmbeddedDriver implements QueueDriver {
 
   private insertJobs(items: Array<{ queue: string; job: JobInput }>): void {
     const now = Date.now();
-    this.db.transaction(() => {
+    write(this.db, () => {
       for (const { queue, job } of items) {
         this.stmts.insert.run({ queue, id: job.id, partition: job.partition, payload: JSON.stringify(job.payload ?? null), now });
       }
-    })();
+    });
   }
 
   consume(queue: string, handler: JobHandler, options: ConsumeOptions = {}): Consumer {
@@ -110,51 +111,51 @@ export class EmbeddedDriver implements QueueDriver {
     };
   }
 
-  /** Leases up to `limit` partition heads of `queue` in one transaction. */
+  /**
+   * Leases up to `limit` partition heads of `queue`. The heads are found before the write lock is taken (a WAL
+   * reader never waits, and that query is most of a claim's cost) and leased only if still free: a head stays its
+   * partition's head until it is removed, so a job leased here is always the oldest of its partition.
+   */
   claim(queue: string, limit: number): Job[] {
-    return this.db
-      .transaction(() => {
-        const now = Date.now();
-        const rows = this.stmts.heads.all({ queue, now, limit }) as JobRow[];
-        for (const row of rows) this.stmts.lease.run({ owner: this.owner, until: now + this.leaseMs, seq: row.seq });
-        return rows.map((row) => ({
-          queue,
-          id: row.job_id,
-          partition: row.partition,
-          payload: JSON.parse(row.payload) as unknown,
-          attempt: row.deliveries + 1,
-          seq: row.seq,
-        }));
-      })
-      .immediate();
+    const now = Date.now();
+    const heads = this.stmts.heads.all({ queue, now, limit }) as JobRow[];
+    if (heads.length === 0) return [];
+    const until = now + this.leaseMs;
+    return write(this.db, () =>
+      heads.flatMap((row) => {
+        const leased = this.stmts.lease.get({ owner: this.owner, until, now, seq: row.seq }) as { deliveries: number } | undefined;
+        if (!leased) return [];
+        return [{ queue, id: row.job_id, partition: row.partition, payload: JSON.parse(row.payload) as unknown, attempt: leased.deliveries, seq: row.seq }];
+      }),
+    );
   }
 
   /** Acknowledges a job and enqueues its follow-ups in the same transaction: one commit per hop. */
   complete(job: Job & { seq: number }, result: HopResult): void {
     const next = result.next ?? [];
-    const kept = this.db.transaction(() => {
+    const kept = write(this.db, () => {
       // A lease lost meanwhile (handed back on shutdown) means another consumer owns the job now.
       if (this.stmts.remove.run(job.seq, this.owner).changes === 0) return false;
       this.stmts.seen.run(job.queue, job.id, Date.now());
       if (next.length) this.insertJobs(next);
       return true;
-    })();
+    });
     if (!kept) return;
     if (next.length) this.nudger.notify(next.map((n) => n.queue));
   }
 
   deadLetter(job: Job & { seq: number }, error: string, attempts: number): void {
-    this.db.transaction(() => {
+    write(this.db, () => {
       if (this.stmts.remove.run(job.seq, this.owner).changes === 0) return;
       this.stmts.seen.run(job.queue, job.id, Date.now());
       this.stmts.dead.run(job.queue, job.id, job.partition, JSON.stringify(job.payload ?? null), attempts, error.slice(0, 2000), new Date().toISOString());
-    })();
+    });
   }
 
   release(seqs: number[]): void {
-    this.db.transaction(() => {
+    write(this.db, () => {
       for (const seq of seqs) this.stmts.release.run({ seq, owner: this.owner });
-    })();
+    });
   }
 
   renewLeases(): void {
@@ -212,11 +213,11 @@ export class EmbeddedDriver implements QueueDriver {
       | { id: number; queue: string; job_id: string; partition: string; payload: string }
       | undefined;
     if (!row) return false;
-    this.db.transaction(() => {
+    write(this.db, () => {
       this.db.prepare('DELETE FROM queue_dead WHERE id = ?').run(row.id);
       this.db.prepare('DELETE FROM queue_seen WHERE queue = ? AND job_id = ?').run(row.queue, row.job_id);
       this.stmts.insert.run({ queue: row.queue, id: row.job_id, partition: row.partition, payload: row.payload, now: Date.now() });
-    })();
+    });
     this.nudger.notify([row.queue]);
     return true;
   }

@@ -1,6 +1,6 @@
 import type { AccessStore, DecideResult, OverrideAction, PairingLimits, PairingOutcome, PairingRequest } from '../access.js';
 import { newPairingCode } from '../access.js';
-import type { Db } from '../db.js';
+import { write, type Db } from '../db.js';
 
 interface RequestRow {
   code: string;
@@ -55,27 +55,25 @@ export class SqliteAccessStore implements AccessStore {
 
   async requestPairing(input: { platform: string; account: string; senderId: string; name: string; now: number }, limits: PairingLimits): Promise<PairingOutcome> {
     const { platform, account, senderId, name, now } = input;
-    return this.db
-      .transaction((): PairingOutcome => {
-        const recent = this.db
-          .prepare('SELECT 1 FROM pairing_requests WHERE platform = ? AND sender_id = ? AND created_at > ?')
-          .get(platform, senderId, now - limits.ttlMs);
-        if (recent) return { kind: 'suppressed', reason: 'recent-code' };
-        const pending = this.db
-          .prepare(`SELECT COUNT(*) FROM pairing_requests WHERE platform = ? AND account = ? AND status = 'pending' AND expires_at > ?`)
-          .pluck()
-          .get(platform, account, now) as number;
-        if (pending >= limits.maxPending) return { kind: 'suppressed', reason: 'too-many-pending' };
-        const insert = this.db.prepare(`INSERT INTO pairing_requests (code, platform, account, sender_id, name, created_at, expires_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING`);
-        for (;;) {
-          const code = newPairingCode();
-          if (insert.run(code, platform, account, senderId, name, now, now + limits.ttlMs).changes === 1) {
-            return { kind: 'issued', request: { code, identity: `${platform}:${senderId}`, account, name, createdAt: now, expiresAt: now + limits.ttlMs } };
-          }
+    return write(this.db, (): PairingOutcome => {
+      const recent = this.db
+        .prepare('SELECT 1 FROM pairing_requests WHERE platform = ? AND sender_id = ? AND created_at > ?')
+        .get(platform, senderId, now - limits.ttlMs);
+      if (recent) return { kind: 'suppressed', reason: 'recent-code' };
+      const pending = this.db
+        .prepare(`SELECT COUNT(*) FROM pairing_requests WHERE platform = ? AND account = ? AND status = 'pending' AND expires_at > ?`)
+        .pluck()
+        .get(platform, account, now) as number;
+      if (pending >= limits.maxPending) return { kind: 'suppressed', reason: 'too-many-pending' };
+      const insert = this.db.prepare(`INSERT INTO pairing_requests (code, platform, account, sender_id, name, created_at, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING`);
+      for (;;) {
+        const code = newPairingCode();
+        if (insert.run(code, platform, account, senderId, name, now, now + limits.ttlMs).changes === 1) {
+          return { kind: 'issued', request: { code, identity: `${platform}:${senderId}`, account, name, createdAt: now, expiresAt: now + limits.ttlMs } };
         }
-      })
-      .immediate();
+      }
+    });
   }
 
   async pendingPairings(now: number): Promise<PairingRequest[]> {
@@ -86,17 +84,15 @@ export class SqliteAccessStore implements AccessStore {
   }
 
   async decidePairing(code: string, decision: 'approved' | 'denied', now: number): Promise<DecideResult> {
-    return this.db
-      .transaction((): DecideResult => {
-        const row = this.db.prepare('SELECT * FROM pairing_requests WHERE code = ?').get(code) as RequestRow | undefined;
-        if (!row) return { ok: false, reason: 'unknown' };
-        if (row.status !== 'pending') return { ok: false, reason: 'decided' };
-        if (row.expires_at <= now) return { ok: false, reason: 'expired' };
-        this.db.prepare('UPDATE pairing_requests SET status = ?, decided_at = ? WHERE code = ?').run(decision, now, code);
-        const identity = `${row.platform}:${row.sender_id}`;
-        this.writeOverride(identity, decision === 'approved' ? 'allow' : 'deny', 'pairing');
-        return { ok: true, identity };
-      })
-      .immediate();
+    return write(this.db, (): DecideResult => {
+      const row = this.db.prepare('SELECT * FROM pairing_requests WHERE code = ?').get(code) as RequestRow | undefined;
+      if (!row) return { ok: false, reason: 'unknown' };
+      if (row.status !== 'pending') return { ok: false, reason: 'decided' };
+      if (row.expires_at <= now) return { ok: false, reason: 'expired' };
+      this.db.prepare('UPDATE pairing_requests SET status = ?, decided_at = ? WHERE code = ?').run(decision, now, code);
+      const identity = `${row.platform}:${row.sender_id}`;
+      this.writeOverride(identity, decision === 'approved' ? 'allow' : 'deny', 'pairing');
+      return { ok: true, identity };
+    });
   }
 }

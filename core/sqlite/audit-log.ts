@@ -1,4 +1,4 @@
-import type { Db } from '../db.js';
+import { write, type Db } from '../db.js';
 import type { Redactor } from '../redactor.js';
 import { entryHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
 
@@ -65,7 +65,7 @@ export class SqliteAuditLog {
   }
 
   append(entries: AuditInput[]): void {
-    this.db.transaction(() => this.appendInTransaction(entries)).immediate();
+    write(this.db, () => this.appendInTransaction(entries));
   }
 
   tail(limit: number): AuditEntry[] {

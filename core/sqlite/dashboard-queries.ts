@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../audit.js';
-import type { Db } from '../db.js';
+import { write, type Db } from '../db.js';
 import type { Channel } from '../store.js';
 
 export interface ChannelSummary extends Channel {
@@ -82,18 +82,16 @@ export class SqliteDashboardQueries {
    */
   async moveChannel(channelId: number, workspace: string): Promise<{ from: string; to: string } | undefined> {
     if (!WORKSPACE_NAME.test(workspace)) throw new Error(`invalid workspace name "${workspace}"`);
-    return this.db
-      .transaction(() => {
-        const from = this.db.prepare('SELECT workspace_id FROM channels WHERE id = ?').pluck().get(channelId) as string | undefined;
-        if (from === undefined) return undefined;
-        if (from === workspace) return { from, to: workspace };
-        const at = new Date().toISOString();
-        this.db.prepare('INSERT INTO workspaces (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING').run(workspace, at);
-        this.db.prepare('UPDATE channels SET workspace_id = ? WHERE id = ?').run(workspace, channelId);
-        this.db.prepare('UPDATE sessions SET closed_at = ? WHERE channel_id = ? AND closed_at IS NULL').run(at, channelId);
-        return { from, to: workspace };
-      })
-      .immediate();
+    return write(this.db, () => {
+      const from = this.db.prepare('SELECT workspace_id FROM channels WHERE id = ?').pluck().get(channelId) as string | undefined;
+      if (from === undefined) return undefined;
+      if (from === workspace) return { from, to: workspace };
+      const at = new Date().toISOString();
+      this.db.prepare('INSERT INTO workspaces (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING').run(workspace, at);
+      this.db.prepare('UPDATE channels SET workspace_id = ? WHERE id = ?').run(workspace, channelId);
+      this.db.prepare('UPDATE sessions SET closed_at = ? WHERE channel_id = ? AND closed_at IS NULL').run(at, channelId);
+      return { from, to: workspace };
+    });
   }
 
   /** Deletes expired dashboard sessions (called at each login, so the table holds only live ones). */

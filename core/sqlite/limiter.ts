@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { openDb, type Db } from '../db.js';
+import { openDb, type Db, write } from '../db.js';
 import { takeToken, type BucketRequest, type BucketState, type LimiterStore, type LimiterTake } from '../rate-limiter.js';
 
 const PRUNE_EVERY_MS = 60_000;
@@ -40,25 +40,23 @@ export class SqliteLimiter implements LimiterStore {
           denied = excluded.denied, full_at = excluded.full_at`),
       prune: this.db.prepare('DELETE FROM rate_limits WHERE full_at <= ?'),
     });
-    return this.db
-      .transaction((): LimiterTake[] => {
-        const out: LimiterTake[] = [];
-        for (const { key, capacity, refillPerMs } of buckets) {
-          const row = s.get.get(key) as Row | undefined;
-          const prev: BucketState | undefined = row && { tokens: row.tokens, updatedAt: row.updated_at, denied: row.denied === 1 };
-          const { next, result, fullAt } = takeToken(prev, capacity, refillPerMs, now);
-          s.put.run(key, next.tokens, next.updatedAt, next.denied ? 1 : 0, fullAt);
-          out.push(result);
-          if (!result.allowed) break;
-        }
-        // A refilled bucket equals a missing one: dropping those keeps one-off senders from piling up rows.
-        if (now - this.lastPrune >= PRUNE_EVERY_MS) {
-          s.prune.run(now);
-          this.lastPrune = now;
-        }
-        return out;
-      })
-      .immediate();
+    return write(this.db, (): LimiterTake[] => {
+      const out: LimiterTake[] = [];
+      for (const { key, capacity, refillPerMs } of buckets) {
+        const row = s.get.get(key) as Row | undefined;
+        const prev: BucketState | undefined = row && { tokens: row.tokens, updatedAt: row.updated_at, denied: row.denied === 1 };
+        const { next, result, fullAt } = takeToken(prev, capacity, refillPerMs, now);
+        s.put.run(key, next.tokens, next.updatedAt, next.denied ? 1 : 0, fullAt);
+        out.push(result);
+        if (!result.allowed) break;
+      }
+      // A refilled bucket equals a missing one: dropping those keeps one-off senders from piling up rows.
+      if (now - this.lastPrune >= PRUNE_EVERY_MS) {
+        s.prune.run(now);
+        this.lastPrune = now;
+      }
+      return out;
+    });
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { AuditInput } from '../audit.js';
 import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
-import { migrate, openDb, pendingMigrations, type Db } from '../db.js';
+import { migrate, openDb, pendingMigrations, type Db, write } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
 import type { Channel, HistoryEntry, QueuedReply, SendState, Session, Store, TurnRecord, UsageTotals } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
@@ -77,7 +77,7 @@ export class SqliteStore implements Store {
 
   async ensureSession(event: ChannelEvent): Promise<{ channel: Channel; session: Session }> {
     // Nearly every message finds both already there: read first, and take the write lock only to create them.
-    return this.findSession(event) ?? this.db.transaction(() => this.createSession(event)).immediate();
+    return this.findSession(event) ?? write(this.db, () => this.createSession(event));
   }
 
   private findSession(event: ChannelEvent): { channel: Channel; session: Session } | undefined {
@@ -108,11 +108,11 @@ export class SqliteStore implements Store {
   }
 
   async takePendingFallback(sessionId: number, now: number): Promise<string | undefined> {
-    return this.db.transaction(() => {
+    return write(this.db, () => {
       const row = this.sql('SELECT text, expires_at FROM pending_fallbacks WHERE session_id = ?').get(sessionId) as { text: string; expires_at: number } | undefined;
       if (row) this.sql('DELETE FROM pending_fallbacks WHERE session_id = ?').run(sessionId);
       return row && row.expires_at > now ? row.text : undefined;
-    })();
+    });
   }
 
   async closeSession(event: ChannelEvent): Promise<boolean> {
@@ -140,30 +140,28 @@ export class SqliteStore implements Store {
   }
 
   async commitTurn(turn: TurnRecord): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        const at = now();
-        const fresh = this
-          .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
-          .run(turn.dedupeKey, turn.eventId, at);
-        if (fresh.changes === 0) return false;
-        if (turn.sessionId !== undefined) {
-          const add = this.sql('INSERT INTO messages (session_id, role, text, event_id, created_at) VALUES (?, ?, ?, ?, ?)');
-          for (const h of turn.history) add.run(turn.sessionId, h.role, h.text, turn.eventId, at);
-        }
-        const reply = this.sql('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
-        for (const r of turn.replies) reply.run(r.reply.idempotencyKey, turn.dedupeKey, r.queue, r.partition, JSON.stringify(r.reply));
-        if (turn.usage) {
-          const u = turn.usage;
-          this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
-              ON CONFLICT (workspace_id, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
-                output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`)
-            .run(u.workspaceId, at.slice(0, 10), u.inputTokens, u.outputTokens, u.costUsd);
-        }
-        this.audit.appendInTransaction(turn.audit);
-        return true;
-      })
-      .immediate();
+    return write(this.db, () => {
+      const at = now();
+      const fresh = this
+        .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+        .run(turn.dedupeKey, turn.eventId, at);
+      if (fresh.changes === 0) return false;
+      if (turn.sessionId !== undefined) {
+        const add = this.sql('INSERT INTO messages (session_id, role, text, event_id, created_at) VALUES (?, ?, ?, ?, ?)');
+        for (const h of turn.history) add.run(turn.sessionId, h.role, h.text, turn.eventId, at);
+      }
+      const reply = this.sql('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
+      for (const r of turn.replies) reply.run(r.reply.idempotencyKey, turn.dedupeKey, r.queue, r.partition, JSON.stringify(r.reply));
+      if (turn.usage) {
+        const u = turn.usage;
+        this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (workspace_id, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
+              output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`)
+          .run(u.workspaceId, at.slice(0, 10), u.inputTokens, u.outputTokens, u.costUsd);
+      }
+      this.audit.appendInTransaction(turn.audit);
+      return true;
+    });
   }
 
   async usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals> {
@@ -186,31 +184,27 @@ export class SqliteStore implements Store {
   }
 
   async beginSend(idempotencyKey: string, platform: string): Promise<SendState> {
-    return this.db
-      .transaction((): SendState => {
-        const row = this.sql('SELECT state FROM sent_messages WHERE idempotency_key = ?').get(idempotencyKey) as
-          | { state: 'sending' | 'sent' }
-          | undefined;
-        if (row) return row.state;
-        this
-          .sql(`INSERT INTO sent_messages (idempotency_key, platform, state, updated_at) VALUES (?, ?, 'sending', ?)`)
-          .run(idempotencyKey, platform, now());
-        return 'new';
-      })
-      .immediate();
+    return write(this.db, (): SendState => {
+      const row = this.sql('SELECT state FROM sent_messages WHERE idempotency_key = ?').get(idempotencyKey) as
+        | { state: 'sending' | 'sent' }
+        | undefined;
+      if (row) return row.state;
+      this
+        .sql(`INSERT INTO sent_messages (idempotency_key, platform, state, updated_at) VALUES (?, ?, 'sending', ?)`)
+        .run(idempotencyKey, platform, now());
+      return 'new';
+    });
   }
 
   async completeSend(idempotencyKey: string, platformMessageIds: string[], audit: AuditInput[] = []): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.sql(`UPDATE sent_messages SET state = 'sent', platform_message_ids = ?, updated_at = ? WHERE idempotency_key = ?`).run(
-          JSON.stringify(platformMessageIds),
-          now(),
-          idempotencyKey,
-        );
-        this.audit.appendInTransaction(audit);
-      })
-      .immediate();
+    write(this.db, () => {
+      this.sql(`UPDATE sent_messages SET state = 'sent', platform_message_ids = ?, updated_at = ? WHERE idempotency_key = ?`).run(
+        JSON.stringify(platformMessageIds),
+        now(),
+        idempotencyKey,
+      );
+      this.audit.appendInTransaction(audit);
+    });
   }
 
   async sentMessageIds(idempotencyKey: string): Promise<string[] | undefined> {
@@ -248,7 +242,7 @@ export class SqliteStore implements Store {
       VALUES (@name, @systemPrompt, @backends, @model, @pipelines, @at)
       ON CONFLICT (name) DO UPDATE SET system_prompt = excluded.system_prompt, backends = excluded.backends,
         model = excluded.model, pipelines = excluded.pipelines, updated_at = excluded.updated_at`);
-    this.db.transaction(() => {
+    write(this.db, () => {
       for (const [name, a] of Object.entries(assistants)) {
         upsert.run({
           name,
@@ -259,7 +253,7 @@ export class SqliteStore implements Store {
           at: now(),
         });
       }
-    })();
+    });
   }
 
   async heartbeat(role: string): Promise<void> {

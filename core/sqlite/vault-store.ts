@@ -1,4 +1,4 @@
-import type { Db } from '../db.js';
+import { write, type Db } from '../db.js';
 import type { SealedSecret, VaultStore } from '../vault.js';
 
 /** The vault's rows in SQLite; rotation replaces every row and the key check in one transaction. */
@@ -43,11 +43,9 @@ export class SqliteVaultStore implements VaultStore {
 
   async replaceAll(rows: Array<{ name: string; nonce: Buffer; ciphertext: Buffer }>, check: { nonce: Buffer; sealed: Buffer }): Promise<void> {
     const update = this.db.prepare('UPDATE secrets SET nonce = ?, ciphertext = ? WHERE name = ?');
-    this.db
-      .transaction(() => {
-        for (const r of rows) update.run(r.nonce, r.ciphertext, r.name);
-        this.writeKeyCheck(check.nonce, check.sealed);
-      })
-      .immediate();
+    write(this.db, () => {
+      for (const r of rows) update.run(r.nonce, r.ciphertext, r.name);
+      this.writeKeyCheck(check.nonce, check.sealed);
+    });
   }
 }
