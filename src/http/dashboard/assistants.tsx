@@ -42,13 +42,14 @@ const STAGE_HINT: Record<LifecycleEvent, string> = {
   outbound: 'On the reply as it leaves.',
 };
 
+/** Each field's label, in the form's order. */
 const LABELS: Record<string, string> = {
   name: 'Name',
   systemPrompt: 'System prompt',
   backend: 'Primary backend',
-  model: 'Model',
-  fallback: 'When the primary fails',
   ...Object.fromEntries(Array.from({ length: MAX_FALLBACKS }, (_, i) => [fallbackField(i), `Fallback backend ${i + 1}`])),
+  fallback: 'When the primary fails',
+  model: 'Model',
   ...Object.fromEntries(LIFECYCLE_EVENTS.map((e) => [e, `${e[0]!.toUpperCase()}${e.slice(1)} pipeline`])),
 };
 
@@ -242,7 +243,7 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
         {a.updatedAt ? <span class="muted"> · last saved {a.updatedAt}</span> : null}
       </p>
       {a.problem ? <p class="notice bad">The stored settings are not used: {a.problem}</p> : null}
-      {a.source === 'edited' ? (
+      {a.source === 'edited' || (a.source === 'config' && a.problem) ? (
         <form method="post" action={`/assistants/${a.name}/reset`} class="row">
           <Csrf token={csrf} />
           <button type="submit" class="secondary">

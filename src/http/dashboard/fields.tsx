@@ -84,9 +84,16 @@ export function SelectField(props: FieldProps & { value: string; options: Array<
   );
 }
 
-/** At the top of a form that was refused: says so to screen readers at once, and links each problem to its field. */
+/**
+ * At the top of a form that was refused: says so to screen readers at once, and links each problem to its field,
+ * in the order of `labels` (the form's order).
+ */
 export function ErrorSummary({ errors, labels }: { errors: FieldErrors; labels: Record<string, string> }) {
-  const entries = Object.entries(errors).filter((e): e is [string, string] => !!e[1]);
+  const order = Object.keys(labels);
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const entries = Object.entries(errors)
+    .filter((e): e is [string, string] => !!e[1])
+    .sort(([a], [b]) => rank(a) - rank(b));
   if (entries.length === 0) return null;
   return (
     <div role="alert" class="notice bad" id="form-errors">
