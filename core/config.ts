@@ -20,17 +20,20 @@ const identity = z.string().regex(/^[a-z][a-z0-9-]{0,31}:\S{1,256}$/, 'must be p
 const url = z.url();
 const port = z.number().int().min(1).max(65535);
 
-const pipelineEntry = z.union([
+export const pipelineEntry = z.union([
   z.string().min(1),
   z.object({ plug: z.string().min(1) }).catchall(z.unknown()),
 ]);
 export type PipelineEntry = z.infer<typeof pipelineEntry>;
 
+/** An assistant's name, as the config's keys and an event's `assistant` spell it. */
+export const ASSISTANT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
 export const LIFECYCLE_EVENTS = ['inbound', 'request', 'response', 'outbound'] as const;
 export type LifecycleEvent = (typeof LIFECYCLE_EVENTS)[number];
 export const DEFAULT_INBOUND_PIPELINE = ['rate-limit', 'access', 'group-gate', 'redact', 'guard'];
 
-const pipelines = z
+export const pipelinesSchema = z
   .object({
     inbound: z.array(pipelineEntry).default(DEFAULT_INBOUND_PIPELINE),
     request: z.array(pipelineEntry).default([]),
@@ -108,13 +111,13 @@ export type BackendConfig = z.infer<typeof backend>;
 
 const toolPattern = z.string().regex(/^[A-Za-z0-9_.*-]{1,64}(:.{1,200})?$/, 'must be Tool or Tool:<command glob>');
 
-const assistant = z
+export const assistantSchema = z
   .object({
     backend: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('echo'),
     systemPrompt: z.string().max(100_000).default('You are a helpful assistant.'),
     /** Overrides the primary backend's model; fallbacks always use their own. */
     model: z.string().min(1).optional(),
-    pipelines: pipelines.default(() => pipelines.parse({})),
+    pipelines: pipelinesSchema.default(() => pipelinesSchema.parse({})),
     /** auto: on timeout, 5xx or 429 the next backend answers; ask: the user is asked to reply /fallback first. */
     fallback: z.enum(['auto', 'ask']).default('auto'),
     /** The footer line under a reply from a fallback; `{model}` and `{backend}` are filled in; "" for none. */
@@ -134,7 +137,7 @@ const assistant = z
       .optional(),
   })
   .strict();
-export type AssistantConfig = z.infer<typeof assistant>;
+export type AssistantConfig = z.infer<typeof assistantSchema>;
 
 const common = {
   enabled: z.boolean().default(false),
@@ -253,7 +256,7 @@ export const configSchema = z
       .default({ host: '127.0.0.1', port: 7420, tls: { mode: 'off' } }),
     queue: queue.optional(),
     backends: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), backend).default({ echo: { type: 'echo' } }),
-    assistants: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), assistant).default(() => ({ default: assistant.parse({}) })),
+    assistants: z.record(z.string().regex(ASSISTANT_NAME), assistantSchema).default(() => ({ default: assistantSchema.parse({}) })),
     access: z
       .object({
         dm: z.enum(['pairing', 'allowlist', 'open']).default('pairing'),

@@ -91,6 +91,21 @@ export interface PipelineStep {
 }
 export type Pipelines = Record<LifecycleEvent, PipelineStep[]>;
 
+/**
+ * Resolves one pipeline entry against the registry and runs its plug's init. The error names the plug but not the
+ * entry's place: the pipeline builder and the dashboard's form each say where it was.
+ */
+export function initStep(entry: PipelineEntry, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices): PipelineStep {
+  const { plug: name, ...options } = typeof entry === 'string' ? { plug: entry } : entry;
+  const plug = registry.get(name);
+  if (!plug) throw new PlugConfigError(`unknown plug "${name}" (known: ${[...registry.keys()].join(', ')})`);
+  try {
+    return { plug, state: plug.init(options, services) };
+  } catch (error) {
+    throw new PlugConfigError(`plug "${name}": ${(error as Error).message}`);
+  }
+}
+
 /** Resolves names against the registry and runs each plug's init once; an unknown name is a configuration error. */
 export function buildPipelines(
   assistantName: string,
@@ -100,17 +115,10 @@ export function buildPipelines(
 ): Pipelines {
   const build = (event: LifecycleEvent, entries: PipelineEntry[]): PipelineStep[] =>
     entries.map((entry, i) => {
-      const { plug: name, ...options } = typeof entry === 'string' ? { plug: entry } : entry;
-      const plug = registry.get(name);
-      if (!plug) {
-        throw new PlugConfigError(
-          `assistants.${assistantName}.pipelines.${event}.${i}: unknown plug "${name}" (known: ${[...registry.keys()].join(', ')})`,
-        );
-      }
       try {
-        return { plug, state: plug.init(options, services) };
+        return initStep(entry, registry, services);
       } catch (error) {
-        throw new PlugConfigError(`assistants.${assistantName}.pipelines.${event}.${i}: plug "${name}": ${(error as Error).message}`);
+        throw new PlugConfigError(`assistants.${assistantName}.pipelines.${event}.${i}: ${(error as Error).message}`);
       }
     });
   const p = assistant.pipelines;

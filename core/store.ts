@@ -7,6 +7,9 @@ import type { ChannelEvent, Reply } from './event.js';
  * PostgreSQL store can follow without touching a caller, which is why every method returns a Promise even where
  * better-sqlite3 is synchronous, and why no SQL lives outside the store's own module.
  */
+/** The workspace a conversation joins when first seen, until it is moved. */
+export const DEFAULT_WORKSPACE = 'default';
+
 export interface Channel {
   id: number;
   platform: string;

@@ -19,7 +19,8 @@ export interface RuntimeAssistant {
 
 export interface TalkDeps {
   store: Pick<Store, 'ensureSession' | 'history'> & Partial<Pick<Store, 'setPendingFallback' | 'takePendingFallback'>>;
-  assistantFor(event: ChannelEvent): RuntimeAssistant;
+  /** May read the store: a worker picks up assistants changed in the dashboard from the next turn. */
+  assistantFor(event: ChannelEvent): RuntimeAssistant | Promise<RuntimeAssistant>;
   now(): number;
   /** History entries sent to the backend with each turn. */
   historyLimit?: number;
@@ -60,7 +61,7 @@ export interface TalkResult {
  * atomically with the event's dedupe mark. Access is decided before the session or history is even touched.
  */
 export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkResult> {
-  const assistant = deps.assistantFor(event);
+  const assistant = await deps.assistantFor(event);
   const audit: AuditInput[] = [];
   if (event.edited) {
     audit.push({ kind: 'inbound.edit_ignored', actor: `${event.platform}:${event.sender.id}`, subject: event.id });

@@ -9,7 +9,7 @@ import type { RuntimeAssistant } from './talk.js';
 export interface GovernorDeps {
   config: Config;
   approvals: ApprovalStore;
-  assistantFor(event: ChannelEvent): RuntimeAssistant;
+  assistantFor(event: ChannelEvent): RuntimeAssistant | Promise<RuntimeAssistant>;
   audit(entries: AuditInput[]): Promise<void>;
   /** Sends `text` to every owner now, while the turn waits (not when it ends). */
   notifyOwners(event: ChannelEvent, text: string): Promise<void>;
@@ -24,7 +24,7 @@ export interface GovernorDeps {
  */
 export function toolGovernor(deps: GovernorDeps) {
   return async (request: ToolRequest & { backend: string }, event: ChannelEvent): Promise<ToolDecision> => {
-    const assistant = deps.assistantFor(event);
+    const assistant = await deps.assistantFor(event);
     const summary = toolSummary(request.tool, request.input);
     const rule = toolRule(assistant.config.tools, request.tool, summary);
     if (rule === 'allow') return { allow: true };

@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, resolveRef as resolveEnvRef, type Config, type QueueConfig } from '../core/config.js';
+import { assistantCandidates } from '../core/assistant-choice.js';
+import { ConfigError, resolveRef as resolveEnvRef, type AssistantConfig, type Config, type QueueConfig } from '../core/config.js';
 import { Redactor } from '../core/redactor.js';
 import type { Backend } from '../core/backend.js';
 import { createBackend as createCoreBackend, type ResolveRef } from '../core/backends/index.js';
 import type { ChannelEvent } from '../core/event.js';
-import { conversationIdentity } from '../core/event.js';
 import { buildPipelines, type AnyPlug, type PlugServices } from '../core/plug.js';
 import type { QueueDriver } from '../core/queue.js';
 import type { LimiterStore } from '../core/rate-limiter.js';
@@ -99,28 +99,35 @@ export function createBackend(
   return createCoreBackend(name, config, resolve);
 }
 
-/** Renders each configured assistant into its runtime form: plug pipelines initialized once, backends built. */
-export function buildAssistants(config: Config, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices, resolve: ResolveRef): Map<string, RuntimeAssistant> {
-  const out = new Map<string, RuntimeAssistant>();
-  for (const [name, a] of Object.entries(config.assistants)) {
-    out.set(name, {
-      name,
-      config: a,
-      pipelines: buildPipelines(name, a, registry, services),
-      backends: [a.backend].flat().map((b) => createBackend(b, config, resolve)),
-    });
-  }
-  return out;
+/** Renders one assistant into its runtime form: plug pipelines initialized once, backends built. */
+export function buildAssistant(name: string, a: AssistantConfig, config: Config, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices, resolve: ResolveRef): RuntimeAssistant {
+  return { name, config: a, pipelines: buildPipelines(name, a, registry, services), backends: [a.backend].flat().map((b) => createBackend(b, config, resolve)) };
 }
 
-/** Which assistant answers an event: the channel's, else its connector's, else `default` (else the first). */
+/** Renders each assistant (by default the config file's) into its runtime form. */
+export function buildAssistants(
+  config: Config,
+  registry: ReadonlyMap<string, AnyPlug>,
+  services: PlugServices,
+  resolve: ResolveRef,
+  assistants: Record<string, AssistantConfig> = config.assistants,
+): Map<string, RuntimeAssistant> {
+  return new Map(Object.entries(assistants).map(([name, a]) => [name, buildAssistant(name, a, config, registry, services, resolve)]));
+}
+
+/** The first candidate that exists, else the first assistant of all. */
+export function pickAssistant(candidates: string[], assistants: ReadonlyMap<string, RuntimeAssistant>): RuntimeAssistant {
+  for (const name of candidates) {
+    const found = assistants.get(name);
+    if (found) return found;
+  }
+  const first = assistants.values().next();
+  if (first.done) throw new ConfigError('assistants: at least one assistant is required');
+  return first.value;
+}
+
+/** Which assistant answers an event, from the config file alone (no workspace settings): see assistantCandidates. */
 export function assistantResolver(config: Config, assistants: Map<string, RuntimeAssistant>) {
-  const fallback = assistants.get('default') ?? [...assistants.values()][0];
-  if (!fallback) throw new ConfigError('assistants: at least one assistant is required');
-  return (event: ChannelEvent): RuntimeAssistant => {
-    const byChannel = config.channels[conversationIdentity(event)]?.assistant;
-    const byConnector = (config.connectors as Record<string, { assistant?: string } | undefined>)[event.platform]?.assistant;
-    const name = byChannel ?? event.assistant ?? byConnector;
-    return (name && assistants.get(name)) || fallback;
-  };
+  if (assistants.size === 0) throw new ConfigError('assistants: at least one assistant is required');
+  return (event: ChannelEvent): RuntimeAssistant => pickAssistant(assistantCandidates(config, event), assistants);
 }

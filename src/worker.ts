@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import type { Consumer } from '../core/queue.js';
 import { randomUUID } from 'node:crypto';
-import { outboundQueue } from '../core/event.js';
+import type { AuditInput } from '../core/audit.js';
+import { outboundQueue, type ChannelEvent } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
 import { streamEditInterval } from '../core/drafts.js';
 import { conversationPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
 import { toolGovernor } from '../core/tool-governor.js';
 import { builtinPlugs } from '../plugs/index.js';
-import { assistantResolver, buildAssistants, openLimiter, type Runtime } from './runtime.js';
+import { LiveAssistants } from './live-assistants.js';
+import { openLimiter, type Runtime } from './runtime.js';
 
 export const WORKER_ROLE = 'worker';
 
@@ -22,15 +24,17 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = 8 } 
   const { limiter, close: closeLimiter } = await openLimiter(rt);
   const approvals = rt.store.approvalStore();
   const services = { config: rt.config, now: Date.now, extra: {}, limiter, access: rt.store.accessStore(), sessions: rt.store, approvals };
-  const assistants = buildAssistants(rt.config, builtinPlugs(), services, rt.resolve);
+  const audit = (entries: AuditInput[]) => rt.store.appendAudit(entries);
+  // Dashboard settings live in their own table, so this mirror of the config file never overwrites them.
+  const live = await LiveAssistants.open({ config: rt.config, registry: builtinPlugs(), services, resolve: rt.resolve, settings: rt.store.settingsStore(), log, audit });
   await rt.store.upsertAssistants(rt.config.assistants);
-  const assistantFor = assistantResolver(rt.config, assistants);
+  const assistantFor = (event: ChannelEvent) => live.resolve(event);
   const onToolRequest = toolGovernor({
     config: rt.config,
     approvals,
     assistantFor,
     now: Date.now,
-    audit: (entries) => rt.store.appendAudit(entries),
+    audit,
     // Owners must hear of an approval while the turn waits for it, so this goes out now, not with the turn.
     notifyOwners: async (event, text) => {
       for (const address of ownerAddresses(rt.config.access.owners, event)) {

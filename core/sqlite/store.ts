@@ -4,16 +4,16 @@ import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
 import { migrate, openDb, pendingMigrations, type Db, write } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
-import type { Channel, HistoryEntry, QueuedReply, SendState, Session, Store, TurnRecord, UsageTotals } from '../store.js';
+import { DEFAULT_WORKSPACE, type Channel, type HistoryEntry, type QueuedReply, type SendState, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteVaultStore } from './vault-store.js';
 import { SqliteAccessStore } from './access-store.js';
 import { SqliteAuthStore } from './auth-store.js';
 import { SqliteApprovalStore } from './approval-store.js';
 import { SqliteDashboardQueries } from './dashboard-queries.js';
+import { SqliteSettingsStore } from './settings-store.js';
 import type { Redactor } from '../redactor.js';
 
-const DEFAULT_WORKSPACE = 'default';
 const now = () => new Date().toISOString();
 
 /** The SQLite implementation of the Store: the only module that speaks SQL to the gateway's state. */
@@ -55,6 +55,11 @@ export class SqliteStore implements Store {
   /** What the dashboard lists (channels, history, audit pages) and the channel move it makes. */
   dashboardQueries(): SqliteDashboardQueries {
     return new SqliteDashboardQueries(this.db);
+  }
+
+  /** Assistants and workspaces as the dashboard set them; each change is committed with its audit entries. */
+  settingsStore(): SqliteSettingsStore {
+    return new SqliteSettingsStore(this.db, (entries) => this.audit.appendInTransaction(entries));
   }
 
   /** The vault's rows live in this database too. */

@@ -1,6 +1,6 @@
 import { out, withStore } from './with-store.js';
+import { allAssistantNames } from '../../core/assistant-settings.js';
 import { hashPassword, MIN_PASSWORD_CHARS, newApiKey } from '../../core/auth.js';
-import { loadConfig } from '../config-file.js';
 import { UsageError } from '../errors.js';
 import { readSecretInput } from '../prompt.js';
 import type { GlobalOptions } from '../runtime.js';
@@ -21,10 +21,12 @@ const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
 
 export async function apikeyCreate(name: string, options: GlobalOptions & { assistant?: string }): Promise<number> {
   if (!KEY_NAME.test(name)) throw new UsageError('a key name is 1–64 letters, digits, spaces, dots, dashes or underscores');
-  const { config } = loadConfig(options.config);
-  if (options.assistant && !config.assistants[options.assistant]) throw new UsageError(`unknown assistant "${options.assistant}"`);
   const { id, key, hash } = newApiKey();
-  await withStore(options, async (store) => {
+  await withStore(options, async (store, config) => {
+    // Assistants made in the dashboard can be bound too.
+    if (options.assistant && !(await allAssistantNames(config, store.settingsStore())).includes(options.assistant)) {
+      throw new UsageError(`unknown assistant "${options.assistant}"`);
+    }
     await store.authStore().createApiKey({ id, name, assistant: options.assistant ?? null, hash });
     await store.appendAudit([{ kind: 'apikey.created', actor: 'cli', subject: id, data: { name, assistant: options.assistant ?? null } }]);
   });

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { text as readAll } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { allAssistantNames } from '../../core/assistant-settings.js';
 import { publishEvents } from '../../core/connector.js';
 import { dedupeKey, outboundQueue, type Reply } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
@@ -19,9 +20,10 @@ const REPLY_TIMEOUT_MS = 60_000;
 export async function chat(options: GlobalOptions & { once?: boolean; assistant?: string }): Promise<number> {
   const rt = await openRuntime(options, 'chat');
   const log = createLogger('chat', 'warn', rt.redactor);
-  if (options.assistant && !rt.config.assistants[options.assistant]) {
+  const known = await allAssistantNames(rt.config, rt.store.settingsStore());
+  if (options.assistant && !known.includes(options.assistant)) {
     await rt.close();
-    throw new UsageError(`unknown assistant "${options.assistant}" (configured: ${Object.keys(rt.config.assistants).join(', ')})`);
+    throw new UsageError(`unknown assistant "${options.assistant}" (known: ${known.join(', ')})`);
   }
   const replies: Reply[] = [];
   let notify: (() => void) | undefined;

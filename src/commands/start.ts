@@ -7,7 +7,9 @@ import { startHttpServer } from '../http.js';
 import { acquireLock } from '../lock.js';
 import { createLogger } from '../logger.js';
 import { dbFile, openQueue, resolveDataDir, type GlobalOptions } from '../runtime.js';
+import { allAssistantNames } from '../../core/assistant-settings.js';
 import { resolveQueue } from '../../core/config.js';
+import { builtinPlugs } from '../../plugs/index.js';
 import { Redactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
@@ -66,8 +68,16 @@ export async function start(options: GlobalOptions): Promise<number> {
     webTurns.start();
     const http = await startHttpServer(config.server, dataDir, {
       webhooks: webhookForwarder(supervisor),
-      api: { config, auth: store.authStore(), turns: apiTurns },
-      dashboard: { config, store, queue: surfaceQueue, turns: webTurns, states: () => supervisor.states(), secureCookies: config.server.tls.mode !== 'off' },
+      api: { config, auth: store.authStore(), turns: apiTurns, assistants: () => allAssistantNames(config, store.settingsStore()) },
+      dashboard: {
+        config,
+        store,
+        plugs: builtinPlugs(),
+        queue: surfaceQueue,
+        turns: webTurns,
+        states: () => supervisor.states(),
+        secureCookies: config.server.tls.mode !== 'off',
+      },
     });
     supervisor.start({ name: 'worker', args: ['worker'], bootstrap: bootstrapFor('worker') });
     for (const [name, c] of Object.entries(config.connectors)) {

@@ -37,9 +37,11 @@ const textOf = (c: z.infer<typeof content> | null | undefined): string =>
  * assistant's own system prompt is always used; a caller's system messages cannot replace it). Each call is a turn
  * through the same plugs, audit and backends as every connector, with the key as the sender (`api:<key id>`).
  */
-export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: TurnClient }): Hono<Env> {
+export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: TurnClient; assistants?: () => Promise<string[]> }): Hono<Env> {
   const app = new Hono<Env>();
-  const visible = (key: ApiKeyRecord) => Object.keys(deps.config.assistants).filter((a) => !key.assistant || key.assistant === a);
+  // Assistants made in the dashboard are models too, listed from the moment they are saved.
+  const assistants = deps.assistants ?? (async () => Object.keys(deps.config.assistants));
+  const visible = async (key: ApiKeyRecord) => (await assistants()).filter((a) => !key.assistant || key.assistant === a);
 
   app.use('/v1/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
@@ -49,8 +51,8 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     await next();
   });
 
-  app.get('/v1/models', (c) =>
-    c.json({ object: 'list', data: visible(c.get('key')).map((id) => ({ id, object: 'model', created: 0, owned_by: 'monkeyclaw' })) }),
+  app.get('/v1/models', async (c) =>
+    c.json({ object: 'list', data: (await visible(c.get('key'))).map((id) => ({ id, object: 'model', created: 0, owned_by: 'monkeyclaw' })) }),
   );
 
   app.post('/v1/chat/completions', bodyLimit({ maxSize: 2 * 1024 * 1024, onError: (c) => oaiError(c, 400, 'Request body too large.', 'invalid_request_error') }), async (c) => {
@@ -67,7 +69,7 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     }
     const body = parsed.data;
     const key = c.get('key');
-    if (!visible(key).includes(body.model)) return oaiError(c, 404, `The model '${body.model}' does not exist.`, 'invalid_request_error', 'model_not_found');
+    if (!(await visible(key)).includes(body.model)) return oaiError(c, 404, `The model '${body.model}' does not exist.`, 'invalid_request_error', 'model_not_found');
     const turns = body.messages.filter((m) => m.role === 'user' || m.role === 'assistant').map((m) => ({ role: m.role as 'user' | 'assistant', content: textOf(m.content) }));
     const last = turns.at(-1);
     if (!last || last.role !== 'user') return oaiError(c, 400, 'The last message must come from the user.', 'invalid_request_error');

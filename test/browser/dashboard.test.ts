@@ -147,6 +147,38 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
     await screenshot(page, 'dashboard-overview-live');
   });
 
+  it('creates an assistant through labelled fields, after seeing what was wrong next to each field', async () => {
+    await page.getByRole('link', { name: 'Assistants' }).click();
+    await page.getByRole('link', { name: 'New assistant' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('scribe');
+    await page.getByLabel('System prompt').fill('');
+    await page.getByLabel('Inbound pipeline').fill('access, teleport');
+    await page.getByRole('button', { name: 'Create assistant' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Not saved: 2 problems' }).waitFor();
+    // Each control is marked invalid and described by the error printed right below it; what was typed stays.
+    for (const [label, error] of [['System prompt', 'a system prompt is required'], ['Inbound pipeline', 'entry 2: unknown plug "teleport"']] as const) {
+      const control = page.getByLabel(label);
+      expect(await control.getAttribute('aria-invalid'), label).toBe('true');
+      const described = (await control.getAttribute('aria-describedby'))!.split(' ');
+      const texts = await Promise.all(described.map((id) => page.locator(`#${id}`).textContent()));
+      expect(texts.join(' '), label).toContain(error);
+    }
+    expect(await page.getByLabel('Inbound pipeline').inputValue()).toBe('access, teleport');
+    expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('scribe');
+    expect((await store.settingsStore().savedAssistants()).map((a) => a.name)).toEqual([]);
+    await screenshot(page, 'dashboard-assistant-invalid');
+
+    await page.getByLabel('System prompt').fill('You keep the minutes.');
+    await page.getByLabel('Inbound pipeline').fill('access');
+    await page.getByLabel('Primary backend').selectOption('echo');
+    await page.getByLabel('When the primary fails').selectOption('ask');
+    await page.getByRole('button', { name: 'Create assistant' }).click();
+    await page.getByRole('status').filter({ hasText: 'Assistant scribe created.' }).waitFor();
+    await page.getByRole('link', { name: 'scribe' }).waitFor();
+    expect(await store.settingsStore().savedAssistants()).toMatchObject([{ name: 'scribe', settings: { systemPrompt: 'You keep the minutes.', fallback: 'ask' } }]);
+    await screenshot(page, 'dashboard-assistants');
+  });
+
   it('gives every control an accessible name, and fits every page into a phone-width viewport', async () => {
     const [channel] = await store.dashboardQueries().channels();
     // Browser-side checks as a string: tests compile without the DOM library.
@@ -155,7 +187,8 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
       const unnamed = controls.filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim());
       return { controls: controls.length, unnamed: unnamed.map((el) => el.outerHTML), overflow: document.documentElement.scrollWidth - window.innerWidth };
     })()`;
-    for (const path of ['/', '/conversations', `/conversations/${channel!.id}`, '/governance', '/audit', '/chat']) {
+    const pages = ['/', '/conversations', `/conversations/${channel!.id}`, '/assistants', '/assistants/new', '/assistants/scribe/edit', '/workspaces'];
+    for (const path of [...pages, '/workspaces/default/edit', '/governance', '/audit', '/chat']) {
       await page.goto(`${base}${path}`);
       const result = (await page.evaluate(check)) as { controls: number; unnamed: string[]; overflow: number };
       expect(result.controls, path).toBeGreaterThan(5);

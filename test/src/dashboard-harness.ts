@@ -7,6 +7,7 @@ import { Vault } from '../../core/vault.js';
 import { createApp } from '../../src/http.js';
 import type { LoginLimits } from '../../src/http/dashboard/login-limit.js';
 import { TurnClient } from '../../src/http/turns.js';
+import { builtinPlugs } from '../../plugs/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
 
 export const ORIGIN = 'http://localhost';
@@ -30,9 +31,11 @@ export interface Login {
  * An in-process gateway (embedded queue, echo worker, a telegram outbound recorder) with the dashboard on top,
  * driven through app.request(): no server. A secret is planted in the vault so tests can prove no page shows it.
  */
-export async function dashboardHarness(options: { password?: string | null; loginLimits?: LoginLimits } = {}) {
-  const g = await startTestGateway({ config: CONFIG });
-  const config = parseConfig(CONFIG);
+export async function dashboardHarness(options: { password?: string | null; loginLimits?: LoginLimits; config?: Record<string, unknown> } = {}) {
+  // Top-level keys given replace the harness's own.
+  const raw = { ...CONFIG, ...options.config };
+  const g = await startTestGateway({ config: raw });
+  const config = parseConfig(raw);
   const vault = new Vault(g.store.vaultStore(), randomBytes(32), (e) => g.store.appendAudit(e), 'test');
   await vault.unlock();
   await vault.set('TELEGRAM_TOKEN', SECRET_VALUE);
@@ -44,6 +47,7 @@ export async function dashboardHarness(options: { password?: string | null; logi
     dashboard: {
       config,
       store: g.store,
+      plugs: builtinPlugs(),
       queue: g.queue,
       turns,
       states: () => ({ worker: 'running', 'connector:telegram': 'restarting' }),

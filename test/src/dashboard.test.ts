@@ -1,8 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { dashboardHarness, ORIGIN, PASSWORD, SECRET_VALUE, XSS, XSS_ESCAPED, type Harness } from './dashboard-harness.js';
 
-const PAGES = ['/', '/conversations', '/conversations/1', '/governance', '/audit', '/audit?kind=pairing', '/chat', '/chat?assistant=default'];
-const ACTIONS = ['/logout', '/conversations/1/workspace', '/governance/pairing', '/governance/access', '/audit/verify', '/chat', '/chat/stream'];
+const PAGES = [
+  '/', '/conversations', '/conversations/1', '/assistants', '/assistants/new', '/assistants/default/edit', '/workspaces', '/workspaces/default/edit',
+  '/governance', '/audit', '/audit?kind=pairing', '/chat', '/chat?assistant=default',
+];
+const ACTIONS = [
+  '/logout', '/conversations/1/workspace', '/assistants', '/assistants/default', '/assistants/default/reset', '/workspaces', '/workspaces/default',
+  '/governance/pairing', '/governance/access', '/audit/verify', '/chat', '/chat/stream',
+];
 
 let h: Harness | undefined;
 afterEach(async () => {

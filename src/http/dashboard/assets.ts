@@ -39,6 +39,16 @@ polyline.in { stroke: var(--accent); } polyline.out { stroke: var(--ok); }
 .msg .text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .msg-user { align-self: flex-end; } .msg-assistant { align-self: flex-start; }
 .pager { display: flex; gap: 1rem; margin: .75rem 0; }
+form.stack { max-width: 44rem; }
+fieldset { border: 1px solid var(--line); border-radius: 8px; margin: 1rem 0; padding: .25rem .8rem .6rem; min-width: 0; }
+legend { font-weight: 600; padding: 0 .3rem; }
+.field { margin: .75rem 0; }
+.field label { font-weight: 600; }
+.field input, .field select, .field textarea { width: 100%; }
+.field .hint, .field-error { margin: .25rem 0 0; font-size: .85rem; overflow-wrap: anywhere; }
+.field-error { color: var(--bad); font-weight: 600; }
+.field.invalid input, .field.invalid select, .field.invalid textarea { border-color: var(--bad); border-width: 2px; }
+#form-errors ul { margin: .25rem 0; padding-left: 1.2rem; }
 `;
 
 /**

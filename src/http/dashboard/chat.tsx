@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
+import { allAssistantNames } from '../../../core/assistant-settings.js';
 import { MAX_TEXT_CHARS } from '../../../core/event.js';
 import type { ChannelMessage } from '../../../core/sqlite/dashboard-queries.js';
 import type { TurnOutcome } from '../turns.js';
@@ -92,14 +93,17 @@ async function streamOutcome(c: Context, run: () => Promise<TurnOutcome>): Promi
  */
 export function chatRoutes(app: DashApp, ctx: DashContext): void {
   const { deps } = ctx;
-  const assistants = Object.keys(deps.config.assistants);
-  const pick = (name: string | undefined) => (name && assistants.includes(name) ? name : assistants.includes('default') ? 'default' : assistants[0]!);
+  // Read per request: assistants made in the dashboard can be talked to at once.
+  const names = () => allAssistantNames(deps.config, deps.store.settingsStore());
+  const pick = (assistants: string[], name: string | undefined) =>
+    name && assistants.includes(name) ? name : assistants.includes('default') ? 'default' : assistants[0]!;
   const ask = (assistant: string, text: string) =>
     deps.turns.ask({ conversation: { id: conversationOf(assistant), kind: 'dm' }, sender: SENDER, text, assistant }, ASK_TIMEOUT_MS);
 
   app.get('/chat', ctx.guard.page, async (c) => {
     const session = c.get('session');
-    const assistant = pick(c.req.query('assistant'));
+    const assistants = await names();
+    const assistant = pick(assistants, c.req.query('assistant'));
     const queries = deps.store.dashboardQueries();
     const channel = await queries.channelByConversation('web', conversationOf(assistant));
     const history = channel === undefined ? [] : await queries.channelHistory(channel, 100);
@@ -116,7 +120,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
     const session = c.get('session');
     const body = await c.req.parseBody();
     const parsed = messageSchema.safeParse({ assistant: body.assistant, text: body.text });
-    if (!parsed.success || !assistants.includes(parsed.data.assistant)) return c.text('Bad request.', 400);
+    if (!parsed.success || !(await names()).includes(parsed.data.assistant)) return c.text('Bad request.', 400);
     const outcome = await ask(parsed.data.assistant, parsed.data.text);
     if (outcome.kind !== 'replies') ctx.flash.set(session.idHash, outcome.kind === 'silent' ? 'The message was refused by policy.' : 'The assistant did not answer in time.', false);
     return c.redirect(`/chat?${new URLSearchParams({ assistant: parsed.data.assistant })}`, 303);
@@ -131,7 +135,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
       return c.text('Bad request.', 400);
     }
     const parsed = messageSchema.safeParse(raw);
-    if (!parsed.success || !assistants.includes(parsed.data.assistant)) return c.text('Bad request.', 400);
+    if (!parsed.success || !(await names()).includes(parsed.data.assistant)) return c.text('Bad request.', 400);
     c.header('cache-control', 'no-store');
     return streamOutcome(c, () => ask(parsed.data.assistant, parsed.data.text));
   });

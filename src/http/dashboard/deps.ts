@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import type { Config } from '../../../core/config.js';
+import type { AnyPlug } from '../../../core/plug.js';
 import type { QueueDriver } from '../../../core/queue.js';
 import type { SqliteStore } from '../../../core/sqlite/store.js';
 import type { DashEnv, dashboardGuards, SessionAuth } from '../session-auth.js';
@@ -9,7 +10,9 @@ import type { LoginLimits } from './login-limit.js';
 /** What the dashboard is built from. It reads no vault and holds no credential: no page can show a secret. */
 export interface DashboardDeps {
   config: Config;
-  store: Pick<SqliteStore, 'authStore' | 'accessStore' | 'dashboardQueries' | 'appendAudit' | 'verifyAudit' | 'getConnectorState'>;
+  store: Pick<SqliteStore, 'authStore' | 'accessStore' | 'dashboardQueries' | 'settingsStore' | 'appendAudit' | 'verifyAudit' | 'getConnectorState'>;
+  /** The plug registry the workers use: pipelines made in the dashboard are checked against it before they are saved. */
+  plugs: ReadonlyMap<string, AnyPlug>;
   /** For queue depths and dead-letter counts. */
   queue: Pick<QueueDriver, 'depth'>;
   /** Web chat's surface connector (platform `web`). */

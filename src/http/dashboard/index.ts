@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { dashboardGuards, sessionAuth, type DashEnv } from '../session-auth.js';
+import { assistantRoutes } from './assistants.js';
 import { auditRoutes } from './audit.js';
 import { chatRoutes } from './chat.js';
 import { linkingRoutes } from './linking.js';
@@ -8,6 +9,7 @@ import { Flash, type DashboardDeps, type DashContext } from './deps.js';
 import { governanceRoutes } from './governance.js';
 import { loginRoutes } from './login.js';
 import { overviewRoutes } from './overview.js';
+import { workspaceRoutes } from './workspaces.js';
 
 export type { DashboardDeps } from './deps.js';
 
@@ -24,6 +26,8 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<DashEnv> {
   loginRoutes(app, ctx);
   overviewRoutes(app, ctx);
   conversationRoutes(app, ctx);
+  assistantRoutes(app, ctx);
+  workspaceRoutes(app, ctx);
   governanceRoutes(app, ctx);
   auditRoutes(app, ctx);
   chatRoutes(app, ctx);

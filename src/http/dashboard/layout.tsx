@@ -5,6 +5,8 @@ import { CSRF_FIELD } from '../session-auth.js';
 const NAV = [
   ['/', 'Overview'],
   ['/conversations', 'Conversations'],
+  ['/assistants', 'Assistants'],
+  ['/workspaces', 'Workspaces'],
   ['/governance', 'Governance'],
   ['/audit', 'Audit'],
   ['/chat', 'Web chat'],
