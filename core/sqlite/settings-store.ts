@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { assistantSettingsSchema, type AssistantSettings } from '../assistant-settings.js';
 import type { AuditInput } from '../audit.js';
-import type { Db } from '../db.js';
+import { write, type Db } from '../db.js';
 import { DEFAULT_WORKSPACE } from '../store.js';
 
 /** An assistant row as the dashboard saved it; a row that no longer validates says why instead of running. */
@@ -96,28 +96,24 @@ export class SqliteSettingsStore {
   async saveAssistant(name: string, settings: AssistantSettings, options: { create: boolean }, audit: AuditInput[]): Promise<'saved' | 'exists'> {
     const at = new Date().toISOString();
     const json = JSON.stringify(assistantSettingsSchema.parse(settings));
-    return this.db
-      .transaction(() => {
-        const written = this.db
-          .prepare(`INSERT INTO assistant_settings (name, settings, created_at, updated_at) VALUES (?, ?, ?, ?)
-            ON CONFLICT (name) DO ${options.create ? 'NOTHING' : 'UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at'}`)
-          .run(name, json, at, at);
-        if (written.changes === 0) return 'exists' as const;
-        this.changed(audit);
-        return 'saved' as const;
-      })
-      .immediate();
+    return write(this.db, () => {
+      const written = this.db
+        .prepare(`INSERT INTO assistant_settings (name, settings, created_at, updated_at) VALUES (?, ?, ?, ?)
+          ON CONFLICT (name) DO ${options.create ? 'NOTHING' : 'UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at'}`)
+        .run(name, json, at, at);
+      if (written.changes === 0) return 'exists' as const;
+      this.changed(audit);
+      return 'saved' as const;
+    });
   }
 
   /** Removes the dashboard's settings for `name`; false when it had none. */
   async resetAssistant(name: string, audit: AuditInput[]): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        if (this.db.prepare('DELETE FROM assistant_settings WHERE name = ?').run(name).changes === 0) return false;
-        this.changed(audit);
-        return true;
-      })
-      .immediate();
+    return write(this.db, () => {
+      if (this.db.prepare('DELETE FROM assistant_settings WHERE name = ?').run(name).changes === 0) return false;
+      this.changed(audit);
+      return true;
+    });
   }
 
   async workspaces(): Promise<WorkspaceRecord[]> {
@@ -132,30 +128,26 @@ export class SqliteSettingsStore {
   /** false, and nothing written, when the id is taken. */
   async createWorkspace(id: string, fields: WorkspaceFields, audit: AuditInput[]): Promise<boolean> {
     const at = new Date().toISOString();
-    return this.db
-      .transaction(() => {
-        const written = this.db
-          .prepare('INSERT INTO workspaces (id, display_name, assistant, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
-          .run(id, fields.displayName, fields.assistant, at, at);
-        if (written.changes === 0) return false;
-        this.changed(audit);
-        return true;
-      })
-      .immediate();
+    return write(this.db, () => {
+      const written = this.db
+        .prepare('INSERT INTO workspaces (id, display_name, assistant, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+        .run(id, fields.displayName, fields.assistant, at, at);
+      if (written.changes === 0) return false;
+      this.changed(audit);
+      return true;
+    });
   }
 
   /** false when there is no such workspace. */
   async updateWorkspace(id: string, fields: WorkspaceFields, audit: AuditInput[]): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        const written = this.db
-          .prepare('UPDATE workspaces SET display_name = ?, assistant = ?, updated_at = ? WHERE id = ?')
-          .run(fields.displayName, fields.assistant, new Date().toISOString(), id);
-        if (written.changes === 0) return false;
-        this.changed(audit);
-        return true;
-      })
-      .immediate();
+    return write(this.db, () => {
+      const written = this.db
+        .prepare('UPDATE workspaces SET display_name = ?, assistant = ?, updated_at = ? WHERE id = ?')
+        .run(fields.displayName, fields.assistant, new Date().toISOString(), id);
+      if (written.changes === 0) return false;
+      this.changed(audit);
+      return true;
+    });
   }
 
   /** Within the change's transaction. */
