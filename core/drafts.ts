@@ -1,9 +1,12 @@
 import type { Config } from './config.js';
 
 const DEFAULT_STREAM_EDIT_MS = 1_000;
+/** The gateway's own surfaces that always stream: web chat shows its reply growing, with no platform limit to keep. */
+const SURFACE_STREAM_MS: Record<string, number> = { web: 200 };
 
 /** How often a growing reply may be edited on this connector; undefined when its replies are sent finished. */
 export function streamEditInterval(config: Config, connector: string): number | undefined {
+  if (SURFACE_STREAM_MS[connector] !== undefined) return SURFACE_STREAM_MS[connector];
   const section = (config.connectors as Record<string, { streamEdits?: boolean; streamEditMs?: number } | undefined>)[connector];
   return section?.streamEdits ? (section.streamEditMs ?? DEFAULT_STREAM_EDIT_MS) : undefined;
 }

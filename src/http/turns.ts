@@ -16,6 +16,7 @@ export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silen
 export class TurnClient {
   private readonly waiting = new Map<string, Reply[]>();
   private readonly wake = new Map<string, () => void>();
+  private readonly drafts = new Map<string, (text: string) => void>();
   private consumer?: Consumer;
 
   constructor(
@@ -28,19 +29,33 @@ export class TurnClient {
     const actor = `surface:${this.platform}`;
     this.consumer = this.queue.consume(
       outboundQueue({ platform: this.platform, account: this.platform }),
-      outboundHandler(this.store, actor, async (reply) => {
-        // A reply whose caller went away is still recorded as sent: there is nobody to show it to.
-        this.waiting.get(reply.eventId)?.push(reply);
-        this.wake.get(reply.eventId)?.();
-        return [reply.idempotencyKey];
+      outboundHandler(this.store, actor, {
+        // A draft "edits" the caller's view: it is handed to the caller as the whole text so far.
+        edits: true,
+        send: async (reply) => {
+          if (reply.kind === 'draft') {
+            this.drafts.get(reply.eventId)?.(reply.text);
+            return [reply.stream ?? reply.idempotencyKey];
+          }
+          // A reply whose caller went away is still recorded as sent: there is nobody to show it to.
+          this.waiting.get(reply.eventId)?.push(reply);
+          this.wake.get(reply.eventId)?.();
+          return [reply.idempotencyKey];
+        },
       }),
       { concurrency: 16 },
     );
   }
 
-  async ask(input: Omit<ChannelEventInput, 'v' | 'id' | 'platform' | 'account' | 'platformMessageId' | 'receivedAt'>, timeoutMs = 300_000): Promise<TurnOutcome> {
+  /** `onDraft` is told the reply so far while it is written, where the worker streams this surface's replies. */
+  async ask(
+    input: Omit<ChannelEventInput, 'v' | 'id' | 'platform' | 'account' | 'platformMessageId' | 'receivedAt'>,
+    timeoutMs = 300_000,
+    onDraft?: (text: string) => void,
+  ): Promise<TurnOutcome> {
     const id = randomUUID();
     this.waiting.set(id, []);
+    if (onDraft) this.drafts.set(id, onDraft);
     try {
       const [event] = await publishEvents(this.queue, this.store, `surface:${this.platform}`, [
         { ...input, v: 1, id, platform: this.platform, account: this.platform, platformMessageId: id, receivedAt: new Date().toISOString() },
@@ -60,6 +75,7 @@ export class TurnClient {
     } finally {
       this.waiting.delete(id);
       this.wake.delete(id);
+      this.drafts.delete(id);
     }
   }
 

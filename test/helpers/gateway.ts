@@ -4,7 +4,9 @@ import type { Backend } from '../../core/backend.js';
 import { EchoBackend } from '../../core/backends/echo.js';
 import { parseConfig, type Config } from '../../core/config.js';
 import { publishEvents } from '../../core/connector.js';
+import { streamEditInterval } from '../../core/drafts.js';
 import type { Reply } from '../../core/event.js';
+import type { JobInput } from '../../core/queue.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { buildPipelines, type AnyPlug } from '../../core/plug.js';
 import { inboundHandler, INBOUND_QUEUE } from '../../core/session-worker.js';
@@ -30,7 +32,13 @@ export async function startTestGateway(options: { config?: unknown; backend?: Ba
   const a = config.assistants[name]!;
   const assistant: RuntimeAssistant = { name, config: a, pipelines: buildPipelines(name, a, registry, services), backends: [options.backend ?? new EchoBackend()] };
   const sent: Reply[] = [];
-  const worker = queue.consume(INBOUND_QUEUE, inboundHandler({ store, assistantFor: () => assistant, now: Date.now }), { concurrency: 8, backoffMs: 20, maxAttempts: 3 });
+  // Streamed replies as the real worker queues them (web chat always streams; connectors with streamEdits).
+  const streaming = {
+    intervalFor: (event: { account: string }) => streamEditInterval(config, event.account),
+    enqueue: (q: string, job: JobInput) => queue.enqueue(q, [job]),
+    onError: () => undefined,
+  };
+  const worker = queue.consume(INBOUND_QUEUE, inboundHandler({ store, assistantFor: () => assistant, now: Date.now, streaming }), { concurrency: 8, backoffMs: 20, maxAttempts: 3 });
   const platform = options.platform ?? 'telegram';
   const outbound = queue.consume(`outbound:${platform}`, outboundHandler(store, `connector:${platform}`, async (r) => {
     sent.push(r);

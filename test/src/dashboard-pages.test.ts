@@ -93,7 +93,7 @@ describe('dashboard pages', () => {
     expect(await (await h.get('/audit', { cookie: s.cookie })).text()).toMatch(/role="status" class="notice ok">Audit log ok: \d+ entries, head [0-9a-f]{64}\./);
   });
 
-  it('web chat: the reply streams back in pieces over SSE, through the queue as web:admin; without script the form works too', async () => {
+  it('web chat: the reply streams back over SSE as it is written, through the queue as web:admin; without script the form works too', async () => {
     h = await dashboardHarness();
     const s = await h.login();
     const r = await h.app.request('/chat/stream', {
@@ -103,10 +103,13 @@ describe('dashboard pages', () => {
     });
     expect(r.headers.get('content-type')).toContain('text/event-stream');
     const body = await r.text();
-    const pieces = [...body.matchAll(/event: piece\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!) as string);
-    expect(pieces.length).toBeGreaterThan(1);
-    expect(pieces.join('')).toBe('one two three four');
-    expect(body).toContain('event: done');
+    const events = [...body.matchAll(/event: (draft|reply)\ndata: (.*)\n/g)].map((m) => ({ event: m[1], text: JSON.parse(m[2]!) as string }));
+    // Drafts first (the echo backend's first piece shows at once), each a beginning of the reply; the reply last.
+    expect(events.at(-1)).toEqual({ event: 'reply', text: 'one two three four' });
+    const drafts = events.filter((e) => e.event === 'draft');
+    expect(drafts.length).toBeGreaterThanOrEqual(1);
+    expect(drafts.every((d) => 'one two three four'.startsWith(d.text.trim()))).toBe(true);
+    expect(body.indexOf('event: done')).toBeGreaterThan(body.lastIndexOf('event: reply'));
     const received = (await h.g.store.dashboardQueries().auditPage({ kind: 'inbound.received', limit: 5 }))[0]!;
     expect(received.actor).toBe('web:admin');
     expect(JSON.parse(received.data)).toMatchObject({ conversation: 'web:admin:default' });

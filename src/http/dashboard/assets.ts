@@ -156,7 +156,7 @@ export const JS = `'use strict';
         while ((cut = buffer.indexOf('\\n\\n')) >= 0) {
           const { event, data } = parseBlock(buffer.slice(0, cut));
           buffer = buffer.slice(cut + 2);
-          if (event === 'piece') out.textContent += data;
+          if (event === 'draft' || event === 'reply') out.textContent = data;
           else if (event === 'notice' || event === 'failure') { out.textContent = data; out.parentElement.classList.add('notice'); }
         }
       }

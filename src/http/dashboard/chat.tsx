@@ -60,27 +60,29 @@ function ChatPage({ assistants, assistant, history, csrf }: { assistants: string
   );
 }
 
-/** Sends the outcome of a turn as SSE: the reply in word pieces (as the API streams), or a notice, then `done`. */
-async function streamOutcome(c: Context, run: () => Promise<TurnOutcome>): Promise<Response> {
+/**
+ * Sends a turn as SSE: `draft` with the reply so far while the backend writes it, then the final `reply` (which
+ * replaces the drafts) or a `notice`, then `done`.
+ */
+async function streamOutcome(c: Context, run: (onDraft: (text: string) => void) => Promise<TurnOutcome>): Promise<Response> {
   return streamSSE(c, async (stream) => {
     let outcome: TurnOutcome;
+    let sending = Promise.resolve();
     try {
-      outcome = await run();
+      outcome = await run((text) => {
+        sending = sending.then(() => stream.writeSSE({ event: 'draft', data: JSON.stringify(text) }));
+      });
     } catch {
       outcome = { kind: 'timeout' };
     }
+    await sending;
     if (outcome.kind !== 'replies') {
       const why = outcome.kind === 'silent' ? 'The message was refused by policy.' : 'The assistant did not answer in time.';
       await stream.writeSSE({ event: 'failure', data: JSON.stringify(why) });
     } else {
-      for (const [i, reply] of outcome.replies.entries()) {
-        if (reply.kind === 'notice') {
-          await stream.writeSSE({ event: 'notice', data: JSON.stringify(reply.text) });
-          continue;
-        }
-        const text = i > 0 ? `\n\n${reply.text}` : reply.text;
-        for (const piece of text.match(/\s*\S+\s*/gu) ?? [text]) await stream.writeSSE({ event: 'piece', data: JSON.stringify(piece) });
-      }
+      const answer = outcome.replies.filter((r) => r.kind !== 'notice').map((r) => r.text);
+      for (const notice of outcome.replies.filter((r) => r.kind === 'notice')) await stream.writeSSE({ event: 'notice', data: JSON.stringify(notice.text) });
+      if (answer.length > 0) await stream.writeSSE({ event: 'reply', data: JSON.stringify(answer.join('\n\n')) });
     }
     await stream.writeSSE({ event: 'done', data: 'null' });
   });
@@ -97,8 +99,8 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
   const names = () => allAssistantNames(deps.config, deps.store.settingsStore());
   const pick = (assistants: string[], name: string | undefined) =>
     name && assistants.includes(name) ? name : assistants.includes('default') ? 'default' : assistants[0]!;
-  const ask = (assistant: string, text: string) =>
-    deps.turns.ask({ conversation: { id: conversationOf(assistant), kind: 'dm' }, sender: SENDER, text, assistant }, ASK_TIMEOUT_MS);
+  const ask = (assistant: string, text: string, onDraft?: (text: string) => void) =>
+    deps.turns.ask({ conversation: { id: conversationOf(assistant), kind: 'dm' }, sender: SENDER, text, assistant }, ASK_TIMEOUT_MS, onDraft);
 
   app.get('/chat', ctx.guard.page, async (c) => {
     const session = c.get('session');
@@ -137,6 +139,6 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
     const parsed = messageSchema.safeParse(raw);
     if (!parsed.success || !(await names()).includes(parsed.data.assistant)) return c.text('Bad request.', 400);
     c.header('cache-control', 'no-store');
-    return streamOutcome(c, () => ask(parsed.data.assistant, parsed.data.text));
+    return streamOutcome(c, (onDraft) => ask(parsed.data.assistant, parsed.data.text, onDraft));
   });
 }
