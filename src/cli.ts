@@ -52,7 +52,9 @@ export function buildProgram(): Command {
     .option('--once', 'send stdin as one message, print the reply, exit')
     .action(run(lazy(() => import('./commands/chat.js'), (m) => m.chat)));
   sub('migrate', 'apply SQL migrations').action(run(lazy(ops, (m) => m.migrateCommand)));
-  sub('doctor', 'check config, database, queue, connectors and backends').action(run(lazy(ops, (m) => m.doctor)));
+  sub('doctor', 'check config, database, queue, connectors and backends')
+    .option('--connector <name>', 'check only the config and this connector')
+    .action(run(lazy(ops, (m) => m.doctor)));
 
   const audit = program.command('audit').description('the hash-chained audit log');
   withGlobals(audit.command('verify').description('verify the hash chain')).exitOverride().action(run(lazy(ops, (m) => m.auditVerify)));
