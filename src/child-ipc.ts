@@ -44,8 +44,10 @@ export function sendToParent(message: object, timeoutMs = 1_000): Promise<void> 
   });
 }
 
-/** One line, cut to fit a report. */
-export const reportText = (text: string): string => {
+/** Text as one line of at most `max` characters (an ellipsis marks a cut). */
+export function oneLine(text: string, max: number): string {
   const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > MAX_REPORT_CHARS ? `${line.slice(0, MAX_REPORT_CHARS - 1)}…` : line;
-};
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+export const reportText = (text: string): string => oneLine(text, MAX_REPORT_CHARS);

@@ -122,7 +122,7 @@ describe('dashboard pages', () => {
     h = await dashboardHarness();
     const s = await h.login();
     const page = await (await h.get('/', { cookie: s.cookie })).text();
-    expect(page).toMatch(/<td>connector:telegram<\/td><td class="state-restarting">restarting<\/td>/);
+    expect(page).toMatch(/<td>connector:telegram<\/td><td data-col="state" class="state-restarting">restarting<\/td>/);
     for (const q of ['inbound', 'outbound:telegram', 'outbound:web', 'outbound:api']) expect(page).toContain(`<td>${q}</td>`);
     const events = await h.get('/events', { cookie: s.cookie, origin: ORIGIN });
     const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
