@@ -38,6 +38,7 @@ figure.chart figcaption { font-size: .85rem; color: var(--muted); margin-top: .3
 .uplot { font-family: inherit; } .u-legend { font-size: .8rem; }
 td.error-text, span.error-text { overflow-wrap: anywhere; }
 td.error-text { min-width: 14rem; }
+code.summary { display: block; color: var(--muted); }
 ul.verdicts { list-style: none; padding: 0; margin: .75rem 0; }
 ul.verdicts li { padding: .35rem 0; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
 ul.verdicts li.ok strong { color: var(--ok); } ul.verdicts li.bad strong { color: var(--bad); }
