@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { dashboardHarness, ORIGIN, PASSWORD, SECRET_VALUE, XSS, XSS_ESCAPED, type Harness } from './dashboard-harness.js';
 
 const PAGES = ['/', '/conversations', '/conversations/1', '/governance', '/audit', '/audit?kind=pairing', '/chat', '/chat?assistant=default'];
-const ACTIONS = ['/logout', '/conversations/1/workspace', '/governance/pairing', '/governance/access', '/audit/verify', '/chat', '/chat/stream'];
+const ACTIONS = ['/logout', '/conversations/1/workspace', '/governance/pairing', '/governance/approval', '/governance/access', '/audit/verify', '/chat', '/chat/stream', '/connectors/telegram/doctor'];
 
 let h: Harness | undefined;
 afterEach(async () => {
