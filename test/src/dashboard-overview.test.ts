@@ -40,7 +40,7 @@ describe('overview charts', () => {
     expect(html).not.toMatch(/<script(?![^>]*\bsrc="\/assets\/)/);
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
     // Both charts' regions, with their figures in words.
-    expect(html).toContain('<figure class="chart" aria-label="Throughput"><div class="plot" id="chart-throughput" aria-hidden="true"></div>');
+    expect(html).toContain('<figure class="chart" aria-label="Throughput"><h2>Throughput</h2><div class="plot" id="chart-throughput" aria-hidden="true"></div>');
     expect(html).toContain('<figure class="chart" aria-label="Reply latency">');
 
     for (const [, path, integrity] of [js!, css!]) {

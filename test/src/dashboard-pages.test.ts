@@ -62,7 +62,7 @@ describe('dashboard pages', () => {
     await approvals.create({ ...base, id: 'XPRD67', tool: 'Bash', summary: 'make', createdAt: now - 600_000, expiresAt: now - 1_000 });
     const page = await (await h.get('/governance', { cookie: s.cookie })).text();
     expect(page).toContain('<h2>Pending tool approvals</h2>');
-    expect(page).toMatch(/<td class="mono">PUSH23<\/td><td><span class="mono">Bash<\/span><code class="summary">git push origin main<\/code><\/td><td>default<\/td><td class="mono">telegram:100<\/td><td class="muted">1 min<\/td><td class="muted">\d{4}-[^<]+Z<\/td>/);
+    expect(page).toMatch(/<td class="mono">PUSH23<\/td><td class="tool"><span class="mono">Bash<\/span><code class="summary">git push origin main<\/code><\/td><td class="decision">.*?<\/td><td>default<\/td><td class="mono">telegram:100<\/td><td class="muted">1 min<\/td><td class="muted">\d{4}-[^<]+Z<\/td>/);
     for (const id of ['PUSH23', 'RMRF45']) {
       expect(page).toContain(`aria-label="Approve ${id} (Bash)"`);
       expect(page).toContain(`aria-label="Reject ${id} (Bash)"`);

@@ -33,12 +33,16 @@ button.secondary { background: transparent; color: var(--accent); }
 .state-running { color: var(--ok); } .state-failed { color: var(--bad); } .state-restarting, .state-starting { color: #b7791f; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 24rem), 1fr)); gap: .75rem; margin-top: .75rem; }
 figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: .6rem .8rem; min-width: 0; }
+figure.chart h2 { margin: 0 0 .4rem; }
 figure.chart figcaption { font-size: .85rem; color: var(--muted); margin-top: .3rem; }
 .plot { min-height: 200px; width: 100%; overflow: hidden; }
 .uplot { font-family: inherit; } .u-legend { font-size: .8rem; }
 td.error-text, span.error-text { overflow-wrap: anywhere; }
 td.error-text { min-width: 14rem; }
 code.summary { display: block; color: var(--muted); }
+table.approvals td.mono, table.approvals td.muted { white-space: nowrap; overflow-wrap: normal; }
+table.approvals td.decision button { margin: .1rem 0; }
+table.approvals td.tool { min-width: 9rem; }
 ul.verdicts { list-style: none; padding: 0; margin: .75rem 0; }
 ul.verdicts li { padding: .35rem 0; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
 ul.verdicts li.ok strong { color: var(--ok); } ul.verdicts li.bad strong { color: var(--bad); }
@@ -102,19 +106,25 @@ export const JS = `'use strict';
     const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
     const size = () => ({ width: Math.max(200, el.clientWidth), height: 200 });
     const axis = { stroke: css('--muted'), grid: { stroke: css('--line'), width: 1 }, ticks: { stroke: css('--line'), width: 1 } };
+    const two = (n) => String(n).padStart(2, '0');
+    const clock = (t) => { const d = new Date(t * 1000); return two(d.getHours()) + ':' + two(d.getMinutes()); };
     const plot = new uPlot({
       ...size(),
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, (max || 0) * 1.15)] } },
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: css(s.color), width: 2, value: (u, v) => (v === null || v === undefined ? '—' : v + s.unit) }))],
-      axes: [axis, { ...axis, size: 48 }],
+      series: [
+        { label: 'time', value: (u, t) => (t == null ? '—' : clock(t) + ':' + two(new Date(t * 1000).getSeconds())) },
+        // Dots as well as lines: a lone measurement between empty intervals has no line to draw.
+        ...series.map((s) => ({ label: s.label, stroke: css(s.color), width: 2, points: { show: s.dots, size: 5 }, value: (u, v) => (v == null ? '—' : v + s.unit) })),
+      ],
+      axes: [{ ...axis, space: 44, values: (u, ticks) => ticks.map(clock) }, { ...axis, size: 48 }],
       cursor: { drag: { x: false, y: false } },
     }, [[], ...series.map(() => [])], el);
     window.addEventListener('resize', () => plot.setSize(size()));
     return plot;
   }
 
-  const throughput = chart('chart-throughput', [{ label: 'in', color: '--accent', unit: '' }, { label: 'out', color: '--ok', unit: '' }]);
-  const latency = chart('chart-latency', [{ label: 'p50', color: '--accent', unit: ' ms' }, { label: 'p95', color: '--bad', unit: ' ms' }]);
+  const throughput = chart('chart-throughput', [{ label: 'in', color: '--accent', unit: '', dots: false }, { label: 'out', color: '--ok', unit: '', dots: false }]);
+  const latency = chart('chart-latency', [{ label: 'p50', color: '--accent', unit: ' ms', dots: true }, { label: 'p95', color: '--bad', unit: ' ms', dots: true }]);
 
   function showSnapshot(s) {
     for (const el of document.querySelectorAll('[data-field]')) {

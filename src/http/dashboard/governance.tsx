@@ -65,33 +65,30 @@ export function age(ms: number): string {
 
 function ToolApprovals({ pending, now, redact, csrf }: { pending: Approval[]; now: number; redact: (text: string) => string; csrf: string }) {
   if (pending.length === 0) return <p>No tool calls are waiting for a decision.</p>;
+  // The buttons come right after what they decide, so a phone shows them without scrolling sideways.
   return (
     <div class="table-wrap">
-      <table>
+      <table class="approvals">
         <thead>
           <tr>
             <th>id</th>
             <th>tool</th>
+            <th>decision</th>
             <th>assistant</th>
             <th>requester</th>
             <th>age</th>
             <th>expires</th>
-            <th>decision</th>
           </tr>
         </thead>
         <tbody>
           {pending.map((a) => (
             <tr>
               <td class="mono">{a.id}</td>
-              <td>
+              <td class="tool">
                 <span class="mono">{a.tool}</span>
                 {a.summary ? <code class="summary">{redact(a.summary)}</code> : null}
               </td>
-              <td>{a.assistant}</td>
-              <td class="mono">{a.requester}</td>
-              <td class="muted">{age(now - a.createdAt)}</td>
-              <td class="muted">{new Date(a.expiresAt).toISOString()}</td>
-              <td>
+              <td class="decision">
                 <form method="post" action="/governance/approval" class="inline">
                   <Csrf token={csrf} />
                   <input type="hidden" name="id" value={a.id} />
@@ -103,6 +100,10 @@ function ToolApprovals({ pending, now, redact, csrf }: { pending: Approval[]; no
                   </button>
                 </form>
               </td>
+              <td>{a.assistant}</td>
+              <td class="mono">{a.requester}</td>
+              <td class="muted">{age(now - a.createdAt)}</td>
+              <td class="muted">{new Date(a.expiresAt).toISOString()}</td>
             </tr>
           ))}
         </tbody>

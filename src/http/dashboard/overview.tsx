@@ -94,6 +94,7 @@ function Processes({ rows, doctor, csrf }: { rows: ProcessRow[]; doctor: Readonl
 function Chart({ label, id, children }: { label: string; id: string; children: Child }) {
   return (
     <figure class="chart" aria-label={label}>
+      <h2>{label}</h2>
       <div class="plot" id={id} aria-hidden="true"></div>
       <figcaption>{children}</figcaption>
     </figure>
