@@ -9,7 +9,10 @@ import type { TurnClient } from '../turns.js';
 import type { LoginLimits } from './login-limit.js';
 import type { SnapshotSource } from './snapshot.js';
 
-/** What the dashboard is built from. It reads no vault and holds no credential: no page can show a secret. */
+/**
+ * What the dashboard is built from. It reads no vault and holds no credential: no page can show a secret. The doctor
+ * runner holds credentials elsewhere (a child process), and the redactor only masks what it was given.
+ */
 export interface DashboardDeps {
   config: Config;
   store: Pick<SqliteStore, 'authStore' | 'accessStore' | 'approvalStore' | 'dashboardQueries' | 'appendAudit' | 'verifyAudit' | 'getConnectorState'>;

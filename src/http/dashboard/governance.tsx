@@ -55,7 +55,7 @@ function Pairings({ pending, csrf }: { pending: PairingRequest[]; csrf: string }
 }
 
 /** How long ago, in the largest whole unit. */
-export function age(ms: number): string {
+function age(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min`;

@@ -12,7 +12,7 @@ const MAX_STREAMS = 32;
 const IMMUTABLE = 'private, max-age=31536000, immutable';
 
 /** A figure as text; the client writes the same from each snapshot (null: nothing to measure yet). */
-export const figure = (v: number | null): string => (v === null ? '—' : String(v));
+const figure = (v: number | null): string => (v === null ? '—' : String(v));
 
 function Table({ caption, id, heads, rows }: { caption: string; id: string; heads: string[]; rows: Array<Array<string | number>> }) {
   return (

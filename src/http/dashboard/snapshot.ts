@@ -7,7 +7,7 @@ import type { DashboardDeps } from './deps.js';
 import { TrafficWindow, windowStartFor, type TrafficView } from './traffic.js';
 
 /** What one line of a table can hold; the audit log has the whole text. */
-export const MAX_ERROR_CHARS = 300;
+const MAX_ERROR_CHARS = 300;
 
 export interface ProcessRow {
   name: string;
