@@ -96,7 +96,8 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
       kind: 'inbound.received',
       actor: `${event.platform}:${event.sender.id}`,
       subject: event.id,
-      data: { conversation: `${event.platform}:${event.conversation.id}`, kind: event.conversation.kind, chars: event.text.length },
+      // receivedAt: when the connector took the message, the start of the end-to-end latency the dashboard shows.
+      data: { conversation: `${event.platform}:${event.conversation.id}`, kind: event.conversation.kind, chars: event.text.length, receivedAt: event.receivedAt },
     };
     const committed = await deps.store.commitTurn({
       dedupeKey: key,

@@ -5,6 +5,8 @@ import { MasterKeyError } from '../core/master-key.js';
 import { PlugConfigError } from '../core/plug.js';
 import { Redactor } from '../core/redactor.js';
 import { WrongMasterKeyError } from '../core/vault.js';
+import { FATAL_REPORT, reportText, sendToParent } from './child-ipc.js';
+import { SUPERVISED_ENV } from './credentials.js';
 import { UsageError } from './errors.js';
 import { LockedError } from './lock.js';
 import type { GlobalOptions } from './runtime.js';
@@ -52,7 +54,9 @@ export function buildProgram(): Command {
     .option('--once', 'send stdin as one message, print the reply, exit')
     .action(run(lazy(() => import('./commands/chat.js'), (m) => m.chat)));
   sub('migrate', 'apply SQL migrations').action(run(lazy(ops, (m) => m.migrateCommand)));
-  sub('doctor', 'check config, database, queue, connectors and backends').action(run(lazy(ops, (m) => m.doctor)));
+  sub('doctor', 'check config, database, queue, connectors and backends')
+    .option('--connector <name>', 'check only the config and this connector')
+    .action(run(lazy(ops, (m) => m.doctor)));
 
   const audit = program.command('audit').description('the hash-chained audit log');
   withGlobals(audit.command('verify').description('verify the hash chain')).exitOverride().action(run(lazy(ops, (m) => m.auditVerify)));
@@ -154,7 +158,13 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** A supervised child (worker, connector) tells its supervisor why it is about to exit, for the crash audit. */
+const supervised = !!process.send && process.env[SUPERVISED_ENV] === '1';
+const lastWords = (error: unknown) => ({ type: FATAL_REPORT, message: reportText(new Redactor().redact(error instanceof Error ? error.message : String(error))) });
+
 async function main(): Promise<void> {
+  // Best effort for what escapes main: the channel is usually written at once, before the process dies.
+  if (supervised) process.on('uncaughtExceptionMonitor', (error) => process.send?.(lastWords(error), undefined, {}, () => undefined));
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (error) {
@@ -164,6 +174,7 @@ async function main(): Promise<void> {
       // Error text can quote input; credential shapes never reach the terminal or a log collector.
       process.stderr.write(`monkeyclaw: ${new Redactor().redact(message)}\n`);
       if (code === 1 && !(error instanceof LockedError) && process.env.MONKEYCLAW_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+      if (supervised) await sendToParent(lastWords(error));
     }
     process.exitCode = code;
   }

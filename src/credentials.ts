@@ -86,7 +86,7 @@ export type Bootstrap = { type: typeof BOOTSTRAP; queue: QueueConfig; values: Re
 
 export const SUPERVISED_ENV = 'MONKEYCLAW_SUPERVISED';
 
-function receiveBootstrap(timeoutMs = 15_000): Promise<Bootstrap> {
+export function receiveBootstrap(timeoutMs = 15_000): Promise<Bootstrap> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no bootstrap message from the supervisor')), timeoutMs);
     process.once('message', (message: unknown) => {

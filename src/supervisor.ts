@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Store } from '../core/store.js';
+import { parseFatalReport } from './child-ipc.js';
 
 export interface ChildSpec {
   /** `worker`, `connector:telegram`, … */
@@ -39,6 +40,8 @@ interface Managed {
   state: ChildState;
   restarts: number[];
   timer?: NodeJS.Timeout;
+  /** Why the running child says it is exiting (its last words over IPC), audited with the crash. */
+  report?: string;
 }
 
 /**
@@ -48,6 +51,8 @@ interface Managed {
  */
 export class Supervisor {
   private readonly children = new Map<string, Managed>();
+  /** One-off children (a doctor run): never restarted, killed at stop. */
+  private readonly oneOffs = new Set<ChildProcess>();
   private stopping = false;
 
   constructor(
@@ -85,6 +90,36 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Runs a one-off child (`doctor --connector X`) with the credentials `spec.bootstrap` gives it, outside the
+   * restart policy. Resolves with the first message `accept` takes, once the child has exited; undefined when it
+   * exits without one, or when it is still running after `timeoutMs` (then it is killed).
+   */
+  async runOnce<T>(spec: ChildSpec, accept: (message: unknown) => T | undefined, timeoutMs: number): Promise<T | undefined> {
+    if (this.stopping) return undefined;
+    const bootstrap = await spec.bootstrap();
+    if (this.stopping) return undefined;
+    const child = fork(CLI, [...spec.args, ...this.globalArgs], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: childEnv() });
+    this.oneOffs.add(child);
+    return new Promise((resolve) => {
+      let answer: T | undefined;
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('message', (message: unknown) => {
+        answer ??= accept(message);
+      });
+      const done = () => {
+        clearTimeout(timer);
+        this.oneOffs.delete(child);
+        resolve(answer);
+      };
+      child.once('error', done);
+      child.once('close', done);
+      child.send(bootstrap, (error) => {
+        if (error) child.kill('SIGKILL');
+      });
+    });
+  }
+
   states(): Record<string, ChildState> {
     return Object.fromEntries([...this.children].map(([name, m]) => [name, m.state]));
   }
@@ -96,9 +131,15 @@ export class Supervisor {
         const child = fork(CLI, [...m.spec.args, ...this.globalArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: childEnv() });
         m.child = child;
         m.state = 'running';
+        m.report = undefined;
+        child.on('message', (message: unknown) => {
+          const report = parseFatalReport(message);
+          if (report !== undefined) m.report = report;
+        });
         child.send(bootstrap);
         void this.audit('process.started', m.spec.name, { pid: child.pid });
-        child.once('exit', (code, signal) => this.onExit(m, code, signal));
+        // 'close', not 'exit': it comes after the IPC channel is drained, so a last report is never missed.
+        child.once('close', (code, signal) => this.onExit(m, code, signal));
       },
       (error: unknown) => {
         // A missing secret will not appear by retrying: say so once, plainly, and leave the others running.
@@ -118,7 +159,8 @@ export class Supervisor {
     }
     const now = Date.now();
     m.restarts = m.restarts.filter((t) => now - t < this.policy.withinMs);
-    void this.audit('process.crashed', m.spec.name, { code, signal });
+    const error = m.report;
+    void this.audit('process.crashed', m.spec.name, { code, signal, ...(error !== undefined ? { error } : {}) });
     this.log.error({ child: m.spec.name, code, signal }, 'child exited');
     if (m.restarts.length >= this.policy.maxRestarts) {
       m.state = 'failed';
@@ -147,6 +189,7 @@ export class Supervisor {
   /** SIGTERM to every child, SIGKILL to any still running after `graceMs`. */
   async stop(graceMs = 9_000): Promise<void> {
     this.stopping = true;
+    for (const child of this.oneOffs) child.kill('SIGKILL');
     const running = [...this.children.values()].filter((m) => {
       clearTimeout(m.timer);
       return m.child;

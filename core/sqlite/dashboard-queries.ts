@@ -16,12 +16,26 @@ export interface ChannelMessage {
   workspaceId: string;
 }
 
-/** One audited message for the overview's counters: `platform` is where it came from or went to. */
+/**
+ * One audited message for the overview's counters: `platform` is where it came from or went to, `subject` the
+ * event it belongs to, and `receivedAt` (inbound only) when its connector received it.
+ */
 export interface TrafficRow {
   seq: number;
   kind: 'inbound.received' | 'outbound.sent';
   at: string;
   platform: string;
+  subject: string | null;
+  receivedAt: string | null;
+}
+
+/** A supervised process's latest crash or failure to start, as the supervisor audited it. */
+export interface ProcessErrorRow {
+  seq: number;
+  at: string;
+  kind: 'process.crashed' | 'process.failed_to_start';
+  subject: string;
+  data: string;
 }
 
 interface AuditRow {
@@ -40,6 +54,10 @@ const TRAFFIC = `kind IN ('inbound.received', 'outbound.sent')`;
 /** inbound.received is acted by `platform:sender`; outbound.sent names its `platform:conversation` in data. */
 const TRAFFIC_PLATFORM = `CASE kind WHEN 'inbound.received' THEN substr(actor, 1, instr(actor, ':') - 1)
   ELSE substr(json_extract(data, '$.conversation'), 1, instr(json_extract(data, '$.conversation'), ':') - 1) END`;
+
+const PROCESS_ERRORS = `kind IN ('process.crashed', 'process.failed_to_start') AND subject IS NOT NULL`;
+const TRAFFIC_SELECT = `SELECT seq, kind, at, ${TRAFFIC_PLATFORM} AS platform, subject,
+  CASE kind WHEN 'inbound.received' THEN json_extract(data, '$.receivedAt') END AS receivedAt FROM audit_log`;
 
 const CHANNEL_SELECT = `SELECT c.id, c.platform, c.conversation_id AS conversationId, c.kind, c.workspace_id AS workspaceId,
     c.created_at AS createdAt,
@@ -125,7 +143,22 @@ export class SqliteDashboardQueries {
   /** Messages audited in (`afterSeq`, `upTo`] (a primary-key range: cheap to ask every second). */
   async trafficSince(afterSeq: number, options: { upTo: number; sinceAt?: string }): Promise<TrafficRow[]> {
     return this.db
-      .prepare(`SELECT seq, kind, at, ${TRAFFIC_PLATFORM} AS platform FROM audit_log WHERE seq > ? AND seq <= ? AND ${TRAFFIC} AND at >= ? ORDER BY seq`)
+      .prepare(`${TRAFFIC_SELECT} WHERE seq > ? AND seq <= ? AND ${TRAFFIC} AND at >= ? ORDER BY seq`)
       .all(afterSeq, options.upTo, options.sinceAt ?? '') as TrafficRow[];
+  }
+
+  /** Each process's latest crash or failure to start up to `seq` (one scan, done once). */
+  async lastProcessErrors(upToSeq: number): Promise<ProcessErrorRow[]> {
+    return this.db
+      .prepare(`SELECT seq, at, kind, subject, data FROM audit_log WHERE seq IN
+        (SELECT MAX(seq) FROM audit_log WHERE ${PROCESS_ERRORS} AND seq <= ? GROUP BY subject) ORDER BY seq`)
+      .all(upToSeq) as ProcessErrorRow[];
+  }
+
+  /** Crashes and failures to start audited in (`afterSeq`, `upTo`]. */
+  async processErrorsSince(afterSeq: number, upTo: number): Promise<ProcessErrorRow[]> {
+    return this.db
+      .prepare(`SELECT seq, at, kind, subject, data FROM audit_log WHERE seq > ? AND seq <= ? AND ${PROCESS_ERRORS} ORDER BY seq`)
+      .all(afterSeq, upTo) as ProcessErrorRow[];
   }
 }

@@ -2,17 +2,13 @@ import { loadConfig } from '../config-file.js';
 import { dbFile, openQueue, openRuntime, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { resolveQueue, type Config } from '../../core/config.js';
-import { createBackend } from '../../core/backends/index.js';
-import pino from 'pino';
-import { loadConnector } from '../connectors.js';
-import { refsFor, resolveRefs, resolverFrom, stateKeyFor } from '../credentials.js';
-import { noSealedState, sealedState } from '../../core/sealed-state.js';
+import { Redactor } from '../../core/redactor.js';
+import { DOCTOR_RESULT, MAX_REPORT_CHARS, sendToParent } from '../child-ipc.js';
+import { receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
+import { checkBackend, checkConnector, resolveConnectorCredentials, verdictLine, withTimeout, type ConnectorCredentials, type Verdict } from '../doctor.js';
+import { UsageError } from '../errors.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
-
-function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-  return Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref())]);
-}
 
 export async function migrateCommand(options: GlobalOptions): Promise<number> {
   loadConfig(options.config);
@@ -82,78 +78,74 @@ export async function dlqRetry(id: string, options: GlobalOptions): Promise<numb
   }
 }
 
-/** Builds the backend with its own credentials and asks it for a cheap verdict (list models, find the executable). */
-async function checkBackend(name: string, config: Config, dataDir: string, store: SqliteStore): Promise<[boolean, string, string]> {
-  const what = `backend ${name}`;
-  try {
-    const backendConfig = { ...config, backends: { [name]: config.backends[name]! } };
-    const values = await resolveRefs(refsFor(backendConfig, { driver: 'embedded', leaseMs: 30_000 }, 'worker'), dataDir, store, 'doctor');
-    const backend = createBackend(name, config, resolverFrom(values));
-    if (!backend.check) return [true, what, 'needs nothing'];
-    return [true, what, await withTimeout(backend.check(AbortSignal.timeout(10_000)), 11_000, 'no answer within 10 s')];
-  } catch (error) {
-    return [false, what, (error as Error).message];
-  }
-}
-
-/**
- * Builds the connector with its own credentials and asks it (identity call, events arriving, conflicts). Safe
- * beside a running gateway: no connector's check receives or acknowledges anything.
- */
-async function checkConnector(name: string, config: Config, dataDir: string, store: SqliteStore): Promise<Array<[boolean, string, string]>> {
-  const what = `connector ${name}`;
-  try {
-    const create = await loadConnector(name);
-    if (!create) return [[false, what, 'enabled, but not available in this build']];
-    const values = await resolveRefs(refsFor(config, { driver: 'embedded', leaseMs: 30_000 }, `connector:${name}`), dataDir, store, 'doctor');
-    const connector = create({
-      name,
-      config: (config.connectors as Record<string, unknown>)[name] as never,
-      gateway: config,
-      resolve: resolverFrom(values),
-      store,
-      sealed: ((key) => (key ? sealedState(store, key) : noSealedState('no master key')))(stateKeyFor(`connector:${name}`, dataDir)),
-      log: pino({ level: 'silent' }),
-      dataDir,
-      now: Date.now,
-    });
-    if (!connector.check) return [[true, what, 'configured']];
-    const verdicts = await withTimeout(connector.check(), 15_000, 'no answer within 15 s');
-    return verdicts.map((v): [boolean, string, string] => [v.ok, `${what} ${v.what}`, v.detail]);
-  } catch (error) {
-    return [[false, what, (error as Error).message]];
-  }
-}
-
 /** Plain-words checks of everything the gateway needs; non-zero exit when any fails. */
-export async function doctor(options: GlobalOptions): Promise<number> {
+export async function doctor(options: GlobalOptions & { connector?: string }): Promise<number> {
   const { config, source } = loadConfig(options.config);
-  const results: Array<[boolean, string, string]> = [[true, 'config', `valid (${source})`]];
+  if (options.connector !== undefined) return doctorConnector(options.connector, config, source, options);
+  const results: Verdict[] = [{ ok: true, what: 'config', detail: `valid (${source})` }];
   const dataDir = resolveDataDir(options);
   const store = new SqliteStore(dbFile(dataDir));
   try {
     const pending = await store.pendingMigrations();
-    results.push(pending.length ? [false, 'database', `migrations pending (${pending.join(', ')}): run \`monkeyclaw migrate\``] : [true, 'database', `${dbFile(dataDir)} is up to date`]);
+    results.push(
+      pending.length
+        ? { ok: false, what: 'database', detail: `migrations pending (${pending.join(', ')}): run \`monkeyclaw migrate\`` }
+        : { ok: true, what: 'database', detail: `${dbFile(dataDir)} is up to date` },
+    );
     try {
       const queueConfig = resolveQueue(config, process.env);
       const values = await resolveRefs(refsFor(config, queueConfig, 'cli'), dataDir, store, 'doctor');
       const queue = await openQueue(queueConfig, dataDir, resolverFrom(values));
       try {
         await withTimeout(queue.ping(), 5_000, 'no answer within 5 s');
-        results.push([true, 'queue', `${queue.name} driver answers`]);
+        results.push({ ok: true, what: 'queue', detail: `${queue.name} driver answers` });
       } finally {
         await withTimeout(queue.close(), 2_000, 'close timed out').catch(() => undefined);
       }
     } catch (error) {
-      results.push([false, 'queue', `cannot reach the queue: ${(error as Error).message}`]);
+      results.push({ ok: false, what: 'queue', detail: `cannot reach the queue: ${(error as Error).message}` });
     }
     for (const name of Object.keys(config.backends)) results.push(await checkBackend(name, config, dataDir, store));
     for (const [name, c] of Object.entries(config.connectors)) {
-      if (c?.enabled) results.push(...(await checkConnector(name, config, dataDir, store)));
+      if (c?.enabled) {
+        results.push(...(await checkConnector(name, config, { dataDir, store, credentials: () => resolveConnectorCredentials(name, config, dataDir, store) })));
+      }
     }
   } finally {
     await store.close();
   }
-  for (const [ok, what, detail] of results) out(`${ok ? 'ok  ' : 'FAIL'}  ${what}: ${detail}`);
-  return results.every(([ok]) => ok) ? 0 : 1;
+  for (const v of results) out(verdictLine(v));
+  return results.every((v) => v.ok) ? 0 : 1;
 }
+
+/**
+ * `doctor --connector NAME`: the config and that one connector. Started by the supervisor (the dashboard's doctor
+ * button) it takes the connector's credentials over IPC, exactly as the connector's own process does, and answers
+ * with its verdicts over IPC too.
+ */
+async function doctorConnector(name: string, config: Config, source: string, options: GlobalOptions): Promise<number> {
+  const section = (config.connectors as Record<string, { enabled?: boolean } | undefined>)[name];
+  if (!section?.enabled) throw new UsageError(`connector "${name}" is not enabled in the config (connectors.${name}.enabled)`);
+  const dataDir = resolveDataDir(options);
+  const store = new SqliteStore(dbFile(dataDir));
+  const supervised = !!process.send && process.env[SUPERVISED_ENV] === '1';
+  const redactor = new Redactor();
+  let results: Verdict[];
+  try {
+    const credentials = async () => {
+      const got = supervised ? fromBootstrap(await receiveBootstrap()) : await resolveConnectorCredentials(name, config, dataDir, store);
+      for (const v of Object.values(got.values)) redactor.addSecret(v);
+      return got;
+    };
+    results = [{ ok: true, what: 'config', detail: `valid (${source})` }, ...(await checkConnector(name, config, { dataDir, store, credentials }))];
+  } finally {
+    await store.close();
+  }
+  // A platform can quote a credential back in an error; none leaves this process.
+  results = results.map((v) => ({ ok: v.ok, what: v.what.slice(0, 200), detail: redactor.redact(v.detail).slice(0, 4 * MAX_REPORT_CHARS) }));
+  if (supervised) await sendToParent({ type: DOCTOR_RESULT, verdicts: results });
+  else for (const v of results) out(verdictLine(v));
+  return results.every((v) => v.ok) ? 0 : 1;
+}
+
+const fromBootstrap = (b: Bootstrap): ConnectorCredentials => ({ values: b.values, stateKey: b.stateKey ? Buffer.from(b.stateKey, 'base64') : undefined });

@@ -16,6 +16,8 @@ import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, 
 import { TurnClient } from '../http/turns.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
+import { parseDoctorResult, parseFatalReport } from '../child-ipc.js';
+import type { Verdict } from '../doctor.js';
 
 /** Resolves once SIGTERM or SIGINT arrives. */
 export const terminated = (): Promise<NodeJS.Signals> =>
@@ -35,6 +37,28 @@ function webhookForwarder(supervisor: Supervisor): WebhookForwarder {
     );
     const parsed = parseWebhookAnswer(answer);
     return parsed && { status: parsed.status, ...(parsed.headers ? { headers: parsed.headers } : {}), ...(parsed.body !== undefined ? { body: parsed.body } : {}) };
+  };
+}
+
+const DOCTOR_TIMEOUT_MS = 25_000;
+
+/**
+ * The dashboard's doctor button: `doctor --connector NAME` in a child of its own, given that connector's
+ * credentials as the connector's process is. No connector SDK enters this process, and a hung check is killed.
+ */
+function doctorRunner(supervisor: Supervisor, bootstrapFor: (role: string) => () => Promise<Bootstrap>) {
+  return async (name: string): Promise<Verdict[]> => {
+    const what = `connector ${name}`;
+    const accept = (m: unknown): Verdict[] | undefined => {
+      const report = parseFatalReport(m);
+      return parseDoctorResult(m) ?? (report !== undefined ? [{ ok: false, what, detail: report }] : undefined);
+    };
+    try {
+      const spec = { name: `doctor:${name}`, args: ['doctor', '--connector', name], bootstrap: bootstrapFor(`connector:${name}`) };
+      return (await supervisor.runOnce(spec, accept, DOCTOR_TIMEOUT_MS)) ?? [{ ok: false, what, detail: `the check gave no answer within ${DOCTOR_TIMEOUT_MS / 1000} s` }];
+    } catch (error) {
+      return [{ ok: false, what, detail: `cannot run the check: ${(error as Error).message}` }];
+    }
   };
 }
 
@@ -76,6 +100,8 @@ export async function start(options: GlobalOptions): Promise<number> {
         queue: surfaceQueue,
         turns: webTurns,
         states: () => supervisor.states(),
+        doctor: doctorRunner(supervisor, bootstrapFor),
+        redactor,
         secureCookies: config.server.tls.mode !== 'off',
       },
     });

@@ -141,10 +141,11 @@ export function chain(...handlers: Array<MiddlewareHandler<DashEnv>>): Middlewar
   };
 }
 
-/** The three kinds of dashboard route: a page, the live stream, and an action that changes state. */
+/** The kinds of dashboard route: a page, a static asset only a session may load, the live stream, and an action that changes state. */
 export function dashboardGuards(auth: SessionAuth) {
   return {
     page: chain(auth.passwordGate, auth.requireSession(true)),
+    asset: chain(auth.passwordGate, auth.requireSession(false)),
     stream: chain(auth.passwordGate, auth.requireSession(false), auth.requireSameOrigin),
     action: chain(auth.passwordGate, auth.requireSession(false), auth.requireSameOrigin, auth.requireCsrf),
   };

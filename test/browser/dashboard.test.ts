@@ -115,12 +115,14 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
     const streamed = page.waitForResponse((r) => r.url() === `${base}/chat/stream`);
     await page.getByRole('button', { name: 'Send' }).click();
     await page.locator('#transcript .msg-assistant .text').filter({ hasText: text }).waitFor();
-    // The reply came over SSE as word pieces, and the page put them together.
+    // The reply came over SSE as drafts while it was written, then whole; the page shows the whole reply.
     const response = await streamed;
     expect(response.headers()['content-type']).toContain('text/event-stream');
-    const pieces = [...(await response.text()).matchAll(/event: piece\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!) as string);
-    expect(pieces.length).toBeGreaterThan(5);
-    expect(pieces.join('')).toBe(text);
+    const events = [...(await response.text()).matchAll(/event: (draft|reply)\ndata: (.*)\n/g)].map((m) => ({ event: m[1], text: JSON.parse(m[2]!) as string }));
+    expect(events.at(-1)).toEqual({ event: 'reply', text });
+    const drafts = events.filter((e) => e.event === 'draft');
+    expect(drafts.length).toBeGreaterThanOrEqual(1);
+    expect(drafts.every((d) => text.startsWith(d.text.trim()))).toBe(true);
     expect(await page.locator('#transcript .msg-assistant .text').last().textContent()).toBe(text);
     expect(await page.locator('#transcript b').count()).toBe(0);
     await screenshot(page, 'dashboard-web-chat');
@@ -129,21 +131,45 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
     expect(await page.locator('#transcript .msg-assistant .text').filter({ hasText: text }).count()).toBe(1);
   });
 
-  it('shows the inbound count rise live when a message arrives through another connector', async () => {
+  it('draws the throughput and latency charts with uPlot, and the inbound count and throughput rise live when a message arrives', async () => {
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.locator('#live-status').filter({ hasText: 'live' }).waitFor();
+    // Drawn by uPlot, loaded from the gateway under the strict CSP (its integrity checked by the browser).
+    const throughput = page.getByRole('figure', { name: 'Throughput' });
+    const latency = page.getByRole('figure', { name: 'Reply latency' });
+    await throughput.locator('canvas').first().waitFor();
+    await latency.locator('canvas').first().waitFor();
+    const box = await throughput.locator('canvas').first().boundingBox();
+    expect(box!.width).toBeGreaterThan(200);
+    expect(box!.width).toBeLessThanOrEqual(390);
     // Browser-side code as strings: the tests compile without the DOM library. The marker shows there was no reload.
     await page.evaluate('window.marker = 42');
     const count = page.locator('[data-field="totals.in"]');
+    const recent = throughput.locator('[data-field="recent.in"]');
     await sleep(1_200);
     const before = Number(await count.textContent());
+    const recentBefore = Number(await recent.textContent());
     await telegram('4242', 'one more, live');
     // Polled from here: the page's CSP (rightly) refuses the eval that waitForFunction would need.
     for (let i = 0; i < 100 && Number(await count.textContent()) === before; i++) await sleep(100);
     expect(Number(await count.textContent())).toBe(before + 1);
+    for (let i = 0; i < 50 && Number(await recent.textContent()) <= recentBefore; i++) await sleep(100);
+    expect(Number(await recent.textContent())).toBeGreaterThan(recentBefore);
+    // The echo reply goes back out: the latency figures have a sample.
+    const replies = latency.locator('[data-field="recent.replies"]');
+    for (let i = 0; i < 50 && Number(await replies.textContent()) === 0; i++) await sleep(100);
+    expect(Number(await replies.textContent())).toBeGreaterThan(0);
+    expect(await latency.locator('[data-field="recent.p95"]').textContent()).toMatch(/^\d+$/);
     expect(await page.evaluate('window.marker')).toBe(42);
     const telegramRow = page.locator('#platform-rows tr').filter({ hasText: 'telegram' });
     expect(Number(await telegramRow.locator('td').nth(1).textContent())).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('#process-rows tr[data-process="worker"] [data-col="state"]').textContent()).toBe('running');
+    expect(problems).toEqual([]);
     await screenshot(page, 'dashboard-overview-live');
   });
 
@@ -177,6 +203,21 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
     await page.getByRole('link', { name: 'scribe' }).waitFor();
     expect(await store.settingsStore().savedAssistants()).toMatchObject([{ name: 'scribe', settings: { systemPrompt: 'You keep the minutes.', fallback: 'ask' } }]);
     await screenshot(page, 'dashboard-assistants');
+  });
+
+  it('approves a tool call waiting for an owner, by button', async () => {
+    const now = Date.now();
+    await store.approvalStore().create({ id: 'GPUSH7', assistant: 'default', tool: 'Bash', summary: 'git push origin main', requester: 'telegram:4242', eventId: 'e-browser', createdAt: now, expiresAt: now + 300_000 });
+    await page.getByRole('link', { name: 'Governance' }).click();
+    await page.getByRole('heading', { name: 'Pending tool approvals' }).waitFor();
+    await screenshot(page, 'dashboard-tool-approval-pending');
+    await page.getByRole('button', { name: 'Approve GPUSH7 (Bash)' }).click();
+    await page.getByRole('status').filter({ hasText: 'Tool call GPUSH7 (Bash) approved: it runs now.' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Approve GPUSH7 (Bash)' }).count()).toBe(0);
+    expect((await store.approvalStore().get('GPUSH7'))?.status).toBe('approved');
+    const decided = (await store.dashboardQueries().auditPage({ kind: 'tool.approved', limit: 1 }))[0]!;
+    expect(decided).toMatchObject({ actor: 'web:admin', subject: 'GPUSH7' });
+    await screenshot(page, 'dashboard-tool-approved');
   });
 
   it('gives every control an accessible name, and fits every page into a phone-width viewport', async () => {

@@ -3,12 +3,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { hashPassword } from '../../core/auth.js';
 import { parseConfig } from '../../core/config.js';
 import { dedupeKey } from '../../core/event.js';
+import type { Redactor } from '../../core/redactor.js';
 import { Vault } from '../../core/vault.js';
+import { checkConnector } from '../../src/doctor.js';
 import { createApp } from '../../src/http.js';
 import type { LoginLimits } from '../../src/http/dashboard/login-limit.js';
+import type { Snapshot } from '../../src/http/dashboard/snapshot.js';
 import { TurnClient } from '../../src/http/turns.js';
 import { builtinPlugs } from '../../plugs/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { tempDir } from '../helpers/tmp.js';
 
 export const ORIGIN = 'http://localhost';
 export const PASSWORD = 'correct horse battery staple';
@@ -16,11 +20,22 @@ export const SECRET_VALUE = 'sekrit-7391:AAH-planted-vault-value';
 export const XSS = '<script>alert(1)</script><img src=x onerror=alert(1)>';
 export const XSS_ESCAPED = '&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;';
 
-const CONFIG = {
+const configFor = (telegramApiRoot?: string) => ({
   assistants: { default: { backend: 'echo' } },
   access: { dm: 'pairing', allow: ['telegram:100'], deny: ['telegram:666'], owners: ['telegram:100'] },
-  connectors: { telegram: { enabled: true, token: 'secret:TELEGRAM_TOKEN' }, whatsapp: { enabled: true } },
-};
+  connectors: { telegram: { enabled: true, token: 'secret:TELEGRAM_TOKEN', ...(telegramApiRoot ? { apiRoot: telegramApiRoot } : {}) }, whatsapp: { enabled: true } },
+});
+
+export interface HarnessOptions {
+  password?: string | null;
+  loginLimits?: LoginLimits;
+  /** Where the telegram connector's checks call (a FakeTelegram); the doctor button runs them in process. */
+  telegramApiRoot?: string;
+  /** As `start` passes the supervisor's redactor, which knows every secret it handed out. */
+  redactor?: Redactor;
+  /** Config keys that replace the harness's own. */
+  config?: Record<string, unknown>;
+}
 
 export interface Login {
   cookie: string;
@@ -31,11 +46,12 @@ export interface Login {
  * An in-process gateway (embedded queue, echo worker, a telegram outbound recorder) with the dashboard on top,
  * driven through app.request(): no server. A secret is planted in the vault so tests can prove no page shows it.
  */
-export async function dashboardHarness(options: { password?: string | null; loginLimits?: LoginLimits; config?: Record<string, unknown> } = {}) {
+export async function dashboardHarness(options: HarnessOptions = {}) {
   // Top-level keys given replace the harness's own.
-  const raw = { ...CONFIG, ...options.config };
+  const raw = { ...configFor(options.telegramApiRoot), ...options.config };
   const g = await startTestGateway({ config: raw });
   const config = parseConfig(raw);
+  const dataDir = tempDir('mc-dash-data-');
   const vault = new Vault(g.store.vaultStore(), randomBytes(32), (e) => g.store.appendAudit(e), 'test');
   await vault.unlock();
   await vault.set('TELEGRAM_TOKEN', SECRET_VALUE);
@@ -52,6 +68,11 @@ export async function dashboardHarness(options: { password?: string | null; logi
       turns,
       states: () => ({ worker: 'running', 'connector:telegram': 'restarting' }),
       ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
+      ...(options.redactor ? { redactor: options.redactor } : {}),
+      // The checks `doctor --connector` runs, in process here, with the credentials the supervisor would hand over.
+      ...(options.telegramApiRoot
+        ? { doctor: (name: string) => checkConnector(name, config, { dataDir: dataDir.dir, store: g.store, credentials: async () => ({ values: { 'secret:TELEGRAM_TOKEN': SECRET_VALUE } }) }) }
+        : {}),
     },
   });
 
@@ -70,6 +91,29 @@ export async function dashboardHarness(options: { password?: string | null; logi
     return { cookie, csrf };
   }
 
+  /** The live stream's snapshots, one at a time, as the overview page reads them. */
+  async function liveSnapshots(s: Login) {
+    const r = await get('/events', { cookie: s.cookie, origin: ORIGIN });
+    if (r.status !== 200) throw new Error(`/events answered ${r.status}`);
+    const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    return {
+      async next(): Promise<Snapshot> {
+        for (;;) {
+          const m = /event: snapshot\ndata: (.*)\n\n/.exec(buffer);
+          if (m) {
+            buffer = buffer.slice(m.index + m[0].length);
+            return JSON.parse(m[1]!) as Snapshot;
+          }
+          const { value, done } = await reader.read();
+          if (done) throw new Error('the live stream ended');
+          buffer += value;
+        }
+      },
+      close: () => reader.cancel(),
+    };
+  }
+
   /** A form POST as the logged-in browser sends it: cookie, same Origin, the CSRF field. */
   const act = (s: Login, path: string, fields: Record<string, string>) => post(path, { _csrf: s.csrf, ...fields }, { cookie: s.cookie });
 
@@ -81,6 +125,7 @@ export async function dashboardHarness(options: { password?: string | null; logi
     post,
     login,
     act,
+    liveSnapshots,
     /** Publishes a telegram DM and waits until its turn is committed. */
     async telegram(senderId: string, text: string, name = 'Ada') {
       const [event] = await g.publish([
@@ -93,6 +138,7 @@ export async function dashboardHarness(options: { password?: string | null; logi
     async stop() {
       await turns.close();
       await g.stop();
+      dataDir.remove();
     },
   };
 }

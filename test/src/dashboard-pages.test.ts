@@ -50,6 +50,53 @@ describe('dashboard pages', () => {
     expect((await audits('access')).filter((a) => a.actor === 'web:admin').map((a) => a.subject)).toEqual(['telegram:777', 'telegram:4242']);
   });
 
+  it('governance: tool approvals are approved and rejected by button as the CLI does, audited as web:admin; a second decision says why not', async () => {
+    h = await dashboardHarness();
+    const s = await h.login();
+    const approvals = h.g.store.approvalStore();
+    const now = Date.now();
+    const base = { assistant: 'default', requester: 'telegram:100', eventId: 'e1', createdAt: now - 90_000, expiresAt: now + 300_000 };
+    await approvals.create({ ...base, id: 'PUSH23', tool: 'Bash', summary: 'git push origin main' });
+    await approvals.create({ ...base, id: 'RMRF45', tool: 'Bash', summary: 'rm -rf build' });
+    await approvals.create({ ...base, id: 'CSRF89', tool: 'Write', summary: '' });
+    await approvals.create({ ...base, id: 'XPRD67', tool: 'Bash', summary: 'make', createdAt: now - 600_000, expiresAt: now - 1_000 });
+    const page = await (await h.get('/governance', { cookie: s.cookie })).text();
+    expect(page).toContain('<h2>Pending tool approvals</h2>');
+    expect(page).toMatch(/<td class="mono">PUSH23<\/td><td class="tool"><span class="mono">Bash<\/span><code class="summary">git push origin main<\/code><\/td><td class="decision">.*?<\/td><td>default<\/td><td class="mono">telegram:100<\/td><td class="muted">1 min<\/td><td class="muted">\d{4}-[^<]+Z<\/td>/);
+    for (const id of ['PUSH23', 'RMRF45']) {
+      expect(page).toContain(`aria-label="Approve ${id} (Bash)"`);
+      expect(page).toContain(`aria-label="Reject ${id} (Bash)"`);
+    }
+    expect(page).not.toContain('XPRD67');
+
+    const decide = (id: string, decision: string) => h!.act(s, '/governance/approval', { id, decision });
+    const notice = async () => /<p role="status" class="notice (ok|bad)">([^<]*)<\/p>/.exec(await (await h!.get('/governance', { cookie: s.cookie })).text())?.slice(1);
+    expect((await decide('PUSH23', 'approved')).headers.get('location')).toBe('/governance');
+    expect(await notice()).toEqual(['ok', 'Tool call PUSH23 (Bash) approved: it runs now.']);
+    expect((await decide('rmrf45', 'rejected')).status).toBe(303);
+    expect(await notice()).toEqual(['ok', 'Tool call RMRF45 (Bash) rejected.']);
+    expect((await approvals.get('PUSH23'))?.status).toBe('approved');
+    expect((await approvals.get('RMRF45'))?.status).toBe('rejected');
+
+    await decide('PUSH23', 'rejected');
+    expect(await notice()).toEqual(['bad', 'Tool approval PUSH23 was already approved; a decision cannot be changed.']);
+    expect((await approvals.get('PUSH23'))?.status).toBe('approved');
+    await decide('XPRD67', 'approved');
+    expect((await notice())?.[1]).toMatch(/^Tool approval XPRD67 expired at \d{4}-[^ ]+Z; it can no longer be decided\.$/);
+    await decide('ZZZZZZ', 'approved');
+    expect(await notice()).toEqual(['bad', 'No tool approval ZZZZZZ.']);
+    expect((await decide('CSRF89', 'maybe')).status).toBe(400);
+    expect((await h.post('/governance/approval', { id: 'CSRF89', decision: 'approved' }, { cookie: s.cookie })).status).toBe(403);
+    expect((await approvals.get('CSRF89'))?.status).toBe('pending');
+
+    const decided = (await h.g.store.dashboardQueries().auditPage({ kind: 'tool', limit: 10 })).map((e) => [e.kind, e.actor, e.subject]);
+    expect(decided).toEqual([
+      ['tool.rejected', 'web:admin', 'RMRF45'],
+      ['tool.approved', 'web:admin', 'PUSH23'],
+    ]);
+    expect(await (await h.get('/governance', { cookie: s.cookie })).text()).not.toContain('aria-label="Approve PUSH23 (Bash)"');
+  });
+
   it('conversations: lists channels by platform with their workspace, shows history, and moves a channel', async () => {
     h = await dashboardHarness();
     const s = await h.login();
@@ -125,7 +172,7 @@ describe('dashboard pages', () => {
     h = await dashboardHarness();
     const s = await h.login();
     const page = await (await h.get('/', { cookie: s.cookie })).text();
-    expect(page).toMatch(/<td>connector:telegram<\/td><td class="state-restarting">restarting<\/td>/);
+    expect(page).toMatch(/<td>connector:telegram<\/td><td data-col="state" class="state-restarting">restarting<\/td>/);
     for (const q of ['inbound', 'outbound:telegram', 'outbound:web', 'outbound:api']) expect(page).toContain(`<td>${q}</td>`);
     const events = await h.get('/events', { cookie: s.cookie, origin: ORIGIN });
     const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();

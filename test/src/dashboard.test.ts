@@ -7,7 +7,7 @@ const PAGES = [
 ];
 const ACTIONS = [
   '/logout', '/conversations/1/workspace', '/assistants', '/assistants/default', '/assistants/default/reset', '/workspaces', '/workspaces/default',
-  '/governance/pairing', '/governance/access', '/audit/verify', '/chat', '/chat/stream',
+  '/governance/pairing', '/governance/approval', '/governance/access', '/audit/verify', '/chat', '/chat/stream', '/connectors/telegram/doctor',
 ];
 
 let h: Harness | undefined;

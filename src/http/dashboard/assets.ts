@@ -1,4 +1,4 @@
-/** The dashboard's only stylesheet: plain CSS, readable at phone width. */
+/** The dashboard's own stylesheet (uPlot's comes with it on the overview): plain CSS, readable at phone width. */
 export const CSS = `
 :root { color-scheme: light dark; --fg: #1d1f21; --bg: #fafafa; --muted: #666; --line: #d0d0d0; --accent: #2a62c9; --ok: #1a7f37; --bad: #b42318; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6e6e6; --bg: #16181a; --muted: #9aa; --line: #3a3d40; --accent: #7aa7ff; --ok: #4ac26b; --bad: #ff7b72; } }
@@ -31,8 +31,21 @@ button.secondary { background: transparent; color: var(--accent); }
 .card .big { font-size: 1.8rem; font-weight: 600; font-variant-numeric: tabular-nums; }
 .muted { color: var(--muted); font-size: .85rem; }
 .state-running { color: var(--ok); } .state-failed { color: var(--bad); } .state-restarting, .state-starting { color: #b7791f; }
-svg.spark { width: 100%; height: 40px; } svg.spark polyline { fill: none; stroke-width: 1.5; }
-polyline.in { stroke: var(--accent); } polyline.out { stroke: var(--ok); }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 24rem), 1fr)); gap: .75rem; margin-top: .75rem; }
+figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: .6rem .8rem; min-width: 0; }
+figure.chart h2 { margin: 0 0 .4rem; }
+figure.chart figcaption { font-size: .85rem; color: var(--muted); margin-top: .3rem; }
+.plot { min-height: 200px; width: 100%; overflow: hidden; }
+.uplot { font-family: inherit; } .u-legend { font-size: .8rem; }
+td.error-text, span.error-text { overflow-wrap: anywhere; }
+td.error-text { min-width: 14rem; }
+code.summary { display: block; color: var(--muted); }
+table.approvals td.mono, table.approvals td.muted { white-space: nowrap; overflow-wrap: normal; }
+table.approvals td.decision button { margin: .1rem 0; }
+table.approvals td.tool { min-width: 9rem; }
+ul.verdicts { list-style: none; padding: 0; margin: .75rem 0; }
+ul.verdicts li { padding: .35rem 0; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
+ul.verdicts li.ok strong { color: var(--ok); } ul.verdicts li.bad strong { color: var(--bad); }
 .transcript { display: flex; flex-direction: column; gap: .5rem; margin: 1rem 0; }
 .msg { border: 1px solid var(--line); border-radius: 8px; padding: .5rem .75rem; max-width: 100%; }
 .msg .who { display: block; font-size: .75rem; color: var(--muted); }
@@ -52,19 +65,15 @@ legend { font-weight: 600; padding: 0 .3rem; }
 `;
 
 /**
- * The dashboard's only script: live overview over SSE, and web chat whose reply streams in over SSE. Text from
- * messages is only ever set with textContent.
+ * The dashboard's own script: live overview over SSE (figures, process rows, and the uPlot charts when uPlot is
+ * loaded), and web chat whose reply streams in over SSE. Text from messages is only ever set with textContent.
  */
 export const JS = `'use strict';
 (() => {
   const byId = (id) => document.getElementById(id);
   const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
 
-  function points(values, w, h) {
-    const max = Math.max(1, ...values);
-    const step = values.length > 1 ? w / (values.length - 1) : w;
-    return values.map((v, i) => (i * step).toFixed(1) + ',' + (h - (v / max) * (h - 2) - 1).toFixed(1)).join(' ');
-  }
+  const figure = (v) => (v === null ? '—' : String(v));
 
   function fillRows(id, items, cols) {
     const body = byId(id);
@@ -75,25 +84,68 @@ export const JS = `'use strict';
         const td = document.createElement('td');
         td.textContent = String(item[col]);
         if (typeof item[col] === 'number') td.className = 'num';
-        if (col === 'state' && /^[a-z]+$/.test(item.state)) td.className = 'state-' + item.state;
         tr.append(td);
       }
       return tr;
     }));
   }
 
+  /** The process rows carry a link and a form: only their figures change, in place. */
+  function showProcesses(rows) {
+    const body = byId('process-rows');
+    if (!body) return;
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    for (const tr of body.rows) {
+      const p = byName.get(tr.dataset.process);
+      if (!p) continue;
+      const set = (col, text) => { const td = tr.querySelector('[data-col="' + col + '"]'); if (td) td.textContent = text; };
+      set('state', p.state);
+      const state = tr.querySelector('[data-col="state"]');
+      if (state) state.className = /^[a-z]+$/.test(p.state) ? 'state-' + p.state : '';
+      set('error', p.lastError ? p.lastError.text : '—');
+      set('errorAt', p.lastError ? p.lastError.at : '');
+      set('in', p.in === null ? '' : String(p.in));
+      set('out', p.out === null ? '' : String(p.out));
+    }
+  }
+
+  /** A uPlot chart in the element, as wide as it is; the text beside it says the same in words. */
+  function chart(id, series) {
+    const el = byId(id);
+    if (!el || typeof uPlot !== 'function') return undefined;
+    const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    const size = () => ({ width: Math.max(200, el.clientWidth), height: 200 });
+    const axis = { stroke: css('--muted'), grid: { stroke: css('--line'), width: 1 }, ticks: { stroke: css('--line'), width: 1 } };
+    const two = (n) => String(n).padStart(2, '0');
+    const clock = (t) => { const d = new Date(t * 1000); return two(d.getHours()) + ':' + two(d.getMinutes()); };
+    const plot = new uPlot({
+      ...size(),
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, (max || 0) * 1.15)] } },
+      series: [
+        { label: 'time', value: (u, t) => (t == null ? '—' : clock(t) + ':' + two(new Date(t * 1000).getSeconds())) },
+        // Dots as well as lines: a lone measurement between empty intervals has no line to draw.
+        ...series.map((s) => ({ label: s.label, stroke: css(s.color), width: 2, points: { show: s.dots, size: 5 }, value: (u, v) => (v == null ? '—' : v + s.unit) })),
+      ],
+      axes: [{ ...axis, space: 44, values: (u, ticks) => ticks.map(clock) }, { ...axis, size: 48 }],
+      cursor: { drag: { x: false, y: false } },
+    }, [[], ...series.map(() => [])], el);
+    window.addEventListener('resize', () => plot.setSize(size()));
+    return plot;
+  }
+
+  const throughput = chart('chart-throughput', [{ label: 'in', color: '--accent', unit: '', dots: false }, { label: 'out', color: '--ok', unit: '', dots: false }]);
+  const latency = chart('chart-latency', [{ label: 'p50', color: '--accent', unit: ' ms', dots: true }, { label: 'p95', color: '--bad', unit: ' ms', dots: true }]);
+
   function showSnapshot(s) {
     for (const el of document.querySelectorAll('[data-field]')) {
       const v = el.dataset.field.split('.').reduce((o, k) => (o == null ? undefined : o[k]), s);
-      if (v !== undefined) el.textContent = String(v);
+      if (v !== undefined) el.textContent = figure(v);
     }
-    fillRows('children-rows', s.children, ['name', 'state']);
+    showProcesses(s.children);
     fillRows('queue-rows', s.queues, ['name', 'waiting', 'active', 'dead']);
     fillRows('platform-rows', s.platforms, ['platform', 'in', 'out']);
-    for (const k of ['in', 'out']) {
-      const line = byId('spark-' + k);
-      if (line) line.setAttribute('points', points(s.series[k], 300, 40));
-    }
+    if (throughput) throughput.setData([s.series.t, s.series.in, s.series.out]);
+    if (latency) latency.setData([s.series.t, s.series.p50, s.series.p95]);
   }
 
   const live = byId('live-status');

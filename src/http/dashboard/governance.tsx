@@ -1,5 +1,6 @@
 import { bodyLimit } from 'hono/body-limit';
 import { PAIRING_CODE, type PairingRequest } from '../../../core/access.js';
+import { APPROVAL_ID, type Approval } from '../../../core/approvals.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { Csrf, Page, render } from './layout.js';
 
@@ -53,6 +54,64 @@ function Pairings({ pending, csrf }: { pending: PairingRequest[]; csrf: string }
   );
 }
 
+/** How long ago, in the largest whole unit. */
+function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86_400)} d`;
+}
+
+function ToolApprovals({ pending, now, redact, csrf }: { pending: Approval[]; now: number; redact: (text: string) => string; csrf: string }) {
+  if (pending.length === 0) return <p>No tool calls are waiting for a decision.</p>;
+  // The buttons come right after what they decide, so a phone shows them without scrolling sideways.
+  return (
+    <div class="table-wrap">
+      <table class="approvals">
+        <thead>
+          <tr>
+            <th>id</th>
+            <th>tool</th>
+            <th>decision</th>
+            <th>assistant</th>
+            <th>requester</th>
+            <th>age</th>
+            <th>expires</th>
+          </tr>
+        </thead>
+        <tbody>
+          {pending.map((a) => (
+            <tr>
+              <td class="mono">{a.id}</td>
+              <td class="tool">
+                <span class="mono">{a.tool}</span>
+                {a.summary ? <code class="summary">{redact(a.summary)}</code> : null}
+              </td>
+              <td class="decision">
+                <form method="post" action="/governance/approval" class="inline">
+                  <Csrf token={csrf} />
+                  <input type="hidden" name="id" value={a.id} />
+                  <button type="submit" name="decision" value="approved" aria-label={`Approve ${a.id} (${a.tool})`}>
+                    Approve
+                  </button>{' '}
+                  <button type="submit" name="decision" value="rejected" class="secondary" aria-label={`Reject ${a.id} (${a.tool})`}>
+                    Reject
+                  </button>
+                </form>
+              </td>
+              <td>{a.assistant}</td>
+              <td class="mono">{a.requester}</td>
+              <td class="muted">{age(now - a.createdAt)}</td>
+              <td class="muted">{new Date(a.expiresAt).toISOString()}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 function AccessForm({ identity, action, label, csrf }: { identity: string; action: 'allow' | 'revoke'; label: string; csrf: string }) {
   return (
     <form method="post" action="/governance/access" class="inline">
@@ -97,10 +156,14 @@ function Allowlist({ entries, csrf }: { entries: Entry[]; csrf: string }) {
   );
 }
 
-/** Pending pairing requests with approve/deny, and the allowlist (config plus run-time changes) with revoke/allow. */
+/**
+ * Pending pairing requests with approve/deny, tool calls waiting for an owner with approve/reject, and the
+ * allowlist (config plus run-time changes) with revoke/allow. Every decision is audited as `web:admin`.
+ */
 export function governanceRoutes(app: DashApp, ctx: DashContext): void {
   const { deps } = ctx;
   const access = () => deps.store.accessStore();
+  const approvals = () => deps.store.approvalStore();
   const now = deps.now ?? Date.now;
   const audit = (kind: string, subject: string, data?: Record<string, unknown>) =>
     deps.store.appendAudit([{ kind, actor: WEB_ACTOR, subject, ...(data ? { data } : {}) }]);
@@ -120,12 +183,15 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
 
   app.get('/governance', ctx.guard.page, async (c) => {
     const session = c.get('session');
-    const [pending, list] = await Promise.all([access().pendingPairings(now()), entries()]);
+    const at = now();
+    const [pending, tools, list] = await Promise.all([access().pendingPairings(at), approvals().pending(at), entries()]);
     return render(
       c,
       <Page title="Governance" path="/governance" csrf={session.csrfToken} notice={ctx.flash.take(session.idHash)}>
         <h2>Pending pairing requests</h2>
         <Pairings pending={pending} csrf={session.csrfToken} />
+        <h2>Pending tool approvals</h2>
+        <ToolApprovals pending={tools} now={at} redact={ctx.redact} csrf={session.csrfToken} />
         <h2>Allowlist</h2>
         <p class="muted">Access policy for direct messages: {deps.config.access.dm}; groups: {deps.config.access.groups}.</p>
         <Allowlist entries={list} csrf={session.csrfToken} />
@@ -158,6 +224,24 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     return c.redirect('/governance', 303);
   });
 
+  /** As `monkeyclaw approvals approve|reject ID`, decided by the owner in the browser. */
+  app.post('/governance/approval', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+    const session = c.get('session');
+    const body = await c.req.parseBody();
+    const id = typeof body.id === 'string' ? body.id.trim().toUpperCase() : '';
+    const decision = body.decision === 'approved' || body.decision === 'rejected' ? body.decision : undefined;
+    if (!decision) return c.text('Bad request.', 400);
+    const at = now();
+    if (APPROVAL_ID.test(id) && (await approvals().decide(id, decision, WEB_ACTOR, at))) {
+      await audit(`tool.${decision}`, id);
+      const tool = (await approvals().get(id))?.tool ?? 'tool';
+      ctx.flash.set(session.idHash, decision === 'approved' ? `Tool call ${id} (${tool}) approved: it runs now.` : `Tool call ${id} (${tool}) rejected.`);
+    } else {
+      ctx.flash.set(session.idHash, whyUndecidable(id, APPROVAL_ID.test(id) ? await approvals().get(id) : undefined, at), false);
+    }
+    return c.redirect('/governance', 303);
+  });
+
   app.post('/governance/access', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
     const session = c.get('session');
     const body = await c.req.parseBody();
@@ -181,4 +265,11 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     ctx.flash.set(session.idHash, denied ? `${identity} allowed, but the config's deny list still refuses it.` : `${identity} ${action === 'allow' ? 'allowed' : 'revoked'}.`, !denied);
     return c.redirect('/governance', 303);
   });
+}
+
+/** Why a tool approval cannot be decided, in words: unknown, already decided, or expired. */
+function whyUndecidable(id: string, a: Approval | undefined, now: number): string {
+  if (!a) return `No tool approval ${id}.`;
+  if (a.status === 'approved' || a.status === 'rejected') return `Tool approval ${id} was already ${a.status}; a decision cannot be changed.`;
+  return `Tool approval ${id} expired at ${new Date(a.expiresAt).toISOString()}; it can no longer be decided.`;
 }

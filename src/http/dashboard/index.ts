@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { Redactor } from '../../../core/redactor.js';
 import { dashboardGuards, sessionAuth, type DashEnv } from '../session-auth.js';
 import { assistantRoutes } from './assistants.js';
 import { auditRoutes } from './audit.js';
@@ -10,6 +11,8 @@ import { governanceRoutes } from './governance.js';
 import { loginRoutes } from './login.js';
 import { overviewRoutes } from './overview.js';
 import { workspaceRoutes } from './workspaces.js';
+import { connectorRoutes } from './connectors.js';
+import { SnapshotSource } from './snapshot.js';
 
 export type { DashboardDeps } from './deps.js';
 
@@ -22,7 +25,10 @@ export type { DashboardDeps } from './deps.js';
 export function dashboardRoutes(deps: DashboardDeps): Hono<DashEnv> {
   const app = new Hono<DashEnv>();
   const session = sessionAuth({ auth: deps.store.authStore(), ...(deps.secureCookies !== undefined ? { secureCookies: deps.secureCookies } : {}), ...(deps.now ? { now: deps.now } : {}) });
-  const ctx: DashContext = { deps, session, guard: dashboardGuards(session), flash: new Flash() };
+  // Credential shapes at least, whatever the caller's redactor knows besides.
+  const shapes = new Redactor();
+  const redact = (text: string) => shapes.redact(deps.redactor ? deps.redactor.redact(text) : text);
+  const ctx: DashContext = { deps, session, guard: dashboardGuards(session), flash: new Flash(), redact, snapshots: new SnapshotSource(deps, redact) };
   loginRoutes(app, ctx);
   overviewRoutes(app, ctx);
   conversationRoutes(app, ctx);
@@ -32,5 +38,6 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<DashEnv> {
   auditRoutes(app, ctx);
   chatRoutes(app, ctx);
   linkingRoutes(app, ctx);
+  connectorRoutes(app, ctx);
   return app;
 }

@@ -22,7 +22,7 @@ export function Csrf({ token }: { token: string }) {
   return <input type="hidden" name={CSRF_FIELD} value={token} />;
 }
 
-function Shell({ title, csrf, children }: { title: string; csrf?: string; children: Child }) {
+function Shell({ title, csrf, head, children }: { title: string; csrf?: string | undefined; head?: Child; children: Child }) {
   return (
     <html lang="en">
       <head>
@@ -32,6 +32,7 @@ function Shell({ title, csrf, children }: { title: string; csrf?: string; childr
         <meta name="referrer" content="same-origin" />
         {csrf ? <meta name="csrf-token" content={csrf} /> : null}
         <title>{`${title} · MonkeyClaw`}</title>
+        {head}
         <link rel="stylesheet" href="/assets/dashboard.css" />
         <script src="/assets/dashboard.js" defer></script>
       </head>
@@ -45,13 +46,15 @@ export interface PageProps {
   path: string;
   csrf: string;
   notice?: { text: string; ok: boolean } | undefined;
+  /** Extra stylesheets and scripts, loaded before the dashboard's own (deferred scripts run in order). */
+  head?: Child;
   children: Child;
 }
 
 /** Every logged-in page: navigation, a status line for the last action, the page, and logout. */
-export function Page({ title, path, csrf, notice, children }: PageProps) {
+export function Page({ title, path, csrf, notice, head, children }: PageProps) {
   return (
-    <Shell title={title} csrf={csrf}>
+    <Shell title={title} csrf={csrf} head={head}>
       <header>
         <nav aria-label="Dashboard">
           <span class="brand">MonkeyClaw</span>

@@ -1,20 +1,29 @@
-import { INBOUND_QUEUE } from '../../../core/session-worker.js';
+import { z } from 'zod';
+import { oneLine } from '../../child-ipc.js';
 import { outboundQueue } from '../../../core/event.js';
-import type { TrafficRow } from '../../../core/sqlite/dashboard-queries.js';
+import { INBOUND_QUEUE } from '../../../core/session-worker.js';
+import type { ProcessErrorRow } from '../../../core/sqlite/dashboard-queries.js';
 import type { DashboardDeps } from './deps.js';
+import { TrafficWindow, windowStartFor, type TrafficView } from './traffic.js';
 
-export const BUCKET_MS = 5_000;
-export const BUCKETS = 60;
+/** What one line of a table can hold; the audit log has the whole text. */
+const MAX_ERROR_CHARS = 300;
 
-export interface Snapshot {
+export interface ProcessRow {
+  name: string;
+  state: string;
+  /** The latest crash or failure to start, redacted and cut short; null when it never had one. */
+  lastError: { text: string; at: string } | null;
+  /** A connector's messages received and sent (its platform's); null for a worker. */
+  in: number | null;
+  out: number | null;
+}
+
+export interface Snapshot extends TrafficView {
   at: string;
-  children: Array<{ name: string; state: string }>;
+  children: ProcessRow[];
   queues: Array<{ name: string; waiting: number; active: number; dead: number }>;
   deadLetters: number;
-  totals: { in: number; out: number };
-  platforms: Array<{ platform: string; in: number; out: number }>;
-  /** Messages per 5-second bucket over the last five minutes, oldest first. */
-  series: { in: number[]; out: number[] };
 }
 
 /** The queues the overview watches: inbound, each enabled connector's outbound queue, and the HTTP surfaces'. */
@@ -25,75 +34,76 @@ export function watchedQueues(config: DashboardDeps['config']): string[] {
   return [INBOUND_QUEUE, ...new Set([...platforms, 'web', 'api'].map((p) => outboundQueue({ platform: p, account: p })))];
 }
 
+const crashData = z.object({
+  code: z.number().nullish(),
+  signal: z.string().nullish(),
+  /** The child's own last words, when it said why (see src/child-ipc.ts). */
+  error: z.string().optional(),
+  reason: z.string().optional(),
+});
+
+/** The sentence for a crash or a failure to start, from what the supervisor audited. */
+export function processErrorText(row: Pick<ProcessErrorRow, 'kind' | 'data'>): string {
+  let parsed: z.infer<typeof crashData> = {};
+  try {
+    parsed = crashData.safeParse(JSON.parse(row.data)).data ?? {};
+  } catch {
+    // Not JSON: the generic words below.
+  }
+  if (row.kind === 'process.failed_to_start') return `could not start: ${parsed.reason ?? 'no reason given'}`;
+  if (parsed.error) return parsed.error;
+  if (parsed.signal) return `killed by ${parsed.signal}`;
+  return parsed.code === undefined || parsed.code === null ? 'exited' : `exited with code ${parsed.code}`;
+}
+
+type Queries = ReturnType<DashboardDeps['store']['dashboardQueries']>;
+
 /**
- * Counts received and sent messages from the audit log. The first call scans once; after that only entries past
- * the last seen sequence number are read, so a snapshot every second stays cheap however long the log is.
+ * Reads the audit log for the overview: messages in and out, reply latency, and each process's last error. The
+ * first call scans once; after that only entries past the last seen sequence number are read (a primary-key
+ * range), so a snapshot every second stays cheap however long the log is.
  */
-class TrafficCounter {
+class AuditFeed {
   private lastSeq = -1;
-  private readonly perPlatform = new Map<string, { in: number; out: number }>();
-  private readonly buckets = new Map<number, { in: number; out: number }>();
-
-  constructor(private readonly queries: ReturnType<DashboardDeps['store']['dashboardQueries']>) {}
-
+  private readonly traffic = new TrafficWindow();
+  private readonly errors = new Map<string, ProcessErrorRow>();
   private running: Promise<unknown> = Promise.resolve();
 
+  constructor(private readonly queries: Queries) {}
+
   /** Serialized: two overlapping updates would count the same entries twice. */
-  update(now: number): Promise<Pick<Snapshot, 'totals' | 'platforms' | 'series'>> {
+  update(now: number): Promise<{ traffic: TrafficView; errors: ReadonlyMap<string, ProcessErrorRow> }> {
     const next = this.running.then(() => this.advance(now));
     this.running = next.catch(() => undefined);
     return next;
   }
 
-  private async advance(now: number): Promise<Pick<Snapshot, 'totals' | 'platforms' | 'series'>> {
+  private async advance(now: number): Promise<{ traffic: TrafficView; errors: ReadonlyMap<string, ProcessErrorRow> }> {
     const head = await this.queries.auditHead();
-    const windowStart = (Math.floor(now / BUCKET_MS) - BUCKETS + 1) * BUCKET_MS;
     if (this.lastSeq < 0) {
-      for (const t of await this.queries.trafficTotals(head)) this.tally(t.platform, t.kind, t.count);
-      this.bucketize(await this.queries.trafficSince(0, { upTo: head, sinceAt: new Date(windowStart).toISOString() }));
+      this.traffic.addTotals(await this.queries.trafficTotals(head));
+      this.traffic.add(await this.queries.trafficSince(0, { upTo: head, sinceAt: new Date(windowStartFor(now)).toISOString() }), true);
+      for (const e of await this.queries.lastProcessErrors(head)) this.errors.set(e.subject, e);
     } else if (head > this.lastSeq) {
-      const rows = await this.queries.trafficSince(this.lastSeq, { upTo: head });
-      for (const r of rows) this.tally(r.platform, r.kind, 1);
-      this.bucketize(rows);
+      this.traffic.add(await this.queries.trafficSince(this.lastSeq, { upTo: head }));
+      for (const e of await this.queries.processErrorsSince(this.lastSeq, head)) this.errors.set(e.subject, e);
     }
     this.lastSeq = Math.max(this.lastSeq, head);
-    for (const b of this.buckets.keys()) if (b < windowStart) this.buckets.delete(b);
-    const platforms = [...this.perPlatform].map(([platform, c]) => ({ platform, ...c })).sort((a, b) => a.platform.localeCompare(b.platform));
-    const series = { in: [] as number[], out: [] as number[] };
-    for (let i = 0; i < BUCKETS; i++) {
-      const b = this.buckets.get(windowStart + i * BUCKET_MS);
-      series.in.push(b?.in ?? 0);
-      series.out.push(b?.out ?? 0);
-    }
-    const sum = (k: 'in' | 'out') => platforms.reduce((n, p) => n + p[k], 0);
-    return { totals: { in: sum('in'), out: sum('out') }, platforms, series };
-  }
-
-  private tally(platform: string, kind: TrafficRow['kind'], n: number): void {
-    const key = platform || 'unknown';
-    const c = this.perPlatform.get(key) ?? { in: 0, out: 0 };
-    c[kind === 'inbound.received' ? 'in' : 'out'] += n;
-    this.perPlatform.set(key, c);
-  }
-
-  private bucketize(rows: TrafficRow[]): void {
-    for (const r of rows) {
-      const b = Math.floor(Date.parse(r.at) / BUCKET_MS) * BUCKET_MS;
-      const c = this.buckets.get(b) ?? { in: 0, out: 0 };
-      c[r.kind === 'inbound.received' ? 'in' : 'out']++;
-      this.buckets.set(b, c);
-    }
+    return { traffic: this.traffic.view(now), errors: this.errors };
   }
 }
 
 /** One snapshot at a time, reused for half a second: many open dashboards cost the store what one does. */
 export class SnapshotSource {
-  private readonly traffic: TrafficCounter;
+  private readonly feed: AuditFeed;
   private readonly queues: string[];
   private last?: { at: number; value: Promise<Snapshot> };
 
-  constructor(private readonly deps: DashboardDeps) {
-    this.traffic = new TrafficCounter(deps.store.dashboardQueries());
+  constructor(
+    private readonly deps: DashboardDeps,
+    private readonly redact: (text: string) => string,
+  ) {
+    this.feed = new AuditFeed(deps.store.dashboardQueries());
     this.queues = watchedQueues(deps.config);
   }
 
@@ -109,19 +119,20 @@ export class SnapshotSource {
   private async compute(now: number): Promise<Snapshot> {
     const states = this.deps.states?.() ?? {};
     const queues = await Promise.all(this.queues.map(async (name) => ({ name, ...(await this.deps.queue.depth(name)) })));
-    return {
-      at: new Date(now).toISOString(),
-      children: Object.entries(states).map(([name, state]) => ({ name, state })),
-      queues,
-      deadLetters: queues.reduce((n, q) => n + q.dead, 0),
-      ...(await this.traffic.update(now)),
-    };
+    const { traffic, errors } = await this.feed.update(now);
+    const byPlatform = new Map(traffic.platforms.map((p) => [p.platform, p]));
+    const children = Object.entries(states).map(([name, state]): ProcessRow => {
+      const platform = name.startsWith('connector:') ? name.slice('connector:'.length) : undefined;
+      const counts = platform === undefined ? undefined : (byPlatform.get(platform) ?? { in: 0, out: 0 });
+      const error = errors.get(name);
+      return {
+        name,
+        state,
+        lastError: error ? { text: oneLine(this.redact(processErrorText(error)), MAX_ERROR_CHARS), at: error.at } : null,
+        in: counts?.in ?? null,
+        out: counts?.out ?? null,
+      };
+    });
+    return { at: new Date(now).toISOString(), children, queues, deadLetters: queues.reduce((n, q) => n + q.dead, 0), ...traffic };
   }
-}
-
-/** Points of a sparkline polyline in a w×h box; the client draws the same from each snapshot. */
-export function sparkPoints(values: number[], w = 300, h = 40): string {
-  const max = Math.max(1, ...values);
-  const step = values.length > 1 ? w / (values.length - 1) : w;
-  return values.map((v, i) => `${(i * step).toFixed(1)},${(h - (v / max) * (h - 2) - 1).toFixed(1)}`).join(' ');
 }

@@ -1,0 +1,85 @@
+import pino from 'pino';
+import { createBackend } from '../core/backends/index.js';
+import type { Config } from '../core/config.js';
+import { noSealedState, sealedState } from '../core/sealed-state.js';
+import type { SqliteStore } from '../core/sqlite/store.js';
+import { loadConnector } from './connectors.js';
+import { refsFor, resolveRefs, resolverFrom, stateKeyFor } from './credentials.js';
+
+/** One line of `doctor`: what was checked, whether it is fine, and why, in plain words. */
+export interface Verdict {
+  ok: boolean;
+  what: string;
+  detail: string;
+}
+
+/** A connector's own credentials, as its process would hold them. */
+export interface ConnectorCredentials {
+  values: Record<string, string>;
+  stateKey?: Buffer | undefined;
+}
+
+export function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  return Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref())]);
+}
+
+/** Doctor resolves only what the checked part needs; the embedded queue stands in so no queue URL is resolved. */
+const NO_QUEUE = { driver: 'embedded', leaseMs: 30_000 } as const;
+
+/** Builds the backend with its own credentials and asks it for a cheap verdict (list models, find the executable). */
+export async function checkBackend(name: string, config: Config, dataDir: string, store: SqliteStore): Promise<Verdict> {
+  const what = `backend ${name}`;
+  try {
+    const backendConfig = { ...config, backends: { [name]: config.backends[name]! } };
+    const values = await resolveRefs(refsFor(backendConfig, NO_QUEUE, 'worker'), dataDir, store, 'doctor');
+    const backend = createBackend(name, config, resolverFrom(values));
+    if (!backend.check) return { ok: true, what, detail: 'needs nothing' };
+    return { ok: true, what, detail: await withTimeout(backend.check(AbortSignal.timeout(10_000)), 11_000, 'no answer within 10 s') };
+  } catch (error) {
+    return { ok: false, what, detail: (error as Error).message };
+  }
+}
+
+/** A connector's credentials resolved in this process from the vault (each read audited as `doctor`). */
+export async function resolveConnectorCredentials(name: string, config: Config, dataDir: string, store: SqliteStore): Promise<ConnectorCredentials> {
+  const values = await resolveRefs(refsFor(config, NO_QUEUE, `connector:${name}`), dataDir, store, 'doctor');
+  return { values, stateKey: stateKeyFor(`connector:${name}`, dataDir) };
+}
+
+/**
+ * Builds the connector with its own credentials and asks it (identity call, events arriving, conflicts). Safe
+ * beside a running gateway: no connector's check receives or acknowledges anything. `credentials` is a function so
+ * that a failure to resolve them becomes a verdict like any other.
+ */
+export async function checkConnector(
+  name: string,
+  config: Config,
+  local: { dataDir: string; store: SqliteStore; credentials: () => Promise<ConnectorCredentials> },
+): Promise<Verdict[]> {
+  const what = `connector ${name}`;
+  try {
+    const create = await loadConnector(name);
+    if (!create) return [{ ok: false, what, detail: 'enabled, but not available in this build' }];
+    const { values, stateKey } = await local.credentials();
+    const { store, dataDir } = local;
+    const connector = create({
+      name,
+      config: (config.connectors as Record<string, unknown>)[name] as never,
+      gateway: config,
+      resolve: resolverFrom(values),
+      store,
+      sealed: stateKey ? sealedState(store, stateKey) : noSealedState('no master key'),
+      log: pino({ level: 'silent' }),
+      dataDir,
+      now: Date.now,
+    });
+    if (!connector.check) return [{ ok: true, what, detail: 'configured' }];
+    const verdicts = await withTimeout(connector.check(), 15_000, 'no answer within 15 s');
+    return verdicts.map((v) => ({ ok: v.ok, what: `${what} ${v.what}`, detail: v.detail }));
+  } catch (error) {
+    return [{ ok: false, what, detail: (error as Error).message }];
+  }
+}
+
+/** The line `doctor` prints for a verdict. */
+export const verdictLine = (v: Verdict): string => `${v.ok ? 'ok  ' : 'FAIL'}  ${v.what}: ${v.detail}`;
