@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { retainCheckpointer } from './checkpointer.js';
 
 export type Db = Database.Database;
 
@@ -9,6 +10,8 @@ export type Db = Database.Database;
  * Opens the data directory's SQLite file the way every process must: WAL so readers never block the writer,
  * foreign keys on, and a busy timeout so processes sharing the file wait their turn instead of failing.
  * synchronous=NORMAL survives any process crash; only an OS crash or power loss can lose the last commits.
+ * Checkpoints run on a background thread (core/checkpointer.ts), not inside a commit; it stops with the last
+ * connection this process has to the file.
  */
 export function openDb(file: string): Db {
   mkdirSync(dirname(file), { recursive: true });
@@ -17,6 +20,13 @@ export function openDb(file: string): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 10000');
+  db.pragma('wal_autocheckpoint = 0');
+  const release = retainCheckpointer(file);
+  const close = db.close.bind(db);
+  db.close = () => {
+    release();
+    return close();
+  };
   return db;
 }
 

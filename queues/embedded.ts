@@ -26,7 +26,6 @@ interface JobRow {
   job_id: string;
   partition: string;
   payload: string;
-  deliveries: number;
 }
 
 export interface EmbeddedOptions {
@@ -62,12 +61,11 @@ export class EmbeddedDriver implements QueueDriver {
         SELECT @queue, @id, @partition, @payload, @now
         WHERE NOT EXISTS (SELECT 1 FROM queue_seen WHERE queue = @queue AND job_id = @id)
         ON CONFLICT (queue, job_id) DO NOTHING`),
-      // Each partition's oldest job, found by one pass over the (queue, partition, seq) index: a correlated
-      // MIN per row grew with the backlog.
-      heads: db.prepare(`SELECT j.seq, j.job_id, j.partition, j.payload, j.deliveries FROM queue_jobs AS j
-        JOIN (SELECT MIN(seq) AS seq FROM queue_jobs WHERE queue = @queue GROUP BY partition) AS h ON j.seq = h.seq
-        WHERE j.lease_until IS NULL OR j.lease_until < @now
-        ORDER BY j.seq LIMIT @limit`),
+      // Each partition's oldest job, oldest first, from the heads the triggers keep (migration 011): the scan
+      // passes only heads in flight, whatever the backlog behind them.
+      heads: db.prepare(`SELECT j.seq, j.job_id, j.partition, j.payload FROM queue_heads AS h JOIN queue_jobs AS j ON j.seq = h.seq
+        WHERE h.queue = @queue AND (j.lease_until IS NULL OR j.lease_until < @now)
+        ORDER BY h.seq LIMIT @limit`),
       // Only if still unleased: the heads were read before the write lock was taken.
       lease: db.prepare(`UPDATE queue_jobs SET lease_owner = @owner, lease_until = @until, deliveries = deliveries + 1
         WHERE seq = @seq AND (lease_until IS NULL OR lease_until < @now) RETURNING deliveries`),

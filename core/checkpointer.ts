@@ -1,0 +1,51 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+const INTERVAL_MS = 250;
+
+/**
+ * The thread's whole program. It has its own connection and copies the WAL back into the database file with
+ * PASSIVE checkpoints, which never wait for (or block) readers and writers. It stops when told, or when the file
+ * is gone.
+ */
+const PROGRAM = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+let db;
+try {
+  db = new Database(workerData.file, { fileMustExist: true });
+  db.pragma('busy_timeout = 0');
+} catch { process.exit(0); }
+const timer = setInterval(() => {
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (e) { if (!String(e.code).startsWith('SQLITE_BUSY')) { clearInterval(timer); try { db.close(); } catch {} process.exit(0); } }
+}, workerData.intervalMs);
+parentPort.on('message', () => { clearInterval(timer); try { db.close(); } catch {} process.exit(0); });
+`;
+
+const running = new Map<string, { worker: Worker; refs: number }>();
+
+/**
+ * Moves WAL checkpoints off the event loop. SQLite's automatic checkpoint runs inside whichever commit crosses
+ * 1,000 pages, stalling that process for milliseconds while it copies pages; connections opened by `openDb` turn
+ * it off, and one thread per file in each process does the copying in the background instead.
+ */
+export function retainCheckpointer(file: string): () => void {
+  const entry = running.get(file);
+  if (entry) entry.refs++;
+  else {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    const worker = new Worker(PROGRAM, { eval: true, workerData: { file, driver, intervalMs: INTERVAL_MS } });
+    worker.unref();
+    worker.on('error', () => running.delete(file));
+    running.set(file, { worker, refs: 1 });
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const e = running.get(file);
+    if (!e || --e.refs > 0) return;
+    running.delete(file);
+    e.worker.postMessage('stop');
+  };
+}

@@ -1,0 +1,60 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { migrate, openDb, readMigrations, type Db } from '../../core/db.js';
+import { EmbeddedDriver } from '../../queues/embedded.js';
+import { until } from '../helpers/wait.js';
+import { tempDir } from '../helpers/tmp.js';
+
+let cleanup: Array<() => void> = [];
+afterEach(() => {
+  for (const f of cleanup.reverse()) f();
+  cleanup = [];
+});
+
+function fresh(): { file: string; db: Db } {
+  const tmp = tempDir('mc-db-');
+  const file = join(tmp.dir, 'monkeyclaw.db');
+  const db = openDb(file);
+  cleanup.push(() => tmp.remove(), () => db.close());
+  return { file, db };
+}
+
+describe('openDb', () => {
+  it('leaves checkpoints to a background thread: commits never copy the WAL, yet the database file catches up', async () => {
+    const { file, db } = fresh();
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    db.exec('CREATE TABLE blobs (b BLOB)');
+    const insert = db.prepare('INSERT INTO blobs (b) VALUES (?)');
+    const size = () => statSync(file).size;
+    const before = size();
+    // About 8 MB, far past the 1,000 pages after which SQLite would checkpoint inside a commit.
+    for (let i = 0; i < 2_000; i++) insert.run(Buffer.alloc(4_096, i % 251));
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(8_000_000);
+    await until(() => size() > before + 8_000_000, 5_000);
+    // Everything committed is in the database file now: a checkpoint finds nothing left to copy.
+    const [row] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number; checkpointed: number }>;
+    expect(row!.checkpointed).toBe(row!.log);
+  });
+});
+
+describe('queue heads (migration 011)', () => {
+  it('keeps each partition head through enqueue and completion, and backfills jobs queued before the migration', async () => {
+    const { file, db } = fresh();
+    const all = readMigrations();
+    migrate(db, all.filter((m) => m.version < 11));
+    const old = db.prepare(`INSERT INTO queue_jobs (queue, job_id, partition, payload, enqueued_at) VALUES ('q', ?, ?, 'null', 0)`);
+    for (const [id, partition] of [['a1', 'a'], ['b1', 'b'], ['a2', 'a']]) old.run(id, partition);
+    migrate(db, all);
+    const driver = new EmbeddedDriver({ file });
+    cleanup.push(() => void driver.close());
+    await driver.enqueue('q', [{ id: 'c1', partition: 'c', payload: null }, { id: 'b2', partition: 'b', payload: null }]);
+    // The oldest job of each partition, oldest first; never a second job of a partition while its head waits.
+    const first = driver.claim('q', 10);
+    expect(first.map((j) => j.id)).toEqual(['a1', 'b1', 'c1']);
+    driver.complete(first[0] as never, {});
+    driver.complete(first[1] as never, {});
+    expect(driver.claim('q', 10).map((j) => j.id)).toEqual(['a2', 'b2']);
+    expect(db.prepare(`SELECT partition, seq FROM queue_heads ORDER BY seq`).all()).toHaveLength(3);
+  });
+});
