@@ -66,6 +66,46 @@ export function write<T>(db: Db, fn: () => T): T {
   }
 }
 
+type Settle = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * Group commit: writes asked for in the same turn of the event loop share one transaction, each in a savepoint of
+ * its own, so one that throws rolls back alone and fails only its caller. The jobs a process runs side by side then
+ * take the write lock once between them, not once each: under two busy processes the lock, not the work, is what
+ * they queue for.
+ */
+export class GroupCommit {
+  private pending: Array<{ fn: () => unknown; resolve(value: unknown): void; reject(error: unknown): void }> = [];
+
+  constructor(private readonly db: Db) {}
+
+  run<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject }) === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    let settled: Settle[];
+    try {
+      settled = write(this.db, () =>
+        batch.map((item): Settle => {
+          try {
+            return { ok: true, value: this.db.transaction(item.fn)() };
+          } catch (error) {
+            return { ok: false, error };
+          }
+        }),
+      );
+    } catch (error) {
+      settled = batch.map(() => ({ ok: false, error }));
+    }
+    settled.forEach((s, i) => (s.ok ? batch[i]!.resolve(s.value) : batch[i]!.reject(s.error)));
+  }
+}
+
 /** The package root, found from this file whether it runs from source (core/) or from dist/core/. */
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

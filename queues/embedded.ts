@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { openDb, type Db, write } from '../core/db.js';
+import { GroupCommit, openDb, type Db, write } from '../core/db.js';
 import {
   DEDUPE_RETENTION_MS,
   type ConsumeOptions,
@@ -45,6 +45,8 @@ export interface EmbeddedOptions {
 export class EmbeddedDriver implements QueueDriver {
   readonly name = 'embedded' as const;
   private readonly db: Db;
+  /** Acks and enqueues of jobs finishing side by side share one transaction per loop turn. */
+  private readonly group: GroupCommit;
   private readonly nudger: Nudger;
   private readonly owner = `${HOST}/${process.pid}/${randomBytes(4).toString('hex')}`;
   private readonly leaseMs: number;
@@ -53,6 +55,7 @@ export class EmbeddedDriver implements QueueDriver {
 
   constructor(options: EmbeddedOptions) {
     this.db = openDb(options.file);
+    this.group = new GroupCommit(this.db);
     this.leaseMs = options.leaseMs ?? 30_000;
     this.nudger = new Nudger(options.runDir ?? join(dirname(options.file), 'run'));
     const db = this.db;
@@ -83,7 +86,7 @@ export class EmbeddedDriver implements QueueDriver {
   }
 
   async enqueue(queue: string, jobs: JobInput[]): Promise<void> {
-    this.insertJobs(jobs.map((job) => ({ queue, job })));
+    await this.group.run(() => this.insertJobs(jobs.map((job) => ({ queue, job }))));
     this.nudger.notify([queue]);
   }
 
@@ -129,9 +132,9 @@ export class EmbeddedDriver implements QueueDriver {
   }
 
   /** Acknowledges a job and enqueues its follow-ups in the same transaction: one commit per hop. */
-  complete(job: Job & { seq: number }, result: HopResult): void {
+  async complete(job: Job & { seq: number }, result: HopResult): Promise<void> {
     const next = result.next ?? [];
-    const kept = write(this.db, () => {
+    const kept = await this.group.run(() => {
       // A lease lost meanwhile (handed back on shutdown) means another consumer owns the job now.
       if (this.stmts.remove.run(job.seq, this.owner).changes === 0) return false;
       this.stmts.seen.run(job.queue, job.id, Date.now());
@@ -142,8 +145,8 @@ export class EmbeddedDriver implements QueueDriver {
     if (next.length) this.nudger.notify(next.map((n) => n.queue));
   }
 
-  deadLetter(job: Job & { seq: number }, error: string, attempts: number): void {
-    write(this.db, () => {
+  async deadLetter(job: Job & { seq: number }, error: string, attempts: number): Promise<void> {
+    await this.group.run(() => {
       if (this.stmts.remove.run(job.seq, this.owner).changes === 0) return;
       this.stmts.seen.run(job.queue, job.id, Date.now());
       this.stmts.dead.run(job.queue, job.id, job.partition, JSON.stringify(job.payload ?? null), attempts, error.slice(0, 2000), new Date().toISOString());
@@ -298,8 +301,8 @@ class EmbeddedConsumer {
 
   private async process(job: ClaimedJob): Promise<void> {
     const outcome = await runWithRetries(job, this.handler, this.options, this.abort.signal);
-    if (outcome.kind === 'done') this.driver.complete(job, outcome.result);
-    else if (outcome.kind === 'dead') this.driver.deadLetter(job, outcome.error, outcome.attempts);
+    if (outcome.kind === 'done') await this.driver.complete(job, outcome.result);
+    else if (outcome.kind === 'dead') await this.driver.deadLetter(job, outcome.error, outcome.attempts);
     else this.driver.release([job.seq]);
   }
 

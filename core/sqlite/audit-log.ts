@@ -1,4 +1,4 @@
-import { write, type Db } from '../db.js';
+import type { Db } from '../db.js';
 import type { Redactor } from '../redactor.js';
 import { entryHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
 
@@ -62,10 +62,6 @@ export class SqliteAuditLog {
       this.insert.run({ ...entry, hash });
       prevHash = hash;
     }
-  }
-
-  append(entries: AuditInput[]): void {
-    write(this.db, () => this.appendInTransaction(entries));
   }
 
   tail(limit: number): AuditEntry[] {

@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { openDb, type Db, write } from '../db.js';
+import { GroupCommit, openDb, type Db } from '../db.js';
 import { takeToken, type BucketRequest, type BucketState, type LimiterStore, type LimiterTake } from '../rate-limiter.js';
 
 const PRUNE_EVERY_MS = 60_000;
@@ -17,6 +17,7 @@ interface Row {
  */
 export class SqliteLimiter implements LimiterStore {
   private readonly db: Db;
+  private readonly group: GroupCommit;
   private readonly owned: boolean;
   private statements?: { get: Statement; put: Statement; prune: Statement };
   private lastPrune = -Infinity;
@@ -25,6 +26,7 @@ export class SqliteLimiter implements LimiterStore {
   constructor(fileOrDb: string | Db) {
     this.owned = typeof fileOrDb === 'string';
     this.db = typeof fileOrDb === 'string' ? openDb(fileOrDb) : fileOrDb;
+    this.group = new GroupCommit(this.db);
   }
 
   async take(key: string, capacity: number, refillPerMs: number, now: number): Promise<LimiterTake> {
@@ -40,7 +42,8 @@ export class SqliteLimiter implements LimiterStore {
           denied = excluded.denied, full_at = excluded.full_at`),
       prune: this.db.prepare('DELETE FROM rate_limits WHERE full_at <= ?'),
     });
-    return write(this.db, (): LimiterTake[] => {
+    // Senders' turns running side by side take their tokens in one transaction (each still reads before it writes).
+    return this.group.run((): LimiterTake[] => {
       const out: LimiterTake[] = [];
       for (const { key, capacity, refillPerMs } of buckets) {
         const row = s.get.get(key) as Row | undefined;

@@ -52,8 +52,8 @@ describe('queue heads (migration 011)', () => {
     // The oldest job of each partition, oldest first; never a second job of a partition while its head waits.
     const first = driver.claim('q', 10);
     expect(first.map((j) => j.id)).toEqual(['a1', 'b1', 'c1']);
-    driver.complete(first[0] as never, {});
-    driver.complete(first[1] as never, {});
+    await driver.complete(first[0] as never, {});
+    await driver.complete(first[1] as never, {});
     expect(driver.claim('q', 10).map((j) => j.id)).toEqual(['a2', 'b2']);
     expect(db.prepare(`SELECT partition, seq FROM queue_heads ORDER BY seq`).all()).toHaveLength(3);
   });
