@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend, BackendRequest } from '../../core/backend.js';
 import { InvalidPayloadError } from '../../core/event.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { until } from '../helpers/wait.js';
 import { makeEvent } from '../helpers/tmp.js';
 
 /** Replies with every user line it was shown, so a test can see exactly what history reached the model. */
@@ -28,10 +29,13 @@ describe('session worker', () => {
     const [reply] = await gw.waitForReplies(1);
     expect(reply).toMatchObject({ text: 'ping <b>&amp;', format: 'plain', eventId: event!.id, replyTo: event!.platformMessageId });
     expect(reply!.address).toEqual({ platform: 'telegram', account: 'bot1', conversation: { id: '7', kind: 'dm', threadId: 't9' } });
-    const verify = await gw.store.verifyAudit();
-    expect(verify.ok).toBe(true);
-    const kinds = (await gw.store.auditTail(20)).map((e) => e.kind);
+    // The send is recorded (with its audit entry) once the platform answered, a moment after the reply went out.
+    const kinds = await until(async () => {
+      const k = (await gw!.store.auditTail(20)).map((e) => e.kind);
+      return k.includes('outbound.sent') && k;
+    });
     expect(kinds).toEqual(expect.arrayContaining(['inbound.received', 'backend.call', 'outbound.sent']));
+    expect((await gw.store.verifyAudit()).ok).toBe(true);
   });
 
   it('never shows one DM conversation to another, while a group shares one session', async () => {
