@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, openDb } from '../../core/db.js';
-import { MemoryLimiter, type LimiterStore } from '../../core/rate-limiter.js';
+import { MemoryLimiter, takeInOrder, type LimiterStore } from '../../core/rate-limiter.js';
 import { SqliteLimiter } from '../../core/sqlite/limiter.js';
 import { RedisLimiter } from '../../queues/redis-limiter.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -26,6 +26,9 @@ async function takeMany(store: LimiterStore, key: string, n: number, capacity: n
   for (let i = 0; i < n; i++) out.push(await store.take(key, capacity, PER_MINUTE(capacity), now));
   return out;
 }
+
+const allow = { allowed: true, firstDenial: false };
+const deny = (first: boolean) => ({ allowed: false, firstDenial: first });
 
 /** The behaviour every store must share; each store runs it. */
 function limiterContract(name: string, open: () => Promise<Pair>) {
@@ -94,6 +97,19 @@ function limiterContract(name: string, open: () => Promise<Pair>) {
       const all = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? pair.b : pair.a).take(key, 10, PER_MINUTE(10), T0)));
       expect(all.filter((r) => r.allowed)).toHaveLength(10);
       expect(all.filter((r) => r.firstDenial)).toHaveLength(1);
+    });
+
+    it('takes several buckets in order, stopping at the first that denies (later ones are not charged)', async () => {
+      const [k1, k2, k3] = [fresh(), fresh(), fresh()];
+      const buckets = [
+        { key: k1, capacity: 5, refillPerMs: PER_MINUTE(5) },
+        { key: k2, capacity: 1, refillPerMs: PER_MINUTE(1) },
+        { key: k3, capacity: 5, refillPerMs: PER_MINUTE(5) },
+      ];
+      expect(await takeInOrder(pair.a, buckets, T0)).toEqual([allow, allow, allow]);
+      expect(await takeInOrder(pair.b, buckets, T0)).toEqual([allow, { allowed: false, firstDenial: true }]);
+      // k3 spent one token only: four are left of five.
+      expect(await takeMany(pair.a, k3, 5, 5, T0)).toEqual([allow, allow, allow, allow, deny(true)]);
     });
 
     it('refuses a nonsensical bucket', async () => {
