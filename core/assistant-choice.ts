@@ -22,3 +22,7 @@ export function assistantCandidates(config: Config, event: ChannelEvent, workspa
     'default',
   ].filter((name): name is string => !!name);
 }
+
+/** The workspace the config file puts a conversation in (`channels["platform:id"].workspace`), if it names one. */
+export const configuredWorkspace = (config: Pick<Config, 'channels'>, event: ChannelEvent): string | undefined =>
+  config.channels[conversationIdentity(event)]?.workspace;

@@ -61,7 +61,8 @@ export interface Store {
   migrate(): Promise<string[]>;
   pendingMigrations(): Promise<string[]>;
   /** The event's channel (created in the default workspace on first sight) and its open session for the event's scope. */
-  ensureSession(event: ChannelEvent): Promise<{ channel: Channel; session: Session }>;
+  /** A conversation seen for the first time joins `workspace` (created if new), else the default one. */
+  ensureSession(event: ChannelEvent, workspace?: string): Promise<{ channel: Channel; session: Session }>;
   history(sessionId: number, limit: number): Promise<HistoryEntry[]>;
   /** Keeps a message that waits for `/fallback` consent in its session, replacing any earlier one. */
   setPendingFallback(sessionId: number, text: string, expiresAt: number): Promise<void>;

@@ -30,6 +30,8 @@ export interface TalkDeps {
   drafts?: Pick<DraftOptions, 'intervalMs' | 'publish' | 'onError'>;
   /** The pieces told so far are void: the primary failed mid-reply and a fallback starts over. */
   onRestart?: () => void;
+  /** The workspace the config file puts a conversation in (`channels["platform:id"].workspace`), used when it is first seen. */
+  workspaceFor?(event: ChannelEvent): string | undefined;
   /** The data directory: agentic CLI backends run in `<dataDir>/workspaces/<workspace>/sessions/<id>/`. */
   dataDir?: string;
   /** Decides an agentic backend's tool request (governance); without it every tool request is denied. */
@@ -89,7 +91,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
   ctx = await runPipeline(assistant.pipelines.inbound, ctx);
   if (ctx.halted) return stopped(ctx);
 
-  const { session } = await deps.store.ensureSession(event);
+  const { session } = await deps.store.ensureSession(event, deps.workspaceFor?.(event));
   // `/fallback` answers an earlier question: the waiting message is answered by the fallbacks, primary skipped.
   const consented = ctx.text.trim().toLowerCase() === '/fallback' ? await deps.store.takePendingFallback?.(session.id, deps.now()) : undefined;
   if (consented !== undefined) ctx = { ...ctx, text: consented };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { conversationIdentity } from '../core/event.js';
+import { configuredWorkspace } from '../core/assistant-choice.js';
 import { halt, type Plug, type PlugServices } from '../core/plug.js';
 
 const optionsSchema = z
@@ -36,7 +36,7 @@ export const budgetPlug: Plug<State> = {
     return { limits: parsed.data, usage: services.sessions, services };
   },
   async call(ctx, { limits, usage, services }) {
-    const workspace = ctx.session?.workspaceId ?? services.config.channels[conversationIdentity(ctx.event)]?.workspace ?? 'default';
+    const workspace = ctx.session?.workspaceId ?? configuredWorkspace(services.config, ctx.event) ?? 'default';
     const today = new Date(services.now()).toISOString().slice(0, 10);
     const day = await usage.usageSince(workspace, today);
     if ((limits.dailyTokens !== undefined && day.tokens >= limits.dailyTokens) || (limits.dailyUsd !== undefined && day.costUsd >= limits.dailyUsd)) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { configuredWorkspace } from '../core/assistant-choice.js';
 import type { Config } from '../core/config.js';
 import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core/event.js';
 import { halt, type Context, type Plug } from '../core/plug.js';
@@ -37,7 +38,7 @@ const answerable = (config: Config, event: ChannelEvent, overrides: Overrides): 
   decideAccess(config.access, event, overrides).admitted && isAddressed(config.channels, event);
 
 const workspaceOf = (ctx: Context, config: Config): string =>
-  ctx.session?.workspaceId ?? config.channels[conversationIdentity(ctx.event)]?.workspace ?? 'default';
+  ctx.session?.workspaceId ?? configuredWorkspace(config, ctx.event) ?? 'default';
 
 /**
  * Token buckets per sender, conversation and workspace, shared by all workers through the limiter store. It runs

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditInput } from '../core/audit.js';
 import { outboundQueue, type ChannelEvent } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
+import { configuredWorkspace } from '../core/assistant-choice.js';
 import { streamEditInterval } from '../core/drafts.js';
 import { conversationPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
 import { toolGovernor } from '../core/tool-governor.js';
@@ -50,6 +51,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = 8 } 
     now: Date.now,
     dataDir: rt.dataDir,
     onToolRequest,
+    workspaceFor: (event) => configuredWorkspace(rt.config, event),
     streaming: {
       intervalFor: (event) => streamEditInterval(rt.config, event.account),
       enqueue: (queue, job) => rt.queue.enqueue(queue, [job]),

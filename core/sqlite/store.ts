@@ -83,9 +83,9 @@ export class SqliteStore implements Store {
     return pendingMigrations(this.db);
   }
 
-  async ensureSession(event: ChannelEvent): Promise<{ channel: Channel; session: Session }> {
+  async ensureSession(event: ChannelEvent, workspace = DEFAULT_WORKSPACE): Promise<{ channel: Channel; session: Session }> {
     // Nearly every message finds both already there: read first, and take the write lock only to create them.
-    return this.findSession(event) ?? write(this.db, () => this.createSession(event));
+    return this.findSession(event) ?? write(this.db, () => this.createSession(event, workspace));
   }
 
   private findSession(event: ChannelEvent): { channel: Channel; session: Session } | undefined {
@@ -100,10 +100,11 @@ export class SqliteStore implements Store {
     return row && { channel, session: { id: row.id, channelId: channel.id, workspaceId: channel.workspaceId, scope } };
   }
 
-  private createSession(event: ChannelEvent): { channel: Channel; session: Session } {
+  private createSession(event: ChannelEvent, workspace: string): { channel: Channel; session: Session } {
     const { platform, conversation } = event;
+    if (workspace !== DEFAULT_WORKSPACE) this.sql('INSERT INTO workspaces (id) VALUES (?) ON CONFLICT DO NOTHING').run(workspace);
     this.sql(`INSERT INTO channels (platform, conversation_id, kind, workspace_id, created_at) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (platform, conversation_id) DO NOTHING`).run(platform, conversation.id, conversation.kind, DEFAULT_WORKSPACE, now());
+      ON CONFLICT (platform, conversation_id) DO NOTHING`).run(platform, conversation.id, conversation.kind, workspace, now());
     const found = this.findSession(event);
     if (found) return found;
     const channelId = this.sql('SELECT id, workspace_id FROM channels WHERE platform = ? AND conversation_id = ?').get(platform, conversation.id) as { id: number; workspace_id: string };

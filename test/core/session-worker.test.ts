@@ -56,6 +56,15 @@ describe('session worker', () => {
     expect((await gw.waitForReplies(4))[3]!.text).toBe('first | second');
   });
 
+  it('puts a conversation the config file names in its workspace when first seen, everything else in default', async () => {
+    gw = await startTestGateway({ config: { ...open, channels: { 'telegram:-100': { workspace: 'team' } } } });
+    await gw.publish([makeEvent({ conversation: { id: '-100', kind: 'group' }, mentionsBot: true, text: 'hi team' })]);
+    await gw.publish([makeEvent({ conversation: { id: 'solo', kind: 'dm' }, text: 'hi' })]);
+    await gw.waitForReplies(2);
+    const channels = await gw.store.dashboardQueries().channels();
+    expect(channels.map((c) => [c.conversationId, c.workspaceId]).sort()).toEqual([['-100', 'team'], ['solo', 'default']]);
+  });
+
   it('answers a redelivered platform message once', async () => {
     gw = await startTestGateway({ config: open });
     const first = makeEvent({ platformMessageId: '555' });

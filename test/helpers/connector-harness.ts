@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { parseConfig, type Config } from '../../core/config.js';
 import { publishEvents, type Connector, type ConnectorFactory } from '../../core/connector.js';
+import { configuredWorkspace } from '../../core/assistant-choice.js';
 import { streamEditInterval } from '../../core/drafts.js';
 import { outboundQueue } from '../../core/event.js';
 import type { JobInput } from '../../core/queue.js';
@@ -47,7 +48,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
     enqueue: (q: string, job: JobInput) => queue.enqueue(q, [job]),
     onError: (error: unknown) => log.warn({ error }, 'draft not queued'),
   };
-  const handler = inboundHandler({ store, assistantFor: assistantResolver(config, assistants), now: Date.now, streaming });
+  const handler = inboundHandler({ store, assistantFor: assistantResolver(config, assistants), now: Date.now, streaming, workspaceFor: (e) => configuredWorkspace(config, e) });
   const worker = queue.consume(INBOUND_QUEUE, handler, { concurrency: 8, backoffMs: 20 });
   const actor = `connector:${options.name}`;
   const stateKey = randomBytes(32);

@@ -4,6 +4,7 @@ import type { Backend } from '../../core/backend.js';
 import { EchoBackend } from '../../core/backends/echo.js';
 import { parseConfig, type Config } from '../../core/config.js';
 import { publishEvents } from '../../core/connector.js';
+import { configuredWorkspace } from '../../core/assistant-choice.js';
 import { streamEditInterval } from '../../core/drafts.js';
 import type { Reply } from '../../core/event.js';
 import type { JobInput } from '../../core/queue.js';
@@ -38,7 +39,7 @@ export async function startTestGateway(options: { config?: unknown; backend?: Ba
     enqueue: (q: string, job: JobInput) => queue.enqueue(q, [job]),
     onError: () => undefined,
   };
-  const worker = queue.consume(INBOUND_QUEUE, inboundHandler({ store, assistantFor: () => assistant, now: Date.now, streaming }), { concurrency: 8, backoffMs: 20, maxAttempts: 3 });
+  const worker = queue.consume(INBOUND_QUEUE, inboundHandler({ store, assistantFor: () => assistant, now: Date.now, streaming, workspaceFor: (e) => configuredWorkspace(config, e) }), { concurrency: 8, backoffMs: 20, maxAttempts: 3 });
   const platform = options.platform ?? 'telegram';
   const outbound = queue.consume(`outbound:${platform}`, outboundHandler(store, `connector:${platform}`, async (r) => {
     sent.push(r);
