@@ -48,6 +48,21 @@ const ok = (result: unknown): Answer => ({ status: 200, body: { ok: true, result
 const fail = (e: FakeError): Answer => ({ status: e.error_code, body: { ok: false, ...e } });
 const badRequest = (description: string) => fail({ error_code: 400, description: `Bad Request: ${description}` });
 
+/** A message's text as Telegram checks it (sendMessage and editMessageText alike): as sent, and as a user sees it. */
+function messageText(p: Record<string, unknown>): { text: string; visible: string } | { error: Answer } {
+  if (typeof p.text !== 'string' || p.text.trim() === '') return { error: badRequest('message text is empty') };
+  let visible = p.text;
+  if (p.parse_mode !== undefined) {
+    if (p.parse_mode !== 'HTML') return { error: badRequest(`unsupported parse_mode "${String(p.parse_mode)}"`) };
+    const parsed = parseTelegramHtml(p.text);
+    if (!parsed.ok) return { error: badRequest(`can't parse entities: ${parsed.error}`) };
+    visible = parsed.visible;
+  }
+  // Telegram counts the text after entity parsing; counting the raw text too is stricter, on purpose.
+  if (p.text.length > MAX_TEXT || visible.length > MAX_TEXT) return { error: badRequest('message is too long') };
+  return { text: p.text, visible };
+}
+
 export class FakeTelegram {
   readonly calls: ApiCall[] = [];
   readonly sent: SentMessage[] = [];
@@ -227,17 +242,11 @@ export class FakeTelegram {
   private editMessageText(p: Record<string, unknown>): Answer {
     const message = this.sent.find((m) => m.chat_id === String(p.chat_id) && m.message_id === p.message_id);
     if (!message) return badRequest('message to edit not found');
-    if (typeof p.text !== 'string' || p.text.trim() === '') return badRequest('message text is empty');
-    let visible = p.text;
-    if (p.parse_mode !== undefined) {
-      if (p.parse_mode !== 'HTML') return badRequest(`unsupported parse_mode "${String(p.parse_mode)}"`);
-      const parsed = parseTelegramHtml(p.text);
-      if (!parsed.ok) return badRequest(`can't parse entities: ${parsed.error}`);
-      visible = parsed.visible;
-    }
-    if (p.text.length > MAX_TEXT || visible.length > MAX_TEXT) return badRequest('message is too long');
+    const text = messageText(p);
+    if ('error' in text) return text.error;
+    const { visible } = text;
     if (visible === message.visible) return badRequest('message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
-    message.text = p.text;
+    message.text = text.text;
     message.visible = visible;
     message.edits = (message.edits ?? 0) + 1;
     return ok({ message_id: message.message_id, date: Math.floor(message.at / 1000), edit_date: Math.floor(Date.now() / 1000), chat: { id: Number(message.chat_id) }, text: visible });
@@ -245,23 +254,16 @@ export class FakeTelegram {
 
   private sendMessage(p: Record<string, unknown>): Answer {
     if (p.chat_id === undefined || p.chat_id === '') return badRequest('chat_id is empty');
-    if (typeof p.text !== 'string' || p.text.trim() === '') return badRequest('message text is empty');
-    let visible = p.text;
-    if (p.parse_mode !== undefined) {
-      if (p.parse_mode !== 'HTML') return badRequest(`unsupported parse_mode "${String(p.parse_mode)}"`);
-      const parsed = parseTelegramHtml(p.text);
-      if (!parsed.ok) return badRequest(`can't parse entities: ${parsed.error}`);
-      visible = parsed.visible;
-    }
-    // Telegram counts the text after entity parsing; counting the raw text too is stricter, on purpose.
-    if (p.text.length > MAX_TEXT || visible.length > MAX_TEXT) return badRequest('message is too long');
+    const text = messageText(p);
+    if ('error' in text) return text.error;
+    const { visible } = text;
     const chatId = String(p.chat_id);
     const thread = typeof p.message_thread_id === 'number' ? p.message_thread_id : undefined;
     const replyTo = (p.reply_parameters as { message_id?: unknown } | undefined)?.message_id;
     const message: SentMessage = {
       message_id: this.nextMessageId++,
       chat_id: chatId,
-      text: p.text,
+      text: text.text,
       visible,
       ...(typeof p.parse_mode === 'string' ? { parse_mode: p.parse_mode } : {}),
       ...(thread !== undefined ? { message_thread_id: thread } : {}),
