@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { AccessStore, DecideResult, OverrideAction, PairingLimits, PairingOutcome, PairingRequest } from '../access.js';
 import { newPairingCode } from '../access.js';
 import { write, type Db } from '../db.js';
@@ -24,10 +25,13 @@ const toRequest = (r: RequestRow): PairingRequest => ({
 
 /** Access overrides and pairing requests in SQLite, shared by every worker on the file. */
 export class SqliteAccessStore implements AccessStore {
+  private overrideQuery?: Statement;
+
   constructor(private readonly db: Db) {}
 
   async overrides(identities: string[]): Promise<Map<string, OverrideAction>> {
-    const get = this.db.prepare('SELECT action FROM access_overrides WHERE identity = ?').pluck();
+    // Asked on every message: prepared once, on first use (the table exists only once migrations ran).
+    const get = (this.overrideQuery ??= this.db.prepare('SELECT action FROM access_overrides WHERE identity = ?').pluck());
     const out = new Map<string, OverrideAction>();
     for (const id of identities) {
       const action = get.get(id) as OverrideAction | undefined;
