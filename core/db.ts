@@ -34,17 +34,10 @@ const WRITE_DEADLINE_MS = 10_000;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const busyToggles = new WeakMap<Db, { off: Database.Statement; on: Database.Statement }>();
 const isBusy = (error: unknown): boolean => typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('SQLITE_BUSY');
+const BUSY = Symbol('busy');
 
-/**
- * Runs `fn` as one write transaction (BEGIN IMMEDIATE: the write lock is taken first, so `fn` never meets a busy
- * database half-way). Another process holding the lock is waited for in sleeps of tens of microseconds: SQLite's
- * own busy handler sleeps a whole millisecond at the first conflict, then more, while a gateway transaction holds
- * the lock for about a tenth of that, so under two busy processes its sleeps, not the work, set the pace.
- * Nested calls run as savepoints of the outer transaction.
- */
-export function write<T>(db: Db, fn: () => T): T {
-  const txn = db.transaction(fn);
-  if (db.inTransaction) return txn();
+/** One BEGIN IMMEDIATE attempt that does not wait: BUSY when another connection holds the write lock. */
+function attempt<T>(db: Db, txn: Database.Transaction<() => T>): T | typeof BUSY {
   let toggles = busyToggles.get(db);
   if (!toggles) {
     toggles = { off: db.prepare('PRAGMA busy_timeout = 0'), on: db.prepare('PRAGMA busy_timeout = 10000') };
@@ -52,45 +45,75 @@ export function write<T>(db: Db, fn: () => T): T {
   }
   toggles.off.get();
   try {
-    const deadline = Date.now() + WRITE_DEADLINE_MS;
-    for (let wait = 0.02; ; wait = Math.min(wait * 2, 2)) {
-      try {
-        return txn.immediate();
-      } catch (error) {
-        if (!isBusy(error) || Date.now() > deadline) throw error;
-        Atomics.wait(pause, 0, 0, wait * (0.5 + Math.random()));
-      }
-    }
+    return txn.immediate();
+  } catch (error) {
+    if (isBusy(error)) return BUSY;
+    throw error;
   } finally {
     toggles.on.get();
   }
 }
 
+/**
+ * Runs `fn` as one write transaction (BEGIN IMMEDIATE: the write lock is taken first, so `fn` never meets a busy
+ * database half-way). Another process holding the lock is waited for in sleeps of tens of microseconds: SQLite's
+ * own busy handler sleeps a whole millisecond at the first conflict, then more, while a gateway transaction holds
+ * the lock for about a tenth of that. Nested calls run as savepoints of the outer transaction.
+ */
+export function write<T>(db: Db, fn: () => T): T {
+  const txn = db.transaction(fn);
+  if (db.inTransaction) return txn();
+  const deadline = Date.now() + WRITE_DEADLINE_MS;
+  for (let wait = 0.02; ; wait = Math.min(wait * 2, 2)) {
+    const result = attempt(db, txn);
+    if (result !== BUSY) return result;
+    if (Date.now() > deadline) throw new Error(`the database stayed locked for ${WRITE_DEADLINE_MS / 1000} s`);
+    Atomics.wait(pause, 0, 0, wait * (0.5 + Math.random()));
+  }
+}
+
 type Settle = { ok: true; value: unknown } | { ok: false; error: unknown };
+type Pending = { fn: () => unknown; resolve(value: unknown): void; reject(error: unknown): void };
 
 /**
  * Group commit: writes asked for in the same turn of the event loop share one transaction, each in a savepoint of
  * its own, so one that throws rolls back alone and fails only its caller. The jobs a process runs side by side then
- * take the write lock once between them, not once each: under two busy processes the lock, not the work, is what
- * they queue for.
+ * take the write lock once between them, not once each. While another process holds the lock the batch waits
+ * without blocking: the event loop goes on with other jobs, whose writes join the batch.
  */
 export class GroupCommit {
-  private pending: Array<{ fn: () => unknown; resolve(value: unknown): void; reject(error: unknown): void }> = [];
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private busySince?: number;
+  private retries = 0;
 
   constructor(private readonly db: Db) {}
 
   run<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject }) === 1) setImmediate(() => this.flush());
+      this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule(0);
     });
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const go = () => {
+      this.scheduled = false;
+      this.flush();
+    };
+    if (delayMs === 0) setImmediate(go);
+    else setTimeout(go, delayMs);
   }
 
   private flush(): void {
     const batch = this.pending;
+    if (batch.length === 0) return;
     this.pending = [];
-    let settled: Settle[];
+    let settled: Settle[] | typeof BUSY;
     try {
-      settled = write(this.db, () =>
+      const txn = this.db.transaction(() =>
         batch.map((item): Settle => {
           try {
             return { ok: true, value: this.db.transaction(item.fn)() };
@@ -99,9 +122,25 @@ export class GroupCommit {
           }
         }),
       );
+      settled = this.db.inTransaction ? txn() : attempt(this.db, txn);
     } catch (error) {
       settled = batch.map(() => ({ ok: false, error }));
     }
+    if (settled === BUSY) {
+      this.pending = batch.concat(this.pending);
+      this.busySince ??= Date.now();
+      if (Date.now() - this.busySince > WRITE_DEADLINE_MS) {
+        const error = new Error(`the database stayed locked for ${WRITE_DEADLINE_MS / 1000} s`);
+        for (const item of this.pending.splice(0)) item.reject(error);
+        this.busySince = undefined;
+        return;
+      }
+      // A few turns of the loop first (the lock is usually held for a fraction of a millisecond), then 1 ms steps.
+      this.schedule(++this.retries <= 4 ? 0 : 1);
+      return;
+    }
+    this.busySince = undefined;
+    this.retries = 0;
     settled.forEach((s, i) => (s.ok ? batch[i]!.resolve(s.value) : batch[i]!.reject(s.error)));
   }
 }
