@@ -20,6 +20,8 @@ export class Nudger extends EventEmitter<{ wake: [queue: string] }> {
   private accepted = new Set<Socket>();
   private scannedAt = 0;
   private closed = false;
+  /** Queue names to tell the peers, written once per turn of the loop however many commits named them. */
+  private outbox = new Set<string>();
 
   constructor(private readonly dir: string) {
     super();
@@ -54,12 +56,22 @@ export class Nudger extends EventEmitter<{ wake: [queue: string] }> {
     server.unref();
   }
 
-  /** Tells every consuming process (this one included, without a socket) that `queues` have new work. */
+  /** Tells every consuming process (this one at once, without a socket) that `queues` have new work. */
   notify(queues: Iterable<string>): void {
-    const names = [...new Set(queues)];
-    if (names.length === 0 || this.closed) return;
-    for (const q of names) this.emit('wake', q);
-    const message = names.map((q) => `${q}\n`).join('');
+    if (this.closed) return;
+    const first = this.outbox.size === 0;
+    for (const q of new Set(queues)) {
+      this.emit('wake', q);
+      this.outbox.add(q);
+    }
+    // Jobs completed by one group commit resume together: their nudges leave as one write per peer.
+    if (first && this.outbox.size > 0) queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    const message = [...this.outbox].map((q) => `${q}\n`).join('');
+    this.outbox.clear();
+    if (this.closed) return;
     this.rescan();
     for (const [path, socket] of this.peers) {
       if (path === this.ownPath) continue;
