@@ -32,25 +32,20 @@ export function openDb(file: string): Db {
 
 const WRITE_DEADLINE_MS = 10_000;
 const pause = new Int32Array(new SharedArrayBuffer(4));
-const busyToggles = new WeakMap<Db, { off: Database.Statement; on: Database.Statement }>();
 const isBusy = (error: unknown): boolean => typeof (error as { code?: unknown }).code === 'string' && (error as { code: string }).code.startsWith('SQLITE_BUSY');
 const BUSY = Symbol('busy');
 
 /** One BEGIN IMMEDIATE attempt that does not wait: BUSY when another connection holds the write lock. */
 function attempt<T>(db: Db, txn: Database.Transaction<() => T>): T | typeof BUSY {
-  let toggles = busyToggles.get(db);
-  if (!toggles) {
-    toggles = { off: db.prepare('PRAGMA busy_timeout = 0'), on: db.prepare('PRAGMA busy_timeout = 10000') };
-    busyToggles.set(db, toggles);
-  }
-  toggles.off.get();
+  // Not a prepared statement: SQLite applies PRAGMA busy_timeout when it compiles it, not when it runs.
+  db.pragma('busy_timeout = 0');
   try {
     return txn.immediate();
   } catch (error) {
     if (isBusy(error)) return BUSY;
     throw error;
   } finally {
-    toggles.on.get();
+    db.pragma('busy_timeout = 10000');
   }
 }
 

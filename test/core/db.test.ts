@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { migrate, openDb, readMigrations, type Db } from '../../core/db.js';
+import Database from 'better-sqlite3';
+import { GroupCommit, migrate, openDb, readMigrations, type Db } from '../../core/db.js';
 import { EmbeddedDriver } from '../../queues/embedded.js';
 import { until } from '../helpers/wait.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -35,6 +36,42 @@ describe('openDb', () => {
     // Everything committed is in the database file now: a checkpoint finds nothing left to copy.
     const [row] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number; checkpointed: number }>;
     expect(row!.checkpointed).toBe(row!.log);
+  });
+});
+
+describe('GroupCommit', () => {
+  it('commits the writes of one turn together; one that throws rolls back alone and fails only its caller', async () => {
+    const { db } = fresh();
+    db.exec('CREATE TABLE t (v TEXT)');
+    const group = new GroupCommit(db);
+    const insert = (v: string) => () => db.prepare('INSERT INTO t (v) VALUES (?)').run(v).changes;
+    const results = await Promise.allSettled([
+      group.run(insert('a')),
+      group.run(() => {
+        insert('doomed')();
+        throw new Error('no');
+      }),
+      group.run(insert('b')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(db.prepare('SELECT v FROM t ORDER BY rowid').pluck().all()).toEqual(['a', 'b']);
+  });
+
+  it('waits for another process holding the write lock without blocking the event loop, then commits', async () => {
+    const { file, db } = fresh();
+    db.exec('CREATE TABLE t (v TEXT)');
+    const other = new Database(file);
+    cleanup.push(() => other.close());
+    other.exec('BEGIN IMMEDIATE');
+    const group = new GroupCommit(db);
+    let done = false;
+    const write = group.run(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('x')).then(() => (done = true));
+    // The loop keeps turning while the lock is held: a timer fires, and the write has not happened.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(done).toBe(false);
+    other.exec('COMMIT');
+    await write;
+    expect(db.prepare('SELECT COUNT(*) FROM t').pluck().get()).toBe(1);
   });
 });
 
