@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { EmailConfig } from '../../../connectors/email/index.js';
 import { createEmailConnector } from '../../../connectors/email/index.js';
 import { startConnectorHarness } from '../../helpers/connector-harness.js';
-import type { Dovecot, MailAccount } from '../../fakes/email/dovecot.js';
-import type { CapturedMail, SmtpFake } from '../../fakes/email/smtp.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startDovecot, type Dovecot, type MailAccount } from '../../fakes/email/dovecot.js';
+import { startSmtpFake, type CapturedMail, type SmtpFake } from '../../fakes/email/smtp.js';
 
 /** A raw RFC 5322 message as a mail client would write it (CRLF line ends). */
 export function mail(o: {
@@ -62,4 +63,40 @@ export async function emailHarness(dovecot: Dovecot, smtp: SmtpFake, o: { accoun
   /** Replies this connector sent (From its address), optionally only those to `to`. */
   const sent = (to?: string) => smtp.captured.filter((m) => m.from === account.user && (!to || m.to.includes(to)));
   return { ...h, account, sent, nextReply: (to: string, count = 1, timeoutMs = 10_000) => h.until(() => sent(to).length >= count && sent(to)[count - 1], timeoutMs) };
+}
+
+/**
+ * A test file's mail servers: one real Dovecot and one fake SMTP server for all its tests, and a gateway per test
+ * (`harness`), stopped after that test with anything else it `defer`s.
+ */
+export function useMailServers(options: { afterEach?: (smtp: SmtpFake) => void } = {}) {
+  const servers = {} as { dovecot: Dovecot; smtp: SmtpFake };
+  let cleanup: Array<() => Promise<void> | void> = [];
+  beforeAll(async () => {
+    [servers.dovecot, servers.smtp] = await Promise.all([startDovecot(), startSmtpFake()]);
+  });
+  afterAll(async () => {
+    await Promise.all([servers.dovecot?.stop(), servers.smtp?.stop()]);
+  });
+  afterEach(async () => {
+    options.afterEach?.(servers.smtp);
+    for (const f of cleanup.reverse()) await f();
+    cleanup = [];
+  });
+  return {
+    get dovecot() {
+      return servers.dovecot;
+    },
+    get smtp() {
+      return servers.smtp;
+    },
+    defer(f: () => Promise<void> | void) {
+      cleanup.push(f);
+    },
+    async harness(o: Parameters<typeof emailHarness>[2] = {}) {
+      const h = await emailHarness(servers.dovecot, servers.smtp, o);
+      cleanup.push(() => h.stop());
+      return h;
+    },
+  };
 }

@@ -1,36 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startDovecot, type Dovecot } from '../../fakes/email/dovecot.js';
-import { startSmtpFake, type SmtpFake } from '../../fakes/email/smtp.js';
-import { emailHarness, header, mail } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { header, mail, useMailServers } from './helpers.js';
 
-let dovecot: Dovecot;
-let smtp: SmtpFake;
-let cleanup: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  [dovecot, smtp] = await Promise.all([startDovecot(), startSmtpFake()]);
-});
-afterAll(async () => {
-  await Promise.all([dovecot?.stop(), smtp?.stop()]);
-});
-afterEach(async () => {
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
-
-async function harness(o: Parameters<typeof emailHarness>[2] = {}) {
-  const h = await emailHarness(dovecot, smtp, o);
-  cleanup.push(() => h.stop());
-  return h;
-}
+const servers = useMailServers();
+const harness = servers.harness;
 
 const ignoredReasons = async (h: Awaited<ReturnType<typeof harness>>, kind: string) =>
   (await h.store.auditTail(10_000)).filter((e) => e.kind === kind).map((e) => (JSON.parse(e.data) as { reason: string }).reason);
 
 describe('email inbound: what is answered, what is not, and when', () => {
   it('never answers auto-replies, bulk, lists, bounces or its own mail, and flags them \\Seen', async () => {
-    const account = await dovecot.newAccount();
+    const account = await servers.dovecot.newAccount();
     const to = account.user;
     const robots = [
       mail({ from: 'bob@example.com', to, subject: 'Out of office', headers: { 'Auto-Submitted': 'auto-replied' } }),
@@ -53,7 +33,7 @@ describe('email inbound: what is answered, what is not, and when', () => {
   });
 
   it('ignores mail already \\Seen and answers unseen mail that was there before the first start', async () => {
-    const account = await dovecot.newAccount();
+    const account = await servers.dovecot.newAccount();
     const read = await account.append(mail({ from: 'dave@example.com', to: account.user, subject: 'old', body: 'already read' }).raw, ['\\Seen']);
     const waiting = mail({ from: 'dave@example.com', to: account.user, subject: 'new', body: 'not read yet' });
     await account.append(waiting.raw);

@@ -1,46 +1,24 @@
 import { simpleParser } from 'mailparser';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createEmailConnector, type EmailConfig } from '../../../connectors/email/index.js';
 import { ConfigError, parseConfig } from '../../../core/config.js';
 import type { ConnectorDeps } from '../../../core/connector.js';
-import { startDovecot, type Dovecot } from '../../fakes/email/dovecot.js';
-import { startSmtpFake, type SmtpFake } from '../../fakes/email/smtp.js';
-import { emailHarness, header, mail } from './helpers.js';
+import { header, mail, useMailServers } from './helpers.js';
 import { noSealedState } from '../../../core/sealed-state.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
 
-let dovecot: Dovecot;
-let smtp: SmtpFake;
-let cleanup: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  [dovecot, smtp] = await Promise.all([startDovecot(), startSmtpFake()]);
-});
-afterAll(async () => {
-  await Promise.all([dovecot?.stop(), smtp?.stop()]);
-});
-afterEach(async () => {
-  smtp.failNext(0);
-  smtp.delayData(0);
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
-
-async function harness(o: Parameters<typeof emailHarness>[2] = {}) {
-  const h = await emailHarness(dovecot, smtp, o);
-  cleanup.push(() => h.stop());
-  return h;
-}
+const servers = useMailServers({ afterEach: (smtp) => (servers.smtp.failNext(0), servers.smtp.delayData(0)) });
+const harness = servers.harness;
 
 describe('email outbound', () => {
   it('a retried send carries the same Message-ID, and "Re:" is never doubled', async () => {
     const h = await harness();
-    const before = smtp.attempts.length;
-    smtp.failNext(1, 451);
+    const before = servers.smtp.attempts.length;
+    servers.smtp.failNext(1, 451);
     const original = mail({ from: 'heidi@example.com', to: h.account.user, subject: 'RE: Re: Aw: quarterly numbers', body: 'see above' });
     await h.account.append(original.raw);
     const reply = await h.nextReply('heidi@example.com');
-    const attempts = await Promise.all(smtp.attempts.slice(before).map((raw) => simpleParser(raw)));
+    const attempts = await Promise.all(servers.smtp.attempts.slice(before).map((raw) => simpleParser(raw)));
     expect(attempts).toHaveLength(2);
     expect(attempts[0]!.messageId).toBe(header(reply, 'message-id'));
     expect(attempts[1]!.messageId).toBe(header(reply, 'message-id'));
@@ -59,11 +37,11 @@ describe('email outbound', () => {
 
   it('stop() waits for a send in flight to get its 250', async () => {
     const h = await harness();
-    const before = smtp.attempts.length;
-    smtp.delayData(1_000);
+    const before = servers.smtp.attempts.length;
+    servers.smtp.delayData(1_000);
     await h.account.append(mail({ from: 'kim@example.com', to: h.account.user, subject: 'slow', body: 'take your time' }).raw);
     // DATA is on the wire; the server holds its answer.
-    await h.until(() => smtp.attempts.length > before);
+    await h.until(() => servers.smtp.attempts.length > before);
     expect(h.sent('kim@example.com')).toHaveLength(0);
     await h.connector.stop();
     expect(h.sent('kim@example.com')).toHaveLength(1);
@@ -83,8 +61,8 @@ describe('email outbound', () => {
         email: {
           enabled: true,
           address: h.account.user,
-          imap: { host: '127.0.0.1', port: dovecot.port, secure: false, user: h.account.user, password: 'env:IMAP', mailbox: 'INBOX' },
-          smtp: { host: '127.0.0.1', port: smtp.port, secure: false, user: smtp.user, password: 'env:SMTP' },
+          imap: { host: '127.0.0.1', port: servers.dovecot.port, secure: false, user: h.account.user, password: 'env:IMAP', mailbox: 'INBOX' },
+          smtp: { host: '127.0.0.1', port: servers.smtp.port, secure: false, user: servers.smtp.user, password: 'env:SMTP' },
         },
       },
     });

@@ -1,30 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChannelEvent } from '../../../core/event.js';
-import { startDovecot, type Dovecot } from '../../fakes/email/dovecot.js';
-import { startSmtpFake, type SmtpFake } from '../../fakes/email/smtp.js';
-import { emailHarness, header, mail } from './helpers.js';
+import { startDovecot } from '../../fakes/email/dovecot.js';
+import { emailHarness, header, mail, useMailServers } from './helpers.js';
 
-let dovecot: Dovecot;
-let smtp: SmtpFake;
-let cleanup: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  [dovecot, smtp] = await Promise.all([startDovecot(), startSmtpFake()]);
-});
-afterAll(async () => {
-  await Promise.all([dovecot?.stop(), smtp?.stop()]);
-});
-afterEach(async () => {
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
-
-async function harness(o: Parameters<typeof emailHarness>[2] = {}) {
-  const h = await emailHarness(dovecot, smtp, o);
-  cleanup.push(() => h.stop());
-  return h;
-}
+const servers = useMailServers();
+const harness = servers.harness;
 
 const ADA = 'Ada Lovelace <ada@example.com>';
 
@@ -108,9 +89,9 @@ describe('email connector against Dovecot and an SMTP server', () => {
 
   it('polls when the server has no IDLE: new mail is still answered, within the poll interval', async () => {
     const plain = await startDovecot({ idle: false, accounts: 1 });
-    cleanup.push(() => plain.stop());
-    const h = await emailHarness(plain, smtp, { account: await plain.newAccount(), pollMs: 1_000 });
-    cleanup.push(() => h.stop());
+    servers.defer(() => plain.stop());
+    const h = await emailHarness(plain, servers.smtp, { account: await plain.newAccount(), pollMs: 1_000 });
+    servers.defer(() => h.stop());
     await sleep(1_500);
     const at = Date.now();
     await h.account.append(mail({ from: 'hal@example.com', to: h.account.user, subject: 'poll', body: 'poll' }).raw);
@@ -122,7 +103,7 @@ describe('email connector against Dovecot and an SMTP server', () => {
   it('reconnects after the server drops the connection, and answers what arrived meanwhile', async () => {
     const h = await harness();
     await sleep(500);
-    dovecot.kick(h.account.user);
+    servers.dovecot.kick(h.account.user);
     const dropped = mail({ from: 'ivy@example.com', to: h.account.user, subject: 'after the drop', body: 'still there?' });
     await h.account.append(dropped.raw);
     const reply = await h.nextReply('ivy@example.com', 1, 9_000);
