@@ -2,7 +2,8 @@ import type { Db } from '../db.js';
 import type { Redactor } from '../redactor.js';
 import { entryHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
 
-interface Row {
+/** An audit_log row as SQLite returns it. */
+export interface AuditRow {
   seq: number;
   at: string;
   kind: string;
@@ -13,7 +14,7 @@ interface Row {
   hash: string;
 }
 
-const toEntry = (r: Row): AuditEntry => ({
+export const toEntry = (r: AuditRow): AuditEntry => ({
   seq: r.seq,
   at: r.at,
   kind: r.kind,
@@ -65,12 +66,12 @@ export class SqliteAuditLog {
   }
 
   tail(limit: number): AuditEntry[] {
-    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?').all(limit) as Row[];
+    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?').all(limit) as AuditRow[];
     return rows.reverse().map(toEntry);
   }
 
   verify(): VerifyResult {
-    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<Row>;
+    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<AuditRow>;
     return verifyChain((function* () {
       for (const r of rows) yield toEntry(r);
     })());

@@ -1,3 +1,4 @@
+import { toEntry, type AuditRow } from './audit-log.js';
 import type { AuditEntry } from '../audit.js';
 import { write, type Db } from '../db.js';
 import type { Channel } from '../store.js';
@@ -36,17 +37,6 @@ export interface ProcessErrorRow {
   kind: 'process.crashed' | 'process.failed_to_start';
   subject: string;
   data: string;
-}
-
-interface AuditRow {
-  seq: number;
-  at: string;
-  kind: string;
-  actor: string;
-  subject: string | null;
-  data: string;
-  prev_hash: string;
-  hash: string;
 }
 
 export const WORKSPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -125,7 +115,7 @@ export class SqliteDashboardQueries {
       .prepare(`SELECT * FROM audit_log WHERE (@kind IS NULL OR kind = @kind OR kind LIKE @prefix ESCAPE '\\')
         AND (@before IS NULL OR seq < @before) ORDER BY seq DESC LIMIT @limit`)
       .all({ kind, prefix, before: options.before ?? null, limit: options.limit }) as AuditRow[];
-    return rows.map((r) => ({ seq: r.seq, at: r.at, kind: r.kind, actor: r.actor, subject: r.subject, data: r.data, prevHash: r.prev_hash, hash: r.hash }));
+    return rows.map(toEntry);
   }
 
   /** The highest audit sequence number (0 when empty). */
