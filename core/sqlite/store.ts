@@ -17,6 +17,9 @@ import type { Redactor } from '../redactor.js';
 const now = () => new Date().toISOString();
 
 /** The SQLite implementation of the Store: the only module that speaks SQL to the gateway's state. */
+/** Sessions whose recent turns are held in memory (least recently read dropped first). */
+const RECENT_SESSIONS = 2_000;
+
 export class SqliteStore implements Store {
   private readonly db: Db;
   /** The hot writes (turns, audit, sends) of jobs running side by side share one transaction per loop turn. */
@@ -24,6 +27,11 @@ export class SqliteStore implements Store {
   private auditLog?: SqliteAuditLog;
 
   private readonly statements = new Map<string, Statement>();
+  /**
+   * The last turns of recently active sessions. Messages are append-only, so a read asks SQLite only for rows newer
+   * than those held (written by this process or any other), not for the whole window every message.
+   */
+  private readonly recent = new Map<number, { limit: number; lastId: number; entries: HistoryEntry[] }>();
 
   constructor(
     file: string,
@@ -133,10 +141,18 @@ export class SqliteStore implements Store {
   }
 
   async history(sessionId: number, limit: number): Promise<HistoryEntry[]> {
-    const rows = this
-      .sql('SELECT role, text, created_at AS at FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?')
-      .all(sessionId, limit) as HistoryEntry[];
-    return rows.reverse();
+    const held = this.recent.get(sessionId);
+    const since = held && held.limit >= limit ? held.lastId : 0;
+    const rows = (
+      this
+        .sql('SELECT id, role, text, created_at AS at FROM messages WHERE session_id = ? AND id > ? ORDER BY id DESC LIMIT ?')
+        .all(sessionId, since, limit) as Array<HistoryEntry & { id: number }>
+    ).reverse();
+    const entries = [...(since > 0 ? held!.entries : []), ...rows.map(({ role, text, at }) => ({ role, text, at }))].slice(-limit);
+    this.recent.delete(sessionId);
+    this.recent.set(sessionId, { limit, lastId: rows.at(-1)?.id ?? since, entries });
+    if (this.recent.size > RECENT_SESSIONS) this.recent.delete(this.recent.keys().next().value!);
+    return [...entries];
   }
 
   async handledTurn(dedupeKey: string): Promise<QueuedReply[] | null> {
