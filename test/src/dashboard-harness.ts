@@ -132,7 +132,13 @@ export async function dashboardHarness(options: HarnessOptions = {}) {
         { v: 1, id: randomBytes(8).toString('hex'), platform: 'telegram', account: 'bot1', conversation: { id: senderId, kind: 'dm' },
           sender: { id: senderId, name, isBot: false }, text, platformMessageId: randomBytes(6).toString('hex'), receivedAt: new Date().toISOString() },
       ]);
-      for (let i = 0; i < 200 && !(await g.store.handledTurn(dedupeKey(event!))); i++) await sleep(10);
+      // Until the turn is committed and its replies to this chat are sent (a moment after the commit).
+      for (let i = 0; i < 200; i++) {
+        const turn = await g.store.handledTurn(dedupeKey(event!));
+        const sent = turn && (await Promise.all(turn.filter((r) => r.queue === 'outbound:telegram').map((r) => g.store.sentMessageIds(r.reply.idempotencyKey))));
+        if (sent && sent.every((ids) => ids !== undefined)) break;
+        await sleep(10);
+      }
       return event!;
     },
     async stop() {
