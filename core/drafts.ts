@@ -1,8 +1,8 @@
 import type { Config } from './config.js';
 
 const DEFAULT_STREAM_EDIT_MS = 1_000;
-/** The gateway's own surfaces that always stream: web chat shows its reply growing, with no platform limit to keep. */
-const SURFACE_STREAM_MS: Record<string, number> = { web: 200 };
+/** The gateway's own surfaces, which stream with no platform edit limit to keep: web chat and the OpenAI-compatible API. */
+const SURFACE_STREAM_MS: Record<string, number> = { web: 200, api: 200 };
 
 /** How often a growing reply may be edited on this connector; undefined when its replies are sent finished. */
 export function streamEditInterval(config: Config, connector: string): number | undefined {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
@@ -5,7 +6,7 @@ import { z } from 'zod';
 import type { ApiKeyRecord, AuthStore } from '../../core/auth.js';
 import type { Config } from '../../core/config.js';
 import type { Reply } from '../../core/event.js';
-import type { TurnClient } from './turns.js';
+import type { TurnClient, TurnOutcome } from './turns.js';
 
 type Env = { Variables: { key: ApiKeyRecord } };
 
@@ -74,18 +75,27 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     const last = turns.at(-1);
     if (!last || last.role !== 'user') return oaiError(c, 400, 'The last message must come from the user.', 'invalid_request_error');
 
-    let outcome;
-    try {
-      outcome = await deps.turns.ask({
-        conversation: { id: key.id, kind: 'dm' },
-        sender: { id: key.id, name: key.name.slice(0, 256), isBot: false },
-        text: last.content,
-        context: turns.slice(0, -1),
-        assistant: body.model,
-      });
-    } catch (error) {
-      return oaiError(c, 400, `Invalid request: ${(error as Error).message.slice(0, 300)}`, 'invalid_request_error');
-    }
+    const input = {
+      conversation: { id: key.id, kind: 'dm' as const },
+      sender: { id: key.id, name: key.name.slice(0, 256), isBot: false },
+      text: last.content,
+      context: turns.slice(0, -1),
+      assistant: body.model,
+    };
+    const created = Math.floor(Date.now() / 1000);
+    // Streaming: the response starts with the first draft of the reply, so a caller reads while the backend writes.
+    // A turn that ends before any draft (refused, limited, answered at once) is answered as below, status and all.
+    const drafts: string[] = [];
+    let wake = () => {};
+    const firstDraft = new Promise<void>((resolve) => (wake = resolve));
+    const asked = deps.turns
+      .ask(input, undefined, body.stream ? (text) => (drafts.push(text), wake()) : undefined)
+      .then((outcome) => ({ outcome }), (error: unknown) => ({ error: error as Error }));
+    const early = await Promise.race([asked, firstDraft.then(() => undefined)]);
+    if (early === undefined) return streamDrafts(c, body.model, created, drafts, (w) => (wake = w), asked);
+
+    if ('error' in early) return oaiError(c, 400, `Invalid request: ${early.error.message.slice(0, 300)}`, 'invalid_request_error');
+    const { outcome } = early;
     if (outcome.kind === 'timeout') return oaiError(c, 503, 'The assistant did not answer in time.', 'server_error');
     if (outcome.kind === 'silent') return oaiError(c, 400, 'The request was refused by policy.', 'invalid_request_error', 'content_policy_violation');
     // A chat command's answer (`/help`) is an answer, not a refusal.
@@ -93,7 +103,6 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     if (notice) return noticeError(c, notice);
     const text = outcome.replies.map((r) => r.text).join('\n\n');
     const id = `chatcmpl-${outcome.replies[0]!.eventId}`;
-    const created = Math.floor(Date.now() / 1000);
     if (!body.stream) {
       return c.json({
         id,
@@ -105,10 +114,9 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
       });
     }
     return streamSSE(c, async (stream) => {
-      const chunk = (delta: object, finish: string | null) =>
-        stream.writeSSE({ data: JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] }) });
+      const chunk = completionChunk(stream, id, created, body.model);
       await chunk({ role: 'assistant', content: '' }, null);
-      for (const piece of text.match(/\S*\s*/gu) ?? []) if (piece) await chunk({ content: piece }, null);
+      await chunk({ content: text }, null);
       await chunk({}, 'stop');
       await stream.writeSSE({ data: '[DONE]' });
     });
@@ -116,6 +124,52 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
 
   app.all('/v1/*', (c) => oaiError(c, 404, `Unknown endpoint ${c.req.method} ${c.req.path}.`, 'invalid_request_error', 'unknown_url'));
   return app;
+}
+
+type Asked = { outcome: TurnOutcome } | { error: Error };
+type Stream = Parameters<Parameters<typeof streamSSE>[1]>[0];
+
+const completionChunk = (stream: Stream, id: string, created: number, model: string) => (delta: object, finish: string | null) =>
+  stream.writeSSE({ data: JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] }) });
+
+/**
+ * Streams a reply while it is written: each draft holds the whole text so far, so what it adds to the last one is
+ * sent as a delta. An OpenAI stream cannot take text back: when the final reply does not continue what was sent (a
+ * fallback started over mid-reply), it follows as a new paragraph; a turn that ends in a notice or fails ends the
+ * stream with OpenAI's error object.
+ */
+function streamDrafts(c: Context, model: string, created: number, drafts: string[], onDraft: (wake: () => void) => void, asked: Promise<Asked>) {
+  return streamSSE(c, async (stream) => {
+    const id = `chatcmpl-${randomUUID()}`;
+    const chunk = completionChunk(stream, id, created, model);
+    let sent = '';
+    const send = async (text: string) => {
+      if (!text.startsWith(sent)) return;
+      if (text.length > sent.length) await chunk({ content: text.slice(sent.length) }, null);
+      sent = text;
+    };
+    await chunk({ role: 'assistant', content: '' }, null);
+    let done: Asked | undefined;
+    const finished = asked.then((a) => void (done = a));
+    while (!done) {
+      while (drafts.length > 0) await send(drafts.shift()!);
+      // A draft that came while the last ones were sent wakes the next round at once.
+      await Promise.race([finished, new Promise<void>((resolve) => (onDraft(resolve), drafts.length > 0 && resolve()))]);
+    }
+    for (const text of drafts.splice(0)) await send(text);
+    const outcome = 'outcome' in done ? done.outcome : undefined;
+    const answer = outcome?.kind === 'replies' ? outcome.replies.filter((r) => r.kind !== 'notice') : [];
+    if (answer.length === 0) {
+      const why = outcome?.kind === 'replies' ? outcome.replies[0]?.text : 'The assistant did not answer.';
+      await stream.writeSSE({ data: JSON.stringify({ error: { message: why ?? 'The assistant did not answer.', type: 'server_error', param: null, code: null } }) });
+      return;
+    }
+    const text = answer.map((r) => r.text).join('\n\n');
+    if (text.startsWith(sent)) await send(text);
+    else await chunk({ content: `\n\n${text}` }, null);
+    await chunk({}, 'stop');
+    await stream.writeSSE({ data: '[DONE]' });
+  });
 }
 
 /** A plug's notice becomes the status an OpenAI client expects: limits are 429s, anything else is unavailable. */

@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOpenAIFake } from '../fakes/openai-server.js';
 import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const tmp = tempDir('mc-api-');
 let port = 0;
+let gpt: Awaited<ReturnType<typeof startOpenAIFake>>;
 let gateway: ReturnType<typeof spawnCli>;
 const cli = (...args: string[]) => runCli(args, { cwd: tmp.dir });
 const newKey = async (...extra: string[]) => (await cli('apikey', 'create', 'tests', ...extra)).stdout.trim().split('\n').at(-1)!;
@@ -16,11 +18,15 @@ const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `http://127.0.0
 
 beforeAll(async () => {
   port = await freePort();
+  gpt = await startOpenAIFake();
   writeFileSync(
     join(tmp.dir, 'monkeyclaw.config.yaml'),
     `server: { port: ${port} }
+backends:
+  gpt: { type: openai, baseUrl: ${gpt.url}, model: fake-gpt }
 assistants:
   default: { backend: echo }
+  writer: { backend: gpt }
   strict:
     backend: echo
     pipelines: { inbound: [{ plug: rate-limit, perSender: 2 }, access] }
@@ -43,6 +49,7 @@ afterAll(async () => {
     gateway.kill('SIGTERM');
     await exited(gateway);
   }
+  await gpt.close();
   tmp.remove();
 });
 
@@ -50,7 +57,7 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
   it('lists one model per assistant and completes a chat, streamed and not, through the plugs and audit', async () => {
     const ai = client(await newKey());
     const models = await ai.models.list();
-    expect(models.data.map((m) => m.id).sort()).toEqual(['default', 'strict']);
+    expect(models.data.map((m) => m.id).sort()).toEqual(['default', 'strict', 'writer']);
 
     const done = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'system', content: 'ignored' }, { role: 'user', content: 'hello <api> & co' }] });
     expect(done.choices[0]!.message.content).toBe('hello <api> & co');
@@ -64,6 +71,22 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     const tail = (await cli('audit', 'tail', '-n', '50')).stdout;
     expect(tail).toMatch(/inbound\.received\tapi:/);
     expect(tail).toContain('surface:api');
+  });
+
+  it('streams a reply while the backend is still writing it: the first words arrive before the last are written', async () => {
+    const ai = client(await newKey());
+    const deltas = Array.from({ length: 12 }, (_, i) => `word${i} `);
+    gpt.script({ kind: 'stream', deltas, delayMs: 100 });
+    const stream = await ai.chat.completions.create({ model: 'writer', stream: true, messages: [{ role: 'user', content: 'write' }] });
+    const arrivals: Array<{ at: number; text: string }> = [];
+    for await (const chunk of stream) {
+      const text = chunk.choices[0]?.delta.content;
+      if (text) arrivals.push({ at: Date.now(), text });
+    }
+    expect(arrivals.map((a) => a.text).join('')).toBe(deltas.join(''));
+    // The backend took over a second to write it; the caller saw text growing over that time, not all at the end.
+    expect(arrivals.length).toBeGreaterThan(2);
+    expect(arrivals.at(-1)!.at - arrivals[0]!.at).toBeGreaterThan(400);
   });
 
   it('answers 401 without a valid key, and at once for a revoked one', async () => {
