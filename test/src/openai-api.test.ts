@@ -27,6 +27,7 @@ backends:
 assistants:
   default: { backend: echo }
   writer: { backend: gpt }
+  careful: { backend: [gpt, echo] }
   strict:
     backend: echo
     pipelines: { inbound: [{ plug: rate-limit, perSender: 2 }, access] }
@@ -57,7 +58,7 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
   it('lists one model per assistant and completes a chat, streamed and not, through the plugs and audit', async () => {
     const ai = client(await newKey());
     const models = await ai.models.list();
-    expect(models.data.map((m) => m.id).sort()).toEqual(['default', 'strict', 'writer']);
+    expect(models.data.map((m) => m.id).sort()).toEqual(['careful', 'default', 'strict', 'writer']);
 
     const done = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'system', content: 'ignored' }, { role: 'user', content: 'hello <api> & co' }] });
     expect(done.choices[0]!.message.content).toBe('hello <api> & co');
@@ -87,6 +88,16 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     // The backend took over a second to write it; the caller saw text growing over that time, not all at the end.
     expect(arrivals.length).toBeGreaterThan(2);
     expect(arrivals.at(-1)!.at - arrivals[0]!.at).toBeGreaterThan(400);
+  });
+
+  it('cannot take streamed text back: a fallback that starts over follows as a new paragraph', async () => {
+    const ai = client(await newKey());
+    gpt.script({ kind: 'error-mid-stream', deltas: ['The primary began ', 'to answer'] });
+    const stream = await ai.chat.completions.create({ model: 'careful', stream: true, messages: [{ role: 'user', content: 'echo me' }] });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    // What was shown stays; the fallback's whole answer (with its footer) comes after it.
+    expect(text).toMatch(/^The primary began (to answer)?\n\necho me\n\n— answered by echo \(fallback\)$/);
   });
 
   it('answers 401 without a valid key, and at once for a revoked one', async () => {
