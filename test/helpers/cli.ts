@@ -1,5 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { freePort } from './ports.js';
+import { tempDir } from './tmp.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 
@@ -42,3 +47,14 @@ export const hasExited = (child: ChildProcess): boolean => child.exitCode !== nu
 
 export const exited = (child: ChildProcess): Promise<number | null> =>
   hasExited(child) ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+
+/**
+ * A working directory for a gateway under test: a temp dir holding `monkeyclaw.config.yaml`, which is a free
+ * loopback port for the HTTP server followed by `lines`.
+ */
+export async function gatewayDir(prefix: string, lines: string[]): Promise<{ dir: string; port: number; remove(): void }> {
+  const tmp = tempDir(prefix);
+  const port = await freePort();
+  writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), [`server: { port: ${port} }`, ...lines, ''].join('\n'));
+  return { ...tmp, port };
+}

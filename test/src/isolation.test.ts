@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -7,9 +6,7 @@ import { startSlackFake } from '../fakes/slack/server.js';
 import { startFakeTelegram } from '../fakes/telegram/server.js';
 import { fixture, freshTs, TOKENS } from '../connectors/slack/helpers.js';
 import { dm } from '../connectors/telegram/fixtures.js';
-import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
-import { freePort } from '../helpers/ports.js';
-import { tempDir } from '../helpers/tmp.js';
+import { exited, gatewayDir, hasExited, runCli, spawnCli } from '../helpers/cli.js';
 import { cleanups, until } from '../helpers/wait.js';
 
 const cleanup = cleanups();
@@ -21,20 +18,13 @@ describe('process isolation (built CLI)', () => {
     cleanup.push(() => telegram.close());
     const slack = await startSlackFake({ botToken: TOKENS.bot, appToken: TOKENS.app, pingIntervalMs: 1_000 });
     cleanup.push(() => slack.close());
-    const tmp = tempDir('mc-iso-');
+    const tmp = await gatewayDir('mc-iso-', [
+      'access: { dm: open }',
+      'connectors:',
+      `  telegram: { enabled: true, token: secret:TELEGRAM_TOKEN, apiRoot: "${telegram.url}" }`,
+      `  slack: { enabled: true, mode: socket, apiRoot: "${slack.url}", botToken: secret:SLACK_BOT_TOKEN, appToken: secret:SLACK_APP_TOKEN }`,
+    ]);
     cleanup.push(() => tmp.remove());
-    const port = await freePort();
-    writeFileSync(
-      join(tmp.dir, 'monkeyclaw.config.yaml'),
-      [
-        `server: { port: ${port} }`,
-        'access: { dm: open }',
-        'connectors:',
-        `  telegram: { enabled: true, token: secret:TELEGRAM_TOKEN, apiRoot: "${telegram.url}" }`,
-        `  slack: { enabled: true, mode: socket, apiRoot: "${slack.url}", botToken: secret:SLACK_BOT_TOKEN, appToken: secret:SLACK_APP_TOKEN }`,
-        '',
-      ].join('\n'),
-    );
     for (const [name, value] of [['TELEGRAM_TOKEN', telegram.token], ['SLACK_BOT_TOKEN', TOKENS.bot], ['SLACK_APP_TOKEN', TOKENS.app]] as const) {
       expect((await runCli(['secrets', 'set', name], { cwd: tmp.dir, input: value })).code).toBe(0);
     }

@@ -1,10 +1,6 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startFakeDiscord, USERS } from '../../fakes/discord/index.js';
-import { exited, hasExited, runCli, spawnCli } from '../../helpers/cli.js';
-import { freePort } from '../../helpers/ports.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { exited, gatewayDir, hasExited, runCli, spawnCli } from '../../helpers/cli.js';
 import { cleanups, until } from '../../helpers/wait.js';
 
 const cleanup = cleanups();
@@ -16,19 +12,12 @@ describe('monkeyclaw start with the Discord connector (needs a build: npx tsc -p
     cleanup.push(() => fake.close());
     const dm = '319674150115610528';
     fake.addDm(dm, USERS.alice);
-    const tmp = tempDir('mc-discord-');
+    const tmp = await gatewayDir('mc-discord-', [
+      'access: { dm: open }',
+      'connectors:',
+      `  discord: { enabled: true, token: env:DISCORD_TOKEN, apiRoot: "${fake.apiRoot}" }`,
+    ]);
     cleanup.push(() => tmp.remove());
-    const port = await freePort();
-    writeFileSync(
-      join(tmp.dir, 'monkeyclaw.config.yaml'),
-      [
-        `server: { port: ${port} }`,
-        'access: { dm: open }',
-        'connectors:',
-        `  discord: { enabled: true, token: env:DISCORD_TOKEN, apiRoot: "${fake.apiRoot}" }`,
-        '',
-      ].join('\n'),
-    );
     const gateway = spawnCli(['start'], { cwd: tmp.dir, env: { DISCORD_TOKEN: fake.token } });
     cleanup.push(async () => {
       if (!hasExited(gateway)) {

@@ -1,9 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exited, hasExited, runCli, spawnCli } from '../../helpers/cli.js';
-import { freePort } from '../../helpers/ports.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { exited, gatewayDir, hasExited, runCli, spawnCli } from '../../helpers/cli.js';
 import { startDovecot } from '../../fakes/email/dovecot.js';
 import { startSmtpFake } from '../../fakes/email/smtp.js';
 import { header, mail } from './helpers.js';
@@ -17,23 +13,16 @@ describe('monkeyclaw start with the email connector', () => {
   it('answers mail in its own supervised process, passwords from env: refs, and finishes a send in flight on SIGTERM', async () => {
     const [dovecot, smtp] = await Promise.all([startDovecot(), startSmtpFake()]);
     cleanup.push(() => dovecot.stop(), () => smtp.stop());
-    const tmp = tempDir('mc-email-proc-');
+    const tmp = await gatewayDir('mc-email-proc-', [
+      'access: { dm: allowlist, allow: ["email:ada@example.com"] }',
+      'connectors:',
+      '  email:',
+      '    enabled: true',
+      `    address: ${dovecot.user}`,
+      `    imap: { host: 127.0.0.1, port: ${dovecot.port}, secure: false, user: "${dovecot.user}", password: env:MC_TEST_IMAP_PASSWORD, mailbox: INBOX }`,
+      `    smtp: { host: 127.0.0.1, port: ${smtp.port}, secure: false, user: "${smtp.user}", password: env:MC_TEST_SMTP_PASSWORD }`,
+    ]);
     cleanup.push(() => tmp.remove());
-    const port = await freePort();
-    writeFileSync(
-      join(tmp.dir, 'monkeyclaw.config.yaml'),
-      [
-        `server: { port: ${port} }`,
-        'access: { dm: allowlist, allow: ["email:ada@example.com"] }',
-        'connectors:',
-        '  email:',
-        '    enabled: true',
-        `    address: ${dovecot.user}`,
-        `    imap: { host: 127.0.0.1, port: ${dovecot.port}, secure: false, user: "${dovecot.user}", password: env:MC_TEST_IMAP_PASSWORD, mailbox: INBOX }`,
-        `    smtp: { host: 127.0.0.1, port: ${smtp.port}, secure: false, user: "${smtp.user}", password: env:MC_TEST_SMTP_PASSWORD }`,
-        '',
-      ].join('\n'),
-    );
     const env = { MC_TEST_IMAP_PASSWORD: dovecot.password, MC_TEST_SMTP_PASSWORD: smtp.password };
     const gateway = spawnCli(['start'], { cwd: tmp.dir, env });
     cleanup.push(async () => {

@@ -1,9 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exited, hasExited, spawnCli } from '../../helpers/cli.js';
-import { freePort } from '../../helpers/ports.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { exited, gatewayDir, hasExited, spawnCli } from '../../helpers/cli.js';
 import { startSlackFake } from '../../fakes/slack/server.js';
 import { fixture, freshTs, signedRequest, sleep, TOKENS } from './helpers.js';
 import { cleanups, until } from '../../helpers/wait.js';
@@ -17,19 +13,13 @@ const cleanup = cleanups();
 async function startGateway(mode: 'socket' | 'http') {
   const fake = await startSlackFake({ botToken: TOKENS.bot, appToken: TOKENS.app, pingIntervalMs: 1_000 });
   cleanup.push(() => fake.close());
-  const tmp = tempDir('mc-slack-proc-');
+  const tmp = await gatewayDir('mc-slack-proc-', [
+    'access: { dm: open, groups: open }',
+    'connectors:',
+    `  slack: { enabled: true, mode: ${mode}, apiRoot: "${fake.url}", botToken: env:SLACK_BOT_TOKEN, appToken: env:SLACK_APP_TOKEN, signingSecret: env:SLACK_SIGNING_SECRET }`,
+  ]);
   cleanup.push(() => tmp.remove());
-  const port = await freePort();
-  writeFileSync(
-    join(tmp.dir, 'monkeyclaw.config.yaml'),
-    [
-      `server: { port: ${port} }`,
-      'access: { dm: open, groups: open }',
-      'connectors:',
-      `  slack: { enabled: true, mode: ${mode}, apiRoot: "${fake.url}", botToken: env:SLACK_BOT_TOKEN, appToken: env:SLACK_APP_TOKEN, signingSecret: env:SLACK_SIGNING_SECRET }`,
-      '',
-    ].join('\n'),
-  );
+  const { port } = tmp;
   const gateway = spawnCli(['start'], {
     cwd: tmp.dir,
     env: { SLACK_BOT_TOKEN: TOKENS.bot, SLACK_APP_TOKEN: TOKENS.app, SLACK_SIGNING_SECRET: TOKENS.signing },

@@ -1,10 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { exited, hasExited, spawnCli } from '../../helpers/cli.js';
-import { freePort } from '../../helpers/ports.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { exited, gatewayDir, hasExited, spawnCli } from '../../helpers/cli.js';
 import { startFakeTelegram } from '../../fakes/telegram/server.js';
 import { dm } from './fixtures.js';
 import { cleanups, until } from '../../helpers/wait.js';
@@ -16,19 +13,12 @@ describe('monkeyclaw start with telegram enabled (built CLI; run `npx tsc -p tsc
   it('runs the connector as a supervised process that answers a DM, and stops cleanly on SIGTERM', async () => {
     const fake = await startFakeTelegram();
     cleanup.push(() => fake.close());
-    const tmp = tempDir('mc-tg-');
+    const tmp = await gatewayDir('mc-tg-', [
+      'access: { dm: open }',
+      'connectors:',
+      `  telegram: { enabled: true, token: env:TELEGRAM_TOKEN, mode: polling, apiRoot: "${fake.url}" }`,
+    ]);
     cleanup.push(() => tmp.remove());
-    const port = await freePort();
-    writeFileSync(
-      join(tmp.dir, 'monkeyclaw.config.yaml'),
-      [
-        `server: { port: ${port} }`,
-        'access: { dm: open }',
-        'connectors:',
-        `  telegram: { enabled: true, token: env:TELEGRAM_TOKEN, mode: polling, apiRoot: "${fake.url}" }`,
-        '',
-      ].join('\n'),
-    );
     // The supervisor resolves env: references itself and hands them to the connector over IPC (children get a scrubbed env).
     const gateway = spawnCli(['start'], { cwd: tmp.dir, env: { TELEGRAM_TOKEN: fake.token } });
     cleanup.push(async () => {
