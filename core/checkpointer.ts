@@ -2,11 +2,15 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
 const INTERVAL_MS = 250;
+/** A WAL this long (16 MB of 4 KB pages) is restarted from its beginning once it is all copied back. */
+export const RESTART_FRAMES = 4_096;
 
 /**
  * The thread's whole program. It has its own connection and copies the WAL back into the database file with
- * PASSIVE checkpoints, which never wait for (or block) readers and writers. It stops when told, or when the file
- * is gone.
+ * PASSIVE checkpoints, which never wait for (or block) readers and writers. Under steady writes a PASSIVE checkpoint
+ * never finds the log idle, so SQLite never starts it over and it grows without end (hundreds of MB a minute at
+ * full load): once a long log is all copied, a RESTART checkpoint, which only gives up if a writer is busy,
+ * makes the next writer start from the beginning of the file again. It stops when told, or when the file is gone.
  */
 const PROGRAM = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -17,7 +21,10 @@ try {
   db.pragma('busy_timeout = 0');
 } catch { process.exit(0); }
 const timer = setInterval(() => {
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (e) { if (!String(e.code).startsWith('SQLITE_BUSY')) { clearInterval(timer); try { db.close(); } catch {} process.exit(0); } }
+  try {
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    if (r && r.log >= workerData.restartFrames && r.checkpointed === r.log) db.pragma('wal_checkpoint(RESTART)');
+  } catch (e) { if (!String(e.code).startsWith('SQLITE_BUSY')) { clearInterval(timer); try { db.close(); } catch {} process.exit(0); } }
 }, workerData.intervalMs);
 parentPort.on('message', () => { clearInterval(timer); try { db.close(); } catch {} process.exit(0); });
 `;
@@ -34,7 +41,7 @@ export function retainCheckpointer(file: string): () => void {
   if (entry) entry.refs++;
   else {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const worker = new Worker(PROGRAM, { eval: true, workerData: { file, driver, intervalMs: INTERVAL_MS } });
+    const worker = new Worker(PROGRAM, { eval: true, workerData: { file, driver, intervalMs: INTERVAL_MS, restartFrames: RESTART_FRAMES } });
     worker.unref();
     worker.on('error', () => running.delete(file));
     running.set(file, { worker, refs: 1 });

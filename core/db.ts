@@ -1,5 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { retainCheckpointer } from './checkpointer.js';
@@ -53,11 +53,12 @@ function attempt<T>(db: Db, txn: Database.Transaction<() => T>): T | typeof BUSY
  * Runs `fn` as one write transaction (BEGIN IMMEDIATE: the write lock is taken first, so `fn` never meets a busy
  * database half-way). Another process holding the lock is waited for in sleeps of tens of microseconds: SQLite's
  * own busy handler sleeps a whole millisecond at the first conflict, then more, while a gateway transaction holds
- * the lock for about a tenth of that. Nested calls run as savepoints of the outer transaction.
+ * the lock for about a tenth of that. Nested calls join the outer transaction.
  */
 export function write<T>(db: Db, fn: () => T): T {
+  // Inside a transaction already: its caller decides what rolls back if `fn` throws (see GroupCommit.commit).
+  if (db.inTransaction) return fn();
   const txn = db.transaction(fn);
-  if (db.inTransaction) return txn();
   const deadline = Date.now() + WRITE_DEADLINE_MS;
   for (let wait = 0.02; ; wait = Math.min(wait * 2, 2)) {
     const result = attempt(db, txn);
@@ -84,6 +85,7 @@ export class GroupCommit {
 
   constructor(private readonly db: Db) {}
 
+  /** `fn` only writes to the database: when another write of its batch throws, it runs a second time. */
   run<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
@@ -108,16 +110,7 @@ export class GroupCommit {
     this.pending = [];
     let settled: Settle[] | typeof BUSY;
     try {
-      const txn = this.db.transaction(() =>
-        batch.map((item): Settle => {
-          try {
-            return { ok: true, value: this.db.transaction(item.fn)() };
-          } catch (error) {
-            return { ok: false, error };
-          }
-        }),
-      );
-      settled = this.db.inTransaction ? txn() : attempt(this.db, txn);
+      settled = this.commit(batch);
     } catch (error) {
       settled = batch.map(() => ({ ok: false, error }));
     }
@@ -138,6 +131,70 @@ export class GroupCommit {
     this.retries = 0;
     settled.forEach((s, i) => (s.ok ? batch[i]!.resolve(s.value) : batch[i]!.reject(s.error)));
   }
+
+  /**
+   * Runs the batch as one transaction. Writes almost never throw, so the batch first runs without savepoints (a
+   * savepoint costs as much as an insert). If one does throw, the whole transaction has rolled back, and the batch
+   * runs again with a savepoint per write so that only the one that threw fails.
+   */
+  private commit(batch: Pending[]): Settle[] | typeof BUSY {
+    const run = (txn: Database.Transaction<() => Settle[]>) => (this.db.inTransaction ? txn() : attempt(this.db, txn));
+    try {
+      return run(this.db.transaction(() => batch.map((item): Settle => ({ ok: true, value: item.fn() }))));
+    } catch {
+      return run(
+        this.db.transaction(() =>
+          batch.map((item): Settle => {
+            try {
+              return { ok: true, value: this.db.transaction(item.fn)() };
+            } catch (error) {
+              return { ok: false, error };
+            }
+          }),
+        ),
+      );
+    }
+  }
+}
+
+/** One process's connection to a file, shared by everything in the process that writes to it. */
+export interface SharedDb {
+  readonly db: Db;
+  /** The one group commit of this connection: writes from the store, the limiter and the queue share its batches. */
+  readonly group: GroupCommit;
+  /** Closes the connection once every holder has released it. */
+  release(): void;
+}
+
+const sharedDbs = new Map<string, { db: Db; group: GroupCommit; refs: number }>();
+
+/**
+ * The process's shared connection to `file`. Store, rate limiter and embedded queue each used to open their own:
+ * three connections in one process then queued for the same write lock, and a worker's turn took three separate
+ * commits. One connection with one group commit lets a loop turn's writes from all of them share one transaction.
+ */
+export function openSharedDb(file: string): SharedDb {
+  const key = resolve(file);
+  let entry = sharedDbs.get(key);
+  if (!entry) {
+    const db = openDb(key);
+    entry = { db, group: new GroupCommit(db), refs: 0 };
+    sharedDbs.set(key, entry);
+  }
+  entry.refs++;
+  const held = entry;
+  let released = false;
+  return {
+    db: held.db,
+    group: held.group,
+    release() {
+      if (released) return;
+      released = true;
+      if (--held.refs > 0) return;
+      sharedDbs.delete(key);
+      held.db.close();
+    },
+  };
 }
 
 /** The package root, found from this file whether it runs from source (core/) or from dist/core/. */

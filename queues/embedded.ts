@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { GroupCommit, openDb, type Db, write } from '../core/db.js';
+import { openSharedDb, type Db, type GroupCommit, type SharedDb, write } from '../core/db.js';
 import {
   DEDUPE_RETENTION_MS,
   type ConsumeOptions,
@@ -44,6 +44,7 @@ export interface EmbeddedOptions {
  */
 export class EmbeddedDriver implements QueueDriver {
   readonly name = 'embedded' as const;
+  private readonly connection: SharedDb;
   private readonly db: Db;
   /** Acks and enqueues of jobs finishing side by side share one transaction per loop turn. */
   private readonly group: GroupCommit;
@@ -54,8 +55,9 @@ export class EmbeddedDriver implements QueueDriver {
   private readonly stmts;
 
   constructor(options: EmbeddedOptions) {
-    this.db = openDb(options.file);
-    this.group = new GroupCommit(this.db);
+    this.connection = openSharedDb(options.file);
+    this.db = this.connection.db;
+    this.group = this.connection.group;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.nudger = new Nudger(options.runDir ?? join(dirname(options.file), 'run'));
     const db = this.db;
@@ -231,7 +233,7 @@ export class EmbeddedDriver implements QueueDriver {
     await Promise.all([...this.consumers].map((c) => c.close(0)));
     this.consumers.clear();
     await this.nudger.close();
-    this.db.close();
+    this.connection.release();
   }
 }
 

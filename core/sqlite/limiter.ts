@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { GroupCommit, openDb, type Db } from '../db.js';
+import { GroupCommit, openSharedDb, type Db } from '../db.js';
 import { takeToken, type BucketRequest, type BucketState, type LimiterStore, type LimiterTake } from '../rate-limiter.js';
 
 const PRUNE_EVERY_MS = 60_000;
@@ -18,15 +18,19 @@ interface Row {
 export class SqliteLimiter implements LimiterStore {
   private readonly db: Db;
   private readonly group: GroupCommit;
-  private readonly owned: boolean;
+  private readonly release?: () => void;
   private statements?: { get: Statement; put: Statement; prune: Statement };
   private lastPrune = -Infinity;
 
-  /** A path opens (and `close` closes) a connection of its own; a `Db` is borrowed. */
+  /** A path takes (and `close` releases) the process's shared connection to that file; a `Db` is borrowed. */
   constructor(fileOrDb: string | Db) {
-    this.owned = typeof fileOrDb === 'string';
-    this.db = typeof fileOrDb === 'string' ? openDb(fileOrDb) : fileOrDb;
-    this.group = new GroupCommit(this.db);
+    if (typeof fileOrDb === 'string') {
+      const shared = openSharedDb(fileOrDb);
+      [this.db, this.group, this.release] = [shared.db, shared.group, () => shared.release()];
+    } else {
+      this.db = fileOrDb;
+      this.group = new GroupCommit(fileOrDb);
+    }
   }
 
   async take(key: string, capacity: number, refillPerMs: number, now: number): Promise<LimiterTake> {
@@ -63,6 +67,6 @@ export class SqliteLimiter implements LimiterStore {
   }
 
   async close(): Promise<void> {
-    if (this.owned) this.db.close();
+    this.release?.();
   }
 }

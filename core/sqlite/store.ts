@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { AuditInput } from '../audit.js';
 import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
-import { GroupCommit, migrate, openDb, pendingMigrations, type Db, write } from '../db.js';
+import { GroupCommit, migrate, openSharedDb, pendingMigrations, type Db, type SharedDb, write } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
 import { DEFAULT_WORKSPACE, type Channel, type HistoryEntry, type QueuedReply, type SendState, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
@@ -21,6 +21,7 @@ const now = () => new Date().toISOString();
 const RECENT_SESSIONS = 2_000;
 
 export class SqliteStore implements Store {
+  private readonly connection: SharedDb;
   private readonly db: Db;
   /** The hot writes (turns, audit, sends) of jobs running side by side share one transaction per loop turn. */
   private readonly group: GroupCommit;
@@ -37,8 +38,9 @@ export class SqliteStore implements Store {
     file: string,
     private readonly options: { redactor?: Redactor } = {},
   ) {
-    this.db = openDb(file);
-    this.group = new GroupCommit(this.db);
+    this.connection = openSharedDb(file);
+    this.db = this.connection.db;
+    this.group = this.connection.group;
   }
 
   /** Prepares each statement once: preparing cost more per message than running the statements. */
@@ -301,6 +303,6 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    this.connection.release();
   }
 }

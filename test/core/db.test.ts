@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { GroupCommit, migrate, openDb, readMigrations, type Db } from '../../core/db.js';
+import { RESTART_FRAMES } from '../../core/checkpointer.js';
+import { GroupCommit, migrate, openDb, openSharedDb, readMigrations, type Db } from '../../core/db.js';
 import { EmbeddedDriver } from '../../queues/embedded.js';
 import { until } from '../helpers/wait.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -36,6 +37,24 @@ describe('openDb', () => {
     // Everything committed is in the database file now: a checkpoint finds nothing left to copy.
     const [row] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number; checkpointed: number }>;
     expect(row!.checkpointed).toBe(row!.log);
+  });
+
+  it('starts a long WAL over once it is copied back, so steady writes reuse the file instead of growing it', async () => {
+    const { file, db } = fresh();
+    db.exec('CREATE TABLE blobs (b BLOB)');
+    const insert = db.prepare('INSERT INTO blobs (b) VALUES (?)');
+    const burst = db.transaction(() => {
+      for (let i = 0; i < 20; i++) insert.run(Buffer.alloc(4_096, i));
+    });
+    // A commit every millisecond: the log is never idle when a writer starts, so SQLite alone would never restart it.
+    const pages = RESTART_FRAMES * 5;
+    let largest = 0;
+    for (let written = 0; written < pages; written += 20) {
+      burst.immediate();
+      largest = Math.max(largest, statSync(`${file}-wal`).size);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(largest).toBeLessThan(RESTART_FRAMES * 4_096 * 3);
   });
 });
 
@@ -72,6 +91,29 @@ describe('GroupCommit', () => {
     other.exec('COMMIT');
     await write;
     expect(db.prepare('SELECT COUNT(*) FROM t').pluck().get()).toBe(1);
+  });
+});
+
+describe('openSharedDb', () => {
+  it('gives every opener in the process one connection and one group commit, closed when the last one lets go', async () => {
+    const tmp = tempDir('mc-db-');
+    cleanup.push(() => tmp.remove());
+    const file = join(tmp.dir, 'monkeyclaw.db');
+    const a = openSharedDb(file);
+    const b = openSharedDb(join(tmp.dir, '.', 'monkeyclaw.db'));
+    expect(b.db).toBe(a.db);
+    expect(b.group).toBe(a.group);
+    a.release();
+    a.release(); // a second release by the same holder must not close the connection under the other
+    expect(b.db.open).toBe(true);
+    await b.group.run(() => b.db.exec('CREATE TABLE t (v TEXT)'));
+    b.release();
+    expect(b.db.open).toBe(false);
+    // The next opener gets a fresh connection.
+    const c = openSharedDb(file);
+    expect(c.db).not.toBe(a.db);
+    expect(c.db.prepare(`SELECT COUNT(*) FROM sqlite_master WHERE name = 't'`).pluck().get()).toBe(1);
+    c.release();
   });
 });
 
