@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { outboundHandler } from '../../core/outbound.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { tempDir } from '../helpers/tmp.js';
+
+describe('outboundHandler', () => {
+  const tmp = tempDir('mc-outbound-');
+  afterAll(() => tmp.remove());
+
+  it('sends a reply once, records its ids with the audit entry, and marks a send on a later attempt as resent', async () => {
+    const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
+    await store.migrate();
+    const sent: string[] = [];
+    let failNext = false;
+    const handler = outboundHandler(store, 'test', async (reply) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('platform timed out');
+      }
+      sent.push(reply.idempotencyKey);
+      return [`m${sent.length}`];
+    });
+    const address = { platform: 'telegram', account: 'telegram', conversation: { id: '1', kind: 'dm' as const } };
+    const job = (key: string, attempt: number) => ({
+      id: key,
+      queue: 'outbound:telegram',
+      partition: 'p',
+      attempt,
+      payload: { v: 1, idempotencyKey: key, eventId: `${key}-event`, address, text: 'hi', format: 'plain', kind: 'reply' },
+    });
+    const signal = new AbortController().signal;
+
+    await handler(job('a', 1), signal);
+    await handler(job('a', 2), signal); // delivered again: already sent, so acknowledged without sending
+    failNext = true;
+    await expect(handler(job('b', 1), signal)).rejects.toThrow('platform timed out');
+    expect(await store.sentMessageIds('b')).toBeUndefined();
+    await handler(job('b', 2), signal);
+
+    expect(sent).toEqual(['a', 'b']);
+    expect(await store.sentMessageIds('a')).toEqual(['m1']);
+    expect(await store.sentMessageIds('b')).toEqual(['m2']);
+    const audits = (await store.auditTail(10)).filter((e) => e.kind === 'outbound.sent').map((e) => JSON.parse(e.data) as { key: string; resent: boolean });
+    expect(audits.map((a) => [a.key, a.resent])).toEqual([
+      ['a', false],
+      ['b', true],
+    ]);
+    await store.close();
+  });
+});
