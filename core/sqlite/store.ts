@@ -173,13 +173,16 @@ export class SqliteStore implements Store {
         .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
         .run(turn.dedupeKey, turn.eventId, at);
       if (fresh.changes === 0) return false;
-      if (turn.sessionId !== undefined) {
-        const add = this.sql('INSERT INTO messages (session_id, role, text, event_id, created_at) VALUES (?, ?, ?, ?, ?)');
-        for (const h of turn.history) add.run(turn.sessionId, h.role, h.text, turn.eventId, at);
+      if (turn.sessionId !== undefined && turn.history.length > 0) {
+        // One statement for the turn's rows (a user message and its reply), not one each.
+        const rows = turn.history.map(() => '(?, ?, ?, ?, ?)').join(', ');
+        const values = turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, turn.eventId, at]);
+        this.sql(`INSERT INTO messages (session_id, role, text, event_id, created_at) VALUES ${rows}`).run(values);
       }
       const reply = this.sql('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
       for (const r of turn.replies) reply.run(r.reply.idempotencyKey, turn.dedupeKey, r.queue, r.partition, JSON.stringify(r.reply));
-      if (turn.usage) {
+      // A turn that cost nothing (the echo backend, a turn refused before the backend) leaves the totals as they are.
+      if (turn.usage && (turn.usage.inputTokens || turn.usage.outputTokens || turn.usage.costUsd)) {
         const u = turn.usage;
         this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (workspace_id, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
