@@ -71,9 +71,9 @@ export class EmbeddedDriver implements QueueDriver {
       heads: db.prepare(`SELECT j.seq, j.job_id, j.partition, j.payload FROM queue_heads AS h JOIN queue_jobs AS j ON j.seq = h.seq
         WHERE h.queue = @queue AND (j.lease_until IS NULL OR j.lease_until < @now)
         ORDER BY h.seq LIMIT @limit`),
-      // Only if still unleased: the heads were read before the write lock was taken.
+      // Only those still unleased: the heads were read before the write lock was taken.
       lease: db.prepare(`UPDATE queue_jobs SET lease_owner = @owner, lease_until = @until, deliveries = deliveries + 1
-        WHERE seq = @seq AND (lease_until IS NULL OR lease_until < @now) RETURNING deliveries`),
+        WHERE seq IN (SELECT value FROM json_each(@seqs)) AND (lease_until IS NULL OR lease_until < @now) RETURNING seq, deliveries`),
       renew: db.prepare('UPDATE queue_jobs SET lease_until = @until WHERE lease_owner = @owner'),
       release: db.prepare(`UPDATE queue_jobs SET lease_owner = NULL, lease_until = NULL, deliveries = MAX(deliveries - 1, 0)
         WHERE seq = @seq AND lease_owner = @owner`),
@@ -116,21 +116,23 @@ export class EmbeddedDriver implements QueueDriver {
 
   /**
    * Leases up to `limit` partition heads of `queue`. The heads are found before the write lock is taken (a WAL
-   * reader never waits, and that query is most of a claim's cost) and leased only if still free: a head stays its
-   * partition's head until it is removed, so a job leased here is always the oldest of its partition.
+   * reader never waits, and that query is most of a claim's cost) and leased, in one statement, only if still free:
+   * a head stays its partition's head until it is removed, so a job leased here is always the oldest of its
+   * partition. The lease joins the process's group commit, with the acks of the jobs that just finished.
    */
-  claim(queue: string, limit: number): Job[] {
+  async claim(queue: string, limit: number): Promise<Job[]> {
     const now = Date.now();
     const heads = this.stmts.heads.all({ queue, now, limit }) as JobRow[];
     if (heads.length === 0) return [];
     const until = now + this.leaseMs;
-    return write(this.db, () =>
-      heads.flatMap((row) => {
-        const leased = this.stmts.lease.get({ owner: this.owner, until, now, seq: row.seq }) as { deliveries: number } | undefined;
-        if (!leased) return [];
-        return [{ queue, id: row.job_id, partition: row.partition, payload: JSON.parse(row.payload) as unknown, attempt: leased.deliveries, seq: row.seq }];
-      }),
-    );
+    const seqs = JSON.stringify(heads.map((h) => h.seq));
+    const leased = await this.group.run(() => this.stmts.lease.all({ owner: this.owner, until, now, seqs }) as Array<{ seq: number; deliveries: number }>);
+    const deliveries = new Map(leased.map((l) => [l.seq, l.deliveries]));
+    return heads.flatMap((row) => {
+      const attempt = deliveries.get(row.seq);
+      if (attempt === undefined) return [];
+      return [{ queue, id: row.job_id, partition: row.partition, payload: JSON.parse(row.payload) as unknown, attempt, seq: row.seq }];
+    });
   }
 
   /** Acknowledges a job and enqueues its follow-ups in the same transaction: one commit per hop. */
@@ -254,7 +256,13 @@ class EmbeddedConsumer {
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly semaphore: Semaphore;
   private stopped = false;
-  private wake?: () => void;
+  /** Set by a wake-up that came while the loop was not waiting (during a claim), so it is not lost. */
+  private woken = false;
+  private resolveWait?: () => void;
+  private readonly wake = (): void => {
+    this.woken = true;
+    this.resolveWait?.();
+  };
   private loop?: Promise<void>;
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe?: () => void;
@@ -269,7 +277,7 @@ class EmbeddedConsumer {
   }
 
   start(): void {
-    this.unsubscribe = this.driver.onWake((q) => q === this.queue && this.wake?.());
+    this.unsubscribe = this.driver.onWake((q) => q === this.queue && this.wake());
     this.driver.breakDeadLeases();
     this.timers.push(setInterval(() => this.driver.renewLeases(), Math.max(100, this.driver.lease / 3)));
     this.timers.push(setInterval(() => this.driver.breakDeadLeases(), 1_000));
@@ -278,26 +286,27 @@ class EmbeddedConsumer {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      this.woken = false;
       const free = this.semaphore.available;
-      const jobs = free > 0 ? (this.driver.claim(this.queue, free) as ClaimedJob[]) : [];
+      const jobs = free > 0 ? ((await this.driver.claim(this.queue, free)) as ClaimedJob[]) : [];
       for (const job of jobs) {
         await this.semaphore.acquire();
         const work = this.process(job).finally(() => {
           this.inFlight.delete(job.seq);
           this.semaphore.release();
-          this.wake?.();
+          this.wake();
         });
         this.inFlight.set(job.seq, work);
       }
-      if (jobs.length > 0 && jobs.length === free) continue;
+      if ((jobs.length > 0 && jobs.length === free) || this.woken) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, POLL_MS);
-        this.wake = () => {
+        this.resolveWait = () => {
           clearTimeout(timer);
           resolve();
         };
       });
-      this.wake = undefined;
+      this.resolveWait = undefined;
     }
   }
 
@@ -311,7 +320,7 @@ class EmbeddedConsumer {
   async close(drainMs = 8_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.wake?.();
+    this.wake();
     await this.loop;
     const pending = [...this.inFlight.values()];
     const drained = await Promise.race([
