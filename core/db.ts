@@ -73,8 +73,8 @@ type Settle = { ok: true; value: unknown } | { ok: false; error: unknown };
 type Pending = { fn: () => unknown; resolve(value: unknown): void; reject(error: unknown): void };
 
 /**
- * Group commit: writes asked for in the same turn of the event loop share one transaction, each in a savepoint of
- * its own, so one that throws rolls back alone and fails only its caller. The jobs a process runs side by side then
+ * Group commit: writes asked for in the same turn of the event loop share one transaction; one that throws rolls
+ * back alone and fails only its caller (see `commit`). The jobs a process runs side by side then
  * take the write lock once between them, not once each. While another process holds the lock the batch waits
  * without blocking: the event loop goes on with other jobs, whose writes join the batch.
  */
