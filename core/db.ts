@@ -126,7 +126,7 @@ export class GroupCommit {
       }
       // Retried on the next turn of the loop for the first millisecond (another process holds the lock for a
       // fraction of one; a retry is a failed BEGIN, a few microseconds), then in 1 ms steps. Waiting 1 ms at once
-      // left the lock idle most of that time: the bench's end-to-end rate rose by a fifth with the spin.
+      // left the lock idle most of that time: the bench's end-to-end embedded rate rose by about a quarter.
       this.schedule(waited < SPIN_MS ? 0 : 1);
       return;
     }
