@@ -3,8 +3,9 @@ import { createConnection, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * The bench's own throwaway redis-server on a free loopback port with persistence off: it never touches a shared
- * 6379 instance and leaves nothing on disk. Commands go over a raw socket so this file needs no client library.
+ * A throwaway redis-server on a free loopback port with persistence off, for the bench and the tests: it never
+ * touches a shared 6379 instance and leaves nothing on disk. Commands go over a raw socket so this file needs no
+ * client library (and tests of the client do not depend on the client under test).
  */
 export interface BenchRedis {
   url: string;
@@ -19,6 +20,7 @@ export interface BenchRedis {
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
+    server.unref();
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
