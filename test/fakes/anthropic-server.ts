@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { startScriptedServer } from './scripted-server.js';
 
 /**
  * A fake Anthropic Messages API on loopback (port 0), streaming the way Anthropic does: `event:`/`data:` pairs for
@@ -13,13 +13,6 @@ export type AnthropicScript =
   | { kind: 'error-mid-stream'; deltas: string[] }
   | { kind: 'malformed'; deltas: string[] }
   | { kind: 'stall'; deltas: string[] };
-
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 
@@ -37,22 +30,14 @@ function start(res: ServerResponse, id: string, deltas: string[], inputTokens: n
 }
 
 export async function startAnthropicFake() {
-  const scripts: AnthropicScript[] = [];
-  const requests: RecordedRequest[] = [];
   let n = 0;
-  const server = createServer(async (req, res) => {
-    const raw = await new Promise<string>((resolve) => {
-      let data = '';
-      req.on('data', (c: Buffer) => (data += c.toString('utf8')));
-      req.on('end', () => resolve(data));
-    });
-    requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: raw ? JSON.parse(raw) : undefined });
-    if (req.method === 'GET' && req.url?.startsWith('/v1/models')) {
+  const fake = await startScriptedServer<AnthropicScript>((req, res, next) => {
+    if (req.method === 'GET' && req.path.startsWith('/v1/models')) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ data: [{ id: 'claude-fake', type: 'model', display_name: 'Fake', created_at: '2025-01-01T00:00:00Z' }], has_more: false, first_id: 'claude-fake', last_id: 'claude-fake' }));
       return;
     }
-    const script = scripts.shift() ?? { kind: 'stream', deltas: ['Hi', ' there'] };
+    const script = next() ?? { kind: 'stream', deltas: ['Hi', ' there'] };
     const id = `msg_${++n}`;
     switch (script.kind) {
       case 'status':
@@ -78,17 +63,11 @@ export async function startAnthropicFake() {
         return;
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    messageRequests: () => requests.filter((r) => r.path.startsWith('/v1/messages')),
-    script: (...s: AnthropicScript[]) => void scripts.push(...s),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url: `http://127.0.0.1:${fake.port}`,
+    requests: fake.requests,
+    messageRequests: () => fake.requests.filter((r) => r.path.startsWith('/v1/messages')),
+    script: fake.script,
+    close: fake.close,
   };
 }

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { startScriptedServer } from './scripted-server.js';
 
 /**
  * A fake OpenAI-compatible server on loopback (port 0) that streams chat completions the way OpenAI does:
@@ -18,13 +18,6 @@ export type OpenAIScript =
   /** Some deltas, then the socket is destroyed. */
   | { kind: 'reset'; deltas: string[] };
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
 const chunk = (id: string, delta: Record<string, unknown>, finish: string | null = null) =>
   `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1_700_000_000, model: 'fake-gpt', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
 
@@ -38,23 +31,14 @@ async function writeDeltas(res: ServerResponse, id: string, deltas: string[], de
 }
 
 export async function startOpenAIFake() {
-  const scripts: OpenAIScript[] = [];
-  const requests: RecordedRequest[] = [];
   let n = 0;
-  const server = createServer(async (req, res) => {
-    const raw = await new Promise<string>((resolve) => {
-      let data = '';
-      req.on('data', (c: Buffer) => (data += c.toString('utf8')));
-      req.on('end', () => resolve(data));
-    });
-    const body = raw ? JSON.parse(raw) : undefined;
-    requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-    if (req.method === 'GET' && req.url?.endsWith('/models')) {
+  const fake = await startScriptedServer<OpenAIScript>(async (req, res, next) => {
+    if (req.method === 'GET' && req.path.endsWith('/models')) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ object: 'list', data: [{ id: 'fake-gpt', object: 'model', created: 0, owned_by: 'fake' }] }));
       return;
     }
-    const script = scripts.shift() ?? { kind: 'stream', deltas: ['Hello', ' there'] };
+    const script = next() ?? { kind: 'stream', deltas: ['Hello', ' there'] };
     const id = `chatcmpl-${++n}`;
     switch (script.kind) {
       case 'status':
@@ -86,17 +70,11 @@ export async function startOpenAIFake() {
         return;
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    chatRequests: () => requests.filter((r) => r.path.endsWith('/chat/completions')),
-    script: (...s: OpenAIScript[]) => void scripts.push(...s),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url: `http://127.0.0.1:${fake.port}/v1`,
+    requests: fake.requests,
+    chatRequests: () => fake.requests.filter((r) => r.path.endsWith('/chat/completions')),
+    script: fake.script,
+    close: fake.close,
   };
 }
