@@ -116,6 +116,20 @@ export class SqliteSettingsStore {
     });
   }
 
+  /**
+   * Deletes an assistant made in the dashboard. Refused, with the workspaces named, while a workspace answers with
+   * it: its conversations would silently fall back to another assistant.
+   */
+  async deleteAssistant(name: string, audit: AuditInput[]): Promise<{ deleted: boolean; usedBy: string[] }> {
+    return write(this.db, () => {
+      const usedBy = this.db.prepare('SELECT id FROM workspaces WHERE assistant = ? ORDER BY id').pluck().all(name) as string[];
+      if (usedBy.length > 0) return { deleted: false, usedBy };
+      if (this.db.prepare('DELETE FROM assistant_settings WHERE name = ?').run(name).changes === 0) return { deleted: false, usedBy };
+      this.changed(audit);
+      return { deleted: true, usedBy };
+    });
+  }
+
   async workspaces(): Promise<WorkspaceRecord[]> {
     return (this.db.prepare(`${WORKSPACE_SELECT} ORDER BY w.id`).all() as WorkspaceRow[]).map(toWorkspace);
   }

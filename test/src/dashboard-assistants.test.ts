@@ -141,6 +141,32 @@ describe('dashboard: assistants', () => {
     expect((await h.get('/assistants/nobody/edit', { cookie: s.cookie })).status).toBe(404);
   });
 
+  it('deletes an assistant made in the dashboard, but not while a workspace answers with it, nor one from the config file', async () => {
+    h = await dashboardHarness();
+    const s = await h.login();
+    expect((await h.act(s, '/assistants', form({ name: 'helper' }))).status).toBe(303);
+    expect(await page(s, '/assistants/helper/edit')).toContain('Delete assistant');
+    expect(await page(s, '/assistants/default/edit')).not.toContain('Delete assistant');
+    expect((await h.act(s, '/workspaces', { id: 'team', displayName: '', assistant: 'helper' })).status).toBe(303);
+
+    // In use: refused, the workspace named, nothing deleted.
+    expect((await h.act(s, '/assistants/helper/delete', {})).headers.get('location')).toBe('/assistants/helper/edit');
+    expect(await page(s, '/assistants/helper/edit')).toContain('Assistant helper still answers in workspace team: choose another assistant there first.');
+    expect((await saved()).map((a) => a.name)).toEqual(['helper']);
+
+    expect((await h.act(s, '/workspaces/team', { displayName: '', assistant: '' })).status).toBe(303);
+    const rev = await revision();
+    expect((await h.act(s, '/assistants/helper/delete', {})).headers.get('location')).toBe('/assistants');
+    expect(await page(s, '/assistants')).toContain('Assistant helper deleted.');
+    expect(await saved()).toEqual([]);
+    // Workers see the change from their next message.
+    expect(await revision()).toBe(rev + 1);
+    expect((await h.get('/assistants/helper/edit', { cookie: s.cookie })).status).toBe(404);
+    expect((await h.act(s, '/assistants/helper/delete', {})).status).toBe(404);
+    expect((await h.act(s, '/assistants/default/delete', {})).status).toBe(400);
+    expect((await audits('assistant.deleted')).map((a) => [a.actor, a.subject])).toEqual([['web:admin', 'helper']]);
+  });
+
   it('refuses an unknown backend, an unknown plug, bad plug options and an empty prompt: each next to its field, as typed, nothing saved, 400', async () => {
     h = await dashboardHarness({ config: BACKENDS });
     const s = await h.login();

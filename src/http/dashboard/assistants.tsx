@@ -252,6 +252,15 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
           <span class="muted">Drops the dashboard's settings; the config file's apply from the next message.</span>
         </form>
       ) : null}
+      {a.source === 'dashboard' ? (
+        <form method="post" action={`/assistants/${a.name}/delete`} class="row">
+          <Csrf token={csrf} />
+          <button type="submit" class="secondary">
+            Delete assistant
+          </button>
+          <span class="muted">Refused while a workspace answers with it.</span>
+        </form>
+      ) : null}
       {a.source !== 'dashboard' ? <p class="muted">Tool rules and the fallback label, if any, come from the config file.</p> : null}
     </>
   );
@@ -287,5 +296,19 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
     const reset = await settings().resetAssistant(name, audit('assistant.reset', name, {}));
     ctx.flash.set(session.idHash, reset ? `Assistant ${name} reset to the config file.` : `Assistant ${name} has no dashboard settings to reset.`, reset);
     return c.redirect(`/assistants/${name}/edit`, 303);
+  });
+
+  app.post(`/assistants/${NAME_PARAM}/delete`, bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+    const name = c.req.param('name');
+    const session = c.get('session');
+    if (deps.config.assistants[name]) return c.text('An assistant from the config file is removed from the file; the dashboard can only reset its edits.', 400);
+    if (!(await find(name))) return c.text('No such assistant.', 404);
+    const { deleted, usedBy } = await settings().deleteAssistant(name, audit('assistant.deleted', name, {}));
+    if (!deleted) {
+      ctx.flash.set(session.idHash, `Assistant ${name} still answers in workspace ${usedBy.join(', ')}: choose another assistant there first.`, false);
+      return c.redirect(`/assistants/${name}/edit`, 303);
+    }
+    ctx.flash.set(session.idHash, `Assistant ${name} deleted.`);
+    return c.redirect('/assistants', 303);
   });
 }
