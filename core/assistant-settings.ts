@@ -52,12 +52,8 @@ export function effectiveAssistants(config: Config, saved: ReadonlyMap<string, A
   return out;
 }
 
-/** All assistant names: the config file's in its order, then those made in the dashboard. */
-export function assistantNames(config: Config, saved: Iterable<string>): string[] {
-  return [...new Set([...Object.keys(config.assistants), ...[...saved].sort()])];
-}
-
-/** Every assistant that can answer: the config file's, then those made in the dashboard whose settings still validate. */
+/** Every assistant that can answer: the config file's in its order, then those made in the dashboard whose settings still validate. */
 export async function allAssistantNames(config: Config, settings: { savedAssistants(): Promise<SavedAssistant[]> }): Promise<string[]> {
-  return assistantNames(config, (await settings.savedAssistants()).filter((a) => 'settings' in a).map((a) => a.name));
+  const saved = (await settings.savedAssistants()).filter((a) => 'settings' in a).map((a) => a.name);
+  return [...new Set([...Object.keys(config.assistants), ...saved.sort()])];
 }

@@ -104,15 +104,9 @@ export function buildAssistant(name: string, a: AssistantConfig, config: Config,
   return { name, config: a, pipelines: buildPipelines(name, a, registry, services), backends: [a.backend].flat().map((b) => createBackend(b, config, resolve)) };
 }
 
-/** Renders each assistant (by default the config file's) into its runtime form. */
-export function buildAssistants(
-  config: Config,
-  registry: ReadonlyMap<string, AnyPlug>,
-  services: PlugServices,
-  resolve: ResolveRef,
-  assistants: Record<string, AssistantConfig> = config.assistants,
-): Map<string, RuntimeAssistant> {
-  return new Map(Object.entries(assistants).map(([name, a]) => [name, buildAssistant(name, a, config, registry, services, resolve)]));
+/** Renders each of the config file's assistants into its runtime form. */
+export function buildAssistants(config: Config, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices, resolve: ResolveRef): Map<string, RuntimeAssistant> {
+  return new Map(Object.entries(config.assistants).map(([name, a]) => [name, buildAssistant(name, a, config, registry, services, resolve)]));
 }
 
 /** The first candidate that exists, else the first assistant of all. */

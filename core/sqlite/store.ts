@@ -16,10 +16,10 @@ import type { Redactor } from '../redactor.js';
 
 const now = () => new Date().toISOString();
 
-/** The SQLite implementation of the Store: the only module that speaks SQL to the gateway's state. */
 /** Sessions whose recent turns are held in memory (least recently read dropped first). */
 const RECENT_SESSIONS = 2_000;
 
+/** The SQLite implementation of the Store: the only module that speaks SQL to the gateway's state. */
 export class SqliteStore implements Store {
   private readonly connection: SharedDb;
   private readonly db: Db;
