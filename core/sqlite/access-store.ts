@@ -30,14 +30,13 @@ export class SqliteAccessStore implements AccessStore {
   constructor(private readonly db: Db) {}
 
   async overrides(identities: string[]): Promise<Map<string, OverrideAction>> {
-    // Asked on every message: prepared once, on first use (the table exists only once migrations ran).
-    const get = (this.overrideQuery ??= this.db.prepare('SELECT action FROM access_overrides WHERE identity = ?').pluck());
-    const out = new Map<string, OverrideAction>();
-    for (const id of identities) {
-      const action = get.get(id) as OverrideAction | undefined;
-      if (action) out.set(id, action);
-    }
-    return out;
+    // Asked on every message, for several identities: one statement for all of them, prepared once on first use
+    // (the table exists only once migrations ran).
+    const query = (this.overrideQuery ??= this.db.prepare(
+      'SELECT identity, action FROM access_overrides WHERE identity IN (SELECT value FROM json_each(?))',
+    ));
+    const rows = query.all(JSON.stringify(identities)) as Array<{ identity: string; action: OverrideAction }>;
+    return new Map(rows.map((r) => [r.identity, r.action]));
   }
 
   async allOverrides() {

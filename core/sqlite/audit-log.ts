@@ -1,6 +1,10 @@
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db.js';
 import type { Redactor } from '../redactor.js';
 import { entryHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
+
+/** At most this many entries per INSERT (8 values each, far under SQLite's limit on bound values). */
+const ROWS_PER_INSERT = 64;
 
 /** An audit_log row as SQLite returns it. */
 export interface AuditRow {
@@ -28,15 +32,24 @@ export const toEntry = (r: AuditRow): AuditEntry => ({
 /** The hash-chained audit log in SQLite. Appends must run inside a write transaction so the chain never forks. */
 export class SqliteAuditLog {
   private readonly head;
-  private readonly insert;
+  /** Multi-row inserts by row count: a turn's entries go in one statement. */
+  private readonly inserts = new Map<number, Statement>();
 
   constructor(
     private readonly db: Db,
     private readonly redactor?: Redactor,
   ) {
     this.head = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-    this.insert = db.prepare(`INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash)
-      VALUES (@seq, @at, @kind, @actor, @subject, @data, @prevHash, @hash)`);
+  }
+
+  private insert(rows: number): Statement {
+    let statement = this.inserts.get(rows);
+    if (!statement) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      statement = this.db.prepare(`INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash) VALUES ${values}`);
+      this.inserts.set(rows, statement);
+    }
+    return statement;
   }
 
   /** Call within a transaction (the caller's, or the one this opens). */
@@ -48,6 +61,7 @@ export class SqliteAuditLog {
     const at = new Date().toISOString();
     // Redacted before hashing: the chain covers exactly what is stored, and no secret is ever stored.
     const clean = (text: string) => (this.redactor ? this.redactor.redact(text) : text);
+    const rows: unknown[][] = [];
     for (const input of entries) {
       seq++;
       const entry = {
@@ -59,9 +73,12 @@ export class SqliteAuditLog {
         data: clean(JSON.stringify(input.data ?? {})),
         prevHash,
       };
-      const hash = entryHash(entry);
-      this.insert.run({ ...entry, hash });
-      prevHash = hash;
+      prevHash = entryHash(entry);
+      rows.push([entry.seq, entry.at, entry.kind, entry.actor, entry.subject, entry.data, entry.prevHash, prevHash]);
+    }
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+      this.insert(chunk.length).run(chunk.flat());
     }
   }
 

@@ -5,6 +5,7 @@ import { takeToken, type BucketRequest, type BucketState, type LimiterStore, typ
 const PRUNE_EVERY_MS = 60_000;
 
 interface Row {
+  key: string;
   tokens: number;
   updated_at: number;
   denied: number;
@@ -19,7 +20,9 @@ export class SqliteLimiter implements LimiterStore {
   private readonly db: Db;
   private readonly group: GroupCommit;
   private readonly release?: () => void;
-  private statements?: { get: Statement; put: Statement; prune: Statement };
+  private statements?: { get: Statement; prune: Statement };
+  /** Multi-row upserts by bucket count: a message's buckets are written in one statement. */
+  private readonly puts = new Map<number, Statement>();
   private lastPrune = -Infinity;
 
   /** A path takes (and `close` releases) the process's shared connection to that file; a `Db` is borrowed. */
@@ -38,25 +41,28 @@ export class SqliteLimiter implements LimiterStore {
   }
 
   async takeMany(buckets: BucketRequest[], now: number): Promise<LimiterTake[]> {
+    if (buckets.length === 0) return [];
     // Prepared on first use, not in the constructor, so a limiter may be built before `migrate` has run.
     const s = (this.statements ??= {
-      get: this.db.prepare('SELECT tokens, updated_at, denied FROM rate_limits WHERE key = ?'),
-      put: this.db.prepare(`INSERT INTO rate_limits (key, tokens, updated_at, denied, full_at) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at,
-          denied = excluded.denied, full_at = excluded.full_at`),
+      get: this.db.prepare('SELECT key, tokens, updated_at, denied FROM rate_limits WHERE key IN (SELECT value FROM json_each(?))'),
       prune: this.db.prepare('DELETE FROM rate_limits WHERE full_at <= ?'),
     });
-    // Senders' turns running side by side take their tokens in one transaction (each still reads before it writes).
+    // Senders' turns running side by side take their tokens in one transaction. Inside it, all of a message's
+    // buckets are read in one statement and written in another.
     return this.group.run((): LimiterTake[] => {
+      const rows = new Map((s.get.all(JSON.stringify(buckets.map((b) => b.key))) as Row[]).map((r) => [r.key, r]));
       const out: LimiterTake[] = [];
+      const writes: unknown[][] = [];
       for (const { key, capacity, refillPerMs } of buckets) {
-        const row = s.get.get(key) as Row | undefined;
+        const row = rows.get(key);
         const prev: BucketState | undefined = row && { tokens: row.tokens, updatedAt: row.updated_at, denied: row.denied === 1 };
         const { next, result, fullAt } = takeToken(prev, capacity, refillPerMs, now);
-        s.put.run(key, next.tokens, next.updatedAt, next.denied ? 1 : 0, fullAt);
+        rows.set(key, { key, tokens: next.tokens, updated_at: next.updatedAt, denied: next.denied ? 1 : 0 });
+        writes.push([key, next.tokens, next.updatedAt, next.denied ? 1 : 0, fullAt]);
         out.push(result);
         if (!result.allowed) break;
       }
+      this.put(writes.length).run(writes.flat());
       // A refilled bucket equals a missing one: dropping those keeps one-off senders from piling up rows.
       if (now - this.lastPrune >= PRUNE_EVERY_MS) {
         s.prune.run(now);
@@ -64,6 +70,18 @@ export class SqliteLimiter implements LimiterStore {
       }
       return out;
     });
+  }
+
+  private put(rows: number): Statement {
+    let statement = this.puts.get(rows);
+    if (!statement) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?)').join(', ');
+      statement = this.db.prepare(`INSERT INTO rate_limits (key, tokens, updated_at, denied, full_at) VALUES ${values}
+        ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at,
+          denied = excluded.denied, full_at = excluded.full_at`);
+      this.puts.set(rows, statement);
+    }
+    return statement;
   }
 
   async close(): Promise<void> {

@@ -95,19 +95,22 @@ export class SqliteStore implements Store {
 
   async ensureSession(event: ChannelEvent, workspace = DEFAULT_WORKSPACE): Promise<{ channel: Channel; session: Session }> {
     // Nearly every message finds both already there: read first, and take the write lock only to create them.
-    return this.findSession(event) ?? write(this.db, () => this.createSession(event, workspace));
+    const { channel, session } = this.findSession(event) ?? {};
+    return channel && session ? { channel, session } : write(this.db, () => this.createSession(event, workspace));
   }
 
-  private findSession(event: ChannelEvent): { channel: Channel; session: Session } | undefined {
-    const c = this.sql('SELECT id, platform, conversation_id, kind, workspace_id FROM channels WHERE platform = ? AND conversation_id = ?').get(
-      event.platform,
-      event.conversation.id,
-    ) as { id: number; platform: string; conversation_id: string; kind: Channel['kind']; workspace_id: string } | undefined;
+  /** The conversation's channel, and its open session for the event's scope, in one read. */
+  private findSession(event: ChannelEvent): { channel: Channel; session?: Session } | undefined {
+    const scope = sessionScope(event);
+    const c = this.sql(`SELECT c.id, c.platform, c.conversation_id, c.kind, c.workspace_id, s.id AS session_id FROM channels AS c
+      LEFT JOIN sessions AS s ON s.channel_id = c.id AND s.scope = ? AND s.closed_at IS NULL
+      WHERE c.platform = ? AND c.conversation_id = ?`).get(scope, event.platform, event.conversation.id) as
+      | { id: number; platform: string; conversation_id: string; kind: Channel['kind']; workspace_id: string; session_id: number | null }
+      | undefined;
     if (!c) return undefined;
     const channel: Channel = { id: c.id, platform: c.platform, conversationId: c.conversation_id, kind: c.kind, workspaceId: c.workspace_id };
-    const scope = sessionScope(event);
-    const row = this.sql('SELECT id FROM sessions WHERE channel_id = ? AND scope = ? AND closed_at IS NULL').get(channel.id, scope) as { id: number } | undefined;
-    return row && { channel, session: { id: row.id, channelId: channel.id, workspaceId: channel.workspaceId, scope } };
+    const session = c.session_id === null ? undefined : { id: c.session_id, channelId: channel.id, workspaceId: channel.workspaceId, scope };
+    return { channel, session };
   }
 
   private createSession(event: ChannelEvent, workspace: string): { channel: Channel; session: Session } {
@@ -115,11 +118,13 @@ export class SqliteStore implements Store {
     if (workspace !== DEFAULT_WORKSPACE) this.sql('INSERT INTO workspaces (id) VALUES (?) ON CONFLICT DO NOTHING').run(workspace);
     this.sql(`INSERT INTO channels (platform, conversation_id, kind, workspace_id, created_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (platform, conversation_id) DO NOTHING`).run(platform, conversation.id, conversation.kind, workspace, now());
-    const found = this.findSession(event);
-    if (found) return found;
-    const channelId = this.sql('SELECT id, workspace_id FROM channels WHERE platform = ? AND conversation_id = ?').get(platform, conversation.id) as { id: number; workspace_id: string };
-    this.sql('INSERT INTO sessions (channel_id, workspace_id, scope, created_at) VALUES (?, ?, ?, ?)').run(channelId.id, channelId.workspace_id, sessionScope(event), now());
-    return this.findSession(event)!;
+    // Inside the write lock: another process may have created either since the read outside it.
+    const { channel, session } = this.findSession(event)!;
+    if (session) return { channel, session };
+    const scope = sessionScope(event);
+    const id = this.sql('INSERT INTO sessions (channel_id, workspace_id, scope, created_at) VALUES (?, ?, ?, ?)').run(channel.id, channel.workspaceId, scope, now())
+      .lastInsertRowid as number;
+    return { channel, session: { id: Number(id), channelId: channel.id, workspaceId: channel.workspaceId, scope } };
   }
 
   async setPendingFallback(sessionId: number, text: string, expiresAt: number): Promise<void> {

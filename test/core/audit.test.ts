@@ -28,6 +28,15 @@ describe('audit log', () => {
     await store.close();
   });
 
+  it('keeps order and chain when one append holds more entries than one INSERT takes', async () => {
+    const { store } = await storeWithEntries(1);
+    await store.appendAudit(Array.from({ length: 150 }, (_, i) => ({ kind: 'batch.entry', actor: 'test', data: { i } })));
+    const tail = await store.auditTail(150);
+    expect(tail.map((e) => JSON.parse(e.data).i)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    expect(await store.verifyAudit()).toMatchObject({ ok: true, entries: 151 });
+    await store.close();
+  });
+
   it('refuses UPDATE and DELETE through its triggers', async () => {
     const { store, file } = await storeWithEntries(2);
     const db = new Database(file);

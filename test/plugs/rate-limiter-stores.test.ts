@@ -112,6 +112,13 @@ function limiterContract(name: string, open: () => Promise<Pair>) {
       expect(await takeMany(pair.a, k3, 5, 5, T0)).toEqual([allow, allow, allow, allow, deny(true)]);
     });
 
+    it('charges a key named twice in one take twice', async () => {
+      const k = fresh();
+      const bucket = { key: k, capacity: 3, refillPerMs: PER_MINUTE(3) };
+      expect(await takeInOrder(pair.a, [bucket, bucket], T0)).toEqual([allow, allow]);
+      expect(await takeInOrder(pair.b, [bucket, bucket], T0)).toEqual([allow, { allowed: false, firstDenial: true }]);
+    });
+
     it('refuses a nonsensical bucket', async () => {
       await expect(pair.a.take('x', 0, 1, T0)).rejects.toThrow(RangeError);
       await expect(pair.a.take('x', 5, 0, T0)).rejects.toThrow(RangeError);
