@@ -23,13 +23,13 @@ export interface Sender {
   edits?: boolean;
 }
 
-export type OutboundStore = Pick<Store, 'completeSend' | 'sentMessageIds' | 'appendAudit'>;
+export type OutboundStore = Pick<Store, 'beginSend' | 'completeSend' | 'sentMessageIds' | 'appendAudit'>;
 
 /**
- * The connector side of every outbound queue: validate, send, record the platform's ids. A job whose reply was
- * already sent is acknowledged without sending. The crash window left is the moment between the platform's answer
- * and the record; platforms with idempotency keys (Discord's nonce) close it. A send on a later attempt is audited
- * as `resent`: an earlier attempt may have reached the platform before it failed.
+ * The connector side of every outbound queue: validate, record the intent, send, record the platform's ids.
+ * A job whose reply was already sent is acknowledged without sending. The crash window left is the moment between
+ * the platform's answer and the record; platforms with idempotency keys (Discord's nonce) close it. A send that
+ * finds an earlier attempt's intent unfinished is audited as `resent`: that attempt may have reached the platform.
  *
  * Streamed replies: the first draft is posted and recorded under the stream's key, later drafts edit that message,
  * and the final reply (or the notice that replaced it) edits it once more with the whole text, posting any further
@@ -51,7 +51,8 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
       if (sender.edits && reply.stream) await showDraft(store, sender, reply, reply.stream, signal).catch((error: unknown) => onDraftError?.(error));
       return;
     }
-    if ((await store.sentMessageIds(reply.idempotencyKey)) !== undefined) return;
+    const state = await store.beginSend(reply.idempotencyKey, reply.address.platform);
+    if (state === 'sent') return;
     let draft = sender.edits && reply.stream ? (await store.sentMessageIds(reply.stream))?.[0] : undefined;
     let ids: string[];
     try {
@@ -61,7 +62,7 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
       draft = undefined;
       ids = await sender.send(reply, signal);
     }
-    await store.completeSend(reply.idempotencyKey, reply.address.platform, ids, [
+    await store.completeSend(reply.idempotencyKey, ids, [
       {
         kind: 'outbound.sent',
         actor,
@@ -70,7 +71,7 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
           key: reply.idempotencyKey,
           conversation: `${reply.address.platform}:${reply.address.conversation.id}`,
           parts: ids.length,
-          resent: job.attempt > 1,
+          resent: state === 'sending',
           ...(draft !== undefined ? { streamed: true } : {}),
         },
       },
@@ -82,6 +83,7 @@ async function showDraft(store: OutboundStore, sender: Sender, draft: Reply, str
   const shown = (await store.sentMessageIds(stream))?.[0];
   // A draft whose message cannot be edited any more is not shown; the final reply is posted anew.
   if (shown !== undefined) return void (await sender.send(draft, signal, { replace: shown, firstPartOnly: true }));
-  // A stream whose first draft was lost to a crash posts a fresh draft message: the final reply edits whichever was recorded.
-  await store.completeSend(stream, draft.address.platform, await sender.send(draft, signal, { firstPartOnly: true }));
+  // A stream left 'sending' by a crash posts a fresh draft message: the final reply edits whichever was recorded.
+  await store.beginSend(stream, draft.address.platform);
+  await store.completeSend(stream, await sender.send(draft, signal, { firstPartOnly: true }));
 }

@@ -55,6 +55,8 @@ export interface UsageTotals {
   costUsd: number;
 }
 
+export type SendState = 'new' | 'sending' | 'sent';
+
 export interface Store {
   migrate(): Promise<string[]>;
   pendingMigrations(): Promise<string[]>;
@@ -77,8 +79,10 @@ export interface Store {
   usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals>;
   auditTail(limit: number): Promise<AuditEntry[]>;
   verifyAudit(): Promise<VerifyResult>;
-  /** Records a send as done with the platform's ids, and the audit entries of the send, in one transaction. */
-  completeSend(idempotencyKey: string, platform: string, platformMessageIds: string[], audit?: AuditInput[]): Promise<void>;
+  /** Records the intent to send; reports 'sent' when an earlier attempt already completed. */
+  beginSend(idempotencyKey: string, platform: string): Promise<SendState>;
+  /** Records the platform's ids, and the audit entries of the send, in one transaction. */
+  completeSend(idempotencyKey: string, platformMessageIds: string[], audit?: AuditInput[]): Promise<void>;
   /** The platform's ids of a completed send; undefined while it is not (or never was) sent. */
   sentMessageIds(idempotencyKey: string): Promise<string[] | undefined>;
   /** A connector's own durable state (offsets, cursors), as JSON-serializable values. */

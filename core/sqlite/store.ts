@@ -4,7 +4,7 @@ import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
 import { GroupCommit, migrate, openSharedDb, pendingMigrations, type Db, type SharedDb, write } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
-import { DEFAULT_WORKSPACE, type Channel, type HistoryEntry, type QueuedReply, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
+import { DEFAULT_WORKSPACE, type Channel, type HistoryEntry, type QueuedReply, type SendState, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteVaultStore } from './vault-store.js';
 import { SqliteAccessStore } from './access-store.js';
@@ -218,13 +218,28 @@ export class SqliteStore implements Store {
     return this.audit.verify();
   }
 
-  async completeSend(idempotencyKey: string, platform: string, platformMessageIds: string[], audit: AuditInput[] = []): Promise<void> {
-    const ids = JSON.stringify(platformMessageIds);
-    await this.group.run(() => {
+  async beginSend(idempotencyKey: string, platform: string): Promise<SendState> {
+    const state = (key: string) => this.sql('SELECT state FROM sent_messages WHERE idempotency_key = ?').pluck().get(key) as SendState | undefined;
+    // A redelivered job finds its record without taking the write lock.
+    const known = state(idempotencyKey);
+    if (known) return known;
+    return this.group.run((): SendState => {
+      const row = state(idempotencyKey);
+      if (row) return row;
       this
-        .sql(`INSERT INTO sent_messages (idempotency_key, platform, state, platform_message_ids, updated_at) VALUES (?, ?, 'sent', ?, ?)
-          ON CONFLICT (idempotency_key) DO UPDATE SET state = 'sent', platform_message_ids = excluded.platform_message_ids, updated_at = excluded.updated_at`)
-        .run(idempotencyKey, platform, ids, now());
+        .sql(`INSERT INTO sent_messages (idempotency_key, platform, state, updated_at) VALUES (?, ?, 'sending', ?)`)
+        .run(idempotencyKey, platform, now());
+      return 'new';
+    });
+  }
+
+  async completeSend(idempotencyKey: string, platformMessageIds: string[], audit: AuditInput[] = []): Promise<void> {
+    await this.group.run(() => {
+      this.sql(`UPDATE sent_messages SET state = 'sent', platform_message_ids = ?, updated_at = ? WHERE idempotency_key = ?`).run(
+        JSON.stringify(platformMessageIds),
+        now(),
+        idempotencyKey,
+      );
       this.audit.appendInTransaction(audit);
     });
   }

@@ -21,7 +21,7 @@ export class TurnClient {
 
   constructor(
     private readonly queue: QueueDriver,
-    private readonly store: Pick<Store, 'appendAudit' | 'completeSend' | 'sentMessageIds' | 'handledTurn'>,
+    private readonly store: Pick<Store, 'appendAudit' | 'beginSend' | 'completeSend' | 'sentMessageIds' | 'handledTurn'>,
     readonly platform: string,
   ) {}
 

@@ -8,7 +8,7 @@ describe('outboundHandler', () => {
   const tmp = tempDir('mc-outbound-');
   afterAll(() => tmp.remove());
 
-  it('sends a reply once, records its ids with the audit entry, and marks a send on a later attempt as resent', async () => {
+  it('sends a reply once, records its ids with the audit entry, and marks a send after an unfinished intent as resent', async () => {
     const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
     await store.migrate();
     const sent: string[] = [];
@@ -37,14 +37,17 @@ describe('outboundHandler', () => {
     await expect(handler(job('b', 1), signal)).rejects.toThrow('platform timed out');
     expect(await store.sentMessageIds('b')).toBeUndefined();
     await handler(job('b', 2), signal);
+    // A second attempt whose first never reached the send left no intent: nothing can have been sent twice.
+    await handler(job('c', 2), signal);
 
-    expect(sent).toEqual(['a', 'b']);
+    expect(sent).toEqual(['a', 'b', 'c']);
     expect(await store.sentMessageIds('a')).toEqual(['m1']);
     expect(await store.sentMessageIds('b')).toEqual(['m2']);
     const audits = (await store.auditTail(10)).filter((e) => e.kind === 'outbound.sent').map((e) => JSON.parse(e.data) as { key: string; resent: boolean });
     expect(audits.map((a) => [a.key, a.resent])).toEqual([
       ['a', false],
       ['b', true],
+      ['c', false],
     ]);
     await store.close();
   });
