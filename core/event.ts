@@ -2,6 +2,17 @@ import { z } from 'zod';
 
 /** Inbound text limit every connector accepts (DESIGN: longer is rejected with a notice). */
 export const MAX_TEXT_CHARS = 100_000;
+/**
+ * An inbound text as a connector puts it in its event: a text over the limit is left out and only its length kept,
+ * so the sender hears that it was too long rather than nothing.
+ */
+export const inboundText = (text: string): { text: string; tooLongChars?: number } =>
+  text.length > MAX_TEXT_CHARS ? { text: '', tooLongChars: text.length } : { text };
+
+export const tooLongNotice = (chars: number): string =>
+  `Your message is too long (${chars.toLocaleString('en-US')} characters): the limit is ${MAX_TEXT_CHARS.toLocaleString('en-US')}. ` +
+  'Please send it in shorter parts.';
+
 /** A serialized event or reply larger than this is refused before it is even parsed. */
 export const MAX_PAYLOAD_BYTES = 2 * 1024 * 1024;
 /** All of a stateless request's earlier messages together. */
@@ -58,6 +69,11 @@ export const channelEventSchema = z
     conversation: conversationSchema,
     sender: senderSchema,
     text: wellFormed(MAX_TEXT_CHARS),
+    /**
+     * The length of a text longer than MAX_TEXT_CHARS, which is then left out (`text` empty): the worker answers with
+     * a notice, once the inbound plugs have admitted the sender, instead of calling the backend.
+     */
+    tooLongChars: z.number().int().gt(MAX_TEXT_CHARS).optional(),
     attachments: z.array(attachmentSchema).max(MAX_ATTACHMENTS).default([]),
     mentionsBot: z.boolean().default(false),
     replyTo: z
@@ -79,7 +95,8 @@ export const channelEventSchema = z
     platformMessageId: id,
     receivedAt: z.iso.datetime(),
   })
-  .strict();
+  .strict()
+  .refine((e) => e.tooLongChars === undefined || e.text === '', { message: 'a text that is too long is left out', path: ['text'] });
 
 export type ChannelEvent = z.infer<typeof channelEventSchema>;
 export type ChannelEventInput = z.input<typeof channelEventSchema>;

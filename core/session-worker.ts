@@ -97,7 +97,7 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
       actor: `${event.platform}:${event.sender.id}`,
       subject: event.id,
       // receivedAt: when the connector took the message, the start of the end-to-end latency the dashboard shows.
-      data: { conversation: `${event.platform}:${event.conversation.id}`, kind: event.conversation.kind, chars: event.text.length, receivedAt: event.receivedAt },
+      data: { conversation: `${event.platform}:${event.conversation.id}`, kind: event.conversation.kind, chars: event.tooLongChars ?? event.text.length, receivedAt: event.receivedAt },
     };
     const committed = await deps.store.commitTurn({
       dedupeKey: key,

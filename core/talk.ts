@@ -4,7 +4,7 @@ import { sessionWorkdir } from './backends/agent-cli.js';
 import { callChain, fallbackFooter, type Usage } from './backends/chain.js';
 import type { AssistantConfig } from './config.js';
 import { draftStream, type DraftOptions } from './drafts.js';
-import type { Address, ChannelEvent } from './event.js';
+import { tooLongNotice, type Address, type ChannelEvent } from './event.js';
 import { runPipeline, type Context, type Pipelines } from './plug.js';
 import type { Store } from './store.js';
 
@@ -90,6 +90,17 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
 
   ctx = await runPipeline(assistant.pipelines.inbound, ctx);
   if (ctx.halted) return stopped(ctx);
+  const actor = `${event.platform}:${event.sender.id}`;
+  // The access plug refuses bots; a pipeline configured without it must not answer them either.
+  if (event.sender.isBot) {
+    audit.push({ kind: 'inbound.bot_ignored', actor, subject: event.id });
+    return stopped(ctx);
+  }
+  // Only now, with the sender admitted, may the notice go out: a stranger's flood is dropped silently.
+  if (event.tooLongChars !== undefined) {
+    audit.push({ kind: 'inbound.too_long', actor, subject: event.id, data: { chars: event.tooLongChars } });
+    return { ...stopped(ctx), notice: tooLongNotice(event.tooLongChars) };
+  }
 
   const { session } = await deps.store.ensureSession(event, deps.workspaceFor?.(event));
   // `/fallback` answers an earlier question: the waiting message is answered by the fallbacks, primary skipped.

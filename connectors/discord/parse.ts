@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_TEXT_CHARS, type ChannelEventInput, type Conversation } from '../../core/event.js';
+import { inboundText, type ChannelEventInput, type Conversation } from '../../core/event.js';
 
 /**
  * Discord's Message object (and the MESSAGE_CREATE / MESSAGE_UPDATE extra fields), as far as the connector reads it.
@@ -85,7 +85,6 @@ export function screen(message: DiscordMessage, botId: string, edited: boolean):
   // MESSAGE_UPDATE also fires when Discord unfurls a link (edited_timestamp stays null): nobody edited anything.
   if (edited && !message.edited_timestamp) return { ok: false, reason: 'update without an edit' };
   if (!CONVERSATIONAL_TYPES.has(message.type)) return { ok: false, audit: 'inbound.unsupported', reason: `message type ${message.type}` };
-  if (message.content.length > MAX_TEXT_CHARS) return { ok: false, audit: 'inbound.rejected', reason: `text longer than ${MAX_TEXT_CHARS} characters` };
   return undefined;
 }
 
@@ -145,7 +144,7 @@ export function toChannelEvent(m: DiscordMessage, ctx: ParseContext): Verdict {
       conversation,
       // Webhook posts carry a made-up author; like bots they are never answered.
       sender: { id: m.author.id, name: m.author.global_name ?? m.author.username, isBot: m.author.bot === true || m.webhook_id !== undefined },
-      text: readable(m),
+      ...inboundText(readable(m)),
       attachments,
       mentionsBot: m.mentions.some((u) => u.id === ctx.botId),
       ...(replyTo ? { replyTo: { messageId: replyTo, toBot: ctx.replyToBot } } : {}),

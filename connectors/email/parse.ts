@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import { MAX_TEXT_CHARS, type ChannelEventInput } from '../../core/event.js';
+import { inboundText, type ChannelEventInput } from '../../core/event.js';
 import type { EmailState, MessageRecord } from './state.js';
 import { baseSubject, isReplySubject, visibleText } from './text.js';
 
@@ -130,9 +130,8 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
   const subject = (mail.subject ?? '').replace(/[\r\n]+/g, ' ').slice(0, 998).toWellFormed();
   const root = await threadRoot(ctx, messageId, inReplyTo, references, from, subject);
   const body = visibleText((mail.text ?? '').toWellFormed());
-  // A new thread's subject is often the question itself.
-  const text = root === messageId && subject.trim() ? (body ? `Subject: ${subject.trim()}\n\n${body}` : `Subject: ${subject.trim()}`) : body;
-  if (text.length > MAX_TEXT_CHARS) return { kind: 'rejected', reason: 'too-long', messageId, from };
+  // The body is what was said; a new thread with none asks its question in the subject.
+  const text = body || (root === messageId ? subject.trim() : '');
   const attachments = attachmentsOf(mail);
   if (!text && attachments.length === 0) return { kind: 'ignored', reason: 'empty', messageId, from };
 
@@ -147,7 +146,7 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
     account: ctx.address,
     conversation: { id: root, kind: 'dm' },
     sender: { id: from, isBot: false, ...(sender.name ? { name: sender.name.slice(0, 256).toWellFormed() } : {}) },
-    text,
+    ...inboundText(text),
     attachments,
     ...(inReplyTo ? { replyTo: { messageId: inReplyTo, toBot: parent?.own === true } } : {}),
     ...(ctx.assistant ? { assistant: ctx.assistant } : {}),

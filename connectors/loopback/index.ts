@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Connector, ConnectorIO } from '../../core/connector.js';
-import type { ChannelEvent, Reply } from '../../core/event.js';
+import { inboundText, type ChannelEvent, type Reply } from '../../core/event.js';
 
 /** The terminal's identity: already authenticated by being the local user (DESIGN: `loopback:local`). */
 export const LOOPBACK_SENDER = 'local';
@@ -35,7 +35,7 @@ export function createLoopbackConnector(options: { account?: string; assistant?:
           // One conversation per assistant, so histories with different assistants never mix.
           conversation: { id: options.assistant ? `${LOOPBACK_SENDER}:${options.assistant}` : LOOPBACK_SENDER, kind: 'dm' },
           sender: { id: LOOPBACK_SENDER, name: 'terminal', isBot: false },
-          text,
+          ...inboundText(text),
           platformMessageId: randomUUID(),
           receivedAt: new Date().toISOString(),
           ...(options.assistant ? { assistant: options.assistant } : {}),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { MAX_TEXT_CHARS, type ChannelEventInput } from '../../core/event.js';
+import { inboundText, MAX_TEXT_CHARS, type ChannelEventInput } from '../../core/event.js';
 
 /**
  * signal-cli `receive` notification → ChannelEvent (shapes from signal-cli's JsonMessageEnvelope and friends).
@@ -136,7 +136,6 @@ export function parseNotification(method: string, rawParams: unknown, ctx: Parse
   const mentions = data.mentions ?? [];
   const mentionsBot = mentions.some(isSelf);
   const text = replaceMentions(rawText, mentions, isSelf);
-  if (text.length > MAX_TEXT_CHARS) return { kind: 'rejected', issues: [`text: longer than ${MAX_TEXT_CHARS} characters`] };
 
   const quote = data.quote;
   const quoted = quote ? (quote.authorUuid ?? quote.authorNumber ?? quote.author) : undefined;
@@ -156,7 +155,7 @@ export function parseNotification(method: string, rawParams: unknown, ctx: Parse
       account: ctx.account,
       conversation,
       sender: { id: uuid, ...(envelope.sourceName ? { name: envelope.sourceName } : {}), isBot: false },
-      text,
+      ...inboundText(text),
       attachments,
       mentionsBot,
       ...(replyTo ? { replyTo } : {}),

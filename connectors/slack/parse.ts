@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_TEXT_CHARS, type ChannelEventInput } from '../../core/event.js';
+import { inboundText, type ChannelEventInput } from '../../core/event.js';
 
 /**
  * Slack Events API payloads (the `event_callback` wrapper, identical over Socket Mode and HTTP) to ChannelEvents.
@@ -116,9 +116,6 @@ async function fromMessage(eventId: string, where: Where, m: Message, how: { men
   if (m.bot_id !== undefined) return { kind: 'ignored', eventId, audit: 'inbound.ignored', reason: 'bot message' };
   if (m.user === undefined) return { kind: 'rejected', eventId, issues: ['event.user: required'] };
   const raw = m.text ?? '';
-  if (raw.length > MAX_TEXT_CHARS) {
-    return { kind: 'rejected', eventId, issues: [`event.text: longer than ${MAX_TEXT_CHARS.toLocaleString('en-US')} characters`] };
-  }
   const channel = where.channel;
   const kind = kindOf(where.channel_type, channel);
   const inThread = m.thread_ts !== undefined && m.thread_ts !== m.ts;
@@ -135,7 +132,8 @@ async function fromMessage(eventId: string, where: Where, m: Message, how: { men
     account: ctx.account,
     conversation: { id: channel, kind, ...(threadId ? { threadId } : {}) },
     sender: { id: m.user, isBot: false, ...(name ? { name } : {}) },
-    text: decodeEntities(stripLeadingMention(raw, ctx.botUserId)),
+    // Measured as the user typed it: Slack's `&amp;` is one character.
+    ...inboundText(decodeEntities(stripLeadingMention(raw, ctx.botUserId))),
     attachments: (m.files ?? []).map(attachment),
     mentionsBot: how.mention || mentions(m, ctx.botUserId),
     ...(inThread ? { replyTo: { messageId: `${channel}:${m.thread_ts}`, toBot } } : {}),

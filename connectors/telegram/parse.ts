@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { MAX_TEXT_CHARS, type ChannelEventInput } from '../../core/event.js';
+import { inboundText, type ChannelEventInput } from '../../core/event.js';
 import {
   envelopeSchema,
   MESSAGE_BASE_FIELDS,
@@ -65,9 +65,6 @@ export function parseUpdate(raw: unknown, ctx: ParseContext, bytes = serializedB
 
 function normalize(updateId: number, type: MessageUpdate, m: TelegramMessage, ctx: ParseContext): Parsed {
   const text = m.text ?? m.caption ?? '';
-  if (text.length > MAX_TEXT_CHARS) {
-    return { kind: 'rejected', updateId, issues: [`${type}.text: longer than ${MAX_TEXT_CHARS} characters`] };
-  }
   const attachments = attachmentsOf(m);
   if (m.text === undefined && m.caption === undefined && attachments.length === 0) {
     // Service messages (members joined, pinned, topic created), polls, locations, …: nothing to answer.
@@ -91,7 +88,7 @@ function normalize(updateId: number, type: MessageUpdate, m: TelegramMessage, ct
       ...(threadId !== undefined ? { threadId } : {}),
     },
     sender: senderOf(m),
-    text,
+    ...inboundText(text),
     attachments,
     mentionsBot: mentionsBot(text, [...(m.entities ?? []), ...(m.caption_entities ?? [])], ctx.bot),
     ...(realReply ? { replyTo: { messageId: String(reply.message_id), toBot: reply.from?.id === ctx.bot.id } } : {}),

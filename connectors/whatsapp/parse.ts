@@ -1,6 +1,6 @@
 import { isJidBot, isJidBroadcast, isJidGroup, isJidMetaAI, isJidNewsletter, isJidStatusBroadcast, jidNormalizedUser } from 'baileys';
 import { z } from 'zod';
-import { MAX_TEXT_CHARS, type ChannelEventInput } from '../../core/event.js';
+import { inboundText, type ChannelEventInput } from '../../core/event.js';
 import type { WaKey, WaQuoted } from './socket.js';
 
 /** The bot's own identity: a linked device has a phone-number jid and a LID, and either can appear in a message. */
@@ -167,7 +167,6 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
       ...(md.data.fileLength != null ? { size: md.data.fileLength } : {}),
     });
   }
-  if (text.length > MAX_TEXT_CHARS) return { kind: 'rejected', issues: [`message.${type}: longer than ${MAX_TEXT_CHARS} characters`] };
 
   const group = isJidGroup(key.remoteJid) === true;
   const conversationId = group ? key.remoteJid : norm(key.remoteJid);
@@ -183,7 +182,7 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
     account: ctx.account,
     conversation: { id: conversationId, kind: group ? 'group' : 'dm' },
     sender: { id: senderId, ...(m.pushName ? { name: name(m.pushName) } : {}), isBot: !!isJidBot(senderId) || !!isJidMetaAI(senderId) },
-    text,
+    ...inboundText(text),
     attachments,
     mentionsBot: (ctxInfo?.mentionedJid ?? []).some(mine),
     ...(ctxInfo?.stanzaId ? { replyTo: { messageId: ctxInfo.stanzaId, toBot: mine(ctxInfo.participant) } } : {}),

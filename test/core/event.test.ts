@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidPayloadError, MAX_TEXT_CHARS, parseChannelEvent, parseReply, sessionScope } from '../../core/event.js';
+import { inboundText, InvalidPayloadError, MAX_TEXT_CHARS, parseChannelEvent, parseReply, sessionScope } from '../../core/event.js';
 import { makeEvent } from '../helpers/tmp.js';
 
 const issuesOf = (input: unknown): string[] => {
@@ -39,6 +39,15 @@ describe('ChannelEvent', () => {
     expect(() => parseChannelEvent(makeEvent({ text: 'x'.repeat(MAX_TEXT_CHARS) }))).not.toThrow();
     const huge = JSON.stringify(makeEvent({ text: 'x'.repeat(10 * 1024 * 1024) }));
     expect(issuesOf(huge)[0]).toMatch(/larger than/);
+  });
+
+  it('carries an over-long text as its length alone, which connectors get from inboundText', () => {
+    expect(inboundText('x'.repeat(MAX_TEXT_CHARS))).toEqual({ text: 'x'.repeat(MAX_TEXT_CHARS) });
+    expect(inboundText('x'.repeat(MAX_TEXT_CHARS + 1))).toEqual({ text: '', tooLongChars: MAX_TEXT_CHARS + 1 });
+    expect(parseChannelEvent(makeEvent(inboundText('x'.repeat(MAX_TEXT_CHARS + 1))))).toMatchObject({ text: '', tooLongChars: MAX_TEXT_CHARS + 1 });
+    // Only a text over the limit may be left out, and only then.
+    expect(issuesOf(makeEvent({ text: 'hi', tooLongChars: MAX_TEXT_CHARS + 1 }))[0]).toMatch(/^text:/);
+    expect(issuesOf(makeEvent({ text: '', tooLongChars: MAX_TEXT_CHARS }))[0]).toMatch(/^tooLongChars:/);
   });
 
   it('rejects unpaired UTF-16 surrogates anywhere in text or names', () => {

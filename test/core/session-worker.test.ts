@@ -107,3 +107,32 @@ describe('session worker', () => {
     expect(halted?.actor).toBe('plug:access');
   });
 });
+
+describe('session worker: what is never answered, and what gets a notice', () => {
+  it('tells an admitted sender an over-long message was too long, and a stranger nothing', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:friend'] } } });
+    const tooLong = { text: '', tooLongChars: 150_000 };
+    await gw.publish([makeEvent({ sender: { id: 'stranger', isBot: false }, conversation: { id: 'stranger', kind: 'dm' }, ...tooLong })]);
+    await gw.publish([makeEvent({ sender: { id: 'friend', isBot: false }, conversation: { id: 'friend', kind: 'dm' }, ...tooLong })]);
+    const [notice] = await gw.waitForReplies(1);
+    await sleep(100);
+    expect(gw.sent).toHaveLength(1);
+    expect(notice).toMatchObject({
+      kind: 'notice',
+      address: { conversation: { id: 'friend' } },
+      text: 'Your message is too long (150,000 characters): the limit is 100,000. Please send it in shorter parts.',
+    });
+    const audit = await gw.store.auditTail(50);
+    expect(audit.filter((e) => e.kind === 'inbound.too_long').map((e) => e.actor)).toEqual(['telegram:friend']);
+  });
+
+  it('never answers a bot, even through a pipeline without the access plug', async () => {
+    gw = await startTestGateway({ config: { ...open, assistants: { default: { backend: 'echo', pipelines: { inbound: [] } } } } });
+    await gw.publish([makeEvent({ sender: { id: 'robot', isBot: true }, conversation: { id: 'robot', kind: 'dm' }, text: 'beep' })]);
+    await gw.publish([makeEvent({ sender: { id: 'human', isBot: false }, conversation: { id: 'human', kind: 'dm' }, text: 'hello' })]);
+    await gw.waitForReplies(1);
+    await sleep(100);
+    expect(gw.sent.map((r) => r.text)).toEqual(['hello']);
+    expect((await gw.store.auditTail(50)).map((e) => e.kind)).toContain('inbound.bot_ignored');
+  });
+});

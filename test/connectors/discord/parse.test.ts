@@ -82,11 +82,11 @@ describe('discord parse: Message object to ChannelEvent', () => {
     expect(toChannelEvent(message(), ctx({ edited: true }))).toEqual({ ok: false, reason: 'update without an edit' });
   });
 
-  it('refuses system messages, empty messages and text over 100,000 characters with an audit kind', () => {
+  it('refuses system messages and empty messages with an audit kind; text over 100,000 characters is left out, its length kept', () => {
     expect(toChannelEvent(message({ type: 7 }), ctx())).toMatchObject({ ok: false, audit: 'inbound.unsupported' });
     expect(toChannelEvent(message({ content: '' }), ctx())).toMatchObject({ ok: false, audit: 'inbound.unsupported' });
-    expect(toChannelEvent(message({ content: 'x'.repeat(100_001) }), ctx())).toMatchObject({ ok: false, audit: 'inbound.rejected' });
-    expect(toChannelEvent(message({ content: 'x'.repeat(100_000) }), ctx()).ok).toBe(true);
+    expect(toChannelEvent(message({ content: 'x'.repeat(100_001) }), ctx())).toMatchObject({ ok: true, event: { text: '', tooLongChars: 100_001 } });
+    expect(toChannelEvent(message({ content: 'x'.repeat(100_000) }), ctx())).toMatchObject({ ok: true, event: { text: 'x'.repeat(100_000) } });
   });
 
   it('refuses malformed payloads by schema', () => {

@@ -79,19 +79,30 @@ describe('email parse: what the assistant sees', () => {
     expect(out.event.text).toBe('Please round the figures to thousands.\n\nKind regards,\nCharles');
   });
 
-  it('a new thread: subject first, attachments as metadata, replies go to Reply-To', async () => {
+  it('a new thread with no body asks its question in the subject; a reply with none says nothing', async () => {
+    expect(await receive(mail({ from: 'x@example.com', to: ME, subject: 'Is the office open today?', body: '' }).raw)).toMatchObject({
+      kind: 'event',
+      event: { text: 'Is the office open today?' },
+    });
+    expect(await receive(mail({ from: 'x@example.com', to: ME, subject: 'Re: thanks', inReplyTo: '<p@x>', body: '' }).raw)).toMatchObject({
+      kind: 'ignored',
+      reason: 'empty',
+    });
+  });
+
+  it('a new thread: the body as written, attachments as metadata, replies go to Reply-To', async () => {
     const out = await receive(fixture('attachment.eml'));
     if (out.kind !== 'event') throw new Error(out.reason);
-    expect(out.event.text).toBe('Subject: Invoice für May\n\nPlease check the attached invoice — the total looks wrong.');
+    expect(out.event.text).toBe('Please check the attached invoice — the total looks wrong.');
     expect(out.event.attachments).toEqual([{ kind: 'file', name: 'invoice-may.pdf', mimeType: 'application/pdf', size: 85 }]);
     expect(out.event.sender.id).toBe('grace.hopper@example.net');
     expect(out.record.to).toBe('desk@example.net');
     expect(out.event.conversation.id).toBe('<invoice-2024-05@example.net>');
   });
 
-  it('refuses text over 100,000 characters, but not a long quote around a short answer', async () => {
+  it('leaves out text over 100,000 characters, keeping its length, but not a long quote around a short answer', async () => {
     const long = await receive(mail({ from: 'x@example.com', to: ME, body: 'y'.repeat(100_001) }).raw);
-    expect(long).toMatchObject({ kind: 'rejected', reason: 'too-long' });
+    expect(long).toMatchObject({ kind: 'event', event: { text: '', tooLongChars: 100_001 } });
     const quoted = await receive(
       mail({ from: 'x@example.com', to: ME, inReplyTo: '<p@x>', body: `Short answer.\n\nOn Mon, X wrote:\n${'> old\n'.repeat(30_000)}` }).raw,
     );

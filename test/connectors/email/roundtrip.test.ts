@@ -26,8 +26,8 @@ describe('email connector against Dovecot and an SMTP server', () => {
     expect(date && Math.abs(Date.parse(date) - Date.now())).toBeLessThan(60_000);
     const ours = header(reply, 'message-id')!;
     expect(ours).toMatch(/^<[0-9a-f]{32}\.mc@example\.org>$/);
-    // The echo backend returns what the assistant saw: a new thread's subject, then the body.
-    expect(reply.parsed.text?.trim()).toBe('Subject: Lunch?\n\nAre you free on Friday?');
+    // The echo backend returns what the assistant saw: the body, verbatim.
+    expect(reply.parsed.text?.trim()).toBe('Are you free on Friday?');
     // Flagged \Seen only after publishing, and left where it was.
     await h.until(async () => (await h.account.flags(uid)).has('\\Seen'));
     expect(await h.account.uids()).toEqual([uid]);
@@ -43,8 +43,6 @@ describe('email connector against Dovecot and an SMTP server', () => {
         'Yes, at noon.',
         '',
         `On Mon, 1 Jan 2024 at 10:00, Assistant <${h.account.user}> wrote:`,
-        '> Subject: Lunch?',
-        '>',
         '> Are you free on Friday?',
         '',
         '-- ',
@@ -69,8 +67,8 @@ describe('email connector against Dovecot and an SMTP server', () => {
     expect(channel.conversationId).toBe(first.messageId);
     const history = await h.store.history(session.id, 50);
     expect(history.map((m) => [m.role, m.text])).toEqual([
-      ['user', 'Subject: Lunch?\n\nAre you free on Friday?'],
-      ['assistant', 'Subject: Lunch?\n\nAre you free on Friday?'],
+      ['user', 'Are you free on Friday?'],
+      ['assistant', 'Are you free on Friday?'],
       ['user', 'Yes, at noon.'],
       ['assistant', 'Yes, at noon.'],
     ]);

@@ -77,7 +77,7 @@ describe('slack connector, HTTP Events API', () => {
     expect(rig.postsIn(CHANNEL)).toHaveLength(1);
   });
 
-  it('rejects malformed and oversized bodies without crashing, and keeps answering', async () => {
+  it('rejects malformed and oversized bodies without crashing, and keeps answering; an over-long text gets a notice', async () => {
     rig = await startSlack({ mode: 'http' });
     expect((await webhook(signedRequest(undefined, { raw: '{"type": "event_callback", ' }))).status).toBe(400);
     expect((await webhook(signedRequest(undefined, { raw: 'z'.repeat(1024 * 1024 + 1) }))).status).toBe(413);
@@ -86,12 +86,15 @@ describe('slack connector, HTTP Events API', () => {
     expect((await webhook(signedRequest({ type: 'app_rate_limited', minute_rate_limited: 1518467820 }))).status).toBe(200);
     expect((await webhook({ ...signedRequest(dm('x')), method: 'GET' })).status).toBe(405);
     expect((await webhook(signedRequest(dm('after all that')))).status).toBe(200);
-    const [post] = await rig.waitPosts(DM, 1);
+    // One conversation, in order: the notice, then the answer.
+    const [notice, post] = await rig.waitPosts(DM, 2);
+    expect(notice!.text).toContain('Your message is too long (100,001 characters)');
     expect(post!.text).toBe('after all that');
     await sleep(300);
-    expect(rig.fake.posts).toHaveLength(1);
+    expect(rig.fake.posts).toHaveLength(2);
     const kinds = await rig.harness.auditKinds();
-    expect(kinds.filter((k) => k === 'inbound.rejected').length).toBe(3);
+    expect(kinds.filter((k) => k === 'inbound.rejected').length).toBe(2);
+    expect(kinds).toContain('inbound.too_long');
     expect(kinds).toContain('inbound.unsupported');
   });
 

@@ -69,7 +69,7 @@ describe('telegram connector: nothing lost, nothing twice', () => {
     expect(fake.sentTo(chat)).toHaveLength(1);
   });
 
-  it('rejects malformed and oversized updates with no crash, audits them, advances past them and keeps answering', async () => {
+  it('rejects malformed updates with no crash, audits them, advances past them and keeps answering; an over-long text gets a notice', async () => {
     env = await setup();
     const { fake, h } = env;
     const wrongType = fixture('private-text');
@@ -82,7 +82,8 @@ describe('telegram connector: nothing lost, nothing twice', () => {
     const padded = dm('z');
     padded.message.filler = 'p'.repeat(1_200_000);
     const surrogate = dm('broken \ud800 text');
-    const ids = [wrongType, missing, huge, padded, surrogate].map((u) => fake.push({ ...u, update_id: undefined }));
+    const ids = [wrongType, missing, padded, surrogate].map((u) => fake.push({ ...u, update_id: undefined }));
+    const hugeId = fake.push({ ...huge, update_id: undefined });
     fake.push(fixture('callback-query'));
     fake.push(message('new-chat-members'));
     const good = dm('still here');
@@ -97,7 +98,9 @@ describe('telegram connector: nothing lost, nothing twice', () => {
     expect(audit.filter((e) => e.kind === 'inbound.unsupported').map((e) => (JSON.parse(e.data) as { type: string }).type)).toEqual(
       expect.arrayContaining(['callback_query', 'message:new_chat_participant']),
     );
-    expect(fake.sentTo(huge.message.chat.id)).toHaveLength(0);
+    expect(rejected).not.toContain(`update:${hugeId}`);
+    const [notice] = await env.replies(huge.message.chat.id);
+    expect(notice!.visible).toContain('Your message is too long (150,000 characters)');
     // The poller goes on.
     const later = dm('and after that');
     fake.push(later);

@@ -86,7 +86,7 @@ describe('telegram parse: documented updates to ChannelEvents', () => {
     expect(event(parseUpdate(anon, ctx)).sender).toEqual({ id: String(GROUP), name: 'Analytical Engine Club', isBot: false });
   });
 
-  it('unsupported kinds are named; malformed and oversized updates are rejected with the field', () => {
+  it('unsupported kinds are named; malformed updates are rejected with the field; an over-long text is left out, its length kept', () => {
     expect(parseUpdate(fixture('callback-query'), ctx)).toEqual({ kind: 'unsupported', updateId: 10011, type: 'callback_query' });
     expect(parseUpdate(fixture('new-chat-members'), ctx)).toMatchObject({ kind: 'unsupported', type: 'message:new_chat_participant' });
     const noChat = fixture('private-text');
@@ -97,7 +97,8 @@ describe('telegram parse: documented updates to ChannelEvents', () => {
     expect(parseUpdate(wrongType, ctx)).toMatchObject({ kind: 'rejected', issues: [expect.stringContaining('message.from.is_bot')] });
     const long = fixture('private-text');
     long.message.text = 'x'.repeat(100_001);
-    expect(parseUpdate(long, ctx)).toMatchObject({ kind: 'rejected', issues: [expect.stringContaining('100000')] });
+    // Too long: the text is left out and its length kept, so an admitted sender hears why nothing was answered.
+    expect(parseUpdate(long, ctx)).toMatchObject({ kind: 'event', event: { text: '', tooLongChars: 100_001 } });
     const huge = fixture('private-text');
     huge.message.padding = 'y'.repeat(1_100_000);
     expect(parseUpdate(huge, ctx)).toMatchObject({ kind: 'rejected', updateId: 10000, issues: [expect.stringContaining('larger than')] });
