@@ -153,13 +153,15 @@ const mailServer = z
   .object({
     host: z.string().min(1),
     port,
-    secure: z.boolean().default(true),
+    /** TLS from the first byte; the default unless `starttls: true` asks for the upgrade instead. */
+    secure: z.boolean().optional(),
     starttls: z.boolean().optional(),
     user: z.string().min(1),
     password: credential,
     mailbox: z.string().optional(),
   })
   .strict()
+  .transform((s) => ({ ...s, secure: s.secure ?? s.starttls !== true }))
   .refine((s) => s.secure || s.starttls || isLoopbackHost(s.host), {
     message: 'secure: false (no TLS, no STARTTLS) is accepted only for loopback hosts',
     path: ['secure'],
@@ -307,7 +309,11 @@ export class ConfigError extends Error {
 export function parseConfig(input: unknown, source = 'config'): Config {
   const result = configSchema.safeParse(input ?? {});
   if (result.success) return result.data;
-  const lines = result.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  const where = (path: PropertyKey[]) => (path.length ? path.join('.') : '(root)');
+  // An unknown key is named by its own path (`server.hots`), not its parent's.
+  const lines = result.error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys' ? i.keys.map((k) => `  ${where([...i.path, k])}: unknown key`) : [`  ${where(i.path)}: ${i.message}`],
+  );
   throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
 }
 

@@ -58,8 +58,9 @@ describe('config', () => {
   });
 
   it('refuses an unknown key anywhere, naming its path', () => {
-    expect(errorOf({ server: { port: 1, colour: 'blue' } })).toMatch(/server: .*colour/);
-    expect(errorOf({ connectors: { telegram: { enabled: true, tokne: 'secret:X' } } })).toMatch(/connectors\.telegram: .*tokne/);
+    expect(errorOf({ server: { port: 1, colour: 'blue' } })).toContain('server.colour: unknown key');
+    expect(errorOf({ connectors: { telegram: { enabled: true, tokne: 'secret:X' } } })).toContain('connectors.telegram.tokne: unknown key');
+    expect(errorOf({ serverx: {} })).toContain('serverx: unknown key');
   });
 
   it('refuses a literal credential and says how to store it, without echoing it', () => {
@@ -74,6 +75,13 @@ describe('config', () => {
     const mail = (host: string) => ({ connectors: { email: { imap: { host, port: 143, secure: false, user: 'u', password: 'env:P' } } } });
     expect(() => parseConfig(mail('127.0.0.1'))).not.toThrow();
     expect(errorOf(mail('imap.example.org'))).toMatch(/connectors\.email\.imap\.secure: .*loopback/);
+  });
+
+  it('takes starttls: true alone to mean the upgrade on a plain connection (port 587)', () => {
+    const smtp = { host: 'smtp.example.org', port: 587, starttls: true, user: 'u', password: 'env:P' };
+    expect(parseConfig({ connectors: { email: { smtp } } }).connectors.email?.smtp).toMatchObject({ secure: false, starttls: true });
+    expect(parseConfig({ connectors: { email: { smtp: { ...smtp, starttls: undefined, port: 465 } } } }).connectors.email?.smtp).toMatchObject({ secure: true });
+    expect(errorOf({ connectors: { email: { smtp: { ...smtp, secure: true } } } })).toMatch(/connectors\.email\.smtp\.starttls: .*exclude each other/);
   });
 
   it('refuses references to backends and assistants that do not exist', () => {
