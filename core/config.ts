@@ -168,6 +168,17 @@ const mailServer = z
   })
   .refine((s) => !(s.secure && s.starttls), { message: 'secure: true (TLS from the first byte) and starttls: true exclude each other', path: ['starttls'] });
 
+/**
+ * What an enabled connector cannot run without, checked with the rest of the config: a missing token is a config
+ * error naming its field before anything starts, not a child process that exits and is restarted.
+ */
+const whenEnabled =
+  <T extends { enabled: boolean }>(missing: (c: T) => Array<[field: string, message: string] | false>) =>
+  (c: T, ctx: z.RefinementCtx): void => {
+    if (!c.enabled) return;
+    for (const m of missing(c)) if (m) ctx.addIssue({ code: 'custom', path: [m[0]], message: m[1] });
+  };
+
 const connectors = z
   .object({
     telegram: z
@@ -177,7 +188,13 @@ const connectors = z
         mode: z.enum(['polling', 'webhook']).default('polling'),
         webhook: z.object({ url, secretToken: credential }).strict().optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine(
+        whenEnabled((c) => [
+          !c.token && ['token', 'required (the token from @BotFather, e.g. secret:TELEGRAM_TOKEN)'],
+          c.mode === 'webhook' && !c.webhook && ['webhook', 'required in webhook mode ({ url, secretToken })'],
+        ]),
+      ),
     slack: z
       .object({
         ...common,
@@ -186,8 +203,18 @@ const connectors = z
         signingSecret: credential.optional(),
         mode: z.enum(['socket', 'http']).default('socket'),
       })
-      .strict(),
-    discord: z.object({ ...common, token: credential.optional() }).strict(),
+      .strict()
+      .superRefine(
+        whenEnabled((c) => [
+          !c.botToken && ['botToken', 'required (xoxb-…, e.g. secret:SLACK_BOT_TOKEN)'],
+          c.mode === 'socket' && !c.appToken && ['appToken', 'required in socket mode (xapp-…, e.g. secret:SLACK_APP_TOKEN)'],
+          c.mode === 'http' && !c.signingSecret && ['signingSecret', 'required in http mode (e.g. secret:SLACK_SIGNING_SECRET)'],
+        ]),
+      ),
+    discord: z
+      .object({ ...common, token: credential.optional() })
+      .strict()
+      .superRefine(whenEnabled((c) => [!c.token && ['token', 'required (the bot token, e.g. secret:DISCORD_TOKEN)']])),
     whatsapp: z.object({ ...common }).strict(),
     signal: z
       .object({
@@ -200,7 +227,13 @@ const connectors = z
         /** No receive notification at all for this long and the connection is recycled (restarts signal-cli's receiving). */
         silentAfterMs: z.number().int().min(60_000).optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine(
+        whenEnabled((c) => [
+          !c.rpc && ['rpc', 'required, e.g. tcp://127.0.0.1:7583 (signal-cli daemon --tcp)'],
+          !c.account && ['account', 'required, the account\'s number in international form, e.g. "+15550000000"'],
+        ]),
+      ),
     email: z
       .object({
         ...common,
@@ -209,12 +242,7 @@ const connectors = z
         smtp: mailServer.optional(),
       })
       .strict()
-      .superRefine((e, ctx) => {
-        if (!e.enabled) return;
-        for (const field of ['address', 'imap', 'smtp'] as const) {
-          if (!e[field]) ctx.addIssue({ code: 'custom', path: [field], message: 'required when the email connector is enabled' });
-        }
-      }),
+      .superRefine(whenEnabled((c) => (['address', 'imap', 'smtp'] as const).map((f) => !c[f] && [f, 'required when the email connector is enabled']))),
   })
   .partial()
   .strict();

@@ -249,9 +249,3 @@ export function migrate(db: Db, migrations = readMigrations()): string[] {
   return done;
 }
 
-/** Migrations not yet applied: `doctor` reports them. */
-export function pendingMigrations(db: Db, migrations = readMigrations()): string[] {
-  const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).get();
-  const applied = new Set(exists ? (db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]) : []);
-  return migrations.filter((m) => !applied.has(m.version)).map((m) => m.name);
-}

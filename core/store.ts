@@ -59,7 +59,6 @@ export type SendState = 'new' | 'sending' | 'sent';
 
 export interface Store {
   migrate(): Promise<string[]>;
-  pendingMigrations(): Promise<string[]>;
   /** The event's channel (created in the default workspace on first sight) and its open session for the event's scope. */
   /** A conversation seen for the first time joins `workspace` (created if new), else the default one. */
   ensureSession(event: ChannelEvent, workspace?: string): Promise<{ channel: Channel; session: Session }>;

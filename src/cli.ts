@@ -31,7 +31,11 @@ function run(action: Action) {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
     const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string');
-    process.exitCode = await action(cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>, ...positional);
+    const options = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
+    // Every command, even one that never reads it, refuses a config that is missing or wrong (exit 2).
+    const { loadConfig } = await import('./config-file.js');
+    loadConfig(options.config);
+    process.exitCode = await action(options, ...positional);
   };
 }
 

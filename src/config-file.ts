@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, parseConfig, type Config } from '../core/config.js';
+import { ConfigError, LIFECYCLE_EVENTS, parseConfig, type Config } from '../core/config.js';
+import { builtinPlugs } from '../plugs/index.js';
 
 const DEFAULT_FILES = ['monkeyclaw.config.yaml', 'monkeyclaw.config.yml', 'monkeyclaw.config.json'];
 
@@ -20,5 +21,22 @@ export function loadConfig(explicit: string | undefined, cwd = process.cwd()): {
   } catch (error) {
     throw new ConfigError(`${file} cannot be parsed: ${(error as Error).message}`);
   }
-  return { config: parseConfig(raw ?? {}, file), source: file };
+  const config = parseConfig(raw ?? {}, file);
+  checkPlugNames(config, file);
+  return { config, source: file };
+}
+
+/** Every pipeline entry names a built-in plug: a typo is a config error at load, not a worker that cannot start. */
+function checkPlugNames(config: Config, source: string): void {
+  const known = builtinPlugs();
+  const lines: string[] = [];
+  for (const [assistant, a] of Object.entries(config.assistants)) {
+    for (const stage of LIFECYCLE_EVENTS) {
+      a.pipelines[stage].forEach((entry, i) => {
+        const name = typeof entry === 'string' ? entry : entry.plug;
+        if (!known.has(name)) lines.push(`  assistants.${assistant}.pipelines.${stage}.${i}: unknown plug "${name}" (known: ${[...known.keys()].join(', ')})`);
+      });
+    }
+  }
+  if (lines.length) throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
 }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { AuditInput } from '../audit.js';
 import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
-import { GroupCommit, migrate, openSharedDb, pendingMigrations, type Db, type SharedDb, write } from '../db.js';
+import { GroupCommit, migrate, openSharedDb, type Db, type SharedDb, write } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
 import { DEFAULT_WORKSPACE, type Channel, type HistoryEntry, type QueuedReply, type SendState, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
@@ -87,10 +87,6 @@ export class SqliteStore implements Store {
 
   async migrate(): Promise<string[]> {
     return migrate(this.db);
-  }
-
-  async pendingMigrations(): Promise<string[]> {
-    return pendingMigrations(this.db);
   }
 
   async ensureSession(event: ChannelEvent, workspace = DEFAULT_WORKSPACE): Promise<{ channel: Channel; session: Session }> {

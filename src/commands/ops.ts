@@ -86,12 +86,15 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
   const dataDir = resolveDataDir(options);
   const store = new SqliteStore(dbFile(dataDir));
   try {
-    const pending = await store.pendingMigrations();
-    results.push(
-      pending.length
-        ? { ok: false, what: 'database', detail: `migrations pending (${pending.join(', ')}): run \`monkeyclaw migrate\`` }
-        : { ok: true, what: 'database', detail: `${dbFile(dataDir)} is up to date` },
-    );
+    // Like every other command (and `start`), doctor brings a fresh or older data dir up to date first: a
+    // migration that fails is what it reports, not one that has simply not run yet.
+    try {
+      const applied = await store.migrate();
+      const detail = applied.length ? `applied ${applied.join(', ')}` : 'up to date';
+      results.push({ ok: true, what: 'database', detail: `${dbFile(dataDir)}: ${detail}` });
+    } catch (error) {
+      results.push({ ok: false, what: 'database', detail: `cannot migrate ${dbFile(dataDir)}: ${(error as Error).message}` });
+    }
     try {
       const queueConfig = resolveQueue(config, process.env);
       const values = await resolveRefs(refsFor(config, queueConfig, 'cli'), dataDir, store, 'doctor');

@@ -77,6 +77,23 @@ describe('config', () => {
     expect(errorOf(mail('imap.example.org'))).toMatch(/connectors\.email\.imap\.secure: .*loopback/);
   });
 
+  it('refuses an enabled connector without what it cannot run without, and ignores a disabled one', () => {
+    const message = errorOf({
+      connectors: {
+        telegram: { enabled: true, mode: 'webhook' },
+        slack: { enabled: true, botToken: 'env:B' },
+        discord: { enabled: true },
+        signal: { enabled: true, rpc: 'tcp://127.0.0.1:7583' },
+        email: { enabled: true, address: 'a@example.org' },
+      },
+    });
+    for (const field of ['telegram.token', 'telegram.webhook', 'slack.appToken', 'discord.token', 'signal.account', 'email.imap', 'email.smtp']) {
+      expect(message).toContain(`connectors.${field}: required`);
+    }
+    expect(message).not.toMatch(/signal\.rpc|email\.address|slack\.botToken|slack\.signingSecret/);
+    expect(() => parseConfig({ connectors: { telegram: { enabled: false }, discord: {} } })).not.toThrow();
+  });
+
   it('takes starttls: true alone to mean the upgrade on a plain connection (port 587)', () => {
     const smtp = { host: 'smtp.example.org', port: 587, starttls: true, user: 'u', password: 'env:P' };
     expect(parseConfig({ connectors: { email: { smtp } } }).connectors.email?.smtp).toMatchObject({ secure: false, starttls: true });

@@ -48,12 +48,25 @@ describe('monkeyclaw CLI', () => {
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'server: { port: 7420, colour: blue }\n');
     const r = await cli(['doctor']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/server: .*colour/);
+    expect(r.stderr).toContain('server.colour: unknown key');
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'connectors:\n  telegram: { enabled: true, token: "123456789:AAHfakefakefakefakefakefakefakefake12" }\n');
     const t = await cli(['chat', '--once'], 'x');
     expect(t.code).toBe(2);
     expect(t.stderr).toMatch(/connectors\.telegram\.token: .*secret:NAME/);
     expect(t.stderr).not.toContain('AAHfake');
+  });
+
+  it('exits 2 for every command, even one that never reads it, when the config is missing, unknown plugs or a required token', async () => {
+    for (const args of [['audit', 'verify'], ['secrets', 'list'], ['migrate']]) {
+      const r = await cli([...args, '--config', 'nonexistent.yaml']);
+      expect({ args, code: r.code, stderr: r.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining('does not exist') });
+    }
+    writeFileSync(join(tmp.dir, 'plug.yaml'), 'assistants:\n  default: { backend: echo, pipelines: { inbound: [access, nosuch] } }\n');
+    writeFileSync(join(tmp.dir, 'token.yaml'), 'connectors:\n  discord: { enabled: true }\n');
+    const [plug, token] = [await cli(['migrate', '--config', 'plug.yaml']), await cli(['migrate', '--config', 'token.yaml'])];
+    expect([plug.code, token.code]).toEqual([2, 2]);
+    expect(plug.stderr).toContain('assistants.default.pipelines.inbound.1: unknown plug "nosuch"');
+    expect(token.stderr).toContain('connectors.discord.token: required');
   });
 
   it('exits 2 for an unknown command or a missing argument, 1 for an unknown dead letter', async () => {
@@ -64,7 +77,13 @@ describe('monkeyclaw CLI', () => {
     expect((await cli(['dlq', 'list'])).stdout).toContain('no dead-lettered jobs');
   });
 
-  it('migrate is idempotent; doctor passes on a fresh data dir', async () => {
+  it('doctor passes on a fresh data dir, bringing it up to date like start would; migrate is idempotent', async () => {
+    const fresh = await cli(['doctor']);
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).toMatch(/ok {4}database: .*applied 001_spine/);
+    expect(fresh.stdout).toMatch(/ok {4}queue: embedded driver answers/);
+    tmp.remove();
+    tmp = tempDir('mc-cli-');
     expect((await cli(['migrate'])).stdout).toMatch(/applied: 001_spine/);
     expect((await cli(['migrate'])).stdout).toMatch(/up to date/);
     const d = await cli(['doctor']);

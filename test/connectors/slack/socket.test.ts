@@ -222,7 +222,7 @@ describe('slack connector, Socket Mode', () => {
     expect(kinds.filter((k) => k === 'inbound.ignored').length).toBeGreaterThanOrEqual(2); // its own echo + the bot
   });
 
-  it('rejects malformed and oversized input without crashing, and keeps answering', async () => {
+  it('rejects malformed and oversized input without crashing, and keeps answering; an over-long text gets a notice', async () => {
     rig = await startSlack({ tuning: { maxFrameBytes: 512 * 1024 } });
     rig.fake.sendRaw('not json at all');
     rig.fake.sendRaw(JSON.stringify({ type: 'events_api' }));
@@ -234,14 +234,16 @@ describe('slack connector, Socket Mode', () => {
     rig.fake.sendRaw(JSON.stringify({ envelope_id: 'huge', type: 'events_api', payload: { pad: 'y'.repeat(600 * 1024) } }));
     const other = rig.fake.push(fixture('message.im', { type: 'reaction_added' }));
     rig.fake.push(dm('still here'));
-    const [post] = await rig.waitPosts(DM, 1);
+    // The over-long message is not rejected: a notice answers it, in order, before the next answer.
+    const [notice, post] = await rig.waitPosts(DM, 2);
+    expect(notice!.text).toContain('Your message is too long (100,001 characters)');
     expect(post!.text).toBe('still here');
     // Acked: redelivering them could never make them valid.
     for (const id of [noPayload, wrongTypes, noEvent, tooLong, other]) expect(rig.fake.acked(id)).toBe(true);
     const kinds = await rig.harness.auditKinds();
-    expect(kinds.filter((k) => k === 'inbound.rejected').length).toBeGreaterThanOrEqual(7);
+    expect(kinds.filter((k) => k === 'inbound.rejected').length).toBeGreaterThanOrEqual(6);
     expect(kinds).toContain('inbound.unsupported');
-    expect(rig.fake.posts).toHaveLength(1);
+    expect(rig.fake.posts).toHaveLength(2);
   });
 
   it('keeps reconnecting while Slack is unreachable, says so in check(), and still stops promptly', async () => {
