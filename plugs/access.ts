@@ -7,6 +7,12 @@ import { audit, halt, type Context, type Plug } from '../core/plug.js';
 /** Identities already authenticated by the gateway itself: the terminal, a dashboard login, an API key. */
 const LOCALLY_AUTHENTICATED = new Set(['loopback', 'web', 'api']);
 
+/**
+ * The local surfaces (terminal chat, web chat, API) are also the ones where each message waits for its answer:
+ * a refusal there must say so every time, where a chat platform's sender is told once per period.
+ */
+export const awaitsAnswer = (event: ChannelEvent): boolean => LOCALLY_AUTHENTICATED.has(event.platform);
+
 export type AccessDecision = { admitted: boolean; rule: string };
 export type Overrides = ReadonlyMap<string, OverrideAction>;
 

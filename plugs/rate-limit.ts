@@ -5,7 +5,7 @@ import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core
 import { halt, type Context, type Plug } from '../core/plug.js';
 import type { AccessStore } from '../core/access.js';
 import { takeInOrder, type LimiterStore } from '../core/rate-limiter.js';
-import { decideAccess, overridesFor, type Overrides } from './access.js';
+import { awaitsAnswer, decideAccess, overridesFor, type Overrides } from './access.js';
 import { isAddressed } from './group-gate.js';
 
 export const RATE_LIMIT_NOTICE = "You're sending messages too fast; please wait a moment.";
@@ -44,7 +44,8 @@ const workspaceOf = (ctx: Context, config: Config): string =>
  * Token buckets per sender, conversation and workspace, shared by all workers through the limiter store. It runs
  * first in the inbound pipeline, so a flood from one unknown sender neither triggers pairing codes nor costs
  * backend tokens. The per-sender bucket counts every event; only admitted senders are ever told they are limited,
- * and only once per limited period; everyone else is dropped silently (the runner audits every halt).
+ * and only once per limited period (each time on a surface that waits for an answer, like the API); everyone else
+ * is dropped silently (the runner audits every halt).
  */
 export const rateLimitPlug: Plug<State> = {
   name: 'rate-limit',
@@ -74,6 +75,7 @@ export const rateLimitPlug: Plug<State> = {
     const denied = takes.findIndex((t) => !t.allowed);
     if (denied < 0) return ctx;
     const taken = takes[denied]!;
-    return halt(ctx, 'rate-limit', `${buckets[denied]![0]}-limit`, shared && taken.firstDenial ? RATE_LIMIT_NOTICE : undefined);
+    const tell = shared && (taken.firstDenial || awaitsAnswer(ctx.event));
+    return halt(ctx, 'rate-limit', `${buckets[denied]![0]}-limit`, tell ? RATE_LIMIT_NOTICE : undefined);
   },
 };

@@ -129,11 +129,12 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect((await client(key).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'still here' }] })).choices[0]!.message.content).toBe('still here');
   });
 
-  it('maps the rate-limit plug to 429', async () => {
+  it('maps the rate-limit plug to 429, for every request refused while limited', async () => {
     const ai = client(await newKey());
     const ask = () => ai.chat.completions.create({ model: 'strict', messages: [{ role: 'user', content: 'x' }] });
     await ask();
     await ask();
-    await expect(ask()).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    // Not only the first refusal: a chat user is told once, a caller waiting on each request is told each time.
+    for (let i = 0; i < 3; i++) await expect(ask()).rejects.toBeInstanceOf(OpenAI.RateLimitError);
   });
 });
