@@ -152,13 +152,11 @@ function findCut(units: Unit[], rank: Int8Array, resume: Int32Array, i: number, 
   }
   if (live.length && used + closing > max) return void switchOff(units, live[live.length - 1]!);
   const best = [-1, -1, -1, -1, -1];
-  const fill = [0, 0, 0, 0, 0];
   let j = i;
   for (; j < units.length; j++) {
     if (j > i) {
       best[HARD] = j;
       best[rank[j]!] = j;
-      fill[rank[j]!] = used + closing;
     }
     const u = units[j]!;
     if (u.off) continue;
@@ -173,10 +171,9 @@ function findCut(units: Unit[], rank: Int8Array, resume: Int32Array, i: number, 
     closing += reserve;
   }
   if (j === units.length) return { at: j, resume: j };
-  // A better kind of break wins if it leaves the part at least half full; any whitespace beats cutting a word.
-  const pick = (r: number) => ({ at: best[r]!, resume: resume[best[r]!]! });
-  for (let r = PARAGRAPH; r > HARD; r--) if (best[r]! > i && fill[r]! * 2 >= max) return pick(r);
-  for (let r = PARAGRAPH; r > HARD; r--) if (best[r]! > i) return pick(r);
+  // The best kind of break in reach wins (DESIGN: paragraph, then sentence, then word), however short the part it
+  // leaves; any whitespace beats cutting a word.
+  for (let r = PARAGRAPH; r > HARD; r--) if (best[r]! > i) return { at: best[r]!, resume: resume[best[r]!]! };
   if (best[HARD]! > i) return { at: best[HARD]!, resume: best[HARD]! };
   // Not even one unit fits after the reopened markup. Markup that takes half a part by itself (a link to a very long
   // URL) is left out; otherwise the innermost reopened markup is, until something fits.

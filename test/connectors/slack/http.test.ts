@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSlackConnector } from '../../../connectors/slack/index.js';
+import { parseConfig } from '../../../core/config.js';
 import type { ChannelEvent } from '../../../core/event.js';
-import { FAST, fixture, freshTs, signedRequest, sleep, startSlack, type SlackRig } from './helpers.js';
+import { FAST, fixture, freshTs, SECRETS, signedRequest, sleep, startSlack, type SlackRig } from './helpers.js';
 
 const DM = 'D024BE91L';
 const CHANNEL = 'C0LAN2Q65';
@@ -52,8 +53,9 @@ describe('slack connector, HTTP Events API', () => {
     expect(await rig.harness.auditKinds()).not.toContain('inbound.received');
   });
 
-  it('fails closed without a signing secret: even a request signed with the real secret gets 401', async () => {
-    rig = await startSlack({ mode: 'http', slack: { signingSecret: undefined } });
+  it('fails closed without a signing secret: the config refuses none, and an empty one gets every request 401', async () => {
+    expect(() => parseConfig({ connectors: { slack: { enabled: true, botToken: 'env:B', mode: 'http' } } })).toThrow(/connectors\.slack\.signingSecret: required/);
+    rig = await startSlack({ mode: 'http', secrets: { ...SECRETS, 'env:SLACK_SIGNING_SECRET': '' } });
     expect((await webhook(signedRequest(dm('let me in')))).status).toBe(401);
     const check = await rig.harness.connector.check!();
     expect(check).toContainEqual({ ok: false, what: 'slack signing secret', detail: 'missing: every webhook is refused' });

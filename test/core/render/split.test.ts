@@ -59,12 +59,16 @@ describe('splitting', () => {
     expect(cut('words words words words words words words words')).toEqual(['words words words words words words', 'words words']);
   });
 
-  it('does not leave a part less than half full for a better kind of break', () => {
+  it('prefers a paragraph break in reach to any other, however short the part it leaves', () => {
     const limit: Limit = { max: 40, unit: 'utf16' };
     expect(renderReply('Hi.\n\nwords words words words words words words', 'plain', 'plain', limit)).toEqual([
-      'Hi.\n\nwords words words words words words',
+      'Hi.',
+      'words words words words words words',
       'words',
     ]);
+    // On Telegram's limit: a 1,000-character paragraph, then one of 3,500, go as they were written.
+    const [first, second] = ['a '.repeat(500).trim(), 'b '.repeat(1_750).trim()];
+    expect(renderReply(`${first}\n\n${second}`, 'plain', 'plain', { max: 4_096, unit: 'utf16' })).toEqual([first, second]);
     // A run with no whitespace is cut hard only when there is no whitespace at all in reach.
     expect(renderReply('ab ' + 'x'.repeat(60), 'plain', 'plain', limit)).toEqual(['ab', 'x'.repeat(40), 'x'.repeat(20)]);
   });
