@@ -58,7 +58,10 @@ export function createSend(o: SendOptions): SendReply {
   }
 
   return async (reply, signal, options = {}) => {
-    const rendered = renderReply(reply.text, reply.format, 'slack-mrkdwn', o.limit);
+    // A plain reply is posted with mrkdwn off, exactly as typed. chat.update has no such switch, so a streamed
+    // reply (whose first part edits a draft) stays mrkdwn, its markers kept literal by zero-width spaces.
+    const asText = reply.format === 'plain' && options.replace === undefined;
+    const rendered = renderReply(reply.text, reply.format, asText ? 'slack-text' : 'slack-mrkdwn', o.limit);
     const parts = options.firstPartOnly ? rendered.slice(0, 1) : rendered;
     const { id: channel, threadId, kind } = reply.address.conversation;
     const progressKey = `sent:${reply.idempotencyKey}`;
@@ -76,6 +79,7 @@ export function createSend(o: SendOptions): SendReply {
         const res = await o.client.chat.postMessage({
           channel,
           text: parts[i]!,
+          ...(asText ? { mrkdwn: false } : {}),
           ...(threadId ? { thread_ts: threadId } : {}),
           unfurl_links: false,
           unfurl_media: false,

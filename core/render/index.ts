@@ -1,7 +1,7 @@
 import { discord } from './discord.js';
 import { renderMarkdown } from './markdown.js';
 import { plain } from './plain.js';
-import { slack } from './slack.js';
+import { slack, slackText } from './slack.js';
 import { split } from './split.js';
 import { telegram } from './telegram.js';
 import { type Style, text as textToken } from './tokens.js';
@@ -12,7 +12,7 @@ import { whatsapp } from './whatsapp.js';
  * platform's markup and split into messages the platform accepts. See README.md in this folder for the decisions.
  */
 
-export type Dialect = 'telegram-html' | 'slack-mrkdwn' | 'discord' | 'whatsapp' | 'plain';
+export type Dialect = 'telegram-html' | 'slack-mrkdwn' | 'slack-text' | 'discord' | 'whatsapp' | 'plain';
 export interface Limit {
   max: number;
   unit: 'utf16' | 'utf8';
@@ -48,6 +48,7 @@ export const PLATFORM_DIALECTS: Record<Platform, Dialect> = Object.freeze({
 const STYLES: Record<Dialect, Style> = {
   'telegram-html': telegram,
   'slack-mrkdwn': slack,
+  'slack-text': slackText,
   discord,
   whatsapp,
   plain,

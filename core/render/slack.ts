@@ -30,3 +30,9 @@ export const slack: Style = {
   bullet: '• ',
   rule: '———',
 };
+
+/**
+ * Slack text posted with `mrkdwn: false`: nothing is formatting, so only `&`, `<` and `>` (which Slack reads in any
+ * text) are escaped, and a plain reply arrives exactly as typed, with no zero-width spaces.
+ */
+export const slackText: Style = { ...slack, text: escapeHtml };

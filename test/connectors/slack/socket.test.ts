@@ -138,6 +138,10 @@ describe('slack connector, Socket Mode', () => {
     rig.fake.push(dm('&lt;b&gt; &amp;amp;'));
     const posts = await rig.waitPosts(DM, 2);
     expect(posts[1]!.text).toBe('&lt;b&gt; &amp;amp;');
+    // Formatting markers are not formatting in a plain reply: posted with mrkdwn off, byte for byte as typed.
+    rig.fake.push(dm('a*b* snake_case ~x~ `y`'));
+    const third = (await rig.waitPosts(DM, 3))[2]!;
+    expect(third).toMatchObject({ text: 'a*b* snake_case ~x~ `y`', mrkdwn: 'false' });
   });
 
   it('honours a 429 Retry-After before posting again', async () => {

@@ -13,6 +13,8 @@ export interface Post {
   text: string;
   thread_ts?: string;
   unfurl_links?: string;
+  /** 'false' when posted with formatting off. */
+  mrkdwn?: string;
   ts: string;
   at: number;
   /** How many times chat.update changed it. */
@@ -75,7 +77,7 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
       if (!text) return answer(200, { ok: false, error: 'no_text' });
       if (text.length > 40_000) return answer(200, { ok: false, error: 'msg_too_long' });
       const ts = nextTs();
-      const post: Post = { channel: String(body.channel), text, ts, at: Date.now(), ...(body.thread_ts ? { thread_ts: String(body.thread_ts) } : {}), ...(body.unfurl_links !== undefined ? { unfurl_links: String(body.unfurl_links) } : {}) };
+      const post: Post = { channel: String(body.channel), text, ts, at: Date.now(), ...(body.thread_ts ? { thread_ts: String(body.thread_ts) } : {}), ...(body.unfurl_links !== undefined ? { unfurl_links: String(body.unfurl_links) } : {}), ...(body.mrkdwn !== undefined ? { mrkdwn: String(body.mrkdwn) } : {}) };
       posts.push(post);
       // Slack tells the app about its own message too: the connector must not answer it.
       if (options.echoBotPosts) push(botEcho(post));
