@@ -46,6 +46,28 @@ export async function openVault(dataDir: string, store: SqliteStore, actor: stri
   return vault;
 }
 
+/** A credential reference with no value behind it (an unset variable, a secret not in the vault). */
+export class MissingCredentialError extends ConfigError {
+  constructor(
+    readonly ref: string,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** The same error naming the config fields that hold the reference, e.g. `connectors.telegram.token`. */
+  in(config: unknown): MissingCredentialError {
+    const paths = pathsOf(config, this.ref);
+    return paths.length ? new MissingCredentialError(this.ref, `${paths.join(', ')}: ${this.message}`) : this;
+  }
+}
+
+function pathsOf(value: unknown, ref: string, path: string[] = []): string[] {
+  if (value === ref) return [path.join('.')];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) => pathsOf(v, ref, [...path, k]));
+}
+
 /** Resolves references in this process: env from the environment, secrets from the vault (each read audited). */
 export async function resolveRefs(refs: string[], dataDir: string, store: SqliteStore, actor: string): Promise<Record<string, string>> {
   const values: Record<string, string> = {};
@@ -58,7 +80,7 @@ export async function resolveRefs(refs: string[], dataDir: string, store: Sqlite
     const name = ref.slice(ref.indexOf(':') + 1);
     const value = ref.startsWith('env:') ? process.env[name] : await vault!.get(name);
     if (value === undefined || value === '') {
-      throw new ConfigError(ref.startsWith('env:') ? `environment variable ${name} is not set` : `secret ${name} is not in the vault: run \`monkeyclaw secrets set ${name}\``);
+      throw new MissingCredentialError(ref, ref.startsWith('env:') ? `environment variable ${name} is not set` : `secret ${name} is not in the vault: run \`monkeyclaw secrets set ${name}\``);
     }
     values[ref] = value;
   }

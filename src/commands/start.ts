@@ -12,7 +12,7 @@ import { resolveQueue } from '../../core/config.js';
 import { builtinPlugs } from '../../plugs/index.js';
 import { Redactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
+import { BOOTSTRAP, MissingCredentialError, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
 import { TurnClient } from '../http/turns.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
@@ -82,6 +82,14 @@ export async function start(options: GlobalOptions): Promise<number> {
       return { type: BOOTSTRAP, queue, values, ...(stateKey ? { stateKey: stateKey.toString('base64') } : {}) };
     };
     if (applied.length) log.info({ applied }, 'migrations applied');
+    // Every credential a process will need is looked up now: a missing one stops the start (exit 2) naming its
+    // field, before a port is opened or a child started, instead of a child that fails and restarts forever.
+    const enabled = Object.entries(config.connectors).filter(([name, c]) => c?.enabled && AVAILABLE_CONNECTORS.has(name)).map(([name]) => name);
+    for (const role of ['worker', 'surface', ...enabled.map((n) => `connector:${n}`)]) {
+      await resolveRefs(refsFor(config, queue, role), dataDir, store, 'supervisor').catch((error: unknown) => {
+        throw error instanceof MissingCredentialError ? error.in(config) : error;
+      });
+    }
     const globalArgs = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
     const supervisor = new Supervisor(store, log, globalArgs);
     // The HTTP surfaces are connectors of their own: they publish turns and await replies on their own queues.

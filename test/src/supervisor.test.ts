@@ -60,4 +60,15 @@ describe('monkeyclaw start', () => {
     expect(existsSync(join(tmp.dir, 'data', 'run', 'supervisor.lock'))).toBe(false);
     expect((await runCli(['audit', 'verify'], { cwd: tmp.dir })).code).toBe(0);
   });
+
+  it('refuses to start (exit 2) when a credential has no value, naming its field, before opening a port', async () => {
+    const tmp = tempDir('mc-sup-');
+    cleanup.push(() => tmp.remove());
+    const port = await freePort();
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), `server: { port: ${port} }\nconnectors:\n  discord: { enabled: true, token: env:MC_TEST_UNSET_TOKEN }\n`);
+    const r = await runCli(['start'], { cwd: tmp.dir, env: { MC_TEST_UNSET_TOKEN: '' }, timeoutMs: 15_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('connectors.discord.token: environment variable MC_TEST_UNSET_TOKEN is not set');
+    expect(r.stdout).not.toContain('monkeyclaw started');
+  });
 });
