@@ -14,6 +14,7 @@ const memoSchema = z.object({
   kind: z.enum(['dm', 'group', 'channel']),
   thread: z.boolean(),
   guildId: z.string().optional(),
+  parentId: z.string().optional(),
 });
 type Memo = z.infer<typeof memoSchema>;
 
@@ -41,7 +42,7 @@ export class ChannelMemory {
 
   place(channelId: string): Place | undefined {
     const m = this.memos.get(channelId);
-    return m && { kind: m.kind, thread: m.thread, ...(m.guildId ? { guildId: m.guildId } : {}) };
+    return m && { kind: m.kind, thread: m.thread, ...(m.guildId ? { guildId: m.guildId } : {}), ...(m.parentId ? { parentId: m.parentId } : {}) };
   }
 
   /** Records a handled message (published, or deliberately dropped) in a channel we talk in, or that joins now. */
@@ -54,6 +55,7 @@ export class ChannelMemory {
       kind: place.kind,
       thread: place.thread,
       ...(place.guildId ? { guildId: place.guildId } : {}),
+      ...(place.parentId ? { parentId: place.parentId } : {}),
     };
     if (memo && next.last === memo.last && next.talkedAt === memo.talkedAt) return;
     this.memos.set(channelId, next);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError, type ChannelEvent } from '../../core/event.js';
 import { CATCH_UP_LIMIT, Lanes, oldestFirst, type ChannelMemory } from './catchup.js';
-import { discordMessageSchema, placeOf, repliedMessageId, screen, toChannelEvent, type DiscordMessage, type Place } from './parse.js';
+import { discordMessageSchema, placeOf, repliedMessageId, screen, THREAD_TYPES, toChannelEvent, type DiscordMessage, type Place } from './parse.js';
 import type { Typing } from './send.js';
 
 export interface InboundDeps {
@@ -16,7 +16,7 @@ export interface InboundDeps {
   botId: () => string | undefined;
 }
 
-const channelSchema = z.object({ type: z.number().int().nonnegative() });
+const channelSchema = z.object({ type: z.number().int().nonnegative(), parent_id: z.string().nullish() });
 const authoredSchema = z.object({ author: z.object({ id: z.string() }) });
 
 /**
@@ -104,16 +104,20 @@ export class Inbound {
     if (addressed && this.mayAnswer(published!)) this.d.typing.start(m.channel_id);
   }
 
-  /** DM or guild channel, thread or not: from the payload's channel_type, else what we know, else the Channel object. */
+  /**
+   * DM or guild channel, thread or not: from the payload's channel_type, else what we know, else the Channel object.
+   * A thread's parent is not in the payload: it comes from what we know or the Channel object.
+   */
   private async locate(m: DiscordMessage): Promise<Place> {
-    if (m.channel_type !== undefined) return placeOf(m.channel_type, m.guild_id);
+    if (m.channel_type !== undefined && !THREAD_TYPES.has(m.channel_type)) return placeOf(m.channel_type, m.guild_id);
     const known = this.d.memory.place(m.channel_id);
     if (known) return known;
     if (!m.guild_id) return { kind: 'dm', thread: false };
     const cached = this.d.client.channels.cache.get(m.channel_id);
-    if (cached) return placeOf(cached.type, m.guild_id);
+    if (cached) return placeOf(cached.type, m.guild_id, 'parentId' in cached ? cached.parentId : undefined);
     const fetched = channelSchema.safeParse(await this.d.client.rest.get(Routes.channel(m.channel_id)).catch(() => undefined));
-    return fetched.success ? placeOf(fetched.data.type, m.guild_id) : { kind: 'channel', thread: false, guildId: m.guild_id };
+    if (fetched.success) return placeOf(fetched.data.type, m.guild_id, fetched.data.parent_id);
+    return m.channel_type !== undefined ? placeOf(m.channel_type, m.guild_id) : { kind: 'channel', thread: false, guildId: m.guild_id };
   }
 
   /** Whether the message replies to one of the bot's own: the payload's referenced_message, else cache, else REST. */

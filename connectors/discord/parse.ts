@@ -46,7 +46,7 @@ export type DiscordMessage = z.infer<typeof discordMessageSchema>;
 
 /** Plain messages and replies are conversation; joins, pins, thread-created notices and the like are not. */
 const CONVERSATIONAL_TYPES = new Set([0, 19]);
-const THREAD_TYPES = new Set([10, 11, 12]);
+export const THREAD_TYPES = new Set([10, 11, 12]);
 const DM = 1;
 const GROUP_DM = 3;
 
@@ -55,13 +55,16 @@ export interface Place {
   kind: Conversation['kind'];
   thread: boolean;
   guildId?: string;
+  /** A thread's parent channel: an access entry for it covers the thread. */
+  parentId?: string;
 }
 
 /** The place from the channel's type (the `channel_type` extra field or the Channel object's `type`). */
-export function placeOf(channelType: number, guildId: string | undefined): Place {
+export function placeOf(channelType: number, guildId: string | undefined, parentId?: string | null): Place {
   if (channelType === DM) return { kind: 'dm', thread: false };
   if (channelType === GROUP_DM) return { kind: 'group', thread: false };
-  return { kind: 'channel', thread: THREAD_TYPES.has(channelType), ...(guildId ? { guildId } : {}) };
+  const thread = THREAD_TYPES.has(channelType);
+  return { kind: 'channel', thread, ...(guildId ? { guildId } : {}), ...(thread && parentId ? { parentId } : {}) };
 }
 
 export type Dropped = { ok: false; audit?: 'inbound.unsupported' | 'inbound.rejected'; reason: string };
@@ -127,12 +130,13 @@ export function toChannelEvent(m: DiscordMessage, ctx: ParseContext): Verdict {
   ].slice(0, 32);
   if (m.content === '' && attachments.length === 0) return { ok: false, audit: 'inbound.unsupported', reason: 'message without text or attachments' };
   const replyTo = repliedMessageId(m);
+  const within = [ctx.place.guildId, ctx.place.parentId].filter((s): s is string => s !== undefined);
   const conversation: Conversation = {
     id: m.channel_id,
     kind: ctx.place.kind,
     ...(ctx.place.thread ? { threadId: m.channel_id } : {}),
-    // An allowlisted guild admits its channels and threads.
-    ...(ctx.place.guildId ? { within: [ctx.place.guildId] } : {}),
+    // An allowlisted guild admits its channels and threads, an allowlisted channel its threads.
+    ...(within.length ? { within } : {}),
   };
   return {
     ok: true,

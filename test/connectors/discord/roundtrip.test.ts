@@ -77,6 +77,19 @@ describe('discord connector round trips (fake Discord, whole gateway)', () => {
     expect(fake.requests.some((q) => q.method === 'GET' && q.path === `/api/v10/channels/${THREAD}`)).toBe(true);
   });
 
+  it('admits a thread of an allowlisted channel (its parent from the Channel object), but not a thread of another', async () => {
+    r = await rig({ config: { access: { dm: 'open', groups: 'allowlist', allow: [`discord:${GENERAL}`] } } });
+    const { fake, h } = r;
+    const OTHER_THREAD = '1105555555555555777';
+    fake.addThread(OTHER_THREAD, QUIET);
+    fake.say({ channelId: OTHER_THREAD, author: USERS.alice, content: `<@${fake.bot.id}> over here`, mentions: [fake.bot] });
+    fake.say({ channelId: THREAD, author: USERS.alice, content: `<@${fake.bot.id}> in the thread`, mentions: [fake.bot] });
+    const [post] = await h.until(() => (fake.sent(THREAD).length ? fake.sent(THREAD) : undefined));
+    expect(post!.body.content).toBe('@MonkeyClaw in the thread');
+    await h.until(async () => (await r!.audits('plug.halted')).some((a) => a.data.reason === 'group-not-allowlisted'));
+    expect(fake.sent(OTHER_THREAD)).toHaveLength(0);
+  });
+
   it('never answers bots: other bots, webhooks, and its own messages echoed back by the gateway', async () => {
     r = await rig();
     const { fake, h } = r;
