@@ -258,7 +258,13 @@ const queue = z.discriminatedUnion('driver', [
   z
     .object({
       driver: z.literal('bullmq'),
-      redisUrl: z.string().min(1),
+      /** A reference, or a literal URL without a password (a password in it is a literal credential). */
+      redisUrl: z
+        .string()
+        .min(1)
+        .refine((v) => REF.test(v) || !URL.canParse(v) || new URL(v).password === '', {
+          message: 'holds a password: a literal credential is refused. Store the URL with `monkeyclaw secrets set NAME` and write secret:NAME',
+        }),
       partitions: z.number().int().min(1).max(256).default(16),
       leaseMs: z.number().int().min(500).default(30_000),
     })

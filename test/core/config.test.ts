@@ -69,6 +69,12 @@ describe('config', () => {
     expect(message).toMatch(/connectors\.telegram\.token: .*secrets set NAME/);
     expect(message).not.toContain(token);
     expect(errorOf({ backends: { x: { type: 'openai', baseUrl: 'http://127.0.0.1/v1', model: 'm', apiKey: 'sk-abc' } } })).toMatch(/backends\.x\.apiKey/);
+    // A queue URL is a credential only when it holds a password.
+    const redis = (redisUrl: string) => ({ queue: { driver: 'bullmq', redisUrl } });
+    expect(errorOf(redis('redis://:hunter2@10.0.0.1:6379'))).toMatch(/queue\.redisUrl: holds a password/);
+    expect(errorOf(redis('redis://:hunter2@10.0.0.1:6379'))).not.toContain('hunter2');
+    expect(() => parseConfig(redis('redis://127.0.0.1:6379'))).not.toThrow();
+    expect(() => parseConfig(redis('env:REDIS_URL'))).not.toThrow();
   });
 
   it('accepts secure: false only for loopback mail hosts', () => {
