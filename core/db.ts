@@ -14,7 +14,8 @@ export type Db = Database.Database;
  * connection this process has to the file.
  */
 export function openDb(file: string): Db {
-  mkdirSync(dirname(file), { recursive: true });
+  // The data dir holds history and the audit log: only its owner may look inside.
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -82,6 +82,8 @@ describe('monkeyclaw CLI', () => {
     expect(fresh.code).toBe(0);
     expect(fresh.stdout).toMatch(/ok {4}database: .*applied 001_spine/);
     expect(fresh.stdout).toMatch(/ok {4}queue: embedded driver answers/);
+    // History and audit live there: the data dir it created is its owner's alone.
+    expect(statSync(join(tmp.dir, 'data')).mode & 0o777).toBe(0o700);
     tmp.remove();
     tmp = tempDir('mc-cli-');
     expect((await cli(['migrate'])).stdout).toMatch(/applied: 001_spine/);
