@@ -250,3 +250,16 @@ export function migrate(db: Db, migrations = readMigrations()): string[] {
   return done;
 }
 
+/**
+ * `INSERT … VALUES (…), (…) …` for any number of rows: one statement writes a batch, each shape prepared once
+ * (on first use, so the table need only exist by then). `tail` follows the values (an ON CONFLICT clause).
+ */
+export function rowsInsert(db: Db, head: string, columns: number, tail = ''): (rows: number) => Database.Statement {
+  const prepared = new Map<number, Database.Statement>();
+  const row = `(${Array<string>(columns).fill('?').join(', ')})`;
+  return (rows) => {
+    let statement = prepared.get(rows);
+    if (!statement) prepared.set(rows, (statement = db.prepare(`${head} VALUES ${Array<string>(rows).fill(row).join(', ')} ${tail}`)));
+    return statement;
+  };
+}

@@ -1,5 +1,4 @@
-import type { Statement } from 'better-sqlite3';
-import type { Db } from '../db.js';
+import { rowsInsert, type Db } from '../db.js';
 import type { Redactor } from '../redactor.js';
 import { entryHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
 
@@ -32,24 +31,15 @@ export const toEntry = (r: AuditRow): AuditEntry => ({
 /** The hash-chained audit log in SQLite. Appends must run inside a write transaction so the chain never forks. */
 export class SqliteAuditLog {
   private readonly head;
-  /** Multi-row inserts by row count: a turn's entries go in one statement. */
-  private readonly inserts = new Map<number, Statement>();
+  /** A turn's entries go in one statement. */
+  private readonly insert;
 
   constructor(
     private readonly db: Db,
     private readonly redactor?: Redactor,
   ) {
     this.head = db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-  }
-
-  private insert(rows: number): Statement {
-    let statement = this.inserts.get(rows);
-    if (!statement) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-      statement = this.db.prepare(`INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash) VALUES ${values}`);
-      this.inserts.set(rows, statement);
-    }
-    return statement;
+    this.insert = rowsInsert(db, 'INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash)', 8);
   }
 
   /** Call within a transaction (the caller's, or the one this opens). */

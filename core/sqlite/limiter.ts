@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { GroupCommit, openSharedDb, type Db } from '../db.js';
+import { GroupCommit, openSharedDb, rowsInsert, type Db } from '../db.js';
 import { takeToken, type BucketRequest, type BucketState, type LimiterStore, type LimiterTake } from '../rate-limiter.js';
 
 const PRUNE_EVERY_MS = 60_000;
@@ -21,8 +21,8 @@ export class SqliteLimiter implements LimiterStore {
   private readonly group: GroupCommit;
   private readonly release?: () => void;
   private statements?: { get: Statement; prune: Statement };
-  /** Multi-row upserts by bucket count: a message's buckets are written in one statement. */
-  private readonly puts = new Map<number, Statement>();
+  /** A message's buckets are written in one statement. */
+  private readonly put;
   private lastPrune = -Infinity;
 
   /** A path takes (and `close` releases) the process's shared connection to that file; a `Db` is borrowed. */
@@ -34,6 +34,12 @@ export class SqliteLimiter implements LimiterStore {
       this.db = fileOrDb;
       this.group = new GroupCommit(fileOrDb);
     }
+    this.put = rowsInsert(
+      this.db,
+      'INSERT INTO rate_limits (key, tokens, updated_at, denied, full_at)',
+      5,
+      'ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at, denied = excluded.denied, full_at = excluded.full_at',
+    );
   }
 
   async take(key: string, capacity: number, refillPerMs: number, now: number): Promise<LimiterTake> {
@@ -70,18 +76,6 @@ export class SqliteLimiter implements LimiterStore {
       }
       return out;
     });
-  }
-
-  private put(rows: number): Statement {
-    let statement = this.puts.get(rows);
-    if (!statement) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?)').join(', ');
-      statement = this.db.prepare(`INSERT INTO rate_limits (key, tokens, updated_at, denied, full_at) VALUES ${values}
-        ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at,
-          denied = excluded.denied, full_at = excluded.full_at`);
-      this.puts.set(rows, statement);
-    }
-    return statement;
   }
 
   async close(): Promise<void> {
