@@ -74,6 +74,24 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect(tail).toContain('surface:api');
   });
 
+  it('is stateless: the backend sees the assistant system prompt and the request messages, nothing from earlier calls', async () => {
+    const ai = client(await newKey());
+    const seen = async (messages: OpenAI.ChatCompletionMessageParam[]) => {
+      await ai.chat.completions.create({ model: 'writer', messages });
+      return (gpt.chatRequests().at(-1)!.body as { messages: Array<{ role: string; content: string }> }).messages;
+    };
+    const SYSTEM = { role: 'system', content: 'You are a helpful assistant.' };
+    expect(await seen([{ role: 'user', content: 'first question' }])).toEqual([SYSTEM, { role: 'user', content: 'first question' }]);
+    // The same key again: the first call is not history.
+    expect(await seen([{ role: 'user', content: 'second question' }])).toEqual([SYSTEM, { role: 'user', content: 'second question' }]);
+    const thread = [
+      { role: 'user', content: 'a' },
+      { role: 'assistant', content: 'b' },
+      { role: 'user', content: 'c' },
+    ] as const;
+    expect(await seen([...thread])).toEqual([SYSTEM, ...thread]);
+  });
+
   it('streams a reply while the backend is still writing it: the first words arrive before the last are written', async () => {
     const ai = client(await newKey());
     const deltas = Array.from({ length: 12 }, (_, i) => `word${i} `);
