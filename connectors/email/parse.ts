@@ -153,6 +153,8 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
     platformMessageId: messageId,
     receivedAt: new Date(ctx.now()).toISOString(),
   };
-  const record: MessageRecord = { root, to, subject, references: inReplyTo && !references.includes(inReplyTo) ? trimReferences([...references, inReplyTo]) : references };
+  // A reply's References are this message's References plus its id (the design's rule, taken to the letter: a message
+  // with In-Reply-To but no References does not lend its In-Reply-To, as RFC 5322 would have it).
+  const record: MessageRecord = { root, to, subject, references };
   return { kind: 'event', event, messageId, root, record, sender: from, base: baseSubject(subject) };
 }

@@ -73,6 +73,12 @@ describe('email parse: what the assistant sees', () => {
     expect(out.record.references).toEqual(['<CAJ7q3nWbK9x0P1Yx@mail.gmail.com>', '<0c9e4f2a1b7d3e5f6a8b9c0d1e2f3a4b.mc@example.org>']);
   });
 
+  it('keeps a message\'s own References for the reply, and only those: In-Reply-To alone adds nothing', async () => {
+    const out = await receive(mail({ from: 'x@example.com', to: ME, subject: 'Re: hi', inReplyTo: '<p@x>', body: 'yes' }).raw);
+    if (out.kind !== 'event') throw new Error(out.reason);
+    expect(out.record.references).toEqual([]);
+  });
+
   it('an Outlook reply: the history under the rule and the mobile footer are gone', async () => {
     const out = await receive(fixture('outlook-reply.eml'));
     if (out.kind !== 'event') throw new Error(out.reason);
