@@ -83,10 +83,10 @@ export const channelEventSchema = z
     edited: z.boolean().default(false),
     /**
      * Stateless surfaces (the OpenAI-compatible API) bring the conversation so far with the message; the worker
-     * then uses it instead of the session's stored history.
+     * then uses it instead of the session's stored history. Its system messages follow the assistant's own prompt.
      */
     context: z
-      .array(z.object({ role: z.enum(['user', 'assistant']), content: wellFormed(MAX_TEXT_CHARS) }).strict())
+      .array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: wellFormed(MAX_TEXT_CHARS) }).strict())
       .max(200)
       .refine((c) => c.reduce((n, m) => n + m.content.length, 0) <= MAX_CONTEXT_CHARS, { message: `longer than ${MAX_CONTEXT_CHARS} characters in all` })
       .optional(),

@@ -71,7 +71,10 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     const body = parsed.data;
     const key = c.get('key');
     if (!(await visible(key)).includes(body.model)) return oaiError(c, 404, `The model '${body.model}' does not exist.`, 'invalid_request_error', 'model_not_found');
-    const turns = body.messages.filter((m) => m.role === 'user' || m.role === 'assistant').map((m) => ({ role: m.role as 'user' | 'assistant', content: textOf(m.content) }));
+    // The request's messages are the context (DESIGN), after the assistant's own system prompt, which they cannot
+    // replace: a caller's system (or developer) message is one more instruction. Tool results have no place here.
+    const roleOf = (role: string) => (role === 'developer' ? 'system' : role) as 'system' | 'user' | 'assistant';
+    const turns = body.messages.filter((m) => m.role !== 'tool' && m.role !== 'function').map((m) => ({ role: roleOf(m.role), content: textOf(m.content) }));
     const last = turns.at(-1);
     if (!last || last.role !== 'user') return oaiError(c, 400, 'The last message must come from the user.', 'invalid_request_error');
 

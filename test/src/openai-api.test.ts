@@ -74,7 +74,7 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect(tail).toContain('surface:api');
   });
 
-  it('is stateless: the backend sees the assistant system prompt and the request messages, nothing from earlier calls', async () => {
+  it('is stateless: the backend sees the assistant system prompt, then the request messages, nothing from earlier calls', async () => {
     const ai = client(await newKey());
     const seen = async (messages: OpenAI.ChatCompletionMessageParam[]) => {
       await ai.chat.completions.create({ model: 'writer', messages });
@@ -90,6 +90,12 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
       { role: 'user', content: 'c' },
     ] as const;
     expect(await seen([...thread])).toEqual([SYSTEM, ...thread]);
+    // A caller's system (or developer) message comes after the assistant's own prompt, which it cannot replace.
+    expect(await seen([{ role: 'developer', content: 'Answer in French.' }, { role: 'user', content: 'd' }])).toEqual([
+      SYSTEM,
+      { role: 'system', content: 'Answer in French.' },
+      { role: 'user', content: 'd' },
+    ]);
   });
 
   it('streams a reply while the backend is still writing it: the first words arrive before the last are written', async () => {
