@@ -106,8 +106,9 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
   // `/fallback` answers an earlier question: the waiting message is answered by the fallbacks, primary skipped.
   const consented = ctx.text.trim().toLowerCase() === '/fallback' ? await deps.store.takePendingFallback?.(session.id, deps.now()) : undefined;
   if (consented !== undefined) ctx = { ...ctx, text: consented };
-  const history = event.context
-    ? event.context
+  // From the context the plugs left (the redact plug masks a stateless surface's earlier messages too).
+  const history = ctx.event.context
+    ? ctx.event.context
     : (await deps.store.history(session.id, deps.historyLimit ?? 50)).map((h) => ({ role: h.role, content: h.text }));
   const messages: BackendMessage[] = [
     { role: 'system', content: assistant.config.systemPrompt },

@@ -203,11 +203,17 @@ export const redactPlug: Plug<State> = {
   },
   call(ctx, state) {
     const { text, counts } = redactText(ctx.text, state);
+    // A stateless surface's earlier messages reach the backend too: they are masked like the message itself.
+    const context = ctx.event.context?.map((m) => {
+      const r = redactText(m.content, state);
+      for (const [name, n] of Object.entries(r.counts)) counts[name] = (counts[name] ?? 0) + n;
+      return { ...m, content: r.text };
+    });
     if (Object.keys(counts).length === 0) return ctx;
     // The event carries the original text too; replace it so the unmasked value is nowhere in the context.
     const eventText = ctx.event.text === ctx.text ? text : redactText(ctx.event.text, state).text;
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
-    return audit({ ...ctx, text, event: { ...ctx.event, text: eventText } }, {
+    return audit({ ...ctx, text, event: { ...ctx.event, text: eventText, ...(context ? { context } : {}) } }, {
       kind: 'redact.masked',
       actor: 'plug:redact',
       subject: ctx.event.id,

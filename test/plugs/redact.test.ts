@@ -179,6 +179,17 @@ describe('redact: options, audit and context', () => {
     for (const secret of ['4111 1111 1111 1111', 'a@b.io', 'sk-AbCdEfGhIjKlMnOpQrStUvWx']) expect(everything).not.toContain(secret);
   });
 
+  it('masks a stateless surface\'s earlier messages too, counting them', async () => {
+    const context = [
+      { role: 'user' as const, content: 'my key is sk-AbCdEfGhIjKlMnOpQrStUvWx' },
+      { role: 'assistant' as const, content: 'noted' },
+    ];
+    const ctx = await runPlug(redactPlug, {}, makeEvent({ text: 'what was it?', context }));
+    expect(ctx.event.context).toEqual([{ role: 'user', content: 'my key is [redacted:credential]' }, context[1]]);
+    expect(ctx.text).toBe('what was it?');
+    expect(ctx.private.audit[0]).toMatchObject({ kind: 'redact.masked', data: { counts: { credential: 1 }, total: 1 } });
+  });
+
   it('turns categories off', async () => {
     expect(await mask(secretText, { categories: ['email'] })).toBe('card 4111 1111 1111 1111, mail [redacted:email], key sk-AbCdEfGhIjKlMnOpQrStUvWx');
     expect(await mask(secretText, { categories: [] })).toBe(secretText);

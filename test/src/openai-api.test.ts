@@ -90,6 +90,9 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
       { role: 'user', content: 'c' },
     ] as const;
     expect(await seen([...thread])).toEqual([SYSTEM, ...thread]);
+    // Earlier messages are masked by the redact plug like the message itself.
+    const masked = await seen([{ role: 'user', content: 'my key is AKIAIOSFODNN7EXAMPLE' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'e' }]);
+    expect(masked[1]).toEqual({ role: 'user', content: 'my key is [redacted:credential]' });
     // A caller's system (or developer) message comes after the assistant's own prompt, which it cannot replace.
     expect(await seen([{ role: 'developer', content: 'Answer in French.' }, { role: 'user', content: 'd' }])).toEqual([
       SYSTEM,
