@@ -31,7 +31,7 @@ export class Nudger extends EventEmitter<{ wake: [queue: string] }> {
   /** Starts listening; called once a process consumes something. */
   async listen(): Promise<void> {
     if (this.server || this.closed) return;
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const path = join(this.dir, `q-${process.pid}-${randomBytes(3).toString('hex')}.sock`);
     if (path.length > MAX_SOCKET_PATH) return;
     const server = createServer((socket) => {

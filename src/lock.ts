@@ -19,7 +19,7 @@ function alive(pid: number): boolean {
  * bot token, so the second refuses to start. A lock left by a dead process is taken over.
  */
 export function acquireLock(file: string): () => void {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   for (let tries = 0; tries < 2; tries++) {
     try {
       const fd = openSync(file, 'wx', 0o600);

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -69,6 +69,9 @@ describe('monkeyclaw start', () => {
     const r = await runCli(['start'], { cwd: tmp.dir, env: { MC_TEST_UNSET_TOKEN: '' }, timeoutMs: 15_000 });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('connectors.discord.token: environment variable MC_TEST_UNSET_TOKEN is not set');
-    expect(r.stdout).not.toContain('monkeyclaw started');
+    expect(r.stdout + r.stderr).not.toContain('monkeyclaw started');
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    // The data dir it created on the way (lock, database) is its owner's alone.
+    for (const dir of ['data', 'data/run']) expect(statSync(join(tmp.dir, dir)).mode & 0o777, dir).toBe(0o700);
   });
 });
