@@ -248,6 +248,20 @@ const connectors = z
   .strict();
 export type ConnectorName = keyof z.infer<typeof connectors>;
 
+/**
+ * What is wrong with a Redis URL written in the config itself. ioredis reads a password from the userinfo, from a
+ * `password` query parameter, and from URLs without a scheme; only a plain redis:// or rediss:// URL with none of
+ * that is accepted, so no password can hide in a shape this check does not know.
+ */
+function literalRedisUrlProblem(v: string): string | undefined {
+  if (!/^rediss?:\/\//i.test(v) || !URL.canParse(v)) return 'must be a redis:// or rediss:// URL, or a reference (env:NAME, secret:NAME)';
+  const url = new URL(v);
+  if (url.password || url.searchParams.has('password')) {
+    return 'holds a password: a literal credential is refused. Store the URL with `monkeyclaw secrets set NAME` and write secret:NAME';
+  }
+  return undefined;
+}
+
 const queue = z.discriminatedUnion('driver', [
   z
     .object({
@@ -258,13 +272,11 @@ const queue = z.discriminatedUnion('driver', [
   z
     .object({
       driver: z.literal('bullmq'),
-      /** A reference, or a literal URL without a password (a password in it is a literal credential). */
-      redisUrl: z
-        .string()
-        .min(1)
-        .refine((v) => REF.test(v) || !URL.canParse(v) || new URL(v).password === '', {
-          message: 'holds a password: a literal credential is refused. Store the URL with `monkeyclaw secrets set NAME` and write secret:NAME',
-        }),
+      /** A reference, or a literal redis:// URL without a password (a password in it is a literal credential). */
+      redisUrl: z.string().min(1).superRefine((v, ctx) => {
+        const problem = REF.test(v) ? undefined : literalRedisUrlProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
       partitions: z.number().int().min(1).max(256).default(16),
       leaseMs: z.number().int().min(500).default(30_000),
     })
