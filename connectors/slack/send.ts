@@ -59,8 +59,9 @@ export function createSend(o: SendOptions): SendReply {
 
   return async (reply, signal, options = {}) => {
     // A plain reply is posted with mrkdwn off, exactly as typed. chat.update has no such switch, so a streamed
-    // reply (whose first part edits a draft) stays mrkdwn, its markers kept literal by zero-width spaces.
-    const asText = reply.format === 'plain' && options.replace === undefined;
+    // reply (its drafts and its final text edit one message) stays mrkdwn, its markers kept literal by zero-width
+    // spaces. Decided by the reply alone, so a retry splits it exactly as the attempt whose parts it resumes after.
+    const asText = reply.format === 'plain' && reply.stream === undefined;
     const rendered = renderReply(reply.text, reply.format, asText ? 'slack-text' : 'slack-mrkdwn', o.limit);
     const parts = options.firstPartOnly ? rendered.slice(0, 1) : rendered;
     const { id: channel, threadId, kind } = reply.address.conversation;

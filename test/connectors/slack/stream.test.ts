@@ -32,4 +32,14 @@ describe('slack streamEdits', () => {
     expect(posts[0]!.text).toBe(deltas.join('').trim());
     expect(posts[0]!.edits).toBeGreaterThanOrEqual(2);
   });
+
+  it('keeps a streamed plain reply in mrkdwn from its first post to its last edit (chat.update cannot turn it off)', async () => {
+    rig = await startSlack({ slack: { streamEdits: true, streamEditMs: 250 } });
+    rig.fake.push(dm('snake_case *not bold*'));
+    await rig.harness.until(async () => (await rig!.harness.auditKinds()).includes('outbound.sent'));
+    const [post] = rig.postsIn(DM);
+    expect(post!.mrkdwn).toBeUndefined();
+    expect(post!.text).not.toBe('snake_case *not bold*');
+    expect(post!.text.replaceAll('\u200b', '')).toBe('snake_case *not bold*');
+  });
 });
