@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, isLoopbackHost } from '../../core/config.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError, type ChannelEventInput } from '../../core/event.js';
+import { partProgress } from '../../core/part-progress.js';
 import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
 import { parseNotification, type ParseContext } from './parse.js';
@@ -166,6 +167,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
 
   const send = createSend({
     call,
+    progress: partProgress(deps.store, deps.name),
     log: deps.log,
     selfId: () => selfUuid ?? cfg.account ?? 'self',
     maxMessageChars: cfg.maxMessageChars,

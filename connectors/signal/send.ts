@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { Reply } from '../../core/event.js';
+import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
 import { messageId } from './parse.js';
@@ -11,6 +12,8 @@ type Call = (method: string, params: Record<string, unknown>, timeoutMs: number)
 
 export interface SendDeps {
   call: Call;
+  /** Parts of a multi-part reply already sent, kept across retries and restarts. */
+  progress: PartProgress;
   log: ConnectorLog;
   /** How our own messages are named (`<own uuid or number>:<timestamp>`), the form a quote of them carries. */
   selfId(): string;
@@ -45,7 +48,8 @@ export function quoteOf(replyTo: string | undefined): { quoteTimestamp: number; 
 /**
  * Posts one reply: rendered as plain text (Signal has no markup we trust), split at 2,000 UTF-8 bytes — never a
  * long-text attachment — and sent in order. In a group the first part quotes the message it answers. A rate
- * limit (-5) is waited out for `retryAfterSeconds` and the same part is sent again; earlier parts are not repeated.
+ * limit (-5) is waited out for `retryAfterSeconds` and the same part is sent again; earlier parts are not repeated,
+ * by a later attempt of the job either (or after a restart): the parts sent so far are recorded in the store.
  */
 export function createSend(deps: SendDeps) {
   const timeoutMs = deps.sendTimeoutMs ?? 60_000;
@@ -56,11 +60,13 @@ export function createSend(deps: SendDeps) {
     const parts = renderReply(reply.text, reply.format, 'plain', signalLimit(deps.maxMessageChars)).filter((p) => p.length > 0);
     const quote = conversation.kind === 'group' ? quoteOf(reply.replyTo) : undefined;
     deps.onSending?.(reply);
-    const ids: string[] = [];
-    for (const [i, message] of parts.entries()) {
-      const params = { ...target(conversation), message, ...(i === 0 && quote ? quote : {}) };
+    const multi = parts.length > 1;
+    const ids = multi ? await deps.progress.sent(reply.idempotencyKey) : [];
+    for (let i = ids.length; i < parts.length; i++) {
+      const params = { ...target(conversation), message: parts[i]!, ...(i === 0 && quote ? quote : {}) };
       const result = await sendPart(params, signal);
       ids.push(messageId(deps.selfId(), result));
+      if (multi) await deps.progress.record(reply.idempotencyKey, ids);
     }
     return ids;
   };

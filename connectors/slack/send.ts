@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebClient } from '@slack/web-api';
 import type { ConnectorDeps, ConnectorLog } from '../../core/connector.js';
 import { EditRefusedError, type SendReply } from '../../core/outbound.js';
+import { partProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
 import { PERMANENT_ERRORS, platformError } from './client.js';
@@ -33,6 +34,7 @@ export const threadKey = (channel: string, threadTs: string): string => `thread:
  */
 export function createSend(o: SendOptions): SendReply {
   const lastPost = new Map<string, number>();
+  const progress = partProgress(o.store, o.name);
 
   async function pace(channel: string, signal: AbortSignal): Promise<void> {
     const wait = (lastPost.get(channel) ?? 0) + o.channelIntervalMs - Date.now();
@@ -65,12 +67,12 @@ export function createSend(o: SendOptions): SendReply {
     const rendered = renderReply(reply.text, reply.format, asText ? 'slack-text' : 'slack-mrkdwn', o.limit);
     const parts = options.firstPartOnly ? rendered.slice(0, 1) : rendered;
     const { id: channel, threadId, kind } = reply.address.conversation;
-    const progressKey = `sent:${reply.idempotencyKey}`;
-    const ids = parts.length > 1 ? (((await o.store.getConnectorState(o.name, progressKey)) as string[] | undefined) ?? []) : [];
+    const multi = parts.length > 1;
+    const ids = multi ? await progress.sent(reply.idempotencyKey) : [];
     if (options.replace !== undefined && ids.length === 0) {
       await update(options.replace, parts[0]!);
       ids.push(options.replace);
-      if (parts.length > 1) await o.store.setConnectorState(o.name, progressKey, ids);
+      if (multi) await progress.record(reply.idempotencyKey, ids);
     }
     for (let i = ids.length; i < parts.length; i++) {
       signal.throwIfAborted();
@@ -97,7 +99,7 @@ export function createSend(o: SendOptions): SendReply {
         posted(channel);
       }
       ids.push(`${channel}:${ts ?? ''}`);
-      if (parts.length > 1) await o.store.setConnectorState(o.name, progressKey, ids);
+      if (multi) await progress.record(reply.idempotencyKey, ids);
     }
     if (threadId && kind !== 'dm') await o.store.setConnectorState(o.name, threadKey(channel, threadId), true);
     return ids;

@@ -4,6 +4,7 @@ import { apiThrottler, type APIThrottlerOptions } from '@grammyjs/transformer-th
 import { Bot, type Transformer } from 'grammy';
 import { ConfigError, type Config } from '../../core/config.js';
 import type { Connector, ConnectorDeps, ConnectorFactory } from '../../core/connector.js';
+import { partProgress } from '../../core/part-progress.js';
 import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
 import { runChecks } from './check.js';
 import { describe, isBadToken } from './errors.js';
@@ -101,6 +102,7 @@ export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: Tel
     edits: true,
     send: createSender({
       api: bot.api,
+      progress: partProgress(deps.store, deps.name),
       limit: s.limit,
       log: deps.log,
       typing,

@@ -2,16 +2,16 @@ import type { Api } from 'grammy';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { Reply } from '../../core/event.js';
 import { EditRefusedError, type SendReply } from '../../core/outbound.js';
-import { isUnrecoverable } from '../../core/queue.js';
+import type { PartProgress } from '../../core/part-progress.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
 import { describe, isApiError, isEntityError, isNotModified, toJobError } from './errors.js';
 import { grammySignal } from './signal.js';
 import type { Typing } from './typing.js';
 
-const MAX_IN_PROGRESS = 1_000;
-
 export interface SenderDeps {
   api: Api;
+  /** Parts of a multi-part reply already sent, kept across retries and restarts. */
+  progress: PartProgress;
   limit: Limit;
   log: ConnectorLog;
   typing: Typing;
@@ -34,13 +34,11 @@ export function htmlToPlain(html: string): string {
 /**
  * Posts a reply: rendered to Telegram HTML and split within the limit by core/render, sent part by part in order
  * into the same chat and topic. The first part quotes the message it answers in groups (in a DM that is noise).
- * Parts already sent are remembered per idempotency key, so a retry after a failure in the middle of a long reply
- * continues where it stopped instead of posting the beginning twice. Rate limits: the throttler and auto-retry
+ * Parts already sent are recorded per idempotency key in the store, so a retry after a failure (or a restart) in the
+ * middle of a long reply continues where it stopped instead of posting the beginning twice. Rate limits: the throttler and auto-retry
  * transformers on `api` wait them out.
  */
-export function createSender({ api, limit, log, typing, onPlainFallback }: SenderDeps): SendReply {
-  const progress = new Map<string, string[]>();
-
+export function createSender({ api, progress, limit, log, typing, onPlainFallback }: SenderDeps): SendReply {
   /** Replaces the text of one of our messages (a streamed reply's draft); an identical text is already there. */
   async function edit(chat: string, id: string, html: string, signal: AbortSignal): Promise<void> {
     try {
@@ -61,7 +59,8 @@ export function createSender({ api, limit, log, typing, onPlainFallback }: Sende
     const { conversation } = reply.address;
     const rendered = renderReply(reply.text, reply.format, 'telegram-html', limit).filter((p) => p.trim().length > 0);
     const parts = options.firstPartOnly ? rendered.slice(0, 1) : rendered;
-    const sent = progress.get(reply.idempotencyKey) ?? [];
+    const multi = parts.length > 1;
+    const sent = multi ? await progress.sent(reply.idempotencyKey) : [];
     const thread = conversation.threadId !== undefined ? Number(conversation.threadId) : undefined;
     const quote = conversation.kind !== 'dm' && reply.replyTo !== undefined && /^\d+$/.test(reply.replyTo) ? Number(reply.replyTo) : undefined;
     // A draft keeps "typing…" going; the final reply ends it.
@@ -70,7 +69,7 @@ export function createSender({ api, limit, log, typing, onPlainFallback }: Sende
       if (options.replace !== undefined && sent.length === 0 && parts.length > 0) {
         await edit(conversation.id, options.replace, parts[0]!, signal);
         sent.push(options.replace);
-        progress.set(reply.idempotencyKey, sent);
+        if (multi) await progress.record(reply.idempotencyKey, sent);
       }
       for (let i = sent.length; i < parts.length; i++) {
         const other = {
@@ -89,16 +88,11 @@ export function createSender({ api, limit, log, typing, onPlainFallback }: Sende
           message = await api.sendMessage(conversation.id, htmlToPlain(parts[i]!), other, grammySignal(signal));
         }
         sent.push(String(message.message_id));
-        progress.set(reply.idempotencyKey, sent);
+        if (multi) await progress.record(reply.idempotencyKey, sent);
       }
     } catch (error) {
-      const mapped = toJobError(error);
-      // A reply that will be dead-lettered is never retried here; otherwise keep at most a bounded memory.
-      if (isUnrecoverable(mapped)) progress.delete(reply.idempotencyKey);
-      else if (progress.size > MAX_IN_PROGRESS) progress.delete(progress.keys().next().value!);
-      throw mapped;
+      throw toJobError(error);
     }
-    progress.delete(reply.idempotencyKey);
     return sent;
   };
 }

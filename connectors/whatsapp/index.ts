@@ -1,6 +1,7 @@
 import QRCode from 'qrcode';
 import type { Config } from '../../core/config.js';
 import type { Connector, ConnectorDeps, ConnectorFactory } from '../../core/connector.js';
+import { partProgress } from '../../core/part-progress.js';
 import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
 import { clearAuthState, loadAuthState, storedLink } from './auth-state.js';
 import { createInbound, WATERMARK_KEY } from './inbound.js';
@@ -110,6 +111,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
 
     send: createSender({
       socket,
+      progress: partProgress(deps.store, name),
       loggedOut: () => link?.loggedOut === true,
       limit,
       log: deps.log,

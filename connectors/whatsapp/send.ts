@@ -1,14 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { SendReply } from '../../core/outbound.js';
+import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
 import type { WaQuoted, WaSocket } from './socket.js';
 
-const MAX_IN_PROGRESS = 1_000;
-
 export interface SenderDeps {
   socket(): WaSocket | undefined;
+  /** Parts of a multi-part reply already sent, kept across retries and restarts. */
+  progress: PartProgress;
   loggedOut(): boolean;
   limit: Limit;
   log: ConnectorLog;
@@ -22,10 +23,10 @@ export interface SenderDeps {
 /**
  * Posts a reply: rendered to WhatsApp markup and split within the limit by core/render, sent in order into the same
  * chat, the first part quoting the message it answers in a group (in a DM that is noise). Sends are serialized and
- * spaced. Parts already sent are remembered per idempotency key, so a retry continues where it stopped.
+ * spaced. Parts already sent are recorded per idempotency key in the store, so a retry (or a restart) continues where
+ * it stopped.
  */
 export function createSender(d: SenderDeps): SendReply {
-  const progress = new Map<string, string[]>();
   let last = 0;
   let chain: Promise<unknown> = Promise.resolve();
 
@@ -48,7 +49,8 @@ export function createSender(d: SenderDeps): SendReply {
     const { conversation } = reply.address;
     if (d.loggedOut()) throw new UnrecoverableJobError('WhatsApp logged this device out: re-link required (scan a new QR)');
     const parts = renderReply(reply.text, reply.format, 'whatsapp', d.limit).filter((p) => p.trim().length > 0);
-    const sent = progress.get(reply.idempotencyKey) ?? [];
+    const multi = parts.length > 1;
+    const sent = multi ? await d.progress.sent(reply.idempotencyKey) : [];
     const quoted = conversation.kind !== 'dm' && reply.replyTo ? d.quoted(conversation.id, reply.replyTo) : undefined;
     try {
       for (let i = sent.length; i < parts.length; i++) {
@@ -58,16 +60,14 @@ export function createSender(d: SenderDeps): SendReply {
           return socket.sendMessage(conversation.id, { text: parts[i]! }, i === 0 && quoted ? { quoted } : undefined);
         });
         sent.push(id ?? `${reply.idempotencyKey}:${i}`);
-        progress.set(reply.idempotencyKey, sent);
+        if (multi) await d.progress.record(reply.idempotencyKey, sent);
       }
     } catch (error) {
-      if (progress.size > MAX_IN_PROGRESS) progress.delete(progress.keys().next().value!);
       d.log.warn({ chat: conversation.id, sent: sent.length, parts: parts.length, error: (error as Error).message }, 'whatsapp send failed');
       throw error instanceof UnrecoverableJobError ? error : new Error(`WhatsApp send failed: ${(error as Error).message}`);
     } finally {
       d.typing.stop(conversation.id);
     }
-    progress.delete(reply.idempotencyKey);
     return sent;
   };
 }

@@ -1,0 +1,25 @@
+import type { Store } from './store.js';
+
+/**
+ * The platform ids of the parts of a multi-part reply sent so far, kept in the connector's state in the store: a
+ * retry of the reply, in this process or in the next one after a restart, goes on after the last part the platform
+ * accepted instead of posting the first parts again. (The send record, written once all parts are out, closes the
+ * reply; only a reply cut off part-way ever has progress to read.)
+ */
+export interface PartProgress {
+  sent(idempotencyKey: string): Promise<string[]>;
+  record(idempotencyKey: string, ids: string[]): Promise<void>;
+}
+
+export function partProgress(store: Pick<Store, 'getConnectorState' | 'setConnectorState'>, connector: string): PartProgress {
+  const key = (idempotencyKey: string) => `sent:${idempotencyKey}`;
+  return {
+    async sent(idempotencyKey) {
+      const ids = await store.getConnectorState(connector, key(idempotencyKey));
+      return Array.isArray(ids) && ids.every((id) => typeof id === 'string') ? [...ids] : [];
+    },
+    async record(idempotencyKey, ids) {
+      await store.setConnectorState(connector, key(idempotencyKey), ids);
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSender, Typing } from '../../../connectors/whatsapp/send.js';
+import type { WaSocket } from '../../../connectors/whatsapp/socket.js';
+import { partProgress } from '../../../core/part-progress.js';
+import { SqliteStore } from '../../../core/sqlite/store.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+/** The part of a linked socket the sender uses: it records each text and drops the connection on call `failAt`. */
+function socket(sent: string[], failAt = -1): WaSocket {
+  let calls = 0;
+  return {
+    on() {},
+    async sendMessage(_jid, content) {
+      if (calls++ === failAt) throw new Error('connection closed');
+      sent.push(content.text);
+      return `wa-${sent.length}`;
+    },
+    async sendPresenceUpdate() {},
+    async readMessages() {},
+    end() {},
+    user: { id: '15550000000@s.whatsapp.net' },
+  };
+}
+
+describe('whatsapp sender across a restart', () => {
+  it('a long reply cut off part-way goes on, in a new process, after the last part WhatsApp accepted', async () => {
+    const tmp = tempDir('mc-wa-progress-');
+    const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
+    await store.migrate();
+    cleanup.push(() => tmp.remove(), () => store.close());
+    const sent: string[] = [];
+    const sender = (s: WaSocket) =>
+      createSender({
+        socket: () => s,
+        progress: partProgress(store, 'whatsapp'),
+        loggedOut: () => false,
+        limit: { max: 1_000, unit: 'utf16' },
+        log: pino({ level: 'silent' }),
+        quoted: () => undefined,
+        typing: new Typing(() => s),
+        spacingMs: 0,
+      });
+    const text = Array.from({ length: 500 }, (_, i) => `w${i}`).join(' ');
+    const reply = {
+      v: 1 as const,
+      idempotencyKey: 'k1',
+      eventId: 'e1',
+      address: { platform: 'whatsapp', account: 'whatsapp', conversation: { id: '15551234567@s.whatsapp.net', kind: 'dm' as const } },
+      text,
+      format: 'plain' as const,
+      kind: 'reply' as const,
+    };
+    const signal = new AbortController().signal;
+
+    await expect(sender(socket(sent, 1))(reply, signal)).rejects.toThrow(/connection closed/);
+    expect(sent).toHaveLength(1);
+    const ids = await sender(socket(sent))(reply, signal);
+    expect(ids).toEqual(['wa-1', 'wa-2', 'wa-3']);
+    expect(sent.join(' ')).toBe(text);
+  });
+});
