@@ -2,6 +2,7 @@ import { Client, Events, GatewayIntentBits, Partials, RESTEvents, Routes } from 
 import { z } from 'zod';
 import { isLoopbackHost, type Config } from '../../core/config.js';
 import type { Connector, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
+import { partProgress } from '../../core/part-progress.js';
 import { ChannelMemory } from './catchup.js';
 import { guardedStrategy, type DispatchGuard } from './gateway.js';
 import { gatewayHello } from './health.js';
@@ -108,6 +109,7 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
     ws: { buildStrategy: (manager) => guardedStrategy(manager, guard) },
   });
   const memory = new ChannelMemory(deps.store, deps.name, deps.now);
+  const progress = partProgress(deps.store, deps.name);
   const typing = new Typing(client.rest, deps.now, (error) => log.debug({ error: describe(error) }, 'typing indicator not shown'));
   const inbound = new Inbound({ deps, client, memory, typing, io: () => io, botId: () => botId });
 
@@ -134,7 +136,7 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
     async send(reply, signal, options) {
       const channel = targetChannel(reply);
       try {
-        return await postReply(client.rest, reply, limit, signal, options);
+        return await postReply(client.rest, progress, reply, limit, signal, options);
       } finally {
         // A draft keeps "typing…" going; the final reply ends it.
         if (reply.kind !== 'draft') typing.stop(channel);

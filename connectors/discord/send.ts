@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { DiscordAPIError, Routes, type REST } from 'discord.js';
 import { EditRefusedError, type SendOptions } from '../../core/outbound.js';
 import type { Reply } from '../../core/event.js';
+import type { PartProgress } from '../../core/part-progress.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
 
 /** Discord refuses content over 2,000 characters from bots, Nitro or not. */
@@ -40,22 +41,26 @@ export const targetChannel = (reply: Reply): string => reply.address.conversatio
 
 /**
  * Renders, splits and posts a reply, parts in order, through discord.js's REST manager: it keeps per-route buckets
- * and the global limit from the first request, and waits out a 429's retry-after before trying again.
+ * and the global limit from the first request, and waits out a 429's retry-after before trying again. The nonces
+ * make a repeat within minutes harmless; the parts of a long reply are also recorded as they go, so a retry after
+ * a longer break (a restart) goes on after the last part posted.
  */
-export async function postReply(rest: REST, reply: Reply, limit: Limit, signal: AbortSignal, options: SendOptions = {}): Promise<string[]> {
+export async function postReply(rest: REST, progress: PartProgress, reply: Reply, limit: Limit, signal: AbortSignal, options: SendOptions = {}): Promise<string[]> {
   const rendered = renderReply(reply.text, reply.format, 'discord', limit);
   const parts = options.firstPartOnly ? rendered.slice(0, 1) : rendered;
   const channel = targetChannel(reply);
-  const ids: string[] = [];
-  if (options.replace !== undefined && parts.length > 0) {
+  const multi = parts.length > 1;
+  const ids = multi ? await progress.sent(reply.idempotencyKey) : [];
+  if (options.replace !== undefined && parts.length > 0 && ids.length === 0) {
     await editMessage(rest, channel, options.replace, parts[0]!, signal);
     ids.push(options.replace);
+    if (multi) await progress.record(reply.idempotencyKey, ids);
   }
-  for (const [i, content] of parts.entries()) {
-    if (i < ids.length) continue;
-    const message = (await rest.post(Routes.channelMessages(channel), { body: messageBody(reply, content, i), signal })) as { id?: unknown };
+  for (let i = ids.length; i < parts.length; i++) {
+    const message = (await rest.post(Routes.channelMessages(channel), { body: messageBody(reply, parts[i]!, i), signal })) as { id?: unknown };
     if (typeof message?.id !== 'string') throw new Error('Discord answered a message post without a message id');
     ids.push(message.id);
+    if (multi) await progress.record(reply.idempotencyKey, ids);
   }
   return ids;
 }

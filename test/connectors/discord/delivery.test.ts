@@ -121,7 +121,7 @@ describe('discord connector delivery', () => {
     expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['only once', 'barrier']);
   });
 
-  it('a send retried with the same idempotency key reuses its nonces, and Discord posts nothing twice', async () => {
+  it('a send retried with the same idempotency key posts nothing twice: its parts are recorded, and its nonces reused', async () => {
     r = await rig();
     const { fake, h } = r;
     const reply: Reply = {
@@ -134,10 +134,13 @@ describe('discord connector delivery', () => {
       kind: 'reply',
     };
     const first = await h.connector.send(reply, new AbortController().signal);
-    // As if the process died after Discord answered but before the ids were recorded: the job runs again.
-    const again = await h.connector.send(reply, new AbortController().signal);
     expect(first).toHaveLength(2);
-    expect(again).toEqual(first);
+    // The job runs again (the send record was never written): the recorded parts are not posted again.
+    expect(await h.connector.send(reply, new AbortController().signal)).toEqual(first);
+    expect(fake.posts).toHaveLength(2);
+    // As if the process died after Discord answered but before the parts were recorded: the nonces catch it.
+    await h.store.setConnectorState('discord', 'sent:evt-42:reply', []);
+    expect(await h.connector.send(reply, new AbortController().signal)).toEqual(first);
     expect(fake.sent(DM)).toHaveLength(2);
     expect(fake.posts.filter((p) => p.deduped)).toHaveLength(2);
     expect(fake.posts.map((p) => p.body.nonce)).toEqual([0, 1, 0, 1].map((i) => nonceFor('evt-42:reply', i)));
