@@ -75,7 +75,8 @@ export async function checkConnector(
     });
     if (!connector.check) return [{ ok: true, what, detail: 'configured' }];
     const verdicts = await withTimeout(connector.check(), 15_000, 'no answer within 15 s');
-    return verdicts.map((v) => ({ ok: v.ok, what: `${what} ${v.what}`, detail: v.detail }));
+    // A check that names its platform already ("telegram token") is not prefixed with the name twice.
+    return verdicts.map((v) => ({ ok: v.ok, what: v.what.startsWith(`${name} `) ? `connector ${v.what}` : `${what} ${v.what}`, detail: v.detail }));
   } catch (error) {
     return [{ ok: false, what, detail: (error as Error).message }];
   }

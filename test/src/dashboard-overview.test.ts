@@ -153,9 +153,9 @@ describe("a connector's doctor from the dashboard", () => {
     expect(page).toContain('<ul class="verdicts" aria-label="Doctor verdict for telegram">');
     const lines = [...page.matchAll(/<li class="(ok|bad)"><strong>(ok|FAIL)<\/strong> ([^<]*)<\/li>/g)].map((m) => `${m[2]} ${m[3]}`);
     expect(lines).toEqual([
-      'ok connector telegram telegram token: authorized as @monkeyclaw_test_bot (id 7012345678)',
-      'FAIL connector telegram telegram webhook: getWebhookInfo failed: getWebhookInfo: 400 Bad Request: token [secret] is not allowed here',
-      'ok connector telegram telegram polling: no update received yet',
+      'ok connector telegram token: authorized as @monkeyclaw_test_bot (id 7012345678)',
+      'FAIL connector telegram webhook: getWebhookInfo failed: getWebhookInfo: 400 Bad Request: token [secret] is not allowed here',
+      'ok connector telegram polling: no update received yet',
     ]);
     expect(page).toContain('State: <strong class="state-restarting">restarting</strong>');
 

@@ -85,7 +85,7 @@ describe('dashboard under `monkeyclaw start` (built CLI)', () => {
     const lines = [...verdict.matchAll(/<li class="(?:ok|bad)"><strong>(ok|FAIL)<\/strong> ([^<]*)<\/li>/g)].map((m) => `${m[1]} ${m[2]}`);
     expect(lines).toEqual([
       expect.stringMatching(/^ok config: valid \(.*monkeyclaw\.config\.yaml\)$/),
-      'FAIL connector telegram telegram token: Telegram refused the token (getMe: 401 Unauthorized: token [secret] was revoked): ask @BotFather for the current one',
+      'FAIL connector telegram token: Telegram refused the token (getMe: 401 Unauthorized: token [secret] was revoked): ask @BotFather for the current one',
     ]);
 
     gateway.kill('SIGTERM');
