@@ -1,17 +1,11 @@
-import { join } from 'node:path';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSender, Typing } from '../../../connectors/whatsapp/send.js';
 import type { WaSocket } from '../../../connectors/whatsapp/socket.js';
-import { partProgress } from '../../../core/part-progress.js';
-import { SqliteStore } from '../../../core/sqlite/store.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { plainReply, sharedProgress } from '../../helpers/part-progress.js';
+import { cleanups } from '../../helpers/wait.js';
 
-let cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 /** The part of a linked socket the sender uses: it records each text and drops the connection on call `failAt`. */
 function socket(sent: string[], failAt = -1): WaSocket {
@@ -32,15 +26,13 @@ function socket(sent: string[], failAt = -1): WaSocket {
 
 describe('whatsapp sender across a restart', () => {
   it('a long reply cut off part-way goes on, in a new process, after the last part WhatsApp accepted', async () => {
-    const tmp = tempDir('mc-wa-progress-');
-    const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
-    await store.migrate();
-    cleanup.push(() => tmp.remove(), () => store.close());
+    const shared = await sharedProgress('whatsapp');
+    cleanup.push(() => shared.close());
     const sent: string[] = [];
     const sender = (s: WaSocket) =>
       createSender({
         socket: () => s,
-        progress: partProgress(store, 'whatsapp'),
+        progress: shared.progress,
         loggedOut: () => false,
         limit: { max: 1_000, unit: 'utf16' },
         log: pino({ level: 'silent' }),
@@ -49,15 +41,7 @@ describe('whatsapp sender across a restart', () => {
         spacingMs: 0,
       });
     const text = Array.from({ length: 500 }, (_, i) => `w${i}`).join(' ');
-    const reply = {
-      v: 1 as const,
-      idempotencyKey: 'k1',
-      eventId: 'e1',
-      address: { platform: 'whatsapp', account: 'whatsapp', conversation: { id: '15551234567@s.whatsapp.net', kind: 'dm' as const } },
-      text,
-      format: 'plain' as const,
-      kind: 'reply' as const,
-    };
+    const reply = plainReply('whatsapp', '15551234567@s.whatsapp.net', text);
     const signal = new AbortController().signal;
 
     await expect(sender(socket(sent, 1))(reply, signal)).rejects.toThrow(/connection closed/);
