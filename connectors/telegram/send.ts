@@ -35,8 +35,8 @@ export function htmlToPlain(html: string): string {
  * Posts a reply: rendered to Telegram HTML and split within the limit by core/render, sent part by part in order
  * into the same chat and topic. The first part quotes the message it answers in groups (in a DM that is noise).
  * Parts already sent are recorded per idempotency key in the store, so a retry after a failure (or a restart) in the
- * middle of a long reply continues where it stopped instead of posting the beginning twice. Rate limits: the throttler and auto-retry
- * transformers on `api` wait them out.
+ * middle of a long reply continues where it stopped instead of posting the beginning twice. Rate limits: the
+ * throttler and auto-retry transformers on `api` wait them out.
  */
 export function createSender({ api, progress, limit, log, typing, onPlainFallback }: SenderDeps): SendReply {
   /** Replaces the text of one of our messages (a streamed reply's draft); an identical text is already there. */
