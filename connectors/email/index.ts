@@ -2,6 +2,7 @@ import { ImapFlow } from 'imapflow';
 import { ConfigError, type Config } from '../../core/config.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError } from '../../core/event.js';
+import { partProgress } from '../../core/part-progress.js';
 import { parseMail, type ParseOutcome } from './parse.js';
 import { createSender, type SmtpSettings } from './send.js';
 import { EmailState } from './state.js';
@@ -48,7 +49,7 @@ export function createEmailConnector(deps: ConnectorDeps<EmailConfig>, tuning: {
   const { address, imap, smtp } = settings(deps);
   const actor = `connector:${deps.name}`;
   const state = new EmailState(deps.store, deps.name);
-  const sender = createSender({ smtp, address, state, log: deps.log, maxMessageChars: deps.config.maxMessageChars });
+  const sender = createSender({ smtp, address, state, progress: partProgress(deps.store, deps.name), log: deps.log, maxMessageChars: deps.config.maxMessageChars });
   let watcher: MailboxWatcher | undefined;
 
   const audit = (kind: string, data: Record<string, unknown>, subject?: string) =>

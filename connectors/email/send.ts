@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { Reply } from '../../core/event.js';
+import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
 import { trimReferences } from './parse.js';
@@ -22,6 +23,8 @@ export interface SenderOptions {
   /** From, and the domain of every Message-ID the assistant mints. */
   address: string;
   state: EmailState;
+  /** Parts of a multi-part reply already accepted, kept across retries and restarts. */
+  progress: PartProgress;
   log: ConnectorLog;
   maxMessageChars?: number | undefined;
 }
@@ -87,8 +90,8 @@ export function createSender(o: SenderOptions) {
     const parent = await parentOf(reply);
     if (!parent) throw new UnrecoverableJobError(`no recipient known for thread ${reply.address.conversation.id}`);
     const parts = renderReply(reply.text, reply.format, 'plain', limit);
-    const progressKey = `sent:${reply.idempotencyKey}`;
-    const ids = parts.length > 1 ? (((await o.state.progress(progressKey)) as string[] | undefined) ?? []) : [];
+    const multi = parts.length > 1;
+    const ids = multi ? await o.progress.sent(reply.idempotencyKey) : [];
     for (let i = ids.length; i < parts.length; i++) {
       signal.throwIfAborted();
       const messageId = replyMessageId(reply.idempotencyKey, i, o.address);
@@ -115,7 +118,7 @@ export function createSender(o: SenderOptions) {
         throw error;
       }
       ids.push(messageId);
-      if (parts.length > 1) await o.state.setProgress(progressKey, ids);
+      if (multi) await o.progress.record(reply.idempotencyKey, ids);
     }
     return ids;
   }

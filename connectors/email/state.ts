@@ -64,15 +64,6 @@ export class EmailState {
     return this.store.setConnectorState(this.connector, `subject:${hash(`${sender}\u0000${base.toLowerCase()}`)}`, root);
   }
 
-  /** Parts of a multi-part reply already accepted, so a retried job resumes after them. */
-  progress(key: string): Promise<string[] | undefined> {
-    return this.read(z.array(z.string()), key);
-  }
-
-  setProgress(key: string, ids: string[]): Promise<void> {
-    return this.store.setConnectorState(this.connector, key, ids);
-  }
-
   cursor(mailbox: string): Promise<Cursor | undefined> {
     return this.read(cursor, `cursor:${mailbox}`);
   }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { AuditInput } from '../audit.js';
 import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
-import { GroupCommit, migrate, openSharedDb, type Db, type SharedDb, write } from '../db.js';
+import { GroupCommit, migrate, openSharedDb, rowsInsert, type Db, type SharedDb, write } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
 import { DEFAULT_WORKSPACE, type Channel, type HistoryEntry, type QueuedReply, type SendState, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
@@ -25,6 +25,8 @@ export class SqliteStore implements Store {
   private readonly db: Db;
   /** The hot writes (turns, audit, sends) of jobs running side by side share one transaction per loop turn. */
   private readonly group: GroupCommit;
+  /** A turn's history (a user message and its reply) goes in one statement, not one each. */
+  private readonly insertMessages;
   private auditLog?: SqliteAuditLog;
 
   private readonly statements = new Map<string, Statement>();
@@ -41,6 +43,7 @@ export class SqliteStore implements Store {
     this.connection = openSharedDb(file);
     this.db = this.connection.db;
     this.group = this.connection.group;
+    this.insertMessages = rowsInsert(this.db, 'INSERT INTO messages (session_id, role, text, event_id, created_at)', 5);
   }
 
   /** Prepares each statement once: preparing cost more per message than running the statements. */
@@ -175,10 +178,7 @@ export class SqliteStore implements Store {
         .run(turn.dedupeKey, turn.eventId, at);
       if (fresh.changes === 0) return false;
       if (turn.sessionId !== undefined && turn.history.length > 0) {
-        // One statement for the turn's rows (a user message and its reply), not one each.
-        const rows = turn.history.map(() => '(?, ?, ?, ?, ?)').join(', ');
-        const values = turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, turn.eventId, at]);
-        this.sql(`INSERT INTO messages (session_id, role, text, event_id, created_at) VALUES ${rows}`).run(values);
+        this.insertMessages(turn.history.length).run(turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, turn.eventId, at]));
       }
       const reply = this.sql('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
       for (const r of turn.replies) reply.run(r.reply.idempotencyKey, turn.dedupeKey, r.queue, r.partition, JSON.stringify(r.reply));
