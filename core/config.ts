@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { identityProblem } from './identity.js';
 
 /**
  * The config file's schema (DESIGN.md "Config file"). Every object is strict: an unknown key is a config error,
@@ -16,7 +17,10 @@ const credential = z.string().refine((v) => REF.test(v), {
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 
-const identity = z.string().regex(/^[a-z][a-z0-9-]{0,31}:\S{1,256}$/, 'must be platform:id, e.g. telegram:123456789');
+const identity = z.string().superRefine((value, ctx) => {
+  const problem = identityProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const url = z.url();
 const port = z.number().int().min(1).max(65535);
 
@@ -356,10 +360,12 @@ export function parseConfig(input: unknown, source = 'config'): Config {
   const result = configSchema.safeParse(input ?? {});
   if (result.success) return result.data;
   const where = (path: PropertyKey[]) => (path.length ? path.join('.') : '(root)');
-  // An unknown key is named by its own path (`server.hots`), not its parent's.
-  const lines = result.error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys' ? i.keys.map((k) => `  ${where([...i.path, k])}: unknown key`) : [`  ${where(i.path)}: ${i.message}`],
-  );
+  // An unknown key is named by its own path (`server.hots`), not its parent's; a bad record key says what is wrong.
+  const lines = result.error.issues.flatMap((i) => {
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => `  ${where([...i.path, k])}: unknown key`);
+    if (i.code === 'invalid_key') return i.issues.map((inner) => `  ${where(i.path)}: ${inner.message}`);
+    return [`  ${where(i.path)}: ${i.message}`];
+  });
   throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
 }
 

@@ -1,12 +1,12 @@
 import { out, withStore } from './with-store.js';
 import { PAIRING_CODE } from '../../core/access.js';
+import { identityProblem } from '../../core/identity.js';
 import { UsageError } from '../errors.js';
 import type { GlobalOptions } from '../runtime.js';
 
-const IDENTITY = /^[a-z][a-z0-9-]{0,31}:\S{1,256}$/;
-
 const identityArg = (id: string): string => {
-  if (!IDENTITY.test(id)) throw new UsageError(`"${id}" is not platform:id (e.g. telegram:123456789)`);
+  const problem = identityProblem(id);
+  if (problem) throw new UsageError(`"${id}": ${problem}`);
   return id;
 };
 

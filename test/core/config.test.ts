@@ -63,6 +63,15 @@ describe('config', () => {
     expect(errorOf({ serverx: {} })).toContain('serverx: unknown key');
   });
 
+  it('refuses access entries that could never match a platform id, naming the entry', () => {
+    expect(errorOf({ access: { allow: ['telegram:@grace'] } })).toContain('access.allow.0: a telegram identity must be a numeric user or chat id');
+    expect(errorOf({ access: { owners: ['whatsapp:+15551234567'] } })).toContain('access.owners.0: a whatsapp identity must be a JID');
+    expect(errorOf({ access: { deny: ['discord:general'] } })).toContain('access.deny.0: a discord identity must be a numeric');
+    expect(errorOf({ channels: { 'slack:general': {} } })).toContain('a slack identity must be a user or channel id');
+    const ok = ['telegram:-1001234567890', 'discord:80351110224678912', 'slack:C0123ABCD', 'whatsapp:15551234567@s.whatsapp.net', 'email:ada@example.org', 'signal:+15550000000', 'api:k1'];
+    expect(parseConfig({ access: { allow: ok } }).access.allow).toEqual(ok);
+  });
+
   it('refuses a literal credential and says how to store it, without echoing it', () => {
     const token = '123456789:AAHfakefakefakefakefakefakefakefake12';
     const message = errorOf({ connectors: { telegram: { token } } });

@@ -97,9 +97,9 @@ describe('session worker', () => {
   });
 
   it('is silent to an unknown DM sender by default, and stores nothing of it', async () => {
-    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:friend'] } } });
-    await gw.publish([makeEvent({ sender: { id: 'stranger', isBot: false }, conversation: { id: 'stranger', kind: 'dm' }, text: 'let me in' })]);
-    await gw.publish([makeEvent({ sender: { id: 'friend', isBot: false }, conversation: { id: 'friend', kind: 'dm' }, text: 'hi' })]);
+    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:4242'] } } });
+    await gw.publish([makeEvent({ sender: { id: '5353', isBot: false }, conversation: { id: '5353', kind: 'dm' }, text: 'let me in' })]);
+    await gw.publish([makeEvent({ sender: { id: '4242', isBot: false }, conversation: { id: '4242', kind: 'dm' }, text: 'hi' })]);
     await gw.waitForReplies(1);
     await sleep(100);
     expect(gw.sent.map((r) => r.text)).toEqual(['hi']);
@@ -110,20 +110,20 @@ describe('session worker', () => {
 
 describe('session worker: what is never answered, and what gets a notice', () => {
   it('tells an admitted sender an over-long message was too long, and a stranger nothing', async () => {
-    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:friend'] } } });
+    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:4242'] } } });
     const tooLong = { text: '', tooLongChars: 150_000 };
-    await gw.publish([makeEvent({ sender: { id: 'stranger', isBot: false }, conversation: { id: 'stranger', kind: 'dm' }, ...tooLong })]);
-    await gw.publish([makeEvent({ sender: { id: 'friend', isBot: false }, conversation: { id: 'friend', kind: 'dm' }, ...tooLong })]);
+    await gw.publish([makeEvent({ sender: { id: '5353', isBot: false }, conversation: { id: '5353', kind: 'dm' }, ...tooLong })]);
+    await gw.publish([makeEvent({ sender: { id: '4242', isBot: false }, conversation: { id: '4242', kind: 'dm' }, ...tooLong })]);
     const [notice] = await gw.waitForReplies(1);
     await sleep(100);
     expect(gw.sent).toHaveLength(1);
     expect(notice).toMatchObject({
       kind: 'notice',
-      address: { conversation: { id: 'friend' } },
+      address: { conversation: { id: '4242' } },
       text: 'Your message is too long (150,000 characters): the limit is 100,000. Please send it in shorter parts.',
     });
     const audit = await gw.store.auditTail(50);
-    expect(audit.filter((e) => e.kind === 'inbound.too_long').map((e) => e.actor)).toEqual(['telegram:friend']);
+    expect(audit.filter((e) => e.kind === 'inbound.too_long').map((e) => e.actor)).toEqual(['telegram:4242']);
   });
 
   it('never answers a bot, even through a pipeline without the access plug', async () => {

@@ -85,9 +85,9 @@ describe('access plug', () => {
   });
 
   it('the config deny list beats a run-time allow; a display name never counts as an identity', async () => {
-    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:Owner'], deny: ['telegram:6'] } } });
+    gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:4242'], deny: ['telegram:6'] } } });
     await gw.store.accessStore().setOverride('telegram:6', 'allow', 'cli');
-    await gw.publish([dm('6', 'denied'), dm('77', 'impostor', 'Owner')]);
+    await gw.publish([dm('6', 'denied'), dm('77', 'impostor', '4242')]);
     expect(await settle(gw)).toEqual([]);
   });
 
@@ -120,12 +120,12 @@ describe('owner notification', () => {
 
 describe('enclosing scopes (a Discord guild)', () => {
   const inGuild = (channel: string, sender: string) =>
-    makeEvent({ platform: 'discord', sender: { id: sender, isBot: false }, conversation: { id: channel, kind: 'channel', within: ['G1'] }, text: `in ${channel}`, mentionsBot: true });
+    makeEvent({ platform: 'discord', sender: { id: sender, isBot: false }, conversation: { id: channel, kind: 'channel', within: ['81'] }, text: `in ${channel}`, mentionsBot: true });
 
   it('an allowlisted guild admits its channels; a revoked channel inside it stays refused; a denied guild refuses all', async () => {
-    gw = await startTestGateway({ config: { access: { allow: ['discord:G1'], deny: ['discord:9'] } }, platform: 'discord' });
-    await gw.store.accessStore().setOverride('discord:C2', 'revoke', 'cli');
-    await gw.publish([inGuild('C1', '1'), inGuild('C2', '1'), inGuild('C3', '9')]);
-    expect(await settle(gw)).toEqual(['in C1']);
+    gw = await startTestGateway({ config: { access: { allow: ['discord:81'], deny: ['discord:9'] } }, platform: 'discord' });
+    await gw.store.accessStore().setOverride('discord:72', 'revoke', 'cli');
+    await gw.publish([inGuild('71', '1'), inGuild('72', '1'), inGuild('73', '9')]);
+    expect(await settle(gw)).toEqual(['in 71']);
   });
 });

@@ -64,5 +64,9 @@ describe('pair and access commands against a running worker', () => {
     expect((await cli('access', 'allow', 'telegram:4242')).code).toBe(0);
     expect(await say('back')).toEqual(['back']);
     expect((await cli('access', 'allow', 'not an identity')).code).toBe(2);
+    const username = await cli('access', 'allow', 'telegram:grace');
+    expect(username.code).toBe(2);
+    expect(username.stderr).toContain('a telegram identity must be a numeric user or chat id');
+    expect((await cli('access', 'list')).stdout).not.toContain('telegram:grace');
   }, 120_000);
 });

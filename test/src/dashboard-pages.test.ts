@@ -41,6 +41,8 @@ describe('dashboard pages', () => {
     expect(await (await h.get('/governance', { cookie: s.cookie })).text()).toContain('telegram:9999 is not on the allowlist.');
     await h.act(s, '/governance/access', { identity: 'telegram:777', action: 'allow' });
     await h.act(s, '/governance/access', { identity: 'not an identity', action: 'allow' });
+    await h.act(s, '/governance/access', { identity: 'telegram:grace', action: 'allow' });
+    expect(await (await h.get('/governance', { cookie: s.cookie })).text()).toContain('telegram:grace: a telegram identity must be a numeric user or chat id');
     const overrides = await h.g.store.accessStore().allOverrides();
     expect(overrides.map((o) => [o.identity, o.action, o.source])).toEqual([
       ['telegram:4242', 'revoke', 'dashboard'],

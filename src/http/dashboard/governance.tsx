@@ -1,10 +1,9 @@
 import { bodyLimit } from 'hono/body-limit';
 import { PAIRING_CODE, type PairingRequest } from '../../../core/access.js';
 import { APPROVAL_ID, type Approval } from '../../../core/approvals.js';
+import { identityProblem } from '../../../core/identity.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { Csrf, Page, render } from './layout.js';
-
-const IDENTITY = /^[a-z][a-z0-9-]{0,31}:\S{1,256}$/;
 
 interface Entry {
   identity: string;
@@ -248,8 +247,9 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     const identity = typeof body.identity === 'string' ? body.identity.trim() : '';
     const action = body.action === 'allow' || body.action === 'revoke' ? body.action : undefined;
     if (!action) return c.text('Bad request.', 400);
-    if (!IDENTITY.test(identity)) {
-      ctx.flash.set(session.idHash, 'An identity is platform:id, e.g. telegram:123456789.', false);
+    const problem = identityProblem(identity);
+    if (problem) {
+      ctx.flash.set(session.idHash, `${identity || 'That'}: ${problem}.`, false);
       return c.redirect('/governance', 303);
     }
     if (action === 'revoke') {

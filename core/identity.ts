@@ -1,0 +1,23 @@
+/**
+ * Access identities, `platform:id` (DESIGN.md "Identities"). Entries must name the stable ids the connectors put
+ * on events: an entry that can never match (a Telegram @username, a WhatsApp phone number without its JID suffix)
+ * would look like an allowlist entry while admitting nobody, so it is refused where it is written.
+ */
+const SHAPE = /^([a-z][a-z0-9-]{0,31}):(\S{1,256})$/;
+
+/** Per platform: the id's form, and how to say it. Platforms not listed (loopback, web, api, signal) take any id. */
+const STABLE_IDS: Record<string, { form: RegExp; says: string }> = {
+  telegram: { form: /^-?\d{1,20}$/, says: 'a numeric user or chat id (e.g. telegram:123456789); @usernames change' },
+  discord: { form: /^\d{1,20}$/, says: 'a numeric user, channel or guild id (e.g. discord:80351110224678912)' },
+  slack: { form: /^[A-Z0-9]{2,32}$/, says: 'a user or channel id (e.g. slack:U0123ABCD), not a name' },
+  whatsapp: { form: /^[^@\s]+@[a-z.]+$/, says: 'a JID (e.g. whatsapp:15551234567@s.whatsapp.net)' },
+  email: { form: /^[^@\s]+@[^@\s]+$/, says: 'an address (e.g. email:alice@example.org)' },
+};
+
+/** Why `value` is not a usable identity, or undefined when it is one. */
+export function identityProblem(value: string): string | undefined {
+  const m = SHAPE.exec(value);
+  if (!m) return 'must be platform:id, e.g. telegram:123456789';
+  const rule = STABLE_IDS[m[1]!];
+  return rule && !rule.form.test(m[2]!) ? `a ${m[1]} identity must be ${rule.says}` : undefined;
+}
