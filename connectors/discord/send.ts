@@ -57,7 +57,7 @@ export async function postReply(rest: REST, progress: PartProgress, reply: Reply
     if (multi) await progress.record(reply.idempotencyKey, ids);
   }
   for (let i = ids.length; i < parts.length; i++) {
-    const message = (await rest.post(Routes.channelMessages(channel), { body: messageBody(reply, parts[i]!, i), signal })) as { id?: unknown };
+    const message = (await ownSignal(signal, (s) => rest.post(Routes.channelMessages(channel), { body: messageBody(reply, parts[i]!, i), signal: s }))) as { id?: unknown };
     if (typeof message?.id !== 'string') throw new Error('Discord answered a message post without a message id');
     ids.push(message.id);
     if (multi) await progress.record(reply.idempotencyKey, ids);
@@ -65,10 +65,27 @@ export async function postReply(rest: REST, progress: PartProgress, reply: Reply
   return ids;
 }
 
+/**
+ * Runs one REST request under a signal of its own that follows the send's. @discordjs/rest adds an abort listener
+ * to the signal it is given and never removes it, so the parts of a long reply sharing one signal piled up
+ * listeners (a MaxListenersExceededWarning from the eleventh part on); ours is removed when the request ends.
+ */
+async function ownSignal<T>(signal: AbortSignal, request: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const own = new AbortController();
+  const forward = () => own.abort(signal.reason);
+  if (signal.aborted) forward();
+  else signal.addEventListener('abort', forward, { once: true });
+  try {
+    return await request(own.signal);
+  } finally {
+    signal.removeEventListener('abort', forward);
+  }
+}
+
 /** Replaces the text of one of our messages (a streamed reply's draft). */
 async function editMessage(rest: REST, channel: string, id: string, content: string, signal: AbortSignal): Promise<void> {
   try {
-    await rest.patch(Routes.channelMessage(channel, id), { body: { content, allowed_mentions: { parse: [] } }, signal });
+    await ownSignal(signal, (s) => rest.patch(Routes.channelMessage(channel, id), { body: { content, allowed_mentions: { parse: [] } }, signal: s }));
   } catch (error) {
     // 404 Unknown Message (deleted meanwhile), 403 (not ours to edit any more): post the text anew instead.
     if (error instanceof DiscordAPIError && (error.status === 404 || error.status === 403)) throw new EditRefusedError(`Discord would not edit message ${id}: ${error.message}`);

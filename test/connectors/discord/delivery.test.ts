@@ -34,6 +34,24 @@ describe('discord connector delivery', () => {
     expect(new Set(parts.map((p) => p.body.nonce)).size).toBe(parts.length);
   });
 
+  it('posts a reply of more than ten parts without piling listeners on the send\'s abort signal', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      r = await rig();
+      const { fake, h } = r;
+      const words = Array.from({ length: 5_000 }, (_, i) => `word${i}`).join(' ');
+      fake.say({ channelId: GENERAL, author: USERS.alice, content: `<@${fake.bot.id}> ${words}`, mentions: [fake.bot] });
+      await h.until(async () => (await r!.audits('outbound.sent')).length === 1);
+      expect(fake.sent(GENERAL).length).toBeGreaterThan(12);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('splits by the escaped length: 1,500 characters of markdown punctuation escape to 2,700 and still arrive', async () => {
     r = await rig();
     const { fake, h } = r;
