@@ -7,6 +7,7 @@ const PREFIX = 'channel:';
 export const CATCH_UP_WINDOW_MS = 24 * 60 * 60_000;
 /** DESIGN: at most 100 messages per channel (one page of GET /channels/:id/messages). */
 export const CATCH_UP_LIMIT = 100;
+const TALKED_PRECISION_MS = 60_000;
 
 const memoSchema = z.object({
   last: z.string().regex(/^\d{1,20}$/),
@@ -22,7 +23,9 @@ const later = (a: string, b: string): string => (BigInt(a) >= BigInt(b) ? a : b)
 
 /**
  * The channels the assistant talks in, each with the newest message id handled there, kept in connector state so
- * a restarted connector knows where to resume. A channel joins when an addressed message in it was published.
+ * a restarted connector knows where to resume. A channel is remembered from its first addressed message, and
+ * counts as talked in from the assistant's first post there: a channel where every mention was refused (not on
+ * the allowlist) is never fetched after downtime.
  */
 export class ChannelMemory {
   private readonly memos = new Map<string, Memo>();
@@ -51,13 +54,23 @@ export class ChannelMemory {
     if (!memo && !addressed) return;
     const next: Memo = {
       last: memo ? later(memo.last, messageId) : messageId,
-      talkedAt: addressed ? this.now() : memo!.talkedAt,
+      talkedAt: memo?.talkedAt ?? 0,
       kind: place.kind,
       thread: place.thread,
       ...(place.guildId ? { guildId: place.guildId } : {}),
       ...(place.parentId ? { parentId: place.parentId } : {}),
     };
     if (memo && next.last === memo.last && next.talkedAt === memo.talkedAt) return;
+    this.memos.set(channelId, next);
+    await this.store.setConnectorState(this.connector, PREFIX + channelId, next);
+  }
+
+  /** The assistant posted in a remembered channel: it is talked in, from now. */
+  async talked(channelId: string): Promise<void> {
+    const memo = this.memos.get(channelId);
+    // Within a minute of the last time is the same to a 24-hour window, and spares a write per reply.
+    if (!memo || this.now() - memo.talkedAt < TALKED_PRECISION_MS) return;
+    const next = { ...memo, talkedAt: this.now() };
     this.memos.set(channelId, next);
     await this.store.setConnectorState(this.connector, PREFIX + channelId, next);
   }

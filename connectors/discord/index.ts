@@ -136,7 +136,9 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
     async send(reply, signal, options) {
       const channel = targetChannel(reply);
       try {
-        return await postReply(client.rest, progress, reply, limit, signal, options);
+        const ids = await postReply(client.rest, progress, reply, limit, signal, options);
+        await memory.talked(channel);
+        return ids;
       } finally {
         // A draft keeps "typing…" going; the final reply ends it.
         if (reply.kind !== 'draft') typing.stop(channel);

@@ -15,16 +15,19 @@ afterEach(async () => {
 const settle = (ms = 300) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('discord connector across downtime, reconnects and bad input', () => {
-  it('answers, exactly once, what was posted while the connector was stopped (catch-up after READY)', async () => {
+  it('answers, exactly once, what was posted while the connector was stopped (catch-up after READY), only where it had posted', async () => {
     r = await rig();
     const { fake, h } = r;
     fake.say({ channelId: DM, author: USERS.alice, content: 'before' });
+    // A mention in a channel nobody allowlisted is refused: the assistant never talked there.
+    fake.say({ channelId: QUIET, author: USERS.alice, content: `<@${fake.bot.id}> anyone?`, mentions: [fake.bot] });
     await h.until(() => fake.sent(DM).length === 1);
+    await h.until(async () => (await r!.audits('plug.halted')).length === 1);
     await h.stopConnector();
 
     fake.say({ channelId: DM, author: USERS.alice, content: 'while you were away', dispatch: false });
     fake.say({ channelId: DM, author: USERS.alice, content: 'and this too', dispatch: false });
-    fake.say({ channelId: QUIET, author: USERS.alice, content: 'never talked here', dispatch: false });
+    fake.say({ channelId: QUIET, author: USERS.alice, content: `<@${fake.bot.id}> still there?`, mentions: [fake.bot], dispatch: false });
     await h.startConnector();
     await h.until(() => fake.sent(DM).length === 3);
     expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['before', 'while you were away', 'and this too']);
