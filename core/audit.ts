@@ -26,10 +26,18 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /** SHA-256 over the previous hash and every stored field, serialized unambiguously. */
 export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
-  return createHash('sha256')
-    .update(JSON.stringify([e.prevHash, e.seq, e.at, e.kind, e.actor, e.subject, e.data]))
-    .digest('hex');
+  return chainedHash(e.prevHash, e.seq, chainTail(e));
 }
+
+/**
+ * The hashed text after the chain's own fields: `JSON.stringify([prevHash, seq, at, kind, actor, subject, data])`
+ * minus its start. It can be serialized before the write lock is taken; only the start waits for the chain's head.
+ */
+export const chainTail = (e: Pick<AuditEntry, 'at' | 'kind' | 'actor' | 'subject' | 'data'>): string =>
+  JSON.stringify([e.at, e.kind, e.actor, e.subject, e.data]).slice(1);
+
+export const chainedHash = (prevHash: string, seq: number, tail: string): string =>
+  createHash('sha256').update(`[${JSON.stringify(prevHash)},${seq},${tail}`).digest('hex');
 
 export type VerifyResult =
   | { ok: true; entries: number; head: string }

@@ -1,6 +1,9 @@
 import { rowsInsert, type Db } from '../db.js';
 import type { Redactor } from '../redactor.js';
-import { entryHash, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
+import { chainedHash, chainTail, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
+
+/** An audit entry ready for the chain: see `SqliteAuditLog.prepare`. */
+export type PreparedEntry = Pick<AuditEntry, 'at' | 'kind' | 'actor' | 'subject' | 'data'> & { tail: string };
 
 /** At most this many entries per INSERT (8 values each, far under SQLite's limit on bound values). */
 const ROWS_PER_INSERT = 64;
@@ -42,29 +45,39 @@ export class SqliteAuditLog {
     this.insert = rowsInsert(db, 'INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash)', 8);
   }
 
-  /** Call within a transaction (the caller's, or the one this opens). */
-  appendInTransaction(entries: AuditInput[]): void {
-    if (entries.length === 0) return;
-    const last = this.head.get() as { seq: number; hash: string } | undefined;
-    let seq = last?.seq ?? 0;
-    let prevHash = last?.hash ?? GENESIS_HASH;
+  /**
+   * An entry with everything but its place in the chain worked out (redacted, serialized), so that the work done
+   * inside the write lock every process shares is only the chain: head, hashes, insert.
+   */
+  prepare(entries: AuditInput[]): PreparedEntry[] {
     const at = new Date().toISOString();
     // Redacted before hashing: the chain covers exactly what is stored, and no secret is ever stored.
     const clean = (text: string) => (this.redactor ? this.redactor.redact(text) : text);
-    const rows: unknown[][] = [];
-    for (const input of entries) {
-      seq++;
+    return entries.map((input) => {
       const entry = {
-        seq,
         at,
         kind: input.kind,
         actor: clean(input.actor),
         subject: input.subject === undefined ? null : clean(input.subject),
         data: clean(JSON.stringify(input.data ?? {})),
-        prevHash,
       };
-      prevHash = entryHash(entry);
-      rows.push([entry.seq, entry.at, entry.kind, entry.actor, entry.subject, entry.data, entry.prevHash, prevHash]);
+      return { ...entry, tail: chainTail(entry) };
+    });
+  }
+
+  /** Call within a transaction (the caller's, or the one this opens). */
+  appendInTransaction(entries: AuditInput[] | PreparedEntry[]): void {
+    if (entries.length === 0) return;
+    const prepared = 'tail' in entries[0]! ? (entries as PreparedEntry[]) : this.prepare(entries as AuditInput[]);
+    const last = this.head.get() as { seq: number; hash: string } | undefined;
+    let seq = last?.seq ?? 0;
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    const rows: unknown[][] = [];
+    for (const e of prepared) {
+      seq++;
+      const hash = chainedHash(prevHash, seq, e.tail);
+      rows.push([seq, e.at, e.kind, e.actor, e.subject, e.data, prevHash, hash]);
+      prevHash = hash;
     }
     for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
       const chunk = rows.slice(i, i + ROWS_PER_INSERT);

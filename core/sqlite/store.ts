@@ -162,26 +162,22 @@ export class SqliteStore implements Store {
   }
 
   async handledTurn(dedupeKey: string): Promise<QueuedReply[] | null> {
-    const seen = this.sql('SELECT 1 FROM processed_events WHERE dedupe_key = ?').get(dedupeKey);
-    if (!seen) return null;
-    const rows = this
-      .sql('SELECT queue, partition, reply FROM turn_replies WHERE dedupe_key = ? ORDER BY rowid')
-      .all(dedupeKey) as Array<{ queue: string; partition: string; reply: string }>;
-    return rows.map((r) => ({ queue: r.queue, partition: r.partition, reply: JSON.parse(r.reply) as QueuedReply['reply'] }));
+    const replies = this.sql('SELECT replies FROM processed_events WHERE dedupe_key = ?').pluck().get(dedupeKey) as string | undefined;
+    return replies === undefined ? null : (JSON.parse(replies) as QueuedReply[]);
   }
 
   async commitTurn(turn: TurnRecord): Promise<boolean> {
+    const replies = JSON.stringify(turn.replies.map(({ queue, partition, reply }) => ({ queue, partition, reply })));
+    const audit = this.audit.prepare(turn.audit);
     return this.group.run(() => {
       const at = now();
       const fresh = this
-        .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
-        .run(turn.dedupeKey, turn.eventId, at);
+        .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at, replies) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+        .run(turn.dedupeKey, turn.eventId, at, replies);
       if (fresh.changes === 0) return false;
       if (turn.sessionId !== undefined && turn.history.length > 0) {
         this.insertMessages(turn.history.length).run(turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, turn.eventId, at]));
       }
-      const reply = this.sql('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
-      for (const r of turn.replies) reply.run(r.reply.idempotencyKey, turn.dedupeKey, r.queue, r.partition, JSON.stringify(r.reply));
       // A turn that cost nothing (the echo backend, a turn refused before the backend) leaves the totals as they are.
       if (turn.usage && (turn.usage.inputTokens || turn.usage.outputTokens || turn.usage.costUsd)) {
         const u = turn.usage;
@@ -190,7 +186,7 @@ export class SqliteStore implements Store {
               output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`)
           .run(u.workspaceId, at.slice(0, 10), u.inputTokens, u.outputTokens, u.costUsd);
       }
-      this.audit.appendInTransaction(turn.audit);
+      this.audit.appendInTransaction(audit);
       return true;
     });
   }
@@ -203,7 +199,9 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(entries: AuditInput[]): Promise<void> {
-    if (entries.length > 0) await this.group.run(() => this.audit.appendInTransaction(entries));
+    if (entries.length === 0) return;
+    const prepared = this.audit.prepare(entries);
+    await this.group.run(() => this.audit.appendInTransaction(prepared));
   }
 
   async auditTail(limit: number) {
@@ -220,16 +218,15 @@ export class SqliteStore implements Store {
     const known = state(idempotencyKey);
     if (known) return known;
     return this.group.run((): SendState => {
-      const row = state(idempotencyKey);
-      if (row) return row;
-      this
-        .sql(`INSERT INTO sent_messages (idempotency_key, platform, state, updated_at) VALUES (?, ?, 'sending', ?)`)
+      const inserted = this
+        .sql(`INSERT INTO sent_messages (idempotency_key, platform, state, updated_at) VALUES (?, ?, 'sending', ?) ON CONFLICT DO NOTHING`)
         .run(idempotencyKey, platform, now());
-      return 'new';
+      return inserted.changes === 1 ? 'new' : state(idempotencyKey)!;
     });
   }
 
-  async completeSend(idempotencyKey: string, platformMessageIds: string[], audit: AuditInput[] = []): Promise<void> {
+  async completeSend(idempotencyKey: string, platformMessageIds: string[], entries: AuditInput[] = []): Promise<void> {
+    const audit = this.audit.prepare(entries);
     await this.group.run(() => {
       this.sql(`UPDATE sent_messages SET state = 'sent', platform_message_ids = ?, updated_at = ? WHERE idempotency_key = ?`).run(
         JSON.stringify(platformMessageIds),

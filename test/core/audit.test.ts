@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,6 +26,11 @@ describe('audit log', () => {
     expect(tail.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     for (let i = 1; i < tail.length; i++) expect(tail[i]!.prevHash).toBe(tail[i - 1]!.hash);
     expect(await store.verifyAudit()).toMatchObject({ ok: true, entries: 5, head: tail[4]!.hash });
+    // The chain's documented form, which logs written by earlier versions also have: any outside tool can check it.
+    for (const e of tail) {
+      const hashed = JSON.stringify([e.prevHash, e.seq, e.at, e.kind, e.actor, e.subject, e.data]);
+      expect(e.hash).toBe(createHash('sha256').update(hashed).digest('hex'));
+    }
     await store.close();
   });
 

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { RESTART_FRAMES } from '../../core/checkpointer.js';
 import { GroupCommit, migrate, openDb, openSharedDb, readMigrations, type Db } from '../../core/db.js';
 import { EmbeddedDriver } from '../../queues/embedded.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
 import { until } from '../helpers/wait.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -136,5 +137,30 @@ describe('queue heads (migration 011)', () => {
     await driver.complete(first[1] as never, {});
     expect((await driver.claim('q', 10)).map((j) => j.id)).toEqual(['a2', 'b2']);
     expect(db.prepare(`SELECT partition, seq FROM queue_heads ORDER BY seq`).all()).toHaveLength(3);
+  });
+});
+
+describe('turn replies on the dedupe row (migration 012)', () => {
+  it('moves each handled turn\'s replies, in order, so a redelivery after the upgrade re-offers the same replies', async () => {
+    const { file, db } = fresh();
+    const all = readMigrations();
+    migrate(db, all.filter((m) => m.version < 12));
+    db.prepare(`INSERT INTO processed_events (dedupe_key, event_id, processed_at) VALUES (?, ?, 'then')`).run('tg:1', 'e1');
+    db.prepare(`INSERT INTO processed_events (dedupe_key, event_id, processed_at) VALUES (?, ?, 'then')`).run('tg:2', 'e2');
+    const reply = (key: string, text: string) => ({ v: 1, idempotencyKey: key, eventId: 'e1', text });
+    const old = db.prepare('INSERT INTO turn_replies (idempotency_key, dedupe_key, queue, partition, reply) VALUES (?, ?, ?, ?, ?)');
+    old.run('e1:notice', 'tg:1', 'outbound:telegram', 'p1', JSON.stringify(reply('e1:notice', 'first')));
+    old.run('e1:reply', 'tg:1', 'outbound:telegram', 'p1', JSON.stringify(reply('e1:reply', 'second')));
+    migrate(db, all);
+    expect(db.prepare(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'turn_replies'`).pluck().get()).toBe(0);
+    const store = new SqliteStore(file);
+    cleanup.push(() => void store.close());
+    expect(await store.handledTurn('tg:1')).toEqual([
+      { queue: 'outbound:telegram', partition: 'p1', reply: reply('e1:notice', 'first') },
+      { queue: 'outbound:telegram', partition: 'p1', reply: reply('e1:reply', 'second') },
+    ]);
+    // A turn that replied nothing is still handled; an unknown one is not.
+    expect(await store.handledTurn('tg:2')).toEqual([]);
+    expect(await store.handledTurn('tg:3')).toBeNull();
   });
 });
