@@ -66,9 +66,13 @@ export class SqliteAuditLog {
   }
 
   /** Call within a transaction (the caller's, or the one this opens). */
-  appendInTransaction(entries: AuditInput[] | PreparedEntry[]): void {
-    if (entries.length === 0) return;
-    const prepared = 'tail' in entries[0]! ? (entries as PreparedEntry[]) : this.prepare(entries as AuditInput[]);
+  appendInTransaction(entries: AuditInput[]): void {
+    this.appendPrepared(this.prepare(entries));
+  }
+
+  /** `appendInTransaction` for entries prepared before the transaction. */
+  appendPrepared(prepared: PreparedEntry[]): void {
+    if (prepared.length === 0) return;
     const last = this.head.get() as { seq: number; hash: string } | undefined;
     let seq = last?.seq ?? 0;
     let prevHash = last?.hash ?? GENESIS_HASH;

@@ -186,7 +186,7 @@ export class SqliteStore implements Store {
               output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`)
           .run(u.workspaceId, at.slice(0, 10), u.inputTokens, u.outputTokens, u.costUsd);
       }
-      this.audit.appendInTransaction(audit);
+      this.audit.appendPrepared(audit);
       return true;
     });
   }
@@ -201,7 +201,7 @@ export class SqliteStore implements Store {
   async appendAudit(entries: AuditInput[]): Promise<void> {
     if (entries.length === 0) return;
     const prepared = this.audit.prepare(entries);
-    await this.group.run(() => this.audit.appendInTransaction(prepared));
+    await this.group.run(() => this.audit.appendPrepared(prepared));
   }
 
   async auditTail(limit: number) {
@@ -233,7 +233,7 @@ export class SqliteStore implements Store {
         now(),
         idempotencyKey,
       );
-      this.audit.appendInTransaction(audit);
+      this.audit.appendPrepared(audit);
     });
   }
 
