@@ -5,13 +5,18 @@
  */
 const SHAPE = /^([a-z][a-z0-9-]{0,31}):(\S{1,256})$/;
 
-/** Per platform: the id's form, and how to say it. Platforms not listed (loopback, web, api, signal) take any id. */
+/** Per platform: the id's form, and how to say it. Platforms not listed (loopback, web, api) take any id. */
 const STABLE_IDS: Record<string, { form: RegExp; says: string }> = {
   telegram: { form: /^-?\d{1,20}$/, says: 'a numeric user or chat id (e.g. telegram:123456789); @usernames change' },
   discord: { form: /^\d{1,20}$/, says: 'a numeric user, channel or guild id (e.g. discord:80351110224678912)' },
   slack: { form: /^[A-Z0-9]{2,32}$/, says: 'a user or channel id (e.g. slack:U0123ABCD), not a name' },
   whatsapp: { form: /^[^@\s]+@[a-z.]+$/, says: 'a JID (e.g. whatsapp:15551234567@s.whatsapp.net)' },
   email: { form: /^[^@\s]+@[^@\s]+$/, says: 'an address (e.g. email:alice@example.org)' },
+  // A person is their uuid (a number can be hidden or change), a group its base64 id.
+  signal: {
+    form: /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9+/]{22,86}={0,2})$/i,
+    says: 'a uuid (e.g. signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102) or a base64 group id, not a phone number',
+  },
 };
 
 /** Why `value` is not a usable identity, or undefined when it is one. */
