@@ -129,6 +129,8 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       if (status?.state === 'reconnecting') {
         return [{ ok: false, what: 'whatsapp link', detail: `${who}; connection lost (code ${status.code ?? 'unknown'}), reconnecting in ${status.delayMs} ms (attempt ${status.attempt + 1})` }];
       }
+      // Stopped with its link intact: nothing is wrong with it, it just is not running (doctor before `start`).
+      if (status?.state === 'stopped') return [{ ok: true, what: 'whatsapp link', detail: `${who}; the connector is not running (stopped at ${status.at})` }];
       return [{ ok: status?.state === 'open', what: 'whatsapp link', detail: `${who}; ${status?.state ?? 'never connected'} since ${status?.at ?? '-'}` }];
     },
 
@@ -136,6 +138,9 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       typing.stopAll();
       await link?.stop();
       await inbound?.idle();
+      // A logout stays on record (doctor must keep saying re-link); anything else was a running link, now stopped.
+      const last = (await deps.store.getConnectorState(name, STATUS_KEY)) as LinkStatus | null | undefined;
+      if (link && last?.state !== 'logged_out') await setStatus({ state: 'stopped', at: new Date(deps.now()).toISOString() });
       if (inbound) deps.log.info({ ...inbound.counts }, 'whatsapp connector stopped');
       link = undefined;
     },

@@ -13,7 +13,7 @@ export const DEFAULT_BACKOFF: Backoff = { baseMs: 2_000, maxMs: 120_000, random:
 
 /** Where the link is, persisted so that `doctor` (another process) can tell. */
 export type LinkStatus =
-  | { state: 'connecting' | 'open' | 'qr'; at: string }
+  | { state: 'connecting' | 'open' | 'qr' | 'stopped'; at: string }
   | { state: 'reconnecting'; at: string; code: number | undefined; attempt: number; delayMs: number }
   | { state: 'logged_out'; at: string };
 

@@ -98,7 +98,8 @@ export function parseUpsert(raw: unknown): { ok: true; upsert: Upsert } | { ok: 
   return r.success ? { ok: true, upsert: r.data } : { ok: false, issues: issuesOf(r.error) };
 }
 
-const WRAPPERS = ['ephemeralMessage', 'viewOnceMessage', 'viewOnceMessageV2', 'viewOnceMessageV2Extension', 'documentWithCaptionMessage'];
+// editedMessage: newer clients wrap an edit's protocolMessage in it.
+const WRAPPERS = ['ephemeralMessage', 'viewOnceMessage', 'viewOnceMessageV2', 'viewOnceMessageV2Extension', 'documentWithCaptionMessage', 'editedMessage'];
 const MEDIA: Record<string, NonNullable<ChannelEventInput['attachments']>[number]['kind']> = {
   imageMessage: 'image',
   videoMessage: 'video',
@@ -123,6 +124,8 @@ function unwrap(message: Record<string, unknown>): Record<string, unknown> {
 }
 
 const norm = (j: string): string => jidNormalizedUser(j);
+/** baileys' isJidBot knows official bots only in their `@c.us` form, which normalizing turns into `@s.whatsapp.net`. */
+const isBotJid = (j: string): boolean => !!isJidBot(j.replace(/@s\.whatsapp\.net$/, '@c.us')) || !!isJidMetaAI(j);
 const name = (s: string): string => s.toWellFormed().slice(0, 256);
 
 /** One message of an upsert to a ChannelEvent (or why not); never throws. */
@@ -171,8 +174,11 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
   const group = isJidGroup(key.remoteJid) === true;
   const conversationId = group ? key.remoteJid : norm(key.remoteJid);
   if (group && !key.participant) return { kind: 'rejected', issues: ['key.participant: required in a group'] };
-  const senderId = norm(group ? key.participant! : key.remoteJid);
+  const rawSender = group ? key.participant! : key.remoteJid;
+  const senderId = norm(rawSender);
   const mine = (j: string | null | undefined) => !!j && ctx.self.ids.has(norm(j));
+  // fromMe is baileys' word for it; a message under our own jid or LID is ours whatever that flag says.
+  if (mine(senderId)) return { kind: 'ignored', reason: 'own' };
   const platformMessageId = edited ? `${edited}:edited:${key.id}` : key.id;
   const timestamp = m.messageTimestamp ?? Math.floor(ctx.now() / 1000);
   const event: ChannelEventInput = {
@@ -181,7 +187,7 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
     platform: 'whatsapp',
     account: ctx.account,
     conversation: { id: conversationId, kind: group ? 'group' : 'dm' },
-    sender: { id: senderId, ...(m.pushName ? { name: name(m.pushName) } : {}), isBot: !!isJidBot(senderId) || !!isJidMetaAI(senderId) },
+    sender: { id: senderId, ...(m.pushName ? { name: name(m.pushName) } : {}), isBot: isBotJid(rawSender) },
     ...inboundText(text),
     attachments,
     mentionsBot: (ctxInfo?.mentionedJid ?? []).some(mine),

@@ -63,6 +63,27 @@ describe('whatsapp messages.upsert to ChannelEvent', () => {
     expect(event('edit')).toMatchObject({ edited: true, text: 'hello, edited', platformMessageId: '3EB0C431D5D9B2A1F0E4:edited:3EB0EDIT000000000001' });
   });
 
+  it('marks official bots as bots in either jid form, and ignores our own jid or LID even without fromMe', () => {
+    const from = (participant: string) => (u: ReturnType<typeof fixture>) => ((u.messages[0]!.key.participant = participant), u);
+    for (const bot of ['13135550002@c.us', '13135550002@s.whatsapp.net']) {
+      const p = parse('group-mention', from(bot));
+      expect(p.kind === 'event' && p.event.sender).toEqual({ id: '13135550002@s.whatsapp.net', name: 'Bob', isBot: true });
+    }
+    expect(event('group-mention').sender.isBot).toBe(false);
+    expect(parse('group-mention', from('15550001111@s.whatsapp.net'))).toEqual({ kind: 'ignored', reason: 'own' });
+    expect(parse('group-mention', from('98765432109876@lid'))).toEqual({ kind: 'ignored', reason: 'own' });
+  });
+
+  it('reads an edit wrapped in editedMessage as an edit', () => {
+    const wrapped = (u: ReturnType<typeof fixture>) => {
+      const m = u.messages[0]!;
+      m.message = { editedMessage: { message: m.message } };
+      return u;
+    };
+    const p = parse('edit', wrapped);
+    expect(p.kind === 'event' && p.event).toMatchObject({ edited: true, text: 'hello, edited' });
+  });
+
   it('rejects a group message without participant and an envelope that is not an upsert', () => {
     const u = fixture('group-plain');
     delete u.messages[0]!.key.participant;

@@ -61,6 +61,12 @@ describe('whatsapp delivery exactly once', () => {
   });
 });
 
+/** What `doctor` sees: a fresh connector over the same state, never started. */
+async function doctorCheck(h: Awaited<ReturnType<typeof whatsappGateway>>['h']) {
+  const doctor = createWhatsapp({ name: 'whatsapp', config: { enabled: true, streamEdits: false }, gateway: h.config, resolve: () => '', store: h.store, sealed: h.sealed, log: pino({ level: 'silent' }), dataDir: '/nonexistent', now: Date.now });
+  return (await doctor.check!())[0];
+}
+
 describe('whatsapp link', () => {
   it('reconnects after a drop with growing, capped, jittered backoff, never in a tight loop', async () => {
     const { h, current, sockets } = await whatsappGateway(cleanup, { backoff: { baseMs: 40, maxMs: 160, random: () => 0.5 } });
@@ -106,10 +112,26 @@ describe('whatsapp link', () => {
     expect(check!.detail).toMatch(/^logged out: re-link required/);
     expect(await h.store.getConnectorState('whatsapp', CREDS_KEY)).toBeNull();
     // `doctor` builds a fresh connector in another process and never starts it: it says the same.
-    const doctor = createWhatsapp({ name: 'whatsapp', config: { enabled: true, streamEdits: false }, gateway: h.config, resolve: () => '', store: h.store, sealed: h.sealed, log: pino({ level: 'silent' }), dataDir: '/nonexistent', now: Date.now });
-    expect((await doctor.check!())[0]!.detail).toMatch(/^logged out: re-link required/);
+    expect((await doctorCheck(h))!.detail).toMatch(/^logged out: re-link required/);
     // A reply for a logged-out account is dead-lettered, not retried forever.
     await expect(h.connector.send({ v: 1, idempotencyKey: 'k1', eventId: 'e1', address: { platform: 'whatsapp', account: 'whatsapp', conversation: { id: ALICE, kind: 'dm' } }, text: 'hi', format: 'plain', kind: 'reply' }, new AbortController().signal)).rejects.toThrow(/re-link required/);
+  });
+
+  it('says a stopped connector is not running rather than still open; a logout stays on record after the stop', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().emit('creds.update', { me: { id: SELF.id, lid: SELF.lid, name: 'Assistant' }, registered: true });
+    current().open();
+    await h.until(async () => /; open since /.test((await h.connector.check!())[0]!.detail));
+    await h.stopConnector();
+    const stopped = await doctorCheck(h);
+    expect(stopped).toMatchObject({ ok: true, what: 'whatsapp link' });
+    expect(stopped!.detail).toMatch(/^linked as 15550001111@s\.whatsapp\.net; the connector is not running \(stopped at \d{4}-/);
+
+    await h.startConnector();
+    current().close(DisconnectReason.loggedOut);
+    await h.until(async () => (await audited(h, 'connector.logged_out')).length === 1);
+    await h.stopConnector();
+    expect((await doctorCheck(h))!.detail).toMatch(/^logged out: re-link required/);
   });
 
   it('keeps the auth creds across a restart (stored in connector state, revived byte for byte)', async () => {
