@@ -26,10 +26,13 @@ afterEach(async () => {
 });
 
 const SYSTEM = 'You are the fallback test assistant.';
+// Long enough that a busy machine's slow 503 is not taken for a stall (300 ms was, in a loaded full run).
+const STALL_MS = 1_500;
+
 function setup(assistant: Record<string, unknown>, deps: Partial<TalkDeps> = {}) {
   const config = parseConfig({
     backends: {
-      gpt: { type: 'openai', baseUrl: gpt.url, model: 'fake-gpt', apiKey: 'env:OAI', idleTimeoutMs: 300, pricing: { inputPerMTok: 2.5, outputPerMTok: 10 } },
+      gpt: { type: 'openai', baseUrl: gpt.url, model: 'fake-gpt', apiKey: 'env:OAI', idleTimeoutMs: STALL_MS, pricing: { inputPerMTok: 2.5, outputPerMTok: 10 } },
       claude: { type: 'anthropic', baseUrl: claude.url, model: 'claude-fake', apiKey: 'secret:ANT', pricing: { inputPerMTok: 3, outputPerMTok: 15 } },
       agent: { type: 'cli', flavor: 'jsonl', command: process.execPath, args: [FAKE_CLI, 'jsonl', 'tool'], timeoutMs: 5_000 },
     },
