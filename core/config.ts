@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { identityProblem } from './identity.js';
+import { ENDPOINT_FORM, parseEndpoint } from './rpc-endpoint.js';
 
 /**
  * The config file's schema (DESIGN.md "Config file"). Every object is strict: an unknown key is a config error,
@@ -153,24 +154,29 @@ const common = {
   streamEditMs: z.number().int().min(250).max(60_000).optional(),
 };
 
-const mailServer = z
-  .object({
-    host: z.string().min(1),
-    port,
-    /** TLS from the first byte; the default unless `starttls: true` asks for the upgrade instead. */
-    secure: z.boolean().optional(),
-    starttls: z.boolean().optional(),
-    user: z.string().min(1),
-    password: credential,
-    mailbox: z.string().optional(),
-  })
-  .strict()
-  .transform((s) => ({ ...s, secure: s.secure ?? s.starttls !== true }))
-  .refine((s) => s.secure || s.starttls || isLoopbackHost(s.host), {
-    message: 'secure: false (no TLS, no STARTTLS) is accepted only for loopback hosts',
-    path: ['secure'],
-  })
-  .refine((s) => !(s.secure && s.starttls), { message: 'secure: true (TLS from the first byte) and starttls: true exclude each other', path: ['starttls'] });
+const mailServerFields = {
+  host: z.string().min(1),
+  port,
+  /** TLS from the first byte; the default unless `starttls: true` asks for the upgrade instead. */
+  secure: z.boolean().optional(),
+  starttls: z.boolean().optional(),
+  user: z.string().min(1),
+  password: credential,
+};
+
+/** The TLS rules every mail server obeys, IMAP or SMTP. */
+const withTls = <T extends { host: string; secure?: boolean | undefined; starttls?: boolean | undefined }>(schema: z.ZodType<T>) =>
+  schema
+    .transform((s) => ({ ...s, secure: s.secure ?? s.starttls !== true }))
+    .refine((s) => s.secure || s.starttls || isLoopbackHost(s.host), {
+      message: 'secure: false (no TLS, no STARTTLS) is accepted only for loopback hosts',
+      path: ['secure'],
+    })
+    .refine((s) => !(s.secure && s.starttls), { message: 'secure: true (TLS from the first byte) and starttls: true exclude each other', path: ['starttls'] });
+
+/** Only IMAP has a mailbox: an SMTP section with one is a typo, refused like any unknown key. */
+const imapServer = withTls(z.object({ ...mailServerFields, mailbox: z.string().optional() }).strict());
+const smtpServer = withTls(z.object(mailServerFields).strict());
 
 /**
  * What an enabled connector cannot run without, checked with the rest of the config: a missing token is a config
@@ -223,7 +229,7 @@ const connectors = z
     signal: z
       .object({
         ...common,
-        rpc: z.string().regex(/^(tcp|http):\/\/[^/\s]+$/, 'must be tcp://host:port or http://host:port').optional(),
+        rpc: z.string().refine((v) => parseEndpoint(v) !== undefined, ENDPOINT_FORM).optional(),
         account: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be the number in international form, e.g. "+15550000000"').optional(),
         /** signal-cli is pinged (`version`) this often on the connector's connection; no answer within pingTimeoutMs = dead. */
         pingIntervalMs: z.number().int().min(1_000).optional(),
@@ -242,8 +248,8 @@ const connectors = z
       .object({
         ...common,
         address: z.email().optional(),
-        imap: mailServer.optional(),
-        smtp: mailServer.optional(),
+        imap: imapServer.optional(),
+        smtp: smtpServer.optional(),
       })
       .strict()
       .superRefine(whenEnabled((c) => (['address', 'imap', 'smtp'] as const).map((f) => !c[f] && [f, 'required when the email connector is enabled']))),

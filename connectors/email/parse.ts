@@ -24,6 +24,9 @@ export interface ParseContext {
   state: Pick<EmailState, 'message' | 'bySubject'>;
 }
 
+/** Ends the id a message without a Message-ID is known by here: kept for threading, never sent out as its id. */
+const STAND_IN_ID = '@no-message-id.invalid';
+export const isStandInId = (id: string): boolean => id.endsWith(`${STAND_IN_ID}>`);
 /** A Message-ID we can use as an id (<= 256 chars with brackets) and put back into In-Reply-To. */
 const MESSAGE_ID = /^<[^<>\s"\\]{1,250}>$/;
 const ID_TOKEN = /<[^<>\s"\\]{1,250}>/g;
@@ -45,14 +48,16 @@ export function trimReferences(refs: string[]): string[] {
   return refs.length <= MAX_REFERENCES ? refs : [refs[0]!, ...refs.slice(refs.length - MAX_REFERENCES + 1)];
 }
 
-function firstAddress(header: AddressObject | AddressObject[] | undefined): { address: string; name?: string } | undefined {
+/** Every usable mailbox of an address header, groups opened, lower-cased, in order, once each. */
+function addresses(header: AddressObject | AddressObject[] | undefined): Array<{ address: string; name?: string }> {
+  const out = new Map<string, { address: string; name?: string }>();
   for (const obj of [header ?? []].flat()) {
     for (const a of obj.value.flatMap((v) => (v.group ? v.group : [v]))) {
       const address = a.address?.trim().toLowerCase();
-      if (address && /^[^\s@<>]+@[^\s@<>]+$/.test(address) && address.length <= 254) return { address, ...(a.name ? { name: a.name } : {}) };
+      if (address && /^[^\s@<>]+@[^\s@<>]+$/.test(address) && address.length <= 254 && !out.has(address)) out.set(address, { address, ...(a.name ? { name: a.name } : {}) });
     }
   }
-  return undefined;
+  return [...out.values()];
 }
 
 /** Unfolded raw header values by lower-case name: the never-answer rules read headers exactly as sent. */
@@ -69,7 +74,9 @@ function rawHeaders(mail: ParsedMail): Map<string, string[]> {
 export function neverAnswer(headers: Map<string, string[]>, from: string, contentType: string): string | undefined {
   const first = (name: string) => headers.get(name)?.[0]?.toLowerCase();
   const autoSubmitted = first('auto-submitted');
-  if ((autoSubmitted !== undefined && autoSubmitted.split(';')[0]!.trim() !== 'no') || headers.has('x-autoreply') || headers.has('x-autorespond')) {
+  // RFC 3834: the keyword may carry parameters (`; …`) and comments (`(…)`) around it.
+  const keyword = autoSubmitted?.replace(/\([^()]*\)/g, ' ').split(';')[0]!.trim();
+  if ((keyword !== undefined && keyword !== 'no') || headers.has('x-autoreply') || headers.has('x-autorespond')) {
     return 'auto-submitted';
   }
   if (/^(bulk|list|junk|auto_reply)$/.test(first('precedence') ?? '')) return 'precedence';
@@ -116,8 +123,8 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
   const declared = mail.messageId?.trim();
   // A message without a usable Message-ID still gets one that is stable across redeliveries: its content's hash.
   const messageId =
-    declared && MESSAGE_ID.test(declared) ? declared : `<${createHash('sha256').update(source).digest('hex').slice(0, 40)}@no-message-id.invalid>`;
-  const sender = firstAddress(mail.from);
+    declared && MESSAGE_ID.test(declared) ? declared : `<${createHash('sha256').update(source).digest('hex').slice(0, 40)}${STAND_IN_ID}>`;
+  const sender = addresses(mail.from)[0];
   if (!sender) return { kind: 'rejected', reason: 'no-sender', messageId };
   const from = sender.address;
   if (from === ctx.address) return { kind: 'ignored', reason: 'own-address', messageId, from };
@@ -135,9 +142,9 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
   const attachments = attachmentsOf(mail);
   if (!text && attachments.length === 0) return { kind: 'ignored', reason: 'empty', messageId, from };
 
-  const replyTo = firstAddress(mail.replyTo);
-  // Never address a reply to the assistant itself, whatever Reply-To says.
-  const to = replyTo && replyTo.address !== ctx.address ? replyTo.address : from;
+  // Every mailbox Reply-To names (RFC 5322 §3.6.3), but never the assistant itself, whatever Reply-To says.
+  const replyTo = addresses(mail.replyTo).filter((a) => a.address !== ctx.address);
+  const to = replyTo.length > 0 ? replyTo.map((a) => a.address).join(', ') : from;
   const parent = inReplyTo ? await ctx.state.message(inReplyTo) : undefined;
   const event: ChannelEventInput = {
     v: 1,

@@ -5,7 +5,7 @@ import type { Reply } from '../../core/event.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
-import { trimReferences } from './parse.js';
+import { isStandInId, trimReferences } from './parse.js';
 import type { EmailState, MessageRecord } from './state.js';
 import { replySubject } from './text.js';
 
@@ -57,6 +57,12 @@ export function transportOptions(smtp: SmtpSettings) {
   };
 }
 
+/** In-Reply-To and References; a parent that came without a Message-ID has none to point at, so it is left out. */
+function threadHeaders(parentId: string, parentReferences: string[]): { inReplyTo?: string; references?: string[] } {
+  const references = trimReferences(isStandInId(parentId) ? parentReferences : [...parentReferences, parentId]);
+  return { ...(isStandInId(parentId) ? {} : { inReplyTo: parentId }), ...(references.length > 0 ? { references } : {}) };
+}
+
 /** 5xx is permanent (a refused recipient, a rejected message, bad credentials): retrying the same job cannot help. */
 function isPermanent(error: unknown): boolean {
   const e = error as { responseCode?: unknown; code?: unknown };
@@ -105,8 +111,7 @@ export function createSender(o: SenderOptions) {
           text: parts[i]!,
           messageId,
           date: new Date(),
-          inReplyTo: parent.id,
-          references: trimReferences([...(parent.record.references ?? []), parent.id]),
+          ...threadHeaders(parent.id, parent.record.references ?? []),
           headers: { 'Auto-Submitted': 'auto-replied' },
         });
       } catch (error) {

@@ -7,7 +7,7 @@ import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
 import { parseNotification, type ParseContext } from './parse.js';
 import { postRpc } from './http.js';
-import { parseEndpoint, SignalConnectionError, SignalRpcError, type Endpoint, type Notification } from './rpc.js';
+import { endpointOf, SignalConnectionError, SignalRpcError, type Endpoint, type Notification } from './rpc.js';
 import { createSend } from './send.js';
 import { Typing } from './typing.js';
 
@@ -78,7 +78,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     }
     let endpoint: Endpoint;
     try {
-      endpoint = parseEndpoint(cfg.rpc);
+      endpoint = endpointOf(cfg.rpc);
     } catch (error) {
       throw new ConfigError((error as Error).message);
     }

@@ -7,7 +7,9 @@
  *   stream whose `data:` lines are the notification params (`{"envelope":…,"account":…}`).
  */
 
-export type Endpoint = { kind: 'tcp' | 'http'; host: string; port: number; url: string };
+import { ENDPOINT_FORM, parseEndpoint, type Endpoint } from '../../core/rpc-endpoint.js';
+
+export type { Endpoint };
 
 /** One notification as the daemon wrote it: `method` and raw `params` (validated later, by parse.ts). */
 export interface Notification {
@@ -49,12 +51,11 @@ function* numbersNamed(node: unknown, key: string, depth: number): Generator<num
   }
 }
 
-export function parseEndpoint(rpc: string): Endpoint {
-  const m = /^(tcp|http):\/\/(\[[0-9a-fA-F:]+\]|[^/:\s]+):(\d{1,5})\/?$/.exec(rpc);
-  const port = Number(m?.[3]);
-  if (!m || !(port >= 1 && port <= 65535)) throw new Error(`connectors.signal.rpc: "${rpc}" must be tcp://host:port or http://host:port`);
-  const host = m[2]!.replace(/^\[|\]$/g, '');
-  return { kind: m[1] as 'tcp' | 'http', host, port, url: `${m[1]}://${m[2]}:${port}` };
+/** The configured endpoint; the config check refused any other shape, this names it again for a direct caller. */
+export function endpointOf(rpc: string): Endpoint {
+  const endpoint = parseEndpoint(rpc);
+  if (!endpoint) throw new Error(`connectors.signal.rpc: "${rpc}" ${ENDPOINT_FORM}`);
+  return endpoint;
 }
 
 export interface LinkHandlers {

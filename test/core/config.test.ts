@@ -95,6 +95,17 @@ describe('config', () => {
     const mail = (host: string) => ({ connectors: { email: { imap: { host, port: 143, secure: false, user: 'u', password: 'env:P' } } } });
     expect(() => parseConfig(mail('127.0.0.1'))).not.toThrow();
     expect(errorOf(mail('imap.example.org'))).toMatch(/connectors\.email\.imap\.secure: .*loopback/);
+    const smtp = { host: '127.0.0.1', port: 25, secure: false, user: 'u', password: 'env:P' };
+    expect(errorOf({ connectors: { email: { smtp: { ...smtp, mailbox: 'Sent' } } } })).toContain('connectors.email.smtp.mailbox: unknown key');
+    expect(errorOf({ connectors: { email: { smtp: { ...smtp, host: 'smtp.example.org' } } } })).toMatch(/connectors\.email\.smtp\.secure: .*loopback/);
+  });
+
+  it('refuses a signal rpc endpoint without a usable host and port', () => {
+    const signal = (rpc: string) => ({ connectors: { signal: { rpc } } });
+    for (const rpc of ['tcp://127.0.0.1:99999', 'tcp://127.0.0.1', 'tcp://127.0.0.1:0', 'tcp://:7583', 'http://127.0.0.1:8080/api']) {
+      expect(errorOf(signal(rpc))).toContain('connectors.signal.rpc: must be tcp://host:port or http://host:port');
+    }
+    for (const rpc of ['tcp://127.0.0.1:7583', 'http://[::1]:8080', 'tcp://localhost:1']) expect(() => parseConfig(signal(rpc))).not.toThrow();
   });
 
   it('refuses an enabled connector without what it cannot run without, and ignores a disabled one', () => {

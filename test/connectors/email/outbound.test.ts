@@ -35,6 +35,17 @@ describe('email outbound', () => {
     expect(h.sent('ivan@example.com')).toHaveLength(0);
   });
 
+  it('a reply to several Reply-To mailboxes goes to all of them; one to a mail without Message-ID points at no made-up id', async () => {
+    const h = await harness();
+    await h.account.append(mail({ from: 'kim@example.com', to: h.account.user, subject: 'c', body: 'three', headers: { 'Reply-To': 'one@example.com, two@example.com' } }).raw);
+    expect((await h.nextReply('one@example.com')).to).toEqual(['one@example.com', 'two@example.com']);
+    await h.account.append(mail({ from: 'lee@example.com', to: h.account.user, subject: 'd', body: 'four', messageId: null }).raw);
+    const reply = await h.nextReply('lee@example.com');
+    expect(header(reply, 'in-reply-to')).toBeUndefined();
+    expect(header(reply, 'references')).toBeUndefined();
+    expect(header(reply, 'message-id')).toMatch(/^<.+@example\.org>$/);
+  });
+
   it('stop() waits for a send in flight to get its 250', async () => {
     const h = await harness();
     const before = servers.smtp.attempts.length;

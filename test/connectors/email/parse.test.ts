@@ -55,6 +55,9 @@ describe('email parse: never answered', () => {
 
   it('answers Auto-Submitted: no, and ignores MAILER-DAEMON and its own address in any case', async () => {
     expect(await receive(mail({ from: 'x@example.com', to: ME, headers: { 'Auto-Submitted': 'No' } }).raw)).toMatchObject({ kind: 'event' });
+    // RFC 3834 allows comments around the keyword.
+    expect(await receive(mail({ from: 'x@example.com', to: ME, headers: { 'Auto-Submitted': 'no (typed by a person)' } }).raw)).toMatchObject({ kind: 'event' });
+    expect(await receive(mail({ from: 'x@example.com', to: ME, headers: { 'Auto-Submitted': '(robot) auto-replied' } }).raw)).toMatchObject({ kind: 'ignored', reason: 'auto-submitted' });
     expect(await receive(mail({ from: 'mailer-daemon@example.net', to: ME }).raw)).toMatchObject({ kind: 'ignored', reason: 'bounce' });
     expect(await receive(mail({ from: 'Me <Assistant@Example.ORG>', to: ME }).raw)).toMatchObject({ kind: 'ignored', reason: 'own-address' });
   });
@@ -104,6 +107,14 @@ describe('email parse: what the assistant sees', () => {
     expect(out.event.sender.id).toBe('grace.hopper@example.net');
     expect(out.record.to).toBe('desk@example.net');
     expect(out.event.conversation.id).toBe('<invoice-2024-05@example.net>');
+  });
+
+  it('replies to every mailbox Reply-To names, but never to the assistant itself', async () => {
+    const headers = { 'Reply-To': `x1@example.net, Team <X2@example.net>, ${ME}` };
+    const out = await receive(mail({ from: 'ada@example.com', to: ME, headers }).raw);
+    expect(out.kind === 'event' && out.record.to).toBe('x1@example.net, x2@example.net');
+    const onlyMe = await receive(mail({ from: 'ada@example.com', to: ME, headers: { 'Reply-To': ME } }).raw);
+    expect(onlyMe.kind === 'event' && onlyMe.record.to).toBe('ada@example.com');
   });
 
   it('leaves out text over 100,000 characters, keeping its length, but not a long quote around a short answer', async () => {
