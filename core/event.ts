@@ -29,6 +29,12 @@ const wellFormed = (max: number) =>
     .refine((s) => s.isWellFormed(), { message: 'contains an unpaired UTF-16 surrogate' });
 
 const id = wellFormed(MAX_ID).min(1);
+/**
+ * Control characters and bidirectional overrides in a display name become spaces: a name is printed on one line
+ * (`pair list`, logs, owner notices), and a newline or an escape sequence in it could forge a line or a terminal state.
+ */
+const SPOOFING = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/gu;
+const displayName = wellFormed(MAX_ID).transform((s) => s.replace(SPOOFING, ' '));
 export const platformName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lower-case platform name');
 
 export const conversationSchema = z
@@ -44,7 +50,7 @@ export const conversationSchema = z
 export const senderSchema = z
   .object({
     id,
-    name: wellFormed(MAX_ID).optional(),
+    name: displayName.optional(),
     isBot: z.boolean(),
   })
   .strict();
@@ -52,7 +58,7 @@ export const senderSchema = z
 export const attachmentSchema = z
   .object({
     kind: z.enum(['image', 'audio', 'video', 'file', 'sticker', 'other']),
-    name: wellFormed(MAX_ID).optional(),
+    name: displayName.optional(),
     mimeType: z.string().max(128).optional(),
     size: z.number().int().nonnegative().max(MAX_ATTACHMENT_BYTES).optional(),
     platformFileId: id.optional(),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { inboundText, MAX_TEXT_CHARS, type ChannelEventInput } from '../../core/event.js';
+import { inboundText, type ChannelEventInput } from '../../core/event.js';
 
 /**
  * signal-cli `receive` notification → ChannelEvent (shapes from signal-cli's JsonMessageEnvelope and friends).
@@ -18,7 +18,7 @@ const mentionSchema = z.object({ uuid: str(), number: str(), name: str(), start:
 const dataMessageSchema = z.object({
   timestamp: z.number().int().positive(),
   // The limit (100,000 characters) is checked below so that an oversized message is told apart from a malformed one.
-  message: z.string().max(4 * MAX_TEXT_CHARS).nullish(),
+  message: z.string().nullish(),
   mentions: z.array(mentionSchema).max(200).nullish(),
   quote: z.object({ id: z.number().int().positive(), author: str(), authorNumber: str(), authorUuid: str() }).nullish(),
   attachments: z

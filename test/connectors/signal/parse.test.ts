@@ -127,6 +127,9 @@ describe('signal parse: malformed and oversized', () => {
     const long = fixture('dm-text');
     long.params.envelope.dataMessage!.message = 'x'.repeat(100_001);
     expect(parseNotification('receive', long.params, ctx())).toMatchObject({ kind: 'event', event: { text: '', tooLongChars: 100_001 } });
+    // Far longer still (anything a 4 MB line holds) is the same over-long message, not a malformed envelope.
+    long.params.envelope.dataMessage!.message = 'word '.repeat(200_000);
+    expect(parseNotification('receive', long.params, ctx())).toMatchObject({ kind: 'event', event: { text: '', tooLongChars: 1_000_000 } });
     expect(parseNotification('subscribeReceive', {}, ctx())).toMatchObject({ kind: 'unsupported' });
   });
 
