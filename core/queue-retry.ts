@@ -26,8 +26,9 @@ export async function runWithRetries(
   handler: JobHandler,
   options: ConsumeOptions,
   signal: AbortSignal,
+  stopping?: AbortSignal,
 ): Promise<Outcome> {
-  const outcome = await attempt(job, handler, options, signal);
+  const outcome = await attempt(job, handler, options, signal, stopping);
   if (outcome.kind === 'dead') {
     try {
       await options.onDead?.(job, outcome.error);
@@ -38,12 +39,19 @@ export async function runWithRetries(
   return outcome;
 }
 
+/**
+ * `signal` aborts the handler itself (a drain that ran out of time); `stopping` says the consumer is shutting down:
+ * an attempt under way may finish, but a failed one is handed back, never retried or dead-lettered by a process
+ * on its way out (a platform down for the few seconds of a drain must not cost the reply).
+ */
 async function attempt(
   job: Job,
   handler: JobHandler,
   options: ConsumeOptions,
   signal: AbortSignal,
+  stopping?: AbortSignal,
 ): Promise<Outcome> {
+  const pause = stopping ? AbortSignal.any([signal, stopping]) : signal;
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const backoffMs = options.backoffMs ?? DEFAULT_BACKOFF_MS;
   for (let attempt = job.attempt; ; attempt++) {
@@ -53,10 +61,11 @@ async function attempt(
       return { kind: 'done', result: result ?? {} };
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      if (isUnrecoverable(error) || attempt >= maxAttempts) return { kind: 'dead', error: message, attempts: attempt };
-      if (signal.aborted) return { kind: 'released' };
+      if (isUnrecoverable(error)) return { kind: 'dead', error: message, attempts: attempt };
+      if (pause.aborted) return { kind: 'released' };
+      if (attempt >= maxAttempts) return { kind: 'dead', error: message, attempts: attempt };
       try {
-        await sleep(backoffDelay(attempt, backoffMs), undefined, { signal });
+        await sleep(backoffDelay(attempt, backoffMs), undefined, { signal: pause });
       } catch {
         return { kind: 'released' };
       }

@@ -318,7 +318,7 @@ class BullmqConsumer {
         return this.handler(attempt, signal);
       };
       const input: Job = { queue: env.queue, id: env.id, partition: env.partition, payload: env.payload, attempt: first };
-      const running = runWithRetries(input, handler, this.options, flight.controller.signal);
+      const running = runWithRetries(input, handler, this.options, flight.controller.signal, this.stopping.signal);
       const outcome: Outcome = await Promise.race([running, flight.released]);
       if (outcome.kind === 'released') return handBack();
       try {

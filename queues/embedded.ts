@@ -253,6 +253,8 @@ type ClaimedJob = Job & { seq: number };
 /** One consume() call: a claim loop woken by nudges, bounded by a semaphore. */
 class EmbeddedConsumer {
   private readonly abort = new AbortController();
+  /** Fired when close() starts: failed attempts are handed back from then on (see runWithRetries). */
+  private readonly stopping = new AbortController();
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly semaphore: Semaphore;
   private stopped = false;
@@ -311,7 +313,7 @@ class EmbeddedConsumer {
   }
 
   private async process(job: ClaimedJob): Promise<void> {
-    const outcome = await runWithRetries(job, this.handler, this.options, this.abort.signal);
+    const outcome = await runWithRetries(job, this.handler, this.options, this.abort.signal, this.stopping.signal);
     if (outcome.kind === 'done') await this.driver.complete(job, outcome.result);
     else if (outcome.kind === 'dead') await this.driver.deadLetter(job, outcome.error, outcome.attempts);
     else this.driver.release([job.seq]);
@@ -320,6 +322,7 @@ class EmbeddedConsumer {
   async close(drainMs = 8_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopping.abort();
     this.wake();
     await this.loop;
     const pending = [...this.inFlight.values()];

@@ -41,6 +41,9 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     log.warn({ error: (error as Error).message }, 'a streamed draft was not shown; the final reply still will be'),
   ), {
     concurrency: 4,
+    // A platform blip (a reconnect, a 5xx burst) is ridden out for about two minutes before a reply is dead-lettered.
+    maxAttempts: 10,
+    backoffMs: 500,
     onDead: async (job, error) => {
       log.error({ job: job.id, error }, 'reply dead-lettered');
       await rt.store.appendAudit([{ kind: 'queue.dead_lettered', actor, subject: job.id, data: { queue: job.queue, error: error.slice(0, 500) } }]);

@@ -229,5 +229,36 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       await until(() => redelivered.length === 1, 30_000);
       expect(redelivered[0]!.id).toBe('stuck');
     });
+
+    it('hands back a job that fails while the consumer closes, without retrying it into the dead letters', async () => {
+      const a = await open();
+      const queue = name();
+      let attempts = 0;
+      const c = a.consume(
+        queue,
+        async () => {
+          attempts++;
+          await sleep(50);
+          throw new Error('platform down');
+        },
+        // Two attempts left when the close begins: retrying on through the drain would dead-letter it within 100 ms.
+        { backoffMs: 5, maxAttempts: 4 },
+      );
+      await a.enqueue(queue, [{ id: 'failing', partition: 'p', payload: null }]);
+      await until(() => attempts >= 2);
+      await c.close(5_000);
+      const tried = attempts;
+      expect(tried).toBeLessThanOrEqual(3);
+      expect((await a.deadLetters()).filter((d) => d.queue === queue)).toHaveLength(0);
+
+      const b = await open();
+      const redelivered: Job[] = [];
+      b.consume(queue, async (job) => {
+        redelivered.push(job);
+      });
+      await until(() => redelivered.length === 1, 30_000);
+      expect(redelivered[0]!.id).toBe('failing');
+      expect(attempts).toBe(tried);
+    });
   });
 }
