@@ -37,6 +37,8 @@ export function decideAccess(access: Config['access'], event: ChannelEvent, over
     if (LOCALLY_AUTHENTICATED.has(event.platform)) return { admitted: true, rule: 'local' };
     if (allowed(access, overrides, sender)) return { admitted: true, rule: 'allow' };
     if (overrides.get(sender) === 'revoke') return { admitted: false, rule: 'revoked' };
+    // The one who approves pairings needs no pairing of their own (nor to be listed twice).
+    if (access.owners.includes(sender)) return { admitted: true, rule: 'owner' };
     if (access.dm === 'open') return { admitted: true, rule: 'open' };
     return { admitted: false, rule: access.dm === 'pairing' ? 'unknown-sender' : 'not-allowlisted' };
   }

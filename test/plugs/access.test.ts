@@ -118,6 +118,15 @@ describe('owner notification', () => {
   });
 });
 
+describe('owners', () => {
+  it('admits an owner in a DM without pairing or an allow entry, but not a group the owner writes in', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'pairing', owners: ['telegram:900'] } } });
+    await gw.publish([dm('900', 'it is me'), group('-100', '900', 'in a group')]);
+    expect(await settle(gw)).toEqual(['it is me']);
+    expect(await gw.store.accessStore().pendingPairings(Date.now())).toEqual([]);
+  });
+});
+
 describe('enclosing scopes (a Discord guild)', () => {
   const inGuild = (channel: string, sender: string) =>
     makeEvent({ platform: 'discord', sender: { id: sender, isBot: false }, conversation: { id: channel, kind: 'channel', within: ['81'] }, text: `in ${channel}`, mentionsBot: true });
