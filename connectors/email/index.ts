@@ -6,6 +6,7 @@ import { partProgress } from '../../core/part-progress.js';
 import { parseMail, type ParseOutcome } from './parse.js';
 import { createSender, type SmtpSettings } from './send.js';
 import { EmailState } from './state.js';
+import { describeMailServerError } from './net-errors.js';
 import { describeImapError, imapOptions, MailboxWatcher, type ImapSettings, type UnseenMessage } from './watch.js';
 
 export type EmailConfig = NonNullable<NonNullable<Config['connectors']>['email']>;
@@ -14,6 +15,8 @@ export type EmailConfig = NonNullable<NonNullable<Config['connectors']>['email']
 export const POLL_MS = 10_000;
 /** Larger messages are not downloaded: rejected (audited) and flagged \Seen, so they never block the mailbox. */
 export const MAX_SOURCE_BYTES = 32 * 1024 * 1024;
+/** How long `check()` waits for each server. */
+const CHECK_MS = 8_000;
 
 /** The config with its credentials resolved; a missing field is a config error naming it, before any network call. */
 function settings(deps: ConnectorDeps<EmailConfig>): { address: string; imap: ImapSettings; smtp: SmtpSettings } {
@@ -109,25 +112,40 @@ export function createEmailConnector(deps: ConnectorDeps<EmailConfig>, tuning: {
     },
     send: (reply, signal) => sender.send(reply, signal),
     async check() {
-      const results: Array<{ ok: boolean; what: string; detail: string }> = [];
-      const client = new ImapFlow({ ...imapOptions(imap, deps.log), disableAutoIdle: true });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        const box = await client.mailboxOpen(imap.mailbox, { readOnly: true });
-        results.push({ ok: true, what: 'email IMAP', detail: `logged in to ${imap.host}:${imap.port} as ${imap.user}; ${imap.mailbox} has ${box.exists} messages` });
-      } catch (error) {
-        results.push({ ok: false, what: 'email IMAP', detail: `${imap.host}:${imap.port} as ${imap.user}, mailbox ${imap.mailbox}: ${describeImapError(error)}` });
-      } finally {
-        await client.logout().catch(() => client.close());
-      }
-      try {
-        await sender.verify();
-        results.push({ ok: true, what: 'email SMTP', detail: `logged in to ${smtp.host}:${smtp.port} as ${smtp.user}` });
-      } catch (error) {
-        results.push({ ok: false, what: 'email SMTP', detail: `${smtp.host}:${smtp.port} as ${smtp.user}: ${(error as Error).message}` });
-      }
-      return results;
+      // Both servers side by side, each within its own deadline, so one that hangs never hides the other's verdict
+      // (doctor gives the whole check 15 s).
+      const within = <T>(work: Promise<T>, onLate: () => void): Promise<T> =>
+        Promise.race([
+          work,
+          new Promise<never>((_, reject) => setTimeout(() => (onLate(), reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }))), CHECK_MS).unref()),
+        ]);
+      const imapCheck = async () => {
+        const client = new ImapFlow({ ...imapOptions(imap, deps.log), disableAutoIdle: true });
+        client.on('error', () => undefined);
+        try {
+          const box = await within(
+            client.connect().then(() => client.mailboxOpen(imap.mailbox, { readOnly: true })),
+            () => client.close(),
+          );
+          return { ok: true, what: 'email IMAP', detail: `logged in to ${imap.host}:${imap.port} as ${imap.user}; ${imap.mailbox} has ${box.exists} messages` };
+        } catch (error) {
+          const why = (error as { authenticationFailed?: boolean; responseText?: string }).responseText ? describeImapError(error) : describeMailServerError(error, imap);
+          return { ok: false, what: 'email IMAP', detail: `${imap.host}:${imap.port} as ${imap.user}, mailbox ${imap.mailbox}: ${why}` };
+        } finally {
+          await client.logout().catch(() => client.close());
+        }
+      };
+      const smtpCheck = async () => {
+        try {
+          await within(sender.verify(), () => sender.close());
+          return { ok: true, what: 'email SMTP', detail: `logged in to ${smtp.host}:${smtp.port} as ${smtp.user}` };
+        } catch (error) {
+          const e = error as { responseCode?: unknown; message?: string };
+          const why = typeof e.responseCode === 'number' ? (e.message ?? String(error)) : describeMailServerError(error, smtp);
+          return { ok: false, what: 'email SMTP', detail: `${smtp.host}:${smtp.port} as ${smtp.user}: ${why}` };
+        }
+      };
+      return Promise.all([imapCheck(), smtpCheck()]);
     },
     async stop() {
       await watcher?.stop();

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import { createEmailConnector, type EmailConfig } from '../../../connectors/email/index.js';
@@ -87,6 +89,45 @@ describe('email outbound', () => {
     expect(bad[1]!.detail).toContain('535');
     expect(bad.map((r) => r.detail).join(' ')).not.toContain('S3cret-not-this');
   });
+
+  it('check() names a silent server, a refused connection and a TLS mismatch in plain words, each on its own', async () => {
+    const h = await harness();
+    const silent = createServer(() => undefined).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const closedPort = (closed.address() as AddressInfo).port;
+    closed.close();
+    try {
+      const connector = (imap: Record<string, unknown>, smtp: Record<string, unknown>) => {
+        const config = parseConfig({
+          connectors: {
+            email: {
+              enabled: true,
+              address: h.account.user,
+              imap: { host: '127.0.0.1', port: servers.dovecot.port, secure: false, user: h.account.user, password: 'env:IMAP', mailbox: 'INBOX', ...imap },
+              smtp: { host: '127.0.0.1', port: servers.smtp.port, secure: false, user: servers.smtp.user, password: 'env:SMTP', ...smtp },
+            },
+          },
+        });
+        return createEmailConnector(depsFor(config, { 'env:IMAP': h.account.password, 'env:SMTP': servers.smtp.password }));
+      };
+      const started = Date.now();
+      const [hung, refused] = await connector({ port: (silent.address() as AddressInfo).port }, { port: closedPort }).check!();
+      expect(Date.now() - started).toBeLessThan(12_000);
+      expect(hung).toMatchObject({ ok: false, what: 'email IMAP' });
+      expect(hung!.detail).toMatch(/no answer from 127\.0\.0\.1:\d+ in time/);
+      expect(refused).toMatchObject({ ok: false, what: 'email SMTP' });
+      expect(refused!.detail).toContain(`connection refused: nothing is listening at 127.0.0.1:${closedPort}`);
+
+      const [tlsImap, tlsSmtp] = await connector({ secure: true }, { secure: true }).check!();
+      expect(tlsImap!.detail).toContain('TLS failed: 127.0.0.1');
+      expect(tlsImap!.detail).toContain('answered in plain text');
+      expect(tlsSmtp!.detail).toContain('answered in plain text');
+    } finally {
+      silent.close();
+    }
+  }, 30_000);
 
   it('refuses a config without address, imap or smtp before any network call, naming the field', () => {
     // The schema refuses it at load, naming the field; the factory checks again for configs built in code.
