@@ -11,6 +11,10 @@ export interface HealthState {
   lastMessageAt?: number;
   reconnects?: number;
   lastLoss?: { at: number; reason: string };
+  /** The last failed reconnect, in plain words: why the daemon cannot be reached now. */
+  lastError?: { at: number; error: string };
+  /** When the connector last stopped cleanly (cleared when it starts). */
+  stoppedAt?: number;
   ignored?: Record<string, number>;
   otherAccount?: string;
 }
@@ -76,6 +80,8 @@ export interface CheckInput {
 export function describeHealth(i: CheckInput): Array<{ ok: boolean; what: string; detail: string }> {
   const { state, now, link } = i;
   const out: Array<{ ok: boolean; what: string; detail: string }> = [];
+  // Lost and not heard since: whatever the record says about earlier, the daemon is unreachable now.
+  const down = !!state.lastLoss && state.lastLoss.at >= (state.lastAliveAt ?? 0);
   if (i.probe) {
     out.push(
       i.probe.ok
@@ -84,14 +90,23 @@ export function describeHealth(i: CheckInput): Array<{ ok: boolean; what: string
     );
   } else {
     // A TCP probe would subscribe to receiving under on-connection mode and swallow queued messages: use the record.
+    const notProbed = '(not probed from here: a TCP probe would take queued messages)';
     const fresh = !!state.lastAliveAt && now - state.lastAliveAt < 3 * i.timing.pingIntervalMs;
-    out.push({
-      ok: fresh,
-      what: 'signal daemon',
-      detail: fresh
-        ? `the running connector last heard signal-cli at ${i.rpc} answer ${ago(now, state.lastAliveAt)}`
-        : `no running connector has heard signal-cli at ${i.rpc} answer since ${ago(now, state.lastAliveAt)} (not probed from here: a TCP probe would take queued messages)`,
-    });
+    if (down) {
+      const why = state.lastError ? `cannot reach it: ${state.lastError.error} (${ago(now, state.lastError.at)})` : 'reconnecting';
+      out.push({ ok: false, what: 'signal daemon', detail: `the connector lost signal-cli at ${i.rpc} ${ago(now, state.lastLoss!.at)} (${state.lastLoss!.reason}) and ${why}` });
+    } else if (state.stoppedAt && state.lastAliveAt) {
+      // Stopped cleanly with the daemon answering: nothing is known to be wrong, it just is not running now.
+      out.push({ ok: true, what: 'signal daemon', detail: `the connector is not running (stopped ${ago(now, state.stoppedAt)}); signal-cli at ${i.rpc} last answered it ${ago(now, state.lastAliveAt)} ${notProbed}` });
+    } else {
+      out.push({
+        ok: fresh,
+        what: 'signal daemon',
+        detail: fresh
+          ? `the running connector last heard signal-cli at ${i.rpc} answer ${ago(now, state.lastAliveAt)}`
+          : `no running connector has heard signal-cli at ${i.rpc} answer since ${ago(now, state.lastAliveAt)} ${notProbed}`,
+      });
+    }
   }
   out.push(
     state.otherAccount
@@ -111,6 +126,6 @@ export function describeHealth(i: CheckInput): Array<{ ok: boolean; what: string
       what: 'signal inbound',
       detail: link.connected ? `connected since ${ago(now, link.connectedAt)}; ${facts}` : `disconnected, reconnecting; ${facts}`,
     });
-  } else out.push({ ok: true, what: 'signal inbound', detail: facts });
+  } else out.push({ ok: !down, what: 'signal inbound', detail: facts });
   return out;
 }

@@ -7,6 +7,7 @@ import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
 import { parseNotification, type ParseContext } from './parse.js';
 import { postRpc } from './http.js';
+import { plainNetError } from '../../core/net-errors.js';
 import { endpointOf, SignalConnectionError, SignalRpcError, type Endpoint, type Notification } from './rpc.js';
 import { createSend } from './send.js';
 import { Typing } from './typing.js';
@@ -184,7 +185,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
       await health.load();
       // A uuid learned for another number (the config changed) would make mentions of someone else address us.
       selfUuid = health.state.selfAccount === account ? health.state.selfUuid : undefined;
-      health.update({ otherAccount: undefined }); // judged afresh for this config
+      health.update({ otherAccount: undefined, stoppedAt: undefined }); // judged afresh for this config
       if (!isLoopbackHost(endpoint.host)) {
         deps.log.warn({ rpc: endpoint.url }, 'signal-cli JSON-RPC has no encryption or authentication: keep it on loopback or a private network');
       }
@@ -198,7 +199,9 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
         log: deps.log,
         now: deps.now,
         audit: async (kind, data) => {
-          health.update({ reconnects: link?.reconnects ?? 0, ...(link?.lastLoss ? { lastLoss: link.lastLoss } : {}) }, true);
+          // Reconnected is alive again, before the next ping says so.
+          const back = kind === 'connector.reconnected' ? { lastAliveAt: deps.now(), lastError: undefined } : {};
+          health.update({ reconnects: link?.reconnects ?? 0, ...(link?.lastLoss ? { lastLoss: link.lastLoss } : {}), ...back }, true);
           await audit(kind, data);
         },
         onNotification: (n) => {
@@ -207,6 +210,8 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
         },
         onMalformed: (reason) => inOrder(() => audit('inbound.rejected', { issues: [reason] })),
         onAlive: () => health.update({ lastAliveAt: deps.now() }),
+        onReconnectFailed: (error) =>
+          health.update({ lastError: { at: deps.now(), error: plainNetError(error, endpoint) ?? (error as Error).message } }, true),
       });
       try {
         await link.start(startTimeoutMs);
@@ -258,6 +263,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
       await link?.stop();
       // What was read is finished: it exists nowhere else any more. (Bounded: SIGTERM must end within 10 s.)
       await Promise.race([chain, sleep(2_000, undefined, { ref: false })]);
+      health.update({ stoppedAt: deps.now() });
       await health.flush();
     },
   };

@@ -46,6 +46,8 @@ export interface LinkDeps {
   onMalformed(reason: string): void;
   /** After every answered ping: the daemon is alive (persisted for `doctor`). */
   onAlive?(): void;
+  /** A reconnect attempt failed (the daemon is still unreachable). */
+  onReconnectFailed?(error: unknown): void;
   random?: () => number;
 }
 
@@ -160,6 +162,7 @@ export class SignalLink {
         await this.open();
       } catch (error) {
         this.deps.log.warn({ attempt: attempt + 1, error: (error as Error).message }, 'signal-cli reconnect failed');
+        this.deps.onReconnectFailed?.(error);
         continue;
       }
       if (!this.conn) return;

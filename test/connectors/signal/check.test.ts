@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../../core/config.js';
 import type { ConnectorDeps } from '../../../core/connector.js';
 import { createSignalConnector, type SignalConfig } from '../../../connectors/signal/index.js';
+import type { Timing } from '../../../connectors/signal/link.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ACCOUNT, ACCOUNT_UUID, FakeSignalDaemon } from '../../fakes/signal/daemon.js';
 import { message } from '../../fakes/signal/fixtures.js';
@@ -17,7 +18,7 @@ afterEach(async () => {
 });
 
 /** A connector outside any gateway, as `doctor` would build one: a state map stands in for the store. */
-function bare(config: Partial<SignalConfig>, state = new Map<string, unknown>()) {
+function bare(config: Partial<SignalConfig>, state = new Map<string, unknown>(), timing: Partial<Timing> = {}) {
   const deps: ConnectorDeps<SignalConfig> = {
     name: 'signal',
     config: { enabled: true, ...config },
@@ -33,10 +34,14 @@ function bare(config: Partial<SignalConfig>, state = new Map<string, unknown>())
     dataDir: '/nonexistent',
     now: Date.now,
   };
-  return createSignalConnector(deps, { timing: { pingTimeoutMs: 3_000, connectTimeoutMs: 3_000 } });
+  return createSignalConnector(deps, { timing: { pingTimeoutMs: 3_000, connectTimeoutMs: 3_000, ...timing } });
 }
 
 const io = { publish: async () => [] };
+
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  for (const start = Date.now(); !(await check()); await sleep(50)) if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+}
 
 describe('signal config and doctor checks', () => {
   it('refuses a missing or malformed rpc or account before any network call, naming the field', async () => {
@@ -68,13 +73,31 @@ describe('signal config and doctor checks', () => {
     const checks = await bare({ rpc: daemon.tcpUrl, account: ACCOUNT }, state).check!();
     expect(daemon.connections).toBe(before);
     expect(checks).toEqual([
-      { ok: true, what: 'signal daemon', detail: expect.stringContaining('the running connector last heard signal-cli') },
+      { ok: true, what: 'signal daemon', detail: expect.stringMatching(/^the connector is not running \(stopped .*\); signal-cli at tcp:.* last answered it /) },
       { ok: true, what: 'signal account', detail: `${ACCOUNT} (uuid ${ACCOUNT_UUID})` },
       { ok: true, what: 'signal inbound', detail: expect.stringContaining('last message never') },
     ]);
     // With no record at all, doctor says so instead of guessing.
     const unknown = await bare({ rpc: daemon.tcpUrl, account: ACCOUNT }).check!();
     expect(unknown[0]).toMatchObject({ ok: false, detail: expect.stringContaining('not probed from here') });
+  });
+
+  it('doctor says a running connector that lost its daemon cannot reach it, in plain words, until it is back', async () => {
+    const daemon = await FakeSignalDaemon.start();
+    cleanup.push(() => daemon.close());
+    const state = new Map<string, unknown>();
+    const running = bare({ rpc: daemon.tcpUrl, account: ACCOUNT }, state, { reconnectBaseMs: 50, reconnectMaxMs: 200 });
+    cleanup.push(() => running.stop());
+    await running.start(io);
+    const doctor = () => bare({ rpc: daemon.tcpUrl, account: ACCOUNT }, state).check!();
+    expect((await doctor())[0]).toMatchObject({ ok: true, detail: expect.stringContaining('the running connector last heard') });
+    const port = Number(new URL(daemon.tcpUrl).port);
+    await daemon.close();
+    await until(async () => (await doctor())[0]!.detail.includes('cannot reach it'));
+    const [daemonVerdict, , inbound] = await doctor();
+    expect(daemonVerdict).toMatchObject({ ok: false, what: 'signal daemon' });
+    expect(daemonVerdict!.detail).toMatch(new RegExp(`^the connector lost signal-cli at tcp://127\\.0\\.0\\.1:${port} .* and cannot reach it: connection refused: nothing is listening at 127\\.0\\.0\\.1:${port}`));
+    expect(inbound).toMatchObject({ ok: false, what: 'signal inbound' });
   });
 
   it('over HTTP doctor probes with a plain request, which never subscribes to receiving', async () => {
