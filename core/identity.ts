@@ -11,11 +11,12 @@ const STABLE_IDS: Record<string, { form: RegExp; says: string }> = {
   discord: { form: /^\d{1,20}$/, says: 'a numeric user, channel or guild id (e.g. discord:80351110224678912)' },
   slack: { form: /^[A-Z0-9]{2,32}$/, says: 'a user or channel id (e.g. slack:U0123ABCD), not a name' },
   whatsapp: { form: /^[^@\s]+@[a-z.]+$/, says: 'a JID (e.g. whatsapp:15551234567@s.whatsapp.net)' },
-  email: { form: /^[^@\s]+@[^@\s]+$/, says: 'an address (e.g. email:alice@example.org)' },
+  // The connector lower-cases addresses, and entries are compared exactly.
+  email: { form: /^[^@\sA-Z]+@[^@\sA-Z]+$/, says: 'an address in lower case (e.g. email:alice@example.org)' },
   // A person is their uuid (a number can be hidden or change), a group its base64 id.
   signal: {
-    form: /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9+/]{22,86}={0,2})$/i,
-    says: 'a uuid (e.g. signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102) or a base64 group id, not a phone number',
+    form: /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9+/]{22,86}={0,2})$/,
+    says: 'a lower-case uuid (e.g. signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102) or a base64 group id, not a phone number',
   },
 };
 
@@ -24,5 +25,5 @@ export function identityProblem(value: string): string | undefined {
   const m = SHAPE.exec(value);
   if (!m) return 'must be platform:id, e.g. telegram:123456789';
   const rule = STABLE_IDS[m[1]!];
-  return rule && !rule.form.test(m[2]!) ? `a ${m[1]} identity must be ${rule.says}` : undefined;
+  return rule && !rule.form.test(m[2]!) ? `${/^[aeiou]/.test(m[1]!) ? 'an' : 'a'} ${m[1]} identity must be ${rule.says}` : undefined;
 }

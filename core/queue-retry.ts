@@ -51,7 +51,6 @@ async function attempt(
   signal: AbortSignal,
   stopping?: AbortSignal,
 ): Promise<Outcome> {
-  const pause = stopping ? AbortSignal.any([signal, stopping]) : signal;
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const backoffMs = options.backoffMs ?? DEFAULT_BACKOFF_MS;
   for (let attempt = job.attempt; ; attempt++) {
@@ -62,14 +61,30 @@ async function attempt(
     } catch (error) {
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       if (isUnrecoverable(error)) return { kind: 'dead', error: message, attempts: attempt };
-      if (pause.aborted) return { kind: 'released' };
+      if (signal.aborted || stopping?.aborted) return { kind: 'released' };
       if (attempt >= maxAttempts) return { kind: 'dead', error: message, attempts: attempt };
-      try {
-        await sleep(backoffDelay(attempt, backoffMs), undefined, { signal: pause });
-      } catch {
-        return { kind: 'released' };
-      }
+      if (!(await pause(backoffDelay(attempt, backoffMs), [signal, stopping]))) return { kind: 'released' };
     }
+  }
+}
+
+/**
+ * Waits `ms` unless one of `signals` aborts first (then false). Its listeners go when it returns: the signals live as
+ * long as the consumer, and AbortSignal.any would leave them a reference per job on Node 20.
+ */
+async function pause(ms: number, signals: Array<AbortSignal | undefined>): Promise<boolean> {
+  const live = signals.filter((s): s is AbortSignal => s !== undefined);
+  if (live.some((s) => s.aborted)) return false;
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  for (const s of live) s.addEventListener('abort', abort, { once: true });
+  try {
+    await sleep(ms, undefined, { signal: stop.signal });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    for (const s of live) s.removeEventListener('abort', abort);
   }
 }
 

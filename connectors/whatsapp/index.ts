@@ -138,9 +138,10 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       typing.stopAll();
       await link?.stop();
       await inbound?.idle();
-      // A logout stays on record (doctor must keep saying re-link); anything else was a running link, now stopped.
+      // Only a link that was open is "stopped" (ok for doctor): a logout, a QR never scanned or a lost connection
+      // stays on record as it was, so doctor keeps failing it.
       const last = (await deps.store.getConnectorState(name, STATUS_KEY)) as LinkStatus | null | undefined;
-      if (link && last?.state !== 'logged_out') await setStatus({ state: 'stopped', at: new Date(deps.now()).toISOString() });
+      if (link && last?.state === 'open') await setStatus({ state: 'stopped', at: new Date(deps.now()).toISOString() });
       if (inbound) deps.log.info({ ...inbound.counts }, 'whatsapp connector stopped');
       link = undefined;
     },

@@ -53,8 +53,9 @@ export const accessAllow = (id: string, options: GlobalOptions) =>
 
 export const accessRevoke = (id: string, options: GlobalOptions) =>
   withStore(options, async (store, config) => {
-    identityArg(id);
     const current = (await store.accessStore().overrides([id])).get(id);
+    // An entry already stored (perhaps before the identity rules) can always be revoked, whatever its shape.
+    if (current === undefined) identityArg(id);
     const listed = current ? current === 'allow' : config.access.allow.includes(id);
     if (!listed) {
       out(`${id} is not on the allowlist`);

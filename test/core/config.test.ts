@@ -68,7 +68,9 @@ describe('config', () => {
     expect(errorOf({ access: { owners: ['whatsapp:+15551234567'] } })).toContain('access.owners.0: a whatsapp identity must be a JID');
     expect(errorOf({ access: { deny: ['discord:general'] } })).toContain('access.deny.0: a discord identity must be a numeric');
     expect(errorOf({ channels: { 'slack:general': {} } })).toContain('a slack identity must be a user or channel id');
-    expect(errorOf({ access: { allow: ['signal:+15550000000'] } })).toContain('a signal identity must be a uuid');
+    expect(errorOf({ access: { allow: ['signal:+15550000000'] } })).toContain('a signal identity must be a lower-case uuid');
+    expect(errorOf({ access: { allow: ['signal:A11CE000-1D2E-4F3A-8B4C-5D6E7F809102'] } })).toContain('a signal identity must be a lower-case uuid');
+    expect(errorOf({ access: { allow: ['email:Ada@Example.org'] } })).toContain('an email identity must be an address in lower case');
     const ok = ['telegram:-1001234567890', 'discord:80351110224678912', 'slack:C0123ABCD', 'whatsapp:15551234567@s.whatsapp.net', 'email:ada@example.org', 'signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102', 'signal:Pmpi+EfPWmsxiomLe9Nx2XF9HOE483p6iKiFj65iMwI=', 'api:k1'];
     expect(parseConfig({ access: { allow: ok } }).access.allow).toEqual(ok);
   });

@@ -68,5 +68,9 @@ describe('pair and access commands against a running worker', () => {
     expect(username.code).toBe(2);
     expect(username.stderr).toContain('a telegram identity must be a numeric user or chat id');
     expect((await cli('access', 'list')).stdout).not.toContain('telegram:grace');
+    // One stored before these rules existed can still be revoked.
+    await store.accessStore().setOverride('telegram:@old', 'allow', 'cli');
+    expect((await cli('access', 'revoke', 'telegram:@old')).code).toBe(0);
+    expect((await cli('access', 'list')).stdout).toContain('telegram:@old\trevoke\tcli');
   }, 120_000);
 });

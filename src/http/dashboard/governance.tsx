@@ -247,13 +247,14 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     const identity = typeof body.identity === 'string' ? body.identity.trim() : '';
     const action = body.action === 'allow' || body.action === 'revoke' ? body.action : undefined;
     if (!action) return c.text('Bad request.', 400);
-    const problem = identityProblem(identity);
+    const current = identity ? (await access().overrides([identity])).get(identity) : undefined;
+    // An entry already stored (perhaps before the identity rules) can always be revoked, whatever its shape.
+    const problem = action === 'revoke' && current !== undefined ? undefined : identityProblem(identity);
     if (problem) {
       ctx.flash.set(session.idHash, `${identity || 'That'}: ${problem}.`, false);
       return c.redirect('/governance', 303);
     }
     if (action === 'revoke') {
-      const current = (await access().overrides([identity])).get(identity);
       if (!(current ? current === 'allow' : deps.config.access.allow.includes(identity))) {
         ctx.flash.set(session.idHash, `${identity} is not on the allowlist.`, false);
         return c.redirect('/governance', 303);

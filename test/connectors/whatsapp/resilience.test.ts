@@ -117,7 +117,7 @@ describe('whatsapp link', () => {
     await expect(h.connector.send({ v: 1, idempotencyKey: 'k1', eventId: 'e1', address: { platform: 'whatsapp', account: 'whatsapp', conversation: { id: ALICE, kind: 'dm' } }, text: 'hi', format: 'plain', kind: 'reply' }, new AbortController().signal)).rejects.toThrow(/re-link required/);
   });
 
-  it('says a stopped connector is not running rather than still open; a logout stays on record after the stop', async () => {
+  it('says a stopped connector is not running rather than still open; a lost link or a logout stays on record after the stop', async () => {
     const { h, current } = await whatsappGateway(cleanup);
     current().emit('creds.update', { me: { id: SELF.id, lid: SELF.lid, name: 'Assistant' }, registered: true });
     current().open();
@@ -126,6 +126,14 @@ describe('whatsapp link', () => {
     const stopped = await doctorCheck(h);
     expect(stopped).toMatchObject({ ok: true, what: 'whatsapp link' });
     expect(stopped!.detail).toMatch(/^linked as 15550001111@s\.whatsapp\.net; the connector is not running \(stopped at \d{4}-/);
+
+    // A link that was lost when the connector stopped still fails doctor.
+    await h.startConnector();
+    current().open();
+    current().close(DisconnectReason.connectionLost);
+    await h.until(async () => (await audited(h, 'connector.reconnecting')).length >= 1);
+    await h.stopConnector();
+    expect(await doctorCheck(h)).toMatchObject({ ok: false, detail: expect.stringContaining('connection lost') });
 
     await h.startConnector();
     current().close(DisconnectReason.loggedOut);
