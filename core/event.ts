@@ -30,10 +30,11 @@ const wellFormed = (max: number) =>
 
 const id = wellFormed(MAX_ID).min(1);
 /**
- * Control characters and bidirectional overrides in a display name become spaces: a name is printed on one line
- * (`pair list`, logs, owner notices), and a newline or an escape sequence in it could forge a line or a terminal state.
+ * Control characters and line separators in a display name become spaces: a name is printed on one line (`pair
+ * list`, logs, owner notices), and a newline or an escape sequence in it could forge a line or a terminal state.
+ * (Bidi overrides stay: the guard plug reports them.)
  */
-const SPOOFING = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/gu;
+const SPOOFING = /[\p{Cc}\u2028\u2029]/gu;
 const displayName = wellFormed(MAX_ID).transform((s) => s.replace(SPOOFING, ' '));
 export const platformName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lower-case platform name');
 

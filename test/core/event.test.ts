@@ -55,8 +55,8 @@ describe('ChannelEvent', () => {
     expect(issuesOf(makeEvent({ sender: { id: '1', name: 'x\uDC00', isBot: false } }))[0]).toMatch(/^sender.name/);
   });
 
-  it('turns control characters and bidi overrides in display names into spaces: a name stays one line', () => {
-    const name = 'Eve\nZZZZZZZZ signal:fake 2026-11-26T20:00:00.000Z Mallory\u001b[31m\u202Eevil';
+  it('turns control characters in display names into spaces: a name stays one line', () => {
+    const name = 'Eve\nZZZZZZZZ signal:fake 2026-11-26T20:00:00.000Z Mallory\u001b[31m\u2028evil';
     const event = parseChannelEvent(makeEvent({ sender: { id: '1', name, isBot: false }, attachments: [{ kind: 'file', name: 'a\rb.pdf' }] }));
     expect(event.sender.name).toBe('Eve ZZZZZZZZ signal:fake 2026-11-26T20:00:00.000Z Mallory [31m evil');
     expect(event.attachments[0]!.name).toBe('a b.pdf');
