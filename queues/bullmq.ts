@@ -14,7 +14,9 @@ import {
   type QueueDepth,
   type QueueDriver,
 } from '../core/queue.js';
+import { settlesWithin } from '../core/deadline.js';
 import { runWithRetries, Semaphore, type Outcome } from '../core/queue-retry.js';
+import { QUIT_MS, quitRedis } from './redis-quit.js';
 import { allPartitionQueues, bullJobId, DEFAULT_PARTITIONS, partitionQueueFor } from './bullmq-names.js';
 
 export interface BullmqOptions {
@@ -193,10 +195,10 @@ export class BullmqDriver implements QueueDriver {
   async close(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
-    const queues = await Promise.allSettled(this.queues.values());
-    await Promise.all(queues.map((q) => (q.status === 'fulfilled' ? q.value.close() : undefined)));
+    // A queue still being set up while Redis is gone never settles: those are not waited for.
+    await settlesWithin(Promise.all([...this.queues.values()].map((q) => q.then((queue) => queue.close()).catch(() => undefined))), QUIT_MS);
     this.queues.clear();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await quitRedis(this.redis);
   }
 }
 
@@ -338,7 +340,8 @@ class BullmqConsumer {
     this.closed ??= (async () => {
       this.closing = true;
       this.stopping.abort();
-      await this.started;
+      // With Redis gone, starting never finishes (ioredis holds commands while offline): nothing runs to wait for.
+      await settlesWithin(this.started, QUIT_MS);
       // Closing a worker stops its fetching at once and then waits for its job to be acknowledged or handed back.
       const stopped = Promise.all(this.workers.map((w) => w.close().catch(() => undefined)));
       // Jobs still waiting for a slot never reached the handler: hand them back now rather than start them.
@@ -350,8 +353,8 @@ class BullmqConsumer {
         timer.abort();
       }
       for (const flight of this.flights) flight.release();
-      await stopped;
-      await this.connection.quit().catch(() => this.connection.disconnect());
+      await settlesWithin(stopped, QUIT_MS);
+      await quitRedis(this.connection);
     })();
     return this.closed;
   }

@@ -15,6 +15,7 @@ import type { RuntimeAssistant } from '../core/talk.js';
 import { EmbeddedDriver } from '../queues/embedded.js';
 import { loadConfig } from './config-file.js';
 import { loadCredentials, type Resolver } from './credentials.js';
+import { createLogger } from './logger.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -75,7 +76,24 @@ export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Res
   if (q.driver === 'embedded') return new EmbeddedDriver({ file: dbFile(dataDir), leaseMs: q.leaseMs });
   // Loaded only when chosen, so the embedded default never pays for the Redis client.
   const { BullmqDriver } = await import('../queues/bullmq.js');
-  return new BullmqDriver({ url: resolveRef(q.redisUrl, 'queue.redisUrl'), partitions: q.partitions, leaseMs: q.leaseMs });
+  return new BullmqDriver({ url: resolveRef(q.redisUrl, 'queue.redisUrl'), partitions: q.partitions, leaseMs: q.leaseMs, onError: queueErrorLog() });
+}
+
+/**
+ * Redis errors as structured log lines, at most one per 10 s with a count of those held back: with Redis gone,
+ * ioredis reports every reconnect attempt, and the log would be nothing else.
+ */
+function queueErrorLog(): (error: Error) => void {
+  const log = createLogger('queue', 'info');
+  let last = 0;
+  let held = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - last < 10_000) return void held++;
+    log.error({ error: error.message, ...(held ? { alsoSince: held } : {}) }, 'queue backend error (Redis)');
+    last = now;
+    held = 0;
+  };
 }
 
 /** The rate-limit buckets live where the queue does, so every worker shares them. */
@@ -85,9 +103,10 @@ export async function openLimiter(rt: Pick<Runtime, 'queueConfig' | 'dataDir' | 
     const limiter = new SqliteLimiter(dbFile(rt.dataDir));
     return { limiter, close: () => limiter.close() };
   }
-  const [{ Redis }, { RedisLimiter }] = await Promise.all([import('ioredis'), import('../queues/redis-limiter.js')]);
+  const [{ Redis }, { RedisLimiter }, { quitRedis }] = await Promise.all([import('ioredis'), import('../queues/redis-limiter.js'), import('../queues/redis-quit.js')]);
   const redis = new Redis(rt.resolve(q.redisUrl, 'queue.redisUrl'), { lazyConnect: false });
-  return { limiter: new RedisLimiter(redis), close: async () => void (await redis.quit()) };
+  redis.on('error', queueErrorLog());
+  return { limiter: new RedisLimiter(redis), close: () => quitRedis(redis) };
 }
 
 /** Backends come from the core factory; pass the runtime's resolver (`rt.resolve`), else `env:` references only. */
