@@ -167,6 +167,13 @@ const supervised = !!process.send && process.env[SUPERVISED_ENV] === '1';
 const lastWords = (error: unknown) => ({ type: FATAL_REPORT, message: reportText(new Redactor().redact(error instanceof Error ? error.message : String(error))) });
 
 async function main(): Promise<void> {
+  // A reader that went away (`monkeyclaw doctor | head -1`) is not our failure: the rest of the output goes
+  // nowhere and the command ends with its own exit code, not an EPIPE stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
   // Best effort for what escapes main: the channel is usually written at once, before the process dies.
   if (supervised) process.on('uncaughtExceptionMonitor', (error) => process.send?.(lastWords(error), undefined, {}, () => undefined));
   try {

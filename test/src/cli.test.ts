@@ -2,7 +2,8 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { CLI, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -91,6 +92,17 @@ describe('monkeyclaw CLI', () => {
     const d = await cli(['doctor']);
     expect(d.code).toBe(0);
     expect(d.stdout).toMatch(/ok {4}queue: embedded driver answers/);
+  });
+
+  it('ends with its own exit code when the reader of its output goes away (| head), not an EPIPE crash', async () => {
+    const child = spawn(process.execPath, [CLI, 'doctor'], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Like `| head -0`: the reader is gone before doctor writes its lines.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 
   it('doctor fails in plain words when the queue is unreachable', async () => {
