@@ -69,6 +69,11 @@ export interface QueueDriver {
   deadLetters(limit?: number): Promise<DeadLetter[]>;
   /** Puts a dead job back at the tail of its queue with a fresh attempt count; false if no such entry. */
   retryDead(id: string): Promise<boolean>;
+  /**
+   * Forgets a queue that will never be used again (a terminal chat's own reply queue): its waiting jobs and what
+   * it kept to refuse repeated ids. Its consumers must be closed first.
+   */
+  discard(queue: string): Promise<void>;
   /** Cheap liveness check used by `doctor`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -141,6 +141,18 @@ export class BullmqDriver implements QueueDriver {
     };
   }
 
+  async discard(queue: string): Promise<void> {
+    // obliterate removes every key of a partition queue: its jobs, the completed ids kept for dedupe, its meta.
+    await Promise.all(
+      allPartitionQueues(queue, this.partitions).map(async (name) => {
+        const q = await this.partitionQueue(name);
+        await q.obliterate({ force: true });
+        this.queues.delete(name);
+        await q.close();
+      }),
+    );
+  }
+
   async depth(queue: string): Promise<QueueDepth> {
     const counts = await Promise.all(
       allPartitionQueues(queue, this.partitions).map(async (name) =>

@@ -227,6 +227,13 @@ export class EmbeddedDriver implements QueueDriver {
     return true;
   }
 
+  async discard(queue: string): Promise<void> {
+    await this.group.run(() => {
+      this.db.prepare('DELETE FROM queue_jobs WHERE queue = ?').run(queue);
+      this.db.prepare('DELETE FROM queue_seen WHERE queue = ?').run(queue);
+    });
+  }
+
   async ping(): Promise<void> {
     this.db.prepare('SELECT COUNT(*) FROM queue_jobs').get();
   }

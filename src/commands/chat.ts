@@ -3,6 +3,7 @@ import { text as readAll } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { allAssistantNames } from '../../core/assistant-settings.js';
 import { publishEvents } from '../../core/connector.js';
+import { settlesWithin } from '../../core/deadline.js';
 import { dedupeKey, outboundQueue, type Reply } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { createLoopbackConnector } from '../../connectors/loopback/index.js';
@@ -43,6 +44,8 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
   };
   const shutdown = async () => {
     await outbound.close(2_000);
+    // This terminal's reply queue is its own and ends with it: on Redis it would otherwise leave keys behind for good.
+    await settlesWithin(rt.queue.discard(outboundQueue({ platform: 'loopback', account: connector.account })), 2_000);
     await worker?.stop(2_000);
     await rt.close();
   };

@@ -197,6 +197,24 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       expect(got).toEqual([{ reply: 'hi' }]);
     });
 
+    it('discards a queue: its waiting jobs are gone and a job id it had seen is taken again', async () => {
+      const q = await open();
+      const queue = name();
+      await q.enqueue(queue, [{ id: 'a', partition: 'p', payload: 1 }, { id: 'b', partition: 'r', payload: 2 }]);
+      const seen: string[] = [];
+      const c = q.consume(queue, async (job) => void seen.push(job.id), { concurrency: 1 });
+      await until(() => seen.length === 2);
+      await c.close();
+      await q.enqueue(queue, [{ id: 'waiting', partition: 'p', payload: 3 }]);
+      await q.discard(queue);
+      expect(await q.depth(queue)).toMatchObject({ waiting: 0, active: 0 });
+      await q.enqueue(queue, [{ id: 'a', partition: 'p', payload: 4 }]);
+      const again: Job[] = [];
+      q.consume(queue, async (job) => void again.push(job));
+      await until(() => again.length === 1);
+      expect(again[0]).toMatchObject({ id: 'a', payload: 4 });
+    });
+
     it('reports depth', async () => {
       const q = await open();
       const queue = name();

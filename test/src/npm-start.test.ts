@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { exited, gatewayDir, hasExited } from '../helpers/cli.js';
 import { cleanups, until } from '../helpers/wait.js';
 
