@@ -52,9 +52,14 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     await next();
   });
 
-  app.get('/v1/models', async (c) =>
-    c.json({ object: 'list', data: (await visible(c.get('key'))).map((id) => ({ id, object: 'model', created: 0, owned_by: 'monkeyclaw' })) }),
-  );
+  const model = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'monkeyclaw' });
+  app.get('/v1/models', async (c) => c.json({ object: 'list', data: (await visible(c.get('key'))).map(model) }));
+  // The official clients' models.retrieve; an assistant the key may not use does not exist for it.
+  app.get('/v1/models/:id', async (c) => {
+    const id = c.req.param('id');
+    if (!(await visible(c.get('key'))).includes(id)) return oaiError(c, 404, `The model '${id}' does not exist.`, 'invalid_request_error', 'model_not_found');
+    return c.json(model(id));
+  });
 
   app.post('/v1/chat/completions', bodyLimit({ maxSize: 2 * 1024 * 1024, onError: (c) => oaiError(c, 400, 'Request body too large.', 'invalid_request_error') }), async (c) => {
     let raw: unknown;

@@ -141,6 +141,9 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     await expect(ai.chat.completions.create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
     const bound = client(await newKey('--assistant', 'strict'));
     expect((await bound.models.list()).data.map((m) => m.id)).toEqual(['strict']);
+    expect(await ai.models.retrieve('writer')).toMatchObject({ id: 'writer', object: 'model' });
+    await expect(ai.models.retrieve('gpt-9')).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
+    await expect(bound.models.retrieve('default')).rejects.toMatchObject({ status: 404 });
     await expect(bound.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 });
   });
 
