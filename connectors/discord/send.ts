@@ -3,6 +3,7 @@ import { DiscordAPIError, Routes, type REST } from 'discord.js';
 import { EditRefusedError, type SendOptions } from '../../core/outbound.js';
 import type { Reply } from '../../core/event.js';
 import type { PartProgress } from '../../core/part-progress.js';
+import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
 
 /** Discord refuses content over 2,000 characters from bots, Nitro or not. */
@@ -57,12 +58,26 @@ export async function postReply(rest: REST, progress: PartProgress, reply: Reply
     if (multi) await progress.record(reply.idempotencyKey, ids);
   }
   for (let i = ids.length; i < parts.length; i++) {
-    const message = (await ownSignal(signal, (s) => rest.post(Routes.channelMessages(channel), { body: messageBody(reply, parts[i]!, i), signal: s }))) as { id?: unknown };
+    const message = (await ownSignal(signal, (s) => rest.post(Routes.channelMessages(channel), { body: messageBody(reply, parts[i]!, i), signal: s })).catch(
+      refused,
+    )) as { id?: unknown };
     if (typeof message?.id !== 'string') throw new Error('Discord answered a message post without a message id');
     ids.push(message.id);
     if (multi) await progress.record(reply.idempotencyKey, ids);
   }
   return ids;
+}
+
+/**
+ * A 4xx other than a rate limit (which discord.js waits out itself) is Discord's final word: no access to the
+ * channel, an unknown channel, a message it will not take. Retrying cannot change it, so the reply is dead-lettered
+ * at once instead of holding its conversation through every retry.
+ */
+function refused(error: unknown): never {
+  if (error instanceof DiscordAPIError && error.status >= 400 && error.status < 500 && error.status !== 429) {
+    throw new UnrecoverableJobError(`Discord refused the message (${error.status} ${error.code}): ${error.message}`);
+  }
+  throw error;
 }
 
 /**

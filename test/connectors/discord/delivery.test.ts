@@ -90,6 +90,17 @@ describe('discord connector delivery', () => {
     expect(fake.sent(DM)[0]!.body.content).toContain('@everyone');
   });
 
+  it('dead-letters a reply Discord refuses (404 Unknown Channel) after one try, not after every retry', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    const gone = '41771983423140000';
+    const reply: Reply = { v: 1, idempotencyKey: 'gone:reply', eventId: 'gone', address: { platform: 'discord', account: 'discord', conversation: { id: gone, kind: 'channel' } }, text: 'hello?', format: 'plain', kind: 'reply' };
+    await h.queue.enqueue('outbound:discord', [{ id: reply.idempotencyKey, partition: `discord:discord:${gone}`, payload: reply }]);
+    await h.until(async () => (await h.queue.deadLetters()).some((d) => d.jobId === 'gone:reply'));
+    expect(fake.requests.filter((q) => q.method === 'POST' && q.path.includes(gone))).toHaveLength(1);
+    expect((await h.queue.deadLetters()).find((d) => d.jobId === 'gone:reply')!.error).toContain('Discord refused the message (404 10003)');
+  });
+
   it('waits out a 429 for retry_after seconds, then posts the reply once', async () => {
     r = await rig();
     const { fake, h } = r;
