@@ -56,8 +56,11 @@ export async function startHttpServer(config: Config['server'], dataDir: string,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Keep-alive connections must not hold shutdown past its deadline.
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        // Idle keep-alive connections go at once; a request in flight gets its answer (the surfaces end their turns
+        // within DRAIN_MS, src/http/turns.ts), and whatever is still open after that is cut, inside the 10 s.
+        const s = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+        s.closeIdleConnections?.();
+        setTimeout(() => s.closeAllConnections?.(), 7_500).unref();
       }),
   };
 }

@@ -6,7 +6,11 @@ import { outboundHandler } from '../../core/outbound.js';
 import type { Consumer, QueueDriver } from '../../core/queue.js';
 import type { Store } from '../../core/store.js';
 
-export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silent' } | { kind: 'timeout' };
+/** `stopped`: the gateway shut down before the turn was answered. */
+export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silent' } | { kind: 'timeout' } | { kind: 'stopped' };
+
+/** On shutdown, turns in flight are waited for this long (the worker drains meanwhile) before they are let go. */
+const DRAIN_MS = 6_000;
 
 /**
  * A surface of the HTTP server (the OpenAI-compatible API, web chat) as a connector: it publishes events on
@@ -18,6 +22,7 @@ export class TurnClient {
   private readonly wake = new Map<string, () => void>();
   private readonly drafts = new Map<string, (text: string) => void>();
   private consumer?: Consumer;
+  private stopped = false;
 
   constructor(
     private readonly queue: QueueDriver,
@@ -62,7 +67,7 @@ export class TurnClient {
       ]);
       const key = dedupeKey(event!);
       const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
+      while (Date.now() < deadline && !this.stopped) {
         const turn = await this.store.handledTurn(key);
         const got = this.waiting.get(id)!;
         if (turn && got.length >= turn.length) return turn.length === 0 ? { kind: 'silent' } : { kind: 'replies', replies: got };
@@ -71,7 +76,7 @@ export class TurnClient {
           void sleep(100).then(resolve);
         });
       }
-      return { kind: 'timeout' };
+      return { kind: this.stopped ? 'stopped' : 'timeout' };
     } finally {
       this.waiting.delete(id);
       this.wake.delete(id);
@@ -79,7 +84,11 @@ export class TurnClient {
     }
   }
 
+  /** Lets the turns in flight finish for a while (their callers get an answer, not a cut connection), then stops. */
   async close(): Promise<void> {
+    for (const end = Date.now() + DRAIN_MS; this.waiting.size > 0 && Date.now() < end; ) await sleep(50);
+    this.stopped = true;
+    for (const wake of this.wake.values()) wake();
     await this.consumer?.close(2_000);
   }
 }

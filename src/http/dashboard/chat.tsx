@@ -77,7 +77,7 @@ async function streamOutcome(c: Context, run: (onDraft: (text: string) => void) 
     }
     await sending;
     if (outcome.kind !== 'replies') {
-      const why = outcome.kind === 'silent' ? 'The message was refused by policy.' : 'The assistant did not answer in time.';
+      const why = unanswered(outcome.kind);
       await stream.writeSSE({ event: 'failure', data: JSON.stringify(why) });
     } else {
       const answer = outcome.replies.filter((r) => r.kind !== 'notice').map((r) => r.text);
@@ -124,7 +124,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
     const parsed = messageSchema.safeParse({ assistant: body.assistant, text: body.text });
     if (!parsed.success || !(await names()).includes(parsed.data.assistant)) return c.text('Bad request.', 400);
     const outcome = await ask(parsed.data.assistant, parsed.data.text);
-    if (outcome.kind !== 'replies') ctx.flash.set(session.idHash, outcome.kind === 'silent' ? 'The message was refused by policy.' : 'The assistant did not answer in time.', false);
+    if (outcome.kind !== 'replies') ctx.flash.set(session.idHash, unanswered(outcome.kind), false);
     return c.redirect(`/chat?${new URLSearchParams({ assistant: parsed.data.assistant })}`, 303);
   });
 
@@ -141,4 +141,10 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
     c.header('cache-control', 'no-store');
     return streamOutcome(c, (onDraft) => ask(parsed.data.assistant, parsed.data.text, onDraft));
   });
+}
+
+/** Why a web chat message got no reply, in the words the page shows. */
+function unanswered(kind: 'silent' | 'timeout' | 'stopped'): string {
+  if (kind === 'silent') return 'The message was refused by policy.';
+  return kind === 'stopped' ? 'The gateway is shutting down; please try again in a moment.' : 'The assistant did not answer in time.';
 }
