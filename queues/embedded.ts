@@ -163,18 +163,25 @@ export class EmbeddedDriver implements QueueDriver {
     });
   }
 
-  renewLeases(): void {
-    this.stmts.renew.run({ owner: this.owner, until: Date.now() + this.leaseMs });
+  /**
+   * Housekeeping runs from timers, through the group commit like every other write: a database locked by another
+   * process then delays it (the event loop goes on) instead of blocking, and a lock held past the deadline fails
+   * this round only, never the process.
+   */
+  async renewLeases(): Promise<void> {
+    await this.group.run(() => this.stmts.renew.run({ owner: this.owner, until: Date.now() + this.leaseMs }));
   }
 
   /** Frees leases held by processes on this host that no longer exist (a SIGKILLed worker), so restart is instant. */
-  breakDeadLeases(): void {
-    for (const owner of this.stmts.leaseOwners.all() as string[]) {
+  async breakDeadLeases(): Promise<void> {
+    const dead = (this.stmts.leaseOwners.all() as string[]).filter((owner) => {
       const [host, pid] = owner.split('/');
-      if (host !== HOST || owner === this.owner || processAlive(Number(pid))) continue;
-      this.stmts.breakLeases.run(owner);
-    }
-    this.stmts.prune.run(Date.now() - DEDUPE_RETENTION_MS);
+      return host === HOST && owner !== this.owner && !processAlive(Number(pid));
+    });
+    await this.group.run(() => {
+      for (const owner of dead) this.stmts.breakLeases.run(owner);
+      this.stmts.prune.run(Date.now() - DEDUPE_RETENTION_MS);
+    });
   }
 
   onWake(listener: (queue: string) => void): () => void {
@@ -287,9 +294,11 @@ class EmbeddedConsumer {
 
   start(): void {
     this.unsubscribe = this.driver.onWake((q) => q === this.queue && this.wake());
-    this.driver.breakDeadLeases();
-    this.timers.push(setInterval(() => this.driver.renewLeases(), Math.max(100, this.driver.lease / 3)));
-    this.timers.push(setInterval(() => this.driver.breakDeadLeases(), 1_000));
+    // A round that fails (the database locked past the deadline) is simply the next round's to do.
+    const housekeeping = (work: () => Promise<void>) => () => void work().catch(() => undefined);
+    housekeeping(() => this.driver.breakDeadLeases())();
+    this.timers.push(setInterval(housekeeping(() => this.driver.renewLeases()), Math.max(100, this.driver.lease / 3)));
+    this.timers.push(setInterval(housekeeping(() => this.driver.breakDeadLeases()), 1_000));
     this.loop = this.run();
   }
 
@@ -297,7 +306,8 @@ class EmbeddedConsumer {
     while (!this.stopped) {
       this.woken = false;
       const free = this.semaphore.available;
-      const jobs = free > 0 ? ((await this.driver.claim(this.queue, free)) as ClaimedJob[]) : [];
+      // A claim that fails (the database locked past the deadline) is tried again at the next poll.
+      const jobs = free > 0 ? ((await this.driver.claim(this.queue, free).catch(() => [])) as ClaimedJob[]) : [];
       for (const job of jobs) {
         await this.semaphore.acquire();
         const work = this.process(job).finally(() => {
@@ -321,9 +331,14 @@ class EmbeddedConsumer {
 
   private async process(job: ClaimedJob): Promise<void> {
     const outcome = await runWithRetries(job, this.handler, this.options, this.abort.signal, this.stopping.signal);
-    if (outcome.kind === 'done') await this.driver.complete(job, outcome.result);
-    else if (outcome.kind === 'dead') await this.driver.deadLetter(job, outcome.error, outcome.attempts);
-    else this.driver.release([job.seq]);
+    try {
+      if (outcome.kind === 'done') await this.driver.complete(job, outcome.result);
+      else if (outcome.kind === 'dead') await this.driver.deadLetter(job, outcome.error, outcome.attempts);
+      else this.driver.release([job.seq]);
+    } catch {
+      // Not recorded (the database stayed locked): the lease runs out and the job is delivered again, where the
+      // handler's own records (a turn's dedupe mark, a send record) keep the redelivery from doing anything twice.
+    }
   }
 
   async close(drainMs = 8_000): Promise<void> {
