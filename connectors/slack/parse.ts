@@ -133,7 +133,7 @@ async function fromMessage(eventId: string, where: Where, m: Message, how: { men
     conversation: { id: channel, kind, ...(threadId ? { threadId } : {}) },
     sender: { id: m.user, isBot: false, ...(name ? { name } : {}) },
     // Measured as the user typed it: Slack's `&amp;` is one character.
-    ...inboundText(decodeEntities(stripLeadingMention(raw, ctx.botUserId))),
+    ...inboundText(readableText(stripLeadingMention(raw, ctx.botUserId))),
     attachments: (m.files ?? []).map(attachment),
     mentionsBot: how.mention || mentions(m, ctx.botUserId),
     ...(inThread ? { replyTo: { messageId: `${channel}:${m.thread_ts}`, toBot } } : {}),
@@ -168,8 +168,23 @@ function hasUserElement(node: unknown, botUserId: string, depth: number): boolea
 }
 
 /** Slack escapes `&`, `<` and `>` in message text; the assistant sees what the person typed. */
-export const decodeEntities = (text: string): string =>
-  text.replace(/&(amp|lt|gt);/g, (_m, e: string) => (e === 'amp' ? '&' : e === 'lt' ? '<' : '>'));
+/**
+ * Slack's wire text to what the user typed and saw. A bare `<` only ever opens Slack's own markup (a typed one
+ * arrives as `&lt;`): `<@U1|ada>` and `<#C1|general>` are shown as @ada and #general, `<!here>` as @here, a link as
+ * its label (a bare domain typed becomes `<http://example.com|example.com>`) or its address; then the three
+ * entities Slack escapes are decoded.
+ */
+export const readableText = (text: string): string =>
+  text
+    .replace(/<([^<>]*)>/g, (_m, inner: string) => {
+      const bar = inner.indexOf('|');
+      const [target, label] = bar < 0 ? [inner, undefined] : [inner.slice(0, bar), inner.slice(bar + 1)];
+      if (target.startsWith('@')) return `@${label ?? target.slice(1)}`;
+      if (target.startsWith('#')) return `#${label ?? target.slice(1)}`;
+      if (target.startsWith('!')) return label ?? `@${target.slice(1).split('^')[0]}`;
+      return label ?? target;
+    })
+    .replace(/&(amp|lt|gt);/g, (_m, e: string) => (e === 'amp' ? '&' : e === 'lt' ? '<' : '>'));
 
 /** "@assistant what's up" reaches the assistant as "what's up": the mention addresses, it is not content. */
 const stripLeadingMention = (text: string, botUserId: string): string =>

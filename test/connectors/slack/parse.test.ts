@@ -112,6 +112,15 @@ describe('slack parse', () => {
     ]);
   });
 
+  it('shows links, mentions and channels as the user saw them, not as Slack\'s markup', async () => {
+    const text =
+      'see <http://example.com> and <http://example.org|example.org>, ask <@U2147483697> or <@U0ADA|ada> in <#C0LAN2Q65|general> or <#C0OTHER>, ' +
+      '<!here>, <!subteam^S0TEAM|@oncall>, <mailto:bob@example.com|bob@example.com>; typed: a &lt;b&gt; &amp;lt;';
+    expect((await event(fixture('message.im', { text }))).text).toBe(
+      'see http://example.com and example.org, ask @U2147483697 or @ada in #general or #C0OTHER, @here, @oncall, bob@example.com; typed: a <b> &lt;',
+    );
+  });
+
   it('rejects malformed payloads naming the field; text over 100,000 characters as typed is left out, its length kept', async () => {
     expect(await outcome(undefined)).toMatchObject({ kind: 'rejected' });
     expect(await outcome({ type: 'event_callback', event_id: 'Ev1' })).toMatchObject({ kind: 'rejected' });

@@ -131,9 +131,10 @@ describe('slack connector, Socket Mode', () => {
 
   it('escapes user text so a mention, a broadcast or an entity stays text', async () => {
     rig = await startSlack();
+    // A mention and a broadcast in the user's text are shown as they read (@U123, @channel), and only as text.
     rig.fake.push(dm('<@U123> & <!channel>'));
     const [post] = await rig.waitPosts(DM, 1);
-    expect(post!.text).toBe('&lt;@U123&gt; &amp; &lt;!channel&gt;');
+    expect(post!.text).toBe('@U123 &amp; @channel');
     // What a person typed as `<b>` arrives escaped from Slack and goes back exactly as typed.
     rig.fake.push(dm('&lt;b&gt; &amp;amp;'));
     const posts = await rig.waitPosts(DM, 2);
