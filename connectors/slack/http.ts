@@ -8,6 +8,8 @@ export const MAX_SKEW_SECONDS = 5 * 60;
 const MAX_BODY_BYTES = 1024 * 1024;
 /** Slack gives up on a request after 3 s and retries it; answer before that, whatever happens. */
 const ANSWER_WITHIN_MS = 2_500;
+/** Refused requests are reported (audit and log) at most this often. */
+const REPORT_EVERY_MS = 60_000;
 
 export interface WebhookOptions {
   signingSecret: string | undefined;
@@ -34,14 +36,21 @@ const NO_RETRY = { 'x-slack-no-retry': '1' };
 /**
  * The HTTP Events API: fail closed without a signing secret, verify the signature and its age over the raw bytes,
  * answer url_verification, publish an event before answering 200, and answer a retry of an event already published
- * at once. Unsigned requests are logged (throttled), not audited: anyone on the internet can send them.
+ * at once. Refused requests are audited and logged at most once a minute, with how many were refused since:
+ * anyone on the internet can send them, and a flood of forgeries must not become a flood of audit entries.
  */
 export function createWebhookHandler(o: WebhookOptions): (request: WebhookRequest) => Promise<WebhookResponse> {
   const published = new Map<string, true>();
   let refused = 0;
+  let reportedAt = -Infinity;
   const refuse = (why: string): WebhookResponse => {
     refused += 1;
-    if (refused === 1 || refused % 100 === 0) o.log.warn({ why, refused }, 'slack webhook refused');
+    if (o.now() - reportedAt >= REPORT_EVERY_MS) {
+      reportedAt = o.now();
+      o.log.warn({ why, refused }, 'slack webhook refused');
+      void o.inbound.audit('webhook.refused', { why, refusedSinceLast: refused }).catch(() => undefined);
+      refused = 0;
+    }
     return json(401, { error: 'unauthorized' });
   };
   const remember = (eventId: string) => {
