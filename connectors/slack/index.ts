@@ -81,7 +81,10 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
   return {
     platform: 'slack',
     async start(io) {
-      const auth = await client.auth.test();
+      const auth = await client.auth.test().catch((error: unknown) => {
+        // A refused token is said in plain words naming its field; a network error stays retryable as it is.
+        throw platformError(error) ? new Error(tokenProblem(error, field('botToken'), 'a bot token (xoxb-…)', apiRoot)) : error;
+      });
       const botUserId = z.string().regex(/^[A-Za-z0-9]{1,64}$/).parse(auth.user_id);
       deps.log.info({ user: auth.user, team: auth.team, mode: cfg.mode }, 'slack: authorized');
       const inbound = createInbound(deps, io, {
@@ -116,19 +119,18 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
     },
     async check() {
       const results: Array<{ ok: boolean; what: string; detail: string }> = [];
-      const fail = (e: unknown) => platformError(e) ?? (e as Error).message;
       try {
         const a = await webClient(botToken, apiRoot, deps.log, { retries: 0 }).auth.test();
         results.push({ ok: true, what: 'slack bot token', detail: `authorized as ${a.user} in ${a.team}` });
       } catch (e) {
-        results.push({ ok: false, what: 'slack bot token', detail: `auth.test failed: ${fail(e)}` });
+        results.push({ ok: false, what: 'slack bot token', detail: tokenProblem(e, field('botToken'), 'a bot token (xoxb-…)', apiRoot) });
       }
       if (cfg.mode === 'socket') {
         try {
           await webClient(appToken!, apiRoot, deps.log, { retries: 0 }).apps.connections.open();
           results.push({ ok: true, what: 'slack app token', detail: 'apps.connections.open accepts it (Socket Mode is on)' });
         } catch (e) {
-          results.push({ ok: false, what: 'slack app token', detail: `apps.connections.open failed: ${fail(e)}` });
+          results.push({ ok: false, what: 'slack app token', detail: tokenProblem(e, field('appToken'), 'an app-level token (xapp-…) with connections:write', apiRoot) });
         }
       } else {
         results.push(
@@ -154,6 +156,16 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
     if (socket && !socket.connected) return { ok: false, what: 'slack events', detail: `socket not connected (reconnecting); ${seen}` };
     return { ok: true, what: 'slack events', detail: socket ? `socket connected (${socket.connections} connection(s) so far); ${seen}` : seen };
   }
+}
+
+/** What Slack's answer to a token check means, in plain words naming the field to fix (doctor prints it). */
+function tokenProblem(error: unknown, field: string, kind: string, apiRoot: string): string {
+  const code = platformError(error);
+  if (code === 'invalid_auth' || code === 'not_authed') return `Slack refused the token in ${field} (${code}): check it is ${kind} of this workspace`;
+  if (code === 'token_revoked' || code === 'token_expired' || code === 'account_inactive') return `the token in ${field} is no longer valid (${code}): create a new one`;
+  if (code === 'not_allowed_token_type') return `${field} holds the wrong kind of token (${code}): it must be ${kind}`;
+  if (code) return `Slack answered ${code} for the token in ${field}`;
+  return `cannot reach Slack at ${apiRoot}: ${(error as Error).message}`;
 }
 
 export const create: ConnectorFactory<SlackConfig> = (deps) => createSlackConnector(deps);

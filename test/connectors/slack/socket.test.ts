@@ -279,14 +279,14 @@ describe('slack connector, Socket Mode', () => {
 
   it('refuses to start with a bad bot token, and check() says why without starting', async () => {
     const secrets = { 'env:SLACK_BOT_TOKEN': 'xoxb-wrong', 'env:SLACK_APP_TOKEN': 'xapp-wrong', 'env:SLACK_SIGNING_SECRET': 'x' };
-    await expect(startSlack({ secrets })).rejects.toThrow(/invalid_auth/);
+    await expect(startSlack({ secrets })).rejects.toThrow(/^Slack refused the token in connectors\.slack\.botToken \(invalid_auth\)/);
     await expect(startSlack({ secrets: { ...SECRETS, 'env:SLACK_APP_TOKEN': 'xapp-wrong' } })).rejects.toThrow(/refused the app token \(invalid_auth\)/);
     rig = await startSlack();
     const wrong = createSlackConnector({ ...rig.deps(), resolve: (ref: string) => secrets[ref as keyof typeof secrets] });
     const results = await wrong.check!();
     expect(results.slice(0, 2)).toEqual([
-      { ok: false, what: 'slack bot token', detail: 'auth.test failed: invalid_auth' },
-      { ok: false, what: 'slack app token', detail: 'apps.connections.open failed: invalid_auth' },
+      { ok: false, what: 'slack bot token', detail: 'Slack refused the token in connectors.slack.botToken (invalid_auth): check it is a bot token (xoxb-…) of this workspace' },
+      { ok: false, what: 'slack app token', detail: expect.stringMatching(/^Slack refused the token in connectors\.slack\.appToken \(invalid_auth\)/) },
     ]);
   });
 });
