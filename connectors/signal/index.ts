@@ -227,6 +227,9 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
         if (!selfUuid) await lookupSelf(account, startTimeoutMs);
       } catch (error) {
         await link.stop();
+        // On record for doctor: this start did not get through, whatever an earlier run heard.
+        const why = plainNetError(error, endpoint) ?? (error as Error).message;
+        health.update({ lastLoss: { at: deps.now(), reason: 'start failed' }, lastError: { at: deps.now(), error: why } }, true);
         // Whatever was read before the failure exists nowhere else: store it before giving up.
         ready();
         await Promise.race([chain, sleep(2_000, undefined, { ref: false })]);

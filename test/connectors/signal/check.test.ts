@@ -100,6 +100,20 @@ describe('signal config and doctor checks', () => {
     expect(inbound).toMatchObject({ ok: false, what: 'signal inbound' });
   });
 
+  it('doctor counts a start that could not reach the daemon as a failure, whatever an earlier clean run heard', async () => {
+    const daemon = await FakeSignalDaemon.start();
+    const state = new Map<string, unknown>();
+    const connector = bare({ rpc: daemon.tcpUrl, account: ACCOUNT }, state);
+    await connector.start(io);
+    await connector.stop();
+    const doctor = () => bare({ rpc: daemon.tcpUrl, account: ACCOUNT }, state).check!();
+    expect((await doctor())[0]).toMatchObject({ ok: true, detail: expect.stringContaining('the connector is not running') });
+    await daemon.close();
+    await expect(connector.start(io)).rejects.toThrow();
+    await connector.stop();
+    expect((await doctor())[0]).toMatchObject({ ok: false, detail: expect.stringContaining('cannot reach it: connection refused') });
+  });
+
   it('over HTTP doctor probes with a plain request, which never subscribes to receiving', async () => {
     const daemon = await FakeSignalDaemon.start();
     cleanup.push(() => daemon.close());
