@@ -68,7 +68,9 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
   const why = await Promise.race([terminated(), orphaned]);
   log.info({ why }, 'connector stopping');
   clearInterval(beat);
-  await outbound.close(8_000);
+  // 7 s, not the 8 s a worker drains: stopping the platform client comes after, and all of it must fit in the 10 s
+  // DESIGN allows from SIGTERM (a send stalled on a long 429 took the whole drain).
+  await outbound.close(7_000);
   await connector.stop();
   await rt.store.endHeartbeat(actor);
   await rt.close();
