@@ -8,3 +8,18 @@ export function settlesWithin(work: Promise<unknown>, ms: number): Promise<boole
   const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   return Promise.race([work.then(() => true, () => true), late]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * `work`, or a rejection with `message` after `ms` (`onLate` runs first: close what the work holds open). For checks
+ * that must answer within a bound whatever the other side does.
+ */
+export function withTimeout<T>(work: Promise<T>, ms: number, message: string, onLate?: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onLate?.();
+      reject(new Error(message));
+    }, ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}

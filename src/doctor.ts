@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { createBackend } from '../core/backends/index.js';
 import type { Config } from '../core/config.js';
+import { withTimeout } from '../core/deadline.js';
 import { noSealedState, sealedState } from '../core/sealed-state.js';
 import type { SqliteStore } from '../core/sqlite/store.js';
 import { loadConnector } from './connectors.js';
@@ -17,10 +18,6 @@ export interface Verdict {
 export interface ConnectorCredentials {
   values: Record<string, string>;
   stateKey?: Buffer | undefined;
-}
-
-export function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-  return Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(message)), ms).unref())]);
 }
 
 /** Doctor resolves only what the checked part needs; the embedded queue stands in so no queue URL is resolved. */

@@ -6,6 +6,7 @@ import { partProgress } from '../../core/part-progress.js';
 import { parseMail, type ParseOutcome } from './parse.js';
 import { createSender, type SmtpSettings } from './send.js';
 import { EmailState } from './state.js';
+import { withTimeout } from '../../core/deadline.js';
 import { describeMailServerError } from './net-errors.js';
 import { describeImapError, imapOptions, MailboxWatcher, type ImapSettings, type UnseenMessage } from './watch.js';
 
@@ -114,11 +115,7 @@ export function createEmailConnector(deps: ConnectorDeps<EmailConfig>, tuning: {
     async check() {
       // Both servers side by side, each within its own deadline, so one that hangs never hides the other's verdict
       // (doctor gives the whole check 15 s).
-      const within = <T>(work: Promise<T>, onLate: () => void): Promise<T> =>
-        Promise.race([
-          work,
-          new Promise<never>((_, reject) => setTimeout(() => (onLate(), reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }))), CHECK_MS).unref()),
-        ]);
+      const within = <T>(work: Promise<T>, onLate: () => void) => withTimeout(work, CHECK_MS, 'timed out', onLate);
       const imapCheck = async () => {
         const client = new ImapFlow({ ...imapOptions(imap, deps.log), disableAutoIdle: true });
         client.on('error', () => undefined);

@@ -5,7 +5,8 @@ import { resolveQueue, type Config } from '../../core/config.js';
 import { Redactor } from '../../core/redactor.js';
 import { DOCTOR_RESULT, MAX_REPORT_CHARS, sendToParent } from '../child-ipc.js';
 import { receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
-import { checkBackend, checkConnector, resolveConnectorCredentials, verdictLine, withTimeout, type ConnectorCredentials, type Verdict } from '../doctor.js';
+import { withTimeout } from '../../core/deadline.js';
+import { checkBackend, checkConnector, resolveConnectorCredentials, verdictLine, type ConnectorCredentials, type Verdict } from '../doctor.js';
 import { UsageError } from '../errors.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { ApiKeyRecord, AuthStore } from '../../core/auth.js';
 import type { Config } from '../../core/config.js';
 import type { Reply } from '../../core/event.js';
-import type { TurnClient, TurnOutcome } from './turns.js';
+import { STOPPED_TEXT, type TurnClient, type TurnOutcome } from './turns.js';
 
 type Env = { Variables: { key: ApiKeyRecord } };
 
@@ -105,7 +105,7 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     if ('error' in early) return oaiError(c, 400, `Invalid request: ${early.error.message.slice(0, 300)}`, 'invalid_request_error');
     const { outcome } = early;
     if (outcome.kind === 'timeout') return oaiError(c, 503, 'The assistant did not answer in time.', 'server_error');
-    if (outcome.kind === 'stopped') return oaiError(c, 503, STOPPED, 'server_error');
+    if (outcome.kind === 'stopped') return oaiError(c, 503, STOPPED_TEXT, 'server_error');
     if (outcome.kind === 'silent') return oaiError(c, 400, 'The request was refused by policy.', 'invalid_request_error', 'content_policy_violation');
     // A chat command's answer (`/help`) is an answer, not a refusal.
     const notice = outcome.replies.find((r) => r.kind === 'notice' && r.haltedBy !== 'commands');
@@ -137,7 +137,6 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
 
 type Asked = { outcome: TurnOutcome } | { error: Error };
 
-const STOPPED = 'The gateway is shutting down; please try again in a moment.';
 type Stream = Parameters<Parameters<typeof streamSSE>[1]>[0];
 
 const completionChunk = (stream: Stream, id: string, created: number, model: string) => (delta: object, finish: string | null) =>
@@ -171,7 +170,7 @@ function streamDrafts(c: Context, model: string, created: number, drafts: string
     const outcome = 'outcome' in done ? done.outcome : undefined;
     const answer = outcome?.kind === 'replies' ? outcome.replies.filter((r) => r.kind !== 'notice') : [];
     if (answer.length === 0) {
-      const why = outcome?.kind === 'replies' ? outcome.replies[0]?.text : outcome?.kind === 'stopped' ? STOPPED : 'The assistant did not answer.';
+      const why = outcome?.kind === 'replies' ? outcome.replies[0]?.text : outcome?.kind === 'stopped' ? STOPPED_TEXT : 'The assistant did not answer.';
       await stream.writeSSE({ data: JSON.stringify({ error: { message: why ?? 'The assistant did not answer.', type: 'server_error', param: null, code: null } }) });
       return;
     }

@@ -9,6 +9,9 @@ import type { Store } from '../../core/store.js';
 /** `stopped`: the gateway shut down before the turn was answered. */
 export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silent' } | { kind: 'timeout' } | { kind: 'stopped' };
 
+/** What a caller whose turn was cut short by shutdown is told, on every surface. */
+export const STOPPED_TEXT = 'The gateway is shutting down; please try again in a moment.';
+
 /** On shutdown, turns in flight are waited for this long (the worker drains meanwhile) before they are let go. */
 const DRAIN_MS = 6_000;
 

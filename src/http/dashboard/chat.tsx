@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { allAssistantNames } from '../../../core/assistant-settings.js';
 import { MAX_TEXT_CHARS } from '../../../core/event.js';
 import type { ChannelMessage } from '../../../core/sqlite/dashboard-queries.js';
-import type { TurnOutcome } from '../turns.js';
+import { STOPPED_TEXT, type TurnOutcome } from '../turns.js';
 import { Message } from './conversations.js';
 import type { DashApp, DashContext } from './deps.js';
 import { Csrf, Page, render } from './layout.js';
@@ -146,5 +146,5 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
 /** Why a web chat message got no reply, in the words the page shows. */
 function unanswered(kind: 'silent' | 'timeout' | 'stopped'): string {
   if (kind === 'silent') return 'The message was refused by policy.';
-  return kind === 'stopped' ? 'The gateway is shutting down; please try again in a moment.' : 'The assistant did not answer in time.';
+  return kind === 'stopped' ? STOPPED_TEXT : 'The assistant did not answer in time.';
 }
