@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { newEventId } from '../core/ids.js';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { publishEvents } from '../core/connector.js';
@@ -70,13 +71,13 @@ function event(): ChannelEventInput {
   const n = seq++;
   return {
     v: 1,
-    id: randomUUID(),
+    id: newEventId(),
     platform: 'loopback',
     account,
     conversation: { id: `bench-${n % params.conversations}`, kind: 'dm' },
     sender: { id: 'local', name: 'bench', isBot: false },
     text: `bench message ${n}`,
-    platformMessageId: randomUUID(),
+    platformMessageId: newEventId(),
     receivedAt: new Date().toISOString(),
   };
 }

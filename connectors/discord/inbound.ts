@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newEventId } from '../../core/ids.js';
 import { Routes, type Client } from 'discord.js';
 import { z } from 'zod';
 import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
@@ -76,7 +76,7 @@ export class Inbound {
     }
     const place = known ?? (await this.locate(m));
     const verdict = toChannelEvent(m, {
-      eventId: randomUUID(),
+      eventId: newEventId(),
       account: this.d.deps.name,
       botId,
       place,

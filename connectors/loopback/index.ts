@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Connector, ConnectorIO } from '../../core/connector.js';
 import { inboundText, type ChannelEvent, type Reply } from '../../core/event.js';
+import { newEventId } from '../../core/ids.js';
 
 /** The terminal's identity: already authenticated by being the local user (DESIGN: `loopback:local`). */
 export const LOOPBACK_SENDER = 'local';
@@ -29,14 +30,14 @@ export function createLoopbackConnector(options: { account?: string; assistant?:
       const [event] = await io.publish([
         {
           v: 1,
-          id: randomUUID(),
+          id: newEventId(),
           platform: 'loopback',
           account,
           // One conversation per assistant, so histories with different assistants never mix.
           conversation: { id: options.assistant ? `${LOOPBACK_SENDER}:${options.assistant}` : LOOPBACK_SENDER, kind: 'dm' },
           sender: { id: LOOPBACK_SENDER, name: 'terminal', isBot: false },
           ...inboundText(text),
-          platformMessageId: randomUUID(),
+          platformMessageId: newEventId(),
           receivedAt: new Date().toISOString(),
           ...(options.assistant ? { assistant: options.assistant } : {}),
         },

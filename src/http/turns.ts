@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { publishEvents } from '../../core/connector.js';
 import { dedupeKey, outboundQueue, type ChannelEventInput, type Reply } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
+import { newEventId } from '../../core/ids.js';
 import type { Consumer, QueueDriver } from '../../core/queue.js';
 import type { Store } from '../../core/store.js';
 
@@ -61,7 +61,7 @@ export class TurnClient {
     timeoutMs = 300_000,
     onDraft?: (text: string) => void,
   ): Promise<TurnOutcome> {
-    const id = randomUUID();
+    const id = newEventId();
     this.waiting.set(id, []);
     if (onDraft) this.drafts.set(id, onDraft);
     try {
