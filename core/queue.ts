@@ -8,7 +8,10 @@
  * - A handler that throws is retried with exponential backoff; the partition waits (head-of-line), so order holds.
  *   After `maxAttempts`, or at once for an UnrecoverableJobError, the job is dead-lettered and the partition moves on.
  * - A job whose consumer dies is delivered again (at least once); dedupe is the consumer's business.
- * - `next` jobs returned by a handler are enqueued as part of that job's acknowledgement.
+ * - `next` jobs returned by a handler are enqueued as part of that job's acknowledgement. A handler may return a
+ *   `commit` instead: the driver makes it within the job's attempt (a commit that throws is retried like a handler
+ *   that throws) and enqueues the follow-ups it yields. Where the commit can join the acknowledgement's own
+ *   transaction (the embedded driver, on the connection the commit writes to), both are one transaction.
  */
 export interface JobInput {
   /** Idempotency key. */
@@ -24,8 +27,31 @@ export interface Job extends JobInput {
   attempt: number;
 }
 
+export type HopNext = Array<{ queue: string; job: JobInput }>;
+
+/**
+ * State a handler hands back to be committed with its job's acknowledgement (a turn's dedupe mark, history and audit).
+ * `commit` makes it on its own; `joinable` offers the same writes as a synchronous function for a driver whose
+ * acknowledgement runs in a transaction on `connection`, so that the state and the ack commit or fail together.
+ */
+export interface HopCommit<T> {
+  commit(): Promise<T>;
+  joinable?: { connection: unknown; write(): T };
+}
+
 export interface HopResult {
-  next?: Array<{ queue: string; job: JobInput }>;
+  next?: HopNext;
+  /** Replaces `next`: committed with the acknowledgement, it yields the follow-up jobs. */
+  commit?: HopCommit<HopNext>;
+}
+
+/** A commit yielding `f` of what the original yields, joinable where the original is. */
+export function mapCommit<A, B>(c: HopCommit<A>, f: (a: A) => B): HopCommit<B> {
+  const { joinable } = c;
+  return {
+    commit: async () => f(await c.commit()),
+    ...(joinable ? { joinable: { connection: joinable.connection, write: () => f(joinable.write()) } } : {}),
+  };
 }
 
 export type JobHandler = (job: Job, signal: AbortSignal) => Promise<HopResult | void>;

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditInput } from './audit.js';
 import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, type Address, type ChannelEvent, type Reply } from './event.js';
-import { UnrecoverableJobError, type HopResult, type JobHandler, type JobInput } from './queue.js';
+import { mapCommit, UnrecoverableJobError, type HopNext, type JobHandler, type JobInput } from './queue.js';
 import type { QueuedReply, Store } from './store.js';
 import { talk, type TalkDeps } from './talk.js';
 
 export const INBOUND_QUEUE = 'inbound';
 
 export interface WorkerDeps extends Omit<TalkDeps, 'drafts'> {
-  store: TalkDeps['store'] & Pick<Store, 'handledTurn' | 'commitTurn' | 'appendAudit'>;
+  store: TalkDeps['store'] & Pick<Store, 'handledTurn' | 'turnCommit' | 'appendAudit'>;
   /** Streamed replies, for events whose connector shows them growing (`streamEdits`). */
   streaming?: {
     /** The edit interval for this event's connector; undefined: its replies are sent finished. */
@@ -23,9 +23,7 @@ export interface WorkerDeps extends Omit<TalkDeps, 'drafts'> {
 export const conversationPartition = (e: Pick<ChannelEvent, 'platform' | 'account' | 'conversation'>): string =>
   `${e.platform}:${e.account}:${e.conversation.id}`;
 
-const toHop = (replies: QueuedReply[]): HopResult => ({
-  next: replies.map((r) => ({ queue: r.queue, job: { id: r.reply.idempotencyKey, partition: r.partition, payload: r.reply } })),
-});
+const nextJobs = (replies: QueuedReply[]): HopNext => replies.map((r) => ({ queue: r.queue, job: { id: r.reply.idempotencyKey, partition: r.partition, payload: r.reply } }));
 
 function replyFor(event: ChannelEvent, key: string, text: string, format: Reply['format'], extra: Partial<Reply> = {}): QueuedReply {
   const address = { platform: event.platform, account: event.account, conversation: event.conversation };
@@ -79,7 +77,7 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
     }
     const key = dedupeKey(event);
     const prior = await deps.store.handledTurn(key);
-    if (prior) return toHop(prior);
+    if (prior) return { next: nextJobs(prior) };
 
     const stream = `${event.id}:stream`;
     const drafts = draftsFor(deps, event, stream);
@@ -99,7 +97,7 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
       // receivedAt: when the connector took the message, the start of the end-to-end latency the dashboard shows.
       data: { conversation: `${event.platform}:${event.conversation.id}`, kind: event.conversation.kind, chars: event.tooLongChars ?? event.text.length, receivedAt: event.receivedAt },
     };
-    const committed = await deps.store.commitTurn({
+    const commit = deps.store.turnCommit({
       dedupeKey: key,
       eventId: event.id,
       ...(result.sessionId !== undefined ? { sessionId: result.sessionId } : {}),
@@ -108,8 +106,7 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
       replies,
       ...(result.usage ? { usage: result.usage } : {}),
     });
-    // Another delivery of the same platform message won the race: offer its replies, not ours.
-    if (!committed) return toHop((await deps.store.handledTurn(key)) ?? []);
-    return toHop(replies);
+    // Committed with the job's acknowledgement, in one transaction where the queue can (the embedded driver).
+    return { commit: mapCommit(commit, nextJobs) };
   };
 }

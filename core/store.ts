@@ -1,6 +1,7 @@
 import type { AuditEntry, AuditInput, VerifyResult } from './audit.js';
 import type { AssistantConfig } from './config.js';
 import type { ChannelEvent, Reply } from './event.js';
+import type { HopCommit } from './queue.js';
 
 /**
  * The gateway's persistent state behind one narrow, asynchronous interface. SQLite implements it today; a
@@ -71,8 +72,12 @@ export interface Store {
   closeSession(event: ChannelEvent): Promise<boolean>;
   /** null when the event was never handled; otherwise the replies its turn produced (to re-enqueue idempotently). */
   handledTurn(dedupeKey: string): Promise<QueuedReply[] | null>;
-  /** false, and nothing written, when another delivery committed the same event first. */
-  commitTurn(turn: TurnRecord): Promise<boolean>;
+  /**
+   * A turn's commit, for its queue hop to make: it yields the replies to hand on, this turn's, or (with nothing of
+   * this turn written) those of another delivery that committed the same event first. Joinable when the store writes
+   * through the connection the embedded queue acknowledges on; a store elsewhere (PostgreSQL) offers `commit` alone.
+   */
+  turnCommit(turn: TurnRecord): HopCommit<QueuedReply[]>;
   appendAudit(entries: AuditInput[]): Promise<void>;
   /** A workspace's usage from `fromDay` (YYYY-MM-DD, UTC) on. */
   usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals>;

@@ -329,7 +329,10 @@ class BullmqConsumer {
         }
         // Handed back during that write: another consumer may own the job by now.
         if (signal.aborted) throw new Error('handed back');
-        return this.handler(attempt, signal);
+        // Redis cannot join a SQLite transaction: the commit is made on its own, within the attempt, and its
+        // follow-ups go out with the job's completion like any handler's `next`.
+        const result = await this.handler(attempt, signal);
+        return result?.commit ? { next: await result.commit.commit() } : result;
       };
       const input: Job = { queue: env.queue, id: env.id, partition: env.partition, payload: env.payload, attempt: first };
       const running = runWithRetries(input, handler, this.options, flight.controller.signal, this.stopping.signal);

@@ -7,6 +7,7 @@ import {
   type ConsumeOptions,
   type Consumer,
   type DeadLetter,
+  type HopNext,
   type HopResult,
   type Job,
   type JobHandler,
@@ -135,18 +136,24 @@ export class EmbeddedDriver implements QueueDriver {
     });
   }
 
-  /** Acknowledges a job and enqueues its follow-ups in the same transaction: one commit per hop. */
+  /**
+   * Acknowledges a job and enqueues its follow-ups in the same transaction: one commit per hop. A handler's commit
+   * that writes through this connection joins that transaction (DESIGN: ack, dedupe, history, audit and the next
+   * enqueue in one); any other is made first, on its own.
+   */
   async complete(job: Job & { seq: number }, result: HopResult): Promise<void> {
-    const next = result.next ?? [];
+    const joined = result.commit?.joinable?.connection === this.db ? result.commit.joinable : undefined;
+    const made = result.commit && !joined ? await result.commit.commit() : result.next;
+    let next: HopNext = [];
     const kept = await this.group.run(() => {
-      // A lease lost meanwhile (handed back on shutdown) means another consumer owns the job now.
+      // A lease lost meanwhile (handed back on shutdown) means another consumer owns the job now, and its commit.
       if (this.stmts.remove.run(job.seq, this.owner).changes === 0) return false;
       this.stmts.seen.run(job.queue, job.id, Date.now());
+      next = (joined ? joined.write() : made) ?? [];
       if (next.length) this.insertJobs(next);
       return true;
     });
-    if (!kept) return;
-    if (next.length) this.nudger.notify(next.map((n) => n.queue));
+    if (kept && next.length) this.nudger.notify(next.map((n) => n.queue));
   }
 
   async deadLetter(job: Job & { seq: number }, error: string, attempts: number): Promise<void> {
@@ -330,11 +337,13 @@ class EmbeddedConsumer {
   }
 
   private async process(job: ClaimedJob): Promise<void> {
-    const outcome = await runWithRetries(job, this.handler, this.options, this.abort.signal, this.stopping.signal);
+    // The acknowledgement is part of the attempt: a hop whose commit fails (the database locked past the deadline,
+    // a constraint) is tried again like a handler that threw, and nothing of it was written.
+    const attempt: JobHandler = async (delivery, signal) => this.driver.complete(job, (await this.handler(delivery, signal)) ?? {});
+    const outcome = await runWithRetries(job, attempt, this.options, this.abort.signal, this.stopping.signal);
     try {
-      if (outcome.kind === 'done') await this.driver.complete(job, outcome.result);
-      else if (outcome.kind === 'dead') await this.driver.deadLetter(job, outcome.error, outcome.attempts);
-      else this.driver.release([job.seq]);
+      if (outcome.kind === 'dead') await this.driver.deadLetter(job, outcome.error, outcome.attempts);
+      else if (outcome.kind === 'released') this.driver.release([job.seq]);
     } catch {
       // Not recorded (the database stayed locked): the lease runs out and the job is delivered again, where the
       // handler's own records (a turn's dedupe mark, a send record) keep the redelivery from doing anything twice.

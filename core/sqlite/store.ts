@@ -4,6 +4,7 @@ import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
 import { GroupCommit, migrate, openSharedDb, rowsInsert, type Db, type SharedDb, write } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
+import type { HopCommit } from '../queue.js';
 import { DEFAULT_WORKSPACE, type Channel, type HistoryEntry, type QueuedReply, type SendState, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteVaultStore } from './vault-store.js';
@@ -162,19 +163,24 @@ export class SqliteStore implements Store {
   }
 
   async handledTurn(dedupeKey: string): Promise<QueuedReply[] | null> {
+    return this.committedReplies(dedupeKey);
+  }
+
+  private committedReplies(dedupeKey: string): QueuedReply[] | null {
     const replies = this.sql('SELECT replies FROM processed_events WHERE dedupe_key = ?').pluck().get(dedupeKey) as string | undefined;
     return replies === undefined ? null : (JSON.parse(replies) as QueuedReply[]);
   }
 
-  async commitTurn(turn: TurnRecord): Promise<boolean> {
+  turnCommit(turn: TurnRecord): HopCommit<QueuedReply[]> {
     const replies = JSON.stringify(turn.replies.map(({ queue, partition, reply }) => ({ queue, partition, reply })));
     const audit = this.audit.prepare(turn.audit);
-    return this.group.run(() => {
+    const write = (): QueuedReply[] => {
       const at = now();
       const fresh = this
         .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at, replies) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(turn.dedupeKey, turn.eventId, at, replies);
-      if (fresh.changes === 0) return false;
+      // Another delivery of the same platform message committed first: its replies go on, and nothing of ours.
+      if (fresh.changes === 0) return this.committedReplies(turn.dedupeKey) ?? [];
       if (turn.sessionId !== undefined && turn.history.length > 0) {
         this.insertMessages(turn.history.length).run(turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, turn.eventId, at]));
       }
@@ -187,8 +193,9 @@ export class SqliteStore implements Store {
           .run(u.workspaceId, at.slice(0, 10), u.inputTokens, u.outputTokens, u.costUsd);
       }
       this.audit.appendPrepared(audit);
-      return true;
-    });
+      return turn.replies;
+    };
+    return { commit: () => this.group.run(write), joinable: { connection: this.db, write } };
   }
 
   async usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals> {

@@ -197,6 +197,35 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       expect(got).toEqual([{ reply: 'hi' }]);
     });
 
+    it("makes a handler's commit once, within its attempt, and enqueues the jobs it yields; a commit that fails is retried", async () => {
+      const q = await open();
+      const from = name();
+      const to = name();
+      const got: unknown[] = [];
+      const commits: number[] = [];
+      q.consume(
+        from,
+        async (job) => ({
+          commit: {
+            commit: async () => {
+              commits.push(job.attempt);
+              if (job.attempt === 1) throw new Error('database locked');
+              return [{ queue: to, job: { id: `${job.id}-r`, partition: job.partition, payload: { reply: job.payload, attempt: job.attempt } } }];
+            },
+          },
+        }),
+        { backoffMs: 20 },
+      );
+      q.consume(to, async (job) => {
+        got.push(job.payload);
+      });
+      await q.enqueue(from, [{ id: 'm', partition: 'c', payload: 'hi' }]);
+      await until(() => got.length === 1);
+      await sleep(150);
+      expect(commits).toEqual([1, 2]);
+      expect(got).toEqual([{ reply: 'hi', attempt: 2 }]);
+    });
+
     it('discards a queue: its waiting jobs are gone and a job id it had seen is taken again', async () => {
       const q = await open();
       const queue = name();

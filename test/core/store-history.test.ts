@@ -30,7 +30,7 @@ describe('session history', () => {
     for (let turn = 0; turn < 12; turn++) {
       const writer = turn % 3 === 2 ? b : a;
       const history = [{ role: 'user' as const, text: `q${turn}` }, { role: 'assistant' as const, text: `a${turn}` }];
-      await writer.commitTurn({ dedupeKey: `k${turn}`, eventId: `e${turn}`, sessionId: session.id, history, audit: [], replies: [] });
+      await writer.turnCommit({ dedupeKey: `k${turn}`, eventId: `e${turn}`, sessionId: session.id, history, audit: [], replies: [] }).commit();
       texts.push(`q${turn}`, `a${turn}`);
       expect((await a.history(session.id, 5)).map((h) => h.text)).toEqual(texts.slice(-5));
     }

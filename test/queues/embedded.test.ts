@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDb, migrate } from '../../core/db.js';
+import { openDb, openSharedDb, migrate } from '../../core/db.js';
+import type { HopResult, Job } from '../../core/queue.js';
 import { EmbeddedDriver } from '../../queues/embedded.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -44,4 +45,80 @@ describe('embedded driver under a database locked by another process', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('embedded driver: a commit through its own connection is one transaction with the acknowledgement', () => {
+  const setup = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-q-join-'));
+    const file = join(dir, 'monkeyclaw.db');
+    const other = openDb(file);
+    migrate(other);
+    other.exec('CREATE TABLE turns (job TEXT)');
+    const driver = new EmbeddedDriver({ file, leaseMs: 2_000 });
+    // The process's one connection to the file, which the driver acknowledges on.
+    const shared = openSharedDb(file);
+    const rows = () => (other.prepare('SELECT job FROM turns').pluck().all() as string[]);
+    const left = () => (other.prepare('SELECT COUNT(*) FROM queue_jobs').pluck().get() as number);
+    const joined = (job: Job, write: () => void): HopResult => ({
+      commit: {
+        commit: async () => {
+          throw new Error('a joinable commit is never made on its own');
+        },
+        joinable: {
+          connection: shared.db,
+          write: () => {
+            shared.db.prepare('INSERT INTO turns (job) VALUES (?)').run(`${job.id}@${job.attempt}`);
+            write();
+            return [];
+          },
+        },
+      },
+    });
+    const close = async () => {
+      await driver.close();
+      shared.release();
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return { driver, other, rows, left, joined, close };
+  };
+
+  it('writes the commit with the ack, and a write that throws takes the ack back with it', async () => {
+    const t = setup();
+    try {
+      const c = t.driver.consume('q', async (job) => t.joined(job, () => {
+        if (job.attempt === 1) throw new Error('constraint failed');
+      }), { backoffMs: 20 });
+      await t.driver.enqueue('q', [{ id: 'a', partition: 'p', payload: null }]);
+      for (let i = 0; i < 100 && t.left() > 0; i++) await sleep(20);
+      await c.close();
+      // The first attempt's row went with its failed ack; the second attempt's stayed with its ack.
+      expect(t.rows()).toEqual(['a@2']);
+      expect(t.left()).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('writes nothing of a hop whose lease another consumer took meanwhile', async () => {
+    const t = setup();
+    try {
+      let ran = 0;
+      const c = t.driver.consume('q', async (job) => {
+        ran++;
+        // Another consumer owns the job from here on (its lease ran out while this one worked).
+        t.other.prepare("UPDATE queue_jobs SET lease_owner = 'elsewhere', lease_until = ? WHERE job_id = ?").run(Date.now() + 60_000, job.id);
+        return t.joined(job, () => undefined);
+      });
+      await t.driver.enqueue('q', [{ id: 'b', partition: 'p', payload: null }]);
+      for (let i = 0; i < 100 && ran === 0; i++) await sleep(20);
+      await sleep(200);
+      await c.close();
+      expect(ran).toBe(1);
+      expect(t.rows()).toEqual([]);
+      expect(t.left()).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
 });
