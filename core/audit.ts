@@ -40,11 +40,21 @@ export const chainedHash = (prevHash: string, seq: number, tail: string): string
   createHash('sha256').update(`[${JSON.stringify(prevHash)},${seq},${tail}`).digest('hex');
 
 export type VerifyResult =
-  | { ok: true; entries: number; head: string }
+  | { ok: true; entries: number; head: string; headSeq: number }
   | { ok: false; entries: number; badSeq: number; reason: string };
 
+/**
+ * An entry recorded earlier outside the database (`seq:hash`, as `audit verify` prints its head). A chain checks
+ * its own links only: whoever can write the file can cut entries off its end and leave a valid chain. The recorded
+ * entry must still be there, unchanged.
+ */
+export interface RecordedEntry {
+  seq: number;
+  hash: string;
+}
+
 /** Walks entries in order; the first whose link or hash does not hold is named. */
-export function verifyChain(entries: Iterable<AuditEntry>): VerifyResult {
+export function verifyChain(entries: Iterable<AuditEntry>, recorded?: RecordedEntry): VerifyResult {
   let prev = GENESIS_HASH;
   let expectedSeq: number | undefined;
   let count = 0;
@@ -54,9 +64,16 @@ export function verifyChain(entries: Iterable<AuditEntry>): VerifyResult {
     }
     if (e.prevHash !== prev) return { ok: false, entries: count, badSeq: e.seq, reason: 'does not link to the entry before it' };
     if (entryHash(e) !== e.hash) return { ok: false, entries: count, badSeq: e.seq, reason: 'content does not match its hash' };
+    if (e.seq === recorded?.seq && e.hash !== recorded.hash) {
+      return { ok: false, entries: count, badSeq: e.seq, reason: 'is not the entry recorded earlier: the chain was rewritten from here on' };
+    }
     prev = e.hash;
     expectedSeq = e.seq + 1;
     count++;
   }
-  return { ok: true, entries: count, head: prev };
+  const headSeq = (expectedSeq ?? 1) - 1;
+  if (recorded && recorded.seq > headSeq) {
+    return { ok: false, entries: count, badSeq: recorded.seq, reason: `is missing: the log ends at entry ${headSeq}, so entries were cut off its end` };
+  }
+  return { ok: true, entries: count, head: prev, headSeq };
 }

@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditInput, VerifyResult } from './audit.js';
+import type { AuditEntry, AuditInput, RecordedEntry, VerifyResult } from './audit.js';
 import type { AssistantConfig } from './config.js';
 import type { ChannelEvent, Reply } from './event.js';
 import type { HopCommit } from './queue.js';
@@ -82,7 +82,8 @@ export interface Store {
   /** A workspace's usage from `fromDay` (YYYY-MM-DD, UTC) on. */
   usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals>;
   auditTail(limit: number): Promise<AuditEntry[]>;
-  verifyAudit(): Promise<VerifyResult>;
+  /** Walks the hash chain; `recorded`, an entry noted earlier, must still be in it unchanged. */
+  verifyAudit(recorded?: RecordedEntry): Promise<VerifyResult>;
   /** Records the intent to send; reports 'sent' when an earlier attempt already completed. */
   beginSend(idempotencyKey: string, platform: string): Promise<SendState>;
   /** Records the platform's ids, and the audit entries of the send, in one transaction. */

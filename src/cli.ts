@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
+import type { RecordedEntry } from '../core/audit.js';
 import { ConfigError } from '../core/config.js';
 import { MasterKeyError } from '../core/master-key.js';
 import { PlugConfigError } from '../core/plug.js';
@@ -25,6 +26,13 @@ function withGlobals(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'config file (default ./monkeyclaw.config.yaml, else .json, else built-in defaults)')
     .option('--data-dir <dir>', 'data directory (default ./data; env MONKEYCLAW_DATA_DIR)');
+}
+
+/** `--expect SEQ:HASH`, an entry as `audit verify` prints its head. */
+function parseRecorded(value: string): RecordedEntry {
+  const m = /^(\d+):([0-9a-f]{64})$/.exec(value);
+  if (!m || Number(m[1]) < 1) throw new UsageError('--expect must be SEQ:HASH as audit verify prints its head, e.g. 12:<64 hex digits>');
+  return { seq: Number(m[1]), hash: m[2]! };
 }
 
 function run(action: Action) {
@@ -63,7 +71,10 @@ export function buildProgram(): Command {
     .action(run(lazy(ops, (m) => m.doctor)));
 
   const audit = program.command('audit').description('the hash-chained audit log');
-  withGlobals(audit.command('verify').description('verify the hash chain')).exitOverride().action(run(lazy(ops, (m) => m.auditVerify)));
+  withGlobals(audit.command('verify').description('verify the hash chain'))
+    .exitOverride()
+    .addOption(new Option('--expect <seq:hash>', 'an entry recorded earlier (as verify prints its head) that must still be there, unchanged').argParser(parseRecorded))
+    .action(run(lazy(ops, (m) => m.auditVerify)));
   withGlobals(audit.command('tail').description('print recent entries'))
     .exitOverride()
     .addOption(new Option('-n <count>', 'entries').default(20).argParser((v) => {

@@ -1,6 +1,6 @@
 import { rowsInsert, type Db } from '../db.js';
 import type { Redactor } from '../redactor.js';
-import { chainedHash, chainTail, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type VerifyResult } from '../audit.js';
+import { chainedHash, chainTail, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type RecordedEntry, type VerifyResult } from '../audit.js';
 
 /** An audit entry ready for the chain: see `SqliteAuditLog.prepare`. */
 export type PreparedEntry = Pick<AuditEntry, 'at' | 'kind' | 'actor' | 'subject' | 'data'> & { tail: string };
@@ -94,10 +94,10 @@ export class SqliteAuditLog {
     return rows.reverse().map(toEntry);
   }
 
-  verify(): VerifyResult {
+  verify(recorded?: RecordedEntry): VerifyResult {
     const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<AuditRow>;
     return verifyChain((function* () {
       for (const r of rows) yield toEntry(r);
-    })());
+    })(), recorded);
   }
 }

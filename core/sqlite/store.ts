@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { AuditInput } from '../audit.js';
+import type { AuditInput, RecordedEntry } from '../audit.js';
 import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
 import { GroupCommit, migrate, openSharedDb, rowsInsert, type Db, type SharedDb, write } from '../db.js';
@@ -215,8 +215,8 @@ export class SqliteStore implements Store {
     return this.audit.tail(limit);
   }
 
-  async verifyAudit() {
-    return this.audit.verify();
+  async verifyAudit(recorded?: RecordedEntry) {
+    return this.audit.verify(recorded);
   }
 
   async beginSend(idempotencyKey: string, platform: string): Promise<SendState> {

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config-file.js';
 import { dbFile, openQueue, openRuntime, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
+import type { RecordedEntry } from '../../core/audit.js';
 import { resolveQueue, type Config } from '../../core/config.js';
 import { Redactor } from '../../core/redactor.js';
 import { DOCTOR_RESULT, MAX_REPORT_CHARS, sendToParent } from '../child-ipc.js';
@@ -23,13 +24,15 @@ export async function migrateCommand(options: GlobalOptions): Promise<number> {
   }
 }
 
-export async function auditVerify(options: GlobalOptions): Promise<number> {
+export async function auditVerify(options: GlobalOptions & { expect?: RecordedEntry }): Promise<number> {
   const store = new SqliteStore(dbFile(resolveDataDir(options)));
   try {
     await store.migrate();
-    const result = await store.verifyAudit();
+    const result = await store.verifyAudit(options.expect);
     if (result.ok) {
-      out(`audit log ok: ${result.entries} entries, head ${result.head}`);
+      // The head, kept somewhere the data dir's writers cannot reach, is what later shows entries cut off the end.
+      const held = options.expect ? `, entry ${options.expect.seq} as recorded` : '';
+      out(`audit log ok: ${result.entries} entries${held}, head ${result.head} (record ${result.headSeq}:${result.head} and check with --expect)`);
       return 0;
     }
     out(`audit log BROKEN at entry ${result.badSeq}: ${result.reason} (${result.entries} entries verified before it)`);

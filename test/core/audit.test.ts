@@ -72,6 +72,36 @@ describe('audit log', () => {
     await store.close();
   });
 
+  it('finds an entry recorded earlier: missing when entries were cut off the end, different when the chain was rewritten', async () => {
+    const { store, file } = await storeWithEntries(5);
+    const head = await store.verifyAudit();
+    if (!head.ok) throw new Error('fresh log does not verify');
+    const recorded = { seq: head.headSeq, hash: head.head };
+    expect(recorded.seq).toBe(5);
+    await store.appendAudit([{ kind: 'test.entry', actor: 'test' }]);
+    expect(await store.verifyAudit(recorded)).toMatchObject({ ok: true, entries: 6, headSeq: 6 });
+
+    // Cut off the end: what is left is a valid chain, which only the recorded entry tells apart.
+    const db = new Database(file);
+    db.exec('DROP TRIGGER audit_log_no_delete');
+    db.prepare('DELETE FROM audit_log WHERE seq >= 4').run();
+    expect(await store.verifyAudit()).toMatchObject({ ok: true, entries: 3 });
+    expect(await store.verifyAudit(recorded)).toMatchObject({ ok: false, badSeq: 5, reason: expect.stringMatching(/ends at entry 3/) });
+
+    // Rewritten from entry 4 on with hashes that hold: the recorded entry 5 is no longer the same.
+    for (const seq of [4, 5]) {
+      const prev = db.prepare('SELECT hash FROM audit_log WHERE seq = ?').pluck().get(seq - 1) as string;
+      const row = { at: new Date().toISOString(), kind: 'forged', actor: 'mallory', subject: null, data: '{}' };
+      const hash = createHash('sha256').update(JSON.stringify([prev, seq, row.at, row.kind, row.actor, row.subject, row.data])).digest('hex');
+      db.prepare('INSERT INTO audit_log (seq, at, kind, actor, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(seq, row.at, row.kind, row.actor, row.subject, row.data, prev, hash);
+    }
+    db.close();
+    expect(await store.verifyAudit()).toMatchObject({ ok: true, entries: 5 });
+    expect(await store.verifyAudit(recorded)).toMatchObject({ ok: false, badSeq: 5, reason: expect.stringMatching(/not the entry recorded/) });
+    await store.close();
+  });
+
   it('keeps one unbroken chain when two processes append at once', async () => {
     const { store, file } = await storeWithEntries(0);
     const storeModule = new URL('../../dist/core/sqlite/store.js', import.meta.url).href;

@@ -45,6 +45,26 @@ describe('monkeyclaw CLI', () => {
     expect(v.stdout).toMatch(/BROKEN at entry 3/);
   });
 
+  it('audit verify --expect takes the head it printed and exits 1 once entries were cut off the end', async () => {
+    await cli(['chat', '--once'], 'one');
+    const v = await cli(['audit', 'verify']);
+    const recorded = /record (\d+:[0-9a-f]{64})/.exec(v.stdout)?.[1];
+    expect(recorded).toBeDefined();
+    await cli(['chat', '--once'], 'two');
+    expect(await cli(['audit', 'verify', '--expect', recorded!])).toMatchObject({ code: 0 });
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    db.exec('DROP TRIGGER audit_log_no_delete');
+    db.prepare('DELETE FROM audit_log WHERE seq >= 3').run();
+    db.close();
+    expect((await cli(['audit', 'verify'])).code).toBe(0);
+    const cut = await cli(['audit', 'verify', '--expect', recorded!]);
+    expect(cut.code).toBe(1);
+    expect(cut.stdout).toMatch(new RegExp(`BROKEN at entry ${recorded!.split(':')[0]}: is missing: the log ends at entry 2`));
+    const bad = await cli(['audit', 'verify', '--expect', 'yesterday']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--expect must be SEQ:HASH/);
+  });
+
   it('exits 2 naming the bad field for an invalid config, before touching anything', async () => {
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'server: { port: 7420, colour: blue }\n');
     const r = await cli(['doctor']);
