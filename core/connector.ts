@@ -5,7 +5,7 @@ import type { SendReply } from './outbound.js';
 import type { QueueDriver } from './queue.js';
 import type { StateStore } from './sealed-state.js';
 import type { Store } from './store.js';
-import { conversationPartition, INBOUND_QUEUE } from './session-worker.js';
+import { eventPartition, INBOUND_QUEUE } from './session-worker.js';
 
 /**
  * The one contract every connector implements, each in its own process. A connector normalizes its platform's
@@ -98,7 +98,7 @@ export async function publishEvents(
   if (events.length > 0) {
     await queue.enqueue(
       INBOUND_QUEUE,
-      events.map((e) => ({ id: inboundJobId(e), partition: conversationPartition(e), payload: e })),
+      events.map((e) => ({ id: inboundJobId(e), partition: eventPartition(e), payload: e })),
     );
   }
   if (rejected.length > 0) {

@@ -23,13 +23,20 @@ export interface WorkerDeps extends Omit<TalkDeps, 'drafts'> {
 export const conversationPartition = (e: Pick<ChannelEvent, 'platform' | 'account' | 'conversation'>): string =>
   `${e.platform}:${e.account}:${e.conversation.id}`;
 
+/**
+ * An event's partition, for it and its replies. A request that brings its own context (the API is stateless)
+ * depends on no other: it gets a partition of its own, so one caller's requests run side by side instead of waiting
+ * behind a slow one (a key is one conversation, and every request on it used to queue).
+ */
+export const eventPartition = (e: ChannelEvent): string => (e.context ? `${conversationPartition(e)}:${e.id}` : conversationPartition(e));
+
 const nextJobs = (replies: QueuedReply[]): HopNext => replies.map((r) => ({ queue: r.queue, job: { id: r.reply.idempotencyKey, partition: r.partition, payload: r.reply } }));
 
 function replyFor(event: ChannelEvent, key: string, text: string, format: Reply['format'], extra: Partial<Reply> = {}): QueuedReply {
   const address = { platform: event.platform, account: event.account, conversation: event.conversation };
   return {
     queue: outboundQueue(address),
-    partition: conversationPartition(event),
+    partition: eventPartition(event),
     reply: { v: 1, idempotencyKey: key, eventId: event.id, address, replyTo: event.platformMessageId, text, format, kind: 'reply', ...extra },
   };
 }

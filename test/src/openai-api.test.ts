@@ -117,6 +117,17 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect(arrivals.at(-1)!.at - arrivals[0]!.at).toBeGreaterThan(400);
   });
 
+  it("runs one key's requests side by side: a slow one holds up no other", async () => {
+    const ai = client(await newKey());
+    gpt.script({ kind: 'stream', deltas: ['slow ', 'to ', 'write ', 'this'], delayMs: 500 });
+    const finished: string[] = [];
+    const slow = ai.chat.completions.create({ model: 'writer', messages: [{ role: 'user', content: 'take your time' }] }).then(() => finished.push('slow'));
+    await sleep(200);
+    const fast = ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'quick' }] }).then(() => finished.push('fast'));
+    await Promise.all([slow, fast]);
+    expect(finished).toEqual(['fast', 'slow']);
+  });
+
   it('cannot take streamed text back: a fallback that starts over follows as a new paragraph', async () => {
     const ai = client(await newKey());
     gpt.script({ kind: 'error-mid-stream', deltas: ['The primary began ', 'to answer'] });
