@@ -1,7 +1,8 @@
 import { Client, Events, GatewayIntentBits, Partials, RESTEvents, Routes } from 'discord.js';
 import { z } from 'zod';
-import { isLoopbackHost, type Config } from '../../core/config.js';
+import type { Config } from '../../core/config.js';
 import type { Connector, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
+import { plainNetError } from '../../core/net-errors.js';
 import { partProgress } from '../../core/part-progress.js';
 import { ChannelMemory } from './catchup.js';
 import { guardedStrategy, type DispatchGuard } from './gateway.js';
@@ -35,6 +36,16 @@ function loginFailure(error: unknown): string {
   return `could not connect to Discord: ${text}`;
 }
 
+/** Why the token could not be checked: refused by Discord, or Discord never reached (nothing was refused then). */
+function tokenCheckFailure(error: unknown, apiRoot: string): string {
+  const status = (error as { status?: unknown }).status;
+  if (status === 401) return 'Discord refused the bot token: copy it again from Developer Portal → Bot → Reset Token';
+  if (typeof status === 'number') return `Discord answered ${status} to the token check: ${describe(error)}`;
+  const root = new URL(apiRoot);
+  const plain = plainNetError(error, { host: root.hostname, port: Number(root.port) || (root.protocol === 'https:' ? 443 : 80) });
+  return `could not reach Discord at ${apiRoot}: ${plain ?? describe(error)}`;
+}
+
 /**
  * The Discord connector: discord.js's gateway client (intents, heartbeats, reconnect and resume) and its REST
  * manager (per-route buckets, the global limit, 429 retry-after), with every dispatch validated before use.
@@ -42,14 +53,8 @@ function loginFailure(error: unknown): string {
 export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   const { config, log } = deps;
   const actor = `connector:${deps.name}`;
+  // The config checked it: https (or loopback http), no version.
   const apiRoot = (config.apiRoot ?? DEFAULT_API_ROOT).replace(/\/+$/, '');
-  // discord.js appends the version (/v10) itself; a root that already names one would be asked for …/v10/v10/….
-  if (/\/v\d+$/.test(apiRoot)) throw new Error(`connectors.${deps.name}.apiRoot must be the root without a version (like ${DEFAULT_API_ROOT}), not ${apiRoot}`);
-  const root = new URL(apiRoot);
-  // The bot token travels in every request's Authorization header: plain http only to this machine (a fake, a proxy).
-  if (root.protocol !== 'https:' && !(root.protocol === 'http:' && isLoopbackHost(root.hostname.replace(/^\[|\]$/g, '')))) {
-    throw new Error(`connectors.${deps.name}.apiRoot must be https:// (plain http only for a loopback host), not ${apiRoot}`);
-  }
   const limit = limitFor(config.maxMessageChars);
   if (config.maxMessageChars !== undefined && config.maxMessageChars > limit.max) {
     log.warn({ maxMessageChars: config.maxMessageChars, used: limit.max }, 'Discord accepts at most 2,000 characters per message; splitting at 2,000');
@@ -155,7 +160,7 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
         const me = meSchema.parse(await client.rest.get(Routes.user()));
         results.push({ ok: true, what: 'discord token', detail: `authorized as ${me.username} (${me.id})` });
       } catch (error) {
-        return [{ ok: false, what: 'discord token', detail: `Discord refused it: ${describe(error)}` }];
+        return [{ ok: false, what: 'discord token', detail: tokenCheckFailure(error, apiRoot) }];
       }
       try {
         const info = gatewayBotSchema.parse(await client.rest.get(Routes.gatewayBot()));

@@ -131,13 +131,18 @@ describe('discord connector across downtime, reconnects and bad input', () => {
       now: Date.now,
     });
     const refused = await wrong.check!();
-    expect(refused).toEqual([{ ok: false, what: 'discord token', detail: expect.stringContaining('Discord refused it') }]);
-    expect(() => create({ name: 'discord', config: { ...config.connectors.discord!, apiRoot: `${fake.apiRoot}/v10` }, gateway: config, resolve: () => '', sealed: NO_SEALED_STATE, store: h.store, log, dataDir: '/x', now: Date.now })).toThrow(
-      /root without a version/,
-    );
-    expect(() => create({ name: 'discord', config: { ...config.connectors.discord!, apiRoot: 'http://discord.example.org/api' }, gateway: config, resolve: () => '', sealed: NO_SEALED_STATE, store: h.store, log, dataDir: '/x', now: Date.now })).toThrow(
-      /must be https/,
-    );
+    expect(refused).toEqual([{ ok: false, what: 'discord token', detail: 'Discord refused the bot token: copy it again from Developer Portal → Bot → Reset Token' }]);
+    // Nothing listening: Discord refused nothing, it was never reached.
+    const closed = parseConfig({ connectors: { discord: { enabled: true, token: 'env:T', apiRoot: 'http://127.0.0.1:1/api' } } });
+    const unreachable = create({ name: 'discord', config: closed.connectors.discord!, gateway: closed, resolve: () => 'some-token', sealed: NO_SEALED_STATE, store: h.store, log, dataDir: '/x', now: Date.now });
+    expect(await unreachable.check!()).toEqual([
+      { ok: false, what: 'discord token', detail: 'could not reach Discord at http://127.0.0.1:1/api: connection refused: nothing is listening at 127.0.0.1:1' },
+    ]);
+    // A wrong root is a config error naming its field, before any process starts (exit 2), not a crash-looping connector.
+    const rootError = (apiRoot: string) => () => parseConfig({ connectors: { discord: { enabled: true, token: 'env:T', apiRoot } } });
+    expect(rootError(`${fake.apiRoot}/v10`)).toThrow(/connectors\.discord\.apiRoot: must be the root without a version/);
+    expect(rootError('http://discord.example.org/api')).toThrow(/connectors\.discord\.apiRoot: must be https:\/\//);
+    expect(() => parseConfig({ connectors: { telegram: { enabled: true, token: 'env:T', apiRoot: 'http://telegram.example.org' } } })).toThrow(/connectors\.telegram\.apiRoot: must be https/);
   });
 });
 
