@@ -4,6 +4,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Config } from '../core/config.js';
+import { httpError } from './http/errors.js';
 import { requireClientCert, tlsServerOptions } from './tls.js';
 import { webhookRoutes, type WebhookForwarder } from './http/webhooks.js';
 import { openaiRoutes } from './http/openai-api.js';
@@ -32,8 +33,8 @@ export function createApp(options: AppOptions = {}): Hono {
   app.route('/', webhookRoutes(options.webhooks ?? (async () => undefined)));
   if (options.api) app.route('/', openaiRoutes(options.api));
   if (options.dashboard) app.route('/', dashboardRoutes(options.dashboard));
-  app.all('*', (c) => c.json({ error: { message: 'authentication required', type: 'unauthorized' } }, 401));
-  app.onError((_error, c) => c.json({ error: { message: 'internal error', type: 'server_error' } }, 500));
+  app.all('*', (c) => c.json(httpError('authentication required', 'unauthorized', 'authentication_required'), 401));
+  app.onError((_error, c) => c.json(httpError('internal error', 'server_error', 'internal_error'), 500));
   return app;
 }
 

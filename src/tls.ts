@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
+import { httpError } from './http/errors.js';
 
 /**
  * TLS for the gateway's HTTP server, from the files `monkeyclaw certs` writes under `<data-dir>/certs/`.
@@ -85,7 +86,7 @@ export function requireClientCert(options: ClientCertOptions = {}): MiddlewareHa
     if (socket instanceof TLSSocket && socket.authorized) return next();
     const presented = socket instanceof TLSSocket && Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
     return presented
-      ? c.json({ error: { message: 'client certificate not trusted', type: 'forbidden' } }, 403)
-      : c.json({ error: { message: 'client certificate required', type: 'unauthorized' } }, 401);
+      ? c.json(httpError('client certificate not trusted', 'forbidden', 'client_certificate_untrusted'), 403)
+      : c.json(httpError('client certificate required', 'unauthorized', 'client_certificate_required'), 401);
   };
 }

@@ -7,12 +7,13 @@ import type { ApiKeyRecord, AuthStore } from '../../core/auth.js';
 import type { Config } from '../../core/config.js';
 import type { Reply } from '../../core/event.js';
 import { STOPPED_TEXT, type TurnClient, type TurnOutcome } from './turns.js';
+import { httpError } from './errors.js';
 
 type Env = { Variables: { key: ApiKeyRecord } };
 
 /** OpenAI's error shape, so every OpenAI client reports our errors properly. */
-const oaiError = (c: Context, status: 400 | 401 | 404 | 429 | 500 | 503, message: string, type: string, code: string | null = null) =>
-  c.json({ error: { message, type, param: null, code } }, status);
+const oaiError = (c: Context, status: 400 | 401 | 404 | 429 | 500 | 503, message: string, type: string, code: string | null = null, param: string | null = null) =>
+  c.json(httpError(message, type, code, param), status);
 
 const content = z.union([
   z.string(),
@@ -46,7 +47,9 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
 
   app.use('/v1/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
-    const key = header.startsWith('Bearer ') ? await deps.auth.findApiKey(header.slice(7).trim()) : undefined;
+    // Auth schemes are case-insensitive (RFC 9110): `bearer` is as good as `Bearer`.
+    const token = /^bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    const key = token ? await deps.auth.findApiKey(token) : undefined;
     if (!key) return oaiError(c, 401, 'Invalid or missing API key.', 'invalid_request_error', 'invalid_api_key');
     c.set('key', key);
     await next();
@@ -71,7 +74,8 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     const parsed = requestSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      return oaiError(c, 400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, 'invalid_request_error');
+      const param = issue.path.length ? String(issue.path[0]) : null;
+      return oaiError(c, 400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, 'invalid_request_error', null, param);
     }
     const body = parsed.data;
     const key = c.get('key');
@@ -81,7 +85,9 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     const roleOf = (role: string) => (role === 'developer' ? 'system' : role) as 'system' | 'user' | 'assistant';
     const turns = body.messages.filter((m) => m.role !== 'tool' && m.role !== 'function').map((m) => ({ role: roleOf(m.role), content: textOf(m.content) }));
     const last = turns.at(-1);
-    if (!last || last.role !== 'user') return oaiError(c, 400, 'The last message must come from the user.', 'invalid_request_error');
+    if (!last || last.role !== 'user') return oaiError(c, 400, 'The last message must come from the user.', 'invalid_request_error', null, 'messages');
+    // Nothing to answer is a bad request, not a refusal by policy (which is what the turn would end in).
+    if (!last.content.trim()) return oaiError(c, 400, 'The last user message has no text.', 'invalid_request_error', null, 'messages');
 
     const input = {
       conversation: { id: key.id, kind: 'dm' as const },

@@ -69,6 +69,9 @@ describe('dashboard access control', () => {
     expect(again.headers.get('location')).toBe('/');
     const page = await h.get('/', { cookie: cookie.split(';')[0]! });
     expect(page.status).toBe(200);
+    // An address that is no page: 404 for the signed-in owner, not a 401 that would say they were signed out.
+    expect((await h.get('/assistants/default', { cookie: cookie.split(';')[0]! })).status).toBe(404);
+    expect((await h.get('/assistants/default')).status).not.toBe(404);
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(page.headers.get('cache-control')).toBe('no-store');
   });

@@ -168,6 +168,25 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
       expect((await r.json()) as object).toMatchObject({ error: { type: 'invalid_request_error' } });
     }
     expect((await client(key).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'still here' }] })).choices[0]!.message.content).toBe('still here');
+    // Nothing to answer is a bad request naming `messages`, not a refusal by policy.
+    for (const content of ['', '   ', null]) {
+      const r = await post(JSON.stringify({ model: 'default', messages: [{ role: 'user', content }] }));
+      expect(r.status).toBe(400);
+      expect(await r.json()).toEqual({ error: { message: 'The last user message has no text.', type: 'invalid_request_error', param: 'messages', code: null } });
+    }
+    const wrongType = await post('{"model":"default","messages":[{"role":"user","content":"x"}],"stream":"yes"}');
+    expect(((await wrongType.json()) as { error: { param: unknown } }).error.param).toBe('stream');
+  });
+
+  it('takes the bearer scheme in any case, and answers unknown routes in the same error shape', async () => {
+    const key = await newKey();
+    const models = (authorization: string) => fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization } });
+    expect((await models(`bearer ${key}`)).status).toBe(200);
+    expect((await models(`BEARER  ${key}`)).status).toBe(200);
+    expect((await models(`Basic ${key}`)).status).toBe(401);
+    const unknown = await fetch(`http://127.0.0.1:${port}/v2/nothing`);
+    expect(unknown.status).toBe(401);
+    expect(await unknown.json()).toEqual({ error: { message: 'authentication required', type: 'unauthorized', param: null, code: 'authentication_required' } });
   });
 
   it('maps the rate-limit plug to 429, for every request refused while limited', async () => {

@@ -79,13 +79,14 @@ describe('HTTPS with client certificates (server.tls.mode: mtls)', () => {
     const r = await get('/private');
     expect(r.status).toBe(401);
     expect(r.body).not.toContain('secret');
-    expect(JSON.parse(r.body)).toEqual({ error: { message: 'client certificate required', type: 'unauthorized' } });
+    expect(JSON.parse(r.body)).toEqual({ error: { message: 'client certificate required', type: 'unauthorized', param: null, code: 'client_certificate_required' } });
   });
 
   it('refuses a client certificate from a foreign CA', async () => {
     const r = await get('/private', pemCredentials(foreign.dir, 'mallory'));
     expect(r.status).toBe(403);
     expect(r.body).not.toContain('secret');
+    expect(JSON.parse(r.body)).toMatchObject({ error: { type: 'forbidden', param: null, code: 'client_certificate_untrusted' } });
   });
 
   it('refuses a certificate from the right CA that is not for client authentication (the server certificate)', async () => {

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { Redactor } from '../../../core/redactor.js';
 import { dashboardGuards, sessionAuth, type DashEnv } from '../session-auth.js';
+import { httpError } from '../errors.js';
 import { assistantRoutes } from './assistants.js';
 import { auditRoutes } from './audit.js';
 import { chatRoutes } from './chat.js';
@@ -39,5 +40,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<DashEnv> {
   chatRoutes(app, ctx);
   linkingRoutes(app, ctx);
   connectorRoutes(app, ctx);
+  // A signed-in owner at an address that is no page gets 404, not the 401 that would say they were signed out.
+  app.all('*', async (c, next) => ((await session.current(c)) ? c.json(httpError('no such page', 'not_found', 'not_found'), 404) : next()));
   return app;
 }
