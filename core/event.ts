@@ -137,6 +137,8 @@ export const replySchema = z
     haltedBy: z.string().max(64).optional(),
     /** The streamed reply this belongs to: drafts and the final reply or notice share it, so the final replaces the drafts. */
     stream: id.optional(),
+    /** The tokens the backend reported for the turn this reply answers (what the API tells its caller). */
+    usage: z.object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0) }).strict().optional(),
   })
   .strict();
 export type Reply = z.infer<typeof replySchema>;

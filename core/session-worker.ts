@@ -95,7 +95,8 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
     if (result.notice) {
       replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain', { kind: 'notice', ...(result.haltedBy ? { haltedBy: result.haltedBy } : {}), ...streamed }));
     }
-    if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, result.reply.text, result.reply.format, streamed));
+    const usage = result.usage ? { usage: { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens } } : {};
+    if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, result.reply.text, result.reply.format, { ...streamed, ...usage }));
     for (const [i, n] of (result.notify ?? []).entries()) replies.push(notification(event, `${event.id}:notify:${i}`, n.address, n.text));
     const received: AuditInput = {
       kind: 'inbound.received',

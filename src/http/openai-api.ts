@@ -28,8 +28,18 @@ const requestSchema = z
       .min(1)
       .max(200),
     stream: z.boolean().optional(),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
   })
   .passthrough();
+
+/** OpenAI's `usage` from what the backend reported; undefined when no reply says (a chat command's answer). */
+function usageOf(replies: Reply[]): { prompt_tokens: number; completion_tokens: number; total_tokens: number } | undefined {
+  const reported = replies.filter((r) => r.usage);
+  if (reported.length === 0) return undefined;
+  const prompt = reported.reduce((n, r) => n + r.usage!.inputTokens, 0);
+  const completion = reported.reduce((n, r) => n + r.usage!.outputTokens, 0);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
 
 const textOf = (c: z.infer<typeof content> | null | undefined): string =>
   typeof c === 'string' ? c : (c ?? []).map((p) => ('text' in p && typeof p.text === 'string' ? p.text : '')).join('');
@@ -106,7 +116,8 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
       .ask(input, undefined, body.stream ? (text) => (drafts.push(text), wake()) : undefined)
       .then((outcome) => ({ outcome }), (error: unknown) => ({ error: error as Error }));
     const early = await Promise.race([asked, firstDraft.then(() => undefined)]);
-    if (early === undefined) return streamDrafts(c, body.model, created, drafts, (w) => (wake = w), asked);
+    const includeUsage = body.stream_options?.include_usage === true;
+    if (early === undefined) return streamDrafts(c, { model: body.model, created, includeUsage }, drafts, (w) => (wake = w), asked);
 
     if ('error' in early) return oaiError(c, 400, `Invalid request: ${early.error.message.slice(0, 300)}`, 'invalid_request_error');
     const { outcome } = early;
@@ -117,6 +128,7 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     const notice = outcome.replies.find((r) => r.kind === 'notice' && r.haltedBy !== 'commands');
     if (notice) return noticeError(c, notice);
     const text = outcome.replies.map((r) => r.text).join('\n\n');
+    const usage = usageOf(outcome.replies);
     const id = `chatcmpl-${outcome.replies[0]!.eventId}`;
     if (!body.stream) {
       return c.json({
@@ -125,7 +137,7 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
         created,
         model: body.model,
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', logprobs: null }],
-        usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+        ...(usage ? { usage } : {}),
       });
     }
     return streamSSE(c, async (stream) => {
@@ -133,6 +145,7 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
       await chunk({ role: 'assistant', content: '' }, null);
       await chunk({ content: text }, null);
       await chunk({}, 'stop');
+      if (includeUsage) await usageChunk(stream, id, created, body.model, usage);
       await stream.writeSSE({ data: '[DONE]' });
     });
   });
@@ -148,13 +161,17 @@ type Stream = Parameters<Parameters<typeof streamSSE>[1]>[0];
 const completionChunk = (stream: Stream, id: string, created: number, model: string) => (delta: object, finish: string | null) =>
   stream.writeSSE({ data: JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] }) });
 
+/** `stream_options.include_usage`: one more chunk before [DONE], with no choices and the usage (null when not reported). */
+const usageChunk = (stream: Stream, id: string, created: number, model: string, usage: ReturnType<typeof usageOf>) =>
+  stream.writeSSE({ data: JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage ?? null }) });
+
 /**
  * Streams a reply while it is written: each draft holds the whole text so far, so what it adds to the last one is
  * sent as a delta. An OpenAI stream cannot take text back: when the final reply does not continue what was sent (a
  * fallback started over mid-reply), it follows as a new paragraph; a turn that ends in a notice or fails ends the
  * stream with OpenAI's error object.
  */
-function streamDrafts(c: Context, model: string, created: number, drafts: string[], onDraft: (wake: () => void) => void, asked: Promise<Asked>) {
+function streamDrafts(c: Context, { model, created, includeUsage }: { model: string; created: number; includeUsage: boolean }, drafts: string[], onDraft: (wake: () => void) => void, asked: Promise<Asked>) {
   return streamSSE(c, async (stream) => {
     const id = `chatcmpl-${randomUUID()}`;
     const chunk = completionChunk(stream, id, created, model);
@@ -184,6 +201,7 @@ function streamDrafts(c: Context, model: string, created: number, drafts: string
     if (text.startsWith(sent)) await send(text);
     else await chunk({ content: `\n\n${text}` }, null);
     await chunk({}, 'stop');
+    if (includeUsage) await usageChunk(stream, id, created, model, usageOf(answer));
     await stream.writeSSE({ data: '[DONE]' });
   });
 }

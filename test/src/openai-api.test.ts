@@ -117,6 +117,20 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect(arrivals.at(-1)!.at - arrivals[0]!.at).toBeGreaterThan(400);
   });
 
+  it("reports the backend's token usage, and a last usage chunk when a stream asks for it", async () => {
+    const ai = client(await newKey());
+    gpt.script({ kind: 'stream', deltas: ['counted ', 'words'], usage: { prompt_tokens: 11, completion_tokens: 7 } });
+    const done = await ai.chat.completions.create({ model: 'writer', messages: [{ role: 'user', content: 'count' }] });
+    expect(done.usage).toEqual({ prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
+
+    gpt.script({ kind: 'stream', deltas: ['more ', 'words'], usage: { prompt_tokens: 5, completion_tokens: 2 } });
+    const stream = await ai.chat.completions.create({ model: 'writer', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'again' }] });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } });
+    expect(chunks.slice(0, -1).every((c) => c.choices.length === 1 && !c.usage)).toBe(true);
+  });
+
   it("runs one key's requests side by side: a slow one holds up no other", async () => {
     const ai = client(await newKey());
     gpt.script({ kind: 'stream', deltas: ['slow ', 'to ', 'write ', 'this'], delayMs: 500 });
