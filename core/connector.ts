@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { AccessStore } from './access.js';
 import type { Config } from './config.js';
 import { dedupeKey, InvalidPayloadError, parseChannelEvent, type ChannelEvent } from './event.js';
 import type { SendReply } from './outbound.js';
@@ -55,6 +56,8 @@ export interface ConnectorDeps<C = unknown> {
   /** `secret:NAME` / `env:NAME` to value; only this connector's references resolve. */
   resolve(ref: string, field: string): string;
   store: Pick<Store, 'appendAudit' | 'getConnectorState' | 'setConnectorState' | 'listConnectorState'>;
+  /** The run-time access changes, read only: no "typing…" for someone access will drop (see `admittedNow`). */
+  access: Pick<AccessStore, 'overrides'>;
   /** The same state API, sealed under this connector's own key: for credentials a platform hands over at run time. */
   sealed: StateStore;
   log: ConnectorLog;

@@ -179,10 +179,10 @@ export const parseChannelEvent = (input: unknown): ChannelEvent => parseWith(cha
 export const parseReply = (input: unknown): Reply => parseWith(replySchema, 'reply', input);
 
 /** The identity access rules speak of: `platform:sender-id`. */
-export const senderIdentity = (e: ChannelEvent): string => `${e.platform}:${e.sender.id}`;
+export const senderIdentity = (e: Pick<ChannelEvent, 'platform' | 'sender'>): string => `${e.platform}:${e.sender.id}`;
 export const conversationIdentity = (e: ChannelEvent): string => `${e.platform}:${e.conversation.id}`;
 /** The conversation and every scope enclosing it, innermost first, as access identities. */
-export const conversationScopes = (e: ChannelEvent): string[] => [e.conversation.id, ...[...(e.conversation.within ?? [])].reverse()].map((id) => `${e.platform}:${id}`);
+export const conversationScopes = (e: Pick<ChannelEvent, 'platform' | 'conversation'>): string[] => [e.conversation.id, ...[...(e.conversation.within ?? [])].reverse()].map((id) => `${e.platform}:${id}`);
 
 /** Key under which a redelivered platform message is recognized. */
 export const dedupeKey = (e: ChannelEvent): string =>

@@ -1,6 +1,6 @@
 import { senderIdentity } from '../core/event.js';
 import { halt, type Context, type Plug, type PlugServices } from '../core/plug.js';
-import { decideAccess, overridesFor } from './access.js';
+import { decideAccess, overridesFor } from '../core/access.js';
 
 const HELP = [
   'Commands:',

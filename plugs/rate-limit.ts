@@ -5,7 +5,7 @@ import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core
 import { halt, type Context, type Plug } from '../core/plug.js';
 import type { AccessStore } from '../core/access.js';
 import { takeInOrder, type LimiterStore } from '../core/rate-limiter.js';
-import { awaitsAnswer, decideAccess, overridesFor, type Overrides } from './access.js';
+import { awaitsAnswer, decideAccess, overridesFor, type Overrides } from '../core/access.js';
 import { isAddressed } from './group-gate.js';
 
 export const RATE_LIMIT_NOTICE = "You're sending messages too fast; please wait a moment.";

@@ -65,6 +65,7 @@ export async function checkConnector(
       gateway: config,
       resolve: resolverFrom(values),
       store,
+      access: store.accessStore(),
       sealed: stateKey ? sealedState(store, stateKey) : noSealedState('no master key'),
       log: pino({ level: 'silent' }),
       dataDir,

@@ -3,6 +3,7 @@ import { Routes, type Client } from 'discord.js';
 import { z } from 'zod';
 import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError, type ChannelEvent } from '../../core/event.js';
+import { admittedNow } from '../../core/access.js';
 import { CATCH_UP_LIMIT, Lanes, oldestFirst, type ChannelMemory } from './catchup.js';
 import { discordMessageSchema, placeOf, repliedMessageId, screen, THREAD_TYPES, toChannelEvent, type DiscordMessage, type Place } from './parse.js';
 import type { Typing } from './send.js';
@@ -101,7 +102,7 @@ export class Inbound {
     }
     const addressed = published !== undefined && !edited && this.addressed(published);
     await this.d.memory.seen(m.channel_id, m.id, place, addressed);
-    if (addressed && this.mayAnswer(published!)) this.d.typing.start(m.channel_id);
+    if (addressed && (await admittedNow(this.d.deps.gateway.access, this.d.deps.access, published!))) this.d.typing.start(m.channel_id);
   }
 
   /**
@@ -137,16 +138,6 @@ export class Inbound {
     if (e.sender.isBot) return false;
     if (e.conversation.kind === 'dm') return true;
     return e.mentionsBot || e.replyTo?.toBot === true || this.d.deps.gateway.channels[`discord:${e.conversation.id}`]?.requireMention === false;
-  }
-
-  /** No "typing…" where the config already says no answer will come; run-time allows only lose the indicator. */
-  private mayAnswer(e: ChannelEvent): boolean {
-    const access = this.d.deps.gateway.access;
-    const sender = `discord:${e.sender.id}`;
-    const conversation = `discord:${e.conversation.id}`;
-    if (access.deny.includes(sender) || access.deny.includes(conversation)) return false;
-    if (e.conversation.kind === 'dm') return access.dm !== 'allowlist' || access.allow.includes(sender);
-    return access.groups === 'open' || access.allow.includes(conversation);
   }
 
   private failed(error: unknown, m: DiscordMessage): void {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, isLoopbackHost } from '../../core/config.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError, type ChannelEventInput } from '../../core/event.js';
+import { admittedNow } from '../../core/access.js';
 import { partProgress } from '../../core/part-progress.js';
 import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
@@ -135,7 +136,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     if (parsed.kind === 'rejected') return void (await audit('inbound.rejected', { issues: parsed.issues }));
     // Typing starts just before the publish so that a fast reply (which stops it) can never precede it.
     const conversation = parsed.event.conversation;
-    const types = parsed.addressed && !parsed.event.edited && !stopped;
+    const types = parsed.addressed && !parsed.event.edited && !stopped && (await admittedNow(deps.gateway.access, deps.access, parsed.event));
     if (types) typing.start(conversation);
     if (!(await publish(parsed.event))) return typing.stop(conversation.id);
     health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });

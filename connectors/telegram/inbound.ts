@@ -1,11 +1,12 @@
 import type { AuditInput } from '../../core/audit.js';
 import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
+import { admittedNow } from '../../core/access.js';
 import { parseUpdate, type ParseContext } from './parse.js';
 import type { Typing } from './typing.js';
 
 export interface InboundDeps {
-  deps: Pick<ConnectorDeps, 'name' | 'store' | 'log' | 'gateway'>;
+  deps: Pick<ConnectorDeps, 'name' | 'store' | 'access' | 'log' | 'gateway'>;
   io: ConnectorIO;
   parse: ParseContext;
   typing: Typing;
@@ -35,21 +36,6 @@ export function createInbound({ deps, io, parse, typing }: InboundDeps) {
     return !requireMention || e.mentionsBot || e.replyTo?.toBot === true;
   };
 
-  /**
-   * Whether access could admit the sender, judged from the config alone. Someone the gateway drops silently must
-   * not see "typing…" either; the access plug still decides. (Run-time `access allow` entries live in the store,
-   * out of a connector's reach: such senders are answered, just without the indicator.)
-   */
-  const access = deps.gateway.access;
-  const listed = (id: string) => access.allow.includes(id) || access.owners.includes(id);
-  const mayBeAdmitted = (e: ChannelEvent): boolean => {
-    const sender = `telegram:${e.sender.id}`;
-    const chat = `telegram:${e.conversation.id}`;
-    if (access.deny.includes(sender) || access.deny.includes(chat)) return false;
-    if (e.conversation.kind === 'dm') return access.dm !== 'allowlist' || listed(sender);
-    return access.groups === 'open' || listed(chat) || listed(sender);
-  };
-
   async function handle(raw: unknown[], sizes?: number[]): Promise<number | undefined> {
     const audits: AuditInput[] = [];
     const events: ChannelEvent[] = [];
@@ -76,6 +62,9 @@ export function createInbound({ deps, io, parse, typing }: InboundDeps) {
         audits.push({ kind: 'inbound.rejected', actor, ...(subject ? { subject } : {}), data: { issues: error.issues } });
       }
     });
+    // Decided before the publish, so that a fast reply (which stops it) never comes before "typing…" starts.
+    const typingIn = [];
+    for (const e of events) if (addressed(e) && (await admittedNow(deps.gateway.access, deps.access, e))) typingIn.push(e.conversation);
     if (events.length > 0) {
       try {
         await io.publish(events);
@@ -89,7 +78,7 @@ export function createInbound({ deps, io, parse, typing }: InboundDeps) {
       await deps.store.appendAudit(audits);
       deps.log.warn({ rejected: counts.rejected, unsupported: counts.unsupported }, 'telegram updates skipped (audited)');
     }
-    for (const e of events) if (addressed(e) && mayBeAdmitted(e)) typing.start(e.conversation.id, e.conversation.threadId);
+    for (const c of typingIn) typing.start(c.id, c.threadId);
     return next;
   }
 

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditInput } from '../../core/audit.js';
 import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
+import { admittedNow } from '../../core/access.js';
 import { parseMessage, parseUpsert, type ParseContext } from './parse.js';
 import type { Typing } from './send.js';
 import type { WaKey, WaQuoted, WaSocket } from './socket.js';
@@ -10,7 +11,7 @@ export const WATERMARK_KEY = 'inbound:watermark';
 const MAX_QUOTES = 1_000;
 
 export interface InboundDeps {
-  deps: Pick<ConnectorDeps, 'name' | 'store' | 'log' | 'gateway'>;
+  deps: Pick<ConnectorDeps, 'name' | 'store' | 'access' | 'log' | 'gateway'>;
   io: ConnectorIO;
   parse: ParseContext;
   typing: Typing;
@@ -41,16 +42,6 @@ export function createInbound(d: InboundDeps) {
   let watermark = d.watermark;
   let chain: Promise<void> = Promise.resolve();
 
-  const access = d.deps.gateway.access;
-  const listed = (id: string) => access.allow.includes(id) || access.owners.includes(id);
-  /** Someone access drops silently must not see "typing…" either; the access plug still decides. */
-  const mayBeAdmitted = (e: ChannelEvent): boolean => {
-    const sender = `whatsapp:${e.sender.id}`;
-    const chat = `whatsapp:${e.conversation.id}`;
-    if (access.deny.includes(sender) || access.deny.includes(chat)) return false;
-    if (e.conversation.kind === 'dm') return access.dm !== 'allowlist' || listed(sender);
-    return access.groups === 'open' || listed(chat) || listed(sender);
-  };
   const addressed = (e: ChannelEvent): boolean => {
     if (e.edited || e.sender.isBot) return false;
     if (e.conversation.kind === 'dm') return true;
@@ -106,7 +97,7 @@ export function createInbound(d: InboundDeps) {
       for (const b of batch) {
         quotes.set(`${b.event.conversation.id}/${b.event.platformMessageId}`, b.quoted);
         if (quotes.size > MAX_QUOTES) quotes.delete(quotes.keys().next().value!);
-        if (addressed(b.event) && mayBeAdmitted(b.event)) typing.add(b.event.conversation.id);
+        if (addressed(b.event) && (await admittedNow(d.deps.gateway.access, d.deps.access, b.event))) typing.add(b.event.conversation.id);
       }
       for (const jid of typing) d.typing.start(jid);
       try {

@@ -31,6 +31,7 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     gateway: rt.config,
     resolve: rt.resolve,
     store: rt.store,
+    access: rt.store.accessStore(),
     sealed: rt.stateKey ? sealedState(rt.store, rt.stateKey) : noSealedState('no master key: run `monkeyclaw start` once (it creates the vault key)'),
     log,
     dataDir: rt.dataDir,

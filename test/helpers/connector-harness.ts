@@ -18,6 +18,9 @@ import { assistantResolver, buildAssistants } from '../../src/runtime.js';
 import { builtinPlugs } from '../../plugs/index.js';
 import { tempDir } from './tmp.js';
 
+/** For connectors made outside the harness in tests that do not look at access: no run-time changes. */
+export const NO_ACCESS_CHANGES = { overrides: async () => new Map() };
+
 export interface HarnessOptions<C> {
   /** The gateway config (YAML-shaped object); `connectors.<name>` is handed to the connector. */
   config: unknown;
@@ -67,6 +70,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
       gateway: config,
       resolve,
       store,
+      access: store.accessStore(),
       sealed: sealedState(store, stateKey),
       log,
       dataDir: tmp.dir,

@@ -4,6 +4,7 @@ import { parseConfig } from '../../../core/config.js';
 import { startFakeDiscord, USERS } from '../../fakes/discord/index.js';
 import { DM, GENERAL, QUIET, rig, type Rig } from './setup.js';
 import { noSealedState } from '../../../core/sealed-state.js';
+import { NO_ACCESS_CHANGES } from '../../helpers/connector-harness.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
 
 let r: Rig | undefined;
@@ -125,7 +126,7 @@ describe('discord connector across downtime, reconnects and bad input', () => {
       config: config.connectors.discord!,
       gateway: config,
       resolve: () => 'not-the-token',
-      sealed: NO_SEALED_STATE, store: h.store,
+      sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: h.store,
       log,
       dataDir: '/nonexistent',
       now: Date.now,
@@ -134,7 +135,7 @@ describe('discord connector across downtime, reconnects and bad input', () => {
     expect(refused).toEqual([{ ok: false, what: 'discord token', detail: 'Discord refused the bot token: copy it again from Developer Portal → Bot → Reset Token' }]);
     // Nothing listening: Discord refused nothing, it was never reached.
     const closed = parseConfig({ connectors: { discord: { enabled: true, token: 'env:T', apiRoot: 'http://127.0.0.1:1/api' } } });
-    const unreachable = create({ name: 'discord', config: closed.connectors.discord!, gateway: closed, resolve: () => 'some-token', sealed: NO_SEALED_STATE, store: h.store, log, dataDir: '/x', now: Date.now });
+    const unreachable = create({ name: 'discord', config: closed.connectors.discord!, gateway: closed, resolve: () => 'some-token', sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: h.store, log, dataDir: '/x', now: Date.now });
     expect(await unreachable.check!()).toEqual([
       { ok: false, what: 'discord token', detail: 'could not reach Discord at http://127.0.0.1:1/api: connection refused: nothing is listening at 127.0.0.1:1' },
     ]);
@@ -153,11 +154,11 @@ describe('discord connector start-up failures, in plain words', () => {
     const config = parseConfig({ connectors: { discord: { enabled: true, token: 'env:DISCORD_TOKEN', apiRoot: fake.apiRoot } } });
     const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
     const state = { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [] };
-    const connector = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => fake.token, sealed: NO_SEALED_STATE, store: state, log, dataDir: '/x', now: Date.now });
+    const connector = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => fake.token, sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: state, log, dataDir: '/x', now: Date.now });
     try {
       await expect(connector.start({ publish: async () => [] })).rejects.toThrow(/enable "Message Content Intent"/);
       fake.state.disallowedIntents = 0;
-      const bad = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => 'wrong', sealed: NO_SEALED_STATE, store: state, log, dataDir: '/x', now: Date.now });
+      const bad = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => 'wrong', sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: state, log, dataDir: '/x', now: Date.now });
       await expect(bad.start({ publish: async () => [] })).rejects.toThrow(/Discord refused the bot token/);
     } finally {
       await fake.close();

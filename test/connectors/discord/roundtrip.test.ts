@@ -67,6 +67,20 @@ describe('discord connector round trips (fake Discord, whole gateway)', () => {
     expect(fake.typing.filter((t) => t.channelId === QUIET)).toHaveLength(0);
   });
 
+  it('shows no "typing…" to a sender or channel that run-time access drops: blocked by pair deny, revoked by access revoke', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    await h.store.accessStore().setOverride(`discord:${USERS.alice.id}`, 'deny', 'pairing');
+    await h.store.accessStore().setOverride(`discord:${GENERAL}`, 'revoke', 'cli');
+    fake.say({ channelId: DM, author: USERS.alice, content: 'anyone there?' });
+    await h.until(async () => (await r!.audits('plug.halted')).some((a) => a.data.reason === 'blocked'));
+    fake.say({ channelId: GENERAL, author: USERS.bob, content: `<@${fake.bot.id}> hi`, mentions: [fake.bot] });
+    await h.until(async () => (await r!.audits('plug.halted')).some((a) => a.data.reason === 'group-not-allowlisted'));
+    expect(fake.sent(DM)).toHaveLength(0);
+    expect(fake.sent(GENERAL)).toHaveLength(0);
+    expect(fake.typing.filter((t) => t.channelId === DM || t.channelId === GENERAL)).toHaveLength(0);
+  });
+
   it('answers a thread message in the thread (a thread is its own channel), learning it is a thread from the Channel object', async () => {
     r = await rig();
     const { fake, h } = r;

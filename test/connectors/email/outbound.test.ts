@@ -7,6 +7,7 @@ import { ConfigError, parseConfig } from '../../../core/config.js';
 import type { ConnectorDeps } from '../../../core/connector.js';
 import { header, mail, useMailServers } from './helpers.js';
 import { noSealedState } from '../../../core/sealed-state.js';
+import { NO_ACCESS_CHANGES } from '../../helpers/connector-harness.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
 
 const servers = useMailServers({ afterEach: (smtp) => (servers.smtp.failNext(0), servers.smtp.delayData(0)) });
@@ -149,7 +150,7 @@ function depsFor(config: ReturnType<typeof parseConfig>, secrets: Record<string,
     config: config.connectors.email!,
     gateway: config,
     resolve: (ref) => secrets[ref] ?? '',
-    sealed: NO_SEALED_STATE, store: { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [] },
+    sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [] },
     log: { debug: noop, info: noop, warn: noop, error: noop },
     dataDir: '/nonexistent',
     now: Date.now,

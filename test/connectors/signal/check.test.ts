@@ -9,6 +9,7 @@ import { ACCOUNT, ACCOUNT_UUID, FakeSignalDaemon } from '../../fakes/signal/daem
 import { message } from '../../fakes/signal/fixtures.js';
 import type { Cleanup } from './helpers.js';
 import { noSealedState } from '../../../core/sealed-state.js';
+import { NO_ACCESS_CHANGES } from '../../helpers/connector-harness.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
 
 let cleanup: Cleanup = [];
@@ -24,7 +25,7 @@ function bare(config: Partial<SignalConfig>, state = new Map<string, unknown>(),
     config: { enabled: true, ...config },
     gateway: parseConfig({}),
     resolve: (ref) => ref,
-    sealed: NO_SEALED_STATE, store: {
+    sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: {
       appendAudit: async () => undefined,
       getConnectorState: async (_c, key) => state.get(key),
       setConnectorState: async (_c, key, value) => void state.set(key, value),

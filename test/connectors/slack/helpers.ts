@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createSlackConnector, type SlackConfig, type SlackTuning } from '../../../connectors/slack/index.js';
 import pino from 'pino';
 import type { ConnectorDeps, WebhookRequest } from '../../../core/connector.js';
-import { startConnectorHarness } from '../../helpers/connector-harness.js';
+import { NO_ACCESS_CHANGES, startConnectorHarness } from '../../helpers/connector-harness.js';
 import { startSlackFake, type SlackFake } from '../../fakes/slack/server.js';
 import { noSealedState } from '../../../core/sealed-state.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
@@ -65,7 +65,7 @@ export async function startSlack(options: {
       config: harness.config.connectors.slack as SlackConfig,
       gateway: harness.config,
       resolve: (ref: string) => SECRETS[ref as keyof typeof SECRETS],
-      sealed: NO_SEALED_STATE, store: harness.store,
+      sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: harness.store,
       log: pino({ level: 'silent' }),
       dataDir: '/nonexistent',
       now: Date.now,

@@ -6,6 +6,7 @@ import { parseConfig } from '../../../core/config.js';
 import { startFakeTelegram } from '../../fakes/telegram/server.js';
 import { dm, setup, type Env } from './helpers.js';
 import { noSealedState } from '../../../core/sealed-state.js';
+import { NO_ACCESS_CHANGES } from '../../helpers/connector-harness.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
 
 let env: Env | undefined;
@@ -84,7 +85,7 @@ describe('telegram connector: one poller per bot token', () => {
       config: config.connectors.telegram as TelegramConfig,
       gateway: config,
       resolve: () => '123:revoked-token',
-      sealed: NO_SEALED_STATE, store: {
+      sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: {
         appendAudit: async () => undefined,
         getConnectorState: async (_c, k) => state.get(k),
         setConnectorState: async (_c, k, v) => void state.set(k, v),

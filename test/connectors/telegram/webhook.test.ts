@@ -6,6 +6,7 @@ import { createTelegram, type TelegramConfig } from '../../../connectors/telegra
 import { ConfigError } from '../../../core/config.js';
 import { dm, setup, type Env, type Json } from './helpers.js';
 import { noSealedState } from '../../../core/sealed-state.js';
+import { NO_ACCESS_CHANGES } from '../../helpers/connector-harness.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
 
 const SECRET = 'wh-secret_0123456789abcdefABCDEF';
@@ -103,7 +104,7 @@ describe('telegram connector in webhook mode', () => {
       config: { enabled: true, token: 'env:T', mode: 'webhook', streamEdits: false } as TelegramConfig,
       gateway: env.h.config,
       resolve: () => 'token',
-      sealed: NO_SEALED_STATE, store: env.h.store,
+      sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: env.h.store,
       log: pino({ level: 'silent' }),
       dataDir: '/nonexistent',
       now: Date.now,

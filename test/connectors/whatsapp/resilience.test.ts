@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CREDS_KEY } from '../../../connectors/whatsapp/auth-state.js';
 import { createWhatsapp, QR_KEY } from '../../../connectors/whatsapp/index.js';
 import { SELF } from '../../fakes/whatsapp/socket.js';
+import { NO_ACCESS_CHANGES } from '../../helpers/connector-harness.js';
 import { ALICE, audited, fixture, whatsappGateway, type Cleanup } from './helpers.js';
 
 let cleanup: Cleanup = [];
@@ -63,7 +64,7 @@ describe('whatsapp delivery exactly once', () => {
 
 /** What `doctor` sees: a fresh connector over the same state, never started. */
 async function doctorCheck(h: Awaited<ReturnType<typeof whatsappGateway>>['h']) {
-  const doctor = createWhatsapp({ name: 'whatsapp', config: { enabled: true, streamEdits: false }, gateway: h.config, resolve: () => '', store: h.store, sealed: h.sealed, log: pino({ level: 'silent' }), dataDir: '/nonexistent', now: Date.now });
+  const doctor = createWhatsapp({ name: 'whatsapp', config: { enabled: true, streamEdits: false }, gateway: h.config, resolve: () => '', store: h.store, access: NO_ACCESS_CHANGES, sealed: h.sealed, log: pino({ level: 'silent' }), dataDir: '/nonexistent', now: Date.now });
   return (await doctor.check!())[0];
 }
 
