@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -16,6 +16,7 @@ export type Db = Database.Database;
 export function openDb(file: string): Db {
   // The data dir holds history and the audit log: only its owner may look inside.
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  ownerOnly(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -29,6 +30,18 @@ export function openDb(file: string): Db {
     return close();
   };
   return db;
+}
+
+/**
+ * The file holds history, the audit log, key hashes and the sealed vault: only its owner may read it, even in a data
+ * dir that others can list (one that existed before, with the mode it was given). SQLite gives its -wal and -shm
+ * files the database file's mode; ones left from before are tightened too.
+ */
+function ownerOnly(file: string): void {
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+  }
 }
 
 const WRITE_DEADLINE_MS = 10_000;

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -24,6 +24,22 @@ function fresh(): { file: string; db: Db } {
 }
 
 describe('openDb', () => {
+  it('keeps the database and its WAL readable by the owner alone, in a data dir others can list, and tightens older files', () => {
+    const tmp = tempDir('mc-db-mode-');
+    cleanup.push(() => tmp.remove());
+    chmodSync(tmp.dir, 0o755);
+    const file = join(tmp.dir, 'monkeyclaw.db');
+    const db = openDb(file);
+    db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)');
+    const mode = (f: string) => statSync(f).mode & 0o777;
+    expect([mode(file), mode(`${file}-wal`), mode(`${file}-shm`)]).toEqual([0o600, 0o600, 0o600]);
+    db.close();
+    // A file from before, readable by all: the next open takes that away.
+    chmodSync(file, 0o644);
+    openDb(file).close();
+    expect(mode(file)).toBe(0o600);
+  });
+
   it('leaves checkpoints to a background thread: commits never copy the WAL, yet the database file catches up', async () => {
     const { file, db } = fresh();
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
