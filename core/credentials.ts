@@ -13,6 +13,7 @@ export const CREDENTIAL_PATTERNS: readonly RegExp[] = [
   /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g, // AWS access key id
   /(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g, // GitHub tokens
   /(?<![A-Za-z0-9_-])[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}/g, // Discord bot token
+  /(?<![A-Za-z0-9_])mc_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}(?![A-Za-z0-9])/g, // our own API keys (core/auth.ts)
 ];
 
 /** Does this whole value look like a live credential? */

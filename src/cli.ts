@@ -51,7 +51,9 @@ export function buildProgram(): Command {
   const program = withGlobals(new Command('monkeyclaw'))
     .description('A trustworthy personal-AI messaging gateway')
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Commander prints its own usage errors, which quote what was typed: `--token=xoxb-…` must not come back out.
+    .configureOutput({ writeErr: (text) => process.stderr.write(new Redactor().redact(text)) });
   const sub = (name: string, description: string) => withGlobals(program.command(name).description(description)).exitOverride();
   const lazy = <M>(load: () => Promise<M>, pick: (m: M) => Action): Action => async (...a) => pick(await load())(...a);
   const ops = () => import('./commands/ops.js');

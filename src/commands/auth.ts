@@ -1,6 +1,6 @@
 import { out, withStore } from './with-store.js';
 import { allAssistantNames } from '../../core/assistant-settings.js';
-import { hashPassword, MIN_PASSWORD_CHARS, newApiKey } from '../../core/auth.js';
+import { API_KEY, hashPassword, MIN_PASSWORD_CHARS, newApiKey } from '../../core/auth.js';
 import { UsageError } from '../errors.js';
 import { readSecretInput } from '../prompt.js';
 import type { GlobalOptions } from '../runtime.js';
@@ -42,8 +42,10 @@ export const apikeyList = (options: GlobalOptions) =>
     return 0;
   });
 
-export const apikeyRevoke = (id: string, options: GlobalOptions) =>
+export const apikeyRevoke = (given: string, options: GlobalOptions) =>
   withStore(options, async (store) => {
+    // The whole key pasted instead of its id names the key all the same, and is never printed back.
+    const id = API_KEY.exec(given)?.[1] ?? given;
     if (!(await store.authStore().revokeApiKey(id))) {
       out(`no active API key ${id}`);
       return 1;

@@ -60,7 +60,8 @@ export async function dlqList(options: GlobalOptions): Promise<number> {
   try {
     const dead = await rt.queue.deadLetters(1000);
     if (dead.length === 0) out('no dead-lettered jobs');
-    for (const d of dead) out(`${d.id}\t${d.queue}\t${d.jobId}\tattempts=${d.attempts}\t${d.deadAt}\t${d.error.replace(/\s+/g, ' ').slice(0, 200)}`);
+    // Through the redactor: a dead letter keeps the error as it was thrown, and that may quote a credential.
+    for (const d of dead) out(`${d.id}\t${d.queue}\t${d.jobId}\tattempts=${d.attempts}\t${d.deadAt}\t${rt.redactor.redact(d.error.replace(/\s+/g, ' ')).slice(0, 200)}`);
     return 0;
   } finally {
     await rt.close();

@@ -145,5 +145,7 @@ describe('redactor', () => {
     expect(clean).not.toContain('xoxb-1234567890');
     expect(clean).not.toContain('sk-abcdefghij');
     expect(r.redact('nothing secret here')).toBe('nothing secret here');
+    // The gateway's own API keys are credentials too.
+    expect(r.redact('key mc_8eq6xdMh_31mTgAbCdEfGhIjKlMnOpQrStUvWxYz0 pasted')).toBe('key [redacted] pasted');
   });
 });

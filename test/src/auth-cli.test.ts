@@ -44,4 +44,18 @@ describe('admin and apikey commands', () => {
     expect((await cli(['apikey', 'list'])).stdout.trim()).toBe('');
     expect((await cli(['apikey', 'create', 'x', '--assistant', 'nobody'])).code).toBe(2);
   });
+
+  it('revokes a key pasted whole without printing it back, and never echoes a credential typed into a bad flag', async () => {
+    const key = (await cli(['apikey', 'create', 'pasted'])).stdout.trimEnd().split('\n').at(-1)!;
+    const revoked = await cli(['apikey', 'revoke', key]);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout + revoked.stderr).not.toContain(key);
+    expect(revoked.stdout).toContain(key.split('_')[1]!);
+    const again = await cli(['apikey', 'revoke', key]);
+    expect(again.code).toBe(1);
+    expect(again.stdout + again.stderr).not.toContain(key);
+    const typo = await cli(['secrets', 'set', 'A', '--value=sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAAAAAA']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown option '--value=[redacted]'");
+  });
 });
