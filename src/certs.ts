@@ -52,14 +52,22 @@ const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** `--san` values (repeatable, commas allowed): IPv4/IPv6 addresses are told from DNS names; none means loopback. */
 export function parseSans(values: readonly string[]): { dns: string[]; ips: string[] } {
-  const items = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const items = values.flatMap((v) => v.split(',')).map((v) => v.trim());
+  // An empty one is a mistake (`--san "$HOST"` with HOST unset), never a request for the loopback defaults.
+  if (items.some((v) => v === '')) throw new UsageError('--san is empty: give a DNS name or an IP address');
   if (items.length === 0) items.push('localhost', '127.0.0.1', '::1');
   const dns = new Set<string>();
   const ips = new Set<string>();
   for (const item of items) {
     const bare = /^\[.*\]$/.test(item) ? item.slice(1, -1) : item;
-    if (isIP(bare)) {
-      ips.add(bare.toLowerCase());
+    if (bare.includes('%')) throw new UsageError(`--san ${JSON.stringify(item)}: a zone id (%…) cannot be part of a certificate's address`);
+    if (isIP(bare) === 4) {
+      ips.add(bare);
+      continue;
+    }
+    if (isIP(bare) === 6) {
+      // In hex groups only: the certificate library misreads a dotted IPv4 tail (::ffff:127.0.0.1) as other groups.
+      ips.add(new URL(`http://[${bare}]`).hostname.slice(1, -1));
       continue;
     }
     const name = item.toLowerCase().replace(/\.$/, '');

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { UsageError } from '../errors.js';
+import { withStore } from './with-store.js';
 
 /**
  * `monkeyclaw certs ca | server | client | p12`. Each prints one line per file written and never key material or the
@@ -29,30 +30,42 @@ const certs = () => import('../certs.js');
 const sanList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : typeof v === 'string' ? [v] : []);
 const report = (io: CertsIo, files: string[]) => files.forEach((f) => io.out(`wrote ${f}`));
 
+/** Every certificate made is an admin action on record: what, for whom, which files; never key material or password. */
+const audit = (options: CertsOptions, kind: string, data: Record<string, unknown>, subject?: string) =>
+  withStore(options, (store) => store.appendAudit([{ kind, actor: 'cli', ...(subject ? { subject } : {}), data }]));
+
 export async function certsCa(options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
   const { createCa, certPaths } = await certs();
   const dataDir = resolveDataDir(options);
   const replacing = options.force === true && existsSync(certPaths(dataDir).caCrt);
-  report(io, await createCa(dataDir, { force: options.force === true }));
+  const files = await createCa(dataDir, { force: options.force === true });
+  report(io, files);
+  await audit(options, replacing ? 'certs.ca_replaced' : 'certs.ca_created', { files });
   if (replacing) io.err('note: certificates issued by the previous CA are no longer trusted: issue the server and client certificates again');
   return 0;
 }
 
 export async function certsServer(options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
-  const { createServerCert } = await certs();
-  report(io, await createServerCert(resolveDataDir(options), sanList(options.san)));
+  const { createServerCert, parseSans } = await certs();
+  const files = await createServerCert(resolveDataDir(options), sanList(options.san));
+  report(io, files);
+  await audit(options, 'certs.server_issued', { ...parseSans(sanList(options.san)), files });
   return 0;
 }
 
 export async function certsClient(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
   const { createClientCert } = await certs();
-  report(io, await createClientCert(resolveDataDir(options), name, { force: options.force === true }));
+  const files = await createClientCert(resolveDataDir(options), name, { force: options.force === true });
+  report(io, files);
+  await audit(options, 'certs.client_issued', { files }, name);
   return 0;
 }
 
 export async function certsP12(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
   const { createP12 } = await certs();
-  report(io, await createP12(resolveDataDir(options), name, () => p12Password(io)));
+  const files = await createP12(resolveDataDir(options), name, () => p12Password(io));
+  report(io, files);
+  await audit(options, 'certs.p12_written', { files }, name);
   return 0;
 }
 
