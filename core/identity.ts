@@ -5,10 +5,10 @@
  */
 const SHAPE = /^([a-z][a-z0-9-]{0,31}):(\S{1,256})$/;
 
-/** Per platform: the id's form, and how to say it. Platforms not listed (loopback, web, api) take any id. */
+/** Per platform: the id's form, and how to say it. */
 const STABLE_IDS: Record<string, { form: RegExp; says: string }> = {
-  telegram: { form: /^-?\d{1,20}$/, says: 'a numeric user or chat id (e.g. telegram:123456789); @usernames change' },
-  discord: { form: /^\d{1,20}$/, says: 'a numeric user, channel or guild id (e.g. discord:80351110224678912)' },
+  telegram: { form: /^-?[1-9]\d{0,19}$/, says: 'a numeric user or chat id (e.g. telegram:123456789); @usernames change' },
+  discord: { form: /^[1-9]\d{0,19}$/, says: 'a numeric user, channel or guild id (e.g. discord:80351110224678912)' },
   slack: { form: /^[A-Z0-9]{2,32}$/, says: 'a user or channel id (e.g. slack:U0123ABCD), not a name' },
   whatsapp: { form: /^[^@\s]+@[a-z.]+$/, says: 'a JID (e.g. whatsapp:15551234567@s.whatsapp.net)' },
   // The connector lower-cases addresses, and entries are compared exactly.
@@ -20,10 +20,16 @@ const STABLE_IDS: Record<string, { form: RegExp; says: string }> = {
   },
 };
 
+/** The gateway's own surfaces, whose ids it makes itself: the terminal, a dashboard login, an API key. */
+const LOCAL_SURFACES = new Set(['loopback', 'web', 'api']);
+
 /** Why `value` is not a usable identity, or undefined when it is one. */
 export function identityProblem(value: string): string | undefined {
   const m = SHAPE.exec(value);
   if (!m) return 'must be platform:id, e.g. telegram:123456789';
-  const rule = STABLE_IDS[m[1]!];
-  return rule && !rule.form.test(m[2]!) ? `${/^[aeiou]/.test(m[1]!) ? 'an' : 'a'} ${m[1]} identity must be ${rule.says}` : undefined;
+  const [platform, id] = [m[1]!, m[2]!];
+  if (LOCAL_SURFACES.has(platform)) return undefined;
+  const rule = STABLE_IDS[platform];
+  if (!rule) return `${platform} is no platform the gateway talks to (${[...Object.keys(STABLE_IDS), ...LOCAL_SURFACES].join(', ')})`;
+  return rule.form.test(id) ? undefined : `${/^[aeiou]/.test(platform) ? 'an' : 'a'} ${platform} identity must be ${rule.says}`;
 }

@@ -71,7 +71,10 @@ describe('config', () => {
     expect(errorOf({ access: { allow: ['signal:+15550000000'] } })).toContain('a signal identity must be a lower-case uuid');
     expect(errorOf({ access: { allow: ['signal:A11CE000-1D2E-4F3A-8B4C-5D6E7F809102'] } })).toContain('a signal identity must be a lower-case uuid');
     expect(errorOf({ access: { allow: ['email:Ada@Example.org'] } })).toContain('an email identity must be an address in lower case');
-    const ok = ['telegram:-1001234567890', 'discord:80351110224678912', 'slack:C0123ABCD', 'whatsapp:15551234567@s.whatsapp.net', 'email:ada@example.org', 'signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102', 'signal:Pmpi+EfPWmsxiomLe9Nx2XF9HOE483p6iKiFj65iMwI=', 'api:k1'];
+    // Ids never start with a zero, and an entry for no platform the gateway talks to admits nobody.
+    expect(errorOf({ access: { allow: ['telegram:0123'] } })).toContain('a telegram identity must be a numeric');
+    expect(errorOf({ access: { allow: ['foo:123'] } })).toContain('access.allow.0: foo is no platform the gateway talks to');
+    const ok = ['telegram:-1001234567890', 'discord:80351110224678912', 'slack:C0123ABCD', 'whatsapp:15551234567@s.whatsapp.net', 'email:ada@example.org', 'signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102', 'signal:Pmpi+EfPWmsxiomLe9Nx2XF9HOE483p6iKiFj65iMwI=', 'api:k1', 'web:owner', 'loopback:local'];
     expect(parseConfig({ access: { allow: ok } }).access.allow).toEqual(ok);
   });
 
