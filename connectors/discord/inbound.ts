@@ -34,7 +34,7 @@ export class Inbound {
 
   /** A live MESSAGE_CREATE / MESSAGE_UPDATE, already validated; queued behind its channel's earlier messages. */
   accept(message: DiscordMessage, edited: boolean): void {
-    this.lanes.run(message.channel_id, () => this.handle(message, edited), (e) => this.failed(e, message));
+    this.lanes.run(message.channel_id, async () => void ((await this.handle(message, edited)) && this.d.typing.start(message.channel_id)), (e) => this.failed(e, message));
   }
 
   /** After a fresh session (READY): what was said while we were away, in each channel we talk in. */
@@ -61,11 +61,20 @@ export class Inbound {
       else await this.audit('inbound.rejected', `discord:${channelId}`, { reason: 'malformed message in history', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) });
     }
     if (valid.length) this.d.deps.log.info({ channel: channelId, messages: valid.length }, 'catching up on missed messages');
+    // DESIGN caps a catch-up at 100 per channel: a full page means more were missed, and that is said, not silent.
+    if (Array.isArray(page) && page.length >= CATCH_UP_LIMIT) {
+      this.d.deps.log.warn({ channel: channelId, answered: CATCH_UP_LIMIT }, 'more messages were missed than a catch-up answers; the later ones stay unanswered');
+      await this.audit('inbound.catchup_truncated', `discord:${channelId}`, { answered: CATCH_UP_LIMIT, after });
+    }
     // A message edited while we were away is answered as it reads now: it was never seen in its first form.
-    for (const m of oldestFirst(valid)) await this.handle(m, false, place);
+    // "typing…" once for the channel when all of it is handed on, not once a message: a catch-up brings up to 100.
+    let answering = false;
+    for (const m of oldestFirst(valid)) answering = (await this.handle(m, false, place)) || answering;
+    if (answering) this.d.typing.start(channelId);
   }
 
-  private async handle(m: DiscordMessage, edited: boolean, known?: Place): Promise<void> {
+  /** Publishes a message; true when an answer will come (addressed, and access admits the sender): show "typing…". */
+  private async handle(m: DiscordMessage, edited: boolean, known?: Place): Promise<boolean> {
     const botId = this.d.botId();
     if (!botId) throw new Error('message before READY');
     const dropped = screen(m, botId, edited);
@@ -73,7 +82,8 @@ export class Inbound {
       if (dropped.audit) await this.audit(dropped.audit, `discord:${m.channel_id}/${m.id}`, { reason: dropped.reason });
       // Handled: a catch-up need not fetch it again. Only channels we already talk in are remembered.
       const p = known ?? this.d.memory.place(m.channel_id);
-      return p && this.d.memory.seen(m.channel_id, m.id, p, false);
+      if (p) await this.d.memory.seen(m.channel_id, m.id, p, false);
+      return false;
     }
     const place = known ?? (await this.locate(m));
     const verdict = toChannelEvent(m, {
@@ -88,7 +98,8 @@ export class Inbound {
     });
     if (verdict.ok === false) {
       if (verdict.audit) await this.audit(verdict.audit, `discord:${m.channel_id}/${m.id}`, { reason: verdict.reason });
-      return this.d.memory.seen(m.channel_id, m.id, place, false);
+      await this.d.memory.seen(m.channel_id, m.id, place, false);
+      return false;
     }
     const io = this.d.io();
     if (!io) throw new Error('connector stopped');
@@ -102,7 +113,7 @@ export class Inbound {
     }
     const addressed = published !== undefined && !edited && this.addressed(published);
     await this.d.memory.seen(m.channel_id, m.id, place, addressed);
-    if (addressed && (await admittedNow(this.d.deps.gateway.access, this.d.deps.access, published!))) this.d.typing.start(m.channel_id);
+    return addressed && admittedNow(this.d.deps.gateway.access, this.d.deps.access, published!);
   }
 
   /**

@@ -119,7 +119,8 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   const inbound = new Inbound({ deps, client, memory, typing, io: () => io, botId: () => botId });
 
   client.on(Events.Error, (error) => log.error({ error: describe(error) }, 'discord client error'));
-  client.on(Events.ShardReconnecting, () => log.info({}, 'gateway connection lost; reconnecting'));
+  // destroy() at stop fires this too: only a connection lost while running is news.
+  client.on(Events.ShardReconnecting, () => void (closing || log.info({}, 'gateway connection lost; reconnecting')));
   client.on(Events.ShardResume, (_id, replayed) => log.info({ replayed }, 'gateway session resumed'));
   client.on(Events.ShardDisconnect, (event) => log.error({ code: event.code }, 'gateway closed for good (token, intents or sharding refused)'));
   client.rest.on(RESTEvents.RateLimited, (info) =>

@@ -122,15 +122,16 @@ export class Typing {
   ) {}
 
   start(channelId: string): void {
-    this.stop(channelId);
-    const until = this.now() + TYPING_MAX_MS;
+    const shown = this.timers.get(channelId);
+    // Already showing: one more message in the channel (a catch-up brings up to 100) extends it, with no request more.
+    if (shown) return void (shown.until = this.now() + TYPING_MAX_MS);
+    const entry = { interval: setInterval(() => ping(), TYPING_REFRESH_MS), until: this.now() + TYPING_MAX_MS };
     const ping = () => {
-      if (this.now() >= until) return this.stop(channelId);
+      if (this.now() >= entry.until) return this.stop(channelId);
       this.rest.post(Routes.channelTyping(channelId)).catch(this.onError);
     };
-    const interval = setInterval(ping, TYPING_REFRESH_MS);
-    interval.unref();
-    this.timers.set(channelId, { interval, until });
+    entry.interval.unref();
+    this.timers.set(channelId, entry);
     ping();
   }
 

@@ -43,6 +43,23 @@ describe('discord connector across downtime, reconnects and bad input', () => {
     expect(fake.sent(DM)).toHaveLength(3);
   });
 
+  it('says so when more was missed than a catch-up answers, and shows "typing…" once for the channel, not once a message', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    fake.say({ channelId: DM, author: USERS.alice, content: 'before' });
+    await h.until(() => fake.sent(DM).length === 1);
+    await h.stopConnector();
+    for (let i = 1; i <= 105; i++) fake.say({ channelId: DM, author: USERS.alice, content: `missed ${i}`, dispatch: false });
+    const typingBefore = fake.typing.filter((t) => t.channelId === DM).length;
+    await h.startConnector();
+    // Published (the replies then go out at Discord's pace, about one a second): the oldest 100, and the cut said.
+    await h.until(async () => (await r!.audits('inbound.received')).length === 101, 30_000);
+    const texts = (await r.audits('inbound.received')).length;
+    expect(texts).toBe(101);
+    expect(await r.audits('inbound.catchup_truncated')).toEqual([expect.objectContaining({ subject: `discord:${DM}`, data: expect.objectContaining({ answered: 100 }) })]);
+    expect(fake.typing.filter((t) => t.channelId === DM).length - typingBefore).toBeLessThan(5);
+  }, 60_000);
+
   it('does not catch up in a channel last talked in more than 24 hours ago', async () => {
     r = await rig();
     const { fake, h } = r;
