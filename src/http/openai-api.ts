@@ -41,6 +41,13 @@ function usageOf(replies: Reply[]): { prompt_tokens: number; completion_tokens: 
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
+/**
+ * Turns one key may have running at once. Each request is a turn of its own (it brings its own context), so a
+ * caller's requests run side by side; this keeps one caller from taking every worker slot (a hung backend holds a
+ * slot for minutes) and from overrunning its budget by more than a few turns, since usage counts once a turn ends.
+ */
+export const MAX_TURNS_PER_KEY = 4;
+
 const textOf = (c: z.infer<typeof content> | null | undefined): string =>
   typeof c === 'string' ? c : (c ?? []).map((p) => ('text' in p && typeof p.text === 'string' ? p.text : '')).join('');
 
@@ -54,6 +61,7 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
   // Assistants made in the dashboard are models too, listed from the moment they are saved.
   const assistants = deps.assistants ?? (async () => Object.keys(deps.config.assistants));
   const visible = async (key: ApiKeyRecord) => (await assistants()).filter((a) => !key.assistant || key.assistant === a);
+  const running = new Map<string, number>();
 
   app.use('/v1/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
@@ -112,9 +120,15 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     const drafts: string[] = [];
     let wake = () => {};
     const firstDraft = new Promise<void>((resolve) => (wake = resolve));
+    const inFlight = running.get(key.id) ?? 0;
+    if (inFlight >= MAX_TURNS_PER_KEY) {
+      return oaiError(c, 429, `This key already has ${MAX_TURNS_PER_KEY} requests running; send more once one has finished.`, 'rate_limit_exceeded', 'rate_limit_exceeded');
+    }
+    running.set(key.id, inFlight + 1);
     const asked = deps.turns
       .ask(input, undefined, body.stream ? (text) => (drafts.push(text), wake()) : undefined)
-      .then((outcome) => ({ outcome }), (error: unknown) => ({ error: error as Error }));
+      .then((outcome) => ({ outcome }), (error: unknown) => ({ error: error as Error }))
+      .finally(() => (running.get(key.id)! > 1 ? running.set(key.id, running.get(key.id)! - 1) : running.delete(key.id)));
     const early = await Promise.race([asked, firstDraft.then(() => undefined)]);
     const includeUsage = body.stream_options?.include_usage === true;
     if (early === undefined) return streamDrafts(c, { model: body.model, created, includeUsage }, drafts, (w) => (wake = w), asked);

@@ -142,6 +142,19 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect(finished).toEqual(['fast', 'slow']);
   });
 
+  it('runs at most four of one key\'s requests at once: a fifth gets a 429 until one finishes', async () => {
+    const key = await newKey();
+    const ai = client(key);
+    for (let i = 0; i < 4; i++) gpt.script({ kind: 'stream', deltas: ['a ', 'b ', 'c'], delayMs: 400 });
+    const four = Array.from({ length: 4 }, () => ai.chat.completions.create({ model: 'writer', messages: [{ role: 'user', content: 'slow' }] }));
+    await sleep(300);
+    await expect(ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'fifth' }] })).rejects.toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+    // Another key is not held up by this one's.
+    expect((await client(await newKey()).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'other' }] })).choices[0]!.message.content).toBe('other');
+    await Promise.all(four);
+    expect((await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'after' }] })).choices[0]!.message.content).toBe('after');
+  });
+
   it('cannot take streamed text back: a fallback that starts over follows as a new paragraph', async () => {
     const ai = client(await newKey());
     gpt.script({ kind: 'error-mid-stream', deltas: ['The primary began ', 'to answer'] });
