@@ -44,8 +44,10 @@ export const apikeyList = (options: GlobalOptions) =>
 
 export const apikeyRevoke = (given: string, options: GlobalOptions) =>
   withStore(options, async (store) => {
-    // The whole key pasted instead of its id names the key all the same, and is never printed back.
-    const id = API_KEY.exec(given)?.[1] ?? given;
+    // The whole key pasted instead of its id names the key all the same; what looks like a key (even a mangled one:
+    // a space, a character lost) is never printed back beyond its id.
+    const trimmed = given.trim();
+    const id = API_KEY.exec(trimmed)?.[1] ?? /^mc_([A-Za-z0-9]{1,8})/.exec(trimmed)?.[1] ?? trimmed;
     if (!(await store.authStore().revokeApiKey(id))) {
       out(`no active API key ${id}`);
       return 1;

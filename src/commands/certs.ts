@@ -30,42 +30,46 @@ const certs = () => import('../certs.js');
 const sanList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : typeof v === 'string' ? [v] : []);
 const report = (io: CertsIo, files: string[]) => files.forEach((f) => io.out(`wrote ${f}`));
 
-/** Every certificate made is an admin action on record: what, for whom, which files; never key material or password. */
-const audit = (options: CertsOptions, kind: string, data: Record<string, unknown>, subject?: string) =>
-  withStore(options, (store) => store.appendAudit([{ kind, actor: 'cli', ...(subject ? { subject } : {}), data }]));
+/**
+ * Every certificate made is an admin action on record: what, for whom, which files; never key material or password.
+ * The store is opened (config checked, database migrated) before anything is made, so a made file is not left unaudited.
+ */
+const audited = (options: CertsOptions, kind: string, make: () => Promise<{ files: string[]; data?: Record<string, unknown> }>, subject?: string) =>
+  withStore(options, async (store) => {
+    const { files, data } = await make();
+    await store.appendAudit([{ kind, actor: 'cli', ...(subject ? { subject } : {}), data: { ...data, files } }]);
+    return files;
+  });
 
 export async function certsCa(options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
   const { createCa, certPaths } = await certs();
   const dataDir = resolveDataDir(options);
   const replacing = options.force === true && existsSync(certPaths(dataDir).caCrt);
-  const files = await createCa(dataDir, { force: options.force === true });
-  report(io, files);
-  await audit(options, replacing ? 'certs.ca_replaced' : 'certs.ca_created', { files });
+  const make = async () => ({ files: await createCa(dataDir, { force: options.force === true }) });
+  report(io, await audited(options, replacing ? 'certs.ca_replaced' : 'certs.ca_created', make));
   if (replacing) io.err('note: certificates issued by the previous CA are no longer trusted: issue the server and client certificates again');
   return 0;
 }
 
 export async function certsServer(options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
   const { createServerCert, parseSans } = await certs();
-  const files = await createServerCert(resolveDataDir(options), sanList(options.san));
-  report(io, files);
-  await audit(options, 'certs.server_issued', { ...parseSans(sanList(options.san)), files });
+  const sans = sanList(options.san);
+  const make = async () => ({ files: await createServerCert(resolveDataDir(options), sans), data: parseSans(sans) });
+  report(io, await audited(options, 'certs.server_issued', make));
   return 0;
 }
 
 export async function certsClient(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
   const { createClientCert } = await certs();
-  const files = await createClientCert(resolveDataDir(options), name, { force: options.force === true });
-  report(io, files);
-  await audit(options, 'certs.client_issued', { files }, name);
+  const make = async () => ({ files: await createClientCert(resolveDataDir(options), name, { force: options.force === true }) });
+  report(io, await audited(options, 'certs.client_issued', make, name));
   return 0;
 }
 
 export async function certsP12(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
   const { createP12 } = await certs();
-  const files = await createP12(resolveDataDir(options), name, () => p12Password(io));
-  report(io, files);
-  await audit(options, 'certs.p12_written', { files }, name);
+  const make = async () => ({ files: await createP12(resolveDataDir(options), name, () => p12Password(io)) });
+  report(io, await audited(options, 'certs.p12_written', make, name));
   return 0;
 }
 

@@ -54,6 +54,10 @@ describe('admin and apikey commands', () => {
     const again = await cli(['apikey', 'revoke', key]);
     expect(again.code).toBe(1);
     expect(again.stdout + again.stderr).not.toContain(key);
+    // Mangled in the pasting (a space before it, its last character lost): still never printed back.
+    const mangled = await cli(['apikey', 'revoke', ` ${key.slice(0, -1)}`]);
+    expect(mangled.code).toBe(1);
+    expect(mangled.stdout + mangled.stderr).not.toContain(key.split('_')[2]!.slice(0, 8));
     const typo = await cli(['secrets', 'set', 'A', '--value=sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAAAAAA']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain("unknown option '--value=[redacted]'");

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -208,6 +208,18 @@ describe('monkeyclaw certs', () => {
     // IPv6 with a dotted IPv4 tail goes in as hex groups, the same address (the certificate library misreads the dots).
     expect(parseSans(['::ffff:127.0.0.1', '[64:ff9b::192.0.2.33]', '2001:DB8::1']).ips).toEqual(['::ffff:7f00:1', '64:ff9b::c000:221', '2001:db8::1']);
     expect(parseSans([]).dns).toEqual(['localhost']);
+  });
+
+  it('makes nothing when the config is wrong: what it would make could not be audited', async () => {
+    const other = tempDir('mc-certs-badconfig-');
+    try {
+      const config = join(other.dir, 'bad.yaml');
+      writeFileSync(config, 'server: { colour: blue }\n');
+      await expect(certsCa({ dataDir: join(other.dir, 'data'), config }, captureIo())).rejects.toThrow(/server\.colour/);
+      expect(existsSync(certPaths(join(other.dir, 'data')).caCrt)).toBe(false);
+    } finally {
+      other.remove();
+    }
   });
 
   it('says to make a CA first when there is none', async () => {
