@@ -144,15 +144,11 @@ export const assistantSchema = z
   .strict();
 export type AssistantConfig = z.infer<typeof assistantSchema>;
 
-/** A platform's API root: its credentials travel with every request, so plain http only to this machine (a fake, a proxy). */
-const apiRoot = url.refine((v) => new URL(v).protocol === 'https:' || (new URL(v).protocol === 'http:' && isLoopbackHost(new URL(v).hostname)), {
-  message: 'must be https:// (plain http only to a loopback host: the credentials go with every request)',
-});
-
 const common = {
   enabled: z.boolean().default(false),
   assistant: z.string().optional(),
-  apiRoot: apiRoot.optional(),
+  /** Elsewhere than the platform (DESIGN: Telegram's local Bot API server, proxies, test fakes). */
+  apiRoot: url.optional(),
   maxMessageChars: z.number().int().positive().optional(),
   streamEdits: z.boolean().default(false),
   /** With streamEdits: at most one edit of a growing reply per this many ms (the platforms allow about one a second). */
@@ -229,8 +225,12 @@ const connectors = z
     discord: z
       .object({
         ...common,
-        // discord.js appends the version (/v10) itself: a root that names one would be asked for …/v10/v10/….
-        apiRoot: apiRoot.refine((v) => !/\/v\d+\/*$/.test(v), 'must be the root without a version, like https://discord.com/api').optional(),
+        // discord.js appends the version (/v10) itself: a root that names one would be asked for …/v10/v10/…. The bot
+        // token goes in every request's header: plain http only to this machine (a fake, a proxy).
+        apiRoot: url
+          .refine((v) => !/\/v\d+\/*$/.test(v), 'must be the root without a version, like https://discord.com/api')
+          .refine((v) => new URL(v).protocol === 'https:' || (new URL(v).protocol === 'http:' && isLoopbackHost(new URL(v).hostname)), 'must be https:// (plain http only to a loopback host)')
+          .optional(),
         token: credential.optional(),
       })
       .strict()

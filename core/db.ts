@@ -40,7 +40,11 @@ export function openDb(file: string): Db {
 function ownerOnly(file: string): void {
   if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
   for (const f of [file, `${file}-wal`, `${file}-shm`]) {
-    if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    try {
+      if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch {
+      // Another user's file (EPERM): reading it is still allowed, tightening it is theirs to do.
+    }
   }
 }
 

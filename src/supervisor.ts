@@ -187,7 +187,7 @@ export class Supervisor {
   }
 
   /** SIGTERM to every child, SIGKILL to any still running after `graceMs`. */
-  async stop(graceMs = 8_600): Promise<void> {
+  async stop(graceMs = 9_000): Promise<void> {
     this.stopping = true;
     for (const child of this.oneOffs) child.kill('SIGKILL');
     const running = [...this.children.values()].filter((m) => {

@@ -2,7 +2,7 @@ import { newEventId } from '../../core/ids.js';
 import { Routes, type Client } from 'discord.js';
 import { z } from 'zod';
 import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
-import { InvalidPayloadError, type ChannelEvent } from '../../core/event.js';
+import { InvalidPayloadError, type ChannelEvent, type ChannelEventInput } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { CATCH_UP_LIMIT, Lanes, oldestFirst, type ChannelMemory } from './catchup.js';
 import { discordMessageSchema, placeOf, repliedMessageId, screen, THREAD_TYPES, toChannelEvent, type DiscordMessage, type Place } from './parse.js';
@@ -34,7 +34,7 @@ export class Inbound {
 
   /** A live MESSAGE_CREATE / MESSAGE_UPDATE, already validated; queued behind its channel's earlier messages. */
   accept(message: DiscordMessage, edited: boolean): void {
-    this.lanes.run(message.channel_id, async () => void ((await this.handle(message, edited)) && this.d.typing.start(message.channel_id)), (e) => this.failed(e, message));
+    this.lanes.run(message.channel_id, () => this.handle(message, edited, () => this.d.typing.start(message.channel_id)), (e) => this.failed(e, message));
   }
 
   /** After a fresh session (READY): what was said while we were away, in each channel we talk in. */
@@ -61,20 +61,23 @@ export class Inbound {
       else await this.audit('inbound.rejected', `discord:${channelId}`, { reason: 'malformed message in history', issues: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`) });
     }
     if (valid.length) this.d.deps.log.info({ channel: channelId, messages: valid.length }, 'catching up on missed messages');
-    // DESIGN caps a catch-up at 100 per channel: a full page means more were missed, and that is said, not silent.
+    // DESIGN caps a catch-up at 100 per channel: a full page may mean more were missed, and that is said, not silent.
     if (Array.isArray(page) && page.length >= CATCH_UP_LIMIT) {
-      this.d.deps.log.warn({ channel: channelId, answered: CATCH_UP_LIMIT }, 'more messages were missed than a catch-up answers; the later ones stay unanswered');
-      await this.audit('inbound.catchup_truncated', `discord:${channelId}`, { answered: CATCH_UP_LIMIT, after });
+      this.d.deps.log.warn({ channel: channelId, fetched: CATCH_UP_LIMIT }, 'a catch-up takes at most 100 messages: any missed after them stay unanswered');
+      await this.audit('inbound.catchup_truncated', `discord:${channelId}`, { fetched: CATCH_UP_LIMIT, after });
     }
     // A message edited while we were away is answered as it reads now: it was never seen in its first form.
-    // "typing…" once for the channel when all of it is handed on, not once a message: a catch-up brings up to 100.
-    let answering = false;
-    for (const m of oldestFirst(valid)) answering = (await this.handle(m, false, place)) || answering;
-    if (answering) this.d.typing.start(channelId);
+    // "typing…" once for the channel, at the first message that will be answered, not once a message (up to 100).
+    let shown = false;
+    const show = () => void (shown || ((shown = true), this.d.typing.start(channelId)));
+    for (const m of oldestFirst(valid)) await this.handle(m, false, show, place);
   }
 
-  /** Publishes a message; true when an answer will come (addressed, and access admits the sender): show "typing…". */
-  private async handle(m: DiscordMessage, edited: boolean, known?: Place): Promise<boolean> {
+  /**
+   * Publishes a message. When an answer will come (addressed, and access admits the sender), `showTyping` runs first:
+   * before the publish, so that a fast reply, which stops the indicator, never comes before it starts.
+   */
+  private async handle(m: DiscordMessage, edited: boolean, showTyping: () => void, known?: Place): Promise<void> {
     const botId = this.d.botId();
     if (!botId) throw new Error('message before READY');
     const dropped = screen(m, botId, edited);
@@ -83,7 +86,7 @@ export class Inbound {
       // Handled: a catch-up need not fetch it again. Only channels we already talk in are remembered.
       const p = known ?? this.d.memory.place(m.channel_id);
       if (p) await this.d.memory.seen(m.channel_id, m.id, p, false);
-      return false;
+      return;
     }
     const place = known ?? (await this.locate(m));
     const verdict = toChannelEvent(m, {
@@ -99,10 +102,12 @@ export class Inbound {
     if (verdict.ok === false) {
       if (verdict.audit) await this.audit(verdict.audit, `discord:${m.channel_id}/${m.id}`, { reason: verdict.reason });
       await this.d.memory.seen(m.channel_id, m.id, place, false);
-      return false;
+      return;
     }
     const io = this.d.io();
     if (!io) throw new Error('connector stopped');
+    const addressed = !edited && this.addressed(verdict.event);
+    if (addressed && (await admittedNow(this.d.deps.gateway.access, this.d.deps.access, verdict.event))) showTyping();
     let published: ChannelEvent | undefined;
     try {
       [published] = await io.publish([verdict.event]);
@@ -111,9 +116,7 @@ export class Inbound {
       // was, so the next catch-up (at the next READY) fetches this message again.
       if (!(error instanceof InvalidPayloadError)) throw error;
     }
-    const addressed = published !== undefined && !edited && this.addressed(published);
-    await this.d.memory.seen(m.channel_id, m.id, place, addressed);
-    return addressed && admittedNow(this.d.deps.gateway.access, this.d.deps.access, published!);
+    await this.d.memory.seen(m.channel_id, m.id, place, published !== undefined && addressed);
   }
 
   /**
@@ -145,7 +148,7 @@ export class Inbound {
   }
 
   /** The group gate's rule (DESIGN "Groups, every platform"): a DM, a mention entity, a reply to the bot, or requireMention off. */
-  private addressed(e: ChannelEvent): boolean {
+  private addressed(e: Pick<ChannelEventInput, 'sender' | 'conversation' | 'mentionsBot' | 'replyTo'>): boolean {
     if (e.sender.isBot) return false;
     if (e.conversation.kind === 'dm') return true;
     return e.mentionsBot || e.replyTo?.toBot === true || this.d.deps.gateway.channels[`discord:${e.conversation.id}`]?.requireMention === false;

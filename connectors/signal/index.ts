@@ -136,7 +136,8 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     if (parsed.kind === 'rejected') return void (await audit('inbound.rejected', { issues: parsed.issues }));
     // Typing starts just before the publish so that a fast reply (which stops it) can never precede it.
     const conversation = parsed.event.conversation;
-    const types = parsed.addressed && !parsed.event.edited && !stopped && (await admittedNow(deps.gateway.access, deps.access, parsed.event));
+    // `stopped` again after the read: a stop meanwhile has already stopped every indicator.
+    const types = parsed.addressed && !parsed.event.edited && (await admittedNow(deps.gateway.access, deps.access, parsed.event)) && !stopped;
     if (types) typing.start(conversation);
     if (!(await publish(parsed.event))) return typing.stop(conversation.id);
     health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });

@@ -28,6 +28,8 @@ export class Typing {
       void this.call('sendTyping', target(conversation), 10_000).catch((error: Error) => this.log.debug({ error: error.message }, 'sendTyping failed'));
     const until = this.now() + this.maxMs;
     const timer = setInterval(() => (this.now() >= until ? this.stop(conversation.id) : send()), this.refreshMs);
+    // Never what keeps the process alive: the connector stops every indicator when it stops.
+    timer.unref();
     this.active.set(conversation.id, { timer, until });
     send();
   }

@@ -62,15 +62,19 @@ export function createInbound({ deps, io, parse, typing }: InboundDeps) {
         audits.push({ kind: 'inbound.rejected', actor, ...(subject ? { subject } : {}), data: { issues: error.issues } });
       }
     });
-    // Decided before the publish, so that a fast reply (which stops it) never comes before "typing…" starts.
+    // Shown before the publish, so that a fast reply (which stops it) never comes before "typing…" starts.
     const typingIn = [];
     for (const e of events) if (addressed(e) && (await admittedNow(deps.gateway.access, deps.access, e))) typingIn.push(e.conversation);
+    for (const c of typingIn) typing.start(c.id, c.threadId);
     if (events.length > 0) {
       try {
         await io.publish(events);
       } catch (error) {
         // The valid ones are enqueued and the bad ones audited by publish itself: the batch is done.
-        if (!(error instanceof InvalidPayloadError)) throw error;
+        if (!(error instanceof InvalidPayloadError)) {
+          for (const c of typingIn) typing.stop(c.id, c.threadId);
+          throw error;
+        }
       }
       counts.published += events.length;
     }
@@ -78,7 +82,6 @@ export function createInbound({ deps, io, parse, typing }: InboundDeps) {
       await deps.store.appendAudit(audits);
       deps.log.warn({ rejected: counts.rejected, unsupported: counts.unsupported }, 'telegram updates skipped (audited)');
     }
-    for (const c of typingIn) typing.start(c.id, c.threadId);
     return next;
   }
 

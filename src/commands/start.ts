@@ -131,7 +131,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     log.info({ url: `${config.server.tls.mode === 'off' ? 'http' : 'https'}://${config.server.host}:${http.port}`, config: source, dataDir }, 'monkeyclaw started');
     const signal = await terminated();
     log.info({ signal }, 'shutting down');
-    // Side by side, not one after the other: the children's drain (up to 8 s, SIGKILL at 8.6 s) is most of the 10 s
+    // Side by side, not one after the other: the children's drain (up to 8 s, SIGKILL at 9 s) is most of the 10 s
     // that DESIGN allows, and nothing else should add to it. Whatever still hangs after that (a queue whose Redis
     // is gone) is left behind: the process exits regardless.
     const closing = Promise.all([http.close(), apiTurns.close(), webTurns.close(), supervisor.stop()]).then(() => surfaceQueue.close());

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb, openSharedDb, migrate } from '../../core/db.js';
-import type { HopResult, Job } from '../../core/queue.js';
+import type { HopNext, HopResult, Job } from '../../core/queue.js';
 import { EmbeddedDriver } from '../../queues/embedded.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -59,7 +59,7 @@ describe('embedded driver: a commit through its own connection is one transactio
     const shared = openSharedDb(file);
     const rows = () => (other.prepare('SELECT job FROM turns').pluck().all() as string[]);
     const left = () => (other.prepare('SELECT COUNT(*) FROM queue_jobs').pluck().get() as number);
-    const joined = (job: Job, write: () => void): HopResult => ({
+    const joined = (job: Job, write: () => void, next: HopNext = []): HopResult => ({
       commit: {
         commit: async () => {
           throw new Error('a joinable commit is never made on its own');
@@ -69,7 +69,7 @@ describe('embedded driver: a commit through its own connection is one transactio
           write: () => {
             shared.db.prepare('INSERT INTO turns (job) VALUES (?)').run(`${job.id}@${job.attempt}`);
             write();
-            return [];
+            return next;
           },
         },
       },
@@ -95,6 +95,20 @@ describe('embedded driver: a commit through its own connection is one transactio
       // The first attempt's row went with its failed ack; the second attempt's stayed with its ack.
       expect(t.rows()).toEqual(['a@2']);
       expect(t.left()).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('takes back a commit that went through when the enqueue of its follow-ups fails after it', async () => {
+    const t = setup();
+    try {
+      // The first attempt's follow-up cannot be enqueued (no queue name): its already written turn must go with it.
+      const c = t.driver.consume('q', async (job) => t.joined(job, () => undefined, job.attempt === 1 ? [{ queue: null as unknown as string, job: { id: 'r', partition: 'p', payload: null } }] : []), { backoffMs: 20 });
+      await t.driver.enqueue('q', [{ id: 'c', partition: 'p', payload: null }]);
+      for (let i = 0; i < 100 && t.left() > 0; i++) await sleep(20);
+      await c.close();
+      expect(t.rows()).toEqual(['c@2']);
     } finally {
       await t.close();
     }

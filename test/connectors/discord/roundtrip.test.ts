@@ -76,6 +76,10 @@ describe('discord connector round trips (fake Discord, whole gateway)', () => {
     await h.until(async () => (await r!.audits('plug.halted')).some((a) => a.data.reason === 'blocked'));
     fake.say({ channelId: GENERAL, author: USERS.bob, content: `<@${fake.bot.id}> hi`, mentions: [fake.bot] });
     await h.until(async () => (await r!.audits('plug.halted')).some((a) => a.data.reason === 'group-not-allowlisted'));
+    // A control said after them, and admitted: its "typing…" and its answer come, so any for the others would have too.
+    fake.say({ channelId: THREAD, author: USERS.bob, content: `<@${fake.bot.id}> and here?`, mentions: [fake.bot] });
+    await h.until(() => fake.sent(THREAD).length === 1);
+    expect(fake.typing.filter((t) => t.channelId === THREAD)).not.toHaveLength(0);
     expect(fake.sent(DM)).toHaveLength(0);
     expect(fake.sent(GENERAL)).toHaveLength(0);
     expect(fake.typing.filter((t) => t.channelId === DM || t.channelId === GENERAL)).toHaveLength(0);

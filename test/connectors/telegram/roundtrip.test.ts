@@ -153,4 +153,18 @@ describe('telegram connector: round trips through the whole gateway', () => {
     // Dropped silently: not even "typing…" for someone the gateway will not answer.
     expect(env.fake.actions.map((a) => a.chat_id)).toEqual([String(ADA)]);
   });
+
+  it('shows no "typing…" to a sender blocked at run time (pair deny), nor to a stranger waiting for pairing', async () => {
+    env = await setup({ access: { dm: 'pairing' } });
+    const blocked = dm('anyone?');
+    await env.h.store.accessStore().setOverride(`telegram:${blocked.message.from.id}`, 'deny', 'pairing');
+    env.fake.push(blocked);
+    await env.h.until(async () => ((await env!.h.auditKinds()).includes('plug.halted') ? true : undefined));
+    // The owner-less stranger in pairing mode gets a code, once, and no indicator either.
+    const stranger = message('private-text');
+    env.fake.push(stranger);
+    await env.replies(stranger.message.chat.id);
+    expect(env.fake.sentTo(blocked.message.chat.id)).toHaveLength(0);
+    expect(env.fake.actions).toEqual([]);
+  });
 });
