@@ -17,6 +17,8 @@ const credential = z.string().refine((v) => REF.test(v), {
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+/** Where a credential goes with every request: https, or plain http only to this machine (a fake, a proxy). */
+const httpsOrLoopback = (v: string): boolean => new URL(v).protocol === 'https:' || (new URL(v).protocol === 'http:' && isLoopbackHost(new URL(v).hostname));
 
 const identity = z.string().superRefine((value, ctx) => {
   const problem = identityProblem(value);
@@ -63,8 +65,7 @@ const cliEnvName = z
   .regex(ENV_NAME, 'must be an environment variable name')
   .refine((n) => n !== 'PATH' && n !== 'HOME', { message: 'PATH and HOME are set by the gateway (HOME is the session directory)' });
 /** A key sent over plain http to another machine could be read on the way: refused, as for `secure: false` mail. */
-const keyOverHttp = (b: { baseUrl?: string | undefined; apiKey?: string | undefined }): boolean =>
-  !b.apiKey || !b.baseUrl || b.baseUrl.startsWith('https:') || isLoopbackHost(new URL(b.baseUrl).hostname);
+const keyOverHttp = (b: { baseUrl?: string | undefined; apiKey?: string | undefined }): boolean => !b.apiKey || !b.baseUrl || httpsOrLoopback(b.baseUrl);
 const keyOverHttpIssue = { message: 'an API key is sent over plain http only to a loopback host; use https', path: ['baseUrl'] };
 
 const backend = z.discriminatedUnion('type', [
@@ -147,7 +148,6 @@ export type AssistantConfig = z.infer<typeof assistantSchema>;
 const common = {
   enabled: z.boolean().default(false),
   assistant: z.string().optional(),
-  /** Elsewhere than the platform (DESIGN: Telegram's local Bot API server, proxies, test fakes). */
   apiRoot: url.optional(),
   maxMessageChars: z.number().int().positive().optional(),
   streamEdits: z.boolean().default(false),
@@ -225,12 +225,8 @@ const connectors = z
     discord: z
       .object({
         ...common,
-        // discord.js appends the version (/v10) itself: a root that names one would be asked for …/v10/v10/…. The bot
-        // token goes in every request's header: plain http only to this machine (a fake, a proxy).
-        apiRoot: url
-          .refine((v) => !/\/v\d+\/*$/.test(v), 'must be the root without a version, like https://discord.com/api')
-          .refine((v) => new URL(v).protocol === 'https:' || (new URL(v).protocol === 'http:' && isLoopbackHost(new URL(v).hostname)), 'must be https:// (plain http only to a loopback host)')
-          .optional(),
+        // discord.js appends the version (/v10) itself: a root naming one would be asked for …/v10/v10/….
+        apiRoot: url.refine((v) => !/\/v\d+\/*$/.test(v), 'must be the root without a version, like https://discord.com/api').refine(httpsOrLoopback, 'must be https:// (plain http only to a loopback host: the bot token goes with every request)').optional(),
         token: credential.optional(),
       })
       .strict()
