@@ -113,8 +113,11 @@ export class Inbound {
       [published] = await io.publish([verdict.event]);
     } catch (error) {
       // Refused by the event schema: already audited by publish. Anything else leaves the channel's memory where it
-      // was, so the next catch-up (at the next READY) fetches this message again.
-      if (!(error instanceof InvalidPayloadError)) throw error;
+      // was, so the next catch-up (at the next READY) fetches this message again; no answer is coming meanwhile.
+      if (!(error instanceof InvalidPayloadError)) {
+        this.d.typing.stop(m.channel_id);
+        throw error;
+      }
     }
     await this.d.memory.seen(m.channel_id, m.id, place, published !== undefined && addressed);
   }
