@@ -137,6 +137,8 @@ export const replySchema = z
     haltedBy: z.string().max(64).optional(),
     /** The streamed reply this belongs to: drafts and the final reply or notice share it, so the final replaces the drafts. */
     stream: id.optional(),
+    /** A notice from a limit: when trying again can succeed (the API's Retry-After). */
+    retryAfterMs: z.number().int().min(0).max(86_400_000).optional(),
     /** The tokens the backend reported for the turn this reply answers (what the API tells its caller). */
     usage: z.object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0) }).strict().optional(),
   })

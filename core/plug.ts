@@ -40,6 +40,8 @@ export interface Halt {
   reason: string;
   /** A message for the sender (rate limit, budget); absent means silence. */
   notice?: string;
+  /** When trying again can succeed (a rate limit): what a surface that answers each request tells its caller. */
+  retryAfterMs?: number;
 }
 
 export interface Context {
@@ -63,8 +65,8 @@ export interface Context {
   readonly private: { audit: AuditInput[]; notify: Array<{ address: Address; text: string }> };
 }
 
-export function halt(ctx: Context, plug: string, reason: string, notice?: string): Context {
-  return { ...ctx, halted: true, halt: { plug, reason, ...(notice ? { notice } : {}) } };
+export function halt(ctx: Context, plug: string, reason: string, notice?: string, retryAfterMs?: number): Context {
+  return { ...ctx, halted: true, halt: { plug, reason, ...(notice ? { notice } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } };
 }
 
 export function assign(ctx: Context, key: string, value: unknown): Context {

@@ -93,7 +93,8 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
     const streamed = drafts ? { stream } : {};
     const replies: QueuedReply[] = [];
     if (result.notice) {
-      replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain', { kind: 'notice', ...(result.haltedBy ? { haltedBy: result.haltedBy } : {}), ...streamed }));
+      const retry = result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {};
+      replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain', { kind: 'notice', ...(result.haltedBy ? { haltedBy: result.haltedBy } : {}), ...retry, ...streamed }));
     }
     const usage = result.usage ? { usage: { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens } } : {};
     if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, result.reply.text, result.reply.format, { ...streamed, ...usage }));

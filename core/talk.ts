@@ -48,6 +48,8 @@ export interface TalkResult {
   notice?: string;
   /** The plug that stopped the turn, if one did. */
   haltedBy?: string;
+  /** From the plug that stopped the turn: when trying again can succeed. */
+  retryAfterMs?: number;
   /** What the backend call cost, charged to the session's workspace. */
   usage?: Usage & { workspaceId: string };
   /** Messages for other conversations a plug asked for (an owner told of a pairing request). */
@@ -83,6 +85,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
   const stopped = (c: Context): TalkResult => ({
     ...(c.halt?.notice ? { notice: c.halt.notice } : {}),
     ...(c.halt ? { haltedBy: c.halt.plug } : {}),
+    ...(c.halt?.retryAfterMs !== undefined ? { retryAfterMs: c.halt.retryAfterMs } : {}),
     ...(c.private.notify.length ? { notify: c.private.notify } : {}),
     history: [],
     audit,

@@ -76,6 +76,8 @@ export const rateLimitPlug: Plug<State> = {
     if (denied < 0) return ctx;
     const taken = takes[denied]!;
     const tell = shared && (taken.firstDenial || awaitsAnswer(ctx.event));
-    return halt(ctx, 'rate-limit', `${buckets[denied]![0]}-limit`, tell ? RATE_LIMIT_NOTICE : undefined);
+    // A denied bucket holds less than one token and refills one in a minute / perMinute: by then a take succeeds.
+    const retryAfterMs = Math.ceil(MINUTE_MS / buckets[denied]![2]);
+    return halt(ctx, 'rate-limit', `${buckets[denied]![0]}-limit`, tell ? RATE_LIMIT_NOTICE : undefined, retryAfterMs);
   },
 };

@@ -222,6 +222,8 @@ function streamDrafts(c: Context, { model, created, includeUsage }: { model: str
 
 /** A plug's notice becomes the status an OpenAI client expects: limits are 429s, anything else is unavailable. */
 function noticeError(c: Context, notice: Reply) {
+  // OpenAI's clients wait this long before their retry (seconds, rounded up).
+  if (notice.retryAfterMs !== undefined) c.header('retry-after', String(Math.max(1, Math.ceil(notice.retryAfterMs / 1000))));
   if (notice.haltedBy === 'rate-limit') return oaiError(c, 429, notice.text, 'rate_limit_exceeded', 'rate_limit_exceeded');
   if (notice.haltedBy === 'budget') return oaiError(c, 429, notice.text, 'insufficient_quota', 'insufficient_quota');
   if (notice.haltedBy) return oaiError(c, 400, notice.text, 'invalid_request_error', 'content_policy_violation');

@@ -51,7 +51,7 @@ describe('rate-limit plug: per sender', () => {
     for (let i = 0; i < 3; i++) expect((await call(dm())).halted).toBe(false);
     const first = await call(dm());
     expect(first.halted).toBe(true);
-    expect(first.halt).toEqual({ plug: 'rate-limit', reason: 'sender-limit', notice: RATE_LIMIT_NOTICE });
+    expect(first.halt).toEqual({ plug: 'rate-limit', reason: 'sender-limit', notice: RATE_LIMIT_NOTICE, retryAfterMs: 20_000 });
     const again = await call(dm());
     expect(again.halted).toBe(true);
     expect(again.halt?.notice).toBeUndefined();
@@ -150,7 +150,7 @@ describe('rate-limit plug: per conversation and workspace', () => {
     expect((await call(dm('1'))).halted).toBe(false);
     expect((await call(dm('2'))).halted).toBe(false);
     const limited = await call(dm('3'));
-    expect(limited.halt).toEqual({ plug: 'rate-limit', reason: 'workspace-limit', notice: RATE_LIMIT_NOTICE });
+    expect(limited.halt).toEqual({ plug: 'rate-limit', reason: 'workspace-limit', notice: RATE_LIMIT_NOTICE, retryAfterMs: 30_000 });
   });
 
   it('keys the workspace by channels.<id>.workspace', async () => {

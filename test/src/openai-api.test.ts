@@ -223,5 +223,8 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     await ask();
     // Not only the first refusal: a chat user is told once, a caller waiting on each request is told each time.
     for (let i = 0; i < 3; i++) await expect(ask()).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    // With when to try again: 2 a minute per sender refills one in 30 s.
+    const limited = await ask().catch((error: unknown) => error as InstanceType<typeof OpenAI.RateLimitError>);
+    expect((limited as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBe('30');
   });
 });
