@@ -11,8 +11,11 @@ export interface PartProgress {
   record(idempotencyKey: string, ids: string[]): Promise<void>;
 }
 
+/** Where a reply's progress is kept; the send record's completion removes it (core/sqlite/store.ts `completeSend`). */
+export const progressKey = (idempotencyKey: string): string => `sent:${idempotencyKey}`;
+
 export function partProgress(store: Pick<Store, 'getConnectorState' | 'setConnectorState'>, connector: string): PartProgress {
-  const key = (idempotencyKey: string) => `sent:${idempotencyKey}`;
+  const key = progressKey;
   return {
     async sent(idempotencyKey) {
       const ids = await store.getConnectorState(connector, key(idempotencyKey));

@@ -4,6 +4,7 @@ import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
 import { GroupCommit, migrate, openSharedDb, rowsInsert, type Db, type SharedDb, write } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
+import { progressKey } from '../part-progress.js';
 import type { HopCommit } from '../queue.js';
 import { DEFAULT_WORKSPACE, type Channel, type HistoryEntry, type QueuedReply, type SendState, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
 import { SqliteAuditLog } from './audit-log.js';
@@ -240,6 +241,8 @@ export class SqliteStore implements Store {
         now(),
         idempotencyKey,
       );
+      // A reply of several parts kept its progress for a retry; with the record complete, none will come.
+      if (platformMessageIds.length > 1) this.sql('DELETE FROM connector_state WHERE key = ?').run(progressKey(idempotencyKey));
       this.audit.appendPrepared(audit);
     });
   }

@@ -179,4 +179,17 @@ describe('turn replies on the dedupe row (migration 012)', () => {
     expect(await store.handledTurn('tg:2')).toEqual([]);
     expect(await store.handledTurn('tg:3')).toBeNull();
   });
+
+  it('drops the part progress of replies already sent, and keeps that of a reply still going out', () => {
+    const { db } = fresh();
+    const all = readMigrations();
+    migrate(db, all.filter((m) => m.version < 13));
+    const send = db.prepare(`INSERT INTO sent_messages (idempotency_key, platform, state, updated_at) VALUES (?, 'telegram', ?, 'then')`);
+    send.run('e1:reply', 'sent');
+    send.run('e2:reply', 'sending');
+    const state = db.prepare(`INSERT INTO connector_state (connector, key, value, updated_at) VALUES ('telegram', ?, '["1"]', 'then')`);
+    for (const key of ['sent:e1:reply', 'sent:e2:reply', 'offset']) state.run(key);
+    migrate(db, all);
+    expect(db.prepare('SELECT key FROM connector_state ORDER BY key').pluck().all()).toEqual(['offset', 'sent:e2:reply']);
+  });
 });

@@ -77,6 +77,9 @@ describe('telegram connector: round trips through the whole gateway', () => {
     // throttler spaces request starts by 1 s; the fake stamps arrival, so allow for the first request's connect.
     expect(parts[1]!.at - parts[0]!.at).toBeGreaterThanOrEqual(800);
     expect(parts[2]!.at - parts[1]!.at).toBeGreaterThanOrEqual(800);
+    // The parts' progress was kept while they went out; with the send recorded it is gone, not kept for good.
+    await env.h.until(async () => ((await env!.h.auditKinds()).includes('outbound.sent') ? true : undefined));
+    expect(await env.h.store.listConnectorState('telegram', 'sent:')).toEqual([]);
   });
 
   it('a long reply interrupted by a network failure continues where it stopped on retry (no part twice)', async () => {
