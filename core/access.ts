@@ -72,13 +72,14 @@ const allowed = (access: Config['access'], overrides: Overrides, identity: strin
   return access.allow.includes(identity);
 };
 
+/** Who an access decision looks at: where a message was said, and by whom. */
+export type Asker = Pick<ChannelEvent, 'platform' | 'sender' | 'conversation'>;
+
 /**
  * Who may talk to the assistant. Deny is the default; the config's deny list always wins, then a silent block
  * from `pair deny`; run-time allows and revokes win over the config's allow list; bots are never answered; a group
  * is answered only when allowed (or `groups: open`), and then admits its members. Only stable platform ids count.
  */
-/** Who an access decision looks at: where a message was said, and by whom. */
-export type Asker = Pick<ChannelEvent, 'platform' | 'sender' | 'conversation'>;
 
 export function decideAccess(access: Config['access'], event: Asker, overrides: Overrides = new Map()): AccessDecision {
   const sender = senderIdentity(event);

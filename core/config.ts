@@ -18,7 +18,10 @@ const credential = z.string().refine((v) => REF.test(v), {
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 /** Where a credential goes with every request: https, or plain http only to this machine (a fake, a proxy). */
-const httpsOrLoopback = (v: string): boolean => new URL(v).protocol === 'https:' || (new URL(v).protocol === 'http:' && isLoopbackHost(new URL(v).hostname));
+const httpsOrLoopback = (v: string): boolean => {
+  const { protocol, hostname } = new URL(v);
+  return protocol === 'https:' || (protocol === 'http:' && isLoopbackHost(hostname));
+};
 
 const identity = z.string().superRefine((value, ctx) => {
   const problem = identityProblem(value);

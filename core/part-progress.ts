@@ -15,14 +15,13 @@ export interface PartProgress {
 export const progressKey = (idempotencyKey: string): string => `sent:${idempotencyKey}`;
 
 export function partProgress(store: Pick<Store, 'getConnectorState' | 'setConnectorState'>, connector: string): PartProgress {
-  const key = progressKey;
   return {
     async sent(idempotencyKey) {
-      const ids = await store.getConnectorState(connector, key(idempotencyKey));
+      const ids = await store.getConnectorState(connector, progressKey(idempotencyKey));
       return Array.isArray(ids) && ids.every((id) => typeof id === 'string') ? [...ids] : [];
     },
     async record(idempotencyKey, ids) {
-      await store.setConnectorState(connector, key(idempotencyKey), ids);
+      await store.setConnectorState(connector, progressKey(idempotencyKey), ids);
     },
   };
 }
