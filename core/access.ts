@@ -103,9 +103,18 @@ export function decideAccess(access: Config['access'], event: Asker, overrides: 
   return { admitted: false, rule: 'group-not-allowlisted' };
 }
 
+/** One read per message and store, shared by the plugs that decide on it (rate-limit and access both ask). */
+const readsPerMessage = new WeakMap<Asker, WeakMap<object, Promise<Overrides>>>();
+
 /** The overrides a decision about `event` needs, read fresh per message: a change applies from the next one on. */
-export const overridesFor = (store: Pick<AccessStore, 'overrides'> | undefined, event: Asker): Promise<Overrides> =>
-  store ? store.overrides([senderIdentity(event), ...conversationScopes(event)]) : Promise.resolve(new Map());
+export function overridesFor(store: Pick<AccessStore, 'overrides'> | undefined, event: Asker): Promise<Overrides> {
+  if (!store) return Promise.resolve(new Map());
+  let reads = readsPerMessage.get(event);
+  if (!reads) readsPerMessage.set(event, (reads = new WeakMap()));
+  let read = reads.get(store);
+  if (!read) reads.set(store, (read = store.overrides([senderIdentity(event), ...conversationScopes(event)])));
+  return read;
+}
 
 /**
  * Whether a connector may show "typing…" for an event: only when access admits the sender now, the config and the

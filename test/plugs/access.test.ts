@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PAIRING_CODE } from '../../core/access.js';
+import { overridesFor, PAIRING_CODE } from '../../core/access.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { makeEvent } from '../helpers/tmp.js';
 
@@ -136,5 +136,22 @@ describe('enclosing scopes (a Discord guild)', () => {
     await gw.store.accessStore().setOverride('discord:72', 'revoke', 'cli');
     await gw.publish([inGuild('71', '1'), inGuild('72', '1'), inGuild('73', '9')]);
     expect(await settle(gw)).toEqual(['in 71']);
+  });
+});
+
+describe('overridesFor', () => {
+  it('reads once per message and store, shared by the plugs that ask; the next message reads afresh', async () => {
+    const reads: string[][] = [];
+    let action: 'allow' | 'revoke' = 'allow';
+    const store = { overrides: async (ids: string[]) => (reads.push(ids), new Map(ids.slice(0, 1).map((id) => [id, action] as const))) };
+    const first = dm('9');
+    const [a, b] = await Promise.all([overridesFor(store, first), overridesFor(store, first)]);
+    expect(reads).toHaveLength(1);
+    expect(a).toBe(b);
+    action = 'revoke';
+    expect((await overridesFor(store, dm('9'))).get('telegram:9')).toBe('revoke');
+    const other = { overrides: store.overrides };
+    await overridesFor(other, first);
+    expect(reads).toHaveLength(3);
   });
 });
