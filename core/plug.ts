@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { AuditInput } from './audit.js';
 import type { AssistantConfig, Config, LifecycleEvent, PipelineEntry } from './config.js';
 import type { Address, ChannelEvent } from './event.js';
@@ -11,11 +12,16 @@ import type { Store } from './store.js';
  * Elixir's Plug contract in TypeScript: `init(options)` runs once when the pipeline is built, `call(ctx, state)`
  * once per lifecycle event and returns the context. Halting is data (`ctx.halted`), not an exception.
  */
-export interface Plug<State = unknown> {
+export interface Plug<State = unknown, Options = Record<string, unknown>> {
   readonly name: string;
   /** Plugs that count, charge or act (limits, budgets, pairing, commands) do so once per turn, not once per draft. */
   readonly skipsDrafts?: boolean;
-  init(options: Record<string, unknown>, services: PlugServices): State;
+  /**
+   * The options `init` takes. Config load checks every pipeline entry against it, so a bad option is a config error
+   * naming its field before any process starts; `init` gets them parsed. Without it, `init` gets them as written.
+   */
+  readonly options?: z.ZodType<Options>;
+  init(options: Options, services: PlugServices): State;
   call(ctx: Context, state: State): Context | Promise<Context>;
 }
 
@@ -81,7 +87,11 @@ export function audit(ctx: Context, entry: AuditInput): Context {
 
 /** A plug of any state type: each plug's init and call agree on its own state, which the registry need not know. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyPlug = Plug<any>;
+export type AnyPlug = Plug<any, any>;
+
+/** The schema of a plug that takes no options: any option given is a config error, never silently ignored. */
+export const NO_OPTIONS = z.object({}).strict();
+export type NoOptions = z.infer<typeof NO_OPTIONS>;
 
 export class PlugConfigError extends Error {
   override readonly name = 'PlugConfigError';
@@ -98,14 +108,24 @@ export type Pipelines = Record<LifecycleEvent, PipelineStep[]>;
  * entry's place: the pipeline builder and the dashboard's form each say where it was.
  */
 export function initStep(entry: PipelineEntry, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices): PipelineStep {
-  const { plug: name, ...options } = typeof entry === 'string' ? { plug: entry } : entry;
-  const plug = registry.get(name);
-  if (!plug) throw new PlugConfigError(`unknown plug "${name}" (known: ${[...registry.keys()].join(', ')})`);
+  const { plug, options } = plugOptions(entry, registry);
   try {
     return { plug, state: plug.init(options, services) };
   } catch (error) {
-    throw new PlugConfigError(`plug "${name}": ${(error as Error).message}`);
+    throw new PlugConfigError(`plug "${plug.name}": ${(error as Error).message}`);
   }
+}
+
+/** Resolves one pipeline entry's plug and checks its options against the plug's schema, without running `init`. */
+export function plugOptions(entry: PipelineEntry, registry: ReadonlyMap<string, AnyPlug>): { plug: AnyPlug; options: unknown } {
+  const { plug: name, ...options } = typeof entry === 'string' ? { plug: entry } : entry;
+  const plug = registry.get(name);
+  if (!plug) throw new PlugConfigError(`unknown plug "${name}" (known: ${[...registry.keys()].join(', ')})`);
+  if (!plug.options) return { plug, options };
+  const parsed = plug.options.safeParse(options);
+  if (parsed.success) return { plug, options: parsed.data };
+  const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'options'}: ${i.message}`);
+  throw new PlugConfigError(`plug "${name}": ${problems.join('; ')}`);
 }
 
 /** Resolves names against the registry and runs each plug's init once; an unknown name is a configuration error. */

@@ -2,7 +2,7 @@ import { decideAccess, overridesFor, PAIRING_LIMITS, pairingMessage, type Access
 import type { Config } from '../core/config.js';
 import { senderIdentity } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
-import { audit, halt, type Context, type Plug } from '../core/plug.js';
+import { audit, halt, NO_OPTIONS, type Context, type NoOptions, type Plug } from '../core/plug.js';
 
 /** Tells each owner on the requester's platform, in their own DM, that a pairing request is waiting. */
 function notifyOwners(ctx: Context, owners: string[], code: string): void {
@@ -19,8 +19,9 @@ interface State {
   now: () => number;
 }
 
-export const accessPlug: Plug<State> = {
+export const accessPlug: Plug<State, NoOptions> = {
   name: 'access',
+  options: NO_OPTIONS,
   skipsDrafts: true,
   init: (_options, services) => ({ access: services.config.access, now: services.now, ...(services.access ? { store: services.access } : {}) }),
   async call(ctx, { access, store, now }) {

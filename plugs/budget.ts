@@ -26,14 +26,13 @@ interface State {
  * assistant says so instead of calling the backend. It reads the workspace from the session (request stage) or
  * the channel's configured workspace (inbound stage).
  */
-export const budgetPlug: Plug<State> = {
+export const budgetPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   name: 'budget',
   skipsDrafts: true,
-  init(options, services) {
-    const parsed = optionsSchema.safeParse(options);
-    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
+  options: optionsSchema,
+  init(limits, services) {
     if (!services.sessions) throw new Error('needs the usage store (services.sessions); none was provided');
-    return { limits: parsed.data, usage: services.sessions, services };
+    return { limits, usage: services.sessions, services };
   },
   async call(ctx, { limits, usage, services }) {
     const workspace = ctx.session?.workspaceId ?? configuredWorkspace(services.config, ctx.event) ?? 'default';

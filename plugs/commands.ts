@@ -1,5 +1,5 @@
 import { senderIdentity } from '../core/event.js';
-import { halt, type Context, type Plug, type PlugServices } from '../core/plug.js';
+import { halt, NO_OPTIONS, type Context, type NoOptions, type Plug, type PlugServices } from '../core/plug.js';
 import { decideAccess, overridesFor } from '../core/access.js';
 
 const HELP = [
@@ -45,8 +45,9 @@ const COMMANDS: Record<string, Handler> = {
  * Chat commands answered without a backend call. Place it after `access` in the inbound pipeline, so only admitted
  * senders reach it; the answer goes back as the plug's notice. Unknown `/words` pass on to the assistant.
  */
-export const commandsPlug: Plug<PlugServices> = {
+export const commandsPlug: Plug<PlugServices, NoOptions> = {
   name: 'commands',
+  options: NO_OPTIONS,
   skipsDrafts: true,
   init(_options, services) {
     if (!services.sessions) throw new Error('needs the session store (services.sessions); none was provided');

@@ -1,6 +1,6 @@
 import type { Config } from '../core/config.js';
 import { conversationScopes, type ChannelEvent } from '../core/event.js';
-import { halt, type Plug } from '../core/plug.js';
+import { halt, NO_OPTIONS, type NoOptions, type Plug } from '../core/plug.js';
 
 /** A DM is always addressed; a group message when it mentions or replies to the assistant, unless the channel says otherwise. */
 export function isAddressed(channels: Config['channels'], event: ChannelEvent): boolean {
@@ -14,8 +14,9 @@ export function isAddressed(channels: Config['channels'], event: ChannelEvent): 
  * In groups and channels the assistant speaks only when addressed: mentioned through the platform's mention
  * entity, or replied to. `channels["platform:id"].requireMention: false` lifts that for one conversation.
  */
-export const groupGatePlug: Plug<Config['channels']> = {
+export const groupGatePlug: Plug<Config['channels'], NoOptions> = {
   name: 'group-gate',
+  options: NO_OPTIONS,
   init: (_options, services) => services.config.channels,
   call: (ctx, channels) => (isAddressed(channels, ctx.event) ? ctx : halt(ctx, 'group-gate', 'not-addressed')),
 };

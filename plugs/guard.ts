@@ -73,15 +73,10 @@ const describe = (f: GuardFinding): string => `${f.kind}:${f.kind === 'override'
 const reason = (found: GuardFinding[]): string =>
   describe(found[0]!) + (found.length > 1 ? ` (+${found.length - 1} more)` : '');
 
-export const guardPlug: Plug<State> = {
+export const guardPlug: Plug<State, State> = {
   name: 'guard',
-  init(options) {
-    const parsed = optionsSchema.safeParse(options);
-    if (!parsed.success) {
-      throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
-    }
-    return parsed.data;
-  },
+  options: optionsSchema,
+  init: (options) => options,
   call(ctx, { mode }) {
     const found = [
       ...findings(ctx.text, 'text'),

@@ -47,18 +47,15 @@ const workspaceOf = (ctx: Context, config: Config): string =>
  * and only once per limited period (each time on a surface that waits for an answer, like the API); everyone else
  * is dropped silently (the runner audits every halt).
  */
-export const rateLimitPlug: Plug<State> = {
+export const rateLimitPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   name: 'rate-limit',
   skipsDrafts: true,
-  init(options, services) {
-    const parsed = optionsSchema.safeParse(options);
-    if (!parsed.success) {
-      throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
-    }
+  options: optionsSchema,
+  init(limits, services) {
     if (!services.limiter) {
       throw new Error('needs a shared limiter store (services.limiter: SqliteLimiter or RedisLimiter); none was provided');
     }
-    return { limits: parsed.data, limiter: services.limiter, config: services.config, now: () => services.now(), access: services.access };
+    return { limits, limiter: services.limiter, config: services.config, now: () => services.now(), access: services.access };
   },
   async call(ctx, { limits, limiter, config, now, access }) {
     const shared = answerable(config, ctx.event, await overridesFor(access, ctx.event));

@@ -156,7 +156,17 @@ const customPattern = z
     pattern: z.string().min(1),
     flags: z.string().regex(/^[imsu]*$/, 'only i, m, s and u').optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    let re: RegExp;
+    try {
+      re = new RegExp(c.pattern, c.flags ?? '');
+    } catch (error) {
+      return void ctx.addIssue({ code: 'custom', path: ['pattern'], message: (error as Error).message });
+    }
+    // An empty match would put a placeholder between every two characters.
+    if (re.test('')) ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'matches the empty string' });
+  });
 const optionsSchema = z
   .object({
     categories: z.array(z.enum(CATEGORIES)).default([...CATEGORIES]),
@@ -179,26 +189,13 @@ export function redactText(text: string, state: State): { text: string; counts: 
   return { text, counts };
 }
 
-export const redactPlug: Plug<State> = {
+export const redactPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   name: 'redact',
-  init(options) {
-    const parsed = optionsSchema.safeParse(options);
-    if (!parsed.success) {
-      throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '));
-    }
-    // Built-ins run in the order of CATEGORIES; custom patterns last.
-    const maskers: State['maskers'] = CATEGORIES.filter((c) => parsed.data.categories.includes(c)).map((c) => [c, BUILTIN[c]]);
-    for (const [i, c] of parsed.data.custom.entries()) {
-      let re: RegExp;
-      try {
-        re = new RegExp(c.pattern, `${c.flags ?? ''}g`);
-      } catch (error) {
-        throw new Error(`custom.${i}.pattern: ${(error as Error).message}`);
-      }
-      // An empty match would put a placeholder between every two characters.
-      if (new RegExp(c.pattern, c.flags ?? '').test('')) throw new Error(`custom.${i}.pattern: matches the empty string`);
-      maskers.push([c.name, regexMasker([re], c.name)]);
-    }
+  options: optionsSchema,
+  init({ categories, custom }) {
+    // Built-ins run in the order of CATEGORIES; custom patterns (checked by the schema) last.
+    const maskers: State['maskers'] = CATEGORIES.filter((c) => categories.includes(c)).map((c) => [c, BUILTIN[c]]);
+    for (const c of custom) maskers.push([c.name, regexMasker([new RegExp(c.pattern, `${c.flags ?? ''}g`)], c.name)]);
     return { maskers };
   },
   call(ctx, state) {

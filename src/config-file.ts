@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, LIFECYCLE_EVENTS, parseConfig, type Config } from '../core/config.js';
+import { plugOptions } from '../core/plug.js';
 import { builtinPlugs } from '../plugs/index.js';
 
 const DEFAULT_FILES = ['monkeyclaw.config.yaml', 'monkeyclaw.config.yml', 'monkeyclaw.config.json'];
@@ -22,19 +23,25 @@ export function loadConfig(explicit: string | undefined, cwd = process.cwd()): {
     throw new ConfigError(`${file} cannot be parsed: ${(error as Error).message}`);
   }
   const config = parseConfig(raw ?? {}, file);
-  checkPlugNames(config, file);
+  checkPipelines(config, file);
   return { config, source: file };
 }
 
-/** Every pipeline entry names a built-in plug: a typo is a config error at load, not a worker that cannot start. */
-function checkPlugNames(config: Config, source: string): void {
+/**
+ * Every pipeline entry names a built-in plug with options it accepts: a typo or a bad limit is a config error at
+ * load, naming its field, not a worker that cannot start.
+ */
+function checkPipelines(config: Config, source: string): void {
   const known = builtinPlugs();
   const lines: string[] = [];
   for (const [assistant, a] of Object.entries(config.assistants)) {
     for (const stage of LIFECYCLE_EVENTS) {
       a.pipelines[stage].forEach((entry, i) => {
-        const name = typeof entry === 'string' ? entry : entry.plug;
-        if (!known.has(name)) lines.push(`  assistants.${assistant}.pipelines.${stage}.${i}: unknown plug "${name}" (known: ${[...known.keys()].join(', ')})`);
+        try {
+          plugOptions(entry, known);
+        } catch (error) {
+          lines.push(`  assistants.${assistant}.pipelines.${stage}.${i}: ${(error as Error).message}`);
+        }
       });
     }
   }

@@ -1,6 +1,6 @@
 import { parseConfig, type Config } from '../../core/config.js';
 import { parseChannelEvent, type ChannelEvent, type ChannelEventInput } from '../../core/event.js';
-import type { AnyPlug, Context, PlugServices } from '../../core/plug.js';
+import { initStep, type AnyPlug, type Context, type PlugServices } from '../../core/plug.js';
 
 /** A valid DM event from telegram:42; `over` replaces any top-level field. */
 export function makeEvent(over: Partial<ChannelEventInput> = {}): ChannelEvent {
@@ -37,6 +37,10 @@ export function makeServices(over: Partial<PlugServices> & { configInput?: unkno
   return { config: parseConfig(configInput ?? {}), now: () => 0, extra: {}, ...rest };
 }
 
+/** A plug's state as a pipeline builds it: options checked against the plug's schema, then its init. */
+export const initState = (plug: AnyPlug, options: Record<string, unknown>, services: PlugServices): unknown =>
+  initStep({ plug: plug.name, ...options }, new Map([[plug.name, plug]]), services).state;
+
 /** Elixir Plug's test idiom: init with options, then call with a context built for the event. */
 export async function runPlug(
   plug: AnyPlug,
@@ -44,13 +48,13 @@ export async function runPlug(
   event: ChannelEvent | string,
   services: PlugServices = makeServices(),
 ): Promise<Context> {
-  const state: unknown = plug.init(options, services);
+  const state = initState(plug, options, services);
   const ev = typeof event === 'string' ? makeEvent({ text: event }) : event;
   return plug.call(makeContext(ev, services.config), state);
 }
 
 /** Init once, then call per event: for plugs whose behaviour depends on what came before. */
 export function initPlug(plug: AnyPlug, options: Record<string, unknown>, services: PlugServices): (event: ChannelEvent) => Promise<Context> {
-  const state: unknown = plug.init(options, services);
+  const state = initState(plug, options, services);
   return async (event) => plug.call(makeContext(event, services.config), state);
 }

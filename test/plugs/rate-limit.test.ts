@@ -8,7 +8,7 @@ import { runPipeline, type PlugServices } from '../../core/plug.js';
 import { MemoryLimiter, type LimiterStore } from '../../core/rate-limiter.js';
 import { accessPlug } from '../../plugs/access.js';
 import { RATE_LIMIT_NOTICE, rateLimitPlug } from '../../plugs/rate-limit.js';
-import { initPlug, makeContext, makeEvent, makeServices } from './helpers.js';
+import { initPlug, initState, makeContext, makeEvent, makeServices } from './helpers.js';
 
 const ALLOWED = { dm: 'allowlist', allow: ['telegram:42', 'telegram:-100'] };
 
@@ -26,14 +26,14 @@ const group = (sender: string, addressed = true) =>
 
 describe('rate-limit plug: init', () => {
   it('refuses to start without a limiter store, saying what is missing', () => {
-    expect(() => rateLimitPlug.init({}, makeServices())).toThrow(/limiter/);
+    expect(() => initState(rateLimitPlug, {}, makeServices())).toThrow(/limiter/);
   });
 
   it('refuses unknown or non-positive options', () => {
     const { services } = setup();
-    expect(() => rateLimitPlug.init({ perSecond: 5 }, services)).toThrow(/perSecond|unrecognized/i);
-    expect(() => rateLimitPlug.init({ perSender: 0 }, services)).toThrow(/perSender/);
-    expect(() => rateLimitPlug.init({ perSender: 1.5 }, services)).toThrow(/perSender/);
+    expect(() => initState(rateLimitPlug, { perSecond: 5 }, services)).toThrow(/perSecond|unrecognized/i);
+    expect(() => initState(rateLimitPlug, { perSender: 0 }, services)).toThrow(/perSender/);
+    expect(() => initState(rateLimitPlug, { perSender: 1.5 }, services)).toThrow(/perSender/);
   });
 
   it('defaults to 20 per sender per minute', async () => {
@@ -102,8 +102,8 @@ describe('rate-limit plug: per sender', () => {
   it('floods from an unknown sender stop before access: no pairing halts pile up in the audit', async () => {
     const { services } = setup({ dm: 'pairing' });
     const steps = [
-      { plug: rateLimitPlug, state: rateLimitPlug.init({ perSender: 2 }, services) },
-      { plug: accessPlug, state: accessPlug.init({}, services) },
+      { plug: rateLimitPlug, state: initState(rateLimitPlug, { perSender: 2 }, services) },
+      { plug: accessPlug, state: initState(accessPlug, {}, services) },
     ];
     const halts = [];
     for (let i = 0; i < 5; i++) {
@@ -177,7 +177,7 @@ describe('rate-limit plug: per conversation and workspace', () => {
   it('fails closed when the store fails: the runner halts and audits the error', async () => {
     const limiter: LimiterStore = { take: async () => Promise.reject(new Error('redis down')) };
     const { services } = setup(ALLOWED, { limiter });
-    const ctx = await runPipeline([{ plug: rateLimitPlug, state: rateLimitPlug.init({}, services) }], makeContext(dm(), services.config));
+    const ctx = await runPipeline([{ plug: rateLimitPlug, state: initState(rateLimitPlug, {}, services) }], makeContext(dm(), services.config));
     expect(ctx.halted).toBe(true);
     expect(ctx.halt?.notice).toBeUndefined();
     expect(ctx.private.audit.map((a) => a.kind)).toEqual(['plug.error']);

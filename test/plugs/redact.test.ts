@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ibanValid, luhnValid, redactPlug } from '../../plugs/redact.js';
-import { makeEvent, makeServices, runPlug } from './helpers.js';
+import { initState, makeEvent, makeServices, runPlug } from './helpers.js';
 
 const mask = async (text: string, options: Record<string, unknown> = {}) => (await runPlug(redactPlug, options, text)).text;
 
@@ -202,12 +202,12 @@ describe('redact: options, audit and context', () => {
   });
 
   it('refuses bad options with the field named', () => {
-    expect(() => redactPlug.init({ categories: ['cards'] }, makeServices())).toThrow(/categories/);
-    expect(() => redactPlug.init({ custom: [{ name: 'x', pattern: '(' }] }, makeServices())).toThrow(/custom\.0\.pattern/);
-    expect(() => redactPlug.init({ custom: [{ name: 'x', pattern: 'a*' }] }, makeServices())).toThrow(/empty string/);
-    expect(() => redactPlug.init({ custom: [{ name: 'Bad Name', pattern: 'a' }] }, makeServices())).toThrow(/name/);
-    expect(() => redactPlug.init({ custom: [{ name: 'x', pattern: 'a', flags: 'g' }] }, makeServices())).toThrow(/flags/);
-    expect(() => redactPlug.init({ everything: true }, makeServices())).toThrow();
+    expect(() => initState(redactPlug, { categories: ['cards'] }, makeServices())).toThrow(/categories/);
+    expect(() => initState(redactPlug, { custom: [{ name: 'x', pattern: '(' }] }, makeServices())).toThrow(/custom\.0\.pattern/);
+    expect(() => initState(redactPlug, { custom: [{ name: 'x', pattern: 'a*' }] }, makeServices())).toThrow(/empty string/);
+    expect(() => initState(redactPlug, { custom: [{ name: 'Bad Name', pattern: 'a' }] }, makeServices())).toThrow(/name/);
+    expect(() => initState(redactPlug, { custom: [{ name: 'x', pattern: 'a', flags: 'g' }] }, makeServices())).toThrow(/flags/);
+    expect(() => initState(redactPlug, { everything: true }, makeServices())).toThrow();
   });
 
   it('returns the context untouched, with no audit, when nothing matches', async () => {

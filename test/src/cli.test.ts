@@ -83,10 +83,20 @@ describe('monkeyclaw CLI', () => {
       expect({ args, code: r.code, stderr: r.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining('does not exist') });
     }
     writeFileSync(join(tmp.dir, 'plug.yaml'), 'assistants:\n  default: { backend: echo, pipelines: { inbound: [access, nosuch] } }\n');
+    const badOptions = '{ plug: rate-limit, perSender: "x" }, { plug: access, mode: strict }, { plug: redact, custom: [{ name: t, pattern: "(" }] }';
+    writeFileSync(join(tmp.dir, 'options.yaml'), `assistants:\n  default: { backend: echo, pipelines: { inbound: [${badOptions}] } }\n`);
     writeFileSync(join(tmp.dir, 'token.yaml'), 'connectors:\n  discord: { enabled: true }\n');
-    const [plug, token] = [await cli(['migrate', '--config', 'plug.yaml']), await cli(['migrate', '--config', 'token.yaml'])];
-    expect([plug.code, token.code]).toEqual([2, 2]);
+    const [plug, options, token] = [
+      await cli(['migrate', '--config', 'plug.yaml']),
+      await cli(['doctor', '--config', 'options.yaml']),
+      await cli(['migrate', '--config', 'token.yaml']),
+    ];
+    expect([plug.code, options.code, token.code]).toEqual([2, 2, 2]);
     expect(plug.stderr).toContain('assistants.default.pipelines.inbound.1: unknown plug "nosuch"');
+    // A plug's options are checked at load like the rest of the config, not when a worker first builds the pipeline.
+    expect(options.stderr).toMatch(/inbound\.0: plug "rate-limit": perSender: /);
+    expect(options.stderr).toMatch(/inbound\.1: plug "access": options: .*mode/);
+    expect(options.stderr).toMatch(/inbound\.2: plug "redact": custom\.0\.pattern: /);
     expect(token.stderr).toContain('connectors.discord.token: required');
   });
 
