@@ -134,13 +134,15 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     }
     if (parsed.kind === 'unsupported') return void (await audit('inbound.unsupported', { what: parsed.what }));
     if (parsed.kind === 'rejected') return void (await audit('inbound.rejected', { issues: parsed.issues }));
-    // Typing starts just before the publish so that a fast reply (which stops it) can never precede it.
+    // Stored first: signal-cli will not send it again, so nothing (not even a database read) comes before the store.
+    // Typing follows, unless the reply has already begun: a fast reply stops what would otherwise type on after it.
     const conversation = parsed.event.conversation;
-    // `stopped` again after the read: a stop meanwhile has already stopped every indicator.
-    const types = parsed.addressed && !parsed.event.edited && (await admittedNow(deps.gateway.access, deps.access, parsed.event)) && !stopped;
-    if (types) typing.start(conversation);
+    typing.expect(conversation.id);
     if (!(await publish(parsed.event))) return typing.stop(conversation.id);
     health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });
+    // `stopped` after the read: a stop meanwhile has already stopped every indicator.
+    const types = parsed.addressed && !parsed.event.edited && (await admittedNow(deps.gateway.access, deps.access, parsed.event)) && !stopped;
+    typing.startExpected(conversation, types);
   }
 
   /** Multi-account daemons list their accounts; a single-account daemon does not know `listAccounts`. */

@@ -13,6 +13,8 @@ export const target = (c: Pick<Conversation, 'id' | 'kind'>): Record<string, unk
  */
 export class Typing {
   private readonly active = new Map<string, { timer: NodeJS.Timeout; until: number }>();
+  /** Conversations with a message being stored whose reply has not begun yet. */
+  private readonly expected = new Set<string>();
 
   constructor(
     private readonly call: Call,
@@ -34,8 +36,19 @@ export class Typing {
     send();
   }
 
+  /** A message for the conversation is being stored: typing may start for it once it is, see `startExpected`. */
+  expect(conversationId: string): void {
+    this.expected.add(conversationId);
+  }
+
+  /** Starts typing (when `show`) for a stored message, unless its reply began meanwhile (which stopped it). */
+  startExpected(conversation: Pick<Conversation, 'id' | 'kind'>, show: boolean): void {
+    if (this.expected.delete(conversation.id) && show) this.start(conversation);
+  }
+
   /** A sent message ends the indicator on every client, so stopping the refresh is enough. */
   stop(conversationId: string): void {
+    this.expected.delete(conversationId);
     const entry = this.active.get(conversationId);
     if (entry) clearInterval(entry.timer);
     this.active.delete(conversationId);
@@ -46,6 +59,7 @@ export class Typing {
   }
 
   stopAll(): void {
+    this.expected.clear();
     for (const id of [...this.active.keys()]) this.stop(id);
   }
 }

@@ -92,20 +92,26 @@ export function createInbound(d: InboundDeps) {
       }
     }
     if (batch.length > 0) {
-      // Remembered and typing before the publish, so that a fast reply (which quotes, and stops typing) finds both.
-      const typing = new Set<string>();
+      // Remembered before the publish, so that a fast reply (which quotes) finds it.
       for (const b of batch) {
         quotes.set(`${b.event.conversation.id}/${b.event.platformMessageId}`, b.quoted);
         if (quotes.size > MAX_QUOTES) quotes.delete(quotes.keys().next().value!);
-        if (addressed(b.event) && (await admittedNow(d.deps.gateway.access, d.deps.access, b.event))) typing.add(b.event.conversation.id);
       }
-      for (const jid of typing) d.typing.start(jid);
+      // Stored first: WhatsApp will not send them again, so nothing (not even a database read) comes before the store.
+      // Typing follows, unless a reply has already gone out: a fast reply stops what would otherwise type on after it.
+      const chats = new Set(batch.map((b) => b.event.conversation.id));
+      for (const jid of chats) d.typing.expect(jid);
       try {
         await publish(batch.map((b) => b.event));
       } catch (error) {
-        for (const jid of typing) d.typing.stop(jid);
+        for (const jid of chats) d.typing.stop(jid);
         throw error;
       }
+      const typing = new Set<string>();
+      for (const b of batch) {
+        if (addressed(b.event) && (await admittedNow(d.deps.gateway.access, d.deps.access, b.event))) typing.add(b.event.conversation.id);
+      }
+      for (const jid of chats) d.typing.startExpected(jid, typing.has(jid));
       counts.published += batch.length;
       const newest = Math.max(...batch.map((b) => b.timestamp));
       if (newest > watermark) {

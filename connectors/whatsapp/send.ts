@@ -78,6 +78,8 @@ export function createSender(d: SenderDeps): SendReply {
  */
 export class Typing {
   private readonly active = new Map<string, { timer: NodeJS.Timeout; until: number }>();
+  /** Chats with messages being stored whose reply has not begun yet. */
+  private readonly expected = new Set<string>();
 
   constructor(
     private readonly socket: () => WaSocket | undefined,
@@ -103,7 +105,18 @@ export class Typing {
     this.presence('composing', jid);
   }
 
+  /** Messages for the chat are being stored: typing may start for them once they are, see `startExpected`. */
+  expect(jid: string): void {
+    this.expected.add(jid);
+  }
+
+  /** Starts typing (when `show`) for stored messages, unless their reply went out meanwhile (which stopped it). */
+  startExpected(jid: string, show: boolean): void {
+    if (this.expected.delete(jid) && show) this.start(jid);
+  }
+
   stop(jid: string): void {
+    this.expected.delete(jid);
     const entry = this.active.get(jid);
     if (!entry) return;
     clearInterval(entry.timer);
@@ -112,6 +125,7 @@ export class Typing {
   }
 
   stopAll(): void {
+    this.expected.clear();
     for (const { timer } of this.active.values()) clearInterval(timer);
     this.active.clear();
   }

@@ -4,7 +4,7 @@ import { sealedState } from '../../core/sealed-state.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { parseConfig, type Config } from '../../core/config.js';
-import { publishEvents, type Connector, type ConnectorFactory } from '../../core/connector.js';
+import { publishEvents, type Connector, type ConnectorFactory, type ConnectorIO } from '../../core/connector.js';
 import { configuredWorkspace } from '../../core/assistant-choice.js';
 import { streamEditInterval } from '../../core/drafts.js';
 import { outboundQueue } from '../../core/event.js';
@@ -28,6 +28,8 @@ export interface HarnessOptions<C> {
   create: ConnectorFactory<C>;
   /** Secret and env references the connector may resolve. */
   secrets?: Record<string, string>;
+  /** Wraps the durable publish the connector is given (to slow it down, or note when it finished). */
+  wrapPublish?: (publish: ConnectorIO['publish']) => ConnectorIO['publish'];
 }
 
 /**
@@ -76,7 +78,8 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
       dataDir: tmp.dir,
       now: Date.now,
     });
-    await connector.start({ publish: (raw) => publishEvents(queue, store, actor, raw) });
+    const publish: ConnectorIO['publish'] = (raw) => publishEvents(queue, store, actor, raw);
+    await connector.start({ publish: options.wrapPublish?.(publish) ?? publish });
     outbound = queue.consume(outboundQueue({ platform: connector.platform, account: options.name }), outboundHandler(store, actor, connector), { concurrency: 4, backoffMs: 50 });
   };
   const stopConnector = async () => {

@@ -1,5 +1,5 @@
 import { createSignalConnector, type SignalConfig, type SignalOptions } from '../../../connectors/signal/index.js';
-import { startConnectorHarness } from '../../helpers/connector-harness.js';
+import { startConnectorHarness, type HarnessOptions } from '../../helpers/connector-harness.js';
 import { ACCOUNT, FakeSignalDaemon } from '../../fakes/signal/daemon.js';
 import { ALICE_UUID, BOB_UUID, GROUP_ID } from '../../fakes/signal/fixtures.js';
 
@@ -11,6 +11,7 @@ export async function signalGateway(
   transport: 'tcp' | 'http',
   options: SignalOptions = {},
   daemonOptions: FakeSignalDaemon['options'] = {},
+  wrapPublish?: HarnessOptions<SignalConfig>['wrapPublish'],
 ) {
   const daemon = await FakeSignalDaemon.start(daemonOptions);
   cleanup.push(() => daemon.close());
@@ -21,6 +22,7 @@ export async function signalGateway(
       connectors: { signal: { enabled: true, rpc: transport === 'tcp' ? daemon.tcpUrl : daemon.httpUrl, account: ACCOUNT } },
     },
     create: (deps) => createSignalConnector(deps, { typingRefreshMs: 200, ...options }),
+    ...(wrapPublish ? { wrapPublish } : {}),
   });
   cleanup.push(() => h.stop());
   return { daemon, h };

@@ -11,6 +11,24 @@ afterEach(async () => {
 });
 
 describe.each(['tcp', 'http'] as const)('signal DM round trip over %s', (transport) => {
+  it('stores a message before anything else: no typing (nor any read) until it is durably enqueued', async () => {
+    let storedAt: number | undefined;
+    const slowStore = (publish: (events: unknown[]) => Promise<unknown[]>) => async (events: unknown[]) => {
+      await sleep(300);
+      const stored = await publish(events);
+      storedAt = Date.now();
+      return stored as never;
+    };
+    const { daemon, h } = await signalGateway(cleanup, transport, {}, {}, slowStore);
+    await h.until(() => daemon.clients === 1);
+    daemon.push(message('dm-text', { text: 'store me first' }));
+    await h.until(() => (daemon.sends.length ? daemon.sends : undefined));
+    expect(storedAt).toBeDefined();
+    expect(daemon.typing.length).toBeGreaterThan(0);
+    // signal-cli never sends a message twice: a crash before the store must be the only way to lose one.
+    expect(Math.min(...daemon.typing.map((c) => c.at))).toBeGreaterThanOrEqual(storedAt!);
+  });
+
   it('answers a DM to the sender uuid, typing first, and names the sent message by the own uuid', async () => {
     const { daemon, h } = await signalGateway(cleanup, transport);
     await h.until(() => daemon.clients === 1);

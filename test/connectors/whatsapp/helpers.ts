@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { proto } from 'baileys';
 import { createWhatsapp, type WhatsappConfig, type WhatsappOptions } from '../../../connectors/whatsapp/index.js';
-import { startConnectorHarness } from '../../helpers/connector-harness.js';
+import { startConnectorHarness, type HarnessOptions } from '../../helpers/connector-harness.js';
 import { FakeWaSocket } from '../../fakes/whatsapp/socket.js';
 
 export const ALICE = '15551234567@s.whatsapp.net';
@@ -44,7 +44,12 @@ export function decoded(u: Upsert): Upsert {
 }
 
 /** The gateway in-process around the real WhatsApp connector, its baileys socket replaced by fakes the test drives. */
-export async function whatsappGateway(cleanup: Cleanup, options: WhatsappOptions = {}, config: Partial<WhatsappConfig> = {}) {
+export async function whatsappGateway(
+  cleanup: Cleanup,
+  options: WhatsappOptions = {},
+  config: Partial<WhatsappConfig> = {},
+  wrapPublish?: HarnessOptions<WhatsappConfig>['wrapPublish'],
+) {
   const sockets: FakeWaSocket[] = [];
   const qrs: string[] = [];
   const h = await startConnectorHarness<WhatsappConfig>({
@@ -65,6 +70,7 @@ export async function whatsappGateway(cleanup: Cleanup, options: WhatsappOptions
           return s;
         },
       }),
+    ...(wrapPublish ? { wrapPublish } : {}),
   });
   cleanup.push(() => h.stop());
   const current = () => sockets.at(-1)!;

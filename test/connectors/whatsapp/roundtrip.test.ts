@@ -27,6 +27,22 @@ describe('whatsapp DM round trip', () => {
     expect(current().reads).toEqual([[{ remoteJid: ALICE, id: u.messages[0]!.key.id, fromMe: false }]]);
   });
 
+  it('stores a message before anything else: no typing until it is durably enqueued (baileys has acked it)', async () => {
+    let storedAt: number | undefined;
+    const slowStore = (publish: (events: unknown[]) => Promise<unknown[]>) => async (events: unknown[]) => {
+      await sleep(300);
+      const stored = await publish(events);
+      storedAt = Date.now();
+      return stored as never;
+    };
+    const { h, current } = await whatsappGateway(cleanup, {}, {}, slowStore);
+    current().upsert(live(fixture('dm-conversation')));
+    await h.until(() => (current().sent.length ? current().sent : undefined));
+    const composing = current().presence.filter((p) => p.type === 'composing');
+    expect(composing.length).toBeGreaterThan(0);
+    expect(Math.min(...composing.map((p) => p.at))).toBeGreaterThanOrEqual(storedAt!);
+  });
+
   it('accepts a LID chat and answers it at its LID', async () => {
     const { h, current } = await whatsappGateway(cleanup);
     current().upsert(fixture('dm-lid'));
