@@ -133,7 +133,8 @@ export function parseNotification(method: string, rawParams: unknown, ctx: Parse
   if (!rawText.trim() && attachments.length === 0) return { kind: 'ignored', reason: 'empty' };
   const isSelf = (m: { uuid?: string | null | undefined; number?: string | null | undefined }) =>
     (!!m.uuid && m.uuid === ctx.selfUuid) || (!!m.number && m.number === ctx.account);
-  const mentions = data.mentions ?? [];
+  // A mention is its placeholder: an entry pointing at ordinary text (a modified client) addresses no one.
+  const mentions = placedMentions(rawText, data.mentions ?? []);
   const mentionsBot = mentions.some(isSelf);
   const text = replaceMentions(rawText, mentions, isSelf);
 
@@ -174,6 +175,12 @@ function attachmentKind(mime: string | undefined): 'image' | 'audio' | 'video' |
   return 'file';
 }
 
+type Mention = z.infer<typeof mentionSchema>;
+
+/** The mentions whose span in the text is U+FFFC placeholders, as Signal clients write them. */
+export const placedMentions = (text: string, mentions: readonly Mention[]): Mention[] =>
+  mentions.filter((m) => m.length > 0 && m.start + m.length <= text.length && /^\uFFFC+$/.test(text.slice(m.start, m.start + m.length)));
+
 /**
  * Mentions are U+FFFC (object replacement) placeholders in the text, located by start/length in UTF-16 units. Someone else's becomes
  * `@<number or short id>`; the assistant's own is dropped where it merely addresses (at the start or end) and reads
@@ -185,7 +192,7 @@ export function replaceMentions(
   isSelf: (m: z.infer<typeof mentionSchema>) => boolean,
 ): string {
   let out = text;
-  const valid = mentions.filter((m) => m.length > 0 && m.start + m.length <= text.length).sort((a, b) => b.start - a.start);
+  const valid = placedMentions(text, mentions).sort((a, b) => b.start - a.start);
   let last = Infinity;
   for (const m of valid) {
     if (m.start + m.length > last) continue; // overlapping spans: keep the later one

@@ -76,6 +76,15 @@ describe('signal parse: data messages', () => {
     expect(p.event.text).toBe('hey @assistant, what about @b0b00000?');
   });
 
+  it('a mention entry that points at ordinary text, not a U+FFFC placeholder, addresses no one and cuts nothing', () => {
+    const n = fixture('group-mention');
+    const data = n.params.envelope.dataMessage!;
+    data.message = 'no placeholder here';
+    data.mentions = [{ uuid: ACCOUNT_UUID, number: ACCOUNT, start: 0, length: 1 }];
+    const p = eventOf(parseNotification(n.method, n.params, ctx()));
+    expect(p).toMatchObject({ addressed: false, event: { mentionsBot: false, text: 'no placeholder here' } });
+  });
+
   it('a quote of the assistant\'s message is a reply to the bot', () => {
     const { event, addressed } = eventOf(parse('group-quote-bot'));
     expect(addressed).toBe(true);
