@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { AccessStore, DecideResult, OverrideAction, PairingLimits, PairingOutcome, PairingRequest } from '../access.js';
 import { newPairingCode } from '../access.js';
-import { write, type Db } from '../db.js';
+import type { Db, GroupCommit } from '../db.js';
 
 interface RequestRow {
   code: string;
@@ -27,7 +27,11 @@ const toRequest = (r: RequestRow): PairingRequest => ({
 export class SqliteAccessStore implements AccessStore {
   private overrideQuery?: Statement;
 
-  constructor(private readonly db: Db) {}
+  /** Writes go through `group`: a lock held by another process must not block a worker's event loop. */
+  constructor(
+    private readonly db: Db,
+    private readonly group: GroupCommit,
+  ) {}
 
   async overrides(identities: string[]): Promise<Map<string, OverrideAction>> {
     // Asked on every message, for several identities: one statement for all of them, prepared once on first use
@@ -46,7 +50,7 @@ export class SqliteAccessStore implements AccessStore {
   }
 
   async setOverride(identity: string, action: OverrideAction, source: string): Promise<void> {
-    this.writeOverride(identity, action, source);
+    await this.group.run(() => this.writeOverride(identity, action, source));
   }
 
   private writeOverride(identity: string, action: OverrideAction, source: string): void {
@@ -58,7 +62,7 @@ export class SqliteAccessStore implements AccessStore {
 
   async requestPairing(input: { platform: string; account: string; senderId: string; name: string; now: number }, limits: PairingLimits): Promise<PairingOutcome> {
     const { platform, account, senderId, name, now } = input;
-    return write(this.db, (): PairingOutcome => {
+    return this.group.run((): PairingOutcome => {
       const recent = this.db
         .prepare('SELECT 1 FROM pairing_requests WHERE platform = ? AND sender_id = ? AND created_at > ?')
         .get(platform, senderId, now - limits.ttlMs);
@@ -87,7 +91,7 @@ export class SqliteAccessStore implements AccessStore {
   }
 
   async decidePairing(code: string, decision: 'approved' | 'denied', now: number): Promise<DecideResult> {
-    return write(this.db, (): DecideResult => {
+    return this.group.run((): DecideResult => {
       const row = this.db.prepare('SELECT * FROM pairing_requests WHERE code = ?').get(code) as RequestRow | undefined;
       if (!row) return { ok: false, reason: 'unknown' };
       if (row.status !== 'pending') return { ok: false, reason: 'decided' };

@@ -1,5 +1,5 @@
 import type { Approval, ApprovalStore } from '../approvals.js';
-import type { Db } from '../db.js';
+import type { Db, GroupCommit } from '../db.js';
 
 interface Row {
   id: string;
@@ -25,12 +25,18 @@ const toApproval = (r: Row): Approval => ({
 });
 
 export class SqliteApprovalStore implements ApprovalStore {
-  constructor(private readonly db: Db) {}
+  /** Writes go through `group`: a lock held by another process must not block a worker's event loop. */
+  constructor(
+    private readonly db: Db,
+    private readonly group: GroupCommit,
+  ) {}
 
   async create(a: Omit<Approval, 'status'>): Promise<void> {
-    this.db
-      .prepare('INSERT INTO approvals (id, assistant, tool, summary, requester, event_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(a.id, a.assistant, a.tool, a.summary, a.requester, a.eventId, a.createdAt, a.expiresAt);
+    await this.group.run(() =>
+      this.db
+        .prepare('INSERT INTO approvals (id, assistant, tool, summary, requester, event_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(a.id, a.assistant, a.tool, a.summary, a.requester, a.eventId, a.createdAt, a.expiresAt),
+    );
   }
 
   async get(id: string): Promise<Approval | undefined> {
@@ -43,14 +49,15 @@ export class SqliteApprovalStore implements ApprovalStore {
   }
 
   async decide(id: string, decision: 'approved' | 'rejected', by: string, now: number): Promise<boolean> {
-    return (
+    const result = await this.group.run(() =>
       this.db
         .prepare(`UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`)
-        .run(decision, by, now, id, now).changes > 0
+        .run(decision, by, now, id, now),
     );
+    return result.changes > 0;
   }
 
   async expire(id: string, now: number): Promise<void> {
-    this.db.prepare(`UPDATE approvals SET status = 'expired', decided_at = ? WHERE id = ? AND status = 'pending'`).run(now, id);
+    await this.group.run(() => this.db.prepare(`UPDATE approvals SET status = 'expired', decided_at = ? WHERE id = ? AND status = 'pending'`).run(now, id));
   }
 }

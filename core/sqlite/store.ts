@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { AuditInput, RecordedEntry } from '../audit.js';
 import type { AssistantConfig } from '../config.js';
 import type { Statement } from 'better-sqlite3';
-import { GroupCommit, migrate, openSharedDb, rowsInsert, type Db, type SharedDb, write } from '../db.js';
+import { GroupCommit, migrate, openSharedDb, rowsInsert, type Db, type SharedDb } from '../db.js';
 import { sessionScope, type ChannelEvent } from '../event.js';
 import { progressKey } from '../part-progress.js';
 import type { HopCommit } from '../queue.js';
@@ -25,7 +25,10 @@ const RECENT_SESSIONS = 2_000;
 export class SqliteStore implements Store {
   private readonly connection: SharedDb;
   private readonly db: Db;
-  /** The hot writes (turns, audit, sends) of jobs running side by side share one transaction per loop turn. */
+  /**
+   * Every write goes through it: the writes of jobs running side by side share one transaction per loop turn, and a
+   * lock held by another process delays them without blocking the event loop (a connector's sockets go on).
+   */
   private readonly group: GroupCommit;
   /** A turn's history (a user message and its reply) goes in one statement, not one each. */
   private readonly insertMessages;
@@ -57,7 +60,7 @@ export class SqliteStore implements Store {
 
   /** Tool calls waiting for an owner's approval live in this database too. */
   approvalStore(): SqliteApprovalStore {
-    return new SqliteApprovalStore(this.db);
+    return new SqliteApprovalStore(this.db, this.group);
   }
 
   /** Dashboard password, API keys and web sessions live in this database too. */
@@ -67,7 +70,7 @@ export class SqliteStore implements Store {
 
   /** Run-time access changes and pairing requests live in this database too. */
   accessStore(): SqliteAccessStore {
-    return new SqliteAccessStore(this.db);
+    return new SqliteAccessStore(this.db, this.group);
   }
 
   /** What the dashboard lists (channels, history, audit pages) and the channel move it makes. */
@@ -97,7 +100,7 @@ export class SqliteStore implements Store {
   async ensureSession(event: ChannelEvent, workspace = DEFAULT_WORKSPACE): Promise<{ channel: Channel; session: Session }> {
     // Nearly every message finds both already there: read first, and take the write lock only to create them.
     const { channel, session } = this.findSession(event) ?? {};
-    return channel && session ? { channel, session } : write(this.db, () => this.createSession(event, workspace));
+    return channel && session ? { channel, session } : this.group.run(() => this.createSession(event, workspace));
   }
 
   /** The conversation's channel, and its open session for the event's scope, in one read. */
@@ -129,11 +132,11 @@ export class SqliteStore implements Store {
   }
 
   async setPendingFallback(sessionId: number, text: string, expiresAt: number): Promise<void> {
-    this.sql('INSERT OR REPLACE INTO pending_fallbacks (session_id, text, expires_at) VALUES (?, ?, ?)').run(sessionId, text, expiresAt);
+    await this.group.run(() => this.sql('INSERT OR REPLACE INTO pending_fallbacks (session_id, text, expires_at) VALUES (?, ?, ?)').run(sessionId, text, expiresAt));
   }
 
   async takePendingFallback(sessionId: number, now: number): Promise<string | undefined> {
-    return write(this.db, () => {
+    return this.group.run(() => {
       const row = this.sql('SELECT text, expires_at FROM pending_fallbacks WHERE session_id = ?').get(sessionId) as { text: string; expires_at: number } | undefined;
       if (row) this.sql('DELETE FROM pending_fallbacks WHERE session_id = ?').run(sessionId);
       return row && row.expires_at > now ? row.text : undefined;
@@ -141,10 +144,12 @@ export class SqliteStore implements Store {
   }
 
   async closeSession(event: ChannelEvent): Promise<boolean> {
-    const result = this
-      .sql(`UPDATE sessions SET closed_at = ? WHERE closed_at IS NULL AND scope = ?
-        AND channel_id = (SELECT id FROM channels WHERE platform = ? AND conversation_id = ?)`)
-      .run(now(), sessionScope(event), event.platform, event.conversation.id);
+    const result = await this.group.run(() =>
+      this
+        .sql(`UPDATE sessions SET closed_at = ? WHERE closed_at IS NULL AND scope = ?
+          AND channel_id = (SELECT id FROM channels WHERE platform = ? AND conversation_id = ?)`)
+        .run(now(), sessionScope(event), event.platform, event.conversation.id),
+    );
     return result.changes > 0;
   }
 
@@ -260,10 +265,13 @@ export class SqliteStore implements Store {
   }
 
   async setConnectorState(connector: string, key: string, value: unknown): Promise<void> {
-    this
-      .sql(`INSERT INTO connector_state (connector, key, value, updated_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`)
-      .run(connector, key, JSON.stringify(value), now());
+    const json = JSON.stringify(value);
+    await this.group.run(() =>
+      this
+        .sql(`INSERT INTO connector_state (connector, key, value, updated_at) VALUES (?, ?, ?, ?)
+          ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`)
+        .run(connector, key, json, now()),
+    );
   }
 
   async connectorsWithState(): Promise<string[]> {
@@ -282,7 +290,7 @@ export class SqliteStore implements Store {
       VALUES (@name, @systemPrompt, @backends, @model, @pipelines, @at)
       ON CONFLICT (name) DO UPDATE SET system_prompt = excluded.system_prompt, backends = excluded.backends,
         model = excluded.model, pipelines = excluded.pipelines, updated_at = excluded.updated_at`);
-    write(this.db, () => {
+    await this.group.run(() => {
       for (const [name, a] of Object.entries(assistants)) {
         upsert.run({
           name,
@@ -297,13 +305,12 @@ export class SqliteStore implements Store {
   }
 
   async heartbeat(role: string): Promise<void> {
-    this
-      .sql('INSERT OR REPLACE INTO heartbeats (role, host, pid, beat_at) VALUES (?, ?, ?, ?)')
-      .run(role, hostname(), process.pid, Date.now());
+    const at = Date.now();
+    await this.group.run(() => this.sql('INSERT OR REPLACE INTO heartbeats (role, host, pid, beat_at) VALUES (?, ?, ?, ?)').run(role, hostname(), process.pid, at));
   }
 
   async endHeartbeat(role: string): Promise<void> {
-    this.sql('DELETE FROM heartbeats WHERE role = ? AND host = ? AND pid = ?').run(role, hostname(), process.pid);
+    await this.group.run(() => this.sql('DELETE FROM heartbeats WHERE role = ? AND host = ? AND pid = ?').run(role, hostname(), process.pid));
   }
 
   async liveProcesses(role: string, withinMs: number): Promise<number> {

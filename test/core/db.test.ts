@@ -110,6 +110,32 @@ describe('GroupCommit', () => {
     await write;
     expect(db.prepare('SELECT COUNT(*) FROM t').pluck().get()).toBe(1);
   });
+
+  it('carries the store\'s occasional writes too: heartbeats, connector state, pairing and approvals wait without blocking', async () => {
+    const tmp = tempDir('mc-db-store-');
+    const file = join(tmp.dir, 'monkeyclaw.db');
+    const store = new SqliteStore(file);
+    await store.migrate();
+    const other = new Database(file);
+    cleanup.push(() => tmp.remove(), () => void store.close(), () => other.close());
+    other.exec('BEGIN IMMEDIATE');
+    const started = performance.now();
+    const writes = Promise.all([
+      store.heartbeat('connector:test'),
+      store.setConnectorState('test', 'offset', 42),
+      store.accessStore().setOverride('telegram:1', 'allow', 'cli'),
+      store.accessStore().requestPairing({ platform: 'telegram', account: 'bot', senderId: '2', name: 'n', now: Date.now() }, { ttlMs: 60_000, maxPending: 3 }),
+      store.approvalStore().create({ id: 'a1', assistant: 'default', tool: 'x', summary: 's', requester: 'telegram:1', eventId: 'e', createdAt: 0, expiresAt: 1 }),
+    ]);
+    // Before, each blocked the event loop on SQLite's busy timeout (up to 10 s): sockets, pongs and webhooks stalled.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(performance.now() - started).toBeLessThan(2_000);
+    other.exec('COMMIT');
+    await writes;
+    expect(await store.getConnectorState('test', 'offset')).toBe(42);
+    expect(await store.liveProcesses('connector:test', 60_000)).toBe(1);
+    expect((await store.accessStore().overrides(['telegram:1'])).get('telegram:1')).toBe('allow');
+  });
 });
 
 describe('openSharedDb', () => {
