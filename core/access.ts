@@ -103,6 +103,13 @@ export function decideAccess(access: Config['access'], event: Asker, overrides: 
   return { admitted: false, rule: 'group-not-allowlisted' };
 }
 
+/**
+ * Whether `access revoke` has something to take back: a run-time allow, else a config allow entry or an owner (who
+ * is admitted in their DM without one). A revoke wins over both until `access allow`.
+ */
+export const revocable = (access: Config['access'], id: string, current: OverrideAction | undefined): boolean =>
+  current ? current === 'allow' : access.allow.includes(id) || access.owners.includes(id);
+
 /** One read per message and store, shared by the plugs that decide on it (rate-limit and access both ask). */
 const readsPerMessage = new WeakMap<Asker, WeakMap<object, Promise<Overrides>>>();
 

@@ -1,5 +1,5 @@
 import { out, withStore } from './with-store.js';
-import { PAIRING_CODE } from '../../core/access.js';
+import { PAIRING_CODE, revocable } from '../../core/access.js';
 import { identityProblem } from '../../core/identity.js';
 import { UsageError } from '../errors.js';
 import type { GlobalOptions } from '../runtime.js';
@@ -56,8 +56,7 @@ export const accessRevoke = (id: string, options: GlobalOptions) =>
     const current = (await store.accessStore().overrides([id])).get(id);
     // An entry already stored (perhaps before the identity rules) can always be revoked, whatever its shape.
     if (current === undefined) identityArg(id);
-    const listed = current ? current === 'allow' : config.access.allow.includes(id);
-    if (!listed) {
+    if (!revocable(config.access, id, current)) {
       out(`${id} is not on the allowlist`);
       return 1;
     }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { overridesFor, PAIRING_CODE } from '../../core/access.js';
+import { overridesFor, PAIRING_CODE, revocable } from '../../core/access.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { makeEvent } from '../helpers/tmp.js';
 
@@ -124,6 +124,20 @@ describe('owners', () => {
     await gw.publish([dm('900', 'it is me'), group('-100', '900', 'in a group')]);
     expect(await settle(gw)).toEqual(['it is me']);
     expect(await gw.store.accessStore().pendingPairings(Date.now())).toEqual([]);
+  });
+
+  it('a run-time revoke refuses an owner too, listed in allow or not, until access allow', async () => {
+    const access = { dm: 'allowlist', allow: ['telegram:901'], owners: ['telegram:900', 'telegram:901'] } as const;
+    gw = await startTestGateway({ config: { access } });
+    const configured = { ...access, allow: [...access.allow], owners: [...access.owners], groups: 'allowlist' as const, deny: [] };
+    expect(['telegram:900', 'telegram:901', 'telegram:902'].map((id) => revocable(configured, id, undefined))).toEqual([true, true, false]);
+    await gw.store.accessStore().setOverride('telegram:900', 'revoke', 'cli');
+    await gw.store.accessStore().setOverride('telegram:901', 'revoke', 'cli');
+    await gw.publish([dm('900', 'unlisted owner'), dm('901', 'listed owner')]);
+    expect(await settle(gw)).toEqual([]);
+    await gw.store.accessStore().setOverride('telegram:900', 'allow', 'cli');
+    await gw.publish([dm('900', 'back')]);
+    expect(await settle(gw)).toEqual(['back']);
   });
 });
 

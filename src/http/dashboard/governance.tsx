@@ -1,5 +1,5 @@
 import { bodyLimit } from 'hono/body-limit';
-import { PAIRING_CODE, type PairingRequest } from '../../../core/access.js';
+import { PAIRING_CODE, revocable, type PairingRequest } from '../../../core/access.js';
 import { APPROVAL_ID, type Approval } from '../../../core/approvals.js';
 import { identityProblem } from '../../../core/identity.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
@@ -255,7 +255,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
       return c.redirect('/governance', 303);
     }
     if (action === 'revoke') {
-      if (!(current ? current === 'allow' : deps.config.access.allow.includes(identity))) {
+      if (!revocable(deps.config.access, identity, current)) {
         ctx.flash.set(session.idHash, `${identity} is not on the allowlist.`, false);
         return c.redirect('/governance', 303);
       }
