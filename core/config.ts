@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { identityProblem } from './identity.js';
+import { apiRoot, httpsOrLoopback, httpUrl, isLoopbackHost, literalRedisUrlProblem } from './config-urls.js';
 import { ENDPOINT_FORM, parseEndpoint } from './rpc-endpoint.js';
 
 /**
@@ -14,14 +15,6 @@ const credential = z.string().refine((v) => REF.test(v), {
     'a credential must be a reference, secret:NAME or env:NAME; literal credentials are refused. ' +
     'Store it with `monkeyclaw secrets set NAME` (value on stdin) and write secret:NAME here',
 });
-
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
-/** Where a credential goes with every request: https, or plain http only to this machine (a fake, a proxy). */
-const httpsOrLoopback = (v: string): boolean => {
-  const { protocol, hostname } = new URL(v);
-  return protocol === 'https:' || (protocol === 'http:' && isLoopbackHost(hostname));
-};
 
 const identity = z.string().superRefine((value, ctx) => {
   const problem = identityProblem(value);
@@ -52,7 +45,6 @@ export const pipelinesSchema = z
   })
   .strict();
 
-const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
 const pricing = z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict();
 const timeouts = {
   /** The whole call, first byte to last. */
@@ -151,7 +143,7 @@ export type AssistantConfig = z.infer<typeof assistantSchema>;
 const common = {
   enabled: z.boolean().default(false),
   assistant: z.string().optional(),
-  apiRoot: url.optional(),
+  apiRoot: apiRoot.optional(),
   maxMessageChars: z.number().int().positive().optional(),
   streamEdits: z.boolean().default(false),
   /** With streamEdits: at most one edit of a growing reply per this many ms (the platforms allow about one a second). */
@@ -229,7 +221,7 @@ const connectors = z
       .object({
         ...common,
         // discord.js appends the version (/v10) itself: a root naming one would be asked for …/v10/v10/….
-        apiRoot: url.refine((v) => !/\/v\d+\/*$/.test(v), 'must be the root without a version, like https://discord.com/api').refine(httpsOrLoopback, 'must be https:// (plain http only to a loopback host: the bot token goes with every request)').optional(),
+        apiRoot: apiRoot.refine((v) => !/\/v\d+\/*$/.test(v), 'must be the root without a version, like https://discord.com/api').optional(),
         token: credential.optional(),
       })
       .strict()
@@ -266,20 +258,6 @@ const connectors = z
   .partial()
   .strict();
 export type ConnectorName = keyof z.infer<typeof connectors>;
-
-/**
- * What is wrong with a Redis URL written in the config itself. ioredis reads a password from the userinfo, from a
- * `password` query parameter, and from URLs without a scheme; only a plain redis:// or rediss:// URL with none of
- * that is accepted, so no password can hide in a shape this check does not know.
- */
-function literalRedisUrlProblem(v: string): string | undefined {
-  if (!/^rediss?:\/\//i.test(v) || !URL.canParse(v)) return 'must be a redis:// or rediss:// URL, or a reference (env:NAME, secret:NAME)';
-  const url = new URL(v);
-  if (url.password || url.searchParams.has('password')) {
-    return 'holds a password: a literal credential is refused. Store the URL with `monkeyclaw secrets set NAME` and write secret:NAME';
-  }
-  return undefined;
-}
 
 const queue = z.discriminatedUnion('driver', [
   z

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, isLoopbackHost } from '../../core/config.js';
+import { ConfigError } from '../../core/config.js';
+import { isLoopbackHost } from '../../core/config-urls.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError, type ChannelEventInput } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';

@@ -94,6 +94,25 @@ describe('config', () => {
     for (const odd of ['default:hunter2@10.0.0.1:6379', ':hunter2@10.0.0.1:6379']) expect(errorOf(redis(odd))).toMatch(/queue\.redisUrl: must be a redis:\/\//);
     expect(() => parseConfig(redis('redis://127.0.0.1:6379'))).not.toThrow();
     expect(() => parseConfig(redis('env:REDIS_URL'))).not.toThrow();
+    // Nor may any other URL hold one: a backend's base URL, a platform's API root.
+    const withUser = 'https://user:sk-hunter2@llm.example.org/v1';
+    for (const config of [
+      { backends: { x: { type: 'openai', baseUrl: withUser, model: 'm' } } },
+      { connectors: { slack: { apiRoot: withUser } } },
+      { connectors: { telegram: { apiRoot: 'https://token@api.example.org' } } },
+    ]) {
+      expect(errorOf(config)).toMatch(/(baseUrl|apiRoot): holds a user or password/);
+      expect(errorOf(config)).not.toContain('hunter2');
+    }
+  });
+
+  it('sends a platform token over plain http only to a loopback API root', () => {
+    const root = (name: 'telegram' | 'slack' | 'discord', apiRoot: string) => ({ connectors: { [name]: { apiRoot } } });
+    for (const name of ['telegram', 'slack', 'discord'] as const) {
+      expect(errorOf(root(name, 'http://api.example.org/api'))).toMatch(new RegExp(`connectors\\.${name}\\.apiRoot: must be https://`));
+      expect(() => parseConfig(root(name, 'http://127.0.0.1:8081/api'))).not.toThrow();
+      expect(() => parseConfig(root(name, 'https://proxy.example.org/api'))).not.toThrow();
+    }
   });
 
   it('accepts secure: false only for loopback mail hosts', () => {

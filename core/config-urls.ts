@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/** The config's rules for URLs: where a credential may travel, and that none is written into a URL itself. */
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/** Where a credential goes with every request: https, or plain http only to this machine (a fake, a proxy). */
+export const httpsOrLoopback = (v: string): boolean => {
+  const { protocol, hostname } = new URL(v);
+  return protocol === 'https:' || (protocol === 'http:' && isLoopbackHost(hostname));
+};
+
+/** A user or password written into a URL is a literal credential like any other. */
+const withoutUserinfo = (v: string): boolean => {
+  const { username, password } = new URL(v);
+  return !username && !password;
+};
+const USERINFO = 'holds a user or password: a literal credential is refused; use the credential fields, as secret:NAME';
+
+export const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).refine(withoutUserinfo, USERINFO);
+
+/** A platform's API root: every request to it carries the bot's credential. */
+export const apiRoot = z
+  .url()
+  .refine(withoutUserinfo, USERINFO)
+  .refine(httpsOrLoopback, 'must be https:// (plain http only to a loopback host: the bot token goes with every request)');
+
+/**
+ * What is wrong with a Redis URL written in the config itself. ioredis reads a password from the userinfo, from a
+ * `password` query parameter, and from URLs without a scheme; only a plain redis:// or rediss:// URL with none of
+ * that is accepted, so no password can hide in a shape this check does not know.
+ */
+export function literalRedisUrlProblem(v: string): string | undefined {
+  if (!/^rediss?:\/\//i.test(v) || !URL.canParse(v)) return 'must be a redis:// or rediss:// URL, or a reference (env:NAME, secret:NAME)';
+  const url = new URL(v);
+  if (url.password || url.searchParams.has('password')) {
+    return 'holds a password: a literal credential is refused. Store the URL with `monkeyclaw secrets set NAME` and write secret:NAME';
+  }
+  return undefined;
+}
