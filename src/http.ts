@@ -30,7 +30,7 @@ export function createApp(options: AppOptions = {}): Hono {
   // Under server.tls.mode: mtls every route needs a client certificate from the CA, except webhooks and /health.
   if (options.mtls) app.use('*', requireClientCert());
   app.get('/health', (c) => c.json({ status: 'ok' }));
-  app.route('/', webhookRoutes(options.webhooks ?? (async () => undefined)));
+  app.route('/', webhookRoutes(options.webhooks ?? (async () => ({ missing: 'not running' }))));
   if (options.api) app.route('/', openaiRoutes(options.api));
   if (options.dashboard) app.route('/', dashboardRoutes(options.dashboard));
   app.all('*', (c) => c.json(httpError('authentication required', 'unauthorized', 'authentication_required'), 401));

@@ -30,6 +30,9 @@ export interface RestartPolicy {
 
 export const DEFAULT_RESTART: RestartPolicy = { maxRestarts: 5, withinMs: 60_000, baseDelayMs: 500, maxDelayMs: 30_000 };
 
+/** A child's answer to a request, or why there is none, in words that finish "the child …". */
+export type Requested = { ok: true; answer: unknown } | { ok: false; why: string };
+
 export type ChildState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
@@ -68,22 +71,22 @@ export class Supervisor {
     this.spawn(managed);
   }
 
-  /** Sends `message` to a running child and resolves with its answer of the same id (undefined: not running). */
-  request(name: string, message: { id: string; [key: string]: unknown }, isAnswer: (m: unknown) => m is { id: string }, timeoutMs = 10_000): Promise<unknown> {
+  /** Sends `message` to a running child and resolves with its answer of the same id, or why there is none. */
+  request(name: string, message: { id: string; [key: string]: unknown }, isAnswer: (m: unknown) => m is { id: string }, timeoutMs = 10_000): Promise<Requested> {
     const child = this.children.get(name)?.child;
-    if (!child?.connected) return Promise.resolve(undefined);
+    if (!child?.connected) return Promise.resolve({ ok: false, why: 'not running' });
     return new Promise((resolve) => {
-      const done = (value: unknown) => {
+      const done = (value: Requested) => {
         clearTimeout(timer);
         child.off('message', onMessage);
         child.off('exit', onExit);
         resolve(value);
       };
       const onMessage = (m: unknown) => {
-        if (isAnswer(m) && m.id === message.id) done(m);
+        if (isAnswer(m) && m.id === message.id) done({ ok: true, answer: m });
       };
-      const onExit = () => done(undefined);
-      const timer = setTimeout(() => done(undefined), timeoutMs);
+      const onExit = () => done({ ok: false, why: 'exited before answering' });
+      const timer = setTimeout(() => done({ ok: false, why: `gave no answer within ${timeoutMs / 1000} s` }), timeoutMs);
       child.on('message', onMessage);
       child.once('exit', onExit);
       child.send(message);

@@ -36,8 +36,9 @@ function webhookForwarder(supervisor: Supervisor): WebhookForwarder {
       { type: WEBHOOK_REQUEST, id: randomUUID(), method: request.method, path: request.path, headers: request.headers, body: request.body.toString('base64') },
       isAnswer,
     );
-    const parsed = parseWebhookAnswer(answer);
-    return parsed && { status: parsed.status, ...(parsed.headers ? { headers: parsed.headers } : {}), ...(parsed.body !== undefined ? { body: parsed.body } : {}) };
+    if (!answer.ok) return { missing: answer.why };
+    const parsed = parseWebhookAnswer(answer.answer)!;
+    return { status: parsed.status, ...(parsed.headers ? { headers: parsed.headers } : {}), ...(parsed.body !== undefined ? { body: parsed.body } : {}) };
   };
 }
 

@@ -2,8 +2,8 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { WebhookRequest, WebhookResponse } from '../../core/connector.js';
 
-/** Hands a webhook to its connector's process, which alone holds the signing secret; undefined when none runs. */
-export type WebhookForwarder = (connector: string, request: WebhookRequest) => Promise<WebhookResponse | undefined>;
+/** Hands a webhook to its connector's process, which alone holds the signing secret; or says why it cannot. */
+export type WebhookForwarder = (connector: string, request: WebhookRequest) => Promise<WebhookResponse | { missing: string }>;
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 const CONNECTOR_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -24,7 +24,8 @@ export function webhookRoutes(forward: WebhookForwarder): Hono {
       c.req.raw.headers.forEach((value, key) => (headers[key.toLowerCase()] = value));
       const body = Buffer.from(await c.req.arrayBuffer());
       const answer = await forward(name, { method: 'POST', path: c.req.path, headers, body });
-      if (!answer) return c.json({ error: 'connector not running' }, 503);
+      // Unavailable for now (not running, restarting, too slow): the platform retries a 503 later.
+      if ('missing' in answer) return c.json({ error: `connector ${answer.missing}` }, 503);
       return new Response(answer.body ?? '', { status: answer.status, headers: answer.headers ?? {} });
     },
   );
