@@ -32,6 +32,20 @@ export interface HarnessOptions<C> {
   wrapPublish?: (publish: ConnectorIO['publish']) => ConnectorIO['publish'];
 }
 
+/** A durable publish slowed by `delayMs`, noting when it finished: what a connector does before that can be seen. */
+export function delayedPublish(delayMs: number): { wrap: NonNullable<HarnessOptions<unknown>['wrapPublish']>; storedAt(): number | undefined } {
+  let storedAt: number | undefined;
+  return {
+    wrap: (publish) => async (events) => {
+      await sleep(delayMs);
+      const stored = await publish(events);
+      storedAt = Date.now();
+      return stored;
+    },
+    storedAt: () => storedAt,
+  };
+}
+
 /**
  * The whole gateway in one test process around one real connector: the connector publishes to the embedded queue,
  * a session worker answers, and the connector's outbound queue is consumed through its `send`, exactly as the

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACCOUNT, ACCOUNT_UUID, rateLimit } from '../../fakes/signal/daemon.js';
 import { ALICE_UUID, BOB_UUID, fixture, GROUP_ID, message } from '../../fakes/signal/fixtures.js';
+import { delayedPublish } from '../../helpers/connector-harness.js';
 import { audited, signalGateway, type Cleanup } from './helpers.js';
 
 let cleanup: Cleanup = [];
@@ -12,21 +13,15 @@ afterEach(async () => {
 
 describe.each(['tcp', 'http'] as const)('signal DM round trip over %s', (transport) => {
   it('stores a message before anything else: no typing (nor any read) until it is durably enqueued', async () => {
-    let storedAt: number | undefined;
-    const slowStore = (publish: (events: unknown[]) => Promise<unknown[]>) => async (events: unknown[]) => {
-      await sleep(300);
-      const stored = await publish(events);
-      storedAt = Date.now();
-      return stored as never;
-    };
-    const { daemon, h } = await signalGateway(cleanup, transport, {}, {}, slowStore);
+    const slow = delayedPublish(300);
+    const { daemon, h } = await signalGateway(cleanup, transport, {}, {}, slow.wrap);
     await h.until(() => daemon.clients === 1);
     daemon.push(message('dm-text', { text: 'store me first' }));
     await h.until(() => (daemon.sends.length ? daemon.sends : undefined));
-    expect(storedAt).toBeDefined();
+    expect(slow.storedAt()).toBeDefined();
     expect(daemon.typing.length).toBeGreaterThan(0);
     // signal-cli never sends a message twice: a crash before the store must be the only way to lose one.
-    expect(Math.min(...daemon.typing.map((c) => c.at))).toBeGreaterThanOrEqual(storedAt!);
+    expect(Math.min(...daemon.typing.map((c) => c.at))).toBeGreaterThanOrEqual(slow.storedAt()!);
   });
 
   it('answers a DM to the sender uuid, typing first, and names the sent message by the own uuid', async () => {

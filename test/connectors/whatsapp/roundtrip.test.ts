@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { delayedPublish } from '../../helpers/connector-harness.js';
 import { ALICE, ALICE_LID, audited, BOB, fixture, GROUP, live, whatsappGateway, type Cleanup } from './helpers.js';
 
 let cleanup: Cleanup = [];
@@ -28,19 +29,13 @@ describe('whatsapp DM round trip', () => {
   });
 
   it('stores a message before anything else: no typing until it is durably enqueued (baileys has acked it)', async () => {
-    let storedAt: number | undefined;
-    const slowStore = (publish: (events: unknown[]) => Promise<unknown[]>) => async (events: unknown[]) => {
-      await sleep(300);
-      const stored = await publish(events);
-      storedAt = Date.now();
-      return stored as never;
-    };
-    const { h, current } = await whatsappGateway(cleanup, {}, {}, slowStore);
+    const slow = delayedPublish(300);
+    const { h, current } = await whatsappGateway(cleanup, {}, {}, slow.wrap);
     current().upsert(live(fixture('dm-conversation')));
     await h.until(() => (current().sent.length ? current().sent : undefined));
     const composing = current().presence.filter((p) => p.type === 'composing');
     expect(composing.length).toBeGreaterThan(0);
-    expect(Math.min(...composing.map((p) => p.at))).toBeGreaterThanOrEqual(storedAt!);
+    expect(Math.min(...composing.map((p) => p.at))).toBeGreaterThanOrEqual(slow.storedAt()!);
   });
 
   it('accepts a LID chat and answers it at its LID', async () => {
