@@ -28,3 +28,9 @@ export class Redactor {
     return out;
   }
 }
+
+/**
+ * The process's redactor. Every secret the process resolves is added to it where it is resolved, so that no way
+ * out (a log line, an audit entry, a doctor verdict, the error a dying process prints) can miss one.
+ */
+export const processRedactor = new Redactor();

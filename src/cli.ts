@@ -4,7 +4,7 @@ import type { RecordedEntry } from '../core/audit.js';
 import { ConfigError } from '../core/config.js';
 import { MasterKeyError } from '../core/master-key.js';
 import { PlugConfigError } from '../core/plug.js';
-import { Redactor } from '../core/redactor.js';
+import { processRedactor } from '../core/redactor.js';
 import { WrongMasterKeyError } from '../core/vault.js';
 import { FATAL_REPORT, reportText, sendToParent } from './child-ipc.js';
 import { SUPERVISED_ENV } from './credentials.js';
@@ -53,7 +53,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError()
     // Commander prints its own usage errors, which quote what was typed: `--token=xoxb-…` must not come back out.
-    .configureOutput({ writeErr: (text) => process.stderr.write(new Redactor().redact(text)) });
+    .configureOutput({ writeErr: (text) => process.stderr.write(processRedactor.redact(text)) });
   const sub = (name: string, description: string) => withGlobals(program.command(name).description(description)).exitOverride();
   const lazy = <M>(load: () => Promise<M>, pick: (m: M) => Action): Action => async (...a) => pick(await load())(...a);
   const ops = () => import('./commands/ops.js');
@@ -177,7 +177,7 @@ export function buildProgram(): Command {
 
 /** A supervised child (worker, connector) tells its supervisor why it is about to exit, for the crash audit. */
 const supervised = !!process.send && process.env[SUPERVISED_ENV] === '1';
-const lastWords = (error: unknown) => ({ type: FATAL_REPORT, message: reportText(new Redactor().redact(error instanceof Error ? error.message : String(error))) });
+const lastWords = (error: unknown) => ({ type: FATAL_REPORT, message: reportText(processRedactor.redact(error instanceof Error ? error.message : String(error))) });
 
 async function main(): Promise<void> {
   // A reader that went away (`monkeyclaw doctor | head -1`) is not our failure: the rest of the output goes
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
     if (!(error instanceof CommanderError)) {
       const message = error instanceof Error ? error.message : String(error);
       // Error text can quote input; credential shapes never reach the terminal or a log collector.
-      process.stderr.write(`monkeyclaw: ${new Redactor().redact(message)}\n`);
+      process.stderr.write(`monkeyclaw: ${processRedactor.redact(message)}\n`);
       if (code === 1 && !(error instanceof LockedError) && process.env.MONKEYCLAW_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
       if (supervised) await sendToParent(lastWords(error));
     }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError, resolveQueue, type Config, type QueueConfig } from '../core/config.js';
 import { commitPendingKey, discardPendingKey, loadMasterKey, loadPendingKey } from '../core/master-key.js';
 import { connectorStateKey } from '../core/sealed-state.js';
-import type { Redactor } from '../core/redactor.js';
+import { processRedactor } from '../core/redactor.js';
 import type { SqliteStore } from '../core/sqlite/store.js';
 import { Vault } from '../core/vault.js';
 
@@ -83,6 +83,7 @@ export async function resolveRefs(refs: string[], dataDir: string, store: Sqlite
       throw new MissingCredentialError(ref, ref.startsWith('env:') ? `environment variable ${name} is not set` : `secret ${name} is not in the vault: run \`monkeyclaw secrets set ${name}\``);
     }
     values[ref] = value;
+    processRedactor.addSecret(value);
   }
   return values;
 }
@@ -138,7 +139,7 @@ export function stateKeyFor(role: string, dataDir: string): Buffer | undefined {
  * A process's credentials: from its supervisor over IPC when supervised, otherwise resolved here (a `chat`, or a
  * worker started by hand). Every value also feeds this process's redactor.
  */
-export async function loadCredentials(config: Config, role: string, local: { dataDir: string; store: SqliteStore; redactor: Redactor }): Promise<Credentials> {
+export async function loadCredentials(config: Config, role: string, local: { dataDir: string; store: SqliteStore }): Promise<Credentials> {
   let queue: QueueConfig;
   let values: Record<string, string>;
   let stateKey: Buffer | undefined;
@@ -151,6 +152,7 @@ export async function loadCredentials(config: Config, role: string, local: { dat
     values = await resolveRefs(refsFor(config, queue, role), local.dataDir, local.store, role);
     stateKey = stateKeyFor(role, local.dataDir);
   }
-  for (const v of Object.values(values)) local.redactor.addSecret(v);
+  // Values handed over by the supervisor were never resolved here: the process's redactor learns them now.
+  for (const v of Object.values(values)) processRedactor.addSecret(v);
   return { queue, resolve: resolverFrom(values), ...(stateKey ? { stateKey } : {}) };
 }

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { assistantCandidates } from '../core/assistant-choice.js';
 import { ConfigError, resolveRef as resolveEnvRef, type AssistantConfig, type Config, type QueueConfig } from '../core/config.js';
-import { Redactor } from '../core/redactor.js';
+import { processRedactor, type Redactor } from '../core/redactor.js';
 import type { Backend } from '../core/backend.js';
 import { createBackend as createCoreBackend, type ResolveRef } from '../core/backends/index.js';
 import type { ChannelEvent } from '../core/event.js';
@@ -45,11 +45,11 @@ export async function openRuntime(options: GlobalOptions, role: string): Promise
   const { config, source } = loadConfig(options.config);
   const dataDir = resolveDataDir(options);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const redactor = new Redactor();
+  const redactor = processRedactor;
   const store = new SqliteStore(dbFile(dataDir), { redactor });
   try {
     await store.migrate();
-    const credentials = await loadCredentials(config, role, { dataDir, store, redactor });
+    const credentials = await loadCredentials(config, role, { dataDir, store });
     const queue = await openQueue(credentials.queue, dataDir, credentials.resolve);
     return {
       config,

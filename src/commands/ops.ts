@@ -3,7 +3,7 @@ import { dbFile, openQueue, openRuntime, resolveDataDir, type GlobalOptions } fr
 import { SqliteStore } from '../../core/sqlite/store.js';
 import type { RecordedEntry } from '../../core/audit.js';
 import { resolveQueue, type Config } from '../../core/config.js';
-import { Redactor } from '../../core/redactor.js';
+import { processRedactor } from '../../core/redactor.js';
 import { DOCTOR_RESULT, MAX_REPORT_CHARS, sendToParent } from '../child-ipc.js';
 import { receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
 import { withTimeout } from '../../core/deadline.js';
@@ -122,7 +122,8 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
   } finally {
     await store.close();
   }
-  for (const v of results) out(verdictLine(v));
+  // A platform can quote a credential back in an error (a token in the URL it refused); none reaches the terminal.
+  for (const v of results) out(processRedactor.redact(verdictLine(v)));
   return results.every((v) => v.ok) ? 0 : 1;
 }
 
@@ -137,12 +138,11 @@ async function doctorConnector(name: string, config: Config, source: string, opt
   const dataDir = resolveDataDir(options);
   const store = new SqliteStore(dbFile(dataDir));
   const supervised = !!process.send && process.env[SUPERVISED_ENV] === '1';
-  const redactor = new Redactor();
   let results: Verdict[];
   try {
     const credentials = async () => {
       const got = supervised ? fromBootstrap(await receiveBootstrap()) : await resolveConnectorCredentials(name, config, dataDir, store);
-      for (const v of Object.values(got.values)) redactor.addSecret(v);
+      for (const v of Object.values(got.values)) processRedactor.addSecret(v);
       return got;
     };
     results = [{ ok: true, what: 'config', detail: `valid (${source})` }, ...(await checkConnector(name, config, { dataDir, store, credentials }))];
@@ -150,7 +150,7 @@ async function doctorConnector(name: string, config: Config, source: string, opt
     await store.close();
   }
   // A platform can quote a credential back in an error; none leaves this process.
-  results = results.map((v) => ({ ok: v.ok, what: v.what.slice(0, 200), detail: redactor.redact(v.detail).slice(0, 4 * MAX_REPORT_CHARS) }));
+  results = results.map((v) => ({ ok: v.ok, what: v.what.slice(0, 200), detail: processRedactor.redact(v.detail).slice(0, 4 * MAX_REPORT_CHARS) }));
   if (supervised) await sendToParent({ type: DOCTOR_RESULT, verdicts: results });
   else for (const v of results) out(verdictLine(v));
   return results.every((v) => v.ok) ? 0 : 1;

@@ -11,7 +11,7 @@ import { settlesWithin } from '../../core/deadline.js';
 import { allAssistantNames } from '../../core/assistant-settings.js';
 import { resolveQueue } from '../../core/config.js';
 import { builtinPlugs } from '../../plugs/index.js';
-import { Redactor } from '../../core/redactor.js';
+import { processRedactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { BOOTSTRAP, MissingCredentialError, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
 import { TurnClient } from '../http/turns.js';
@@ -77,7 +77,7 @@ export async function start(options: GlobalOptions): Promise<number> {
   const dataDir = resolveDataDir(options);
   const release = acquireLock(join(dataDir, 'run', 'supervisor.lock'));
   const log = createLogger('supervisor', 'info');
-  const redactor = new Redactor();
+  const redactor = processRedactor;
   const store = new SqliteStore(dbFile(dataDir), { redactor });
   try {
     const applied = await store.migrate();
@@ -86,7 +86,6 @@ export async function start(options: GlobalOptions): Promise<number> {
     const queue = resolveQueue(config, process.env);
     const bootstrapFor = (role: string) => async (): Promise<Bootstrap> => {
       const values = await resolveRefs(refsFor(config, queue, role), dataDir, store, 'supervisor');
-      for (const v of Object.values(values)) redactor.addSecret(v);
       const stateKey = stateKeyFor(role, dataDir);
       return { type: BOOTSTRAP, queue, values, ...(stateKey ? { stateKey: stateKey.toString('base64') } : {}) };
     };

@@ -88,7 +88,15 @@ describe('dashboard under `monkeyclaw start` (built CLI)', () => {
       'FAIL connector telegram token: Telegram refused the token (getMe: 401 Unauthorized: token [secret] was revoked): ask @BotFather for the current one',
     ]);
 
+    // The terminal too: `doctor` and the crashing connector's own last line, whatever shape the token has.
+    const cliDoctor = await cli(['doctor'], '');
+    expect(cliDoctor.code).toBe(1);
+    expect(cliDoctor.stdout).toContain('token [secret] was revoked');
+    expect(cliDoctor.stdout + cliDoctor.stderr).not.toContain(TOKEN);
+
     gateway.kill('SIGTERM');
     expect(await exited(gateway)).toBe(0);
+    expect(gateway.output()).toContain('token [secret] was revoked');
+    expect(gateway.output()).not.toContain(TOKEN);
   }, 90_000);
 });
