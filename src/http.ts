@@ -2,6 +2,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Config } from '../core/config.js';
 import { httpError } from './http/errors.js';
@@ -22,6 +23,8 @@ export interface AppOptions {
   api?: Parameters<typeof openaiRoutes>[0];
   /** The owner's dashboard and web chat; without it every dashboard route answers 401. */
   dashboard?: DashboardDeps;
+  /** Told of every error no route answered: the caller sees a bare 500, the log says what happened. */
+  onError?: (error: Error, request: { method: string; path: string }) => void;
 }
 
 export function createApp(options: AppOptions = {}): Hono {
@@ -34,7 +37,15 @@ export function createApp(options: AppOptions = {}): Hono {
   if (options.api) app.route('/', openaiRoutes(options.api));
   if (options.dashboard) app.route('/', dashboardRoutes(options.dashboard));
   app.all('*', (c) => c.json(httpError('authentication required', 'unauthorized', 'authentication_required'), 401));
-  app.onError((_error, c) => c.json(httpError('internal error', 'server_error', 'internal_error'), 500));
+  app.onError((error, c) => {
+    // A request refused on its way in (a body over its limit, a form that does not parse) is the caller's error.
+    if (error instanceof HTTPException && error.status < 500) {
+      const message = error.status === 413 ? 'payload too large' : error.message || 'bad request';
+      return c.json(httpError(message, 'invalid_request_error', error.status === 413 ? 'payload_too_large' : 'bad_request'), error.status);
+    }
+    options.onError?.(error, { method: c.req.method, path: c.req.path });
+    return c.json(httpError('internal error', 'server_error', 'internal_error'), 500);
+  });
   return app;
 }
 

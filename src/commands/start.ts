@@ -120,6 +120,7 @@ export async function start(options: GlobalOptions): Promise<number> {
         redactor,
         secureCookies: config.server.tls.mode !== 'off',
       },
+      onError: (error, request) => log.error({ ...request, error: redactor.redact(error.message) }, 'HTTP request failed'),
     });
     supervisor.start({ name: 'worker', args: ['worker'], bootstrap: bootstrapFor('worker') });
     for (const [name, c] of Object.entries(config.connectors)) {

@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { digestEquals, newCsrfToken, newSessionId, sha256, type AuthStore } from '../../core/auth.js';
+import { formBody } from './form.js';
 
 /** What a logged-in dashboard request carries; the cookie's id itself is never kept, only its digest. */
 export interface DashSession {
@@ -113,7 +114,7 @@ export function sessionAuth(options: SessionAuthOptions) {
       const expected = c.get('session').csrfToken;
       let token = c.req.header(CSRF_HEADER);
       if (token === undefined && /^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(c.req.header('content-type') ?? '')) {
-        const field = (await c.req.parseBody())[CSRF_FIELD];
+        const field = (await formBody(c))[CSRF_FIELD];
         token = typeof field === 'string' ? field : undefined;
       }
       if (!token || !digestEquals(sha256(token), sha256(expected))) return forbidden(c, 'missing or wrong CSRF token');

@@ -127,6 +127,20 @@ describe('dashboard access control', () => {
     expect((await h.act(s, '/audit/verify', {})).status).toBe(401);
   });
 
+  it('answers an oversized or unparsable form with 413 or 400, never a 500', async () => {
+    h = await dashboardHarness();
+    const s = await h.login();
+    const big = 'a'.repeat(16 * 1024 + 1);
+    expect((await h.post('/login', { password: big })).status).toBe(413);
+    expect((await h.act(s, '/governance/access', { identity: big, action: 'allow' })).status).toBe(413);
+    const broken = (path: string, cookie?: string) =>
+      h!.app.request(path, { method: 'POST', body: '--x\r\nnot a part', headers: { 'content-type': 'multipart/form-data; boundary=x', origin: ORIGIN, ...(cookie ? { cookie } : {}) } });
+    for (const r of [await broken('/login'), await broken('/workspaces', s.cookie)]) {
+      expect(r.status).toBe(400);
+      expect(await r.json()).toMatchObject({ error: { message: 'malformed form body' } });
+    }
+  });
+
   it('opens the live stream only for a session and a same-origin caller', async () => {
     h = await dashboardHarness();
     const s = await h.login();

@@ -17,6 +17,7 @@ import {
 import { WEB_ACTOR, type DashApp, type DashContext, type DashboardDeps } from './deps.js';
 import { ErrorSummary, SelectField, TextArea, TextField, type FieldErrors } from './fields.js';
 import { Csrf, Page, render } from './layout.js';
+import { formBody } from '../form.js';
 
 /** A system prompt of 100,000 characters, percent-encoded (up to 9 bytes each), plus the other fields. */
 const MAX_BODY = 9 * 100_000 + 64 * 1024;
@@ -225,7 +226,7 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
   app.get('/assistants/new', ctx.guard.page, (c) => formPage(c, 'New assistant', formFromSettings('', settingsOf(assistantSchema.parse({}))), {}, true));
 
   app.post('/assistants', bodyLimit({ maxSize: MAX_BODY }), ctx.guard.action, async (c) => {
-    const body = await c.req.parseBody();
+    const body = await formBody(c);
     const form = formFromBody(body, typeof body.name === 'string' ? body.name.trim() : '');
     const taken = new Set((await catalogue(deps)).map((a) => a.name));
     const checked = checkAssistantForm(form, { config: deps.config, plugs: deps.plugs, services, taken });
@@ -275,7 +276,7 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
   app.post(`/assistants/${NAME_PARAM}`, bodyLimit({ maxSize: MAX_BODY }), ctx.guard.action, async (c) => {
     const a = await find(c.req.param('name'));
     if (!a) return c.text('No such assistant.', 404);
-    const form = formFromBody(await c.req.parseBody(), a.name);
+    const form = formFromBody(await formBody(c), a.name);
     const checked = checkAssistantForm(form, { config: deps.config, plugs: deps.plugs, services });
     if ('errors' in checked) return formPage(c, `Assistant ${a.name}`, form, checked.errors, false, <Origin a={a} csrf={c.get('session').csrfToken} />);
     const changed = a.settings ? changedKeys(a.settings, checked.settings) : ['all'];

@@ -9,6 +9,7 @@ import { STOPPED_TEXT, type TurnOutcome } from '../turns.js';
 import { Message } from './conversations.js';
 import type { DashApp, DashContext } from './deps.js';
 import { Csrf, Page, render } from './layout.js';
+import { formBody } from '../form.js';
 
 /** The owner in the browser is `web:admin`, with one conversation per assistant. */
 const SENDER = { id: 'admin', name: 'admin', isBot: false } as const;
@@ -120,7 +121,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
   /** Without script: post, wait for the turn, show the page again. */
   app.post('/chat', bodyLimit({ maxSize: MAX_BODY }), ctx.guard.action, async (c) => {
     const session = c.get('session');
-    const body = await c.req.parseBody();
+    const body = await formBody(c);
     const parsed = messageSchema.safeParse({ assistant: body.assistant, text: body.text });
     if (!parsed.success || !(await names()).includes(parsed.data.assistant)) return c.text('Bad request.', 400);
     const outcome = await ask(parsed.data.assistant, parsed.data.text);

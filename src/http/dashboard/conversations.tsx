@@ -2,6 +2,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { WORKSPACE_NAME, type ChannelMessage, type ChannelSummary } from '../../../core/sqlite/dashboard-queries.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { Csrf, Page, render } from './layout.js';
+import { formBody } from '../form.js';
 
 const HISTORY_LIMIT = 200;
 
@@ -117,7 +118,7 @@ export function conversationRoutes(app: DashApp, ctx: DashContext): void {
   app.post('/conversations/:id{[0-9]{1,15}}/workspace', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
     const session = c.get('session');
     const id = Number(c.req.param('id'));
-    const field = (await c.req.parseBody()).workspace;
+    const field = (await formBody(c)).workspace;
     const workspace = typeof field === 'string' ? field.trim() : '';
     const back = `/conversations/${id}`;
     if (!WORKSPACE_NAME.test(workspace)) {

@@ -4,6 +4,7 @@ import { APPROVAL_ID, type Approval } from '../../../core/approvals.js';
 import { identityProblem } from '../../../core/identity.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { Csrf, Page, render } from './layout.js';
+import { formBody } from '../form.js';
 
 interface Entry {
   identity: string;
@@ -209,7 +210,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
 
   app.post('/governance/pairing', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
     const session = c.get('session');
-    const body = await c.req.parseBody();
+    const body = await formBody(c);
     const code = typeof body.code === 'string' ? body.code.trim().toUpperCase() : '';
     const decision = body.decision === 'approved' || body.decision === 'denied' ? body.decision : undefined;
     if (!decision) return c.text('Bad request.', 400);
@@ -226,7 +227,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
   /** As `monkeyclaw approvals approve|reject ID`, decided by the owner in the browser. */
   app.post('/governance/approval', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
     const session = c.get('session');
-    const body = await c.req.parseBody();
+    const body = await formBody(c);
     const id = typeof body.id === 'string' ? body.id.trim().toUpperCase() : '';
     const decision = body.decision === 'approved' || body.decision === 'rejected' ? body.decision : undefined;
     if (!decision) return c.text('Bad request.', 400);
@@ -243,7 +244,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
 
   app.post('/governance/access', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
     const session = c.get('session');
-    const body = await c.req.parseBody();
+    const body = await formBody(c);
     const identity = typeof body.identity === 'string' ? body.identity.trim() : '';
     const action = body.action === 'allow' || body.action === 'revoke' ? body.action : undefined;
     if (!action) return c.text('Bad request.', 400);

@@ -4,6 +4,7 @@ import { CSS, JS } from './assets.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { Bare, render } from './layout.js';
 import { LoginLimiter, remoteAddress } from './login-limit.js';
+import { formBody } from '../form.js';
 
 const MAX_PASSWORD_CHARS = 1024;
 
@@ -52,7 +53,7 @@ export function loginRoutes(app: DashApp, ctx: DashContext): void {
   app.post('/login', auth.passwordGate, auth.requireSameOrigin, bodyLimit({ maxSize: 16 * 1024 }), async (c) => {
     const address = remoteAddress(c);
     if (!limiter.attempt(address)) return render(c, <LoginPage error="Too many login attempts. Wait a few minutes and try again." />, 429);
-    const field = (await c.req.parseBody()).password;
+    const field = (await formBody(c)).password;
     const password = typeof field === 'string' ? field : '';
     const hash = await deps.store.authStore().adminPasswordHash();
     const ok = !!hash && password.length > 0 && password.length <= MAX_PASSWORD_CHARS && (await verifyPassword(password, hash));

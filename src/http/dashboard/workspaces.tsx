@@ -9,6 +9,7 @@ import type { DashEnv } from '../session-auth.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { ErrorSummary, SelectField, TextField, type FieldErrors } from './fields.js';
 import { Csrf, Page, render } from './layout.js';
+import { formBody } from '../form.js';
 
 const ID_PARAM = ':id{[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}}';
 const LABELS: Record<string, string> = { id: 'Workspace id', displayName: 'Display name', assistant: 'Default assistant' };
@@ -147,7 +148,7 @@ export function workspaceRoutes(app: DashApp, ctx: DashContext): void {
   app.get('/workspaces', ctx.guard.page, (c) => listPage(c, { id: '', displayName: '', assistant: '' }, {}));
 
   app.post('/workspaces', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
-    const body = await c.req.parseBody();
+    const body = await formBody(c);
     const form = formOf(body, typeof body.id === 'string' ? body.id.trim() : '');
     const checked = check(form, await assistants(), true);
     if ('errors' in checked) return listPage(c, form, checked.errors);
@@ -167,7 +168,7 @@ export function workspaceRoutes(app: DashApp, ctx: DashContext): void {
   app.post(`/workspaces/${ID_PARAM}`, bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
     const w = await settings().workspace(c.req.param('id'));
     if (!w) return c.text('No such workspace.', 404);
-    const form = formOf(await c.req.parseBody(), w.id);
+    const form = formOf(await formBody(c), w.id);
     const checked = check(form, await assistants(), false);
     if ('errors' in checked) return editPage(c, w, form, checked.errors);
     const session = c.get('session');
