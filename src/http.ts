@@ -4,6 +4,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
+import type { AuditInput } from '../core/audit.js';
 import type { Config } from '../core/config.js';
 import { httpError } from './http/errors.js';
 import { requireClientCert, tlsServerOptions } from './tls.js';
@@ -23,6 +24,8 @@ export interface AppOptions {
   api?: Parameters<typeof openaiRoutes>[0];
   /** The owner's dashboard and web chat; without it every dashboard route answers 401. */
   dashboard?: DashboardDeps;
+  /** Where the HTTP server itself audits what it refuses (an oversized webhook). */
+  audit?: (entries: AuditInput[]) => Promise<void>;
   /** Told of every error no route answered: the caller sees a bare 500, the log says what happened. */
   onError?: (error: Error, request: { method: string; path: string }) => void;
 }
@@ -33,7 +36,7 @@ export function createApp(options: AppOptions = {}): Hono {
   // Under server.tls.mode: mtls every route needs a client certificate from the CA, except webhooks and /health.
   if (options.mtls) app.use('*', requireClientCert());
   app.get('/health', (c) => c.json({ status: 'ok' }));
-  app.route('/', webhookRoutes(options.webhooks ?? (async () => ({ missing: 'not running' }))));
+  app.route('/', webhookRoutes(options.webhooks ?? (async () => ({ missing: 'not running' })), options.audit));
   if (options.api) app.route('/', openaiRoutes(options.api));
   if (options.dashboard) app.route('/', dashboardRoutes(options.dashboard));
   app.all('*', (c) => c.json(httpError('authentication required', 'unauthorized', 'authentication_required'), 401));

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ConnectorLog, WebhookRequest, WebhookResponse } from '../../core/connector.js';
+import { RefusalReporter } from '../../core/refusals.js';
 import { urlVerificationSchema } from './parse.js';
 import type { Inbound } from './inbound.js';
 
@@ -8,8 +9,6 @@ export const MAX_SKEW_SECONDS = 5 * 60;
 const MAX_BODY_BYTES = 1024 * 1024;
 /** Slack gives up on a request after 3 s and retries it; answer before that, whatever happens. */
 const ANSWER_WITHIN_MS = 2_500;
-/** Refused requests are reported (audit and log) at most this often. */
-const REPORT_EVERY_MS = 60_000;
 
 export interface WebhookOptions {
   signingSecret: string | undefined;
@@ -41,16 +40,12 @@ const NO_RETRY = { 'x-slack-no-retry': '1' };
  */
 export function createWebhookHandler(o: WebhookOptions): (request: WebhookRequest) => Promise<WebhookResponse> {
   const published = new Map<string, true>();
-  let refused = 0;
-  let reportedAt = -Infinity;
+  const refusals = new RefusalReporter((_source, why, refusedSinceLast) => {
+    o.log.warn({ why, refused: refusedSinceLast }, 'slack webhook refused');
+    void o.inbound.audit('webhook.refused', { why, refusedSinceLast }).catch(() => undefined);
+  }, o.now);
   const refuse = (why: string): WebhookResponse => {
-    refused += 1;
-    if (o.now() - reportedAt >= REPORT_EVERY_MS) {
-      reportedAt = o.now();
-      o.log.warn({ why, refused }, 'slack webhook refused');
-      void o.inbound.audit('webhook.refused', { why, refusedSinceLast: refused }).catch(() => undefined);
-      refused = 0;
-    }
+    refusals.refused('webhook', why);
     return json(401, { error: 'unauthorized' });
   };
   const remember = (eventId: string) => {

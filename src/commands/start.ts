@@ -108,7 +108,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     webTurns.start();
     const http = await startHttpServer(config.server, dataDir, {
       webhooks: webhookForwarder(supervisor),
-      api: { config, auth: store.authStore(), turns: apiTurns, assistants: () => allAssistantNames(config, store.settingsStore()) },
+      api: { config, auth: store.authStore(), turns: apiTurns, assistants: () => allAssistantNames(config, store.settingsStore()), audit: (entries) => store.appendAudit(entries) },
       dashboard: {
         config,
         store,
@@ -120,6 +120,7 @@ export async function start(options: GlobalOptions): Promise<number> {
         redactor,
         secureCookies: config.server.tls.mode !== 'off',
       },
+      audit: (entries) => store.appendAudit(entries),
       onError: (error, request) => log.error({ ...request, error: redactor.redact(error.message) }, 'HTTP request failed'),
     });
     supervisor.start({ name: 'worker', args: ['worker'], bootstrap: bootstrapFor('worker') });

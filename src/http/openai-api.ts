@@ -4,7 +4,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import type { ApiKeyRecord, AuthStore } from '../../core/auth.js';
+import type { AuditInput } from '../../core/audit.js';
 import type { Config } from '../../core/config.js';
+import { RefusalReporter } from '../../core/refusals.js';
 import type { Reply } from '../../core/event.js';
 import { STOPPED_TEXT, type TurnClient, type TurnOutcome } from './turns.js';
 import { httpError } from './errors.js';
@@ -56,8 +58,25 @@ const textOf = (c: z.infer<typeof content> | null | undefined): string =>
  * assistant's own system prompt is always used; a caller's system messages cannot replace it). Each call is a turn
  * through the same plugs, audit and backends as every connector, with the key as the sender (`api:<key id>`).
  */
-export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: TurnClient; assistants?: () => Promise<string[]> }): Hono<Env> {
+export function openaiRoutes(deps: {
+  config: Config;
+  auth: AuthStore;
+  turns: TurnClient;
+  assistants?: () => Promise<string[]>;
+  /** Where refused requests are audited (`api.rejected`, at most once a minute per caller, with the count since). */
+  audit?: (entries: AuditInput[]) => Promise<void>;
+}): Hono<Env> {
   const app = new Hono<Env>();
+  const refusals = new RefusalReporter(
+    (actor, why, refusedSinceLast) => void deps.audit?.([{ kind: 'api.rejected', actor, data: { why, refusedSinceLast } }]).catch(() => undefined),
+    Date.now,
+  );
+  /** A request refused before it became a turn: answered in OpenAI's shape, and audited (turns audit themselves). */
+  const reject = (c: Context<Env>, status: 400 | 401 | 404 | 429, message: string, type: string, code: string | null = null, param: string | null = null) => {
+    const key = c.get('key') as ApiKeyRecord | undefined;
+    refusals.refused(key ? `api:${key.id}` : 'api:unauthenticated', `${status}: ${message.slice(0, 200)}`);
+    return oaiError(c, status, message, type, code, param);
+  };
   // Assistants made in the dashboard are models too, listed from the moment they are saved.
   const assistants = deps.assistants ?? (async () => Object.keys(deps.config.assistants));
   const visible = async (key: ApiKeyRecord) => (await assistants()).filter((a) => !key.assistant || key.assistant === a);
@@ -68,7 +87,7 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     // Auth schemes are case-insensitive (RFC 9110): `bearer` is as good as `Bearer`.
     const token = /^bearer\s+(\S+)\s*$/i.exec(header)?.[1];
     const key = token ? await deps.auth.findApiKey(token) : undefined;
-    if (!key) return oaiError(c, 401, 'Invalid or missing API key.', 'invalid_request_error', 'invalid_api_key');
+    if (!key) return reject(c, 401, 'Invalid or missing API key.', 'invalid_request_error', 'invalid_api_key');
     c.set('key', key);
     await next();
   });
@@ -82,30 +101,30 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     return c.json(model(id));
   });
 
-  app.post('/v1/chat/completions', bodyLimit({ maxSize: 2 * 1024 * 1024, onError: (c) => oaiError(c, 400, 'Request body too large.', 'invalid_request_error') }), async (c) => {
+  app.post('/v1/chat/completions', bodyLimit({ maxSize: 2 * 1024 * 1024, onError: (c) => reject(c, 400, 'Request body too large.', 'invalid_request_error') }), async (c) => {
     let raw: unknown;
     try {
       raw = await c.req.json();
     } catch {
-      return oaiError(c, 400, 'The request body is not valid JSON.', 'invalid_request_error');
+      return reject(c, 400, 'The request body is not valid JSON.', 'invalid_request_error');
     }
     const parsed = requestSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const param = issue.path.length ? String(issue.path[0]) : null;
-      return oaiError(c, 400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, 'invalid_request_error', null, param);
+      return reject(c, 400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, 'invalid_request_error', null, param);
     }
     const body = parsed.data;
     const key = c.get('key');
-    if (!(await visible(key)).includes(body.model)) return oaiError(c, 404, `The model '${body.model}' does not exist.`, 'invalid_request_error', 'model_not_found');
+    if (!(await visible(key)).includes(body.model)) return reject(c, 404, `The model '${body.model}' does not exist.`, 'invalid_request_error', 'model_not_found');
     // The request's messages are the context (DESIGN), after the assistant's own system prompt, which they cannot
     // replace: a caller's system (or developer) message is one more instruction. Tool results have no place here.
     const roleOf = (role: string) => (role === 'developer' ? 'system' : role) as 'system' | 'user' | 'assistant';
     const turns = body.messages.filter((m) => m.role !== 'tool' && m.role !== 'function').map((m) => ({ role: roleOf(m.role), content: textOf(m.content) }));
     const last = turns.at(-1);
-    if (!last || last.role !== 'user') return oaiError(c, 400, 'The last message must come from the user.', 'invalid_request_error', null, 'messages');
+    if (!last || last.role !== 'user') return reject(c, 400, 'The last message must come from the user.', 'invalid_request_error', null, 'messages');
     // Nothing to answer is a bad request, not a refusal by policy (which is what the turn would end in).
-    if (!last.content.trim()) return oaiError(c, 400, 'The last user message has no text.', 'invalid_request_error', null, 'messages');
+    if (!last.content.trim()) return reject(c, 400, 'The last user message has no text.', 'invalid_request_error', null, 'messages');
 
     const input = {
       conversation: { id: key.id, kind: 'dm' as const },
@@ -122,7 +141,7 @@ export function openaiRoutes(deps: { config: Config; auth: AuthStore; turns: Tur
     const firstDraft = new Promise<void>((resolve) => (wake = resolve));
     const inFlight = running.get(key.id) ?? 0;
     if (inFlight >= MAX_TURNS_PER_KEY) {
-      return oaiError(c, 429, `This key already has ${MAX_TURNS_PER_KEY} requests running; send more once one has finished.`, 'rate_limit_exceeded', 'rate_limit_exceeded');
+      return reject(c, 429, `This key already has ${MAX_TURNS_PER_KEY} requests running; send more once one has finished.`, 'rate_limit_exceeded', 'rate_limit_exceeded');
     }
     running.set(key.id, inFlight + 1);
     const asked = deps.turns

@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { AuditInput } from '../../core/audit.js';
 import type { WebhookRequest, WebhookResponse } from '../../core/connector.js';
+import { RefusalReporter } from '../../core/refusals.js';
 
 /** Hands a webhook to its connector's process, which alone holds the signing secret; or says why it cannot. */
 export type WebhookForwarder = (connector: string, request: WebhookRequest) => Promise<WebhookResponse | { missing: string }>;
@@ -12,11 +14,23 @@ const CONNECTOR_NAME = /^[a-z][a-z0-9-]{0,31}$/;
  * `POST /webhooks/<connector>`: the raw body and headers go over IPC unparsed, so the connector verifies the
  * platform's signature over the exact bytes. This process never sees a signing secret and never says yes itself.
  */
-export function webhookRoutes(forward: WebhookForwarder): Hono {
+export function webhookRoutes(forward: WebhookForwarder, audit?: (entries: AuditInput[]) => Promise<void>): Hono {
   const app = new Hono();
+  // Refused here, before any connector sees it: audited like the refusals the connectors make themselves.
+  const refusals = new RefusalReporter(
+    (connector, why, refusedSinceLast) => void audit?.([{ kind: 'webhook.refused', actor: 'http', subject: connector, data: { why, refusedSinceLast } }]).catch(() => undefined),
+    Date.now,
+  );
   app.post(
     '/webhooks/:connector',
-    bodyLimit({ maxSize: MAX_WEBHOOK_BYTES, onError: (c) => c.json({ error: 'payload too large' }, 413) }),
+    bodyLimit({
+      maxSize: MAX_WEBHOOK_BYTES,
+      onError: (c) => {
+        const name = c.req.param('connector') ?? '';
+        if (CONNECTOR_NAME.test(name)) refusals.refused(name, `payload over ${MAX_WEBHOOK_BYTES} bytes`);
+        return c.json({ error: 'payload too large' }, 413);
+      },
+    }),
     async (c) => {
       const name = c.req.param('connector');
       if (!CONNECTOR_NAME.test(name)) return c.json({ error: 'unknown connector' }, 404);

@@ -203,6 +203,15 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     }
     const wrongType = await post('{"model":"default","messages":[{"role":"user","content":"x"}],"stream":"yes"}');
     expect(((await wrongType.json()) as { error: { param: unknown } }).error.param).toBe('stream');
+    // Refusals are audited: the first of a minute at once, the rest counted into the next report.
+    const keyId = (await cli('apikey', 'list')).stdout.trim().split('\n').at(-1)!.split(' ')[0]!;
+    const rejected = (await cli('audit', 'tail', '-n', '200')).stdout.split('\n').filter((l) => l.includes('api.rejected'));
+    expect(rejected.filter((l) => l.includes(`api:${keyId}`))).toHaveLength(1);
+    expect(rejected.join('\n')).toContain('400: The request body is not valid JSON.');
+    const wrongKey = await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: 'Bearer mc_wrong' } });
+    expect(wrongKey.status).toBe(401);
+    // Any earlier 401 of this minute (another test's) was the one reported; this one is counted into the next.
+    expect((await cli('audit', 'tail', '-n', '1000')).stdout).toMatch(/api\.rejected.*api:unauthenticated.*401: Invalid or missing API key/);
   });
 
   it('takes the bearer scheme in any case, and answers unknown routes in the same error shape', async () => {
