@@ -111,6 +111,10 @@ export class BullmqDriver implements QueueDriver {
     await Promise.all(
       [...byQueue].map(async ([name, batch]) => {
         const q = await this.partitionQueue(name);
+        // A Redis that restarted empty has forgotten the limit of one active job (and running workers would take
+        // a partition's jobs side by side): every add re-asserts it first, on the same connection, so no job can
+        // be in a partition queue without it. The queue speaks over this.redis too: pipelined with the add, in order.
+        this.redis.hset(`${this.prefix}:${name}:meta`, 'concurrency', 1).catch((e: Error) => this.reportError(e));
         await q.addBulk(
           batch.map((job) => ({
             name: 'job',

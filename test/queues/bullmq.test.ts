@@ -134,6 +134,24 @@ describe('bullmq driver', () => {
     expect(await driver.depth(queue)).toEqual({ waiting: 5, active: 0, dead: 0 });
   });
 
+  it('re-asserts one active job per partition queue with every add: a Redis restarted empty has forgotten it', async () => {
+    const prefix = freshPrefix();
+    const driver = open(prefix);
+    const queue = `t:${randomUUID().slice(0, 8)}`;
+    const meta = `${prefix}:${partitionQueueFor(queue, 'c', 16)}:meta`;
+    const raw = new Redis(redis.url);
+    try {
+      await driver.enqueue(queue, [{ id: 'a', partition: 'c', payload: null }]);
+      expect(await raw.hget(meta, 'concurrency')).toBe('1');
+      // What a restart without persistence leaves: no limit, while this process still has the queue open.
+      await raw.del(meta);
+      await driver.enqueue(queue, [{ id: 'b', partition: 'c', payload: null }]);
+      expect(await raw.hget(meta, 'concurrency')).toBe('1');
+    } finally {
+      raw.disconnect();
+    }
+  });
+
   it('hands unfinished work back at the head of its partition on close, without spending an attempt', async () => {
     const prefix = freshPrefix();
     const queue = `t:${randomUUID().slice(0, 8)}`;
