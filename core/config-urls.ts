@@ -34,8 +34,8 @@ export const apiRoot = z
 export function literalRedisUrlProblem(v: string): string | undefined {
   if (!/^rediss?:\/\//i.test(v) || !URL.canParse(v)) return 'must be a redis:// or rediss:// URL, or a reference (env:NAME, secret:NAME)';
   const url = new URL(v);
-  if (url.password || url.searchParams.has('password')) {
-    return 'holds a password: a literal credential is refused. Store the URL with `monkeyclaw secrets set NAME` and write secret:NAME';
+  if (url.username || url.password || url.searchParams.has('password')) {
+    return 'holds a user or password: a literal credential is refused. Store the URL with `monkeyclaw secrets set NAME` and write secret:NAME';
   }
   return undefined;
 }

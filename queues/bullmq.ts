@@ -14,7 +14,8 @@ import {
   type QueueDepth,
   type QueueDriver,
 } from '../core/queue.js';
-import { settlesWithin } from '../core/deadline.js';
+import { settlesWithin, withTimeout } from '../core/deadline.js';
+import { plainNetError } from '../core/net-errors.js';
 import { runWithRetries, Semaphore, type Outcome } from '../core/queue-retry.js';
 import { QUIT_MS, quitRedis } from './redis-quit.js';
 import { allPartitionQueues, bullJobId, DEFAULT_PARTITIONS, partitionQueueFor } from './bullmq-names.js';
@@ -66,6 +67,8 @@ export class BullmqDriver implements QueueDriver {
   private readonly queues = new Map<string, Promise<Queue<Envelope>>>();
   private readonly consumers = new Set<BullmqConsumer>();
   private readonly keys;
+  /** The last error ioredis reported: why commands are waiting, when Redis is away. */
+  private lastError?: Error;
 
   constructor(readonly options: BullmqOptions) {
     this.prefix = options.prefix ?? 'monkeyclaw';
@@ -79,6 +82,7 @@ export class BullmqDriver implements QueueDriver {
   }
 
   reportError(error: Error): void {
+    this.lastError = error;
     if (this.options.onError) this.options.onError(error);
     else console.error(`[bullmq] ${error.message}`);
   }
@@ -204,8 +208,16 @@ export class BullmqDriver implements QueueDriver {
     return true;
   }
 
-  async ping(): Promise<void> {
-    await this.redis.ping();
+  /**
+   * Redis answers within `timeoutMs`, or an error says why not in plain words: while Redis is unreachable ioredis
+   * holds commands and retries, so the reason is the last connection error it reported.
+   */
+  async ping(timeoutMs = 5_000): Promise<void> {
+    try {
+      await withTimeout(this.redis.ping(), timeoutMs, `no answer within ${timeoutMs / 1000} s`);
+    } catch (error) {
+      throw new Error(plainRedisError(this.lastError ?? error, this.options.url) ?? (error as Error).message);
+    }
   }
 
   async close(): Promise<void> {
@@ -377,4 +389,18 @@ class BullmqConsumer {
     })();
     return this.closed;
   }
+}
+
+/** Why Redis does not answer, in words someone who only wrote a URL can act on; undefined for other errors. */
+export function plainRedisError(error: unknown, url: string): string | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/NOAUTH/.test(message)) return 'Redis requires a password: put it in the URL and store that as secret:NAME';
+  if (/WRONGPASS/.test(message)) return 'Redis refused the user name or password in the URL';
+  let at = { host: 'the Redis host', port: 6379 };
+  if (URL.canParse(url)) {
+    const u = new URL(url);
+    at = { host: u.hostname, port: Number(u.port || 6379) };
+  }
+  const net = plainNetError(error, at);
+  return net ? `Redis: ${net}` : undefined;
 }

@@ -41,6 +41,9 @@ export interface Runtime {
 }
 
 /** `role` decides which credentials the process may hold: `worker`, `chat`, `connector:<name>`. */
+/** Roles that run a command and exit; workers and connectors wait for their queue instead (supervised, restarted). */
+const ONE_SHOT_ROLES = new Set(['chat', 'cli']);
+
 export async function openRuntime(options: GlobalOptions, role: string): Promise<Runtime> {
   const { config, source } = loadConfig(options.config);
   const dataDir = resolveDataDir(options);
@@ -51,6 +54,11 @@ export async function openRuntime(options: GlobalOptions, role: string): Promise
     await store.migrate();
     const credentials = await loadCredentials(config, role, { dataDir, store });
     const queue = await openQueue(credentials.queue, dataDir, credentials.resolve);
+    // A command run once (chat, dlq) says at once that Redis is away, instead of waiting for it without a word.
+    if (ONE_SHOT_ROLES.has(role)) await queue.ping().catch(async (error: Error) => {
+      await queue.close();
+      throw new Error(`cannot reach the queue: ${error.message}`);
+    });
     return {
       config,
       configSource: source,
@@ -76,7 +84,10 @@ export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Res
   if (q.driver === 'embedded') return new EmbeddedDriver({ file: dbFile(dataDir), leaseMs: q.leaseMs });
   // Loaded only when chosen, so the embedded default never pays for the Redis client.
   const { BullmqDriver } = await import('../queues/bullmq.js');
-  return new BullmqDriver({ url: resolveRef(q.redisUrl, 'queue.redisUrl'), partitions: q.partitions, leaseMs: q.leaseMs, onError: queueErrorLog() });
+  const url = resolveRef(q.redisUrl, 'queue.redisUrl');
+  // A URL from the vault or the environment was not checked with the config: ioredis reads anything else as a socket path.
+  if (!/^rediss?:\/\//i.test(url)) throw new ConfigError(`queue.redisUrl: ${q.redisUrl} does not hold a redis:// or rediss:// URL`);
+  return new BullmqDriver({ url, partitions: q.partitions, leaseMs: q.leaseMs, onError: queueErrorLog() });
 }
 
 /**

@@ -87,11 +87,12 @@ describe('config', () => {
     // A queue URL is a credential only when it holds a password.
     const redis = (redisUrl: string) => ({ queue: { driver: 'bullmq', redisUrl } });
     for (const hidden of ['redis://:hunter2@10.0.0.1:6379', 'rediss://default:hunter2@10.0.0.1:6379', 'redis://10.0.0.1:6379?password=hunter2']) {
-      expect(errorOf(redis(hidden))).toMatch(/queue\.redisUrl: holds a password/);
+      expect(errorOf(redis(hidden))).toMatch(/queue\.redisUrl: holds a user or password/);
       expect(errorOf(redis(hidden))).not.toContain('hunter2');
     }
     // Shapes ioredis also reads a password from, without a scheme: refused as not a redis:// URL.
     for (const odd of ['default:hunter2@10.0.0.1:6379', ':hunter2@10.0.0.1:6379']) expect(errorOf(redis(odd))).toMatch(/queue\.redisUrl: must be a redis:\/\//);
+    expect(errorOf(redis('redis://default@10.0.0.1:6379'))).toMatch(/queue\.redisUrl: holds a user or password/);
     expect(() => parseConfig(redis('redis://127.0.0.1:6379'))).not.toThrow();
     expect(() => parseConfig(redis('env:REDIS_URL'))).not.toThrow();
     // Nor may any other URL hold one: a backend's base URL, a platform's API root.

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -27,6 +28,24 @@ describe('chat on BullMQ', () => {
       expect(await terminalKeys()).toEqual([]);
       expect((await chat()).code).toBe(0);
       expect(await terminalKeys()).toEqual([]);
+    } finally {
+      tmp.remove();
+    }
+  }, 60_000);
+
+  it('says at once, in plain words, that Redis cannot be reached, instead of waiting for it', async () => {
+    const tmp = tempDir('mc-chat-noredis-');
+    try {
+      const port = await freePort();
+      const env = { REDIS_URL: `redis://127.0.0.1:${port}` };
+      for (const args of [['chat', '--once'], ['dlq', 'list']]) {
+        const r = await runCli(args, { cwd: tmp.dir, input: 'anyone?', env });
+        expect({ args, code: r.code }).toEqual({ args, code: 1 });
+        expect(r.stderr).toContain(`cannot reach the queue: Redis: connection refused: nothing is listening at 127.0.0.1:${port}`);
+      }
+      const notRedis = await runCli(['dlq', 'list'], { cwd: tmp.dir, env: { REDIS_URL: `http://127.0.0.1:${port}` } });
+      expect(notRedis.code).toBe(2);
+      expect(notRedis.stderr).toContain('queue.redisUrl: env:REDIS_URL does not hold a redis:// or rediss:// URL');
     } finally {
       tmp.remove();
     }

@@ -140,6 +140,6 @@ describe('monkeyclaw CLI', () => {
     await cli(['migrate']);
     const d = await cli(['doctor']);
     expect(d.code).toBe(1);
-    expect(d.stdout).toMatch(/FAIL {2}queue: cannot reach the queue/);
+    expect(d.stdout).toMatch(/FAIL {2}queue: cannot reach the queue: Redis: connection refused: nothing is listening at 127\.0\.0\.1:1/);
   });
 });
