@@ -50,10 +50,13 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
     await rt.close();
   };
 
+  /** Ctrl-C or SIGTERM in an interactive chat: the reply queue is cleaned up on the way out, as at the end of input. */
+  let interrupted: NodeJS.Signals | undefined;
+
   /** Waits until the turn of `eventId` is handled and all of its replies arrived; returns them. */
   const awaitReplies = async (eventKey: string, eventId: string): Promise<Reply[] | undefined> => {
     const deadline = Date.now() + REPLY_TIMEOUT_MS;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !interrupted) {
       await ensureWorker();
       const turn = await rt.store.handledTurn(eventKey);
       const mine = replies.filter((r) => r.eventId === eventId);
@@ -85,17 +88,27 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
       return 0;
     }
     const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
+    const stop = (signal: NodeJS.Signals) => {
+      interrupted = signal;
+      rl.close();
+      notify?.();
+    };
+    // A terminal's Ctrl-C reaches readline, not the process; a SIGINT or SIGTERM sent by kill reaches the process.
+    rl.on('SIGINT', () => stop('SIGINT'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
     rl.prompt();
     for await (const line of rl) {
       if (line.trim() !== '') {
         const event = await connector.say(line);
         const got = await awaitReplies(dedupeKey(event), event.id);
         for (const r of got ?? []) process.stdout.write(`assistant> ${r.text}\n`);
-        if (!got) process.stdout.write('(no reply within 60 s)\n');
+        if (!got && !interrupted) process.stdout.write('(no reply within 60 s)\n');
       }
+      if (interrupted) break;
       rl.prompt();
     }
-    return 0;
+    return interrupted ? 128 + (interrupted === 'SIGINT' ? 2 : 15) : 0;
   } finally {
     await shutdown();
   }

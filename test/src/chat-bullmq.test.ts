@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { CLI, runCli } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
 import { freePort } from '../helpers/ports.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -28,6 +30,23 @@ describe('chat on BullMQ', () => {
       expect(await terminalKeys()).toEqual([]);
       expect((await chat()).code).toBe(0);
       expect(await terminalKeys()).toEqual([]);
+    } finally {
+      tmp.remove();
+    }
+  }, 60_000);
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('an interactive chat ended by %s also leaves none of its reply queue behind', async (signal) => {
+    const tmp = tempDir('mc-chat-signal-');
+    try {
+      const chat = spawn(process.execPath, [CLI, 'chat'], { cwd: tmp.dir, env: { ...process.env, REDIS_URL: server.url }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      chat.stdout.on('data', (d) => (out += d));
+      chat.stdin.write('hello, then ' + signal + '\n');
+      await until(() => out.includes('assistant> hello, then'));
+      const code = new Promise((resolve) => chat.once('exit', resolve));
+      chat.kill(signal);
+      expect(await code).toBe(signal === 'SIGINT' ? 130 : 143);
+      expect((await redis.keys('*')).filter((k) => k.includes('mc-outbound-loopback'))).toEqual([]);
     } finally {
       tmp.remove();
     }
