@@ -58,7 +58,9 @@ export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: Tel
   const bot = new Bot(s.token, { client: { ...(s.apiRoot ? { apiRoot: s.apiRoot } : {}) } });
   // Order matters: auto-retry wraps the throttler, so a request retried after a 429 queues for its slot again.
   bot.api.config.use(throttleMessages(options.throttle));
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 5, rethrowHttpErrors: true }));
+  // Only 429s are waited out here; a 5xx fails the attempt and the queue's retry schedule decides (an inner retry
+  // of its own, 3 s doubling, made each attempt last minutes and a dead letter take half an hour).
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 5, rethrowHttpErrors: true, rethrowInternalServerErrors: true }));
   const actor = `connector:${deps.name}`;
   const audit = (kind: string, data: Record<string, unknown>, subject?: string) =>
     deps.store.appendAudit([{ kind, actor, ...(subject ? { subject } : {}), data }]);

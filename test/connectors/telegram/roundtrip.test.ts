@@ -122,6 +122,19 @@ describe('telegram connector: round trips through the whole gateway', () => {
     expect(env.fake.sentTo(update.message.chat.id)).toHaveLength(1);
   });
 
+  it('leaves a 5xx to the queue\'s retry schedule: no inner retry of its own (minutes of them) within each attempt', async () => {
+    env = await setup();
+    env.fake.failNext('sendMessage', 2, { error_code: 502, description: 'Bad Gateway' });
+    const update = dm('through the storm');
+    env.fake.push(update);
+    const [reply] = await env.replies(update.message.chat.id);
+    const calls = env.fake.callsOf('sendMessage');
+    expect(calls.map((c) => c.status)).toEqual([502, 502, 200]);
+    // The harness's queue backs off from 50 ms; grammY's auto-retry would wait 3 s, then 6 s, before each of these.
+    expect(calls[2]!.at - calls[0]!.at).toBeLessThan(2_500);
+    expect(reply!.visible).toBe('through the storm');
+  });
+
   it('resends as plain text when Telegram cannot parse the entities, rather than dropping the reply', async () => {
     env = await setup();
     env.fake.failNext('sendMessage', 1, { error_code: 400, description: "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0" });
