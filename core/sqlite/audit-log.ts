@@ -2,6 +2,9 @@ import { rowsInsert, type Db } from '../db.js';
 import type { Redactor } from '../redactor.js';
 import { chainedHash, chainTail, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type RecordedEntry, type VerifyResult } from '../audit.js';
 
+/** The triggers of migration 001 that refuse UPDATE and DELETE on the log. */
+const AUDIT_GUARDS = ['audit_log_no_update', 'audit_log_no_delete'];
+
 /** An audit entry ready for the chain: see `SqliteAuditLog.prepare`. */
 export type PreparedEntry = Pick<AuditEntry, 'at' | 'kind' | 'actor' | 'subject' | 'data'> & { tail: string };
 
@@ -92,6 +95,12 @@ export class SqliteAuditLog {
   tail(limit: number): AuditEntry[] {
     const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?').all(limit) as AuditRow[];
     return rows.reverse().map(toEntry);
+  }
+
+  /** The append-only triggers that are missing (dropped by someone who could write the file): none, normally. */
+  missingGuards(): string[] {
+    const present = new Set(this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'`).pluck().all() as string[]);
+    return AUDIT_GUARDS.filter((name) => !present.has(name));
   }
 
   verify(recorded?: RecordedEntry): VerifyResult {

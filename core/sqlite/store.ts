@@ -225,6 +225,10 @@ export class SqliteStore implements Store {
     return this.audit.verify(recorded);
   }
 
+  async missingAuditGuards(): Promise<string[]> {
+    return this.audit.missingGuards();
+  }
+
   async beginSend(idempotencyKey: string, platform: string): Promise<SendState> {
     const state = (key: string) => this.sql('SELECT state FROM sent_messages WHERE idempotency_key = ?').pluck().get(key) as SendState | undefined;
     // A redelivered job finds its record without taking the write lock.

@@ -29,6 +29,12 @@ export async function auditVerify(options: GlobalOptions & { expect?: RecordedEn
   try {
     await store.migrate();
     const result = await store.verifyAudit(options.expect);
+    // Without its triggers the log can be edited, and entries cut off its end leave a valid chain behind.
+    const missing = await store.missingAuditGuards();
+    if (result.ok && missing.length > 0) {
+      out(`audit log UNGUARDED: its append-only triggers are gone (${missing.join(', ')}); the chain of ${result.entries} entries holds, but entries may have been cut off its end: check with --expect`);
+      return 1;
+    }
     if (result.ok) {
       // The head, kept somewhere the data dir's writers cannot reach, is what later shows entries cut off the end.
       const held = options.expect ? `, entry ${options.expect.seq} as recorded` : '';

@@ -56,7 +56,10 @@ describe('monkeyclaw CLI', () => {
     db.exec('DROP TRIGGER audit_log_no_delete');
     db.prepare('DELETE FROM audit_log WHERE seq >= 3').run();
     db.close();
-    expect((await cli(['audit', 'verify'])).code).toBe(0);
+    // The chain left holds, but a log whose guard was dropped is not vouched for.
+    const unguarded = await cli(['audit', 'verify']);
+    expect(unguarded.code).toBe(1);
+    expect(unguarded.stdout).toMatch(/UNGUARDED: its append-only triggers are gone \(audit_log_no_delete\); the chain of 2 entries holds/);
     const cut = await cli(['audit', 'verify', '--expect', recorded!]);
     expect(cut.code).toBe(1);
     expect(cut.stdout).toMatch(new RegExp(`BROKEN at entry ${recorded!.split(':')[0]}: is missing: the log ends at entry 2`));
