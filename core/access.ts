@@ -104,11 +104,11 @@ export function decideAccess(access: Config['access'], event: Asker, overrides: 
 }
 
 /**
- * Whether `access revoke` has something to take back: a run-time allow, else a config allow entry or an owner (who
- * is admitted in their DM without one). A revoke wins over both until `access allow`.
+ * Whether `access revoke` has something to take back: a run-time allow, else a config allow entry (DESIGN: revoking
+ * an unlisted id exits 1). An owner listed only in `access.owners` is not on the allowlist: the config decides them.
  */
 export const revocable = (access: Config['access'], id: string, current: OverrideAction | undefined): boolean =>
-  current ? current === 'allow' : access.allow.includes(id) || access.owners.includes(id);
+  current ? current === 'allow' : access.allow.includes(id);
 
 /** One read per message and store, shared by the plugs that decide on it (rate-limit and access both ask). */
 const readsPerMessage = new WeakMap<Asker, WeakMap<object, Promise<Overrides>>>();

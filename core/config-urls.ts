@@ -18,6 +18,9 @@ const withoutUserinfo = (v: string): boolean => {
 };
 const USERINFO = 'holds a user or password: a literal credential is refused; use the credential fields, as secret:NAME';
 
+/** Any URL the config holds that is not a credential's destination: still no credential written into it. */
+export const plainUrl = z.url().refine(withoutUserinfo, USERINFO);
+
 export const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).refine(withoutUserinfo, USERINFO);
 
 /** A platform's API root: every request to it carries the bot's credential. */

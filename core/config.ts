@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { identityProblem } from './identity.js';
-import { apiRoot, httpsOrLoopback, httpUrl, isLoopbackHost, literalRedisUrlProblem } from './config-urls.js';
+import { apiRoot, httpsOrLoopback, httpUrl, isLoopbackHost, literalRedisUrlProblem, plainUrl } from './config-urls.js';
 import { ENDPOINT_FORM, parseEndpoint } from './rpc-endpoint.js';
 
 /**
@@ -20,7 +20,6 @@ const identity = z.string().superRefine((value, ctx) => {
   const problem = identityProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-const url = z.url();
 const port = z.number().int().min(1).max(65535);
 
 export const pipelineEntry = z.union([
@@ -192,7 +191,7 @@ const connectors = z
         ...common,
         token: credential.optional(),
         mode: z.enum(['polling', 'webhook']).default('polling'),
-        webhook: z.object({ url, secretToken: credential }).strict().optional(),
+        webhook: z.object({ url: plainUrl, secretToken: credential }).strict().optional(),
       })
       .strict()
       .superRefine(

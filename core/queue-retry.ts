@@ -9,10 +9,8 @@ import {
   type Job,
   type JobHandler,
 } from './queue.js';
-import { Redactor } from './redactor.js';
+import { processRedactor } from './redactor.js';
 
-/** Shapes of credentials only: this module holds no vault values. */
-const SHAPES = new Redactor();
 
 export type Outcome =
   | { kind: 'done'; result: HopResult }
@@ -64,7 +62,7 @@ async function attempt(
       return { kind: 'done', result: result ?? {} };
     } catch (error) {
       // Kept with a dead letter and shown by `dlq list`: a credential a library put in its message stops here.
-      const message = SHAPES.redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+      const message = processRedactor.redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
       if (isUnrecoverable(error)) return { kind: 'dead', error: message, attempts: attempt };
       if (signal.aborted || stopping?.aborted) return { kind: 'released' };
       if (attempt >= maxAttempts) return { kind: 'dead', error: message, attempts: attempt };

@@ -76,6 +76,8 @@ export class BullmqDriver implements QueueDriver {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.redis = new Redis(options.url);
     this.redis.on('error', (e: Error) => this.reportError(e));
+    // An error from before the last reconnect says nothing about why Redis is away now.
+    this.redis.on('ready', () => (this.lastError = undefined));
     // ':' in the middle keeps these clear of BullMQ's keys: every BullMQ queue we create is named `mc-…`.
     const base = `${this.prefix}:mc:dead`;
     this.keys = { dead: base, order: `${base}:order`, ofQueue: (queue: string) => `${base}:q:${queue}` };

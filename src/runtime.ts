@@ -40,10 +40,10 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** `role` decides which credentials the process may hold: `worker`, `chat`, `connector:<name>`. */
 /** Roles that run a command and exit; workers and connectors wait for their queue instead (supervised, restarted). */
 const ONE_SHOT_ROLES = new Set(['chat', 'cli']);
 
+/** `role` decides which credentials the process may hold: `worker`, `chat`, `connector:<name>`. */
 export async function openRuntime(options: GlobalOptions, role: string): Promise<Runtime> {
   const { config, source } = loadConfig(options.config);
   const dataDir = resolveDataDir(options);

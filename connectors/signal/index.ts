@@ -139,7 +139,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     // Typing follows, unless the reply has already begun: a fast reply stops what would otherwise type on after it.
     const conversation = parsed.event.conversation;
     typing.expect(conversation.id);
-    if (!(await publish(parsed.event))) return typing.stop(conversation.id);
+    if (!(await publish(parsed.event))) return typing.startExpected(conversation, false);
     health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });
     // `stopped` after the read: a stop meanwhile has already stopped every indicator.
     const types = parsed.addressed && !parsed.event.edited && (await admittedNow(deps.gateway.access, deps.access, parsed.event)) && !stopped;

@@ -104,7 +104,7 @@ export function createInbound(d: InboundDeps) {
       try {
         await publish(batch.map((b) => b.event));
       } catch (error) {
-        for (const jid of chats) d.typing.stop(jid);
+        for (const jid of chats) d.typing.startExpected(jid, false);
         throw error;
       }
       const typing = new Set<string>();

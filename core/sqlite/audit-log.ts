@@ -2,8 +2,12 @@ import { rowsInsert, type Db } from '../db.js';
 import type { Redactor } from '../redactor.js';
 import { chainedHash, chainTail, GENESIS_HASH, verifyChain, type AuditEntry, type AuditInput, type RecordedEntry, type VerifyResult } from '../audit.js';
 
-/** The triggers of migration 001 that refuse UPDATE and DELETE on the log. */
-const AUDIT_GUARDS = ['audit_log_no_update', 'audit_log_no_delete'];
+/** The triggers of migration 001 that refuse UPDATE and DELETE on the log, as it wrote them. */
+const AUDIT_GUARDS: Record<string, string> = {
+  audit_log_no_update: "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+  audit_log_no_delete: "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+};
+const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim();
 
 /** An audit entry ready for the chain: see `SqliteAuditLog.prepare`. */
 export type PreparedEntry = Pick<AuditEntry, 'at' | 'kind' | 'actor' | 'subject' | 'data'> & { tail: string };
@@ -97,10 +101,14 @@ export class SqliteAuditLog {
     return rows.reverse().map(toEntry);
   }
 
-  /** The append-only triggers that are missing (dropped by someone who could write the file): none, normally. */
+  /**
+   * The append-only triggers that are gone or no longer as migration 001 wrote them (dropped, or replaced by one
+   * that lets changes through, by someone who could write the file): none, normally.
+   */
   missingGuards(): string[] {
-    const present = new Set(this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'`).pluck().all() as string[]);
-    return AUDIT_GUARDS.filter((name) => !present.has(name));
+    const rows = this.db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'`).all() as Array<{ name: string; sql: string }>;
+    const present = new Map(rows.map((r) => [r.name, oneLine(r.sql)]));
+    return Object.entries(AUDIT_GUARDS).filter(([name, sql]) => present.get(name) !== sql).map(([name]) => name);
   }
 
   verify(recorded?: RecordedEntry): VerifyResult {

@@ -26,8 +26,9 @@ export class SqliteStore implements Store {
   private readonly connection: SharedDb;
   private readonly db: Db;
   /**
-   * Every write goes through it: the writes of jobs running side by side share one transaction per loop turn, and a
-   * lock held by another process delays them without blocking the event loop (a connector's sockets go on).
+   * The writes of the message path and of running processes go through it: those of jobs running side by side share
+   * one transaction per loop turn, and a lock held by another process delays them without blocking the event loop
+   * (a connector's sockets go on). Admin writes (CLI, dashboard settings) take the lock directly.
    */
   private readonly group: GroupCommit;
   /** A turn's history (a user message and its reply) goes in one statement, not one each. */

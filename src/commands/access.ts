@@ -57,7 +57,7 @@ export const accessRevoke = (id: string, options: GlobalOptions) =>
     // An entry already stored (perhaps before the identity rules) can always be revoked, whatever its shape.
     if (current === undefined) identityArg(id);
     if (!revocable(config.access, id, current)) {
-      out(`${id} is not on the allowlist`);
+      out(config.access.owners.includes(id) ? `${id} is not on the allowlist; it is an owner, admitted by access.owners in the config` : `${id} is not on the allowlist`);
       return 1;
     }
     await store.accessStore().setOverride(id, 'revoke', 'cli');

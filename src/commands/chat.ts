@@ -99,14 +99,15 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
     process.once('SIGTERM', () => stop('SIGTERM'));
     rl.prompt();
     for await (const line of rl) {
+      // Lines typed ahead of a Ctrl-C are still handed out after it: none is sent.
+      if (interrupted) break;
       if (line.trim() !== '') {
         const event = await connector.say(line);
         const got = await awaitReplies(dedupeKey(event), event.id);
         for (const r of got ?? []) process.stdout.write(`assistant> ${r.text}\n`);
         if (!got && !interrupted) process.stdout.write('(no reply within 60 s)\n');
       }
-      if (interrupted) break;
-      rl.prompt();
+      if (!interrupted) rl.prompt();
     }
     return interrupted ? 128 + (interrupted === 'SIGINT' ? 2 : 15) : 0;
   } finally {

@@ -18,7 +18,7 @@ export function webhookRoutes(forward: WebhookForwarder, audit?: (entries: Audit
   const app = new Hono();
   // Refused here, before any connector sees it: audited like the refusals the connectors make themselves.
   const refusals = new RefusalReporter(
-    (connector, why, refusedSinceLast) => void audit?.([{ kind: 'webhook.refused', actor: 'http', subject: connector, data: { why, refusedSinceLast } }]).catch(() => undefined),
+    (_source, why, refusedSinceLast) => void audit?.([{ kind: 'webhook.refused', actor: 'http', data: { why, refusedSinceLast } }]).catch(() => undefined),
     Date.now,
   );
   app.post(
@@ -26,8 +26,9 @@ export function webhookRoutes(forward: WebhookForwarder, audit?: (entries: Audit
     bodyLimit({
       maxSize: MAX_WEBHOOK_BYTES,
       onError: (c) => {
+        // One count for every route: the name in the path is the caller's to choose, and must not open new ones.
         const name = c.req.param('connector') ?? '';
-        if (CONNECTOR_NAME.test(name)) refusals.refused(name, `payload over ${MAX_WEBHOOK_BYTES} bytes`);
+        refusals.refused('webhooks', `payload over ${MAX_WEBHOOK_BYTES} bytes${CONNECTOR_NAME.test(name) ? ` (/webhooks/${name})` : ''}`);
         return c.json({ error: 'payload too large' }, 413);
       },
     }),

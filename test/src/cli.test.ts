@@ -60,6 +60,11 @@ describe('monkeyclaw CLI', () => {
     const unguarded = await cli(['audit', 'verify']);
     expect(unguarded.code).toBe(1);
     expect(unguarded.stdout).toMatch(/UNGUARDED: its append-only triggers are gone \(audit_log_no_delete\); the chain of 2 entries holds/);
+    // Nor is one whose trigger was put back under its name but neutered.
+    const again = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    again.exec(`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log WHEN 0 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`);
+    again.close();
+    expect((await cli(['audit', 'verify'])).stdout).toMatch(/UNGUARDED.*\(audit_log_no_delete\)/);
     const cut = await cli(['audit', 'verify', '--expect', recorded!]);
     expect(cut.code).toBe(1);
     expect(cut.stdout).toMatch(new RegExp(`BROKEN at entry ${recorded!.split(':')[0]}: is missing: the log ends at entry 2`));
