@@ -11,7 +11,6 @@ import {
 } from './queue.js';
 import { processRedactor } from './redactor.js';
 
-
 export type Outcome =
   | { kind: 'done'; result: HopResult }
   | { kind: 'dead'; error: string; attempts: number }

@@ -100,7 +100,7 @@ export interface QueueDriver {
    * it kept to refuse repeated ids. Its consumers must be closed first.
    */
   discard(queue: string): Promise<void>;
-  /** Cheap liveness check used by `doctor`. */
+  /** Cheap liveness check (`doctor`, one-shot commands): answers or fails within seconds, saying why in plain words. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
