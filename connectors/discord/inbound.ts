@@ -6,13 +6,13 @@ import { InvalidPayloadError, type ChannelEvent, type ChannelEventInput } from '
 import { admittedNow } from '../../core/access.js';
 import { CATCH_UP_LIMIT, Lanes, oldestFirst, type ChannelMemory } from './catchup.js';
 import { discordMessageSchema, placeOf, repliedMessageId, screen, THREAD_TYPES, toChannelEvent, type DiscordMessage, type Place } from './parse.js';
-import type { Typing } from './send.js';
+import type { TypingIndicator } from '../../core/typing.js';
 
 export interface InboundDeps {
   deps: ConnectorDeps<{ assistant?: string | undefined }>;
   client: Client;
   memory: ChannelMemory;
-  typing: Typing;
+  typing: TypingIndicator;
   io: () => ConnectorIO | undefined;
   botId: () => string | undefined;
 }

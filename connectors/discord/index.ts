@@ -9,7 +9,7 @@ import { guardedStrategy, type DispatchGuard } from './gateway.js';
 import { gatewayHello } from './health.js';
 import { Inbound } from './inbound.js';
 import { discordMessageSchema } from './parse.js';
-import { limitFor, postReply, targetChannel, Typing } from './send.js';
+import { discordTyping, limitFor, postReply, targetChannel } from './send.js';
 
 export type DiscordConfig = NonNullable<Config['connectors']['discord']>;
 
@@ -115,7 +115,7 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   });
   const memory = new ChannelMemory(deps.store, deps.name, deps.now);
   const progress = partProgress(deps.store, deps.name);
-  const typing = new Typing(client.rest, deps.now, (error) => log.debug({ error: describe(error) }, 'typing indicator not shown'));
+  const typing = discordTyping(client.rest, deps.now, (error) => log.debug({ error: describe(error) }, 'typing indicator not shown'));
   const inbound = new Inbound({ deps, client, memory, typing, io: () => io, botId: () => botId });
 
   client.on(Events.Error, (error) => log.error({ error: describe(error) }, 'discord client error'));

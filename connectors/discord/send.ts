@@ -5,6 +5,7 @@ import type { Reply } from '../../core/event.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
+import { TypingIndicator } from '../../core/typing.js';
 
 /** Discord refuses content over 2,000 characters from bots, Nitro or not. */
 export const DISCORD_MAX_CHARS = 2_000;
@@ -108,40 +109,7 @@ async function editMessage(rest: REST, channel: string, id: string, content: str
   }
 }
 
-const TYPING_REFRESH_MS = 8_000; // Discord shows "typing…" for about 10 s per request
-const TYPING_MAX_MS = 60_000;
-
-/** "Bot is typing…" in a channel while the backend works: refreshed until the reply is posted, or for 60 s at most. */
-export class Typing {
-  private readonly timers = new Map<string, { interval: NodeJS.Timeout; until: number }>();
-
-  constructor(
-    private readonly rest: REST,
-    private readonly now: () => number,
-    private readonly onError: (error: unknown) => void,
-  ) {}
-
-  start(channelId: string): void {
-    const shown = this.timers.get(channelId);
-    // Already showing: one more message in the channel (a catch-up brings up to 100) extends it, with no request more.
-    if (shown) return void (shown.until = this.now() + TYPING_MAX_MS);
-    const entry = { interval: setInterval(() => ping(), TYPING_REFRESH_MS), until: this.now() + TYPING_MAX_MS };
-    const ping = () => {
-      if (this.now() >= entry.until) return this.stop(channelId);
-      this.rest.post(Routes.channelTyping(channelId)).catch(this.onError);
-    };
-    entry.interval.unref();
-    this.timers.set(channelId, entry);
-    ping();
-  }
-
-  stop(channelId: string): void {
-    const t = this.timers.get(channelId);
-    if (t) clearInterval(t.interval);
-    this.timers.delete(channelId);
-  }
-
-  stopAll(): void {
-    for (const id of [...this.timers.keys()]) this.stop(id);
-  }
+/** "Bot is typing…" in a channel: Discord shows one request for about 10 s. */
+export function discordTyping(rest: REST, now: () => number, onError: (error: unknown) => void): TypingIndicator {
+  return new TypingIndicator({ show: (channelId) => rest.post(Routes.channelTyping(channelId)), refreshMs: 8_000, now, onError });
 }

@@ -2,17 +2,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../core/config.js';
 import { isLoopbackHost } from '../../core/config-urls.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
-import { InvalidPayloadError, type ChannelEventInput } from '../../core/event.js';
+import { InvalidPayloadError, type ChannelEventInput, type Conversation } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { partProgress } from '../../core/part-progress.js';
+import { TypingIndicator } from '../../core/typing.js';
 import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
 import { parseNotification, type ParseContext } from './parse.js';
 import { postRpc } from './http.js';
 import { plainNetError } from '../../core/net-errors.js';
 import { endpointOf, SignalConnectionError, SignalRpcError, type Endpoint, type Notification } from './rpc.js';
-import { createSend } from './send.js';
-import { Typing } from './typing.js';
+import { createSend, target } from './send.js';
 
 /** `connectors.signal` (core/config.ts). */
 export interface SignalConfig {
@@ -72,7 +72,14 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
   };
   const call = (method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
     link ? link.call(method, params, timeoutMs) : Promise.reject(new SignalConnectionError('signal connector not started'));
-  const typing = new Typing(call, deps.log, deps.now, options.typingRefreshMs);
+  // Signal shows a typing indicator for 15 s unless refreshed.
+  const typing = new TypingIndicator<Pick<Conversation, 'id' | 'kind'>>({
+    show: (conversation) => call('sendTyping', target(conversation), 10_000),
+    keyOf: (conversation) => conversation.id,
+    refreshMs: options.typingRefreshMs ?? 10_000,
+    now: deps.now,
+    onError: (error) => deps.log.debug({ error: (error as Error).message }, 'sendTyping failed'),
+  });
 
   function settings(): { endpoint: Endpoint; account: string } {
     if (!cfg.rpc) throw new ConfigError(`${field('rpc')}: required, e.g. tcp://127.0.0.1:7583 (signal-cli daemon --tcp)`);
@@ -138,7 +145,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     // Stored first: signal-cli will not send it again, so nothing (not even a database read) comes before the store.
     // Typing follows, unless the reply has already begun: a fast reply stops what would otherwise type on after it.
     const conversation = parsed.event.conversation;
-    typing.expect(conversation.id);
+    typing.expect(conversation);
     if (!(await publish(parsed.event))) return typing.startExpected(conversation, false);
     health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });
     // `stopped` after the read: a stop meanwhile has already stopped every indicator.
@@ -177,7 +184,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     log: deps.log,
     selfId: () => selfUuid ?? cfg.account ?? 'self',
     maxMessageChars: cfg.maxMessageChars,
-    onSending: (reply) => typing.stop(reply.address.conversation.id),
+    onSending: (reply) => typing.stop(reply.address.conversation),
   });
 
   return {

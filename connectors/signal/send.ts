@@ -1,14 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectorLog } from '../../core/connector.js';
-import type { Reply } from '../../core/event.js';
+import type { Conversation, Reply } from '../../core/event.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
 import { messageId } from './parse.js';
 import { RATE_LIMIT_ERROR, SignalRpcError } from './rpc.js';
-import { target } from './typing.js';
 
 type Call = (method: string, params: Record<string, unknown>, timeoutMs: number) => Promise<unknown>;
+
+/** Where a Signal message (or typing indicator) goes: a person by ACI (uuid) or a group by its base64 id. */
+export const target = (c: Pick<Conversation, 'id' | 'kind'>): Record<string, unknown> => (c.kind === 'dm' ? { recipient: [c.id] } : { groupId: c.id });
 
 export interface SendDeps {
   call: Call;

@@ -3,13 +3,14 @@ import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { parseUpdate, type ParseContext } from './parse.js';
-import type { Typing } from './typing.js';
+import type { TypingIndicator } from '../../core/typing.js';
+import type { TypingPlace } from './typing.js';
 
 export interface InboundDeps {
   deps: Pick<ConnectorDeps, 'name' | 'store' | 'access' | 'log' | 'gateway'>;
   io: ConnectorIO;
   parse: ParseContext;
-  typing: Typing;
+  typing: TypingIndicator<TypingPlace>;
 }
 
 /** Counts since start, for the log and `check()`. */
@@ -65,14 +66,14 @@ export function createInbound({ deps, io, parse, typing }: InboundDeps) {
     // Shown before the publish, so that a fast reply (which stops it) never comes before "typing…" starts.
     const typingIn = [];
     for (const e of events) if (addressed(e) && (await admittedNow(deps.gateway.access, deps.access, e))) typingIn.push(e.conversation);
-    for (const c of typingIn) typing.start(c.id, c.threadId);
+    for (const c of typingIn) typing.start(c);
     if (events.length > 0) {
       try {
         await io.publish(events);
       } catch (error) {
         // The valid ones are enqueued and the bad ones audited by publish itself: the batch is done.
         if (!(error instanceof InvalidPayloadError)) {
-          for (const c of typingIn) typing.stop(c.id, c.threadId);
+          for (const c of typingIn) typing.stop(c);
           throw error;
         }
       }

@@ -13,7 +13,7 @@ import type { BotIdentity } from './parse.js';
 import { startPoller, type PollerOptions } from './poller.js';
 import { MESSAGE_UPDATES } from './schema.js';
 import { createSender } from './send.js';
-import { Typing } from './typing.js';
+import { telegramTyping } from './typing.js';
 import { createWebhookHandler, SECRET_TOKEN } from './webhook.js';
 
 export type TelegramConfig = NonNullable<Config['connectors']['telegram']>;
@@ -64,10 +64,7 @@ export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: Tel
   const actor = `connector:${deps.name}`;
   const audit = (kind: string, data: Record<string, unknown>, subject?: string) =>
     deps.store.appendAudit([{ kind, actor, ...(subject ? { subject } : {}), data }]);
-  const typing = new Typing(
-    (chat, thread) => bot.api.sendChatAction(chat, 'typing', thread !== undefined ? { message_thread_id: Number(thread) } : {}),
-    options.typingRefreshMs,
-  );
+  const typing = telegramTyping(bot.api, options.typingRefreshMs);
   let inbound: ReturnType<typeof createInbound> | undefined;
   let poller: ReturnType<typeof startPoller> | undefined;
 

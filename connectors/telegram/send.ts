@@ -6,7 +6,8 @@ import type { PartProgress } from '../../core/part-progress.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
 import { describe, isApiError, isEntityError, isNotModified, toJobError } from './errors.js';
 import { grammySignal } from './signal.js';
-import type { Typing } from './typing.js';
+import type { TypingIndicator } from '../../core/typing.js';
+import type { TypingPlace } from './typing.js';
 
 export interface SenderDeps {
   api: Api;
@@ -14,7 +15,7 @@ export interface SenderDeps {
   progress: PartProgress;
   limit: Limit;
   log: ConnectorLog;
-  typing: Typing;
+  typing: TypingIndicator<TypingPlace>;
   /** Told when a part had to go out as plain text, so it can be audited. */
   onPlainFallback(reply: Reply, part: number, why: string): Promise<void>;
 }
@@ -64,7 +65,7 @@ export function createSender({ api, progress, limit, log, typing, onPlainFallbac
     const thread = conversation.threadId !== undefined ? Number(conversation.threadId) : undefined;
     const quote = conversation.kind !== 'dm' && reply.replyTo !== undefined && /^\d+$/.test(reply.replyTo) ? Number(reply.replyTo) : undefined;
     // A draft keeps "typing…" going; the final reply ends it.
-    if (reply.kind !== 'draft') typing.stop(conversation.id, conversation.threadId);
+    if (reply.kind !== 'draft') typing.stop(conversation);
     try {
       if (options.replace !== undefined && sent.length === 0 && parts.length > 0) {
         await edit(conversation.id, options.replace, parts[0]!, signal);

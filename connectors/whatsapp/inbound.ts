@@ -4,7 +4,7 @@ import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { parseMessage, parseUpsert, type ParseContext } from './parse.js';
-import type { Typing } from './send.js';
+import type { TypingIndicator } from '../../core/typing.js';
 import type { WaKey, WaQuoted, WaSocket } from './socket.js';
 
 export const WATERMARK_KEY = 'inbound:watermark';
@@ -14,7 +14,7 @@ export interface InboundDeps {
   deps: Pick<ConnectorDeps, 'name' | 'store' | 'access' | 'log' | 'gateway'>;
   io: ConnectorIO;
   parse: ParseContext;
-  typing: Typing;
+  typing: TypingIndicator;
   socket(): WaSocket | undefined;
   /** Seconds: history-sync (`append`) messages older than this were handled before (or predate the link). */
   watermark: number;

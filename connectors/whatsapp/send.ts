@@ -4,6 +4,7 @@ import type { SendReply } from '../../core/outbound.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
+import { TypingIndicator } from '../../core/typing.js';
 import type { WaQuoted, WaSocket } from './socket.js';
 
 export interface SenderDeps {
@@ -15,7 +16,7 @@ export interface SenderDeps {
   log: ConnectorLog;
   /** The inbound message a reply quotes, if it is still remembered (see Quotes). */
   quoted(conversationId: string, messageId: string): WaQuoted | undefined;
-  typing: Typing;
+  typing: TypingIndicator;
   /** Minimum gap between any two messages this account sends: bursts get WhatsApp accounts banned. */
   spacingMs: number;
 }
@@ -72,61 +73,8 @@ export function createSender(d: SenderDeps): SendReply {
   };
 }
 
-/**
- * "typing…" while the backend works: WhatsApp shows `composing` for a while, so it is refreshed until the reply goes
- * out (then `paused`), and given up after maxMs so a silent backend does not type forever.
- */
-export class Typing {
-  private readonly active = new Map<string, { timer: NodeJS.Timeout; until: number }>();
-  /** Chats with messages being stored whose reply has not begun yet. */
-  private readonly expected = new Set<string>();
-
-  constructor(
-    private readonly socket: () => WaSocket | undefined,
-    private readonly refreshMs = 10_000,
-    private readonly maxMs = 60_000,
-  ) {}
-
-  private presence(type: 'composing' | 'paused', jid: string): void {
-    void this.socket()?.sendPresenceUpdate(type, jid).catch(() => undefined);
-  }
-
-  start(jid: string): void {
-    const until = Date.now() + this.maxMs;
-    const running = this.active.get(jid);
-    if (running) return void (running.until = until);
-    const timer = setInterval(() => {
-      const entry = this.active.get(jid);
-      if (!entry || Date.now() >= entry.until) this.stop(jid);
-      else this.presence('composing', jid);
-    }, this.refreshMs);
-    timer.unref();
-    this.active.set(jid, { timer, until });
-    this.presence('composing', jid);
-  }
-
-  /** Messages for the chat are being stored: typing may start for them once they are, see `startExpected`. */
-  expect(jid: string): void {
-    this.expected.add(jid);
-  }
-
-  /** Starts typing (when `show`) for stored messages, unless their reply went out meanwhile (which stopped it). */
-  startExpected(jid: string, show: boolean): void {
-    if (this.expected.delete(jid) && show) this.start(jid);
-  }
-
-  stop(jid: string): void {
-    this.expected.delete(jid);
-    const entry = this.active.get(jid);
-    if (!entry) return;
-    clearInterval(entry.timer);
-    this.active.delete(jid);
-    this.presence('paused', jid);
-  }
-
-  stopAll(): void {
-    this.expected.clear();
-    for (const { timer } of this.active.values()) clearInterval(timer);
-    this.active.clear();
-  }
+/** WhatsApp shows `composing` for a while: refreshed until the reply goes out, then `paused` at once. */
+export function whatsappTyping(socket: () => WaSocket | undefined, refreshMs = 10_000): TypingIndicator {
+  const presence = (type: 'composing' | 'paused') => async (jid: string) => socket()?.sendPresenceUpdate(type, jid);
+  return new TypingIndicator({ show: presence('composing'), hide: presence('paused'), refreshMs });
 }

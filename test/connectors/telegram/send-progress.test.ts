@@ -2,7 +2,7 @@ import { Api } from 'grammy';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createSender } from '../../../connectors/telegram/send.js';
-import { Typing } from '../../../connectors/telegram/typing.js';
+import { TypingIndicator } from '../../../core/typing.js';
 import { startFakeTelegram } from '../../fakes/telegram/server.js';
 import { plainReply, sharedProgress } from '../../helpers/part-progress.js';
 import { cleanups } from '../../helpers/wait.js';
@@ -21,7 +21,7 @@ describe('telegram sender across a restart', () => {
         progress: shared.progress,
         limit: { max: 4_096, unit: 'utf16' },
         log: pino({ level: 'silent' }),
-        typing: new Typing(async () => undefined),
+        typing: new TypingIndicator({ show: async () => undefined, keyOf: (c: { id: string }) => c.id, refreshMs: 4_500 }),
         onPlainFallback: async () => undefined,
       });
     const text = Array.from({ length: 2_000 }, (_, i) => `w${i}`).join(' ').slice(0, 12_000);

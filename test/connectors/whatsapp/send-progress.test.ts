@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createSender, Typing } from '../../../connectors/whatsapp/send.js';
+import { createSender, whatsappTyping } from '../../../connectors/whatsapp/send.js';
 import type { WaSocket } from '../../../connectors/whatsapp/socket.js';
 import { plainReply, sharedProgress } from '../../helpers/part-progress.js';
 import { cleanups } from '../../helpers/wait.js';
@@ -37,7 +37,7 @@ describe('whatsapp sender across a restart', () => {
         limit: { max: 1_000, unit: 'utf16' },
         log: pino({ level: 'silent' }),
         quoted: () => undefined,
-        typing: new Typing(() => s),
+        typing: whatsappTyping(() => s),
         spacingMs: 0,
       });
     const text = Array.from({ length: 500 }, (_, i) => `w${i}`).join(' ');

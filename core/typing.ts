@@ -1,0 +1,97 @@
+/** What a platform needs to show "typing…" somewhere: its request, and how two places are told apart. */
+export interface TypingOptions<T> {
+  /** One indicator request; a platform shows it for a few seconds. */
+  show(target: T): Promise<unknown>;
+  /** Ends the indicator at once, where the platform can (WhatsApp's `paused`); elsewhere the reply itself ends it. */
+  hide?(target: T): Promise<unknown>;
+  /** Tells places apart (a chat and a topic in it are two); the target itself when it is a string. */
+  keyOf?(target: T): string;
+  /** Re-sent this often: a little less than the platform shows one request for. */
+  refreshMs: number;
+  /** Given up after this long. */
+  maxMs?: number;
+  now?: () => number;
+  /** A failed request costs only the indicator: reported here, never thrown. */
+  onError?(error: unknown): void;
+}
+
+const MAX_MS = 60_000;
+
+/**
+ * "typing…" while the assistant works, for every connector: refreshed until the reply goes out (`stop`) or `maxMs`
+ * passes, so an event that is never answered (a sender access refuses, a silent backend) does not type forever.
+ *
+ * Where a message must be stored before anything else (Signal and WhatsApp will not send it again), typing cannot
+ * start before the store, and a fast reply may go out meanwhile: `expect` marks the place before the store, the
+ * reply's `stop` clears the mark, and `startExpected` after the store starts typing only if the mark is still there.
+ */
+export class TypingIndicator<T = string> {
+  private readonly active = new Map<string, { timer: NodeJS.Timeout; until: number }>();
+  private readonly expected = new Set<string>();
+  private readonly keyOf: (target: T) => string;
+  private readonly now: () => number;
+  private readonly maxMs: number;
+
+  constructor(private readonly options: TypingOptions<T>) {
+    this.keyOf = options.keyOf ?? String;
+    this.now = options.now ?? Date.now;
+    this.maxMs = options.maxMs ?? MAX_MS;
+  }
+
+  start(target: T): void {
+    const key = this.keyOf(target);
+    const until = this.now() + this.maxMs;
+    const running = this.active.get(key);
+    // Already showing: another message for the same place (a catch-up brings many) extends it, with no request more.
+    if (running) return void (running.until = until);
+    const timer = setInterval(() => {
+      const entry = this.active.get(key);
+      if (!entry || this.now() >= entry.until) this.stop(target);
+      else this.request(this.options.show, target);
+    }, this.options.refreshMs);
+    // Never what keeps a process alive: the connector stops every indicator when it stops.
+    timer.unref();
+    this.active.set(key, { timer, until });
+    this.request(this.options.show, target);
+  }
+
+  /** A message for `target` is being stored; see `startExpected`. */
+  expect(target: T): void {
+    this.expected.add(this.keyOf(target));
+  }
+
+  /** Starts typing (when `show`) for a stored message, unless its reply began meanwhile. */
+  startExpected(target: T, show: boolean): void {
+    if (this.expected.delete(this.keyOf(target)) && show) this.start(target);
+  }
+
+  stop(target: T): void {
+    const key = this.keyOf(target);
+    this.expected.delete(key);
+    const entry = this.active.get(key);
+    if (!entry) return;
+    clearInterval(entry.timer);
+    this.active.delete(key);
+    if (this.options.hide) this.request(this.options.hide, target);
+  }
+
+  isActive(target: T): boolean {
+    return this.active.has(this.keyOf(target));
+  }
+
+  /** Stops every indicator quietly: the connector is going away, and so is its connection. */
+  stopAll(): void {
+    this.expected.clear();
+    for (const { timer } of this.active.values()) clearInterval(timer);
+    this.active.clear();
+  }
+
+  private request(send: (target: T) => Promise<unknown>, target: T): void {
+    const report = (error: unknown) => this.options.onError?.(error);
+    try {
+      send(target).catch(report);
+    } catch (error) {
+      report(error);
+    }
+  }
+}
