@@ -17,10 +17,10 @@ export interface Plug<State = unknown, Options = Record<string, unknown>> {
   /** Plugs that count, charge or act (limits, budgets, pairing, commands) do so once per turn, not once per draft. */
   readonly skipsDrafts?: boolean;
   /**
-   * The options `init` takes. Config load checks every pipeline entry against it, so a bad option is a config error
-   * naming its field before any process starts; `init` gets them parsed. Without it, `init` gets them as written.
+   * The options `init` takes (`NO_OPTIONS` for none). Config load checks every pipeline entry against it, so a bad
+   * option is a config error naming its field before any process starts; `init` gets them parsed, as typed.
    */
-  readonly options?: z.ZodType<Options>;
+  readonly options: z.ZodType<Options>;
   init(options: Options, services: PlugServices): State;
   call(ctx: Context, state: State): Context | Promise<Context>;
 }
@@ -121,7 +121,6 @@ export function plugOptions(entry: PipelineEntry, registry: ReadonlyMap<string, 
   const { plug: name, ...options } = typeof entry === 'string' ? { plug: entry } : entry;
   const plug = registry.get(name);
   if (!plug) throw new PlugConfigError(`unknown plug "${name}" (known: ${[...registry.keys()].join(', ')})`);
-  if (!plug.options) return { plug, options };
   const parsed = plug.options.safeParse(options);
   if (parsed.success) return { plug, options: parsed.data };
   const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'options'}: ${i.message}`);

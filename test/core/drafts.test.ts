@@ -6,7 +6,7 @@ import { parseConfig } from '../../core/config.js';
 import { draftStream, type DraftOptions } from '../../core/drafts.js';
 import { parseChannelEvent, type Reply } from '../../core/event.js';
 import { EditRefusedError, outboundHandler, type SendOptions } from '../../core/outbound.js';
-import { halt, type Context, type Plug } from '../../core/plug.js';
+import { halt, NO_OPTIONS, type Context, type Plug } from '../../core/plug.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { talk, type RuntimeAssistant } from '../../core/talk.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
@@ -106,9 +106,9 @@ const slowBackend = (pieces: string[], pauseMs: number): Backend => ({
 describe('talk: drafts pass the response and outbound plugs', () => {
   it('shapes drafts with text plugs, skips counting plugs on drafts, and stops drafts a plug halts', async () => {
     const counted: string[] = [];
-    const shout: Plug = { name: 'shout', init: () => ({}), call: (ctx: Context) => ({ ...ctx, reply: { ...ctx.reply!, text: ctx.reply!.text.toUpperCase() } }) };
-    const count: Plug = { name: 'count', skipsDrafts: true, init: () => ({}), call: (ctx: Context) => (counted.push(ctx.reply!.text), ctx) };
-    const gate: Plug = { name: 'gate', init: () => ({}), call: (ctx: Context) => (ctx.draft && ctx.reply!.text.includes('STOP') ? halt(ctx, 'gate', 'draft held') : ctx) };
+    const shout: Plug = { name: 'shout', options: NO_OPTIONS, init: () => ({}), call: (ctx: Context) => ({ ...ctx, reply: { ...ctx.reply!, text: ctx.reply!.text.toUpperCase() } }) };
+    const count: Plug = { name: 'count', skipsDrafts: true, options: NO_OPTIONS, init: () => ({}), call: (ctx: Context) => (counted.push(ctx.reply!.text), ctx) };
+    const gate: Plug = { name: 'gate', options: NO_OPTIONS, init: () => ({}), call: (ctx: Context) => (ctx.draft && ctx.reply!.text.includes('STOP') ? halt(ctx, 'gate', 'draft held') : ctx) };
     const config = parseConfig({});
     const assistant: RuntimeAssistant = {
       name: 'default',

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { EchoBackend } from '../../core/backends/echo.js';
 import { LIFECYCLE_EVENTS, parseConfig, type LifecycleEvent } from '../../core/config.js';
 import { parseChannelEvent } from '../../core/event.js';
-import { buildPipelines, halt, PlugConfigError, runPipeline, type AnyPlug, type Context } from '../../core/plug.js';
+import { buildPipelines, halt, NO_OPTIONS, PlugConfigError, runPipeline, type AnyPlug, type Context } from '../../core/plug.js';
 import { talk } from '../../core/talk.js';
 import { makeEvent } from '../helpers/tmp.js';
 import { startTestGateway } from '../helpers/gateway.js';
@@ -23,13 +24,13 @@ function contextFor(text = 'hi'): Context {
 }
 
 const step = (plug: AnyPlug, options: Record<string, unknown> = {}) => ({ plug, state: plug.init(options, services()) });
-const recorder = (name: string, seen: string[]): AnyPlug => ({ name, init: (o) => o, call: (ctx) => (seen.push(`${name}@${ctx.stage}`), ctx) });
+const recorder = (name: string, seen: string[]): AnyPlug => ({ name, options: NO_OPTIONS, init: (o) => o, call: (ctx) => (seen.push(`${name}@${ctx.stage}`), ctx) });
 
 describe('plug runner', () => {
   it('runs init once and call per event, passing assigns along', async () => {
     let inits = 0;
-    const setter: AnyPlug = { name: 'setter', init: (o) => (inits++, o.value), call: (ctx, v) => ({ ...ctx, assigns: { ...ctx.assigns, v } }) };
-    const reader: AnyPlug = { name: 'reader', init: () => null, call: (ctx) => ({ ...ctx, text: `${ctx.text}:${String(ctx.assigns.v)}` }) };
+    const setter: AnyPlug = { name: 'setter', options: z.object({ value: z.number() }), init: (o) => (inits++, o.value), call: (ctx, v) => ({ ...ctx, assigns: { ...ctx.assigns, v } }) };
+    const reader: AnyPlug = { name: 'reader', options: NO_OPTIONS, init: () => null, call: (ctx) => ({ ...ctx, text: `${ctx.text}:${String(ctx.assigns.v)}` }) };
     const steps = [step(setter, { value: 42 }), step(reader)];
     expect((await runPipeline(steps, contextFor('a'))).text).toBe('a:42');
     expect((await runPipeline(steps, contextFor('b'))).text).toBe('b:42');
@@ -38,7 +39,7 @@ describe('plug runner', () => {
 
   it('stops at a halt, names the halting plug and audits it', async () => {
     const seen: string[] = [];
-    const stopper: AnyPlug = { name: 'stopper', init: () => null, call: (ctx) => halt(ctx, 'stopper', 'no', 'go away') };
+    const stopper: AnyPlug = { name: 'stopper', options: NO_OPTIONS, init: () => null, call: (ctx) => halt(ctx, 'stopper', 'no', 'go away') };
     const out = await runPipeline([step(recorder('one', seen)), step(stopper), step(recorder('two', seen))], contextFor());
     expect(seen).toEqual(['one@inbound']);
     expect(out.halt).toEqual({ plug: 'stopper', reason: 'no', notice: 'go away' });
@@ -46,12 +47,12 @@ describe('plug runner', () => {
   });
 
   it('turns a throw or a bad return value into a halt of that event, audited', async () => {
-    const thrower: AnyPlug = { name: 'thrower', init: () => null, call: () => { throw new Error('boom'); } };
+    const thrower: AnyPlug = { name: 'thrower', options: NO_OPTIONS, init: () => null, call: () => { throw new Error('boom'); } };
     const out = await runPipeline([step(thrower)], contextFor());
     expect(out.halted).toBe(true);
     expect(out.halt?.reason).toContain('boom');
     expect(out.private.audit[0]).toMatchObject({ kind: 'plug.error', actor: 'plug:thrower' });
-    const forgetful: AnyPlug = { name: 'forgetful', init: () => null, call: () => undefined as unknown as Context };
+    const forgetful: AnyPlug = { name: 'forgetful', options: NO_OPTIONS, init: () => null, call: () => undefined as unknown as Context };
     const out2 = await runPipeline([step(forgetful)], contextFor());
     expect(out2.halt?.reason).toMatch(/forgetful.*returned undefined/);
   });
@@ -75,7 +76,7 @@ describe('plug runner', () => {
   });
 
   it('a plug that throws halts only its own event: the worker answers the next one', async () => {
-    const fragile: AnyPlug = { name: 'fragile', init: () => null, call: (ctx) => { if (ctx.text === 'explode') throw new Error('kaboom'); return ctx; } };
+    const fragile: AnyPlug = { name: 'fragile', options: NO_OPTIONS, init: () => null, call: (ctx) => { if (ctx.text === 'explode') throw new Error('kaboom'); return ctx; } };
     const gw = await startTestGateway({ config: { access: { dm: 'open' }, assistants: { a: { pipelines: { inbound: ['fragile'] } } } }, plugs: [fragile] });
     try {
       await gw.publish([makeEvent({ text: 'explode' })]);
