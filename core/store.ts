@@ -78,6 +78,11 @@ export interface Store {
    * through the connection the embedded queue acknowledges on; a store elsewhere (PostgreSQL) offers `commit` alone.
    */
   turnCommit(turn: TurnRecord): HopCommit<QueuedReply[]>;
+  /**
+   * Marks an event handled with no replies, with `audit`, unless its turn committed first (then false): a surface
+   * that already answered its caller (shutdown, timeout) must not have the turn run later for nobody.
+   */
+  abandonTurn(dedupeKey: string, eventId: string, audit: AuditInput[]): Promise<boolean>;
   appendAudit(entries: AuditInput[]): Promise<void>;
   /** A workspace's usage from `fromDay` (YYYY-MM-DD, UTC) on. */
   usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals>;

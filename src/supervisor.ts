@@ -189,8 +189,8 @@ export class Supervisor {
     }
   }
 
-  /** SIGTERM to every child, SIGKILL to any still running after `graceMs`. */
-  async stop(graceMs = 9_000): Promise<void> {
+  /** SIGTERM to every child, SIGKILL to any still running after `graceMs`: a child drains for 8 s, then hands back. */
+  async stop(graceMs = 8_500): Promise<void> {
     this.stopping = true;
     for (const child of this.oneOffs) child.kill('SIGKILL');
     const running = [...this.children.values()].filter((m) => {

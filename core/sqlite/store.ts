@@ -186,8 +186,13 @@ export class SqliteStore implements Store {
       const fresh = this
         .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at, replies) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(turn.dedupeKey, turn.eventId, at, replies);
-      // Another delivery of the same platform message committed first: its replies go on, and nothing of ours.
-      if (fresh.changes === 0) return this.committedReplies(turn.dedupeKey) ?? [];
+      // Another delivery of the same platform message committed first, or a surface gave the turn up: its replies go
+      // on, and nothing of ours but the audit (this turn's backend call did happen) and a note that it was discarded.
+      if (fresh.changes === 0) {
+        const discarded = { kind: 'turn.discarded', actor: 'worker', subject: turn.eventId, data: { why: 'the event was already handled or given up' } };
+        this.audit.appendPrepared([...audit, ...this.audit.prepare([discarded])]);
+        return this.committedReplies(turn.dedupeKey) ?? [];
+      }
       if (turn.sessionId !== undefined && turn.history.length > 0) {
         this.insertMessages(turn.history.length).run(turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, turn.eventId, at]));
       }
@@ -203,6 +208,17 @@ export class SqliteStore implements Store {
       return turn.replies;
     };
     return { commit: () => this.group.run(write), joinable: { connection: this.db, write } };
+  }
+
+  async abandonTurn(dedupeKey: string, eventId: string, audit: AuditInput[]): Promise<boolean> {
+    const prepared = this.audit.prepare(audit);
+    return this.group.run(() => {
+      const marked = this.sql("INSERT INTO processed_events (dedupe_key, event_id, processed_at, replies) VALUES (?, ?, ?, '[]') ON CONFLICT DO NOTHING")
+        .run(dedupeKey, eventId, now());
+      if (marked.changes === 0) return false;
+      this.audit.appendPrepared(prepared);
+      return true;
+    });
   }
 
   async usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals> {

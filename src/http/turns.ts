@@ -14,6 +14,7 @@ export const STOPPED_TEXT = 'The gateway is shutting down; please try again in a
 
 /** On shutdown, turns in flight are waited for this long (the worker drains meanwhile) before they are let go. */
 const DRAIN_MS = 6_000;
+const ABANDON_MS = 500;
 
 /**
  * A surface of the HTTP server (the OpenAI-compatible API, web chat) as a connector: it publishes events on
@@ -29,7 +30,7 @@ export class TurnClient {
 
   constructor(
     private readonly queue: QueueDriver,
-    private readonly store: Pick<Store, 'appendAudit' | 'beginSend' | 'completeSend' | 'sentMessageIds' | 'handledTurn'>,
+    private readonly store: Pick<Store, 'appendAudit' | 'beginSend' | 'completeSend' | 'sentMessageIds' | 'handledTurn' | 'abandonTurn'>,
     readonly platform: string,
   ) {}
 
@@ -79,7 +80,11 @@ export class TurnClient {
           void sleep(100).then(resolve);
         });
       }
-      return { kind: this.stopped ? 'stopped' : 'timeout' };
+      const kind = this.stopped ? 'stopped' : 'timeout';
+      // The caller is answered now (503, a timeout): the turn must not run later, after a restart, for nobody.
+      const entry = { kind: 'turn.abandoned', actor: `surface:${this.platform}`, subject: id, data: { why: kind } };
+      await this.store.abandonTurn(key, id, [entry]).catch(() => undefined);
+      return { kind };
     } finally {
       this.waiting.delete(id);
       this.wake.delete(id);
@@ -92,6 +97,8 @@ export class TurnClient {
     for (const end = Date.now() + DRAIN_MS; this.waiting.size > 0 && Date.now() < end; ) await sleep(50);
     this.stopped = true;
     for (const wake of this.wake.values()) wake();
-    await this.consumer?.close(2_000);
+    // Each turn let go is marked abandoned before the store closes.
+    for (const end = Date.now() + ABANDON_MS; this.waiting.size > 0 && Date.now() < end; ) await sleep(10);
+    await this.consumer?.close(1_500);
   }
 }

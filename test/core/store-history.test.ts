@@ -40,3 +40,27 @@ describe('session history', () => {
     expect(await fresh.history(session.id, 9)).toEqual(await a.history(session.id, 9));
   });
 });
+
+describe('turns given up', () => {
+  it('a given-up event keeps no turn, but the audit keeps what its late turn did', async () => {
+    const tmp = tempDir('mc-abandon-');
+    cleanup.push(() => tmp.remove());
+    const store = await open(join(tmp.dir, 'monkeyclaw.db'));
+    const event = parseChannelEvent(makeEvent({ conversation: { id: 'c1', kind: 'dm' } }));
+    const { session } = await store.ensureSession(event);
+    const gaveUp = { kind: 'turn.abandoned', actor: 'surface:api', subject: 'e1', data: { why: 'stopped' } };
+    expect(await store.abandonTurn('k1', 'e1', [gaveUp])).toBe(true);
+    expect(await store.handledTurn('k1')).toEqual([]);
+    // The worker's turn for it ends after that: its replies and history are dropped, its backend call is audited.
+    const reply = { queue: 'outbound:api', partition: 'p', reply: { text: 'late' } } as never;
+    const late = { kind: 'backend.call', actor: 'worker', subject: 'e1', data: { backend: 'echo' } };
+    const turn = { dedupeKey: 'k1', eventId: 'e1', sessionId: session.id, history: [{ role: 'user' as const, text: 'hi' }], audit: [late], replies: [reply] };
+    expect(await store.turnCommit(turn).commit()).toEqual([]);
+    expect(await store.history(session.id, 10)).toEqual([]);
+    expect((await store.auditTail(10)).map((e) => e.kind)).toEqual(['turn.abandoned', 'backend.call', 'turn.discarded']);
+    // A turn that committed first wins over a later give-up.
+    await store.turnCommit({ ...turn, dedupeKey: 'k2', eventId: 'e2', audit: [] }).commit();
+    expect(await store.abandonTurn('k2', 'e2', [gaveUp])).toBe(false);
+    expect(await store.handledTurn('k2')).toEqual([reply]);
+  });
+});

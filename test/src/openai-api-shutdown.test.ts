@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startOpenAIFake } from '../fakes/openai-server.js';
@@ -47,5 +48,23 @@ describe('OpenAI-compatible API at shutdown', () => {
     await expect(read).rejects.toThrow(/shutting down/);
     expect(await exited(gateway)).toBe(0);
     expect(Date.now() - stopAt).toBeLessThan(10_000);
-  }, 60_000);
+
+    // The caller was told to try again: after a restart, the turn it gave up is not run for nobody.
+    expect((await runCli(['audit', 'tail', '-n', '50'], { cwd: tmp.dir })).stdout).toMatch(/turn\.abandoned.*surface:api/);
+    gateway = spawnCli(['start'], { cwd: tmp.dir });
+    await until(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), 30_000);
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'), { readonly: true });
+    const inbound = db.prepare("SELECT count(*) FROM queue_jobs WHERE queue = 'inbound'").pluck();
+    try {
+      // The unfinished job was handed back at shutdown; the worker takes it up again and finds it given up.
+      await until(() => inbound.get() === 0, 20_000);
+    } finally {
+      db.close();
+    }
+    const answer = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'again' }] });
+    expect(answer.choices[0]?.message.content).toBe('Hello there');
+    expect(gpt.chatRequests()).toHaveLength(2);
+    gateway.kill('SIGTERM');
+    expect(await exited(gateway)).toBe(0);
+  }, 90_000);
 });
