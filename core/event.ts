@@ -101,11 +101,22 @@ export const channelEventSchema = z
     assistant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
     platformMessageId: id,
     receivedAt: z.iso.datetime(),
+    /**
+     * When the platform's server took the message (or the edit), where the server stamps it and not the sender's
+     * device (Telegram, Discord, Slack): rate limits count a backlog read after downtime at the pace it was sent.
+     */
+    sentAt: z.iso.datetime().optional(),
   })
   .strict()
   .refine((e) => e.tooLongChars === undefined || e.text === '', { message: 'a text that is too long is left out', path: ['text'] });
 
 export type ChannelEvent = z.infer<typeof channelEventSchema>;
+
+/** `sentAt` from a platform's timestamp in milliseconds; nothing when the platform gave none that makes sense. */
+export function sentAt(ms: number | undefined): { sentAt?: string } {
+  const time = ms === undefined ? NaN : new Date(ms).getTime();
+  return Number.isNaN(time) ? {} : { sentAt: new Date(time).toISOString() };
+}
 export type ChannelEventInput = z.input<typeof channelEventSchema>;
 export type Conversation = z.infer<typeof conversationSchema>;
 

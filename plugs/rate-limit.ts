@@ -30,12 +30,18 @@ interface State {
 }
 
 /**
- * Would the rest of the inbound pipeline answer this event? Only then may it hear a notice, and only then does it
- * draw on the conversation's and workspace's buckets: a busy group's chatter that does not address the assistant,
- * or a swarm of unknown senders, must not use up what the admitted users of a workspace share.
+ * Would access admit this (addressed) event? Only then may it hear a notice, and only then does it draw on the
+ * conversation's and workspace's buckets: a swarm of unknown senders must not use up what the admitted users of a
+ * workspace share.
  */
-const answerable = (config: Config, event: ChannelEvent, overrides: Overrides): boolean =>
-  decideAccess(config.access, event, overrides).admitted && isAddressed(config.channels, event);
+const admitted = (config: Config, event: ChannelEvent, overrides: Overrides): boolean => decideAccess(config.access, event, overrides).admitted;
+
+/**
+ * When the message counts: when it was sent, where its platform's server stamps it, so that a backlog read after
+ * downtime is counted at the pace its senders sent it, not all at once. Never later than now: a bucket is refilled
+ * by time that has passed, not by a clock ahead of ours.
+ */
+const countedAt = (event: ChannelEvent, now: number): number => Math.min(now, event.sentAt ? Date.parse(event.sentAt) : now);
 
 const workspaceOf = (ctx: Context, config: Config): string =>
   ctx.session?.workspaceId ?? configuredWorkspace(config, ctx.event) ?? 'default';
@@ -43,9 +49,10 @@ const workspaceOf = (ctx: Context, config: Config): string =>
 /**
  * Token buckets per sender, conversation and workspace, shared by all workers through the limiter store. It runs
  * first in the inbound pipeline, so a flood from one unknown sender neither triggers pairing codes nor costs
- * backend tokens. The per-sender bucket counts every event; only admitted senders are ever told they are limited,
- * and only once per limited period (each time on a surface that waits for an answer, like the API); everyone else
- * is dropped silently (the runner audits every halt).
+ * backend tokens. The per-sender bucket counts every event that addresses the assistant (group chatter is never
+ * answered and costs nothing); only admitted senders are told they are limited, and only once per limited period
+ * (each time on a surface that waits for an answer, like the API); everyone else is dropped silently (the runner
+ * audits every halt).
  */
 export const rateLimitPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   name: 'rate-limit',
@@ -58,7 +65,8 @@ export const rateLimitPlug: Plug<State, z.infer<typeof optionsSchema>> = {
     return { limits, limiter: services.limiter, config: services.config, now: () => services.now(), access: services.access };
   },
   async call(ctx, { limits, limiter, config, now, access }) {
-    const shared = answerable(config, ctx.event, await overridesFor(access, ctx.event));
+    if (!isAddressed(config.channels, ctx.event)) return ctx;
+    const shared = admitted(config, ctx.event, await overridesFor(access, ctx.event));
     const buckets: Array<[scope: string, key: string, perMinute: number]> = [['sender', senderIdentity(ctx.event), limits.perSender]];
     if (shared) {
       buckets.push(['conversation', conversationIdentity(ctx.event), limits.perConversation]);
@@ -67,7 +75,7 @@ export const rateLimitPlug: Plug<State, z.infer<typeof optionsSchema>> = {
     const takes = await takeInOrder(
       limiter,
       buckets.map(([scope, key, perMinute]) => ({ key: `${scope}:${key}`, capacity: perMinute, refillPerMs: perMinute / MINUTE_MS })),
-      now(),
+      countedAt(ctx.event, now()),
     );
     const denied = takes.findIndex((t) => !t.allowed);
     if (denied < 0) return ctx;

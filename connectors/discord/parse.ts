@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { inboundText, type ChannelEventInput, type Conversation } from '../../core/event.js';
+import { inboundText, sentAt, type ChannelEventInput, type Conversation } from '../../core/event.js';
 
 /**
  * Discord's Message object (and the MESSAGE_CREATE / MESSAGE_UPDATE extra fields), as far as the connector reads it.
@@ -158,6 +158,7 @@ export function toChannelEvent(m: DiscordMessage, ctx: ParseContext): Verdict {
       // mark nor published twice when Discord redelivers it.
       platformMessageId: ctx.edited ? `${m.id}:edited:${m.edited_timestamp}` : m.id,
       receivedAt: ctx.receivedAt,
+      ...sentAt(Date.parse((ctx.edited ? m.edited_timestamp : undefined) ?? m.timestamp)),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { inboundText, type ChannelEventInput } from '../../core/event.js';
+import { inboundText, sentAt, type ChannelEventInput } from '../../core/event.js';
 
 /**
  * Slack Events API payloads (the `event_callback` wrapper, identical over Socket Mode and HTTP) to ChannelEvents.
@@ -141,6 +141,7 @@ async function fromMessage(eventId: string, where: Where, m: Message, how: { men
     ...(ctx.assistant ? { assistant: ctx.assistant } : {}),
     platformMessageId: messageId,
     receivedAt: new Date(ctx.now()).toISOString(),
+    ...sentAt(Number((how.edited ? m.edited?.ts : undefined) ?? m.ts) * 1000),
   };
   return { kind: 'event', eventId, event };
 }

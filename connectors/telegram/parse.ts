@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { inboundText, type ChannelEventInput } from '../../core/event.js';
+import { inboundText, sentAt, type ChannelEventInput } from '../../core/event.js';
 import {
   envelopeSchema,
   MESSAGE_BASE_FIELDS,
@@ -96,6 +96,7 @@ function normalize(updateId: number, type: MessageUpdate, m: TelegramMessage, ct
     ...(ctx.assistant ? { assistant: ctx.assistant } : {}),
     platformMessageId,
     receivedAt: new Date(ctx.now()).toISOString(),
+    ...sentAt(((edited ? m.edit_date : undefined) ?? m.date) * 1000),
   };
   return { kind: 'event', updateId, event };
 }

@@ -116,6 +116,29 @@ describe('rate-limit plug: per sender', () => {
   });
 });
 
+describe('rate-limit plug: a backlog after downtime', () => {
+  const sentAgo = (sender: string, agoMs: number, now: number) => ({ ...dm(sender), sentAt: new Date(now - agoMs).toISOString() });
+
+  it('counts messages at the pace their platform stamped them, not all at once', async () => {
+    const { clock, services } = setup({ dm: 'allowlist', allow: ['telegram:42', 'telegram:43'] });
+    const call = initPlug(rateLimitPlug, { perSender: 3 }, services);
+    // Ten messages sent 30 s apart while the gateway was down, read in one go: each came at an allowed pace.
+    for (let i = 10; i > 0; i--) expect((await call(sentAgo('42', i * 30_000, clock.now))).halted).toBe(false);
+    // Ten sent within the same second were a burst then, and are limited now.
+    const burst = [];
+    for (let i = 0; i < 10; i++) burst.push(await call(sentAgo('43', 60_000, clock.now)));
+    expect(burst.filter((r) => r.halted)).toHaveLength(7);
+  });
+
+  it('a time stamped ahead of ours refills nothing', async () => {
+    const { clock, services } = setup();
+    const call = initPlug(rateLimitPlug, { perSender: 2 }, services);
+    const results = [];
+    for (let i = 1; i <= 4; i++) results.push(await call(sentAgo('42', -i * 3_600_000, clock.now)));
+    expect(results.map((r) => r.halted)).toEqual([false, false, true, true]);
+  });
+});
+
 describe('rate-limit plug: per conversation and workspace', () => {
   it('limits a group as a whole across its members, with one notice', async () => {
     const { services } = setup();
@@ -124,6 +147,14 @@ describe('rate-limit plug: per conversation and workspace', () => {
     for (const s of ['1', '2', '3', '4', '5']) results.push(await call(group(s)));
     expect(results.map((r) => r.halt?.reason)).toEqual([undefined, undefined, undefined, 'conversation-limit', 'conversation-limit']);
     expect(results.filter((r) => r.halt?.notice === RATE_LIMIT_NOTICE)).toHaveLength(1);
+  });
+
+  it('charges neither the sender nor the group for chatter that does not address the assistant', async () => {
+    const { services } = setup();
+    const call = initPlug(rateLimitPlug, { perSender: 3 }, services);
+    for (let i = 0; i < 10; i++) expect((await call(group('7', false))).halted).toBe(false);
+    // A chatty member can still address the assistant.
+    expect((await call(group('7'))).halted).toBe(false);
   });
 
   it('does not charge the group for chatter that does not address the assistant', async () => {

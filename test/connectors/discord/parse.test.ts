@@ -33,6 +33,8 @@ describe('discord parse: Message object to ChannelEvent', () => {
       mentionsBot: false,
       edited: false,
       platformMessageId: '334385199974967042',
+      // Discord's server stamped it (`timestamp`): a backlog is rate-limited at the pace it was sent.
+      sentAt: '2017-07-11T17:27:07.299Z',
     });
     expect(e.conversation.threadId).toBeUndefined();
   });

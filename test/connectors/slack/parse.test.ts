@@ -33,6 +33,8 @@ describe('slack parse', () => {
       edited: false,
       platformMessageId: 'D024BE91L:1355517523.000005',
       receivedAt: '2024-05-01T12:00:00.000Z',
+      // Slack's server stamped it (`ts`): a backlog is rate-limited at the pace it was sent.
+      sentAt: '2012-12-14T20:38:43.000Z',
     });
     expect(e.conversation.threadId).toBeUndefined();
   });

@@ -24,6 +24,8 @@ describe('telegram parse: documented updates to ChannelEvents', () => {
       assistant: 'default',
       platformMessageId: '1365',
       receivedAt: '2025-01-01T00:00:00.000Z',
+      // Telegram's server stamped it (`date`, seconds): a backlog is rate-limited at the pace it was sent.
+      sentAt: new Date(1441645532 * 1000).toISOString(),
     });
     expect(e.replyTo).toBeUndefined();
     // The same update parsed twice is the same event: redelivery dedupes.
