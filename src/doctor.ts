@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import pino from 'pino';
 import { createBackend } from '../core/backends/index.js';
 import type { Config } from '../core/config.js';
@@ -6,6 +7,8 @@ import { noSealedState, sealedState } from '../core/sealed-state.js';
 import type { SqliteStore } from '../core/sqlite/store.js';
 import { loadConnector } from './connectors.js';
 import { refsFor, resolveRefs, resolverFrom, stateKeyFor } from './credentials.js';
+import { lockHolder } from './lock.js';
+import { CHILD_RECORDS, childRecordSchema } from './supervisor.js';
 
 /** One line of `doctor`: what was checked, whether it is fine, and why, in plain words. */
 export interface Verdict {
@@ -82,3 +85,32 @@ export async function checkConnector(
 
 /** The line `doctor` prints for a verdict. */
 export const verdictLine = (v: Verdict): string => `${v.ok ? 'ok  ' : 'FAIL'}  ${v.what}: ${v.detail}`;
+
+/**
+ * What the running gateway's supervisor last recorded of each of its processes: a connector that cannot stay up
+ * (a refused intent, a revoked token) passes the credential checks above and must still fail here, with the reason
+ * it gave when it exited. Nothing when no gateway runs on the data dir.
+ */
+export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStore, 'listConnectorState'>): Promise<Verdict[]> {
+  const supervisor = lockHolder(join(dataDir, 'run', 'supervisor.lock'));
+  if (supervisor === undefined) return [];
+  const rows = await store.listConnectorState(CHILD_RECORDS.connector, CHILD_RECORDS.prefix);
+  return rows.flatMap(({ key, value }): Verdict[] => {
+    const parsed = childRecordSchema.safeParse(value);
+    if (!parsed.success || parsed.data.supervisor !== supervisor) return [];
+    const { state, restarts, reason } = parsed.data;
+    const what = `process ${key.slice(CHILD_RECORDS.prefix.length)}`;
+    const why = reason ? `; last exit: ${reason}` : '';
+    switch (state) {
+      case 'running':
+      case 'starting':
+        return [{ ok: true, what, detail: `${state} under the gateway (pid ${supervisor})${restarts ? `, after ${restarts} restarts in the last minute` : ''}` }];
+      case 'restarting':
+        return [{ ok: false, what, detail: `crashed and is being restarted (${restarts} restarts in the last minute)${why}` }];
+      case 'failed':
+        return [{ ok: false, what, detail: `the gateway gave up on it${restarts ? ` after ${restarts} restarts` : ''}${why}; fix the cause, then restart the gateway` }];
+      case 'stopped':
+        return [];
+    }
+  });
+}

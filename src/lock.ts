@@ -14,6 +14,17 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The live process holding the lock file, if any. */
+export function lockHolder(file: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+}
+
 /**
  * A pid lock file created with O_EXCL: two supervisors on one data directory would run two pollers against one
  * bot token, so the second refuses to start. A lock left by a dead process is taken over.
@@ -28,10 +39,8 @@ export function acquireLock(file: string): () => void {
       return () => rmSync(file, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new LockedError(`another monkeyclaw start (pid ${pid}) is running on this data directory`);
-      }
+      const pid = lockHolder(file);
+      if (pid !== undefined) throw new LockedError(`another monkeyclaw start (pid ${pid}) is running on this data directory`);
       rmSync(file, { force: true });
     }
   }

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Store } from '../core/store.js';
 import { parseFatalReport } from './child-ipc.js';
 
@@ -35,6 +36,17 @@ export type Requested = { ok: true; answer: unknown } | { ok: false; why: string
 
 export type ChildState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
 
+/** What the supervisor keeps of each child in the store (connector state `supervisor`, key `child:<name>`), for `doctor`. */
+export const childRecordSchema = z.object({
+  state: z.enum(['starting', 'running', 'restarting', 'failed', 'stopped']),
+  /** The supervisor that wrote it: a record of an earlier run does not describe this one. */
+  supervisor: z.number().int(),
+  restarts: z.number().int(),
+  reason: z.string().optional(),
+});
+export type ChildRecord = z.infer<typeof childRecordSchema>;
+export const CHILD_RECORDS = { connector: 'supervisor', prefix: 'child:' } as const;
+
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
 
 interface Managed {
@@ -59,7 +71,7 @@ export class Supervisor {
   private stopping = false;
 
   constructor(
-    private readonly store: Pick<Store, 'appendAudit'>,
+    private readonly store: Pick<Store, 'appendAudit' | 'setConnectorState'>,
     private readonly log: Logger,
     private readonly globalArgs: string[],
     private readonly policy: RestartPolicy = DEFAULT_RESTART,
@@ -134,6 +146,7 @@ export class Supervisor {
         const child = fork(CLI, [...m.spec.args, ...this.globalArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: childEnv() });
         m.child = child;
         m.state = 'running';
+        this.record(m);
         m.report = undefined;
         child.on('message', (message: unknown) => {
           const report = parseFatalReport(message);
@@ -148,6 +161,7 @@ export class Supervisor {
         // A missing secret will not appear by retrying: say so once, plainly, and leave the others running.
         m.state = 'failed';
         const reason = error instanceof Error ? error.message : String(error);
+        this.record(m, `cannot start: ${reason}`);
         void this.audit('process.failed_to_start', m.spec.name, { reason });
         this.log.error({ child: m.spec.name, reason }, 'child cannot start');
       },
@@ -158,6 +172,7 @@ export class Supervisor {
     m.child = undefined;
     if (this.stopping) {
       m.state = 'stopped';
+      this.record(m);
       return;
     }
     const now = Date.now();
@@ -165,8 +180,10 @@ export class Supervisor {
     const error = m.report;
     void this.audit('process.crashed', m.spec.name, { code, signal, ...(error !== undefined ? { error } : {}) });
     this.log.error({ child: m.spec.name, code, signal }, 'child exited');
+    const exit = error ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
     if (m.restarts.length >= this.policy.maxRestarts) {
       m.state = 'failed';
+      this.record(m, exit);
       void this.audit('process.gave_up', m.spec.name, { restarts: m.restarts.length, withinMs: this.policy.withinMs });
       this.log.error({ child: m.spec.name }, 'child restarts too often; giving up on it');
       return;
@@ -174,11 +191,20 @@ export class Supervisor {
     const delay = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** m.restarts.length);
     m.restarts.push(now);
     m.state = 'restarting';
+    this.record(m, exit);
     m.timer = setTimeout(() => {
       if (this.stopping) return;
       void this.audit('process.restarted', m.spec.name, { delayMs: delay, attempt: m.restarts.length });
       this.spawn(m);
     }, delay);
+  }
+
+  /** Keeps the child's state where `doctor` (another process) can read it while this gateway runs. */
+  private record(m: Managed, reason?: string): void {
+    const value: ChildRecord = { state: m.state, supervisor: process.pid, restarts: m.restarts.length, ...(reason ? { reason } : {}) };
+    this.store
+      .setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}${m.spec.name}`, value)
+      .catch((error: Error) => this.log.error({ error: error.message }, 'could not record a child\'s state'));
   }
 
   private async audit(kind: string, name: string, data: Record<string, unknown>): Promise<void> {

@@ -7,7 +7,7 @@ import { processRedactor } from '../../core/redactor.js';
 import { DOCTOR_RESULT, MAX_REPORT_CHARS, sendToParent } from '../child-ipc.js';
 import { receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
 import { withTimeout } from '../../core/deadline.js';
-import { checkBackend, checkConnector, resolveConnectorCredentials, verdictLine, type ConnectorCredentials, type Verdict } from '../doctor.js';
+import { checkBackend, checkConnector, resolveConnectorCredentials, supervisedVerdicts, verdictLine, type ConnectorCredentials, type Verdict } from '../doctor.js';
 import { UsageError } from '../errors.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -125,6 +125,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
         results.push(...(await checkConnector(name, config, { dataDir, store, credentials: () => resolveConnectorCredentials(name, config, dataDir, store) })));
       }
     }
+    results.push(...(await supervisedVerdicts(dataDir, store)));
   } finally {
     await store.close();
   }

@@ -1,0 +1,44 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { supervisedVerdicts } from '../../src/doctor.js';
+import { CHILD_RECORDS } from '../../src/supervisor.js';
+import { tempDir } from '../helpers/tmp.js';
+import { cleanups, until } from '../helpers/wait.js';
+
+const cleanup = cleanups();
+// The built supervisor: it forks the built CLI beside it (dist/src/cli.js), as `npx monkeyclaw start` does.
+const { Supervisor } = (await import(join('../../dist/src', 'supervisor.js'))) as typeof import('../../src/supervisor.js');
+
+describe('doctor beside a running gateway', () => {
+  it('fails a process the supervisor gave up on, with the reason it gave, and ignores records of an earlier gateway', async () => {
+    const tmp = tempDir('mc-doctor-sup-');
+    cleanup.push(() => tmp.remove());
+    const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
+    cleanup.push(() => store.close());
+    await store.migrate();
+    const supervisor = new Supervisor(store, pino({ level: 'silent' }), ['--data-dir', tmp.dir], { maxRestarts: 2, withinMs: 60_000, baseDelayMs: 10, maxDelayMs: 10 });
+    cleanup.push(() => supervisor.stop(2_000));
+    // A connector that exits at once, every time: the way one refused by its platform behaves.
+    supervisor.start({ name: 'connector:nowhere', args: ['connector', 'nowhere'], bootstrap: async () => ({}) });
+    await until(() => supervisor.states()['connector:nowhere'] === 'failed', 30_000);
+
+    // No gateway holds the data dir's lock: doctor says nothing of processes.
+    expect(await supervisedVerdicts(tmp.dir, store)).toEqual([]);
+    mkdirSync(join(tmp.dir, 'run'), { recursive: true });
+    writeFileSync(join(tmp.dir, 'run', 'supervisor.lock'), String(process.pid));
+    const verdicts = await until(async () => {
+      const v = await supervisedVerdicts(tmp.dir, store);
+      return v.length > 0 ? v : undefined;
+    });
+    expect(verdicts).toHaveLength(1);
+    expect(verdicts[0]).toMatchObject({ ok: false, what: 'process connector:nowhere' });
+    expect(verdicts[0]!.detail).toMatch(/gave up on it after 2 restarts; last exit: connector "nowhere" is not available in this build; fix the cause/);
+
+    // A record written by another (earlier) supervisor does not describe this gateway.
+    await store.setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}connector:old`, { state: 'failed', supervisor: 1, restarts: 5 });
+    expect((await supervisedVerdicts(tmp.dir, store)).map((v) => v.what)).toEqual(['process connector:nowhere']);
+  }, 60_000);
+});
