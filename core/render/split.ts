@@ -4,8 +4,8 @@ import type { Token } from './tokens.js';
 /**
  * Packs rendered tokens into parts that each fit the platform's limit, counted the way the platform counts, after
  * escaping. Text is cut at whitespace (paragraph break, then line break, then sentence end, then word: the best kind
- * that still leaves the part half full), otherwise between graphemes, never inside an escape sequence or a surrogate
- * pair. Markup open at a cut is closed at the end of the part and reopened at the start of the next, so every part
+ * in reach, as the design orders them, even when it leaves a short part), otherwise between graphemes, never inside
+ * an escape sequence or a surrogate pair. Markup open at a cut is closed at the end of the part and reopened at the start of the next, so every part
  * stands on its own; the room that takes is reserved as the part fills.
  */
 
