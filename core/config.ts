@@ -285,6 +285,11 @@ export const configSchema = z
       .object({
         host: z.string().default('127.0.0.1'),
         port: port.default(7420),
+        /**
+         * Host names the dashboard answers to besides IP addresses, `localhost` and `host` (a proxy's public name):
+         * any other name is refused, so a page whose DNS name was rebound to this address cannot use it.
+         */
+        allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a DNS name, without port or scheme')).max(100).default([]),
         tls: z
           .object({
             mode: z.enum(['off', 'tls', 'mtls']).default('off'),
@@ -297,7 +302,7 @@ export const configSchema = z
           .default({ mode: 'off' }),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 7420, tls: { mode: 'off' } }),
+      .default({ host: '127.0.0.1', port: 7420, allowedHosts: [], tls: { mode: 'off' } }),
     queue: queue.optional(),
     backends: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), backend).default({ echo: { type: 'echo' } }),
     assistants: z.record(z.string().regex(ASSISTANT_NAME), assistantSchema).default(() => ({ default: assistantSchema.parse({}) })),

@@ -100,6 +100,21 @@ describe('dashboard access control', () => {
     expect(limited.headers.getSetCookie()).toEqual([]);
   });
 
+  it('answers only host names it knows: a page on a name rebound to this address gets 403, even same-origin', async () => {
+    const d = (h = await dashboardHarness({ config: { server: { allowedHosts: ['gateway.example.org'] } } }));
+    const rebound = 'http://rebind.example:7420';
+    const login = (origin: string) => d.app.request(`${origin}/login`, { method: 'POST', body: 'password=guess', headers: { 'content-type': 'application/x-www-form-urlencoded', origin } });
+    expect((await login(rebound)).status).toBe(403);
+    expect((await d.app.request(`${rebound}/`, { headers: { accept: 'text/html' } })).status).toBe(403);
+    // Names that cannot be rebound, and the ones the owner listed, are answered.
+    for (const origin of ['http://127.0.0.1:7420', 'http://[::1]:7420', 'http://localhost:7420', 'http://gateway.example.org']) {
+      expect((await login(origin)).status).toBe(400);
+    }
+    // Webhooks (signed) do not rely on the browser's origin: a proxy's public name reaches them, and /health.
+    expect((await d.app.request(`${rebound}/webhooks/telegram`, { method: 'POST', body: '{}' })).status).toBe(503);
+    expect((await d.app.request(`${rebound}/health`)).status).toBe(200);
+  });
+
   it('refuses state-changing POSTs without the CSRF token, with a wrong one, or from another origin, even with a session', async () => {
     h = await dashboardHarness();
     const s = await h.login();

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { Redactor } from '../../../core/redactor.js';
 import { dashboardGuards, sessionAuth, type DashEnv } from '../session-auth.js';
 import { httpError } from '../errors.js';
+import { hostGuard } from '../host-guard.js';
 import { assistantRoutes } from './assistants.js';
 import { auditRoutes } from './audit.js';
 import { chatRoutes } from './chat.js';
@@ -30,6 +31,8 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<DashEnv> {
   const shapes = new Redactor();
   const redact = (text: string) => shapes.redact(deps.redactor ? deps.redactor.redact(text) : text);
   const ctx: DashContext = { deps, session, guard: dashboardGuards(session), flash: new Flash(), redact, snapshots: new SnapshotSource(deps, redact) };
+  // Before anything else, the login included: the cookie session is what a rebound name would be after.
+  app.use('*', hostGuard(deps.config.server));
   loginRoutes(app, ctx);
   overviewRoutes(app, ctx);
   conversationRoutes(app, ctx);
