@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { digestEquals, newCsrfToken, newSessionId, sha256, type AuthStore } from '../../core/auth.js';
 import { formBody } from './form.js';
@@ -148,7 +149,12 @@ export function dashboardGuards(auth: SessionAuth) {
     page: chain(auth.passwordGate, auth.requireSession(true)),
     asset: chain(auth.passwordGate, auth.requireSession(false)),
     stream: chain(auth.passwordGate, auth.requireSession(false), auth.requireSameOrigin),
-    action: chain(auth.passwordGate, auth.requireSession(false), auth.requireSameOrigin, auth.requireCsrf),
+    /**
+     * The body is limited (16 KiB unless said) only after the session and origin checks: a caller without them learns
+     * 401 or 403, not which routes exist. Before the CSRF check, which reads it.
+     */
+    action: (maxBytes = 16 * 1024) =>
+      chain(auth.passwordGate, auth.requireSession(false), auth.requireSameOrigin, bodyLimit({ maxSize: maxBytes }) as MiddlewareHandler<DashEnv>, auth.requireCsrf),
   };
 }
 export { CSRF_FIELD };

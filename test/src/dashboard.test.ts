@@ -37,6 +37,8 @@ describe('dashboard access control', () => {
       expect((await h.get(path)).status, `GET ${path}`).toBe(401);
     }
     for (const path of [...ACTIONS, '/login']) expect((await h.post(path, { password: '' })).status, `POST ${path}`).toBe(401);
+    // However large the body: a 413 would tell which routes exist.
+    for (const path of ACTIONS) expect((await h.post(path, { text: 'x'.repeat(2_000_000) })).status, `POST ${path} (2 MB)`).toBe(401);
   });
 
   it('sends pages without a session to /login (never with a target), and answers 401 to anything else', async () => {
@@ -49,6 +51,7 @@ describe('dashboard access control', () => {
     for (const path of PAGES) expect((await h.app.request(path)).status, `GET ${path} (not a page request)`).toBe(401);
     expect((await h.get('/events', { origin: ORIGIN })).status).toBe(401);
     for (const path of ACTIONS) expect((await h.post(path, { _csrf: 'x' })).status, `POST ${path}`).toBe(401);
+    for (const path of ACTIONS) expect((await h.post(path, { text: 'x'.repeat(2_000_000) })).status, `POST ${path} (2 MB)`).toBe(401);
     const login = await h.get('/login');
     expect(login.status).toBe(200);
     expect(await login.text()).toContain('type="password"');

@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Child } from 'hono/jsx';
 import { backendNames, settingsOf, type AssistantSettings } from '../../../core/assistant-settings.js';
 import type { AuditInput } from '../../../core/audit.js';
@@ -225,7 +224,7 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
 
   app.get('/assistants/new', ctx.guard.page, (c) => formPage(c, 'New assistant', formFromSettings('', settingsOf(assistantSchema.parse({}))), {}, true));
 
-  app.post('/assistants', bodyLimit({ maxSize: MAX_BODY }), ctx.guard.action, async (c) => {
+  app.post('/assistants', ctx.guard.action(MAX_BODY), async (c) => {
     const body = await formBody(c);
     const form = formFromBody(body, typeof body.name === 'string' ? body.name.trim() : '');
     const taken = new Set((await catalogue(deps)).map((a) => a.name));
@@ -273,7 +272,7 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
     return formPage(c, `Assistant ${a.name}`, formFromSettings(a.name, start), {}, false, <Origin a={a} csrf={c.get('session').csrfToken} />);
   });
 
-  app.post(`/assistants/${NAME_PARAM}`, bodyLimit({ maxSize: MAX_BODY }), ctx.guard.action, async (c) => {
+  app.post(`/assistants/${NAME_PARAM}`, ctx.guard.action(MAX_BODY), async (c) => {
     const a = await find(c.req.param('name'));
     if (!a) return c.text('No such assistant.', 404);
     const form = formFromBody(await formBody(c), a.name);
@@ -290,7 +289,7 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
     return c.redirect(`/assistants/${a.name}/edit`, 303);
   });
 
-  app.post(`/assistants/${NAME_PARAM}/reset`, bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+  app.post(`/assistants/${NAME_PARAM}/reset`, ctx.guard.action(), async (c) => {
     const name = c.req.param('name');
     const session = c.get('session');
     if (!deps.config.assistants[name]) return c.text('Only an assistant from the config file can be reset to it.', 400);
@@ -299,7 +298,7 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
     return c.redirect(`/assistants/${name}/edit`, 303);
   });
 
-  app.post(`/assistants/${NAME_PARAM}/delete`, bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+  app.post(`/assistants/${NAME_PARAM}/delete`, ctx.guard.action(), async (c) => {
     const name = c.req.param('name');
     const session = c.get('session');
     if (deps.config.assistants[name]) return c.text('An assistant from the config file is removed from the file; the dashboard can only reset its edits.', 400);

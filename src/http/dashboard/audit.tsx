@@ -82,7 +82,7 @@ export function auditRoutes(app: DashApp, ctx: DashContext): void {
   });
 
   /** Walks the whole chain; a POST because it is costly, though it changes nothing but the log of who asked. */
-  app.post('/audit/verify', ctx.guard.action, async (c) => {
+  app.post('/audit/verify', ctx.guard.action(), async (c) => {
     const session = c.get('session');
     const result = await deps.store.verifyAudit();
     await deps.store.appendAudit([{ kind: 'audit.verified', actor: WEB_ACTOR, data: { ok: result.ok, entries: result.entries } }]);

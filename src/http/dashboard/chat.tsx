@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { allAssistantNames } from '../../../core/assistant-settings.js';
@@ -119,7 +118,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
   });
 
   /** Without script: post, wait for the turn, show the page again. */
-  app.post('/chat', bodyLimit({ maxSize: MAX_BODY }), ctx.guard.action, async (c) => {
+  app.post('/chat', ctx.guard.action(MAX_BODY), async (c) => {
     const session = c.get('session');
     const body = await formBody(c);
     const parsed = messageSchema.safeParse({ assistant: body.assistant, text: body.text });
@@ -130,7 +129,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
   });
 
   /** With script: JSON in, the reply streamed back over SSE as it arrives. */
-  app.post('/chat/stream', bodyLimit({ maxSize: MAX_BODY }), ctx.guard.action, async (c) => {
+  app.post('/chat/stream', ctx.guard.action(MAX_BODY), async (c) => {
     let raw: unknown;
     try {
       raw = await c.req.json();

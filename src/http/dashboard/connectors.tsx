@@ -1,4 +1,3 @@
-import { bodyLimit } from 'hono/body-limit';
 import { AVAILABLE_CONNECTORS } from '../../connectors.js';
 import type { DashApp, DashboardDeps, DashContext } from './deps.js';
 import { DoctorRuns, type DoctorRun } from './doctor-runs.js';
@@ -71,7 +70,7 @@ export function connectorRoutes(app: DashApp, ctx: DashContext): void {
     );
   });
 
-  app.post(`${NAME}/doctor`, bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+  app.post(`${NAME}/doctor`, ctx.guard.action(), async (c) => {
     const session = c.get('session');
     const name = c.req.param('name');
     if (!targets.has(name) || !runs) return c.text('No such connector.', 404);

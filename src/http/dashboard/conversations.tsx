@@ -1,4 +1,3 @@
-import { bodyLimit } from 'hono/body-limit';
 import { WORKSPACE_NAME, type ChannelMessage, type ChannelSummary } from '../../../core/sqlite/dashboard-queries.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { Csrf, Page, render } from './layout.js';
@@ -115,7 +114,7 @@ export function conversationRoutes(app: DashApp, ctx: DashContext): void {
     );
   });
 
-  app.post('/conversations/:id{[0-9]{1,15}}/workspace', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+  app.post('/conversations/:id{[0-9]{1,15}}/workspace', ctx.guard.action(), async (c) => {
     const session = c.get('session');
     const id = Number(c.req.param('id'));
     const field = (await formBody(c)).workspace;

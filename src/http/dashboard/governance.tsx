@@ -1,4 +1,3 @@
-import { bodyLimit } from 'hono/body-limit';
 import { PAIRING_CODE, revocable, type PairingRequest } from '../../../core/access.js';
 import { APPROVAL_ID, type Approval } from '../../../core/approvals.js';
 import { identityProblem } from '../../../core/identity.js';
@@ -208,7 +207,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     );
   });
 
-  app.post('/governance/pairing', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+  app.post('/governance/pairing', ctx.guard.action(), async (c) => {
     const session = c.get('session');
     const body = await formBody(c);
     const code = typeof body.code === 'string' ? body.code.trim().toUpperCase() : '';
@@ -225,7 +224,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
   });
 
   /** As `monkeyclaw approvals approve|reject ID`, decided by the owner in the browser. */
-  app.post('/governance/approval', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+  app.post('/governance/approval', ctx.guard.action(), async (c) => {
     const session = c.get('session');
     const body = await formBody(c);
     const id = typeof body.id === 'string' ? body.id.trim().toUpperCase() : '';
@@ -242,7 +241,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     return c.redirect('/governance', 303);
   });
 
-  app.post('/governance/access', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+  app.post('/governance/access', ctx.guard.action(), async (c) => {
     const session = c.get('session');
     const body = await formBody(c);
     const identity = typeof body.identity === 'string' ? body.identity.trim() : '';

@@ -68,7 +68,7 @@ export function loginRoutes(app: DashApp, ctx: DashContext): void {
     return c.redirect('/', 303);
   });
 
-  app.post('/logout', guard.action, async (c) => {
+  app.post('/logout', guard.action(), async (c) => {
     await auth.end(c, c.get('session'));
     await audit('admin.logout', WEB_ACTOR, {});
     return c.redirect('/login', 303);

@@ -1,5 +1,4 @@
 import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { allAssistantNames } from '../../../core/assistant-settings.js';
 import type { AuditInput } from '../../../core/audit.js';
@@ -147,7 +146,7 @@ export function workspaceRoutes(app: DashApp, ctx: DashContext): void {
 
   app.get('/workspaces', ctx.guard.page, (c) => listPage(c, { id: '', displayName: '', assistant: '' }, {}));
 
-  app.post('/workspaces', bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+  app.post('/workspaces', ctx.guard.action(), async (c) => {
     const body = await formBody(c);
     const form = formOf(body, typeof body.id === 'string' ? body.id.trim() : '');
     const checked = check(form, await assistants(), true);
@@ -165,7 +164,7 @@ export function workspaceRoutes(app: DashApp, ctx: DashContext): void {
     return editPage(c, w, { id: w.id, displayName: w.displayName ?? '', assistant: w.assistant ?? '' }, {});
   });
 
-  app.post(`/workspaces/${ID_PARAM}`, bodyLimit({ maxSize: 16 * 1024 }), ctx.guard.action, async (c) => {
+  app.post(`/workspaces/${ID_PARAM}`, ctx.guard.action(), async (c) => {
     const w = await settings().workspace(c.req.param('id'));
     if (!w) return c.text('No such workspace.', 404);
     const form = formOf(await formBody(c), w.id);
