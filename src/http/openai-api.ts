@@ -7,7 +7,7 @@ import type { ApiKeyRecord, AuthStore } from '../../core/auth.js';
 import type { AuditInput } from '../../core/audit.js';
 import type { Config } from '../../core/config.js';
 import { RefusalReporter } from '../../core/refusals.js';
-import type { Reply } from '../../core/event.js';
+import { InvalidPayloadError, MAX_CONTEXT_CHARS, MAX_TEXT_CHARS, type Reply } from '../../core/event.js';
 import { STOPPED_TEXT, type TurnClient, type TurnOutcome } from './turns.js';
 import { httpError } from './errors.js';
 
@@ -21,10 +21,23 @@ const content = z.union([
   z.string(),
   z.array(z.union([z.object({ type: z.literal('text'), text: z.string() }).passthrough(), z.object({ type: z.string() }).passthrough()])),
 ]);
-/** What we read of a request; other OpenAI parameters (temperature, …) are accepted and ignored. */
+/**
+ * What we read of a request. Sampling parameters are the assistant's to set, so they are ignored, but checked as
+ * OpenAI checks them: a client sending `temperature: "hot"` has a bug it should hear of. Others pass unread.
+ */
 const requestSchema = z
   .object({
     model: z.string().min(1).max(64),
+    temperature: z.number().min(0).max(2).nullable().optional(),
+    top_p: z.number().min(0).max(1).nullable().optional(),
+    presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+    frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+    max_tokens: z.number().int().positive().nullable().optional(),
+    max_completion_tokens: z.number().int().positive().nullable().optional(),
+    // One answer per request is all a turn gives.
+    n: z.literal(1, { message: 'only n=1 is supported' }).nullable().optional(),
+    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+    user: z.string().max(256).optional(),
     messages: z
       .array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']), content: content.nullable().optional() }).passthrough())
       .min(1)
@@ -125,12 +138,20 @@ export function openaiRoutes(deps: {
     if (!last || last.role !== 'user') return reject(c, 400, 'The last message must come from the user.', 'invalid_request_error', null, 'messages');
     // Nothing to answer is a bad request, not a refusal by policy (which is what the turn would end in).
     if (!last.content.trim()) return reject(c, 400, 'The last user message has no text.', 'invalid_request_error', null, 'messages');
+    if (last.content.length > MAX_TEXT_CHARS) {
+      return reject(c, 400, `The last user message is longer than ${MAX_TEXT_CHARS.toLocaleString('en')} characters.`, 'invalid_request_error', 'context_length_exceeded', 'messages');
+    }
+    const earlier = turns.slice(0, -1);
+    if (earlier.some((m) => m.content.length > MAX_TEXT_CHARS) || earlier.reduce((n, m) => n + m.content.length, 0) > MAX_CONTEXT_CHARS) {
+      const limits = `${MAX_TEXT_CHARS.toLocaleString('en')} characters a message, ${MAX_CONTEXT_CHARS.toLocaleString('en')} in all`;
+      return reject(c, 400, `The earlier messages are longer than the gateway takes (${limits}).`, 'invalid_request_error', 'context_length_exceeded', 'messages');
+    }
 
     const input = {
       conversation: { id: key.id, kind: 'dm' as const },
       sender: { id: key.id, name: key.name.slice(0, 256), isBot: false },
       text: last.content,
-      context: turns.slice(0, -1),
+      context: earlier,
       assistant: body.model,
     };
     const created = Math.floor(Date.now() / 1000);
@@ -141,6 +162,7 @@ export function openaiRoutes(deps: {
     const firstDraft = new Promise<void>((resolve) => (wake = resolve));
     const inFlight = running.get(key.id) ?? 0;
     if (inFlight >= MAX_TURNS_PER_KEY) {
+      c.header('retry-after', '1');
       return reject(c, 429, `This key already has ${MAX_TURNS_PER_KEY} requests running; send more once one has finished.`, 'rate_limit_exceeded', 'rate_limit_exceeded');
     }
     running.set(key.id, inFlight + 1);
@@ -152,7 +174,12 @@ export function openaiRoutes(deps: {
     const includeUsage = body.stream_options?.include_usage === true;
     if (early === undefined) return streamDrafts(c, { model: body.model, created, includeUsage }, drafts, (w) => (wake = w), asked);
 
-    if ('error' in early) return oaiError(c, 400, `Invalid request: ${early.error.message.slice(0, 300)}`, 'invalid_request_error');
+    if ('error' in early) {
+      // What the checks above let through and the event's own validation refused is still the caller's; anything
+      // else (the queue or the database failing) is ours, and a retry later may succeed.
+      if (early.error instanceof InvalidPayloadError) return reject(c, 400, `Invalid request: ${early.error.issues.join('; ').slice(0, 300)}`, 'invalid_request_error');
+      return oaiError(c, 503, 'The gateway could not take the request just now; please try again.', 'server_error');
+    }
     const { outcome } = early;
     if (outcome.kind === 'timeout') return oaiError(c, 503, 'The assistant did not answer in time.', 'server_error');
     if (outcome.kind === 'stopped') return oaiError(c, 503, STOPPED_TEXT, 'server_error');

@@ -203,6 +203,20 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     }
     const wrongType = await post('{"model":"default","messages":[{"role":"user","content":"x"}],"stream":"yes"}');
     expect(((await wrongType.json()) as { error: { param: unknown } }).error.param).toBe('stream');
+    // Parameters the assistant decides are ignored, but checked as OpenAI checks them.
+    const user = [{ role: 'user', content: 'x' }];
+    for (const [param, value] of [['temperature', 'hot'], ['temperature', 3], ['n', 3], ['max_tokens', -1], ['top_p', 2]] as const) {
+      const r = await post(JSON.stringify({ model: 'default', messages: user, [param]: value }));
+      expect(r.status, `${param}: ${value}`).toBe(400);
+      expect(((await r.json()) as { error: { param: unknown } }).error.param).toBe(param);
+    }
+    expect((await post(JSON.stringify({ model: 'default', messages: user, temperature: 0.2, n: 1, max_tokens: 50, top_p: null }))).status).toBe(200);
+    // Too long, said in plain words.
+    const long = await post(JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'x'.repeat(100_001) }] }));
+    expect(long.status).toBe(400);
+    expect(await long.json()).toEqual({
+      error: { message: 'The last user message is longer than 100,000 characters.', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' },
+    });
     // Refusals are audited: the first of a minute at once, the rest counted into the next report.
     const keyId = (await cli('apikey', 'list')).stdout.trim().split('\n').at(-1)!.split(' ')[0]!;
     const rejected = (await cli('audit', 'tail', '-n', '200')).stdout.split('\n').filter((l) => l.includes('api.rejected'));
