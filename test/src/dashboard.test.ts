@@ -100,6 +100,9 @@ describe('dashboard access control', () => {
     expect((await h.post('/login', { password: 'again wrong' })).status).toBe(400);
     const limited = await h.post('/login', { password: PASSWORD });
     expect(limited.status).toBe(429);
+    // Until the first of the three attempts leaves the minute's window.
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(55);
+    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
     expect(limited.headers.getSetCookie()).toEqual([]);
   });
 

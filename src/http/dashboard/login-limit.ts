@@ -40,6 +40,17 @@ export class LoginLimiter {
     return true;
   }
 
+  /** How long until `address` may try again: until the oldest attempt that holds it back leaves the window. */
+  retryAfterMs(address: string): number {
+    const t = this.now();
+    const since = t - this.limits.windowMs;
+    const mine = (this.byAddress.get(address) ?? []).filter((x) => x > since);
+    const all = this.all.filter((x) => x > since);
+    const frees = [mine.length >= this.limits.perAddress ? mine[0] : undefined, all.length >= this.limits.global ? all[0] : undefined];
+    const waits = frees.filter((x): x is number => x !== undefined).map((x) => x + this.limits.windowMs - t);
+    return Math.max(0, ...waits);
+  }
+
   succeeded(address: string): void {
     for (const t of this.byAddress.get(address) ?? []) {
       const i = this.all.indexOf(t);

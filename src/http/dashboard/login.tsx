@@ -52,7 +52,10 @@ export function loginRoutes(app: DashApp, ctx: DashContext): void {
 
   app.post('/login', auth.passwordGate, auth.requireSameOrigin, bodyLimit({ maxSize: 16 * 1024 }), async (c) => {
     const address = remoteAddress(c);
-    if (!limiter.attempt(address)) return render(c, <LoginPage error="Too many login attempts. Wait a few minutes and try again." />, 429);
+    if (!limiter.attempt(address)) {
+      c.header('retry-after', String(Math.ceil(limiter.retryAfterMs(address) / 1000)));
+      return render(c, <LoginPage error="Too many login attempts. Wait a few minutes and try again." />, 429);
+    }
     const field = (await formBody(c)).password;
     const password = typeof field === 'string' ? field : '';
     const hash = await deps.store.authStore().adminPasswordHash();
