@@ -55,7 +55,8 @@ export interface ConnectorDeps<C = unknown> {
   gateway: Config;
   /** `secret:NAME` / `env:NAME` to value; only this connector's references resolve. */
   resolve(ref: string, field: string): string;
-  store: Pick<Store, 'appendAudit' | 'getConnectorState' | 'setConnectorState' | 'listConnectorState'>;
+  /** `handledTurn`: whether a message's turn ended in silence, so "typing…" stops (core/typing.ts). */
+  store: Pick<Store, 'appendAudit' | 'getConnectorState' | 'setConnectorState' | 'listConnectorState' | 'handledTurn'>;
   /** The run-time access changes, read only: no "typing…" for someone access will drop (see `admittedNow`). */
   access: Pick<AccessStore, 'overrides'>;
   /** The same state API, sealed under this connector's own key: for credentials a platform hands over at run time. */

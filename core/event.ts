@@ -198,7 +198,7 @@ export const conversationIdentity = (e: ChannelEvent): string => `${e.platform}:
 export const conversationScopes = (e: Pick<ChannelEvent, 'platform' | 'conversation'>): string[] => [e.conversation.id, ...[...(e.conversation.within ?? [])].reverse()].map((id) => `${e.platform}:${id}`);
 
 /** Key under which a redelivered platform message is recognized. */
-export const dedupeKey = (e: ChannelEvent): string =>
+export const dedupeKey = (e: Pick<ChannelEvent, 'platform' | 'account' | 'platformMessageId'> & { conversation: { id: string } }): string =>
   [e.platform, e.account, e.conversation.id, e.platformMessageId].join('\u0000');
 
 /** Session scope: one per DM sender, one shared per group/channel (thread). */

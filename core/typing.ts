@@ -1,3 +1,5 @@
+import type { Store } from './store.js';
+
 /** What a platform needs to show "typing…" somewhere: its request, and how two places are told apart. */
 export interface TypingOptions<T> {
   /** One indicator request; a platform shows it for a few seconds. */
@@ -13,7 +15,20 @@ export interface TypingOptions<T> {
   now?: () => number;
   /** A failed request costs only the indicator: reported here, never thrown. */
   onError?(error: unknown): void;
+  /**
+   * Whether the turn of a message (its dedupe key) ended with no reply to `target`: a sender limited in silence, an
+   * empty answer. Asked at each refresh; once every message typing was shown for is answered so, typing stops.
+   */
+  silent?(target: T, turn: string): Promise<boolean>;
 }
+
+/** `silent` from the store: the turn is committed, and none of its replies goes to that conversation. */
+export const silentTurn =
+  (store: Pick<Store, 'handledTurn'>) =>
+  async (conversationId: string, turn: string): Promise<boolean> => {
+    const replies = await store.handledTurn(turn);
+    return replies !== null && !replies.some((r) => r.reply.address.conversation.id === conversationId);
+  };
 
 const MAX_MS = 60_000;
 
@@ -26,7 +41,7 @@ const MAX_MS = 60_000;
  * reply's `stop` clears the mark, and `startExpected` after the store starts typing only if the mark is still there.
  */
 export class TypingIndicator<T = string> {
-  private readonly active = new Map<string, { timer: NodeJS.Timeout; until: number }>();
+  private readonly active = new Map<string, { timer: NodeJS.Timeout; until: number; turns: Set<string> }>();
   private readonly expected = new Set<string>();
   private readonly keyOf: (target: T) => string;
   private readonly now: () => number;
@@ -38,20 +53,21 @@ export class TypingIndicator<T = string> {
     this.maxMs = options.maxMs ?? MAX_MS;
   }
 
-  start(target: T): void {
+  /** Shows typing for messages (their turns' dedupe keys) that will be answered at `target`. */
+  start(target: T, turns: string[] = []): void {
     const key = this.keyOf(target);
     const until = this.now() + this.maxMs;
     const running = this.active.get(key);
     // Already showing: another message for the same place (a catch-up brings many) extends it, with no request more.
-    if (running) return void (running.until = until);
-    const timer = setInterval(() => {
-      const entry = this.active.get(key);
-      if (!entry || this.now() >= entry.until) this.stop(target);
-      else this.request(this.options.show, target);
-    }, this.options.refreshMs);
+    if (running) {
+      running.until = until;
+      for (const t of turns) running.turns.add(t);
+      return;
+    }
+    const entry = { timer: setInterval(() => void this.refresh(target, key), this.options.refreshMs), until, turns: new Set(turns) };
     // Never what keeps a process alive: the connector stops every indicator when it stops.
-    timer.unref();
-    this.active.set(key, { timer, until });
+    entry.timer.unref();
+    this.active.set(key, entry);
     this.request(this.options.show, target);
   }
 
@@ -60,9 +76,9 @@ export class TypingIndicator<T = string> {
     this.expected.add(this.keyOf(target));
   }
 
-  /** Starts typing (when `show`) for a stored message, unless its reply began meanwhile. */
-  startExpected(target: T, show: boolean): void {
-    if (this.expected.delete(this.keyOf(target)) && show) this.start(target);
+  /** Starts typing (when `show`) for stored messages, unless their reply began meanwhile. */
+  startExpected(target: T, show: boolean, turns: string[] = []): void {
+    if (this.expected.delete(this.keyOf(target)) && show) this.start(target, turns);
   }
 
   stop(target: T): void {
@@ -84,6 +100,18 @@ export class TypingIndicator<T = string> {
     this.expected.clear();
     for (const { timer } of this.active.values()) clearInterval(timer);
     this.active.clear();
+  }
+
+  private async refresh(target: T, key: string): Promise<void> {
+    const entry = this.active.get(key);
+    if (!entry || this.now() >= entry.until) return this.stop(target);
+    const { silent } = this.options;
+    if (silent && entry.turns.size > 0) {
+      for (const turn of [...entry.turns]) if (await silent(target, turn).catch(() => false)) entry.turns.delete(turn);
+      // Every message typing was shown for is answered, with nothing for this place: nobody is typing.
+      if (entry.turns.size === 0 && this.active.get(key) === entry) return this.stop(target);
+    }
+    if (this.active.get(key) === entry) this.request(this.options.show, target);
   }
 
   private request(send: (target: T) => Promise<unknown>, target: T): void {

@@ -2,7 +2,7 @@ import { newEventId } from '../../core/ids.js';
 import { Routes, type Client } from 'discord.js';
 import { z } from 'zod';
 import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
-import { InvalidPayloadError, type ChannelEvent, type ChannelEventInput } from '../../core/event.js';
+import { dedupeKey, InvalidPayloadError, type ChannelEvent, type ChannelEventInput } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { CATCH_UP_LIMIT, Lanes, oldestFirst, type ChannelMemory } from './catchup.js';
 import { discordMessageSchema, placeOf, repliedMessageId, screen, THREAD_TYPES, toChannelEvent, type DiscordMessage, type Place } from './parse.js';
@@ -34,7 +34,7 @@ export class Inbound {
 
   /** A live MESSAGE_CREATE / MESSAGE_UPDATE, already validated; queued behind its channel's earlier messages. */
   accept(message: DiscordMessage, edited: boolean): void {
-    this.lanes.run(message.channel_id, () => this.handle(message, edited, () => this.d.typing.start(message.channel_id)), (e) => this.failed(e, message));
+    this.lanes.run(message.channel_id, () => this.handle(message, edited, (turn) => this.d.typing.start(message.channel_id, [turn])), (e) => this.failed(e, message));
   }
 
   /** After a fresh session (READY): what was said while we were away, in each channel we talk in. */
@@ -69,7 +69,7 @@ export class Inbound {
     // A message edited while we were away is answered as it reads now: it was never seen in its first form.
     // "typing…" once for the channel, at the first message that will be answered, not once a message (up to 100).
     let shown = false;
-    const show = () => void (shown || ((shown = true), this.d.typing.start(channelId)));
+    const show = (turn: string) => void (shown || ((shown = true), this.d.typing.start(channelId, [turn])));
     for (const m of oldestFirst(valid)) await this.handle(m, false, show, place);
   }
 
@@ -77,7 +77,7 @@ export class Inbound {
    * Publishes a message. When an answer will come (addressed, and access admits the sender), `showTyping` runs first:
    * before the publish, so that a fast reply, which stops the indicator, never comes before it starts.
    */
-  private async handle(m: DiscordMessage, edited: boolean, showTyping: () => void, known?: Place): Promise<void> {
+  private async handle(m: DiscordMessage, edited: boolean, showTyping: (turn: string) => void, known?: Place): Promise<void> {
     const botId = this.d.botId();
     if (!botId) throw new Error('message before READY');
     const dropped = screen(m, botId, edited);
@@ -107,7 +107,7 @@ export class Inbound {
     const io = this.d.io();
     if (!io) throw new Error('connector stopped');
     const addressed = !edited && this.addressed(verdict.event);
-    if (addressed && (await admittedNow(this.d.deps.gateway.access, this.d.deps.access, verdict.event))) showTyping();
+    if (addressed && (await admittedNow(this.d.deps.gateway.access, this.d.deps.access, verdict.event))) showTyping(dedupeKey(verdict.event));
     let published: ChannelEvent | undefined;
     try {
       [published] = await io.publish([verdict.event]);

@@ -10,6 +10,7 @@ import { gatewayHello } from './health.js';
 import { Inbound } from './inbound.js';
 import { discordMessageSchema } from './parse.js';
 import { discordTyping, limitFor, postReply, targetChannel } from './send.js';
+import { silentTurn } from '../../core/typing.js';
 
 export type DiscordConfig = NonNullable<Config['connectors']['discord']>;
 
@@ -115,7 +116,7 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   });
   const memory = new ChannelMemory(deps.store, deps.name, deps.now);
   const progress = partProgress(deps.store, deps.name);
-  const typing = discordTyping(client.rest, deps.now, (error) => log.debug({ error: describe(error) }, 'typing indicator not shown'));
+  const typing = discordTyping(client.rest, silentTurn(deps.store), deps.now, (error) => log.debug({ error: describe(error) }, 'typing indicator not shown'));
   const inbound = new Inbound({ deps, client, memory, typing, io: () => io, botId: () => botId });
 
   client.on(Events.Error, (error) => log.error({ error: describe(error) }, 'discord client error'));

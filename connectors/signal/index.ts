@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../core/config.js';
 import { isLoopbackHost } from '../../core/config-urls.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
-import { InvalidPayloadError, type ChannelEventInput, type Conversation } from '../../core/event.js';
+import { dedupeKey, InvalidPayloadError, type ChannelEventInput, type Conversation } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { partProgress } from '../../core/part-progress.js';
-import { TypingIndicator } from '../../core/typing.js';
+import { silentTurn, TypingIndicator } from '../../core/typing.js';
 import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
 import { parseNotification, type ParseContext } from './parse.js';
@@ -72,10 +72,12 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
   };
   const call = (method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
     link ? link.call(method, params, timeoutMs) : Promise.reject(new SignalConnectionError('signal connector not started'));
+  const silent = silentTurn(deps.store);
   // Signal shows a typing indicator for 15 s unless refreshed.
   const typing = new TypingIndicator<Pick<Conversation, 'id' | 'kind'>>({
     show: (conversation) => call('sendTyping', target(conversation), 10_000),
     keyOf: (conversation) => conversation.id,
+    silent: (conversation, turn) => silent(conversation.id, turn),
     refreshMs: options.typingRefreshMs ?? 10_000,
     now: deps.now,
     onError: (error) => deps.log.debug({ error: (error as Error).message }, 'sendTyping failed'),
@@ -150,7 +152,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });
     // `stopped` after the read: a stop meanwhile has already stopped every indicator.
     const types = parsed.addressed && !parsed.event.edited && (await admittedNow(deps.gateway.access, deps.access, parsed.event)) && !stopped;
-    typing.startExpected(conversation, types);
+    typing.startExpected(conversation, types, [dedupeKey(parsed.event)]);
   }
 
   /** Multi-account daemons list their accounts; a single-account daemon does not know `listAccounts`. */

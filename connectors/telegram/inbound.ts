@@ -1,6 +1,6 @@
 import type { AuditInput } from '../../core/audit.js';
 import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
-import { InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
+import { dedupeKey, InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { parseUpdate, type ParseContext } from './parse.js';
 import type { TypingIndicator } from '../../core/typing.js';
@@ -65,15 +65,15 @@ export function createInbound({ deps, io, parse, typing }: InboundDeps) {
     });
     // Shown before the publish, so that a fast reply (which stops it) never comes before "typing…" starts.
     const typingIn = [];
-    for (const e of events) if (addressed(e) && (await admittedNow(deps.gateway.access, deps.access, e))) typingIn.push(e.conversation);
-    for (const c of typingIn) typing.start(c);
+    for (const e of events) if (addressed(e) && (await admittedNow(deps.gateway.access, deps.access, e))) typingIn.push(e);
+    for (const e of typingIn) typing.start(e.conversation, [dedupeKey(e)]);
     if (events.length > 0) {
       try {
         await io.publish(events);
       } catch (error) {
         // The valid ones are enqueued and the bad ones audited by publish itself: the batch is done.
         if (!(error instanceof InvalidPayloadError)) {
-          for (const c of typingIn) typing.stop(c);
+          for (const e of typingIn) typing.stop(e.conversation);
           throw error;
         }
       }

@@ -13,6 +13,7 @@ import type { BotIdentity } from './parse.js';
 import { startPoller, type PollerOptions } from './poller.js';
 import { MESSAGE_UPDATES } from './schema.js';
 import { createSender } from './send.js';
+import { silentTurn } from '../../core/typing.js';
 import { telegramTyping } from './typing.js';
 import { createWebhookHandler, SECRET_TOKEN } from './webhook.js';
 
@@ -64,7 +65,7 @@ export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: Tel
   const actor = `connector:${deps.name}`;
   const audit = (kind: string, data: Record<string, unknown>, subject?: string) =>
     deps.store.appendAudit([{ kind, actor, ...(subject ? { subject } : {}), data }]);
-  const typing = telegramTyping(bot.api, options.typingRefreshMs);
+  const typing = telegramTyping(bot.api, silentTurn(deps.store), options.typingRefreshMs);
   let inbound: ReturnType<typeof createInbound> | undefined;
   let poller: ReturnType<typeof startPoller> | undefined;
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditInput } from '../../core/audit.js';
 import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
-import { InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
+import { dedupeKey, InvalidPayloadError, parseChannelEvent, type ChannelEvent } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { parseMessage, parseUpsert, type ParseContext } from './parse.js';
 import type { TypingIndicator } from '../../core/typing.js';
@@ -107,11 +107,12 @@ export function createInbound(d: InboundDeps) {
         for (const jid of chats) d.typing.startExpected(jid, false);
         throw error;
       }
-      const typing = new Set<string>();
+      const typing = new Map<string, string[]>();
       for (const b of batch) {
-        if (addressed(b.event) && (await admittedNow(d.deps.gateway.access, d.deps.access, b.event))) typing.add(b.event.conversation.id);
+        if (!addressed(b.event) || !(await admittedNow(d.deps.gateway.access, d.deps.access, b.event))) continue;
+        typing.set(b.event.conversation.id, [...(typing.get(b.event.conversation.id) ?? []), dedupeKey(b.event)]);
       }
-      for (const jid of chats) d.typing.startExpected(jid, typing.has(jid));
+      for (const jid of chats) d.typing.startExpected(jid, typing.has(jid), typing.get(jid));
       counts.published += batch.length;
       const newest = Math.max(...batch.map((b) => b.timestamp));
       if (newest > watermark) {

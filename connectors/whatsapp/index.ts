@@ -7,6 +7,7 @@ import { clearAuthState, loadAuthState, storedLink } from './auth-state.js';
 import { createInbound, WATERMARK_KEY } from './inbound.js';
 import { DEFAULT_BACKOFF, WaLink, type Backoff, type LinkStatus } from './link.js';
 import type { Self } from './parse.js';
+import { silentTurn } from '../../core/typing.js';
 import { createSender, whatsappTyping } from './send.js';
 import { createBaileysSocket, type WaSocketFactory } from './socket.js';
 
@@ -42,7 +43,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
   let link: WaLink | undefined;
   let inbound: ReturnType<typeof createInbound> | undefined;
   const socket = () => link?.socket;
-  const typing = whatsappTyping(socket, options.typingRefreshMs);
+  const typing = whatsappTyping(socket, silentTurn(deps.store), options.typingRefreshMs);
   const setStatus = (s: LinkStatus) => deps.store.setConnectorState(name, STATUS_KEY, s);
 
   /** The own jid and LID, normalized: mentions and quotes of either address the bot. */

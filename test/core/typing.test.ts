@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { TypingIndicator } from '../../core/typing.js';
+import { join } from 'node:path';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { silentTurn, TypingIndicator } from '../../core/typing.js';
+import { tempDir } from '../helpers/tmp.js';
 
 type Place = { id: string; threadId?: string };
 
@@ -89,6 +92,34 @@ describe('typing indicator', () => {
     expect((errors[0] as Error).message).toBe('403 blocked');
   });
 
+  it('stops once every message it was shown for ended in silence, and keeps on while an answer is coming', async () => {
+    const ended = new Map<string, 'silent' | 'answered'>();
+    const calls: string[] = [];
+    const typing = new TypingIndicator<string>({
+      show: async (id) => void calls.push(id),
+      silent: async (_id, turn) => ended.get(turn) === 'silent',
+      refreshMs: 40,
+      maxMs: 10_000,
+    });
+    typing.start('quiet', ['q1']);
+    typing.start('quiet', ['q2']);
+    typing.start('busy', ['b1']);
+    ended.set('q1', 'silent');
+    await vi.advanceTimersByTimeAsync(100);
+    // q2's turn has not ended yet: still typing.
+    expect(typing.isActive('quiet')).toBe(true);
+    ended.set('q2', 'silent');
+    ended.set('b1', 'answered');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(typing.isActive('quiet')).toBe(false);
+    // An answer is on its way: its send stops the indicator, not the refresh.
+    expect(typing.isActive('busy')).toBe(true);
+    const before = calls.filter((c) => c === 'quiet').length;
+    await vi.advanceTimersByTimeAsync(200);
+    expect(calls.filter((c) => c === 'quiet').length).toBe(before);
+    typing.stopAll();
+  });
+
   it('stopAll stops every refresh quietly', async () => {
     const { typing, calls } = indicator({ hide: true });
     typing.start({ id: '1' });
@@ -96,5 +127,29 @@ describe('typing indicator', () => {
     typing.stopAll();
     await vi.advanceTimersByTimeAsync(500);
     expect(calls).toEqual(['show 1/', 'show 2/']);
+  });
+});
+
+describe('silentTurn', () => {
+  it('is silent only for a committed turn with no reply to that conversation', async () => {
+    const tmp = tempDir('mc-typing-');
+    const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
+    try {
+      await store.migrate();
+      const silent = silentTurn(store);
+      expect(await silent('c1', 'pending')).toBe(false);
+      await store.abandonTurn('refused', 'e1', []);
+      expect(await silent('c1', 'refused')).toBe(true);
+      const toOwner = { queue: 'outbound:telegram', partition: 'p', reply: { address: { conversation: { id: 'owner' } } } } as never;
+      const toSender = { queue: 'outbound:telegram', partition: 'p', reply: { address: { conversation: { id: 'c1' } } } } as never;
+      await store.turnCommit({ dedupeKey: 'notified', eventId: 'e2', history: [], audit: [], replies: [toOwner] }).commit();
+      await store.turnCommit({ dedupeKey: 'answered', eventId: 'e3', history: [], audit: [], replies: [toSender] }).commit();
+      // A message to the owner (a pairing notice) is no answer to the sender.
+      expect(await silent('c1', 'notified')).toBe(true);
+      expect(await silent('c1', 'answered')).toBe(false);
+    } finally {
+      await store.close();
+      tmp.remove();
+    }
   });
 });

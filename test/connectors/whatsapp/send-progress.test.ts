@@ -37,7 +37,7 @@ describe('whatsapp sender across a restart', () => {
         limit: { max: 1_000, unit: 'utf16' },
         log: pino({ level: 'silent' }),
         quoted: () => undefined,
-        typing: whatsappTyping(() => s),
+        typing: whatsappTyping(() => s, async () => false),
         spacingMs: 0,
       });
     const text = Array.from({ length: 500 }, (_, i) => `w${i}`).join(' ');
