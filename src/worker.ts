@@ -15,6 +15,7 @@ import { openLimiter, type Runtime } from './runtime.js';
 export const WORKER_ROLE = 'worker';
 
 const HEARTBEAT_MS = 1_000;
+export const WORKER_QUEUE_KEY = 'queue';
 /**
  * Turns run side by side. Most of a turn is spent waiting on a backend, and on the embedded queue the turns in
  * flight share each commit: with 32, a worker committed about half as often per message as with 8, and the bench's
@@ -72,6 +73,8 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     },
   });
   await rt.store.heartbeat(WORKER_ROLE);
+  // Which queue the workers of this data dir take events from: `chat` must publish to the same one.
+  await rt.store.setConnectorState(WORKER_ROLE, WORKER_QUEUE_KEY, rt.queue.name);
   const beat = setInterval(() => void rt.store.heartbeat(WORKER_ROLE).catch(() => undefined), HEARTBEAT_MS);
   beat.unref();
   log.info({ queue: rt.queue.name, concurrency }, 'worker started');

@@ -10,7 +10,7 @@ import { createLoopbackConnector } from '../../connectors/loopback/index.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { openRuntime, type GlobalOptions } from '../runtime.js';
-import { startWorker, WORKER_ROLE, type RunningWorker } from '../worker.js';
+import { startWorker, WORKER_QUEUE_KEY, WORKER_ROLE, type RunningWorker } from '../worker.js';
 
 const REPLY_TIMEOUT_MS = 60_000;
 
@@ -40,7 +40,13 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
 
   let worker: RunningWorker | undefined;
   const ensureWorker = async () => {
-    if (!worker && (await rt.store.liveProcesses(WORKER_ROLE, 3_000)) === 0) worker = await startWorker(rt, log, { concurrency: 2 });
+    if (worker) return;
+    if ((await rt.store.liveProcesses(WORKER_ROLE, 3_000)) === 0) return void (worker = await startWorker(rt, log, { concurrency: 2 }));
+    // The running workers read another queue (start without REDIS_URL, chat with it): nothing would ever answer.
+    const theirs = await rt.store.getConnectorState(WORKER_ROLE, WORKER_QUEUE_KEY);
+    if (typeof theirs === 'string' && theirs !== rt.queue.name) {
+      throw new UsageError(`the gateway running on this data dir uses the ${theirs} queue, and this chat the ${rt.queue.name} one: give chat the same queue settings (config, REDIS_URL) as start`);
+    }
   };
   const shutdown = async () => {
     await outbound.close(2_000);

@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { SqliteStore } from '../../core/sqlite/store.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
 import { freePort } from '../helpers/ports.js';
@@ -30,6 +32,32 @@ describe('chat on BullMQ', () => {
       expect(await terminalKeys()).toEqual([]);
       expect((await chat()).code).toBe(0);
       expect(await terminalKeys()).toEqual([]);
+    } finally {
+      tmp.remove();
+    }
+  }, 60_000);
+
+  it('refuses, saying why, when the gateway on the data dir reads the other queue', async () => {
+    const tmp = tempDir('mc-chat-mismatch-');
+    try {
+      // A gateway's worker on the embedded queue, as `start` without REDIS_URL leaves it: alive, and saying which queue.
+      const store = new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
+      await store.migrate();
+      await store.setConnectorState('worker', 'queue', 'embedded');
+      const beat = setInterval(() => void store.heartbeat('worker'), 500);
+      await store.heartbeat('worker');
+      const inboundKeys = async () => (await redis.keys('*')).filter((k) => k.includes('mc-inbound')).sort();
+      const before = await inboundKeys();
+      try {
+        const r = await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'anyone?', env: { REDIS_URL: server.url } });
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(/the gateway running on this data dir uses the embedded queue, and this chat the bullmq one/);
+      } finally {
+        clearInterval(beat);
+        await store.close();
+      }
+      // Nothing was left in Redis for a worker that will never come.
+      expect(await inboundKeys()).toEqual(before);
     } finally {
       tmp.remove();
     }
