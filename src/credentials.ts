@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, resolveQueue, type Config, type QueueConfig } from '../core/config.js';
-import { commitPendingKey, discardPendingKey, loadMasterKey, loadPendingKey } from '../core/master-key.js';
+import { commitPendingKey, discardPendingKey, keyFile, loadMasterKey, loadPendingKey, MASTER_KEY_ENV } from '../core/master-key.js';
 import { connectorStateKey } from '../core/sealed-state.js';
 import { processRedactor } from '../core/redactor.js';
 import type { SqliteStore } from '../core/sqlite/store.js';
@@ -31,8 +31,14 @@ export function refsFor(config: Config, queue: QueueConfig, role: string): strin
 
 /** Opens the vault with the master key, finishing a rotation that was interrupted before its key file was renamed. */
 export async function openVault(dataDir: string, store: SqliteStore, actor: string, { create }: { create: boolean }): Promise<Vault | undefined> {
-  const master = loadMasterKey(dataDir, process.env, { create });
-  if (!master) return undefined;
+  // A vault sealed under a key that is not here (unset variable, deleted key file) is not empty: a new key would only
+  // lock it for good, and its secrets would read as absent.
+  const sealed = (await store.vaultStore().keyCheck()) !== undefined;
+  const master = loadMasterKey(dataDir, process.env, { create: create && !sealed });
+  if (!master) {
+    if (sealed) throw new ConfigError(`the vault holds secrets sealed under a master key that is not here: set ${MASTER_KEY_ENV} or restore ${keyFile(dataDir)}`);
+    return undefined;
+  }
   const audit = (entries: Parameters<SqliteStore['appendAudit']>[0]) => store.appendAudit(entries);
   const pending = master.source === 'file' ? loadPendingKey(dataDir) : undefined;
   let vault = new Vault(store.vaultStore(), master.key, audit, actor);

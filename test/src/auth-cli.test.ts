@@ -1,6 +1,8 @@
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../core/auth.js';
+import { keyFile } from '../../core/master-key.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -61,5 +63,21 @@ describe('admin and apikey commands', () => {
     const typo = await cli(['secrets', 'set', 'A', '--value=sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAAAAAA']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain("unknown option '--value=[redacted]'");
+  });
+});
+
+describe('secrets commands without their master key', () => {
+  it('say the vault is sealed under a key that is not here, and never make a new key that would lock it', async () => {
+    expect((await cli(['secrets', 'set', 'A'], 'alpha-value')).code).toBe(0);
+    const keyPath = keyFile(join(tmp.dir, 'data'));
+    expect(existsSync(keyPath)).toBe(true);
+    rmSync(keyPath);
+    for (const [args, input] of [[['secrets', 'list']], [['secrets', 'set', 'B'], 'beta-value']] as Array<[string[], string?]>) {
+      const r = await cli(args, input);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/the vault holds secrets sealed under a master key that is not here/);
+      expect(r.stdout).not.toMatch(/no secrets stored/);
+      expect(existsSync(keyPath)).toBe(false);
+    }
   });
 });
