@@ -95,7 +95,14 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
   if (options.connector !== undefined) return doctorConnector(options.connector, config, source, options);
   const results: Verdict[] = [{ ok: true, what: 'config', detail: `valid (${source})` }];
   const dataDir = resolveDataDir(options);
-  const store = new SqliteStore(dbFile(dataDir));
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(dbFile(dataDir));
+  } catch (error) {
+    // Nothing else can be checked without it (the vault holds the credentials), but this much is said plainly.
+    results.push({ ok: false, what: 'database', detail: `cannot open ${dbFile(dataDir)}: ${(error as Error).message}` });
+    return printVerdicts(results);
+  }
   try {
     // Like every other command (and `start`), doctor brings a fresh or older data dir up to date first: a
     // migration that fails is what it reports, not one that has simply not run yet.
@@ -129,6 +136,10 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
   } finally {
     await store.close();
   }
+  return printVerdicts(results);
+}
+
+function printVerdicts(results: Verdict[]): number {
   // A platform can quote a credential back in an error (a token in the URL it refused); none reaches the terminal.
   for (const v of results) out(processRedactor.redact(verdictLine(v)));
   return results.every((v) => v.ok) ? 0 : 1;

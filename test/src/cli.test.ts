@@ -1,4 +1,5 @@
-import { statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -130,6 +131,15 @@ describe('monkeyclaw CLI', () => {
     const d = await cli(['doctor']);
     expect(d.code).toBe(0);
     expect(d.stdout).toMatch(/ok {4}queue: embedded driver answers/);
+  });
+
+  it('doctor on a database file that is not one says so in its own verdict line', async () => {
+    mkdirSync(join(tmp.dir, 'data'), { recursive: true });
+    writeFileSync(join(tmp.dir, 'data', 'monkeyclaw.db'), randomBytes(8192));
+    const r = await cli(['doctor']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ok {4}config: valid/m);
+    expect(r.stdout).toMatch(/^FAIL {2}database: cannot open .*monkeyclaw\.db: file is not a database$/m);
   });
 
   it('ends with its own exit code when the reader of its output goes away (| head), not an EPIPE crash', async () => {
