@@ -38,7 +38,9 @@ export async function auditVerify(options: GlobalOptions & { expect?: RecordedEn
     if (result.ok) {
       // The head, kept somewhere the data dir's writers cannot reach, is what later shows entries cut off the end.
       const held = options.expect ? `, entry ${options.expect.seq} as recorded` : '';
-      out(`audit log ok: ${result.entries} entries${held}, head ${result.head} (record ${result.headSeq}:${result.head} and check with --expect)`);
+      // An empty log has no entry to record yet.
+      const record = result.entries > 0 ? ` (record ${result.headSeq}:${result.head} and check with --expect)` : '';
+      out(`audit log ok: ${result.entries} entries${held}, head ${result.head}${record}`);
       return 0;
     }
     out(`audit log BROKEN at entry ${result.badSeq}: ${result.reason} (${result.entries} entries verified before it)`);
