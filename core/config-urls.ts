@@ -3,7 +3,8 @@ import { z } from 'zod';
 /** The config's rules for URLs: where a credential may travel, and that none is written into a URL itself. */
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+// Host names are case-insensitive: LOCALHOST is this machine too.
+export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /** Where a credential goes with every request: https, or plain http only to this machine (a fake, a proxy). */
 export const httpsOrLoopback = (v: string): boolean => {

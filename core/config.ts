@@ -10,10 +10,14 @@ import { ENDPOINT_FORM, parseEndpoint } from './rpc-endpoint.js';
  */
 
 const REF = /^(secret|env):[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const credential = z.string().refine((v) => REF.test(v), {
-  message:
-    'a credential must be a reference, secret:NAME or env:NAME; literal credentials are refused. ' +
-    'Store it with `monkeyclaw secrets set NAME` (value on stdin) and write secret:NAME here',
+const credential = z.string().superRefine((v, ctx) => {
+  if (REF.test(v)) return;
+  // A reference with a bad name is a typo, not a pasted token: say which.
+  const message = /^(secret|env):/.test(v)
+    ? 'a reference names a secret or variable with letters, digits and _ (not starting with a digit), e.g. secret:TELEGRAM_TOKEN'
+    : 'a credential must be a reference, secret:NAME or env:NAME; literal credentials are refused. ' +
+      'Store it with `monkeyclaw secrets set NAME` (value on stdin) and write secret:NAME here';
+  ctx.addIssue({ code: 'custom', message });
 });
 
 const identity = z.string().superRefine((value, ctx) => {

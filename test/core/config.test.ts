@@ -52,7 +52,7 @@ describe('config', () => {
 
   it('defaults to the echo backend, pairing DMs, allowlisted groups, loopback HTTP', () => {
     const c = parseConfig({});
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 7420, tls: { mode: 'off' } });
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 7420, allowedHosts: [], tls: { mode: 'off' } });
     expect(c.access).toMatchObject({ dm: 'pairing', groups: 'allowlist', allow: [], owners: [] });
     expect(c.assistants.default?.backend).toBe('echo');
   });
@@ -84,6 +84,8 @@ describe('config', () => {
     expect(message).toMatch(/connectors\.telegram\.token: .*secrets set NAME/);
     expect(message).not.toContain(token);
     expect(errorOf({ backends: { x: { type: 'openai', baseUrl: 'http://127.0.0.1/v1', model: 'm', apiKey: 'sk-abc' } } })).toMatch(/backends\.x\.apiKey/);
+    // A reference with a bad name is a typo, and is called one.
+    expect(errorOf({ connectors: { telegram: { token: 'secret:bad-name' } } })).toMatch(/connectors\.telegram\.token: a reference names a secret or variable with letters/);
     // A queue URL is a credential only when it holds a password.
     const redis = (redisUrl: string) => ({ queue: { driver: 'bullmq', redisUrl } });
     for (const hidden of ['redis://:hunter2@10.0.0.1:6379', 'rediss://default:hunter2@10.0.0.1:6379', 'redis://10.0.0.1:6379?password=hunter2']) {
@@ -119,6 +121,7 @@ describe('config', () => {
   it('accepts secure: false only for loopback mail hosts', () => {
     const mail = (host: string) => ({ connectors: { email: { imap: { host, port: 143, secure: false, user: 'u', password: 'env:P' } } } });
     expect(() => parseConfig(mail('127.0.0.1'))).not.toThrow();
+    expect(() => parseConfig(mail('LOCALHOST'))).not.toThrow();
     expect(errorOf(mail('imap.example.org'))).toMatch(/connectors\.email\.imap\.secure: .*loopback/);
     const smtp = { host: '127.0.0.1', port: 25, secure: false, user: 'u', password: 'env:P' };
     expect(errorOf({ connectors: { email: { smtp: { ...smtp, mailbox: 'Sent' } } } })).toContain('connectors.email.smtp.mailbox: unknown key');
