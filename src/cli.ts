@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import type { RecordedEntry } from '../core/audit.js';
 import { ConfigError } from '../core/config.js';
@@ -11,6 +12,9 @@ import { SUPERVISED_ENV } from './credentials.js';
 import { UsageError } from './errors.js';
 import { LockedError } from './lock.js';
 import type { GlobalOptions } from './runtime.js';
+
+/** The package's version, as `monkeyclaw --version` prints it. */
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 type Action = (opts: GlobalOptions & Record<string, unknown>, ...args: string[]) => Promise<number>;
 
@@ -50,6 +54,7 @@ function run(action: Action) {
 export function buildProgram(): Command {
   const program = withGlobals(new Command('monkeyclaw'))
     .description('A trustworthy personal-AI messaging gateway')
+    .version(VERSION)
     .exitOverride()
     .showHelpAfterError()
     // Commander prints its own usage errors, which quote what was typed: `--token=xoxb-…` must not come back out.

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { assistantCandidates } from '../core/assistant-choice.js';
 import { ConfigError, resolveRef as resolveEnvRef, type AssistantConfig, type Config, type QueueConfig } from '../core/config.js';
@@ -16,13 +16,19 @@ import { EmbeddedDriver } from '../queues/embedded.js';
 import { loadConfig } from './config-file.js';
 import { loadCredentials, type Resolver } from './credentials.js';
 import { createLogger } from './logger.js';
+import { UsageError } from './errors.js';
 
 export interface GlobalOptions {
   config?: string;
   dataDir?: string;
 }
 
-export const resolveDataDir = (o: GlobalOptions): string => resolve(o.dataDir ?? process.env.MONKEYCLAW_DATA_DIR ?? './data');
+export function resolveDataDir(o: GlobalOptions): string {
+  const dir = resolve(o.dataDir ?? process.env.MONKEYCLAW_DATA_DIR ?? './data');
+  // Created when missing, by whoever opens it; a file in its place is a usage error, said plainly.
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`the data dir ${dir} is not a directory (--data-dir, MONKEYCLAW_DATA_DIR)`);
+  return dir;
+}
 export const dbFile = (dataDir: string): string => join(dataDir, 'monkeyclaw.db');
 
 /** What every process opens: config, data directory, store (migrated), its credentials, queue. */

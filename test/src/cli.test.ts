@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -136,6 +136,15 @@ describe('monkeyclaw CLI', () => {
     const d = await cli(['doctor']);
     expect(d.code).toBe(0);
     expect(d.stdout).toMatch(/ok {4}queue: embedded driver answers/);
+  });
+
+  it('prints its version, and refuses a data dir that is a file with exit 2', async () => {
+    const version = (JSON.parse(readFileSync(join(CLI, '../../../package.json'), 'utf8')) as { version: string }).version;
+    expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
+    writeFileSync(join(tmp.dir, 'not-a-dir'), '');
+    const r = await cli(['audit', 'tail', '--data-dir', join(tmp.dir, 'not-a-dir')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/the data dir .*not-a-dir is not a directory/);
   });
 
   it('doctor on a database file that is not one says so in its own verdict line', async () => {
