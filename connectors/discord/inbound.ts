@@ -95,6 +95,7 @@ export class Inbound {
       botId,
       place,
       replyToBot: await this.repliesToBot(m, botId),
+      botRoleId: m.guild_id ? this.d.client.guilds.cache.get(m.guild_id)?.roles.botRoleFor(botId)?.id : undefined,
       edited,
       ...(this.d.deps.config.assistant ? { assistant: this.d.deps.config.assistant } : {}),
       receivedAt: new Date(this.d.deps.now()).toISOString(),

@@ -33,6 +33,7 @@ export const discordMessageSchema = z.object({
   edited_timestamp: z.string().max(64).nullish(),
   type: z.number().int().nonnegative(),
   mentions: z.array(user).max(1_000),
+  mention_roles: z.array(snowflake).max(250).default([]),
   attachments: z.array(attachment).max(100).default([]),
   sticker_items: z.array(z.object({ id: snowflake, name })).max(10).optional(),
   webhook_id: snowflake.optional(),
@@ -77,6 +78,11 @@ export interface ParseContext {
   place: Place;
   /** The referenced message was written by this bot (looked up by the caller when the payload lacks it). */
   replyToBot: boolean;
+  /**
+   * The role Discord made for the bot in this guild: clients offer it beside the bot when someone types @, and a
+   * mention of it is a mention of the bot.
+   */
+  botRoleId?: string | undefined;
   edited: boolean;
   assistant?: string;
   receivedAt: string;
@@ -150,7 +156,7 @@ export function toChannelEvent(m: DiscordMessage, ctx: ParseContext): Verdict {
       sender: { id: m.author.id, name: m.author.global_name ?? m.author.username, isBot: m.author.bot === true || m.webhook_id !== undefined },
       ...inboundText(readable(m)),
       attachments,
-      mentionsBot: m.mentions.some((u) => u.id === ctx.botId),
+      mentionsBot: m.mentions.some((u) => u.id === ctx.botId) || (ctx.botRoleId !== undefined && m.mention_roles.includes(ctx.botRoleId)),
       ...(replyTo ? { replyTo: { messageId: replyTo, toBot: ctx.replyToBot } } : {}),
       edited: ctx.edited,
       ...(ctx.assistant ? { assistant: ctx.assistant } : {}),

@@ -57,6 +57,18 @@ describe('discord connector round trips (fake Discord, whole gateway)', () => {
     expect(fake.sent(GENERAL)).toHaveLength(2);
   });
 
+  it("takes a mention of the bot's own role (what clients offer beside the bot) as a mention, and no other role's", async () => {
+    r = await rig();
+    const { fake, h } = r;
+    const botRole = '90351110224678912';
+    fake.joinGuild(botRole);
+    fake.say({ channelId: GENERAL, author: USERS.alice, content: '<@&555> moderators, look', mentionRoles: ['555'] });
+    await h.until(async () => (await r!.audits('plug.halted')).some((a) => a.data.reason === 'not-addressed'));
+    fake.say({ channelId: GENERAL, author: USERS.alice, content: `<@&${botRole}> what time is it`, mentionRoles: [botRole] });
+    const [answer] = await h.until(() => (fake.sent(GENERAL).length === 1 ? fake.sent(GENERAL) : undefined));
+    expect(answer!.body.content).toContain('what time is it');
+  });
+
   it('does not answer in a guild channel nobody allowlisted, even when mentioned', async () => {
     r = await rig();
     const { fake, h } = r;

@@ -20,6 +20,8 @@ export interface UserMessage {
   author: DiscordUser;
   content: string;
   mentions?: DiscordUser[];
+  /** Roles mentioned (`<@&id>` in the content). */
+  mentionRoles?: string[];
   /** The id of the message this one replies to (a type 19 reply with referenced_message). */
   replyTo?: string;
   attachments?: Json[];
@@ -68,6 +70,19 @@ export async function startFakeDiscord(options: { token?: string; heartbeatInter
     addThread(id: string, parentId: string): FakeChannel {
       return state.addChannel({ ...fixture<Json>('thread-channel'), id, guild_id: GUILD_ID, parent_id: parentId, owner_id: USERS.alice.id, type: 11 });
     },
+    /** GUILD_CREATE for the test guild, with the role Discord manages for the bot (and @everyone). */
+    joinGuild(botRoleId: string): void {
+      const role = (id: string, name: string, extra: Json = {}) => ({ id, name, color: 0, hoist: false, position: 0, permissions: '0', managed: false, mentionable: false, flags: 0, ...extra });
+      gateway.dispatch('GUILD_CREATE', {
+        id: GUILD_ID, name: 'Fake Guild', icon: null, owner_id: USERS.alice.id, afk_channel_id: null, afk_timeout: 300, verification_level: 0,
+        default_message_notifications: 0, explicit_content_filter: 0, mfa_level: 0, system_channel_id: null, system_channel_flags: 0,
+        rules_channel_id: null, vanity_url_code: null, description: null, banner: null, premium_tier: 0, preferred_locale: 'en-US',
+        public_updates_channel_id: null, nsfw_level: 0, premium_progress_bar_enabled: false, features: [], emojis: [], stickers: [],
+        roles: [role(GUILD_ID, '@everyone'), role(botRoleId, state.bot.username, { position: 1, managed: true, tags: { bot_id: state.bot.id } })],
+        joined_at: '2021-04-12T23:40:39.855793+00:00', large: false, unavailable: false, member_count: 2,
+        members: [], channels: [], threads: [], presences: [], voice_states: [], stage_instances: [], guild_scheduled_events: [],
+      });
+    },
     /** A message as a person posts it: stored in the channel's history and (by default) dispatched as MESSAGE_CREATE. */
     say(m: UserMessage): Json {
       const channel = state.channels.get(m.channelId);
@@ -82,6 +97,7 @@ export async function startFakeDiscord(options: { token?: string; heartbeatInter
         content: m.content,
         timestamp: new Date().toISOString(),
         mentions: m.mentions ?? [],
+        mention_roles: m.mentionRoles ?? [],
         attachments: m.attachments ?? [],
         type: m.replyTo ? 19 : 0,
         ...(m.replyTo ? { message_reference: { type: 0, message_id: m.replyTo, channel_id: m.channelId, guild_id: channel.guild_id }, referenced_message: referenced ?? null } : {}),
