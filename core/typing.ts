@@ -22,10 +22,13 @@ export interface TypingOptions<T> {
   silent?(target: T, turn: string): Promise<boolean>;
 }
 
+/** Whether a message's turn (its dedupe key) ended with no reply to a conversation. */
+export type SilentTurn = (conversationId: string, turn: string) => Promise<boolean>;
+
 /** `silent` from the store: the turn is committed, and none of its replies goes to that conversation. */
 export const silentTurn =
-  (store: Pick<Store, 'handledTurn'>) =>
-  async (conversationId: string, turn: string): Promise<boolean> => {
+  (store: Pick<Store, 'handledTurn'>): SilentTurn =>
+  async (conversationId, turn) => {
     const replies = await store.handledTurn(turn);
     return replies !== null && !replies.some((r) => r.reply.address.conversation.id === conversationId);
   };
@@ -69,6 +72,12 @@ export class TypingIndicator<T = string> {
     entry.timer.unref();
     this.active.set(key, entry);
     this.request(this.options.show, target);
+  }
+
+  /** Adds messages to an indicator that is showing; starts none (a catch-up asks for "typing…" once). */
+  join(target: T, turns: string[]): void {
+    const running = this.active.get(this.keyOf(target));
+    if (running) for (const t of turns) running.turns.add(t);
   }
 
   /** A message for `target` is being stored; see `startExpected`. */

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import pino from 'pino';
 import { createBackend } from '../core/backends/index.js';
 import type { Config } from '../core/config.js';
@@ -7,7 +6,7 @@ import { noSealedState, sealedState } from '../core/sealed-state.js';
 import type { SqliteStore } from '../core/sqlite/store.js';
 import { loadConnector } from './connectors.js';
 import { refsFor, resolveRefs, resolverFrom, stateKeyFor } from './credentials.js';
-import { lockHolder } from './lock.js';
+import { lockHolder, supervisorLock } from './lock.js';
 import { CHILD_RECORDS, childRecordSchema } from './supervisor.js';
 
 /** One line of `doctor`: what was checked, whether it is fine, and why, in plain words. */
@@ -92,7 +91,7 @@ export const verdictLine = (v: Verdict): string => `${v.ok ? 'ok  ' : 'FAIL'}  $
  * it gave when it exited. Nothing when no gateway runs on the data dir.
  */
 export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStore, 'listConnectorState'>): Promise<Verdict[]> {
-  const supervisor = lockHolder(join(dataDir, 'run', 'supervisor.lock'));
+  const supervisor = lockHolder(supervisorLock(dataDir));
   if (supervisor === undefined) return [];
   const rows = await store.listConnectorState(CHILD_RECORDS.connector, CHILD_RECORDS.prefix);
   return rows.flatMap(({ key, value }): Verdict[] => {
@@ -104,9 +103,9 @@ export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStor
     switch (state) {
       case 'running':
       case 'starting':
-        return [{ ok: true, what, detail: `${state} under the gateway (pid ${supervisor})${restarts ? `, after ${restarts} restarts in the last minute` : ''}` }];
+        return [{ ok: true, what, detail: `${state} under the gateway (pid ${supervisor})${restarts ? `, restarted ${restarts} times recently${why}` : ''}` }];
       case 'restarting':
-        return [{ ok: false, what, detail: `crashed and is being restarted (${restarts} restarts in the last minute)${why}` }];
+        return [{ ok: false, what, detail: `crashed and is being restarted (${restarts} restarts recently)${why}` }];
       case 'failed':
         return [{ ok: false, what, detail: `the gateway gave up on it${restarts ? ` after ${restarts} restarts` : ''}${why}; fix the cause, then restart the gateway` }];
       case 'stopped':

@@ -1,5 +1,5 @@
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export class LockedError extends Error {
   override readonly name = 'LockedError';
@@ -13,6 +13,9 @@ function alive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** The lock a running `start` holds on its data dir. */
+export const supervisorLock = (dataDir: string): string => join(dataDir, 'run', 'supervisor.lock');
 
 /** The live process holding the lock file, if any. */
 export function lockHolder(file: string): number | undefined {

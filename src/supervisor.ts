@@ -71,7 +71,7 @@ export class Supervisor {
   private stopping = false;
 
   constructor(
-    private readonly store: Pick<Store, 'appendAudit' | 'setConnectorState'>,
+    private readonly store: Pick<Store, 'appendAudit' | 'setConnectorState' | 'listConnectorState'>,
     private readonly log: Logger,
     private readonly globalArgs: string[],
     private readonly policy: RestartPolicy = DEFAULT_RESTART,
@@ -80,7 +80,19 @@ export class Supervisor {
   start(spec: ChildSpec): void {
     const managed: Managed = { spec, state: 'starting', restarts: [] };
     this.children.set(spec.name, managed);
+    this.record(managed);
     this.spawn(managed);
+  }
+
+  /**
+   * Marks what an earlier gateway recorded of its children as stopped, before this one starts its own: a connector
+   * since disabled must not read as running, or failed, to `doctor` (in a container every run may have pid 1).
+   */
+  async forgetEarlierRuns(): Promise<void> {
+    for (const { key } of await this.store.listConnectorState(CHILD_RECORDS.connector, CHILD_RECORDS.prefix)) {
+      const stopped: ChildRecord = { state: 'stopped', supervisor: process.pid, restarts: 0 };
+      await this.store.setConnectorState(CHILD_RECORDS.connector, key, stopped);
+    }
   }
 
   /** Sends `message` to a running child and resolves with its answer of the same id, or why there is none. */

@@ -67,10 +67,16 @@ export class Inbound {
       await this.audit('inbound.catchup_truncated', `discord:${channelId}`, { fetched: CATCH_UP_LIMIT, after });
     }
     // A message edited while we were away is answered as it reads now: it was never seen in its first form.
-    // "typing…" once for the channel, at the first message that will be answered, not once a message (up to 100).
+    // "typing…" once for the channel, at the first message that will be answered, not once a message (up to 100);
+    // the others' turns join it, so it stops only once all of them are answered.
     let shown = false;
-    const show = (turn: string) => void (shown || ((shown = true), this.d.typing.start(channelId, [turn])));
+    const show = (turn: string) => (shown ? this.d.typing.join(channelId, [turn]) : ((shown = true), this.d.typing.start(channelId, [turn])));
     for (const m of oldestFirst(valid)) await this.handle(m, false, show, place);
+  }
+
+  /** The bot's managed role in a guild, once discord.js has the guild (GUILD_CREATE, just after READY). */
+  private botRole(guildId: string | undefined, botId: string): string | undefined {
+    return guildId ? this.d.client.guilds.cache.get(guildId)?.roles.botRoleFor(botId)?.id : undefined;
   }
 
   /**
@@ -95,7 +101,8 @@ export class Inbound {
       botId,
       place,
       replyToBot: await this.repliesToBot(m, botId),
-      botRoleId: m.guild_id ? this.d.client.guilds.cache.get(m.guild_id)?.roles.botRoleFor(botId)?.id : undefined,
+      // Messages fetched for a catch-up carry no guild_id: the place knows it.
+      botRoleId: this.botRole(m.guild_id ?? place.guildId, botId),
       edited,
       ...(this.d.deps.config.assistant ? { assistant: this.d.deps.config.assistant } : {}),
       receivedAt: new Date(this.d.deps.now()).toISOString(),

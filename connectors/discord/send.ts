@@ -5,7 +5,7 @@ import type { Reply } from '../../core/event.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
-import { type silentTurn, TypingIndicator } from '../../core/typing.js';
+import { type SilentTurn, TypingIndicator } from '../../core/typing.js';
 
 /** Discord refuses content over 2,000 characters from bots, Nitro or not. */
 export const DISCORD_MAX_CHARS = 2_000;
@@ -110,6 +110,6 @@ async function editMessage(rest: REST, channel: string, id: string, content: str
 }
 
 /** "Bot is typing…" in a channel: Discord shows one request for about 10 s. */
-export function discordTyping(rest: REST, silent: ReturnType<typeof silentTurn>, now: () => number, onError: (error: unknown) => void): TypingIndicator {
+export function discordTyping(rest: REST, silent: SilentTurn, now: () => number, onError: (error: unknown) => void): TypingIndicator {
   return new TypingIndicator({ show: (channelId) => rest.post(Routes.channelTyping(channelId)), silent, refreshMs: 8_000, now, onError });
 }

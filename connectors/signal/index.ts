@@ -2,17 +2,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../core/config.js';
 import { isLoopbackHost } from '../../core/config-urls.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
-import { dedupeKey, InvalidPayloadError, type ChannelEventInput, type Conversation } from '../../core/event.js';
+import { dedupeKey, InvalidPayloadError, type ChannelEventInput } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { partProgress } from '../../core/part-progress.js';
-import { silentTurn, TypingIndicator } from '../../core/typing.js';
+import { silentTurn } from '../../core/typing.js';
 import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
 import { parseNotification, type ParseContext } from './parse.js';
 import { postRpc } from './http.js';
 import { plainNetError } from '../../core/net-errors.js';
 import { endpointOf, SignalConnectionError, SignalRpcError, type Endpoint, type Notification } from './rpc.js';
-import { createSend, target } from './send.js';
+import { createSend, signalTyping } from './send.js';
 
 /** `connectors.signal` (core/config.ts). */
 export interface SignalConfig {
@@ -72,16 +72,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
   };
   const call = (method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
     link ? link.call(method, params, timeoutMs) : Promise.reject(new SignalConnectionError('signal connector not started'));
-  const silent = silentTurn(deps.store);
-  // Signal shows a typing indicator for 15 s unless refreshed.
-  const typing = new TypingIndicator<Pick<Conversation, 'id' | 'kind'>>({
-    show: (conversation) => call('sendTyping', target(conversation), 10_000),
-    keyOf: (conversation) => conversation.id,
-    silent: (conversation, turn) => silent(conversation.id, turn),
-    refreshMs: options.typingRefreshMs ?? 10_000,
-    now: deps.now,
-    onError: (error) => deps.log.debug({ error: (error as Error).message }, 'sendTyping failed'),
-  });
+  const typing = signalTyping(call, silentTurn(deps.store), deps, options.typingRefreshMs);
 
   function settings(): { endpoint: Endpoint; account: string } {
     if (!cfg.rpc) throw new ConfigError(`${field('rpc')}: required, e.g. tcp://127.0.0.1:7583 (signal-cli daemon --tcp)`);

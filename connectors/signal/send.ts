@@ -4,6 +4,7 @@ import type { Conversation, Reply } from '../../core/event.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
+import { type SilentTurn, TypingIndicator } from '../../core/typing.js';
 import { messageId } from './parse.js';
 import { RATE_LIMIT_ERROR, SignalRpcError } from './rpc.js';
 
@@ -11,6 +12,18 @@ type Call = (method: string, params: Record<string, unknown>, timeoutMs: number)
 
 /** Where a Signal message (or typing indicator) goes: a person by ACI (uuid) or a group by its base64 id. */
 export const target = (c: Pick<Conversation, 'id' | 'kind'>): Record<string, unknown> => (c.kind === 'dm' ? { recipient: [c.id] } : { groupId: c.id });
+
+/** Signal shows a typing indicator for 15 s unless refreshed. */
+export function signalTyping(call: Call, silent: SilentTurn, deps: { log: ConnectorLog; now(): number }, refreshMs = 10_000) {
+  return new TypingIndicator<Pick<Conversation, 'id' | 'kind'>>({
+    show: (conversation) => call('sendTyping', target(conversation), 10_000),
+    keyOf: (conversation) => conversation.id,
+    silent: (conversation, turn) => silent(conversation.id, turn),
+    refreshMs,
+    now: deps.now,
+    onError: (error) => deps.log.debug({ error: (error as Error).message }, 'sendTyping failed'),
+  });
+}
 
 export interface SendDeps {
   call: Call;

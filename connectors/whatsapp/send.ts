@@ -4,7 +4,7 @@ import type { SendReply } from '../../core/outbound.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
-import { type silentTurn, TypingIndicator } from '../../core/typing.js';
+import { type SilentTurn, TypingIndicator } from '../../core/typing.js';
 import type { WaQuoted, WaSocket } from './socket.js';
 
 export interface SenderDeps {
@@ -74,7 +74,7 @@ export function createSender(d: SenderDeps): SendReply {
 }
 
 /** WhatsApp shows `composing` for a while: refreshed until the reply goes out, then `paused` at once. */
-export function whatsappTyping(socket: () => WaSocket | undefined, silent: ReturnType<typeof silentTurn>, refreshMs = 10_000): TypingIndicator {
+export function whatsappTyping(socket: () => WaSocket | undefined, silent: SilentTurn, refreshMs = 10_000): TypingIndicator {
   const presence = (type: 'composing' | 'paused') => async (jid: string) => socket()?.sendPresenceUpdate(type, jid);
   return new TypingIndicator({ show: presence('composing'), hide: presence('paused'), silent, refreshMs });
 }

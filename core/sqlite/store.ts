@@ -186,8 +186,10 @@ export class SqliteStore implements Store {
       const fresh = this
         .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at, replies) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(turn.dedupeKey, turn.eventId, at, replies);
+      // What the backend call cost was spent, whether or not the turn is kept.
+      this.chargeUsage(turn.usage, at);
       // Another delivery of the same platform message committed first, or a surface gave the turn up: its replies go
-      // on, and nothing of ours but the audit (this turn's backend call did happen) and a note that it was discarded.
+      // on, and nothing of ours but its cost, its audit (its backend call did happen) and a note that it was discarded.
       if (fresh.changes === 0) {
         const discarded = { kind: 'turn.discarded', actor: 'worker', subject: turn.eventId, data: { why: 'the event was already handled or given up' } };
         this.audit.appendPrepared([...audit, ...this.audit.prepare([discarded])]);
@@ -196,18 +198,19 @@ export class SqliteStore implements Store {
       if (turn.sessionId !== undefined && turn.history.length > 0) {
         this.insertMessages(turn.history.length).run(turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, turn.eventId, at]));
       }
-      // A turn that cost nothing (the echo backend, a turn refused before the backend) leaves the totals as they are.
-      if (turn.usage && (turn.usage.inputTokens || turn.usage.outputTokens || turn.usage.costUsd)) {
-        const u = turn.usage;
-        this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (workspace_id, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
-              output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`)
-          .run(u.workspaceId, at.slice(0, 10), u.inputTokens, u.outputTokens, u.costUsd);
-      }
       this.audit.appendPrepared(audit);
       return turn.replies;
     };
     return { commit: () => this.group.run(write), joinable: { connection: this.db, write } };
+  }
+
+  /** Adds a turn's usage to its workspace's day. A turn that cost nothing (echo, refused before the backend) adds no row. */
+  private chargeUsage(usage: TurnRecord['usage'], at: string): void {
+    if (!usage || !(usage.inputTokens || usage.outputTokens || usage.costUsd)) return;
+    this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (workspace_id, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
+          output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`)
+      .run(usage.workspaceId, at.slice(0, 10), usage.inputTokens, usage.outputTokens, usage.costUsd);
   }
 
   async abandonTurn(dedupeKey: string, eventId: string, audit: AuditInput[]): Promise<boolean> {

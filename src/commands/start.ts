@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { WebhookForwarder } from '../http/webhooks.js';
 import { parseWebhookAnswer, WEBHOOK_REQUEST, type WebhookAnswer } from '../webhook-ipc.js';
 import { loadConfig } from '../config-file.js';
 import { startHttpServer } from '../http.js';
-import { acquireLock } from '../lock.js';
+import { acquireLock, supervisorLock } from '../lock.js';
 import { createLogger } from '../logger.js';
 import { dbFile, openQueue, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { settlesWithin } from '../../core/deadline.js';
@@ -75,7 +74,7 @@ const SHUTDOWN_MS = 8_500;
 export async function start(options: GlobalOptions): Promise<number> {
   const { config, source } = loadConfig(options.config);
   const dataDir = resolveDataDir(options);
-  const release = acquireLock(join(dataDir, 'run', 'supervisor.lock'));
+  const release = acquireLock(supervisorLock(dataDir));
   const log = createLogger('supervisor', 'info');
   const redactor = processRedactor;
   const store = new SqliteStore(dbFile(dataDir), { redactor });
@@ -100,6 +99,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     }
     const globalArgs = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
     const supervisor = new Supervisor(store, log, globalArgs);
+    await supervisor.forgetEarlierRuns();
     // The HTTP surfaces are connectors of their own: they publish turns and await replies on their own queues.
     const surfaceQueue = await openQueue(queue, dataDir, resolverFrom(await resolveRefs(refsFor(config, queue, 'surface'), dataDir, store, 'supervisor')));
     const apiTurns = new TurnClient(surfaceQueue, store, 'api');

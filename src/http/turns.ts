@@ -70,21 +70,27 @@ export class TurnClient {
         { ...input, v: 1, id, platform: this.platform, account: this.platform, platformMessageId: id, receivedAt: new Date().toISOString() },
       ]);
       const key = dedupeKey(event!);
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline && !this.stopped) {
+      const answered = async (): Promise<TurnOutcome | undefined> => {
         const turn = await this.store.handledTurn(key);
         const got = this.waiting.get(id)!;
         if (turn && got.length >= turn.length) return turn.length === 0 ? { kind: 'silent' } : { kind: 'replies', replies: got };
+        return undefined;
+      };
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline && !this.stopped) {
+        const outcome = await answered();
+        if (outcome) return outcome;
         await new Promise<void>((resolve) => {
           this.wake.set(id, resolve);
           void sleep(100).then(resolve);
         });
       }
       const kind = this.stopped ? 'stopped' : 'timeout';
-      // The caller is answered now (503, a timeout): the turn must not run later, after a restart, for nobody.
+      // The caller is answered now (503, a timeout): the turn must not run later, after a restart, for nobody. If it
+      // committed first, its answer may be here already.
       const entry = { kind: 'turn.abandoned', actor: `surface:${this.platform}`, subject: id, data: { why: kind } };
-      await this.store.abandonTurn(key, id, [entry]).catch(() => undefined);
-      return { kind };
+      const given = await this.store.abandonTurn(key, id, [entry]).catch(() => true);
+      return (given ? undefined : await answered()) ?? { kind };
     } finally {
       this.waiting.delete(id);
       this.wake.delete(id);

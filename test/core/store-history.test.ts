@@ -54,12 +54,16 @@ describe('turns given up', () => {
     // The worker's turn for it ends after that: its replies and history are dropped, its backend call is audited.
     const reply = { queue: 'outbound:api', partition: 'p', reply: { text: 'late' } } as never;
     const late = { kind: 'backend.call', actor: 'worker', subject: 'e1', data: { backend: 'echo' } };
-    const turn = { dedupeKey: 'k1', eventId: 'e1', sessionId: session.id, history: [{ role: 'user' as const, text: 'hi' }], audit: [late], replies: [reply] };
+    const usage = { workspaceId: 'default', inputTokens: 120, outputTokens: 30, costUsd: 0.01 };
+    const turn = { dedupeKey: 'k1', eventId: 'e1', sessionId: session.id, history: [{ role: 'user' as const, text: 'hi' }], audit: [late], replies: [reply], usage };
     expect(await store.turnCommit(turn).commit()).toEqual([]);
     expect(await store.history(session.id, 10)).toEqual([]);
+    // What the late backend call cost counts against the budget all the same.
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await store.usageSince('default', today)).toEqual({ tokens: 150, costUsd: 0.01 });
     expect((await store.auditTail(10)).map((e) => e.kind)).toEqual(['turn.abandoned', 'backend.call', 'turn.discarded']);
     // A turn that committed first wins over a later give-up.
-    await store.turnCommit({ ...turn, dedupeKey: 'k2', eventId: 'e2', audit: [] }).commit();
+    await store.turnCommit({ ...turn, dedupeKey: 'k2', eventId: 'e2', audit: [], usage: undefined }).commit();
     expect(await store.abandonTurn('k2', 'e2', [gaveUp])).toBe(false);
     expect(await store.handledTurn('k2')).toEqual([reply]);
   });

@@ -120,6 +120,24 @@ describe('typing indicator', () => {
     typing.stopAll();
   });
 
+  it('join adds messages to a showing indicator and starts none', async () => {
+    const ended = new Set<string>();
+    const calls: string[] = [];
+    const typing = new TypingIndicator<string>({ show: async (id) => void calls.push(id), silent: async (_id, turn) => ended.has(turn), refreshMs: 40, maxMs: 10_000 });
+    typing.join('idle', ['i1']);
+    expect(typing.isActive('idle')).toBe(false);
+    typing.start('backlog', ['b1']);
+    typing.join('backlog', ['b2']);
+    ended.add('b1');
+    await vi.advanceTimersByTimeAsync(100);
+    // b2 is still being answered.
+    expect(typing.isActive('backlog')).toBe(true);
+    ended.add('b2');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(typing.isActive('backlog')).toBe(false);
+    expect(calls.filter((c) => c === 'idle')).toEqual([]);
+  });
+
   it('stopAll stops every refresh quietly', async () => {
     const { typing, calls } = indicator({ hide: true });
     typing.start({ id: '1' });

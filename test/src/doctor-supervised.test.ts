@@ -37,8 +37,12 @@ describe('doctor beside a running gateway', () => {
     expect(verdicts[0]).toMatchObject({ ok: false, what: 'process connector:nowhere' });
     expect(verdicts[0]!.detail).toMatch(/gave up on it after 2 restarts; last exit: connector "nowhere" is not available in this build; fix the cause/);
 
-    // A record written by another (earlier) supervisor does not describe this gateway.
+    // A record written by another (earlier) supervisor does not describe this gateway, even under the same pid.
     await store.setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}connector:old`, { state: 'failed', supervisor: 1, restarts: 5 });
     expect((await supervisedVerdicts(tmp.dir, store)).map((v) => v.what)).toEqual(['process connector:nowhere']);
+    await store.setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}connector:old`, { state: 'failed', supervisor: process.pid, restarts: 5 });
+    const next = new Supervisor(store, pino({ level: 'silent' }), ['--data-dir', tmp.dir]);
+    await next.forgetEarlierRuns();
+    expect(await supervisedVerdicts(tmp.dir, store)).toEqual([]);
   }, 60_000);
 });
