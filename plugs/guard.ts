@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { audit, halt, type Context, type Plug } from '../core/plug.js';
 
 /**
- * Prompt-injection and hidden-content guard for inbound text and attachment names. It flags instruction-override
+ * Prompt-injection and hidden-content guard. It reads what its stage hands on: inbound, the user's text and
+ * attachment names; request, every message the backend is sent; response and outbound, the reply. It flags instruction-override
  * phrasing and characters a human cannot see but a model reads: Unicode tag characters (used to smuggle whole
  * instructions), bidi overrides and isolates (text that reads differently than it displays) and zero-width runs.
  * `annotate` (default) records the findings in `ctx.assigns.guard` and the audit log, `strip` also removes the
- * hidden characters from `ctx.text`, `halt` stops the event (silently: no notice tells a prober what tripped).
+ * hidden characters from what it read, `halt` stops the event (silently: no notice tells a prober what tripped).
  */
 
 const HIDDEN_CLASSES = ['tag', 'bidi', 'zero-width'] as const;
@@ -73,20 +74,41 @@ const describe = (f: GuardFinding): string => `${f.kind}:${f.kind === 'override'
 const reason = (found: GuardFinding[]): string =>
   describe(found[0]!) + (found.length > 1 ? ` (+${found.length - 1} more)` : '');
 
+/** The findings in what the stage hands on. */
+function scan(ctx: Context): GuardFinding[] {
+  switch (ctx.stage) {
+    case 'inbound':
+      return [...findings(ctx.text, 'text'), ...ctx.event.attachments.flatMap((a, i) => (a.name ? findings(a.name, `attachment:${i}`) : []))];
+    case 'request':
+      return ctx.messages.flatMap((m, i) => findings(m.content, `message:${i}`));
+    default:
+      return ctx.reply ? findings(ctx.reply.text, 'reply') : [];
+  }
+}
+
+/** The context with the hidden characters removed from what the stage hands on. */
+function strip(ctx: Context): Context {
+  switch (ctx.stage) {
+    case 'inbound':
+      return { ...ctx, text: stripHidden(ctx.text) };
+    case 'request':
+      return { ...ctx, messages: ctx.messages.map((m) => ({ ...m, content: stripHidden(m.content) })) };
+    default:
+      return ctx.reply ? { ...ctx, reply: { ...ctx.reply, text: stripHidden(ctx.reply.text) } } : ctx;
+  }
+}
+
 export const guardPlug: Plug<State, State> = {
   name: 'guard',
   options: optionsSchema,
   init: (options) => options,
   call(ctx, { mode }) {
-    const found = [
-      ...findings(ctx.text, 'text'),
-      ...ctx.event.attachments.flatMap((a, i) => (a.name ? findings(a.name, `attachment:${i}`) : [])),
-    ];
+    const found = scan(ctx);
     if (found.length === 0) return ctx;
-    const stripped = mode === 'strip' && found.some((f) => f.kind === 'hidden' && f.where === 'text');
+    const stripped = mode === 'strip' && found.some((f) => f.kind === 'hidden' && !f.where.startsWith('attachment:'));
     let next: Context = { ...ctx, assigns: { ...ctx.assigns, guard: { mode, findings: found, stripped } } };
-    if (stripped) next = { ...next, text: stripHidden(ctx.text) };
-    next = audit(next, { kind: 'guard.flagged', actor: 'plug:guard', subject: ctx.event.id, data: { mode, findings: found } });
+    if (stripped) next = strip(next);
+    next = audit(next, { kind: 'guard.flagged', actor: 'plug:guard', subject: ctx.event.id, data: { stage: ctx.stage, mode, findings: found } });
     return mode === 'halt' ? halt(next, 'guard', reason(found)) : next;
   },
 };

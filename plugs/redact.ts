@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CREDENTIAL_PATTERNS } from '../core/credentials.js';
-import { audit, type Plug } from '../core/plug.js';
+import { audit, type Context, type Plug } from '../core/plug.js';
 
 /**
  * Masks credentials and personal data in what the model sees, before the backend call. Each match becomes
@@ -189,6 +189,24 @@ export function redactText(text: string, state: State): { text: string; counts: 
   return { text, counts };
 }
 
+/** The context with `mask` applied to what the stage hands on. */
+function masked(ctx: Context, mask: (text: string) => string, state: State): Context {
+  switch (ctx.stage) {
+    case 'inbound': {
+      const text = mask(ctx.text);
+      // A stateless surface's earlier messages reach the backend too; the event's own copy of the text is replaced
+      // so the unmasked value is nowhere in the context.
+      const context = ctx.event.context?.map((m) => ({ ...m, content: mask(m.content) }));
+      const eventText = ctx.event.text === ctx.text ? text : redactText(ctx.event.text, state).text;
+      return { ...ctx, text, event: { ...ctx.event, text: eventText, ...(context ? { context } : {}) } };
+    }
+    case 'request':
+      return { ...ctx, messages: ctx.messages.map((m) => ({ ...m, content: mask(m.content) })) };
+    default:
+      return ctx.reply ? { ...ctx, reply: { ...ctx.reply, text: mask(ctx.reply.text) } } : ctx;
+  }
+}
+
 export const redactPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   name: 'redact',
   options: optionsSchema,
@@ -198,23 +216,21 @@ export const redactPlug: Plug<State, z.infer<typeof optionsSchema>> = {
     for (const c of custom) maskers.push([c.name, regexMasker([new RegExp(c.pattern, `${c.flags ?? ''}g`)], c.name)]);
     return { maskers };
   },
+  /**
+   * Masks what the stage hands on: inbound, the user's message (what history keeps and every later stage sees);
+   * request, every message the backend is sent; response and outbound, the reply (what history keeps and the user
+   * reads).
+   */
   call(ctx, state) {
-    const { text, counts } = redactText(ctx.text, state);
-    // A stateless surface's earlier messages reach the backend too: they are masked like the message itself.
-    const context = ctx.event.context?.map((m) => {
-      const r = redactText(m.content, state);
+    const counts: Record<string, number> = {};
+    const mask = (text: string): string => {
+      const r = redactText(text, state);
       for (const [name, n] of Object.entries(r.counts)) counts[name] = (counts[name] ?? 0) + n;
-      return { ...m, content: r.text };
-    });
+      return r.text;
+    };
+    const next = masked(ctx, mask, state);
     if (Object.keys(counts).length === 0) return ctx;
-    // The event carries the original text too; replace it so the unmasked value is nowhere in the context.
-    const eventText = ctx.event.text === ctx.text ? text : redactText(ctx.event.text, state).text;
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
-    return audit({ ...ctx, text, event: { ...ctx.event, text: eventText, ...(context ? { context } : {}) } }, {
-      kind: 'redact.masked',
-      actor: 'plug:redact',
-      subject: ctx.event.id,
-      data: { counts, total },
-    });
+    return audit(next, { kind: 'redact.masked', actor: 'plug:redact', subject: ctx.event.id, data: { stage: ctx.stage, counts, total } });
   },
 };

@@ -96,7 +96,7 @@ describe('guard: modes', () => {
       ],
     });
     expect(ctx.private.audit).toEqual([
-      { kind: 'guard.flagged', actor: 'plug:guard', subject: event.id, data: { mode: 'annotate', findings: guardOf(ctx)?.findings } },
+      { kind: 'guard.flagged', actor: 'plug:guard', subject: event.id, data: { stage: 'inbound', mode: 'annotate', findings: guardOf(ctx)?.findings } },
     ]);
   });
 
