@@ -132,8 +132,9 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
   const drafts = deps.drafts
     ? draftStream({ ...deps.drafts, now: deps.now, shape: (text, format) => shapeDraft(assistant.pipelines, requestCtx, text, format) })
     : undefined;
+  // Consent skips the primary; what follows is a fallback still (its own model, the footer), asked no more.
   const chain = consented !== undefined
-    ? { backends: assistant.backends.slice(1), config: { ...assistant.config, fallback: 'auto' as const } }
+    ? { backends: assistant.backends, from: 1, config: { ...assistant.config, fallback: 'auto' as const } }
     : { backends: assistant.backends, config: assistant.config };
   // The drafts end before the final reply is queued, so it lands behind them and replaces what they showed.
   const outcome = await callChain(

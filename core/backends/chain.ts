@@ -26,6 +26,8 @@ export interface ChainDeps {
 
 export interface ChainInput {
   backends: Backend[];
+  /** Where to start: 1 when the user consented (`/fallback`) to skip the unavailable primary. */
+  from?: number;
   config: AssistantConfig;
   messages: BackendMessage[];
   workdir?: string;
@@ -56,10 +58,11 @@ const round6 = (n: number): number => Math.round(n * 1e6) / 1e6;
  * prompt, the reply, a tool's input or a provider's error text.
  */
 export async function callChain(input: ChainInput, deps: ChainDeps): Promise<ChainOutcome> {
-  const { backends, config, messages, eventId, audit } = input;
+  const { backends, config, messages, eventId, audit, from = 0 } = input;
   let streamed = false;
   for (const [i, backend] of backends.entries()) {
-    if (i > 0 && config.fallback === 'ask') {
+    if (i < from) continue;
+    if (i > from && config.fallback === 'ask') {
       audit.push({ kind: 'backend.fallback_ask', actor: `backend:${backends[0]!.name}`, subject: eventId, data: { next: backend.name } });
       return { kind: 'ask', next: backend };
     }

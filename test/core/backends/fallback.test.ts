@@ -116,11 +116,15 @@ describe('fallback chain through talk', () => {
         return p && p.expiresAt > now ? p.text : undefined;
       },
     };
-    const ask = setup({ fallback: 'ask' }, { store });
+    // The assistant's model names the primary's model: the fallback keeps its own.
+    const ask = setup({ fallback: 'ask', model: 'gpt-override' }, { store });
     gpt.script({ kind: 'status', status: 503 });
     expect((await ask('the waiting question')).notice).toMatch(/Reply \/fallback/);
     const consent = await ask('/fallback');
-    expect(consent.reply?.text).toMatch(/^Hi there/);
+    // A fallback's answer, labelled and audited as one.
+    expect(consent.reply?.text).toMatch(/^Hi there[\s\S]*— answered by claude-fake \(fallback\)$/);
+    expect(claude.messageRequests().at(-1)?.body.model).toBe('claude-fake');
+    expect(consent.audit.find((a) => a.kind === 'backend.call')?.data).toMatchObject({ backend: 'claude', model: 'claude-fake', attempt: 2, fallback: true });
     expect(consent.history[0]).toEqual({ role: 'user', text: 'the waiting question' });
     expect(gpt.chatRequests()).toHaveLength(1);
     expect(claude.messageRequests().at(-1)?.body.messages.at(-1)).toMatchObject({ role: 'user', content: 'the waiting question' });
