@@ -23,6 +23,9 @@ export interface ToolRequest {
   input: unknown;
 }
 
+/** A tool request as governance sees it: which backend asked, and the session directory its agent runs in. */
+export type GovernedToolRequest = ToolRequest & { backend: string; workdir?: string };
+
 export interface ToolDecision {
   allow: boolean;
   reason?: string;

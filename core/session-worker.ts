@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { APPROVAL_COMMAND } from './approvals.js';
 import type { AuditInput } from './audit.js';
 import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, type Address, type ChannelEvent, type Reply } from './event.js';
 import { mapCommit, UnrecoverableJobError, type HopNext, type JobHandler, type JobInput } from './queue.js';
@@ -24,11 +25,15 @@ export const conversationPartition = (e: Pick<ChannelEvent, 'platform' | 'accoun
   `${e.platform}:${e.account}:${e.conversation.id}`;
 
 /**
- * An event's partition, for it and its replies. A request that brings its own context (the API is stateless)
- * depends on no other: it gets a partition of its own, so one caller's requests run side by side instead of waiting
- * behind a slow one (a key is one conversation, and every request on it used to queue).
+ * An event's partition, for it and its replies. Two kinds depend on no other event, and get a partition of their
+ * own so they run beside the conversation instead of behind it:
+ * - a request that brings its own context (the API is stateless): one caller's requests run side by side instead of
+ *   waiting behind a slow one (a key is one conversation);
+ * - an approval decision (`/approve ID`): the turn it decides waits for it in the same conversation, so behind that
+ *   turn it would wait for ever (an owner approving their own request in their DM).
  */
-export const eventPartition = (e: ChannelEvent): string => (e.context ? `${conversationPartition(e)}:${e.id}` : conversationPartition(e));
+export const eventPartition = (e: ChannelEvent): string =>
+  e.context || APPROVAL_COMMAND.test(e.text.trim()) ? `${conversationPartition(e)}:${e.id}` : conversationPartition(e);
 
 const nextJobs = (replies: QueuedReply[]): HopNext => replies.map((r) => ({ queue: r.queue, job: { id: r.reply.idempotencyKey, partition: r.partition, payload: r.reply } }));
 

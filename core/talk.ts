@@ -1,5 +1,5 @@
 import type { AuditInput } from './audit.js';
-import type { Backend, BackendMessage, ToolDecision, ToolRequest } from './backend.js';
+import type { Backend, BackendMessage, ToolDecision, GovernedToolRequest } from './backend.js';
 import { sessionWorkdir } from './backends/agent-cli.js';
 import { callChain, fallbackFooter, type Usage } from './backends/chain.js';
 import type { AssistantConfig } from './config.js';
@@ -35,7 +35,7 @@ export interface TalkDeps {
   /** The data directory: agentic CLI backends run in `<dataDir>/workspaces/<workspace>/sessions/<id>/`. */
   dataDir?: string;
   /** Decides an agentic backend's tool request (governance); without it every tool request is denied. */
-  onToolRequest?: (request: ToolRequest & { backend: string }, event: ChannelEvent) => ToolDecision | Promise<ToolDecision>;
+  onToolRequest?: (request: GovernedToolRequest, event: ChannelEvent) => ToolDecision | Promise<ToolDecision>;
 }
 
 const FALLBACK_CONSENT_MS = 10 * 60 * 1000;
@@ -149,7 +149,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
         deps.onRestart?.();
         drafts?.onRestart();
       },
-      ...(onToolRequest ? { onToolRequest: (t: ToolRequest & { backend: string }) => onToolRequest(t, event) } : {}),
+      ...(onToolRequest ? { onToolRequest: (t: GovernedToolRequest) => onToolRequest(t, event) } : {}),
     },
   ).finally(() => drafts?.close());
   if (outcome.kind === 'ask') {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { newApprovalId, toolRule, toolSummary, type ApprovalStore } from './approvals.js';
+import { newApprovalId, pathOutside, toolRule, toolSummary, type ApprovalStore } from './approvals.js';
 import type { AuditInput } from './audit.js';
-import type { ToolDecision, ToolRequest } from './backend.js';
+import type { GovernedToolRequest, ToolDecision } from './backend.js';
 import type { Config } from './config.js';
 import { senderIdentity, type ChannelEvent } from './event.js';
 import type { RuntimeAssistant } from './talk.js';
@@ -23,7 +23,10 @@ export interface GovernorDeps {
  * rule names is denied. Nothing runs without the rule or the owner saying so.
  */
 export function toolGovernor(deps: GovernorDeps) {
-  return async (request: ToolRequest & { backend: string }, event: ChannelEvent): Promise<ToolDecision> => {
+  return async (request: GovernedToolRequest, event: ChannelEvent): Promise<ToolDecision> => {
+    // A file tool pointed outside the session's directory (`../1/notes.txt`) would read another DM's files.
+    const outside = request.workdir ? pathOutside(request.input, request.workdir) : undefined;
+    if (outside) return { allow: false, reason: `${outside} reaches outside the session directory` };
     const assistant = await deps.assistantFor(event);
     const summary = toolSummary(request.tool, request.input);
     const rule = toolRule(assistant.config.tools, request.tool, summary);

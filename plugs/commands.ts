@@ -1,6 +1,7 @@
 import { senderIdentity } from '../core/event.js';
 import { halt, NO_OPTIONS, type Context, type NoOptions, type Plug, type PlugServices } from '../core/plug.js';
 import { decideAccess, overridesFor } from '../core/access.js';
+import { APPROVAL_COMMAND } from '../core/approvals.js';
 
 const HELP = [
   'Commands:',
@@ -17,7 +18,7 @@ type Handler = (ctx: Context, services: PlugServices) => Promise<string>;
 async function decideApproval(ctx: Context, s: PlugServices, decision: 'approved' | 'rejected'): Promise<string> {
   const who = senderIdentity(ctx.event);
   if (!s.config.access.owners.includes(who)) return 'Only an owner can decide approvals.';
-  const id = /^\/\w+\s+([A-Za-z0-9]{6})\s*$/.exec(ctx.event.text.trim())?.[1]?.toUpperCase();
+  const id = APPROVAL_COMMAND.exec(ctx.event.text.trim())?.[2]?.toUpperCase();
   if (!id || !s.approvals) return 'Usage: /approve ID or /reject ID';
   if (!(await s.approvals.decide(id, decision, who, s.now()))) return `No pending approval ${id}.`;
   ctx.private.audit.push({ kind: `tool.${decision}`, actor: who, subject: id });

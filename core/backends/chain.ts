@@ -5,6 +5,7 @@ import {
   type Backend,
   type BackendMessage,
   type BackendRequest,
+  type GovernedToolRequest,
   type ToolDecision,
   type ToolRequest,
 } from '../backend.js';
@@ -21,7 +22,7 @@ export interface ChainDeps {
   /** The pieces streamed so far are void: a fallback starts the reply over. */
   onRestart?: () => void;
   /** Decides a backend's tool request; without it every request is denied. */
-  onToolRequest?: (request: ToolRequest & { backend: string }) => ToolDecision | Promise<ToolDecision>;
+  onToolRequest?: (request: GovernedToolRequest) => ToolDecision | Promise<ToolDecision>;
 }
 
 export interface ChainInput {
@@ -80,7 +81,7 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
       let decision: ToolDecision = { allow: false, reason: 'no tool policy: denied by default' };
       if (deps.onToolRequest) {
         try {
-          decision = await deps.onToolRequest({ ...t, backend: backend.name });
+          decision = await deps.onToolRequest({ ...t, backend: backend.name, ...(input.workdir ? { workdir: input.workdir } : {}) });
         } catch {
           decision = { allow: false, reason: 'the tool policy failed' };
         }

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toolRule } from '../../core/approvals.js';
 import type { AuditInput } from '../../core/audit.js';
 import { parseConfig } from '../../core/config.js';
 import { parseChannelEvent } from '../../core/event.js';
+import { NO_OPTIONS, type AnyPlug } from '../../core/plug.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import type { RuntimeAssistant } from '../../core/talk.js';
 import { toolGovernor } from '../../core/tool-governor.js';
@@ -77,6 +79,20 @@ describe('tool governor', () => {
     await store.close();
   });
 
+  it("keeps file tools inside the session's own directory, whatever the rules allow", async () => {
+    const { store, govern, told } = await setup();
+    const workdir = '/data/workspaces/default/sessions/2';
+    const read = (input: Record<string, unknown>) => govern({ ...push, tool: 'Read', input, workdir }, event);
+    for (const inside of [{ file_path: 'note.txt' }, { file_path: `${workdir}/sub/x` }, { path: '~/x' }, { path: '.' }]) expect(await read(inside), JSON.stringify(inside)).toEqual({ allow: true });
+    for (const outside of [{ file_path: '../1/note.txt' }, { file_path: '/etc/passwd' }, { path: '..' }, { notebook_path: `${workdir}/../3/n.ipynb` }]) {
+      expect(await read(outside), JSON.stringify(outside)).toEqual({ allow: false, reason: `${Object.keys(outside)[0]} reaches outside the session directory` });
+    }
+    // Refused before any rule: no owner is asked about it.
+    expect((await govern({ ...push, input: { command: 'git push', cwd: '/' }, workdir }, event)).allow).toBe(false);
+    expect(told).toEqual([]);
+    await store.close();
+  });
+
   it('allows and denies by rule without asking anyone', async () => {
     const { store, govern, told } = await setup();
     expect(await govern({ ...push, tool: 'Read', input: { path: '/etc/hosts' } }, event)).toEqual({ allow: true });
@@ -99,6 +115,36 @@ describe('/approve in chat', () => {
       await gw.publish([makeEvent({ sender: { id: '1', isBot: false }, conversation: { id: '1', kind: 'dm' }, text: '/approve abcdef' })]);
       expect((await gw.waitForReplies(2))[1]!.text).toBe('ABCDEF approved.');
       expect((await approvals.get('ABCDEF'))?.status).toBe('approved');
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it("runs an owner's /approve beside the turn it decides, which holds that owner's own conversation", async () => {
+    let approvals: ReturnType<SqliteStore['approvalStore']> | undefined;
+    // A turn that waits for approval ABCDEF, as a tool request does, in the owner's DM.
+    const waiting: AnyPlug = {
+      name: 'waits-for-approval',
+      options: NO_OPTIONS,
+      init: () => null,
+      call: async (ctx) => {
+        while ((await approvals!.get('ABCDEF'))?.status === 'pending') await sleep(20);
+        return ctx;
+      },
+    };
+    const gw = await startTestGateway({
+      plugs: [waiting],
+      config: { access: { dm: 'open', owners: ['telegram:1'] }, assistants: { a: { pipelines: { inbound: ['access', 'commands', 'waits-for-approval'] } } } },
+    });
+    try {
+      approvals = gw.store.approvalStore();
+      await approvals.create({ id: 'ABCDEF', assistant: 'a', tool: 'Bash', summary: 'git push', requester: 'telegram:1', eventId: 'e', createdAt: Date.now(), expiresAt: Date.now() + 60_000 });
+      const owner = { sender: { id: '1', isBot: false }, conversation: { id: '1', kind: 'dm' as const } };
+      await gw.publish([makeEvent({ ...owner, text: 'push it' })]);
+      await sleep(200);
+      await gw.publish([makeEvent({ ...owner, text: '/approve ABCDEF' })]);
+      const replies = await gw.waitForReplies(2, 5_000);
+      expect(replies.map((r) => r.text).sort()).toEqual(['ABCDEF approved.', 'push it']);
     } finally {
       await gw.stop();
     }
