@@ -10,6 +10,7 @@ const HELP = [
   '/status: which assistant answers here',
   '/whoami: who the assistant thinks you are',
   '/approve ID, /reject ID: decide a tool approval (owners)',
+  "/fallback: let the fallback model answer when the assistant asked (its usual model was unavailable)",
 ].join('\n');
 
 type Handler = (ctx: Context, services: PlugServices) => Promise<string>;
@@ -27,7 +28,11 @@ async function decideApproval(ctx: Context, s: PlugServices, decision: 'approved
 
 const COMMANDS: Record<string, Handler> = {
   '/help': async () => HELP,
-  '/reset': async (ctx, s) => ((await s.sessions!.closeSession(ctx.event)) ? 'Done: this conversation starts afresh.' : 'There was nothing to forget yet.'),
+  '/reset': async (ctx, s) => {
+    // A request that brings its own context (the API) has no kept history to forget.
+    if (ctx.event.context) return 'Nothing is kept between API requests: each one brings its own messages.';
+    return (await s.sessions!.closeSession(ctx.event)) ? 'Done: this conversation starts afresh.' : 'There was nothing to forget yet.';
+  },
   '/status': async (ctx) => {
     const a = ctx.assistant;
     return `Assistant: ${a.name}. Backend: ${[a.config.backend].flat().join(' → ')}${a.config.model ? `, model ${a.config.model}` : ''}.`;

@@ -49,7 +49,7 @@ describe('commands plug', () => {
       config: { access: { dm: 'allowlist', allow: ['telegram:100'], owners: ['telegram:100'] }, assistants: { a: { pipelines: { inbound: ['access', 'commands'] } } } },
       backend: new MeteredBackend(),
     });
-    expect((await say('/help', 1)).text).toMatch(/\/reset/);
+    expect((await say('/help', 1)).text).toMatch(/\/reset[\s\S]*\/fallback/);
     expect((await say('/whoami', 2)).text).toBe('You are telegram:100 (Ada). Access: allow. Owner: yes.');
     expect((await say('/status', 3)).text).toMatch(/^Assistant: a\. Backend: echo/);
     expect((await say('remember', 4)).text).toBe('0:remember');
@@ -57,6 +57,12 @@ describe('commands plug', () => {
     expect((await say('/reset', 6)).text).toMatch(/afresh/);
     expect((await say('fresh', 7)).text).toBe('0:fresh');
     expect(await gw.store.usageSince('default', '2000-01-01')).toMatchObject({ tokens: 300 });
+  });
+
+  it('/reset on a request that brings its own context says there is nothing kept', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'open' }, assistants: { a: { pipelines: { inbound: ['access', 'commands'] } } } } });
+    await gw.publish([makeEvent({ text: '/reset', context: [{ role: 'user', content: 'earlier' }] })]);
+    expect((await gw.waitForReplies(1))[0]!.text).toBe('Nothing is kept between API requests: each one brings its own messages.');
   });
 
   it('is out of reach of senders access does not admit', async () => {
