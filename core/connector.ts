@@ -6,7 +6,7 @@ import type { SendReply } from './outbound.js';
 import type { QueueDriver } from './queue.js';
 import type { StateStore } from './sealed-state.js';
 import type { Store } from './store.js';
-import { eventPartition, INBOUND_QUEUE } from './session-worker.js';
+import { CONTROL_QUEUE, eventPartition, INBOUND_QUEUE } from './session-worker.js';
 
 /**
  * The one contract every connector implements, each in its own process. A connector normalizes its platform's
@@ -80,14 +80,16 @@ export const inboundJobId = (event: ChannelEvent): string =>
   createHash('sha256').update(dedupeKey(event)).digest('base64url').slice(0, 32);
 
 /**
- * Validates raw events and enqueues them on `inbound`. Invalid ones are audited and reported as one error after
- * the valid ones were enqueued, so one malformed update never costs its neighbours.
+ * Validates raw events and enqueues them on `inbound` (on the control queue those `control` picks: an owner's
+ * approval decisions). Invalid ones are audited and reported as one error after the valid ones were enqueued, so
+ * one malformed update never costs its neighbours.
  */
 export async function publishEvents(
   queue: Pick<QueueDriver, 'enqueue'>,
   store: Pick<Store, 'appendAudit'>,
   actor: string,
   raw: unknown[],
+  control: (e: ChannelEvent) => boolean = () => false,
 ): Promise<ChannelEvent[]> {
   const events: ChannelEvent[] = [];
   const rejected: InvalidPayloadError[] = [];
@@ -99,12 +101,11 @@ export async function publishEvents(
       rejected.push(error);
     }
   }
-  if (events.length > 0) {
-    await queue.enqueue(
-      INBOUND_QUEUE,
-      events.map((e) => ({ id: inboundJobId(e), partition: eventPartition(e), payload: e })),
-    );
-  }
+  const job = (e: ChannelEvent) => ({ id: inboundJobId(e), partition: eventPartition(e), payload: e });
+  const controls = events.filter(control);
+  const rest = events.filter((e) => !controls.includes(e));
+  if (controls.length > 0) await queue.enqueue(CONTROL_QUEUE, controls.map(job));
+  if (rest.length > 0) await queue.enqueue(INBOUND_QUEUE, rest.map(job));
   if (rejected.length > 0) {
     await store.appendAudit(rejected.map((e) => ({ kind: 'inbound.rejected', actor, data: { issues: e.issues } })));
     throw new InvalidPayloadError('channel event', rejected.flatMap((e) => e.issues));

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { APPROVAL_COMMAND } from './approvals.js';
 import type { AuditInput } from './audit.js';
-import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, type Address, type ChannelEvent, type Reply } from './event.js';
+import type { Config } from './config.js';
+import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, senderIdentity, type Address, type ChannelEvent, type Reply } from './event.js';
 import { mapCommit, UnrecoverableJobError, type HopNext, type JobHandler, type JobInput } from './queue.js';
 import type { QueuedReply, Store } from './store.js';
 import { talk, type TalkDeps } from './talk.js';
@@ -25,15 +26,22 @@ export const conversationPartition = (e: Pick<ChannelEvent, 'platform' | 'accoun
   `${e.platform}:${e.account}:${e.conversation.id}`;
 
 /**
- * An event's partition, for it and its replies. Two kinds depend on no other event, and get a partition of their
- * own so they run beside the conversation instead of behind it:
- * - a request that brings its own context (the API is stateless): one caller's requests run side by side instead of
- *   waiting behind a slow one (a key is one conversation);
- * - an approval decision (`/approve ID`): the turn it decides waits for it in the same conversation, so behind that
- *   turn it would wait for ever (an owner approving their own request in their DM).
+ * An event's partition, for it and its replies. A request that brings its own context (the API is stateless)
+ * depends on no other: it gets a partition of its own, so one caller's requests run side by side instead of waiting
+ * behind a slow one (a key is one conversation, and every request on it used to queue).
  */
-export const eventPartition = (e: ChannelEvent): string =>
-  e.context || APPROVAL_COMMAND.test(e.text.trim()) ? `${conversationPartition(e)}:${e.id}` : conversationPartition(e);
+export const eventPartition = (e: ChannelEvent): string => (e.context ? `${conversationPartition(e)}:${e.id}` : conversationPartition(e));
+
+/**
+ * Where an owner's `/approve ID` or `/reject ID` goes instead of `inbound`: the turn it decides may be waiting in the
+ * same conversation (an owner approving their own request in their DM), and behind it the decision would wait for
+ * ever. Workers consume it apart from `inbound`, so no turn holding `inbound` (its partition, its slots) delays it.
+ */
+export const CONTROL_QUEUE = 'control';
+
+/** Which events take the control queue: approval decisions from an owner, and nothing anyone else can send. */
+export const isOwnerDecision = (config: Pick<Config, 'access'>) => (e: ChannelEvent): boolean =>
+  APPROVAL_COMMAND.test(e.text.trim()) && config.access.owners.includes(senderIdentity(e));
 
 const nextJobs = (replies: QueuedReply[]): HopNext => replies.map((r) => ({ queue: r.queue, job: { id: r.reply.idempotencyKey, partition: r.partition, payload: r.reply } }));
 

@@ -6,7 +6,7 @@ import { outboundQueue, type ChannelEvent } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
 import { configuredWorkspace } from '../core/assistant-choice.js';
 import { streamEditInterval } from '../core/drafts.js';
-import { conversationPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
+import { CONTROL_QUEUE, conversationPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
 import { toolGovernor } from '../core/tool-governor.js';
 import { builtinPlugs } from '../plugs/index.js';
 import { LiveAssistants } from './live-assistants.js';
@@ -22,6 +22,8 @@ export const WORKER_QUEUE_KEY = 'queue';
  * end-to-end embedded rate rose by about a third.
  */
 const DEFAULT_CONCURRENCY = 32;
+/** Owners' approval decisions: few, quick (no backend call), and never to wait behind a turn. */
+const CONTROL_CONCURRENCY = 4;
 
 export interface RunningWorker {
   stop(drainMs?: number): Promise<void>;
@@ -65,13 +67,15 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
       onError: (error) => log.warn({ error: (error as Error).message }, 'a draft of a streamed reply was not queued'),
     },
   });
-  const consumer: Consumer = rt.queue.consume(INBOUND_QUEUE, handler, {
-    concurrency,
-    onDead: async (job, error) => {
-      log.error({ job: job.id, error }, 'inbound job dead-lettered');
-      await rt.store.appendAudit([{ kind: 'queue.dead_lettered', actor: WORKER_ROLE, subject: job.id, data: { queue: job.queue, error: error.slice(0, 500) } }]);
-    },
-  });
+  const onDead = async (job: { id: string; queue: string }, error: string) => {
+    log.error({ job: job.id, error }, 'inbound job dead-lettered');
+    await rt.store.appendAudit([{ kind: 'queue.dead_lettered', actor: WORKER_ROLE, subject: job.id, data: { queue: job.queue, error: error.slice(0, 500) } }]);
+  };
+  const consumers: Consumer[] = [
+    rt.queue.consume(INBOUND_QUEUE, handler, { concurrency, onDead }),
+    // Slots of its own: turns waiting for an approval may hold every `inbound` slot.
+    rt.queue.consume(CONTROL_QUEUE, handler, { concurrency: CONTROL_CONCURRENCY, onDead }),
+  ];
   await rt.store.heartbeat(WORKER_ROLE);
   // Which queue the workers of this data dir take events from: `chat` must publish to the same one.
   await rt.store.setConnectorState(WORKER_ROLE, WORKER_QUEUE_KEY, rt.queue.name);
@@ -82,7 +86,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     // 7.5 s of the 8 DESIGN allows: the supervisor kills at 8.5 s, and handing back what is unfinished takes a moment.
     stop: async (drainMs = 7_500) => {
       clearInterval(beat);
-      await consumer.close(drainMs);
+      await Promise.all(consumers.map((c) => c.close(drainMs)));
       await rt.store.endHeartbeat(WORKER_ROLE);
       await closeLimiter();
       log.info('worker stopped');

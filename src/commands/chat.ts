@@ -3,6 +3,7 @@ import { text as readAll } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { allAssistantNames } from '../../core/assistant-settings.js';
 import { publishEvents } from '../../core/connector.js';
+import { isOwnerDecision } from '../../core/session-worker.js';
 import { settlesWithin } from '../../core/deadline.js';
 import { dedupeKey, outboundQueue, type Reply } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
@@ -35,7 +36,7 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
       notify?.();
     },
   });
-  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, 'connector:loopback', raw) });
+  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, 'connector:loopback', raw, isOwnerDecision(rt.config)) });
   const outbound = rt.queue.consume(outboundQueue({ platform: 'loopback', account: connector.account }), outboundHandler(rt.store, 'connector:loopback', connector.send), { concurrency: 1 });
 
   let worker: RunningWorker | undefined;

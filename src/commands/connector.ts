@@ -1,5 +1,6 @@
 import type { Connector, WebhookRequest } from '../../core/connector.js';
 import { publishEvents } from '../../core/connector.js';
+import { isOwnerDecision } from '../../core/session-worker.js';
 import { outboundQueue } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { noSealedState, sealedState } from '../../core/sealed-state.js';
@@ -37,7 +38,7 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     dataDir: rt.dataDir,
     now: Date.now,
   });
-  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, actor, raw) });
+  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, actor, raw, isOwnerDecision(rt.config)) });
   const outbound = rt.queue.consume(outboundQueue({ platform: connector.platform, account: name }), outboundHandler(rt.store, actor, connector, (error) =>
     log.warn({ error: (error as Error).message }, 'a streamed draft was not shown; the final reply still will be'),
   ), {

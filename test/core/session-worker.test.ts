@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend, BackendRequest } from '../../core/backend.js';
-import { InvalidPayloadError } from '../../core/event.js';
+import { parseConfig } from '../../core/config.js';
+import { InvalidPayloadError, parseChannelEvent } from '../../core/event.js';
+import { isOwnerDecision } from '../../core/session-worker.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { until } from '../helpers/wait.js';
 import { makeEvent } from '../helpers/tmp.js';
@@ -134,5 +136,18 @@ describe('session worker: what is never answered, and what gets a notice', () =>
     await sleep(100);
     expect(gw.sent.map((r) => r.text)).toEqual(['hello']);
     expect((await gw.store.auditTail(50)).map((e) => e.kind)).toContain('inbound.bot_ignored');
+  });
+});
+
+describe('the control queue', () => {
+  it("takes an owner's approval decisions, and nothing anyone else sends", () => {
+    const control = isOwnerDecision(parseConfig({ access: { owners: ['telegram:1'] } }));
+    const from = (id: string, text: string) => parseChannelEvent(makeEvent({ sender: { id, isBot: false }, conversation: { id, kind: 'dm' }, text }));
+    expect(control(from('1', '/approve K7QXM2'))).toBe(true);
+    expect(control(from('1', '/reject@monkeyclaw_bot k7qxm2 '))).toBe(true);
+    // Anyone else's stays in its conversation's order, and so does an owner's ordinary message.
+    expect(control(from('2', '/approve K7QXM2'))).toBe(false);
+    expect(control(from('1', 'please /approve K7QXM2'))).toBe(false);
+    expect(control(from('1', '/approve'))).toBe(false);
   });
 });

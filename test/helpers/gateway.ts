@@ -10,7 +10,7 @@ import type { Reply } from '../../core/event.js';
 import type { JobInput } from '../../core/queue.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { buildPipelines, type AnyPlug } from '../../core/plug.js';
-import { inboundHandler, INBOUND_QUEUE } from '../../core/session-worker.js';
+import { CONTROL_QUEUE, inboundHandler, INBOUND_QUEUE, isOwnerDecision } from '../../core/session-worker.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import type { RuntimeAssistant } from '../../core/talk.js';
 import { EmbeddedDriver } from '../../queues/embedded.js';
@@ -39,7 +39,9 @@ export async function startTestGateway(options: { config?: unknown; backend?: Ba
     enqueue: (q: string, job: JobInput) => queue.enqueue(q, [job]),
     onError: () => undefined,
   };
-  const worker = queue.consume(INBOUND_QUEUE, inboundHandler({ store, assistantFor: () => assistant, now: Date.now, streaming, workspaceFor: (e) => configuredWorkspace(config, e) }), { concurrency: 8, backoffMs: 20, maxAttempts: 3 });
+  const handler = inboundHandler({ store, assistantFor: () => assistant, now: Date.now, streaming, workspaceFor: (e) => configuredWorkspace(config, e) });
+  const worker = queue.consume(INBOUND_QUEUE, handler, { concurrency: 8, backoffMs: 20, maxAttempts: 3 });
+  const control = queue.consume(CONTROL_QUEUE, handler, { concurrency: 2, backoffMs: 20, maxAttempts: 3 });
   const platform = options.platform ?? 'telegram';
   const outbound = queue.consume(`outbound:${platform}`, outboundHandler(store, `connector:${platform}`, async (r) => {
     sent.push(r);
@@ -49,7 +51,7 @@ export async function startTestGateway(options: { config?: unknown; backend?: Ba
     store,
     queue,
     sent,
-    publish: (raw: unknown[]) => publishEvents(queue, store, `connector:${platform}`, raw),
+    publish: (raw: unknown[]) => publishEvents(queue, store, `connector:${platform}`, raw, isOwnerDecision(config)),
     async waitForReplies(n: number, timeoutMs = 10_000) {
       const start = Date.now();
       while (sent.length < n) {
@@ -59,7 +61,7 @@ export async function startTestGateway(options: { config?: unknown; backend?: Ba
       return sent;
     },
     async stop() {
-      await worker.close(1_000);
+      await Promise.all([worker.close(1_000), control.close(1_000)]);
       await outbound.close(1_000);
       await queue.close();
       await store.close();

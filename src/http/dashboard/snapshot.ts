@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { oneLine } from '../../child-ipc.js';
 import { outboundQueue } from '../../../core/event.js';
-import { INBOUND_QUEUE } from '../../../core/session-worker.js';
+import { CONTROL_QUEUE, INBOUND_QUEUE } from '../../../core/session-worker.js';
 import type { ProcessErrorRow } from '../../../core/sqlite/dashboard-queries.js';
 import type { DashboardDeps } from './deps.js';
 import { TrafficWindow, windowStartFor, type TrafficView } from './traffic.js';
@@ -31,7 +31,7 @@ export function watchedQueues(config: DashboardDeps['config']): string[] {
   const platforms = Object.entries(config.connectors)
     .filter(([name, c]) => c?.enabled && name !== 'loopback')
     .map(([name]) => name);
-  return [INBOUND_QUEUE, ...new Set([...platforms, 'web', 'api'].map((p) => outboundQueue({ platform: p, account: p })))];
+  return [INBOUND_QUEUE, CONTROL_QUEUE, ...new Set([...platforms, 'web', 'api'].map((p) => outboundQueue({ platform: p, account: p })))];
 }
 
 const crashData = z.object({
