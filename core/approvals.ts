@@ -1,4 +1,6 @@
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomInt } from 'node:crypto';
 import type { AssistantConfig } from './config.js';
 
@@ -31,22 +33,67 @@ export function toolSummary(tool: string, input: unknown): string {
   return typeof command === 'string' ? command.slice(0, 500) : '';
 }
 
-/** The input fields file tools name paths in (Claude Code's Read/Write/Edit/Glob/Grep, Codex's, jsonl agents'). */
-const PATH_FIELDS = ['file_path', 'path', 'notebook_path', 'filePath', 'directory', 'cwd'];
+/** Input keys that name paths, at any depth (Claude Code's `file_path`, `path`, `notebook_path`; jsonl agents' own). */
+const PATH_KEY = /^(?:.*_)?(?:path|paths|file|files|filename|filenames|dir|dirs|directory|cwd|target|destination|dest|src|source|uri|url)$/i;
+const GLOB_CHARS = /[*?[{]/;
+
+/** The real path of `path`, through the longest part of it that exists: a symlink in it is followed. */
+function realish(path: string): string {
+  const rest: string[] = [];
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      return join(realpathSync(p), ...rest.reverse());
+    } catch {
+      if (dirname(p) === p) return path;
+      rest.push(basename(p));
+    }
+  }
+}
+
+/** Where a path value points, from the agent's directory (its HOME too); undefined for what is not a file path. */
+function target(value: string, workdir: string, glob: boolean): string | undefined {
+  let v = value;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(v)) {
+    if (!v.toLowerCase().startsWith('file:')) return undefined; // https://…, data:…: not a file of this machine
+    try {
+      v = fileURLToPath(v);
+    } catch {
+      return '/'; // a file URL that does not parse is not given the benefit of the doubt
+    }
+  }
+  v = v.replace(/^~(?=$|\/)/, workdir);
+  // A glob reaches what its fixed prefix names.
+  if (glob && GLOB_CHARS.test(v)) v = dirname(`${v.slice(0, v.search(GLOB_CHARS))}x`);
+  return resolve(workdir, v);
+}
 
 /**
- * The first path field of a tool's input that resolves outside `workdir` (relative paths from it, as the agent runs
- * there), or undefined. A shell command's paths cannot be read this way: Bash rules must stay narrow.
+ * The first input field naming a path outside `workdir` (relative paths count from it, as the agent runs there;
+ * symlinks are followed), or undefined. Fields are found by name at any depth, arrays included; a Glob's `pattern`
+ * is a path too. A shell command's paths cannot be read this way: Bash rules must stay narrow.
  */
-export function pathOutside(input: unknown, workdir: string): string | undefined {
-  if (!input || typeof input !== 'object') return undefined;
-  for (const field of PATH_FIELDS) {
-    const value = (input as Record<string, unknown>)[field];
-    if (typeof value !== 'string') continue;
-    const rel = relative(workdir, resolve(workdir, value.replace(/^~(?=$|\/)/, workdir)));
-    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return field;
-  }
-  return undefined;
+export function pathOutside(tool: string, input: unknown, workdir: string): string | undefined {
+  const home = realish(workdir);
+  const outside = (path: string) => {
+    const rel = relative(home, realish(path));
+    return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  };
+  const walk = (value: unknown, key: string, depth: number): string | undefined => {
+    if (depth > 6 || value === null || typeof value !== 'object') return undefined;
+    for (const [k, v] of Array.isArray(value) ? value.slice(0, 200).map((x) => [key, x] as const) : Object.entries(value).slice(0, 200)) {
+      const name = Array.isArray(value) ? key : k;
+      const pathy = PATH_KEY.test(name) || (tool === 'Glob' && name === 'pattern');
+      if (typeof v === 'string' && pathy) {
+        const t = target(v, workdir, tool === 'Glob' || name === 'pattern');
+        if (t !== undefined && outside(t)) return name;
+      } else if (typeof v === 'object') {
+        const found = walk(v, name, depth + 1);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return walk(input, '', 0);
 }
 
 function matches(pattern: string, tool: string, command: string): boolean {

@@ -25,7 +25,7 @@ export interface GovernorDeps {
 export function toolGovernor(deps: GovernorDeps) {
   return async (request: GovernedToolRequest, event: ChannelEvent): Promise<ToolDecision> => {
     // A file tool pointed outside the session's directory (`../1/notes.txt`) would read another DM's files.
-    const outside = request.workdir ? pathOutside(request.input, request.workdir) : undefined;
+    const outside = request.workdir ? pathOutside(request.tool, request.input, request.workdir) : undefined;
     if (outside) return { allow: false, reason: `${outside} reaches outside the session directory` };
     const assistant = await deps.assistantFor(event);
     const summary = toolSummary(request.tool, request.input);

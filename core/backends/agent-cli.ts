@@ -80,7 +80,8 @@ export class AgentCliBackend implements Backend {
     const guard = new CallGuard(request.signal, `backend ${this.name}`, cfg.timeoutMs, cfg.idleTimeoutMs);
     const child = spawn(cfg.command, cfg.args, {
       cwd,
-      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: cwd, ...this.env },
+      // HOME last: it is the session's directory whatever the config says, as the tool governor assumes.
+      env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...this.env, HOME: cwd },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true, // its own process group, so a timeout can kill everything it started
       shell: false,

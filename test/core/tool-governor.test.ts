@@ -1,7 +1,8 @@
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { toolRule } from '../../core/approvals.js';
+import { pathOutside, toolRule } from '../../core/approvals.js';
 import type { AuditInput } from '../../core/audit.js';
 import { parseConfig } from '../../core/config.js';
 import { parseChannelEvent } from '../../core/event.js';
@@ -91,6 +92,27 @@ describe('tool governor', () => {
     expect((await govern({ ...push, input: { command: 'git push', cwd: '/' }, workdir }, event)).allow).toBe(false);
     expect(told).toEqual([]);
     await store.close();
+  });
+
+  it('finds paths at any depth, in arrays, in file URLs and in a Glob pattern, and follows symlinks', () => {
+    const tmp = tempDir('mc-paths-');
+    dirs.push(tmp);
+    const workdir = join(tmp.dir, 'sessions', '2');
+    mkdirSync(join(tmp.dir, 'sessions', '1'), { recursive: true });
+    mkdirSync(workdir, { recursive: true });
+    symlinkSync(join(tmp.dir, 'sessions', '1'), join(workdir, 'next-door'));
+    const out = (tool: string, input: unknown) => pathOutside(tool, input, workdir);
+    expect(out('Edit', { edits: [{ file_path: 'ok.txt' }, { file_path: '../1/x' }] })).toBe('file_path');
+    expect(out('Custom', { paths: ['a', '/etc/passwd'] })).toBe('paths');
+    expect(out('Custom', { target: { destination: '../../x' } })).toBe('destination');
+    expect(out('Read', { file_path: 'file:///etc/passwd' })).toBe('file_path');
+    expect(out('Glob', { pattern: `${tmp.dir}/sessions/*/notes.txt` })).toBe('pattern');
+    expect(out('Read', { file_path: 'next-door/notes.txt' })).toBe('file_path');
+    // Inside, and what is not a path: a Grep regex, a web URL, a Glob inside, text content.
+    expect(out('Grep', { pattern: '../../secret', path: '.' })).toBeUndefined();
+    expect(out('WebFetch', { url: 'https://example.org/../x' })).toBeUndefined();
+    expect(out('Glob', { pattern: '**/*.ts' })).toBeUndefined();
+    expect(out('Write', { file_path: 'a/b.txt', content: 'see ../1/notes.txt and /etc/passwd' })).toBeUndefined();
   });
 
   it('allows and denies by rule without asking anyone', async () => {
