@@ -32,6 +32,9 @@ export function toolGovernor(deps: GovernorDeps) {
     const rule = toolRule(assistant.config.tools, request.tool, summary);
     if (rule === 'allow') return { allow: true };
     if (rule === 'deny') return { allow: false, reason: 'this tool is not allowed here' };
+    // Config load refuses approvals for these; a backend chosen in the dashboard since must not reopen the question.
+    const backend = deps.config.backends[request.backend];
+    if (backend?.type === 'cli' && backend.flavor !== 'jsonl') return { allow: false, reason: `${backend.flavor} runs a tool before it can be approved` };
 
     const now = deps.now();
     const id = newApprovalId();

@@ -80,19 +80,29 @@ function scan(ctx: Context): GuardFinding[] {
     case 'inbound':
       return [...findings(ctx.text, 'text'), ...ctx.event.attachments.flatMap((a, i) => (a.name ? findings(a.name, `attachment:${i}`) : []))];
     case 'request':
-      return ctx.messages.flatMap((m, i) => findings(m.content, `message:${i}`));
+      return freshMessages(ctx).flatMap((i) => findings(ctx.messages[i]!.content, `message:${i}`));
     default:
       return ctx.reply ? findings(ctx.reply.text, 'reply') : [];
   }
 }
+
+/**
+ * The backend request's messages that are new this turn: the user's message, and what a stateless caller brought
+ * with it. Stored history was read when it was new; read again, one old reply quoting an override phrase would halt
+ * every later turn. The assistant's own system prompt is the operator's.
+ */
+const freshMessages = (ctx: Context): number[] =>
+  ctx.messages.flatMap((_, i) => (i === ctx.messages.length - 1 || (ctx.event.context && i > 0) ? [i] : []));
 
 /** The context with the hidden characters removed from what the stage hands on. */
 function strip(ctx: Context): Context {
   switch (ctx.stage) {
     case 'inbound':
       return { ...ctx, text: stripHidden(ctx.text) };
-    case 'request':
-      return { ...ctx, messages: ctx.messages.map((m) => ({ ...m, content: stripHidden(m.content) })) };
+    case 'request': {
+      const fresh = new Set(freshMessages(ctx));
+      return { ...ctx, messages: ctx.messages.map((m, i) => (fresh.has(i) ? { ...m, content: stripHidden(m.content) } : m)) };
+    }
     default:
       return ctx.reply ? { ...ctx, reply: { ...ctx.reply, text: stripHidden(ctx.reply.text) } } : ctx;
   }

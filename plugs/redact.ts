@@ -3,7 +3,7 @@ import { CREDENTIAL_PATTERNS } from '../core/credentials.js';
 import { audit, type Context, type Plug } from '../core/plug.js';
 
 /**
- * Masks credentials and personal data in what the model sees, before the backend call. Each match becomes
+ * Masks credentials and personal data in what its stage hands on (see `masked`). Each match becomes
  * `[redacted:<category>]`; the audit log gets categories and counts, never the values. Every built-in pattern
  * is anchored on a boundary (a lookbehind or a fixed prefix) so that 100,000 characters of hostile input are
  * scanned in linear time.
@@ -201,7 +201,8 @@ function masked(ctx: Context, mask: (text: string) => string, state: State): Con
       return { ...ctx, text, event: { ...ctx.event, text: eventText, ...(context ? { context } : {}) } };
     }
     case 'request':
-      return { ...ctx, messages: ctx.messages.map((m) => ({ ...m, content: mask(m.content) })) };
+      // Every message the backend is sent but the first, the assistant's own system prompt (the operator's text).
+      return { ...ctx, messages: ctx.messages.map((m, i) => (i === 0 && m.role === 'system' ? m : { ...m, content: mask(m.content) })) };
     default:
       return ctx.reply ? { ...ctx, reply: { ...ctx.reply, text: mask(ctx.reply.text) } } : ctx;
   }
