@@ -85,8 +85,16 @@ export function createEmailConnector(deps: ConnectorDeps<EmailConfig>, tuning: {
       deps.log.info({ uid: m.uid, reason: outcome.reason }, `email: message ${outcome.kind}`);
       return audit(`inbound.${outcome.kind}`, { reason: outcome.reason, uid: m.uid, ...(outcome.from ? { from: outcome.from } : {}) }, outcome.messageId);
     }
+    // A Message-ID names one mail. The same mail again keeps its first record (and the dedupe drops its event); a mail
+    // from anyone else under that id (or under one of the assistant's own) must never take over where the first
+    // one's reply goes: it is refused and audited.
+    const known = await state.message(outcome.messageId);
+    if (known && (known.own || known.from !== outcome.sender)) {
+      deps.log.warn({ uid: m.uid }, 'email: a Message-ID already used by another mail; not answered');
+      return audit('inbound.rejected', { reason: 'message-id-reused', uid: m.uid, from: outcome.sender }, outcome.messageId);
+    }
     // Stored before publishing: the reply may be sent the moment the event is enqueued.
-    await state.remember(outcome.messageId, outcome.record);
+    if (!known) await state.remember(outcome.messageId, outcome.record);
     await state.setLatest(outcome.root, outcome.messageId);
     if (outcome.base) await state.setBySubject(outcome.sender, outcome.base, outcome.root);
     try {

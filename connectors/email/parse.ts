@@ -162,6 +162,6 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
   };
   // A reply's References are this message's References plus its id (the design's rule, taken to the letter: a message
   // with In-Reply-To but no References does not lend its In-Reply-To, as RFC 5322 would have it).
-  const record: MessageRecord = { root, to, subject, references };
+  const record: MessageRecord = { root, to, from, subject, references };
   return { kind: 'event', event, messageId, root, record, sender: from, base: baseSubject(subject) };
 }

@@ -16,6 +16,8 @@ const messageRecord = z
     own: z.boolean().optional(),
     /** Where a reply to this message goes: Reply-To, else From. Absent for the assistant's own messages. */
     to: z.string().optional(),
+    /** Who sent it (From): a later mail under the same Message-ID from anyone else is not this one. */
+    from: z.string().optional(),
     subject: z.string().optional(),
     references: z.array(z.string()).optional(),
   })

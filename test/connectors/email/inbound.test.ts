@@ -88,4 +88,20 @@ describe('email inbound: what is answered, what is not, and when', () => {
     await sleep(300);
     expect(h.sent('mallory@example.com')).toHaveLength(0);
   });
+
+  it("never sends one sender's answer to another who reused their Message-ID: the second mail is refused and audited", async () => {
+    const account = await servers.dovecot.newAccount();
+    const id = '<reused-1@mail.example.com>';
+    await account.append(mail({ from: 'cat@example.com', to: account.user, subject: 'secret', body: 'cat secret question', messageId: id }).raw);
+    await account.append(mail({ from: 'mal@example.com', to: account.user, subject: 'secret', body: 'mine now', messageId: id }).raw);
+    // A later mail from someone else: once it is answered, both before it have been looked at.
+    await account.append(mail({ from: 'carol@example.com', to: account.user, subject: 'later' }).raw);
+    const h = await harness({ account });
+    const answer = await h.nextReply('cat@example.com');
+    expect(answer.parsed.text?.trim()).toBe('cat secret question');
+    await h.nextReply('carol@example.com');
+    await sleep(300);
+    expect(h.sent('mal@example.com')).toHaveLength(0);
+    expect(await ignoredReasons(h, 'inbound.rejected')).toContain('message-id-reused');
+  });
 });
