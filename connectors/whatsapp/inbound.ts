@@ -108,9 +108,12 @@ export function createInbound(d: InboundDeps) {
         throw error;
       }
       const typing = new Map<string, string[]>();
+      // Blue ticks only for senders access admits: anyone else sees no sign of life.
+      const read: typeof batch = [];
       for (const b of batch) {
-        if (!addressed(b.event) || !(await admittedNow(d.deps.gateway.access, d.deps.access, b.event))) continue;
-        typing.set(b.event.conversation.id, [...(typing.get(b.event.conversation.id) ?? []), dedupeKey(b.event)]);
+        if (!(await admittedNow(d.deps.gateway.access, d.deps.access, b.event))) continue;
+        read.push(b);
+        if (addressed(b.event)) typing.set(b.event.conversation.id, [...(typing.get(b.event.conversation.id) ?? []), dedupeKey(b.event)]);
       }
       for (const jid of chats) d.typing.startExpected(jid, typing.has(jid), typing.get(jid));
       counts.published += batch.length;
@@ -120,7 +123,7 @@ export function createInbound(d: InboundDeps) {
         await d.deps.store.setConnectorState(d.deps.name, WATERMARK_KEY, watermark);
       }
       // Durable now: tell the sender's phone it was read (blue ticks).
-      await d.socket()?.readMessages(batch.map((b) => b.key)).catch((error: Error) => d.deps.log.warn({ error: error.message }, 'whatsapp read receipt failed'));
+      if (read.length > 0) await d.socket()?.readMessages(read.map((b) => b.key)).catch((error: Error) => d.deps.log.warn({ error: error.message }, 'whatsapp read receipt failed'));
     }
     if (audits.length > 0) {
       await d.deps.store.appendAudit(audits);

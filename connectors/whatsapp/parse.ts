@@ -33,6 +33,9 @@ const keySchema = z.looseObject({
   fromMe: z.boolean().nullish(),
   id: z.string().min(1).max(128),
   participant: jid.nullish(),
+  /** The other addressing of the same chat or person (baileys 7): the phone-number jid when the key holds a LID. */
+  remoteJidAlt: jid.nullish(),
+  participantAlt: jid.nullish(),
 });
 const contextInfo = z
   .looseObject({
@@ -124,6 +127,12 @@ function unwrap(message: Record<string, unknown>): Record<string, unknown> {
 }
 
 const norm = (j: string): string => jidNormalizedUser(j);
+/**
+ * A person by phone-number jid whenever WhatsApp says which one a LID stands for: one identity for access rules
+ * (a deny by number holds under the LID too), pairing and DM sessions, however the message was addressed. A LID
+ * alone is used where the number stays hidden.
+ */
+const byNumber = (j: string, alt: string | null | undefined): string => (j.endsWith('@lid') && alt?.endsWith('@s.whatsapp.net') ? alt : j);
 /** baileys' isJidBot knows official bots only in their `@c.us` form, which normalizing turns into `@s.whatsapp.net`. */
 const isBotJid = (j: string): boolean => !!isJidBot(j.replace(/@s\.whatsapp\.net$/, '@c.us')) || !!isJidMetaAI(j);
 const name = (s: string): string => s.toWellFormed().slice(0, 256);
@@ -172,9 +181,10 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
   }
 
   const group = isJidGroup(key.remoteJid) === true;
+  // The chat keeps the address it came from (a reply goes back there); the person is known by number where possible.
   const conversationId = group ? key.remoteJid : norm(key.remoteJid);
   if (group && !key.participant) return { kind: 'rejected', issues: ['key.participant: required in a group'] };
-  const rawSender = group ? key.participant! : key.remoteJid;
+  const rawSender = group ? byNumber(key.participant!, key.participantAlt) : byNumber(key.remoteJid, key.remoteJidAlt);
   const senderId = norm(rawSender);
   const mine = (j: string | null | undefined) => !!j && ctx.self.ids.has(norm(j));
   // fromMe is baileys' word for it; a message under our own jid or LID is ours whatever that flag says.

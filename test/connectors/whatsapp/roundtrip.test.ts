@@ -38,6 +38,18 @@ describe('whatsapp DM round trip', () => {
     expect(Math.min(...composing.map((p) => p.at))).toBeGreaterThanOrEqual(slow.storedAt()!);
   });
 
+  it('sends no read receipt to a sender access does not admit: no sign of life', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    const stranger = fixture('dm-conversation');
+    stranger.messages[0]!.key = { ...stranger.messages[0]!.key, remoteJid: '15559990000@s.whatsapp.net', id: '3EB0STRANGER00000001' };
+    current().upsert(live(stranger));
+    const alice = fixture('dm-conversation');
+    current().upsert(live(alice));
+    await h.until(() => (current().sent.length ? current().sent : undefined));
+    await h.until(() => current().reads.length > 0);
+    expect(current().reads.flat().map((k) => k.id)).toEqual([alice.messages[0]!.key.id]);
+  });
+
   it('accepts a LID chat and answers it at its LID', async () => {
     const { h, current } = await whatsappGateway(cleanup);
     current().upsert(fixture('dm-lid'));
