@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { SendReply } from '../../core/outbound.js';
@@ -27,6 +28,13 @@ export interface SenderDeps {
  * spaced. Parts already sent are recorded per idempotency key in the store, so a retry (or a restart) continues where
  * it stopped.
  */
+/**
+ * A part's WhatsApp message id, the same on every attempt: a part sent again after WhatsApp's answer was lost goes
+ * out under the id the first one had (in the `3EB0…` form baileys gives its own), which the chat already holds.
+ */
+export const waMessageId = (idempotencyKey: string, part: number): string =>
+  `3EB0${createHash('sha256').update(`${idempotencyKey}\u0000${part}`).digest('hex').slice(0, 18).toUpperCase()}`;
+
 export function createSender(d: SenderDeps): SendReply {
   let last = 0;
   let chain: Promise<unknown> = Promise.resolve();
@@ -58,7 +66,7 @@ export function createSender(d: SenderDeps): SendReply {
         const id = await paced(async () => {
           const socket = d.socket();
           if (!socket) throw new Error('WhatsApp is not connected (reconnecting); the reply is retried');
-          return socket.sendMessage(conversation.id, { text: parts[i]! }, i === 0 && quoted ? { quoted } : undefined);
+          return socket.sendMessage(conversation.id, { text: parts[i]! }, { messageId: waMessageId(reply.idempotencyKey, i), ...(i === 0 && quoted ? { quoted } : {}) });
         });
         sent.push(id ?? `${reply.idempotencyKey}:${i}`);
         if (multi) await d.progress.record(reply.idempotencyKey, sent);

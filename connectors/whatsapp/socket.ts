@@ -22,8 +22,8 @@ export interface WaQuoted {
 
 export interface WaSocket {
   on(event: WaEvent, handler: (payload: unknown) => void): void;
-  /** Resolves with the id WhatsApp knows the sent message by. */
-  sendMessage(jid: string, content: { text: string }, options?: { quoted?: WaQuoted }): Promise<string | undefined>;
+  /** Resolves with the id WhatsApp knows the sent message by (`messageId` when given). */
+  sendMessage(jid: string, content: { text: string }, options?: { quoted?: WaQuoted; messageId?: string }): Promise<string | undefined>;
   sendPresenceUpdate(type: 'composing' | 'paused' | 'available' | 'unavailable', jid?: string): Promise<void>;
   readMessages(keys: WaKey[]): Promise<void>;
   end(): void;
@@ -66,7 +66,10 @@ export function createBaileysSocket(auth: AuthenticationState, log: ConnectorLog
   return {
     on: (event, handler) => sock.ev.on(event, handler as never),
     async sendMessage(jid, content, options) {
-      const sent = await sock.sendMessage(jid, content, options?.quoted ? { quoted: options.quoted as never } : {});
+      const sent = await sock.sendMessage(jid, content, {
+        ...(options?.quoted ? { quoted: options.quoted as never } : {}),
+        ...(options?.messageId ? { messageId: options.messageId } : {}),
+      });
       return sent?.key.id ?? undefined;
     },
     sendPresenceUpdate: (type, jid) => sock.sendPresenceUpdate(type, jid),

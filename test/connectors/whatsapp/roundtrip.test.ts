@@ -136,6 +136,17 @@ describe('whatsapp outbound', () => {
     expect(parts[1]!.at - parts[0]!.at).toBeGreaterThanOrEqual(990);
   });
 
+  it('sends a part again under the same message id when WhatsApp took it but its answer was lost', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().loseAnswers = 1;
+    current().upsert(fixture('dm-conversation'));
+    await h.until(() => current().sent.length === 2);
+    const [first, again] = current().sent;
+    // The chat already holds that id: the repeat is the same message, not a second one.
+    expect(first!.messageId).toMatch(/^3EB0[0-9A-F]{18}$/);
+    expect(again!.messageId).toBe(first!.messageId);
+  });
+
   it('retries a send that failed while the socket was closing, and sends the reply once', async () => {
     const { h, current } = await whatsappGateway(cleanup);
     current().failSends = 2;

@@ -8,6 +8,7 @@ export interface SentMessage {
   jid: string;
   text: string;
   quoted?: WaQuoted | undefined;
+  messageId?: string | undefined;
   at: number;
 }
 
@@ -32,13 +33,20 @@ export class FakeWaSocket extends EventEmitter implements WaSocket {
     return super.on(event, handler);
   }
 
-  async sendMessage(jid: string, content: { text: string }, options?: { quoted?: WaQuoted }): Promise<string> {
+  /** Sends that reach WhatsApp, then lose its answer (a timeout after delivery). */
+  loseAnswers = 0;
+
+  async sendMessage(jid: string, content: { text: string }, options?: { quoted?: WaQuoted; messageId?: string }): Promise<string> {
     if (this.failSends > 0) {
       this.failSends--;
       throw new Error('Connection Closed');
     }
-    this.sent.push({ jid, text: content.text, quoted: options?.quoted, at: Date.now() });
-    return `3EB0SENT${String(++this.seq).padStart(4, '0')}`;
+    this.sent.push({ jid, text: content.text, quoted: options?.quoted, messageId: options?.messageId, at: Date.now() });
+    if (this.loseAnswers > 0) {
+      this.loseAnswers--;
+      throw new Error('Timed Out');
+    }
+    return options?.messageId ?? `3EB0SENT${String(++this.seq).padStart(4, '0')}`;
   }
 
   async sendPresenceUpdate(type: string, jid?: string): Promise<void> {
