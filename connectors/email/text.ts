@@ -14,7 +14,16 @@ const ATTRIBUTION = [
 /** Outlook puts the history under a header block rather than `>` quotes: everything from here on is history. */
 const HISTORY = [/^-{2,} ?original message ?-{2,}$/i, /^-{2,} ?ursprüngliche nachricht ?-{2,}$/i];
 const OUTLOOK_RULE = /^_{20,}$/;
-const HEADER_LINE = /^(from|von|de|van):\s/i;
+const HEADER_LINE = /^(from|von|de|van|da)\s?:\s/i;
+/** The other lines of such a header block: sent/date, to, cc, subject, in the same languages. */
+const BLOCK_LINE = /^(sent|date|gesendet|datum|envoyé|enviado|verzonden|inviato|data|to|an|à|a|para|aan|cc|subject|betreff|objet|asunto|onderwerp|oggetto)\s?:\s/i;
+
+/** A quoted mail's header block (From, then Sent or Date, To, Subject) starts at line `i`, with or without Outlook's rule above it. */
+function headerBlockAt(lines: string[], i: number): boolean {
+  if (!HEADER_LINE.test(lines[i]!.trim())) return false;
+  const following = lines.slice(i + 1, i + 6).map((l) => l.trim()).filter((l) => l !== '');
+  return following.slice(0, 4).filter((l) => BLOCK_LINE.test(l)).length >= 2;
+}
 /** RFC 3676's "-- " delimiter; many clients trim the trailing space. */
 const SIGNATURE = /^-- ?$/;
 const MOBILE_FOOTER = /^(sent from my \S.*|get outlook for \S.*)$/i;
@@ -30,7 +39,7 @@ function nextContent(lines: string[], i: number): string | undefined {
 
 /**
  * Removes quoted history (`>` lines and the "On … wrote:" line that introduces them, Outlook's "Original Message"
- * block) and the signature (from the `-- ` line down). Inline answers between quotes are kept, in order. An
+ * block or bare From/Sent/To/Subject header block) and the signature (from the `-- ` line down). Inline answers between quotes are kept, in order. An
  * attribution-like line is removed only when a quote (or nothing) follows it, so a sentence of the user's own
  * that happens to end in "wrote:" survives.
  */
@@ -43,6 +52,7 @@ export function visibleText(body: string): string {
     const trimmed = line.trim();
     if (HISTORY.some((r) => r.test(trimmed))) break;
     if (OUTLOOK_RULE.test(trimmed) && HEADER_LINE.test(nextContent(lines, i) ?? '')) break;
+    if (headerBlockAt(lines, i)) break;
     if (QUOTED.test(line)) continue;
     const next = nextContent(lines, i);
     const quoteFollows = next === undefined || QUOTED.test(next);

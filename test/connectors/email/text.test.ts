@@ -28,6 +28,14 @@ describe('visibleText', () => {
     expect(visibleText('Ja.\n\nAm 01.01.2024 um 10:00 schrieb Bob <bob@example.com>:\n> alt')).toBe('Ja.');
     expect(visibleText('Oui.\n\nLe lun. 1 janv. 2024, Bob a écrit :\n> vieux')).toBe('Oui.');
   });
+
+  it('cuts at a quoted header block without the rule above it (Outlook, in English and French)', () => {
+    const outlook = 'Sure, Friday works.\n\nFrom: Assistant <a@example.org>\nSent: Monday, 1 January 2024 10:00\nTo: Ada <ada@example.com>\nSubject: Re: lunch\n\nAre you free on Friday?';
+    expect(visibleText(outlook)).toBe('Sure, Friday works.');
+    expect(visibleText('Oui.\n\nDe : Assistant <a@example.org>\nEnvoyé : lundi 1 janvier 2024 10:00\nÀ : Ada\nObjet : Re: déjeuner\n\nVieux')).toBe('Oui.');
+    // One header-like line of the user's own is kept: a block needs the lines that follow From.
+    expect(visibleText('From: the desk of Ada\nplease see below')).toBe('From: the desk of Ada\nplease see below');
+  });
 });
 
 describe('subjects', () => {
