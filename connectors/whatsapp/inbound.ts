@@ -39,6 +39,8 @@ export function createInbound(d: InboundDeps) {
   const actor = `connector:${d.deps.name}`;
   const counts: InboundCounts = { published: 0, ignored: 0, history: 0, rejected: 0, unsupported: 0 };
   const quotes = new Map<string, WaQuoted>();
+  /** Chats with disappearing messages on, as their latest message says: the replies there disappear too. */
+  const expirations = new Map<string, number>();
   let watermark = d.watermark;
   let chain: Promise<void> = Promise.resolve();
 
@@ -71,7 +73,7 @@ export function createInbound(d: InboundDeps) {
     const audits: AuditInput[] = [];
     const reject = (issues: string[]) => (counts.rejected++, audits.push({ kind: 'inbound.rejected', actor, data: { issues } }));
     const parsedUpsert = parseUpsert(raw);
-    const batch: Array<{ event: ChannelEvent; key: WaKey; quoted: WaQuoted; timestamp: number }> = [];
+    const batch: Array<{ event: ChannelEvent; key: WaKey; quoted: WaQuoted; timestamp: number; expiration: number | undefined }> = [];
     if (!parsedUpsert.ok) reject(parsedUpsert.issues);
     else {
       const { type, messages } = parsedUpsert.upsert;
@@ -96,6 +98,9 @@ export function createInbound(d: InboundDeps) {
       for (const b of batch) {
         quotes.set(`${b.event.conversation.id}/${b.event.platformMessageId}`, b.quoted);
         if (quotes.size > MAX_QUOTES) quotes.delete(quotes.keys().next().value!);
+        expirations.delete(b.event.conversation.id);
+        if (b.expiration) expirations.set(b.event.conversation.id, b.expiration);
+        if (expirations.size > MAX_QUOTES) expirations.delete(expirations.keys().next().value!);
       }
       // Stored first: WhatsApp will not send them again, so nothing (not even a database read) comes before the store.
       // Typing follows, unless a reply has already gone out: a fast reply stops what would otherwise type on after it.
@@ -141,5 +146,6 @@ export function createInbound(d: InboundDeps) {
     counts,
     idle: () => chain,
     quoted: (conversationId: string, messageId: string) => quotes.get(`${conversationId}/${messageId}`),
+    expiration: (conversationId: string) => expirations.get(conversationId),
   };
 }

@@ -117,6 +117,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       limit,
       log: deps.log,
       quoted: (conversation, id) => inbound?.quoted(conversation, id),
+      expiration: (conversation) => inbound?.expiration(conversation),
       typing,
       spacingMs: options.spacingMs ?? 1_000,
     }),

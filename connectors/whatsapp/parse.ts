@@ -16,7 +16,7 @@ export interface ParseContext {
 }
 
 export type Parsed =
-  | { kind: 'event'; event: ChannelEventInput; key: WaKey; quoted: WaQuoted; timestamp: number }
+  | { kind: 'event'; event: ChannelEventInput; key: WaKey; quoted: WaQuoted; timestamp: number; expiration: number | undefined }
   | { kind: 'ignored'; reason: 'own' | 'status' | 'broadcast' | 'newsletter' }
   | { kind: 'unsupported'; type: string }
   | { kind: 'rejected'; issues: string[] };
@@ -43,6 +43,8 @@ const contextInfo = z
     participant: jid.nullish(),
     quotedMessage: z.record(z.string(), z.unknown()).nullish(),
     mentionedJid: z.array(z.string().max(200)).max(1024).nullish(),
+    /** Seconds a message lives in a chat with disappearing messages on. */
+    expiration: z.number().int().nonnegative().nullish(),
   })
   .nullish();
 const media = z.looseObject({
@@ -208,7 +210,8 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
     receivedAt: new Date(ctx.now()).toISOString(),
   };
   const waKey: WaKey = { remoteJid: key.remoteJid, id: key.id, fromMe: false, ...(key.participant ? { participant: key.participant } : {}) };
-  return { kind: 'event', event, key: waKey, quoted: { key: waKey, message: quotable(m.message, text) }, timestamp };
+  const expiration = ctxInfo?.expiration ? ctxInfo.expiration : undefined;
+  return { kind: 'event', event, key: waKey, quoted: { key: waKey, message: quotable(m.message, text) }, timestamp, expiration };
 }
 
 /** Kept in memory until the reply quotes it: a large message is quoted by (the start of) its text alone. */

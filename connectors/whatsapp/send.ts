@@ -17,6 +17,8 @@ export interface SenderDeps {
   log: ConnectorLog;
   /** The inbound message a reply quotes, if it is still remembered (see Quotes). */
   quoted(conversationId: string, messageId: string): WaQuoted | undefined;
+  /** Seconds messages live in the chat, when disappearing messages are on there: a reply disappears like the rest. */
+  expiration(conversationId: string): number | undefined;
   typing: TypingIndicator;
   /** Minimum gap between any two messages this account sends: bursts get WhatsApp accounts banned. */
   spacingMs: number;
@@ -66,7 +68,12 @@ export function createSender(d: SenderDeps): SendReply {
         const id = await paced(async () => {
           const socket = d.socket();
           if (!socket) throw new Error('WhatsApp is not connected (reconnecting); the reply is retried');
-          return socket.sendMessage(conversation.id, { text: parts[i]! }, { messageId: waMessageId(reply.idempotencyKey, i), ...(i === 0 && quoted ? { quoted } : {}) });
+          const expiration = d.expiration(conversation.id);
+          return socket.sendMessage(conversation.id, { text: parts[i]! }, {
+            messageId: waMessageId(reply.idempotencyKey, i),
+            ...(i === 0 && quoted ? { quoted } : {}),
+            ...(expiration ? { ephemeralExpiration: expiration } : {}),
+          });
         });
         sent.push(id ?? `${reply.idempotencyKey}:${i}`);
         if (multi) await d.progress.record(reply.idempotencyKey, sent);

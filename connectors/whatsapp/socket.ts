@@ -23,7 +23,7 @@ export interface WaQuoted {
 export interface WaSocket {
   on(event: WaEvent, handler: (payload: unknown) => void): void;
   /** Resolves with the id WhatsApp knows the sent message by (`messageId` when given). */
-  sendMessage(jid: string, content: { text: string }, options?: { quoted?: WaQuoted; messageId?: string }): Promise<string | undefined>;
+  sendMessage(jid: string, content: { text: string }, options?: { quoted?: WaQuoted; messageId?: string; ephemeralExpiration?: number }): Promise<string | undefined>;
   sendPresenceUpdate(type: 'composing' | 'paused' | 'available' | 'unavailable', jid?: string): Promise<void>;
   readMessages(keys: WaKey[]): Promise<void>;
   end(): void;
@@ -69,6 +69,7 @@ export function createBaileysSocket(auth: AuthenticationState, log: ConnectorLog
       const sent = await sock.sendMessage(jid, content, {
         ...(options?.quoted ? { quoted: options.quoted as never } : {}),
         ...(options?.messageId ? { messageId: options.messageId } : {}),
+        ...(options?.ephemeralExpiration ? { ephemeralExpiration: options.ephemeralExpiration } : {}),
       });
       return sent?.key.id ?? undefined;
     },

@@ -38,6 +38,17 @@ describe('whatsapp DM round trip', () => {
     expect(Math.min(...composing.map((p) => p.at))).toBeGreaterThanOrEqual(slow.storedAt()!);
   });
 
+  it('answers in a chat with disappearing messages on with a reply that disappears too', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().upsert(live(fixture('dm-ephemeral')));
+    await h.until(() => current().sent.length === 1);
+    expect(current().sent[0]).toMatchObject({ text: 'this disappears in 7 days', ephemeralExpiration: 604_800 });
+    // The chat turned them off: its next message has no expiration, and neither has the reply.
+    current().upsert(live(fixture('dm-conversation')));
+    await h.until(() => current().sent.length === 2);
+    expect(current().sent[1]!.ephemeralExpiration).toBeUndefined();
+  });
+
   it('sends no read receipt to a sender access does not admit: no sign of life', async () => {
     const { h, current } = await whatsappGateway(cleanup);
     const stranger = fixture('dm-conversation');

@@ -37,6 +37,7 @@ describe('whatsapp sender across a restart', () => {
         limit: { max: 1_000, unit: 'utf16' },
         log: pino({ level: 'silent' }),
         quoted: () => undefined,
+        expiration: () => undefined,
         typing: whatsappTyping(() => s, async () => false),
         spacingMs: 0,
       });

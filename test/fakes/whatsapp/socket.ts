@@ -9,6 +9,7 @@ export interface SentMessage {
   text: string;
   quoted?: WaQuoted | undefined;
   messageId?: string | undefined;
+  ephemeralExpiration?: number | undefined;
   at: number;
 }
 
@@ -36,12 +37,12 @@ export class FakeWaSocket extends EventEmitter implements WaSocket {
   /** Sends that reach WhatsApp, then lose its answer (a timeout after delivery). */
   loseAnswers = 0;
 
-  async sendMessage(jid: string, content: { text: string }, options?: { quoted?: WaQuoted; messageId?: string }): Promise<string> {
+  async sendMessage(jid: string, content: { text: string }, options?: { quoted?: WaQuoted; messageId?: string; ephemeralExpiration?: number }): Promise<string> {
     if (this.failSends > 0) {
       this.failSends--;
       throw new Error('Connection Closed');
     }
-    this.sent.push({ jid, text: content.text, quoted: options?.quoted, messageId: options?.messageId, at: Date.now() });
+    this.sent.push({ jid, text: content.text, quoted: options?.quoted, messageId: options?.messageId, ephemeralExpiration: options?.ephemeralExpiration, at: Date.now() });
     if (this.loseAnswers > 0) {
       this.loseAnswers--;
       throw new Error('Timed Out');
