@@ -129,7 +129,11 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       if (!linked) return [{ ok: false, what: 'whatsapp link', detail: 'not linked: start the connector and scan the QR code it prints (WhatsApp > Linked devices)' }];
       const who = `linked as ${linked.id.replace(/:\d+@/, '@')}`;
       if (status?.state === 'reconnecting') {
-        return [{ ok: false, what: 'whatsapp link', detail: `${who}; connection lost (code ${status.code ?? 'unknown'}), reconnecting in ${status.delayMs} ms (attempt ${status.attempt + 1})` }];
+        return [{ ok: false, what: 'whatsapp link', detail: `${who}; connection lost (code ${status.code ?? 'unknown'}), reconnecting in ${status.delayMs} ms (attempt ${status.attempt})` }];
+      }
+      if (status?.state === 'refused') {
+        const why = status.code === 440 ? 'another client took this link over (is a second gateway running on it?)' : 'WhatsApp refused this account';
+        return [{ ok: false, what: 'whatsapp link', detail: `${who}; ${why} (code ${status.code}, ${status.at}); not reconnecting: stop the other client, then restart the connector` }];
       }
       // Stopped with its link intact: nothing is wrong with it, it just is not running (doctor before `start`).
       if (status?.state === 'stopped') return [{ ok: true, what: 'whatsapp link', detail: `${who}; the connector is not running (stopped at ${status.at})` }];

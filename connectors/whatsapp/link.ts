@@ -15,7 +15,9 @@ export const DEFAULT_BACKOFF: Backoff = { baseMs: 2_000, maxMs: 120_000, random:
 export type LinkStatus =
   | { state: 'connecting' | 'open' | 'qr' | 'stopped'; at: string }
   | { state: 'reconnecting'; at: string; code: number | undefined; attempt: number; delayMs: number }
-  | { state: 'logged_out'; at: string };
+  | { state: 'logged_out'; at: string }
+  /** Another client took the link over (440), or WhatsApp refused the account (403): reconnecting would fight it. */
+  | { state: 'refused'; at: string; code: number };
 
 export interface LinkDeps {
   auth: AuthenticationState;
@@ -100,6 +102,12 @@ export class WaLink {
       await this.saving;
       await this.d.onStatus({ state: 'logged_out', at: new Date().toISOString() });
       await this.d.onLoggedOut();
+      return;
+    }
+    // Two gateways on one link kick each other off for ever: the one replaced gives way, and says so.
+    if (code === DisconnectReason.connectionReplaced || code === DisconnectReason.forbidden) {
+      this.d.log.error({ code }, code === DisconnectReason.forbidden ? 'WhatsApp refused this account' : 'another client took this WhatsApp link over');
+      await this.d.onStatus({ state: 'refused', at: new Date().toISOString(), code });
       return;
     }
     // After a QR scan WhatsApp asks for a restart (515): that is the link completing, not a failure.

@@ -98,6 +98,17 @@ describe('whatsapp link', () => {
     expect((await audited(h, 'connector.reconnecting')).map((e) => JSON.parse(e.data))).toEqual([{ code: 515, attempt: 0, delayMs: 0 }]);
   });
 
+  it('gives way when another client takes the link over (440), instead of kicking it off in turn; doctor says why', async () => {
+    const { h, current, sockets } = await whatsappGateway(cleanup, { backoff: { baseMs: 10, maxMs: 10, random: () => 1 } });
+    current().emit('creds.update', { me: { id: SELF.id, lid: SELF.lid, name: 'Assistant' }, registered: true });
+    await h.until(async () => (await h.store.getConnectorState('whatsapp', CREDS_KEY)) !== undefined);
+    current().close(DisconnectReason.connectionReplaced);
+    await h.until(async () => (await h.connector.check!())[0]?.ok === false);
+    await sleep(200);
+    expect(sockets).toHaveLength(1);
+    expect((await h.connector.check!())[0]!.detail).toMatch(/another client took this link over .*code 440.*not reconnecting/);
+  });
+
   it('tells a logout from a drop: no reconnect, audited, auth state dropped, check says re-link', async () => {
     const { h, current, sockets } = await whatsappGateway(cleanup, { backoff: { baseMs: 10, maxMs: 10, random: () => 1 } });
     current().emit('creds.update', { me: { id: SELF.id, lid: SELF.lid, name: 'Assistant' }, registered: true });
