@@ -15,14 +15,22 @@ const ATTRIBUTION = [
 const HISTORY = [/^-{2,} ?original message ?-{2,}$/i, /^-{2,} ?ursprüngliche nachricht ?-{2,}$/i];
 const OUTLOOK_RULE = /^_{20,}$/;
 const HEADER_LINE = /^(from|von|de|van|da)\s?:\s/i;
-/** The other lines of such a header block: sent/date, to, cc, subject, in the same languages. */
-const BLOCK_LINE = /^(sent|date|gesendet|datum|envoyé|enviado|verzonden|inviato|data|to|an|à|a|para|aan|cc|subject|betreff|objet|asunto|onderwerp|oggetto)\s?:\s/i;
+/** The other lines of such a header block, in the same languages: when it was sent, and to whom or about what. */
+const SENT_LINE = /^(sent|date|gesendet|datum|envoyé|enviado|verzonden|inviato|data)\s?:\s/i;
+const BLOCK_LINE = /^(to|an|à|a|para|aan|cc|subject|betreff|objet|asunto|onderwerp|oggetto)\s?:\s/i;
+/** What a user forwards is what they want read: a header block under one of these is content, not history. */
+const FORWARDED = /^(-+ ?forwarded message ?-+|begin forwarded message:|-+ ?weitergeleitete nachricht ?-+|-+ ?message transféré ?-+)$/i;
 
-/** A quoted mail's header block (From, then Sent or Date, To, Subject) starts at line `i`, with or without Outlook's rule above it. */
+/**
+ * A quoted mail's header block (From, then Sent or Date, and To or Subject) starts at line `i`, with or without
+ * Outlook's rule above it. A forwarded mail's block is not one: the user sent it to be read.
+ */
 function headerBlockAt(lines: string[], i: number): boolean {
   if (!HEADER_LINE.test(lines[i]!.trim())) return false;
-  const following = lines.slice(i + 1, i + 6).map((l) => l.trim()).filter((l) => l !== '');
-  return following.slice(0, 4).filter((l) => BLOCK_LINE.test(l)).length >= 2;
+  const before = lines.slice(0, i).map((l) => l.trim()).filter((l) => l !== '').at(-1);
+  if (before !== undefined && FORWARDED.test(before)) return false;
+  const following = lines.slice(i + 1, i + 6).map((l) => l.trim()).filter((l) => l !== '').slice(0, 4);
+  return following.some((l) => SENT_LINE.test(l)) && following.some((l) => BLOCK_LINE.test(l));
 }
 /** RFC 3676's "-- " delimiter; many clients trim the trailing space. */
 const SIGNATURE = /^-- ?$/;

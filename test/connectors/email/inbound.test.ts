@@ -104,4 +104,12 @@ describe('email inbound: what is answered, what is not, and when', () => {
     expect(h.sent('mal@example.com')).toHaveLength(0);
     expect(await ignoredReasons(h, 'inbound.rejected')).toContain('message-id-reused');
   });
+
+  it('answers a mail whose record was kept before senders were (a redelivery after a crash), as before', async () => {
+    const h = await harness();
+    const id = '<kept-before@mail.example.com>';
+    await h.store.setConnectorState('email', `msg:${id}`, { root: id, to: 'ada@example.com', subject: 'old' });
+    await h.account.append(mail({ from: 'ada@example.com', to: h.account.user, subject: 'old', body: 'still waiting', messageId: id }).raw);
+    expect((await h.nextReply('ada@example.com')).parsed.text?.trim()).toBe('still waiting');
+  });
 });

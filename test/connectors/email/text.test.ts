@@ -35,6 +35,11 @@ describe('visibleText', () => {
     expect(visibleText('Oui.\n\nDe : Assistant <a@example.org>\nEnvoyé : lundi 1 janvier 2024 10:00\nÀ : Ada\nObjet : Re: déjeuner\n\nVieux')).toBe('Oui.');
     // One header-like line of the user's own is kept: a block needs the lines that follow From.
     expect(visibleText('From: the desk of Ada\nplease see below')).toBe('From: the desk of Ada\nplease see below');
+    // A memo pasted to be proofread (no Sent or Date) is kept; so is a forwarded mail, which is there to be read.
+    const memo = 'Please proofread:\n\nFrom: Ada\nTo: Staff\nSubject: Friday\n\nThe office is closed.';
+    expect(visibleText(memo)).toBe(memo);
+    const forward = 'Summarise this.\n\n---------- Forwarded message ---------\nFrom: Bob <bob@example.com>\nDate: Mon, 1 Jan 2024\nSubject: Q3\nTo: Ada\n\nRevenue is up.';
+    expect(visibleText(forward)).toBe(forward);
   });
 });
 
