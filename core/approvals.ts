@@ -33,9 +33,15 @@ export function toolSummary(tool: string, input: unknown): string {
   return typeof command === 'string' ? command.slice(0, 500) : '';
 }
 
-/** Input keys that name paths, at any depth (Claude Code's `file_path`, `path`, `notebook_path`; jsonl agents' own). */
-const PATH_KEY = /^(?:.*_)?(?:path|paths|file|files|filename|filenames|dir|dirs|directory|cwd|target|destination|dest|src|source|uri|url)$/i;
+/**
+ * Input keys that name paths, at any depth: any key ending in one of these words, whatever its case or separator
+ * (`file_path`, `filePath`, `notebookPath`, `paths`, `targetDir`). A key named so that holds no path costs nothing.
+ */
+const PATH_KEY = /(?:path|paths|file|files|filename|filenames|dir|dirs|directory|cwd|target|destination|dest|src|source|uri|url)$/i;
 const GLOB_CHARS = /[*?[{]/;
+/** How deep and wide an input is read; beyond that it is refused rather than left unread. */
+const MAX_DEPTH = 6;
+const MAX_ENTRIES = 200;
 
 /** The real path of `path`, through the longest part of it that exists: a symlink in it is followed. */
 function realish(path: string): string {
@@ -50,11 +56,11 @@ function realish(path: string): string {
   }
 }
 
-/** Where a path value points, from the agent's directory (its HOME too); undefined for what is not a file path. */
+/** Where a path value points, from the agent's directory (its HOME too); undefined for a web address. */
 function target(value: string, workdir: string, glob: boolean): string | undefined {
   let v = value;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(v)) {
-    if (!v.toLowerCase().startsWith('file:')) return undefined; // https://…, data:…: not a file of this machine
+  if (/^https?:\/\//i.test(v)) return undefined; // not a file of this machine
+  if (/^file:/i.test(v)) {
     try {
       v = fileURLToPath(v);
     } catch {
@@ -62,8 +68,12 @@ function target(value: string, workdir: string, glob: boolean): string | undefin
     }
   }
   v = v.replace(/^~(?=$|\/)/, workdir);
-  // A glob reaches what its fixed prefix names.
-  if (glob && GLOB_CHARS.test(v)) v = dirname(`${v.slice(0, v.search(GLOB_CHARS))}x`);
+  if (glob && GLOB_CHARS.test(v)) {
+    // Braces can name other roots (`{/etc,.}/passwd`): a glob whose alternatives leave the directory is outside.
+    if (/\{[^}]*(?:\/|\.\.)[^}]*\}/.test(v)) return '/';
+    // Otherwise a glob reaches what its fixed prefix names.
+    v = dirname(`${v.slice(0, v.search(GLOB_CHARS))}x`);
+  }
   return resolve(workdir, v);
 }
 
@@ -79,8 +89,10 @@ export function pathOutside(tool: string, input: unknown, workdir: string): stri
     return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
   };
   const walk = (value: unknown, key: string, depth: number): string | undefined => {
-    if (depth > 6 || value === null || typeof value !== 'object') return undefined;
-    for (const [k, v] of Array.isArray(value) ? value.slice(0, 200).map((x) => [key, x] as const) : Object.entries(value).slice(0, 200)) {
+    if (value === null || typeof value !== 'object') return undefined;
+    const entries = Array.isArray(value) ? value.map((x) => [key, x] as const) : Object.entries(value);
+    if (depth > MAX_DEPTH || entries.length > MAX_ENTRIES) return `${key || 'input'} (too deep or too large to read)`;
+    for (const [k, v] of entries) {
       const name = Array.isArray(value) ? key : k;
       const pathy = PATH_KEY.test(name) || (tool === 'Glob' && name === 'pattern');
       if (typeof v === 'string' && pathy) {

@@ -108,6 +108,14 @@ describe('tool governor', () => {
     expect(out('Read', { file_path: 'file:///etc/passwd' })).toBe('file_path');
     expect(out('Glob', { pattern: `${tmp.dir}/sessions/*/notes.txt` })).toBe('pattern');
     expect(out('Read', { file_path: 'next-door/notes.txt' })).toBe('file_path');
+    // Any case or separator, a scheme-like prefix, braces naming another root, an input too deep to read.
+    expect(out('Read', { filePath: '../1/x' })).toBe('filePath');
+    expect(out('NotebookEdit', { notebookPath: '/etc/x.ipynb' })).toBe('notebookPath');
+    expect(out('Read', { file_path: 'x:/../../../../../../../../etc/passwd' })).toBe('file_path');
+    expect(out('Glob', { pattern: '{/etc,.}/passwd' })).toBe('pattern');
+    let deep: unknown = { file_path: '../1/x' };
+    for (let i = 0; i < 10; i++) deep = { inner: deep };
+    expect(out('Custom', deep)).toMatch(/too deep or too large/);
     // Inside, and what is not a path: a Grep regex, a web URL, a Glob inside, text content.
     expect(out('Grep', { pattern: '../../secret', path: '.' })).toBeUndefined();
     expect(out('WebFetch', { url: 'https://example.org/../x' })).toBeUndefined();
