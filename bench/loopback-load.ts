@@ -3,6 +3,7 @@ import { newEventId } from '../core/ids.js';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { publishEvents } from '../core/connector.js';
+import { isOwnerDecision } from '../core/session-worker.js';
 import { outboundQueue, type ChannelEventInput } from '../core/event.js';
 import { outboundHandler } from '../core/outbound.js';
 import { openRuntime } from '../src/runtime.js';
@@ -87,7 +88,7 @@ async function publish(n: number, record: boolean): Promise<void> {
   const at = performance.now();
   for (const e of events) tracker.expect(e.id as string, at, record);
   if (traceFile) for (const e of events) trace.set(e.id as string, { sent: epoch() });
-  await publishEvents(rt.queue, rt.store, ACTOR, events);
+  await publishEvents(rt.queue, rt.store, ACTOR, events, isOwnerDecision(rt.config));
 }
 
 let result: unknown;

@@ -3,7 +3,7 @@ import type { AccessStore } from './access.js';
 import type { Config } from './config.js';
 import { dedupeKey, InvalidPayloadError, parseChannelEvent, type ChannelEvent } from './event.js';
 import type { SendReply } from './outbound.js';
-import type { QueueDriver } from './queue.js';
+import type { JobInput, QueueDriver } from './queue.js';
 import type { StateStore } from './sealed-state.js';
 import type { Store } from './store.js';
 import { CONTROL_QUEUE, eventPartition, INBOUND_QUEUE } from './session-worker.js';
@@ -89,7 +89,8 @@ export async function publishEvents(
   store: Pick<Store, 'appendAudit'>,
   actor: string,
   raw: unknown[],
-  control: (e: ChannelEvent) => boolean = () => false,
+  /** Which events take the control queue (`isOwnerDecision(config)`): every caller says, so none forgets it. */
+  control: (e: ChannelEvent) => boolean,
 ): Promise<ChannelEvent[]> {
   const events: ChannelEvent[] = [];
   const rejected: InvalidPayloadError[] = [];
@@ -101,11 +102,9 @@ export async function publishEvents(
       rejected.push(error);
     }
   }
-  const job = (e: ChannelEvent) => ({ id: inboundJobId(e), partition: eventPartition(e), payload: e });
-  const controls = events.filter(control);
-  const rest = events.filter((e) => !controls.includes(e));
-  if (controls.length > 0) await queue.enqueue(CONTROL_QUEUE, controls.map(job));
-  if (rest.length > 0) await queue.enqueue(INBOUND_QUEUE, rest.map(job));
+  const jobs: Record<typeof CONTROL_QUEUE | typeof INBOUND_QUEUE, JobInput[]> = { [CONTROL_QUEUE]: [], [INBOUND_QUEUE]: [] };
+  for (const e of events) jobs[control(e) ? CONTROL_QUEUE : INBOUND_QUEUE].push({ id: inboundJobId(e), partition: eventPartition(e), payload: e });
+  for (const [queueName, list] of Object.entries(jobs)) if (list.length > 0) await queue.enqueue(queueName, list);
   if (rejected.length > 0) {
     await store.appendAudit(rejected.map((e) => ({ kind: 'inbound.rejected', actor, data: { issues: e.issues } })));
     throw new InvalidPayloadError('channel event', rejected.flatMap((e) => e.issues));

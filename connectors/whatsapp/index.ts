@@ -114,6 +114,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       socket,
       progress: partProgress(deps.store, name),
       loggedOut: () => link?.loggedOut === true,
+      refused: () => (link?.refused === undefined ? undefined : link.refused === 440 ? 'another client took this WhatsApp link over (440)' : 'WhatsApp refused this account (403)'),
       limit,
       log: deps.log,
       quoted: (conversation, id) => inbound?.quoted(conversation, id),

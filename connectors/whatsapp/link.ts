@@ -46,6 +46,8 @@ export function disconnectCode(update: unknown): number | undefined {
 export class WaLink {
   socket: WaSocket | undefined;
   loggedOut = false;
+  /** 440 or 403: this link gave way and is not reconnected. */
+  refused: number | undefined;
   reconnects = 0;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -106,6 +108,7 @@ export class WaLink {
     }
     // Two gateways on one link kick each other off for ever: the one replaced gives way, and says so.
     if (code === DisconnectReason.connectionReplaced || code === DisconnectReason.forbidden) {
+      this.refused = code;
       this.d.log.error({ code }, code === DisconnectReason.forbidden ? 'WhatsApp refused this account' : 'another client took this WhatsApp link over');
       await this.d.onStatus({ state: 'refused', at: new Date().toISOString(), code });
       return;

@@ -13,6 +13,8 @@ export interface SenderDeps {
   /** Parts of a multi-part reply already sent, kept across retries and restarts. */
   progress: PartProgress;
   loggedOut(): boolean;
+  /** Why the link gave way and will not come back by itself (another client took it over), if it did. */
+  refused(): string | undefined;
   limit: Limit;
   log: ConnectorLog;
   /** The inbound message a reply quotes, if it is still remembered (see Quotes). */
@@ -59,6 +61,8 @@ export function createSender(d: SenderDeps): SendReply {
   return async function send(reply) {
     const { conversation } = reply.address;
     if (d.loggedOut()) throw new UnrecoverableJobError('WhatsApp logged this device out: re-link required (scan a new QR)');
+    const refused = d.refused();
+    if (refused) throw new UnrecoverableJobError(`${refused}: not sending until the connector is restarted`);
     const parts = renderReply(reply.text, reply.format, 'whatsapp', d.limit).filter((p) => p.trim().length > 0);
     const multi = parts.length > 1;
     const sent = multi ? await d.progress.sent(reply.idempotencyKey) : [];

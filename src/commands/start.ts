@@ -18,6 +18,7 @@ import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
 import { parseDoctorResult, parseFatalReport } from '../child-ipc.js';
 import type { Verdict } from '../doctor.js';
+import { isOwnerDecision } from '../../core/session-worker.js';
 
 /** Resolves once SIGTERM or SIGINT arrives. */
 export const terminated = (): Promise<NodeJS.Signals> =>
@@ -102,9 +103,9 @@ export async function start(options: GlobalOptions): Promise<number> {
     await supervisor.forgetEarlierRuns();
     // The HTTP surfaces are connectors of their own: they publish turns and await replies on their own queues.
     const surfaceQueue = await openQueue(queue, dataDir, resolverFrom(await resolveRefs(refsFor(config, queue, 'surface'), dataDir, store, 'supervisor')));
-    const apiTurns = new TurnClient(surfaceQueue, store, 'api');
+    const apiTurns = new TurnClient(surfaceQueue, store, 'api', isOwnerDecision(config));
     apiTurns.start();
-    const webTurns = new TurnClient(surfaceQueue, store, 'web');
+    const webTurns = new TurnClient(surfaceQueue, store, 'web', isOwnerDecision(config));
     webTurns.start();
     const http = await startHttpServer(config.server, dataDir, {
       webhooks: webhookForwarder(supervisor),

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { publishEvents } from '../../core/connector.js';
-import { dedupeKey, outboundQueue, type ChannelEventInput, type Reply } from '../../core/event.js';
+import { dedupeKey, outboundQueue, type ChannelEvent, type ChannelEventInput, type Reply } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { newEventId } from '../../core/ids.js';
 import type { Consumer, QueueDriver } from '../../core/queue.js';
@@ -17,8 +17,8 @@ const DRAIN_MS = 6_000;
 const ABANDON_MS = 500;
 
 /**
- * A surface of the HTTP server (the OpenAI-compatible API, web chat) as a connector: it publishes events on
- * `inbound` like any other connector and receives the worker's replies on its own outbound queue, so every surface
+ * A surface of the HTTP server (the OpenAI-compatible API, web chat) as a connector: it publishes events like any
+ * other connector and receives the worker's replies on its own outbound queue, so every surface
  * goes through the same plugs, audit and backends. `ask` resolves once the turn is committed and its replies came.
  */
 export class TurnClient {
@@ -32,6 +32,8 @@ export class TurnClient {
     private readonly queue: QueueDriver,
     private readonly store: Pick<Store, 'appendAudit' | 'beginSend' | 'completeSend' | 'sentMessageIds' | 'handledTurn' | 'abandonTurn'>,
     readonly platform: string,
+    /** Which events go to the control queue (an owner's `/approve` in web chat): see `publishEvents`. */
+    private readonly control: (e: ChannelEvent) => boolean,
   ) {}
 
   start(): void {
@@ -66,9 +68,13 @@ export class TurnClient {
     this.waiting.set(id, []);
     if (onDraft) this.drafts.set(id, onDraft);
     try {
-      const [event] = await publishEvents(this.queue, this.store, `surface:${this.platform}`, [
-        { ...input, v: 1, id, platform: this.platform, account: this.platform, platformMessageId: id, receivedAt: new Date().toISOString() },
-      ]);
+      const [event] = await publishEvents(
+        this.queue,
+        this.store,
+        `surface:${this.platform}`,
+        [{ ...input, v: 1, id, platform: this.platform, account: this.platform, platformMessageId: id, receivedAt: new Date().toISOString() }],
+        this.control,
+      );
       const key = dedupeKey(event!);
       const answered = async (): Promise<TurnOutcome | undefined> => {
         const turn = await this.store.handledTurn(key);

@@ -23,7 +23,7 @@ let queue: EmbeddedDriver;
 
 /** A message arriving through another connector: published on the gateway's queue as a telegram connector would. */
 const telegram = (senderId: string, text: string, name = 'Grace Hopper') =>
-  publishEvents(queue, store, 'connector:telegram', [makeEvent({ sender: { id: senderId, name, isBot: false }, conversation: { id: senderId, kind: 'dm' }, text })]);
+  publishEvents(queue, store, 'connector:telegram', [makeEvent({ sender: { id: senderId, name, isBot: false }, conversation: { id: senderId, kind: 'dm' }, text })], () => false);
 
 beforeAll(async () => {
   const port = await freePort();

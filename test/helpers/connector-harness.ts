@@ -17,6 +17,7 @@ import { EmbeddedDriver } from '../../queues/embedded.js';
 import { assistantResolver, buildAssistants } from '../../src/runtime.js';
 import { builtinPlugs } from '../../plugs/index.js';
 import { tempDir } from './tmp.js';
+import { isOwnerDecision } from '../../core/session-worker.js';
 
 /** For connectors made outside the harness in tests that do not look at access: no run-time changes. */
 export const NO_ACCESS_CHANGES = { overrides: async () => new Map() };
@@ -92,7 +93,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
       dataDir: tmp.dir,
       now: Date.now,
     });
-    const publish: ConnectorIO['publish'] = (raw) => publishEvents(queue, store, actor, raw);
+    const publish: ConnectorIO['publish'] = (raw) => publishEvents(queue, store, actor, raw, isOwnerDecision(config));
     await connector.start({ publish: options.wrapPublish?.(publish) ?? publish });
     outbound = queue.consume(outboundQueue({ platform: connector.platform, account: options.name }), outboundHandler(store, actor, connector), { concurrency: 4, backoffMs: 50 });
   };

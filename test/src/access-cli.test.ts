@@ -39,7 +39,7 @@ describe('pair and access commands against a running worker', () => {
     });
     const say = async (text: string) => {
       const before = sent.length;
-      await publishEvents(queue, store, 'test', [makeEvent({ sender: { id: '4242', name: 'Grace Hopper', isBot: false }, conversation: { id: '4242', kind: 'dm' }, text })]);
+      await publishEvents(queue, store, 'test', [makeEvent({ sender: { id: '4242', name: 'Grace Hopper', isBot: false }, conversation: { id: '4242', kind: 'dm' }, text })], () => false);
       for (let i = 0; i < 100 && sent.length === before; i++) await sleep(50);
       await sleep(150);
       return sent.slice(before).map((r) => r.text);

@@ -56,7 +56,7 @@ describe('a worker killed with SIGKILL mid-job', () => {
       platformMessageId: `p${i}`,
       receivedAt: new Date().toISOString(),
     }));
-    for (let i = 0; i < total; i += 50) await publishEvents(queue, store, 'test', events.slice(i, i + 50));
+    for (let i = 0; i < total; i += 50) await publishEvents(queue, store, 'test', events.slice(i, i + 50), () => false);
 
     const startWorker = () => {
       const w = spawnCli(['worker', '--data-dir', dataDir], { cwd: tmp.dir, env: { MONKEYCLAW_LOG_LEVEL: 'warn' } });

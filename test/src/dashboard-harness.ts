@@ -13,6 +13,7 @@ import { TurnClient } from '../../src/http/turns.js';
 import { builtinPlugs } from '../../plugs/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
+import { isOwnerDecision } from '../../core/session-worker.js';
 
 export const ORIGIN = 'http://localhost';
 export const PASSWORD = 'correct horse battery staple';
@@ -55,7 +56,7 @@ export async function dashboardHarness(options: HarnessOptions = {}) {
   const vault = new Vault(g.store.vaultStore(), randomBytes(32), (e) => g.store.appendAudit(e), 'test');
   await vault.unlock();
   await vault.set('TELEGRAM_TOKEN', SECRET_VALUE);
-  const turns = new TurnClient(g.queue, g.store, 'web');
+  const turns = new TurnClient(g.queue, g.store, 'web', isOwnerDecision(config));
   turns.start();
   const password = options.password === undefined ? PASSWORD : options.password;
   if (password) await g.store.authStore().setAdminPasswordHash(await hashPassword(password));

@@ -107,6 +107,8 @@ describe('whatsapp link', () => {
     await sleep(200);
     expect(sockets).toHaveLength(1);
     expect((await h.connector.check!())[0]!.detail).toMatch(/another client took this link over .*code 440.*not reconnecting/);
+    // A reply meanwhile is dead-lettered with the reason, not retried against a link that will not come back.
+    await expect(h.connector.send({ v: 1, idempotencyKey: 'k440', eventId: 'e1', address: { platform: 'whatsapp', account: 'whatsapp', conversation: { id: ALICE, kind: 'dm' } }, text: 'hi', format: 'plain', kind: 'reply' }, new AbortController().signal)).rejects.toThrow(/another client took this WhatsApp link over \(440\)/);
   });
 
   it('tells a logout from a drop: no reconnect, audited, auth state dropped, check says re-link', async () => {

@@ -38,6 +38,7 @@ describe('whatsapp sender across a restart', () => {
         log: pino({ level: 'silent' }),
         quoted: () => undefined,
         expiration: () => undefined,
+        refused: () => undefined,
         typing: whatsappTyping(() => s, async () => false),
         spacingMs: 0,
       });
