@@ -8,6 +8,7 @@ import type { TypingIndicator } from '../../core/typing.js';
 import type { WaKey, WaQuoted, WaSocket } from './socket.js';
 
 export const WATERMARK_KEY = 'inbound:watermark';
+export const ALIAS_PREFIX = 'lid:';
 const MAX_QUOTES = 1_000;
 
 export interface InboundDeps {
@@ -18,6 +19,8 @@ export interface InboundDeps {
   socket(): WaSocket | undefined;
   /** Seconds: history-sync (`append`) messages older than this were handled before (or predate the link). */
   watermark: number;
+  /** LID → number pairs learnt before (connector state `lid:<lid>`), loaded at start. */
+  aliases: Iterable<[string, string]>;
 }
 
 export interface InboundCounts {
@@ -42,6 +45,8 @@ export function createInbound(d: InboundDeps) {
   /** Chats with disappearing messages on, as their latest message says: the replies there disappear too. */
   const expirations = new Map<string, number>();
   let watermark = d.watermark;
+  const aliases = new Map(d.aliases);
+  const learnt: Array<[string, string]> = [];
   let chain: Promise<void> = Promise.resolve();
 
   const addressed = (e: ChannelEvent): boolean => {
@@ -73,12 +78,17 @@ export function createInbound(d: InboundDeps) {
     const audits: AuditInput[] = [];
     const reject = (issues: string[]) => (counts.rejected++, audits.push({ kind: 'inbound.rejected', actor, data: { issues } }));
     const parsedUpsert = parseUpsert(raw);
-    const batch: Array<{ event: ChannelEvent; key: WaKey; quoted: WaQuoted; timestamp: number; expiration: number | undefined }> = [];
+    const batch: Array<{ event: ChannelEvent; key: WaKey; quoted: WaQuoted; timestamp: number; expiration: number | undefined; alias: [string, string] | undefined }> = [];
     if (!parsedUpsert.ok) reject(parsedUpsert.issues);
     else {
       const { type, messages } = parsedUpsert.upsert;
       for (const m of messages) {
-        const p = parseMessage(m, d.parse);
+        const p = parseMessage(m, { ...d.parse, aliases });
+        // Learnt at once, so the next message of this batch maps too; kept (after the publish) for after a restart.
+        if (p.kind === 'event' && p.alias && aliases.get(p.alias[0]) !== p.alias[1]) {
+          aliases.set(p.alias[0], p.alias[1]);
+          learnt.push(p.alias);
+        }
         if (p.kind === 'ignored') counts.ignored++;
         else if (p.kind === 'unsupported') (counts.unsupported++, audits.push({ kind: 'inbound.unsupported', actor, subject: m.key.id, data: { type: p.type } }));
         else if (p.kind === 'rejected') reject(p.issues);
@@ -127,6 +137,7 @@ export function createInbound(d: InboundDeps) {
         watermark = newest;
         await d.deps.store.setConnectorState(d.deps.name, WATERMARK_KEY, watermark);
       }
+      for (const [lid, number] of learnt.splice(0)) await d.deps.store.setConnectorState(d.deps.name, `${ALIAS_PREFIX}${lid}`, number);
       // Durable now: tell the sender's phone it was read (blue ticks).
       if (read.length > 0) await d.socket()?.readMessages(read.map((b) => b.key)).catch((error: Error) => d.deps.log.warn({ error: error.message }, 'whatsapp read receipt failed'));
     }

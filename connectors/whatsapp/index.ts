@@ -4,7 +4,7 @@ import type { Connector, ConnectorDeps, ConnectorFactory } from '../../core/conn
 import { partProgress } from '../../core/part-progress.js';
 import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
 import { clearAuthState, loadAuthState, storedLink } from './auth-state.js';
-import { createInbound, WATERMARK_KEY } from './inbound.js';
+import { ALIAS_PREFIX, createInbound, WATERMARK_KEY } from './inbound.js';
 import { DEFAULT_BACKOFF, WaLink, type Backoff, type LinkStatus } from './link.js';
 import type { Self } from './parse.js';
 import { silentTurn } from '../../core/typing.js';
@@ -71,12 +71,17 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
         watermark = Math.floor(deps.now() / 1000);
         await deps.store.setConnectorState(name, WATERMARK_KEY, watermark);
       }
+      // Read now, not per message: nothing (not even a database read) may come before a message is stored.
+      const aliases = (await deps.store.listConnectorState(name, ALIAS_PREFIX)).flatMap(({ key, value }): Array<[string, string]> =>
+        typeof value === 'string' ? [[key.slice(ALIAS_PREFIX.length), value]] : [],
+      );
       inbound = createInbound({
         deps,
         io,
         typing,
         socket,
         watermark,
+        aliases,
         parse: { account: name, self, assistant: c.assistant, now: deps.now },
       });
       const enqueue = inbound.enqueue;

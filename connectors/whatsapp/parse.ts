@@ -11,12 +11,14 @@ export interface Self {
 export interface ParseContext {
   account: string;
   self: Self;
+  /** LID → phone-number jid, as WhatsApp told earlier messages: a message without the alternate address still maps. */
+  aliases?: ReadonlyMap<string, string>;
   assistant?: string | undefined;
   now(): number;
 }
 
 export type Parsed =
-  | { kind: 'event'; event: ChannelEventInput; key: WaKey; quoted: WaQuoted; timestamp: number; expiration: number | undefined }
+  | { kind: 'event'; event: ChannelEventInput; key: WaKey; quoted: WaQuoted; timestamp: number; expiration: number | undefined; alias: [lid: string, number: string] | undefined }
   | { kind: 'ignored'; reason: 'own' | 'status' | 'broadcast' | 'newsletter' }
   | { kind: 'unsupported'; type: string }
   | { kind: 'rejected'; issues: string[] };
@@ -134,7 +136,10 @@ const norm = (j: string): string => jidNormalizedUser(j);
  * (a deny by number holds under the LID too), pairing and DM sessions, however the message was addressed. A LID
  * alone is used where the number stays hidden.
  */
-const byNumber = (j: string, alt: string | null | undefined): string => (j.endsWith('@lid') && alt?.endsWith('@s.whatsapp.net') ? alt : j);
+const byNumber = (j: string, alt: string | null | undefined, aliases?: ReadonlyMap<string, string>): string => {
+  if (!j.endsWith('@lid')) return j;
+  return alt?.endsWith('@s.whatsapp.net') ? alt : (aliases?.get(norm(j)) ?? j);
+};
 /** baileys' isJidBot knows official bots only in their `@c.us` form, which normalizing turns into `@s.whatsapp.net`. */
 const isBotJid = (j: string): boolean => !!isJidBot(j.replace(/@s\.whatsapp\.net$/, '@c.us')) || !!isJidMetaAI(j);
 const name = (s: string): string => s.toWellFormed().slice(0, 256);
@@ -186,7 +191,10 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
   // The chat keeps the address it came from (a reply goes back there); the person is known by number where possible.
   const conversationId = group ? key.remoteJid : norm(key.remoteJid);
   if (group && !key.participant) return { kind: 'rejected', issues: ['key.participant: required in a group'] };
-  const rawSender = group ? byNumber(key.participant!, key.participantAlt) : byNumber(key.remoteJid, key.remoteJidAlt);
+  const [lidOrNumber, alt] = group ? [key.participant!, key.participantAlt] : [key.remoteJid, key.remoteJidAlt];
+  const rawSender = byNumber(lidOrNumber, alt, ctx.aliases);
+  // What this message teaches: which number a LID stands for, for later messages that do not say.
+  const alias: [string, string] | undefined = lidOrNumber.endsWith('@lid') && alt?.endsWith('@s.whatsapp.net') ? [norm(lidOrNumber), norm(alt)] : undefined;
   const senderId = norm(rawSender);
   const mine = (j: string | null | undefined) => !!j && ctx.self.ids.has(norm(j));
   // fromMe is baileys' word for it; a message under our own jid or LID is ours whatever that flag says.
@@ -211,7 +219,7 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
   };
   const waKey: WaKey = { remoteJid: key.remoteJid, id: key.id, fromMe: false, ...(key.participant ? { participant: key.participant } : {}) };
   const expiration = ctxInfo?.expiration ? ctxInfo.expiration : undefined;
-  return { kind: 'event', event, key: waKey, quoted: { key: waKey, message: quotable(m.message, text) }, timestamp, expiration };
+  return { kind: 'event', event, key: waKey, quoted: { key: waKey, message: quotable(m.message, text) }, timestamp, expiration, alias };
 }
 
 /** Kept in memory until the reply quotes it: a large message is quoted by (the start of) its text alone. */

@@ -61,6 +61,19 @@ describe('whatsapp DM round trip', () => {
     expect(current().reads.flat().map((k) => k.id)).toEqual([alice.messages[0]!.key.id]);
   });
 
+  it('remembers which number a LID stands for, for later messages that do not say (history sync), and keeps it for after a restart', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().upsert(fixture('dm-lid'));
+    await h.until(() => current().sent.length === 1);
+    const later = fixture('dm-lid');
+    later.messages[0]!.key = { remoteJid: ALICE_LID, fromMe: false, id: '3EB0LID0000000000002' };
+    current().upsert(later);
+    await h.until(() => current().sent.length === 2);
+    const senders = (await audited(h, 'inbound.received')).map((e) => e.actor);
+    expect(senders).toEqual([`whatsapp:${ALICE}`, `whatsapp:${ALICE}`]);
+    expect(await h.store.getConnectorState('whatsapp', `lid:${ALICE_LID}`)).toBe(ALICE);
+  });
+
   it('accepts a LID chat and answers it at its LID', async () => {
     const { h, current } = await whatsappGateway(cleanup);
     current().upsert(fixture('dm-lid'));
