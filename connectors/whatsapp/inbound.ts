@@ -9,6 +9,7 @@ import type { WaKey, WaQuoted, WaSocket } from './socket.js';
 
 export const WATERMARK_KEY = 'inbound:watermark';
 export const ALIAS_PREFIX = 'lid:';
+export const EXPIRATION_PREFIX = 'expiration:';
 const MAX_QUOTES = 1_000;
 
 export interface InboundDeps {
@@ -21,6 +22,8 @@ export interface InboundDeps {
   watermark: number;
   /** LID → number pairs learnt before (connector state `lid:<lid>`), loaded at start. */
   aliases: Iterable<[string, string]>;
+  /** Chats with disappearing messages on (connector state `expiration:<jid>`, seconds), loaded at start. */
+  expirations: Iterable<[string, number]>;
 }
 
 export interface InboundCounts {
@@ -43,7 +46,8 @@ export function createInbound(d: InboundDeps) {
   const counts: InboundCounts = { published: 0, ignored: 0, history: 0, rejected: 0, unsupported: 0 };
   const quotes = new Map<string, WaQuoted>();
   /** Chats with disappearing messages on, as their latest message says: the replies there disappear too. */
-  const expirations = new Map<string, number>();
+  const expirations = new Map<string, number>(d.expirations);
+  const changedExpirations = new Map<string, number | null>();
   let watermark = d.watermark;
   const aliases = new Map(d.aliases);
   const learnt: Array<[string, string]> = [];
@@ -108,9 +112,13 @@ export function createInbound(d: InboundDeps) {
       for (const b of batch) {
         quotes.set(`${b.event.conversation.id}/${b.event.platformMessageId}`, b.quoted);
         if (quotes.size > MAX_QUOTES) quotes.delete(quotes.keys().next().value!);
-        expirations.delete(b.event.conversation.id);
-        if (b.expiration) expirations.set(b.event.conversation.id, b.expiration);
-        if (expirations.size > MAX_QUOTES) expirations.delete(expirations.keys().next().value!);
+        // An edit carries no expiration of its own: only a new message says what the chat's setting is.
+        const chat = b.event.conversation.id;
+        if (!b.event.edited && (expirations.get(chat) ?? null) !== (b.expiration ?? null)) {
+          if (b.expiration) expirations.set(chat, b.expiration);
+          else expirations.delete(chat);
+          changedExpirations.set(chat, b.expiration ?? null);
+        }
       }
       // Stored first: WhatsApp will not send them again, so nothing (not even a database read) comes before the store.
       // Typing follows, unless a reply has already gone out: a fast reply stops what would otherwise type on after it.
@@ -138,6 +146,9 @@ export function createInbound(d: InboundDeps) {
         await d.deps.store.setConnectorState(d.deps.name, WATERMARK_KEY, watermark);
       }
       for (const [lid, number] of learnt.splice(0)) await d.deps.store.setConnectorState(d.deps.name, `${ALIAS_PREFIX}${lid}`, number);
+      // Kept for replies still queued when the connector restarts.
+      for (const [chat, seconds] of changedExpirations) await d.deps.store.setConnectorState(d.deps.name, `${EXPIRATION_PREFIX}${chat}`, seconds);
+      changedExpirations.clear();
       // Durable now: tell the sender's phone it was read (blue ticks).
       if (read.length > 0) await d.socket()?.readMessages(read.map((b) => b.key)).catch((error: Error) => d.deps.log.warn({ error: error.message }, 'whatsapp read receipt failed'));
     }

@@ -4,7 +4,7 @@ import type { Connector, ConnectorDeps, ConnectorFactory } from '../../core/conn
 import { partProgress } from '../../core/part-progress.js';
 import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
 import { clearAuthState, loadAuthState, storedLink } from './auth-state.js';
-import { ALIAS_PREFIX, createInbound, WATERMARK_KEY } from './inbound.js';
+import { ALIAS_PREFIX, createInbound, EXPIRATION_PREFIX, WATERMARK_KEY } from './inbound.js';
 import { DEFAULT_BACKOFF, WaLink, type Backoff, type LinkStatus } from './link.js';
 import type { Self } from './parse.js';
 import { silentTurn } from '../../core/typing.js';
@@ -75,6 +75,9 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       const aliases = (await deps.store.listConnectorState(name, ALIAS_PREFIX)).flatMap(({ key, value }): Array<[string, string]> =>
         typeof value === 'string' ? [[key.slice(ALIAS_PREFIX.length), value]] : [],
       );
+      const expirations = (await deps.store.listConnectorState(name, EXPIRATION_PREFIX)).flatMap(({ key, value }): Array<[string, number]> =>
+        typeof value === 'number' && value > 0 ? [[key.slice(EXPIRATION_PREFIX.length), value]] : [],
+      );
       inbound = createInbound({
         deps,
         io,
@@ -82,6 +85,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
         socket,
         watermark,
         aliases,
+        expirations,
         parse: { account: name, self, assistant: c.assistant, now: deps.now },
       });
       const enqueue = inbound.enqueue;

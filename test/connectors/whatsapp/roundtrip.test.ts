@@ -43,10 +43,13 @@ describe('whatsapp DM round trip', () => {
     current().upsert(live(fixture('dm-ephemeral')));
     await h.until(() => current().sent.length === 1);
     expect(current().sent[0]).toMatchObject({ text: 'this disappears in 7 days', ephemeralExpiration: 604_800 });
+    // Kept for replies still queued across a restart.
+    await h.until(async () => (await h.store.getConnectorState('whatsapp', `expiration:${ALICE}`)) === 604_800);
     // The chat turned them off: its next message has no expiration, and neither has the reply.
     current().upsert(live(fixture('dm-conversation')));
     await h.until(() => current().sent.length === 2);
     expect(current().sent[1]!.ephemeralExpiration).toBeUndefined();
+    await h.until(async () => (await h.store.getConnectorState('whatsapp', `expiration:${ALICE}`)) === null);
   });
 
   it('sends no read receipt to a sender access does not admit: no sign of life', async () => {
