@@ -68,7 +68,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     },
   });
   const onDead = async (job: { id: string; queue: string }, error: string) => {
-    log.error({ job: job.id, error }, 'inbound job dead-lettered');
+    log.error({ job: job.id, queue: job.queue, error }, 'job dead-lettered');
     await rt.store.appendAudit([{ kind: 'queue.dead_lettered', actor: WORKER_ROLE, subject: job.id, data: { queue: job.queue, error: error.slice(0, 500) } }]);
   };
   const consumers: Consumer[] = [

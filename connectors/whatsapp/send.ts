@@ -27,18 +27,18 @@ export interface SenderDeps {
 }
 
 /**
- * Posts a reply: rendered to WhatsApp markup and split within the limit by core/render, sent in order into the same
- * chat, the first part quoting the message it answers in a group (in a DM that is noise). Sends are serialized and
- * spaced. Parts already sent are recorded per idempotency key in the store, so a retry (or a restart) continues where
- * it stopped.
- */
-/**
  * A part's WhatsApp message id, the same on every attempt: a part sent again after WhatsApp's answer was lost goes
  * out under the id the first one had (in the `3EB0…` form baileys gives its own), which the chat already holds.
  */
 export const waMessageId = (idempotencyKey: string, part: number): string =>
   `3EB0${createHash('sha256').update(`${idempotencyKey}\u0000${part}`).digest('hex').slice(0, 18).toUpperCase()}`;
 
+/**
+ * Posts a reply: rendered to WhatsApp markup and split within the limit by core/render, sent in order into the same
+ * chat, the first part quoting the message it answers in a group (in a DM that is noise). Sends are serialized and
+ * spaced. Parts already sent are recorded per idempotency key in the store, so a retry (or a restart) continues where
+ * it stopped.
+ */
 export function createSender(d: SenderDeps): SendReply {
   let last = 0;
   let chain: Promise<unknown> = Promise.resolve();
