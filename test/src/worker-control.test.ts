@@ -1,0 +1,57 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../core/config.js';
+import { publishEvents } from '../../core/connector.js';
+import type { Reply } from '../../core/event.js';
+import { outboundHandler } from '../../core/outbound.js';
+import { isOwnerDecision } from '../../core/session-worker.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { EmbeddedDriver } from '../../queues/embedded.js';
+import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { makeEvent, tempDir } from '../helpers/tmp.js';
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+describe('monkeyclaw worker and the control queue', () => {
+  it("takes an owner's /approve from the control queue, while a turn of that conversation holds inbound", async () => {
+    const tmp = tempDir('mc-control-');
+    cleanup.push(() => tmp.remove());
+    const raw = { access: { dm: 'open', owners: ['telegram:1'] }, assistants: { default: { pipelines: { inbound: ['access', 'commands'] } } } };
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.json'), JSON.stringify(raw));
+    await runCli(['migrate'], { cwd: tmp.dir });
+    const file = join(tmp.dir, 'data', 'monkeyclaw.db');
+    const store = new SqliteStore(file);
+    const queue = new EmbeddedDriver({ file });
+    const sent: Reply[] = [];
+    queue.consume('outbound:telegram', outboundHandler(store, 'test', async (r) => (sent.push(r), ['id'])));
+    cleanup.push(async () => {
+      await queue.close();
+      await store.close();
+    });
+    const approvals = store.approvalStore();
+    await approvals.create({ id: 'ABCDEF', assistant: 'default', tool: 'Bash', summary: 'git push', requester: 'telegram:1', eventId: 'e', createdAt: Date.now(), expiresAt: Date.now() + 60_000 });
+    const owner = { sender: { id: '1', isBot: false }, conversation: { id: '1', kind: 'dm' as const } };
+    // A job of the owner's conversation leased (held) on `inbound`, as a turn waiting for this approval holds it.
+    await publishEvents(queue, store, 'test', [makeEvent({ ...owner, text: 'push it' })], () => false);
+    const [held] = await queue.claim('inbound', 1);
+    expect(held).toBeDefined();
+
+    const worker = spawnCli(['worker'], { cwd: tmp.dir });
+    cleanup.push(async () => {
+      if (!hasExited(worker)) {
+        worker.kill('SIGKILL');
+        await exited(worker);
+      }
+    });
+    await publishEvents(queue, store, 'test', [makeEvent({ ...owner, text: '/approve ABCDEF' })], isOwnerDecision(parseConfig(raw)));
+    for (let i = 0; i < 200 && sent.length === 0; i++) await sleep(50);
+    expect(sent.map((r) => r.text)).toEqual(['ABCDEF approved.']);
+    expect((await approvals.get('ABCDEF'))?.status).toBe('approved');
+  }, 30_000);
+});
