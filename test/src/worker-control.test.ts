@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.js';
 import { publishEvents } from '../../core/connector.js';
 import type { Reply } from '../../core/event.js';
@@ -11,12 +11,9 @@ import { SqliteStore } from '../../core/sqlite/store.js';
 import { EmbeddedDriver } from '../../queues/embedded.js';
 import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
+import { cleanups } from '../helpers/wait.js';
 
-let cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const f of cleanup.reverse()) await f();
-  cleanup = [];
-});
+const cleanup = cleanups();
 
 describe('monkeyclaw worker and the control queue', () => {
   it("takes an owner's /approve from the control queue, while a turn of that conversation holds inbound", async () => {
