@@ -138,6 +138,10 @@ describe('monkeyclaw CLI', () => {
     expect(d.stdout).toMatch(/ok {4}queue: embedded driver answers/);
   });
 
+  it('is built executable: npx monkeyclaw runs the bin itself, and a file without x is "Permission denied"', () => {
+    expect(statSync(CLI).mode & 0o111).not.toBe(0);
+  });
+
   it('prints its version, and refuses a data dir that is a file with exit 2', async () => {
     const version = (JSON.parse(readFileSync(join(CLI, '../../../package.json'), 'utf8')) as { version: string }).version;
     expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
