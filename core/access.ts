@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Config } from './config.js';
-import { conversationScopes, senderIdentity, type ChannelEvent } from './event.js';
+import { conversationScopes, senderIdentities, type ChannelEvent } from './event.js';
 
 /** A run-time access decision about one identity; the latest wins. `deny` is a silent block (from `pair deny`). */
 export type OverrideAction = 'allow' | 'revoke' | 'deny';
@@ -82,17 +82,18 @@ export type Asker = Pick<ChannelEvent, 'platform' | 'sender' | 'conversation'>;
  */
 
 export function decideAccess(access: Config['access'], event: Asker, overrides: Overrides = new Map()): AccessDecision {
-  const sender = senderIdentity(event);
+  // A person may be known by more than one id (a WhatsApp LID and its number): a rule under any of them holds.
+  const senders = senderIdentities(event);
   const scopes = conversationScopes(event);
   if (event.sender.isBot) return { admitted: false, rule: 'bot' };
-  if (access.deny.includes(sender) || scopes.some((c) => access.deny.includes(c))) return { admitted: false, rule: 'deny' };
-  if (overrides.get(sender) === 'deny' || scopes.some((c) => overrides.get(c) === 'deny')) return { admitted: false, rule: 'blocked' };
+  if (senders.some((s) => access.deny.includes(s)) || scopes.some((c) => access.deny.includes(c))) return { admitted: false, rule: 'deny' };
+  if (senders.some((s) => overrides.get(s) === 'deny') || scopes.some((c) => overrides.get(c) === 'deny')) return { admitted: false, rule: 'blocked' };
   if (event.conversation.kind === 'dm') {
     if (LOCALLY_AUTHENTICATED.has(event.platform)) return { admitted: true, rule: 'local' };
-    if (allowed(access, overrides, sender)) return { admitted: true, rule: 'allow' };
-    if (overrides.get(sender) === 'revoke') return { admitted: false, rule: 'revoked' };
+    if (senders.some((s) => allowed(access, overrides, s))) return { admitted: true, rule: 'allow' };
+    if (senders.some((s) => overrides.get(s) === 'revoke')) return { admitted: false, rule: 'revoked' };
     // The one who approves pairings needs no pairing of their own (nor to be listed twice).
-    if (access.owners.includes(sender)) return { admitted: true, rule: 'owner' };
+    if (senders.some((s) => access.owners.includes(s))) return { admitted: true, rule: 'owner' };
     if (access.dm === 'open') return { admitted: true, rule: 'open' };
     return { admitted: false, rule: access.dm === 'pairing' ? 'unknown-sender' : 'not-allowlisted' };
   }
@@ -119,7 +120,7 @@ export function overridesFor(store: Pick<AccessStore, 'overrides'> | undefined, 
   let reads = readsPerMessage.get(event);
   if (!reads) readsPerMessage.set(event, (reads = new WeakMap()));
   let read = reads.get(store);
-  if (!read) reads.set(store, (read = store.overrides([senderIdentity(event), ...conversationScopes(event)])));
+  if (!read) reads.set(store, (read = store.overrides([...senderIdentities(event), ...conversationScopes(event)])));
   return read;
 }
 

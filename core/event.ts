@@ -53,6 +53,11 @@ export const senderSchema = z
     id,
     name: displayName.optional(),
     isBot: z.boolean(),
+    /**
+     * Other ids the platform says this same person has (WhatsApp: the phone-number jid of a LID, and back): access
+     * rules and run-time changes made under any of them apply. Sessions and replies stay keyed on `id`.
+     */
+    aliases: z.array(id).max(4).optional(),
   })
   .strict();
 
@@ -193,6 +198,9 @@ export const parseReply = (input: unknown): Reply => parseWith(replySchema, 'rep
 
 /** The identity access rules speak of: `platform:sender-id`. */
 export const senderIdentity = (e: Pick<ChannelEvent, 'platform' | 'sender'>): string => `${e.platform}:${e.sender.id}`;
+
+/** The sender's identity and those of its aliases: what access rules about this person may be written under. */
+export const senderIdentities = (e: Pick<ChannelEvent, 'platform' | 'sender'>): string[] => [e.sender.id, ...(e.sender.aliases ?? [])].map((id) => `${e.platform}:${id}`);
 export const conversationIdentity = (e: ChannelEvent): string => `${e.platform}:${e.conversation.id}`;
 /** The conversation and every scope enclosing it, innermost first, as access identities. */
 export const conversationScopes = (e: Pick<ChannelEvent, 'platform' | 'conversation'>): string[] => [e.conversation.id, ...[...(e.conversation.within ?? [])].reverse()].map((id) => `${e.platform}:${id}`);

@@ -131,15 +131,7 @@ function unwrap(message: Record<string, unknown>): Record<string, unknown> {
 }
 
 const norm = (j: string): string => jidNormalizedUser(j);
-/**
- * A person by phone-number jid whenever WhatsApp says which one a LID stands for: one identity for access rules
- * (a deny by number holds under the LID too), pairing and DM sessions, however the message was addressed. A LID
- * alone is used where the number stays hidden.
- */
-const byNumber = (j: string, alt: string | null | undefined, aliases?: ReadonlyMap<string, string>): string => {
-  if (!j.endsWith('@lid')) return j;
-  return alt?.endsWith('@s.whatsapp.net') ? alt : (aliases?.get(norm(j)) ?? j);
-};
+
 /** baileys' isJidBot knows official bots only in their `@c.us` form, which normalizing turns into `@s.whatsapp.net`. */
 const isBotJid = (j: string): boolean => !!isJidBot(j.replace(/@s\.whatsapp\.net$/, '@c.us')) || !!isJidMetaAI(j);
 const name = (s: string): string => s.toWellFormed().slice(0, 256);
@@ -191,11 +183,17 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
   // The chat keeps the address it came from (a reply goes back there); the person is known by number where possible.
   const conversationId = group ? key.remoteJid : norm(key.remoteJid);
   if (group && !key.participant) return { kind: 'rejected', issues: ['key.participant: required in a group'] };
-  const [lidOrNumber, alt] = group ? [key.participant!, key.participantAlt] : [key.remoteJid, key.remoteJidAlt];
-  const rawSender = byNumber(lidOrNumber, alt, ctx.aliases);
-  // What this message teaches: which number a LID stands for, for later messages that do not say.
-  const alias: [string, string] | undefined = lidOrNumber.endsWith('@lid') && alt?.endsWith('@s.whatsapp.net') ? [norm(lidOrNumber), norm(alt)] : undefined;
+  // A person is known by the id the message was addressed from (a LID or a number, as the chat goes: the session
+  // follows it), and by the other one where WhatsApp says it, now or in an earlier message: access rules and
+  // run-time changes under either apply (a deny by number holds under the LID).
+  const [rawSender, alt] = group ? [key.participant!, key.participantAlt] : [key.remoteJid, key.remoteJidAlt];
   const senderId = norm(rawSender);
+  const other = alt ? norm(alt) : senderId.endsWith('@lid') ? ctx.aliases?.get(senderId) : undefined;
+  const senderAliases = other && other !== senderId ? [other] : [];
+  // What this message teaches: which number a LID stands for, for later messages that do not say.
+  const lid = [senderId, other].find((j) => j?.endsWith('@lid'));
+  const number = [senderId, other].find((j) => j?.endsWith('@s.whatsapp.net'));
+  const alias: [string, string] | undefined = alt && lid && number ? [lid, number] : undefined;
   const mine = (j: string | null | undefined) => !!j && ctx.self.ids.has(norm(j));
   // fromMe is baileys' word for it; a message under our own jid or LID is ours whatever that flag says.
   if (mine(senderId)) return { kind: 'ignored', reason: 'own' };
@@ -207,7 +205,7 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
     platform: 'whatsapp',
     account: ctx.account,
     conversation: { id: conversationId, kind: group ? 'group' : 'dm' },
-    sender: { id: senderId, ...(m.pushName ? { name: name(m.pushName) } : {}), isBot: isBotJid(rawSender) },
+    sender: { id: senderId, ...(m.pushName ? { name: name(m.pushName) } : {}), isBot: isBotJid(rawSender), ...(senderAliases.length ? { aliases: senderAliases } : {}) },
     ...inboundText(text),
     attachments,
     mentionsBot: (ctxInfo?.mentionedJid ?? []).some(mine),

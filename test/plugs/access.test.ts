@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { overridesFor, PAIRING_CODE, revocable } from '../../core/access.js';
+import { decideAccess, overridesFor, PAIRING_CODE, revocable } from '../../core/access.js';
+import { parseConfig } from '../../core/config.js';
+import { parseChannelEvent } from '../../core/event.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { makeEvent } from '../helpers/tmp.js';
 
@@ -166,5 +168,29 @@ describe('overridesFor', () => {
     const other = { overrides: store.overrides };
     await overridesFor(other, first);
     expect(reads).toHaveLength(3);
+  });
+});
+
+describe('a sender known by more than one id (a WhatsApp LID and its number)', () => {
+  const lid = '123456789012345@lid';
+  const number = '15551234567@s.whatsapp.net';
+  const from = (aliases?: string[]) =>
+    parseChannelEvent(makeEvent({ platform: 'whatsapp', sender: { id: lid, isBot: false, ...(aliases ? { aliases } : {}) }, conversation: { id: lid, kind: 'dm' } }));
+  const access = (extra: Record<string, unknown>) => parseConfig({ access: { dm: 'allowlist', ...extra } }).access;
+
+  it('a deny, an allow or an owner entry under either id applies', () => {
+    expect(decideAccess(access({ deny: [`whatsapp:${number}`] }), from([number]))).toMatchObject({ admitted: false, rule: 'deny' });
+    expect(decideAccess(access({ allow: [`whatsapp:${number}`] }), from([number]))).toMatchObject({ admitted: true, rule: 'allow' });
+    expect(decideAccess(access({ owners: [`whatsapp:${number}`] }), from([number]))).toMatchObject({ admitted: true, rule: 'owner' });
+    // Without the alias, an entry under the number says nothing about the LID.
+    expect(decideAccess(access({ allow: [`whatsapp:${number}`] }), from())).toMatchObject({ admitted: false });
+  });
+
+  it('so do run-time changes: a pair deny under the number blocks the LID, and is read for both ids', async () => {
+    const asked: string[][] = [];
+    const store = { overrides: async (ids: string[]) => (asked.push(ids), new Map([[`whatsapp:${number}`, 'deny' as const]])) };
+    const event = from([number]);
+    expect(decideAccess(access({ dm: 'open' }), event, await overridesFor(store, event))).toMatchObject({ admitted: false, rule: 'blocked' });
+    expect(asked[0]).toEqual(expect.arrayContaining([`whatsapp:${lid}`, `whatsapp:${number}`]));
   });
 });

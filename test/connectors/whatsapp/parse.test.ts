@@ -40,11 +40,17 @@ describe('whatsapp messages.upsert to ChannelEvent', () => {
     expect(event('dm-extended').replyTo).toEqual({ messageId: '3EB0SENT0001', toBot: true });
   });
 
-  it('keeps the LID chat as the conversation, and knows the person by number where WhatsApp says which', () => {
-    expect(event('dm-lid')).toMatchObject({ conversation: { id: ALICE_LID, kind: 'dm' }, sender: { id: ALICE } });
-    // Without the alternate address the LID is all there is.
-    const hidden = parse('dm-lid', (u) => ({ ...u, messages: u.messages.map((m) => ({ ...m, key: { ...m.key, remoteJidAlt: undefined } })) }));
-    expect(hidden).toMatchObject({ kind: 'event', event: { sender: { id: ALICE_LID } } });
+  it('keeps the LID as the id, with the number WhatsApp gives as an alias (access rules under either apply)', () => {
+    expect(event('dm-lid')).toMatchObject({ conversation: { id: ALICE_LID, kind: 'dm' }, sender: { id: ALICE_LID, aliases: [ALICE] } });
+    // Without the alternate address the LID is all there is, unless an earlier message said which number it is.
+    const hidden = (aliases?: Map<string, string>) => {
+      const u = parseUpsert({ ...fixture('dm-lid'), messages: fixture('dm-lid').messages.map((m) => ({ ...m, key: { ...m.key, remoteJidAlt: undefined } })) });
+      if (!u.ok) throw new Error(u.issues.join('; '));
+      return parseMessage(u.upsert.messages[0]!, { ...ctx, ...(aliases ? { aliases } : {}) });
+    };
+    expect(hidden()).toMatchObject({ kind: 'event', event: { sender: { id: ALICE_LID } } });
+    expect(hidden()).not.toMatchObject({ event: { sender: { aliases: expect.anything() } } });
+    expect(hidden(new Map([[ALICE_LID, ALICE]]))).toMatchObject({ kind: 'event', event: { sender: { id: ALICE_LID, aliases: [ALICE] } }, alias: undefined });
   });
 
   it('unwraps view-once and document-with-caption; media as metadata, Long and string sizes as numbers', () => {
@@ -55,8 +61,8 @@ describe('whatsapp messages.upsert to ChannelEvent', () => {
   it('groups: the participant is the sender; a mention of the own jid or LID addresses the bot', () => {
     expect(event('group-plain')).toMatchObject({ conversation: { id: GROUP, kind: 'group' }, sender: { id: BOB }, mentionsBot: false });
     expect(event('group-mention')).toMatchObject({ sender: { id: BOB, name: 'Bob' }, mentionsBot: true });
-    // Bob by his number, though the group addressed him by LID: a deny of his number holds here too.
-    expect(event('group-lid-mention')).toMatchObject({ sender: { id: BOB }, mentionsBot: true });
+    // Bob by his LID, with his number as an alias: a deny of his number holds here too.
+    expect(event('group-lid-mention')).toMatchObject({ sender: { id: '55512345678901@lid', aliases: [BOB] }, mentionsBot: true });
   });
 
   it('ignores status, own messages; reactions and revokes are unsupported; an edit is edited', () => {
