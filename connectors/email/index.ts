@@ -89,8 +89,9 @@ export function createEmailConnector(deps: ConnectorDeps<EmailConfig>, tuning: {
     // from anyone else under that id (or under one of the assistant's own) must never take over where the first
     // one's reply goes: it is refused and audited.
     const known = await state.message(outcome.messageId);
-    // (A record from before senders were kept has no `from`: the same mail, redelivered, is answered as before.)
-    if (known && (known.own || (known.from !== undefined && known.from !== outcome.sender))) {
+    // (A record from before senders were kept has no `from`: the same mail again has the same reply address.)
+    const another = known && (known.from === undefined ? known.to !== outcome.record.to : known.from !== outcome.sender);
+    if (known && (known.own || another)) {
       deps.log.warn({ uid: m.uid }, 'email: a Message-ID already used by another mail; not answered');
       return audit('inbound.rejected', { reason: 'message-id-reused', uid: m.uid, from: outcome.sender }, outcome.messageId);
     }

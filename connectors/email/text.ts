@@ -19,15 +19,14 @@ const HEADER_LINE = /^(from|von|de|van|da)\s?:\s/i;
 const SENT_LINE = /^(sent|date|gesendet|datum|envoyé|enviado|verzonden|inviato|data)\s?:\s/i;
 const BLOCK_LINE = /^(to|an|à|a|para|aan|cc|subject|betreff|objet|asunto|onderwerp|oggetto)\s?:\s/i;
 /** What a user forwards is what they want read: a header block under one of these is content, not history. */
-const FORWARDED = /^(-+ ?forwarded message ?-+|begin forwarded message:|-+ ?weitergeleitete nachricht ?-+|-+ ?message transféré ?-+)$/i;
+const FORWARDED = /^(-+ ?(forwarded message|weitergeleitete nachricht|message transféré|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|mensagem encaminhada) ?-+|begin forwarded message:|inizio messaggio inoltrato:)$/i;
 
 /**
  * A quoted mail's header block (From, then Sent or Date, and To or Subject) starts at line `i`, with or without
  * Outlook's rule above it. A forwarded mail's block is not one: the user sent it to be read.
  */
-function headerBlockAt(lines: string[], i: number): boolean {
+function headerBlockAt(lines: string[], i: number, before: string | undefined): boolean {
   if (!HEADER_LINE.test(lines[i]!.trim())) return false;
-  const before = lines.slice(0, i).map((l) => l.trim()).filter((l) => l !== '').at(-1);
   if (before !== undefined && FORWARDED.test(before)) return false;
   const following = lines.slice(i + 1, i + 6).map((l) => l.trim()).filter((l) => l !== '').slice(0, 4);
   return following.some((l) => SENT_LINE.test(l)) && following.some((l) => BLOCK_LINE.test(l));
@@ -39,10 +38,18 @@ const QUOTED = /^\s*>/;
 
 const isAttribution = (line: string): boolean => ATTRIBUTION.some((r) => r.test(line.trim()));
 
-/** The next line after `i` that is not blank, or undefined. */
-function nextContent(lines: string[], i: number): string | undefined {
-  for (let j = i + 1; j < lines.length; j++) if (lines[j]!.trim() !== '') return lines[j];
-  return undefined;
+/**
+ * For each line, the next line after it that is not blank (or undefined), worked out in one pass from the end: a
+ * body of a million blank lines must not be read a million times over.
+ */
+function nextContents(lines: string[]): Array<string | undefined> {
+  const next: Array<string | undefined> = new Array(lines.length);
+  let after: string | undefined;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    next[i] = after;
+    if (lines[i]!.trim() !== '') after = lines[i];
+  }
+  return next;
 }
 
 /**
@@ -53,21 +60,26 @@ function nextContent(lines: string[], i: number): string | undefined {
  */
 export function visibleText(body: string): string {
   const lines = body.replace(/\r\n?/g, '\n').split('\n');
+  const nextContent = nextContents(lines);
   const out: string[] = [];
+  // The last line with content before this one: kept as the loop goes, so no line is read twice.
+  let before: string | undefined;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (SIGNATURE.test(line)) break;
     const trimmed = line.trim();
+    const previous = before;
+    if (trimmed !== '') before = trimmed;
     if (HISTORY.some((r) => r.test(trimmed))) break;
-    if (OUTLOOK_RULE.test(trimmed) && HEADER_LINE.test(nextContent(lines, i) ?? '')) break;
-    if (headerBlockAt(lines, i)) break;
+    if (OUTLOOK_RULE.test(trimmed) && HEADER_LINE.test(nextContent[i] ?? '')) break;
+    if (headerBlockAt(lines, i, previous)) break;
     if (QUOTED.test(line)) continue;
-    const next = nextContent(lines, i);
+    const next = nextContent[i];
     const quoteFollows = next === undefined || QUOTED.test(next);
     if (quoteFollows && isAttribution(line)) continue;
     // Clients wrap a long attribution over two lines ("… Bob Smith <" / "bob@example.com> wrote:").
     if (i + 1 < lines.length && isAttribution(`${trimmed} ${lines[i + 1]!.trim()}`)) {
-      const after = nextContent(lines, i + 1);
+      const after = nextContent[i + 1];
       if (after === undefined || QUOTED.test(after)) {
         i++;
         continue;

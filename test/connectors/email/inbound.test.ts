@@ -109,7 +109,11 @@ describe('email inbound: what is answered, what is not, and when', () => {
     const h = await harness();
     const id = '<kept-before@mail.example.com>';
     await h.store.setConnectorState('email', `msg:${id}`, { root: id, to: 'ada@example.com', subject: 'old' });
+    // Someone else's mail under an old record's id is refused; the same mail again is answered.
+    await h.account.append(mail({ from: 'mal@example.com', to: h.account.user, subject: 'old', body: 'mine now', messageId: id }).raw);
     await h.account.append(mail({ from: 'ada@example.com', to: h.account.user, subject: 'old', body: 'still waiting', messageId: id }).raw);
     expect((await h.nextReply('ada@example.com')).parsed.text?.trim()).toBe('still waiting');
+    expect(h.sent('mal@example.com')).toHaveLength(0);
+    expect(await ignoredReasons(h, 'inbound.rejected')).toContain('message-id-reused');
   });
 });

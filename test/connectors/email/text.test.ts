@@ -40,6 +40,14 @@ describe('visibleText', () => {
     expect(visibleText(memo)).toBe(memo);
     const forward = 'Summarise this.\n\n---------- Forwarded message ---------\nFrom: Bob <bob@example.com>\nDate: Mon, 1 Jan 2024\nSubject: Q3\nTo: Ada\n\nRevenue is up.';
     expect(visibleText(forward)).toBe(forward);
+    const inoltrato = 'Riassumi.\n\n---------- Messaggio inoltrato ---------\nDa: Bob <bob@example.com>\nDate: lun 1 gen 2024\nSubject: Q3\nTo: Ada\n\nRicavi in crescita.';
+    expect(visibleText(inoltrato)).toBe(inoltrato);
+  });
+
+  it('reads a hostile body in one pass: a wall of header-like or blank lines', () => {
+    const wall = 'From: x\n'.repeat(200_000);
+    expect(visibleText(`hi\n${wall}`)).toBe(`hi\n${wall.trimEnd()}`);
+    expect(visibleText(`${'\n'.repeat(500_000)}hello`)).toBe('hello');
   });
 });
 
