@@ -56,10 +56,12 @@ function realish(path: string): string {
   }
 }
 
-/** Where a path value points, from the agent's directory (its HOME too); undefined for a web address. */
-function target(value: string, workdir: string, glob: boolean): string | undefined {
+/**
+ * Where a path value points, from the agent's directory (its HOME too). Anything is read as a path, a web address
+ * too: one resolves inside the directory, and `https://x/../../etc` does not.
+ */
+function target(value: string, workdir: string, glob: boolean): string {
   let v = value;
-  if (/^https?:\/\//i.test(v)) return undefined; // not a file of this machine
   if (/^file:/i.test(v)) {
     try {
       v = fileURLToPath(v);
@@ -69,8 +71,9 @@ function target(value: string, workdir: string, glob: boolean): string | undefin
   }
   v = v.replace(/^~(?=$|\/)/, workdir);
   if (glob && GLOB_CHARS.test(v)) {
-    // Braces can name other roots (`{/etc,.}/passwd`): a glob whose alternatives leave the directory is outside.
-    if (/\{[^}]*(?:\/|\.\.)[^}]*\}/.test(v)) return '/';
+    // Braces can name other roots (`{/etc,.}/passwd`), and a `..` after a wildcard climbs out of wherever it matched:
+    // such a glob counts as outside.
+    if (/\{[^}]*(?:\/|\.\.)[^}]*\}/.test(v) || /(?:^|\/)\.\.(?:\/|$)/.test(v.slice(v.search(GLOB_CHARS)))) return '/';
     // Otherwise a glob reaches what its fixed prefix names.
     v = dirname(`${v.slice(0, v.search(GLOB_CHARS))}x`);
   }
@@ -96,8 +99,7 @@ export function pathOutside(tool: string, input: unknown, workdir: string): stri
       const name = Array.isArray(value) ? key : k;
       const pathy = PATH_KEY.test(name) || (tool === 'Glob' && name === 'pattern');
       if (typeof v === 'string' && pathy) {
-        const t = target(v, workdir, tool === 'Glob' || name === 'pattern');
-        if (t !== undefined && outside(t)) return name;
+        if (outside(target(v, workdir, tool === 'Glob' || name === 'pattern'))) return name;
       } else if (typeof v === 'object') {
         const found = walk(v, name, depth + 1);
         if (found) return found;

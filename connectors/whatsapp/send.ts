@@ -60,9 +60,15 @@ export function createSender(d: SenderDeps): SendReply {
 
   return async function send(reply) {
     const { conversation } = reply.address;
-    if (d.loggedOut()) throw new UnrecoverableJobError('WhatsApp logged this device out: re-link required (scan a new QR)');
+    if (d.loggedOut()) {
+      d.typing.stop(conversation.id);
+      throw new UnrecoverableJobError('WhatsApp logged this device out: re-link required (scan a new QR)');
+    }
     const refused = d.refused();
-    if (refused) throw new UnrecoverableJobError(`${refused}: not sending until the connector is restarted`);
+    if (refused) {
+      d.typing.stop(conversation.id);
+      throw new UnrecoverableJobError(`${refused}: not sending until the connector is restarted`);
+    }
     const parts = renderReply(reply.text, reply.format, 'whatsapp', d.limit).filter((p) => p.trim().length > 0);
     const multi = parts.length > 1;
     const sent = multi ? await d.progress.sent(reply.idempotencyKey) : [];

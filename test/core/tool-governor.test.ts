@@ -113,6 +113,8 @@ describe('tool governor', () => {
     expect(out('NotebookEdit', { notebookPath: '/etc/x.ipynb' })).toBe('notebookPath');
     expect(out('Read', { file_path: 'x:/../../../../../../../../etc/passwd' })).toBe('file_path');
     expect(out('Glob', { pattern: '{/etc,.}/passwd' })).toBe('pattern');
+    expect(out('Glob', { pattern: '*/../../etc/*' })).toBe('pattern');
+    expect(out('Read', { file_path: 'https://x/../../../../../../../etc/passwd' })).toBe('file_path');
     let deep: unknown = { file_path: '../1/x' };
     for (let i = 0; i < 10; i++) deep = { inner: deep };
     expect(out('Custom', deep)).toMatch(/too deep or too large/);
