@@ -60,14 +60,12 @@ export function createSender(d: SenderDeps): SendReply {
 
   return async function send(reply) {
     const { conversation } = reply.address;
-    if (d.loggedOut()) {
-      d.typing.stop(conversation.id);
-      throw new UnrecoverableJobError('WhatsApp logged this device out: re-link required (scan a new QR)');
-    }
+    // A link that will not come back by itself: the reply is dead-lettered with the reason, not retried.
     const refused = d.refused();
-    if (refused) {
+    const gone = d.loggedOut() ? 'WhatsApp logged this device out: re-link required (scan a new QR)' : refused && `${refused}: not sending until the connector is restarted`;
+    if (gone) {
       d.typing.stop(conversation.id);
-      throw new UnrecoverableJobError(`${refused}: not sending until the connector is restarted`);
+      throw new UnrecoverableJobError(gone);
     }
     const parts = renderReply(reply.text, reply.format, 'whatsapp', d.limit).filter((p) => p.trim().length > 0);
     const multi = parts.length > 1;
