@@ -90,8 +90,9 @@ export function decideAccess(access: Config['access'], event: Asker, overrides: 
   if (senders.some((s) => overrides.get(s) === 'deny') || scopes.some((c) => overrides.get(c) === 'deny')) return { admitted: false, rule: 'blocked' };
   if (event.conversation.kind === 'dm') {
     if (LOCALLY_AUTHENTICATED.has(event.platform)) return { admitted: true, rule: 'local' };
-    if (senders.some((s) => allowed(access, overrides, s))) return { admitted: true, rule: 'allow' };
+    // A revoke under any of the person's ids holds, whatever another id is allowed by.
     if (senders.some((s) => overrides.get(s) === 'revoke')) return { admitted: false, rule: 'revoked' };
+    if (senders.some((s) => allowed(access, overrides, s))) return { admitted: true, rule: 'allow' };
     // The one who approves pairings needs no pairing of their own (nor to be listed twice).
     if (senders.some((s) => access.owners.includes(s))) return { admitted: true, rule: 'owner' };
     if (access.dm === 'open') return { admitted: true, rule: 'open' };

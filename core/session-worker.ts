@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { APPROVAL_COMMAND } from './approvals.js';
 import type { AuditInput } from './audit.js';
 import type { Config } from './config.js';
-import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, senderIdentity, type Address, type ChannelEvent, type Reply } from './event.js';
+import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, senderIdentities, type Address, type ChannelEvent, type Reply } from './event.js';
 import { mapCommit, UnrecoverableJobError, type HopNext, type JobHandler, type JobInput } from './queue.js';
 import type { QueuedReply, Store } from './store.js';
 import { talk, type TalkDeps } from './talk.js';
@@ -41,7 +41,7 @@ export const CONTROL_QUEUE = 'control';
 
 /** Which events take the control queue: approval decisions from an owner, and nothing anyone else can send. */
 export const isOwnerDecision = (config: Pick<Config, 'access'>) => (e: ChannelEvent): boolean =>
-  APPROVAL_COMMAND.test(e.text.trim()) && config.access.owners.includes(senderIdentity(e));
+  APPROVAL_COMMAND.test(e.text.trim()) && senderIdentities(e).some((id) => config.access.owners.includes(id));
 
 const nextJobs = (replies: QueuedReply[]): HopNext => replies.map((r) => ({ queue: r.queue, job: { id: r.reply.idempotencyKey, partition: r.partition, payload: r.reply } }));
 

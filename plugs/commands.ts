@@ -1,4 +1,4 @@
-import { senderIdentity } from '../core/event.js';
+import { senderIdentities, senderIdentity } from '../core/event.js';
 import { halt, NO_OPTIONS, type Context, type NoOptions, type Plug, type PlugServices } from '../core/plug.js';
 import { decideAccess, overridesFor } from '../core/access.js';
 import { APPROVAL_COMMAND } from '../core/approvals.js';
@@ -17,8 +17,9 @@ type Handler = (ctx: Context, services: PlugServices) => Promise<string>;
 
 /** Only an owner, by stable id, may decide a tool approval; nobody else learns whether the id exists. */
 async function decideApproval(ctx: Context, s: PlugServices, decision: 'approved' | 'rejected'): Promise<string> {
-  const who = senderIdentity(ctx.event);
-  if (!s.config.access.owners.includes(who)) return 'Only an owner can decide approvals.';
+  // The owner entry that matched, under whichever of the sender's ids it is written.
+  const who = senderIdentities(ctx.event).find((id) => s.config.access.owners.includes(id));
+  if (!who) return 'Only an owner can decide approvals.';
   const id = APPROVAL_COMMAND.exec(ctx.event.text.trim())?.[2]?.toUpperCase();
   if (!id || !s.approvals) return 'Usage: /approve ID or /reject ID';
   if (!(await s.approvals.decide(id, decision, who, s.now()))) return `No pending approval ${id}.`;
@@ -42,7 +43,7 @@ const COMMANDS: Record<string, Handler> = {
   '/whoami': async (ctx, s) => {
     const id = senderIdentity(ctx.event);
     const decision = decideAccess(s.config.access, ctx.event, await overridesFor(s.access, ctx.event));
-    const owner = s.config.access.owners.includes(id);
+    const owner = senderIdentities(ctx.event).some((i) => s.config.access.owners.includes(i));
     return `You are ${id}${ctx.event.sender.name ? ` (${ctx.event.sender.name})` : ''}. Access: ${decision.rule}. Owner: ${owner ? 'yes' : 'no'}.`;
   },
 };

@@ -49,7 +49,8 @@ export function createInbound(d: InboundDeps) {
   const expirations = new Map<string, number>(d.expirations);
   const changedExpirations = new Map<string, number | null>();
   let watermark = d.watermark;
-  const aliases = new Map(d.aliases);
+  // Both ways: a message under either id finds the other.
+  const aliases = new Map([...d.aliases].flatMap(([lid, number]): Array<[string, string]> => [[lid, number], [number, lid]]));
   const learnt: Array<[string, string]> = [];
   let chain: Promise<void> = Promise.resolve();
 
@@ -90,7 +91,7 @@ export function createInbound(d: InboundDeps) {
         const p = parseMessage(m, { ...d.parse, aliases });
         // Learnt at once, so the next message of this batch maps too; kept (after the publish) for after a restart.
         if (p.kind === 'event' && p.alias && aliases.get(p.alias[0]) !== p.alias[1]) {
-          aliases.set(p.alias[0], p.alias[1]);
+          aliases.set(p.alias[0], p.alias[1]).set(p.alias[1], p.alias[0]);
           learnt.push(p.alias);
         }
         if (p.kind === 'ignored') counts.ignored++;

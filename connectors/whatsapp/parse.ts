@@ -11,7 +11,7 @@ export interface Self {
 export interface ParseContext {
   account: string;
   self: Self;
-  /** LID → phone-number jid, as WhatsApp told earlier messages: a message without the alternate address still maps. */
+  /** LID ↔ phone-number jid, both ways, as WhatsApp told earlier messages: a message without the alternate address still maps. */
   aliases?: ReadonlyMap<string, string>;
   assistant?: string | undefined;
   now(): number;
@@ -188,7 +188,7 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
   // run-time changes under either apply (a deny by number holds under the LID).
   const [rawSender, alt] = group ? [key.participant!, key.participantAlt] : [key.remoteJid, key.remoteJidAlt];
   const senderId = norm(rawSender);
-  const other = alt ? norm(alt) : senderId.endsWith('@lid') ? ctx.aliases?.get(senderId) : undefined;
+  const other = alt ? norm(alt) : ctx.aliases?.get(senderId);
   const senderAliases = other && other !== senderId ? [other] : [];
   // What this message teaches: which number a LID stands for, for later messages that do not say.
   const lid = [senderId, other].find((j) => j?.endsWith('@lid'));
@@ -205,7 +205,7 @@ export function parseMessage(m: UpsertMessage, ctx: ParseContext): Parsed {
     platform: 'whatsapp',
     account: ctx.account,
     conversation: { id: conversationId, kind: group ? 'group' : 'dm' },
-    sender: { id: senderId, ...(m.pushName ? { name: name(m.pushName) } : {}), isBot: isBotJid(rawSender), ...(senderAliases.length ? { aliases: senderAliases } : {}) },
+    sender: { id: senderId, ...(m.pushName ? { name: name(m.pushName) } : {}), isBot: [rawSender, alt, other].some((j) => !!j && isBotJid(j)), ...(senderAliases.length ? { aliases: senderAliases } : {}) },
     ...inboundText(text),
     attachments,
     mentionsBot: (ctxInfo?.mentionedJid ?? []).some(mine),

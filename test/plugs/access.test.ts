@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decideAccess, overridesFor, PAIRING_CODE, revocable } from '../../core/access.js';
 import { parseConfig } from '../../core/config.js';
 import { parseChannelEvent } from '../../core/event.js';
+import { isOwnerDecision } from '../../core/session-worker.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { makeEvent } from '../helpers/tmp.js';
 
@@ -184,6 +185,11 @@ describe('a sender known by more than one id (a WhatsApp LID and its number)', (
     expect(decideAccess(access({ owners: [`whatsapp:${number}`] }), from([number]))).toMatchObject({ admitted: true, rule: 'owner' });
     // Without the alias, an entry under the number says nothing about the LID.
     expect(decideAccess(access({ allow: [`whatsapp:${number}`] }), from())).toMatchObject({ admitted: false });
+    // A revoke under one id holds whatever the other is allowed by.
+    expect(decideAccess(access({ allow: [`whatsapp:${number}`] }), from([number]), new Map([[`whatsapp:${lid}`, 'revoke' as const]]))).toMatchObject({ admitted: false, rule: 'revoked' });
+    // An owner listed by number decides approvals from the LID chat, on the control queue.
+    const approve = parseChannelEvent(makeEvent({ platform: 'whatsapp', sender: { id: lid, isBot: false, aliases: [number] }, conversation: { id: lid, kind: 'dm' }, text: '/approve K7QXM2' }));
+    expect(isOwnerDecision(parseConfig({ access: { owners: [`whatsapp:${number}`] } }))(approve)).toBe(true);
   });
 
   it('so do run-time changes: a pair deny under the number blocks the LID, and is read for both ids', async () => {

@@ -9,6 +9,12 @@ const ctx: ParseContext = {
   now: () => Date.parse('2026-01-01T00:00:00Z'),
 };
 
+function parseUpsertOk(name: string) {
+  const u = parseUpsert(fixture(name));
+  if (!u.ok) throw new Error(u.issues.join('; '));
+  return u.upsert.messages[0]!;
+}
+
 function parse(name: string, shape: (u: ReturnType<typeof fixture>) => unknown = (u) => u) {
   const u = parseUpsert(shape(fixture(name)));
   if (!u.ok) throw new Error(u.issues.join('; '));
@@ -51,6 +57,8 @@ describe('whatsapp messages.upsert to ChannelEvent', () => {
     expect(hidden()).toMatchObject({ kind: 'event', event: { sender: { id: ALICE_LID } } });
     expect(hidden()).not.toMatchObject({ event: { sender: { aliases: expect.anything() } } });
     expect(hidden(new Map([[ALICE_LID, ALICE]]))).toMatchObject({ kind: 'event', event: { sender: { id: ALICE_LID, aliases: [ALICE] } }, alias: undefined });
+    // And the other way: a message under the number finds the LID.
+    expect(parseMessage(parseUpsertOk('dm-conversation'), { ...ctx, aliases: new Map([[ALICE, ALICE_LID]]) })).toMatchObject({ event: { sender: { id: ALICE, aliases: [ALICE_LID] } } });
   });
 
   it('unwraps view-once and document-with-caption; media as metadata, Long and string sizes as numbers', () => {
