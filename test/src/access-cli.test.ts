@@ -2,11 +2,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { publishEvents } from '../../core/connector.js';
-import type { Reply } from '../../core/event.js';
-import { outboundHandler } from '../../core/outbound.js';
-import { SqliteStore } from '../../core/sqlite/store.js';
-import { EmbeddedDriver } from '../../queues/embedded.js';
 import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { telegramSide } from '../helpers/data-dir.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
 
 let cleanup: Array<() => Promise<void> | void> = [];
@@ -21,15 +18,8 @@ describe('pair and access commands against a running worker', () => {
     cleanup.push(() => tmp.remove());
     const cli = (...args: string[]) => runCli(args, { cwd: tmp.dir });
     await cli('migrate');
-    const file = join(tmp.dir, 'data', 'monkeyclaw.db');
-    const store = new SqliteStore(file);
-    const queue = new EmbeddedDriver({ file });
-    const sent: Reply[] = [];
-    queue.consume('outbound:telegram', outboundHandler(store, 'test', async (r) => (sent.push(r), ['id'])));
-    cleanup.push(async () => {
-      await queue.close();
-      await store.close();
-    });
+    const { store, queue, sent, close } = telegramSide(join(tmp.dir, 'data'));
+    cleanup.push(close);
     const worker = spawnCli(['worker'], { cwd: tmp.dir });
     cleanup.push(async () => {
       if (!hasExited(worker)) {

@@ -4,12 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.js';
 import { publishEvents } from '../../core/connector.js';
-import type { Reply } from '../../core/event.js';
-import { outboundHandler } from '../../core/outbound.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
-import { SqliteStore } from '../../core/sqlite/store.js';
-import { EmbeddedDriver } from '../../queues/embedded.js';
 import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { telegramSide } from '../helpers/data-dir.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
 import { cleanups } from '../helpers/wait.js';
 
@@ -22,15 +19,8 @@ describe('monkeyclaw worker and the control queue', () => {
     const raw = { access: { dm: 'open', owners: ['telegram:1'] }, assistants: { default: { pipelines: { inbound: ['access', 'commands'] } } } };
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.json'), JSON.stringify(raw));
     await runCli(['migrate'], { cwd: tmp.dir });
-    const file = join(tmp.dir, 'data', 'monkeyclaw.db');
-    const store = new SqliteStore(file);
-    const queue = new EmbeddedDriver({ file });
-    const sent: Reply[] = [];
-    queue.consume('outbound:telegram', outboundHandler(store, 'test', async (r) => (sent.push(r), ['id'])));
-    cleanup.push(async () => {
-      await queue.close();
-      await store.close();
-    });
+    const { store, queue, sent, close } = telegramSide(join(tmp.dir, 'data'));
+    cleanup.push(close);
     const approvals = store.approvalStore();
     await approvals.create({ id: 'ABCDEF', assistant: 'default', tool: 'Bash', summary: 'git push', requester: 'telegram:1', eventId: 'e', createdAt: Date.now(), expiresAt: Date.now() + 60_000 });
     const owner = { sender: { id: '1', isBot: false }, conversation: { id: '1', kind: 'dm' as const } };
