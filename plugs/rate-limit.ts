@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { configuredWorkspace } from '../core/assistant-choice.js';
 import type { Config } from '../core/config.js';
-import { conversationIdentity, senderIdentity, type ChannelEvent } from '../core/event.js';
+import { conversationIdentity, senderIdentities, type ChannelEvent } from '../core/event.js';
 import { halt, type Context, type Plug } from '../core/plug.js';
 import type { AccessStore } from '../core/access.js';
 import { takeInOrder, type LimiterStore } from '../core/rate-limiter.js';
@@ -67,7 +67,9 @@ export const rateLimitPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   async call(ctx, { limits, limiter, config, now, access }) {
     if (!isAddressed(config.channels, ctx.event)) return ctx;
     const shared = admitted(config, ctx.event, await overridesFor(access, ctx.event));
-    const buckets: Array<[scope: string, key: string, perMinute: number]> = [['sender', senderIdentity(ctx.event), limits.perSender]];
+    // One bucket per person, however addressed: the first of their ids in sort order (a LID and its number share it).
+    const person = senderIdentities(ctx.event).sort()[0]!;
+    const buckets: Array<[scope: string, key: string, perMinute: number]> = [['sender', person, limits.perSender]];
     if (shared) {
       buckets.push(['conversation', conversationIdentity(ctx.event), limits.perConversation]);
       buckets.push(['workspace', workspaceOf(ctx, config), limits.perWorkspace]);

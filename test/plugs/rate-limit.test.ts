@@ -68,6 +68,17 @@ describe('rate-limit plug: per sender', () => {
     expect((await call(dm())).halt?.notice).toBe(RATE_LIMIT_NOTICE);
   });
 
+  it('gives a person one bucket whichever of their ids a message comes under (a WhatsApp LID and its number)', async () => {
+    const { services } = setup({ dm: 'open' });
+    const call = initPlug(rateLimitPlug, { perSender: 2 }, services);
+    const lid = '123456789012345@lid';
+    const number = '15551234567@s.whatsapp.net';
+    const from = (id: string, alias: string) => makeEvent({ platform: 'whatsapp', sender: { id, isBot: false, aliases: [alias] }, conversation: { id, kind: 'dm' } });
+    expect((await call(from(lid, number))).halted).toBe(false);
+    expect((await call(from(number, lid))).halted).toBe(false);
+    expect((await call(from(lid, number))).halt?.reason).toBe('sender-limit');
+  });
+
   it('gives each sender a bucket of their own', async () => {
     const { services } = setup({ dm: 'open' });
     const call = initPlug(rateLimitPlug, { perSender: 1 }, services);
