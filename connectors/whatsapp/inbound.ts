@@ -20,7 +20,7 @@ export interface InboundDeps {
   socket(): WaSocket | undefined;
   /** Seconds: history-sync (`append`) messages older than this were handled before (or predate the link). */
   watermark: number;
-  /** LID → number pairs learnt before (connector state `lid:<lid>`), loaded at start. */
+  /** LID → number pairs learnt before (connector state `lid:<lid>`), oldest first, loaded at start. */
   aliases: Iterable<[string, string]>;
   /** Chats with disappearing messages on (connector state `expiration:<jid>`, seconds), loaded at start. */
   expirations: Iterable<[string, number]>;
@@ -49,8 +49,22 @@ export function createInbound(d: InboundDeps) {
   const expirations = new Map<string, number>(d.expirations);
   const changedExpirations = new Map<string, number | null>();
   let watermark = d.watermark;
-  // Both ways: a message under either id finds the other.
-  const aliases = new Map([...d.aliases].flatMap(([lid, number]): Array<[string, string]> => [[lid, number], [number, lid]]));
+  // Both ways: a message under either id finds the other. One LID per number and one number per LID, the latest
+  // WhatsApp said: a number given to someone new must not bring the last owner's LID (and their pairing) with it.
+  const aliases = new Map<string, string>();
+  /** LIDs whose number now belongs to another LID: their stored pairs are dropped with the next write. */
+  const forgotten: string[] = [];
+  const link = (lid: string, number: string): void => {
+    const oldNumber = aliases.get(lid);
+    if (oldNumber !== undefined && oldNumber !== number) aliases.delete(oldNumber);
+    const oldLid = aliases.get(number);
+    if (oldLid !== undefined && oldLid !== lid) {
+      aliases.delete(oldLid);
+      forgotten.push(oldLid);
+    }
+    aliases.set(lid, number).set(number, lid);
+  };
+  for (const [lid, number] of d.aliases) link(lid, number);
   const learnt: Array<[string, string]> = [];
   let chain: Promise<void> = Promise.resolve();
 
@@ -90,8 +104,8 @@ export function createInbound(d: InboundDeps) {
       for (const m of messages) {
         const p = parseMessage(m, { ...d.parse, aliases });
         // Learnt at once, so the next message of this batch maps too; kept (after the publish) for after a restart.
-        if (p.kind === 'event' && p.alias && aliases.get(p.alias[0]) !== p.alias[1]) {
-          aliases.set(p.alias[0], p.alias[1]).set(p.alias[1], p.alias[0]);
+        if (p.kind === 'event' && p.alias && (aliases.get(p.alias[0]) !== p.alias[1] || aliases.get(p.alias[1]) !== p.alias[0])) {
+          link(...p.alias);
           learnt.push(p.alias);
         }
         if (p.kind === 'ignored') counts.ignored++;
@@ -147,6 +161,7 @@ export function createInbound(d: InboundDeps) {
         await d.deps.store.setConnectorState(d.deps.name, WATERMARK_KEY, watermark);
       }
       for (const [lid, number] of learnt.splice(0)) await d.deps.store.setConnectorState(d.deps.name, `${ALIAS_PREFIX}${lid}`, number);
+      for (const lid of forgotten.splice(0)) await d.deps.store.setConnectorState(d.deps.name, `${ALIAS_PREFIX}${lid}`, null);
       // Kept for replies still queued when the connector restarts.
       for (const [chat, seconds] of changedExpirations) await d.deps.store.setConnectorState(d.deps.name, `${EXPIRATION_PREFIX}${chat}`, seconds);
       changedExpirations.clear();

@@ -72,9 +72,10 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
         await deps.store.setConnectorState(name, WATERMARK_KEY, watermark);
       }
       // Read now, not per message: nothing (not even a database read) may come before a message is stored.
-      const aliases = (await deps.store.listConnectorState(name, ALIAS_PREFIX)).flatMap(({ key, value }): Array<[string, string]> =>
-        typeof value === 'string' ? [[key.slice(ALIAS_PREFIX.length), value]] : [],
-      );
+      // Oldest first: where two LIDs claim one number, the one WhatsApp named last wins.
+      const aliases = (await deps.store.listConnectorState(name, ALIAS_PREFIX))
+        .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt))
+        .flatMap(({ key, value }): Array<[string, string]> => (typeof value === 'string' ? [[key.slice(ALIAS_PREFIX.length), value]] : []));
       const expirations = (await deps.store.listConnectorState(name, EXPIRATION_PREFIX)).flatMap(({ key, value }): Array<[string, number]> =>
         typeof value === 'number' && value > 0 ? [[key.slice(EXPIRATION_PREFIX.length), value]] : [],
       );

@@ -88,6 +88,9 @@ describe('whatsapp messages.upsert to ChannelEvent', () => {
       expect(p.kind === 'event' && p.event.sender).toEqual({ id: '13135550002@s.whatsapp.net', name: 'Bob', isBot: true });
     }
     expect(event('group-mention').sender.isBot).toBe(false);
+    // A bot writing under a LID is still a bot: WhatsApp's alternate address (its number) says so.
+    const underLid = parse('group-mention', (u) => ((u.messages[0]!.key = { ...u.messages[0]!.key, participant: '55500000000001@lid', participantAlt: '13135550002@s.whatsapp.net' }), u));
+    expect(underLid.kind === 'event' && underLid.event.sender).toMatchObject({ id: '55500000000001@lid', isBot: true });
     expect(parse('group-mention', from('15550001111@s.whatsapp.net'))).toEqual({ kind: 'ignored', reason: 'own' });
     expect(parse('group-mention', from('98765432109876@lid'))).toEqual({ kind: 'ignored', reason: 'own' });
   });

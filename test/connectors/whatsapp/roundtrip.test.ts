@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { delayedPublish } from '../../helpers/connector-harness.js';
+import type { ConnectorIO } from '../../../core/connector.js';
+import type { ChannelEvent } from '../../../core/event.js';
 import { ALICE, ALICE_LID, audited, BOB, fixture, GROUP, live, whatsappGateway, type Cleanup } from './helpers.js';
 
 let cleanup: Cleanup = [];
@@ -76,6 +78,31 @@ describe('whatsapp DM round trip', () => {
     // One person, one session: both messages are the same DM's history.
     const turns = await h.store.auditTail(100);
     expect(turns.filter((e) => e.kind === 'inbound.received').map((e) => e.actor)).toEqual([`whatsapp:${ALICE_LID}`, `whatsapp:${ALICE_LID}`]);
+  });
+
+  it('finds a LID from its number, and a number given to someone new does not bring the last owner along', async () => {
+    const published: ChannelEvent[] = [];
+    const capture = (publish: ConnectorIO['publish']): ConnectorIO['publish'] => async (raw) => {
+      const events = await publish(raw);
+      published.push(...events);
+      return events;
+    };
+    const { h, current } = await whatsappGateway(cleanup, {}, {}, capture);
+    const said = (key: Record<string, unknown>) => {
+      const u = fixture('dm-conversation');
+      u.messages[0]!.key = { fromMe: false, id: `3EB0ALIAS${published.length}${'0'.repeat(8)}`, ...key };
+      current().upsert(u);
+      return h.until(() => published.at(-1)?.platformMessageId === u.messages[0]!.key.id && published.at(-1));
+    };
+    await said({ remoteJid: ALICE_LID, remoteJidAlt: ALICE });
+    // Under the number, with nothing said of the LID: the LID WhatsApp named for it is an alias.
+    expect((await said({ remoteJid: ALICE })).sender.aliases).toEqual([ALICE_LID]);
+    // The number now belongs to someone else's LID: the old LID is no longer anyone's alias, and is forgotten.
+    const newcomer = '999999999999999@lid';
+    await said({ remoteJid: newcomer, remoteJidAlt: ALICE });
+    expect((await said({ remoteJid: ALICE })).sender.aliases).toEqual([newcomer]);
+    expect((await said({ remoteJid: ALICE_LID })).sender.aliases).toBeUndefined();
+    await h.until(async () => (await h.store.getConnectorState('whatsapp', `lid:${ALICE_LID}`)) === null);
   });
 
   it('accepts a LID chat and answers it at its LID', async () => {
