@@ -6,6 +6,7 @@ import { admittedNow } from '../../core/access.js';
 import { parseMessage, parseUpsert, type ParseContext } from './parse.js';
 import type { TypingIndicator } from '../../core/typing.js';
 import type { WaKey, WaQuoted, WaSocket } from './socket.js';
+import { LidAliases } from './aliases.js';
 
 export const WATERMARK_KEY = 'inbound:watermark';
 export const ALIAS_PREFIX = 'lid:';
@@ -49,23 +50,7 @@ export function createInbound(d: InboundDeps) {
   const expirations = new Map<string, number>(d.expirations);
   const changedExpirations = new Map<string, number | null>();
   let watermark = d.watermark;
-  // Both ways: a message under either id finds the other. One LID per number and one number per LID, the latest
-  // WhatsApp said: a number given to someone new must not bring the last owner's LID (and their pairing) with it.
-  const aliases = new Map<string, string>();
-  /** LIDs whose number now belongs to another LID: their stored pairs are dropped with the next write. */
-  const forgotten: string[] = [];
-  const link = (lid: string, number: string): void => {
-    const oldNumber = aliases.get(lid);
-    if (oldNumber !== undefined && oldNumber !== number) aliases.delete(oldNumber);
-    const oldLid = aliases.get(number);
-    if (oldLid !== undefined && oldLid !== lid) {
-      aliases.delete(oldLid);
-      forgotten.push(oldLid);
-    }
-    aliases.set(lid, number).set(number, lid);
-  };
-  for (const [lid, number] of d.aliases) link(lid, number);
-  const learnt: Array<[string, string]> = [];
+  const aliases = new LidAliases(d.aliases);
   let chain: Promise<void> = Promise.resolve();
 
   const addressed = (e: ChannelEvent): boolean => {
@@ -97,17 +82,14 @@ export function createInbound(d: InboundDeps) {
     const audits: AuditInput[] = [];
     const reject = (issues: string[]) => (counts.rejected++, audits.push({ kind: 'inbound.rejected', actor, data: { issues } }));
     const parsedUpsert = parseUpsert(raw);
-    const batch: Array<{ event: ChannelEvent; key: WaKey; quoted: WaQuoted; timestamp: number; expiration: number | undefined; alias: [string, string] | undefined }> = [];
+    const batch: Array<{ event: ChannelEvent; key: WaKey; quoted: WaQuoted; timestamp: number; expiration: number | undefined }> = [];
     if (!parsedUpsert.ok) reject(parsedUpsert.issues);
     else {
       const { type, messages } = parsedUpsert.upsert;
       for (const m of messages) {
-        const p = parseMessage(m, { ...d.parse, aliases });
-        // Learnt at once, so the next message of this batch maps too; kept (after the publish) for after a restart.
-        if (p.kind === 'event' && p.alias && (aliases.get(p.alias[0]) !== p.alias[1] || aliases.get(p.alias[1]) !== p.alias[0])) {
-          link(...p.alias);
-          learnt.push(p.alias);
-        }
+        const p = parseMessage(m, { ...d.parse, aliases: aliases.view });
+        // Learnt at once, so the next message of this batch maps too; written (after the publish) for after a restart.
+        if (p.kind === 'event' && p.alias) aliases.learn(...p.alias);
         if (p.kind === 'ignored') counts.ignored++;
         else if (p.kind === 'unsupported') (counts.unsupported++, audits.push({ kind: 'inbound.unsupported', actor, subject: m.key.id, data: { type: p.type } }));
         else if (p.kind === 'rejected') reject(p.issues);
@@ -160,8 +142,7 @@ export function createInbound(d: InboundDeps) {
         watermark = newest;
         await d.deps.store.setConnectorState(d.deps.name, WATERMARK_KEY, watermark);
       }
-      for (const [lid, number] of learnt.splice(0)) await d.deps.store.setConnectorState(d.deps.name, `${ALIAS_PREFIX}${lid}`, number);
-      for (const lid of forgotten.splice(0)) await d.deps.store.setConnectorState(d.deps.name, `${ALIAS_PREFIX}${lid}`, null);
+      for (const [lid, number] of aliases.changes()) await d.deps.store.setConnectorState(d.deps.name, `${ALIAS_PREFIX}${lid}`, number);
       // Kept for replies still queued when the connector restarts.
       for (const [chat, seconds] of changedExpirations) await d.deps.store.setConnectorState(d.deps.name, `${EXPIRATION_PREFIX}${chat}`, seconds);
       changedExpirations.clear();
