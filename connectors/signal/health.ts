@@ -74,6 +74,8 @@ export interface CheckInput {
   now: number;
   /** The daemon's answer to `version` just now, or why there was none (undefined: not probed). */
   probe: { ok: true; version: string } | { ok: false; error: string } | undefined;
+  /** Not probed over TCP: whether something listens at the address (undefined: not known, e.g. not loopback). */
+  listening?: boolean;
 }
 
 /** Plain-words verdicts for `doctor`: does the daemon answer, which account, is inbound alive and when did it last deliver. */
@@ -89,10 +91,18 @@ export function describeHealth(i: CheckInput): Array<{ ok: boolean; what: string
         : { ok: false, what: 'signal daemon', detail: `no answer from signal-cli at ${i.rpc}: ${i.probe.error}` },
     );
   } else {
-    // A TCP probe would subscribe to receiving under on-connection mode and swallow queued messages: use the record.
-    const notProbed = '(not probed from here: a TCP probe would take queued messages)';
+    // A TCP probe would subscribe to receiving under on-connection mode and swallow queued messages: use the record,
+    // and the kernel's word on whether anything listens there.
+    const notProbed = i.listening
+      ? '(something listens there; not connected from here: a connection would take queued messages)'
+      : '(not probed from here: a TCP probe would take queued messages)';
     const fresh = !!state.lastAliveAt && now - state.lastAliveAt < 3 * i.timing.pingIntervalMs;
-    if (down) {
+    if (i.listening === false && !down) {
+      out.push({ ok: false, what: 'signal daemon', detail: `nothing listens at ${i.rpc}: start signal-cli daemon (README, Signal) (checked without connecting: a connection would take queued messages)` });
+    } else if (i.listening && !fresh && !(state.stoppedAt && state.lastAliveAt)) {
+      const record = down ? `the connector lost it ${ago(now, state.lastLoss!.at)} (${state.lastLoss!.reason})` : `no connector has heard it answer since ${ago(now, state.lastAliveAt)}`;
+      out.push({ ok: true, what: 'signal daemon', detail: `something listens at ${i.rpc} ${notProbed}; ${record}` });
+    } else if (down) {
       const why = state.lastError ? `cannot reach it: ${state.lastError.error} (${ago(now, state.lastError.at)})` : 'reconnecting';
       out.push({ ok: false, what: 'signal daemon', detail: `the connector lost signal-cli at ${i.rpc} ${ago(now, state.lastLoss!.at)} (${state.lastLoss!.reason}) and ${why}` });
     } else if (state.stoppedAt && state.lastAliveAt) {

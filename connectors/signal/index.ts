@@ -8,6 +8,7 @@ import { partProgress } from '../../core/part-progress.js';
 import { silentTurn } from '../../core/typing.js';
 import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
+import { loopbackListening } from './listening.js';
 import { parseNotification, type ParseContext } from './parse.js';
 import { postRpc } from './http.js';
 import { plainNetError } from '../../core/net-errors.js';
@@ -106,44 +107,62 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
   }
 
   /** Publish IS the durable store: a failure (database busy) is retried, because the daemon will not send it again. */
-  async function publish(event: ChannelEventInput): Promise<boolean> {
+  async function publish(events: ChannelEventInput[]): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await io!.publish([event]);
+        await io!.publish(events);
         return true;
       } catch (error) {
-        if (error instanceof InvalidPayloadError) return false; // audited by publishEvents
+        // The valid ones are stored and the rest audited by publishEvents; rare enough to show no typing for any.
+        if (error instanceof InvalidPayloadError) return false;
         const lost = stopped && attempt >= 2;
-        deps.log.error({ error: (error as Error).message, attempt, lost }, lost ? 'a Signal message could not be stored and is lost' : 'storing a Signal message failed; retrying');
+        deps.log.error({ error: (error as Error).message, attempt, lost, messages: events.length }, lost ? 'Signal messages could not be stored and are lost' : 'storing Signal messages failed; retrying');
         if (lost) return false;
         await sleep(Math.min(30_000, 200 * 2 ** attempt));
       }
     }
   }
 
-  async function handle(n: Notification, parseCtx: ParseContext): Promise<void> {
-    const parsed = parseNotification(n.method, n.params, parseCtx);
-    if (parsed.kind === 'ignored') {
-      health.count(parsed.reason);
-      if (parsed.selfUuid) learnSelf(parsed.selfUuid);
-      // A multi-account daemon sends every account's messages down every connection; a single-account one, only its own.
-      if (parsed.reason === 'other-account' && singleAccount && !health.state.otherAccount) {
-        deps.log.error({ account: parseCtx.account }, 'signal-cli delivers messages for another account: check connectors.signal.account');
-        health.update({ otherAccount: parsed.other ?? 'another account' }, true);
+  /** Notifications read and not yet stored, in arrival order. */
+  let unread: Notification[] = [];
+
+  /**
+   * Stores every notification read so far in one write, then does the rest (audits, typing) for each. One write per
+   * read, not one per message: a backlog signal-cli flushes on connect arrives in one read, and a crash before it is
+   * stored loses it for good.
+   */
+  async function drain(parseCtx: ParseContext): Promise<void> {
+    const batch = unread;
+    unread = [];
+    if (batch.length === 0) return;
+    const parsed = batch.map((n) => {
+      const p = parseNotification(n.method, n.params, parseCtx);
+      // Learned at once: a mention of the account later in the same read must be recognised.
+      if (p.kind === 'ignored' && p.selfUuid) learnSelf(p.selfUuid);
+      return p;
+    });
+    const messages = parsed.flatMap((p) => (p.kind === 'event' ? [p] : []));
+    // Typing follows the store, unless the reply has already begun: a fast reply stops what would otherwise type on after it.
+    for (const m of messages) typing.expect(m.event.conversation);
+    const stored = messages.length === 0 || (await publish(messages.map((m) => m.event)));
+    if (stored && messages.length > 0) health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });
+    for (const p of parsed) {
+      if (p.kind === 'ignored') {
+        health.count(p.reason);
+        // A multi-account daemon sends every account's messages down every connection; a single-account one, only its own.
+        if (p.reason === 'other-account' && singleAccount && !health.state.otherAccount) {
+          deps.log.error({ account: parseCtx.account }, 'signal-cli delivers messages for another account: check connectors.signal.account');
+          health.update({ otherAccount: p.other ?? 'another account' }, true);
+        }
+      } else if (p.kind === 'unsupported') await audit('inbound.unsupported', { what: p.what });
+      else if (p.kind === 'rejected') await audit('inbound.rejected', { issues: p.issues });
+      else {
+        const conversation = p.event.conversation;
+        // `stopped` after the read: a stop meanwhile has already stopped every indicator.
+        const types = stored && p.addressed && !p.event.edited && (await admittedNow(deps.gateway.access, deps.access, p.event)) && !stopped;
+        typing.startExpected(conversation, types, [dedupeKey(p.event)]);
       }
-      return;
     }
-    if (parsed.kind === 'unsupported') return void (await audit('inbound.unsupported', { what: parsed.what }));
-    if (parsed.kind === 'rejected') return void (await audit('inbound.rejected', { issues: parsed.issues }));
-    // Stored first: signal-cli will not send it again, so nothing (not even a database read) comes before the store.
-    // Typing follows, unless the reply has already begun: a fast reply stops what would otherwise type on after it.
-    const conversation = parsed.event.conversation;
-    typing.expect(conversation);
-    if (!(await publish(parsed.event))) return typing.startExpected(conversation, false);
-    health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });
-    // `stopped` after the read: a stop meanwhile has already stopped every indicator.
-    const types = parsed.addressed && !parsed.event.edited && (await admittedNow(deps.gateway.access, deps.access, parsed.event)) && !stopped;
-    typing.startExpected(conversation, types, [dedupeKey(parsed.event)]);
   }
 
   /** Multi-account daemons list their accounts; a single-account daemon does not know `listAccounts`. */
@@ -211,7 +230,8 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
         },
         onNotification: (n) => {
           health.update({ lastNotificationAt: deps.now(), lastAliveAt: deps.now() });
-          inOrder(() => handle(n, parseCtx));
+          unread.push(n);
+          inOrder(() => drain(parseCtx));
         },
         onMalformed: (reason) => inOrder(() => audit('inbound.rejected', { issues: [reason] })),
         onAlive: () => health.update({ lastAliveAt: deps.now() }),
@@ -262,7 +282,8 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
       else if (link) probe = { ok: false, error: `disconnected (${link.lastLoss?.reason ?? 'unknown'}); reconnecting with backoff` };
       // Over HTTP a request never subscribes to receiving, so probing from here (doctor) loses nothing.
       else if (endpoint.kind === 'http') probe = await asProbe(postRpc(endpoint, 'doctor', 'version', { account }, timing.pingTimeoutMs));
-      return describeHealth({ rpc: endpoint.url, account, state: health.state, link, timing, now: deps.now(), probe });
+      const listening = !link && endpoint.kind === 'tcp' && isLoopbackHost(endpoint.host) ? loopbackListening(endpoint.port) : undefined;
+      return describeHealth({ rpc: endpoint.url, account, state: health.state, link, timing, now: deps.now(), probe, listening });
     },
 
     async stop() {

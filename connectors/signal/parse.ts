@@ -182,8 +182,19 @@ export const placedMentions = (text: string, mentions: readonly Mention[]): Ment
   mentions.filter((m) => m.length > 0 && m.start + m.length <= text.length && /^\uFFFC+$/.test(text.slice(m.start, m.start + m.length)));
 
 /**
+ * How someone else's mention reads: their name where signal-cli gives one, else a short id. Never their number:
+ * the sender saw a name, and the text goes to the backend (signal-cli's `name` is the number when it has one).
+ */
+function mentionLabel(m: Mention): string {
+  const name = m.name?.trim();
+  if (name && !/^\+?\d[\d\s-]*$/.test(name) && !UUID_TEXT.test(name)) return name;
+  return m.uuid ? m.uuid.slice(0, 8) : 'someone';
+}
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-/i;
+
+/**
  * Mentions are U+FFFC (object replacement) placeholders in the text, located by start/length in UTF-16 units. Someone else's becomes
- * `@<number or short id>`; the assistant's own is dropped where it merely addresses (at the start or end) and reads
+ * `@<name or short id>`; the assistant's own is dropped where it merely addresses (at the start or end) and reads
  * `@assistant` mid-sentence, so the model sees what the person meant, not a placeholder.
  */
 export function replaceMentions(
@@ -200,7 +211,7 @@ export function replaceMentions(
     const before = out.slice(0, m.start);
     const after = out.slice(m.start + m.length);
     if (!isSelf(m)) {
-      out = `${before}@${m.number ?? m.uuid?.slice(0, 8) ?? 'someone'}${after}`;
+      out = `${before}@${mentionLabel(m)}${after}`;
     } else if (!before.trim()) {
       out = before + after.replace(/^[\s,:]+/, '');
     } else if (!after.trim()) {

@@ -78,9 +78,15 @@ describe('signal config and doctor checks', () => {
       { ok: true, what: 'signal account', detail: `${ACCOUNT} (uuid ${ACCOUNT_UUID})` },
       { ok: true, what: 'signal inbound', detail: expect.stringContaining('last message never') },
     ]);
-    // With no record at all, doctor says so instead of guessing.
+    // With no record at all, the kernel still tells whether anything listens there, without a connection.
     const unknown = await bare({ rpc: daemon.tcpUrl, account: ACCOUNT }).check!();
-    expect(unknown[0]).toMatchObject({ ok: false, detail: expect.stringContaining('not probed from here') });
+    expect(unknown[0]).toMatchObject({ ok: true, detail: expect.stringMatching(/^something listens at tcp:.* no connector has heard it answer since never$/) });
+    await daemon.close();
+    for (const record of [new Map<string, unknown>(), state]) {
+      const gone = await bare({ rpc: daemon.tcpUrl, account: ACCOUNT }, record).check!();
+      expect(gone[0]).toMatchObject({ ok: false, detail: expect.stringMatching(/^nothing listens at tcp:\/\/127\.0\.0\.1:\d+: start signal-cli daemon/) });
+    }
+    expect(daemon.connections).toBe(before);
   });
 
   it('doctor says a running connector that lost its daemon cannot reach it, in plain words, until it is back', async () => {

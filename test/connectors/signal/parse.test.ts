@@ -64,7 +64,11 @@ describe('signal parse: data messages', () => {
   });
 
   it('replaces other people\'s mentions, and a mid-sentence bot mention reads @assistant', () => {
-    expect(eventOf(parse('group-mention-other')).event).toMatchObject({ text: 'ask @+15551230002 about it', mentionsBot: false });
+    // signal-cli's `name` is the number when it knows one: the text shows a short id, never the number.
+    expect(eventOf(parse('group-mention-other')).event).toMatchObject({ text: 'ask @b0b00000 about it', mentionsBot: false });
+    const named = fixture('group-mention-other');
+    named.params.envelope.dataMessage!.mentions![0]!.name = 'Bob';
+    expect(eventOf(parseNotification(named.method, named.params, ctx())).event.text).toBe('ask @Bob about it');
     const n = fixture('group-mention');
     const data = n.params.envelope.dataMessage!;
     data.message = 'hey \uFFFC, what about \uFFFC?';

@@ -136,6 +136,25 @@ describe('signal delivery exactly once', () => {
     expect(daemon.sends.map((s) => s.message)).toEqual(['only once']);
   });
 
+  it.each(['tcp', 'http'] as const)('stores a backlog read at once in one write, not one message at a time (%s): a crash after the read loses none', async (transport) => {
+    // signal-cli flushes what waited for it in one go when a client connects; once read, it exists nowhere else.
+    const batches: number[] = [];
+    const slow = (publish: Parameters<NonNullable<Parameters<typeof signalGateway>[4]>>[0]) => async (events: unknown[]) => {
+      batches.push(events.length);
+      await sleep(100);
+      return publish(events);
+    };
+    const { daemon, h } = await signalGateway(cleanup, transport, {}, {}, slow);
+    await h.until(() => daemon.clients === 1);
+    // 15: under the default rate limit of 20 messages a minute per sender.
+    for (let i = 0; i < 15; i++) daemon.push(message('dm-text', { text: `backlog ${i}` }));
+    await h.until(() => daemon.sends.length === 15, 20_000);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(15);
+    // One message per write took 15 writes, each waiting for the one before: here, what was read meanwhile goes together.
+    expect(batches.length).toBeLessThanOrEqual(3);
+    expect(daemon.sends.map((s) => s.message)).toEqual(Array.from({ length: 15 }, (_, i) => `backlog ${i}`));
+  });
+
   it('answers what arrived while the connector was stopped, once, in order, when it connects', async () => {
     const { daemon, h } = await signalGateway(cleanup, 'tcp');
     await h.until(() => daemon.clients === 1);
