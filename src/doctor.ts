@@ -97,7 +97,7 @@ export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStor
   return rows.flatMap(({ key, value }): Verdict[] => {
     const parsed = childRecordSchema.safeParse(value);
     if (!parsed.success || parsed.data.supervisor !== supervisor) return [];
-    const { state, restarts, reason } = parsed.data;
+    const { state, restarts, reason, retryEveryMs } = parsed.data;
     const what = `process ${key.slice(CHILD_RECORDS.prefix.length)}`;
     const why = reason ? `; last exit: ${reason}` : '';
     switch (state) {
@@ -107,7 +107,11 @@ export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStor
       case 'restarting':
         return [{ ok: false, what, detail: `crashed and is being restarted (${restarts} restarts recently)${why}` }];
       case 'failed':
-        return [{ ok: false, what, detail: `the gateway gave up on it${restarts ? ` after ${restarts} restarts` : ''}${why}; fix the cause, then restart the gateway` }];
+        return [
+          retryEveryMs
+            ? { ok: false, what, detail: `keeps crashing (${restarts} restarts within a minute)${why}; the gateway tries it again every ${Math.round(retryEveryMs / 1000)} s until it stays up` }
+            : { ok: false, what, detail: `the gateway gave up on it${why}; fix the cause, then restart the gateway` },
+        ];
       case 'stopped':
         return [];
     }

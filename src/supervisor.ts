@@ -22,14 +22,19 @@ function childEnv(): NodeJS.ProcessEnv {
 }
 
 export interface RestartPolicy {
-  /** More restarts than this within `withinMs` and the child is given up on (OTP restart intensity). */
+  /** More restarts than this within `withinMs` and the child is marked failed (OTP restart intensity). */
   maxRestarts: number;
   withinMs: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * A failed child is still tried again this often, until it stays up for `withinMs`: a daemon or a network that
+   * comes up minutes after the gateway (a slow signal-cli JVM at boot) must not need a restart by hand.
+   */
+  coolDownMs: number;
 }
 
-export const DEFAULT_RESTART: RestartPolicy = { maxRestarts: 5, withinMs: 60_000, baseDelayMs: 500, maxDelayMs: 30_000 };
+export const DEFAULT_RESTART: RestartPolicy = { maxRestarts: 5, withinMs: 60_000, baseDelayMs: 500, maxDelayMs: 30_000, coolDownMs: 60_000 };
 
 /** A child's answer to a request, or why there is none, in words that finish "the child …". */
 export type Requested = { ok: true; answer: unknown } | { ok: false; why: string };
@@ -43,6 +48,8 @@ export const childRecordSchema = z.object({
   supervisor: z.number().int(),
   restarts: z.number().int(),
   reason: z.string().optional(),
+  /** Failed but still tried again this often (absent: not tried again until the gateway restarts). */
+  retryEveryMs: z.number().int().optional(),
 });
 export type ChildRecord = z.infer<typeof childRecordSchema>;
 export const CHILD_RECORDS = { connector: 'supervisor', prefix: 'child:' } as const;
@@ -54,6 +61,10 @@ interface Managed {
   child?: ChildProcess;
   state: ChildState;
   restarts: number[];
+  /** When the running child was started: one that stayed up for `withinMs` is healthy again. */
+  startedAt?: number;
+  /** Failed: crashing too often, so each new try comes after `coolDownMs`. */
+  failing?: boolean;
   timer?: NodeJS.Timeout;
   /** Why the running child says it is exiting (its last words over IPC), audited with the crash. */
   report?: string;
@@ -157,6 +168,7 @@ export class Supervisor {
         if (this.stopping) return;
         const child = fork(CLI, [...m.spec.args, ...this.globalArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: childEnv() });
         m.child = child;
+        m.startedAt = Date.now();
         m.state = 'running';
         this.record(m);
         m.report = undefined;
@@ -188,32 +200,32 @@ export class Supervisor {
       return;
     }
     const now = Date.now();
+    if (m.startedAt !== undefined && now - m.startedAt >= this.policy.withinMs) m.failing = false;
     m.restarts = m.restarts.filter((t) => now - t < this.policy.withinMs);
     const error = m.report;
     void this.audit('process.crashed', m.spec.name, { code, signal, ...(error !== undefined ? { error } : {}) });
     this.log.error({ child: m.spec.name, code, signal }, 'child exited');
     const exit = error ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
-    if (m.restarts.length >= this.policy.maxRestarts) {
-      m.state = 'failed';
-      this.record(m, exit);
-      void this.audit('process.gave_up', m.spec.name, { restarts: m.restarts.length, withinMs: this.policy.withinMs });
-      this.log.error({ child: m.spec.name }, 'child restarts too often; giving up on it');
-      return;
+    if (!m.failing && m.restarts.length >= this.policy.maxRestarts) {
+      m.failing = true;
+      void this.audit('process.gave_up', m.spec.name, { restarts: m.restarts.length, withinMs: this.policy.withinMs, retryEveryMs: this.policy.coolDownMs });
+      this.log.error({ child: m.spec.name, retryEveryMs: this.policy.coolDownMs }, 'child restarts too often; marked failed, tried again now and then');
     }
-    const delay = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** m.restarts.length);
-    m.restarts.push(now);
-    m.state = 'restarting';
+    const delay = m.failing ? this.policy.coolDownMs : Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** m.restarts.length);
+    if (!m.failing) m.restarts.push(now);
+    m.state = m.failing ? 'failed' : 'restarting';
     this.record(m, exit);
     m.timer = setTimeout(() => {
       if (this.stopping) return;
-      void this.audit('process.restarted', m.spec.name, { delayMs: delay, attempt: m.restarts.length });
+      void this.audit('process.restarted', m.spec.name, { delayMs: delay, attempt: m.restarts.length, ...(m.failing ? { failed: true } : {}) });
       this.spawn(m);
     }, delay);
   }
 
   /** Keeps the child's state where `doctor` (another process) can read it while this gateway runs. */
   private record(m: Managed, reason?: string): void {
-    const value: ChildRecord = { state: m.state, supervisor: process.pid, restarts: m.restarts.length, ...(reason ? { reason } : {}) };
+    const retry = m.state === 'failed' && m.failing ? { retryEveryMs: this.policy.coolDownMs } : {};
+    const value: ChildRecord = { state: m.state, supervisor: process.pid, restarts: m.restarts.length, ...(reason ? { reason } : {}), ...retry };
     this.store
       .setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}${m.spec.name}`, value)
       .catch((error: Error) => this.log.error({ error: error.message }, 'could not record a child\'s state'));

@@ -54,7 +54,8 @@ export class FakeSignalDaemon {
   tcpUrl = '';
   httpUrl = '';
 
-  constructor(readonly options: { multiAccount?: boolean; keepAliveMs?: number } = {}) {}
+  /** tcpPort: listen where a connector already points (a daemon that comes up after the gateway). */
+  constructor(readonly options: { multiAccount?: boolean; keepAliveMs?: number; tcpPort?: number } = {}) {}
 
   static async start(options?: FakeSignalDaemon['options']): Promise<FakeSignalDaemon> {
     const daemon = new FakeSignalDaemon(options);
@@ -114,7 +115,7 @@ export class FakeSignalDaemon {
   private async listen(): Promise<void> {
     this.tcp = createNetServer((socket) => this.acceptTcp(socket));
     this.http = createHttpServer((req, res) => void this.serveHttp(req, res));
-    await new Promise<void>((r) => this.tcp.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.tcp.listen(this.options.tcpPort ?? 0, '127.0.0.1', r));
     await new Promise<void>((r) => this.http.listen(0, '127.0.0.1', r));
     this.tcpUrl = `tcp://127.0.0.1:${(this.tcp.address() as { port: number }).port}`;
     this.httpUrl = `http://127.0.0.1:${(this.http.address() as { port: number }).port}`;
