@@ -36,9 +36,23 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** ISO 13616: the first four characters moved to the end, letters as 10–35, the whole number mod 97 is 1. */
+/**
+ * Each country's IBAN length (the SWIFT IBAN registry): a candidate must be exactly its country's length. Any two
+ * letters and any length let ordinary text pass mod 97 by chance ("kw31 kw32 … kw38" was masked).
+ */
+const IBAN_LENGTHS: Record<string, number> = {
+  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BI: 27, BR: 29, BY: 28, CH: 21, CR: 22,
+  CY: 28, CZ: 24, DE: 22, DJ: 27, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18, FK: 18, FO: 18, FR: 27, GB: 22,
+  GE: 22, GI: 23, GL: 18, GR: 27, GT: 28, HN: 28, HR: 21, HU: 28, IE: 22, IL: 23, IQ: 23, IS: 26, IT: 27, JO: 30,
+  KW: 30, KZ: 20, LB: 28, LC: 32, LI: 21, LT: 20, LU: 20, LV: 21, LY: 25, MC: 27, MD: 24, ME: 22, MK: 19, MN: 20,
+  MR: 27, MT: 31, MU: 30, NI: 28, NL: 18, NO: 15, OM: 23, PK: 24, PL: 28, PS: 29, PT: 25, QA: 29, RO: 24, RS: 22,
+  RU: 33, SA: 24, SC: 31, SD: 18, SE: 24, SI: 19, SK: 24, SM: 27, SO: 23, ST: 25, SV: 28, TL: 23, TN: 24, TR: 26,
+  UA: 29, VA: 22, VG: 24, XK: 20, YE: 30,
+};
+
+/** ISO 13616: its country's length, the first four characters moved to the end, letters as 10–35, mod 97 is 1. */
 export function ibanValid(compact: string): boolean {
-  if (!/^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$/.test(compact)) return false;
+  if (!/^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$/.test(compact) || IBAN_LENGTHS[compact.slice(0, 2)] !== compact.length) return false;
   let rem = 0;
   for (const ch of compact.slice(4) + compact.slice(0, 4)) {
     const v = parseInt(ch, 36);
@@ -120,13 +134,15 @@ function prefixMasker(candidate: RegExp, name: string, end: (text: string, start
   };
 }
 
-/** The longest mod-97-valid IBAN from `start` that ends on a word boundary. */
+/** The end of a valid IBAN from `start` (its country's length, mod 97) that ends on a word boundary. */
 function ibanEnd(text: string, start: number, max: number): number | undefined {
+  const length = IBAN_LENGTHS[text.slice(start, start + 2).toUpperCase()];
+  if (length === undefined) return undefined;
   for (let end = max; end > start; end--) {
     if (text[end - 1] === ' ' || /[A-Za-z0-9]/.test(text[end] ?? '')) continue;
     const compact = text.slice(start, end).replaceAll(' ', '').toUpperCase();
-    if (compact.length < 15) return undefined;
-    if (ibanValid(compact)) return end;
+    if (compact.length < length) return undefined;
+    if (compact.length === length) return ibanValid(compact) ? end : undefined;
   }
   return undefined;
 }

@@ -116,6 +116,15 @@ describe('redact: IBANs', () => {
     },
   );
 
+  it('leaves ordinary text alone: a candidate must have its country\'s exact length', async () => {
+    // "kw31 kw32 … kw38" passed mod 97 over 32 characters when any length from 15 to 34 was tried.
+    for (const text of ['tokens kw31 kw32 kw33 kw34 kw35 kw36 kw37 kw38 end', 'ZZ76 2000 0000 0000 0000 00', 'DE89 3704 0044 0532 0130 0000 x']) {
+      expect(await mask(text, { categories: ['iban'] })).toBe(text);
+    }
+    expect(ibanValid('NO9386011117947')).toBe(true);
+    expect(ibanValid('NO93860111179470')).toBe(false);
+  });
+
   it('leaves a wrong check digit alone', async () => {
     expect(ibanValid('DE89370400440532013000')).toBe(true);
     expect(ibanValid('DE88370400440532013000')).toBe(false);
