@@ -111,5 +111,13 @@ describe('telegram connector in webhook mode', () => {
     };
     expect(() => createTelegram(deps)).toThrow(ConfigError);
     expect(() => createTelegram({ ...deps, config: { ...deps.config, webhook: { url: URL_, secretToken: 'env:S' } }, resolve: (ref) => (ref === 'env:S' ? 'bad secret!' : 't') })).toThrow(/secretToken/);
+    // Telegram itself delivers only over HTTPS to four ports; a local Bot API server (another apiRoot) also over HTTP.
+    const withUrl = (url: string, apiRoot?: string) => () =>
+      createTelegram({ ...deps, config: { ...deps.config, ...(apiRoot ? { apiRoot } : {}), webhook: { url, secretToken: 'env:S' } }, resolve: () => 'secret_1' });
+    expect(withUrl('http://gateway.example.org/webhooks/telegram')).toThrow(/^connectors\.telegram\.webhook\.url: Telegram delivers webhooks only over HTTPS/);
+    expect(withUrl('http://gateway.example.org/webhooks/telegram', 'https://api.telegram.org')).toThrow(ConfigError);
+    expect(withUrl('https://gateway.example.org:7420/webhooks/telegram')).toThrow(/only to ports 443, 80, 88 or 8443, not 7420/);
+    expect(withUrl('https://gateway.example.org:8443/webhooks/telegram')).not.toThrow();
+    expect(withUrl('http://127.0.0.1:7420/webhooks/telegram', 'http://127.0.0.1:8081')).not.toThrow();
   });
 });
