@@ -5,6 +5,12 @@ import { z } from 'zod';
  * crash, and the dashboard shows it as the process's last error), and a one-off doctor run's verdicts.
  */
 export const FATAL_REPORT = 'monkeyclaw:fatal';
+/**
+ * A child says it now reads requests (webhooks): one sent before it listens is lost, and its caller waited 10 s for
+ * an answer. Until then the supervisor answers for it that it is starting.
+ */
+export const LISTENING = 'monkeyclaw:listening';
+export const isListening = (m: unknown): boolean => (m as { type?: unknown } | null)?.type === LISTENING;
 export const DOCTOR_RESULT = 'monkeyclaw:doctor-result';
 
 /** Enough for a sentence and its cause; a stack trace stays in the child's log. */

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Store } from '../core/store.js';
-import { parseFatalReport } from './child-ipc.js';
+import { isListening, parseFatalReport } from './child-ipc.js';
 
 export interface ChildSpec {
   /** `worker`, `connector:telegram`, … */
@@ -68,6 +68,8 @@ interface Managed {
   timer?: NodeJS.Timeout;
   /** Why the running child says it is exiting (its last words over IPC), audited with the crash. */
   report?: string;
+  /** The running child reads requests (it said so over IPC). */
+  listening?: boolean;
 }
 
 /**
@@ -108,8 +110,10 @@ export class Supervisor {
 
   /** Sends `message` to a running child and resolves with its answer of the same id, or why there is none. */
   request(name: string, message: { id: string; [key: string]: unknown }, isAnswer: (m: unknown) => m is { id: string }, timeoutMs = 10_000): Promise<Requested> {
-    const child = this.children.get(name)?.child;
+    const managed = this.children.get(name);
+    const child = managed?.child;
     if (!child?.connected) return Promise.resolve({ ok: false, why: 'not running' });
+    if (!managed!.listening) return Promise.resolve({ ok: false, why: 'starting' });
     return new Promise((resolve) => {
       const done = (value: Requested) => {
         clearTimeout(timer);
@@ -172,7 +176,9 @@ export class Supervisor {
         m.state = 'running';
         this.record(m);
         m.report = undefined;
+        m.listening = false;
         child.on('message', (message: unknown) => {
+          if (isListening(message)) m.listening = true;
           const report = parseFatalReport(message);
           if (report !== undefined) m.report = report;
         });

@@ -1,4 +1,4 @@
-import type { Connector, WebhookRequest } from '../../core/connector.js';
+import type { Connector, WebhookRequest, WebhookResponse } from '../../core/connector.js';
 import { publishEvents } from '../../core/connector.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
 import { outboundQueue } from '../../core/event.js';
@@ -10,6 +10,7 @@ import { createLogger } from '../logger.js';
 import { openRuntime, type GlobalOptions } from '../runtime.js';
 import { terminated } from './start.js';
 import { isWebhookMessage, WEBHOOK_RESPONSE } from '../webhook-ipc.js';
+import { LISTENING } from '../child-ipc.js';
 
 /**
  * `monkeyclaw connector <name>`: one platform connector in its own process, holding only its own credentials.
@@ -38,7 +39,26 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     dataDir: rt.dataDir,
     now: Date.now,
   });
+  // Webhooks arrive from the HTTP server over IPC; only this process holds the signing secret. Listened for before
+  // the platform is reached (a 503 meanwhile), and the supervisor forwards none before this process says it listens.
+  let started = false;
+  process.on('message', (message: unknown) => {
+    if (!isWebhookMessage(message)) return;
+    const request: WebhookRequest = { method: message.method, path: message.path, headers: message.headers, body: Buffer.from(message.body, 'base64') };
+    const answer: Promise<WebhookResponse> = !started
+      ? // Still connecting to its platform: the platform retries a 503 (Telegram, Slack) and nothing is lost.
+        Promise.resolve({ status: 503, headers: { 'retry-after': '5' }, body: 'connector starting' })
+      : connector.handleWebhook
+        ? connector.handleWebhook(request).catch((error: unknown) => {
+            log.error({ error: (error as Error).message }, 'webhook handler failed');
+            return { status: 500 };
+          })
+        : Promise.resolve({ status: 404 });
+    void answer.then((response) => process.send?.({ type: WEBHOOK_RESPONSE, id: message.id, ...response }));
+  });
+  process.send?.({ type: LISTENING });
   await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, actor, raw, isOwnerDecision(rt.config)) });
+  started = true;
   const outbound = rt.queue.consume(outboundQueue({ platform: connector.platform, account: name }), outboundHandler(rt.store, actor, connector, (error) =>
     log.warn({ error: (error as Error).message }, 'a streamed draft was not shown; the final reply still will be'),
   ), {
@@ -50,18 +70,6 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
       log.error({ job: job.id, error }, 'reply dead-lettered');
       await rt.store.appendAudit([{ kind: 'queue.dead_lettered', actor, subject: job.id, data: { queue: job.queue, error: error.slice(0, 500) } }]);
     },
-  });
-  // Webhooks arrive from the HTTP server over IPC; only this process holds the signing secret.
-  process.on('message', (message: unknown) => {
-    if (!isWebhookMessage(message)) return;
-    const request: WebhookRequest = { method: message.method, path: message.path, headers: message.headers, body: Buffer.from(message.body, 'base64') };
-    const answer = connector.handleWebhook
-      ? connector.handleWebhook(request).catch((error: unknown) => {
-          log.error({ error: (error as Error).message }, 'webhook handler failed');
-          return { status: 500 };
-        })
-      : Promise.resolve({ status: 404 });
-    void answer.then((response) => process.send?.({ type: WEBHOOK_RESPONSE, id: message.id, ...response }));
   });
   const beat = setInterval(() => void rt.store.heartbeat(actor).catch(() => undefined), 2_000);
   await rt.store.heartbeat(actor);

@@ -29,7 +29,8 @@ export function webhookRoutes(forward: WebhookForwarder, audit?: (entries: Audit
         // One count for every route: the name in the path is the caller's to choose, and must not open new ones.
         const name = c.req.param('connector') ?? '';
         refusals.refused('webhooks', `payload over ${MAX_WEBHOOK_BYTES} bytes${CONNECTOR_NAME.test(name) ? ` (/webhooks/${name})` : ''}`);
-        return c.json({ error: 'payload too large' }, 413);
+        // The body is left unread: the connection cannot carry another request, and the client must be told so.
+        return c.json({ error: 'payload too large' }, 413, { connection: 'close' });
       },
     }),
     async (c) => {
@@ -40,7 +41,7 @@ export function webhookRoutes(forward: WebhookForwarder, audit?: (entries: Audit
       const body = Buffer.from(await c.req.arrayBuffer());
       const answer = await forward(name, { method: 'POST', path: c.req.path, headers, body });
       // Unavailable for now (not running, restarting, too slow): the platform retries a 503 later.
-      if ('missing' in answer) return c.json({ error: `connector ${answer.missing}` }, 503);
+      if ('missing' in answer) return c.json({ error: `connector ${answer.missing}` }, 503, { 'retry-after': '5' });
       return new Response(answer.body ?? '', { status: answer.status, headers: answer.headers ?? {} });
     },
   );

@@ -38,12 +38,14 @@ describe('webhook routes', () => {
   it('fail closed: 503 when no connector process answers, 413 over 1 MiB, 404 for a bad name', async () => {
     const app = createApp();
     const none = await app.request('/webhooks/telegram', { method: 'POST', body: '{}' });
-    expect([none.status, await none.json()]).toEqual([503, { error: 'connector not running' }]);
+    expect([none.status, await none.json(), none.headers.get('retry-after')]).toEqual([503, { error: 'connector not running' }, '5']);
     // A connector that runs but is slow (its database locked) is not called "not running".
     const slow = createApp({ webhooks: async () => ({ missing: 'gave no answer within 10 s' }) });
     expect(await (await slow.request('/webhooks/slack', { method: 'POST', body: '{}' })).json()).toEqual({ error: 'connector gave no answer within 10 s' });
     const big = createApp({ webhooks: async () => ({ status: 200 }) });
-    expect((await big.request('/webhooks/telegram', { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) })).status).toBe(413);
+    const tooBig = await big.request('/webhooks/telegram', { method: 'POST', body: 'x'.repeat(1024 * 1024 + 1) });
+    // The unread body leaves the connection unusable: the client is told it closes, not left to fail its next request.
+    expect([tooBig.status, tooBig.headers.get('connection')]).toEqual([413, 'close']);
     expect((await big.request('/webhooks/..%2Fetc', { method: 'POST', body: '{}' })).status).toBe(404);
     expect((await big.request('/webhooks/telegram', { method: 'GET' })).status).toBe(401);
   });

@@ -10,8 +10,8 @@ const cleanup = cleanups();
 
 
 /** The tokens live only in the environment of `start`; the config names them, the supervisor hands them over IPC. */
-async function startGateway(mode: 'socket' | 'http') {
-  const fake = await startSlackFake({ botToken: TOKENS.bot, appToken: TOKENS.app, pingIntervalMs: 1_000 });
+async function startGateway(mode: 'socket' | 'http', authDelayMs?: number) {
+  const fake = await startSlackFake({ botToken: TOKENS.bot, appToken: TOKENS.app, pingIntervalMs: 1_000, ...(authDelayMs ? { authDelayMs } : {}) });
   cleanup.push(() => fake.close());
   const tmp = await gatewayDir('mc-slack-proc-', [
     'access: { dm: open, groups: open }',
@@ -69,6 +69,24 @@ describe('slack connector under monkeyclaw start', () => {
     expect((await post(forged))?.status).toBe(401);
     await sleep(500);
     expect(fake.posts).toHaveLength(1);
+    gateway.kill('SIGTERM');
+    expect(await exited(gateway)).toBe(0);
+  });
+
+  it('HTTP mode: while the connector process is still connecting to Slack, a webhook gets 503 at once, not after 10 s', async () => {
+    const { gateway, port } = await startGateway('http', 8_000);
+    const ts = freshTs();
+    const good = signedRequest(fixture('message.im', { text: 'early', ts, event_ts: ts }));
+    const answer = await until(async () => {
+      const started = Date.now();
+      const r = await fetch(`http://127.0.0.1:${port}/webhooks/slack`, { method: 'POST', headers: good.headers, body: good.body, signal: AbortSignal.timeout(3_000) }).catch(() => undefined);
+      const text = await r?.text();
+      return r && text === 'connector starting' && { status: r.status, retryAfter: r.headers.get('retry-after'), ms: Date.now() - started };
+    }, 7_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${gateway.output()}`);
+    });
+    expect(answer).toMatchObject({ status: 503, retryAfter: '5' });
+    expect(answer.ms).toBeLessThan(2_000);
     gateway.kill('SIGTERM');
     expect(await exited(gateway)).toBe(0);
   });

@@ -39,7 +39,8 @@ interface Conn {
 export const FAKE_TEAM = { id: 'T0001ACME', name: 'Acme' };
 export const FAKE_BOT = { userId: 'U0LAN0Z89', botId: 'B0LAN0Z89', name: 'monkeyclaw' };
 
-export async function startSlackFake(options: { botToken: string; appToken: string; pingIntervalMs?: number; echoBotPosts?: boolean }) {
+/** authDelayMs: auth.test answers only after this long (a slow network at the connector's start). */
+export async function startSlackFake(options: { botToken: string; appToken: string; pingIntervalMs?: number; echoBotPosts?: boolean; authDelayMs?: number }) {
   const posts: Post[] = [];
   const calls: Array<{ method: string; at: number; status: number }> = [];
   const envelopes = new Map<string, Envelope>();
@@ -59,6 +60,7 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
       res.end(JSON.stringify(value));
     };
     if (method === 'auth.test') {
+      if (options.authDelayMs) await new Promise((resolve) => setTimeout(resolve, options.authDelayMs));
       if (token !== options.botToken) return answer(200, { ok: false, error: 'invalid_auth' });
       return answer(200, { ok: true, url: 'https://acme.slack.com/', team: FAKE_TEAM.name, user: FAKE_BOT.name, team_id: FAKE_TEAM.id, user_id: FAKE_BOT.userId, bot_id: FAKE_BOT.botId });
     }
