@@ -1,13 +1,14 @@
-import { breakMarkers, breakRuns, escapeHtml } from './text.js';
+import { breakMarkers, breakRuns, escapeHtml, ZWSP } from './text.js';
 import { atom, prefixLines, type Style, text, wrap } from './tokens.js';
 
 /**
  * Slack mrkdwn. `&`, `<` and `>` are escaped everywhere, so text never becomes a mention (`<@U123>`, `<!channel>`)
  * or a link (`<http://x|y>`). Slack has no escape for its formatting markers, so `*`, `_`, `~` and backticks also get
- * zero-width spaces around them, as on WhatsApp (see text.ts); the text reads the same.
+ * zero-width spaces around them, as on WhatsApp (see text.ts); the text reads the same. So does a `>` that starts a
+ * word: Slack reads `&gt;` at the start of a line as a quote (and a cut before that word would start a line there).
  */
 
-const escape = (s: string): string => escapeHtml(breakMarkers(s));
+const escape = (s: string): string => escapeHtml(breakMarkers(s).replace(/(^|\s)>/g, `$1${ZWSP}>`));
 // Inside code, only a run of three backticks (which would close the block early) needs breaking.
 const code = (s: string): string => escapeHtml(s.includes('``') ? breakRuns(s, /`{2,}/g) : s);
 // In `<url|label>` a `|` in the URL would end it early.

@@ -26,6 +26,13 @@ describe('plain replies are escaped so they show exactly as typed', () => {
     expect(unescape('slack-mrkdwn', out)).toBe('*not bold* _x_ ~y~');
   });
 
+  it('Slack: a typed > starting a line (or a word a cut may put there) is not a quote', () => {
+    const typed = '> not a quote\n>>> nor this\nbut a > b stays';
+    const out = plain(typed, 'slack-mrkdwn');
+    expect(out).not.toMatch(/(^|\s)&gt;/);
+    expect(unescape('slack-mrkdwn', out)).toBe(typed);
+  });
+
   it('Discord: markdown metacharacters are backslash-escaped, mentions are left to allowed_mentions', () => {
     expect(plain('*not bold*', 'discord')).toBe('\\*not bold\\*');
     expect(plain('a_b ~~c~~ `d` ||e|| \\ [x](https://y.z)', 'discord')).toBe(
