@@ -7,7 +7,7 @@ import { audit, halt, NO_OPTIONS, type Context, type NoOptions, type Plug } from
 /** Tells each owner on the requester's platform, in their own DM, that a pairing request is waiting. */
 function notifyOwners(ctx: Context, owners: string[], code: string): void {
   const { event } = ctx;
-  const who = `${event.sender.name ? `${event.sender.name} ` : ''}(${senderIdentity(event)})`;
+  const who = event.sender.name ? `${event.sender.name} (${senderIdentity(event)})` : senderIdentity(event);
   for (const address of ownerAddresses(owners, event, { samePlatformOnly: true })) {
     ctx.private.notify.push({ address, text: `Pairing request from ${who}, code ${code}. Approve with: monkeyclaw pair approve ${code}` });
   }

@@ -5,6 +5,7 @@ import { PLATFORM_LIMITS } from '../../core/render/index.js';
 import { platformError, webClient } from './client.js';
 import { createWebhookHandler } from './http.js';
 import { createInbound, type Inbound } from './inbound.js';
+import { userNames } from './names.js';
 import { createSend, SLACK_HARD_LIMIT, threadKey } from './send.js';
 import { SlackSocket } from './socket.js';
 
@@ -94,6 +95,7 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
         assistant: cfg.assistant,
         now: deps.now,
         botInThread: async (channel, ts) => (await deps.store.getConnectorState(deps.name, threadKey(channel, ts))) !== undefined,
+        userName: userNames(webClient(botToken, apiRoot, deps.log, { retries: 0 }), deps.log, deps.now),
       });
       if (cfg.mode === 'http') {
         if (!signingSecret) deps.log.error({}, `slack: no ${field('signingSecret')}: every webhook will be refused`);

@@ -65,6 +65,8 @@ export interface ParseContext {
   now(): number;
   /** Whether the assistant has posted in this thread: a message there counts as a reply to it. */
   botInThread(channel: string, threadTs: string): Promise<boolean>;
+  /** A person's name, for a message that does not carry its sender's profile. */
+  userName?(userId: string): Promise<string | undefined>;
 }
 
 export type Normalized =
@@ -122,7 +124,7 @@ async function fromMessage(eventId: string, where: Where, m: Message, how: { men
   // A channel message is answered in its own thread, a threaded one in its thread; a top-level DM at top level.
   const threadId = m.thread_ts ?? (kind === 'dm' ? undefined : m.ts);
   const toBot = inThread && (m.parent_user_id === ctx.botUserId || (await ctx.botInThread(channel, m.thread_ts!)));
-  const name = m.user_profile?.display_name || m.user_profile?.real_name;
+  const name = m.user_profile?.display_name || m.user_profile?.real_name || (await ctx.userName?.(m.user));
   // channel + ts names the message, whichever event (message or app_mention) brought it: one reply, never two.
   const messageId = how.edited ? `${channel}:${m.ts}:edit:${m.edited?.ts ?? ''}` : `${channel}:${m.ts}`;
   const event: ChannelEventInput = {

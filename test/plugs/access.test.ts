@@ -118,6 +118,10 @@ describe('owner notification', () => {
     expect(toOwner.text).toContain('Alan (telegram:31)');
     expect(toOwner.address).toEqual({ platform: 'telegram', account: 'bot1', conversation: { id: '900', kind: 'dm' } });
     expect(await settle(gw)).toHaveLength(2);
+    // A sender whose platform gave no name is named by id alone, not by an empty name and a parenthesis.
+    await gw.publish([makeEvent({ sender: { id: '32', isBot: false }, conversation: { id: '32', kind: 'dm' }, text: 'hi' })]);
+    const later = await gw.waitForReplies(4);
+    expect(later.filter((r) => r.address.conversation.id === '900').at(-1)!.text).toMatch(/^Pairing request from telegram:32, code /);
   });
 });
 

@@ -33,8 +33,15 @@ export async function startSlack(options: {
   pingIntervalMs?: number;
   /** More of the gateway config (backends, assistants). */
   gateway?: Record<string, unknown>;
+  people?: Record<string, string>;
 } = {}) {
-  const fake = await startSlackFake({ botToken: TOKENS.bot, appToken: TOKENS.app, echoBotPosts: options.echoBotPosts ?? false, pingIntervalMs: options.pingIntervalMs ?? 300 });
+  const fake = await startSlackFake({
+    botToken: TOKENS.bot,
+    appToken: TOKENS.app,
+    echoBotPosts: options.echoBotPosts ?? false,
+    pingIntervalMs: options.pingIntervalMs ?? 300,
+    ...(options.people ? { people: options.people } : {}),
+  });
   const slack = {
     enabled: true,
     botToken: 'env:SLACK_BOT_TOKEN',

@@ -29,6 +29,25 @@ describe('slack connector, Socket Mode', () => {
     expect(kinds).toContain('inbound.received');
   });
 
+  it('a pairing request names the sender from users.info when the event carries no profile, asking once', async () => {
+    rig = await startSlack({ gateway: { access: { dm: 'pairing' } }, people: { U2147483697: 'Ada Lovelace' } });
+    rig.fake.push(dm('who goes there?'));
+    const [notice] = await rig.waitPosts(DM, 1);
+    expect(notice!.text).toMatch(/[A-HJ-NP-Z2-9]{8}/);
+    const [request] = await rig.harness.store.accessStore().pendingPairings(Date.now());
+    expect(request).toMatchObject({ identity: 'slack:U2147483697', name: 'Ada Lovelace' });
+    rig.fake.push(dm('still there?'));
+    await rig.harness.until(async () => (await rig!.harness.auditKinds()).filter((k) => k === 'inbound.received').length >= 2);
+    expect(rig.fake.calls.filter((c) => c.method === 'users.info')).toHaveLength(1);
+  });
+
+  it('without users:read a message still arrives, nameless', async () => {
+    rig = await startSlack();
+    rig.fake.push(dm('no scope for names'));
+    const [post] = await rig.waitPosts(DM, 1);
+    expect(post!.text).toBe('no scope for names');
+  });
+
   it('acks an envelope only after publish resolved, and leaves it un-acked when publishing fails', async () => {
     rig = await startSlack();
     await rig.harness.stopConnector(); // only the instance below holds a socket

@@ -39,8 +39,12 @@ interface Conn {
 export const FAKE_TEAM = { id: 'T0001ACME', name: 'Acme' };
 export const FAKE_BOT = { userId: 'U0LAN0Z89', botId: 'B0LAN0Z89', name: 'monkeyclaw' };
 
-/** authDelayMs: auth.test answers only after this long (a slow network at the connector's start). */
-export async function startSlackFake(options: { botToken: string; appToken: string; pingIntervalMs?: number; echoBotPosts?: boolean; authDelayMs?: number }) {
+/**
+ * authDelayMs: auth.test answers only after this long (a slow network at the connector's start). people: the
+ * workspace's members as users.info knows them (id → display name); without them users.info says missing_scope,
+ * as for an app installed without users:read.
+ */
+export async function startSlackFake(options: { botToken: string; appToken: string; pingIntervalMs?: number; echoBotPosts?: boolean; authDelayMs?: number; people?: Record<string, string> }) {
   const posts: Post[] = [];
   const calls: Array<{ method: string; at: number; status: number }> = [];
   const envelopes = new Map<string, Envelope>();
@@ -84,6 +88,14 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
       // Slack tells the app about its own message too: the connector must not answer it.
       if (options.echoBotPosts) push(botEcho(post));
       return answer(200, { ok: true, channel: post.channel, ts, message: { type: 'message', text, user: FAKE_BOT.userId, bot_id: FAKE_BOT.botId, ts } });
+    }
+    if (method === 'users.info') {
+      if (token !== options.botToken) return answer(200, { ok: false, error: 'invalid_auth' });
+      if (!options.people) return answer(200, { ok: false, error: 'missing_scope', needed: 'users:read', provided: 'chat:write' });
+      const id = String(body.user ?? '');
+      const name = options.people[id];
+      if (name === undefined) return answer(200, { ok: false, error: 'user_not_found' });
+      return answer(200, { ok: true, user: { id, team_id: FAKE_TEAM.id, name: name.toLowerCase().replace(/\s+/g, '.'), real_name: name, profile: { real_name: name, display_name: name } } });
     }
     if (method === 'chat.update') {
       if (token !== options.botToken) return answer(200, { ok: false, error: 'invalid_auth' });
