@@ -64,6 +64,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
   let io: ConnectorIO | undefined;
   let selfUuid: string | undefined;
   let stopped = false;
+  const halting = new AbortController();
   let singleAccount = false;
   // Notifications wait on this chain: first for start-up (own uuid known), then for each other, so order holds.
   let chain: Promise<void> = Promise.resolve();
@@ -118,7 +119,8 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
         const lost = stopped && attempt >= 2;
         deps.log.error({ error: (error as Error).message, attempt, lost, messages: events.length }, lost ? 'Signal messages could not be stored and are lost' : 'storing Signal messages failed; retrying');
         if (lost) return false;
-        await sleep(Math.min(30_000, 200 * 2 ** attempt));
+        // A stop cuts the wait short: the last attempts must fit in the time stop() gives what was read.
+        await sleep(Math.min(30_000, 200 * 2 ** attempt), undefined, { signal: halting.signal }).catch(() => undefined);
       }
     }
   }
@@ -142,27 +144,35 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
       return p;
     });
     const messages = parsed.flatMap((p) => (p.kind === 'event' ? [p] : []));
-    // Typing follows the store, unless the reply has already begun: a fast reply stops what would otherwise type on after it.
-    for (const m of messages) typing.expect(m.event.conversation);
+    // Typing follows the store, unless the reply has already begun: a fast reply stops what would otherwise type on
+    // after it. One mark per conversation, settled once for all of the batch's messages there.
+    const places = new Map(messages.map((m) => [m.event.conversation.id, m.event.conversation]));
+    for (const place of places.values()) typing.expect(place);
     const stored = messages.length === 0 || (await publish(messages.map((m) => m.event)));
     if (stored && messages.length > 0) health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });
+    const turns = new Map<string, string[]>();
     for (const p of parsed) {
-      if (p.kind === 'ignored') {
-        health.count(p.reason);
-        // A multi-account daemon sends every account's messages down every connection; a single-account one, only its own.
-        if (p.reason === 'other-account' && singleAccount && !health.state.otherAccount) {
-          deps.log.error({ account: parseCtx.account }, 'signal-cli delivers messages for another account: check connectors.signal.account');
-          health.update({ otherAccount: p.other ?? 'another account' }, true);
+      try {
+        if (p.kind === 'ignored') {
+          health.count(p.reason);
+          // A multi-account daemon sends every account's messages down every connection; a single-account one, only its own.
+          if (p.reason === 'other-account' && singleAccount && !health.state.otherAccount) {
+            deps.log.error({ account: parseCtx.account }, 'signal-cli delivers messages for another account: check connectors.signal.account');
+            health.update({ otherAccount: p.other ?? 'another account' }, true);
+          }
+        } else if (p.kind === 'unsupported') await audit('inbound.unsupported', { what: p.what });
+        else if (p.kind === 'rejected') await audit('inbound.rejected', { issues: p.issues });
+        else if (stored && p.addressed && !p.event.edited && (await admittedNow(deps.gateway.access, deps.access, p.event))) {
+          const id = p.event.conversation.id;
+          turns.set(id, [...(turns.get(id) ?? []), dedupeKey(p.event)]);
         }
-      } else if (p.kind === 'unsupported') await audit('inbound.unsupported', { what: p.what });
-      else if (p.kind === 'rejected') await audit('inbound.rejected', { issues: p.issues });
-      else {
-        const conversation = p.event.conversation;
-        // `stopped` after the read: a stop meanwhile has already stopped every indicator.
-        const types = stored && p.addressed && !p.event.edited && (await admittedNow(deps.gateway.access, deps.access, p.event)) && !stopped;
-        typing.startExpected(conversation, types, [dedupeKey(p.event)]);
+      } catch (error) {
+        // One failed audit or read costs only itself: the rest of the batch is still settled.
+        deps.log.error({ error: (error as Error).message }, 'signal: after storing, a notification could not be handled');
       }
     }
+    // `stopped` after the reads: a stop meanwhile has already stopped every indicator.
+    for (const [id, place] of places) typing.startExpected(place, turns.has(id) && !stopped, turns.get(id));
   }
 
   /** Multi-account daemons list their accounts; a single-account daemon does not know `listAccounts`. */
@@ -288,6 +298,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
 
     async stop() {
       stopped = true;
+      halting.abort();
       typing.stopAll();
       await link?.stop();
       // What was read is finished: it exists nowhere else any more. (Bounded: SIGTERM must end within 10 s.)

@@ -187,7 +187,7 @@ export const placedMentions = (text: string, mentions: readonly Mention[]): Ment
  */
 function mentionLabel(m: Mention): string {
   const name = m.name?.trim();
-  if (name && !/^\+?\d[\d\s-]*$/.test(name) && !UUID_TEXT.test(name)) return name;
+  if (name && !/^[+\d\s().-]+$/.test(name) && !UUID_TEXT.test(name)) return name;
   return m.uuid ? m.uuid.slice(0, 8) : 'someone';
 }
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-/i;

@@ -69,6 +69,8 @@ describe('signal parse: data messages', () => {
     const named = fixture('group-mention-other');
     named.params.envelope.dataMessage!.mentions![0]!.name = 'Bob';
     expect(eventOf(parseNotification(named.method, named.params, ctx())).event.text).toBe('ask @Bob about it');
+    named.params.envelope.dataMessage!.mentions![0]!.name = '(555) 123-4567';
+    expect(eventOf(parseNotification(named.method, named.params, ctx())).event.text).toBe('ask @b0b00000 about it');
     const n = fixture('group-mention');
     const data = n.params.envelope.dataMessage!;
     data.message = 'hey \uFFFC, what about \uFFFC?';

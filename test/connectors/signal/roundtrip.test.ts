@@ -155,6 +155,19 @@ describe('signal delivery exactly once', () => {
     expect(daemon.sends.map((s) => s.message)).toEqual(Array.from({ length: 15 }, (_, i) => `backlog ${i}`));
   });
 
+  it('shows typing in a group for an addressed message read together with an unaddressed one before it', async () => {
+    // Slow stores: what arrives meanwhile is read into one batch, plain chatter first, then the mention.
+    const slow = delayedPublish(200);
+    const { daemon, h } = await signalGateway(cleanup, 'tcp', {}, {}, slow.wrap);
+    await h.until(() => daemon.clients === 1);
+    daemon.push(message('dm-text', { text: 'keeps the store busy' }));
+    await sleep(50);
+    daemon.push(message('group-plain'));
+    daemon.push(message('group-mention'));
+    await h.until(() => daemon.sends.some((s) => s.groupId === GROUP_ID));
+    expect(daemon.typing.filter((c) => c.params.groupId === GROUP_ID).length).toBeGreaterThan(0);
+  });
+
   it('answers what arrived while the connector was stopped, once, in order, when it connects', async () => {
     const { daemon, h } = await signalGateway(cleanup, 'tcp');
     await h.until(() => daemon.clients === 1);
