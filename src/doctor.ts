@@ -109,7 +109,7 @@ export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStor
       case 'failed':
         return [
           retryEveryMs
-            ? { ok: false, what, detail: `keeps crashing (${restarts} restarts within a minute)${why}; the gateway tries it again every ${Math.round(retryEveryMs / 1000)} s until it stays up` }
+            ? { ok: false, what, detail: `keeps crashing (${restarts} restarts without staying up)${why}; the gateway tries it again every ${Math.round(retryEveryMs / 1000)} s until it stays up` }
             : { ok: false, what, detail: `the gateway gave up on it${why}; fix the cause, then restart the gateway` },
         ];
       case 'stopped':

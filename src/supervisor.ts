@@ -60,12 +60,15 @@ interface Managed {
   spec: ChildSpec;
   child?: ChildProcess;
   state: ChildState;
+  /** Restart times within `withinMs`: the restart intensity. */
   restarts: number[];
-  /** When the running child was started: one that stayed up for `withinMs` is healthy again. */
-  startedAt?: number;
-  /** Failed: crashing too often, so each new try comes after `coolDownMs`. */
+  /** Restarts since the child last stayed up for `withinMs`, for doctor. */
+  unsteady: number;
+  /** Failed: crashing too often, so each new try comes after `coolDownMs`, and it stays failed until it stays up. */
   failing?: boolean;
   timer?: NodeJS.Timeout;
+  /** Ends a failure once a retried child has stayed up for `withinMs`. */
+  steadyTimer?: NodeJS.Timeout;
   /** Why the running child says it is exiting (its last words over IPC), audited with the crash. */
   report?: string;
   /** The running child reads requests (it said so over IPC). */
@@ -91,7 +94,7 @@ export class Supervisor {
   ) {}
 
   start(spec: ChildSpec): void {
-    const managed: Managed = { spec, state: 'starting', restarts: [] };
+    const managed: Managed = { spec, state: 'starting', restarts: [], unsteady: 0 };
     this.children.set(spec.name, managed);
     this.record(managed);
     this.spawn(managed);
@@ -172,8 +175,17 @@ export class Supervisor {
         if (this.stopping) return;
         const child = fork(CLI, [...m.spec.args, ...this.globalArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: childEnv() });
         m.child = child;
-        m.startedAt = Date.now();
-        m.state = 'running';
+        // A failing child that runs again is still failed (doctor, dashboard) until it has stayed up for a while.
+        m.state = m.failing ? 'failed' : 'running';
+        clearTimeout(m.steadyTimer);
+        m.steadyTimer = setTimeout(() => {
+          if (m.child !== child) return;
+          m.failing = false;
+          m.unsteady = 0;
+          m.state = 'running';
+          this.record(m);
+        }, this.policy.withinMs);
+        m.steadyTimer.unref();
         this.record(m);
         m.report = undefined;
         m.listening = false;
@@ -190,6 +202,7 @@ export class Supervisor {
       (error: unknown) => {
         // A missing secret will not appear by retrying: say so once, plainly, and leave the others running.
         m.state = 'failed';
+        m.failing = false;
         const reason = error instanceof Error ? error.message : String(error);
         this.record(m, `cannot start: ${reason}`);
         void this.audit('process.failed_to_start', m.spec.name, { reason });
@@ -200,13 +213,13 @@ export class Supervisor {
 
   private onExit(m: Managed, code: number | null, signal: NodeJS.Signals | null): void {
     m.child = undefined;
+    clearTimeout(m.steadyTimer);
     if (this.stopping) {
       m.state = 'stopped';
       this.record(m);
       return;
     }
     const now = Date.now();
-    if (m.startedAt !== undefined && now - m.startedAt >= this.policy.withinMs) m.failing = false;
     m.restarts = m.restarts.filter((t) => now - t < this.policy.withinMs);
     const error = m.report;
     void this.audit('process.crashed', m.spec.name, { code, signal, ...(error !== undefined ? { error } : {}) });
@@ -223,7 +236,8 @@ export class Supervisor {
     this.record(m, exit);
     m.timer = setTimeout(() => {
       if (this.stopping) return;
-      void this.audit('process.restarted', m.spec.name, { delayMs: delay, attempt: m.restarts.length, ...(m.failing ? { failed: true } : {}) });
+      m.unsteady++;
+      void this.audit('process.restarted', m.spec.name, { delayMs: delay, attempt: m.unsteady, ...(m.failing ? { failed: true } : {}) });
       this.spawn(m);
     }, delay);
   }
@@ -231,7 +245,7 @@ export class Supervisor {
   /** Keeps the child's state where `doctor` (another process) can read it while this gateway runs. */
   private record(m: Managed, reason?: string): void {
     const retry = m.state === 'failed' && m.failing ? { retryEveryMs: this.policy.coolDownMs } : {};
-    const value: ChildRecord = { state: m.state, supervisor: process.pid, restarts: m.restarts.length, ...(reason ? { reason } : {}), ...retry };
+    const value: ChildRecord = { state: m.state, supervisor: process.pid, restarts: m.unsteady, ...(reason ? { reason } : {}), ...retry };
     this.store
       .setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}${m.spec.name}`, value)
       .catch((error: Error) => this.log.error({ error: error.message }, 'could not record a child\'s state'));
@@ -251,6 +265,7 @@ export class Supervisor {
     for (const child of this.oneOffs) child.kill('SIGKILL');
     const running = [...this.children.values()].filter((m) => {
       clearTimeout(m.timer);
+      clearTimeout(m.steadyTimer);
       return m.child;
     });
     await Promise.all(

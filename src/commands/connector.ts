@@ -46,8 +46,8 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     if (!isWebhookMessage(message)) return;
     const request: WebhookRequest = { method: message.method, path: message.path, headers: message.headers, body: Buffer.from(message.body, 'base64') };
     const answer: Promise<WebhookResponse> = !started
-      ? // Still connecting to its platform: the platform retries a 503 (Telegram, Slack) and nothing is lost.
-        Promise.resolve({ status: 503, headers: { 'retry-after': '5' }, body: 'connector starting' })
+      ? // Still connecting to its platform, or stopping: the platform retries a 503 (Telegram, Slack), nothing is lost.
+        Promise.resolve({ status: 503, headers: { 'retry-after': '5' }, body: 'connector not ready' })
       : connector.handleWebhook
         ? connector.handleWebhook(request).catch((error: unknown) => {
             log.error({ error: (error as Error).message }, 'webhook handler failed');
@@ -77,6 +77,7 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
   const orphaned = new Promise<string>((resolve) => process.once('disconnect', () => resolve('supervisor gone')));
   const why = await Promise.race([terminated(), orphaned]);
   log.info({ why }, 'connector stopping');
+  started = false;
   clearInterval(beat);
   // 7 s, not the 8 s a worker drains: stopping the platform client comes after, and all of it must fit in the 10 s
   // DESIGN allows from SIGTERM (a send stalled on a long 429 took the whole drain).

@@ -35,7 +35,7 @@ describe('doctor beside a running gateway', () => {
     });
     expect(verdicts).toHaveLength(1);
     expect(verdicts[0]).toMatchObject({ ok: false, what: 'process connector:nowhere' });
-    expect(verdicts[0]!.detail).toMatch(/^keeps crashing \(2 restarts within a minute\); last exit: connector "nowhere" is not available in this build; the gateway tries it again every 60 s until it stays up$/);
+    expect(verdicts[0]!.detail).toMatch(/^keeps crashing \(2 restarts without staying up\); last exit: connector "nowhere" is not available in this build; the gateway tries it again every 60 s until it stays up$/);
 
     // A record written by another (earlier) supervisor does not describe this gateway, even under the same pid.
     await store.setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}connector:old`, { state: 'failed', supervisor: 1, restarts: 5 });

@@ -81,7 +81,7 @@ describe('slack connector under monkeyclaw start', () => {
       const started = Date.now();
       const r = await fetch(`http://127.0.0.1:${port}/webhooks/slack`, { method: 'POST', headers: good.headers, body: good.body, signal: AbortSignal.timeout(3_000) }).catch(() => undefined);
       const text = await r?.text();
-      return r && text === 'connector starting' && { status: r.status, retryAfter: r.headers.get('retry-after'), ms: Date.now() - started };
+      return r && text === 'connector not ready' && { status: r.status, retryAfter: r.headers.get('retry-after'), ms: Date.now() - started };
     }, 7_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${gateway.output()}`);
     });
