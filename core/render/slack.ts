@@ -1,4 +1,4 @@
-import { breakMarkers, breakRuns, escapeHtml, ZWSP } from './text.js';
+import { breakMarkers, breakQuoteStarts, breakRuns, escapeHtml } from './text.js';
 import { atom, prefixLines, type Style, text, wrap } from './tokens.js';
 
 /**
@@ -8,7 +8,7 @@ import { atom, prefixLines, type Style, text, wrap } from './tokens.js';
  * word: Slack reads `&gt;` at the start of a line as a quote (and a cut before that word would start a line there).
  */
 
-const escape = (s: string): string => escapeHtml(breakMarkers(s).replace(/(^|\s)>/g, `$1${ZWSP}>`));
+const escape = (s: string): string => escapeHtml(breakQuoteStarts(breakMarkers(s)));
 // Inside code, only a run of three backticks (which would close the block early) needs breaking.
 const code = (s: string): string => escapeHtml(s.includes('``') ? breakRuns(s, /`{2,}/g) : s);
 // In `<url|label>` a `|` in the URL would end it early.

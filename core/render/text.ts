@@ -35,3 +35,9 @@ export const breakRuns = (s: string, re: RegExp): string => s.replace(re, (run) 
  * every marker takes that boundary away, while the text still reads exactly as typed.
  */
 export const breakMarkers = (s: string): string => outsideUrls(s, (part) => breakRuns(part, /[*_~`]+/g));
+
+/**
+ * A zero-width space before each `>` that starts a word: where `>` at a line's start makes a quote (WhatsApp, Slack),
+ * and a cut before that word would start a line there. The text reads the same.
+ */
+export const breakQuoteStarts = (s: string): string => s.replace(/(^|\s)>/g, `$1${ZWSP}>`);

@@ -1,4 +1,4 @@
-import { breakMarkers, breakRuns, ZWSP } from './text.js';
+import { breakMarkers, breakQuoteStarts, breakRuns } from './text.js';
 import { linkAsText, prefixLines, type Style, text, wrap } from './tokens.js';
 
 /**
@@ -9,7 +9,7 @@ import { linkAsText, prefixLines, type Style, text, wrap } from './tokens.js';
  * the link). WhatsApp has no link syntax, so a markdown link becomes `label (url)`.
  */
 
-const escape = (s: string): string => breakMarkers(s).replace(/(^|\s)>/g, `$1${ZWSP}>`);
+const escape = (s: string): string => breakQuoteStarts(breakMarkers(s));
 // Monospace ends at the next three backticks, so any run of them inside is broken.
 const mono = (s: string): string => breakRuns(s, /`+/g);
 

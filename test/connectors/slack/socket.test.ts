@@ -41,11 +41,15 @@ describe('slack connector, Socket Mode', () => {
     expect(rig.fake.calls.filter((c) => c.method === 'users.info')).toHaveLength(1);
   });
 
-  it('without users:read a message still arrives, nameless', async () => {
+  it('without users:read a message still arrives, nameless, and no one else is looked up for a while', async () => {
     rig = await startSlack();
     rig.fake.push(dm('no scope for names'));
     const [post] = await rig.waitPosts(DM, 1);
     expect(post!.text).toBe('no scope for names');
+    const ts = freshTs();
+    rig.fake.push(fixture('message.im', { text: 'someone else', user: 'U0OTHER01', ts, event_ts: ts }, { event_id: `Ev${ts.replace('.', '')}` }));
+    await rig.waitPosts(DM, 2);
+    expect(rig.fake.calls.filter((c) => c.method === 'users.info')).toHaveLength(1);
   });
 
   it('acks an envelope only after publish resolved, and leaves it un-acked when publishing fails', async () => {
