@@ -279,6 +279,8 @@ const queue = z.discriminatedUnion('driver', [
       }),
       partitions: z.number().int().min(1).max(256).default(16),
       leaseMs: z.number().int().min(500).default(30_000),
+      /** Redis key prefix; by default the data dir's own (gateway_identity), so gateways on one Redis keep apart. */
+      prefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64').optional(),
     })
     .strict(),
 ]);

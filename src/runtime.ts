@@ -8,6 +8,7 @@ import { createBackend as createCoreBackend, type ResolveRef } from '../core/bac
 import type { ChannelEvent } from '../core/event.js';
 import { buildPipelines, type AnyPlug, type PlugServices } from '../core/plug.js';
 import type { QueueDriver } from '../core/queue.js';
+import type { Store } from '../core/store.js';
 import type { LimiterStore } from '../core/rate-limiter.js';
 import { SqliteLimiter } from '../core/sqlite/limiter.js';
 import { SqliteStore } from '../core/sqlite/store.js';
@@ -59,7 +60,7 @@ export async function openRuntime(options: GlobalOptions, role: string): Promise
   try {
     await store.migrate();
     const credentials = await loadCredentials(config, role, { dataDir, store });
-    const queue = await openQueue(credentials.queue, dataDir, credentials.resolve);
+    const queue = await openQueue(credentials.queue, dataDir, credentials.resolve, store);
     // A command run once (chat, dlq) says at once that Redis is away, instead of waiting for it without a word.
     if (ONE_SHOT_ROLES.has(role)) await queue.ping().catch(async (error: Error) => {
       await queue.close();
@@ -86,14 +87,15 @@ export async function openRuntime(options: GlobalOptions, role: string): Promise
   }
 }
 
-export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Resolver): Promise<QueueDriver> {
+export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Resolver, store: Pick<Store, 'queuePrefix'>): Promise<QueueDriver> {
   if (q.driver === 'embedded') return new EmbeddedDriver({ file: dbFile(dataDir), leaseMs: q.leaseMs });
   // Loaded only when chosen, so the embedded default never pays for the Redis client.
   const { BullmqDriver } = await import('../queues/bullmq.js');
   const url = resolveRef(q.redisUrl, 'queue.redisUrl');
   // A URL from the vault or the environment was not checked with the config: ioredis reads anything else as a socket path.
   if (!/^rediss?:\/\//i.test(url)) throw new ConfigError(`queue.redisUrl: ${q.redisUrl} does not hold a redis:// or rediss:// URL`);
-  return new BullmqDriver({ url, partitions: q.partitions, leaseMs: q.leaseMs, onError: queueErrorLog() });
+  const prefix = q.prefix ?? (await store.queuePrefix());
+  return new BullmqDriver({ url, prefix, partitions: q.partitions, leaseMs: q.leaseMs, onError: queueErrorLog() });
 }
 
 /**

@@ -224,6 +224,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  async queuePrefix(): Promise<string> {
+    return this.sql('SELECT queue_prefix FROM gateway_identity').pluck().get() as string;
+  }
+
   async usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals> {
     const row = this
       .sql('SELECT COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens, COALESCE(SUM(cost_usd), 0) AS costUsd FROM usage_daily WHERE workspace_id = ? AND day >= ?')

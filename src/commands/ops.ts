@@ -118,10 +118,11 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     try {
       const queueConfig = resolveQueue(config, process.env);
       const values = await resolveRefs(refsFor(config, queueConfig, 'cli'), dataDir, store, 'doctor');
-      const queue = await openQueue(queueConfig, dataDir, resolverFrom(values));
+      const queue = await openQueue(queueConfig, dataDir, resolverFrom(values), store);
       try {
         await queue.ping();
-        results.push({ ok: true, what: 'queue', detail: `${queue.name} driver answers` });
+        const keys = 'prefix' in queue ? ` (Redis keys under ${String(queue.prefix)})` : '';
+        results.push({ ok: true, what: 'queue', detail: `${queue.name} driver answers${keys}` });
       } finally {
         await withTimeout(queue.close(), 2_000, 'close timed out').catch(() => undefined);
       }

@@ -102,7 +102,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     const supervisor = new Supervisor(store, log, globalArgs);
     await supervisor.forgetEarlierRuns();
     // The HTTP surfaces are connectors of their own: they publish turns and await replies on their own queues.
-    const surfaceQueue = await openQueue(queue, dataDir, resolverFrom(await resolveRefs(refsFor(config, queue, 'surface'), dataDir, store, 'supervisor')));
+    const surfaceQueue = await openQueue(queue, dataDir, resolverFrom(await resolveRefs(refsFor(config, queue, 'surface'), dataDir, store, 'supervisor')), store);
     const apiTurns = new TurnClient(surfaceQueue, store, 'api', isOwnerDecision(config));
     apiTurns.start();
     const webTurns = new TurnClient(surfaceQueue, store, 'web', isOwnerDecision(config));

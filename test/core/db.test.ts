@@ -219,3 +219,34 @@ describe('turn replies on the dedupe row (migration 012)', () => {
     expect(db.prepare('SELECT key FROM connector_state ORDER BY key').pluck().all()).toEqual(['offset', 'sent:e2:reply']);
   });
 });
+
+describe('gateway identity (migration 014)', () => {
+  it('gives a new data dir a queue prefix of its own, and keeps the one every gateway used for a data dir that has run', async () => {
+    const prefixOf = async (file: string) => {
+      const store = new SqliteStore(file);
+      try {
+        await store.migrate();
+        return await store.queuePrefix();
+      } finally {
+        await store.close();
+      }
+    };
+    const [a, b] = [fresh(), fresh()];
+    a.db.close();
+    b.db.close();
+    const [first, second] = [await prefixOf(a.file), await prefixOf(b.file)];
+    expect(first).toMatch(/^mc-[0-9a-f]{12}$/);
+    expect(second).not.toBe(first);
+    // Stable across opens.
+    expect(await prefixOf(a.file)).toBe(first);
+
+    // A data dir from before the migration, which has run (audit entries): its jobs in Redis are under `monkeyclaw`.
+    const old = fresh();
+    migrate(old.db, readMigrations().filter((m) => m.version < 14));
+    old.db.close();
+    const store = new SqliteStore(old.file);
+    await store.appendAudit([{ kind: 'process.started', actor: 'supervisor', data: {} }]);
+    await store.close();
+    expect(await prefixOf(old.file)).toBe('monkeyclaw');
+  });
+});

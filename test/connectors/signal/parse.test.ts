@@ -67,9 +67,10 @@ describe('signal parse: data messages', () => {
     // signal-cli's `name` is the number when it knows one: the text shows a short id, never the number.
     expect(eventOf(parse('group-mention-other')).event).toMatchObject({ text: 'ask @b0b00000 about it', mentionsBot: false });
     const named = fixture('group-mention-other');
-    named.params.envelope.dataMessage!.mentions![0]!.name = 'Bob';
+    const mention = (named.params.envelope.dataMessage!.mentions as Array<{ name: string }>)[0]!;
+    mention.name = 'Bob';
     expect(eventOf(parseNotification(named.method, named.params, ctx())).event.text).toBe('ask @Bob about it');
-    named.params.envelope.dataMessage!.mentions![0]!.name = '(555) 123-4567';
+    mention.name = '(555) 123-4567';
     expect(eventOf(parseNotification(named.method, named.params, ctx())).event.text).toBe('ask @b0b00000 about it');
     const n = fixture('group-mention');
     const data = n.params.envelope.dataMessage!;

@@ -1,0 +1,64 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { tempDir } from '../helpers/tmp.js';
+import { cleanups, until } from '../helpers/wait.js';
+
+let server: RedisServer;
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server.stop();
+});
+const cleanup = cleanups();
+
+/** A data dir whose worker answers in its own way: B's redacts the word "marker". */
+function gatewayDir(name: 'a' | 'b') {
+  const tmp = tempDir(`mc-shared-redis-${name}-`);
+  cleanup.push(() => tmp.remove());
+  const redact = name === 'b' ? ', { plug: redact, custom: [{ name: mark, pattern: marker }] }' : '';
+  writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), [
+    `queue: { driver: bullmq, redisUrl: env:REDIS_URL }`,
+    `assistants: { default: { backend: echo, pipelines: { inbound: [rate-limit, access, group-gate${redact}] } } }`,
+    '',
+  ].join('\n'));
+  return tmp.dir;
+}
+
+describe('two gateways on one Redis', () => {
+  it('keep apart: each data dir has its own queue prefix, and each chat is answered by its own worker', async () => {
+    const env = { REDIS_URL: server.url };
+    const dirs = { a: gatewayDir('a'), b: gatewayDir('b') };
+    for (const dir of Object.values(dirs)) {
+      const worker = spawnCli(['worker'], { cwd: dir, env });
+      cleanup.push(async () => {
+        if (!hasExited(worker)) {
+          worker.kill('SIGKILL');
+          await exited(worker);
+        }
+      });
+      await until(() => worker.output().includes('worker started'), 20_000);
+    }
+    const chats = await Promise.all(
+      [1, 2, 3, 4].flatMap((i) => (['a', 'b'] as const).map(async (g) => ({ g, r: await runCli(['chat', '--once'], { cwd: dirs[g], input: `marker ${i}`, env }) }))),
+    );
+    for (const { g, r } of chats) {
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toMatch(g === 'a' ? /^marker \d$/ : /^\[redacted:mark\] \d$/);
+    }
+    const prefixes: string[] = [];
+    for (const dir of Object.values(dirs)) {
+      const store = new SqliteStore(join(dir, 'data', 'monkeyclaw.db'));
+      prefixes.push(await store.queuePrefix());
+      expect((await store.auditTail(500)).filter((e) => e.kind === 'inbound.received')).toHaveLength(4);
+      await store.close();
+    }
+    expect(prefixes[0]).toMatch(/^mc-[0-9a-f]{12}$/);
+    expect(prefixes[0]).not.toBe(prefixes[1]);
+    expect((await runCli(['doctor'], { cwd: dirs.a, env })).stdout).toContain(`queue: bullmq driver answers (Redis keys under ${prefixes[0]})`);
+  }, 90_000);
+});
