@@ -54,17 +54,15 @@ export async function openVault(dataDir: string, store: SqliteStore, actor: stri
 
 /** A credential reference with no value behind it (an unset variable, a secret not in the vault). */
 export class MissingCredentialError extends ConfigError {
-  constructor(
-    readonly ref: string,
-    message: string,
-  ) {
-    super(message);
+  constructor(readonly missing: Array<{ ref: string; why: string }>) {
+    super(missing.map((m) => m.why).join('; '));
   }
 
-  /** The same error naming the config fields that hold the reference, e.g. `connectors.telegram.token`. */
+  /** The same error naming the config fields that hold each reference, e.g. `connectors.telegram.token`. */
   in(config: unknown): MissingCredentialError {
-    const paths = pathsOf(config, this.ref);
-    return paths.length ? new MissingCredentialError(this.ref, `${paths.join(', ')}: ${this.message}`) : this;
+    const named = new MissingCredentialError(this.missing);
+    named.message = this.missing.map(({ ref, why }) => [...pathsOf(config, ref), why].join(': ')).join('; ');
+    return named;
   }
 }
 
@@ -82,15 +80,19 @@ export async function resolveRefs(refs: string[], dataDir: string, store: Sqlite
   if (secrets.length && !vault) {
     throw new ConfigError(`${secrets.join(', ')} referenced, but there is no vault key: set MONKEYCLAW_MASTER_KEY or store the secrets with \`monkeyclaw secrets set NAME\``);
   }
+  // Every missing one is named at once: fixing them one start at a time is a chore.
+  const missing: Array<{ ref: string; why: string }> = [];
   for (const ref of refs) {
     const name = ref.slice(ref.indexOf(':') + 1);
     const value = ref.startsWith('env:') ? process.env[name] : await vault!.get(name);
     if (value === undefined || value === '') {
-      throw new MissingCredentialError(ref, ref.startsWith('env:') ? `environment variable ${name} is not set` : `secret ${name} is not in the vault: run \`monkeyclaw secrets set ${name}\``);
+      missing.push({ ref, why: ref.startsWith('env:') ? `environment variable ${name} is not set` : `secret ${name} is not in the vault: run \`monkeyclaw secrets set ${name}\`` });
+      continue;
     }
     values[ref] = value;
     processRedactor.addSecret(value);
   }
+  if (missing.length > 0) throw new MissingCredentialError(missing);
   return values;
 }
 
@@ -155,7 +157,10 @@ export async function loadCredentials(config: Config, role: string, local: { dat
     stateKey = bootstrap.stateKey ? Buffer.from(bootstrap.stateKey, 'base64') : undefined;
   } else {
     queue = resolveQueue(config, process.env);
-    values = await resolveRefs(refsFor(config, queue, role), local.dataDir, local.store, role);
+    values = await resolveRefs(refsFor(config, queue, role), local.dataDir, local.store, role).catch((error: unknown) => {
+      // Named by its field, whatever the command (DESIGN): `start` does the same for every process it starts.
+      throw error instanceof MissingCredentialError ? error.in({ ...config, queue }) : error;
+    });
     stateKey = stateKeyFor(role, local.dataDir);
   }
   // Values handed over by the supervisor were never resolved here: the process's redactor learns them now.

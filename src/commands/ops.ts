@@ -2,10 +2,10 @@ import { loadConfig } from '../config-file.js';
 import { dbFile, openQueue, openRuntime, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import type { RecordedEntry } from '../../core/audit.js';
-import { resolveQueue, type Config } from '../../core/config.js';
+import { ConfigError, resolveQueue, type Config } from '../../core/config.js';
 import { processRedactor } from '../../core/redactor.js';
 import { DOCTOR_RESULT, MAX_REPORT_CHARS, sendToParent } from '../child-ipc.js';
-import { receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
+import { MissingCredentialError, receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
 import { withTimeout } from '../../core/deadline.js';
 import { checkBackend, checkConnector, resolveConnectorCredentials, supervisedVerdicts, verdictLine, type ConnectorCredentials, type Verdict } from '../doctor.js';
 import { UsageError } from '../errors.js';
@@ -115,8 +115,8 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     } catch (error) {
       results.push({ ok: false, what: 'database', detail: `cannot migrate ${dbFile(dataDir)}: ${(error as Error).message}` });
     }
+    const queueConfig = resolveQueue(config, process.env);
     try {
-      const queueConfig = resolveQueue(config, process.env);
       const values = await resolveRefs(refsFor(config, queueConfig, 'cli'), dataDir, store, 'doctor');
       const queue = await openQueue(queueConfig, dataDir, resolverFrom(values), store);
       try {
@@ -127,7 +127,9 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
         await withTimeout(queue.close(), 2_000, 'close timed out').catch(() => undefined);
       }
     } catch (error) {
-      results.push({ ok: false, what: 'queue', detail: `cannot reach the queue: ${(error as Error).message}` });
+      // A setting that cannot work is said as such, naming its field, not as an unreachable queue.
+      const named = error instanceof MissingCredentialError ? error.in({ ...config, queue: queueConfig }) : error;
+      results.push({ ok: false, what: 'queue', detail: named instanceof ConfigError ? named.message : `cannot reach the queue: ${(named as Error).message}` });
     }
     for (const name of Object.keys(config.backends)) results.push(await checkBackend(name, config, dataDir, store));
     for (const [name, c] of Object.entries(config.connectors)) {

@@ -93,11 +93,10 @@ export async function start(options: GlobalOptions): Promise<number> {
     // Every credential a process will need is looked up now: a missing one stops the start (exit 2) naming its
     // field, before a port is opened or a child started, instead of a child that fails and restarts forever.
     const enabled = Object.entries(config.connectors).filter(([name, c]) => c?.enabled && AVAILABLE_CONNECTORS.has(name)).map(([name]) => name);
-    for (const role of ['worker', 'surface', ...enabled.map((n) => `connector:${n}`)]) {
-      await resolveRefs(refsFor(config, queue, role), dataDir, store, 'supervisor').catch((error: unknown) => {
-        throw error instanceof MissingCredentialError ? error.in(config) : error;
-      });
-    }
+    const refs = new Set(['worker', 'surface', ...enabled.map((n) => `connector:${n}`)].flatMap((role) => refsFor(config, queue, role)));
+    await resolveRefs([...refs], dataDir, store, 'supervisor').catch((error: unknown) => {
+      throw error instanceof MissingCredentialError ? error.in({ ...config, queue }) : error;
+    });
     const globalArgs = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
     const supervisor = new Supervisor(store, log, globalArgs);
     await supervisor.forgetEarlierRuns();

@@ -65,10 +65,21 @@ describe('monkeyclaw start', () => {
     const tmp = tempDir('mc-sup-');
     cleanup.push(() => tmp.remove());
     const port = await freePort();
-    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), `server: { port: ${port} }\nconnectors:\n  discord: { enabled: true, token: env:MC_TEST_UNSET_TOKEN }\n`);
-    const r = await runCli(['start'], { cwd: tmp.dir, env: { MC_TEST_UNSET_TOKEN: '' }, timeoutMs: 15_000 });
+    writeFileSync(
+      join(tmp.dir, 'monkeyclaw.config.yaml'),
+      `server: { port: ${port} }\nqueue: { driver: bullmq, redisUrl: env:MC_TEST_UNSET_REDIS }\nconnectors:\n  discord: { enabled: true, token: env:MC_TEST_UNSET_TOKEN }\n`,
+    );
+    const env = { MC_TEST_UNSET_TOKEN: '', MC_TEST_UNSET_REDIS: '' };
+    const r = await runCli(['start'], { cwd: tmp.dir, env, timeoutMs: 15_000 });
     expect(r.code).toBe(2);
+    // Every missing one at once, each by its field.
+    expect(r.stderr).toContain('queue.redisUrl: environment variable MC_TEST_UNSET_REDIS is not set');
     expect(r.stderr).toContain('connectors.discord.token: environment variable MC_TEST_UNSET_TOKEN is not set');
+    // Every other command names the field too, and doctor calls it a setting, not an unreachable queue.
+    const chat = await runCli(['chat', '--once'], { cwd: tmp.dir, env, input: 'hi' });
+    expect([chat.code, chat.stderr]).toEqual([2, expect.stringContaining('queue.redisUrl: environment variable MC_TEST_UNSET_REDIS is not set')]);
+    const doctor = await runCli(['doctor'], { cwd: tmp.dir, env });
+    expect(doctor.stdout).toMatch(/FAIL {2}queue: queue\.redisUrl: environment variable MC_TEST_UNSET_REDIS is not set/);
     expect(r.stdout + r.stderr).not.toContain('monkeyclaw started');
     await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
     // The data dir it created on the way (lock, database) is its owner's alone.
