@@ -95,9 +95,9 @@ export interface Store {
   completeSend(idempotencyKey: string, platformMessageIds: string[], audit?: AuditInput[]): Promise<void>;
   /** The platform's ids of a completed send; undefined while it is not (or never was) sent. */
   sentMessageIds(idempotencyKey: string): Promise<string[] | undefined>;
-  /** A connector's own durable state (offsets, cursors), as JSON-serializable values. */
   /** The key prefix of this data dir's queues on Redis: its own, so gateways sharing a Redis keep apart. */
   queuePrefix(): Promise<string>;
+  /** A connector's own durable state (offsets, cursors), as JSON-serializable values. */
   getConnectorState(connector: string, key: string): Promise<unknown>;
   setConnectorState(connector: string, key: string, value: unknown): Promise<void>;
   listConnectorState(connector: string, keyPrefix: string): Promise<Array<{ key: string; value: unknown; updatedAt: string }>>;
