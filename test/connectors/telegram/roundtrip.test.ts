@@ -122,6 +122,25 @@ describe('telegram connector: round trips through the whole gateway', () => {
     expect(env.fake.sentTo(update.message.chat.id)).toHaveLength(1);
   });
 
+  it('a restart during a 429 wait still waits out what is left of it', async () => {
+    env = await setup();
+    env.fake.failNext('sendMessage', 1, { error_code: 429, description: 'Too Many Requests: retry after 4', parameters: { retry_after: 4 } });
+    const update = dm('patience');
+    env.fake.push(update);
+    await env.h.until(() => env!.fake.callsOf('sendMessage').length === 1);
+    // The connector process ends during the wait and a new one takes the reply over.
+    await env.h.stopConnector();
+    await env.h.startConnector();
+    const [reply] = await env.replies(update.message.chat.id, 1, 15_000);
+    const [refused, ...rest] = env.fake.callsOf('sendMessage');
+    expect(refused!.status).toBe(429);
+    // Nothing reached Telegram for that chat before the 4 s were up.
+    for (const call of rest) expect(call.at - refused!.at).toBeGreaterThanOrEqual(3_900);
+    expect(reply!.visible).toBe('patience');
+    await sleep(500);
+    expect(env.fake.sentTo(update.message.chat.id)).toHaveLength(1);
+  });
+
   it('leaves a 5xx to the queue\'s retry schedule: no inner retry of its own (minutes of them) within each attempt', async () => {
     env = await setup();
     env.fake.failNext('sendMessage', 2, { error_code: 502, description: 'Bad Gateway' });
