@@ -1,6 +1,8 @@
+import { WebClientEvent } from '@slack/web-api';
 import { z } from 'zod';
 import type { Config } from '../../core/config.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, WebhookRequest, WebhookResponse } from '../../core/connector.js';
+import { PlatformWaits } from '../../core/platform-waits.js';
 import { PLATFORM_LIMITS } from '../../core/render/index.js';
 import { platformError, webClient } from './client.js';
 import { createWebhookHandler } from './http.js';
@@ -54,7 +56,12 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
   const signingSecret = cfg.signingSecret ? deps.resolve(cfg.signingSecret, field('signingSecret')) : undefined;
   const apiRoot = cfg.apiRoot ?? 'https://slack.com/api/';
   const client = webClient(botToken, apiRoot, deps.log);
+  const waits = new PlatformWaits(deps);
+  client.on(WebClientEvent.RATE_LIMITED, (seconds: number, request: { body?: { channel?: unknown } }) => {
+    if (typeof request.body?.channel === 'string') void waits.hold(request.body.channel, seconds);
+  });
   const send = createSend({
+    waits,
     client,
     limit: { max: Math.min(cfg.maxMessageChars ?? PLATFORM_LIMITS.slack.max, SLACK_HARD_LIMIT), unit: 'utf16' },
     channelIntervalMs: t.channelIntervalMs,

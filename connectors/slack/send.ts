@@ -3,6 +3,7 @@ import type { WebClient } from '@slack/web-api';
 import type { ConnectorDeps, ConnectorLog } from '../../core/connector.js';
 import { EditRefusedError, type SendReply } from '../../core/outbound.js';
 import { partProgress } from '../../core/part-progress.js';
+import type { PlatformWaits } from '../../core/platform-waits.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
 import { PERMANENT_ERRORS, platformError } from './client.js';
@@ -18,6 +19,8 @@ export interface SendOptions {
   name: string;
   store: ConnectorDeps['store'];
   log: ConnectorLog;
+  /** Retry-After per channel, kept across restarts (the Web API client waits out one it meets in memory only). */
+  waits?: PlatformWaits;
 }
 
 /** chat.update's answers for a message that can no longer be edited (deleted, or past the workspace's edit window). */
@@ -37,6 +40,7 @@ export function createSend(o: SendOptions): SendReply {
   const progress = partProgress(o.store, o.name);
 
   async function pace(channel: string, signal: AbortSignal): Promise<void> {
+    await o.waits?.wait(channel, signal);
     const wait = (lastPost.get(channel) ?? 0) + o.channelIntervalMs - Date.now();
     if (wait > 0) await sleep(wait, undefined, { signal });
   }

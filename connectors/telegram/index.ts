@@ -8,6 +8,7 @@ import { partProgress } from '../../core/part-progress.js';
 import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
 import { runChecks } from './check.js';
 import { describe, isBadToken } from './errors.js';
+import { PlatformWaits } from '../../core/platform-waits.js';
 import { floodWait } from './flood-wait.js';
 import { createInbound } from './inbound.js';
 import type { BotIdentity } from './parse.js';
@@ -85,7 +86,7 @@ export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: Tel
   const bot = new Bot(s.token, { client: { ...(s.apiRoot ? { apiRoot: s.apiRoot } : {}) } });
   // Order matters: the flood wait is innermost (it sees every 429 and waits out what a restart left of one),
   // auto-retry wraps the throttler, so a request retried after a 429 queues for its slot again.
-  bot.api.config.use(floodWait(deps));
+  bot.api.config.use(floodWait(new PlatformWaits(deps)));
   bot.api.config.use(throttleMessages(options.throttle));
   // Only 429s are waited out here; a 5xx fails the attempt and the queue's retry schedule decides (an inner retry
   // of its own, 3 s doubling, made each attempt last minutes and a dead letter take half an hour).

@@ -179,6 +179,19 @@ describe('slack connector, Socket Mode', () => {
     expect(post!.text).toBe('patience');
   });
 
+  it('a restart during a Retry-After wait still waits out what is left of it', async () => {
+    rig = await startSlack();
+    rig.fake.rateLimitNext(4);
+    rig.fake.push(dm('patience, again'));
+    const limited = await rig.harness.until(() => rig!.fake.calls.find((c) => c.method === 'chat.postMessage' && c.status === 429));
+    // The connector process ends during the wait and a new one takes the reply over.
+    await rig.harness.stopConnector();
+    await rig.harness.startConnector();
+    const [post] = await rig.waitPosts(DM, 1, 15_000);
+    for (const call of rig.fake.calls.filter((c) => c.method === 'chat.postMessage' && c.at > limited.at)) expect(call.at - limited.at).toBeGreaterThanOrEqual(3_900);
+    expect(post!.text).toBe('patience, again');
+  });
+
   it('answers a redelivered envelope once', async () => {
     rig = await startSlack();
     const id = rig.fake.push(dm('only once'));

@@ -1,0 +1,41 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConnectorDeps } from './connector.js';
+
+const PREFIX = 'wait:';
+
+/**
+ * A platform's "try again in N seconds" (a 429's Retry-After), per place (a chat, a channel), kept in connector
+ * state. SDKs wait it out in memory; a restart during the wait sent at once and met another 429, which platforms
+ * count against the bot. Whichever process was told, the next send to that place waits for what is left.
+ */
+export class PlatformWaits {
+  private readonly until = new Map<string, number>();
+  private readonly loaded: Promise<void>;
+
+  constructor(private readonly deps: Pick<ConnectorDeps, 'store' | 'name' | 'now' | 'log'>) {
+    this.loaded = deps.store.listConnectorState(deps.name, PREFIX).then(
+      (rows) => {
+        for (const { key, value } of rows) if (typeof value === 'number' && value > deps.now()) this.until.set(key.slice(PREFIX.length), value);
+      },
+      (error: Error) => deps.log.warn({ error: error.message }, 'could not read the waits the platform asked for'),
+    );
+  }
+
+  /** Waits until `place` may be sent to again. */
+  async wait(place: string, signal?: AbortSignal): Promise<void> {
+    await this.loaded;
+    const left = (this.until.get(place) ?? 0) - this.deps.now();
+    if (left > 0) await sleep(left, undefined, signal ? { signal } : {});
+  }
+
+  /** The platform asked for `seconds` of quiet at `place`. */
+  async hold(place: string, seconds: number): Promise<void> {
+    if (!(seconds > 0)) return;
+    const at = this.deps.now() + seconds * 1000;
+    this.until.set(place, at);
+    if (this.until.size > 10_000) this.until.delete(this.until.keys().next().value!);
+    await this.deps.store
+      .setConnectorState(this.deps.name, `${PREFIX}${place}`, at)
+      .catch((error: Error) => this.deps.log.warn({ error: error.message }, 'could not keep a wait the platform asked for'));
+  }
+}
