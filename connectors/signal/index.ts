@@ -5,6 +5,7 @@ import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '..
 import { dedupeKey, InvalidPayloadError, type ChannelEventInput } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { partProgress } from '../../core/part-progress.js';
+import { PlatformWaits } from '../../core/platform-waits.js';
 import { silentTurn } from '../../core/typing.js';
 import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
@@ -202,6 +203,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
 
   const send = createSend({
     call,
+    waits: new PlatformWaits(deps),
     progress: partProgress(deps.store, deps.name),
     log: deps.log,
     selfId: () => selfUuid ?? cfg.account ?? 'self',

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { PlatformWaits } from '../../core/platform-waits.js';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { Conversation, Reply } from '../../core/event.js';
 import type { PartProgress } from '../../core/part-progress.js';
@@ -41,7 +42,11 @@ export interface SendDeps {
   maxRateLimitWaits?: number;
   /** A rate limit longer than this is not waited out in-line: the queue retries later. */
   maxRateLimitWaitMs?: number;
+  /** Rate limits kept across restarts: Signal limits the account, so one wait holds every send. */
+  waits?: PlatformWaits;
 }
+
+const ACCOUNT_WIDE = 'account';
 
 /** signal-cli errors that retrying cannot fix: bad parameters, an unknown method, an untrusted identity (needs `trust`). */
 const PERMANENT = new Set([-32602, -32601, -32600, -4]);
@@ -89,6 +94,7 @@ export function createSend(deps: SendDeps) {
   async function sendPart(params: Record<string, unknown>, signal: AbortSignal): Promise<number> {
     for (let waits = 0; ; waits++) {
       signal.throwIfAborted();
+      await deps.waits?.wait(ACCOUNT_WIDE, signal);
       try {
         const result = (await deps.call('send', params, timeoutMs)) as { timestamp?: unknown } | null;
         if (typeof result?.timestamp !== 'number') throw new Error('signal-cli answered send without a timestamp');
@@ -100,6 +106,7 @@ export function createSend(deps: SendDeps) {
         const waitMs = (error.retryAfterSeconds ?? 2 ** (waits + 1)) * 1000;
         if (waits >= maxWaits || waitMs > maxWaitMs) throw error;
         deps.log.warn({ waitMs }, 'signal-cli rate limit: waiting before sending again');
+        if (error.retryAfterSeconds !== undefined) await deps.waits?.hold(ACCOUNT_WIDE, error.retryAfterSeconds);
         await sleep(waitMs, undefined, { signal });
       }
     }

@@ -122,6 +122,20 @@ describe('signal outbound', () => {
     expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(950);
     expect(daemon.sends.map((s) => s.message)).toEqual(['patience']);
   });
+
+  it('a restart during a -5 wait still waits out what is left of it', async () => {
+    const { daemon, h } = await signalGateway(cleanup, 'tcp');
+    await h.until(() => daemon.clients === 1);
+    daemon.failNextSend(rateLimit(4));
+    daemon.push(message('dm-text', { text: 'patience, again' }));
+    await h.until(() => daemon.calls.some((c) => c.method === 'send'));
+    await h.stopConnector();
+    await h.startConnector();
+    await h.until(() => daemon.sends.length === 1, 15_000);
+    const [limited, ...later] = daemon.calls.filter((c) => c.method === 'send');
+    for (const call of later) expect(call.at - limited!.at).toBeGreaterThanOrEqual(3_900);
+    expect(daemon.sends.map((s) => s.message)).toEqual(['patience, again']);
+  });
 });
 
 describe('signal delivery exactly once', () => {
