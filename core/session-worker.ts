@@ -9,6 +9,9 @@ import { talk, type TalkDeps } from './talk.js';
 
 export const INBOUND_QUEUE = 'inbound';
 
+/** How often a running turn looks whether it was given up meanwhile (one primary-key read). */
+const GIVEN_UP_CHECK_MS = 1_000;
+
 export interface WorkerDeps extends Omit<TalkDeps, 'drafts'> {
   store: TalkDeps['store'] & Pick<Store, 'handledTurn' | 'turnCommit' | 'appendAudit'>;
   /** Streamed replies, for events whose connector shows them growing (`streamEdits`). */
@@ -101,7 +104,11 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
 
     const stream = `${event.id}:stream`;
     const drafts = draftsFor(deps, event, stream);
-    const result = await talk(drafts ? { ...deps, drafts } : deps, event);
+    // A surface gives a turn up when its caller goes away (it marks the turn handled): the backend call then stops,
+    // instead of running (and costing) for nobody, and the turn commits as discarded with that call audited.
+    const given = new AbortController();
+    const watch = setInterval(() => void deps.store.handledTurn(key).then((t) => t && given.abort(), () => undefined), GIVEN_UP_CHECK_MS);
+    const result = await talk(drafts ? { ...deps, drafts } : deps, event, given.signal).finally(() => clearInterval(watch));
     // Whatever ends a streamed turn, reply or notice, replaces its drafts.
     const streamed = drafts ? { stream } : {};
     const replies: QueuedReply[] = [];

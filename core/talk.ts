@@ -42,6 +42,8 @@ const FALLBACK_CONSENT_MS = 10 * 60 * 1000;
 
 export const UNAVAILABLE_NOTICE = 'Sorry, the assistant is unavailable right now. Please try again later.';
 
+const NOTHING_FOR_FALLBACK = 'Nothing is waiting for /fallback: it answers a message the assistant could not, after it asked.';
+
 export interface TalkResult {
   reply?: { text: string; format: 'plain' | 'markdown' };
   /** The notice for the sender when a plug halted with one. */
@@ -63,8 +65,9 @@ export interface TalkResult {
  * One turn of conversation as a pure workflow over injected dependencies: inbound plugs, session, request plugs,
  * backend (with fallbacks), response and outbound plugs. It writes nothing: the caller commits the result
  * atomically with the event's dedupe mark. Access is decided before the session or history is even touched.
+ * `signal` is aborted when the turn is given up (its caller went away): the backend call in flight stops.
  */
-export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkResult> {
+export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSignal): Promise<TalkResult> {
   const assistant = await deps.assistantFor(event);
   const audit: AuditInput[] = [];
   if (event.edited) {
@@ -106,13 +109,19 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
   }
 
   const { session } = await deps.store.ensureSession(event, deps.workspaceFor?.(event));
-  // `/fallback` answers an earlier question: the waiting message is answered by the fallbacks, primary skipped.
-  const consented = ctx.text.trim().toLowerCase() === '/fallback' ? await deps.store.takePendingFallback?.(session.id, deps.now()) : undefined;
-  if (consented !== undefined) ctx = { ...ctx, text: consented };
+  // `/fallback` answers an earlier question, by the fallbacks, primary skipped: on a stateless surface the request's
+  // own last question before it (nothing is kept between requests), elsewhere the message waiting in the session.
   // From the context the plugs left (the redact plug masks a stateless surface's earlier messages too).
-  const history = ctx.event.context
-    ? ctx.event.context
-    : (await deps.store.history(session.id, deps.historyLimit ?? 50)).map((h) => ({ role: h.role, content: h.text }));
+  let context = ctx.event.context;
+  let consented: string | undefined;
+  if (ctx.text.trim().toLowerCase() === '/fallback') {
+    const asked = context?.findLastIndex((m) => m.role === 'user') ?? -1;
+    if (context && asked >= 0) [consented, context] = [context[asked]!.content, context.slice(0, asked)];
+    else if (!context) consented = await deps.store.takePendingFallback?.(session.id, deps.now());
+    if (consented === undefined) return { ...stopped(ctx), notice: NOTHING_FOR_FALLBACK, haltedBy: 'commands' };
+    ctx = { ...ctx, text: consented };
+  }
+  const history = context ?? (await deps.store.history(session.id, deps.historyLimit ?? 50)).map((h) => ({ role: h.role, content: h.text }));
   const messages: BackendMessage[] = [
     { role: 'system', content: assistant.config.systemPrompt },
     ...history,
@@ -138,7 +147,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
     : { backends: assistant.backends, config: assistant.config };
   // The drafts end before the final reply is queued, so it lands behind them and replaces what they showed.
   const outcome = await callChain(
-    { ...chain, messages: ctx.messages, eventId: event.id, audit, ...(workdir ? { workdir } : {}) },
+    { ...chain, messages: ctx.messages, eventId: event.id, audit, ...(workdir ? { workdir } : {}), ...(signal ? { signal } : {}) },
     {
       now: deps.now,
       onDelta: (text: string, format: 'plain' | 'markdown') => {
@@ -153,8 +162,8 @@ export async function talk(deps: TalkDeps, event: ChannelEvent): Promise<TalkRes
     },
   ).finally(() => drafts?.close());
   if (outcome.kind === 'ask') {
-    // The message waits (10 minutes) in its session for the user's `/fallback`.
-    await deps.store.setPendingFallback?.(session.id, ctx.text, deps.now() + FALLBACK_CONSENT_MS);
+    // The message waits (10 minutes) in its session for the user's `/fallback`; a stateless request sends it again.
+    if (!ctx.event.context) await deps.store.setPendingFallback?.(session.id, ctx.text, deps.now() + FALLBACK_CONSENT_MS);
     const next = outcome.next.model ?? outcome.next.name;
     return { ...stopped(ctx), notice: `The assistant's usual model is unavailable right now. Reply /fallback to let ${next} answer instead.` };
   }

@@ -34,6 +34,8 @@ export interface ChainInput {
   workdir?: string;
   eventId: string;
   audit: AuditInput[];
+  /** Aborted when the turn is given up (its caller went away): the call in flight stops, and no fallback follows. */
+  signal?: AbortSignal;
 }
 
 /** What one answered turn cost, for budgets. */
@@ -63,6 +65,7 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
   let streamed = false;
   for (const [i, backend] of backends.entries()) {
     if (i < from) continue;
+    if (input.signal?.aborted) return { kind: 'failed' };
     if (i > from && config.fallback === 'ask') {
       audit.push({ kind: 'backend.fallback_ask', actor: `backend:${backends[0]!.name}`, subject: eventId, data: { next: backend.name } });
       return { kind: 'ask', next: backend };
@@ -101,7 +104,7 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
     try {
       const request: BackendRequest = {
         messages,
-        signal: AbortSignal.timeout(ATTEMPT_LIMIT_MS),
+        signal: input.signal ? AbortSignal.any([AbortSignal.timeout(ATTEMPT_LIMIT_MS), input.signal]) : AbortSignal.timeout(ATTEMPT_LIMIT_MS),
         ...(i === 0 && config.model ? { model: config.model } : {}),
         ...(input.workdir ? { workdir: input.workdir } : {}),
       };
@@ -128,7 +131,8 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
       return { kind: 'ok', text, format: backend.format, backend, model, fallback: i > 0, usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd: cost ?? 0 } };
     } catch (error) {
       const e = error as { name?: unknown; status?: unknown };
-      const unavailable = error instanceof BackendUnavailableError ? error : undefined;
+      const cancelled = input.signal?.aborted === true;
+      const unavailable = error instanceof BackendUnavailableError && !cancelled ? error : undefined;
       audit.push(
         entry({
           ok: false,
@@ -137,6 +141,7 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
           ...(typeof e?.status === 'number' ? { status: e.status } : {}),
           ...(unavailable?.retryAfterMs !== undefined ? { retryAfterMs: unavailable.retryAfterMs } : {}),
           ...(error instanceof ToolDeniedError ? { tool: error.tool.slice(0, 100) } : {}),
+          ...(cancelled ? { cancelled: true } : {}),
         }),
       );
       if (error instanceof ToolDeniedError) return { kind: 'denied', tool: error.tool };

@@ -166,8 +166,9 @@ export function openaiRoutes(deps: {
       return reject(c, 429, `This key already has ${MAX_TURNS_PER_KEY} requests running; send more once one has finished.`, 'rate_limit_exceeded', 'rate_limit_exceeded');
     }
     running.set(key.id, inFlight + 1);
+    // A caller that closes its connection gives its turn up: its slot is free at once, and the backend call stops.
     const asked = deps.turns
-      .ask(input, undefined, body.stream ? (text) => (drafts.push(text), wake()) : undefined)
+      .ask(input, undefined, body.stream ? (text) => (drafts.push(text), wake()) : undefined, c.req.raw.signal)
       .then((outcome) => ({ outcome }), (error: unknown) => ({ error: error as Error }))
       .finally(() => (running.get(key.id)! > 1 ? running.set(key.id, running.get(key.id)! - 1) : running.delete(key.id)));
     const early = await Promise.race([asked, firstDraft.then(() => undefined)]);
@@ -183,6 +184,8 @@ export function openaiRoutes(deps: {
     const { outcome } = early;
     if (outcome.kind === 'timeout') return oaiError(c, 503, 'The assistant did not answer in time.', 'server_error');
     if (outcome.kind === 'stopped') return oaiError(c, 503, STOPPED_TEXT, 'server_error');
+    // Nobody reads this: the caller went away.
+    if (outcome.kind === 'gone') return oaiError(c, 503, 'The request was given up.', 'server_error');
     if (outcome.kind === 'silent') return oaiError(c, 400, 'The request was refused by policy.', 'invalid_request_error', 'content_policy_violation');
     // A chat command's answer (`/help`) is an answer, not a refusal.
     const notice = outcome.replies.find((r) => r.kind === 'notice' && r.haltedBy !== 'commands');

@@ -6,8 +6,8 @@ import { newEventId } from '../../core/ids.js';
 import type { Consumer, QueueDriver } from '../../core/queue.js';
 import type { Store } from '../../core/store.js';
 
-/** `stopped`: the gateway shut down before the turn was answered. */
-export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silent' } | { kind: 'timeout' } | { kind: 'stopped' };
+/** `stopped`: the gateway shut down before the turn was answered; `gone`: the caller went away first. */
+export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silent' } | { kind: 'timeout' } | { kind: 'stopped' } | { kind: 'gone' };
 
 /** What a caller whose turn was cut short by shutdown is told, on every surface. */
 export const STOPPED_TEXT = 'The gateway is shutting down; please try again in a moment.';
@@ -58,11 +58,15 @@ export class TurnClient {
     );
   }
 
-  /** `onDraft` is told the reply so far while it is written, where the worker streams this surface's replies. */
+  /**
+   * `onDraft` is told the reply so far while it is written, where the worker streams this surface's replies.
+   * `caller` aborts when the caller goes away (a closed connection): the turn is given up at once.
+   */
   async ask(
     input: Omit<ChannelEventInput, 'v' | 'id' | 'platform' | 'account' | 'platformMessageId' | 'receivedAt'>,
     timeoutMs = 300_000,
     onDraft?: (text: string) => void,
+    caller?: AbortSignal,
   ): Promise<TurnOutcome> {
     const id = newEventId();
     this.waiting.set(id, []);
@@ -83,7 +87,9 @@ export class TurnClient {
         return undefined;
       };
       const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline && !this.stopped) {
+      const gone = () => this.wake.get(id)?.();
+      caller?.addEventListener('abort', gone, { once: true });
+      while (Date.now() < deadline && !this.stopped && !caller?.aborted) {
         const outcome = await answered();
         if (outcome) return outcome;
         await new Promise<void>((resolve) => {
@@ -91,7 +97,8 @@ export class TurnClient {
           void sleep(100).then(resolve);
         });
       }
-      const kind = this.stopped ? 'stopped' : 'timeout';
+      caller?.removeEventListener('abort', gone);
+      const kind = this.stopped ? 'stopped' : caller?.aborted ? 'gone' : 'timeout';
       // The caller is answered now (503, a timeout): the turn must not run later, after a restart, for nobody. If it
       // committed first, its answer may be here already.
       const entry = { kind: 'turn.abandoned', actor: `surface:${this.platform}`, subject: id, data: { why: kind } };

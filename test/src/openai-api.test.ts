@@ -7,6 +7,7 @@ import { startOpenAIFake } from '../fakes/openai-server.js';
 import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const tmp = tempDir('mc-api-');
 let port = 0;
@@ -153,6 +154,31 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect((await client(await newKey()).chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'other' }] })).choices[0]!.message.content).toBe('other');
     await Promise.all(four);
     expect((await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'after' }] })).choices[0]!.message.content).toBe('after');
+  });
+
+  it('gives a request up when its caller goes away: the slot is free at once, the backend call stops and is audited', async () => {
+    const key = await newKey();
+    const ai = client(key);
+    for (let i = 0; i < 4; i++) gpt.script({ kind: 'stall', deltas: ['never '] });
+    const stop = new AbortController();
+    const four = Array.from({ length: 4 }, () => ai.chat.completions.create({ model: 'writer', stream: true, messages: [{ role: 'user', content: 'stalls' }] }, { signal: stop.signal }).then(async (s) => {
+      for await (const chunk of s) void chunk;
+    }).catch(() => 'aborted'));
+    await sleep(1_000);
+    stop.abort();
+    // (The client ends an aborted stream quietly or with an error, by version: either way it stops reading.)
+    await Promise.all(four);
+    await sleep(300);
+    // Not held for the backend's timeout (minutes): the next request runs.
+    expect((await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: 'free again' }] })).choices[0]!.message.content).toBe('free again');
+    // The worker stopped the four backend calls, audited them, and discarded their turns.
+    const tail = async () => (await cli('audit', 'tail', '-n', '300')).stdout.split('\n');
+    const lines = await until(async () => {
+      const l = await tail();
+      return l.filter((x) => x.includes('turn.discarded')).length >= 4 ? l : undefined;
+    }, 15_000);
+    expect(lines.filter((l) => l.includes('turn.abandoned') && l.includes('"why":"gone"'))).toHaveLength(4);
+    expect(lines.filter((l) => l.includes('backend.call') && l.includes('"cancelled":true'))).toHaveLength(4);
   });
 
   it('cannot take streamed text back: a fallback that starts over follows as a new paragraph', async () => {

@@ -144,7 +144,8 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
 }
 
 /** Why a web chat message got no reply, in the words the page shows. */
-function unanswered(kind: 'silent' | 'timeout' | 'stopped'): string {
+function unanswered(kind: Exclude<TurnOutcome['kind'], 'replies'>): string {
   if (kind === 'silent') return 'The message was refused by policy.';
+  if (kind === 'gone') return 'The message was given up before its reply.';
   return kind === 'stopped' ? STOPPED_TEXT : 'The assistant did not answer in time.';
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBackend } from '../../../core/backends/index.js';
 import { parseConfig } from '../../../core/config.js';
-import { parseChannelEvent } from '../../../core/event.js';
+import { parseChannelEvent, type ChannelEventInput } from '../../../core/event.js';
 import { buildPipelines } from '../../../core/plug.js';
 import { talk, UNAVAILABLE_NOTICE, type RuntimeAssistant, type TalkDeps } from '../../../core/talk.js';
 import { startAnthropicFake } from '../../fakes/anthropic-server.js';
@@ -47,8 +47,8 @@ function setup(assistant: Record<string, unknown>, deps: Partial<TalkDeps> = {})
     backends: [a.backend].flat().map((b) => createBackend(b, config, resolverOf({ 'env:OAI': 'sk-o', 'secret:ANT': 'sk-a' }))),
   };
   const store = { ensureSession: async () => ({ channel: {} as never, session: { id: 1, channelId: 1, workspaceId: 'default', scope: 'dm:1' } }), history: async () => [] };
-  return (text = 'what is the secret plan?') =>
-    talk({ store, assistantFor: () => runtime, now: Date.now, dataDir: tmp.dir, ...deps }, parseChannelEvent(makeEvent({ text })));
+  return (text = 'what is the secret plan?', over: Partial<ChannelEventInput> = {}) =>
+    talk({ store, assistantFor: () => runtime, now: Date.now, dataDir: tmp.dir, ...deps }, parseChannelEvent(makeEvent({ text, ...over })));
 }
 const calls = (audit: Array<{ kind: string; data?: unknown }>) => audit.filter((e) => e.kind === 'backend.call').map((e) => e.data as Record<string, unknown>);
 
@@ -128,9 +128,36 @@ describe('fallback chain through talk', () => {
     expect(consent.history[0]).toEqual({ role: 'user', text: 'the waiting question' });
     expect(gpt.chatRequests()).toHaveLength(1);
     expect(claude.messageRequests().at(-1)?.body.messages.at(-1)).toMatchObject({ role: 'user', content: 'the waiting question' });
-    // Nothing waits any more: a second /fallback is an ordinary message for the primary.
-    gpt.script({ kind: 'stream', deltas: ['primary again'] });
-    expect((await ask('/fallback')).reply?.text).toBe('primary again');
+    // Nothing waits any more: a second /fallback says so, and goes to no backend as a prompt.
+    const again = await ask('/fallback');
+    expect([again.reply, again.notice]).toEqual([undefined, expect.stringMatching(/^Nothing is waiting for \/fallback/)]);
+    expect(gpt.chatRequests()).toHaveLength(1);
+  });
+
+  it('on a stateless surface /fallback answers the question in its own request, never one kept from another', async () => {
+    const pending = new Map<number, string>();
+    const store = {
+      ensureSession: async () => ({ channel: {} as never, session: { id: 1, channelId: 1, workspaceId: 'default', scope: 'dm:1' } }),
+      history: async () => [],
+      setPendingFallback: async (id: number, text: string) => void pending.set(id, text),
+      takePendingFallback: async (id: number) => pending.get(id),
+    };
+    const ask = setup({ fallback: 'ask' }, { store });
+    const talkWith = (text: string, context: Array<{ role: 'user' | 'assistant'; content: string }>) => ask(text, { context });
+    gpt.script({ kind: 'status', status: 503 });
+    expect((await talkWith('client A private question', [])).notice).toMatch(/Reply \/fallback/);
+    // Kept nowhere: a bare /fallback from another request has nothing to answer.
+    expect(pending.size).toBe(0);
+    expect((await talkWith('/fallback', [])).notice).toMatch(/^Nothing is waiting for \/fallback/);
+    // The documented follow-up carries its question: the fallback sees it once, after what came before it.
+    const notice = "The assistant's usual model is unavailable right now. Reply /fallback to let claude-fake answer instead.";
+    const consent = await talkWith('/fallback', [{ role: 'user', content: 'earlier' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'the real question' }, { role: 'assistant', content: notice }]);
+    expect(consent.reply?.text).toMatch(/— answered by claude-fake \(fallback\)$/);
+    expect(claude.messageRequests().at(-1)?.body.messages).toEqual([
+      { role: 'user', content: 'earlier' },
+      { role: 'assistant', content: 'ok' },
+      { role: 'user', content: 'the real question' },
+    ]);
   });
 
   it('streams through onDelta, restarting when a fallback takes over mid-reply', async () => {
