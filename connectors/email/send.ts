@@ -63,10 +63,15 @@ function threadHeaders(parentId: string, parentReferences: string[]): { inReplyT
   return { ...(isStandInId(parentId) ? {} : { inReplyTo: parentId }), ...(references.length > 0 ? { references } : {}) };
 }
 
-/** 5xx is permanent (a refused recipient, a rejected message, bad credentials): retrying the same job cannot help. */
+/**
+ * 5xx is permanent (a refused recipient, a rejected message, bad credentials): retrying the same job cannot help.
+ * A 4xx is not, at RCPT TO too: greylisting servers answer 451 to every first-time sender. An envelope nodemailer
+ * refuses itself (no server code: no recipient at all) stays refused.
+ */
 function isPermanent(error: unknown): boolean {
   const e = error as { responseCode?: unknown; code?: unknown };
-  return (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) || e.code === 'EENVELOPE';
+  if (typeof e.responseCode === 'number') return e.responseCode >= 500 && e.responseCode < 600;
+  return e.code === 'EENVELOPE';
 }
 
 /**

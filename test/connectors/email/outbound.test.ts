@@ -10,7 +10,7 @@ import { noSealedState } from '../../../core/sealed-state.js';
 import { NO_ACCESS_CHANGES } from '../../helpers/connector-harness.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
 
-const servers = useMailServers({ afterEach: (smtp) => (servers.smtp.failNext(0), servers.smtp.delayData(0)) });
+const servers = useMailServers({ afterEach: (smtp) => (servers.smtp.failNext(0), servers.smtp.failRcpt(0), servers.smtp.delayData(0)) });
 const harness = servers.harness;
 
 describe('email outbound', () => {
@@ -27,6 +27,21 @@ describe('email outbound', () => {
     expect(attempts[1]!.messageId).toBe(header(reply, 'message-id'));
     expect(header(reply, 'subject')).toBe('Re: quarterly numbers');
     expect(header(reply, 'in-reply-to')).toBe(original.messageId);
+  });
+
+  it('a recipient refused for now (451 at RCPT TO: greylisting) is tried again; one refused for good (550) is not', async () => {
+    const h = await harness();
+    servers.smtp.failRcpt(1, 451);
+    await h.account.append(mail({ from: 'ivan@example.com', to: h.account.user, subject: 'greylisted', body: 'hello' }).raw);
+    const reply = await h.nextReply('ivan@example.com');
+    expect(header(reply, 'subject')).toBe('Re: greylisted');
+    expect(servers.smtp.rcpts.filter((r) => r === 'ivan@example.com')).toHaveLength(2);
+    servers.smtp.failRcpt(1, 550, 'No such user here');
+    await h.account.append(mail({ from: 'judy@example.com', to: h.account.user, subject: 'gone', body: 'hello' }).raw);
+    await h.until(() => servers.smtp.rcpts.includes('judy@example.com'));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(servers.smtp.rcpts.filter((r) => r === 'judy@example.com')).toHaveLength(1);
+    expect(h.sent('judy@example.com')).toHaveLength(0);
   });
 
   it('a reply goes to Reply-To rather than From, never to the assistant itself', async () => {

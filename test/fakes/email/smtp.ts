@@ -22,6 +22,8 @@ export async function startSmtpFake(options: { user?: string; password?: string 
   const captured: CapturedMail[] = [];
   const attempts: string[] = [];
   let failures: Array<{ code: number; message: string }> = [];
+  let rcptFailures: Array<{ code: number; message: string }> = [];
+  const rcpts: string[] = [];
   let dataDelayMs = 0;
   const server = new SMTPServer({
     secure: false,
@@ -33,6 +35,11 @@ export async function startSmtpFake(options: { user?: string; password?: string 
     onAuth(auth, _session, callback) {
       if (auth.username === user && auth.password === password) callback(null, { user: auth.username });
       else callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+    },
+    onRcptTo(address, _session, callback) {
+      rcpts.push(address.address);
+      const failure = rcptFailures.shift();
+      callback(failure ? Object.assign(new Error(failure.message), { responseCode: failure.code }) : undefined);
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -66,9 +73,15 @@ export async function startSmtpFake(options: { user?: string; password?: string 
     password,
     captured,
     attempts,
+    /** Every RCPT TO address asked for, accepted or not. */
+    rcpts,
     /** The next `count` DATA commands are answered with `code` (e.g. 451 temporary, 550 permanent). */
     failNext(count: number, code = 451, message = 'Temporary failure, try again') {
       failures = Array.from({ length: count }, () => ({ code, message }));
+    },
+    /** The next `count` RCPT TO commands are answered with `code` (451: greylisting, 550: no such user). */
+    failRcpt(count: number, code = 451, message = 'Greylisted, please try again later') {
+      rcptFailures = Array.from({ length: count }, () => ({ code, message }));
     },
     /** Holds the 250 after DATA this long: a send in flight that shutdown must wait for. */
     delayData(ms: number) {
