@@ -74,7 +74,7 @@ export function createEmailConnector(deps: ConnectorDeps<EmailConfig>, tuning: {
       });
     const lookups = { message: (id: string) => guard(state.message(id)), bySubject: (s: string, b: string) => guard(state.bySubject(s, b)) };
     try {
-      outcome = await parseMail(m.source, { address, assistant: deps.config.assistant, now: deps.now, state: lookups });
+      outcome = await parseMail(m.source, { address, assistant: deps.config.assistant, now: deps.now, state: lookups, arrivedAt: m.arrivedAt });
     } catch (error) {
       if (storeFailed) throw error;
       // A bug or a pathological message must not hold up the mailbox: audited, flagged \Seen, never retried.

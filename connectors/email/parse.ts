@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import { inboundText, type ChannelEventInput } from '../../core/event.js';
+import { inboundText, sentAt, type ChannelEventInput } from '../../core/event.js';
 import type { EmailState, MessageRecord } from './state.js';
 import { baseSubject, isReplySubject, visibleText } from './text.js';
 
@@ -22,6 +22,11 @@ export interface ParseContext {
   assistant?: string | undefined;
   now(): number;
   state: Pick<EmailState, 'message' | 'bySubject'>;
+  /**
+   * When the receiving server took the message in (IMAP INTERNALDATE), for the rate limit: never the Date header,
+   * which the sender writes and could date back to slip past the limit.
+   */
+  arrivedAt?: Date | undefined;
 }
 
 /** Ends the id a message without a Message-ID is known by here: kept for threading, never sent out as its id. */
@@ -159,6 +164,7 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
     ...(ctx.assistant ? { assistant: ctx.assistant } : {}),
     platformMessageId: messageId,
     receivedAt: new Date(ctx.now()).toISOString(),
+    ...sentAt(ctx.arrivedAt?.getTime()),
   };
   // A reply's References are this message's References plus its id (the design's rule, taken to the letter: a message
   // with In-Reply-To but no References does not lend its In-Reply-To, as RFC 5322 would have it).

@@ -18,6 +18,8 @@ export interface UnseenMessage {
   uid: number;
   size: number;
   source?: Buffer;
+  /** When the server took the message in (IMAP INTERNALDATE): a backlog is judged at the pace it arrived. */
+  arrivedAt?: Date;
 }
 
 export interface WatchOptions {
@@ -196,11 +198,12 @@ export class MailboxWatcher {
       const uids = found.filter((u) => u > lastUid).sort((a, b) => a - b);
       for (const uid of uids) {
         if (this.stopped) break;
-        const meta = await c.fetchOne(String(uid), { uid: true, flags: true, size: true }, { uid: true });
+        const meta = await c.fetchOne(String(uid), { uid: true, flags: true, size: true, internalDate: true }, { uid: true });
         if (meta && !meta.flags?.has('\\Seen')) {
           const size = meta.size ?? 0;
           const full = size <= this.o.maxSourceBytes ? await c.fetchOne(String(uid), { source: true }, { uid: true }) : undefined;
-          await this.o.onMessage({ uid, size, ...(full && full.source ? { source: full.source } : {}) });
+          const arrivedAt = meta.internalDate instanceof Date ? { arrivedAt: meta.internalDate } : {};
+          await this.o.onMessage({ uid, size, ...arrivedAt, ...(full && full.source ? { source: full.source } : {}) });
           await c.messageFlagsAdd(String(uid), ['\\Seen'], { uid: true });
         }
         await this.o.cursor.set({ uidValidity, lastUid: uid });

@@ -59,6 +59,20 @@ describe('email inbound: what is answered, what is not, and when', () => {
     expect(h.sent('erin@example.com')).toHaveLength(1);
   });
 
+  it('judges a backlog at the pace the server took it in: 25 mails from one sender over 3 hours are all answered', async () => {
+    const h = await harness();
+    await h.stopConnector();
+    const start = Date.now() - 3 * 3600_000;
+    for (let i = 0; i < 25; i++) {
+      const at = new Date(start + i * 7 * 60_000);
+      await h.account.append(mail({ from: 'frank@example.com', to: h.account.user, subject: `note ${i}`, body: `note ${i}`, date: at }).raw, [], at);
+    }
+    await h.startConnector();
+    // The default limit is 20 a minute per sender: read at once and counted at read time, the last five were refused.
+    await h.nextReply('frank@example.com', 25, 30_000);
+    expect(h.sent('frank@example.com').map((m) => header(m, 'subject'))).toEqual(Array.from({ length: 25 }, (_, i) => `Re: note ${i}`));
+  }, 45_000);
+
   it('survives malformed mail: no Message-ID is answered, an oversized body gets a notice, binary junk is rejected, all flagged', async () => {
     const h = await harness();
     const noId = mail({ from: 'frank@example.com', to: h.account.user, subject: 'no id', body: 'anyone?', messageId: null });

@@ -17,7 +17,8 @@ export interface MailAccount {
   user: string;
   password: string;
   /** Appends a raw message to INBOX (unseen unless `flags` say otherwise); resolves with its UID. */
-  append(raw: string | Buffer, flags?: string[]): Promise<number>;
+  /** `arrived`: the INTERNALDATE the server keeps, as if the mail had been delivered then. */
+  append(raw: string | Buffer, flags?: string[], arrived?: Date): Promise<number>;
   /** The flags of a message in INBOX by UID. */
   flags(uid: number): Promise<Set<string>>;
   /** UIDs of every message in INBOX (proves nothing was moved or expunged). */
@@ -178,9 +179,9 @@ export async function startDovecot(options: { user?: string; password?: string; 
     return {
       user,
       password,
-      append: (raw, flags = []) =>
+      append: (raw, flags = [], arrived) =>
         withClient(async (c) => {
-          const r = await c.append('INBOX', raw, flags);
+          const r = await c.append('INBOX', raw, flags, arrived);
           if (!r || !r.uid) throw new Error('APPEND returned no UID');
           return r.uid;
         }),
