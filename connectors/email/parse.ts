@@ -102,7 +102,12 @@ function attachmentsOf(mail: ParsedMail): NonNullable<ChannelEventInput['attachm
     });
 }
 
-async function threadRoot(ctx: ParseContext, messageId: string, inReplyTo: string | undefined, references: string[], sender: string, subject: string) {
+/**
+ * `bySubject`: whether a "Re:" subject alone may join the sender's thread of that subject. Not when the reply would
+ * go elsewhere (Reply-To): From is easily forged, and a subject easily guessed, so a stranger could have a thread's
+ * history answered to an address of their own. Joining by References or In-Reply-To needs an id nobody can guess.
+ */
+async function threadRoot(ctx: ParseContext, messageId: string, inReplyTo: string | undefined, references: string[], sender: string, subject: string, bySubject: boolean) {
   // Nearest known ancestor first; the message itself first of all, so a redelivery keeps its thread.
   for (const id of [messageId, inReplyTo, ...[...references].reverse()]) {
     if (!id) continue;
@@ -111,9 +116,9 @@ async function threadRoot(ctx: ParseContext, messageId: string, inReplyTo: strin
   }
   if (references[0]) return references[0];
   if (inReplyTo) return inReplyTo;
-  if (isReplySubject(subject) && baseSubject(subject)) {
-    const bySubject = await ctx.state.bySubject(sender, baseSubject(subject));
-    if (bySubject) return bySubject;
+  if (bySubject && isReplySubject(subject) && baseSubject(subject)) {
+    const known = await ctx.state.bySubject(sender, baseSubject(subject));
+    if (known) return known;
   }
   return messageId;
 }
@@ -140,16 +145,16 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
   const inReplyTo = ids(mail.inReplyTo)[0];
   const references = trimReferences(ids(mail.references).filter((r) => r !== messageId));
   const subject = (mail.subject ?? '').replace(/[\r\n]+/g, ' ').slice(0, 998).toWellFormed();
-  const root = await threadRoot(ctx, messageId, inReplyTo, references, from, subject);
+  // Every mailbox Reply-To names (RFC 5322 §3.6.3), but never the assistant itself, whatever Reply-To says.
+  const replyTo = addresses(mail.replyTo).filter((a) => a.address !== ctx.address);
+  const to = replyTo.length > 0 ? replyTo.map((a) => a.address).join(', ') : from;
+  const root = await threadRoot(ctx, messageId, inReplyTo, references, from, subject, to === from);
   const body = visibleText((mail.text ?? '').toWellFormed());
   // The body is what was said; a new thread with none asks its question in the subject.
   const text = body || (root === messageId ? subject.trim() : '');
   const attachments = attachmentsOf(mail);
   if (!text && attachments.length === 0) return { kind: 'ignored', reason: 'empty', messageId, from };
 
-  // Every mailbox Reply-To names (RFC 5322 §3.6.3), but never the assistant itself, whatever Reply-To says.
-  const replyTo = addresses(mail.replyTo).filter((a) => a.address !== ctx.address);
-  const to = replyTo.length > 0 ? replyTo.map((a) => a.address).join(', ') : from;
   const parent = inReplyTo ? await ctx.state.message(inReplyTo) : undefined;
   const event: ChannelEventInput = {
     v: 1,

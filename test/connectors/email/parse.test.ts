@@ -158,6 +158,9 @@ describe('email parse: threads', () => {
     expect(await receive(other.raw, c)).toMatchObject({ root: other.messageId });
     const plain = mail({ from: 'ada@example.com', to: ME, subject: 'Budget' });
     expect(await receive(plain.raw, c)).toMatchObject({ root: plain.messageId });
+    // A forged From with a guessed subject must not have ada's thread answered elsewhere: a Reply-To starts anew.
+    const redirected = mail({ from: 'ada@example.com', to: ME, subject: 'Re: Budget', headers: { 'Reply-To': 'mallory@evil.example' } });
+    expect(await receive(redirected.raw, c)).toMatchObject({ root: redirected.messageId });
   });
 
   it('a redelivered message keeps its thread, whatever was learnt since', async () => {
