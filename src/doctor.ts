@@ -103,7 +103,9 @@ export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStor
     switch (state) {
       case 'running':
       case 'starting':
-        return [{ ok: true, what, detail: `${state} under the gateway (pid ${supervisor})${restarts ? `, restarted ${restarts} times recently${why}` : ''}` }];
+        // Restarted more than once without staying up a minute: crash-looping, even if it runs this moment.
+        if (restarts >= 2) return [{ ok: false, what, detail: `crash-looping: restarted ${restarts} times without staying up${why}` }];
+        return [{ ok: true, what, detail: `${state} under the gateway (pid ${supervisor})${restarts ? `, restarted once recently${why}` : ''}` }];
       case 'restarting':
         return [{ ok: false, what, detail: `crashed and is being restarted (${restarts} restarts recently)${why}` }];
       case 'failed':

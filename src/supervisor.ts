@@ -64,6 +64,8 @@ interface Managed {
   restarts: number[];
   /** Restarts since the child last stayed up for `withinMs`, for doctor. */
   unsteady: number;
+  /** How it last ended, kept on record until it stays up. */
+  lastExit?: string;
   /** Failed: crashing too often, so each new try comes after `coolDownMs`, and it stays failed until it stays up. */
   failing?: boolean;
   timer?: NodeJS.Timeout;
@@ -182,6 +184,7 @@ export class Supervisor {
           if (m.child !== child) return;
           m.failing = false;
           m.unsteady = 0;
+          m.lastExit = undefined;
           m.state = 'running';
           this.record(m);
         }, this.policy.withinMs);
@@ -233,7 +236,8 @@ export class Supervisor {
     const delay = m.failing ? this.policy.coolDownMs : Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** m.restarts.length);
     if (!m.failing) m.restarts.push(now);
     m.state = m.failing ? 'failed' : 'restarting';
-    this.record(m, exit);
+    m.lastExit = exit;
+    this.record(m);
     m.timer = setTimeout(() => {
       if (this.stopping) return;
       m.unsteady++;
@@ -243,7 +247,7 @@ export class Supervisor {
   }
 
   /** Keeps the child's state where `doctor` (another process) can read it while this gateway runs. */
-  private record(m: Managed, reason?: string): void {
+  private record(m: Managed, reason = m.lastExit): void {
     const retry = m.state === 'failed' && m.failing ? { retryEveryMs: this.policy.coolDownMs } : {};
     const value: ChildRecord = { state: m.state, supervisor: process.pid, restarts: m.unsteady, ...(reason ? { reason } : {}), ...retry };
     this.store
