@@ -32,6 +32,12 @@ export interface Connector {
 export interface ConnectorIO {
   /** Validates and durably enqueues; throws InvalidPayloadError (after enqueuing the valid ones) for bad events. */
   publish(events: unknown[]): Promise<ChannelEvent[]>;
+  /**
+   * The connector cannot go on (its platform refused it for good while running): the process stops and exits with
+   * this error, so that its supervisor restarts it with backoff and doctor says why, instead of a process that runs
+   * and hears nothing.
+   */
+  fail(error: Error): void;
 }
 
 export interface WebhookRequest {

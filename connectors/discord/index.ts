@@ -37,6 +37,13 @@ function loginFailure(error: unknown): string {
   return `could not connect to Discord: ${text}`;
 }
 
+/** A gateway close code discord.js does not reconnect after, in words that say what to fix. */
+function closedForGood(code: number): string {
+  if (code === 4004) return 'Discord closed the gateway (4004): it refused the bot token; copy it again from Developer Portal → Bot → Reset Token';
+  if (code === 4014) return 'Discord closed the gateway (4014): enable "Message Content Intent" for this bot (Developer Portal → your application → Bot → Privileged Gateway Intents)';
+  return `Discord closed the gateway for good (code ${code}): the token, intents or sharding were refused`;
+}
+
 /** Why the token could not be checked: refused by Discord, or Discord never reached (nothing was refused then). */
 function tokenCheckFailure(error: unknown, apiRoot: string): string {
   const status = (error as { status?: unknown }).status;
@@ -123,7 +130,13 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   // destroy() at stop fires this too: only a connection lost while running is news.
   client.on(Events.ShardReconnecting, () => void (closing || log.info({}, 'gateway connection lost; reconnecting')));
   client.on(Events.ShardResume, (_id, replayed) => log.info({ replayed }, 'gateway session resumed'));
-  client.on(Events.ShardDisconnect, (event) => log.error({ code: event.code }, 'gateway closed for good (token, intents or sharding refused)'));
+  // discord.js gives up on a close code no reconnect can fix (a reset token, an intent switched off): the process
+  // exits with why, so the supervisor restarts it with backoff and doctor says so, instead of running deaf.
+  client.on(Events.ShardDisconnect, (event) => {
+    if (closing) return;
+    log.error({ code: event.code }, 'gateway closed for good (token, intents or sharding refused)');
+    io?.fail(new Error(closedForGood(event.code)));
+  });
   client.rest.on(RESTEvents.RateLimited, (info) =>
     log.info({ route: info.route, retryAfter: info.retryAfter, global: info.global, scope: info.scope }, 'rate limit reached; waiting before the next request'),
   );

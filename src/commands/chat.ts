@@ -36,7 +36,8 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
       notify?.();
     },
   });
-  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, 'connector:loopback', raw, isOwnerDecision(rt.config)) });
+  // The terminal connector has no platform that could refuse it.
+  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, 'connector:loopback', raw, isOwnerDecision(rt.config)), fail: (error) => { throw error; } });
   const outbound = rt.queue.consume(outboundQueue({ platform: 'loopback', account: connector.account }), outboundHandler(rt.store, 'connector:loopback', connector.send), { concurrency: 1 });
 
   let worker: RunningWorker | undefined;

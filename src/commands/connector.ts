@@ -57,7 +57,10 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     void answer.then((response) => process.send?.({ type: WEBHOOK_RESPONSE, id: message.id, ...response }));
   });
   process.send?.({ type: LISTENING });
-  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, actor, raw, isOwnerDecision(rt.config)) });
+  let fail!: (error: Error) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined);
+  await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, actor, raw, isOwnerDecision(rt.config)), fail });
   started = true;
   const outbound = rt.queue.consume(outboundQueue({ platform: connector.platform, account: name }), outboundHandler(rt.store, actor, connector, (error) =>
     log.warn({ error: (error as Error).message }, 'a streamed draft was not shown; the final reply still will be'),
@@ -75,8 +78,9 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
   await rt.store.heartbeat(actor);
   log.info('connector started');
   const orphaned = new Promise<string>((resolve) => process.once('disconnect', () => resolve('supervisor gone')));
-  const why = await Promise.race([terminated(), orphaned]);
-  log.info({ why }, 'connector stopping');
+  // A connector that failed stops like one told to, then exits with its error (cli.ts reports it to the supervisor).
+  const why = await Promise.race([terminated(), orphaned, failed]).catch((error: Error) => error);
+  log.info({ why: why instanceof Error ? why.message : why }, 'connector stopping');
   started = false;
   clearInterval(beat);
   // 7 s, not the 8 s a worker drains: stopping the platform client comes after, and all of it must fit in the 10 s
@@ -85,5 +89,6 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
   await connector.stop();
   await rt.store.endHeartbeat(actor);
   await rt.close();
+  if (why instanceof Error) throw why;
   return 0;
 }

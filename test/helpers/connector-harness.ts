@@ -80,6 +80,8 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
 
   let connector: Connector | undefined;
   let outbound: { close(ms?: number): Promise<void> } | undefined;
+  /** What the connector gave up on (`io.fail`): its process would exit with it. */
+  const failures: Error[] = [];
   const startConnector = async () => {
     connector = options.create({
       name: options.name,
@@ -94,7 +96,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
       now: Date.now,
     });
     const publish: ConnectorIO['publish'] = (raw) => publishEvents(queue, store, actor, raw, isOwnerDecision(config));
-    await connector.start({ publish: options.wrapPublish?.(publish) ?? publish });
+    await connector.start({ publish: options.wrapPublish?.(publish) ?? publish, fail: (error) => void failures.push(error) });
     outbound = queue.consume(outboundQueue({ platform: connector.platform, account: options.name }), outboundHandler(store, actor, connector), { concurrency: 4, backoffMs: 50 });
   };
   const stopConnector = async () => {
@@ -113,6 +115,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
     get connector() {
       return connector!;
     },
+    failures,
     /** Stops only the connector (the gateway keeps running), as a crashed or restarted connector process would. */
     stopConnector,
     startConnector,

@@ -89,6 +89,17 @@ describe('discord connector across downtime, reconnects and bad input', () => {
     expect(fake.gateway.connections.map((u) => u.pathname)).toEqual(['/gateway', '/resume']);
   });
 
+  it('gives up, saying why, when Discord closes a running gateway for good (an intent switched off): no deaf process', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    fake.say({ channelId: DM, author: USERS.alice, content: 'before' });
+    await h.until(() => fake.sent(DM).length === 1);
+    expect(h.failures).toEqual([]);
+    fake.gateway.closeWith(4014, 'Disallowed intent(s).');
+    const [failure] = await h.until(() => h.failures.length > 0 && h.failures);
+    expect(failure!.message).toMatch(/^Discord closed the gateway \(4014\): enable "Message Content Intent"/);
+  });
+
   it('rejects malformed dispatches (audited), never crashes, and keeps answering; an over-long text gets a notice', async () => {
     r = await rig();
     const { fake, h } = r;
@@ -172,10 +183,10 @@ describe('discord connector start-up failures, in plain words', () => {
     const state = { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [], handledTurn: async () => null };
     const connector = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => fake.token, sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: state, log, dataDir: '/x', now: Date.now });
     try {
-      await expect(connector.start({ publish: async () => [] })).rejects.toThrow(/enable "Message Content Intent"/);
+      await expect(connector.start({ publish: async () => [], fail: () => undefined })).rejects.toThrow(/enable "Message Content Intent"/);
       fake.state.disallowedIntents = 0;
       const bad = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => 'wrong', sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: state, log, dataDir: '/x', now: Date.now });
-      await expect(bad.start({ publish: async () => [] })).rejects.toThrow(/Discord refused the bot token/);
+      await expect(bad.start({ publish: async () => [], fail: () => undefined })).rejects.toThrow(/Discord refused the bot token/);
     } finally {
       await fake.close();
     }

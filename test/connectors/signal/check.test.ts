@@ -38,7 +38,7 @@ function bare(config: Partial<SignalConfig>, state = new Map<string, unknown>(),
   return createSignalConnector(deps, { timing: { pingTimeoutMs: 3_000, connectTimeoutMs: 3_000, ...timing } });
 }
 
-const io = { publish: async () => [] };
+const io = { publish: async () => [], fail: () => undefined };
 
 async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   for (const start = Date.now(); !(await check()); await sleep(50)) if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
@@ -141,7 +141,7 @@ describe('signal config and doctor checks', () => {
     cleanup.push(() => daemon.close());
     const published: unknown[] = [];
     const connector = bare({ rpc: daemon.tcpUrl, account: ACCOUNT });
-    await connector.start({ publish: async (events) => (published.push(...events), []) });
+    await connector.start({ publish: async (events) => (published.push(...events), []), fail: () => undefined });
     cleanup.push(() => connector.stop());
     const other = message('dm-text');
     other.params.account = '+15559999999';

@@ -111,6 +111,7 @@ describe('slack connector, HTTP Events API', () => {
     let failNext = true;
     const c = createSlackConnector(rig.deps(), FAST);
     await c.start({
+      fail: () => undefined,
       publish: async (events) => {
         if (failNext) {
           failNext = false;

@@ -61,6 +61,7 @@ describe('slack connector, Socket Mode', () => {
     const published: unknown[] = [];
     const c = createSlackConnector(rig.deps(), FAST);
     await c.start({
+      fail: () => undefined,
       publish: async (events) => {
         if (failNext) {
           failNext = false;

@@ -53,6 +53,11 @@ export class FakeGateway {
     this.current?.socket?.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
+  /** Closes the live connection with a close code, as Discord does when it refuses a session for good (4004, 4014). */
+  closeWith(code: number, reason: string): void {
+    this.current?.socket?.close(code, reason);
+  }
+
   /** Drops the TCP connection without a close frame (1006 on the client); the session stays resumable. */
   drop(): void {
     const socket = this.current?.socket;
