@@ -36,6 +36,8 @@ export interface TalkDeps {
   dataDir?: string;
   /** Decides an agentic backend's tool request (governance); without it every tool request is denied. */
   onToolRequest?: (request: GovernedToolRequest, event: ChannelEvent) => ToolDecision | Promise<ToolDecision>;
+  /** Why a backend call failed, for the log (see ChainDeps). */
+  onAttemptFailed?: (backend: string, error: unknown) => void;
 }
 
 const FALLBACK_CONSENT_MS = 10 * 60 * 1000;
@@ -159,6 +161,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
         drafts?.onRestart();
       },
       ...(onToolRequest ? { onToolRequest: (t: GovernedToolRequest) => onToolRequest(t, event) } : {}),
+      ...(deps.onAttemptFailed ? { onAttemptFailed: deps.onAttemptFailed } : {}),
     },
   ).finally(() => drafts?.close());
   if (outcome.kind === 'ask') {

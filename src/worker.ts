@@ -60,6 +60,8 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     now: Date.now,
     dataDir: rt.dataDir,
     onToolRequest,
+    // The logger redacts: a provider's error text that quotes a key does not reach the log.
+    onAttemptFailed: (backend, error) => log.warn({ backend, error: error instanceof Error ? error.message.slice(0, 500) : String(error) }, 'backend call failed'),
     workspaceFor: (event) => configuredWorkspace(rt.config, event),
     streaming: {
       intervalFor: (event) => streamEditInterval(rt.config, event.account),

@@ -23,6 +23,11 @@ export interface ChainDeps {
   onRestart?: () => void;
   /** Decides a backend's tool request; without it every request is denied. */
   onToolRequest?: (request: GovernedToolRequest) => ToolDecision | Promise<ToolDecision>;
+  /**
+   * Told why an attempt failed, in the provider's words, for the operator's log: the audit keeps only the kind of
+   * failure (a provider's error text can quote the prompt).
+   */
+  onAttemptFailed?: (backend: string, error: unknown) => void;
 }
 
 export interface ChainInput {
@@ -144,6 +149,7 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
           ...(cancelled ? { cancelled: true } : {}),
         }),
       );
+      if (!cancelled) deps.onAttemptFailed?.(backend.name, error);
       if (error instanceof ToolDeniedError) return { kind: 'denied', tool: error.tool };
       if (!unavailable) return { kind: 'failed' };
     }

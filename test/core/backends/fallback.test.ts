@@ -55,8 +55,11 @@ const calls = (audit: Array<{ kind: string; data?: unknown }>) => audit.filter((
 describe('fallback chain through talk', () => {
   it('answers from the secondary when the primary fails with 5xx, with a footer, auditing both attempts', async () => {
     gpt.script({ kind: 'status', status: 503 });
-    const result = await setup({})();
+    const told: Array<[string, string]> = [];
+    const result = await setup({}, { onAttemptFailed: (backend, error) => told.push([backend, (error as Error).message]) })();
     expect(result.reply).toEqual({ text: 'Hi there\n\n— answered by claude-fake (fallback)', format: 'markdown' });
+    // The operator's log hears why, in the provider's words; the audit keeps only the kind.
+    expect(told).toEqual([['gpt', expect.stringContaining('503')]]);
     expect(result.history).toEqual([
       { role: 'user', text: 'what is the secret plan?' },
       { role: 'assistant', text: 'Hi there' }, // the footer stays out of what the model sees next time
