@@ -32,7 +32,9 @@ export interface AppOptions {
 
 export function createApp(options: AppOptions = {}): Hono {
   const app = new Hono();
-  app.use('*', secureHeaders());
+  // Without includeSubDomains: the gateway is one host (often localhost), and must not make a browser insist on
+  // HTTPS for every other service under that name.
+  app.use('*', secureHeaders({ strictTransportSecurity: 'max-age=15552000' }));
   // Under server.tls.mode: mtls every route needs a client certificate from the CA, except webhooks and /health.
   if (options.mtls) app.use('*', requireClientCert());
   app.get('/health', (c) => c.json({ status: 'ok' }));

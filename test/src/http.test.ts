@@ -9,6 +9,8 @@ describe('HTTP surface', () => {
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ status: 'ok' });
     expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    // One host, often localhost: HTTPS is not forced on every other service under that name.
+    expect(r.headers.get('strict-transport-security')).toBe('max-age=15552000');
   });
 
   it('answers 401 everywhere else until an admin password exists', async () => {
