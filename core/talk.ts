@@ -44,6 +44,7 @@ const FALLBACK_CONSENT_MS = 10 * 60 * 1000;
 
 export const UNAVAILABLE_NOTICE = 'Sorry, the assistant is unavailable right now. Please try again later.';
 
+const isFallbackCommand = (text: string): boolean => text.trim().toLowerCase() === '/fallback';
 const NOTHING_FOR_FALLBACK = 'Nothing is waiting for /fallback: it answers a message the assistant could not, after it asked.';
 
 export interface TalkResult {
@@ -116,8 +117,9 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
   // From the context the plugs left (the redact plug masks a stateless surface's earlier messages too).
   let context = ctx.event.context;
   let consented: string | undefined;
-  if (ctx.text.trim().toLowerCase() === '/fallback') {
-    const asked = context?.findLastIndex((m) => m.role === 'user') ?? -1;
+  if (isFallbackCommand(ctx.text)) {
+    // Stateless: only where the assistant asks (`fallback: ask`), for a question its answer (the notice) followed.
+    const asked = assistant.config.fallback === 'ask' ? (context?.findLastIndex((m, i) => m.role === 'user' && !isFallbackCommand(m.content) && context![i + 1]?.role === 'assistant') ?? -1) : -1;
     if (context && asked >= 0) [consented, context] = [context[asked]!.content, context.slice(0, asked)];
     else if (!context) consented = await deps.store.takePendingFallback?.(session.id, deps.now());
     if (consented === undefined) return { ...stopped(ctx), notice: NOTHING_FOR_FALLBACK, haltedBy: 'commands' };

@@ -103,15 +103,15 @@ export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStor
     switch (state) {
       case 'running':
       case 'starting':
-        // Restarted more than once without staying up a minute: crash-looping, even if it runs this moment.
-        if (restarts >= 2) return [{ ok: false, what, detail: `crash-looping: restarted ${restarts} times without staying up${why}` }];
-        return [{ ok: true, what, detail: `${state} under the gateway (pid ${supervisor})${restarts ? `, restarted once recently${why}` : ''}` }];
+        // Crashed more than once without staying up a minute: crash-looping, even if it runs this moment.
+        if (restarts >= 2) return [{ ok: false, what, detail: `crash-looping: crashed ${restarts} times without staying up${why}` }];
+        return [{ ok: true, what, detail: `${state} under the gateway (pid ${supervisor})${restarts ? `, crashed once recently${why}` : ''}` }];
       case 'restarting':
-        return [{ ok: false, what, detail: `crashed and is being restarted (${restarts} restarts recently)${why}` }];
+        return [{ ok: false, what, detail: `crashed and is being restarted (${restarts} crashes without staying up)${why}` }];
       case 'failed':
         return [
           retryEveryMs
-            ? { ok: false, what, detail: `keeps crashing (${restarts} restarts without staying up)${why}; the gateway tries it again every ${Math.round(retryEveryMs / 1000)} s until it stays up` }
+            ? { ok: false, what, detail: `keeps crashing (${restarts} crashes without staying up)${why}; the gateway tries it again every ${Math.round(retryEveryMs / 1000)} s until it stays up` }
             : { ok: false, what, detail: `the gateway gave up on it${why}; fix the cause, then restart the gateway` },
         ];
       case 'stopped':

@@ -62,7 +62,7 @@ interface Managed {
   state: ChildState;
   /** Restart times within `withinMs`: the restart intensity. */
   restarts: number[];
-  /** Restarts since the child last stayed up for `withinMs`, for doctor. */
+  /** Crashes since the child last stayed up for `withinMs`, for doctor. */
   unsteady: number;
   /** How it last ended, kept on record until it stays up. */
   lastExit?: string;
@@ -237,10 +237,10 @@ export class Supervisor {
     if (!m.failing) m.restarts.push(now);
     m.state = m.failing ? 'failed' : 'restarting';
     m.lastExit = exit;
+    m.unsteady++;
     this.record(m);
     m.timer = setTimeout(() => {
       if (this.stopping) return;
-      m.unsteady++;
       void this.audit('process.restarted', m.spec.name, { delayMs: delay, attempt: m.unsteady, ...(m.failing ? { failed: true } : {}) });
       this.spawn(m);
     }, delay);

@@ -60,8 +60,12 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     now: Date.now,
     dataDir: rt.dataDir,
     onToolRequest,
-    // The logger redacts: a provider's error text that quotes a key does not reach the log.
-    onAttemptFailed: (backend, error) => log.warn({ backend, error: error instanceof Error ? error.message.slice(0, 500) : String(error) }, 'backend call failed'),
+    // What failed is logged at warn; the provider's own words only at debug: they can quote the prompt.
+    onAttemptFailed: (backend, error) => {
+      const e = error as { name?: unknown; kind?: unknown; status?: unknown; message?: unknown };
+      log.warn({ backend, error: e?.name, kind: e?.kind, status: e?.status }, 'backend call failed');
+      log.debug({ backend, detail: String(e?.message ?? error).slice(0, 500) }, 'backend call failed: the provider said');
+    },
     workspaceFor: (event) => configuredWorkspace(rt.config, event),
     streaming: {
       intervalFor: (event) => streamEditInterval(rt.config, event.account),

@@ -57,8 +57,9 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
   const apiRoot = cfg.apiRoot ?? 'https://slack.com/api/';
   const client = webClient(botToken, apiRoot, deps.log);
   const waits = new PlatformWaits(deps);
-  client.on(WebClientEvent.RATE_LIMITED, (seconds: number, request: { body?: { channel?: unknown } }) => {
-    if (typeof request.body?.channel === 'string') void waits.hold(request.body.channel, seconds);
+  // Only posting is limited per channel; other methods' 429s are per method and workspace, and hold no channel.
+  client.on(WebClientEvent.RATE_LIMITED, (seconds: number, request: { url?: string; body?: { channel?: unknown } }) => {
+    if (/chat\.(postMessage|update)$/.test(request.url ?? '') && typeof request.body?.channel === 'string') void waits.hold(request.body.channel, seconds);
   });
   const send = createSend({
     waits,

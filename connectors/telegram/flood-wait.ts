@@ -8,7 +8,8 @@ import type { PlatformWaits } from '../../core/platform-waits.js';
 export function floodWait(waits: PlatformWaits): Transformer {
   return async (prev, method, payload, signal) => {
     const chat = payload && typeof payload === 'object' && 'chat_id' in payload ? String(payload.chat_id) : undefined;
-    if (chat === undefined) return prev(method, payload, signal);
+    // "typing…" after the wait would show for nothing: a chat action is let through (Telegram refuses it or not).
+    if (chat === undefined || method === 'sendChatAction') return prev(method, payload, signal);
     // grammY declares an AbortSignal type of its own; at run time it is Node's.
     await waits.wait(chat, signal as unknown as AbortSignal | undefined);
     const result = await prev(method, payload, signal);

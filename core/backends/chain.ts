@@ -106,10 +106,16 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
 
     let text = '';
     let usage = { inputTokens: 0, outputTokens: 0, costUsd: undefined as number | undefined };
+    // Our own controller and timer, not AbortSignal.any: on Node 20 a timeout signal held only by `any` can be
+    // collected, and the attempt's limit then never fires.
+    const attempt = new AbortController();
+    const limit = setTimeout(() => attempt.abort(new BackendUnavailableError(`backend ${backend.name}: no reply within the attempt limit`, { kind: 'timeout' })), ATTEMPT_LIMIT_MS);
+    const cancel = () => attempt.abort(input.signal?.reason);
+    input.signal?.addEventListener('abort', cancel, { once: true });
     try {
       const request: BackendRequest = {
         messages,
-        signal: input.signal ? AbortSignal.any([AbortSignal.timeout(ATTEMPT_LIMIT_MS), input.signal]) : AbortSignal.timeout(ATTEMPT_LIMIT_MS),
+        signal: attempt.signal,
         ...(i === 0 && config.model ? { model: config.model } : {}),
         ...(input.workdir ? { workdir: input.workdir } : {}),
       };
@@ -152,6 +158,9 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
       if (!cancelled) deps.onAttemptFailed?.(backend.name, error);
       if (error instanceof ToolDeniedError) return { kind: 'denied', tool: error.tool };
       if (!unavailable) return { kind: 'failed' };
+    } finally {
+      clearTimeout(limit);
+      input.signal?.removeEventListener('abort', cancel);
     }
   }
   return { kind: 'failed' };

@@ -83,12 +83,16 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
   log.info({ why: why instanceof Error ? why.message : why }, 'connector stopping');
   started = false;
   clearInterval(beat);
-  // 7 s, not the 8 s a worker drains: stopping the platform client comes after, and all of it must fit in the 10 s
-  // DESIGN allows from SIGTERM (a send stalled on a long 429 took the whole drain).
-  await outbound.close(7_000);
-  await connector.stop();
-  await rt.store.endHeartbeat(actor);
-  await rt.close();
-  if (why instanceof Error) throw why;
-  return 0;
+  const shutdown = async () => {
+    // 7 s, not the 8 s a worker drains: stopping the platform client comes after, and all of it must fit in the 10 s
+    // DESIGN allows from SIGTERM (a send stalled on a long 429 took the whole drain).
+    await outbound.close(7_000);
+    await connector.stop();
+    await rt.store.endHeartbeat(actor);
+    await rt.close();
+  };
+  if (!(why instanceof Error)) return shutdown().then(() => 0);
+  // The failure is what the supervisor must hear, whatever the shutdown after it runs into.
+  await shutdown().catch((error: Error) => log.error({ error: error.message }, 'stopping after the failure failed too'));
+  throw why;
 }

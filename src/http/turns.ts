@@ -71,6 +71,8 @@ export class TurnClient {
     const id = newEventId();
     this.waiting.set(id, []);
     if (onDraft) this.drafts.set(id, onDraft);
+    const gone = () => this.wake.get(id)?.();
+    caller?.addEventListener('abort', gone, { once: true });
     try {
       const [event] = await publishEvents(
         this.queue,
@@ -87,8 +89,6 @@ export class TurnClient {
         return undefined;
       };
       const deadline = Date.now() + timeoutMs;
-      const gone = () => this.wake.get(id)?.();
-      caller?.addEventListener('abort', gone, { once: true });
       while (Date.now() < deadline && !this.stopped && !caller?.aborted) {
         const outcome = await answered();
         if (outcome) return outcome;
@@ -97,7 +97,6 @@ export class TurnClient {
           void sleep(100).then(resolve);
         });
       }
-      caller?.removeEventListener('abort', gone);
       const kind = this.stopped ? 'stopped' : caller?.aborted ? 'gone' : 'timeout';
       // The caller is answered now (503, a timeout): the turn must not run later, after a restart, for nobody. If it
       // committed first, its answer may be here already.
@@ -105,6 +104,7 @@ export class TurnClient {
       const given = await this.store.abandonTurn(key, id, [entry]).catch(() => true);
       return (given ? undefined : await answered()) ?? { kind };
     } finally {
+      caller?.removeEventListener('abort', gone);
       this.waiting.delete(id);
       this.wake.delete(id);
       this.drafts.delete(id);

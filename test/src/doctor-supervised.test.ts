@@ -35,16 +35,16 @@ describe('doctor beside a running gateway', () => {
     });
     expect(verdicts).toHaveLength(1);
     expect(verdicts[0]).toMatchObject({ ok: false, what: 'process connector:nowhere' });
-    expect(verdicts[0]!.detail).toMatch(/^keeps crashing \(2 restarts without staying up\); last exit: connector "nowhere" is not available in this build; the gateway tries it again every 60 s until it stays up$/);
+    expect(verdicts[0]!.detail).toMatch(/^keeps crashing \(3 crashes without staying up\); last exit: connector "nowhere" is not available in this build; the gateway tries it again every 60 s until it stays up$/);
 
     // Running this moment, but restarted again and again without staying up: crash-looping, with why it last ended.
     const record = (restarts: number) =>
       store.setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}connector:loop`, { state: 'running', supervisor: process.pid, restarts, reason: 'IMAP login refused' });
     const loop = async () => (await supervisedVerdicts(tmp.dir, store)).find((v) => v.what === 'process connector:loop');
     await record(3);
-    expect(await loop()).toEqual({ ok: false, what: 'process connector:loop', detail: 'crash-looping: restarted 3 times without staying up; last exit: IMAP login refused' });
+    expect(await loop()).toEqual({ ok: false, what: 'process connector:loop', detail: 'crash-looping: crashed 3 times without staying up; last exit: IMAP login refused' });
     await record(1);
-    expect(await loop()).toMatchObject({ ok: true, detail: expect.stringMatching(/restarted once recently; last exit: IMAP login refused$/) });
+    expect(await loop()).toMatchObject({ ok: true, detail: expect.stringMatching(/crashed once recently; last exit: IMAP login refused$/) });
     await store.setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}connector:loop`, { state: 'stopped', supervisor: process.pid, restarts: 0 });
 
     // A record written by another (earlier) supervisor does not describe this gateway, even under the same pid.

@@ -161,6 +161,14 @@ describe('fallback chain through talk', () => {
       { role: 'assistant', content: 'ok' },
       { role: 'user', content: 'the real question' },
     ]);
+    // No consent to skip the primary without its question answered by a notice, nor where the assistant never asks.
+    const calls = claude.messageRequests().length;
+    expect((await talkWith('/fallback', [{ role: 'user', content: 'unanswered question' }])).notice).toMatch(/^Nothing is waiting/);
+    expect((await talkWith('/fallback', [{ role: 'user', content: 'q' }, { role: 'assistant', content: notice }, { role: 'user', content: '/fallback' }, { role: 'assistant', content: 'x' }])).reply?.text).toMatch(/fallback/);
+    expect(claude.messageRequests().at(-1)?.body.messages.at(-1)).toEqual({ role: 'user', content: 'q' });
+    const auto = setup({}, { store });
+    expect((await auto('/fallback', { context: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'fine answer' }] })).notice).toMatch(/^Nothing is waiting/);
+    expect(claude.messageRequests()).toHaveLength(calls + 1);
   });
 
   it('streams through onDelta, restarting when a fallback takes over mid-reply', async () => {
