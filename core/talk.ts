@@ -45,6 +45,10 @@ const FALLBACK_CONSENT_MS = 10 * 60 * 1000;
 export const UNAVAILABLE_NOTICE = 'Sorry, the assistant is unavailable right now. Please try again later.';
 
 const isFallbackCommand = (text: string): boolean => text.trim().toLowerCase() === '/fallback';
+
+/** In a stateless request, the question a `/fallback` consents to: the last one an answer (the notice) followed. */
+const askedQuestion = (context: ReadonlyArray<{ role: string; content: string }>): number =>
+  context.findLastIndex((m, i) => m.role === 'user' && !isFallbackCommand(m.content) && context[i + 1]?.role === 'assistant');
 const NOTHING_FOR_FALLBACK = 'Nothing is waiting for /fallback: it answers a message the assistant could not, after it asked.';
 
 export interface TalkResult {
@@ -112,16 +116,18 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
   }
 
   const { session } = await deps.store.ensureSession(event, deps.workspaceFor?.(event));
-  // `/fallback` answers an earlier question, by the fallbacks, primary skipped: on a stateless surface the request's
-  // own last question before it (nothing is kept between requests), elsewhere the message waiting in the session.
+  // `/fallback` answers an earlier question, by the fallbacks, primary skipped: on a stateless surface the question
+  // its request carries (nothing is kept between requests; only where the assistant asks, `fallback: ask`),
+  // elsewhere the message waiting in the session.
   // From the context the plugs left (the redact plug masks a stateless surface's earlier messages too).
   let context = ctx.event.context;
   let consented: string | undefined;
   if (isFallbackCommand(ctx.text)) {
-    // Stateless: only where the assistant asks (`fallback: ask`), for a question its answer (the notice) followed.
-    const asked = assistant.config.fallback === 'ask' ? (context?.findLastIndex((m, i) => m.role === 'user' && !isFallbackCommand(m.content) && context![i + 1]?.role === 'assistant') ?? -1) : -1;
-    if (context && asked >= 0) [consented, context] = [context[asked]!.content, context.slice(0, asked)];
-    else if (!context) consented = await deps.store.takePendingFallback?.(session.id, deps.now());
+    if (!context) consented = await deps.store.takePendingFallback?.(session.id, deps.now());
+    else if (assistant.config.fallback === 'ask') {
+      const asked = askedQuestion(context);
+      if (asked >= 0) [consented, context] = [context[asked]!.content, context.slice(0, asked)];
+    }
     if (consented === undefined) return { ...stopped(ctx), notice: NOTHING_FOR_FALLBACK, haltedBy: 'commands' };
     ctx = { ...ctx, text: consented };
   }

@@ -52,28 +52,19 @@ export async function openVault(dataDir: string, store: SqliteStore, actor: stri
   return vault;
 }
 
-/** A credential reference with no value behind it (an unset variable, a secret not in the vault). */
-export class MissingCredentialError extends ConfigError {
-  constructor(readonly missing: Array<{ ref: string; why: string }>) {
-    super(missing.map((m) => m.why).join('; '));
-  }
-
-  /** The same error naming the config fields that hold each reference, e.g. `connectors.telegram.token`. */
-  in(config: unknown): MissingCredentialError {
-    const named = new MissingCredentialError(this.missing);
-    named.message = this.missing.map(({ ref, why }) => [...pathsOf(config, ref), why].join(': ')).join('; ');
-    return named;
-  }
-}
-
+/** The config fields that hold `ref`, e.g. `connectors.telegram.token`. */
 function pathsOf(value: unknown, ref: string, path: string[] = []): string[] {
   if (value === ref) return [path.join('.')];
   if (value === null || typeof value !== 'object') return [];
   return Object.entries(value).flatMap(([k, v]) => pathsOf(v, ref, [...path, k]));
 }
 
-/** Resolves references in this process: env from the environment, secrets from the vault (each read audited). */
-export async function resolveRefs(refs: string[], dataDir: string, store: SqliteStore, actor: string): Promise<Record<string, string>> {
+/**
+ * Resolves references in this process: env from the environment, secrets from the vault (each read audited).
+ * `writtenIn`, the config the references come from (its queue section resolved), lets a missing one be named by its
+ * field, e.g. `connectors.telegram.token`, as DESIGN asks of every command.
+ */
+export async function resolveRefs(refs: string[], dataDir: string, store: SqliteStore, actor: string, writtenIn?: unknown): Promise<Record<string, string>> {
   const values: Record<string, string> = {};
   const secrets = refs.filter((r) => r.startsWith('secret:'));
   const vault = secrets.length ? await openVault(dataDir, store, actor, { create: false }) : undefined;
@@ -92,7 +83,8 @@ export async function resolveRefs(refs: string[], dataDir: string, store: Sqlite
     values[ref] = value;
     processRedactor.addSecret(value);
   }
-  if (missing.length > 0) throw new MissingCredentialError(missing);
+  // A reference with no value behind it (an unset variable, a secret not in the vault) is a config error.
+  if (missing.length > 0) throw new ConfigError(missing.map(({ ref, why }) => [...(writtenIn ? pathsOf(writtenIn, ref) : []), why].join(': ')).join('; '));
   return values;
 }
 
@@ -157,10 +149,7 @@ export async function loadCredentials(config: Config, role: string, local: { dat
     stateKey = bootstrap.stateKey ? Buffer.from(bootstrap.stateKey, 'base64') : undefined;
   } else {
     queue = resolveQueue(config, process.env);
-    values = await resolveRefs(refsFor(config, queue, role), local.dataDir, local.store, role).catch((error: unknown) => {
-      // Named by its field, whatever the command (DESIGN): `start` does the same for every process it starts.
-      throw error instanceof MissingCredentialError ? error.in({ ...config, queue }) : error;
-    });
+    values = await resolveRefs(refsFor(config, queue, role), local.dataDir, local.store, role, { ...config, queue });
     stateKey = stateKeyFor(role, local.dataDir);
   }
   // Values handed over by the supervisor were never resolved here: the process's redactor learns them now.

@@ -30,7 +30,7 @@ export async function checkBackend(name: string, config: Config, dataDir: string
   const what = `backend ${name}`;
   try {
     const backendConfig = { ...config, backends: { [name]: config.backends[name]! } };
-    const values = await resolveRefs(refsFor(backendConfig, NO_QUEUE, 'worker'), dataDir, store, 'doctor');
+    const values = await resolveRefs(refsFor(backendConfig, NO_QUEUE, 'worker'), dataDir, store, 'doctor', config);
     const backend = createBackend(name, config, resolverFrom(values));
     if (!backend.check) return { ok: true, what, detail: 'needs nothing' };
     return { ok: true, what, detail: await withTimeout(backend.check(AbortSignal.timeout(10_000)), 11_000, 'no answer within 10 s') };
@@ -41,7 +41,7 @@ export async function checkBackend(name: string, config: Config, dataDir: string
 
 /** A connector's credentials resolved in this process from the vault (each read audited as `doctor`). */
 export async function resolveConnectorCredentials(name: string, config: Config, dataDir: string, store: SqliteStore): Promise<ConnectorCredentials> {
-  const values = await resolveRefs(refsFor(config, NO_QUEUE, `connector:${name}`), dataDir, store, 'doctor');
+  const values = await resolveRefs(refsFor(config, NO_QUEUE, `connector:${name}`), dataDir, store, 'doctor', config);
   return { values, stateKey: stateKeyFor(`connector:${name}`, dataDir) };
 }
 

@@ -5,7 +5,7 @@ import type { RecordedEntry } from '../../core/audit.js';
 import { ConfigError, resolveQueue, type Config } from '../../core/config.js';
 import { processRedactor } from '../../core/redactor.js';
 import { DOCTOR_RESULT, MAX_REPORT_CHARS, sendToParent } from '../child-ipc.js';
-import { MissingCredentialError, receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
+import { receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
 import { withTimeout } from '../../core/deadline.js';
 import { checkBackend, checkConnector, resolveConnectorCredentials, supervisedVerdicts, verdictLine, type ConnectorCredentials, type Verdict } from '../doctor.js';
 import { UsageError } from '../errors.js';
@@ -117,7 +117,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     }
     const queueConfig = resolveQueue(config, process.env);
     try {
-      const values = await resolveRefs(refsFor(config, queueConfig, 'cli'), dataDir, store, 'doctor');
+      const values = await resolveRefs(refsFor(config, queueConfig, 'cli'), dataDir, store, 'doctor', { ...config, queue: queueConfig });
       const queue = await openQueue(queueConfig, dataDir, resolverFrom(values), store);
       try {
         await queue.ping();
@@ -128,8 +128,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
       }
     } catch (error) {
       // A setting that cannot work is said as such, naming its field, not as an unreachable queue.
-      const named = error instanceof MissingCredentialError ? error.in({ ...config, queue: queueConfig }) : error;
-      results.push({ ok: false, what: 'queue', detail: named instanceof ConfigError ? named.message : `cannot reach the queue: ${(named as Error).message}` });
+      results.push({ ok: false, what: 'queue', detail: error instanceof ConfigError ? error.message : `cannot reach the queue: ${(error as Error).message}` });
     }
     for (const name of Object.keys(config.backends)) results.push(await checkBackend(name, config, dataDir, store));
     for (const [name, c] of Object.entries(config.connectors)) {

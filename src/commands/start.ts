@@ -12,7 +12,7 @@ import { resolveQueue } from '../../core/config.js';
 import { builtinPlugs } from '../../plugs/index.js';
 import { processRedactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { BOOTSTRAP, MissingCredentialError, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
+import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
 import { TurnClient } from '../http/turns.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
@@ -94,9 +94,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     // field, before a port is opened or a child started, instead of a child that fails and restarts forever.
     const enabled = Object.entries(config.connectors).filter(([name, c]) => c?.enabled && AVAILABLE_CONNECTORS.has(name)).map(([name]) => name);
     const refs = new Set(['worker', 'surface', ...enabled.map((n) => `connector:${n}`)].flatMap((role) => refsFor(config, queue, role)));
-    await resolveRefs([...refs], dataDir, store, 'supervisor').catch((error: unknown) => {
-      throw error instanceof MissingCredentialError ? error.in({ ...config, queue }) : error;
-    });
+    await resolveRefs([...refs], dataDir, store, 'supervisor', { ...config, queue });
     const globalArgs = ['--data-dir', dataDir, ...(options.config ? ['--config', options.config] : [])];
     const supervisor = new Supervisor(store, log, globalArgs);
     await supervisor.forgetEarlierRuns();
