@@ -17,19 +17,32 @@ export class EditRefusedError extends Error {
   override readonly name = 'EditRefusedError';
 }
 
+/**
+ * Errors a send threw after the platform answered that it did not take the message (a 4xx or 429 from its API, an
+ * SMTP rejection, a JSON-RPC error): nothing reached anyone, so the intent is withdrawn and a retry is not audited as
+ * `resent`. A timeout, a dropped connection or a 5xx is never marked: the platform may have posted the message.
+ */
+const refusals = new WeakSet<Error>();
+export function refused<E extends Error>(error: E): E {
+  refusals.add(error);
+  return error;
+}
+export const isRefused = (error: unknown): boolean => error instanceof Error && refusals.has(error);
+
 /** What the outbound side needs of a connector. `edits`: it honours `SendOptions.replace`. */
 export interface Sender {
   send: SendReply;
   edits?: boolean;
 }
 
-export type OutboundStore = Pick<Store, 'beginSend' | 'completeSend' | 'sentMessageIds' | 'appendAudit'>;
+export type OutboundStore = Pick<Store, 'beginSend' | 'withdrawSend' | 'completeSend' | 'sentMessageIds' | 'appendAudit'>;
 
 /**
  * The connector side of every outbound queue: validate, record the intent, send, record the platform's ids.
  * A job whose reply was already sent is acknowledged without sending. The crash window left is the moment between
  * the platform's answer and the record; platforms with idempotency keys (Discord's nonce) close it. A send that
- * finds an earlier attempt's intent unfinished is audited as `resent`: that attempt may have reached the platform.
+ * finds an earlier attempt's intent unfinished is audited as `resent`: that attempt may have reached the platform. A
+ * send the platform refused withdraws its intent, so its retry is not.
  *
  * Streamed replies: the first draft is posted and recorded under the stream's key, later drafts edit that message,
  * and the final reply (or the notice that replaced it) edits it once more with the whole text, posting any further
@@ -56,11 +69,14 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
     let draft = sender.edits && reply.stream ? (await store.sentMessageIds(reply.stream))?.[0] : undefined;
     let ids: string[];
     try {
-      ids = await sender.send(reply, signal, draft !== undefined ? { replace: draft } : {});
+      ids = await sender.send(reply, signal, draft !== undefined ? { replace: draft } : {}).catch((error: unknown) => {
+        if (!(error instanceof EditRefusedError)) throw error;
+        draft = undefined;
+        return sender.send(reply, signal);
+      });
     } catch (error) {
-      if (!(error instanceof EditRefusedError)) throw error;
-      draft = undefined;
-      ids = await sender.send(reply, signal);
+      if (isRefused(error)) await store.withdrawSend(reply.idempotencyKey);
+      throw error;
     }
     await store.completeSend(reply.idempotencyKey, ids, [
       {

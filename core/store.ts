@@ -91,6 +91,8 @@ export interface Store {
   verifyAudit(recorded?: RecordedEntry): Promise<VerifyResult>;
   /** Records the intent to send; reports 'sent' when an earlier attempt already completed. */
   beginSend(idempotencyKey: string, platform: string): Promise<SendState>;
+  /** Removes an unfinished intent: the platform refused the send, so nothing of it can have arrived. */
+  withdrawSend(idempotencyKey: string): Promise<void>;
   /** Records the platform's ids, and the audit entries of the send, in one transaction. */
   completeSend(idempotencyKey: string, platformMessageIds: string[], audit?: AuditInput[]): Promise<void>;
   /** The platform's ids of a completed send; undefined while it is not (or never was) sent. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DiscordAPIError, Routes, type REST } from 'discord.js';
-import { EditRefusedError, type SendOptions } from '../../core/outbound.js';
+import { EditRefusedError, refused, type SendOptions } from '../../core/outbound.js';
 import type { Reply } from '../../core/event.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
@@ -60,7 +60,7 @@ export async function postReply(rest: REST, progress: PartProgress, reply: Reply
   }
   for (let i = ids.length; i < parts.length; i++) {
     const message = (await ownSignal(signal, (s) => rest.post(Routes.channelMessages(channel), { body: messageBody(reply, parts[i]!, i), signal: s })).catch(
-      refused,
+      toJobError,
     )) as { id?: unknown };
     if (typeof message?.id !== 'string') throw new Error('Discord answered a message post without a message id');
     ids.push(message.id);
@@ -74,11 +74,10 @@ export async function postReply(rest: REST, progress: PartProgress, reply: Reply
  * channel, an unknown channel, a message it will not take. Retrying cannot change it, so the reply is dead-lettered
  * at once instead of holding its conversation through every retry.
  */
-function refused(error: unknown): never {
-  if (error instanceof DiscordAPIError && error.status >= 400 && error.status < 500 && error.status !== 429) {
-    throw new UnrecoverableJobError(`Discord refused the message (${error.status} ${error.code}): ${error.message}`);
-  }
-  throw error;
+function toJobError(error: unknown): never {
+  if (!(error instanceof DiscordAPIError && error.status >= 400 && error.status < 500)) throw error;
+  if (error.status === 429) throw refused(error);
+  throw refused(new UnrecoverableJobError(`Discord refused the message (${error.status} ${error.code}): ${error.message}`));
 }
 
 /**

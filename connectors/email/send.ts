@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { Reply } from '../../core/event.js';
+import { refused } from '../../core/outbound.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
@@ -123,9 +124,10 @@ export function createSender(o: SenderOptions) {
         const detail = { code: (error as { code?: unknown }).code, responseCode: (error as { responseCode?: unknown }).responseCode };
         if (isPermanent(error)) {
           o.log.error({ ...detail, thread: reply.address.conversation.id }, 'email: the SMTP server refused the reply');
-          throw new UnrecoverableJobError(`SMTP refused the reply: ${(error as Error).message}`);
+          throw refused(new UnrecoverableJobError(`SMTP refused the reply: ${(error as Error).message}`));
         }
-        throw error;
+        // A 4xx answer (greylisting, a full queue) took nothing; a dropped connection after DATA may have.
+        throw typeof detail.responseCode === 'number' ? refused(error as Error) : error;
       }
       ids.push(messageId);
       if (multi) await o.progress.record(reply.idempotencyKey, ids);

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PlatformWaits } from '../../core/platform-waits.js';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { Conversation, Reply } from '../../core/event.js';
+import { refused } from '../../core/outbound.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
@@ -101,10 +102,11 @@ export function createSend(deps: SendDeps) {
         return result.timestamp;
       } catch (error) {
         if (!(error instanceof SignalRpcError)) throw error;
-        if (PERMANENT.has(error.code) || allUnregistered(error.data)) throw new UnrecoverableJobError(error.message);
+        // Refusals signal-cli names before sending anything; its other errors may come after part of a group got it.
+        if (PERMANENT.has(error.code) || allUnregistered(error.data)) throw refused(new UnrecoverableJobError(error.message));
         if (error.code !== RATE_LIMIT_ERROR) throw error;
         const waitMs = (error.retryAfterSeconds ?? 2 ** (waits + 1)) * 1000;
-        if (waits >= maxWaits || waitMs > maxWaitMs) throw error;
+        if (waits >= maxWaits || waitMs > maxWaitMs) throw refused(error);
         deps.log.warn({ waitMs }, 'signal-cli rate limit: waiting before sending again');
         if (error.retryAfterSeconds !== undefined) await deps.waits?.hold(ACCOUNT_WIDE, error.retryAfterSeconds);
         await sleep(waitMs, undefined, { signal });

@@ -1,5 +1,5 @@
 import { GrammyError, HttpError } from 'grammy';
-import { EditRefusedError } from '../../core/outbound.js';
+import { EditRefusedError, refused } from '../../core/outbound.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 
 /** Telegram's answers, mapped to what core understands: retry later, or never. */
@@ -38,10 +38,12 @@ export function describe(e: unknown): string {
 /**
  * A failed send as the outbound queue should see it. 400 (bad request: chat or topic gone, text refused) and 403
  * (blocked by the user, removed from the group) will fail the same way every time: dead-letter at once. Everything
- * else (network, 5xx, a 429 the retry plugin gave up on) is retried by the queue with backoff.
+ * else (network, 5xx, a 429 the retry plugin gave up on) is retried by the queue with backoff. Any 4xx is a refusal:
+ * Telegram answered, and posted nothing.
  */
 export function toJobError(e: unknown): Error {
   if (e instanceof EditRefusedError) return e;
-  if (isApiError(e, 400) || isApiError(e, 403)) return new UnrecoverableJobError(`Telegram refused the message: ${describe(e)}`);
-  return new Error(`Telegram send failed: ${describe(e)}`);
+  if (isApiError(e, 400) || isApiError(e, 403)) return refused(new UnrecoverableJobError(`Telegram refused the message: ${describe(e)}`));
+  const error = new Error(`Telegram send failed: ${describe(e)}`);
+  return e instanceof GrammyError && e.error_code >= 400 && e.error_code < 500 ? refused(error) : error;
 }

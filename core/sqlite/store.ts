@@ -266,6 +266,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  async withdrawSend(idempotencyKey: string): Promise<void> {
+    await this.group.run(() => this.sql(`DELETE FROM sent_messages WHERE idempotency_key = ? AND state = 'sending'`).run(idempotencyKey));
+  }
+
   async completeSend(idempotencyKey: string, platformMessageIds: string[], entries: AuditInput[] = []): Promise<void> {
     const audit = this.audit.prepare(entries);
     await this.group.run(() => {

@@ -30,7 +30,7 @@ export class TurnClient {
 
   constructor(
     private readonly queue: QueueDriver,
-    private readonly store: Pick<Store, 'appendAudit' | 'beginSend' | 'completeSend' | 'sentMessageIds' | 'handledTurn' | 'abandonTurn'>,
+    private readonly store: Pick<Store, 'appendAudit' | 'beginSend' | 'withdrawSend' | 'completeSend' | 'sentMessageIds' | 'handledTurn' | 'abandonTurn'>,
     readonly platform: string,
     /** Which events go to the control queue (an owner's `/approve` in web chat): see `publishEvents`. */
     private readonly control: (e: ChannelEvent) => boolean,

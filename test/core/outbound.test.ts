@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { outboundHandler } from '../../core/outbound.js';
+import { outboundHandler, refused } from '../../core/outbound.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -49,6 +49,32 @@ describe('outboundHandler', () => {
       ['b', true],
       ['c', false],
     ]);
+    await store.close();
+  });
+
+  it('withdraws the intent of a send the platform refused, so its retry is not audited as resent', async () => {
+    const store = new SqliteStore(join(tmp.dir, 'refused.db'));
+    await store.migrate();
+    let refuse = true;
+    const handler = outboundHandler(store, 'test', async () => {
+      if (!refuse) return ['m1'];
+      refuse = false;
+      throw refused(new Error('429 Too Many Requests'));
+    });
+    const address = { platform: 'slack', account: 'slack', conversation: { id: 'C1', kind: 'channel' as const } };
+    const job = (attempt: number) => ({
+      id: 'k',
+      queue: 'outbound:slack',
+      partition: 'p',
+      attempt,
+      payload: { v: 1, idempotencyKey: 'k', eventId: 'e', address, text: 'hi', format: 'plain', kind: 'reply' },
+    });
+    const signal = new AbortController().signal;
+    await expect(handler(job(1), signal)).rejects.toThrow('429');
+    await handler(job(2), signal);
+    const audits = (await store.auditTail(10)).filter((e) => e.kind === 'outbound.sent').map((e) => JSON.parse(e.data) as { resent: boolean });
+    expect(audits.map((a) => a.resent)).toEqual([false]);
+    expect(await store.sentMessageIds('k')).toEqual(['m1']);
     await store.close();
   });
 });

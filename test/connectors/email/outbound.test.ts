@@ -27,6 +27,9 @@ describe('email outbound', () => {
     expect(attempts[1]!.messageId).toBe(header(reply, 'message-id'));
     expect(header(reply, 'subject')).toBe('Re: quarterly numbers');
     expect(header(reply, 'in-reply-to')).toBe(original.messageId);
+    // The 451 after DATA was a refusal: the retry resent nothing the server had taken.
+    const sends = (await h.store.auditTail(100)).filter((e) => e.kind === 'outbound.sent').map((e) => JSON.parse(e.data) as { resent: boolean });
+    expect(sends.map((s) => s.resent)).toEqual([false]);
   });
 
   it('a recipient refused for now (451 at RCPT TO: greylisting) is tried again; one refused for good (550) is not', async () => {
