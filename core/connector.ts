@@ -62,7 +62,7 @@ export interface ConnectorDeps<C = unknown> {
   /** `secret:NAME` / `env:NAME` to value; only this connector's references resolve. */
   resolve(ref: string, field: string): string;
   /** `handledTurn`: whether a message's turn ended in silence, so "typing…" stops (core/typing.ts). */
-  store: Pick<Store, 'appendAudit' | 'getConnectorState' | 'setConnectorState' | 'listConnectorState' | 'handledTurn'>;
+  store: Pick<Store, 'appendAudit' | 'getConnectorState' | 'setConnectorState' | 'listConnectorState' | 'deleteConnectorState' | 'handledTurn'>;
   /** The run-time access changes, read only: no "typing…" for someone access will drop (see `admittedNow`). */
   access: Pick<AccessStore, 'overrides'>;
   /** The same state API, sealed under this connector's own key: for credentials a platform hands over at run time. */

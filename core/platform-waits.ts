@@ -13,12 +13,18 @@ export class PlatformWaits {
   private readonly loaded: Promise<void>;
 
   constructor(private readonly deps: Pick<ConnectorDeps, 'store' | 'name' | 'now' | 'log'>) {
-    this.loaded = deps.store.listConnectorState(deps.name, PREFIX).then(
-      (rows) => {
-        for (const { key, value } of rows) if (typeof value === 'number' && value > deps.now()) this.until.set(key.slice(PREFIX.length), value);
-      },
-      (error: Error) => deps.log.warn({ error: error.message }, 'could not read the waits the platform asked for'),
-    );
+    this.loaded = deps.store
+      .listConnectorState(deps.name, PREFIX)
+      .then(async (rows) => {
+        const over: string[] = [];
+        for (const { key, value } of rows) {
+          if (typeof value === 'number' && value > deps.now()) this.until.set(key.slice(PREFIX.length), value);
+          else over.push(key);
+        }
+        // One row per place that ever got a 429 would pile up: each start clears the waits that are over.
+        await deps.store.deleteConnectorState(deps.name, over);
+      })
+      .catch((error: Error) => deps.log.warn({ error: error.message }, 'could not read the waits the platform asked for'));
   }
 
   /** Waits until `place` may be sent to again. */

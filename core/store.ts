@@ -103,6 +103,7 @@ export interface Store {
   getConnectorState(connector: string, key: string): Promise<unknown>;
   setConnectorState(connector: string, key: string, value: unknown): Promise<void>;
   listConnectorState(connector: string, keyPrefix: string): Promise<Array<{ key: string; value: unknown; updatedAt: string }>>;
+  deleteConnectorState(connector: string, keys: string[]): Promise<void>;
   upsertAssistants(assistants: Record<string, AssistantConfig>): Promise<void>;
   heartbeat(role: string): Promise<void>;
   /** Removes this process's heartbeat on a clean stop, so nobody waits on a worker that is gone. */

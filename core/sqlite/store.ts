@@ -306,6 +306,14 @@ export class SqliteStore implements Store {
     );
   }
 
+  async deleteConnectorState(connector: string, keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const remove = this.sql('DELETE FROM connector_state WHERE connector = ? AND key = ?');
+    await this.group.run(() => {
+      for (const key of keys) remove.run(connector, key);
+    });
+  }
+
   async connectorsWithState(): Promise<string[]> {
     return this.sql('SELECT DISTINCT connector FROM connector_state ORDER BY connector').pluck().all() as string[];
   }

@@ -180,7 +180,7 @@ describe('discord connector start-up failures, in plain words', () => {
     fake.state.disallowedIntents = 1 << 15;
     const config = parseConfig({ connectors: { discord: { enabled: true, token: 'env:DISCORD_TOKEN', apiRoot: fake.apiRoot } } });
     const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-    const state = { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [], handledTurn: async () => null };
+    const state = { appendAudit: async () => undefined, getConnectorState: async () => undefined, setConnectorState: async () => undefined, listConnectorState: async () => [], deleteConnectorState: async () => undefined, handledTurn: async () => null };
     const connector = create({ name: 'discord', config: config.connectors.discord!, gateway: config, resolve: () => fake.token, sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: state, log, dataDir: '/x', now: Date.now });
     try {
       await expect(connector.start({ publish: async () => [], fail: () => undefined })).rejects.toThrow(/enable "Message Content Intent"/);

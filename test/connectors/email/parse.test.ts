@@ -15,7 +15,7 @@ function memoryState(): EmailState {
       appendAudit: async () => undefined,
       getConnectorState: async (_c, key) => data.get(key),
       setConnectorState: async (_c, key, value) => void data.set(key, value),
-      listConnectorState: async () => [], handledTurn: async () => null,
+      listConnectorState: async () => [], deleteConnectorState: async () => undefined, handledTurn: async () => null,
     },
     'email',
   );

@@ -89,7 +89,7 @@ describe('telegram connector: one poller per bot token', () => {
         appendAudit: async () => undefined,
         getConnectorState: async (_c, k) => state.get(k),
         setConnectorState: async (_c, k, v) => void state.set(k, v),
-        listConnectorState: async () => [], handledTurn: async () => null,
+        listConnectorState: async () => [], deleteConnectorState: async () => undefined, handledTurn: async () => null,
       },
       log: pino({ level: 'silent' }),
       dataDir: '/nonexistent',

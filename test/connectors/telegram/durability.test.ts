@@ -115,7 +115,7 @@ describe('telegram poller: the offset follows publish()', () => {
     appendAudit: async () => undefined,
     getConnectorState: async (_c: string, k: string) => state.get(k),
     setConnectorState: async (_c: string, k: string, v: unknown) => void state.set(k, v),
-    listConnectorState: async () => [], handledTurn: async () => null,
+    listConnectorState: async () => [], deleteConnectorState: async () => undefined, handledTurn: async () => null,
   };
 
   it('is not stored or confirmed while publishing fails; the same updates come back until it succeeds', async () => {

@@ -1,0 +1,29 @@
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PlatformWaits } from '../../core/platform-waits.js';
+import { SqliteStore } from '../../core/sqlite/store.js';
+import { tempDir } from '../helpers/tmp.js';
+
+describe('PlatformWaits', () => {
+  const tmp = tempDir('mc-waits-');
+  afterAll(() => tmp.remove());
+
+  it('a wait outlives its process; the next start keeps the waits still running and deletes those that are over', async () => {
+    const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
+    await store.migrate();
+    let clock = 1_000_000;
+    const deps = { store, name: 'slack', now: () => clock, log: pino({ level: 'silent' }) };
+    const first = new PlatformWaits(deps);
+    await first.hold('C-short', 1);
+    await first.hold('C-long', 600);
+
+    clock += 5_000; // C-short is over, C-long has 595 s left
+    const second = new PlatformWaits(deps);
+    const aborted = AbortSignal.abort();
+    await expect(second.wait('C-long', aborted)).rejects.toThrow(/abort/i);
+    await second.wait('C-short', aborted); // nothing left to wait: returns at once, even under an aborted signal
+    expect((await store.listConnectorState('slack', 'wait:')).map((r) => r.key)).toEqual(['wait:C-long']);
+    await store.close();
+  });
+});
