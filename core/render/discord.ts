@@ -8,9 +8,20 @@ import { atom, linkAsText, prefixLines, type Style, text, wrap } from './tokens.
  * connector sends with `allowed_mentions`, so `@everyone` or `<@id>` in text notifies nobody.
  */
 
+const MARKER = /[\\*_~`|[\]]/;
+const MARKERS = new RegExp(MARKER, 'g');
+
+/**
+ * Discord links a URL up to any character but `<`, whitespace or closing punctuation, backslashes included, so an
+ * escaped marker right after a URL (`https://x.com\*`) would join the link and show its backslash. Such a URL is
+ * written `<url>`: Discord shows it without the brackets (and without a preview). A URL typed in brackets keeps them:
+ * `\<<url>>`.
+ */
+const fenceUrl = (url: string, after: string): string => (/^https?:/i.test(url) && (MARKER.test(after) || after === '>') ? `<${url}>` : url);
+
 export function escapeDiscord(s: string): string {
   // Line-start markers are escaped at the start of every word: a cut at the space before it starts a message there.
-  return outsideUrls(s, (part) => part.replace(/[\\*_~`|[\]]/g, '\\$&'))
+  return outsideUrls(s, (part) => part.replace(MARKERS, '\\$&').replace(/<$/, '\\<'), fenceUrl)
     .replace(/(^|\s)([>#+-])/g, '$1\\$2')
     .replace(/(^|\s)(\d+)([.)])(?=\s|$)/g, '$1$2\\$3');
 }

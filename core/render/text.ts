@@ -13,15 +13,17 @@ const TRAILING = /[.,:;!?'")\]*_~`|]+$/;
 
 /**
  * Applies `escape` to everything but URLs. The platforms link URLs themselves; a zero-width space or a backslash
- * inside one would break the link, and inside a URL the markers are not formatting anyway.
+ * inside one would break the link, and inside a URL the markers are not formatting anyway. `link` may dress a URL
+ * for what follows it (`after`, the rest of the text).
  */
-export function outsideUrls(s: string, escape: (part: string) => string): string {
+export function outsideUrls(s: string, escape: (part: string) => string, link: (url: string, after: string) => string = (url) => url): string {
   let out = '';
   let last = 0;
   for (const m of s.matchAll(URL_RE)) {
     const url = m[0].replace(TRAILING, '');
-    out += escape(s.slice(last, m.index)) + url;
-    last = m.index + url.length;
+    const end = m.index + url.length;
+    out += escape(s.slice(last, m.index)) + link(url, s.slice(end, end + 1));
+    last = end;
   }
   return out + escape(s.slice(last));
 }

@@ -53,7 +53,11 @@ describe('plain replies are escaped so they show exactly as typed', () => {
     expect(plain('see https://example.com/a_b*c_d.', 'discord')).toBe('see https://example.com/a_b*c_d.');
     expect(plain('see https://example.com/a_b_c', 'whatsapp')).toBe('see https://example.com/a_b_c');
     // A marker after the URL is not part of it.
-    expect(plain('*https://x.com*', 'discord')).toBe('\\*https://x.com\\*');
+    // Discord's linker would take a backslash after a URL into the link: such a URL is fenced in <…> instead.
+    expect(plain('*https://x.com*', 'discord')).toBe('\\*<https://x.com>\\*');
+    expect(plain('[https://x.com/a_] and https://x.com\\b', 'discord')).toBe('\\[<https://x.com/a>\\_\\] and <https://x.com>\\\\b');
+    expect(plain('(https://x.com/a_b).', 'discord')).toBe('(https://x.com/a_b).');
+    expect(plain('<https://x.com>', 'discord')).toBe('\\<<https://x.com>>');
   });
 
   it('WhatsApp: *x*, _x_, ~x~ and ``` pairs are broken with U+200B, and a leading > is no quote', () => {

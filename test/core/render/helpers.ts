@@ -17,7 +17,8 @@ export function unescape(dialect: Dialect, s: string): string {
     case 'slack-mrkdwn':
       return decodeEntities(s.replaceAll(ZWSP, ''));
     case 'discord':
-      return s.replace(/\\([^\sA-Za-z0-9])/gu, '$1');
+      // Discord shows a URL in <…> without the brackets.
+      return s.replace(/<(https?:\/\/[^\s<>]+)>/g, '$1').replace(/\\([^\sA-Za-z0-9])/gu, '$1');
     case 'whatsapp':
       return s.replaceAll(ZWSP, '');
     case 'plain':
