@@ -6,7 +6,7 @@ import { processRedactor, type Redactor } from '../core/redactor.js';
 import type { Backend } from '../core/backend.js';
 import { createBackend as createCoreBackend, type ResolveRef } from '../core/backends/index.js';
 import type { ChannelEvent } from '../core/event.js';
-import { buildPipelines, type AnyPlug, type PlugServices } from '../core/plug.js';
+import { buildPipelines, initStep, type AnyPlug, type PlugServices } from '../core/plug.js';
 import type { QueueDriver } from '../core/queue.js';
 import type { Store } from '../core/store.js';
 import type { LimiterStore } from '../core/rate-limiter.js';
@@ -137,9 +137,15 @@ export function createBackend(
   return createCoreBackend(name, config, resolve);
 }
 
-/** Renders one assistant into its runtime form: plug pipelines initialized once, backends built. */
+/**
+ * Renders one assistant into its runtime form: plug pipelines initialized once, backends built. Who is answered is
+ * not a pipeline's choice: an inbound pipeline that leaves `access` out gets it first, so `access.deny`, the group
+ * allowlist and the DM policy hold whatever the assistant's pipeline says.
+ */
 export function buildAssistant(name: string, a: AssistantConfig, config: Config, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices, resolve: ResolveRef): RuntimeAssistant {
-  return { name, config: a, pipelines: buildPipelines(name, a, registry, services), backends: [a.backend].flat().map((b) => createBackend(b, config, resolve)) };
+  const pipelines = buildPipelines(name, a, registry, services);
+  if (!pipelines.inbound.some((step) => step.plug.name === 'access')) pipelines.inbound.unshift(initStep('access', registry, services));
+  return { name, config: a, pipelines, backends: [a.backend].flat().map((b) => createBackend(b, config, resolve)) };
 }
 
 /** Renders each of the config file's assistants into its runtime form. */

@@ -14,7 +14,7 @@ import { makeEvent, tempDir } from '../helpers/tmp.js';
 const config = parseConfig({
   backends: { echo: { type: 'echo' }, spare: { type: 'echo' } },
   assistants: { default: { backend: 'echo' }, helper: { backend: 'echo', systemPrompt: 'You help.' } },
-  access: { dm: 'open', groups: 'open' },
+  access: { dm: 'open', groups: 'open', deny: ['telegram:666'] },
   connectors: { telegram: { enabled: true, token: 'secret:TELEGRAM_TOKEN', assistant: 'helper' } },
   channels: { 'telegram:777': { assistant: 'default' } },
 });
@@ -80,6 +80,17 @@ describe('assistants edited in the dashboard, in a running worker', () => {
     // The redact plug is gone from the pipeline: the echo backend now sees the address as typed.
     expect(await turn('write to ada@example.org')).toBe('write to ada@example.org');
     expect(await live.resolve(loopback('x', 'helper'))).toBe(helper);
+  });
+
+  it('keeps the access plug in a pipeline saved without it: the config\'s deny still wins', async () => {
+    const { s, live, settings } = await open();
+    await settings.saveAssistant('helper', edited(settingsOf(config.assistants.helper!), { pipelines: { ...config.assistants.helper!.pipelines, inbound: ['redact'] } }), { create: false }, []);
+    expect((await live.resolve(telegram('555'))).pipelines.inbound.map((p) => p.plug.name)).toEqual(['access', 'redact']);
+    const turn = async (chat: string) => talk({ store: s, assistantFor: (e) => live.resolve(e), now: Date.now }, telegram(chat, { text: 'hello' }));
+    expect((await turn('555')).reply?.text).toBe('hello');
+    const denied = await turn('666');
+    expect(denied.reply).toBeUndefined();
+    expect(denied.haltedBy).toBe('access');
   });
 
   it('answers with a dashboard-made assistant, and picks by channel entry > surface choice > workspace > connector > default', async () => {
