@@ -63,6 +63,9 @@ const LOCALLY_AUTHENTICATED = new Set(['loopback', 'web', 'api']);
  */
 export const awaitsAnswer = (event: ChannelEvent): boolean => LOCALLY_AUTHENTICATED.has(event.platform);
 
+/** Whether `platform:id` is admitted by the gateway's own authentication, so the allowlist neither admits nor revokes it. */
+export const locallyAuthenticated = (identity: string): boolean => LOCALLY_AUTHENTICATED.has(identity.slice(0, identity.indexOf(':')));
+
 export type AccessDecision = { admitted: boolean; rule: string };
 export type Overrides = ReadonlyMap<string, OverrideAction>;
 

@@ -1,5 +1,5 @@
 import { out, withStore } from './with-store.js';
-import { PAIRING_CODE, revocable } from '../../core/access.js';
+import { locallyAuthenticated, PAIRING_CODE, revocable } from '../../core/access.js';
 import { identityProblem } from '../../core/identity.js';
 import { UsageError } from '../errors.js';
 import type { GlobalOptions } from '../runtime.js';
@@ -8,6 +8,13 @@ const identityArg = (id: string): string => {
   const problem = identityProblem(id);
   if (problem) throw new UsageError(`"${id}": ${problem}`);
   return id;
+};
+
+/** An allow or revoke of an identity the gateway authenticates itself would be stored and change nothing: say what does. */
+const onAllowlist = (id: string): string => {
+  if (!locallyAuthenticated(id)) return id;
+  const apikey = id.startsWith('api:') ? ', or with: monkeyclaw apikey revoke' : '';
+  throw new UsageError(`${id} is authenticated by the gateway itself, so the allowlist does not decide it: shut it out with access.deny in the config${apikey}`);
 };
 
 export const pairList = (options: GlobalOptions) =>
@@ -44,7 +51,7 @@ export const accessList = (options: GlobalOptions) =>
 
 export const accessAllow = (id: string, options: GlobalOptions) =>
   withStore(options, async (store, config) => {
-    identityArg(id);
+    onAllowlist(identityArg(id));
     await store.accessStore().setOverride(id, 'allow', 'cli');
     await store.appendAudit([{ kind: 'access.allowed', actor: 'cli', subject: id }]);
     out(config.access.deny.includes(id) ? `${id} allowed, but the config's deny list still refuses it` : `${id} allowed`);
@@ -53,6 +60,7 @@ export const accessAllow = (id: string, options: GlobalOptions) =>
 
 export const accessRevoke = (id: string, options: GlobalOptions) =>
   withStore(options, async (store, config) => {
+    onAllowlist(id);
     const current = (await store.accessStore().overrides([id])).get(id);
     // An entry already stored (perhaps before the identity rules) can always be revoked, whatever its shape.
     if (current === undefined) identityArg(id);

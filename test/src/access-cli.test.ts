@@ -58,6 +58,13 @@ describe('pair and access commands against a running worker', () => {
     expect(username.code).toBe(2);
     expect(username.stderr).toContain('a telegram identity must be a numeric user or chat id');
     expect((await cli('access', 'list')).stdout).not.toContain('telegram:grace');
+    // The terminal, dashboard logins and API keys are admitted by the gateway's own authentication, not the allowlist.
+    for (const command of ['allow', 'revoke']) {
+      const local = await cli('access', command, 'api:k3y1d');
+      expect(local.code).toBe(2);
+      expect(local.stderr).toContain('apikey revoke');
+    }
+    expect((await cli('access', 'list')).stdout).not.toContain('api:k3y1d');
     // One stored before these rules existed can still be revoked.
     await store.accessStore().setOverride('telegram:@old', 'allow', 'cli');
     expect((await cli('access', 'revoke', 'telegram:@old')).code).toBe(0);
