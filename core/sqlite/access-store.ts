@@ -50,7 +50,16 @@ export class SqliteAccessStore implements AccessStore {
   }
 
   async setOverride(identity: string, action: OverrideAction, source: string): Promise<void> {
-    await this.group.run(() => this.writeOverride(identity, action, source));
+    await this.group.run(() => {
+      this.writeOverride(identity, action, source);
+      // An allow answers the person's open pairing request: it no longer holds a pending slot, and a later
+      // `pair deny` of its code cannot block someone just allowed.
+      if (action !== 'allow') return;
+      const at = identity.indexOf(':');
+      this.db
+        .prepare(`UPDATE pairing_requests SET status = 'approved', decided_at = ? WHERE platform = ? AND sender_id = ? AND status = 'pending'`)
+        .run(Date.now(), identity.slice(0, at), identity.slice(at + 1));
+    });
   }
 
   private writeOverride(identity: string, action: OverrideAction, source: string): void {

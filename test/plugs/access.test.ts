@@ -68,6 +68,19 @@ describe('access plug', () => {
     expect((await settle(gw)).at(-1)).toBe('lifted');
   });
 
+  it('an access allow answers the sender\'s open request: its code can no longer block them, nor hold a pending slot', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'pairing' } } });
+    const access = gw.store.accessStore();
+    await gw.publish([dm('5')]);
+    await gw.waitForReplies(1);
+    const [request] = await access.pendingPairings(Date.now());
+    await access.setOverride('telegram:5', 'allow', 'cli');
+    expect(await access.pendingPairings(Date.now())).toEqual([]);
+    expect(await access.decidePairing(request!.code, 'denied', Date.now())).toEqual({ ok: false, reason: 'decided' });
+    await gw.publish([dm('5', 'allowed now')]);
+    expect((await settle(gw)).at(-1)).toBe('allowed now');
+  });
+
   it('refuses an expired code', async () => {
     let now = Date.now();
     gw = await startTestGateway({ config: { access: { dm: 'pairing' } }, now: () => now });
