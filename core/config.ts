@@ -289,7 +289,8 @@ export const configSchema = z
   .object({
     server: z
       .object({
-        host: z.string().default('127.0.0.1'),
+        // An empty host would make Node listen on every interface.
+        host: z.string().min(1).default('127.0.0.1'),
         port: port.default(7420),
         /**
          * Host names the dashboard answers to besides IP addresses, `localhost` and `host` (a proxy's public name):

@@ -85,7 +85,7 @@ export function buildProgram(): Command {
   withGlobals(audit.command('tail').description('print recent entries'))
     .exitOverride()
     .addOption(new Option('-n <count>', 'entries').default(20).argParser((v) => {
-      const n = Number(v);
+      const n = /^\d+$/.test(v) ? Number(v) : NaN;
       if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new UsageError('-n must be a whole number from 1 to 100000');
       return n;
     }))

@@ -55,6 +55,8 @@ describe('config', () => {
     expect(c.server).toEqual({ host: '127.0.0.1', port: 7420, allowedHosts: [], tls: { mode: 'off' } });
     expect(c.access).toMatchObject({ dm: 'pairing', groups: 'allowlist', allow: [], owners: [] });
     expect(c.assistants.default?.backend).toBe('echo');
+    // An empty host would listen on every interface.
+    expect(() => parseConfig({ server: { host: '' } })).toThrow(/server\.host/);
   });
 
   it('refuses an unknown key anywhere, naming its path', () => {

@@ -25,6 +25,7 @@ describe('monkeyclaw CLI', () => {
     const tail = await cli(['audit', 'tail', '-n', '3']);
     expect(tail.stdout.trim().split('\n')).toHaveLength(3);
     expect(tail.stdout).toContain('outbound.sent');
+    for (const n of ['0', '1e2', '0x10', '5.5']) expect((await cli(['audit', 'tail', '-n', n])).code).toBe(2);
   });
 
   it('accepts global flags after the subcommand', async () => {
