@@ -14,18 +14,38 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The lock a running `start` holds on its data dir. */
-export const supervisorLock = (dataDir: string): string => join(dataDir, 'run', 'supervisor.lock');
-
-/** The live process holding the lock file, if any. */
-export function lockHolder(file: string): number | undefined {
-  let pid: number;
+/**
+ * When the kernel started process `pid` (field 22 of /proc/<pid>/stat, in clock ticks since boot): with the pid, it
+ * names one process for good, where a pid alone is reused. Undefined where /proc is missing (not Linux).
+ */
+export function startedAt(pid: number): string | undefined {
   try {
-    pid = Number(readFileSync(file, 'utf8').trim());
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
   }
-  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+}
+
+/** The lock a running `start` holds on its data dir. */
+export const supervisorLock = (dataDir: string): string => join(dataDir, 'run', 'supervisor.lock');
+
+/**
+ * The live process holding the lock file, if any. A pid that now belongs to a process started at another time than
+ * the one recorded was left by a process that died: after a reboot the old pid may be any daemon's.
+ */
+export function lockHolder(file: string): number | undefined {
+  let pid: number;
+  let started: string | undefined;
+  try {
+    [pid, started] = ((s) => [Number(s[0]), s[1]] as const)(readFileSync(file, 'utf8').trim().split(' '));
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  const now = started === undefined ? undefined : startedAt(pid);
+  return now !== undefined && now !== started ? undefined : pid;
 }
 
 /**
@@ -37,13 +57,14 @@ export function acquireLock(file: string): () => void {
   for (let tries = 0; tries < 2; tries++) {
     try {
       const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
+      writeSync(fd, [process.pid, startedAt(process.pid)].filter((v) => v !== undefined).join(' '));
       closeSync(fd);
       return () => rmSync(file, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const pid = lockHolder(file);
-      if (pid !== undefined) throw new LockedError(`another monkeyclaw start (pid ${pid}) is running on this data directory`);
+      // This very process cannot be holding it: a container restarted after an unclean stop is pid 1 again.
+      if (pid !== undefined && pid !== process.pid) throw new LockedError(`another monkeyclaw start (pid ${pid}) is running on this data directory (its lock: ${file})`);
       rmSync(file, { force: true });
     }
   }
