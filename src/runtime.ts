@@ -115,8 +115,11 @@ function queueErrorLog(): (error: Error) => void {
   };
 }
 
-/** The rate-limit buckets live where the queue does, so every worker shares them. */
-export async function openLimiter(rt: Pick<Runtime, 'queueConfig' | 'dataDir' | 'resolve'>): Promise<{ limiter: LimiterStore; close(): Promise<void> }> {
+/**
+ * The rate-limit buckets live where the queue does, so every worker shares them; on Redis under the queue's own
+ * prefix, so gateways sharing a Redis never throttle each other (a data dir that ran before keeps `monkeyclaw`).
+ */
+export async function openLimiter(rt: Pick<Runtime, 'queueConfig' | 'dataDir' | 'resolve' | 'store'>): Promise<{ limiter: LimiterStore; close(): Promise<void> }> {
   const q = rt.queueConfig;
   if (q.driver === 'embedded') {
     const limiter = new SqliteLimiter(dbFile(rt.dataDir));
@@ -125,7 +128,8 @@ export async function openLimiter(rt: Pick<Runtime, 'queueConfig' | 'dataDir' | 
   const [{ Redis }, { RedisLimiter }, { quitRedis }] = await Promise.all([import('ioredis'), import('../queues/redis-limiter.js'), import('../queues/redis-quit.js')]);
   const redis = new Redis(rt.resolve(q.redisUrl, 'queue.redisUrl'), { lazyConnect: false });
   redis.on('error', queueErrorLog());
-  return { limiter: new RedisLimiter(redis), close: () => quitRedis(redis) };
+  const prefix = `${q.prefix ?? (await rt.store.queuePrefix())}:rl:`;
+  return { limiter: new RedisLimiter(redis, { prefix }), close: () => quitRedis(redis) };
 }
 
 /** Backends come from the core factory; pass the runtime's resolver (`rt.resolve`), else `env:` references only. */

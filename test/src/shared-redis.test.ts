@@ -23,14 +23,15 @@ function gatewayDir(name: 'a' | 'b') {
   const redact = name === 'b' ? ', { plug: redact, custom: [{ name: mark, pattern: marker }] }' : '';
   writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), [
     `queue: { driver: bullmq, redisUrl: env:REDIS_URL }`,
-    `assistants: { default: { backend: echo, pipelines: { inbound: [rate-limit, access, group-gate${redact}] } } }`,
+    // 5 a minute each: the 8 messages of both gateways would be throttled if they shared a sender's bucket.
+    `assistants: { default: { backend: echo, pipelines: { inbound: [{ plug: rate-limit, perSender: 5 }, access, group-gate${redact}] } } }`,
     '',
   ].join('\n'));
   return tmp.dir;
 }
 
 describe('two gateways on one Redis', () => {
-  it('keep apart: each data dir has its own queue prefix, and each chat is answered by its own worker', async () => {
+  it('keep apart: each data dir has its own queue prefix and rate-limit buckets, and each chat is answered by its own worker', async () => {
     const env = { REDIS_URL: server.url };
     const dirs = { a: gatewayDir('a'), b: gatewayDir('b') };
     for (const dir of Object.values(dirs)) {
