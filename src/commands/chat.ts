@@ -5,7 +5,7 @@ import { allAssistantNames } from '../../core/assistant-settings.js';
 import { publishEvents } from '../../core/connector.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
 import { settlesWithin } from '../../core/deadline.js';
-import { dedupeKey, outboundQueue, type Reply } from '../../core/event.js';
+import { dedupeKey, outboundQueue, type ChannelEvent, type Reply } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { createLoopbackConnector } from '../../connectors/loopback/index.js';
 import { UsageError } from '../errors.js';
@@ -58,8 +58,28 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
     await rt.close();
   };
 
-  /** Ctrl-C or SIGTERM in an interactive chat: the reply queue is cleaned up on the way out, as at the end of input. */
+  /**
+   * Ctrl-C or SIGTERM: the reply queue is cleaned up on the way out, as at the end of input, and a message still
+   * waiting for its answer is given up, so no worker runs it (and its backend call) later for nobody.
+   */
   let interrupted: NodeJS.Signals | undefined;
+  let rl: ReturnType<typeof createInterface> | undefined;
+  let endWait: () => void = () => undefined;
+  const interruption = new Promise<undefined>((resolve) => (endWait = () => resolve(undefined)));
+  const stop = (signal: NodeJS.Signals) => {
+    interrupted = signal;
+    rl?.close();
+    notify?.();
+    endWait();
+  };
+  const onSigint = () => stop('SIGINT');
+  const onSigterm = () => stop('SIGTERM');
+  // A SIGINT or SIGTERM sent by kill reaches the process; a terminal's Ctrl-C in readline reaches readline.
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigterm);
+  const interruptedCode = () => 128 + (interrupted === 'SIGINT' ? 2 : 15);
+  const giveUp = (event: ChannelEvent) =>
+    rt.store.abandonTurn(dedupeKey(event), event.id, [{ kind: 'turn.abandoned', actor: 'connector:loopback', subject: event.id, data: { why: 'interrupted' } }]);
 
   /** Waits until the turn of `eventId` is handled and all of its replies arrived; returns them. */
   const awaitReplies = async (eventKey: string, eventId: string): Promise<Reply[] | undefined> => {
@@ -80,10 +100,16 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
   try {
     await ensureWorker();
     if (options.once) {
-      const input = (await readAll(process.stdin)).replace(/\r?\n$/, '');
+      const read = await Promise.race([readAll(process.stdin), interruption]);
+      if (read === undefined) return interruptedCode();
+      const input = read.replace(/\r?\n$/, '');
       if (input.trim() === '') throw new UsageError('nothing to send: pipe a message on stdin');
       const event = await connector.say(input);
       const got = await awaitReplies(dedupeKey(event), event.id);
+      if (interrupted) {
+        await giveUp(event);
+        return interruptedCode();
+      }
       if (!got) {
         process.stderr.write('no reply within 60 s: is a worker running on this data dir?\n');
         return 1;
@@ -95,16 +121,8 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
       for (const r of got) process.stdout.write(`${r.text}\n`);
       return 0;
     }
-    const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
-    const stop = (signal: NodeJS.Signals) => {
-      interrupted = signal;
-      rl.close();
-      notify?.();
-    };
-    // A terminal's Ctrl-C reaches readline, not the process; a SIGINT or SIGTERM sent by kill reaches the process.
-    rl.on('SIGINT', () => stop('SIGINT'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
+    rl.on('SIGINT', onSigint);
     rl.prompt();
     for await (const line of rl) {
       // Lines typed ahead of a Ctrl-C are still handed out after it: none is sent.
@@ -113,12 +131,15 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
         const event = await connector.say(line);
         const got = await awaitReplies(dedupeKey(event), event.id);
         for (const r of got ?? []) process.stdout.write(`assistant> ${r.text}\n`);
-        if (!got && !interrupted) process.stdout.write('(no reply within 60 s)\n');
+        if (!got && interrupted) await giveUp(event);
+        else if (!got) process.stdout.write('(no reply within 60 s)\n');
       }
       if (!interrupted) rl.prompt();
     }
-    return interrupted ? 128 + (interrupted === 'SIGINT' ? 2 : 15) : 0;
+    return interrupted ? interruptedCode() : 0;
   } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
     await shutdown();
   }
 }
