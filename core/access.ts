@@ -63,8 +63,15 @@ const LOCALLY_AUTHENTICATED = new Set(['loopback', 'web', 'api']);
  */
 export const awaitsAnswer = (event: ChannelEvent): boolean => LOCALLY_AUTHENTICATED.has(event.platform);
 
-/** Whether `platform:id` is admitted by the gateway's own authentication, so the allowlist neither admits nor revokes it. */
-export const locallyAuthenticated = (identity: string): boolean => LOCALLY_AUTHENTICATED.has(identity.slice(0, identity.indexOf(':')));
+/**
+ * Why the allowlist cannot decide `identity`, in words, or undefined when it can: the gateway admits the identities
+ * it authenticates itself, so an allow or revoke of one would be stored and change nothing.
+ */
+export function outsideAllowlist(identity: string): string | undefined {
+  if (!LOCALLY_AUTHENTICATED.has(identity.slice(0, identity.indexOf(':')))) return undefined;
+  const key = identity.startsWith('api:') ? ', or revoke its API key (monkeyclaw apikey revoke)' : '';
+  return `${identity} is authenticated by the gateway itself, so the allowlist does not decide it: shut it out with access.deny in the config${key}`;
+}
 
 export type AccessDecision = { admitted: boolean; rule: string };
 export type Overrides = ReadonlyMap<string, OverrideAction>;

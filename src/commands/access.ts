@@ -1,5 +1,5 @@
 import { out, withStore } from './with-store.js';
-import { locallyAuthenticated, PAIRING_CODE, revocable } from '../../core/access.js';
+import { outsideAllowlist, PAIRING_CODE, revocable } from '../../core/access.js';
 import { identityProblem } from '../../core/identity.js';
 import { UsageError } from '../errors.js';
 import type { GlobalOptions } from '../runtime.js';
@@ -10,11 +10,10 @@ const identityArg = (id: string): string => {
   return id;
 };
 
-/** An allow or revoke of an identity the gateway authenticates itself would be stored and change nothing: say what does. */
 const onAllowlist = (id: string): string => {
-  if (!locallyAuthenticated(id)) return id;
-  const apikey = id.startsWith('api:') ? ', or with: monkeyclaw apikey revoke' : '';
-  throw new UsageError(`${id} is authenticated by the gateway itself, so the allowlist does not decide it: shut it out with access.deny in the config${apikey}`);
+  const outside = outsideAllowlist(id);
+  if (outside) throw new UsageError(outside);
+  return id;
 };
 
 export const pairList = (options: GlobalOptions) =>

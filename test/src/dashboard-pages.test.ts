@@ -43,6 +43,9 @@ describe('dashboard pages', () => {
     await h.act(s, '/governance/access', { identity: 'not an identity', action: 'allow' });
     await h.act(s, '/governance/access', { identity: 'telegram:grace', action: 'allow' });
     expect(await (await h.get('/governance', { cookie: s.cookie })).text()).toContain('telegram:grace: a telegram identity must be a numeric user or chat id');
+    // An API key's identity is the gateway's to authenticate: a revoke here would change nothing, so it is refused.
+    await h.act(s, '/governance/access', { identity: 'api:k3y1d', action: 'revoke' });
+    expect(await (await h.get('/governance', { cookie: s.cookie })).text()).toContain('api:k3y1d is authenticated by the gateway itself');
     const overrides = await h.g.store.accessStore().allOverrides();
     expect(overrides.map((o) => [o.identity, o.action, o.source])).toEqual([
       ['telegram:4242', 'revoke', 'dashboard'],

@@ -1,4 +1,4 @@
-import { PAIRING_CODE, revocable, type PairingRequest } from '../../../core/access.js';
+import { outsideAllowlist, PAIRING_CODE, revocable, type PairingRequest } from '../../../core/access.js';
 import { APPROVAL_ID, type Approval } from '../../../core/approvals.js';
 import { identityProblem } from '../../../core/identity.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
@@ -250,8 +250,9 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     const current = identity ? (await access().overrides([identity])).get(identity) : undefined;
     // An entry already stored (perhaps before the identity rules) can always be revoked, whatever its shape.
     const problem = action === 'revoke' && current !== undefined ? undefined : identityProblem(identity);
-    if (problem) {
-      ctx.flash.set(session.idHash, `${identity || 'That'}: ${problem}.`, false);
+    const outside = outsideAllowlist(identity);
+    if (problem || outside) {
+      ctx.flash.set(session.idHash, outside ? `${outside}.` : `${identity || 'That'}: ${problem}.`, false);
       return c.redirect('/governance', 303);
     }
     if (action === 'revoke') {
