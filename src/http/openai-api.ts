@@ -14,7 +14,7 @@ import { httpError } from './errors.js';
 type Env = { Variables: { key: ApiKeyRecord } };
 
 /** OpenAI's error shape, so every OpenAI client reports our errors properly. */
-const oaiError = (c: Context, status: 400 | 401 | 404 | 429 | 500 | 503, message: string, type: string, code: string | null = null, param: string | null = null) =>
+const oaiError = (c: Context, status: 400 | 401 | 404 | 413 | 429 | 500 | 503, message: string, type: string, code: string | null = null, param: string | null = null) =>
   c.json(httpError(message, type, code, param), status);
 
 const content = z.union([
@@ -85,7 +85,7 @@ export function openaiRoutes(deps: {
     Date.now,
   );
   /** A request refused before it became a turn: answered in OpenAI's shape, and audited (turns audit themselves). */
-  const reject = (c: Context<Env>, status: 400 | 401 | 404 | 429, message: string, type: string, code: string | null = null, param: string | null = null) => {
+  const reject = (c: Context<Env>, status: 400 | 401 | 404 | 413 | 429, message: string, type: string, code: string | null = null, param: string | null = null) => {
     const key = c.get('key') as ApiKeyRecord | undefined;
     refusals.refused(key ? `api:${key.id}` : 'api:unauthenticated', `${status}: ${message.slice(0, 200)}`);
     return oaiError(c, status, message, type, code, param);
@@ -114,7 +114,7 @@ export function openaiRoutes(deps: {
     return c.json(model(id));
   });
 
-  app.post('/v1/chat/completions', bodyLimit({ maxSize: 2 * 1024 * 1024, onError: (c) => reject(c, 400, 'Request body too large.', 'invalid_request_error') }), async (c) => {
+  app.post('/v1/chat/completions', bodyLimit({ maxSize: 2 * 1024 * 1024, onError: (c) => reject(c, 413, 'Request body too large (over 2 MiB).', 'invalid_request_error') }), async (c) => {
     let raw: unknown;
     try {
       raw = await c.req.json();

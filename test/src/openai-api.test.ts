@@ -243,6 +243,10 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect(await long.json()).toEqual({
       error: { message: 'The last user message is longer than 100,000 characters.', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' },
     });
+    // Over the body limit: 413, as on every other route.
+    const huge = await post(JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'x'.repeat(3 * 1024 * 1024) }] }));
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toMatchObject({ error: { type: 'invalid_request_error' } });
     // Refusals are audited: the first of a minute at once, the rest counted into the next report.
     const keyId = (await cli('apikey', 'list')).stdout.trim().split('\n').at(-1)!.split(' ')[0]!;
     const rejected = (await cli('audit', 'tail', '-n', '200')).stdout.split('\n').filter((l) => l.includes('api.rejected'));
