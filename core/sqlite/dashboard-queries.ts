@@ -88,17 +88,17 @@ export class SqliteDashboardQueries {
    * Binds a channel to another workspace (created when new). Its open sessions are closed, so the next message
    * starts a session in the new workspace: history never crosses workspaces.
    */
-  async moveChannel(channelId: number, workspace: string): Promise<{ from: string; to: string } | undefined> {
+  async moveChannel(channelId: number, workspace: string): Promise<{ from: string; to: string; created: boolean } | undefined> {
     if (!WORKSPACE_NAME.test(workspace)) throw new Error(`invalid workspace name "${workspace}"`);
     return write(this.db, () => {
       const from = this.db.prepare('SELECT workspace_id FROM channels WHERE id = ?').pluck().get(channelId) as string | undefined;
       if (from === undefined) return undefined;
-      if (from === workspace) return { from, to: workspace };
+      if (from === workspace) return { from, to: workspace, created: false };
       const at = new Date().toISOString();
-      this.db.prepare('INSERT INTO workspaces (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING').run(workspace, at);
+      const created = this.db.prepare('INSERT INTO workspaces (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING').run(workspace, at).changes === 1;
       this.db.prepare('UPDATE channels SET workspace_id = ? WHERE id = ?').run(workspace, channelId);
       this.db.prepare('UPDATE sessions SET closed_at = ? WHERE channel_id = ? AND closed_at IS NULL').run(at, channelId);
-      return { from, to: workspace };
+      return { from, to: workspace, created };
     });
   }
 

@@ -116,9 +116,11 @@ describe('dashboard pages', () => {
     expect((await h.act(s, `/conversations/${channel!.id}/workspace`, { workspace: '../etc' })).status).toBe(303);
     expect(await (await h.get(`/conversations/${channel!.id}`, { cookie: s.cookie })).text()).toContain('A workspace name is');
     expect((await h.act(s, `/conversations/${channel!.id}/workspace`, { workspace: 'research' })).status).toBe(303);
-    expect(await (await h.get(`/conversations/${channel!.id}`, { cookie: s.cookie })).text()).toContain('Moved from default to research.');
+    expect(await (await h.get(`/conversations/${channel!.id}`, { cookie: s.cookie })).text()).toContain('Moved from default to research (workspace research is new).');
     expect(await h.g.store.dashboardQueries().channel(channel!.id)).toMatchObject({ workspaceId: 'research' });
     expect(await audits('channel.moved')).toEqual([{ actor: 'web:admin', subject: 'telegram:100', data: { from: 'default', to: 'research' } }]);
+    // The workspace the move made is audited as made, as one made on the Workspaces page is.
+    expect((await audits('workspace.created')).map((a) => a.subject)).toEqual(['research']);
     // The next message starts a fresh session in the new workspace.
     await h.telegram('100', 'after the move');
     const after = await h.g.store.dashboardQueries().channelHistory(channel!.id);

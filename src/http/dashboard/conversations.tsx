@@ -127,10 +127,15 @@ export function conversationRoutes(app: DashApp, ctx: DashContext): void {
     const ch = await queries().channel(id);
     const moved = ch && (await queries().moveChannel(id, workspace));
     if (!ch || !moved) return c.text('No such conversation.', 404);
-    if (moved.from !== moved.to) {
-      await ctx.deps.store.appendAudit([{ kind: 'channel.moved', actor: WEB_ACTOR, subject: `${ch.platform}:${ch.conversationId}`, data: moved }]);
+    const { from, to, created } = moved;
+    if (from !== to) {
+      await ctx.deps.store.appendAudit([
+        ...(created ? [{ kind: 'workspace.created', actor: WEB_ACTOR, subject: to }] : []),
+        { kind: 'channel.moved', actor: WEB_ACTOR, subject: `${ch.platform}:${ch.conversationId}`, data: { from, to } },
+      ]);
     }
-    ctx.flash.set(session.idHash, moved.from === moved.to ? `Already in workspace ${workspace}.` : `Moved from ${moved.from} to ${moved.to}.`);
+    const made = created ? ` (workspace ${to} is new)` : '';
+    ctx.flash.set(session.idHash, from === to ? `Already in workspace ${workspace}.` : `Moved from ${from} to ${to}${made}.`);
     return c.redirect(back, 303);
   });
 }
