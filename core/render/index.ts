@@ -71,6 +71,19 @@ export function renderReply(text: string, format: 'plain' | 'markdown', dialect:
   // A lone surrogate cannot be sent (or counted) reliably; Reply validation refuses them, this keeps other callers safe.
   const source = text.toWellFormed();
   if (!/\S/.test(source)) return [];
-  const tokens = format === 'markdown' ? renderMarkdown(source, style) : [textToken(style.text(source))];
-  return split(tokens, limit, style.atomic);
+  const asText = () => [textToken(style.text(source))];
+  return split(format === 'markdown' ? markdownOrText(source, style, asText) : asText(), limit, style.atomic);
+}
+
+/**
+ * Markdown nested thousands deep (`> > > …`, which a model can be asked to write) overflows the stack of the parser
+ * or the renderer's walk over its tree. Such a reply is shown as typed rather than lost to a retry that fails alike.
+ */
+function markdownOrText(source: string, style: Style, asText: () => ReturnType<typeof renderMarkdown>): ReturnType<typeof renderMarkdown> {
+  try {
+    return renderMarkdown(source, style);
+  } catch (error) {
+    if (error instanceof RangeError) return asText();
+    throw error;
+  }
 }

@@ -144,4 +144,14 @@ describe('markdown is rendered from the tree', () => {
   it('headings deeper than Discord supports become bold lines', () => {
     expect(md('### three\n\n#### four', 'discord')).toBe('### three\n\n**four**');
   });
+
+  it('shows markdown nested too deep for the parser as typed, rather than failing the reply', () => {
+    for (const deep of ['> '.repeat(5_000) + 'x', '1. '.repeat(3_000) + 'x', '- '.repeat(8_000) + 'x']) {
+      for (const dialect of DIALECTS) {
+        const parts = renderReply(deep, 'markdown', dialect, { max: 4096, unit: 'utf16' });
+        expect(parts.length, dialect).toBeGreaterThan(0);
+        expect(parts.at(-1), dialect).toMatch(/x$/);
+      }
+    }
+  });
 });
