@@ -1,6 +1,7 @@
 import type { Root, RootContent } from 'mdast';
 import remarkParse from 'remark-parse';
 import { unified } from 'unified';
+import { graphemes } from './graphemes.js';
 import { strikethrough } from './strike.js';
 
 /**
@@ -28,6 +29,8 @@ interface Piece {
   text: string;
   /** Pieces cut from one block share its number, and are joined back into one node. */
   block?: number;
+  /** What stood between this piece and the one before in the source, where it was cut out of a line: a space or nothing. */
+  glue?: string;
 }
 
 export function parseMarkdown(source: string): Root {
@@ -40,7 +43,7 @@ export function parseMarkdown(source: string): Root {
     const tree = parsePiece(definitions ? `${definitions}\n\n${piece.text}` : piece.text);
     const children = tree.children.filter((child) => child.type !== 'definition');
     const last = root.children.at(-1);
-    if (piece.block !== undefined && piece.block === previous?.block && last && children[0] && join(last, children[0])) {
+    if (piece.block !== undefined && piece.block === previous?.block && last && children[0] && join(last, children[0], piece.glue ?? '\n')) {
       children.shift();
     }
     for (const child of children) root.children.push(child);
@@ -50,10 +53,15 @@ export function parseMarkdown(source: string): Root {
   return root;
 }
 
-/** Joins the two halves of a block that was cut to be parsed; false when they did not parse as one kind. */
-function join(last: RootContent, first: RootContent): boolean {
+/**
+ * Joins the two halves of a block that was cut to be parsed; false when they did not parse as one kind. `glue` is
+ * what stood between them: a line break, or, inside a line too long for one piece, a space or nothing.
+ */
+function join(last: RootContent, first: RootContent, glue: string): boolean {
   if (last.type === 'code' && first.type === 'code') last.value += `\n${first.value}`;
-  else if (last.type === 'paragraph' && first.type === 'paragraph') last.children.push({ type: 'text', value: '\n' });
+  else if (last.type === 'paragraph' && first.type === 'paragraph') {
+    if (glue) last.children.push({ type: 'text', value: glue });
+  }
   else if (!(last.type === 'blockquote' && first.type === 'blockquote') && !(last.type === 'list' && first.type === 'list')) {
     return false;
   }
@@ -103,7 +111,7 @@ function pieces(source: string): Piece[] {
     const block = lines.join('\n');
     if (block.length > PIECE) {
       flush();
-      for (const part of cutBlock(lines)) out.push({ text: part, block: n });
+      for (const part of cutBlock(lines)) out.push({ ...part, block: n });
     } else {
       if (text.length + block.length + 1 > PIECE) flush();
       text = text ? `${text}\n${block}` : block;
@@ -114,9 +122,9 @@ function pieces(source: string): Piece[] {
 }
 
 /** A block too long to parse at once, cut at line breaks: a fenced block is fenced again in every part. */
-function cutBlock(block: string[]): string[] {
+function cutBlock(block: string[]): Array<{ text: string; glue?: string }> {
   const fence = FENCE.exec(block[0]!)?.[1];
-  return fence === undefined ? cutProse(block) : cutFence(block, fence);
+  return fence === undefined ? cutProse(block) : cutFence(block, fence).map((text) => ({ text }));
 }
 
 function cutFence(block: string[], fence: string): string[] {
@@ -138,51 +146,71 @@ function cutFence(block: string[], fence: string): string[] {
   return out;
 }
 
+/** A piece of a line: `glue` is what stood before it, a line break (a line of its own) or, cut out of a line, a space or nothing. */
+interface Segment {
+  text: string;
+  glue: string;
+}
+const joined = (segments: Segment[]): string => segments.map((s, i) => (i === 0 ? s.text : s.glue + s.text)).join('');
+
 /** Cut between lines, never inside a fence, preferably before a line at the margin (a new list item, say). */
-function cutProse(block: string[]): string[] {
-  const lines: { text: string; cut: boolean; margin: boolean }[] = [];
+function cutProse(block: string[]): Array<{ text: string; glue?: string }> {
+  const lines: Array<Segment & { cut: boolean; margin: boolean }> = [];
   let open: string | undefined;
   for (const line of block) {
     if (open !== undefined) {
-      lines.push({ text: line, cut: false, margin: false });
+      lines.push({ text: line, glue: '\n', cut: false, margin: false });
       if (closes(line, open)) open = undefined;
       continue;
     }
     open = OPENER.exec(line)?.[1];
-    for (const text of open === undefined ? cutLine(line) : [line]) lines.push({ text, cut: true, margin: /^\S/.test(text) });
+    const segments = open === undefined ? cutLine(line) : [{ text: line, glue: '\n' }];
+    for (const segment of segments) lines.push({ ...segment, cut: true, margin: segment.glue === '\n' && /^\S/.test(segment.text) });
   }
-  const out: string[] = [];
+  const out: Array<{ text: string; glue?: string }> = [];
+  const piece = (from: number, to: number) => ({ text: joined(lines.slice(from, to)), ...(from > 0 ? { glue: lines[from]!.glue } : {}) });
   let start = 0;
   let size = 0;
   let margin = -1;
   lines.forEach(({ text, cut }, k) => {
     if (k > start && cut && size + text.length + 1 > PIECE) {
       const at = margin > start ? margin : k;
-      out.push(lines.slice(start, at).map((line) => line.text).join('\n'));
+      out.push(piece(start, at));
       size = lines.slice(at, k).reduce((sum, line) => sum + line.text.length + 1, 0);
       start = at;
     }
     if (k > start && cut && lines[k]!.margin) margin = k;
     size += text.length + 1;
   });
-  out.push(lines.slice(start).map((line) => line.text).join('\n'));
+  out.push(piece(start, lines.length));
   return out;
 }
 
 /**
  * Prose lines longer than a piece are cut at a space before a letter (what follows must not start a list item or a
- * heading), else at any space, else between code points. Code lines are never cut.
+ * heading), else at any space, else between graphemes. The space a cut falls on becomes the next segment's glue,
+ * so joining the segments gives the line back exactly. Code lines are never cut.
  */
-function cutLine(line: string): string[] {
-  const out: string[] = [];
+function cutLine(line: string): Segment[] {
+  const out: Segment[] = [];
+  let glue = '\n';
   while (line.length > PIECE) {
     let at = line.lastIndexOf(' ', PIECE);
     while (at > 0 && !/^\p{L}/u.test(line.slice(at + 1, at + 3))) at = line.lastIndexOf(' ', at - 1);
     if (at <= 0) at = line.lastIndexOf(' ', PIECE);
-    if (at <= 0) at = /[\ud800-\udbff]/.test(line[PIECE - 1]!) ? PIECE - 1 : PIECE;
-    out.push(line.slice(0, at));
-    line = line.slice(at);
+    if (at > 0) {
+      out.push({ text: line.slice(0, at), glue });
+      [line, glue] = [line.slice(at + 1), ' '];
+      continue;
+    }
+    let end = 0;
+    for (const g of graphemes(line.slice(0, PIECE + 64))) {
+      if (end > 0 && end + g.length > PIECE) break;
+      end += g.length;
+    }
+    out.push({ text: line.slice(0, end), glue });
+    [line, glue] = [line.slice(end), ''];
   }
-  out.push(line);
+  out.push({ text: line, glue });
   return out;
 }

@@ -75,6 +75,20 @@ describe('parsing long markdown in pieces', () => {
     expect(out[0]!.replace(/\s+/g, ' ') === line).toBe(true);
   });
 
+  it('joins a line cut to be parsed exactly as it was: no line break where a space was, none inside a word or an emoji', () => {
+    const words = Array.from({ length: 1700 }, (_, i) => `word${i}`).join(' ') + '.';
+    const cjk = '这是一个很长的中文段落没有任何空格'.repeat(600);
+    const family = '👨‍👩‍👧‍👦'.repeat(1500);
+    for (const line of [words, cjk, family]) {
+      expect(line.length).toBeGreaterThan(PIECE);
+      expect(renderReply(line, 'markdown', 'plain', HUGE)).toEqual([line]);
+    }
+    // Split for Telegram, each part ends on a whole emoji.
+    const parts = renderReply(family, 'markdown', 'telegram-html', { max: 4096, unit: 'utf16' });
+    expect(parts.join('')).toBe(family);
+    for (const part of parts) expect(part).toMatch(/^(👨‍👩‍👧‍👦)+$/u);
+  });
+
   // micromark's cost grows faster than linearly within a block; in pieces this takes about a second of CPU each.
   it('renders 100,000 characters of pathological markdown, within the limit', { timeout: 120_000 }, () => {
     const limit: Limit = { max: 4096, unit: 'utf16' };
