@@ -22,14 +22,23 @@ export interface SenderDeps {
 
 /** Telegram's HTML entities back to the characters they stand for; for the plain-text resend. */
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+const decode = (html: string): string =>
+  html.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
+    if (name[0] !== '#') return ENTITIES[name.toLowerCase()] ?? whole;
+    const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+    return Number.isInteger(code) && code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  });
+const untagged = (html: string): string => html.replace(/<[^>]*>/g, '');
+
+/**
+ * A part's HTML as the text it shows, for the resend without parse_mode: tags dropped, entities decoded, and a
+ * link's address kept after its label, `label (url)` (shorter than the `<a href>` it replaces, so the part still fits).
+ */
 export function htmlToPlain(html: string): string {
-  return html
-    .replace(/<[^>]*>/g, '')
-    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
-      if (name[0] !== '#') return ENTITIES[name.toLowerCase()] ?? whole;
-      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-      return Number.isInteger(code) && code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
-    });
+  const links = html.replace(/<a href="([^"]*)">([\s\S]*?)<\/a>/g, (_, href: string, label: string) =>
+    decode(untagged(label)) === decode(href) ? label : `${label} (${href})`,
+  );
+  return decode(untagged(links));
 }
 
 /**
