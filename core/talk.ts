@@ -6,6 +6,7 @@ import type { AssistantConfig } from './config.js';
 import { draftStream, type DraftOptions } from './drafts.js';
 import { tooLongNotice, type Address, type ChannelEvent } from './event.js';
 import { runPipeline, type Context, type Pipelines } from './plug.js';
+import { withParagraph } from './render/append.js';
 import type { Store } from './store.js';
 
 /** An assistant as a turn needs it: its config rendered into pipelines and backends. */
@@ -184,7 +185,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
   if (outcome.kind === 'failed') return { ...stopped(ctx), notice: UNAVAILABLE_NOTICE };
   const answer = { text: outcome.text, format: outcome.format };
   const footer = outcome.fallback ? fallbackFooter(assistant.config, outcome.backend, outcome.model) : '';
-  if (footer) deps.onDelta?.(footer, 'plain');
+  if (footer) deps.onDelta?.(`\n\n${footer}`, 'plain');
 
   ctx = await runPipeline(assistant.pipelines.response, { ...ctx, stage: 'response', reply: answer });
   if (ctx.halted) return stopped(ctx);
@@ -194,7 +195,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
   const reply = ctx.reply.text.length > 0 ? ctx.reply : undefined;
   return {
     // The footer is config text, added after the plugs and kept out of history so the model never imitates it.
-    ...(reply ? { reply: { ...reply, text: reply.text + footer } } : {}),
+    ...(reply ? { reply: { ...reply, text: withFooter(reply, footer) } } : {}),
     sessionId: session.id,
     usage: { ...outcome.usage, workspaceId: session.workspaceId },
     history: [
@@ -211,4 +212,10 @@ async function shapeDraft(pipelines: Pipelines, ctx: Context, text: string, form
   draft = await runPipeline(pipelines.response, draft);
   if (!draft.halted) draft = await runPipeline(pipelines.outbound, { ...draft, stage: 'outbound' });
   return draft.halted ? undefined : draft.reply?.text;
+}
+
+/** The fallback's footer as a paragraph of its own under the reply, never inside a code block the reply left open. */
+function withFooter(reply: { text: string; format: 'plain' | 'markdown' }, footer: string): string {
+  if (!footer) return reply.text;
+  return reply.format === 'markdown' ? withParagraph(reply.text, footer) : `${reply.text}\n\n${footer}`;
 }

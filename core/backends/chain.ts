@@ -170,5 +170,5 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
 export function fallbackFooter(config: AssistantConfig, backend: Backend, model: string | undefined): string {
   const template = config.fallbackLabel ?? DEFAULT_FALLBACK_LABEL;
   if (!template) return '';
-  return `\n\n${template.replaceAll('{model}', model ?? backend.name).replaceAll('{backend}', backend.name)}`;
+  return template.replaceAll('{model}', model ?? backend.name).replaceAll('{backend}', backend.name);
 }

@@ -53,6 +53,16 @@ export function parseMarkdown(source: string): Root {
   return root;
 }
 
+/** The fence (its run of backticks or tildes) a source leaves open at its end, at the top level; undefined for none. */
+export function openFenceAtEnd(source: string): string | undefined {
+  let fence: string | undefined;
+  for (const line of source.split('\n')) {
+    if (fence === undefined) fence = OPENER.exec(line)?.[1];
+    else if (closes(line, fence)) fence = undefined;
+  }
+  return fence;
+}
+
 /**
  * Joins the two halves of a block that was cut to be parsed; false when they did not parse as one kind. `glue` is
  * what stood between them: a line break, or, inside a line too long for one piece, a space or nothing.

@@ -86,6 +86,10 @@ describe('fallback chain through talk', () => {
     gpt.script({ kind: 'status', status: 500 }, { kind: 'status', status: 500 });
     expect((await setup({ fallbackLabel: '_via {backend} ({model})_' })()).reply?.text).toBe('Hi there\n\n_via claude (claude-fake)_');
     expect((await setup({ fallbackLabel: '' })()).reply?.text).toBe('Hi there');
+    // A reply cut off inside a code block: the footer still goes under it, not into the code.
+    gpt.script({ kind: 'status', status: 500 }, { kind: 'status', status: 500 });
+    claude.script({ kind: 'stream', deltas: ['Run this:\n\n```bash\nls -la'] });
+    expect((await setup({})()).reply?.text).toBe('Run this:\n\n```bash\nls -la\n```\n\n— answered by claude-fake (fallback)');
   });
 
   it('does not fall back on a request the provider refused (4xx): the turn ends with the notice', async () => {
