@@ -33,12 +33,15 @@ describe('plain replies are escaped so they show exactly as typed', () => {
     expect(unescape('slack-mrkdwn', out)).toBe(typed);
   });
 
-  it('Discord: markdown metacharacters are backslash-escaped, mentions are left to allowed_mentions', () => {
+  it('Discord: markdown metacharacters and chips are backslash-escaped; @everyone is left to allowed_mentions', () => {
     expect(plain('*not bold*', 'discord')).toBe('\\*not bold\\*');
     expect(plain('a_b ~~c~~ `d` ||e|| \\ [x](https://y.z)', 'discord')).toBe(
       'a\\_b \\~\\~c\\~\\~ \\`d\\` \\|\\|e\\|\\| \\\\ \\[x\\](https://y.z)',
     );
-    expect(plain('@everyone <@123> hi', 'discord')).toBe('@everyone <@123> hi');
+    // What Discord draws as a chip (a user, role, channel, emoji, time or command) is shown as typed.
+    expect(plain('@everyone <@123> <@&4> <#5> <:k:6> <a:k:7> <t:1700000000:R> </help:1> a<b', 'discord')).toBe(
+      '@everyone \\<@123> \\<@&4> \\<#5> \\<:k:6> \\<a:k:7> \\<t:1700000000:R> \\</help:1> a<b',
+    );
   });
 
   it('Discord: quotes, headings, subtext and list markers are escaped wherever a cut could put them at a line start', () => {

@@ -88,7 +88,7 @@ describe('markdown is rendered from the tree', () => {
     expect(md(text, 'slack-mrkdwn')).toBe(
       `Use ${ZWSP}*${ZWSP}stars${ZWSP}*${ZWSP} and &lt;@U123&gt; or &lt;b&gt;html&lt;/b&gt; &amp; 2 ${ZWSP}*${ZWSP} 3 ${ZWSP}*${ZWSP} 4`,
     );
-    expect(md(text, 'discord')).toBe('Use \\*stars\\* and <@U123> or <b>html</b> & 2 \\* 3 \\* 4');
+    expect(md(text, 'discord')).toBe('Use \\*stars\\* and \\<@U123> or <b>html</b> & 2 \\* 3 \\* 4');
     expect(md('# \\# not a heading\n\n\\> not a quote', 'discord')).toBe('# \\# not a heading\n\n\\> not a quote');
   });
 
