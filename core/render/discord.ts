@@ -38,7 +38,8 @@ export const discord: Style = {
   text: escapeDiscord,
   atomic: /\\[^\sA-Za-z0-9]/gu,
   strong: ['**', '**'],
-  emphasis: ['_', '_'],
+  // `*` works inside a word (`*un*believable`); Discord reads `_` only at a word boundary.
+  emphasis: ['*', '*'],
   strike: ['~~', '~~'],
   inlineCode,
   codeBlock: (value, lang) => wrap(`\`\`\`${lang ?? ''}\n`, '\n```', [text(breakRuns(value, /`{3,}/g), true)]),

@@ -40,6 +40,14 @@ function toText(node: Nodes): string {
   return 'children' in node ? node.children.map(toText).join('') : '';
 }
 
+const isMark = (node: PhrasingContent): node is Extract<PhrasingContent, { type: 'strong' | 'emphasis' | 'delete' }> =>
+  node.type === 'strong' || node.type === 'emphasis' || node.type === 'delete';
+/** How markdown writes each mark inside a word (`_` cannot open or close there). */
+const WRITTEN = { strong: '**', emphasis: '*', delete: '~~' } as const;
+/** Whether a mark between these neighbours sits inside a word: a letter or digit touches it on either side. */
+const inWord = (before: PhrasingContent | undefined, after: PhrasingContent | undefined): boolean =>
+  (before?.type === 'text' && /[\p{L}\p{N}]$/u.test(before.value)) || (after?.type === 'text' && /^[\p{L}\p{N}]/u.test(after.value));
+
 const withMark = (ctx: Ctx, mark: string): Ctx => ({ ...ctx, marks: new Set([...ctx.marks, mark]) });
 const language = (lang: string | null | undefined): string | undefined => lang?.match(/^[\w+#.-]{1,32}$/)?.[0];
 
@@ -100,7 +108,15 @@ class Renderer {
   }
 
   private inline(nodes: readonly PhrasingContent[], ctx: Ctx): Token[] {
-    return nodes.flatMap((node) => this.phrase(node, ctx));
+    return nodes.flatMap((node, i) =>
+      this.style.marksAtWordBoundary && isMark(node) && inWord(nodes[i - 1], nodes[i + 1]) ? this.literal(node, ctx) : this.phrase(node, ctx),
+    );
+  }
+
+  /** A mark the dialect cannot show inside a word, shown as the model wrote it (`2*3*4`), escaped like any text. */
+  private literal(node: Extract<PhrasingContent, { type: 'strong' | 'emphasis' | 'delete' }>, ctx: Ctx): Token[] {
+    const marker = () => text(this.style.text(WRITTEN[node.type]));
+    return [marker(), ...this.inline(node.children, ctx), marker()];
   }
 
   private phrase(node: PhrasingContent, ctx: Ctx): Token[] {

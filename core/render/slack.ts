@@ -20,6 +20,7 @@ export const slack: Style = {
   strong: ['*', '*'],
   emphasis: ['_', '_'],
   strike: ['~', '~'],
+  marksAtWordBoundary: true,
   // Slack's inline code cannot hold a backtick; such code is shown as text instead.
   inlineCode: (value) => (value.includes('`') ? [text(escape(value))] : wrap('`', '`', [text(escapeHtml(value))])),
   codeBlock: (value) => wrap('```\n', '\n```', [text(code(value), true)]),

@@ -48,6 +48,8 @@ export interface Style {
   strong?: Mark;
   emphasis?: Mark;
   strike?: Mark;
+  /** The marks format only at a word boundary (Slack, WhatsApp): inside a word they are shown as written (`2*3*4`). */
+  marksAtWordBoundary?: boolean;
   inlineCode(value: string): Token[];
   codeBlock(value: string, lang: string | undefined): Token[];
   /**

@@ -18,6 +18,7 @@ export const whatsapp: Style = {
   strong: ['*', '*'],
   emphasis: ['_', '_'],
   strike: ['~', '~'],
+  marksAtWordBoundary: true,
   inlineCode: (value) => wrap('```', '```', [text(mono(value))]),
   codeBlock: (value) => wrap('```\n', '\n```', [text(mono(value), true)]),
   link: (url, label, labelText) => linkAsText(url, label, labelText, escape),

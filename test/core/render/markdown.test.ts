@@ -47,13 +47,24 @@ describe('markdown is rendered from the tree', () => {
     expect(md(SAMPLE, 'discord')).toBe(
       [
         '# Title',
-        'Some _em_, **strong**, ~~gone~~, `a < b` and [docs](https://example.com/?a=1&b=2).',
-        '> quoted _line_',
+        'Some *em*, **strong**, ~~gone~~, `a < b` and [docs](https://example.com/?a=1&b=2).',
+        '> quoted *line*',
         '- one\n- two\n  - nested',
         '3. three\n4. four',
         '```ts\nconst x = a < b && c;\n```',
       ].join('\n\n'),
     );
+  });
+
+  it('emphasis inside a word: Discord keeps it; Slack and WhatsApp, which format only at word boundaries, show it as written', () => {
+    const text = 'This is *un*believable, **foo**bar, 2*3*4 and *whole* words.';
+    expect(md(text, 'discord')).toBe('This is *un*believable, **foo**bar, 2*3*4 and *whole* words.');
+    expect(md(text, 'telegram-html')).toBe('This is <i>un</i>believable, <b>foo</b>bar, 2<i>3</i>4 and <i>whole</i> words.');
+    for (const dialect of ['slack-mrkdwn', 'whatsapp'] as const) {
+      expect(md(text, dialect).replaceAll(ZWSP, '')).toBe('This is *un*believable, **foo**bar, 2*3*4 and _whole_ words.');
+      // The written marks are escaped text: no asterisk is next to a word character where it could format.
+      expect(md(text, dialect)).not.toMatch(/(^|[^\u200b])\*[^\u200b]/);
+    }
   });
 
   it('WhatsApp', () => {
