@@ -7,6 +7,7 @@ import { SqliteStore } from '../../core/sqlite/store.js';
 import { checkSecretName, SecretNameError, type Vault } from '../../core/vault.js';
 import { openVault } from '../credentials.js';
 import { UsageError } from '../errors.js';
+import { LockedError, lockHolder, supervisorLock } from '../lock.js';
 import { readSecretInput } from '../prompt.js';
 import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
 
@@ -65,6 +66,9 @@ export async function secretsRemove(name: string, options: GlobalOptions): Promi
  * `master.key.new` written first, so an interruption at any point leaves a vault that opens.
  */
 export async function secretsRotateKey(options: GlobalOptions): Promise<number> {
+  // Its processes keep the old key: a connector sealing state with it afterwards (WhatsApp's link) would lose it.
+  const running = lockHolder(supervisorLock(resolveDataDir(options)));
+  if (running !== undefined) throw new LockedError(`a gateway (pid ${running}) runs on this data directory and holds the old key: stop it, rotate, then start it again`);
   const fromEnv = Boolean(process.env[MASTER_KEY_ENV]);
   const input = process.stdin.isTTY ? '' : await readSecretInput('');
   const newKey = input.trim() ? parseMasterKey(input, 'new master key on stdin') : randomBytes(32);
