@@ -22,6 +22,11 @@ export interface WorkerDeps extends Omit<TalkDeps, 'drafts'> {
     enqueue(queue: string, job: JobInput): Promise<void>;
     onError(error: unknown): void;
   };
+  /**
+   * Masks what must never be shown (the process's secrets, credential shapes) in the turn's replies, drafts and
+   * history: a backend that prints a key from its environment has it stored and sent as `[secret]`.
+   */
+  redact?: (text: string) => string;
 }
 
 /** Conversations are the unit of order: all of one conversation's events share a partition. */
@@ -67,7 +72,8 @@ function draftsFor(deps: WorkerDeps, event: ChannelEvent, stream: string): TalkD
     intervalMs,
     onError: drafts.onError,
     publish: async (text, format, seq) => {
-      const { queue, partition, reply } = replyFor(event, `${event.id}:draft:${attempt}:${seq}`, text, format, { kind: 'draft', stream });
+      const shown = deps.redact ? deps.redact(text) : text;
+      const { queue, partition, reply } = replyFor(event, `${event.id}:draft:${attempt}:${seq}`, shown, format, { kind: 'draft', stream });
       await drafts.enqueue(queue, { id: reply.idempotencyKey, partition, payload: reply });
     },
   };
@@ -109,16 +115,17 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
     const given = new AbortController();
     const watch = setInterval(() => void deps.store.handledTurn(key).then((t) => t && given.abort(), () => undefined), GIVEN_UP_CHECK_MS);
     const result = await talk(drafts ? { ...deps, drafts } : deps, event, given.signal).finally(() => clearInterval(watch));
+    const clean = deps.redact ?? ((text: string) => text);
     // Whatever ends a streamed turn, reply or notice, replaces its drafts.
     const streamed = drafts ? { stream } : {};
     const replies: QueuedReply[] = [];
     if (result.notice) {
       const retry = result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {};
-      replies.push(replyFor(event, `${event.id}:notice`, result.notice, 'plain', { kind: 'notice', ...(result.haltedBy ? { haltedBy: result.haltedBy } : {}), ...retry, ...streamed }));
+      replies.push(replyFor(event, `${event.id}:notice`, clean(result.notice), 'plain', { kind: 'notice', ...(result.haltedBy ? { haltedBy: result.haltedBy } : {}), ...retry, ...streamed }));
     }
     const usage = result.usage ? { usage: { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens } } : {};
-    if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, result.reply.text, result.reply.format, { ...streamed, ...usage }));
-    for (const [i, n] of (result.notify ?? []).entries()) replies.push(notification(event, `${event.id}:notify:${i}`, n.address, n.text));
+    if (result.reply) replies.push(replyFor(event, `${event.id}:reply`, clean(result.reply.text), result.reply.format, { ...streamed, ...usage }));
+    for (const [i, n] of (result.notify ?? []).entries()) replies.push(notification(event, `${event.id}:notify:${i}`, n.address, clean(n.text)));
     const received: AuditInput = {
       kind: 'inbound.received',
       actor: `${event.platform}:${event.sender.id}`,
@@ -130,7 +137,7 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
       dedupeKey: key,
       eventId: event.id,
       ...(result.sessionId !== undefined ? { sessionId: result.sessionId } : {}),
-      history: result.history,
+      history: result.history.map((entry) => ({ ...entry, text: clean(entry.text) })),
       audit: [received, ...result.audit],
       replies,
       ...(result.usage ? { usage: result.usage } : {}),

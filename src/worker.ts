@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditInput } from '../core/audit.js';
 import { outboundQueue, type ChannelEvent } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
+import { processRedactor } from '../core/redactor.js';
 import { configuredWorkspace } from '../core/assistant-choice.js';
 import { streamEditInterval } from '../core/drafts.js';
 import { CONTROL_QUEUE, conversationPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
@@ -67,6 +68,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
       log.debug({ backend, detail: String(e?.message ?? error).slice(0, 500) }, 'backend call failed: the provider said');
     },
     workspaceFor: (event) => configuredWorkspace(rt.config, event),
+    redact: (text) => processRedactor.redact(text),
     streaming: {
       intervalFor: (event) => streamEditInterval(rt.config, event.account),
       enqueue: (queue, job) => rt.queue.enqueue(queue, [job]),

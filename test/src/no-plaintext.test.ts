@@ -65,12 +65,16 @@ assistants:
     }
     const reply = await cli(['chat', '--once'], 'hello model');
     expect(reply.stdout).toBe('Hello there\n');
+    // A model that prints the key it was called with (an agent reading its environment): it is masked before it is
+    // stored or shown, so the scan below finds it nowhere, history included.
+    openai.script({ kind: 'stream', deltas: ['my key is ', secrets.OPENAI_KEY.slice(0, 10), secrets.OPENAI_KEY.slice(10)] });
     const api = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'via api' }] }),
     });
     expect(api.status).toBe(200);
+    expect(((await api.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toMatch(/^my key is \[(secret|redacted)\]$/);
     // The key was used, from the vault, by the worker process.
     expect(openai.chatRequests().every((r) => r.headers.authorization === `Bearer ${secrets.OPENAI_KEY}`)).toBe(true);
     expect(openai.chatRequests().length).toBeGreaterThanOrEqual(2);
