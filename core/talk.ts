@@ -44,6 +44,7 @@ export interface TalkDeps {
 const FALLBACK_CONSENT_MS = 10 * 60 * 1000;
 
 export const UNAVAILABLE_NOTICE = 'Sorry, the assistant is unavailable right now. Please try again later.';
+export const EMPTY_REPLY_NOTICE = 'The assistant answered with nothing to show.';
 
 const isFallbackCommand = (text: string): boolean => text.trim().toLowerCase() === '/fallback';
 
@@ -193,14 +194,17 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
   if (ctx.halted || !ctx.reply) return stopped(ctx);
 
   const reply = ctx.reply.text.length > 0 ? ctx.reply : undefined;
+  // Nothing to show: a chat's sender is told so, not left with "typing…" that stops. An API caller gets its empty
+  // completion, as from OpenAI.
+  const blank = !/\S/.test(ctx.reply.text) && event.context === undefined;
   return {
     // The footer is config text, added after the plugs and kept out of history so the model never imitates it.
-    ...(reply ? { reply: { ...reply, text: withFooter(reply, footer) } } : {}),
+    ...(blank ? { notice: EMPTY_REPLY_NOTICE } : reply ? { reply: { ...reply, text: withFooter(reply, footer) } } : {}),
     sessionId: session.id,
     usage: { ...outcome.usage, workspaceId: session.workspaceId },
     history: [
       { role: 'user', text: ctx.text },
-      ...(reply ? [{ role: 'assistant' as const, text: reply.text }] : []),
+      ...(reply && !blank ? [{ role: 'assistant' as const, text: reply.text }] : []),
     ],
     audit,
   };

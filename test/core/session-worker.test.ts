@@ -40,6 +40,20 @@ describe('session worker', () => {
     expect((await gw.store.verifyAudit()).ok).toBe(true);
   });
 
+  it('tells the sender when the backend answered nothing visible, instead of staying silent', async () => {
+    const blank: Backend = {
+      name: 'blank',
+      format: 'markdown',
+      async *stream() {
+        yield { type: 'delta' as const, text: ' \n\n ' };
+      },
+    };
+    gw = await startTestGateway({ config: open, backend: blank });
+    await gw.publish([makeEvent({ text: 'say nothing' })]);
+    const [reply] = await gw.waitForReplies(1);
+    expect(reply).toMatchObject({ kind: 'notice', text: 'The assistant answered with nothing to show.' });
+  });
+
   it('never shows one DM conversation to another, while a group shares one session', async () => {
     gw = await startTestGateway({ config: open, backend: new RecallBackend() });
     const dm = (sender: string, text: string) => makeEvent({ conversation: { id: sender, kind: 'dm' }, sender: { id: sender, isBot: false }, text });
