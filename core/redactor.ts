@@ -15,8 +15,10 @@ export class Redactor {
 
   addSecret(value: string): void {
     if (value.length < MIN_SECRET_CHARS) return;
-    // Its JSON-escaped form is what appears inside serialized log lines and audit data.
-    const forms = new Set([value, JSON.stringify(value).slice(1, -1)]);
+    // Its JSON-escaped form is what appears inside serialized log lines and audit data. A token of the shape
+    // `<public id>:<secret>` (Telegram's) is secret in its second half alone, which an error may quote by itself.
+    const half = /^\d+:(.{20,})$/.exec(value)?.[1];
+    const forms = new Set([value, JSON.stringify(value).slice(1, -1), ...(half ? [half] : [])]);
     // Longest first, so a secret containing another is replaced whole.
     this.values = [...new Set([...this.values, ...forms])].sort((a, b) => b.length - a.length);
   }

@@ -147,5 +147,8 @@ describe('redactor', () => {
     expect(r.redact('nothing secret here')).toBe('nothing secret here');
     // The gateway's own API keys are credentials too.
     expect(r.redact('key mc_8eq6xdMh_31mTgAbCdEfGhIjKlMnOpQrStUvWxYz0 pasted')).toBe('key [redacted] pasted');
+    // A bot token's secret half, quoted without its public id, is still the secret.
+    r.addSecret('7234567890:AAHk2mZqPlainSecretHalf_0123456789');
+    expect(r.redact('bare=AAHk2mZqPlainSecretHalf_0123456789 id=7234567890')).toBe('bare=[secret] id=7234567890');
   });
 });
