@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
+import { ConfigError } from '../core/config.js';
 import { httpError } from './http/errors.js';
 
 /**
@@ -50,7 +51,8 @@ export function tlsServerOptions(mode: 'tls' | 'mtls', dataDir: string, files: T
   const p = certPaths(dataDir);
   const pick = (override: string | undefined, fallback: string) => (override ? resolve(dataDir, override) : fallback);
   const read = (path: string, hint: string) => {
-    if (!existsSync(path)) throw new Error(`server.tls.mode is ${mode} but ${path} is missing: ${hint}`);
+    // The config asks for what is not there: a config error (exit 2), before the server takes its port.
+    if (!existsSync(path)) throw new ConfigError(`server.tls.mode is ${mode} but ${path} is missing: ${hint}`);
     return readFileSync(path);
   };
   const keyPath = pick(files.key, p.serverKey);

@@ -5,6 +5,7 @@ import { createSecureContext, type ConnectionOptions } from 'node:tls';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../core/config.js';
 import { certPaths, clientPaths, createCa, createClientCert, createP12, createServerCert } from '../../src/certs.js';
 import { isClientCertExempt, requireClientCert, tlsServerOptions } from '../../src/tls.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -147,6 +148,8 @@ describe('HTTPS with client certificates (server.tls.mode: mtls)', () => {
     const empty = tempDir('mc-tls-empty-');
     try {
       expect(() => tlsServerOptions('mtls', empty.dir)).toThrow(/server\.tls\.mode is mtls but .*server\.key is missing: run `monkeyclaw certs ca`/);
+      // A config error: `start` exits 2, as for any setting it cannot run with.
+      expect(() => tlsServerOptions('mtls', empty.dir)).toThrow(ConfigError);
     } finally {
       empty.remove();
     }
