@@ -25,7 +25,8 @@ export async function migrateCommand(options: GlobalOptions): Promise<number> {
 }
 
 export async function auditVerify(options: GlobalOptions & { expect?: RecordedEntry }): Promise<number> {
-  const store = new SqliteStore(dbFile(resolveDataDir(options)));
+  const dataDir = resolveDataDir(options);
+  const store = new SqliteStore(dbFile(dataDir));
   try {
     await store.migrate();
     const result = await store.verifyAudit(options.expect);
@@ -39,7 +40,8 @@ export async function auditVerify(options: GlobalOptions & { expect?: RecordedEn
       // The head, kept somewhere the data dir's writers cannot reach, is what later shows entries cut off the end.
       const held = options.expect ? `, entry ${options.expect.seq} as recorded` : '';
       // An empty log has no entry to record yet.
-      const record = result.entries > 0 ? ` (record ${result.headSeq}:${result.head} and check with --expect)` : '';
+      // An empty log, or none at all: a mistyped --data-dir must not read as a clean bill.
+      const record = result.entries > 0 ? ` (record ${result.headSeq}:${result.head} and check with --expect)` : ` (nothing has run on ${dataDir} yet: is that the data dir?)`;
       out(`audit log ok: ${result.entries} entries${held}, head ${result.head}${record}`);
       return 0;
     }
