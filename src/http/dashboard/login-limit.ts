@@ -10,14 +10,18 @@ export interface LoginLimits {
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAddress: 10, global: 50, windowMs: 15 * 60 * 1000 };
 const MAX_ADDRESSES = 10_000;
+const MAX_TRUSTED = 100;
 
 /**
  * Counts login attempts per remote address and overall in a sliding window. An attempt is counted before the
  * password is checked, so parallel guesses cannot slip past the limit; a successful login clears its address.
+ * An address that has signed in before meets only its own limit, not the overall one: guesses spread over other
+ * addresses cannot lock the owner out.
  */
 export class LoginLimiter {
   private readonly byAddress = new Map<string, number[]>();
   private all: number[] = [];
+  private readonly trusted = new Set<string>();
 
   constructor(
     private readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
@@ -30,7 +34,7 @@ export class LoginLimiter {
     const since = t - this.limits.windowMs;
     this.all = this.all.filter((x) => x > since);
     const mine = (this.byAddress.get(address) ?? []).filter((x) => x > since);
-    if (mine.length >= this.limits.perAddress || this.all.length >= this.limits.global) return false;
+    if (mine.length >= this.limits.perAddress || (this.all.length >= this.limits.global && !this.trusted.has(address))) return false;
     mine.push(t);
     this.all.push(t);
     this.byAddress.delete(address);
@@ -46,7 +50,8 @@ export class LoginLimiter {
     const since = t - this.limits.windowMs;
     const mine = (this.byAddress.get(address) ?? []).filter((x) => x > since);
     const all = this.all.filter((x) => x > since);
-    const frees = [mine.length >= this.limits.perAddress ? mine[0] : undefined, all.length >= this.limits.global ? all[0] : undefined];
+    const overall = all.length >= this.limits.global && !this.trusted.has(address);
+    const frees = [mine.length >= this.limits.perAddress ? mine[0] : undefined, overall ? all[0] : undefined];
     const waits = frees.filter((x): x is number => x !== undefined).map((x) => x + this.limits.windowMs - t);
     return Math.max(0, ...waits);
   }
@@ -57,6 +62,8 @@ export class LoginLimiter {
       if (i >= 0) this.all.splice(i, 1);
     }
     this.byAddress.delete(address);
+    if (this.trusted.size >= MAX_TRUSTED) this.trusted.delete(this.trusted.values().next().value!);
+    this.trusted.add(address);
   }
 }
 
