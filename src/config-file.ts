@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, LIFECYCLE_EVENTS, parseConfig, type Config } from '../core/config.js';
+import { ConfigError, LIFECYCLE_EVENTS, parseConfig, pipelineEntry, type Config } from '../core/config.js';
 import { plugOptions } from '../core/plug.js';
 import { builtinPlugs } from '../plugs/index.js';
 
@@ -22,28 +22,43 @@ export function loadConfig(explicit: string | undefined, cwd = process.cwd()): {
   } catch (error) {
     throw new ConfigError(`${file} cannot be parsed: ${(error as Error).message}`);
   }
-  const config = parseConfig(raw ?? {}, file);
-  checkPipelines(config, file);
+  let config: Config;
+  try {
+    config = parseConfig(raw ?? {}, file);
+  } catch (error) {
+    // Reported together with the schema's findings, so one edit fixes all of them.
+    const plugs = error instanceof ConfigError ? pipelineProblems(raw) : [];
+    throw plugs.length ? new ConfigError(`${(error as Error).message}\n${plugs.join('\n')}`) : error;
+  }
+  const problems = pipelineProblems(config);
+  if (problems.length) throw new ConfigError(`${file} is invalid:\n${problems.join('\n')}`);
   return { config, source: file };
 }
 
 /**
  * Every pipeline entry names a built-in plug with options it accepts: a typo or a bad limit is a config error at
- * load, naming its field, not a worker that cannot start.
+ * load, naming its field, not a worker that cannot start. Read from the parsed config, or from the raw file when
+ * the schema refused it elsewhere (entries that are not plug entries at all are the schema's to report).
  */
-function checkPipelines(config: Config, source: string): void {
+function pipelineProblems(config: unknown): string[] {
   const known = builtinPlugs();
   const lines: string[] = [];
-  for (const [assistant, a] of Object.entries(config.assistants)) {
+  const assistants = (config as { assistants?: unknown } | null)?.assistants;
+  if (typeof assistants !== 'object' || assistants === null) return lines;
+  for (const [assistant, a] of Object.entries(assistants)) {
     for (const stage of LIFECYCLE_EVENTS) {
-      a.pipelines[stage].forEach((entry, i) => {
+      const entries = (a as { pipelines?: Record<string, unknown> } | null)?.pipelines?.[stage];
+      if (!Array.isArray(entries)) continue;
+      entries.forEach((entry, i) => {
+        const parsed = pipelineEntry.safeParse(entry);
+        if (!parsed.success) return;
         try {
-          plugOptions(entry, known);
+          plugOptions(parsed.data, known);
         } catch (error) {
           lines.push(`  assistants.${assistant}.pipelines.${stage}.${i}: ${(error as Error).message}`);
         }
       });
     }
   }
-  if (lines.length) throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  return lines;
 }

@@ -102,6 +102,12 @@ describe('monkeyclaw CLI', () => {
     const badOptions = '{ plug: rate-limit, perSender: "x" }, { plug: access, mode: strict }, { plug: redact, custom: [{ name: t, pattern: "(" }] }';
     writeFileSync(join(tmp.dir, 'options.yaml'), `assistants:\n  default: { backend: echo, pipelines: { inbound: [${badOptions}] } }\n`);
     writeFileSync(join(tmp.dir, 'token.yaml'), 'connectors:\n  discord: { enabled: true }\n');
+    // A schema error elsewhere and a bad plug are reported together: one edit fixes both.
+    writeFileSync(join(tmp.dir, 'both.yaml'), 'assistants:\n  default: { backend: nosuch, pipelines: { inbound: [access, teleport] } }\n');
+    const both = await cli(['migrate', '--config', 'both.yaml']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('assistants.default.backend');
+    expect(both.stderr).toContain('assistants.default.pipelines.inbound.1: unknown plug "teleport"');
     const [plug, options, token] = [
       await cli(['migrate', '--config', 'plug.yaml']),
       await cli(['doctor', '--config', 'options.yaml']),
