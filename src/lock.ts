@@ -1,72 +1,67 @@
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
 
 export class LockedError extends Error {
   override readonly name = 'LockedError';
 }
 
-function alive(pid: number): boolean {
+/**
+ * The lock a running `start` holds on its data dir: an exclusive SQLite lock on this file, which the kernel keeps
+ * for exactly as long as the holding process lives, however it dies. A pid file alone was taken for held when its
+ * pid was reused (a container restarted as pid 1 again after an unclean stop) and could not tell a live gateway in
+ * another pid namespace (a second container on the same volume) from a dead one. The file is never deleted: a
+ * process that opened it just before would lock a file nobody else sees.
+ */
+export const supervisorLock = (dataDir: string): string => join(dataDir, 'run', 'gateway.lock');
+/** Who holds the lock, for messages and doctor; only the lock itself says whether anyone does. */
+const holderFile = (lock: string): string => `${lock}.pid`;
+
+const busy = (error: unknown): boolean => ['SQLITE_BUSY', 'SQLITE_LOCKED'].includes((error as { code?: string }).code ?? '');
+
+function holderPid(lock: string): number {
   try {
-    process.kill(pid, 0);
-    return true;
+    return Number(readFileSync(holderFile(lock), 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The pid of the live process holding the lock (0 when it has not written it yet), or undefined when none does. */
+export function lockHolder(lock: string): number | undefined {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(lock, { readonly: true, fileMustExist: true, timeout: 0 });
+    // A read needs a shared lock, which the holder's exclusive lock refuses.
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return undefined;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return busy(error) ? holderPid(lock) : undefined;
+  } finally {
+    db?.close();
   }
 }
 
 /**
- * When the kernel started process `pid` (field 22 of /proc/<pid>/stat, in clock ticks since boot): with the pid, it
- * names one process for good, where a pid alone is reused. Undefined where /proc is missing (not Linux).
+ * Takes the lock, or throws LockedError naming the process that holds it: two supervisors on one data directory
+ * would run two pollers against one bot token. The returned function releases it.
  */
-export function startedAt(pid: number): string | undefined {
+export function acquireLock(lock: string): () => void {
+  mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
+  const db = new Database(lock, { timeout: 0 });
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces: count fields after its closing one.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
+    // In exclusive locking mode the first write's lock is kept until the connection closes.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('CREATE TABLE IF NOT EXISTS held (at TEXT NOT NULL); DELETE FROM held;');
+    db.prepare('INSERT INTO held (at) VALUES (?)').run(new Date().toISOString());
+  } catch (error) {
+    db.close();
+    if (busy(error)) throw new LockedError(`another monkeyclaw process (pid ${holderPid(lock)}) holds this data directory (its lock: ${lock})`);
+    throw error;
   }
-}
-
-/** The lock a running `start` holds on its data dir. */
-export const supervisorLock = (dataDir: string): string => join(dataDir, 'run', 'supervisor.lock');
-
-/**
- * The live process holding the lock file, if any. A pid that now belongs to a process started at another time than
- * the one recorded was left by a process that died: after a reboot the old pid may be any daemon's.
- */
-export function lockHolder(file: string): number | undefined {
-  let pid: number;
-  let started: string | undefined;
-  try {
-    [pid, started] = ((s) => [Number(s[0]), s[1]] as const)(readFileSync(file, 'utf8').trim().split(' '));
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
-  const now = started === undefined ? undefined : startedAt(pid);
-  return now !== undefined && now !== started ? undefined : pid;
-}
-
-/**
- * A pid lock file created with O_EXCL: two supervisors on one data directory would run two pollers against one
- * bot token, so the second refuses to start. A lock left by a dead process is taken over.
- */
-export function acquireLock(file: string): () => void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, [process.pid, startedAt(process.pid)].filter((v) => v !== undefined).join(' '));
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = lockHolder(file);
-      // This very process cannot be holding it: a container restarted after an unclean stop is pid 1 again.
-      if (pid !== undefined && pid !== process.pid) throw new LockedError(`another monkeyclaw start (pid ${pid}) is running on this data directory (its lock: ${file})`);
-      rmSync(file, { force: true });
-    }
-  }
-  throw new LockedError(`cannot take the lock ${file}`);
+  writeFileSync(holderFile(lock), String(process.pid), { mode: 0o600 });
+  return () => {
+    rmSync(holderFile(lock), { force: true });
+    db.close();
+  };
 }

@@ -7,7 +7,7 @@ import { SqliteStore } from '../../core/sqlite/store.js';
 import { checkSecretName, SecretNameError, type Vault } from '../../core/vault.js';
 import { openVault } from '../credentials.js';
 import { UsageError } from '../errors.js';
-import { LockedError, lockHolder, supervisorLock } from '../lock.js';
+import { acquireLock, LockedError, supervisorLock } from '../lock.js';
 import { readSecretInput } from '../prompt.js';
 import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
 
@@ -66,9 +66,23 @@ export async function secretsRemove(name: string, options: GlobalOptions): Promi
  * `master.key.new` written first, so an interruption at any point leaves a vault that opens.
  */
 export async function secretsRotateKey(options: GlobalOptions): Promise<number> {
-  // Its processes keep the old key: a connector sealing state with it afterwards (WhatsApp's link) would lose it.
-  const running = lockHolder(supervisorLock(resolveDataDir(options)));
-  if (running !== undefined) throw new LockedError(`a gateway (pid ${running}) runs on this data directory and holds the old key: stop it, rotate, then start it again`);
+  // Held for the whole rotation: a running gateway's processes keep the old key, and a connector sealing state with
+  // it afterwards (WhatsApp's link) would lose it; nor may one start halfway.
+  let release: () => void;
+  try {
+    release = acquireLock(supervisorLock(resolveDataDir(options)));
+  } catch (error) {
+    if (!(error instanceof LockedError)) throw error;
+    throw new LockedError(`${error.message}: a running gateway holds the old key; stop it, rotate, then start it again`);
+  }
+  try {
+    return await rotate(options);
+  } finally {
+    release();
+  }
+}
+
+async function rotate(options: GlobalOptions): Promise<number> {
   const fromEnv = Boolean(process.env[MASTER_KEY_ENV]);
   const input = process.stdin.isTTY ? '' : await readSecretInput('');
   const newKey = input.trim() ? parseMasterKey(input, 'new master key on stdin') : randomBytes(32);

@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../core/auth.js';
 import { keyFile } from '../../core/master-key.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { startedAt, supervisorLock } from '../../src/lock.js';
+import { acquireLock, supervisorLock } from '../../src/lock.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -86,14 +86,13 @@ describe('secrets commands without their master key', () => {
 describe('secrets rotate-key', () => {
   it('refuses while a gateway runs on the data dir (its processes hold the old key), and rotates once it is stopped', async () => {
     expect((await cli(['secrets', 'set', 'A'], 'alpha-value')).code).toBe(0);
-    const lock = supervisorLock(join(tmp.dir, 'data'));
-    mkdirSync(dirname(lock), { recursive: true });
     // This test process stands in for a running `start`.
-    writeFileSync(lock, `${process.pid} ${startedAt(process.pid)}`);
+    const release = acquireLock(supervisorLock(join(tmp.dir, 'data')));
     const refused = await cli(['secrets', 'rotate-key']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`a gateway (pid ${process.pid}) runs on this data directory`);
-    rmSync(lock);
+    expect(refused.stderr).toContain(`(pid ${process.pid}) holds this data directory`);
+    expect(refused.stderr).toContain('stop it, rotate, then start it again');
+    release();
     expect((await cli(['secrets', 'rotate-key'])).stdout).toContain('re-encrypted 1 secret(s)');
   });
 });

@@ -1,9 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { supervisedVerdicts } from '../../src/doctor.js';
+import { acquireLock, supervisorLock } from '../../src/lock.js';
 import { CHILD_RECORDS } from '../../src/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
 import { cleanups, until } from '../helpers/wait.js';
@@ -27,8 +27,8 @@ describe('doctor beside a running gateway', () => {
 
     // No gateway holds the data dir's lock: doctor says nothing of processes.
     expect(await supervisedVerdicts(tmp.dir, store)).toEqual([]);
-    mkdirSync(join(tmp.dir, 'run'), { recursive: true });
-    writeFileSync(join(tmp.dir, 'run', 'supervisor.lock'), String(process.pid));
+    // This test process stands in for the gateway holding the data dir.
+    cleanup.push(acquireLock(supervisorLock(tmp.dir)));
     const verdicts = await until(async () => {
       const v = await supervisedVerdicts(tmp.dir, store);
       return v.length > 0 ? v : undefined;

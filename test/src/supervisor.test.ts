@@ -1,7 +1,8 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { lockHolder, supervisorLock } from '../../src/lock.js';
 import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -37,7 +38,7 @@ describe('monkeyclaw start', () => {
 
     const second = await runCli(['start'], { cwd: tmp.dir });
     expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(/another monkeyclaw start \(pid \d+\) is running/);
+    expect(second.stderr).toMatch(/another monkeyclaw process \(pid \d+\) holds this data directory/);
 
     const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'), { readonly: true });
     cleanup.push(() => void db.close());
@@ -57,7 +58,7 @@ describe('monkeyclaw start', () => {
     gateway.kill('SIGTERM');
     expect(await exited(gateway)).toBe(0);
     expect(Date.now() - stopAt).toBeLessThan(10_000);
-    expect(existsSync(join(tmp.dir, 'data', 'run', 'supervisor.lock'))).toBe(false);
+    expect(lockHolder(supervisorLock(join(tmp.dir, 'data')))).toBeUndefined();
     expect((await runCli(['audit', 'verify'], { cwd: tmp.dir })).code).toBe(0);
   });
 
