@@ -75,7 +75,8 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
         return sender.send(reply, signal);
       });
     } catch (error) {
-      if (isRefused(error)) await store.withdrawSend(reply.idempotencyKey);
+      // Only this attempt's own intent: one left by an earlier attempt that may have arrived keeps its mark.
+      if (isRefused(error) && state === 'new') await store.withdrawSend(reply.idempotencyKey);
       throw error;
     }
     await store.completeSend(reply.idempotencyKey, ids, [

@@ -70,9 +70,10 @@ export async function postReply(rest: REST, progress: PartProgress, reply: Reply
 }
 
 /**
- * A 4xx other than a rate limit (which discord.js waits out itself) is Discord's final word: no access to the
- * channel, an unknown channel, a message it will not take. Retrying cannot change it, so the reply is dead-lettered
- * at once instead of holding its conversation through every retry.
+ * A 4xx other than a rate limit is Discord's final word: no access to the channel, an unknown channel, a message it
+ * will not take. Retrying cannot change it, so the reply is dead-lettered at once instead of holding its
+ * conversation through every retry. A 429 discord.js did not wait out goes back to the queue. Both are refusals:
+ * nothing was posted (and the nonce would have made a retry of a posted message answer with that message).
  */
 function toJobError(error: unknown): never {
   if (!(error instanceof DiscordAPIError && error.status >= 400 && error.status < 500)) throw error;

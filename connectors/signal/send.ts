@@ -85,14 +85,14 @@ export function createSend(deps: SendDeps) {
     const ids = multi ? await deps.progress.sent(reply.idempotencyKey) : [];
     for (let i = ids.length; i < parts.length; i++) {
       const params = { ...target(conversation), message: parts[i]!, ...(i === 0 && quote ? quote : {}) };
-      const result = await sendPart(params, signal);
+      const result = await sendPart(params, conversation.kind === 'dm', signal);
       ids.push(messageId(deps.selfId(), result));
       if (multi) await deps.progress.record(reply.idempotencyKey, ids);
     }
     return ids;
   };
 
-  async function sendPart(params: Record<string, unknown>, signal: AbortSignal): Promise<number> {
+  async function sendPart(params: Record<string, unknown>, dm: boolean, signal: AbortSignal): Promise<number> {
     for (let waits = 0; ; waits++) {
       signal.throwIfAborted();
       await deps.waits?.wait(ACCOUNT_WIDE, signal);
@@ -102,11 +102,12 @@ export function createSend(deps: SendDeps) {
         return result.timestamp;
       } catch (error) {
         if (!(error instanceof SignalRpcError)) throw error;
-        // Refusals signal-cli names before sending anything; its other errors may come after part of a group got it.
+        // Refusals signal-cli names before sending anything; its other errors, and a group's rate limit (counted
+        // per recipient), may come after part of the conversation got it.
         if (PERMANENT.has(error.code) || allUnregistered(error.data)) throw refused(new UnrecoverableJobError(error.message));
         if (error.code !== RATE_LIMIT_ERROR) throw error;
         const waitMs = (error.retryAfterSeconds ?? 2 ** (waits + 1)) * 1000;
-        if (waits >= maxWaits || waitMs > maxWaitMs) throw refused(error);
+        if (waits >= maxWaits || waitMs > maxWaitMs) throw dm ? refused(error) : error;
         deps.log.warn({ waitMs }, 'signal-cli rate limit: waiting before sending again');
         if (error.retryAfterSeconds !== undefined) await deps.waits?.hold(ACCOUNT_WIDE, error.retryAfterSeconds);
         await sleep(waitMs, undefined, { signal });

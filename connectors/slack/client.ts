@@ -32,9 +32,6 @@ export function platformError(error: unknown): string | undefined {
   return e && e.code === 'slack_webapi_platform_error' && typeof e.data?.error === 'string' ? e.data.error : undefined;
 }
 
-/** The client's error for a 429 it did not wait out. */
-export const isRateLimited = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === 'slack_webapi_rate_limited_error';
-
 /** Errors that no retry fixes: a wrong token, a channel the bot is not in, a message Slack refuses. */
 export const PERMANENT_ERRORS = new Set([
   'invalid_auth',

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebClient } from '@slack/web-api';
 import type { ConnectorDeps, ConnectorLog } from '../../core/connector.js';
-import { EditRefusedError, refused, type SendReply } from '../../core/outbound.js';
+import { EditRefusedError, type SendReply } from '../../core/outbound.js';
 import { partProgress } from '../../core/part-progress.js';
 import type { PlatformWaits } from '../../core/platform-waits.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
-import { isRateLimited, PERMANENT_ERRORS, platformError } from './client.js';
+import { PERMANENT_ERRORS, platformError } from './client.js';
 
 /** Slack refuses a message above 40,000 characters whatever the configuration says. */
 export const SLACK_HARD_LIMIT = 40_000;
@@ -96,10 +96,11 @@ export function createSend(o: SendOptions): SendReply {
         const code = platformError(error);
         if (code !== undefined && PERMANENT_ERRORS.has(code)) {
           o.log.error({ code, channel, part: i + 1, parts: parts.length }, 'slack: chat.postMessage refused');
-          throw refused(new UnrecoverableJobError(`chat.postMessage: ${code}`));
+          throw new UnrecoverableJobError(`chat.postMessage: ${code}`);
         }
-        // Slack answered `ok: false` or 429: nothing was posted. A timeout or a 5xx may have been.
-        throw code !== undefined || isRateLimited(error) ? refused(error as Error) : error;
+        // Never marked refused (core/outbound.ts): the client retries timeouts and 5xx itself, so even Slack's
+        // final "no" may follow an attempt that posted.
+        throw error;
       } finally {
         posted(channel);
       }

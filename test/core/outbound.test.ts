@@ -55,11 +55,11 @@ describe('outboundHandler', () => {
   it('withdraws the intent of a send the platform refused, so its retry is not audited as resent', async () => {
     const store = new SqliteStore(join(tmp.dir, 'refused.db'));
     await store.migrate();
-    let refuse = true;
+    const failures: Error[] = [refused(new Error('429 Too Many Requests'))];
     const handler = outboundHandler(store, 'test', async () => {
-      if (!refuse) return ['m1'];
-      refuse = false;
-      throw refused(new Error('429 Too Many Requests'));
+      const failure = failures.shift();
+      if (failure) throw failure;
+      return [`m${failures.length}`];
     });
     const address = { platform: 'slack', account: 'slack', conversation: { id: 'C1', kind: 'channel' as const } };
     const job = (attempt: number) => ({
@@ -72,9 +72,18 @@ describe('outboundHandler', () => {
     const signal = new AbortController().signal;
     await expect(handler(job(1), signal)).rejects.toThrow('429');
     await handler(job(2), signal);
-    const audits = (await store.auditTail(10)).filter((e) => e.kind === 'outbound.sent').map((e) => JSON.parse(e.data) as { resent: boolean });
-    expect(audits.map((a) => a.resent)).toEqual([false]);
-    expect(await store.sentMessageIds('k')).toEqual(['m1']);
+    // A timeout (the platform may have posted), then a refusal: the timeout's mark stands.
+    failures.push(new Error('timed out'), refused(new Error('429 Too Many Requests')));
+    const other = { ...job(1), id: 'k2', payload: { ...job(1).payload, idempotencyKey: 'k2' } };
+    await expect(handler(other, signal)).rejects.toThrow('timed out');
+    await expect(handler({ ...other, attempt: 2 }, signal)).rejects.toThrow('429');
+    await handler({ ...other, attempt: 3 }, signal);
+    const audits = (await store.auditTail(10)).filter((e) => e.kind === 'outbound.sent').map((e) => JSON.parse(e.data) as { key: string; resent: boolean });
+    expect(audits.map((a) => [a.key, a.resent])).toEqual([
+      ['k', false],
+      ['k2', true],
+    ]);
+    expect(await store.sentMessageIds('k')).toEqual(['m0']);
     await store.close();
   });
 });
