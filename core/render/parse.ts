@@ -53,14 +53,18 @@ export function parseMarkdown(source: string): Root {
   return root;
 }
 
-/** The fence (its run of backticks or tildes) a source leaves open at its end, at the top level; undefined for none. */
+/**
+ * The line that closes the fence a source leaves open at its end (its indent and run of backticks or tildes: a fence
+ * in a list item is closed inside the item); undefined for none.
+ */
 export function openFenceAtEnd(source: string): string | undefined {
-  let fence: string | undefined;
+  let fence: { indent: string; run: string } | undefined;
   for (const line of source.split('\n')) {
-    if (fence === undefined) fence = OPENER.exec(line)?.[1];
-    else if (closes(line, fence)) fence = undefined;
+    const opener = fence === undefined ? OPENER.exec(line) : null;
+    if (opener) fence = { indent: /^ */.exec(line)![0], run: opener[1]! };
+    else if (fence !== undefined && closes(line, fence.run)) fence = undefined;
   }
-  return fence;
+  return fence && fence.indent + fence.run;
 }
 
 /**

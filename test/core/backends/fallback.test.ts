@@ -6,6 +6,7 @@ import { createBackend } from '../../../core/backends/index.js';
 import { parseConfig } from '../../../core/config.js';
 import { parseChannelEvent, type ChannelEventInput } from '../../../core/event.js';
 import { buildPipelines } from '../../../core/plug.js';
+import { renderReply } from '../../../core/render/index.js';
 import { talk, UNAVAILABLE_NOTICE, type RuntimeAssistant, type TalkDeps } from '../../../core/talk.js';
 import { startAnthropicFake } from '../../fakes/anthropic-server.js';
 import { startOpenAIFake } from '../../fakes/openai-server.js';
@@ -90,6 +91,12 @@ describe('fallback chain through talk', () => {
     gpt.script({ kind: 'status', status: 500 }, { kind: 'status', status: 500 });
     claude.script({ kind: 'stream', deltas: ['Run this:\n\n```bash\nls -la'] });
     expect((await setup({})()).reply?.text).toBe('Run this:\n\n```bash\nls -la\n```\n\n— answered by claude-fake (fallback)');
+    // A fence in a list item is closed inside the item; closed at the margin it would open a new block.
+    gpt.script({ kind: 'status', status: 500 }, { kind: 'status', status: 500 });
+    claude.script({ kind: 'stream', deltas: ['1. Run:\n   ```bash\n   echo hi'] });
+    const listed = (await setup({})()).reply!.text;
+    expect(listed).toBe('1. Run:\n   ```bash\n   echo hi\n   ```\n\n— answered by claude-fake (fallback)');
+    expect(renderReply(listed, 'markdown', 'telegram-html', { max: 4096, unit: 'utf16' })[0]).toMatch(/<\/pre>\n\n— answered by claude-fake \(fallback\)$/);
   });
 
   it('does not fall back on a request the provider refused (4xx): the turn ends with the notice', async () => {
