@@ -5,8 +5,8 @@ import { atom, linkAsText, prefixLines, type Style, text, wrap } from './tokens.
  * Discord's markdown. A backslash before any punctuation shows that character, so escaping is complete: the inline
  * markers everywhere (`\ * _ ~ ` | [ ]`: bold, italic, underline, strike, code, spoilers, masked links), and what
  * would begin a quote, heading, subtext or list at the start of a line (`> # - + 1.`), and the `<` of what Discord
- * draws as a chip (`<@id>`, `<@&role>`, `<#channel>`, `<:emoji:id>`, `<t:time>`, `</command:id>`). `@everyone` is left
- * as typed: the connector sends with `allowed_mentions`, so it notifies nobody.
+ * draws as a chip (`<@id>`, `<@&role>`, `<#channel>`, `<:emoji:id>`, `<t:time>`, `</command:id>`, `<id:customize>`).
+ * `@everyone` is left as typed: the connector sends with `allowed_mentions`, so it notifies nobody.
  */
 
 const MARKER = /[\\*_~`|[\]]/;
@@ -18,11 +18,11 @@ const MARKERS = new RegExp(MARKER, 'g');
  * written `<url>`: Discord shows it without the brackets (and without a preview). A URL typed in brackets keeps them:
  * `\<<url>>`.
  */
-const fenceUrl = (url: string, after: string): string => (/^https?:/i.test(url) && (MARKER.test(after) || after === '>') ? `<${url}>` : url);
+const fenceUrl = (url: string, after: string): string => (/^https?:/i.test(url) && (MARKER.test(after) || after === '<' || after === '>') ? `<${url}>` : url);
 
 export function escapeDiscord(s: string): string {
   // Line-start markers are escaped at the start of every word: a cut at the space before it starts a message there.
-  return outsideUrls(s, (part) => part.replace(MARKERS, '\\$&').replace(/<(?=$|[@#:]|a:|t:|\/[^>\n]*:\d+>)/g, '\\<'), fenceUrl)
+  return outsideUrls(s, (part) => part.replace(MARKERS, '\\$&').replace(/<(?=$|[@#:]|a:|t:|id:|\/[^>\n]*:\d+>)/g, '\\<'), fenceUrl)
     .replace(/(^|\s)([>#+-])/g, '$1\\$2')
     .replace(/(^|\s)(\d+)([.)])(?=\s|$)/g, '$1$2\\$3');
 }

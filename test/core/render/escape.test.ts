@@ -61,6 +61,7 @@ describe('plain replies are escaped so they show exactly as typed', () => {
     expect(plain('[https://x.com/a_] and https://x.com\\b', 'discord')).toBe('\\[<https://x.com/a>\\_\\] and <https://x.com>\\\\b');
     expect(plain('(https://x.com/a_b).', 'discord')).toBe('(https://x.com/a_b).');
     expect(plain('<https://x.com>', 'discord')).toBe('\\<<https://x.com>>');
+    expect(plain('see https://x.com<@123> <id:customize>', 'discord')).toBe('see <https://x.com>\\<@123> \\<id:customize>');
   });
 
   it('WhatsApp: *x*, _x_, ~x~ and ``` pairs are broken with U+200B, and a leading > is no quote', () => {
