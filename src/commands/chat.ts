@@ -106,7 +106,7 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
       if (input.trim() === '') throw new UsageError('nothing to send: pipe a message on stdin');
       const event = await connector.say(input);
       const got = await awaitReplies(dedupeKey(event), event.id);
-      if (interrupted) {
+      if (!got && interrupted) {
         await giveUp(event);
         return interruptedCode();
       }
@@ -123,6 +123,8 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
     }
     rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
     rl.on('SIGINT', onSigint);
+    // Interrupted while starting up: nothing to read.
+    if (interrupted) rl.close();
     rl.prompt();
     for await (const line of rl) {
       // Lines typed ahead of a Ctrl-C are still handed out after it: none is sent.
