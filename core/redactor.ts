@@ -4,6 +4,8 @@ const SECRET_MARK = '[secret]';
 const SHAPE_MARK = '[redacted]';
 /** Shorter values would blank out ordinary words; such a secret is too weak to matter to a log reader anyway. */
 const MIN_SECRET_CHARS = 6;
+/** A draft ending in this much of a secret's start is cut there: shorter endings are ordinary text. */
+const MIN_PARTIAL_CHARS = 4;
 
 /**
  * One redactor per process, fed every vault value the process holds, applied by the logger, the audit writer,
@@ -27,6 +29,15 @@ export class Redactor {
     let out = text;
     for (const v of this.values) if (out.includes(v)) out = out.split(v).join(SECRET_MARK);
     for (const re of CREDENTIAL_PATTERNS) out = out.replace(re, SHAPE_MARK);
+    return out;
+  }
+
+  /** For text still growing (a streamed draft): an ending that may be the start of a secret is held back too. */
+  redactGrowing(text: string): string {
+    const out = this.redact(text);
+    for (const v of this.values) {
+      for (let n = Math.min(v.length - 1, out.length); n >= MIN_PARTIAL_CHARS; n--) if (out.endsWith(v.slice(0, n))) return out.slice(0, -n);
+    }
     return out;
   }
 }

@@ -4,6 +4,7 @@ import type { AuditInput } from './audit.js';
 import type { Config } from './config.js';
 import { dedupeKey, InvalidPayloadError, outboundQueue, parseChannelEvent, senderIdentities, type Address, type ChannelEvent, type Reply } from './event.js';
 import { mapCommit, UnrecoverableJobError, type HopNext, type JobHandler, type JobInput } from './queue.js';
+import type { Redactor } from './redactor.js';
 import type { QueuedReply, Store } from './store.js';
 import { talk, type TalkDeps } from './talk.js';
 
@@ -26,7 +27,7 @@ export interface WorkerDeps extends Omit<TalkDeps, 'drafts'> {
    * Masks what must never be shown (the process's secrets, credential shapes) in the turn's replies, drafts and
    * history: a backend that prints a key from its environment has it stored and sent as `[secret]`.
    */
-  redact?: (text: string) => string;
+  redactor?: Pick<Redactor, 'redact' | 'redactGrowing'>;
 }
 
 /** Conversations are the unit of order: all of one conversation's events share a partition. */
@@ -72,7 +73,8 @@ function draftsFor(deps: WorkerDeps, event: ChannelEvent, stream: string): TalkD
     intervalMs,
     onError: drafts.onError,
     publish: async (text, format, seq) => {
-      const shown = deps.redact ? deps.redact(text) : text;
+      // A draft may end halfway through a secret the final text will mask.
+      const shown = deps.redactor ? deps.redactor.redactGrowing(text) : text;
       const { queue, partition, reply } = replyFor(event, `${event.id}:draft:${attempt}:${seq}`, shown, format, { kind: 'draft', stream });
       await drafts.enqueue(queue, { id: reply.idempotencyKey, partition, payload: reply });
     },
@@ -115,7 +117,7 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
     const given = new AbortController();
     const watch = setInterval(() => void deps.store.handledTurn(key).then((t) => t && given.abort(), () => undefined), GIVEN_UP_CHECK_MS);
     const result = await talk(drafts ? { ...deps, drafts } : deps, event, given.signal).finally(() => clearInterval(watch));
-    const clean = deps.redact ?? ((text: string) => text);
+    const clean = (text: string) => (deps.redactor ? deps.redactor.redact(text) : text);
     // Whatever ends a streamed turn, reply or notice, replaces its drafts.
     const streamed = drafts ? { stream } : {};
     const replies: QueuedReply[] = [];

@@ -68,7 +68,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
       log.debug({ backend, detail: String(e?.message ?? error).slice(0, 500) }, 'backend call failed: the provider said');
     },
     workspaceFor: (event) => configuredWorkspace(rt.config, event),
-    redact: (text) => processRedactor.redact(text),
+    redactor: processRedactor,
     streaming: {
       intervalFor: (event) => streamEditInterval(rt.config, event.account),
       enqueue: (queue, job) => rt.queue.enqueue(queue, [job]),

@@ -150,5 +150,10 @@ describe('redactor', () => {
     // A bot token's secret half, quoted without its public id, is still the secret.
     r.addSecret('7234567890:AAHk2mZqPlainSecretHalf_0123456789');
     expect(r.redact('bare=AAHk2mZqPlainSecretHalf_0123456789 id=7234567890')).toBe('bare=[secret] id=7234567890');
+    // Text still growing (a streamed draft) holds back an ending that may be a secret's start.
+    r.addSecret('plain-words-vault-value');
+    expect(r.redactGrowing('my key is plain-wor')).toBe('my key is ');
+    expect(r.redactGrowing('my key is plain-words-vault-value')).toBe('my key is [secret]');
+    expect(r.redactGrowing('a plain answer')).toBe('a plain answer');
   });
 });

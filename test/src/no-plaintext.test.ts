@@ -36,7 +36,8 @@ describe('no credential in plaintext', () => {
       return r;
     };
     const secrets = {
-      OPENAI_KEY: 'sk-test-0123456789abcdefghijklmnopqrstuv',
+      // No credential shape: only the vault value itself can mask it.
+      OPENAI_KEY: 'plain-words-vault-value-4711',
       REDIS_URL: redis.url,
     };
     const password = 'dashboard password 4711';
@@ -74,7 +75,7 @@ assistants:
       body: JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'via api' }] }),
     });
     expect(api.status).toBe(200);
-    expect(((await api.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toMatch(/^my key is \[(secret|redacted)\]$/);
+    expect(((await api.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe('my key is [secret]');
     // The key was used, from the vault, by the worker process.
     expect(openai.chatRequests().every((r) => r.headers.authorization === `Bearer ${secrets.OPENAI_KEY}`)).toBe(true);
     expect(openai.chatRequests().length).toBeGreaterThanOrEqual(2);
