@@ -202,8 +202,9 @@ function cutProse(block: string[]): Array<{ text: string; glue?: string }> {
 
 /**
  * Prose lines longer than a piece are cut at a space before a letter (what follows must not start a list item or a
- * heading), else at any space, else between graphemes. The space a cut falls on becomes the next segment's glue,
- * so joining the segments gives the line back exactly. Code lines are never cut.
+ * heading), else at any space before something that opens no block, else between graphemes (before the same).
+ * The space a cut falls on becomes the next segment's glue, so joining the segments gives the line back. Code lines
+ * are never cut.
  */
 function cutLine(line: string): Segment[] {
   const out: Segment[] = [];
@@ -212,19 +213,27 @@ function cutLine(line: string): Segment[] {
     let at = line.lastIndexOf(' ', PIECE);
     while (at > 0 && !/^\p{L}/u.test(line.slice(at + 1, at + 3))) at = line.lastIndexOf(' ', at - 1);
     if (at <= 0) at = line.lastIndexOf(' ', PIECE);
+    while (at > 0 && opensBlock(line.slice(at + 1, at + 12))) at = line.lastIndexOf(' ', at - 1);
     if (at > 0) {
       out.push({ text: line.slice(0, at), glue });
       [line, glue] = [line.slice(at + 1), ' '];
       continue;
     }
+    // No space to cut at: the last grapheme boundary within the piece where what follows opens no block.
     let end = 0;
+    let cut = 0;
     for (const g of graphemes(line.slice(0, PIECE + 64))) {
       if (end > 0 && end + g.length > PIECE) break;
       end += g.length;
+      if (!opensBlock(line.slice(end, end + 12))) cut = end;
     }
-    out.push({ text: line.slice(0, end), glue });
-    [line, glue] = [line.slice(end), ''];
+    if (cut === 0) cut = end;
+    out.push({ text: line.slice(0, cut), glue });
+    [line, glue] = [line.slice(cut), ''];
   }
   out.push({ text: line, glue });
   return out;
 }
+
+/** Whether text at the start of a line could open a block (quote, heading, list, rule, fence, HTML, table). */
+const opensBlock = (start: string): boolean => /^(?:[>#+*=<|~`_-]|\d{1,9}[.)])/.test(start);

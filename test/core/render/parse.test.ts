@@ -79,7 +79,10 @@ describe('parsing long markdown in pieces', () => {
     const words = Array.from({ length: 1700 }, (_, i) => `word${i}`).join(' ') + '.';
     const cjk = '这是一个很长的中文段落没有任何空格'.repeat(600);
     const family = '👨‍👩‍👧‍👦'.repeat(1500);
-    for (const line of [words, cjk, family]) {
+    // Cut where no space is: never before what would open a block at the start of a piece (a quote, a list item).
+    const blocky = `${'a'.repeat(PIECE)}>quoted? - no # list`;
+    const dashes = `${'x'.repeat(PIECE - 8)} - # - >${'z'.repeat(100)}`;
+    for (const line of [words, cjk, family, blocky, dashes]) {
       expect(line.length).toBeGreaterThan(PIECE);
       expect(renderReply(line, 'markdown', 'plain', HUGE)).toEqual([line]);
     }
