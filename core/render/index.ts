@@ -77,13 +77,31 @@ export function renderReply(text: string, format: 'plain' | 'markdown', dialect:
 
 /**
  * Markdown nested thousands deep (`> > > …`, which a model can be asked to write) overflows the stack of the parser
- * or the renderer's walk over its tree. Such a reply is shown as typed rather than lost to a retry that fails alike.
+ * or the renderer's walk over its tree, and costs seconds well before that. Such a reply is shown as typed rather
+ * than lost to a retry that fails alike; a line scan finds nearly all of it before any parsing.
  */
 function markdownOrText(source: string, style: Style, asText: () => ReturnType<typeof renderMarkdown>): ReturnType<typeof renderMarkdown> {
+  if (nestedDeeperThan(source, MAX_NESTING)) return asText();
   try {
     return renderMarkdown(source, style);
   } catch (error) {
     if (error instanceof RangeError) return asText();
     throw error;
   }
+}
+
+/** Deeper than any reply means to nest: quotes in lists in quotes… */
+const MAX_NESTING = 32;
+// One container marker at a line's start: a quote (`>`, a space optional), a bullet or an ordered item number.
+const CONTAINER = /^[ \t]*(?:>|(?:[*+-]|\d{1,9}[.)])(?=[ \t]|$))/;
+
+function nestedDeeperThan(source: string, max: number): boolean {
+  for (const line of source.split('\n')) {
+    let rest = line;
+    for (let depth = 0, m = CONTAINER.exec(rest); m; m = CONTAINER.exec(rest)) {
+      if (++depth > max) return true;
+      rest = rest.slice(m[0].length);
+    }
+  }
+  return false;
 }

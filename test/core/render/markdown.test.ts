@@ -163,6 +163,8 @@ describe('markdown is rendered from the tree', () => {
         expect(parts.length, dialect).toBeGreaterThan(0);
         expect(parts.at(-1), dialect).toMatch(/x$/);
       }
+      // Every marker is still there, as typed.
+      expect(renderReply(deep, 'markdown', 'plain', { max: 4096, unit: 'utf16' }).join(' ').replace(/\s+/g, ' ')).toBe(deep.replace(/\s+/g, ' ').trim());
     }
   });
 });
