@@ -143,12 +143,16 @@ export function createBackend(
 
 /**
  * Renders one assistant into its runtime form: plug pipelines initialized once, backends built. Who is answered is
- * not a pipeline's choice: an inbound pipeline that leaves `access` out gets it first, so `access.deny`, the group
- * allowlist and the DM policy hold whatever the assistant's pipeline says.
+ * not a pipeline's choice: `access` runs before every inbound plug but the rate limits in front of it (moved there,
+ * or added when left out), so `access.deny`, the group allowlist and the DM policy hold whatever the pipeline says.
  */
 export function buildAssistant(name: string, a: AssistantConfig, config: Config, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices, resolve: ResolveRef): RuntimeAssistant {
   const pipelines = buildPipelines(name, a, registry, services);
-  if (!pipelines.inbound.some((step) => step.plug.name === 'access')) pipelines.inbound.unshift(initStep('access', registry, services));
+  const inbound = pipelines.inbound;
+  const at = inbound.findIndex((step) => step.plug.name === 'access');
+  const access = at >= 0 ? inbound.splice(at, 1)[0]! : initStep('access', registry, services);
+  const limits = inbound.findIndex((step) => step.plug.name !== 'rate-limit');
+  inbound.splice(limits < 0 ? inbound.length : limits, 0, access);
   return { name, config: a, pipelines, backends: [a.backend].flat().map((b) => createBackend(b, config, resolve)) };
 }
 

@@ -59,10 +59,9 @@ export const accessAllow = (id: string, options: GlobalOptions) =>
 
 export const accessRevoke = (id: string, options: GlobalOptions) =>
   withStore(options, async (store, config) => {
-    onAllowlist(id);
     const current = (await store.accessStore().overrides([id])).get(id);
-    // An entry already stored (perhaps before the identity rules) can always be revoked, whatever its shape.
-    if (current === undefined) identityArg(id);
+    // An entry already stored (perhaps before these rules) can always be revoked, whatever its shape.
+    if (current === undefined) onAllowlist(identityArg(id));
     if (!revocable(config.access, id, current)) {
       out(config.access.owners.includes(id) ? `${id} is not on the allowlist; it is an owner, admitted by access.owners in the config` : `${id} is not on the allowlist`);
       return 1;

@@ -65,6 +65,9 @@ describe('pair and access commands against a running worker', () => {
       expect(local.stderr).toContain('apikey revoke');
     }
     expect((await cli('access', 'list')).stdout).not.toContain('api:k3y1d');
+    // One stored before that rule can still be revoked.
+    await store.accessStore().setOverride('api:0ld', 'allow', 'cli');
+    expect((await cli('access', 'revoke', 'api:0ld')).code).toBe(0);
     // One stored before these rules existed can still be revoked.
     await store.accessStore().setOverride('telegram:@old', 'allow', 'cli');
     expect((await cli('access', 'revoke', 'telegram:@old')).code).toBe(0);

@@ -86,6 +86,11 @@ describe('assistants edited in the dashboard, in a running worker', () => {
     const { s, live, settings } = await open();
     await settings.saveAssistant('helper', edited(settingsOf(config.assistants.helper!), { pipelines: { ...config.assistants.helper!.pipelines, inbound: ['redact'] } }), { create: false }, []);
     expect((await live.resolve(telegram('555'))).pipelines.inbound.map((p) => p.plug.name)).toEqual(['access', 'redact']);
+    // Listed after a plug that answers (commands), it still runs before it; rate limits stay in front.
+    const late = { ...config.assistants.helper!.pipelines, inbound: ['rate-limit', 'commands', 'access'] };
+    await settings.saveAssistant('helper', edited(settingsOf(config.assistants.helper!), { pipelines: late }), { create: false }, []);
+    expect((await live.resolve(telegram('555'))).pipelines.inbound.map((p) => p.plug.name)).toEqual(['rate-limit', 'access', 'commands']);
+    expect((await talk({ store: s, assistantFor: (e) => live.resolve(e), now: Date.now }, telegram('666', { text: '/help' }))).haltedBy).toBe('access');
     const turn = async (chat: string) => talk({ store: s, assistantFor: (e) => live.resolve(e), now: Date.now }, telegram(chat, { text: 'hello' }));
     expect((await turn('555')).reply?.text).toBe('hello');
     const denied = await turn('666');

@@ -248,9 +248,10 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     const action = body.action === 'allow' || body.action === 'revoke' ? body.action : undefined;
     if (!action) return c.text('Bad request.', 400);
     const current = identity ? (await access().overrides([identity])).get(identity) : undefined;
-    // An entry already stored (perhaps before the identity rules) can always be revoked, whatever its shape.
-    const problem = action === 'revoke' && current !== undefined ? undefined : identityProblem(identity);
-    const outside = outsideAllowlist(identity);
+    // An entry already stored (perhaps before these rules) can always be revoked, whatever its shape.
+    const stored = action === 'revoke' && current !== undefined;
+    const problem = stored ? undefined : identityProblem(identity);
+    const outside = stored ? undefined : outsideAllowlist(identity);
     if (problem || outside) {
       ctx.flash.set(session.idHash, outside ? `${outside}.` : `${identity || 'That'}: ${problem}.`, false);
       return c.redirect('/governance', 303);
