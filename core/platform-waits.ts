@@ -13,18 +13,18 @@ export class PlatformWaits {
   private readonly loaded: Promise<void>;
 
   constructor(private readonly deps: Pick<ConnectorDeps, 'store' | 'name' | 'now' | 'log'>) {
-    this.loaded = deps.store
-      .listConnectorState(deps.name, PREFIX)
-      .then(async (rows) => {
+    this.loaded = deps.store.listConnectorState(deps.name, PREFIX).then(
+      async (rows) => {
         const over: string[] = [];
         for (const { key, value } of rows) {
           if (typeof value === 'number' && value > deps.now()) this.until.set(key.slice(PREFIX.length), value);
           else over.push(key);
         }
         // One row per place that ever got a 429 would pile up: each start clears the waits that are over.
-        await deps.store.deleteConnectorState(deps.name, over);
-      })
-      .catch((error: Error) => deps.log.warn({ error: error.message }, 'could not read the waits the platform asked for'));
+        await deps.store.deleteConnectorState(deps.name, over).catch((error: Error) => deps.log.warn({ error: error.message }, 'could not clear waits that are over'));
+      },
+      (error: Error) => deps.log.warn({ error: error.message }, 'could not read the waits the platform asked for'),
+    );
   }
 
   /** Waits until `place` may be sent to again. */
@@ -37,6 +37,8 @@ export class PlatformWaits {
   /** The platform asked for `seconds` of quiet at `place`. */
   async hold(place: string, seconds: number): Promise<void> {
     if (!(seconds > 0)) return;
+    // After the start-up clearing, which could otherwise delete this new wait's row.
+    await this.loaded;
     const at = this.deps.now() + seconds * 1000;
     this.until.set(place, at);
     if (this.until.size > 10_000) this.until.delete(this.until.keys().next().value!);

@@ -94,9 +94,12 @@ export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Res
   const url = resolveRef(q.redisUrl, 'queue.redisUrl');
   // A URL from the vault or the environment was not checked with the config: ioredis reads anything else as a socket path.
   if (!/^rediss?:\/\//i.test(url)) throw new ConfigError(`queue.redisUrl: ${q.redisUrl} does not hold a redis:// or rediss:// URL`);
-  const prefix = q.prefix ?? (await store.queuePrefix());
+  const prefix = await redisPrefix(q, store);
   return new BullmqDriver({ url, prefix, partitions: q.partitions, leaseMs: q.leaseMs, onError: queueErrorLog() });
 }
+
+/** This data dir's key prefix on Redis: the config's, else its own (so gateways sharing a Redis keep apart). */
+const redisPrefix = async (q: Extract<QueueConfig, { driver: 'bullmq' }>, store: Pick<Store, 'queuePrefix'>): Promise<string> => q.prefix ?? (await store.queuePrefix());
 
 /**
  * Redis errors as structured log lines, at most one per 10 s with a count of those held back: with Redis gone,
@@ -128,8 +131,7 @@ export async function openLimiter(rt: Pick<Runtime, 'queueConfig' | 'dataDir' | 
   const [{ Redis }, { RedisLimiter }, { quitRedis }] = await Promise.all([import('ioredis'), import('../queues/redis-limiter.js'), import('../queues/redis-quit.js')]);
   const redis = new Redis(rt.resolve(q.redisUrl, 'queue.redisUrl'), { lazyConnect: false });
   redis.on('error', queueErrorLog());
-  const prefix = `${q.prefix ?? (await rt.store.queuePrefix())}:rl:`;
-  return { limiter: new RedisLimiter(redis, { prefix }), close: () => quitRedis(redis) };
+  return { limiter: new RedisLimiter(redis, { prefix: `${await redisPrefix(q, rt.store)}:rl:` }), close: () => quitRedis(redis) };
 }
 
 /** Backends come from the core factory; pass the runtime's resolver (`rt.resolve`), else `env:` references only. */

@@ -39,8 +39,7 @@ export async function auditVerify(options: GlobalOptions & { expect?: RecordedEn
     if (result.ok) {
       // The head, kept somewhere the data dir's writers cannot reach, is what later shows entries cut off the end.
       const held = options.expect ? `, entry ${options.expect.seq} as recorded` : '';
-      // An empty log has no entry to record yet.
-      // An empty log, or none at all: a mistyped --data-dir must not read as a clean bill.
+      // An empty log has no entry to record yet; and a mistyped --data-dir must not read as a clean bill.
       const record = result.entries > 0 ? ` (record ${result.headSeq}:${result.head} and check with --expect)` : ` (nothing has run on ${dataDir} yet: is that the data dir?)`;
       out(`audit log ok: ${result.entries} entries${held}, head ${result.head}${record}`);
       return 0;
