@@ -96,7 +96,11 @@ export function startPoller(api: Api, deps: PollerDeps, handle: (updates: unknow
           // Not one update had a usable update_id: nothing can be confirmed, so do not spin on the same batch.
           deps.log.error({ count: updates.length }, 'telegram: updates without a valid update_id; waiting');
           await pause(backoff());
-        } else if (offset === undefined || next > offset) {
+        } else if (offset === undefined || next !== offset) {
+          // A whole batch below the offset: Telegram numbers afresh (a random start after a week without updates,
+          // another Bot API server behind apiRoot) and answers an offset it never gave from its own first update.
+          // Keeping ours would confirm nothing and fetch the same 100 for ever; redelivered ones are deduped.
+          if (offset !== undefined && next < offset) deps.log.warn({ stored: offset, now: next }, 'telegram: update ids restarted below the stored offset; following Telegram');
           offset = next;
           await deps.store.setConnectorState(deps.name, OFFSET_KEY, offset);
         }

@@ -47,6 +47,21 @@ describe('telegram connector: nothing lost, nothing twice', () => {
     expect(fake.sentTo(first.message.chat.id)).toHaveLength(1);
   });
 
+  it('follows Telegram when its update ids start again below the stored offset: nothing is stuck behind the first 100', async () => {
+    env = await setup();
+    const { fake, h } = env;
+    const first = dm('before');
+    const firstId = fake.push(first);
+    await env.replies(first.message.chat.id);
+    await h.until(async () => (await offsetOf(env!)) === firstId + 1);
+    fake.renumber(500);
+    const later = Array.from({ length: 120 }, (_, i) => dm(`after ${i}`));
+    for (const update of later) fake.push(update);
+    await h.until(() => later.every((u) => fake.sentTo(u.message.chat.id).length === 1), 30_000);
+    await h.until(async () => (await offsetOf(env!)) === 620);
+    expect(fake.pending()).toEqual([]);
+  });
+
   it('a redelivered update (same update_id and message_id, offset lost in a crash) gets one reply', async () => {
     env = await setup();
     const { fake, h } = env;

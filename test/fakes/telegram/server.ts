@@ -72,7 +72,7 @@ export class FakeTelegram {
   droppedPending = false;
   /** Every update id below this has been confirmed by a getUpdates offset. */
   confirmed = 0;
-  private readonly log: Update[] = [];
+  private log: Update[] = [];
   private nextUpdateId = 500_000;
   private nextMessageId = 9_000;
   private readonly failures = new Map<string, Array<FakeError | null>>();
@@ -101,6 +101,16 @@ export class FakeTelegram {
     this.log.push({ ...update, update_id: id });
     this.wake();
     return id;
+  }
+
+  /**
+   * Numbers updates afresh from `next`, as Telegram does after a week without updates (a random start) or another
+   * Bot API server behind the same apiRoot: everything queued so far is gone.
+   */
+  renumber(next: number): void {
+    this.log = [];
+    this.confirmed = next;
+    this.nextUpdateId = next;
   }
 
   /** Forgets confirmations from `offset` on, as if they never reached Telegram: it delivers those updates again. */
@@ -176,7 +186,9 @@ export class FakeTelegram {
       this.reply(old.res, 'getUpdates', old.payload, fail({ error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' }));
     }
     const offset = typeof p.offset === 'number' ? p.offset : undefined;
-    if (offset !== undefined && offset > this.confirmed) this.confirmed = offset;
+    // An offset past any update it gave confirms nothing: the Bot API server answers it from its first update.
+    const future = offset !== undefined && offset > this.nextUpdateId + 10;
+    if (offset !== undefined && offset > this.confirmed && !future) this.confirmed = offset;
     const limit = typeof p.limit === 'number' ? Math.min(100, Math.max(1, p.limit)) : 100;
     const timeout = typeof p.timeout === 'number' ? p.timeout : 0;
     const ready = this.pending().slice(0, limit);
