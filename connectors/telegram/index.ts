@@ -24,12 +24,15 @@ export type TelegramConfig = NonNullable<Config['connectors']['telegram']>;
 /** Knobs a test turns; production uses the defaults. */
 export interface TelegramOptions {
   poller?: Partial<PollerOptions>;
+  /** How long any Bot API request may take before it is given up (and retried by the queue); default poll + 30 s. */
+  requestTimeoutSeconds?: number;
   /** Bottleneck settings per chat/group/global (transformer-throttler's defaults are Telegram's documented limits). */
   throttle?: APIThrottlerOptions;
   typingRefreshMs?: number;
 }
 
 const DEFAULT_POLLER: PollerOptions = { timeoutSeconds: 25, conflictBackoffMs: 30_000, errorBackoffMs: 1_000, maxBackoffMs: 60_000 };
+const REQUEST_TIMEOUT_MARGIN_S = 30;
 
 /** Everything a wrong config can be is found here, before any network call (DESIGN). */
 function settings(deps: ConnectorDeps<TelegramConfig>) {
@@ -83,7 +86,11 @@ export function throttleMessages(options: APIThrottlerOptions | undefined): Tran
 
 export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: TelegramOptions = {}): Connector {
   const s = settings(deps);
-  const bot = new Bot(s.token, { client: { ...(s.apiRoot ? { apiRoot: s.apiRoot } : {}) } });
+  const pollerOptions = { ...DEFAULT_POLLER, ...options.poller };
+  // grammY waits 500 s for an answer by default: one request lost on the way held its chat's replies (and, on
+  // BullMQ, its partition's) that long. A long poll is answered within its own timeout, so it gets that and more.
+  const timeoutSeconds = options.requestTimeoutSeconds ?? pollerOptions.timeoutSeconds + REQUEST_TIMEOUT_MARGIN_S;
+  const bot = new Bot(s.token, { client: { timeoutSeconds, ...(s.apiRoot ? { apiRoot: s.apiRoot } : {}) } });
   // Order matters: the flood wait is innermost (it sees every 429 and waits out what a restart left of one),
   // auto-retry wraps the throttler, so a request retried after a 429 queues for its slot again.
   bot.api.config.use(floodWait(new PlatformWaits(deps)));
@@ -124,7 +131,7 @@ export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: Tel
         deps.log.info({ bot: `@${me.username}`, url: s.webhookUrl }, 'telegram webhook set');
       } else {
         const handle = inbound.handle;
-        poller = startPoller(bot.api, deps, (updates) => handle(updates), { ...DEFAULT_POLLER, ...options.poller });
+        poller = startPoller(bot.api, deps, (updates) => handle(updates), pollerOptions);
         deps.log.info({ bot: `@${me.username}` }, 'telegram polling started');
       }
     },

@@ -62,6 +62,17 @@ describe('telegram connector: nothing lost, nothing twice', () => {
     expect(fake.pending()).toEqual([]);
   });
 
+  it('gives up a request Telegram never answers, and the queue sends the reply again', async () => {
+    env = await setup({ options: { requestTimeoutSeconds: 2, poller: { timeoutSeconds: 1 } } });
+    const { fake } = env;
+    fake.failNext('sendMessage', 1, { error_code: -1, description: 'lost on the way' });
+    const update = dm('are you there?');
+    fake.push(update);
+    const [reply] = await env.replies(update.message.chat.id, 1, 15_000);
+    expect(reply!.visible).toBe('are you there?');
+    expect(fake.callsOf('sendMessage').map((c) => c.status)).toEqual([-1, 200]);
+  });
+
   it('a redelivered update (same update_id and message_id, offset lost in a crash) gets one reply', async () => {
     env = await setup();
     const { fake, h } = env;

@@ -121,7 +121,8 @@ export class FakeTelegram {
 
   /**
    * After `after` normal calls, the next `count` calls of `method` answer `error` (e.g. 429 with
-   * parameters.retry_after). `error_code: 0` drops the connection instead, as a network failure would.
+   * parameters.retry_after). `error_code: 0` drops the connection instead, as a network failure would; `-1` never
+   * answers.
    */
   failNext(method: string, count: number, error: FakeError, after = 0): void {
     const queue = [...Array.from({ length: after }, () => null), ...Array.from({ length: count }, () => error)];
@@ -164,6 +165,8 @@ export class FakeTelegram {
       this.calls.push({ method, payload, at: Date.now(), status: 0 });
       return void req.socket.destroy();
     }
+    // -1: never answers, as a request lost on the way.
+    if (injected?.error_code === -1) return void this.calls.push({ method, payload, at: Date.now(), status: -1 });
     if (injected) return this.reply(res, method, payload, fail(injected));
     if (method === 'getUpdates') return this.getUpdates(res, payload);
     this.reply(res, method, payload, this.handle(method, payload));
