@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createConnection, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * A throwaway redis-server on a free loopback port with persistence off, for the bench and the tests: it never
- * touches a shared 6379 instance and leaves nothing on disk. Commands go over a raw socket so this file needs no
+ * A throwaway redis-server on a free loopback port with persistence off, in a directory of its own, for the bench
+ * and the tests: it never touches a shared 6379 instance and leaves nothing on disk. Commands go over a raw socket so this file needs no
  * client library (and tests of the client do not depend on the client under test).
  */
 export interface BenchRedis {
@@ -58,7 +61,9 @@ const exited = (child: ChildProcess): Promise<void> =>
 
 export async function startRedis(): Promise<BenchRedis> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  // Its own working directory, removed at stop: a test that turns persistence on writes there, not into the repo.
+  const dir = mkdtempSync(join(tmpdir(), 'mc-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -69,7 +74,10 @@ export async function startRedis(): Promise<BenchRedis> {
   });
   child.once('exit', (code, signal) => (failure ??= new Error(`redis-server exited (${code ?? signal}): ${stderr.trim()}`)));
   // If the bench dies without reaching stop(), the server must not outlive it.
-  const reap = () => child.kill('SIGKILL');
+  const reap = () => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
   process.once('exit', reap);
 
   const deadline = Date.now() + 10_000;
@@ -96,12 +104,13 @@ export async function startRedis(): Promise<BenchRedis> {
     },
     async stop() {
       process.off('exit', reap);
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return rmSync(dir, { recursive: true, force: true });
       const gone = exited(child);
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
       await gone;
       clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

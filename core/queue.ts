@@ -102,6 +102,11 @@ export interface QueueDriver {
   discard(queue: string): Promise<void>;
   /** Cheap liveness check (`doctor`, one-shot commands): answers or fails within seconds, saying why in plain words. */
   ping(): Promise<void>;
+  /**
+   * Whether a server the queue lives on (Redis) keeps its jobs across its own restart; absent for a driver whose
+   * jobs are in the gateway's own database. Undefined when the server will not say.
+   */
+  persistence?(): Promise<{ durable: boolean; detail: string } | undefined>;
   close(): Promise<void>;
 }
 

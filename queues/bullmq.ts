@@ -222,6 +222,22 @@ export class BullmqDriver implements QueueDriver {
     }
   }
 
+  /**
+   * Whether Redis keeps what it is given across its own restart: with no append-only file, a restart loses every
+   * job since the last snapshot (all of them, with none), where the gateway counted them as safe. Undefined when
+   * Redis will not say (CONFIG is often renamed on managed Redis).
+   */
+  async persistence(): Promise<{ durable: boolean; detail: string } | undefined> {
+    try {
+      const [, aof] = (await this.redis.config('GET', 'appendonly')) as [string, string];
+      if (aof === 'yes') return { durable: true, detail: 'appendonly yes' };
+      const [, save] = (await this.redis.config('GET', 'save')) as [string, string];
+      return { durable: false, detail: save ? `appendonly no, snapshots only (save ${save})` : 'appendonly no, no snapshots' };
+    } catch {
+      return undefined;
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.close()));
     this.consumers.clear();

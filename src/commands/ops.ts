@@ -124,6 +124,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
         await queue.ping();
         const keys = 'prefix' in queue ? ` (Redis keys under ${String(queue.prefix)})` : '';
         results.push({ ok: true, what: 'queue', detail: `${queue.name} driver answers${keys}` });
+        if (queue.persistence) results.push(persistenceVerdict(await queue.persistence()));
       } finally {
         await withTimeout(queue.close(), 2_000, 'close timed out').catch(() => undefined);
       }
@@ -180,3 +181,10 @@ async function doctorConnector(name: string, config: Config, source: string, opt
 }
 
 const fromBootstrap = (b: Bootstrap): ConnectorCredentials => ({ values: b.values, stateKey: b.stateKey ? Buffer.from(b.stateKey, 'base64') : undefined });
+
+/** Whether the Redis under the queue survives its own restart with the messages it holds. */
+function persistenceVerdict(p: { durable: boolean; detail: string } | undefined): Verdict {
+  if (!p) return { ok: true, what: 'queue persistence', detail: 'Redis does not say how it keeps data (CONFIG refused): make sure it has an append-only file' };
+  if (p.durable) return { ok: true, what: 'queue persistence', detail: `Redis keeps queued messages across a restart (${p.detail})` };
+  return { ok: false, what: 'queue persistence', detail: `a Redis restart would lose queued messages (${p.detail}): run it with appendonly yes` };
+}

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
@@ -60,6 +61,14 @@ describe('two gateways on one Redis', () => {
     }
     expect(prefixes[0]).toMatch(/^mc-[0-9a-f]{12}$/);
     expect(prefixes[0]).not.toBe(prefixes[1]);
-    expect((await runCli(['doctor'], { cwd: dirs.a, env })).stdout).toContain(`queue: bullmq driver answers (Redis keys under ${prefixes[0]})`);
+    const doctor = await runCli(['doctor'], { cwd: dirs.a, env });
+    expect(doctor.stdout).toContain(`queue: bullmq driver answers (Redis keys under ${prefixes[0]})`);
+    // This Redis keeps nothing on disk: a restart of it would lose what the gateway counted as queued.
+    expect(doctor.stdout).toContain('FAIL  queue persistence: a Redis restart would lose queued messages (appendonly no, no snapshots): run it with appendonly yes');
+    expect(doctor.code).toBe(1);
+    const admin = new Redis(server.url);
+    await admin.config('SET', 'appendonly', 'yes');
+    admin.disconnect();
+    expect((await runCli(['doctor'], { cwd: dirs.a, env })).stdout).toContain('ok    queue persistence: Redis keeps queued messages across a restart (appendonly yes)');
   }, 90_000);
 });
