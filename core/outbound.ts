@@ -18,9 +18,10 @@ export class EditRefusedError extends Error {
 }
 
 /**
- * Errors a send threw after the platform answered that it did not take the message (a 4xx or 429 from its API, an
- * SMTP rejection, a JSON-RPC error): nothing reached anyone, so the intent is withdrawn and a retry is not audited as
- * `resent`. A timeout, a dropped connection or a 5xx is never marked: the platform may have posted the message.
+ * Errors a send threw after the platform answered that it did not take the message, each connector deciding what
+ * proves it (Telegram's and Discord's 4xx, an SMTP answer, signal-cli's own refusals): nothing reached anyone, so the
+ * intent is withdrawn and a retry is not audited as `resent`. A timeout, a dropped connection or a 5xx is never
+ * marked, nor an answer that may follow a retry of one inside the client: the platform may have posted the message.
  */
 const refusals = new WeakSet<Error>();
 export function refused<E extends Error>(error: E): E {
