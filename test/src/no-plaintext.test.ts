@@ -57,6 +57,13 @@ assistants:
     const apiKey = (await runCli(['apikey', 'create', 'scan'], { cwd: tmp.dir })).stdout.trim().split('\n').at(-1)!;
 
     const gateway = spawnCli(['start'], { cwd: tmp.dir });
+    // Stopped below; this is for a failed assertion on the way there.
+    cleanup.push(async () => {
+      if (gateway.exitCode === null && gateway.signalCode === null) {
+        gateway.kill('SIGKILL');
+        await exited(gateway);
+      }
+    });
     for (let i = 0; i < 150; i++) {
       try {
         if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break;
