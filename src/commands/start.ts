@@ -100,6 +100,10 @@ export async function start(options: GlobalOptions): Promise<number> {
     await supervisor.forgetEarlierRuns();
     // The HTTP surfaces are connectors of their own: they publish turns and await replies on their own queues.
     const surfaceQueue = await openQueue(queue, dataDir, resolverFrom(await resolveRefs(refsFor(config, queue, 'surface'), dataDir, store, 'supervisor')), store);
+    // Said once at start, not refused: a Redis restart would lose what the connectors already confirmed as received.
+    void surfaceQueue.persistence?.().then((p) => {
+      if (p && !p.durable) log.warn({ redis: p.detail }, 'Redis keeps nothing a restart would not lose: run it with appendonly yes (see doctor)');
+    });
     const apiTurns = new TurnClient(surfaceQueue, store, 'api', isOwnerDecision(config));
     apiTurns.start();
     const webTurns = new TurnClient(surfaceQueue, store, 'web', isOwnerDecision(config));

@@ -89,6 +89,8 @@ assistants:
     gateway.kill('SIGTERM');
     await exited(gateway);
     logs.push(gateway.output(), (await cli(['audit', 'tail', '-n', '1000'])).stdout);
+    // This throwaway Redis keeps nothing on disk, and the gateway said so when it started.
+    expect(gateway.output()).toContain('Redis keeps nothing a restart would not lose: run it with appendonly yes');
 
     const needles = [...Object.values(secrets), password, apiKey];
     const haystacks = [
