@@ -1,4 +1,5 @@
 import type { Config } from './config.js';
+import { PLATFORM_LIMITS } from './render/index.js';
 
 const DEFAULT_STREAM_EDIT_MS = 1_000;
 /** The gateway's own surfaces, which stream with no platform edit limit to keep: web chat and the OpenAI-compatible API. */
@@ -11,12 +12,25 @@ export function streamEditInterval(config: Config, connector: string): number | 
   return section?.streamEdits ? (section.streamEditMs ?? DEFAULT_STREAM_EDIT_MS) : undefined;
 }
 
+/** The message limit of a connector that streams: where its drafts stop growing. Undefined for the surfaces. */
+export function streamDraftLimit(config: Config, connector: string, platform: string): number | undefined {
+  const max = (PLATFORM_LIMITS as Record<string, { max: number } | undefined>)[platform]?.max;
+  if (max === undefined) return undefined;
+  const section = (config.connectors as Record<string, { maxMessageChars?: number } | undefined>)[connector];
+  return section?.maxMessageChars ?? max;
+}
+
 /** What a streamed reply shows while the backend still writes. */
 export type Format = 'plain' | 'markdown';
 
 export interface DraftOptions {
   /** At most one draft per interval: the platform's edit rate. */
   intervalMs: number;
+  /**
+   * The platform's message limit: a draft this long fills the one message drafts edit, so later ones could only
+   * repeat it and none is sent; the final reply posts the rest.
+   */
+  maxChars?: number;
   now(): number;
   /** The text as users may see it (the response and outbound plugs); undefined stops the drafts of this turn. */
   shape(text: string, format: Format): Promise<string | undefined>;
@@ -59,6 +73,7 @@ export function draftStream(o: DraftOptions): DraftStream {
         if (shaped === undefined) return void (closed = true);
         if (shaped === shown || shaped.trim() === '') return;
         shown = shaped;
+        if (o.maxChars !== undefined && shaped.length >= o.maxChars) closed = true;
         await o.publish(shaped, snapshotFormat, ++seq);
       })
       .catch(o.onError);

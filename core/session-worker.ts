@@ -19,6 +19,8 @@ export interface WorkerDeps extends Omit<TalkDeps, 'drafts'> {
   streaming?: {
     /** The edit interval for this event's connector; undefined: its replies are sent finished. */
     intervalFor(event: ChannelEvent): number | undefined;
+    /** The message limit of this event's connector, past which drafts stop; undefined for none. */
+    limitFor?(event: ChannelEvent): number | undefined;
     /** Queues a draft at once, outside the turn's commit: drafts are shown, never kept or redelivered. */
     enqueue(queue: string, job: JobInput): Promise<void>;
     onError(error: unknown): void;
@@ -69,8 +71,10 @@ function draftsFor(deps: WorkerDeps, event: ChannelEvent, stream: string): TalkD
   const intervalMs = drafts?.intervalFor(event);
   if (!drafts || intervalMs === undefined) return undefined;
   const attempt = randomUUID().slice(0, 8);
+  const maxChars = drafts.limitFor?.(event);
   return {
     intervalMs,
+    ...(maxChars !== undefined ? { maxChars } : {}),
     onError: drafts.onError,
     publish: async (text, format, seq) => {
       // A draft may end halfway through a secret the final text will mask.

@@ -28,7 +28,7 @@ export interface TalkDeps {
   /** Told of each streamed piece; a turn never waits on it. */
   onDelta?: (text: string, format: 'plain' | 'markdown') => void;
   /** Show the reply growing (a connector with `streamEdits`): drafts of it, shaped by the response and outbound plugs. */
-  drafts?: Pick<DraftOptions, 'intervalMs' | 'publish' | 'onError'>;
+  drafts?: Pick<DraftOptions, 'intervalMs' | 'maxChars' | 'publish' | 'onError'>;
   /** The pieces told so far are void: the primary failed mid-reply and a fallback starts over. */
   onRestart?: () => void;
   /** The workspace the config file puts a conversation in (`channels["platform:id"].workspace`), used when it is first seen. */

@@ -6,7 +6,7 @@ import { outboundQueue, type ChannelEvent } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
 import { processRedactor } from '../core/redactor.js';
 import { configuredWorkspace } from '../core/assistant-choice.js';
-import { streamEditInterval } from '../core/drafts.js';
+import { streamDraftLimit, streamEditInterval } from '../core/drafts.js';
 import { CONTROL_QUEUE, conversationPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
 import { toolGovernor } from '../core/tool-governor.js';
 import { builtinPlugs } from '../plugs/index.js';
@@ -71,6 +71,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     redactor: processRedactor,
     streaming: {
       intervalFor: (event) => streamEditInterval(rt.config, event.account),
+      limitFor: (event) => streamDraftLimit(rt.config, event.account, event.platform),
       enqueue: (queue, job) => rt.queue.enqueue(queue, [job]),
       onError: (error) => log.warn({ error: (error as Error).message }, 'a draft of a streamed reply was not queued'),
     },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { Backend } from '../../core/backend.js';
 import { parseConfig } from '../../core/config.js';
-import { draftStream, type DraftOptions } from '../../core/drafts.js';
+import { draftStream, streamDraftLimit, type DraftOptions } from '../../core/drafts.js';
 import { parseChannelEvent, type Reply } from '../../core/event.js';
 import { EditRefusedError, outboundHandler, type SendOptions } from '../../core/outbound.js';
 import { halt, NO_OPTIONS, type Context, type Plug } from '../../core/plug.js';
@@ -59,6 +59,21 @@ describe('draftStream', () => {
     stream.onDelta('c', 'plain');
     await vi.advanceTimersByTimeAsync(1_000);
     expect(published).toEqual(['AB', 'ABC']);
+  });
+
+  it('stops once a draft fills the platform message: later ones could only repeat its first part', async () => {
+    vi.useFakeTimers();
+    const { stream, published } = recorder({ maxChars: 5 });
+    stream.onDelta('abc', 'plain');
+    await vi.advanceTimersByTimeAsync(0);
+    stream.onDelta('defg', 'plain');
+    await vi.advanceTimersByTimeAsync(1_000);
+    stream.onDelta('hij', 'plain');
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(published).toEqual(['abc', 'abcdefg']);
+    // Where the worker takes that limit from: the connector's maxMessageChars, else its platform's; none on a surface.
+    const config = parseConfig({ connectors: { telegram: { enabled: false, maxMessageChars: 1_000 } } });
+    expect([streamDraftLimit(config, 'telegram', 'telegram'), streamDraftLimit(config, 'discord', 'discord'), streamDraftLimit(config, 'web', 'web')]).toEqual([1_000, 2_000, undefined]);
   });
 
   it('stops for the rest of the turn when shaping refuses a draft', async () => {
