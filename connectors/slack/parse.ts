@@ -44,7 +44,8 @@ const messageEvent = z.object({
   message: innerMessage.optional(),
 });
 
-const appMentionEvent = z.object({ type: z.literal('app_mention'), channel: slackId, ...messageFields, user: slackId });
+// `user` as on any message: another app's mention of ours has none, only its `bot_id`, and is a bot's, not malformed.
+const appMentionEvent = z.object({ type: z.literal('app_mention'), channel: slackId, ...messageFields });
 
 export const callbackSchema = z.object({
   type: z.literal('event_callback'),

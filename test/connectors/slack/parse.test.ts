@@ -95,6 +95,9 @@ describe('slack parse', () => {
     expect(await outcome(fixture('message.im', { bot_id: FAKE_BOT.botId, user: undefined }))).toMatchObject({ kind: 'ignored', reason: 'own message' });
     expect(await outcome(fixture('bot_message'))).toMatchObject({ kind: 'ignored', audit: 'inbound.ignored', reason: 'bot message' });
     expect(await outcome(fixture('message.im', { bot_id: 'B0OTHER' }))).toMatchObject({ kind: 'ignored', reason: 'bot message' });
+    // Another app mentioning ours: an app_mention with a bot_id and no user is a bot's message, not a malformed one.
+    expect(await outcome(fixture('app_mention', { bot_id: 'B0OTHER', user: undefined }))).toMatchObject({ kind: 'ignored', audit: 'inbound.ignored', reason: 'bot message' });
+    expect(await outcome(fixture('app_mention', { user: undefined }))).toMatchObject({ kind: 'rejected' });
     expect(await outcome(fixture('message.channels', { subtype: 'channel_join' }))).toMatchObject({ kind: 'ignored', audit: 'inbound.unsupported' });
     expect(await outcome(fixture('message.im', { type: 'reaction_added' }))).toMatchObject({ kind: 'ignored', audit: 'inbound.unsupported' });
   });
