@@ -44,7 +44,8 @@ export interface TurnRecord {
   dedupeKey: string;
   eventId: string;
   sessionId?: number;
-  history: Array<{ role: HistoryEntry['role']; text: string }>;
+  /** `format` of an assistant's message: how the dashboard shows it (markdown rendered); plain when left out. */
+  history: Array<{ role: HistoryEntry['role']; text: string; format?: 'plain' | 'markdown' }>;
   audit: AuditInput[];
   replies: QueuedReply[];
   /** Backend usage charged to a workspace on the day of the turn. */

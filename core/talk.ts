@@ -7,7 +7,7 @@ import { draftStream, type DraftOptions } from './drafts.js';
 import { tooLongNotice, type Address, type ChannelEvent } from './event.js';
 import { runPipeline, type Context, type Pipelines } from './plug.js';
 import { withParagraph } from './render/append.js';
-import type { Store } from './store.js';
+import type { Store, TurnRecord } from './store.js';
 
 /** An assistant as a turn needs it: its config rendered into pipelines and backends. */
 export interface RuntimeAssistant {
@@ -66,7 +66,7 @@ export interface TalkResult {
   /** Messages for other conversations a plug asked for (an owner told of a pairing request). */
   notify?: Array<{ address: Address; text: string }>;
   sessionId?: number;
-  history: Array<{ role: 'user' | 'assistant'; text: string }>;
+  history: TurnRecord['history'];
   audit: AuditInput[];
 }
 
@@ -204,7 +204,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
     usage: { ...outcome.usage, workspaceId: session.workspaceId },
     history: [
       { role: 'user', text: ctx.text },
-      ...(reply && !blank ? [{ role: 'assistant' as const, text: reply.text }] : []),
+      ...(reply && !blank ? [{ role: 'assistant' as const, text: reply.text, format: reply.format }] : []),
     ],
     audit,
   };

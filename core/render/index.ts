@@ -1,4 +1,5 @@
 import { discord } from './discord.js';
+import { html } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import { plain } from './plain.js';
 import { slack, slackText } from './slack.js';
@@ -12,7 +13,7 @@ import { whatsapp } from './whatsapp.js';
  * platform's markup and split into messages the platform accepts. See README.md in this folder for the decisions.
  */
 
-export type Dialect = 'telegram-html' | 'slack-mrkdwn' | 'slack-text' | 'discord' | 'whatsapp' | 'plain';
+export type Dialect = 'telegram-html' | 'slack-mrkdwn' | 'slack-text' | 'discord' | 'whatsapp' | 'plain' | 'html';
 export interface Limit {
   max: number;
   unit: 'utf16' | 'utf8';
@@ -52,6 +53,7 @@ const STYLES: Record<Dialect, Style> = {
   discord,
   whatsapp,
   plain,
+  html,
 };
 
 /** Below this, one code point with its reopened markup may not fit; no platform comes near it. */
@@ -73,6 +75,14 @@ export function renderReply(text: string, format: 'plain' | 'markdown', dialect:
   if (!/\S/.test(source)) return [];
   const asText = () => [textToken(style.text(source))];
   return split(format === 'markdown' ? markdownOrText(source, style, asText) : asText(), limit, style.atomic);
+}
+
+/** A reply rendered whole, for a surface with no limit per message (the dashboard's `html`). */
+export function renderWhole(text: string, format: 'plain' | 'markdown', dialect: Dialect): string {
+  const style = STYLES[dialect];
+  const source = text.toWellFormed();
+  const asText = () => [textToken(style.text(source))];
+  return (format === 'markdown' ? markdownOrText(source, style, asText) : asText()).map((token) => token.s).join('');
 }
 
 /**

@@ -12,6 +12,7 @@ export interface ChannelSummary extends Channel {
 export interface ChannelMessage {
   role: 'user' | 'assistant';
   text: string;
+  format: 'plain' | 'markdown';
   at: string;
   scope: string;
   workspaceId: string;
@@ -74,7 +75,7 @@ export class SqliteDashboardQueries {
   /** The latest `limit` messages of every session the channel has had, oldest first. */
   async channelHistory(channelId: number, limit = 200): Promise<ChannelMessage[]> {
     const rows = this.db
-      .prepare(`SELECT m.role, m.text, m.created_at AS at, s.scope, s.workspace_id AS workspaceId
+      .prepare(`SELECT m.role, m.text, m.format, m.created_at AS at, s.scope, s.workspace_id AS workspaceId
         FROM messages m JOIN sessions s ON s.id = m.session_id WHERE s.channel_id = ? ORDER BY m.id DESC LIMIT ?`)
       .all(channelId, limit) as ChannelMessage[];
     return rows.reverse();

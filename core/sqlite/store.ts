@@ -49,7 +49,7 @@ export class SqliteStore implements Store {
     this.connection = openSharedDb(file);
     this.db = this.connection.db;
     this.group = this.connection.group;
-    this.insertMessages = rowsInsert(this.db, 'INSERT INTO messages (session_id, role, text, event_id, created_at)', 5);
+    this.insertMessages = rowsInsert(this.db, 'INSERT INTO messages (session_id, role, text, format, event_id, created_at)', 6);
   }
 
   /** Prepares each statement once: preparing cost more per message than running the statements. */
@@ -196,7 +196,7 @@ export class SqliteStore implements Store {
         return this.committedReplies(turn.dedupeKey) ?? [];
       }
       if (turn.sessionId !== undefined && turn.history.length > 0) {
-        this.insertMessages(turn.history.length).run(turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, turn.eventId, at]));
+        this.insertMessages(turn.history.length).run(turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, h.format ?? 'plain', turn.eventId, at]));
       }
       this.audit.appendPrepared(audit);
       return turn.replies;

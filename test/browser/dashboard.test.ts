@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishEvents } from '../../core/connector.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { EmbeddedDriver } from '../../queues/embedded.js';
+import { startOpenAIFake } from '../fakes/openai-server.js';
 import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
@@ -20,6 +21,7 @@ let context: BrowserContext;
 let page: Page;
 let store: SqliteStore;
 let queue: EmbeddedDriver;
+let gpt: Awaited<ReturnType<typeof startOpenAIFake>>;
 
 /** A message arriving through another connector: published on the gateway's queue as a telegram connector would. */
 const telegram = (senderId: string, text: string, name = 'Grace Hopper') =>
@@ -28,10 +30,14 @@ const telegram = (senderId: string, text: string, name = 'Grace Hopper') =>
 beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  gpt = await startOpenAIFake();
   writeFileSync(
     join(tmp.dir, 'monkeyclaw.config.yaml'),
     `server: { host: 127.0.0.1, port: ${port} }
+backends:
+  gpt: { type: openai, baseUrl: ${gpt.url}, model: fake-gpt }
 assistants:
+  writer: { backend: gpt }
   default: { backend: echo }
   helper: { backend: echo, systemPrompt: Another assistant. }
 access: { dm: pairing }
@@ -68,6 +74,7 @@ afterAll(async () => {
   }
   await queue?.close();
   await store?.close();
+  await gpt?.close();
   tmp.remove();
 });
 
@@ -118,8 +125,12 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
     // The reply came over SSE as drafts while it was written, then whole; the page shows the whole reply.
     const response = await streamed;
     expect(response.headers()['content-type']).toContain('text/event-stream');
-    const events = [...(await response.text()).matchAll(/event: (draft|reply)\ndata: (.*)\n/g)].map((m) => ({ event: m[1], text: JSON.parse(m[2]!) as string }));
-    expect(events.at(-1)).toEqual({ event: 'reply', text });
+    const events = [...(await response.text()).matchAll(/event: (draft|reply)\ndata: (.*)\n/g)].map((m) => {
+      const data = JSON.parse(m[2]!) as string | { text: string; html?: string };
+      return { event: m[1], text: typeof data === 'string' ? data : data.text, html: typeof data === 'string' ? undefined : data.html };
+    });
+    // Echo's reply is plain: it comes as text alone, which the page only ever sets as text.
+    expect(events.at(-1)).toEqual({ event: 'reply', text, html: undefined });
     const drafts = events.filter((e) => e.event === 'draft');
     expect(drafts.length).toBeGreaterThanOrEqual(1);
     expect(drafts.every((d) => text.startsWith(d.text.trim()))).toBe(true);
@@ -129,6 +140,27 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
     // The turn went through the queue and worker as web:admin, like any connector's.
     await page.reload();
     expect(await page.locator('#transcript .msg-assistant .text').filter({ hasText: text }).count()).toBe(1);
+  });
+
+  it("shows a backend's markdown rendered, live and after a reload, and nothing as markup that it wrote as text", async () => {
+    await page.goto(`${base}/chat?assistant=writer`);
+    gpt.script({ kind: 'stream', deltas: ['**Bold** and `code` beside <b>tags</b>', ' and [a link](https://example.org/x) and [bad](javascript:alert(1))\n\n> quoted'] });
+    await page.getByLabel('Message').fill('format something');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const check = async () => {
+      const reply = page.locator('#transcript .msg-assistant .text').last();
+      await reply.locator('strong').filter({ hasText: 'Bold' }).waitFor();
+      expect(await reply.locator('code').textContent()).toBe('code');
+      expect(await reply.locator('blockquote').textContent()).toBe('quoted');
+      expect(await reply.locator('a').count()).toBe(1);
+      expect(await reply.locator('a').getAttribute('href')).toBe('https://example.org/x');
+      expect(await reply.locator('b').count()).toBe(0);
+      expect(await reply.textContent()).toContain('beside <b>tags</b> and a link and bad');
+    };
+    await check();
+    await screenshot(page, 'dashboard-web-chat-markdown');
+    await page.reload();
+    await check();
   });
 
   it('draws the throughput and latency charts with uPlot, and the inbound count and throughput rise live when a message arrives', async () => {

@@ -157,7 +157,10 @@ describe('dashboard pages', () => {
     });
     expect(r.headers.get('content-type')).toContain('text/event-stream');
     const body = await r.text();
-    const events = [...body.matchAll(/event: (draft|reply)\ndata: (.*)\n/g)].map((m) => ({ event: m[1], text: JSON.parse(m[2]!) as string }));
+    const events = [...body.matchAll(/event: (draft|reply)\ndata: (.*)\n/g)].map((m) => {
+      const data = JSON.parse(m[2]!) as string | { text: string };
+      return { event: m[1], text: typeof data === 'string' ? data : data.text };
+    });
     // Drafts first (the echo backend's first piece shows at once), each a beginning of the reply; the reply last.
     expect(events.at(-1)).toEqual({ event: 'reply', text: 'one two three four' });
     const drafts = events.filter((e) => e.event === 'draft');

@@ -50,6 +50,10 @@ ul.verdicts li.ok strong { color: var(--ok); } ul.verdicts li.bad strong { color
 .msg { border: 1px solid var(--line); border-radius: 8px; padding: .5rem .75rem; max-width: 100%; }
 .msg .who { display: block; font-size: .75rem; color: var(--muted); }
 .msg .text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+/* Inline blocks: the rendered reply's own line breaks space them, as on the chat platforms. */
+.msg .text pre, .msg .text blockquote { display: inline-block; box-sizing: border-box; width: 100%; margin: 0; vertical-align: top; }
+.msg .text pre { overflow-x: auto; padding: .4rem; background: var(--code, rgba(127,127,127,.12)); border-radius: 4px; }
+.msg .text blockquote { padding-left: .6rem; border-left: 3px solid var(--line); color: var(--muted); }
 .msg-user { align-self: flex-end; } .msg-assistant { align-self: flex-start; }
 .pager { display: flex; gap: 1rem; margin: .75rem 0; }
 form.stack { max-width: 44rem; }
@@ -66,7 +70,8 @@ legend { font-weight: 600; padding: 0 .3rem; }
 
 /**
  * The dashboard's own script: live overview over SSE (figures, process rows, and the uPlot charts when uPlot is
- * loaded), and web chat whose reply streams in over SSE. Text from messages is only ever set with textContent.
+ * loaded), and web chat whose reply streams in over SSE. Text from messages is only ever set with textContent; the one
+ * markup set is a markdown reply's html, which the gateway rendered with every text node escaped.
  */
 export const JS = `'use strict';
 (() => {
@@ -169,6 +174,17 @@ export const JS = `'use strict';
     return p;
   }
 
+  // A markdown reply's html was rendered by the gateway from the parsed tree, every text node escaped; it replaces
+  // the paragraph that showed the drafts as text with an element that may hold blocks.
+  function showReply(out, reply) {
+    if (!reply.html) { out.textContent = reply.text; return out; }
+    const box = document.createElement('div');
+    box.className = 'text';
+    box.innerHTML = reply.html;
+    out.replaceWith(box);
+    return box;
+  }
+
   function parseBlock(block) {
     let event = 'message';
     const data = [];
@@ -188,8 +204,9 @@ export const JS = `'use strict';
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     addMessage(list, 'user', text);
-    const out = addMessage(list, 'assistant', '');
-    out.parentElement.setAttribute('aria-busy', 'true');
+    let out = addMessage(list, 'assistant', '');
+    const msg = out.parentElement;
+    msg.setAttribute('aria-busy', 'true');
     form.elements.text.value = '';
     try {
       const res = await fetch('/chat/stream', {
@@ -208,14 +225,15 @@ export const JS = `'use strict';
         while ((cut = buffer.indexOf('\\n\\n')) >= 0) {
           const { event, data } = parseBlock(buffer.slice(0, cut));
           buffer = buffer.slice(cut + 2);
-          if (event === 'draft' || event === 'reply') out.textContent = data;
-          else if (event === 'notice' || event === 'failure') { out.textContent = data; out.parentElement.classList.add('notice'); }
+          if (event === 'draft') out.textContent = data;
+          else if (event === 'reply') out = showReply(out, data);
+          else if (event === 'notice' || event === 'failure') { out.textContent = data; msg.classList.add('notice'); }
         }
       }
     } catch (error) {
       out.textContent = 'Not sent: ' + error.message;
     } finally {
-      out.parentElement.removeAttribute('aria-busy');
+      msg.removeAttribute('aria-busy');
       button.disabled = false;
       form.elements.text.focus();
     }

@@ -2,7 +2,8 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { allAssistantNames } from '../../../core/assistant-settings.js';
-import { MAX_TEXT_CHARS } from '../../../core/event.js';
+import { MAX_TEXT_CHARS, type Reply } from '../../../core/event.js';
+import { renderWhole } from '../../../core/render/index.js';
 import type { ChannelMessage } from '../../../core/sqlite/dashboard-queries.js';
 import { STOPPED_TEXT, type TurnOutcome } from '../turns.js';
 import { Message } from './conversations.js';
@@ -80,9 +81,9 @@ async function streamOutcome(c: Context, run: (onDraft: (text: string) => void) 
       const why = unanswered(outcome.kind);
       await stream.writeSSE({ event: 'failure', data: JSON.stringify(why) });
     } else {
-      const answer = outcome.replies.filter((r) => r.kind !== 'notice').map((r) => r.text);
+      const answer = outcome.replies.filter((r) => r.kind !== 'notice');
       for (const notice of outcome.replies.filter((r) => r.kind === 'notice')) await stream.writeSSE({ event: 'notice', data: JSON.stringify(notice.text) });
-      if (answer.length > 0) await stream.writeSSE({ event: 'reply', data: JSON.stringify(answer.join('\n\n')) });
+      if (answer.length > 0) await stream.writeSSE({ event: 'reply', data: JSON.stringify(shown(answer)) });
     }
     await stream.writeSSE({ event: 'done', data: 'null' });
   });
@@ -141,6 +142,16 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
     c.header('cache-control', 'no-store');
     return streamOutcome(c, (onDraft) => ask(parsed.data.assistant, parsed.data.text, onDraft));
   });
+}
+
+/**
+ * The reply as the page shows it: `text` as written, and `html` (rendered from the parsed tree, every text node
+ * escaped) when a backend wrote markdown; the page sets `html` as markup and anything else only as text.
+ */
+function shown(replies: Reply[]): { text: string; html?: string } {
+  const text = replies.map((r) => r.text).join('\n\n');
+  if (!replies.some((r) => r.format === 'markdown')) return { text };
+  return { text, html: replies.map((r) => renderWhole(r.text, r.format, 'html')).join('\n\n') };
 }
 
 /** Why a web chat message got no reply, in the words the page shows. */

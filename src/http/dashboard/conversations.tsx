@@ -1,3 +1,5 @@
+import { raw } from 'hono/html';
+import { renderWhole } from '../../../core/render/index.js';
 import { WORKSPACE_NAME, type ChannelMessage, type ChannelSummary } from '../../../core/sqlite/dashboard-queries.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { Csrf, Page, render } from './layout.js';
@@ -42,13 +44,14 @@ function ChannelTable({ platform, channels }: { platform: string; channels: Chan
 }
 
 /** A message as stored; its text is only ever rendered as escaped text. */
-export function Message({ m }: { m: Pick<ChannelMessage, 'role' | 'text' | 'at'> }) {
+/** A backend's markdown is shown rendered (core/render/html.ts: every text node escaped); anything else as typed. */
+export function Message({ m }: { m: Pick<ChannelMessage, 'role' | 'text' | 'format' | 'at'> }) {
   return (
     <div class={`msg msg-${m.role}`}>
       <span class="who">
         {m.role === 'user' ? 'user' : 'assistant'} · {m.at}
       </span>
-      <p class="text">{m.text}</p>
+      {m.format === 'markdown' ? <div class="text">{raw(renderWhole(m.text, 'markdown', 'html'))}</div> : <p class="text">{m.text}</p>}
     </div>
   );
 }

@@ -63,7 +63,7 @@ describe('fallback chain through talk', () => {
     expect(told).toEqual([['gpt', expect.stringContaining('503')]]);
     expect(result.history).toEqual([
       { role: 'user', text: 'what is the secret plan?' },
-      { role: 'assistant', text: 'Hi there' }, // the footer stays out of what the model sees next time
+      { role: 'assistant', text: 'Hi there', format: 'markdown' }, // the footer stays out of what the model sees next time
     ]);
     const [first, second] = calls(result.audit);
     expect(first).toMatchObject({ backend: 'gpt', model: 'fake-gpt', ok: false, error: 'BackendUnavailableError', errorKind: 'server_error', status: 503, attempt: 1, fallback: false });

@@ -1,6 +1,6 @@
 import type { Dialect, Limit } from '../../../core/render/index.js';
 
-export const DIALECTS: Dialect[] = ['telegram-html', 'slack-mrkdwn', 'slack-text', 'discord', 'whatsapp', 'plain'];
+export const DIALECTS: Dialect[] = ['telegram-html', 'slack-mrkdwn', 'slack-text', 'discord', 'whatsapp', 'plain', 'html'];
 export const ZWSP = '\u200b';
 
 /** What the platform counts, computed independently of the renderer. */
@@ -13,6 +13,7 @@ export function unescape(dialect: Dialect, s: string): string {
   switch (dialect) {
     case 'telegram-html':
     case 'slack-text':
+    case 'html':
       return decodeEntities(s);
     case 'slack-mrkdwn':
       return decodeEntities(s.replaceAll(ZWSP, ''));

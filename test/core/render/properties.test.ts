@@ -56,6 +56,7 @@ function checkParts(parts: string[], dialect: Dialect, limit: Limit): void {
 function shown(dialect: Dialect, s: string): string {
   switch (dialect) {
     case 'telegram-html':
+    case 'html':
       return telegramText(s);
     case 'plain':
       return s;
