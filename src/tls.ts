@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { ServerOptions } from 'node:https';
 import { join, resolve } from 'node:path';
-import { TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
-import { ConfigError } from '../core/config.js';
+import { ConfigError, type Config } from '../core/config.js';
 import { httpError } from './http/errors.js';
 
 /**
@@ -62,6 +63,25 @@ export function tlsServerOptions(mode: 'tls' | 'mtls', dataDir: string, files: T
   const options: ServerOptions = { key, cert: read(pick(files.cert, p.serverCrt), hint), minVersion: 'TLSv1.2' };
   if (mode === 'tls') return options;
   return { ...options, ca: read(pick(files.ca, p.caCrt), 'run `monkeyclaw certs ca`'), requestCert: true, rejectUnauthorized: false };
+}
+
+/**
+ * What `doctor` says of the server's TLS material: what `start` would refuse (a missing file, a key others can
+ * read, a key that does not match its certificate) fails here first, and so does a server certificate that expired.
+ */
+export function tlsVerdict(config: Config['server'], dataDir: string): { ok: boolean; what: string; detail: string } {
+  const what = 'server TLS';
+  const { mode } = config.tls;
+  if (mode === 'off') return { ok: true, what, detail: 'off (plain HTTP on loopback)' };
+  try {
+    const options = tlsServerOptions(mode, dataDir, config.tls);
+    createSecureContext(options);
+    const notAfter = new Date(new X509Certificate(options.cert as Buffer).validTo);
+    if (notAfter.getTime() <= Date.now()) return { ok: false, what, detail: `the server certificate expired on ${notAfter.toISOString()}` };
+    return { ok: true, what, detail: `${mode}: certificate valid until ${notAfter.toISOString().slice(0, 10)}` };
+  } catch (error) {
+    return { ok: false, what, detail: (error as Error).message };
+  }
 }
 
 /** Routes that answer without a client certificate under `mtls`: webhooks (the connector verifies the platform's

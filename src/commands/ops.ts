@@ -9,6 +9,7 @@ import { receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, t
 import { withTimeout } from '../../core/deadline.js';
 import { checkBackend, checkConnector, resolveConnectorCredentials, supervisedVerdicts, verdictLine, type ConnectorCredentials, type Verdict } from '../doctor.js';
 import { UsageError } from '../errors.js';
+import { tlsVerdict } from '../tls.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -116,6 +117,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     } catch (error) {
       results.push({ ok: false, what: 'database', detail: `cannot migrate ${dbFile(dataDir)}: ${(error as Error).message}` });
     }
+    results.push(tlsVerdict(config.server, dataDir));
     const queueConfig = resolveQueue(config, process.env);
     try {
       const values = await resolveRefs(refsFor(config, queueConfig, 'cli'), dataDir, store, 'doctor', { ...config, queue: queueConfig });

@@ -179,6 +179,13 @@ describe('monkeyclaw CLI', () => {
     expect(code).toBe(0);
   });
 
+  it('doctor fails on a TLS mode whose certificate files are missing, as start would', async () => {
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'server: { tls: { mode: mtls } }\n');
+    const d = await cli(['doctor', '--data-dir', 'tls-data']);
+    expect(d.code).toBe(1);
+    expect(d.stdout).toMatch(/FAIL {2}server TLS: server\.tls\.mode is mtls but .*server\.key is missing: run `monkeyclaw certs ca`/);
+  });
+
   it('doctor fails in plain words when the queue is unreachable', async () => {
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'queue: { driver: bullmq, redisUrl: "redis://127.0.0.1:1" }\n');
     await cli(['migrate']);

@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type RequestOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createSecureContext, type ConnectionOptions } from 'node:tls';
@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../core/config.js';
 import { certPaths, clientPaths, createCa, createClientCert, createP12, createServerCert } from '../../src/certs.js';
-import { isClientCertExempt, requireClientCert, tlsServerOptions } from '../../src/tls.js';
+import { isClientCertExempt, requireClientCert, tlsServerOptions, tlsVerdict } from '../../src/tls.js';
 import { tempDir } from '../helpers/tmp.js';
 
 interface Answer {
@@ -162,6 +162,26 @@ describe('HTTPS with client certificates (server.tls.mode: mtls)', () => {
       await createServerCert(other.dir, []);
       chmodSync(certPaths(other.dir).serverKey, 0o640);
       expect(() => tlsServerOptions('tls', other.dir)).toThrow(/accessible by others .*chmod 600/);
+    } finally {
+      other.remove();
+    }
+  });
+
+  it("doctor's verdict fails on what start would refuse: missing files, a key that is not the certificate's", async () => {
+    const other = tempDir('mc-tls-doctor-');
+    const server = (mode: 'off' | 'tls' | 'mtls') => ({ host: '127.0.0.1', port: 7420, allowedHosts: [], tls: { mode } });
+    try {
+      expect(tlsVerdict(server('off'), other.dir)).toMatchObject({ ok: true, what: 'server TLS' });
+      expect(tlsVerdict(server('mtls'), other.dir)).toMatchObject({ ok: false, detail: expect.stringMatching(/server\.key is missing/) });
+      await createCa(other.dir);
+      await createServerCert(other.dir, []);
+      expect(tlsVerdict(server('mtls'), other.dir)).toMatchObject({ ok: true, detail: expect.stringMatching(/^mtls: certificate valid until \d{4}-/) });
+      // Another server certificate's key beside this certificate: the handshake could never succeed.
+      const p = certPaths(other.dir);
+      const cert = readFileSync(p.serverCrt);
+      await createServerCert(other.dir, []);
+      writeFileSync(p.serverCrt, cert);
+      expect(tlsVerdict(server('tls'), other.dir)).toMatchObject({ ok: false, detail: expect.stringMatching(/key values mismatch/) });
     } finally {
       other.remove();
     }
