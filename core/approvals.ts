@@ -3,6 +3,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { fileURLToPath } from 'node:url';
 import { randomInt } from 'node:crypto';
 import type { AssistantConfig } from './config.js';
+import { shellCommands } from './shell-commands.js';
 
 export type ToolRule = 'allow' | 'deny' | 'approve';
 
@@ -29,8 +30,13 @@ export interface ApprovalStore {
 
 /** What a tool call is about, for matching and for the owner: a shell command if it has one, else its name. */
 export function toolSummary(tool: string, input: unknown): string {
+  return toolCommand(input).slice(0, 500);
+}
+
+/** The whole command a tool call runs, which rules are held against (the summary is cut short for display). */
+export function toolCommand(input: unknown): string {
   const command = input && typeof input === 'object' && 'command' in input ? (input as { command: unknown }).command : undefined;
-  return typeof command === 'string' ? command.slice(0, 500) : '';
+  return typeof command === 'string' ? command : '';
 }
 
 /**
@@ -117,13 +123,23 @@ function matches(pattern: string, tool: string, command: string): boolean {
   return commandPart === undefined || glob(commandPart).test(command);
 }
 
-/** Deny wins over approve, approve over allow; what no rule names is denied. */
+/**
+ * Deny wins over approve, approve over allow; what no rule names is denied. A command line is judged command by
+ * command (core/shell-commands.ts): a deny or approve rule that names any of them applies to the whole line, and
+ * allow or approve rules must name every one of them. A line with `$(…)`, backticks or redirections is allowed
+ * only by a rule for the tool alone (`Bash`), which trusts any command.
+ */
 export function toolRule(tools: AssistantConfig['tools'], tool: string, command: string): ToolRule {
   if (!tools) return 'deny';
-  if (tools.deny.some((p) => matches(p, tool, command))) return 'deny';
-  if (tools.approve.some((p) => matches(p, tool, command))) return 'approve';
-  if (tools.allow.some((p) => matches(p, tool, command))) return 'allow';
-  return 'deny';
+  const { commands, opaque } = shellCommands(command);
+  const pieces = [command, ...commands];
+  const names = (patterns: string[]) => (text: string) => patterns.some((p) => matches(p, tool, text));
+  const namesTool = (patterns: string[]) => patterns.some((p) => !p.includes(':') && matches(p, tool, ''));
+  if (pieces.some(names(tools.deny))) return 'deny';
+  const covered =
+    namesTool(tools.allow) || namesTool(tools.approve) || (!opaque && commands.every((c) => names(tools.allow)(c) || names(tools.approve)(c)));
+  if (!covered) return 'deny';
+  return pieces.some(names(tools.approve)) || namesTool(tools.approve) ? 'approve' : 'allow';
 }
 
 const ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { newApprovalId, pathOutside, toolRule, toolSummary, type ApprovalStore } from './approvals.js';
+import { newApprovalId, pathOutside, toolCommand, toolRule, toolSummary, type ApprovalStore } from './approvals.js';
 import type { AuditInput } from './audit.js';
 import type { GovernedToolRequest, ToolDecision } from './backend.js';
 import type { Config } from './config.js';
@@ -29,7 +29,7 @@ export function toolGovernor(deps: GovernorDeps) {
     if (outside) return { allow: false, reason: `${outside} reaches outside the session directory` };
     const assistant = await deps.assistantFor(event);
     const summary = toolSummary(request.tool, request.input);
-    const rule = toolRule(assistant.config.tools, request.tool, summary);
+    const rule = toolRule(assistant.config.tools, request.tool, toolCommand(request.input));
     if (rule === 'allow') return { allow: true };
     if (rule === 'deny') return { allow: false, reason: 'this tool is not allowed here' };
     // Config load refuses approvals for these; a backend chosen in the dashboard since must not reopen the question.
