@@ -174,24 +174,28 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
       ...(deps.onAttemptFailed ? { onAttemptFailed: deps.onAttemptFailed } : {}),
     },
   ).finally(() => drafts?.close());
+  // What the backends spent is charged to the workspace however the turn ends: a reply a plug halts, a failed or
+  // refused attempt cost the provider's tokens all the same, and a budget must count them.
+  const usage = { ...outcome.usage, workspaceId: session.workspaceId };
+  const spentAndStopped = (c: Context): TalkResult => ({ ...stopped(c), usage });
   if (outcome.kind === 'ask') {
     // The message waits (10 minutes) in its session for the user's `/fallback`; a stateless request sends it again.
     if (!ctx.event.context) await deps.store.setPendingFallback?.(session.id, ctx.text, deps.now() + FALLBACK_CONSENT_MS);
     const next = outcome.next.model ?? outcome.next.name;
-    return { ...stopped(ctx), notice: `The assistant's usual model is unavailable right now. Reply /fallback to let ${next} answer instead.` };
+    return { ...spentAndStopped(ctx), notice: `The assistant's usual model is unavailable right now. Reply /fallback to let ${next} answer instead.` };
   }
   if (outcome.kind === 'denied') {
-    return { ...stopped(ctx), notice: `The assistant stopped: it asked to use a tool (${outcome.tool.slice(0, 60)}) that is not allowed here.` };
+    return { ...spentAndStopped(ctx), notice: `The assistant stopped: it asked to use a tool (${outcome.tool.slice(0, 60)}) that is not allowed here.` };
   }
-  if (outcome.kind === 'failed') return { ...stopped(ctx), notice: UNAVAILABLE_NOTICE };
+  if (outcome.kind === 'failed') return { ...spentAndStopped(ctx), notice: UNAVAILABLE_NOTICE };
   const answer = { text: outcome.text, format: outcome.format };
   const footer = outcome.fallback ? fallbackFooter(assistant.config, outcome.backend, outcome.model) : '';
   if (footer) deps.onDelta?.(`\n\n${footer}`, 'plain');
 
   ctx = await runPipeline(assistant.pipelines.response, { ...ctx, stage: 'response', reply: answer });
-  if (ctx.halted) return stopped(ctx);
+  if (ctx.halted) return spentAndStopped(ctx);
   ctx = await runPipeline(assistant.pipelines.outbound, { ...ctx, stage: 'outbound' });
-  if (ctx.halted || !ctx.reply) return stopped(ctx);
+  if (ctx.halted || !ctx.reply) return spentAndStopped(ctx);
 
   const reply = ctx.reply.text.length > 0 ? ctx.reply : undefined;
   // Nothing to show: a chat's sender is told so, not left with "typing…" that stops. An API caller gets its empty
@@ -201,7 +205,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
     // The footer is config text, added after the plugs and kept out of history so the model never imitates it.
     ...(blank ? { notice: EMPTY_REPLY_NOTICE } : reply ? { reply: { ...reply, text: withFooter(reply, footer) } } : {}),
     sessionId: session.id,
-    usage: { ...outcome.usage, workspaceId: session.workspaceId },
+    usage,
     history: [
       { role: 'user', text: ctx.text },
       ...(reply && !blank ? [{ role: 'assistant' as const, text: reply.text, format: reply.format }] : []),

@@ -50,12 +50,14 @@ export interface Usage {
   costUsd: number;
 }
 
-export type ChainOutcome =
-  | { kind: 'ok'; text: string; format: 'plain' | 'markdown'; backend: Backend; model: string | undefined; fallback: boolean; usage: Usage }
+/** `usage` is what every attempt spent, failed ones included: a budget counts what the providers charge. */
+export type ChainOutcome = { usage: Usage } & (
+  | { kind: 'ok'; text: string; format: 'plain' | 'markdown'; backend: Backend; model: string | undefined; fallback: boolean }
   /** `fallback: ask` and the primary is unavailable: the user is asked before `next` may answer. */
   | { kind: 'ask'; next: Backend }
   | { kind: 'denied'; tool: string }
-  | { kind: 'failed' };
+  | { kind: 'failed' }
+);
 
 const round6 = (n: number): number => Math.round(n * 1e6) / 1e6;
 
@@ -68,12 +70,13 @@ const round6 = (n: number): number => Math.round(n * 1e6) / 1e6;
 export async function callChain(input: ChainInput, deps: ChainDeps): Promise<ChainOutcome> {
   const { backends, config, messages, eventId, audit, from = 0 } = input;
   let streamed = false;
+  const spent: Usage = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
   for (const [i, backend] of backends.entries()) {
     if (i < from) continue;
-    if (input.signal?.aborted) return { kind: 'failed' };
+    if (input.signal?.aborted) return { kind: 'failed', usage: spent };
     if (i > from && config.fallback === 'ask') {
       audit.push({ kind: 'backend.fallback_ask', actor: `backend:${backends[0]!.name}`, subject: eventId, data: { next: backend.name } });
-      return { kind: 'ask', next: backend };
+      return { kind: 'ask', next: backend, usage: spent };
     }
     if (streamed) deps.onRestart?.();
     streamed = false;
@@ -106,6 +109,15 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
 
     let text = '';
     let usage = { inputTokens: 0, outputTokens: 0, costUsd: undefined as number | undefined };
+    /** What this attempt reported spending so far, added to `spent`; its cost from the backend's pricing when not told. */
+    const charge = (): { inputTokens: number; outputTokens: number; costUsd?: number } => {
+      const price = backend.pricing;
+      const cost = usage.costUsd ?? (price ? (usage.inputTokens * price.inputPerMTok + usage.outputTokens * price.outputPerMTok) / 1e6 : undefined);
+      spent.inputTokens += usage.inputTokens;
+      spent.outputTokens += usage.outputTokens;
+      spent.costUsd += cost ?? 0;
+      return { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(cost !== undefined ? { costUsd: round6(cost) } : {}) };
+    };
     // Our own controller and timer, not AbortSignal.any: on Node 20 a timeout signal held only by `any` can be
     // collected, and the attempt's limit then never fires.
     const attempt = new AbortController();
@@ -136,17 +148,17 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
           answer = await decide(chunk);
         }
       }
-      const price = backend.pricing;
-      const cost = usage.costUsd ?? (price ? (usage.inputTokens * price.inputPerMTok + usage.outputTokens * price.outputPerMTok) / 1e6 : undefined);
-      audit.push(entry({ ok: true, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(cost !== undefined ? { costUsd: round6(cost) } : {}) }));
-      return { kind: 'ok', text, format: backend.format, backend, model, fallback: i > 0, usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, costUsd: cost ?? 0 } };
+      audit.push(entry({ ok: true, ...charge() }));
+      return { kind: 'ok', text, format: backend.format, backend, model, fallback: i > 0, usage: spent };
     } catch (error) {
       const e = error as { name?: unknown; status?: unknown };
       const cancelled = input.signal?.aborted === true;
       const unavailable = error instanceof BackendUnavailableError && !cancelled ? error : undefined;
+      const charged = charge();
       audit.push(
         entry({
           ok: false,
+          ...(charged.inputTokens || charged.outputTokens || charged.costUsd ? charged : {}),
           error: typeof e?.name === 'string' ? e.name : 'Error',
           ...(unavailable ? { errorKind: unavailable.kind } : {}),
           ...(typeof e?.status === 'number' ? { status: e.status } : {}),
@@ -156,14 +168,14 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
         }),
       );
       if (!cancelled) deps.onAttemptFailed?.(backend.name, error);
-      if (error instanceof ToolDeniedError) return { kind: 'denied', tool: error.tool };
-      if (!unavailable) return { kind: 'failed' };
+      if (error instanceof ToolDeniedError) return { kind: 'denied', tool: error.tool, usage: spent };
+      if (!unavailable) return { kind: 'failed', usage: spent };
     } finally {
       clearTimeout(limit);
       input.signal?.removeEventListener('abort', cancel);
     }
   }
-  return { kind: 'failed' };
+  return { kind: 'failed', usage: spent };
 }
 
 /** The footer under a reply from a fallback: `fallbackLabel` with `{model}` and `{backend}` filled in; "" for none. */
