@@ -33,6 +33,8 @@ export interface SignalOptions {
   /** Overrides for tests (short intervals); config keys win over defaults, these win over both. */
   timing?: Partial<Timing>;
   typingRefreshMs?: number;
+  /** The longest -5 wait done inline, before the job is handed back to wait out the rest (send.ts). */
+  maxRateLimitWaitMs?: number;
 }
 
 const PLATFORM = 'signal';
@@ -209,6 +211,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     selfId: () => selfUuid ?? cfg.account ?? 'self',
     maxMessageChars: cfg.maxMessageChars,
     onSending: (reply) => typing.stop(reply.address.conversation),
+    ...(options.maxRateLimitWaitMs !== undefined ? { maxRateLimitWaitMs: options.maxRateLimitWaitMs } : {}),
   });
 
   return {

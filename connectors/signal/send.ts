@@ -107,9 +107,11 @@ export function createSend(deps: SendDeps) {
         if (PERMANENT.has(error.code) || allUnregistered(error.data)) throw refused(new UnrecoverableJobError(error.message));
         if (error.code !== RATE_LIMIT_ERROR) throw error;
         const waitMs = (error.retryAfterSeconds ?? 2 ** (waits + 1)) * 1000;
+        // Kept before anything else: a wait too long to do here is still waited out by every later attempt (this
+        // job's retries, other replies, a restarted connector), not hammered into by the queue's own backoff.
+        if (error.retryAfterSeconds !== undefined) await deps.waits?.hold(ACCOUNT_WIDE, error.retryAfterSeconds);
         if (waits >= maxWaits || waitMs > maxWaitMs) throw dm ? refused(error) : error;
         deps.log.warn({ waitMs }, 'signal-cli rate limit: waiting before sending again');
-        if (error.retryAfterSeconds !== undefined) await deps.waits?.hold(ACCOUNT_WIDE, error.retryAfterSeconds);
         await sleep(waitMs, undefined, { signal });
       }
     }

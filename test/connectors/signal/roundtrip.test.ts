@@ -123,6 +123,18 @@ describe('signal outbound', () => {
     expect(daemon.sends.map((s) => s.message)).toEqual(['patience']);
   });
 
+  it('a -5 wait too long to do inline is still waited out by the retries, never sent into', async () => {
+    const { daemon, h } = await signalGateway(cleanup, 'tcp', { maxRateLimitWaitMs: 500 });
+    await h.until(() => daemon.clients === 1);
+    daemon.failNextSend(rateLimit(3));
+    daemon.push(message('dm-text', { text: 'patience, handed back' }));
+    await h.until(() => daemon.sends.length === 1, 15_000);
+    const [limited, ...later] = daemon.calls.filter((c) => c.method === 'send');
+    expect(later).toHaveLength(1);
+    expect(later[0]!.at - limited!.at).toBeGreaterThanOrEqual(2_900);
+    expect(daemon.sends.map((s) => s.message)).toEqual(['patience, handed back']);
+  });
+
   it('a restart during a -5 wait still waits out what is left of it', async () => {
     const { daemon, h } = await signalGateway(cleanup, 'tcp');
     await h.until(() => daemon.clients === 1);
