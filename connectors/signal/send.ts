@@ -8,7 +8,7 @@ import { UnrecoverableJobError } from '../../core/queue.js';
 import { PLATFORM_LIMITS, renderReply, type Limit } from '../../core/render/index.js';
 import { type SilentTurn, TypingIndicator } from '../../core/typing.js';
 import { messageId } from './parse.js';
-import { RATE_LIMIT_ERROR, SignalRpcError } from './rpc.js';
+import { RATE_LIMIT_ERROR, SignalConnectionError, SignalRpcError } from './rpc.js';
 
 type Call = (method: string, params: Record<string, unknown>, timeoutMs: number) => Promise<unknown>;
 
@@ -101,6 +101,10 @@ export function createSend(deps: SendDeps) {
         if (typeof result?.timestamp !== 'number') throw new Error('signal-cli answered send without a timestamp');
         return result.timestamp;
       } catch (error) {
+        if (error instanceof SignalConnectionError && /did not answer/.test(error.message)) {
+          // signal-cli may have sent it and answered late (a large group, a slow server): the retry may repeat it.
+          deps.log.warn({ timeoutMs }, 'signal-cli did not answer a send in time; sending it again, which may repeat it');
+        }
         if (!(error instanceof SignalRpcError)) throw error;
         // Refusals signal-cli names before sending anything; its other errors, and a group's rate limit (counted
         // per recipient), may come after part of the conversation got it.
