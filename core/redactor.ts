@@ -32,13 +32,34 @@ export class Redactor {
     return out;
   }
 
-  /** For text still growing (a streamed draft): an ending that may be the start of a secret is held back too. */
+  /**
+   * For text still growing (a streamed draft): an ending that may be the start of a secret is held back too, and
+   * so is the word still being written, with any digit groups before it. A credential, a card number or an IBAN
+   * is masked only once whole, and a draft that showed its start could never be taken back by a later one.
+   */
   redactGrowing(text: string): string {
     const out = this.redact(text);
     for (const v of this.values) {
       for (let n = Math.min(v.length - 1, out.length); n >= MIN_PARTIAL_CHARS; n--) if (out.endsWith(v.slice(0, n))) return out.slice(0, -n);
     }
-    return out;
+    return out.slice(0, unfinishedFrom(out));
+  }
+}
+
+const isSpace = (c: string | undefined): boolean => c !== undefined && /\s/.test(c);
+const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
+
+/** Where the unfinished ending starts: the last word (no whitespace after it), and digit groups before it (`4111 1111 `). */
+function unfinishedFrom(text: string): number {
+  let start = text.length;
+  while (start > 0 && !isSpace(text[start - 1])) start--;
+  for (;;) {
+    const gap = start - 1;
+    if (text[gap] !== ' ' && text[gap] !== '-') return start;
+    let group = gap;
+    while (isDigit(text[group - 1])) group--;
+    if (group === gap) return start;
+    start = group;
   }
 }
 

@@ -153,7 +153,25 @@ describe('redactor', () => {
     // Text still growing (a streamed draft) holds back an ending that may be a secret's start.
     r.addSecret('plain-words-vault-value');
     expect(r.redactGrowing('my key is plain-wor')).toBe('my key is ');
-    expect(r.redactGrowing('my key is plain-words-vault-value')).toBe('my key is [secret]');
-    expect(r.redactGrowing('a plain answer')).toBe('a plain answer');
+    expect(r.redactGrowing('my key is plain-words-vault-value and')).toBe('my key is [secret] ');
+    expect(r.redactGrowing('a plain answer')).toBe('a plain ');
+    expect(r.redactGrowing('a plain answer.\n')).toBe('a plain answer.\n');
+  });
+
+  it('holds back the word still being written, and digit groups before it, until a pattern can see them whole', () => {
+    const r = new Redactor();
+    // A credential's start is not a credential yet: shown, it could never be taken back.
+    expect(r.redactGrowing('export OPENAI_API_KEY=sk-proj-abcdefghijk')).toBe('export ');
+    expect(r.redactGrowing('export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123 then')).toBe('export OPENAI_API_KEY=[redacted] ');
+    expect(r.redactGrowing('card 4111 1111')).toBe('card ');
+    expect(r.redactGrowing('card 4111-1111-11')).toBe('card ');
+    expect(r.redactGrowing('in 2026 we')).toBe('in ');
+    expect(r.redactGrowing('in 2026 we are')).toBe('in 2026 we ');
+    expect(r.redactGrowing('')).toBe('');
+    // Each draft begins the next: a client shown the drafts as deltas sees every character once.
+    const reply = 'Set it like: export KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD then run it.';
+    const drafts = Array.from({ length: reply.length }, (_, n) => r.redactGrowing(reply.slice(0, n + 1)));
+    const final = r.redact(reply);
+    for (const [k, d] of drafts.entries()) expect(final.startsWith(d), `draft ${k}: ${d}`).toBe(true);
   });
 });
