@@ -1,4 +1,5 @@
 import { ImapFlow } from 'imapflow';
+import { admittedNow } from '../../core/access.js';
 import { ConfigError, type Config } from '../../core/config.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
 import { InvalidPayloadError } from '../../core/event.js';
@@ -72,9 +73,11 @@ export function createEmailConnector(deps: ConnectorDeps<EmailConfig>, tuning: {
         storeFailed = true;
         throw error;
       });
+    const admits = (to: string) =>
+      admittedNow(deps.gateway.access, deps.access, { platform: 'email', sender: { id: to, isBot: false }, conversation: { id: to, kind: 'dm' } });
     const lookups = { message: (id: string) => guard(state.message(id)), bySubject: (s: string, b: string) => guard(state.bySubject(s, b)) };
     try {
-      outcome = await parseMail(m.source, { address, assistant: deps.config.assistant, now: deps.now, state: lookups, arrivedAt: m.arrivedAt });
+      outcome = await parseMail(m.source, { address, assistant: deps.config.assistant, now: deps.now, state: lookups, arrivedAt: m.arrivedAt, admits });
     } catch (error) {
       if (storeFailed) throw error;
       // A bug or a pathological message must not hold up the mailbox: audited, flagged \Seen, never retried.

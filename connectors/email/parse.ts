@@ -23,6 +23,12 @@ export interface ParseContext {
   now(): number;
   state: Pick<EmailState, 'message' | 'bySubject'>;
   /**
+   * Whether access admits this address as a sender of its own: Reply-To may only name such addresses. From is
+   * checked by the access plug, but a forged From with a Reply-To of strangers would make the assistant write to
+   * them. Left out, every Reply-To address is used.
+   */
+  admits?(address: string): Promise<boolean>;
+  /**
    * When the receiving server took the message in (IMAP INTERNALDATE), for the rate limit: never the Date header,
    * which the sender writes and could date back to slip past the limit.
    */
@@ -145,8 +151,11 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
   const inReplyTo = ids(mail.inReplyTo)[0];
   const references = trimReferences(ids(mail.references).filter((r) => r !== messageId));
   const subject = (mail.subject ?? '').replace(/[\r\n]+/g, ' ').slice(0, 998).toWellFormed();
-  // Every mailbox Reply-To names (RFC 5322 §3.6.3), but never the assistant itself, whatever Reply-To says.
-  const replyTo = addresses(mail.replyTo).filter((a) => a.address !== ctx.address);
+  // Every mailbox Reply-To names (RFC 5322 §3.6.3), but never the assistant itself, whatever Reply-To says, and only
+  // addresses access would answer themselves; with none left the reply goes to From.
+  const named = addresses(mail.replyTo).filter((a) => a.address !== ctx.address);
+  const admitted = ctx.admits ? await Promise.all(named.map((a) => ctx.admits!(a.address))) : named.map(() => true);
+  const replyTo = named.filter((_, i) => admitted[i]);
   const to = replyTo.length > 0 ? replyTo.map((a) => a.address).join(', ') : from;
   const root = await threadRoot(ctx, messageId, inReplyTo, references, from, subject, to === from);
   const body = visibleText((mail.text ?? '').toWellFormed());

@@ -67,6 +67,16 @@ describe('email outbound', () => {
     expect(header(reply, 'message-id')).toMatch(/^<.+@example\.org>$/);
   });
 
+  it('under an allowlist, Reply-To names only addresses access admits: a forged From cannot aim replies at strangers', async () => {
+    const h = await harness({ access: { dm: 'allowlist', allow: ['email:mia@example.com', 'email:mia.desk@example.com'] } });
+    const forged = { from: 'mia@example.com', to: h.account.user, body: 'buy now' };
+    await h.account.append(mail({ ...forged, subject: 'e', headers: { 'Reply-To': 'victim@elsewhere.example, mia.desk@example.com' } }).raw);
+    expect((await h.nextReply('mia.desk@example.com')).to).toEqual(['mia.desk@example.com']);
+    await h.account.append(mail({ ...forged, subject: 'f', headers: { 'Reply-To': 'victim@elsewhere.example' } }).raw);
+    expect((await h.nextReply('mia@example.com')).to).toEqual(['mia@example.com']);
+    expect(servers.smtp.rcpts).not.toContain('victim@elsewhere.example');
+  });
+
   it('stop() waits for a send in flight to get its 250', async () => {
     const h = await harness();
     const before = servers.smtp.attempts.length;
