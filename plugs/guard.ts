@@ -78,7 +78,12 @@ const reason = (found: GuardFinding[]): string =>
 function scan(ctx: Context): GuardFinding[] {
   switch (ctx.stage) {
     case 'inbound':
-      return [...findings(ctx.text, 'text'), ...ctx.event.attachments.flatMap((a, i) => (a.name ? findings(a.name, `attachment:${i}`) : []))];
+      // A stateless caller's earlier messages (the API) are as new this turn as its last one.
+      return [
+        ...findings(ctx.text, 'text'),
+        ...(ctx.event.context ?? []).flatMap((m, i) => findings(m.content, `context:${i}`)),
+        ...ctx.event.attachments.flatMap((a, i) => (a.name ? findings(a.name, `attachment:${i}`) : [])),
+      ];
     case 'request':
       return freshMessages(ctx).flatMap((i) => findings(ctx.messages[i]!.content, `message:${i}`));
     default:
@@ -97,8 +102,10 @@ const freshMessages = (ctx: Context): number[] =>
 /** The context with the hidden characters removed from what the stage hands on. */
 function strip(ctx: Context): Context {
   switch (ctx.stage) {
-    case 'inbound':
-      return { ...ctx, text: stripHidden(ctx.text) };
+    case 'inbound': {
+      const context = ctx.event.context?.map((m) => ({ ...m, content: stripHidden(m.content) }));
+      return { ...ctx, text: stripHidden(ctx.text), ...(context ? { event: { ...ctx.event, context } } : {}) };
+    }
     case 'request': {
       const fresh = new Set(freshMessages(ctx));
       return { ...ctx, messages: ctx.messages.map((m, i) => (fresh.has(i) ? { ...m, content: stripHidden(m.content) } : m)) };
