@@ -48,9 +48,19 @@ export const EMPTY_REPLY_NOTICE = 'The assistant answered with nothing to show.'
 
 const isFallbackCommand = (text: string): boolean => text.trim().toLowerCase() === '/fallback';
 
-/** In a stateless request, the question a `/fallback` consents to: the last one an answer (the notice) followed. */
-const askedQuestion = (context: ReadonlyArray<{ role: string; content: string }>): number =>
-  context.findLastIndex((m, i) => m.role === 'user' && !isFallbackCommand(m.content) && context[i + 1]?.role === 'assistant');
+const FALLBACK_QUESTION = "The assistant's usual model is unavailable right now. Reply /fallback to let ";
+const fallbackQuestion = (next: string): string => `${FALLBACK_QUESTION}${next} answer instead.`;
+
+/**
+ * In a stateless request, where the question a `/fallback` consents to is: right before the assistant's question,
+ * the last message before `/fallback`. Any other assistant message before it consents to nothing.
+ */
+function askedQuestion(context: ReadonlyArray<{ role: string; content: string }>): number {
+  const at = context.length - 2;
+  const [question, asked] = [context[at], context[at + 1]];
+  const ok = question?.role === 'user' && !isFallbackCommand(question.content) && asked?.role === 'assistant' && asked.content.trimStart().startsWith(FALLBACK_QUESTION);
+  return ok ? at : -1;
+}
 const NOTHING_FOR_FALLBACK = 'Nothing is waiting for /fallback: it answers a message the assistant could not, after it asked.';
 
 export interface TalkResult {
@@ -182,7 +192,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
     // The message waits (10 minutes) in its session for the user's `/fallback`; a stateless request sends it again.
     if (!ctx.event.context) await deps.store.setPendingFallback?.(session.id, ctx.text, deps.now() + FALLBACK_CONSENT_MS);
     const next = outcome.next.model ?? outcome.next.name;
-    return { ...spentAndStopped(ctx), notice: `The assistant's usual model is unavailable right now. Reply /fallback to let ${next} answer instead.` };
+    return { ...spentAndStopped(ctx), notice: fallbackQuestion(next), haltedBy: 'fallback' };
   }
   if (outcome.kind === 'denied') {
     return { ...spentAndStopped(ctx), notice: `The assistant stopped: it asked to use a tool (${outcome.tool.slice(0, 60)}) that is not allowed here.` };

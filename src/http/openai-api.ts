@@ -48,13 +48,19 @@ const requestSchema = z
   .passthrough();
 
 /** OpenAI's `usage` from what the backend reported; undefined when no reply says (a chat command's answer). */
-function usageOf(replies: Reply[]): { prompt_tokens: number; completion_tokens: number; total_tokens: number } | undefined {
-  const reported = replies.filter((r) => r.usage);
-  if (reported.length === 0) return undefined;
-  const prompt = reported.reduce((n, r) => n + r.usage!.inputTokens, 0);
-  const completion = reported.reduce((n, r) => n + r.usage!.outputTokens, 0);
+/** What a turn cost; zero for an answer no backend wrote (an echo, `/help`), as OpenAI clients expect a figure. */
+function usageOf(replies: Reply[]): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+  const prompt = replies.reduce((n, r) => n + (r.usage?.inputTokens ?? 0), 0);
+  const completion = replies.reduce((n, r) => n + (r.usage?.outputTokens ?? 0), 0);
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
+
+/**
+ * Notices that answer the caller rather than refuse it: a chat command's (`/help`), and `fallback: ask`'s question,
+ * which the caller must keep in its messages (and so must get as the assistant's message) to answer `/fallback`.
+ */
+const ANSWERING_NOTICES = new Set(['commands', 'fallback']);
+const answers = (replies: Reply[]): Reply[] => replies.filter((r) => r.kind !== 'notice' || ANSWERING_NOTICES.has(r.haltedBy ?? ''));
 
 /**
  * Turns one key may have running at once. Each request is a turn of its own (it brings its own context), so a
@@ -187,10 +193,10 @@ export function openaiRoutes(deps: {
     // Nobody reads this: the caller went away.
     if (outcome.kind === 'gone') return oaiError(c, 503, 'The request was given up.', 'server_error');
     if (outcome.kind === 'silent') return oaiError(c, 400, 'The request was refused by policy.', 'invalid_request_error', 'content_policy_violation');
-    // A chat command's answer (`/help`) is an answer, not a refusal.
-    const notice = outcome.replies.find((r) => r.kind === 'notice' && r.haltedBy !== 'commands');
+    const answer = answers(outcome.replies);
+    const notice = outcome.replies.find((r) => !answer.includes(r));
     if (notice) return noticeError(c, notice);
-    const text = outcome.replies.map((r) => r.text).join('\n\n');
+    const text = answer.map((r) => r.text).join('\n\n');
     const usage = usageOf(outcome.replies);
     const id = `chatcmpl-${outcome.replies[0]!.eventId}`;
     if (!body.stream) {
@@ -200,7 +206,7 @@ export function openaiRoutes(deps: {
         created,
         model: body.model,
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', logprobs: null }],
-        ...(usage ? { usage } : {}),
+        usage,
       });
     }
     return streamSSE(c, async (stream) => {
@@ -224,9 +230,9 @@ type Stream = Parameters<Parameters<typeof streamSSE>[1]>[0];
 const completionChunk = (stream: Stream, id: string, created: number, model: string) => (delta: object, finish: string | null) =>
   stream.writeSSE({ data: JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] }) });
 
-/** `stream_options.include_usage`: one more chunk before [DONE], with no choices and the usage (null when not reported). */
+/** `stream_options.include_usage`: one more chunk before [DONE], with no choices and the usage. */
 const usageChunk = (stream: Stream, id: string, created: number, model: string, usage: ReturnType<typeof usageOf>) =>
-  stream.writeSSE({ data: JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage ?? null }) });
+  stream.writeSSE({ data: JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage }) });
 
 /**
  * Streams a reply while it is written: each draft holds the whole text so far, so what it adds to the last one is
@@ -254,7 +260,7 @@ function streamDrafts(c: Context, { model, created, includeUsage }: { model: str
     }
     for (const text of drafts.splice(0)) await send(text);
     const outcome = 'outcome' in done ? done.outcome : undefined;
-    const answer = outcome?.kind === 'replies' ? outcome.replies.filter((r) => r.kind !== 'notice') : [];
+    const answer = outcome?.kind === 'replies' ? answers(outcome.replies) : [];
     if (answer.length === 0) {
       const why = outcome?.kind === 'replies' ? outcome.replies[0]?.text : outcome?.kind === 'stopped' ? STOPPED_TEXT : 'The assistant did not answer.';
       await stream.writeSSE({ data: JSON.stringify({ error: { message: why ?? 'The assistant did not answer.', type: 'server_error', param: null, code: null } }) });

@@ -29,6 +29,7 @@ assistants:
   default: { backend: echo }
   writer: { backend: gpt }
   careful: { backend: [gpt, echo] }
+  asking: { backend: [gpt, echo], fallback: ask, fallbackLabel: "" }
   strict:
     backend: echo
     pipelines: { inbound: [{ plug: rate-limit, perSender: 2 }, access] }
@@ -59,7 +60,7 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
   it('lists one model per assistant and completes a chat, streamed and not, through the plugs and audit', async () => {
     const ai = client(await newKey());
     const models = await ai.models.list();
-    expect(models.data.map((m) => m.id).sort()).toEqual(['careful', 'default', 'strict', 'writer']);
+    expect(models.data.map((m) => m.id).sort()).toEqual(['asking', 'careful', 'default', 'strict', 'writer']);
 
     const done = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'system', content: 'ignored' }, { role: 'user', content: 'hello <api> & co' }] });
     expect(done.choices[0]!.message.content).toBe('hello <api> & co');
@@ -189,6 +190,26 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     // What was shown stays; the fallback's whole answer (with its footer) comes after it.
     expect(text).toMatch(/^The primary began (to answer)?\n\necho me\n\n— answered by echo \(fallback\)$/);
+  });
+
+  it("asks before falling back as the assistant's message, which the client sends back with /fallback; /help is an answer with usage too", async () => {
+    const ai = client(await newKey());
+    gpt.script({ kind: 'status', status: 500 });
+    const asked = await ai.chat.completions.create({ model: 'asking', messages: [{ role: 'user', content: 'what is 2+2?' }] });
+    const question = asked.choices[0]!.message.content!;
+    expect(question).toMatch(/^The assistant's usual model is unavailable right now\. Reply \/fallback to let echo answer instead\.$/);
+    expect(asked.usage).toEqual({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+    const messages = [{ role: 'user' as const, content: 'what is 2+2?' }, { role: 'assistant' as const, content: question }, { role: 'user' as const, content: '/fallback' }];
+    const stream = await ai.chat.completions.create({ model: 'asking', stream: true, messages });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('what is 2+2?');
+    // Streamed, the question is the assistant's message too, not an error.
+    gpt.script({ kind: 'status', status: 500 });
+    const again = await ai.chat.completions.create({ model: 'asking', stream: true, messages: [{ role: 'user', content: 'and 3+3?' }] });
+    let streamed = '';
+    for await (const chunk of again) streamed += chunk.choices[0]?.delta.content ?? '';
+    expect(streamed).toBe(question);
   });
 
   it('answers 401 without a valid key, and at once for a revoked one', async () => {

@@ -179,11 +179,12 @@ describe('fallback chain through talk', () => {
     // No consent to skip the primary without its question answered by a notice, nor where the assistant never asks.
     const calls = claude.messageRequests().length;
     expect((await talkWith('/fallback', [{ role: 'user', content: 'unanswered question' }])).notice).toMatch(/^Nothing is waiting/);
-    expect((await talkWith('/fallback', [{ role: 'user', content: 'q' }, { role: 'assistant', content: notice }, { role: 'user', content: '/fallback' }, { role: 'assistant', content: 'x' }])).reply?.text).toMatch(/fallback/);
-    expect(claude.messageRequests().at(-1)?.body.messages.at(-1)).toEqual({ role: 'user', content: 'q' });
+    // Only the assistant's question right before /fallback consents: not any answer, not one asked earlier.
+    expect((await talkWith('/fallback', [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'no' }])).notice).toMatch(/^Nothing is waiting/);
+    expect((await talkWith('/fallback', [{ role: 'user', content: 'q' }, { role: 'assistant', content: notice }, { role: 'user', content: 'later' }, { role: 'assistant', content: 'x' }])).notice).toMatch(/^Nothing is waiting/);
     const auto = setup({}, { store });
     expect((await auto('/fallback', { context: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'fine answer' }] })).notice).toMatch(/^Nothing is waiting/);
-    expect(claude.messageRequests()).toHaveLength(calls + 1);
+    expect(claude.messageRequests()).toHaveLength(calls);
   });
 
   it('streams through onDelta, restarting when a fallback takes over mid-reply', async () => {
