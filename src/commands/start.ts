@@ -27,9 +27,13 @@ export const terminated = (): Promise<NodeJS.Signals> =>
     process.once('SIGINT', () => resolve('SIGINT'));
   });
 
-/** Webhooks go to the connector's own process; only it can verify the platform's signature. */
-function webhookForwarder(supervisor: Supervisor): WebhookForwarder {
+/**
+ * Webhooks go to the connector's own process; only it can verify the platform's signature. A name no enabled
+ * connector has is a 404: a 503 would have the caller retry for ever.
+ */
+function webhookForwarder(supervisor: Supervisor, enabled: readonly string[]): WebhookForwarder {
   return async (name, request) => {
+    if (!enabled.includes(name)) return { status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'unknown connector' }) };
     const isAnswer = (m: unknown): m is WebhookAnswer => parseWebhookAnswer(m) !== undefined;
     const answer = await supervisor.request(
       `connector:${name}`,
@@ -109,7 +113,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     const webTurns = new TurnClient(surfaceQueue, store, 'web', isOwnerDecision(config));
     webTurns.start();
     const http = await startHttpServer(config.server, dataDir, {
-      webhooks: webhookForwarder(supervisor),
+      webhooks: webhookForwarder(supervisor, enabled),
       api: { config, auth: store.authStore(), turns: apiTurns, assistants: () => allAssistantNames(config, store.settingsStore()), audit: (entries) => store.appendAudit(entries) },
       dashboard: {
         config,

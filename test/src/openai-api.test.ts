@@ -302,3 +302,13 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect((limited as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBe('30');
   });
 });
+
+describe("start's HTTP server beside the API", () => {
+  it('answers 404 for a webhook of no enabled connector, so no platform retries it for ever', async () => {
+    for (const name of ['nonexistent', 'telegram']) {
+      const r = await fetch(`http://127.0.0.1:${port}/webhooks/${name}`, { method: 'POST', body: '{}' });
+      expect(r.status, name).toBe(404);
+      expect(await r.json()).toEqual({ error: 'unknown connector' });
+    }
+  });
+});
