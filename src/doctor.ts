@@ -35,7 +35,9 @@ export async function checkBackend(name: string, config: Config, dataDir: string
     if (!backend.check) return { ok: true, what, detail: 'needs nothing' };
     return { ok: true, what, detail: await withTimeout(backend.check(AbortSignal.timeout(10_000)), 11_000, 'no answer within 10 s') };
   } catch (error) {
-    return { ok: false, what, detail: (error as Error).message };
+    // A backend's own errors name it already ("backend cc: … is missing"): the line says it once.
+    const message = (error as Error).message;
+    return { ok: false, what, detail: message.startsWith(`${what}: `) ? message.slice(what.length + 2) : message };
   }
 }
 

@@ -186,6 +186,13 @@ describe('monkeyclaw CLI', () => {
     expect(d.stdout).toMatch(/FAIL {2}server TLS: server\.tls\.mode is mtls but .*server\.key is missing: run `monkeyclaw certs ca`/);
   });
 
+  it('doctor names a backend once in its verdict', async () => {
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'backends:\n  cc: { type: cli, flavor: claude-code, command: /nonexistent/claude }\n');
+    const d = await cli(['doctor', '--data-dir', 'cc-data']);
+    expect(d.code).toBe(1);
+    expect(d.stdout).toContain('FAIL  backend cc: /nonexistent/claude is missing or not executable\n');
+  });
+
   it('doctor fails in plain words when the queue is unreachable', async () => {
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'queue: { driver: bullmq, redisUrl: "redis://127.0.0.1:1" }\n');
     await cli(['migrate']);
