@@ -41,7 +41,8 @@ export class AnthropicBackend implements Backend {
     try {
       const fitted = fitToBudget(request.messages, this.config.contextTokens && this.config.contextTokens - this.config.maxTokens);
       const system = fitted.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
-      const messages = fitted.flatMap((m) => (m.role === 'system' ? [] : [{ role: m.role, content: m.content }]));
+      // Anthropic refuses an empty message (an API caller's assistant turn that only called a tool has no text).
+      const messages = fitted.flatMap((m) => (m.role === 'system' || !m.content.trim() ? [] : [{ role: m.role, content: m.content }]));
       let inputTokens = 0;
       let outputTokens = 0;
       let stopped = false;

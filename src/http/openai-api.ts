@@ -69,8 +69,9 @@ const answers = (replies: Reply[]): Reply[] => replies.filter((r) => r.kind !== 
  */
 export const MAX_TURNS_PER_KEY = 4;
 
+/** A message's text; its text parts as lines of their own ("part A" and "part B" are not "part Apart B"). */
 const textOf = (c: z.infer<typeof content> | null | undefined): string =>
-  typeof c === 'string' ? c : (c ?? []).map((p) => ('text' in p && typeof p.text === 'string' ? p.text : '')).join('');
+  typeof c === 'string' ? c : (c ?? []).flatMap((p) => ('text' in p && typeof p.text === 'string' ? [p.text] : [])).join('\n');
 
 /**
  * The headless OpenAI-compatible API. Stateless: the request's user/assistant messages are the context (the

@@ -212,6 +212,12 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect(streamed).toBe(question);
   });
 
+  it('reads a message of several text parts as lines, not run together', async () => {
+    const ai = client(await newKey());
+    const done = await ai.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: [{ type: 'text', text: 'part A' }, { type: 'text', text: 'part B' }] }] });
+    expect(done.choices[0]!.message.content).toBe('part A\npart B');
+  });
+
   it('answers 401 without a valid key, and at once for a revoked one', async () => {
     await expect(client('mc_nope0000_00000000000000000000000000000000').models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
     const key = await newKey();

@@ -40,6 +40,14 @@ describe('Anthropic backend', () => {
     expect(req!.body.messages).toEqual([{ role: 'user', content: 'q' }]);
   });
 
+  it("leaves out a message with no text, which Anthropic refuses (an API caller's assistant turn that only called a tool)", async () => {
+    await run(claude(), conversation('and now?', [{ role: 'user', content: 'list files' }, { role: 'assistant', content: '' }]));
+    expect(fake.messageRequests()[0]!.body.messages).toEqual([
+      { role: 'user', content: 'list files' },
+      { role: 'user', content: 'and now?' },
+    ]);
+  });
+
   it('keeps to the context budget (after reserving maxTokens for the answer)', async () => {
     const turn = (role: 'user' | 'assistant', i: number): BackendMessage => ({ role, content: `${role}${i}`.padEnd(800, '.') });
     const history = [turn('user', 1), turn('assistant', 1), turn('user', 2), turn('assistant', 2)];
