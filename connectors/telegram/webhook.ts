@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ConnectorLog, WebhookRequest, WebhookResponse } from '../../core/connector.js';
+import { RefusalReporter } from '../../core/refusals.js';
 import { MAX_UPDATE_BYTES } from './parse.js';
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
@@ -28,6 +29,7 @@ export interface WebhookDeps {
   ready(): boolean;
   handle(updates: unknown[], sizes: number[]): Promise<number | undefined>;
   audit(kind: string, data: Record<string, unknown>): Promise<void>;
+  now?(): number;
 }
 
 /**
@@ -36,11 +38,16 @@ export interface WebhookDeps {
  * after it was durably published, and a failure to publish is 500 so Telegram delivers it again.
  */
 export function createWebhookHandler(deps: WebhookDeps) {
+  // Forgeries are audited as Slack's are: at most once a minute, with how many were refused since (anyone can send them).
+  const refusals = new RefusalReporter((_source, why, refusedSinceLast) => {
+    deps.log.warn({ why, refused: refusedSinceLast }, 'telegram webhook refused: bad secret token');
+    void deps.audit('webhook.refused', { why, refusedSinceLast }).catch(() => undefined);
+  }, deps.now ?? Date.now);
   return async function handleWebhook(request: WebhookRequest): Promise<WebhookResponse> {
     if (request.method !== 'POST') return { status: 405, headers: { allow: 'POST' } };
     const given = request.headers[SECRET_HEADER];
     if (deps.secret === undefined || given === undefined || !sameSecret(given, deps.secret)) {
-      deps.log.warn({ secret: given === undefined ? 'missing' : 'wrong' }, 'telegram webhook refused: bad secret token');
+      refusals.refused('webhook', deps.secret === undefined ? 'no secret token configured' : given === undefined ? 'secret token missing' : 'secret token wrong');
       return answer(401);
     }
     if (!deps.ready()) return answer(503);

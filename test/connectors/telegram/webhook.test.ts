@@ -57,6 +57,8 @@ describe('telegram connector in webhook mode', () => {
     expect(await received(env)).toBe(0);
     expect(await env.h.queue.depth('inbound')).toMatchObject({ waiting: 0, active: 0 });
     expect(env.fake.sent).toHaveLength(0);
+    // Audited, once for the first forgery of the minute: a flood of them is not a flood of entries.
+    expect((await env.h.auditKinds()).filter((k) => k === 'webhook.refused')).toHaveLength(1);
   });
 
   it('publishes and answers an update with the right secret (200 after publish); a redelivery gets one reply', async () => {
