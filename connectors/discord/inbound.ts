@@ -8,6 +8,9 @@ import { CATCH_UP_LIMIT, Lanes, oldestFirst, type ChannelMemory } from './catchu
 import { discordMessageSchema, placeOf, repliedMessageId, screen, THREAD_TYPES, toChannelEvent, type DiscordMessage, type Place } from './parse.js';
 import type { TypingIndicator } from '../../core/typing.js';
 
+/** A place as complete as access needs: a thread known without its parent is not (its parent's entry admits it). */
+const whole = (p: Place | undefined): p is Place => p !== undefined && !(p.kind === 'channel' && p.thread && !p.parentId);
+
 export interface InboundDeps {
   deps: ConnectorDeps<{ assistant?: string | undefined }>;
   client: Client;
@@ -94,7 +97,7 @@ export class Inbound {
       if (p) await this.d.memory.seen(m.channel_id, m.id, p, false);
       return;
     }
-    const place = known ?? (await this.locate(m));
+    const place = whole(known) ? known : await this.locate(m);
     const verdict = toChannelEvent(m, {
       eventId: newEventId(),
       account: this.d.deps.name,
@@ -132,15 +135,18 @@ export class Inbound {
 
   /**
    * DM or guild channel, thread or not: from the payload's channel_type, else what we know, else the Channel object.
-   * A thread's parent is not in the payload: it comes from what we know or the Channel object.
+   * A thread's parent is not in the payload: it comes from what we know or the Channel object. A thread known
+   * without its parent (a partial channel in the cache, a lookup that failed) is looked up again: its parent's
+   * allowlist entry admits it, and one bad lookup must not refuse it for good.
    */
   private async locate(m: DiscordMessage): Promise<Place> {
     if (m.channel_type !== undefined && !THREAD_TYPES.has(m.channel_type)) return placeOf(m.channel_type, m.guild_id);
     const known = this.d.memory.place(m.channel_id);
-    if (known) return known;
+    if (whole(known)) return known;
     if (!m.guild_id) return { kind: 'dm', thread: false };
-    const cached = this.d.client.channels.cache.get(m.channel_id);
-    if (cached) return placeOf(cached.type, m.guild_id, 'parentId' in cached ? cached.parentId : undefined);
+    const channel = this.d.client.channels.cache.get(m.channel_id);
+    const cached = channel ? placeOf(channel.type, m.guild_id, 'parentId' in channel ? channel.parentId : undefined) : undefined;
+    if (whole(cached)) return cached;
     const fetched = channelSchema.safeParse(await this.d.client.rest.get(Routes.channel(m.channel_id)).catch(() => undefined));
     if (fetched.success) return placeOf(fetched.data.type, m.guild_id, fetched.data.parent_id);
     return m.channel_type !== undefined ? placeOf(m.channel_type, m.guild_id) : { kind: 'channel', thread: false, guildId: m.guild_id };

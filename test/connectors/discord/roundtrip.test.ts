@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { USERS } from '../../fakes/discord/index.js';
+import { GUILD_ID, USERS } from '../../fakes/discord/index.js';
 import { DM, GENERAL, QUIET, rig, THREAD, type Rig } from './setup.js';
 
 let r: Rig | undefined;
@@ -118,6 +118,18 @@ describe('discord connector round trips (fake Discord, whole gateway)', () => {
     expect(post!.body.content).toBe('@MonkeyClaw in the thread');
     await h.until(async () => (await r!.audits('plug.halted')).some((a) => a.data.reason === 'group-not-allowlisted'));
     expect(fake.sent(OTHER_THREAD)).toHaveLength(0);
+  });
+
+  it('looks a thread known without its parent up again: one bad lookup does not refuse it for good', async () => {
+    r = await rig({ config: { access: { dm: 'open', groups: 'allowlist', allow: [`discord:${GENERAL}`] } } });
+    const { fake, h } = r;
+    await h.stopConnector();
+    // What an earlier run kept of the thread when neither the cache nor a lookup gave its parent.
+    await h.store.setConnectorState('discord', `channel:${THREAD}`, { last: '1', talkedAt: Date.now(), kind: 'channel', thread: true, guildId: GUILD_ID });
+    await h.startConnector();
+    fake.say({ channelId: THREAD, author: USERS.alice, content: `<@${fake.bot.id}> in the thread`, mentions: [fake.bot] });
+    const [post] = await h.until(() => (fake.sent(THREAD).length ? fake.sent(THREAD) : undefined));
+    expect(post!.body.content).toBe('@MonkeyClaw in the thread');
   });
 
   it('never answers bots: other bots, webhooks, and its own messages echoed back by the gateway', async () => {
