@@ -31,20 +31,21 @@ export function fitToBudget(messages: BackendMessage[], budgetTokens: number | u
  */
 export class CallGuard {
   private readonly controller = new AbortController();
-  private readonly overall: NodeJS.Timeout;
+  private overall: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
+  /** While paused, what is left of the overall time; else when it ends. */
+  private left: number | undefined;
+  private endsAt: number;
   private readonly onCallerAbort = () => this.controller.abort(this.caller.reason);
 
   constructor(
     private readonly caller: AbortSignal,
     readonly label: string,
-    timeoutMs: number,
+    private readonly timeoutMs: number,
     private readonly idleMs?: number,
   ) {
-    this.overall = setTimeout(
-      () => this.controller.abort(new BackendUnavailableError(`${label}: no complete reply within ${timeoutMs} ms`, { kind: 'timeout' })),
-      timeoutMs,
-    );
+    this.endsAt = Date.now() + timeoutMs;
+    this.startOverall(timeoutMs);
     if (caller.aborted) this.onCallerAbort();
     else caller.addEventListener('abort', this.onCallerAbort, { once: true });
     this.touch();
@@ -54,17 +55,35 @@ export class CallGuard {
     return this.controller.signal;
   }
 
-  /** Data arrived: the idle clock starts over. */
+  private startOverall(ms: number): void {
+    this.overall = setTimeout(
+      () => this.controller.abort(new BackendUnavailableError(`${this.label}: no complete reply within ${this.timeoutMs} ms`, { kind: 'timeout' })),
+      ms,
+    );
+  }
+
+  /** Data arrived: the idle clock starts over, and a paused overall clock goes on from where it stopped. */
   touch(): void {
+    if (this.left !== undefined) {
+      this.endsAt = Date.now() + this.left;
+      this.startOverall(this.left);
+      this.left = undefined;
+    }
     if (this.idleMs === undefined) return;
     clearTimeout(this.idle);
     const ms = this.idleMs;
     this.idle = setTimeout(() => this.controller.abort(new BackendUnavailableError(`${this.label}: stream stalled for ${ms} ms`, { kind: 'stalled' })), ms);
   }
 
-  /** The consumer is deciding something (a tool request): silence is not a stall until `touch()` again. */
+  /**
+   * The consumer is deciding something (a tool request, which may wait for an owner): until `touch()` again,
+   * silence is not a stall and the wait does not count against the overall time.
+   */
   pause(): void {
     clearTimeout(this.idle);
+    if (this.left !== undefined) return;
+    clearTimeout(this.overall);
+    this.left = Math.max(0, this.endsAt - Date.now());
   }
 
   abort(reason: unknown): void {

@@ -124,9 +124,9 @@ describe('agentic CLI backends', () => {
     expect(existsSync(join(workdir, 'tool-ran'))).toBe(true);
   });
 
-  it('does not count the time a tool decision takes as a stall', async () => {
+  it('does not count the time a tool decision takes (an owner deciding) as a stall, nor against the overall timeout', async () => {
     const slow = async () => (await new Promise((r) => setTimeout(r, 2_500)), { allow: true });
-    const { text, error } = await run(cli('jsonl', 'tool', { idleTimeoutMs: 1_200 }), conversation(), { workdir, decide: slow });
+    const { text, error } = await run(cli('jsonl', 'tool', { idleTimeoutMs: 1_200, timeoutMs: 2_000 }), conversation(), { workdir, decide: slow });
     expect(error).toBeUndefined();
     expect(text).toBe('tool allowed');
   });
