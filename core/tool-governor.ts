@@ -13,6 +13,8 @@ export interface GovernorDeps {
   audit(entries: AuditInput[]): Promise<void>;
   /** Sends `text` to every owner now, while the turn waits (not when it ends). */
   notifyOwners(event: ChannelEvent, text: string): Promise<void>;
+  /** Tells the one who asked, now, in their conversation, that the turn waits for an owner. */
+  tellRequester?(event: ChannelEvent, text: string): Promise<void>;
   now(): number;
   pollMs?: number;
 }
@@ -43,6 +45,7 @@ export function toolGovernor(deps: GovernorDeps) {
     await deps.audit([{ kind: 'tool.approval_requested', actor: `assistant:${assistant.name}`, subject: id, data: { tool: request.tool, requester: senderIdentity(event) } }]);
     const what = summary ? `${request.tool}: ${summary}` : request.tool;
     await deps.notifyOwners(event, `Approval needed (${id}): assistant ${assistant.name} wants to use ${what}\nReply /approve ${id} or /reject ${id}.`);
+    await deps.tellRequester?.(event, `Waiting for an owner to approve ${request.tool.slice(0, 60)} (${id}); the answer follows once they decide.`);
 
     for (;;) {
       const current = await deps.approvals.get(id);

@@ -4,10 +4,11 @@ import { randomUUID } from 'node:crypto';
 import type { AuditInput } from '../core/audit.js';
 import { outboundQueue, type ChannelEvent } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
+import { awaitsAnswer } from '../core/access.js';
 import { processRedactor } from '../core/redactor.js';
 import { configuredWorkspace } from '../core/assistant-choice.js';
 import { streamDraftLimit, streamEditInterval } from '../core/drafts.js';
-import { CONTROL_QUEUE, conversationPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
+import { CONTROL_QUEUE, conversationPartition, eventPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
 import { toolGovernor } from '../core/tool-governor.js';
 import { builtinPlugs } from '../plugs/index.js';
 import { LiveAssistants } from './live-assistants.js';
@@ -53,6 +54,14 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
         const reply = { v: 1, idempotencyKey: key, eventId: event.id, address, text, format: 'plain', kind: 'notice' } as const;
         await rt.queue.enqueue(outboundQueue(address), [{ id: key, partition: conversationPartition(address), payload: reply }]);
       }
+    },
+    // In a chat, not on a surface that waits for the turn's answer (API, web chat, terminal): there it would be taken for it.
+    tellRequester: async (event, text) => {
+      if (awaitsAnswer(event)) return;
+      const address = { platform: event.platform, account: event.account, conversation: event.conversation };
+      const key = `${event.id}:approval-wait:${randomUUID()}`;
+      const reply = { v: 1, idempotencyKey: key, eventId: event.id, address, replyTo: event.platformMessageId, text, format: 'plain', kind: 'notice' } as const;
+      await rt.queue.enqueue(outboundQueue(address), [{ id: key, partition: eventPartition(event), payload: reply }]);
     },
   });
   const handler = inboundHandler({

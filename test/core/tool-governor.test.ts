@@ -80,22 +80,24 @@ describe('tool governor', () => {
     const assistant = { name: 'a', config: config.assistants.a! } as RuntimeAssistant;
     const audit: AuditInput[] = [];
     const told: string[] = [];
+    const waiting: string[] = [];
     const govern = toolGovernor({
       config,
       approvals: store.approvalStore(),
       assistantFor: () => assistant,
       audit: async (e) => void audit.push(...e),
       notifyOwners: async (_e, text) => void told.push(text),
+      tellRequester: async (_e, text) => void waiting.push(text),
       now: Date.now,
       pollMs: 20,
     });
-    return { store, govern, audit, told };
+    return { store, govern, audit, told, waiting };
   }
   const event = parseChannelEvent(makeEvent({ sender: { id: '55', isBot: false } }));
   const push = { id: 't1', tool: 'Bash', input: { command: 'git push origin main' }, backend: 'claude-code' };
 
   it('waits for an owner: the call runs only after approval', async () => {
-    const { store, govern, told } = await setup();
+    const { store, govern, told, waiting } = await setup();
     const decision = govern(push, event);
     const id = await (async () => {
       for (;;) {
@@ -106,6 +108,8 @@ describe('tool governor', () => {
     })();
     expect(told[0]).toContain(`Approval needed (${id})`);
     expect(told[0]).toContain('git push origin main');
+    // The one who asked hears why nothing comes yet; not the command, which may be an owner's business alone.
+    expect(waiting).toEqual([`Waiting for an owner to approve Bash (${id}); the answer follows once they decide.`]);
     expect(await store.approvalStore().decide(id, 'approved', 'telegram:1', Date.now())).toBe(true);
     expect(await decision).toEqual({ allow: true });
     expect(await store.approvalStore().decide(id, 'rejected', 'telegram:1', Date.now())).toBe(false);
