@@ -38,6 +38,12 @@ const requestSchema = z
     n: z.literal(1, { message: 'only n=1 is supported' }).nullable().optional(),
     stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
     user: z.string().max(256).optional(),
+    seed: z.number().int().nullable().optional(),
+    logprobs: z.boolean().nullable().optional(),
+    top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
+    logit_bias: z.record(z.string().regex(/^\d+$/), z.number().min(-100).max(100)).nullable().optional(),
+    response_format: z.object({ type: z.enum(['text', 'json_object', 'json_schema']) }).passthrough().nullable().optional(),
+    tools: z.array(z.object({ type: z.string() }).passthrough()).nullable().optional(),
     messages: z
       .array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']), content: content.nullable().optional() }).passthrough())
       .min(1)
@@ -47,7 +53,6 @@ const requestSchema = z
   })
   .passthrough();
 
-/** OpenAI's `usage` from what the backend reported; undefined when no reply says (a chat command's answer). */
 /** What a turn cost; zero for an answer no backend wrote (an echo, `/help`), as OpenAI clients expect a figure. */
 function usageOf(replies: Reply[]): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
   const prompt = replies.reduce((n, r) => n + (r.usage?.inputTokens ?? 0), 0);

@@ -258,12 +258,17 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect(((await wrongType.json()) as { error: { param: unknown } }).error.param).toBe('stream');
     // Parameters the assistant decides are ignored, but checked as OpenAI checks them.
     const user = [{ role: 'user', content: 'x' }];
-    for (const [param, value] of [['temperature', 'hot'], ['temperature', 3], ['n', 3], ['max_tokens', -1], ['top_p', 2]] as const) {
+    const wrong = [
+      ['temperature', 'hot'], ['temperature', 3], ['n', 3], ['max_tokens', -1], ['top_p', 2], ['seed', 'x'], ['logprobs', 'yes'],
+      ['top_logprobs', 50], ['logit_bias', { 50256: -200 }], ['response_format', { type: 'bogus' }], ['tools', 'nope'],
+    ] as const;
+    for (const [param, value] of wrong) {
       const r = await post(JSON.stringify({ model: 'default', messages: user, [param]: value }));
       expect(r.status, `${param}: ${value}`).toBe(400);
       expect(((await r.json()) as { error: { param: unknown } }).error.param).toBe(param);
     }
-    expect((await post(JSON.stringify({ model: 'default', messages: user, temperature: 0.2, n: 1, max_tokens: 50, top_p: null }))).status).toBe(200);
+    const fine = { temperature: 0.2, n: 1, max_tokens: 50, top_p: null, seed: 7, logprobs: false, response_format: { type: 'json_object' }, logit_bias: { 50256: -100 } };
+    expect((await post(JSON.stringify({ model: 'default', messages: user, ...fine }))).status).toBe(200);
     // Too long, said in plain words.
     const long = await post(JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'x'.repeat(100_001) }] }));
     expect(long.status).toBe(400);
