@@ -72,9 +72,9 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     onToolRequest,
     // What failed is logged at warn; the provider's own words only at debug: they can quote the prompt.
     onAttemptFailed: (backend, error) => {
-      const e = error as { name?: unknown; kind?: unknown; status?: unknown; message?: unknown };
+      const e = error as { name?: unknown; kind?: unknown; status?: unknown; message?: unknown; providerSaid?: unknown };
       log.warn({ backend, error: e?.name, kind: e?.kind, status: e?.status }, 'backend call failed');
-      log.debug({ backend, detail: String(e?.message ?? error).slice(0, 500) }, 'backend call failed: the provider said');
+      log.debug({ backend, detail: String(e?.message ?? error).slice(0, 500), ...(e?.providerSaid ? { providerSaid: e.providerSaid } : {}) }, 'backend call failed: the provider said');
     },
     workspaceFor: (event) => configuredWorkspace(rt.config, event),
     redactor: processRedactor,

@@ -149,6 +149,15 @@ export interface SdkErrors {
 }
 
 export function mapSdkError(error: unknown, guard: CallGuard, sdk: SdkErrors): Error {
+  const mapped = classify(error, guard, sdk);
+  // The provider's own words, for the worker's debug log only (they can quote the prompt): never in the message,
+  // which reaches the audit and the caller.
+  const said = (error as { message?: unknown } | null)?.message;
+  if (mapped !== error && typeof said === 'string' && said) Object.defineProperty(mapped, 'providerSaid', { value: said.slice(0, 500), enumerable: false });
+  return mapped;
+}
+
+function classify(error: unknown, guard: CallGuard, sdk: SdkErrors): Error {
   if (guard.signal.aborted) {
     const reason: unknown = guard.signal.reason;
     return reason instanceof Error ? reason : new BackendUnavailableError(`${guard.label}: aborted`, { kind: 'timeout' });

@@ -67,6 +67,9 @@ describe('OpenAI-compatible backend', () => {
       expect(error).not.toBeInstanceOf(BackendUnavailableError);
       expect(error).toMatchObject({ status });
       expect(error!.message).not.toContain('status 4'); // the provider's own error text is never echoed
+      // but kept beside it, unlisted, for the worker's debug log.
+      expect((error as Error & { providerSaid?: string }).providerSaid).toContain(`status ${status}`);
+      expect(JSON.stringify(error)).not.toContain(`status ${status}`);
     }
   });
 
