@@ -5,7 +5,7 @@ import type { ConnectorDeps, ConnectorIO } from '../../core/connector.js';
 import { dedupeKey, InvalidPayloadError, type ChannelEvent, type ChannelEventInput } from '../../core/event.js';
 import { admittedNow } from '../../core/access.js';
 import { CATCH_UP_LIMIT, Lanes, oldestFirst, type ChannelMemory } from './catchup.js';
-import { discordMessageSchema, placeOf, repliedMessageId, screen, THREAD_TYPES, toChannelEvent, type DiscordMessage, type Place } from './parse.js';
+import { discordMessageSchema, placeOf, repliedMessageId, screen, THREAD_TYPES, toChannelEvent, type DiscordMessage, type ParseContext, type Place } from './parse.js';
 import type { TypingIndicator } from '../../core/typing.js';
 
 /** A place as complete as access needs: a thread known without its parent is not (its parent's entry admits it). */
@@ -82,6 +82,18 @@ export class Inbound {
     return guildId ? this.d.client.guilds.cache.get(guildId)?.roles.botRoleFor(botId)?.id : undefined;
   }
 
+  private names(guildId: string | undefined): ParseContext['names'] {
+    const { client } = this.d;
+    const guild = guildId ? client.guilds.cache.get(guildId) : undefined;
+    return {
+      role: (id) => guild?.roles.cache.get(id)?.name,
+      channel: (id) => {
+        const channel = client.channels.cache.get(id);
+        return channel && 'name' in channel && typeof channel.name === 'string' ? channel.name : undefined;
+      },
+    };
+  }
+
   /**
    * Publishes a message. When an answer will come (addressed, and access admits the sender), `showTyping` runs first:
    * before the publish, so that a fast reply, which stops the indicator, never comes before it starts.
@@ -106,6 +118,7 @@ export class Inbound {
       replyToBot: await this.repliesToBot(m, botId),
       // Messages fetched for a catch-up carry no guild_id: the place knows it.
       botRoleId: this.botRole(m.guild_id ?? place.guildId, botId),
+      names: this.names(m.guild_id ?? place.guildId),
       edited,
       ...(this.d.deps.config.assistant ? { assistant: this.d.deps.config.assistant } : {}),
       receivedAt: new Date(this.d.deps.now()).toISOString(),

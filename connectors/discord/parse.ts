@@ -83,6 +83,8 @@ export interface ParseContext {
    * mention of it is a mention of the bot.
    */
   botRoleId?: string | undefined;
+  /** Names of roles and channels, as people's clients show `<@&id>` and `<#id>` (from the gateway's caches). */
+  names?: { role(id: string): string | undefined; channel(id: string): string | undefined };
   edited: boolean;
   assistant?: string;
   receivedAt: string;
@@ -109,11 +111,16 @@ const clip = (s: string, max: number): string => {
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 };
 
-/** `<@id>` as people saw it in their client, `@name`, for the mentions the message carries as entities. */
-function readable(m: DiscordMessage): string {
-  if (m.mentions.length === 0) return m.content;
-  const names = new Map(m.mentions.map((u) => [u.id, u.global_name ?? u.username]));
-  return m.content.replace(/<@!?(\d{1,20})>/g, (token, id: string) => (names.has(id) ? `@${names.get(id)}` : token));
+/**
+ * The text as people saw it in their client: `<@id>` as `@name` for the mentions the message carries as entities,
+ * `<@&id>` as `@role` and `<#id>` as `#channel` where their names are known; anything else as written.
+ */
+function readable(m: DiscordMessage, names: ParseContext['names']): string {
+  const people = new Map(m.mentions.map((u) => [u.id, u.global_name ?? u.username]));
+  return m.content.replace(/<(@!?|@&|#)(\d{1,20})>/g, (token, kind: string, id: string) => {
+    const name = kind === '@&' ? names?.role(id) : kind === '#' ? names?.channel(id) : people.get(id);
+    return name === undefined ? token : `${kind === '#' ? '#' : '@'}${name}`;
+  });
 }
 
 /** A reply counts as a reply only for a default reference: a forward (type 1) quotes, it does not answer. */
@@ -154,7 +161,7 @@ export function toChannelEvent(m: DiscordMessage, ctx: ParseContext): Verdict {
       conversation,
       // Webhook posts carry a made-up author; like bots they are never answered.
       sender: { id: m.author.id, name: m.author.global_name ?? m.author.username, isBot: m.author.bot === true || m.webhook_id !== undefined },
-      ...inboundText(readable(m)),
+      ...inboundText(readable(m, ctx.names)),
       attachments,
       mentionsBot: m.mentions.some((u) => u.id === ctx.botId) || (ctx.botRoleId !== undefined && m.mention_roles.includes(ctx.botRoleId)),
       ...(replyTo ? { replyTo: { messageId: replyTo, toBot: ctx.replyToBot } } : {}),

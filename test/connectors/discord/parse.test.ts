@@ -55,6 +55,12 @@ describe('discord parse: Message object to ChannelEvent', () => {
     expect(mentioned).toMatchObject({ mentionsBot: true, text: '@MonkeyClaw hi' });
   });
 
+  it('shows role and channel mentions by the names people see, where they are known', () => {
+    const names = { role: (id: string) => (id === '800000000000000099' ? 'moderators' : undefined), channel: (id: string) => (id === '700000000000000001' ? 'general' : undefined) };
+    const e = event(message({ content: 'ask <@&800000000000000099> in <#700000000000000001>, not <@&1> or <#2>' }), { names });
+    expect(e.text).toBe('ask @moderators in #general, not <@&1> or <#2>');
+  });
+
   it('marks a reply to the bot, but not a forward nor a reply to someone else', () => {
     const reply = { type: 19, message_reference: { type: 0, message_id: '334385199974967000', channel_id: '290926798999357250' } };
     expect(event(message(reply), { replyToBot: true }).replyTo).toEqual({ messageId: '334385199974967000', toBot: true });
