@@ -48,6 +48,12 @@ export class ChannelMemory {
     return m && { kind: m.kind, thread: m.thread, ...(m.guildId ? { guildId: m.guildId } : {}), ...(m.parentId ? { parentId: m.parentId } : {}) };
   }
 
+  /** Whether a message this old was handled here already: a duplicate delivery (a resume replay, a catch-up overlap). */
+  handled(channelId: string, messageId: string): boolean {
+    const memo = this.memos.get(channelId);
+    return memo !== undefined && BigInt(memo.last) >= BigInt(messageId);
+  }
+
   /** Records a handled message (published, or deliberately dropped) in a channel we talk in, or that joins now. */
   async seen(channelId: string, messageId: string, place: Place, addressed: boolean): Promise<void> {
     const memo = this.memos.get(channelId);

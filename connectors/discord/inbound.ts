@@ -131,7 +131,9 @@ export class Inbound {
     const io = this.d.io();
     if (!io) throw new Error('connector stopped');
     const addressed = !edited && this.addressed(verdict.event);
-    if (addressed && (await admittedNow(this.d.deps.gateway.access, this.d.deps.access, verdict.event))) showTyping(dedupeKey(verdict.event));
+    // A duplicate is published (the worker dedupes it) but shows no "typing…": no second answer will end it.
+    const again = this.d.memory.handled(m.channel_id, m.id);
+    if (addressed && !again && (await admittedNow(this.d.deps.gateway.access, this.d.deps.access, verdict.event))) showTyping(dedupeKey(verdict.event));
     let published: ChannelEvent | undefined;
     try {
       [published] = await io.publish([verdict.event]);

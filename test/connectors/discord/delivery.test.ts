@@ -142,8 +142,12 @@ describe('discord connector delivery', () => {
     const { fake, h } = r;
     const m = fake.say({ channelId: DM, author: USERS.alice, content: 'only once' });
     await h.until(() => fake.sent(DM).length === 1);
+    const typed = fake.typing.filter((t) => t.channelId === DM).length;
     fake.gateway.dispatch('MESSAGE_CREATE', fake.gatewayShape(m));
     fake.gateway.dispatch('MESSAGE_CREATE', fake.gatewayShape(m));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // No "typing…" for a repeat: no second answer would ever end it.
+    expect(fake.typing.filter((t) => t.channelId === DM)).toHaveLength(typed);
     fake.say({ channelId: DM, author: USERS.alice, content: 'barrier' }); // same conversation: handled after the repeats
     await h.until(() => fake.sent(DM).length === 2);
     await new Promise((resolve) => setTimeout(resolve, 200));
