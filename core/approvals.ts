@@ -3,7 +3,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { fileURLToPath } from 'node:url';
 import { randomInt } from 'node:crypto';
 import type { AssistantConfig } from './config.js';
-import { shellCommands } from './shell-commands.js';
+import { shellCommands, unwrapShell } from './shell-commands.js';
 
 export type ToolRule = 'allow' | 'deny' | 'approve';
 
@@ -116,11 +116,17 @@ export function pathOutside(tool: string, input: unknown, workdir: string): stri
   return walk(input, '', 0);
 }
 
+const glob = (g: string) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 's');
+/** Codex names its shell tool so, and reports each command wrapped in `bash -lc '…'`. */
+const CODEX_SHELL = 'shell';
+
+/** A pattern naming the tool itself (`Bash`, `mcp:github.*`: a tool name may hold a colon), whatever it runs. */
+const namesToolAlone = (pattern: string, tool: string): boolean => glob(pattern).test(tool);
+
 function matches(pattern: string, tool: string, command: string): boolean {
-  const [toolPart, commandPart] = pattern.includes(':') ? [pattern.slice(0, pattern.indexOf(':')), pattern.slice(pattern.indexOf(':') + 1)] : [pattern, undefined];
-  const glob = (g: string) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 's');
-  if (!glob(toolPart!).test(tool)) return false;
-  return commandPart === undefined || glob(commandPart).test(command);
+  if (namesToolAlone(pattern, tool)) return true;
+  const cut = pattern.indexOf(':');
+  return cut > 0 && glob(pattern.slice(0, cut)).test(tool) && glob(pattern.slice(cut + 1)).test(command);
 }
 
 /**
@@ -131,10 +137,11 @@ function matches(pattern: string, tool: string, command: string): boolean {
  */
 export function toolRule(tools: AssistantConfig['tools'], tool: string, command: string): ToolRule {
   if (!tools) return 'deny';
-  const { commands, opaque } = shellCommands(command);
-  const pieces = [command, ...commands];
+  const line = tool === CODEX_SHELL ? unwrapShell(command) : command;
+  const { commands, opaque } = shellCommands(line);
+  const pieces = [line, ...commands];
   const names = (patterns: string[]) => (text: string) => patterns.some((p) => matches(p, tool, text));
-  const namesTool = (patterns: string[]) => patterns.some((p) => !p.includes(':') && matches(p, tool, ''));
+  const namesTool = (patterns: string[]) => patterns.some((p) => namesToolAlone(p, tool));
   if (pieces.some(names(tools.deny))) return 'deny';
   const covered =
     namesTool(tools.allow) || namesTool(tools.approve) || (!opaque && commands.every((c) => names(tools.allow)(c) || names(tools.approve)(c)));

@@ -3,8 +3,9 @@
  * against each of them: matched against the whole line, `git status; rm -rf ~` would pass as `git status …`.
  *
  * Cuts at the control operators `;`, `&`, `&&`, `|`, `||`, `|&` and line breaks outside quotes. What a glob cannot
- * judge makes the line `opaque`: command substitution (`$(…)`, backticks, also inside double quotes), process
- * substitution and redirections (`<`, `>`), which run or write what no simple command names.
+ * judge makes the line `opaque`: command substitution (`$(…)`, backticks, `${ …;}`, also inside double quotes),
+ * process substitution and redirections (`<`, `>`), and what this reading of the line could get wrong about where
+ * a command ends: a comment (`#`, whose quotes bash ignores) and ANSI-C quoting (`$'…'`, with its own escapes).
  */
 export interface ShellCommands {
   /** Each simple command, trimmed; one (the trimmed line) when there is nothing to cut. */
@@ -12,22 +13,22 @@ export interface ShellCommands {
   opaque: boolean;
 }
 
-// `bash -lc '…'`, as Codex reports the commands it runs: the script inside is what a rule is about.
-const WRAPPED = /^\s*(?:\/(?:usr\/)?bin\/)?(?:ba|z|da)?sh\s+-l?c\s+'([^']*)'\s*$/;
+const WORD_START = /[\s;&|()]/;
 
 export function shellCommands(line: string): ShellCommands {
-  const script = WRAPPED.exec(line)?.[1];
-  if (script !== undefined) return shellCommands(script);
   const commands: string[] = [];
   let current = '';
   let opaque = false;
   let quote: "'" | '"' | undefined;
   const cut = () => {
-    if (current.trim()) commands.push(current.trim());
+    // A subshell's or a group's brackets, or a `!`, around a command leave it the same command: `(rm -rf ~)`.
+    const command = current.trim().replace(/^[({!\s]+/, '').replace(/[)}\s]+$/, '');
+    if (command) commands.push(command);
     current = '';
   };
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
+    const next = line[i + 1];
     if (quote === "'") {
       if (c === "'") quote = undefined;
       current += c;
@@ -35,16 +36,18 @@ export function shellCommands(line: string): ShellCommands {
     }
     if (c === '\\') {
       // An escaped character is a plain one, quoted or not (a line continuation, `\` + newline, joins lines).
-      current += c + (line[i + 1] ?? '');
+      current += c + (next ?? '');
       i++;
       continue;
     }
-    if (c === '`' || (c === '$' && line[i + 1] === '(')) opaque = true;
+    if (c === '`' || (c === '$' && (next === '(' || (next === '{' && /[\s|]/.test(line[i + 2] ?? ''))))) opaque = true;
     if (quote === '"') {
       if (c === '"') quote = undefined;
       current += c;
       continue;
     }
+    if (c === '$' && next === "'") opaque = true;
+    if (c === '#' && (i === 0 || WORD_START.test(line[i - 1]!))) opaque = true;
     if (c === "'" || c === '"') quote = c;
     else if (c === '<' || c === '>') opaque = true;
     else if (c === ';' || c === '&' || c === '|' || c === '\n' || c === '\r') {
@@ -55,4 +58,13 @@ export function shellCommands(line: string): ShellCommands {
   }
   cut();
   return { commands: commands.length ? commands : [line.trim()], opaque };
+}
+
+// `bash -lc '…'` or `bash -lc word`, as Codex reports the commands it ran: the script inside is what a rule is about.
+const WRAPPED = /^\s*(?:\/(?:usr\/)?bin\/)?(?:ba|z|da)?sh\s+-l?c\s+(?:'([^']*)'|([^\s'"\\;&|<>`$]+))\s*$/;
+
+/** The script a `sh -c` wrapper runs, else the line itself. Only for a tool that reports commands so (Codex's `shell`). */
+export function unwrapShell(line: string): string {
+  const m = WRAPPED.exec(line);
+  return m ? (m[1] ?? m[2]!) : line;
 }

@@ -45,6 +45,15 @@ describe('tool rules', () => {
     expect(toolRule(rules, 'Bash', 'echo "`reboot`"')).toBe('deny');
     expect(toolRule(rules, 'Bash', 'git status > ~/.bashrc')).toBe('deny');
     expect(toolRule(rules, 'Bash', "echo '$(not run)'")).toBe('allow');
+    // Where this reading could misjudge what bash runs: a comment (bash ignores quotes in it), ANSI-C quoting, ${ …;}.
+    expect(toolRule(rules, 'Bash', "git status $'\\''; touch /tmp/pwned; #'")).toBe('deny');
+    expect(toolRule(rules, 'Bash', "git status # '\ntouch /tmp/pwned\n# '")).toBe('deny');
+    expect(toolRule(rules, 'Bash', 'git status # "\ntouch /tmp/pwned\n# "')).toBe('deny');
+    expect(toolRule(rules, 'Bash', 'echo ${ touch /tmp/pwned;}')).toBe('deny');
+    expect(toolRule(rules, 'Bash', 'echo ${HOME}#not-a-comment')).toBe('allow');
+    // A subshell or group around a command is that command, for deny as for allow.
+    expect(toolRule({ ...rules, allow: ['Bash'] }, 'Bash', 'make; (rm -rf ~)')).toBe('deny');
+    expect(toolRule(rules, 'Bash', '{ git status; }')).toBe('allow');
     // A rule for the tool alone trusts any command, and approve still applies within it.
     const trusting = { ...rules, allow: ['Bash'] };
     expect(toolRule(trusting, 'Bash', 'make > out.txt 2>&1')).toBe('allow');
@@ -52,19 +61,24 @@ describe('tool rules', () => {
     expect(toolRule(trusting, 'Bash', 'make; rm -rf build')).toBe('deny');
   });
 
-  it("judges the script inside `bash -lc '…'`, as Codex reports its commands", () => {
-    const rules = { allow: ['shell:git status*'], deny: [], approve: ['shell:git push*'], approvalTimeoutMs: 1_000 };
+  it("judges the script inside `bash -lc '…'` for Codex's shell tool, which reports its commands so, and for no other", () => {
+    const rules = { allow: ['shell:git status*', 'shell:ls', 'Bash:git status*'], deny: [], approve: ['shell:git push*'], approvalTimeoutMs: 1_000 };
     expect(toolRule(rules, 'shell', "bash -lc 'git status'")).toBe('allow');
+    expect(toolRule(rules, 'shell', 'bash -lc ls')).toBe('allow');
     expect(toolRule(rules, 'shell', "/bin/bash -lc 'git status && git push'")).toBe('approve');
     expect(toolRule(rules, 'shell', "bash -lc 'git status; curl x'")).toBe('deny');
     expect(toolRule(rules, 'shell', 'bash -lc "git status"')).toBe('deny');
+    // A login shell reads a profile the agent may have written: for Claude Code's Bash it is a command of its own.
+    expect(toolRule(rules, 'Bash', "bash -lc 'git status'")).toBe('deny');
   });
 
-  it('judges the whole command, not the 500 characters an owner is shown', async () => {
-    const line = `git status${' '.repeat(600)}; rm -rf ~`;
-    const rules = { allow: ['Bash:git status*'], deny: [], approve: [], approvalTimeoutMs: 1_000 };
-    expect(toolRule(rules, 'Bash', line)).toBe('deny');
+  it('matches a rule naming a tool whose name holds a colon (an MCP tool) as that tool alone', () => {
+    const rules = { allow: ['mcp:github.*'], deny: ['mcp:github.delete_repo'], approve: [], approvalTimeoutMs: 1_000 };
+    expect(toolRule(rules, 'mcp:github.list_issues', '')).toBe('allow');
+    expect(toolRule(rules, 'mcp:github.delete_repo', '')).toBe('deny');
+    expect(toolRule(rules, 'mcp:slack.post', '')).toBe('deny');
   });
+
 });
 
 describe('tool governor', () => {
@@ -95,6 +109,14 @@ describe('tool governor', () => {
   }
   const event = parseChannelEvent(makeEvent({ sender: { id: '55', isBot: false } }));
   const push = { id: 't1', tool: 'Bash', input: { command: 'git push origin main' }, backend: 'claude-code' };
+
+  it('judges the whole command, not the 500 characters an owner is shown', async () => {
+    const { store, govern } = await setup();
+    const line = `git status${' '.repeat(600)}; rm -rf ~`;
+    expect(await govern({ id: 't2', tool: 'Bash', input: { command: line }, backend: 'claude-code' }, event)).toMatchObject({ allow: false });
+    expect(await govern({ id: 't3', tool: 'Bash', input: { command: 'git status' }, backend: 'claude-code' }, event)).toEqual({ allow: true });
+    await store.close();
+  });
 
   it('waits for an owner: the call runs only after approval', async () => {
     const { store, govern, told, waiting } = await setup();

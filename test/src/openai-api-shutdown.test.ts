@@ -33,8 +33,8 @@ describe('OpenAI-compatible API at shutdown', () => {
     const key = (await runCli(['apikey', 'create', 'stop'], { cwd: tmp.dir })).stdout.trim().split('\n').at(-1)!;
     gateway = spawnCli(['start'], { cwd: tmp.dir });
     await until(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), 30_000);
-    // The backend writes a first word, then nothing more for a minute.
-    gpt.script({ kind: 'stall', deltas: ['Thinking'] });
+    // The backend writes a first word, then nothing more for a minute (a draft shows whole words only).
+    gpt.script({ kind: 'stall', deltas: ['Thinking '] });
     const ai = new OpenAI({ apiKey: key, baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0, timeout: 30_000 });
     const stream = await ai.chat.completions.create({ model: 'default', stream: true, messages: [{ role: 'user', content: 'think hard' }] });
     const pieces: string[] = [];

@@ -43,7 +43,6 @@ function ChannelTable({ platform, channels }: { platform: string; channels: Chan
   );
 }
 
-/** A message as stored; its text is only ever rendered as escaped text. */
 /** A backend's markdown is shown rendered (core/render/html.ts: every text node escaped); anything else as typed. */
 export function Message({ m }: { m: Pick<ChannelMessage, 'role' | 'text' | 'format' | 'at'> }) {
   return (
