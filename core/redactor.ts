@@ -34,33 +34,50 @@ export class Redactor {
 
   /**
    * For text still growing (a streamed draft): an ending that may be the start of a secret is held back too, and
-   * so is the word still being written, with any digit groups before it. A credential, a card number or an IBAN
-   * is masked only once whole, and a draft that showed its start could never be taken back by a later one.
+   * so is the word still being written, with the groups of a number before it (a card, an IBAN, a phone number).
+   * Such a value is masked only once whole, and a draft that showed its start could never be taken back.
    */
   redactGrowing(text: string): string {
     const out = this.redact(text);
+    let end = unfinishedFrom(out);
     for (const v of this.values) {
-      for (let n = Math.min(v.length - 1, out.length); n >= MIN_PARTIAL_CHARS; n--) if (out.endsWith(v.slice(0, n))) return out.slice(0, -n);
+      for (let n = Math.min(v.length - 1, out.length); n >= MIN_PARTIAL_CHARS; n--) {
+        if (out.endsWith(v.slice(0, n))) {
+          end = Math.min(end, out.length - n);
+          break;
+        }
+      }
     }
-    return out.slice(0, unfinishedFrom(out));
+    return out.slice(0, end);
   }
 }
 
 const isSpace = (c: string | undefined): boolean => c !== undefined && /\s/.test(c);
-const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
+/** What the groups of a card number, an IBAN or a phone number are made of: digits, capitals, a leading `+`. */
+const GROUP_CHAR = /[0-9A-Z+]/;
+const MAX_GROUP = 8;
 
-/** Where the unfinished ending starts: the last word (no whitespace after it), and digit groups before it (`4111 1111 `). */
+/**
+ * Where the unfinished ending starts: the last word (no whitespace after it), and before it a run of short groups
+ * of digits and capitals, split by spaces or dashes, when the run holds a digit (`4111 1111 `, `GB82 WEST 1234 `,
+ * `+44 20 `). Words in small letters end the run: ordinary text is held back by one word at most.
+ */
 function unfinishedFrom(text: string): number {
   let start = text.length;
   while (start > 0 && !isSpace(text[start - 1])) start--;
+  let run = start;
+  let digits = false;
   for (;;) {
-    const gap = start - 1;
-    if (text[gap] !== ' ' && text[gap] !== '-') return start;
+    const gap = run - 1;
+    if (text[gap] !== ' ' && text[gap] !== '-') break;
     let group = gap;
-    while (isDigit(text[group - 1])) group--;
-    if (group === gap) return start;
-    start = group;
+    while (group > 0 && gap - group < MAX_GROUP && GROUP_CHAR.test(text[group - 1]!)) group--;
+    const whole = group === 0 || isSpace(text[group - 1]) || text[group - 1] === '-';
+    if (group === gap || !whole) break;
+    if (/\d/.test(text.slice(group, gap))) digits = true;
+    run = group;
   }
+  return digits ? run : start;
 }
 
 /**

@@ -167,6 +167,13 @@ describe('redactor', () => {
     expect(r.redactGrowing('card 4111-1111-11')).toBe('card ');
     expect(r.redactGrowing('in 2026 we')).toBe('in ');
     expect(r.redactGrowing('in 2026 we are')).toBe('in 2026 we ');
+    expect(r.redactGrowing('IBAN GB82 WEST 1234 5698 7654')).toBe('');
+    expect(r.redactGrowing('pay to GB82 WEST 12')).toBe('pay to ');
+    expect(r.redactGrowing('call +44 20 79')).toBe('call ');
+    expect(r.redactGrowing('I AM A CAT and')).toBe('I AM A CAT ');
+    // An ending that may start a vault value and a word still being written: the earlier of the two holds.
+    r.addSecret('https://hooks.example.org/T000/B000/XXXX');
+    expect(r.redactGrowing('use ghp_abcdefghijklmnopqrstuvwxyzhttp')).toBe('use ');
     expect(r.redactGrowing('')).toBe('');
     // Each draft begins the next: a client shown the drafts as deltas sees every character once.
     const reply = 'Set it like: export KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD then run it.';
