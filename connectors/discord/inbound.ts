@@ -9,7 +9,7 @@ import { discordMessageSchema, placeOf, repliedMessageId, screen, THREAD_TYPES, 
 import type { TypingIndicator } from '../../core/typing.js';
 
 /** A place as complete as access needs: a thread known without its parent is not (its parent's entry admits it). */
-const whole = (p: Place | undefined): p is Place => p !== undefined && !(p.kind === 'channel' && p.thread && !p.parentId);
+const whole = (p: Place | undefined): boolean => p !== undefined && !(p.kind === 'channel' && p.thread && !p.parentId);
 
 export interface InboundDeps {
   deps: ConnectorDeps<{ assistant?: string | undefined }>;
@@ -109,7 +109,7 @@ export class Inbound {
       if (p) await this.d.memory.seen(m.channel_id, m.id, p, false);
       return;
     }
-    const place = whole(known) ? known : await this.locate(m);
+    const place = known && whole(known) ? known : await this.locate(m, known);
     const verdict = toChannelEvent(m, {
       eventId: newEventId(),
       account: this.d.deps.name,
@@ -152,19 +152,21 @@ export class Inbound {
    * DM or guild channel, thread or not: from the payload's channel_type, else what we know, else the Channel object.
    * A thread's parent is not in the payload: it comes from what we know or the Channel object. A thread known
    * without its parent (a partial channel in the cache, a lookup that failed) is looked up again: its parent's
-   * allowlist entry admits it, and one bad lookup must not refuse it for good.
+   * allowlist entry admits it, and one bad lookup must not refuse it for good. What we know of a channel is never
+   * downgraded: a message fetched for a catch-up carries no guild_id, and must not make a guild thread a DM.
    */
-  private async locate(m: DiscordMessage): Promise<Place> {
+  private async locate(m: DiscordMessage, remembered?: Place): Promise<Place> {
     if (m.channel_type !== undefined && !THREAD_TYPES.has(m.channel_type)) return placeOf(m.channel_type, m.guild_id);
-    const known = this.d.memory.place(m.channel_id);
-    if (whole(known)) return known;
-    if (!m.guild_id) return { kind: 'dm', thread: false };
+    const known = remembered ?? this.d.memory.place(m.channel_id);
+    if (known && whole(known)) return known;
+    const guildId = m.guild_id ?? known?.guildId;
+    if (!guildId) return { kind: 'dm', thread: false };
     const channel = this.d.client.channels.cache.get(m.channel_id);
-    const cached = channel ? placeOf(channel.type, m.guild_id, 'parentId' in channel ? channel.parentId : undefined) : undefined;
-    if (whole(cached)) return cached;
+    const cached = channel ? placeOf(channel.type, guildId, 'parentId' in channel ? channel.parentId : undefined) : undefined;
+    if (cached && whole(cached)) return cached;
     const fetched = channelSchema.safeParse(await this.d.client.rest.get(Routes.channel(m.channel_id)).catch(() => undefined));
-    if (fetched.success) return placeOf(fetched.data.type, m.guild_id, fetched.data.parent_id);
-    return m.channel_type !== undefined ? placeOf(m.channel_type, m.guild_id) : { kind: 'channel', thread: false, guildId: m.guild_id };
+    if (fetched.success) return placeOf(fetched.data.type, guildId, fetched.data.parent_id);
+    return known ?? cached ?? (m.channel_type !== undefined ? placeOf(m.channel_type, guildId) : { kind: 'channel', thread: false, guildId });
   }
 
   /** Whether the message replies to one of the bot's own: the payload's referenced_message, else cache, else REST. */

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { create } from '../../../connectors/discord/index.js';
 import { parseConfig } from '../../../core/config.js';
-import { startFakeDiscord, USERS } from '../../fakes/discord/index.js';
-import { DM, GENERAL, QUIET, rig, type Rig } from './setup.js';
+import { GUILD_ID, startFakeDiscord, USERS } from '../../fakes/discord/index.js';
+import { DM, GENERAL, QUIET, rig, THREAD, type Rig } from './setup.js';
 import { noSealedState } from '../../../core/sealed-state.js';
 import { NO_ACCESS_CHANGES } from '../../helpers/connector-harness.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
@@ -59,6 +59,20 @@ describe('discord connector across downtime, reconnects and bad input', () => {
     expect(await r.audits('inbound.catchup_truncated')).toEqual([expect.objectContaining({ subject: `discord:${DM}`, data: expect.objectContaining({ fetched: 100 }) })]);
     expect(fake.typing.filter((t) => t.channelId === DM).length - typingBefore).toBeLessThan(5);
   }, 60_000);
+
+  it('catches up in a thread remembered without its parent as the guild thread it is, never as a DM', async () => {
+    r = await rig({ config: { access: { dm: 'open', groups: 'allowlist', allow: [`discord:${GENERAL}`] } } });
+    const { fake, h } = r;
+    await h.stopConnector();
+    const before = fake.say({ channelId: THREAD, author: USERS.alice, content: 'earlier', dispatch: false });
+    await h.store.setConnectorState('discord', `channel:${THREAD}`, { last: before.id, talkedAt: Date.now(), kind: 'channel', thread: true, guildId: GUILD_ID });
+    fake.say({ channelId: THREAD, author: USERS.alice, content: `<@${fake.bot.id}> missed`, mentions: [fake.bot], dispatch: false });
+    await h.startConnector();
+    // Fetched messages carry no guild_id: the memory knows the guild, and the lookup the parent it is admitted by.
+    const [post] = await h.until(() => (fake.sent(THREAD).length ? fake.sent(THREAD) : undefined));
+    expect(post!.body.content).toBe('@MonkeyClaw missed');
+    expect((await r.audits('inbound.received')).map((a) => a.data.kind)).toEqual(['channel']);
+  });
 
   it('does not catch up in a channel last talked in more than 24 hours ago', async () => {
     r = await rig();
