@@ -53,12 +53,13 @@ const fallbackQuestion = (next: string): string => `${FALLBACK_QUESTION}${next} 
 
 /**
  * In a stateless request, where the question a `/fallback` consents to is: right before the assistant's question,
- * the last message before `/fallback`. Any other assistant message before it consents to nothing.
+ * the last message before `/fallback` (in a stream, after what the primary wrote before it failed). Any other
+ * assistant message before it consents to nothing.
  */
 function askedQuestion(context: ReadonlyArray<{ role: string; content: string }>): number {
   const at = context.length - 2;
   const [question, asked] = [context[at], context[at + 1]];
-  const ok = question?.role === 'user' && !isFallbackCommand(question.content) && asked?.role === 'assistant' && asked.content.trimStart().startsWith(FALLBACK_QUESTION);
+  const ok = question?.role === 'user' && !isFallbackCommand(question.content) && asked?.role === 'assistant' && asked.content.includes(FALLBACK_QUESTION);
   return ok ? at : -1;
 }
 const NOTHING_FOR_FALLBACK = 'Nothing is waiting for /fallback: it answers a message the assistant could not, after it asked.';

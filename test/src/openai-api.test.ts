@@ -210,6 +210,14 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     let streamed = '';
     for await (const chunk of again) streamed += chunk.choices[0]?.delta.content ?? '';
     expect(streamed).toBe(question);
+    // A primary that failed mid-stream: its start stays in what the client keeps, before the question.
+    gpt.script({ kind: 'error-mid-stream', deltas: ['The primary began ', 'to answer '] });
+    const broken = await ai.chat.completions.create({ model: 'asking', stream: true, messages: [{ role: 'user', content: 'and 4+4?' }] });
+    let kept = '';
+    for await (const chunk of broken) kept += chunk.choices[0]?.delta.content ?? '';
+    expect(kept).toMatch(/^The primary began (to answer )?\n\nThe assistant's usual model/);
+    const consent = await ai.chat.completions.create({ model: 'asking', messages: [{ role: 'user', content: 'and 4+4?' }, { role: 'assistant', content: kept }, { role: 'user', content: '/fallback' }] });
+    expect(consent.choices[0]!.message.content).toBe('and 4+4?');
   });
 
   it('reads a message of several text parts as lines, not run together', async () => {
