@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, lstatSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +14,7 @@ import {
 } from '../backend.js';
 import type { BackendConfig } from '../config.js';
 import { lineParser, renderInput } from './agent-cli-formats.js';
+import { spawnKept } from './agent-keeper.js';
 import { CallGuard, fitToBudget } from './shared.js';
 
 export type CliBackendConfig = Extract<BackendConfig, { type: 'cli' }>;
@@ -78,17 +79,21 @@ export class AgentCliBackend implements Backend {
     const cfg = this.config;
     const cwd = prepareWorkdir(request.workdir, this.name);
     const guard = new CallGuard(request.signal, `backend ${this.name}`, cfg.timeoutMs, cfg.idleTimeoutMs);
-    const child = spawn(cfg.command, cfg.args, {
+    // Its own process group, led by a keeper (agent-keeper.ts): a timeout kills everything it started, and so does
+    // the worker's own death.
+    const child = spawnKept(cfg.command, cfg.args, {
       cwd,
       // HOME last: it is the session's directory whatever the config says, as the tool governor assumes.
       env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...this.env, HOME: cwd },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true, // its own process group, so a timeout can kill everything it started
       shell: false,
       windowsHide: true,
     });
     let spawnError: Error | undefined;
     child.on('error', (e) => (spawnError = e));
+    child.on('message', (m: unknown) => {
+      const code = (m as { spawnError?: unknown } | null)?.spawnError;
+      if (typeof code === 'string') spawnError = new Error(code);
+    });
     const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     const onAbort = () => killGroup(child);
     guard.signal.addEventListener('abort', onAbort, { once: true });

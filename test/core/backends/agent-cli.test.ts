@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,7 @@ import { tempDir } from '../../helpers/tmp.js';
 import { backendFrom, conversation, run } from './helpers.js';
 
 const FAKE = fileURLToPath(new URL('../../fixtures/fake-agent-cli.mjs', import.meta.url));
+const PARENT = fileURLToPath(new URL('../../fixtures/agent-parent.mjs', import.meta.url));
 type Flavor = 'claude-code' | 'codex' | 'jsonl';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -98,6 +100,16 @@ describe('agentic CLI backends', () => {
     expect(ms).toBeLessThan(5_000);
     const grandchild = Number(readFileSync(join(workdir, 'grandchild.pid'), 'utf8'));
     for (let i = 0; i < 100 && alive(grandchild); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(alive(grandchild)).toBe(false);
+  });
+
+  it('leaves nothing running when the worker itself dies mid-call (SIGKILL): the keeper kills the group', async () => {
+    const parent = spawn(process.execPath, [PARENT, workdir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => parent.stdout.on('data', (b: Buffer) => b.toString().includes('started') && resolve()));
+    const grandchild = Number(readFileSync(join(workdir, 'grandchild.pid'), 'utf8'));
+    expect(alive(grandchild)).toBe(true);
+    parent.kill('SIGKILL');
+    for (let i = 0; i < 150 && alive(grandchild); i++) await new Promise((r) => setTimeout(r, 20));
     expect(alive(grandchild)).toBe(false);
   });
 
