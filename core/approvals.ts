@@ -26,6 +26,11 @@ export interface ApprovalStore {
   /** Decides a pending, unexpired request; false when it is unknown, expired or already decided. */
   decide(id: string, decision: 'approved' | 'rejected', by: string, now: number): Promise<boolean>;
   expire(id: string, now: number): Promise<void>;
+  /**
+   * Expires what is still pending for an event, and names it: asked again, its turn runs again (a worker stopped
+   * or died while it waited), and nothing waits for the old request any more.
+   */
+  supersede(eventId: string, now: number): Promise<string[]>;
 }
 
 /** What a tool call is about, for matching and for the owner: a shell command if it has one, else its name. */

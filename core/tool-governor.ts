@@ -39,6 +39,9 @@ export function toolGovernor(deps: GovernorDeps) {
     if (backend?.type === 'cli' && backend.flavor !== 'jsonl') return { allow: false, reason: `${backend.flavor} runs a tool before it can be approved` };
 
     const now = deps.now();
+    for (const stale of await deps.approvals.supersede(event.id, now)) {
+      await deps.audit([{ kind: 'tool.approval_expired', actor: 'governor', subject: stale, data: { why: 'asked again' } }]);
+    }
     const id = newApprovalId();
     const timeoutMs = assistant.config.tools!.approvalTimeoutMs;
     await deps.approvals.create({ id, assistant: assistant.name, tool: request.tool, summary, requester: senderIdentity(event), eventId: event.id, createdAt: now, expiresAt: now + timeoutMs });

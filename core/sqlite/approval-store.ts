@@ -57,6 +57,14 @@ export class SqliteApprovalStore implements ApprovalStore {
     return result.changes > 0;
   }
 
+  async supersede(eventId: string, now: number): Promise<string[]> {
+    return this.group.run(() => {
+      const ids = this.db.prepare(`SELECT id FROM approvals WHERE event_id = ? AND status = 'pending'`).pluck().all(eventId) as string[];
+      this.db.prepare(`UPDATE approvals SET status = 'expired', decided_at = ? WHERE event_id = ? AND status = 'pending'`).run(now, eventId);
+      return ids;
+    });
+  }
+
   async expire(id: string, now: number): Promise<void> {
     await this.group.run(() => this.db.prepare(`UPDATE approvals SET status = 'expired', decided_at = ? WHERE id = ? AND status = 'pending'`).run(now, id));
   }

@@ -146,6 +146,21 @@ describe('tool governor', () => {
     await store.close();
   });
 
+  it('expires a request left pending by an earlier run of the same turn when it asks again: no stale code can be approved', async () => {
+    const { store, govern, audit } = await setup();
+    const approvals = store.approvalStore();
+    await approvals.create({ id: 'OLDOLD', assistant: 'a', tool: 'Bash', summary: 'git push origin main', requester: 'telegram:55', eventId: event.id, createdAt: Date.now(), expiresAt: Date.now() + 60_000 });
+    const decision = govern(push, event);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await approvals.get('OLDOLD'))?.status).toBe('expired');
+    expect(await approvals.decide('OLDOLD', 'approved', 'telegram:1', Date.now())).toBe(false);
+    expect(audit[0]).toMatchObject({ kind: 'tool.approval_expired', subject: 'OLDOLD', data: { why: 'asked again' } });
+    const [fresh] = await approvals.pending(Date.now());
+    expect(await approvals.decide(fresh!.id, 'approved', 'telegram:1', Date.now())).toBe(true);
+    expect(await decision).toEqual({ allow: true });
+    await store.close();
+  });
+
   it("keeps file tools inside the session's own directory, whatever the rules allow", async () => {
     const { store, govern, told } = await setup();
     const workdir = '/data/workspaces/default/sessions/2';
