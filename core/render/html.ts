@@ -1,4 +1,4 @@
-import { escapeHtml } from './text.js';
+import { escapeAttribute, escapeHtml } from './text.js';
 import { type Style, text, wrap } from './tokens.js';
 
 /**
@@ -8,8 +8,6 @@ import { type Style, text, wrap } from './tokens.js';
  * inline script, so even a renderer bug could not run one.
  */
 
-const attribute = (s: string): string => escapeHtml(s).replaceAll('"', '&quot;');
-
 export const html: Style = {
   text: escapeHtml,
   atomic: /&(?:#\d+|[a-z]+);/g,
@@ -18,7 +16,7 @@ export const html: Style = {
   strike: ['<del>', '</del>'],
   inlineCode: (value) => wrap('<code>', '</code>', [text(escapeHtml(value))]),
   codeBlock: (value) => wrap('<pre><code>', '</code></pre>', [text(escapeHtml(value), true)]),
-  link: (url, label) => wrap(`<a href="${attribute(url)}" rel="noopener noreferrer nofollow" target="_blank">`, '</a>', label),
+  link: (url, label) => wrap(`<a href="${escapeAttribute(url)}" rel="noopener noreferrer nofollow" target="_blank">`, '</a>', label),
   // A chat bubble has no room for a page's headings: a bold line reads as one, as on Telegram.
   heading: (_depth, content) => wrap('<strong>', '</strong>', content),
   quote: (content, nested) => (nested ? content : wrap('<blockquote>', '</blockquote>', content)),

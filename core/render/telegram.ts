@@ -1,12 +1,10 @@
-import { escapeHtml } from './text.js';
+import { escapeAttribute, escapeHtml } from './text.js';
 import { type Style, text, wrap } from './tokens.js';
 
 /**
  * Telegram's HTML parse mode: the only one whose escaping is complete and simple (`&`, `<`, `>`; MarkdownV2 has
  * eighteen characters to escape, differently inside code and links). Tags used: b, i, s, code, pre, a, blockquote.
  */
-
-const attribute = (s: string): string => escapeHtml(s).replaceAll('"', '&quot;');
 
 export const telegram: Style = {
   text: escapeHtml,
@@ -17,9 +15,9 @@ export const telegram: Style = {
   inlineCode: (value) => wrap('<code>', '</code>', [text(escapeHtml(value))]),
   codeBlock: (value, lang) =>
     lang
-      ? wrap(`<pre><code class="language-${attribute(lang)}">`, '</code></pre>', [text(escapeHtml(value), true)])
+      ? wrap(`<pre><code class="language-${escapeAttribute(lang)}">`, '</code></pre>', [text(escapeHtml(value), true)])
       : wrap('<pre>', '</pre>', [text(escapeHtml(value), true)]),
-  link: (url, label) => wrap(`<a href="${attribute(url)}">`, '</a>', label),
+  link: (url, label) => wrap(`<a href="${escapeAttribute(url)}">`, '</a>', label),
   // Telegram has no headings: a bold line reads as one.
   heading: (_depth, content) => wrap('<b>', '</b>', content),
   // Telegram refuses nested blockquotes; an inner quote stays inside the outer one.

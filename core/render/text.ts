@@ -6,6 +6,9 @@ export const ZWSP = '\u200b';
 export const escapeHtml = (s: string): string =>
   s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
 
+/** An attribute value between double quotes: escaped as text, and `"` too. */
+export const escapeAttribute = (s: string): string => escapeHtml(s).replaceAll('"', '&quot;');
+
 // A backslash ends a URL here so that Discord's backslash escapes stay unambiguous to undo.
 const URL_RE = /\b(?:https?:\/\/|mailto:)[^\s<>\\]+/gi;
 // Punctuation that closes a sentence or a pair of markers is not part of the URL (as the platforms' linkifiers agree).

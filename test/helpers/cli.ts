@@ -45,6 +45,22 @@ export function spawnCli(args: string[], options: { cwd: string; env?: NodeJS.Pr
 
 export const hasExited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
 
+/** `spawnCli`, killed (SIGKILL) by the test's cleanup if it is still running then. */
+export function spawnCliKilledAfter(
+  cleanup: Array<() => Promise<void> | void>,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+): ReturnType<typeof spawnCli> {
+  const child = spawnCli(args, options);
+  cleanup.push(async () => {
+    if (!hasExited(child)) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  });
+  return child;
+}
+
 export const exited = (child: ChildProcess): Promise<number | null> =>
   hasExited(child) ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { publishEvents } from '../../core/connector.js';
-import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { runCli, spawnCliKilledAfter } from '../helpers/cli.js';
 import { telegramSide } from '../helpers/data-dir.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
 
@@ -20,13 +20,7 @@ describe('pair and access commands against a running worker', () => {
     await cli('migrate');
     const { store, queue, sent, close } = telegramSide(join(tmp.dir, 'data'));
     cleanup.push(close);
-    const worker = spawnCli(['worker'], { cwd: tmp.dir });
-    cleanup.push(async () => {
-      if (!hasExited(worker)) {
-        worker.kill('SIGKILL');
-        await exited(worker);
-      }
-    });
+    spawnCliKilledAfter(cleanup, ['worker'], { cwd: tmp.dir });
     const say = async (text: string) => {
       const before = sent.length;
       await publishEvents(queue, store, 'test', [makeEvent({ sender: { id: '4242', name: 'Grace Hopper', isBot: false }, conversation: { id: '4242', kind: 'dm' }, text })], () => false);

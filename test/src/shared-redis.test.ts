@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { runCli, spawnCliKilledAfter } from '../helpers/cli.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { cleanups, until } from '../helpers/wait.js';
@@ -36,13 +36,7 @@ describe('two gateways on one Redis', () => {
     const env = { REDIS_URL: server.url };
     const dirs = { a: gatewayDir('a'), b: gatewayDir('b') };
     for (const dir of Object.values(dirs)) {
-      const worker = spawnCli(['worker'], { cwd: dir, env });
-      cleanup.push(async () => {
-        if (!hasExited(worker)) {
-          worker.kill('SIGKILL');
-          await exited(worker);
-        }
-      });
+      const worker = spawnCliKilledAfter(cleanup, ['worker'], { cwd: dir, env });
       await until(() => worker.output().includes('worker started'), 20_000);
     }
     const chats = await Promise.all(

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.js';
 import { publishEvents } from '../../core/connector.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
-import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { runCli, spawnCliKilledAfter } from '../helpers/cli.js';
 import { telegramSide } from '../helpers/data-dir.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
 import { cleanups } from '../helpers/wait.js';
@@ -31,13 +31,7 @@ describe('monkeyclaw worker and the control queue', () => {
     const [held] = await queue.claim('inbound', 1);
     expect(held).toBeDefined();
 
-    const worker = spawnCli(['worker'], { cwd: tmp.dir });
-    cleanup.push(async () => {
-      if (!hasExited(worker)) {
-        worker.kill('SIGKILL');
-        await exited(worker);
-      }
-    });
+    spawnCliKilledAfter(cleanup, ['worker'], { cwd: tmp.dir });
     await publishEvents(queue, store, 'test', [makeEvent({ ...owner, text: '/approve ABCDEF' })], isOwnerDecision(parseConfig(raw)));
     for (let i = 0; i < 200 && sent.length === 0; i++) await sleep(50);
     expect(sent.map((r) => r.text)).toEqual(['ABCDEF approved.']);
@@ -58,13 +52,7 @@ describe('monkeyclaw worker and tool approvals in a chat', () => {
     await runCli(['migrate'], { cwd: tmp.dir });
     const { store, queue, sent, close } = telegramSide(join(tmp.dir, 'data'));
     cleanup.push(close);
-    const worker = spawnCli(['worker'], { cwd: tmp.dir });
-    cleanup.push(async () => {
-      if (!hasExited(worker)) {
-        worker.kill('SIGKILL');
-        await exited(worker);
-      }
-    });
+    spawnCliKilledAfter(cleanup, ['worker'], { cwd: tmp.dir });
     const asker = { sender: { id: '2', isBot: false }, conversation: { id: '2', kind: 'dm' as const } };
     await publishEvents(queue, store, 'test', [makeEvent({ ...asker, text: 'read my key' })], () => false);
     for (let i = 0; i < 200 && sent.length < 2; i++) await sleep(50);
