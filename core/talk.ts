@@ -145,9 +145,11 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
     ctx = { ...ctx, text: consented };
   }
   const history = context ?? (await deps.store.history(session.id, deps.historyLimit ?? 50)).map((h) => ({ role: h.role, content: h.text }));
+  const attached = attachmentNote(ctx.event.attachments);
   const messages: BackendMessage[] = [
     { role: 'system', content: assistant.config.systemPrompt },
     ...history,
+    ...(attached ? [{ role: 'user' as const, content: attached }] : []),
     { role: 'user', content: ctx.text },
   ];
   ctx = await runPipeline(assistant.pipelines.request, {
@@ -223,6 +225,17 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
     ],
     audit,
   };
+}
+
+/**
+ * What the assistant is told of a message's attachments, in a message of its own before it (so the message itself,
+ * which echo repeats, stays as written): kind, name, type and size. Their content is not fetched.
+ */
+function attachmentNote(attachments: ChannelEvent['attachments']): string | undefined {
+  if (attachments.length === 0) return undefined;
+  const size = (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${Math.round(n / 1024)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`);
+  const items = attachments.map((a) => [a.kind, a.name && `"${a.name}"`, a.mimeType, a.size !== undefined && size(a.size)].filter(Boolean).join(', '));
+  return `[The next message came with ${attachments.length === 1 ? 'an attachment' : `${attachments.length} attachments`}, whose content you cannot see: ${items.join('; ')}]`;
 }
 
 /** A draft as users may see it: through the response and outbound plugs, none of whose audit entries are kept. */

@@ -259,3 +259,21 @@ describe('what a turn spends is charged however it ends', () => {
     expect(result.usage).toMatchObject({ inputTokens: 40, outputTokens: 10, workspaceId: 'default' });
   });
 });
+
+describe('attachments', () => {
+  it('tells the backend what came attached, in a message before the text, which stays as written', async () => {
+    const attachments = [
+      { kind: 'file' as const, name: 'report.pdf', mimeType: 'application/pdf', size: 120_000 },
+      { kind: 'image' as const, size: 900 },
+    ];
+    const result = await setup({ backend: 'gpt' })('see attached', { attachments });
+    expect(result.reply?.text).toBe('Hello there');
+    const messages = gpt.chatRequests().at(-1)!.body.messages as Array<{ role: string; content: string }>;
+    expect(messages.slice(-2)).toEqual([
+      { role: 'user', content: '[The next message came with 2 attachments, whose content you cannot see: file, "report.pdf", application/pdf, 117 KB; image, 900 B]' },
+      { role: 'user', content: 'see attached' },
+    ]);
+    // Echo repeats the message alone.
+    expect((await setup({ backend: 'echo' })('see attached', { attachments })).reply?.text).toBe('see attached');
+  });
+});
