@@ -3,9 +3,10 @@
  * against each of them: matched against the whole line, `git status; rm -rf ~` would pass as `git status …`.
  *
  * Cuts at the control operators `;`, `&`, `&&`, `|`, `||`, `|&` and line breaks outside quotes. What a glob cannot
- * judge makes the line `opaque`: command substitution (`$(…)`, backticks, `${ …;}`, also inside double quotes),
- * process substitution and redirections (`<`, `>`), and what this reading of the line could get wrong about where
- * a command ends: a comment (`#`, whose quotes bash ignores) and ANSI-C quoting (`$'…'`, with its own escapes).
+ * judge makes the line `opaque`: command substitution (`$(…)`, backticks), every `${…}` and `$[…]` and `((…))`
+ * (arithmetic and expansions run `$(…)` even inside single quotes there: `${a['$(cmd)']}`, `${x@P}`), all also
+ * inside double quotes; process substitution and redirections (`<`, `>`); and what this reading of the line could
+ * get wrong about where a command ends: a comment (`#`, whose quotes bash ignores), ANSI-C quoting (`$'…'`).
  */
 export interface ShellCommands {
   /** Each simple command, trimmed; one (the trimmed line) when there is nothing to cut. */
@@ -40,13 +41,13 @@ export function shellCommands(line: string): ShellCommands {
       i++;
       continue;
     }
-    if (c === '`' || (c === '$' && (next === '(' || (next === '{' && /[\s|]/.test(line[i + 2] ?? ''))))) opaque = true;
+    if (c === '`' || (c === '$' && (next === '(' || next === '{' || next === '['))) opaque = true;
     if (quote === '"') {
       if (c === '"') quote = undefined;
       current += c;
       continue;
     }
-    if (c === '$' && next === "'") opaque = true;
+    if ((c === '$' && next === "'") || (c === '(' && next === '(')) opaque = true;
     if (c === '#' && (i === 0 || WORD_START.test(line[i - 1]!))) opaque = true;
     if (c === "'" || c === '"') quote = c;
     else if (c === '<' || c === '>') opaque = true;

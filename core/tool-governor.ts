@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { newApprovalId, pathOutside, toolCommand, toolRule, toolSummary, type ApprovalStore } from './approvals.js';
+import { MAX_SHOWN, newApprovalId, pathOutside, shownCommand, toolCommand, toolRule, toolSummary, type ApprovalStore } from './approvals.js';
 import type { AuditInput } from './audit.js';
 import type { GovernedToolRequest, ToolDecision } from './backend.js';
 import type { Config } from './config.js';
@@ -37,6 +37,8 @@ export function toolGovernor(deps: GovernorDeps) {
     // Config load refuses approvals for these; a backend chosen in the dashboard since must not reopen the question.
     const backend = deps.config.backends[request.backend];
     if (backend?.type === 'cli' && backend.flavor !== 'jsonl') return { allow: false, reason: `${backend.flavor} runs a tool before it can be approved` };
+    // An owner approves what they read: a command longer than they are shown could hide what it runs after it.
+    if (shownCommand(toolCommand(request.input)).length > MAX_SHOWN) return { allow: false, reason: 'the command is too long to put to an owner' };
 
     const now = deps.now();
     for (const stale of await deps.approvals.supersede(event.id, now)) {

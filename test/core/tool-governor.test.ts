@@ -50,7 +50,13 @@ describe('tool rules', () => {
     expect(toolRule(rules, 'Bash', "git status # '\ntouch /tmp/pwned\n# '")).toBe('deny');
     expect(toolRule(rules, 'Bash', 'git status # "\ntouch /tmp/pwned\n# "')).toBe('deny');
     expect(toolRule(rules, 'Bash', 'echo ${ touch /tmp/pwned;}')).toBe('deny');
-    expect(toolRule(rules, 'Bash', 'echo ${HOME}#not-a-comment')).toBe('allow');
+    // Arithmetic and expansions run $(…) even inside single quotes: every ${…}, $[…] and ((…)) is opaque.
+    expect(toolRule(rules, 'Bash', "echo $['$(touch /tmp/pwned)']")).toBe('deny');
+    expect(toolRule(rules, 'Bash', "git status ${y['$(touch /tmp/pwned)']}")).toBe('deny');
+    expect(toolRule(rules, 'Bash', "echo ${PATH:'$(touch /tmp/pwned)'}")).toBe('deny');
+    expect(toolRule(rules, 'Bash', "echo ${x:='$(touch /tmp/pwned)'}${x@P}")).toBe('deny');
+    expect(toolRule(rules, 'Bash', "((echo + '$(touch /tmp/pwned)'))")).toBe('deny');
+    expect(toolRule(rules, 'Bash', 'echo $HOME')).toBe('allow');
     // A subshell or group around a command is that command, for deny as for allow.
     expect(toolRule({ ...rules, allow: ['Bash'] }, 'Bash', 'make; (rm -rf ~)')).toBe('deny');
     expect(toolRule(rules, 'Bash', '{ git status; }')).toBe('allow');
@@ -110,11 +116,19 @@ describe('tool governor', () => {
   const event = parseChannelEvent(makeEvent({ sender: { id: '55', isBot: false } }));
   const push = { id: 't1', tool: 'Bash', input: { command: 'git push origin main' }, backend: 'claude-code' };
 
-  it('judges the whole command, not the 500 characters an owner is shown', async () => {
-    const { store, govern } = await setup();
+  it('judges the whole command, not the 500 characters an owner is shown, and never asks an owner about more than that', async () => {
+    const { store, govern, told } = await setup();
     const line = `git status${' '.repeat(600)}; rm -rf ~`;
     expect(await govern({ id: 't2', tool: 'Bash', input: { command: line }, backend: 'claude-code' }, event)).toMatchObject({ allow: false });
     expect(await govern({ id: 't3', tool: 'Bash', input: { command: 'git status' }, backend: 'claude-code' }, event)).toEqual({ allow: true });
+    // Padding collapses as the owner reads it, so what follows it is shown; a command still too long to show whole is
+    // refused, not asked about.
+    const padded = `git push origin main${' '.repeat(520)}\u200b; git push --receive-pack='touch x' /tmp/b.git HEAD`;
+    expect(await govern({ id: 't4', tool: 'Bash', input: { command: padded }, backend: 'jsonl-agent' }, event)).toMatchObject({ allow: false });
+    expect(told).toEqual([expect.stringContaining("git push origin main ; git push --receive-pack='touch x' /tmp/b.git HEAD")]);
+    const long = `git push origin ${'x'.repeat(600)}`;
+    expect(await govern({ id: 't5', tool: 'Bash', input: { command: long }, backend: 'jsonl-agent' }, event)).toEqual({ allow: false, reason: 'the command is too long to put to an owner' });
+    expect(told).toHaveLength(1);
     await store.close();
   });
 
