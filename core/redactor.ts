@@ -52,30 +52,39 @@ export class Redactor {
   }
 }
 
-const isSpace = (c: string | undefined): boolean => c !== undefined && /\s/.test(c);
-/** What the groups of a card number, an IBAN or a phone number are made of: digits, capitals, a leading `+`. */
-const GROUP_CHAR = /[0-9A-Z+]/;
-const MAX_GROUP = 8;
+/** A mask a value left in the text: a longer value may still take it in (a phone number inside an IBAN). */
+const MASK = /^\[(?:secret|redacted(?::[a-z]+)?)\]$/;
+/** Punctuation around a token (`**4111`, `(0044`, `card:`): what is inside is what counts. */
+const EDGES = /^[^\p{L}\p{N}+[]+|[^\p{L}\p{N}\]]+$/gu;
+
+/** How a token before the last word bears on a value still being written: it holds a digit, is capitals, or neither. */
+function kind(token: string): 'digit' | 'caps' | undefined {
+  const core = token.replace(EDGES, '');
+  if (MASK.test(core) || /\d/.test(core)) return 'digit';
+  return /^[A-Z]{1,8}$/.test(core) ? 'caps' : undefined;
+}
 
 /**
- * Where the unfinished ending starts: the last word (no whitespace after it), and before it a run of short groups
- * of digits and capitals, split by spaces or dashes, when the run holds a digit (`4111 1111 `, `GB82 WEST 1234 `,
- * `+44 20 `). Words in small letters end the run: ordinary text is held back by one word at most.
+ * Where the unfinished ending starts: the last word (no whitespace after it), and before it, on its line, a run of
+ * tokens that hold digits, are capitals or are masks, when the run holds a digit or a mask (`4111 1111 `,
+ * `**DE89 3704 `, `+44 (20) `, `DE89 3704 [redacted:phone] `). A word in small letters ends the run: ordinary
+ * text is held back by one word at most.
  */
 function unfinishedFrom(text: string): number {
   let start = text.length;
-  while (start > 0 && !isSpace(text[start - 1])) start--;
+  while (start > 0 && !/\s/.test(text[start - 1]!)) start--;
   let run = start;
   let digits = false;
-  for (;;) {
-    const gap = run - 1;
-    if (text[gap] !== ' ' && text[gap] !== '-') break;
-    let group = gap;
-    while (group > 0 && gap - group < MAX_GROUP && GROUP_CHAR.test(text[group - 1]!)) group--;
-    const whole = group === 0 || isSpace(text[group - 1]) || text[group - 1] === '-';
-    if (group === gap || !whole) break;
-    if (/\d/.test(text.slice(group, gap))) digits = true;
-    run = group;
+  for (let at = start; ; ) {
+    let end = at;
+    while (end > 0 && (text[end - 1] === ' ' || text[end - 1] === '\t')) end--;
+    if (end === at || end === 0 || /\s/.test(text[end - 1]!)) break;
+    let begin = end;
+    while (begin > 0 && !/\s/.test(text[begin - 1]!)) begin--;
+    const k = kind(text.slice(begin, end));
+    if (!k) break;
+    if (k === 'digit') digits = true;
+    run = at = begin;
   }
   return digits ? run : start;
 }

@@ -153,7 +153,7 @@ describe('redactor', () => {
     // Text still growing (a streamed draft) holds back an ending that may be a secret's start.
     r.addSecret('plain-words-vault-value');
     expect(r.redactGrowing('my key is plain-wor')).toBe('my key is ');
-    expect(r.redactGrowing('my key is plain-words-vault-value and')).toBe('my key is [secret] ');
+    expect(r.redactGrowing('my key is plain-words-vault-value and more')).toBe('my key is [secret] and ');
     expect(r.redactGrowing('a plain answer')).toBe('a plain ');
     expect(r.redactGrowing('a plain answer.\n')).toBe('a plain answer.\n');
   });
@@ -170,6 +170,13 @@ describe('redactor', () => {
     expect(r.redactGrowing('IBAN GB82 WEST 1234 5698 7654')).toBe('');
     expect(r.redactGrowing('pay to GB82 WEST 12')).toBe('pay to ');
     expect(r.redactGrowing('call +44 20 79')).toBe('call ');
+    // After punctuation as after a space, and a mask that a longer value may still take in.
+    expect(r.redactGrowing('Your card: **4111 1111')).toBe('Your card: ');
+    expect(r.redactGrowing('at (0044 20 7946')).toBe('at ');
+    expect(r.redactGrowing('call +1 (555) 123-45')).toBe('call ');
+    expect(r.redactGrowing('Transfer to DE89 3704 [redacted:phone] today')).toBe('Transfer to ');
+    expect(r.redactGrowing('Call **[redacted:phone]** now and')).toBe('Call **[redacted:phone]** now ');
+    expect(r.redactGrowing('line one 1234\nnext words')).toBe('line one 1234\nnext ');
     expect(r.redactGrowing('I AM A CAT and')).toBe('I AM A CAT ');
     // An ending that may start a vault value and a word still being written: the earlier of the two holds.
     r.addSecret('https://hooks.example.org/T000/B000/XXXX');

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ibanValid, luhnValid, redactPlug } from '../../plugs/redact.js';
+import { Redactor } from '../../core/redactor.js';
+import { ibanValid, luhnValid, redactPlug, redactText } from '../../plugs/redact.js';
 import type { Context } from '../../core/plug.js';
 import { guardPlug } from '../../plugs/guard.js';
 import { initState, makeContext, makeEvent, makeServices, runPlug } from './helpers.js';
@@ -315,5 +316,25 @@ describe('redact and guard beyond the inbound stage', () => {
     const res = await guardPlug.call(at('response', { reply: { text: 'fine\u{E0041}\u{E0042}', format: 'plain' } }), state);
     expect(res.reply?.text).toBe('fine');
     expect(res.private.audit[0]?.data).toMatchObject({ stage: 'response', findings: [expect.objectContaining({ where: 'reply', class: 'tag' })] });
+  });
+});
+
+describe('redact under streamed drafts', () => {
+  it('shows no draft that the finished reply masks differently: each draft begins the final text', () => {
+    const state = initState(redactPlug, {}, makeServices()) as Parameters<typeof redactText>[1];
+    const growing = new Redactor();
+    for (const reply of [
+      'Transfer to DE89 3704 0044 0532 0130 00 today, please.',
+      'Your card: **4111 1111 1111 1111** is on file.',
+      'Call **+44 20 7946 0958** or (0044 20 7946 0958) now.',
+      'My IBAN:DE89 3704 0044 0532 0130 00 and `GB82 WEST 1234 5698 7654 32` too.',
+      'Key: sk-proj-abcdefghijklmnopqrstuvwxyz0123456789 then mail a.person@example.org today.',
+    ]) {
+      const final = redactText(reply, state).text;
+      for (let n = 1; n <= reply.length; n++) {
+        const draft = growing.redactGrowing(redactText(reply.slice(0, n), state).text);
+        expect(final.startsWith(draft), `${JSON.stringify(draft)} is not the start of ${JSON.stringify(final)}`).toBe(true);
+      }
+    }
   });
 });
