@@ -57,11 +57,23 @@ const MASK = /^\[(?:secret|redacted(?::[a-z]+)?)\]$/;
 /** Punctuation around a token (`**4111`, `(0044`, `card:`): what is inside is what counts. */
 const EDGES = /^[^\p{L}\p{N}+[]+|[^\p{L}\p{N}\]]+$/gu;
 
-/** How a token before the last word bears on a value still being written: it holds a digit, is capitals, or neither. */
+/** A group of a card, phone or account number: digits with number punctuation (`4111`, `+44`, `(555)`, `123-4567`). */
+const NUMBER_GROUP = /^\+?[\d().\-/]*\d[\d().\-/]*$/;
+/** A group of capitals and digits, as an IBAN is written (`GB82`, `WEST`). */
+const CAPS_GROUP = /^[A-Z0-9]{1,8}$/;
+
+/**
+ * How a token before the last word bears on a value still being written: part of a number (a group of one, a mask),
+ * capitals that may be, or neither. What follows a colon in it counts (`IBAN:DE89`); a word in small letters with a
+ * digit (`word0`) is a word.
+ */
 function kind(token: string): 'digit' | 'caps' | undefined {
   const core = token.replace(EDGES, '');
-  if (MASK.test(core) || /\d/.test(core)) return 'digit';
-  return /^[A-Z]{1,8}$/.test(core) ? 'caps' : undefined;
+  if (MASK.test(core)) return 'digit';
+  const tail = core.split(/[^\p{L}\p{N}+().\-/]/u).at(-1) ?? '';
+  if (NUMBER_GROUP.test(tail)) return 'digit';
+  if (CAPS_GROUP.test(tail)) return /\d/.test(tail) ? 'digit' : 'caps';
+  return undefined;
 }
 
 /**

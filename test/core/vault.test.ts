@@ -177,6 +177,9 @@ describe('redactor', () => {
     expect(r.redactGrowing('Transfer to DE89 3704 [redacted:phone] today')).toBe('Transfer to ');
     expect(r.redactGrowing('Call **[redacted:phone]** now and')).toBe('Call **[redacted:phone]** now ');
     expect(r.redactGrowing('line one 1234\nnext words')).toBe('line one 1234\nnext ');
+    expect(r.redactGrowing('card:4111 1111 11')).toBe('');
+    // Words with digits in them are words: a list of them streams word by word.
+    expect(r.redactGrowing('word0 word1 word2')).toBe('word0 word1 ');
     expect(r.redactGrowing('I AM A CAT and')).toBe('I AM A CAT ');
     // An ending that may start a vault value and a word still being written: the earlier of the two holds.
     r.addSecret('https://hooks.example.org/T000/B000/XXXX');
