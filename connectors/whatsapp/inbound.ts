@@ -14,7 +14,7 @@ export const EXPIRATION_PREFIX = 'expiration:';
 const MAX_QUOTES = 1_000;
 
 export interface InboundDeps {
-  deps: Pick<ConnectorDeps, 'name' | 'store' | 'access' | 'log' | 'gateway'>;
+  deps: Pick<ConnectorDeps, 'name' | 'store' | 'access' | 'log' | 'gateway' | 'now'>;
   io: ConnectorIO;
   parse: ParseContext;
   typing: TypingIndicator;
@@ -35,12 +35,17 @@ export interface InboundCounts {
   unsupported: number;
 }
 
+/** Senders' clocks run a little apart from ours: `append` messages this much older than the watermark still count. */
+const CLOCK_MARGIN_S = 5 * 60;
+
 /**
- * `messages.upsert` to published events, one payload at a time in arrival order. `notify` is live; `append` is
- * history sync on (re)connect and holds old messages too: only those at or after the watermark (the newest message
- * handled) are published, so what arrived while offline is answered and nothing older is. Either way the gateway's
- * dedupe (platformMessageId = the message key id) makes a redelivered message one reply. Read receipts follow the
- * durable publish, never precede it.
+ * `messages.upsert` to published events, one payload at a time in arrival order. `notify` is live; `append` is what
+ * arrived while offline, and history: only those at or after the cutoff are published, so what arrived while the
+ * gateway was down is answered and nothing older is. The cutoff is the watermark as it stood at start (when this
+ * connector last handled a message, by our clock and no later than it) less a margin, and it does not move while
+ * the connector runs: a live message between offline ones, or one from a sender whose clock runs ahead, must not
+ * hide the rest. The gateway's dedupe (platformMessageId = the message key id) makes a redelivered message one
+ * reply. Read receipts follow the durable publish, never precede it.
  */
 export function createInbound(d: InboundDeps) {
   const actor = `connector:${d.deps.name}`;
@@ -49,6 +54,7 @@ export function createInbound(d: InboundDeps) {
   /** Chats with disappearing messages on, as their latest message says: the replies there disappear too. */
   const expirations = new Map<string, number>(d.expirations);
   const changedExpirations = new Map<string, number | null>();
+  const cutoff = d.watermark - CLOCK_MARGIN_S;
   let watermark = d.watermark;
   const aliases = new LidAliases(d.aliases);
   let chain: Promise<void> = Promise.resolve();
@@ -93,7 +99,7 @@ export function createInbound(d: InboundDeps) {
         if (p.kind === 'ignored') counts.ignored++;
         else if (p.kind === 'unsupported') (counts.unsupported++, audits.push({ kind: 'inbound.unsupported', actor, subject: m.key.id, data: { type: p.type } }));
         else if (p.kind === 'rejected') reject(p.issues);
-        else if (type === 'append' && p.timestamp < watermark) counts.history++;
+        else if (type === 'append' && p.timestamp < cutoff) counts.history++;
         else {
           try {
             batch.push({ ...p, event: parseChannelEvent(p.event) });
@@ -137,7 +143,8 @@ export function createInbound(d: InboundDeps) {
       }
       for (const jid of chats) d.typing.startExpected(jid, typing.has(jid), typing.get(jid));
       counts.published += batch.length;
-      const newest = Math.max(...batch.map((b) => b.timestamp));
+      // By our clock at the latest: a sender's clock ahead of ours must not set the next start's cutoff.
+      const newest = Math.min(Math.max(...batch.map((b) => b.timestamp)), Math.floor(d.deps.now() / 1000));
       if (newest > watermark) {
         watermark = newest;
         await d.deps.store.setConnectorState(d.deps.name, WATERMARK_KEY, watermark);

@@ -46,19 +46,30 @@ describe('whatsapp delivery exactly once', () => {
 
   it('keeps the watermark across a restart: offline messages answered once, old history never', async () => {
     const { h, current, sockets } = await whatsappGateway(cleanup);
-    // Handled last: a message stamped 100 s ahead (the sender's clock), so the watermark moved past the start.
-    current().upsert(fixture('dm-conversation', { offsetS: 100 }));
+    // Handled last: a message stamped an hour ahead (the sender's clock); the watermark keeps to ours.
+    current().upsert(fixture('dm-conversation', { offsetS: 3_600 }));
     await h.until(() => current().sent.length === 1);
     await h.stopConnector();
     await h.startConnector();
     expect(sockets).toHaveLength(2);
     current().open();
-    const history = fixture('dm-extended', { type: 'append', id: '3EB0WHILEDOWN', offsetS: 101 });
-    history.messages.push(fixture('dm-lid', { id: '3EB0BEFOREWATERMARK', offsetS: 50 }).messages[0]!);
+    // What came while down, from a clock a little behind ours, is answered; history from a day ago is not.
+    const history = fixture('dm-extended', { type: 'append', id: '3EB0WHILEDOWN', offsetS: 5 });
+    history.messages.push(fixture('dm-lid', { id: '3EB0ANCIENT', offsetS: -86_400 }).messages[0]!);
     current().upsert(history);
     await h.until(() => current().sent.length >= 1);
     await sleep(300);
     expect(current().sent.map((s) => s.text)).toEqual(['see https://example.org please']);
+  });
+
+  it('answers every offline message, whatever live message comes between them', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    current().upsert(fixture('dm-extended', { type: 'append', id: '3EB0OFFLINE1', offsetS: 10 }));
+    current().upsert(fixture('dm-conversation', { id: '3EB0LIVE', offsetS: 30 }));
+    current().upsert(fixture('dm-lid', { type: 'append', id: '3EB0OFFLINE2', offsetS: 20 }));
+    await h.until(() => current().sent.length >= 3);
+    await sleep(300);
+    expect(current().sent).toHaveLength(3);
   });
 });
 
