@@ -10,7 +10,11 @@ const STABLE_IDS: Record<string, { form: RegExp; says: string }> = {
   telegram: { form: /^-?[1-9]\d{0,19}$/, says: 'a numeric user or chat id (e.g. telegram:123456789); @usernames change' },
   discord: { form: /^[1-9]\d{0,19}$/, says: 'a numeric user, channel or guild id (e.g. discord:80351110224678912)' },
   slack: { form: /^[A-Z0-9]{2,32}$/, says: 'a user or channel id (e.g. slack:U0123ABCD), not a name' },
-  whatsapp: { form: /^[^@\s]+@[a-z.]+$/, says: 'a JID (e.g. whatsapp:15551234567@s.whatsapp.net)' },
+  // The forms the connector puts on events: a person's number or LID, a group; no device suffix, no `@c.us`.
+  whatsapp: {
+    form: /^(\d{5,20}@s\.whatsapp\.net|\d{5,25}@lid|\d{5,25}(-\d{5,15})?@g\.us)$/,
+    says: 'a JID as the connector sees it (e.g. whatsapp:15551234567@s.whatsapp.net, a @lid or a @g.us group)',
+  },
   // The connector lower-cases addresses, and entries are compared exactly.
   email: { form: /^[^@\sA-Z]+@[^@\sA-Z]+$/, says: 'an address in lower case (e.g. email:alice@example.org)' },
   // A person is their uuid (a number can be hidden or change), a group its base64 id.

@@ -68,6 +68,10 @@ describe('config', () => {
   it('refuses access entries that could never match a platform id, naming the entry', () => {
     expect(errorOf({ access: { allow: ['telegram:@grace'] } })).toContain('access.allow.0: a telegram identity must be a numeric user or chat id');
     expect(errorOf({ access: { owners: ['whatsapp:+15551234567'] } })).toContain('access.owners.0: a whatsapp identity must be a JID');
+    // Forms other clients write, which the connector never puts on an event.
+    for (const jid of ['15551234567@c.us', '15551234567:12@s.whatsapp.net', '+15551234567@s.whatsapp.net', '15551234567@example.com', 'status@broadcast']) {
+      expect(errorOf({ access: { allow: [`whatsapp:${jid}`] } }), jid).toContain('a whatsapp identity must be a JID as the connector sees it');
+    }
     expect(errorOf({ access: { deny: ['discord:general'] } })).toContain('access.deny.0: a discord identity must be a numeric');
     expect(errorOf({ channels: { 'slack:general': {} } })).toContain('a slack identity must be a user or channel id');
     expect(errorOf({ access: { allow: ['signal:+15550000000'] } })).toContain('a signal identity must be a lower-case uuid');
@@ -76,7 +80,7 @@ describe('config', () => {
     // Ids never start with a zero, and an entry for no platform the gateway talks to admits nobody.
     expect(errorOf({ access: { allow: ['telegram:0123'] } })).toContain('a telegram identity must be a numeric');
     expect(errorOf({ access: { allow: ['foo:123'] } })).toContain('access.allow.0: foo is no platform the gateway talks to');
-    const ok = ['telegram:-1001234567890', 'discord:80351110224678912', 'slack:C0123ABCD', 'whatsapp:15551234567@s.whatsapp.net', 'email:ada@example.org', 'signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102', 'signal:Pmpi+EfPWmsxiomLe9Nx2XF9HOE483p6iKiFj65iMwI=', 'api:k1', 'web:owner', 'loopback:local'];
+    const ok = ['telegram:-1001234567890', 'discord:80351110224678912', 'slack:C0123ABCD', 'whatsapp:15551234567@s.whatsapp.net', 'whatsapp:120363041234567890@g.us', 'whatsapp:15551234567-1600000000@g.us', 'whatsapp:98765432101234@lid', 'email:ada@example.org', 'signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102', 'signal:Pmpi+EfPWmsxiomLe9Nx2XF9HOE483p6iKiFj65iMwI=', 'api:k1', 'web:owner', 'loopback:local'];
     expect(parseConfig({ access: { allow: ok } }).access.allow).toEqual(ok);
   });
 
