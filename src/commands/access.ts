@@ -19,8 +19,9 @@ const onAllowlist = (id: string): string => {
 export const pairList = (options: GlobalOptions) =>
   withStore(options, async (store) => {
     const pending = await store.accessStore().pendingPairings(Date.now());
-    // CODE platform:sender-id expires-at name — the name last, since it is free text.
-    for (const p of pending) out(`${p.code} ${p.identity} ${new Date(p.expiresAt).toISOString()} ${p.name}`.trimEnd());
+    // CODE platform:sender-id expires-at name — the name last, since it is free text. Events arrive with control
+    // characters out of names already; a row written otherwise still prints as one line, with no bidi reordering.
+    for (const p of pending) out(`${p.code} ${p.identity} ${new Date(p.expiresAt).toISOString()} ${p.name.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, ' ')}`.trimEnd());
     return 0;
   });
 

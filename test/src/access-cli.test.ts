@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { publishEvents } from '../../core/connector.js';
+import { PAIRING_LIMITS } from '../../core/access.js';
 import { runCli, spawnCliKilledAfter } from '../helpers/cli.js';
 import { telegramSide } from '../helpers/data-dir.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
@@ -34,6 +35,12 @@ describe('pair and access commands against a running worker', () => {
     expect(code).toBeDefined();
     const list = await cli('pair', 'list');
     expect(list.stdout.trim()).toMatch(new RegExp(`^${code} telegram:4242 \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z Grace Hopper$`));
+
+    // A name written to the store some other way than through the event schema still prints as one line.
+    await store.accessStore().requestPairing({ platform: 'telegram', account: 'bot', senderId: '777', name: 'Eve\nABCD2345 telegram:4242 x Grace\u202e', now: Date.now() }, PAIRING_LIMITS);
+    const lines = (await cli('pair', 'list')).stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines.find((l) => l.includes('telegram:777'))).toMatch(/ Eve ABCD2345 telegram:4242 x Grace$/);
 
     expect((await cli('pair', 'approve', code!)).code).toBe(0);
     expect(await say('now?')).toEqual(['now?']);
