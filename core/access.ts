@@ -27,7 +27,10 @@ export interface AccessStore {
   allOverrides(): Promise<Array<{ identity: string; action: OverrideAction; source: string; updatedAt: string }>>;
   setOverride(identity: string, action: OverrideAction, source: string): Promise<void>;
   /** Issues a code unless this sender had one within `windowMs` or `maxPending` are pending for the connector. */
-  requestPairing(input: { platform: string; account: string; senderId: string; name: string; now: number }, limits: PairingLimits): Promise<PairingOutcome>;
+  requestPairing(
+    input: { platform: string; account: string; senderId: string; aliases?: string[] | undefined; name: string; now: number },
+    limits: PairingLimits,
+  ): Promise<PairingOutcome>;
   pendingPairings(now: number): Promise<PairingRequest[]>;
   /** Approves or denies a pending, unexpired request, and records the matching override, in one transaction. */
   decidePairing(code: string, decision: 'approved' | 'denied', now: number): Promise<DecideResult>;

@@ -33,7 +33,7 @@ export const accessPlug: Plug<State, NoOptions> = {
     // Pairing: only for an unknown person writing in a DM, never in a group, never in allowlist mode.
     if (decision.rule !== 'unknown-sender' || !store) return halt(ctx, 'access', decision.rule);
     const outcome = await store.requestPairing(
-      { platform: event.platform, account: event.account, senderId: event.sender.id, name: event.sender.name ?? '', now: now() },
+      { platform: event.platform, account: event.account, senderId: event.sender.id, aliases: event.sender.aliases, name: event.sender.name ?? '', now: now() },
       PAIRING_LIMITS,
     );
     if (outcome.kind === 'suppressed') return halt(ctx, 'access', `pairing-suppressed:${outcome.reason}`);

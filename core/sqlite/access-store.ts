@@ -69,12 +69,14 @@ export class SqliteAccessStore implements AccessStore {
       .run(identity, action, source, new Date().toISOString());
   }
 
-  async requestPairing(input: { platform: string; account: string; senderId: string; name: string; now: number }, limits: PairingLimits): Promise<PairingOutcome> {
+  async requestPairing(input: Parameters<AccessStore['requestPairing']>[0], limits: PairingLimits): Promise<PairingOutcome> {
     const { platform, account, senderId, name, now } = input;
+    // One person, one code an hour, under whichever of their ids (a WhatsApp number and its LID) they wrote.
+    const ids = [senderId, ...(input.aliases ?? [])];
     return this.group.run((): PairingOutcome => {
       const recent = this.db
-        .prepare('SELECT 1 FROM pairing_requests WHERE platform = ? AND sender_id = ? AND created_at > ?')
-        .get(platform, senderId, now - limits.ttlMs);
+        .prepare(`SELECT 1 FROM pairing_requests WHERE platform = ? AND sender_id IN (${ids.map(() => '?').join(', ')}) AND created_at > ?`)
+        .get(platform, ...ids, now - limits.ttlMs);
       if (recent) return { kind: 'suppressed', reason: 'recent-code' };
       const pending = this.db
         .prepare(`SELECT COUNT(*) FROM pairing_requests WHERE platform = ? AND account = ? AND status = 'pending' AND expires_at > ?`)

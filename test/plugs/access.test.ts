@@ -216,4 +216,17 @@ describe('a sender known by more than one id (a WhatsApp LID and its number)', (
     expect(decideAccess(access({ dm: 'open' }), event, await overridesFor(store, event))).toMatchObject({ admitted: false, rule: 'blocked' });
     expect(asked[0]).toEqual(expect.arrayContaining([`whatsapp:${lid}`, `whatsapp:${number}`]));
   });
+
+  it('sends one pairing code an hour to a person, whichever of their ids they write under', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'pairing' } } });
+    const wa = (id: string, aliases: string[], text: string) =>
+      makeEvent({ platform: 'whatsapp', sender: { id, isBot: false, aliases }, conversation: { id, kind: 'dm' }, text });
+    const pending = () => gw!.store.accessStore().pendingPairings(Date.now());
+    await gw.publish([wa(number, [], 'by number')]);
+    for (let i = 0; i < 100 && (await pending()).length === 0; i++) await sleep(50);
+    await gw.publish([wa(lid, [number], 'by LID')]);
+    await settle(gw, 500);
+    expect((await pending()).map((p) => p.identity)).toEqual([`whatsapp:${number}`]);
+    expect((await gw.store.auditTail(50)).filter((e) => e.kind === 'plug.halted').map((e) => JSON.parse(e.data).reason)).toContain('pairing-suppressed:recent-code');
+  });
 });
