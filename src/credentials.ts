@@ -129,6 +129,9 @@ export interface Credentials {
 }
 
 /** The sealed-state key for a connector role, derived here from the master key; undefined for other roles or no vault. */
+/** What a connector that keeps sealed state is told when no master key exists yet, and what to do. */
+export const NO_MASTER_KEY = 'no master key: run `monkeyclaw start` once (it creates the vault key), or set MONKEYCLAW_MASTER_KEY';
+
 export function stateKeyFor(role: string, dataDir: string): Buffer | undefined {
   if (!role.startsWith('connector:')) return undefined;
   const master = loadMasterKey(dataDir, process.env, { create: false });

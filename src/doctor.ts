@@ -5,7 +5,7 @@ import { withTimeout } from '../core/deadline.js';
 import { noSealedState, sealedState } from '../core/sealed-state.js';
 import type { SqliteStore } from '../core/sqlite/store.js';
 import { loadConnector } from './connectors.js';
-import { refsFor, resolveRefs, resolverFrom, stateKeyFor } from './credentials.js';
+import { NO_MASTER_KEY, refsFor, resolveRefs, resolverFrom, stateKeyFor } from './credentials.js';
 import { lockHolder, supervisorLock } from './lock.js';
 import { CHILD_RECORDS, childRecordSchema } from './supervisor.js';
 
@@ -70,7 +70,7 @@ export async function checkConnector(
       resolve: resolverFrom(values),
       store,
       access: store.accessStore(),
-      sealed: stateKey ? sealedState(store, stateKey) : noSealedState('no master key'),
+      sealed: stateKey ? sealedState(store, stateKey) : noSealedState(NO_MASTER_KEY),
       log: pino({ level: 'silent' }),
       dataDir,
       now: Date.now,

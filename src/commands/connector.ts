@@ -5,6 +5,7 @@ import { outboundQueue } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { noSealedState, sealedState } from '../../core/sealed-state.js';
 import { loadConnector } from '../connectors.js';
+import { NO_MASTER_KEY } from '../credentials.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { openRuntime, type GlobalOptions } from '../runtime.js';
@@ -34,7 +35,7 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     resolve: rt.resolve,
     store: rt.store,
     access: rt.store.accessStore(),
-    sealed: rt.stateKey ? sealedState(rt.store, rt.stateKey) : noSealedState('no master key: run `monkeyclaw start` once (it creates the vault key)'),
+    sealed: rt.stateKey ? sealedState(rt.store, rt.stateKey) : noSealedState(NO_MASTER_KEY),
     log,
     dataDir: rt.dataDir,
     now: Date.now,

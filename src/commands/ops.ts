@@ -166,6 +166,8 @@ async function doctorConnector(name: string, config: Config, source: string, opt
   const supervised = !!process.send && process.env[SUPERVISED_ENV] === '1';
   let results: Verdict[];
   try {
+    // As the full doctor does: a fresh or older data dir is brought up to date before a check reads it.
+    await store.migrate();
     const credentials = async () => {
       const got = supervised ? fromBootstrap(await receiveBootstrap()) : await resolveConnectorCredentials(name, config, dataDir, store);
       for (const v of Object.values(got.values)) processRedactor.addSecret(v);

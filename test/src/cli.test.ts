@@ -186,6 +186,14 @@ describe('monkeyclaw CLI', () => {
     expect(d.stdout).toMatch(/FAIL {2}server TLS: server\.tls\.mode is mtls but .*server\.key is missing: run `monkeyclaw certs ca`/);
   });
 
+  it('doctor --connector on a fresh data dir brings it up to date, and says what a missing master key needs', async () => {
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'connectors:\n  whatsapp: { enabled: true }\n');
+    const d = await cli(['doctor', '--connector', 'whatsapp', '--data-dir', 'wa-data']);
+    expect(d.code).toBe(1);
+    expect(d.stdout).not.toContain('no such table');
+    expect(d.stdout).toContain('no master key: run `monkeyclaw start` once (it creates the vault key), or set MONKEYCLAW_MASTER_KEY');
+  });
+
   it('doctor names a backend once in its verdict', async () => {
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'backends:\n  cc: { type: cli, flavor: claude-code, command: /nonexistent/claude }\n');
     const d = await cli(['doctor', '--data-dir', 'cc-data']);
