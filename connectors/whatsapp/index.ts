@@ -137,11 +137,14 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       const status = (await deps.store.getConnectorState(name, STATUS_KEY)) as LinkStatus | null | undefined;
       const linked = await storedLink(deps.sealed, name);
       if (status?.state === 'logged_out') return [{ ok: false, what: 'whatsapp link', detail: `${RELINK} (since ${status.at})` }];
-      if (!linked) return [{ ok: false, what: 'whatsapp link', detail: 'not linked: start the connector and scan the QR code it prints (WhatsApp > Linked devices)' }];
-      const who = `linked as ${linked.id.replace(/:\d+@/, '@')}`;
-      if (status?.state === 'reconnecting') {
-        return [{ ok: false, what: 'whatsapp link', detail: `${who}; connection lost (code ${status.code ?? 'unknown'}), reconnecting in ${status.delayMs} ms (attempt ${status.attempt})` }];
+      // A connection that keeps failing is said first: no QR code comes until WhatsApp can be reached.
+      const lost = status?.state === 'reconnecting' ? `connection lost (code ${status.code ?? 'unknown'}, ${status.at}), reconnecting (attempt ${status.attempt})` : undefined;
+      if (!linked) {
+        const detail = lost ? `not linked, and WhatsApp cannot be reached: ${lost}` : 'not linked: start the connector and scan the QR code it prints (WhatsApp > Linked devices)';
+        return [{ ok: false, what: 'whatsapp link', detail }];
       }
+      const who = `linked as ${linked.id.replace(/:\d+@/, '@')}`;
+      if (lost) return [{ ok: false, what: 'whatsapp link', detail: `${who}; ${lost}` }];
       if (status?.state === 'refused') {
         const why = status.code === 440 ? 'another client took this link over (is a second gateway running on it?)' : 'WhatsApp refused this account';
         return [{ ok: false, what: 'whatsapp link', detail: `${who}; ${why} (code ${status.code}, ${status.at}); not reconnecting: stop the other client, then restart the connector` }];

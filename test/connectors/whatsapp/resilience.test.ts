@@ -167,6 +167,13 @@ describe('whatsapp link', () => {
     expect((await doctorCheck(h))!.detail).toMatch(/^logged out: re-link required/);
   });
 
+  it('says a connector not linked yet that cannot reach WhatsApp cannot reach it, not only that it waits for a scan', async () => {
+    const { h, current } = await whatsappGateway(cleanup, { backoff: { baseMs: 5_000, maxMs: 5_000, random: () => 1 } });
+    current().close(DisconnectReason.connectionLost);
+    await h.until(async () => (await audited(h, 'connector.reconnecting')).length >= 1);
+    expect(await doctorCheck(h)).toMatchObject({ ok: false, detail: expect.stringMatching(/^not linked, and WhatsApp cannot be reached: connection lost \(code 408, \d{4}-/) });
+  });
+
   it('keeps the auth creds across a restart (stored in connector state, revived byte for byte)', async () => {
     const { h, current, sockets } = await whatsappGateway(cleanup);
     const first = current().auth;
