@@ -63,6 +63,8 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
   return {
     platform: 'whatsapp',
     async start(io) {
+      // A QR code left from an earlier run is dead: the dashboard must not offer it.
+      await deps.store.setConnectorState(name, QR_KEY, null);
       const { state, saveCreds } = await loadAuthState(deps.sealed, name);
       learnSelf(state.creds.me);
       // First start: nothing before now is ours to answer (history sync brings weeks of old messages).
@@ -107,7 +109,11 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
             await deps.store.setConnectorState(name, QR_KEY, null);
             deps.log.info({ linked: [...self.ids] }, 'whatsapp connected');
           }
-          if (s.state === 'reconnecting') await audit('connector.reconnecting', { code: s.code, attempt: s.attempt, delayMs: s.delayMs });
+          if (s.state === 'reconnecting') {
+            // The code shown belongs to the connection that was lost: the next one brings its own.
+            await deps.store.setConnectorState(name, QR_KEY, null);
+            await audit('connector.reconnecting', { code: s.code, attempt: s.attempt, delayMs: s.delayMs });
+          }
           await setStatus(s);
         },
         onLoggedOut: async () => {
@@ -162,6 +168,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       // stays on record as it was, so doctor keeps failing it.
       const last = (await deps.store.getConnectorState(name, STATUS_KEY)) as LinkStatus | null | undefined;
       if (link && last?.state === 'open') await setStatus({ state: 'stopped', at: new Date(deps.now()).toISOString() });
+      await deps.store.setConnectorState(name, QR_KEY, null);
       if (inbound) deps.log.info({ ...inbound.counts }, 'whatsapp connector stopped');
       link = undefined;
     },
