@@ -24,7 +24,12 @@ export interface SenderDeps {
   typing: TypingIndicator;
   /** Minimum gap between any two messages this account sends: bursts get WhatsApp accounts banned. */
   spacingMs: number;
+  /** How long a send waits for a lost connection to come back before it fails (and is retried by the queue). */
+  reconnectWaitMs?: number;
 }
+
+/** Reconnects back off up to two minutes: a reply waits out a few of them rather than spend its retries meanwhile. */
+const RECONNECT_WAIT_MS = 10 * 60_000;
 
 /**
  * A part's WhatsApp message id, the same on every attempt: a part sent again after WhatsApp's answer was lost goes
@@ -58,8 +63,15 @@ export function createSender(d: SenderDeps): SendReply {
     return run;
   };
 
-  return async function send(reply) {
+  /** Resolves once connected, or after the wait (the send then fails as before); a logout or refusal ends it too. */
+  async function connected(signal: AbortSignal): Promise<void> {
+    const until = Date.now() + (d.reconnectWaitMs ?? RECONNECT_WAIT_MS);
+    while (!d.socket() && !d.loggedOut() && !d.refused() && Date.now() < until) await sleep(250, undefined, { signal });
+  }
+
+  return async function send(reply, signal) {
     const { conversation } = reply.address;
+    await connected(signal);
     // A link that will not come back by itself: the reply is dead-lettered with the reason, not retried.
     const refused = d.refused();
     const gone = d.loggedOut() ? 'WhatsApp logged this device out: re-link required (scan a new QR)' : refused && `${refused}: not sending until the connector is restarted`;

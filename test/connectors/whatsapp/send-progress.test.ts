@@ -53,3 +53,36 @@ describe('whatsapp sender across a restart', () => {
     expect(sent.join(' ')).toBe(text);
   });
 });
+
+describe('whatsapp sender while the connection is down', () => {
+  const senderOver = (current: () => WaSocket | undefined, reconnectWaitMs: number) =>
+    createSender({
+      socket: current,
+      progress: { sent: async () => [], record: async () => undefined } as never,
+      loggedOut: () => false,
+      limit: { max: 1_000, unit: 'utf16' },
+      log: pino({ level: 'silent' }),
+      quoted: () => undefined,
+      expiration: () => undefined,
+      refused: () => undefined,
+      typing: whatsappTyping(current, async () => false),
+      spacingMs: 0,
+      reconnectWaitMs,
+    });
+  const reply = plainReply('whatsapp', '15551234567@s.whatsapp.net', 'waited for');
+
+  it('waits for the connection to come back rather than spend its retries meanwhile', async () => {
+    const sent: string[] = [];
+    let linked: WaSocket | undefined;
+    setTimeout(() => (linked = socket(sent)), 600);
+    expect(await senderOver(() => linked, 5_000)(reply, new AbortController().signal)).toEqual(['wa-1']);
+    expect(sent).toEqual(['waited for']);
+  });
+
+  it('fails for a retry once the wait is over, and at once on shutdown', async () => {
+    await expect(senderOver(() => undefined, 300)(reply, new AbortController().signal)).rejects.toThrow(/not connected/);
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error('shutting down')), 200);
+    await expect(senderOver(() => undefined, 60_000)(reply, stop.signal)).rejects.toThrow(/aborted/);
+  });
+});
