@@ -39,7 +39,21 @@ export const breakRuns = (s: string, re: RegExp): string => s.replace(re, (run) 
  * `_x_`, `~x~` and backtick spans only when a marker stands at a word boundary: a zero-width space on each side of
  * every marker takes that boundary away, while the text still reads exactly as typed.
  */
-export const breakMarkers = (s: string): string => outsideUrls(s, (part) => breakRuns(part, /[*_~`]+/g));
+export const breakMarkers = (s: string): string => outsideEmails(s, (part) => outsideUrls(part, (rest) => breakRuns(rest, /[*_~`]+/g)));
+
+// An address whose local part begins and ends with a letter or digit: a marker inside it (`first_last@…`) stands
+// within a word, where these platforms never format, and a zero-width space there would break the address.
+const EMAIL_RE = /(?<![\w.%+-])[A-Za-z0-9](?:[\w.%+-]*[A-Za-z0-9])?@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
+
+function outsideEmails(s: string, escape: (part: string) => string): string {
+  let out = '';
+  let last = 0;
+  for (const m of s.matchAll(EMAIL_RE)) {
+    out += escape(s.slice(last, m.index)) + m[0];
+    last = m.index + m[0].length;
+  }
+  return out + escape(s.slice(last));
+}
 
 /**
  * A zero-width space before each `>` that starts a word: where `>` at a line's start makes a quote (WhatsApp, Slack),

@@ -55,6 +55,9 @@ describe('plain replies are escaped so they show exactly as typed', () => {
   it('Discord and WhatsApp leave URLs whole, so they still link', () => {
     expect(plain('see https://example.com/a_b*c_d.', 'discord')).toBe('see https://example.com/a_b*c_d.');
     expect(plain('see https://example.com/a_b_c', 'whatsapp')).toBe('see https://example.com/a_b_c');
+    // E-mail addresses too, where a marker stands within a word; one that could open a pair is still broken.
+    expect(plain('mail user_name@example.com or _x@example.com', 'whatsapp')).toBe(`mail user_name@example.com or ${ZWSP}_${ZWSP}x@example.com`);
+    expect(plain('mail first_last@example.org', 'slack-mrkdwn')).toBe('mail first_last@example.org');
     // A marker after the URL is not part of it.
     // Discord's linker would take a backslash after a URL into the link: such a URL is fenced in <…> instead.
     expect(plain('*https://x.com*', 'discord')).toBe('\\*<https://x.com>\\*');
