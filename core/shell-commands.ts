@@ -58,7 +58,8 @@ export function shellCommands(line: string): ShellCommands {
     current += c;
   }
   cut();
-  return { commands: commands.length ? commands : [line.trim()], opaque };
+  // A quote left open is a line bash refuses, or one read otherwise than here: judged as neither.
+  return { commands: commands.length ? commands : [line.trim()], opaque: opaque || quote !== undefined };
 }
 
 // `bash -lc '…'` or `bash -lc word`, as Codex reports the commands it ran: the script inside is what a rule is about.

@@ -57,6 +57,7 @@ describe('tool rules', () => {
     expect(toolRule(rules, 'Bash', "echo ${x:='$(touch /tmp/pwned)'}${x@P}")).toBe('deny');
     expect(toolRule(rules, 'Bash', "((echo + '$(touch /tmp/pwned)'))")).toBe('deny');
     expect(toolRule(rules, 'Bash', 'echo $HOME')).toBe('allow');
+    expect(toolRule(rules, 'Bash', "git status '; rm -rf ~")).toBe('deny');
     // A subshell or group around a command is that command, for deny as for allow.
     expect(toolRule({ ...rules, allow: ['Bash'] }, 'Bash', 'make; (rm -rf ~)')).toBe('deny');
     expect(toolRule(rules, 'Bash', '{ git status; }')).toBe('allow');
