@@ -116,7 +116,10 @@ export function createSend(deps: SendDeps) {
         if (error.retryAfterSeconds !== undefined) await deps.waits?.hold(ACCOUNT_WIDE, error.retryAfterSeconds);
         if (waits >= maxWaits || waitMs > maxWaitMs) throw dm ? refused(error) : error;
         deps.log.warn({ waitMs }, 'signal-cli rate limit: waiting before sending again');
-        await sleep(waitMs, undefined, { signal });
+        // Cut short (shutdown) while waiting: signal-cli refused this part, so in a DM nothing of it reached anyone.
+        await sleep(waitMs, undefined, { signal }).catch((error: Error) => {
+          throw dm ? refused(error) : error;
+        });
       }
     }
   }

@@ -147,6 +147,9 @@ describe('signal outbound', () => {
     const [limited, ...later] = daemon.calls.filter((c) => c.method === 'send');
     for (const call of later) expect(call.at - limited!.at).toBeGreaterThanOrEqual(3_900);
     expect(daemon.sends.map((s) => s.message)).toEqual(['patience, again']);
+    // Nothing had reached anyone before the restart: the send is not audited as a resend.
+    const sent = await h.until(async () => (await audited(h, 'outbound.sent')).at(0));
+    expect(JSON.parse(sent.data)).toMatchObject({ resent: false });
   });
 });
 
