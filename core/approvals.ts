@@ -33,18 +33,13 @@ export interface ApprovalStore {
   supersede(eventId: string, now: number): Promise<string[]>;
 }
 
-/** What a tool call is about, for matching and for the owner: a shell command if it has one, else its name. */
-export function toolSummary(tool: string, input: unknown): string {
-  return shownCommand(toolCommand(input)).slice(0, MAX_SHOWN);
-}
-
 /** The most of a command an owner is shown; one longer than this (as shown) is never put to an owner. */
 export const MAX_SHOWN = 500;
 
 /** A command as an owner reads it: runs of whitespace, control and invisible characters as one space. */
 export const shownCommand = (command: string): string => command.replace(/[\s\p{Cc}\p{Cf}]+/gu, ' ').trim();
 
-/** The whole command a tool call runs, which rules are held against (the summary is cut short for display). */
+/** What a tool call runs, which rules are held against: its shell command if it has one, else nothing. */
 export function toolCommand(input: unknown): string {
   const command = input && typeof input === 'object' && 'command' in input ? (input as { command: unknown }).command : undefined;
   return typeof command === 'string' ? command : '';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MAX_SHOWN, newApprovalId, pathOutside, shownCommand, toolCommand, toolRule, toolSummary, type ApprovalStore } from './approvals.js';
+import { MAX_SHOWN, newApprovalId, pathOutside, shownCommand, toolCommand, toolRule, type ApprovalStore } from './approvals.js';
 import type { AuditInput } from './audit.js';
 import type { GovernedToolRequest, ToolDecision } from './backend.js';
 import type { Config } from './config.js';
@@ -30,20 +30,20 @@ export function toolGovernor(deps: GovernorDeps) {
     const outside = request.workdir ? pathOutside(request.tool, request.input, request.workdir) : undefined;
     if (outside) return { allow: false, reason: `${outside} reaches outside the session directory` };
     const assistant = await deps.assistantFor(event);
-    const summary = toolSummary(request.tool, request.input);
-    const rule = toolRule(assistant.config.tools, request.tool, toolCommand(request.input));
+    const command = toolCommand(request.input);
+    const rule = toolRule(assistant.config.tools, request.tool, command);
     if (rule === 'allow') return { allow: true };
     if (rule === 'deny') return { allow: false, reason: 'this tool is not allowed here' };
     // Config load refuses approvals for these; a backend chosen in the dashboard since must not reopen the question.
     const backend = deps.config.backends[request.backend];
     if (backend?.type === 'cli' && backend.flavor !== 'jsonl') return { allow: false, reason: `${backend.flavor} runs a tool before it can be approved` };
     // An owner approves what they read: a command longer than they are shown could hide what it runs after it.
-    if (shownCommand(toolCommand(request.input)).length > MAX_SHOWN) return { allow: false, reason: 'the command is too long to put to an owner' };
+    const summary = shownCommand(command);
+    if (summary.length > MAX_SHOWN) return { allow: false, reason: 'the command is too long to put to an owner' };
 
     const now = deps.now();
-    for (const stale of await deps.approvals.supersede(event.id, now)) {
-      await deps.audit([{ kind: 'tool.approval_expired', actor: 'governor', subject: stale, data: { why: 'asked again' } }]);
-    }
+    const stale = await deps.approvals.supersede(event.id, now);
+    if (stale.length > 0) await deps.audit(stale.map((id) => ({ kind: 'tool.approval_expired', actor: 'governor', subject: id, data: { why: 'asked again' } })));
     const id = newApprovalId();
     const timeoutMs = assistant.config.tools!.approvalTimeoutMs;
     await deps.approvals.create({ id, assistant: assistant.name, tool: request.tool, summary, requester: senderIdentity(event), eventId: event.id, createdAt: now, expiresAt: now + timeoutMs });

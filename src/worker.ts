@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Consumer } from '../core/queue.js';
 import { randomUUID } from 'node:crypto';
 import type { AuditInput } from '../core/audit.js';
-import { outboundQueue, type ChannelEvent } from '../core/event.js';
+import { outboundQueue, type Address, type ChannelEvent } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
 import { awaitsAnswer } from '../core/access.js';
 import { processRedactor } from '../core/redactor.js';
@@ -41,6 +41,12 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
   const live = await LiveAssistants.open({ config: rt.config, registry: builtinPlugs(), services, resolve: rt.resolve, settings: rt.store.settingsStore(), log, audit });
   await rt.store.upsertAssistants(rt.config.assistants);
   const assistantFor = (event: ChannelEvent) => live.resolve(event);
+  /** A notice sent now, while the turn waits (not with the turn's commit). */
+  const noticeNow = async (event: ChannelEvent, address: Address, partition: string, text: string, replyTo?: string) => {
+    const key = `${event.id}:approval:${randomUUID()}`;
+    const reply = { v: 1, idempotencyKey: key, eventId: event.id, address, ...(replyTo ? { replyTo } : {}), text, format: 'plain', kind: 'notice' } as const;
+    await rt.queue.enqueue(outboundQueue(address), [{ id: key, partition, payload: reply }]);
+  };
   const onToolRequest = toolGovernor({
     config: rt.config,
     approvals,
@@ -49,19 +55,13 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     audit,
     // Owners must hear of an approval while the turn waits for it, so this goes out now, not with the turn.
     notifyOwners: async (event, text) => {
-      for (const address of ownerAddresses(rt.config.access.owners, event)) {
-        const key = `${event.id}:approval:${randomUUID()}`;
-        const reply = { v: 1, idempotencyKey: key, eventId: event.id, address, text, format: 'plain', kind: 'notice' } as const;
-        await rt.queue.enqueue(outboundQueue(address), [{ id: key, partition: conversationPartition(address), payload: reply }]);
-      }
+      for (const address of ownerAddresses(rt.config.access.owners, event)) await noticeNow(event, address, conversationPartition(address), text);
     },
     // In a chat, not on a surface that waits for the turn's answer (API, web chat, terminal): there it would be taken for it.
     tellRequester: async (event, text) => {
       if (awaitsAnswer(event)) return;
       const address = { platform: event.platform, account: event.account, conversation: event.conversation };
-      const key = `${event.id}:approval-wait:${randomUUID()}`;
-      const reply = { v: 1, idempotencyKey: key, eventId: event.id, address, replyTo: event.platformMessageId, text, format: 'plain', kind: 'notice' } as const;
-      await rt.queue.enqueue(outboundQueue(address), [{ id: key, partition: eventPartition(event), payload: reply }]);
+      await noticeNow(event, address, eventPartition(event), text, event.platformMessageId);
     },
   });
   const handler = inboundHandler({

@@ -45,6 +45,8 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
   const socket = () => link?.socket;
   const typing = whatsappTyping(socket, silentTurn(deps.store), options.typingRefreshMs);
   const setStatus = (s: LinkStatus) => deps.store.setConnectorState(name, STATUS_KEY, s);
+  /** A QR code lives as long as its connection: the dashboard must never offer a dead one. */
+  const clearQr = () => deps.store.setConnectorState(name, QR_KEY, null);
 
   /** The own jid and LID, normalized: mentions and quotes of either address the bot. */
   function learnSelf(user: { id: string; lid?: string | undefined } | undefined): void {
@@ -64,7 +66,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
     platform: 'whatsapp',
     async start(io) {
       // A QR code left from an earlier run is dead: the dashboard must not offer it.
-      await deps.store.setConnectorState(name, QR_KEY, null);
+      await clearQr();
       const { state, saveCreds } = await loadAuthState(deps.sealed, name);
       learnSelf(state.creds.me);
       // First start: nothing before now is ours to answer (history sync brings weeks of old messages).
@@ -106,12 +108,12 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
         onStatus: async (s) => {
           if (s.state === 'open') {
             learnSelf(link?.socket?.user ?? state.creds.me);
-            await deps.store.setConnectorState(name, QR_KEY, null);
+            await clearQr();
             deps.log.info({ linked: [...self.ids] }, 'whatsapp connected');
           }
           if (s.state === 'reconnecting') {
             // The code shown belongs to the connection that was lost: the next one brings its own.
-            await deps.store.setConnectorState(name, QR_KEY, null);
+            await clearQr();
             await audit('connector.reconnecting', { code: s.code, attempt: s.attempt, delayMs: s.delayMs });
           }
           await setStatus(s);
@@ -168,7 +170,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       // stays on record as it was, so doctor keeps failing it.
       const last = (await deps.store.getConnectorState(name, STATUS_KEY)) as LinkStatus | null | undefined;
       if (link && last?.state === 'open') await setStatus({ state: 'stopped', at: new Date(deps.now()).toISOString() });
-      await deps.store.setConnectorState(name, QR_KEY, null);
+      await clearQr();
       if (inbound) deps.log.info({ ...inbound.counts }, 'whatsapp connector stopped');
       link = undefined;
     },

@@ -5,7 +5,7 @@ import { plain } from './plain.js';
 import { slack, slackText } from './slack.js';
 import { split } from './split.js';
 import { telegram } from './telegram.js';
-import { type Style, text as textToken } from './tokens.js';
+import { type Style, text as textToken, type Token } from './tokens.js';
 import { whatsapp } from './whatsapp.js';
 
 /**
@@ -70,28 +70,26 @@ export function renderReply(text: string, format: 'plain' | 'markdown', dialect:
   if (!Number.isSafeInteger(limit.max) || limit.max < MIN_LIMIT || (limit.unit !== 'utf16' && limit.unit !== 'utf8')) {
     throw new RangeError(`renderReply: limit must be an integer of at least ${MIN_LIMIT} utf16 or utf8 units`);
   }
-  // A lone surrogate cannot be sent (or counted) reliably; Reply validation refuses them, this keeps other callers safe.
-  const source = text.toWellFormed();
-  if (!/\S/.test(source)) return [];
-  const asText = () => [textToken(style.text(source))];
-  return split(format === 'markdown' ? markdownOrText(source, style, asText) : asText(), limit, style.atomic);
+  if (!/\S/.test(text)) return [];
+  return split(tokensOf(text, format, style), limit, style.atomic);
 }
 
 /** A reply rendered whole, for a surface with no limit per message (the dashboard's `html`). */
 export function renderWhole(text: string, format: 'plain' | 'markdown', dialect: Dialect): string {
-  const style = STYLES[dialect];
-  const source = text.toWellFormed();
-  const asText = () => [textToken(style.text(source))];
-  return (format === 'markdown' ? markdownOrText(source, style, asText) : asText()).map((token) => token.s).join('');
+  return tokensOf(text, format, STYLES[dialect]).map((token) => token.s).join('');
 }
 
 /**
- * Markdown nested thousands deep (`> > > …`, which a model can be asked to write) overflows the stack of the parser
- * or the renderer's walk over its tree, and costs seconds well before that. Such a reply is shown as typed rather
- * than lost to a retry that fails alike; a line scan finds nearly all of it before any parsing.
+ * A reply in a dialect's tokens. Markdown nested thousands deep (`> > > …`, which a model can be asked to write)
+ * overflows the stack of the parser or the renderer's walk over its tree, and costs seconds well before that: such
+ * a reply is shown as typed rather than lost to a retry that fails alike; a line scan finds nearly all of it before
+ * any parsing.
  */
-function markdownOrText(source: string, style: Style, asText: () => ReturnType<typeof renderMarkdown>): ReturnType<typeof renderMarkdown> {
-  if (nestedDeeperThan(source, MAX_NESTING)) return asText();
+function tokensOf(text: string, format: 'plain' | 'markdown', style: Style): Token[] {
+  // A lone surrogate cannot be sent (or counted) reliably; Reply validation refuses them, this keeps other callers safe.
+  const source = text.toWellFormed();
+  const asText = () => [textToken(style.text(source))];
+  if (format !== 'markdown' || nestedDeeperThan(source, MAX_NESTING)) return asText();
   try {
     return renderMarkdown(source, style);
   } catch (error) {
