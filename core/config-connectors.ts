@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { credential, port } from './config-fields.js';
-import { apiRoot, isLoopbackHost, plainUrl } from './config-urls.js';
+import { apiRoot, isLoopbackHost, plainUrl, websocketRoot } from './config-urls.js';
 import { ENDPOINT_FORM, parseEndpoint } from './rpc-endpoint.js';
 
 /** The config's `connectors` section: one strict object per platform, checked for what an enabled one needs. */
@@ -91,7 +91,8 @@ export const connectors = z
       })
       .strict()
       .superRefine(whenEnabled((c) => [!c.token && ['token', 'required (the bot token, e.g. secret:DISCORD_TOKEN)']])),
-    whatsapp: z.object({ ...common }).strict(),
+    // baileys speaks WhatsApp's protocol over one websocket: its root is that socket's URL.
+    whatsapp: z.object({ ...common, apiRoot: websocketRoot.optional() }).strict(),
     signal: z
       .object({
         ...common,

@@ -30,6 +30,18 @@ export const apiRoot = z
   .refine(withoutUserinfo, USERINFO)
   .refine(httpsOrLoopback, 'must be https:// (plain http only to a loopback host: the bot token goes with every request)');
 
+/** Where a websocket may go: wss, or plain ws only to this machine (a fake, a proxy). */
+const wssOrLoopback = (v: string): boolean => {
+  const { protocol, hostname } = new URL(v);
+  return protocol === 'wss:' || (protocol === 'ws:' && isLoopbackHost(hostname));
+};
+
+/** WhatsApp's root is the websocket baileys dials (wss://web.whatsapp.com/ws/chat), not an HTTP API. */
+export const websocketRoot = z
+  .url()
+  .refine(withoutUserinfo, USERINFO)
+  .refine(wssOrLoopback, 'must be a wss:// URL like wss://web.whatsapp.com/ws/chat (plain ws:// only to a loopback host)');
+
 /**
  * What is wrong with a Redis URL written in the config itself. ioredis reads a password from the userinfo, from a
  * `password` query parameter, and from URLs without a scheme; only a plain redis:// or rediss:// URL with none of

@@ -37,7 +37,6 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
   if (c.maxMessageChars && c.maxMessageChars > max) deps.log.warn({ maxMessageChars: c.maxMessageChars }, `WhatsApp refuses messages over ${max} characters; using ${max}`);
   const limit: Limit = { ...PLATFORM_LIMITS.whatsapp, max: Math.min(c.maxMessageChars ?? max, max) };
   if (c.streamEdits) deps.log.warn({}, `connectors.${name}.streamEdits: not supported; replies are sent once, finished`);
-  if (c.apiRoot) deps.log.warn({}, `connectors.${name}.apiRoot: ignored; WhatsApp is reached by baileys' own websocket`);
 
   const self: Self = { ids: new Set() };
   let link: WaLink | undefined;
@@ -98,6 +97,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
         auth: state,
         saveCreds,
         factory: options.socketFactory ?? createBaileysSocket,
+        url: c.apiRoot,
         log: deps.log,
         backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
         onQr: (qr) => showQr(qr).catch((error: Error) => deps.log.error({ error: error.message }, 'could not show the WhatsApp QR')),

@@ -23,6 +23,8 @@ export interface LinkDeps {
   auth: AuthenticationState;
   saveCreds(): Promise<void>;
   factory: WaSocketFactory;
+  /** The websocket to dial instead of WhatsApp's own; undefined: WhatsApp's. */
+  url?: string | undefined;
   log: ConnectorLog;
   backoff: Backoff;
   onStatus(status: LinkStatus): Promise<void>;
@@ -73,7 +75,7 @@ export class WaLink {
 
   private connect(): void {
     void this.d.onStatus({ state: 'connecting', at: new Date().toISOString() });
-    const socket = this.d.factory(this.d.auth, this.d.log);
+    const socket = this.d.factory(this.d.auth, this.d.log, this.d.url);
     this.socket = socket;
     // Events of a socket that was replaced are stale: only the current one speaks.
     const live = () => this.socket === socket && !this.stopped;

@@ -34,7 +34,8 @@ export interface WaSocket {
 /** baileys' logger interface (not exported by name from its entry point). */
 type ILogger = NonNullable<Parameters<typeof makeWASocket>[0]['logger']>;
 
-export type WaSocketFactory = (auth: AuthenticationState, log: ConnectorLog) => WaSocket;
+/** `url`: the websocket to dial instead of WhatsApp's own (`connectors.whatsapp.apiRoot`). */
+export type WaSocketFactory = (auth: AuthenticationState, log: ConnectorLog, url?: string) => WaSocket;
 
 /**
  * baileys logs a lot, and at debug/trace it logs decrypted nodes: those never reach our log. Its info is our debug.
@@ -53,7 +54,7 @@ function quietLogger(log: ConnectorLog): ILogger {
 }
 
 /** The production socket: real baileys. Constructed only by the connector process, never in tests (it dials out). */
-export function createBaileysSocket(auth: AuthenticationState, log: ConnectorLog): WaSocket {
+export function createBaileysSocket(auth: AuthenticationState, log: ConnectorLog, url?: string): WaSocket {
   const logger = quietLogger(log);
   const sock = makeWASocket({
     auth: { creds: auth.creds, keys: makeCacheableSignalKeyStore(auth.keys, logger) },
@@ -62,6 +63,7 @@ export function createBaileysSocket(auth: AuthenticationState, log: ConnectorLog
     // Appear offline: the owner's phone keeps its notifications, and nothing is synced that we do not answer.
     markOnlineOnConnect: false,
     syncFullHistory: false,
+    ...(url ? { waWebSocketUrl: url } : {}),
   });
   return {
     on: (event, handler) => sock.ev.on(event, handler as never),

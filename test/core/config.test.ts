@@ -138,6 +138,16 @@ describe('config', () => {
     }
   });
 
+  it("takes WhatsApp's root as the websocket baileys dials: wss://, plain ws:// only to a loopback host", () => {
+    const root = (apiRoot: string) => ({ connectors: { whatsapp: { apiRoot } } });
+    expect(() => parseConfig(root('wss://web.whatsapp.com/ws/chat'))).not.toThrow();
+    expect(() => parseConfig(root('ws://127.0.0.1:8443/ws/chat'))).not.toThrow();
+    for (const bad of ['ws://proxy.example.org/ws/chat', 'https://web.whatsapp.com/ws/chat']) {
+      expect(errorOf(root(bad))).toMatch(/connectors\.whatsapp\.apiRoot: must be a wss:\/\/ URL/);
+    }
+    expect(errorOf(root('wss://u:hunter2@proxy.example.org/ws'))).toMatch(/connectors\.whatsapp\.apiRoot: holds a user or password/);
+  });
+
   it('accepts secure: false only for loopback mail hosts', () => {
     const mail = (host: string) => ({ connectors: { email: { imap: { host, port: 143, secure: false, user: 'u', password: 'env:P' } } } });
     expect(() => parseConfig(mail('127.0.0.1'))).not.toThrow();
