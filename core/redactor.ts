@@ -39,7 +39,7 @@ export class Redactor {
    */
   redactGrowing(text: string): string {
     const out = this.redact(text);
-    let end = unfinishedFrom(out);
+    let end = Math.min(unfinishedFrom(out), ibanFrom(out));
     for (const v of this.values) {
       for (let n = Math.min(v.length - 1, out.length); n >= MIN_PARTIAL_CHARS; n--) {
         if (out.endsWith(v.slice(0, n))) {
@@ -59,6 +59,8 @@ const EDGES = /^[^\p{L}\p{N}+[]+|[^\p{L}\p{N}\]]+$/gu;
 
 /** A group of a card, phone or account number: digits with number punctuation (`4111`, `+44`, `(555)`, `123-4567`). */
 const NUMBER_GROUP = /^\+?[\d().\-/]*\d[\d().\-/]*$/;
+/** An IBAN's country and check digits, in either case (`gb82`): a mask after it may be its account number. */
+const IBAN_HEAD = /^[A-Za-z]{2}\d{2}$/;
 /** A group of capitals and digits, as an IBAN is written (`GB82`, `WEST`). */
 const CAPS_GROUP = /^[A-Z0-9]{1,8}$/;
 
@@ -71,9 +73,24 @@ function kind(token: string): 'digit' | 'caps' | undefined {
   const core = token.replace(EDGES, '');
   if (MASK.test(core)) return 'digit';
   const tail = core.split(/[^\p{L}\p{N}+().\-/]/u).at(-1) ?? '';
-  if (NUMBER_GROUP.test(tail)) return 'digit';
+  if (NUMBER_GROUP.test(tail) || IBAN_HEAD.test(tail)) return 'digit';
   if (CAPS_GROUP.test(tail)) return /\d/.test(tail) ? 'digit' : 'caps';
   return undefined;
+}
+
+/**
+ * An IBAN still being written, in either case: country and check digits, then up to 30 letters or digits with
+ * single spaces between. `unfinishedFrom` takes capitals for an account's letters; people type `gb82 west …` too.
+ */
+const IBAN_GROWING = /(?<![\p{L}\p{N}])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){0,30} ?$/u;
+/** Longer than any IBAN with a space between each character: the search need not look further back. */
+const IBAN_REACH = 2 * 34 + 2;
+
+function ibanFrom(text: string): number {
+  const tail = Math.max(0, text.length - IBAN_REACH);
+  const m = IBAN_GROWING.exec(text.slice(tail));
+  // A match at the cut may have lost the letter before it that makes it no IBAN start; holding back is the safe side.
+  return m ? tail + m.index : text.length;
 }
 
 /**

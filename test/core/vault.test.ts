@@ -169,6 +169,8 @@ describe('redactor', () => {
     expect(r.redactGrowing('in 2026 we are')).toBe('in 2026 we ');
     expect(r.redactGrowing('IBAN GB82 WEST 1234 5698 7654')).toBe('');
     expect(r.redactGrowing('pay to GB82 WEST 12')).toBe('pay to ');
+    expect(r.redactGrowing('pay to gb82 west 1234 56')).toBe('pay to ');
+    expect(r.redactGrowing('to de89 [redacted:phone] x')).toBe('to ');
     expect(r.redactGrowing('call +44 20 79')).toBe('call ');
     // After punctuation as after a space, and a mask that a longer value may still take in.
     expect(r.redactGrowing('Your card: **4111 1111')).toBe('Your card: ');
