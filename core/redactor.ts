@@ -41,8 +41,10 @@ export class Redactor {
     const out = this.redact(text);
     let end = Math.min(unfinishedFrom(out), ibanFrom(out));
     for (const v of this.values) {
-      for (let n = Math.min(v.length - 1, out.length); n >= MIN_PARTIAL_CHARS; n--) {
-        if (out.endsWith(v.slice(0, n))) {
+      for (let n = Math.min(v.length - 1, out.length); n >= 2; n--) {
+        // A value's first words followed by their space are held however short (`ab ` of `ab cdefgh`): the word
+        // still being written is held anyway, but a finished one would show.
+        if ((n >= MIN_PARTIAL_CHARS || /\s/.test(v[n - 1]!)) && out.endsWith(v.slice(0, n))) {
           end = Math.min(end, out.length - n);
           break;
         }

@@ -156,6 +156,12 @@ describe('redactor', () => {
     expect(r.redactGrowing('my key is plain-words-vault-value and more')).toBe('my key is [secret] and ');
     expect(r.redactGrowing('a plain answer')).toBe('a plain ');
     expect(r.redactGrowing('a plain answer.\n')).toBe('a plain answer.\n');
+    // A value with a short first word: that word, once its space follows, is still a value's start.
+    r.addSecret('ab cdefgh-ij');
+    expect(r.redactGrowing('it is ab ')).toBe('it is ');
+    expect(r.redactGrowing('it is ab cd')).toBe('it is ');
+    expect(r.redactGrowing('it is ab cdefgh-ij.\nnext one')).toBe('it is [secret].\nnext ');
+    expect(r.redactGrowing('grab a ')).toBe('grab a ');
   });
 
   it('holds back the word still being written, and digit groups before it, until a pattern can see them whole', () => {
