@@ -1,6 +1,11 @@
+import { createServer, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { SignalConnectionError } from '../../../connectors/signal/rpc.js';
 import { createSend } from '../../../connectors/signal/send.js';
+import { connectTcp } from '../../../connectors/signal/tcp.js';
+import { isRefused } from '../../../core/outbound.js';
+import { parseEndpoint } from '../../../core/rpc-endpoint.js';
 import { plainReply, sharedProgress } from '../../helpers/part-progress.js';
 import { cleanups } from '../../helpers/wait.js';
 
@@ -35,5 +40,35 @@ describe('signal send across a restart', () => {
     const ids = await send()(reply, signal);
     expect(ids).toHaveLength(sent.length);
     expect(sent.join(' ')).toBe(text);
+  });
+});
+
+describe('signal send that signal-cli does not answer in time', () => {
+  it('says in the log that the retry may repeat it, and leaves the intent standing (not withdrawn as refused)', async () => {
+    // A signal-cli that reads the send and never answers it.
+    const server = createServer((socket) => socket.on('data', () => undefined));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const endpoint = parseEndpoint(`tcp://127.0.0.1:${(server.address() as AddressInfo).port}`)!;
+    const conn = await connectTcp(endpoint, { onNotification: () => undefined, onMalformed: () => undefined, onActivity: () => undefined }, 2_000);
+    cleanup.push(() => conn.close());
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
+    const shared = await sharedProgress('signal');
+    cleanup.push(() => shared.close());
+    const send = createSend({
+      call: (method, params, timeoutMs) => conn.call(method, params, timeoutMs),
+      progress: shared.progress,
+      log,
+      selfId: () => 'self-uuid',
+      maxMessageChars: undefined,
+      sendTimeoutMs: 200,
+    });
+    const error = await send(plainReply('signal', 'uuid-1', 'hello'), new AbortController().signal).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(SignalConnectionError);
+    expect((error as Error).message).toMatch(/did not answer send within 200 ms/);
+    // signal-cli may have sent it: a refusal would withdraw the intent and the retry would not be audited as resent.
+    expect(isRefused(error)).toBe(false);
+    expect(warnings).toEqual(['signal-cli did not answer a send in time; sending it again, which may repeat it']);
   });
 });
