@@ -4,6 +4,7 @@ import type { Reply } from '../../core/event.js';
 import { EditRefusedError, type SendReply } from '../../core/outbound.js';
 import type { PartProgress } from '../../core/part-progress.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
+import { parsedText } from '../../core/render/telegram.js';
 import { describe, isApiError, isEntityError, isNotModified, toJobError } from './errors.js';
 import { grammySignal } from './signal.js';
 import type { TypingIndicator } from '../../core/typing.js';
@@ -20,25 +21,17 @@ export interface SenderDeps {
   onPlainFallback(reply: Reply, part: number, why: string): Promise<void>;
 }
 
-/** Telegram's HTML entities back to the characters they stand for; for the plain-text resend. */
-const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
-const decode = (html: string): string =>
-  html.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
-    if (name[0] !== '#') return ENTITIES[name.toLowerCase()] ?? whole;
-    const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-    return Number.isInteger(code) && code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
-  });
-const untagged = (html: string): string => html.replace(/<[^>]*>/g, '');
-
 /**
  * A part's HTML as the text it shows, for the resend without parse_mode: tags dropped, entities decoded, and a
- * link's address kept after its label, `label (url)` (shorter than the `<a href>` it replaces, so the part still fits).
+ * link's address kept after its label, `label (url)`. A part is cut to fit by its shown text, so the addresses
+ * written out can take it over `max`: then it goes with the labels alone, which is the text that fitted.
  */
-export function htmlToPlain(html: string): string {
+export function htmlToPlain(html: string, max: number): string {
   const links = html.replace(/<a href="([^"]*)">([\s\S]*?)<\/a>/g, (_, href: string, label: string) =>
-    decode(untagged(label)) === decode(href) ? label : `${label} (${href})`,
+    parsedText(label) === parsedText(href) ? label : `${label} (${href})`,
   );
-  return decode(untagged(links));
+  const withUrls = parsedText(links);
+  return withUrls.length <= max ? withUrls : parsedText(html);
 }
 
 /**
@@ -58,7 +51,7 @@ export function createSender({ api, progress, limit, log, typing, onPlainFallbac
       if (isApiError(error, 400) && !isEntityError(error)) throw new EditRefusedError(`Telegram would not edit message ${id}: ${describe(error)}`);
       if (!isEntityError(error)) throw error;
       try {
-        await api.editMessageText(chat, Number(id), htmlToPlain(html), {}, grammySignal(signal));
+        await api.editMessageText(chat, Number(id), htmlToPlain(html, limit.max), {}, grammySignal(signal));
       } catch (plain) {
         if (!isNotModified(plain)) throw plain;
       }
@@ -92,10 +85,10 @@ export function createSender({ api, progress, limit, log, typing, onPlainFallbac
           message = await api.sendMessage(conversation.id, parts[i]!, { ...other, parse_mode: 'HTML' }, grammySignal(signal));
         } catch (error) {
           if (!isEntityError(error)) throw error;
-          // Never drop a reply over markup: show it as plain text instead (it is no longer than the HTML).
+          // Never drop a reply over markup: show it as plain text instead.
           log.warn({ chat: conversation.id, part: i, error: describe(error) }, 'Telegram refused the HTML; resending as plain text');
           await onPlainFallback(reply, i, describe(error));
-          message = await api.sendMessage(conversation.id, htmlToPlain(parts[i]!), other, grammySignal(signal));
+          message = await api.sendMessage(conversation.id, htmlToPlain(parts[i]!, limit.max), other, grammySignal(signal));
         }
         sent.push(String(message.message_id));
         if (multi) await progress.record(reply.idempotencyKey, sent);

@@ -61,7 +61,8 @@ const MIN_LIMIT = 16;
 
 /**
  * Renders a reply for a platform and splits it into parts, each within the limit as the platform counts it after
- * rendering and escaping. Parts are in order, carry no added markers ("(1/3)"), and each is well-formed on its own.
+ * rendering and escaping (on Telegram, the text its HTML parser leaves: see Style.counted). Parts are in order, carry
+ * no added markers ("(1/3)"), and each is well-formed on its own.
  * Text with nothing visible (empty or only whitespace) yields no parts: the platforms refuse empty messages.
  */
 export function renderReply(text: string, format: 'plain' | 'markdown', dialect: Dialect, limit: Limit): string[] {
@@ -71,7 +72,7 @@ export function renderReply(text: string, format: 'plain' | 'markdown', dialect:
     throw new RangeError(`renderReply: limit must be an integer of at least ${MIN_LIMIT} utf16 or utf8 units`);
   }
   if (!/\S/.test(text)) return [];
-  return split(tokensOf(text, format, style), limit, style.atomic);
+  return split(tokensOf(text, format, style), limit, style);
 }
 
 /** A reply rendered whole, for a surface with no limit per message (the dashboard's `html`). */

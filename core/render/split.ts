@@ -1,19 +1,30 @@
 import type { Limit } from './index.js';
 import { graphemes } from './graphemes.js';
-import type { Token } from './tokens.js';
+import type { Style, Token } from './tokens.js';
 
 /**
  * Packs rendered tokens into parts that each fit the platform's limit, counted the way the platform counts, after
- * escaping. Text is cut at whitespace (paragraph break, then line break, then sentence end, then word: the best kind
- * in reach, as the design orders them, even when it leaves a short part), otherwise between graphemes, never inside
- * an escape sequence or a surrogate pair. Markup open at a cut is closed at the end of the part and reopened at the start of the next, so every part
+ * escaping (Style.counted: on Telegram a tag costs nothing and an entity one character). Text is cut at whitespace
+ * (paragraph break, then line break, then sentence end, then word: the best kind in reach, as the design orders them,
+ * even when it leaves a short part), otherwise between graphemes, never inside an escape sequence or a surrogate
+ * pair. Markup open at a cut is closed at the end of the part and reopened at the start of the next, so every part
  * stands on its own; the room that takes is reserved as the part fills.
  */
 
 type Kind = 'text' | 'ws' | 'atom' | 'open' | 'close';
 interface Unit {
   s: string;
+  /** What the platform counts of it, in the limit's unit. */
   cost: number;
+  /**
+   * Its length if it is markup (an open or a close), in the limit's unit, else 0. A part's markup is kept within the
+   * limit too; where the platform counts markup, the cost already does that. Telegram does not count tags, but it
+   * refuses a message whose entities (the tags, with their URLs) are too large in total: ENTITIES_TOO_LONG, not
+   * documented, reported near 9,500 characters of links. Tags within the limit are no more than a part could hold
+   * when its whole source was counted. This also bounds the source, escaping being at most 5 units for 1 counted
+   * (`&` is `&amp;`): a part is at most 6 times the limit.
+   */
+  markup: number;
   kind: Kind;
   /** Preformatted: whitespace is content, only a line break is dropped at a cut. */
   code: boolean;
@@ -52,22 +63,24 @@ function pieces(s: string, atomic: RegExp | undefined): string[] {
   return out;
 }
 
-function toUnits(tokens: Token[], limit: Limit, atomic: RegExp | undefined): Unit[] {
+function toUnits(tokens: Token[], limit: Limit, style: Pick<Style, 'atomic' | 'counted'>): Unit[] {
   const units: Unit[] = [];
   const opens: number[] = [];
+  const counted = style.counted ?? ((s: string) => s);
   const add = (s: string, kind: Kind, code: boolean): void => {
-    const cost = measure(s, limit.unit);
+    const cost = measure(counted(s), limit.unit);
     // A grapheme (or a link) longer than a whole part can only be cut; code points keep it well-formed.
     if (cost > limit.max && (kind === 'text' || kind === 'ws' || kind === 'atom')) {
       for (const cp of s) add(cp, isSpace(cp) ? 'ws' : 'text', code);
       return;
     }
     const nl = kind === 'ws' && (s === '\n' || s === '\r' || s === '\r\n') ? 1 : 0;
-    units.push({ s, cost, kind, code, nl, mate: -1, off: false });
+    const markup = kind === 'open' || kind === 'close' ? measure(s, limit.unit) : 0;
+    units.push({ s, cost, markup, kind, code, nl, mate: -1, off: false });
   };
   for (const token of tokens) {
     if (token.t === 'text') {
-      for (const piece of pieces(token.s, atomic)) add(piece, isSpace(piece) ? 'ws' : 'text', token.code);
+      for (const piece of pieces(token.s, style.atomic)) add(piece, isSpace(piece) ? 'ws' : 'text', token.code);
     } else if (token.t === 'atom') {
       add(token.s, 'atom', false);
     } else if (token.t === 'open') {
@@ -130,6 +143,23 @@ function endsSentence(units: Unit[], j: number): boolean {
   return SENTENCE_END.test(tail);
 }
 
+/** What a part takes of the limit, in both measures it must keep within it (see Unit). */
+interface Load {
+  cost: number;
+  markup: number;
+}
+
+/** Adds what taking unit `u` costs. An open pays for its close too, so a part can always be closed: a close is free. */
+function take(load: Load, units: Unit[], u: Unit): Load {
+  if (u.kind === 'close') return load;
+  const close = u.kind === 'open' ? units[u.mate]! : undefined;
+  load.cost += u.cost + (close?.cost ?? 0);
+  load.markup += u.markup + (close?.markup ?? 0);
+  return load;
+}
+
+const over = (load: Load, max: number): boolean => load.cost > max || load.markup > max;
+
 const switchOff = (units: Unit[], k: number): void => {
   units[k]!.off = true;
   units[units[k]!.mate]!.off = true;
@@ -138,13 +168,10 @@ const switchOff = (units: Unit[], k: number): void => {
 /** The best cut for the part starting at `i`, or undefined after switching off markup that left no room. */
 function findCut(units: Unit[], rank: Int8Array, resume: Int32Array, i: number, stack: number[], max: number) {
   const live = stack.filter((k) => !units[k]!.off);
-  let used = 0;
-  let closing = 0;
-  for (const k of live) {
-    used += units[k]!.cost;
-    closing += units[units[k]!.mate]!.cost;
-  }
-  if (live.length && used + closing > max) return void switchOff(units, live[live.length - 1]!);
+  // The part holds the reopened markup, then each unit taken; what is open when it ends is paid for in advance.
+  const load: Load = { cost: 0, markup: 0 };
+  for (const k of live) take(load, units, units[k]!);
+  if (live.length && over(load, max)) return void switchOff(units, live[live.length - 1]!);
   const best = [-1, -1, -1, -1, -1];
   let j = i;
   for (; j < units.length; j++) {
@@ -153,16 +180,7 @@ function findCut(units: Unit[], rank: Int8Array, resume: Int32Array, i: number, 
       best[rank[j]!] = j;
     }
     const u = units[j]!;
-    if (u.off) continue;
-    if (u.kind === 'close') {
-      closing -= u.cost;
-      used += u.cost;
-      continue;
-    }
-    const reserve = u.kind === 'open' ? units[u.mate]!.cost : 0;
-    if (used + closing + u.cost + reserve > max) break;
-    used += u.cost;
-    closing += reserve;
+    if (!u.off && over(take(load, units, u), max)) break;
   }
   if (j === units.length) return { at: j, resume: j };
   // The best kind of break in reach wins (DESIGN: paragraph, then sentence, then word), however short the part it
@@ -172,7 +190,7 @@ function findCut(units: Unit[], rank: Int8Array, resume: Int32Array, i: number, 
   // Not even one unit fits after the reopened markup. Markup that takes half a part by itself (a link to a very long
   // URL) is left out; otherwise the innermost reopened markup is, until something fits.
   const first = units[i]!;
-  const hog = first.kind === 'open' && (first.cost + units[first.mate]!.cost) * 2 > max;
+  const hog = first.kind === 'open' && over(take({ cost: 0, markup: 0 }, units, first), max / 2);
   if (live.length && !hog) return void switchOff(units, live[live.length - 1]!);
   if (first.kind === 'open') return void switchOff(units, i);
   throw new Error('render: a unit larger than the limit');
@@ -212,8 +230,8 @@ function emit(units: Unit[], i: number, end: number, stack: number[]): { part: s
 
 const trimmable = (u: Unit | undefined): boolean => u !== undefined && u.kind === 'ws' && !u.code;
 
-export function split(tokens: Token[], limit: Limit, atomic?: RegExp): string[] {
-  const units = toUnits(tokens, limit, atomic);
+export function split(tokens: Token[], limit: Limit, style: Pick<Style, 'atomic' | 'counted'> = {}): string[] {
+  const units = toUnits(tokens, limit, style);
   const { rank, resume } = breaks(units);
   const parts: string[] = [];
   let stack: number[] = [];

@@ -63,6 +63,12 @@ export interface Style {
   rule: string;
   /** Escape sequences the splitter must never cut inside (a global regex), e.g. `&amp;` or `\*`. */
   atomic?: RegExp;
+  /**
+   * The text the platform counts against its limit in a piece of rendered output, when that is not the piece
+   * itself: Telegram counts what its HTML parser leaves (no tags, an entity as one character). Never less than the
+   * platform counts. Without it, the output is counted as sent.
+   */
+  counted?(rendered: string): string;
 }
 
 /** A link for dialects that cannot hide a URL behind a label: `label (url)`, or the label alone when it is the URL. */

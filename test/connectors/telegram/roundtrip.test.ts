@@ -95,15 +95,18 @@ describe('telegram connector: round trips through the whole gateway', () => {
     expect(parts.map((p) => p.visible.trim()).join(' ')).toBe(text);
   });
 
-  it('splits a reply whose escaped form exceeds the limit (3,000 "<") into messages Telegram accepts', async () => {
+  it('counts a reply as Telegram does, after entity parsing: 3,000 "<" (12,000 escaped) are one message, 5,000 two', async () => {
     env = await setup({ options: { throttle: { out: { maxConcurrent: 1, minTime: 0 } } } });
-    const text = '<'.repeat(3_000);
-    const update = dm(text);
-    env.fake.push(update);
-    const parts = await env.replies(update.message.chat.id, 3);
+    const short = dm('<'.repeat(3_000));
+    env.fake.push(short);
+    const [one] = await env.replies(short.message.chat.id);
+    expect(one!.text).toBe('&lt;'.repeat(3_000));
+    expect(one!.visible).toBe('<'.repeat(3_000));
+    const long = dm('<'.repeat(5_000));
+    env.fake.push(long);
+    const parts = await env.replies(long.message.chat.id, 2);
     expect(env.fake.callsOf('sendMessage').every((c) => c.status === 200)).toBe(true);
-    expect(parts.map((p) => p.visible).join('')).toBe(text);
-    for (const p of parts) expect(p.text.length).toBeLessThanOrEqual(4096);
+    expect(parts.map((p) => p.visible)).toEqual(['<'.repeat(4096), '<'.repeat(904)]);
   });
 
   it('waits out a 429 for the advised retry_after before sending again', async () => {

@@ -3,8 +3,17 @@ import type { Dialect, Limit } from '../../../core/render/index.js';
 export const DIALECTS: Dialect[] = ['telegram-html', 'slack-mrkdwn', 'slack-text', 'discord', 'whatsapp', 'plain', 'html'];
 export const ZWSP = '\u200b';
 
-/** What the platform counts, computed independently of the renderer. */
-export const cost = (s: string, unit: Limit['unit']): number => (unit === 'utf8' ? Buffer.byteLength(s, 'utf8') : s.length);
+const measure = (s: string, unit: Limit['unit']): number => (unit === 'utf8' ? Buffer.byteLength(s, 'utf8') : s.length);
+
+/**
+ * What the platform counts, computed independently of the renderer: Telegram counts the text left once it has parsed
+ * the HTML ("1-4096 characters after entities parsing"), the others what is sent.
+ */
+export const cost = (s: string, unit: Limit['unit'], dialect: Dialect): number =>
+  measure(dialect === 'telegram-html' ? telegramText(s) : s, unit);
+
+/** The length of Telegram HTML's tags, which the splitter keeps within the limit too (Telegram caps entities' size). */
+export const tagCost = (s: string, unit: Limit['unit']): number => measure((s.match(/<[^>]*>/g) ?? []).join(''), unit);
 
 const decodeEntities = (s: string): string => s.replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
 
@@ -65,5 +74,12 @@ export function telegramHtmlProblem(s: string): string | undefined {
   return stack.length ? `unclosed <${stack.join('>, <')}>` : undefined;
 }
 
-/** Telegram HTML reduced to the text it shows. */
-export const telegramText = (s: string): string => decodeEntities(s.replace(/<[^>]*>/g, '').replaceAll('&quot;', '"'));
+const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"' };
+
+/** Telegram HTML reduced to the text it shows: tags dropped, `&lt;` `&gt;` `&amp;` `&quot;` `&#NN;` decoded, in one pass. */
+export const telegramText = (s: string): string =>
+  s
+    .replace(/<[^>]*>/g, '')
+    .replace(/&(?:#(\d+)|(lt|gt|amp|quot));/g, (_, code: string | undefined, name: string | undefined) =>
+      name ? NAMED[name]! : String.fromCodePoint(Number(code)),
+    );

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { type Limit, renderReply } from '../../../core/render/index.js';
 import { PIECE, parseMarkdown } from '../../../core/render/parse.js';
 import { strikethrough } from '../../../core/render/strike.js';
-import { cost, telegramHtmlProblem } from './helpers.js';
+import { cost, tagCost, telegramHtmlProblem } from './helpers.js';
 
 const HUGE: Limit = { max: 10_000_000, unit: 'utf16' };
 
@@ -99,7 +99,8 @@ describe('parsing long markdown in pieces', () => {
       const parts = renderReply(source, 'markdown', 'telegram-html', limit);
       expect(parts.length).toBeGreaterThan(1);
       for (const part of parts) {
-        expect(cost(part, limit.unit)).toBeLessThanOrEqual(limit.max);
+        expect(cost(part, limit.unit, 'telegram-html')).toBeLessThanOrEqual(limit.max);
+        expect(tagCost(part, limit.unit)).toBeLessThanOrEqual(limit.max);
         expect(telegramHtmlProblem(part)).toBeUndefined();
       }
     }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Dialect, type Limit, renderReply } from '../../../core/render/index.js';
-import { cost, DIALECTS, squash, telegramHtmlProblem, telegramText, unescape, ZWSP } from './helpers.js';
+import { cost, DIALECTS, squash, tagCost, telegramHtmlProblem, telegramText, unescape, ZWSP } from './helpers.js';
 
 // Text built from the pieces that break renderers: markup characters of every dialect, entities, emoji and
 // combining marks, long runs with no whitespace, code fences, list and quote starts, links good and bad.
@@ -45,10 +45,13 @@ const HUGE: Limit = { max: 10_000_000, unit: 'utf16' };
 /** What every part must be, whatever it came from. */
 function checkParts(parts: string[], dialect: Dialect, limit: Limit): void {
   for (const part of parts) {
-    expect(cost(part, limit.unit)).toBeLessThanOrEqual(limit.max);
+    expect(cost(part, limit.unit, dialect)).toBeLessThanOrEqual(limit.max);
     expect(part.isWellFormed()).toBe(true);
     expect(part).toMatch(/\S/);
-    if (dialect === 'telegram-html') expect(telegramHtmlProblem(part)).toBeUndefined();
+    if (dialect === 'telegram-html') {
+      expect(telegramHtmlProblem(part)).toBeUndefined();
+      expect(tagCost(part, limit.unit)).toBeLessThanOrEqual(limit.max);
+    }
   }
 }
 

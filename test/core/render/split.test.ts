@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { type Dialect, type Limit, PLATFORM_DIALECTS, PLATFORM_LIMITS, type Platform, renderReply } from '../../../core/render/index.js';
-import { cost, DIALECTS, squash, telegramHtmlProblem, telegramText, unescape } from './helpers.js';
+import { cost, DIALECTS, squash, tagCost, telegramHtmlProblem, telegramText, unescape } from './helpers.js';
 
-const within = (parts: string[], limit: Limit): void => {
+const within = (parts: string[], limit: Limit, dialect: Dialect): void => {
   for (const part of parts) {
-    expect(cost(part, limit.unit)).toBeLessThanOrEqual(limit.max);
+    expect(cost(part, limit.unit, dialect)).toBeLessThanOrEqual(limit.max);
+    if (dialect === 'telegram-html') expect(tagCost(part, limit.unit)).toBeLessThanOrEqual(limit.max);
     expect(part.isWellFormed()).toBe(true);
     expect(part).toMatch(/\S/);
   }
@@ -23,11 +24,11 @@ describe('splitting', () => {
       const limit = PLATFORM_LIMITS[platform];
       const dialect = PLATFORM_DIALECTS[platform];
       const parts = renderReply(PROSE, 'plain', dialect, limit);
-      within(parts, limit);
+      within(parts, limit, dialect);
       expect(squash(unescape(dialect, parts.join('')))).toBe(squash(PROSE));
       // Cut only between sentences, and never leaving a part less than half full.
       for (const part of parts) expect(unescape(dialect, part)).toMatch(/too\.$/);
-      for (const part of parts.slice(0, -1)) expect(cost(part, limit.unit) * 2).toBeGreaterThanOrEqual(limit.max);
+      for (const part of parts.slice(0, -1)) expect(cost(part, limit.unit, dialect) * 2).toBeGreaterThanOrEqual(limit.max);
     }
   });
 
@@ -36,7 +37,7 @@ describe('splitting', () => {
     for (const platform of Object.keys(PLATFORM_LIMITS) as Platform[]) {
       const limit = PLATFORM_LIMITS[platform];
       const parts = renderReply(markdown, 'markdown', PLATFORM_DIALECTS[platform], limit);
-      within(parts, limit);
+      within(parts, limit, PLATFORM_DIALECTS[platform]);
       if (platform === 'telegram') for (const part of parts) expect(telegramHtmlProblem(part)).toBeUndefined();
     }
   });
@@ -82,14 +83,14 @@ describe('splitting', () => {
     expect(parts.join(' ')).not.toMatch(/\(\d+\/\d+\)|…/);
   });
 
-  it('4,000 "<" fit Telegram raw but not escaped: the parts hold whole entities and are accepted', () => {
+  it('never cuts inside an entity: Telegram counts one per character, Slack the escaped text', () => {
     const limit = PLATFORM_LIMITS.telegram;
-    const parts = renderReply('<'.repeat(4000), 'plain', 'telegram-html', limit);
-    expect(parts.length).toBe(4);
-    within(parts, limit);
+    const parts = renderReply('<'.repeat(10_000), 'plain', 'telegram-html', limit);
+    expect(parts.map((part) => part.length / '&lt;'.length)).toEqual([4096, 4096, 1808]);
+    within(parts, limit, 'telegram-html');
     for (const part of parts) expect(part).toMatch(/^(&lt;)+$/);
-    expect(parts.join('')).toBe('&lt;'.repeat(4000));
     const slack = renderReply('&'.repeat(4000), 'plain', 'slack-mrkdwn', PLATFORM_LIMITS.slack);
+    expect(slack).toHaveLength(5);
     for (const part of slack) expect(part).toMatch(/^(&amp;)+$/);
   });
 
@@ -110,7 +111,7 @@ describe('splitting', () => {
     const text = 'é😀ü '.repeat(600); // 9 bytes, 5 UTF-16 units per repeat: 5,400 bytes, 3,000 units
     const parts = renderReply(text, 'plain', 'plain', PLATFORM_LIMITS.signal);
     expect(parts.length).toBe(3);
-    within(parts, PLATFORM_LIMITS.signal);
+    within(parts, PLATFORM_LIMITS.signal, 'plain');
     expect(parts.slice(0, -1).every((part) => Buffer.byteLength(part) > 1990)).toBe(true);
   });
 
@@ -128,7 +129,7 @@ describe('splitting', () => {
     for (const [dialect, limit, shape] of cases) {
       const parts = renderReply(fenced, 'markdown', dialect, limit);
       expect(parts.length).toBeGreaterThan(1);
-      within(parts, limit);
+      within(parts, limit, dialect);
       const inner = parts.map((part) => {
         expect(part).toMatch(shape);
         return part.replace(/^(<pre><code[^>]*>|```js\n|```\n)/, '').replace(/(<\/code><\/pre>|\n```)$/, '');
@@ -143,10 +144,8 @@ describe('splitting', () => {
     const text = '> **' + 'bold and quoted words '.repeat(60).trim() + '** [link label ' + 'x '.repeat(40).trim() + '](https://x.y/)';
     const parts = renderReply(text, 'markdown', 'telegram-html', { max: 300, unit: 'utf16' });
     expect(parts.length).toBeGreaterThan(3);
-    for (const part of parts) {
-      expect(telegramHtmlProblem(part)).toBeUndefined();
-      expect(part.length).toBeLessThanOrEqual(300);
-    }
+    within(parts, { max: 300, unit: 'utf16' }, 'telegram-html');
+    for (const part of parts) expect(telegramHtmlProblem(part)).toBeUndefined();
     expect(parts[1]).toMatch(/^<blockquote><b>\w/);
     expect(parts.at(-1)).toMatch(/<a href="https:\/\/x.y\/">.*<\/a><\/blockquote>$/);
   });
@@ -163,7 +162,7 @@ describe('splitting', () => {
   it('markup too long to repeat is left out rather than overflow the limit', () => {
     const url = 'https://x.y/' + 'p'.repeat(200);
     const parts = renderReply(`[${'word '.repeat(30)}](${url})`, 'markdown', 'telegram-html', { max: 100, unit: 'utf16' });
-    within(parts, { max: 100, unit: 'utf16' });
+    within(parts, { max: 100, unit: 'utf16' }, 'telegram-html');
     for (const part of parts) expect(telegramHtmlProblem(part)).toBeUndefined();
     expect(squash(telegramText(parts.join('')))).toBe(squash('word '.repeat(30)));
     // Only that markup: the bold around it is still repeated in every part.

@@ -58,8 +58,8 @@ function messageText(p: Record<string, unknown>): { text: string; visible: strin
     if (!parsed.ok) return { error: badRequest(`can't parse entities: ${parsed.error}`) };
     visible = parsed.visible;
   }
-  // Telegram counts the text after entity parsing; counting the raw text too is stricter, on purpose.
-  if (p.text.length > MAX_TEXT || visible.length > MAX_TEXT) return { error: badRequest('message is too long') };
+  // Telegram counts the text after entity parsing ("1-4096 characters after entities parsing"), not the HTML.
+  if (visible.length > MAX_TEXT) return { error: badRequest('message is too long') };
   return { text: p.text, visible };
 }
 
