@@ -6,6 +6,7 @@ import { createSecureContext, TLSSocket } from 'node:tls';
 import type { HttpBindings } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
 import { ConfigError, type Config } from '../core/config.js';
+import { isLoopbackHost } from '../core/config-urls.js';
 import { httpError } from './http/errors.js';
 
 /**
@@ -66,13 +67,26 @@ export function tlsServerOptions(mode: 'tls' | 'mtls', dataDir: string, files: T
 }
 
 /**
+ * Plain HTTP is only as private as the host it listens on: on loopback nothing crosses a network; anywhere else the
+ * dashboard password, session cookies and API keys would, readable by anyone on the path.
+ */
+export function plainHttpVerdict(host: string): { ok: boolean; what: string; detail: string } {
+  if (isLoopbackHost(host)) return { ok: true, what: 'server TLS', detail: `off (plain HTTP on loopback, ${host})` };
+  return {
+    ok: false,
+    what: 'server TLS',
+    detail: `off, and server.host is ${host}: passwords and API keys would cross the network readable. Set server.tls.mode: tls (or mtls), or listen on 127.0.0.1 behind a proxy that speaks TLS`,
+  };
+}
+
+/**
  * What `doctor` says of the server's TLS material: what `start` would refuse (a missing file, a key others can
  * read, a key that does not match its certificate) fails here first, and so does a server certificate that expired.
  */
 export function tlsVerdict(config: Config['server'], dataDir: string): { ok: boolean; what: string; detail: string } {
   const what = 'server TLS';
   const { mode } = config.tls;
-  if (mode === 'off') return { ok: true, what, detail: 'off (plain HTTP on loopback)' };
+  if (mode === 'off') return plainHttpVerdict(config.host);
   try {
     const options = tlsServerOptions(mode, dataDir, config.tls);
     createSecureContext(options);

@@ -3,6 +3,7 @@ import type { WebhookForwarder } from '../http/webhooks.js';
 import { parseWebhookAnswer, WEBHOOK_REQUEST, type WebhookAnswer } from '../webhook-ipc.js';
 import { loadConfig } from '../config-file.js';
 import { startHttpServer } from '../http.js';
+import { plainHttpVerdict } from '../tls.js';
 import { acquireLock, supervisorLock } from '../lock.js';
 import { createLogger } from '../logger.js';
 import { dbFile, openQueue, resolveDataDir, type GlobalOptions } from '../runtime.js';
@@ -137,6 +138,9 @@ export async function start(options: GlobalOptions): Promise<number> {
     }
     await store.appendAudit([{ kind: 'gateway.started', actor: 'supervisor', data: { config: source, http: `${config.server.host}:${http.port}` } }]);
     log.info({ url: `${config.server.tls.mode === 'off' ? 'http' : 'https'}://${config.server.host}:${http.port}`, config: source, dataDir }, 'monkeyclaw started');
+    // Told to listen beyond loopback without TLS: it does, as told, and says once what that exposes.
+    const plain = config.server.tls.mode === 'off' ? plainHttpVerdict(config.server.host) : undefined;
+    if (plain && !plain.ok) log.warn({ host: config.server.host }, `server TLS ${plain.detail}`);
     const signal = await terminated();
     log.info({ signal }, 'shutting down');
     // Side by side, not one after the other: the children's drain (up to 8 s, SIGKILL at 8.5 s) is most of the 10 s

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -157,6 +157,12 @@ describe('monkeyclaw CLI', () => {
     const r = await cli(['audit', 'tail', '--data-dir', join(tmp.dir, 'not-a-dir')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/the data dir .*not-a-dir is not a directory/);
+    // An empty value (an unset shell variable) never puts the database in the current directory.
+    expect(await cli(['migrate', '--data-dir', ''])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--data-dir: must name a directory/) });
+    const fromEnv = await runCli(['migrate'], { cwd: tmp.dir, env: { ...process.env, MONKEYCLAW_DATA_DIR: '' } });
+    expect(fromEnv.code).toBe(0);
+    expect(existsSync(join(tmp.dir, 'data', 'monkeyclaw.db'))).toBe(true);
+    expect(existsSync(join(tmp.dir, 'monkeyclaw.db'))).toBe(false);
   });
 
   it('doctor on a database file that is not one says so in its own verdict line', async () => {

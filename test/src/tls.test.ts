@@ -171,7 +171,11 @@ describe('HTTPS with client certificates (server.tls.mode: mtls)', () => {
     const other = tempDir('mc-tls-doctor-');
     const server = (mode: 'off' | 'tls' | 'mtls') => ({ host: '127.0.0.1', port: 7420, allowedHosts: [], tls: { mode } });
     try {
-      expect(tlsVerdict(server('off'), other.dir)).toMatchObject({ ok: true, what: 'server TLS' });
+      expect(tlsVerdict(server('off'), other.dir)).toMatchObject({ ok: true, what: 'server TLS', detail: 'off (plain HTTP on loopback, 127.0.0.1)' });
+      // Plain HTTP beyond loopback carries the password and API keys readable: said, in plain words.
+      for (const host of ['0.0.0.0', '192.168.1.10', '::']) {
+        expect(tlsVerdict({ ...server('off'), host }, other.dir)).toMatchObject({ ok: false, detail: expect.stringContaining(`server.host is ${host}: passwords and API keys`) });
+      }
       expect(tlsVerdict(server('mtls'), other.dir)).toMatchObject({ ok: false, detail: expect.stringMatching(/server\.key is missing/) });
       await createCa(other.dir);
       await createServerCert(other.dir, []);
