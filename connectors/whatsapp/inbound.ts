@@ -7,11 +7,11 @@ import { parseMessage, parseUpsert, type ParseContext } from './parse.js';
 import type { TypingIndicator } from '../../core/typing.js';
 import type { WaKey, WaQuoted, WaSocket } from './socket.js';
 import { LidAliases } from './aliases.js';
+import type { Quotes } from './quotes.js';
 
 export const WATERMARK_KEY = 'inbound:watermark';
 export const ALIAS_PREFIX = 'lid:';
 export const EXPIRATION_PREFIX = 'expiration:';
-const MAX_QUOTES = 1_000;
 
 export interface InboundDeps {
   deps: Pick<ConnectorDeps, 'name' | 'store' | 'access' | 'log' | 'gateway' | 'now'>;
@@ -19,6 +19,8 @@ export interface InboundDeps {
   parse: ParseContext;
   typing: TypingIndicator;
   socket(): WaSocket | undefined;
+  /** Where the messages a reply will quote are kept. */
+  quotes: Quotes;
   /** Seconds: history-sync (`append`) messages older than this were handled before (or predate the link). */
   watermark: number;
   /** LID → number pairs learnt before (connector state `lid:<lid>`), oldest first, loaded at start. */
@@ -50,7 +52,6 @@ const CLOCK_MARGIN_S = 5 * 60;
 export function createInbound(d: InboundDeps) {
   const actor = `connector:${d.deps.name}`;
   const counts: InboundCounts = { published: 0, ignored: 0, history: 0, rejected: 0, unsupported: 0 };
-  const quotes = new Map<string, WaQuoted>();
   /** Chats with disappearing messages on, as their latest message says: the replies there disappear too. */
   const expirations = new Map<string, number>(d.expirations);
   const changedExpirations = new Map<string, number | null>();
@@ -113,8 +114,7 @@ export function createInbound(d: InboundDeps) {
     if (batch.length > 0) {
       // Remembered before the publish, so that a fast reply (which quotes) finds it.
       for (const b of batch) {
-        quotes.set(`${b.event.conversation.id}/${b.event.platformMessageId}`, b.quoted);
-        if (quotes.size > MAX_QUOTES) quotes.delete(quotes.keys().next().value!);
+        d.quotes.remember(b.event.conversation.id, b.event.platformMessageId, b.quoted);
         // An edit carries no expiration of its own: only a new message says what the chat's setting is.
         const chat = b.event.conversation.id;
         if (!b.event.edited && (expirations.get(chat) ?? null) !== (b.expiration ?? null)) {
@@ -140,6 +140,10 @@ export function createInbound(d: InboundDeps) {
         if (!(await admittedNow(d.deps.gateway.access, d.deps.access, b.event))) continue;
         read.push(b);
         if (addressed(b.event)) typing.set(b.event.conversation.id, [...(typing.get(b.event.conversation.id) ?? []), dedupeKey(b.event)]);
+      }
+      // A group reply quotes what it answers: kept for a reply still queued when the connector restarts.
+      for (const b of read) {
+        if (b.event.conversation.kind !== 'dm' && addressed(b.event)) await d.quotes.keep(b.event.conversation.id, b.event.platformMessageId, b.quoted, b.event.text);
       }
       for (const jid of chats) d.typing.startExpected(jid, typing.has(jid), typing.get(jid));
       counts.published += batch.length;
@@ -171,7 +175,6 @@ export function createInbound(d: InboundDeps) {
     enqueue,
     counts,
     idle: () => chain,
-    quoted: (conversationId: string, messageId: string) => quotes.get(`${conversationId}/${messageId}`),
     expiration: (conversationId: string) => expirations.get(conversationId),
   };
 }

@@ -8,6 +8,7 @@ import { ALIAS_PREFIX, createInbound, EXPIRATION_PREFIX, WATERMARK_KEY } from '.
 import { DEFAULT_BACKOFF, WaLink, type Backoff, type LinkStatus } from './link.js';
 import type { Self } from './parse.js';
 import { silentTurn } from '../../core/typing.js';
+import { Quotes } from './quotes.js';
 import { createSender, whatsappTyping } from './send.js';
 import { createBaileysSocket, type WaSocketFactory } from './socket.js';
 
@@ -39,6 +40,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
   if (c.streamEdits) deps.log.warn({}, `connectors.${name}.streamEdits: not supported; replies are sent once, finished`);
 
   const self: Self = { ids: new Set() };
+  const quotes = new Quotes(deps);
   let link: WaLink | undefined;
   let inbound: ReturnType<typeof createInbound> | undefined;
   const socket = () => link?.socket;
@@ -66,6 +68,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
     async start(io) {
       // A QR code left from an earlier run is dead: the dashboard must not offer it.
       await clearQr();
+      await quotes.prune();
       const { state, saveCreds } = await loadAuthState(deps.sealed, name);
       learnSelf(state.creds.me);
       // First start: nothing before now is ours to answer (history sync brings weeks of old messages).
@@ -87,6 +90,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
         io,
         typing,
         socket,
+        quotes,
         watermark,
         aliases,
         expirations,
@@ -135,7 +139,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       refused: () => (link?.refused === undefined ? undefined : link.refused === 440 ? 'another client took this WhatsApp link over (440)' : 'WhatsApp refused this account (403)'),
       limit,
       log: deps.log,
-      quoted: (conversation, id) => inbound?.quoted(conversation, id),
+      quotes,
       expiration: (conversation) => inbound?.expiration(conversation),
       typing,
       spacingMs: options.spacingMs ?? 1_000,

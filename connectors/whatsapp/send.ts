@@ -6,7 +6,8 @@ import type { PartProgress } from '../../core/part-progress.js';
 import { UnrecoverableJobError } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
 import { type SilentTurn, TypingIndicator } from '../../core/typing.js';
-import type { WaQuoted, WaSocket } from './socket.js';
+import type { Quotes } from './quotes.js';
+import type { WaSocket } from './socket.js';
 
 export interface SenderDeps {
   socket(): WaSocket | undefined;
@@ -17,8 +18,8 @@ export interface SenderDeps {
   refused(): string | undefined;
   limit: Limit;
   log: ConnectorLog;
-  /** The inbound message a reply quotes, if it is still remembered (see Quotes). */
-  quoted(conversationId: string, messageId: string): WaQuoted | undefined;
+  /** The inbound message a reply quotes, if it is still remembered (see Quotes), and forgetting it once quoted. */
+  quotes: Pick<Quotes, 'find' | 'forget'>;
   /** Seconds messages live in the chat, when disappearing messages are on there: a reply disappears like the rest. */
   expiration(conversationId: string): number | undefined;
   typing: TypingIndicator;
@@ -82,7 +83,8 @@ export function createSender(d: SenderDeps): SendReply {
     const parts = renderReply(reply.text, reply.format, 'whatsapp', d.limit).filter((p) => p.trim().length > 0);
     const multi = parts.length > 1;
     const sent = multi ? await d.progress.sent(reply.idempotencyKey) : [];
-    const quoted = conversation.kind !== 'dm' && reply.replyTo ? d.quoted(conversation.id, reply.replyTo) : undefined;
+    const quoting = conversation.kind !== 'dm' ? reply.replyTo : undefined;
+    const quoted = quoting ? await d.quotes.find(conversation.id, quoting) : undefined;
     try {
       for (let i = sent.length; i < parts.length; i++) {
         const id = await paced(async () => {
@@ -104,6 +106,7 @@ export function createSender(d: SenderDeps): SendReply {
     } finally {
       d.typing.stop(conversation.id);
     }
+    if (quoting) await d.quotes.forget(conversation.id, quoting);
     return sent;
   };
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { QUOTE_PREFIX } from '../../../connectors/whatsapp/quotes.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { delayedPublish } from '../../helpers/connector-harness.js';
 import type { ConnectorIO } from '../../../core/connector.js';
@@ -136,6 +137,25 @@ describe('whatsapp groups and what is never answered', () => {
     current().upsert(fixture('group-lid-mention'));
     await h.until(() => current().sent.length === 2);
     expect(current().sent[1]!.quoted?.key.participant).toBe('55512345678901@lid');
+  });
+
+  it('a group reply still queued when the connector restarts quotes its message all the same, and the kept quote goes once used', async () => {
+    const { h, current } = await whatsappGateway(cleanup);
+    // Sends fail (the connection drops under them), then the connector process stops with the reply still queued.
+    const failing = 1_000;
+    current().failSends = failing;
+    current().upsert(live(fixture('group-mention')));
+    await h.until(async () => current().failSends < failing && (await h.store.listConnectorState('whatsapp', QUOTE_PREFIX)).length === 1);
+    // Sealed like every credential the connector keeps: the message's text is not in the row as written.
+    expect(JSON.stringify(await h.store.listConnectorState('whatsapp', QUOTE_PREFIX))).not.toContain('capital of France');
+    await h.stopConnector();
+    await h.startConnector();
+    current().open();
+    await h.until(() => current().sent.length === 1);
+    const sent = current().sent[0]!;
+    expect(sent.quoted?.key).toEqual({ remoteJid: GROUP, id: '3EB0GROUP00000000002', fromMe: false, participant: BOB });
+    expect(sent.quoted?.message).toEqual({ conversation: '@15550001111 what is the capital of France?' });
+    await h.until(async () => (await h.store.listConnectorState('whatsapp', QUOTE_PREFIX)).length === 0);
   });
 
   it('ignores status broadcasts and its own messages; audits reactions and revokes as unsupported', async () => {
