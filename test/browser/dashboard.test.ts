@@ -118,10 +118,15 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
     await page.getByRole('button', { name: 'Open' }).click();
     await page.waitForURL(`${base}/chat?assistant=helper`);
     const text = 'Hello from the browser, <b>not bold</b> & streamed in several pieces';
-    await page.getByLabel('Message').fill(text);
+    // Typed with a last Enter, then sent from the keyboard.
+    await page.getByLabel('Message').fill(`${text}\n`);
     const streamed = page.waitForResponse((r) => r.url() === `${base}/chat/stream`);
-    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByLabel('Message').press('Control+Enter');
     await page.locator('#transcript .msg-assistant .text').filter({ hasText: text }).waitFor();
+    // The live message reads as the history will after a reload, and the last line break was not sent.
+    const mine = page.locator('#transcript .msg-user').last();
+    expect(await mine.locator('.who').textContent()).toMatch(/^user · \d{4}-\d\d-\d\dT/);
+    expect(await mine.locator('.text').textContent()).toBe(text);
     // The reply came over SSE as drafts while it was written, then whole; the page shows the whole reply.
     const response = await streamed;
     expect(response.headers()['content-type']).toContain('text/event-stream');
@@ -140,6 +145,14 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
     // The turn went through the queue and worker as web:admin, like any connector's.
     await page.reload();
     expect(await page.locator('#transcript .msg-assistant .text').filter({ hasText: text }).count()).toBe(1);
+  });
+
+  it('shows a signed-in owner a page at an address that is no page, with the way back', async () => {
+    const response = await page.goto(`${base}/no/such/page`);
+    expect(response?.status()).toBe(404);
+    expect(await page.getByRole('heading', { name: 'Not found' }).count()).toBe(1);
+    await page.getByRole('link', { name: 'Back to the overview' }).click();
+    await page.waitForURL(`${base}/`);
   });
 
   it("shows a backend's markdown rendered, live and after a reload, and nothing as markup that it wrote as text", async () => {

@@ -165,7 +165,8 @@ export const JS = `'use strict';
     box.className = 'msg msg-' + who;
     const label = document.createElement('span');
     label.className = 'who';
-    label.textContent = who === 'user' ? 'you' : 'assistant';
+    // As the server labels the history, so a reload reads the same.
+    label.textContent = (who === 'user' ? 'user' : 'assistant') + ' · ' + new Date().toISOString();
     const p = document.createElement('p');
     p.className = 'text';
     p.textContent = text;
@@ -196,10 +197,15 @@ export const JS = `'use strict';
   }
 
   const form = byId('chat-form');
+  // Enter writes a new line, as in any text area; Ctrl+Enter (Cmd+Enter) sends.
+  if (form) form.elements.text.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); }
+  });
   if (form) form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const list = byId('transcript');
-    const text = form.elements.text.value;
+    // The line break left after the last line is not part of the message.
+    const text = form.elements.text.value.replace(/[\\r\\n]+$/, '');
     if (!text.trim()) return;
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;

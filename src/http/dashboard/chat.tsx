@@ -50,7 +50,7 @@ function ChatPage({ assistants, assistant, history, csrf }: { assistants: string
         <Csrf token={csrf} />
         <input type="hidden" name="assistant" value={assistant} />
         <label>
-          Message
+          Message <span class="muted">(Ctrl+Enter sends)</span>
           <textarea name="text" required maxlength={MAX_TEXT_CHARS}></textarea>
         </label>
         <p>

@@ -9,6 +9,7 @@ import { chatRoutes } from './chat.js';
 import { linkingRoutes } from './linking.js';
 import { conversationRoutes } from './conversations.js';
 import { Flash, type DashboardDeps, type DashContext } from './deps.js';
+import { notFoundPage } from './layout.js';
 import { governanceRoutes } from './governance.js';
 import { loginRoutes } from './login.js';
 import { overviewRoutes } from './overview.js';
@@ -44,6 +45,12 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<DashEnv> {
   linkingRoutes(app, ctx);
   connectorRoutes(app, ctx);
   // A signed-in owner at an address that is no page gets 404, not the 401 that would say they were signed out.
-  app.all('*', async (c, next) => ((await session.current(c)) ? c.json(httpError('no such page', 'not_found', 'not_found'), 404) : next()));
+  app.all('*', async (c, next) => {
+    const signedIn = await session.current(c);
+    if (!signedIn) return next();
+    // A browser gets a page it can leave by a link; anything else the API's error shape.
+    if (c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html')) return notFoundPage(c, signedIn.csrfToken);
+    return c.json(httpError('no such page', 'not_found', 'not_found'), 404);
+  });
   return app;
 }

@@ -97,3 +97,15 @@ export async function render(c: Context, node: Child, status: 200 | 400 | 404 | 
   const html = await (node as { toString(): string | Promise<string> }).toString();
   return c.html(`<!DOCTYPE html>${html}`, status);
 }
+
+/** A signed-in owner's browser at an address that is no page: a page that says so, with the way back. */
+export const notFoundPage = (c: Context, csrf: string): Promise<Response> =>
+  render(
+    c,
+    <Page title="Not found" path="" csrf={csrf}>
+      <p>
+        There is no page at this address. <a href="/">Back to the overview</a>
+      </p>
+    </Page>,
+    404,
+  );
