@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidPayloadError, parseReply, type Reply } from './event.js';
 import { UnrecoverableJobError, type JobHandler } from './queue.js';
 import type { Store } from './store.js';
@@ -50,7 +51,35 @@ export type OutboundStore = Pick<Store, 'beginSend' | 'withdrawSend' | 'complete
  * parts as new messages. Drafts are best effort: one that fails is dropped, never retried, so it cannot hold up the
  * final reply queued behind it in the same conversation.
  */
-export function outboundHandler(store: OutboundStore, actor: string, to: Sender | SendReply, onDraftError?: (error: unknown) => void): JobHandler {
+/** What the connector process is told of, beside the job's own outcome. */
+export interface OutboundHooks {
+  /** A streamed draft was not shown (the final reply still will be). */
+  onDraftError?(error: unknown): void;
+  /** A reply the platform took could not be recorded yet (the database is locked or failing): retried, never resent. */
+  onRecordError?(error: unknown, attempt: number): void;
+}
+
+const RECORD_RETRY_MS = { first: 100, max: 5_000 };
+
+/**
+ * Records a send the platform took, trying until it is on record: failing the job instead would send the reply a
+ * second time. Only the job being taken away (a drain that ran out of time) ends the trying; that is the crash
+ * window the README names, between the platform's answer and its record.
+ */
+async function recordSent(write: () => Promise<void>, signal: AbortSignal, onError?: OutboundHooks['onRecordError']): Promise<void> {
+  for (let attempt = 1, wait = RECORD_RETRY_MS.first; ; attempt++, wait = Math.min(wait * 2, RECORD_RETRY_MS.max)) {
+    try {
+      return await write();
+    } catch (error) {
+      onError?.(error, attempt);
+      if (signal.aborted) throw error;
+      await sleep(wait, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) throw error;
+    }
+  }
+}
+
+export function outboundHandler(store: OutboundStore, actor: string, to: Sender | SendReply, hooks: OutboundHooks = {}): JobHandler {
   const sender: Sender = typeof to === 'function' ? { send: to } : to;
   return async (job, signal) => {
     let reply: Reply;
@@ -62,7 +91,7 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
       throw new UnrecoverableJobError(error.message);
     }
     if (reply.kind === 'draft') {
-      if (sender.edits && reply.stream) await showDraft(store, sender, reply, reply.stream, signal).catch((error: unknown) => onDraftError?.(error));
+      if (sender.edits && reply.stream) await showDraft(store, sender, reply, reply.stream, signal).catch((error: unknown) => hooks.onDraftError?.(error));
       return;
     }
     const state = await store.beginSend(reply.idempotencyKey, reply.address.platform);
@@ -80,20 +109,19 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
       if (isRefused(error) && state === 'new') await store.withdrawSend(reply.idempotencyKey);
       throw error;
     }
-    await store.completeSend(reply.idempotencyKey, ids, [
-      {
-        kind: 'outbound.sent',
-        actor,
-        subject: reply.eventId,
-        data: {
-          key: reply.idempotencyKey,
-          conversation: `${reply.address.platform}:${reply.address.conversation.id}`,
-          parts: ids.length,
-          resent: state === 'sending',
-          ...(draft !== undefined ? { streamed: true } : {}),
-        },
+    const sent = {
+      kind: 'outbound.sent',
+      actor,
+      subject: reply.eventId,
+      data: {
+        key: reply.idempotencyKey,
+        conversation: `${reply.address.platform}:${reply.address.conversation.id}`,
+        parts: ids.length,
+        resent: state === 'sending',
+        ...(draft !== undefined ? { streamed: true } : {}),
       },
-    ]);
+    };
+    await recordSent(() => store.completeSend(reply.idempotencyKey, ids, [sent]), signal, hooks.onRecordError);
   };
 }
 

@@ -63,9 +63,11 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
   failed.catch(() => undefined);
   await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, actor, raw, isOwnerDecision(rt.config)), fail });
   started = true;
-  const outbound = rt.queue.consume(outboundQueue({ platform: connector.platform, account: name }), outboundHandler(rt.store, actor, connector, (error) =>
-    log.warn({ error: (error as Error).message }, 'a streamed draft was not shown; the final reply still will be'),
-  ), {
+  const outbound = rt.queue.consume(outboundQueue({ platform: connector.platform, account: name }), outboundHandler(rt.store, actor, connector, {
+    onDraftError: (error) => log.warn({ error: (error as Error).message }, 'a streamed draft was not shown; the final reply still will be'),
+    onRecordError: (error, attempt) =>
+      log.warn({ error: (error as Error).message, attempt }, 'a reply the platform took is not on record yet; retrying the record, not the send'),
+  }), {
     concurrency: 4,
     // A platform blip (a reconnect, a 5xx burst) is ridden out for about two minutes before a reply is dead-lettered.
     maxAttempts: 10,

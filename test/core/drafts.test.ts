@@ -166,7 +166,7 @@ describe('outboundHandler: streamed replies', () => {
           return out;
         },
       },
-      (e) => errors.push(e),
+      { onDraftError: (e) => void errors.push(e) },
     );
     const address = { platform: 'telegram', account: 'telegram', conversation: { id: '1', kind: 'dm' as const } };
     const job = (key: string, text: string, kind: Reply['kind']) => ({

@@ -52,6 +52,35 @@ describe('outboundHandler', () => {
     await store.close();
   });
 
+  it('keeps trying to record a send the platform took, rather than failing the job into a second send', async () => {
+    const store = new SqliteStore(join(tmp.dir, 'record.db'));
+    await store.migrate();
+    const sent: string[] = [];
+    // The database refuses the record twice (locked past the write deadline), then takes it.
+    let refusals = 2;
+    const flaky = Object.assign(Object.create(store) as SqliteStore, {
+      completeSend: (...args: Parameters<SqliteStore['completeSend']>) =>
+        refusals-- > 0 ? Promise.reject(new Error('the database stayed locked for 10 s')) : store.completeSend(...args),
+    });
+    const recordErrors: number[] = [];
+    const handler = outboundHandler(flaky, 'test', async (reply) => (sent.push(reply.text), ['m1']), { onRecordError: (_e, attempt) => void recordErrors.push(attempt) });
+    const address = { platform: 'telegram', account: 'telegram', conversation: { id: '1', kind: 'dm' as const } };
+    const job = { id: 'r', queue: 'outbound:telegram', partition: 'p', attempt: 1, payload: { v: 1, idempotencyKey: 'r', eventId: 'e', address, text: 'once', format: 'plain', kind: 'reply' } };
+    await handler(job, new AbortController().signal);
+    expect(sent).toEqual(['once']);
+    expect(recordErrors).toEqual([1, 2]);
+    expect(await store.sentMessageIds('r')).toEqual(['m1']);
+    // Taken away while it tries (a drain out of time): the job fails undecided, for the next process to finish.
+    refusals = Infinity;
+    const drain = new AbortController();
+    const other = { ...job, id: 's', payload: { ...job.payload, idempotencyKey: 's' } };
+    const running = handler(other, drain.signal);
+    setTimeout(() => drain.abort(), 50);
+    await expect(running).rejects.toThrow(/stayed locked/);
+    expect(sent).toEqual(['once', 'once']);
+    await store.close();
+  });
+
   it('withdraws the intent of a send the platform refused, so its retry is not audited as resent', async () => {
     const store = new SqliteStore(join(tmp.dir, 'refused.db'));
     await store.migrate();
