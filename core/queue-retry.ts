@@ -28,8 +28,9 @@ export async function runWithRetries(
   options: ConsumeOptions,
   signal: AbortSignal,
   stopping?: AbortSignal,
+  permit?: Permit,
 ): Promise<Outcome> {
-  const outcome = await attempt(job, handler, options, signal, stopping);
+  const outcome = await attempt(job, handler, options, signal, stopping, permit);
   if (outcome.kind === 'dead') {
     try {
       await options.onDead?.(job, outcome.error);
@@ -51,6 +52,7 @@ async function attempt(
   options: ConsumeOptions,
   signal: AbortSignal,
   stopping?: AbortSignal,
+  permit?: Permit,
 ): Promise<Outcome> {
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const backoffMs = options.backoffMs ?? DEFAULT_BACKOFF_MS;
@@ -65,7 +67,11 @@ async function attempt(
       if (isUnrecoverable(error)) return { kind: 'dead', error: message, attempts: attempt };
       if (signal.aborted || stopping?.aborted) return { kind: 'released' };
       if (attempt >= maxAttempts) return { kind: 'dead', error: message, attempts: attempt };
+      // The job keeps its partition (order holds) but not its slot: one conversation failing for minutes must not
+      // keep the others' jobs waiting behind it.
+      permit?.give();
       if (!(await pause(backoffDelay(attempt, backoffMs), [signal, stopping]))) return { kind: 'released' };
+      await permit?.take();
     }
   }
 }
@@ -87,6 +93,30 @@ async function pause(ms: number, signals: Array<AbortSignal | undefined>): Promi
     return false;
   } finally {
     for (const s of live) s.removeEventListener('abort', abort);
+  }
+}
+
+/** One job's slot in a consumer's semaphore, given up while the job waits out a backoff and taken again after. */
+export class Permit {
+  private held = false;
+  constructor(
+    private readonly semaphore: Semaphore,
+    /** Told when the slot is free again, so the consumer can fill it. */
+    private readonly onGiven?: () => void,
+  ) {}
+
+  async take(): Promise<void> {
+    if (this.held) return;
+    await this.semaphore.acquire();
+    this.held = true;
+  }
+
+  /** Gives the slot back, once however often it is called. */
+  give(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.semaphore.release();
+    this.onGiven?.();
   }
 }
 

@@ -3,7 +3,7 @@ import { WaitingError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
 import { settlesWithin } from '../core/deadline.js';
 import { DEFAULT_MAX_ATTEMPTS, type ConsumeOptions, type Job, type JobHandler } from '../core/queue.js';
-import { runWithRetries, Semaphore, type Outcome } from '../core/queue-retry.js';
+import { Permit, runWithRetries, Semaphore, type Outcome } from '../core/queue-retry.js';
 import type { BullmqDriver, Envelope } from './bullmq.js';
 import { allPartitionQueues } from './bullmq-names.js';
 import { QUIT_MS, quitRedis } from './redis-quit.js';
@@ -111,9 +111,10 @@ export class BullmqConsumer {
       throw new WaitingError();
     };
     if (this.closing) return handBack();
-    const permit = this.semaphore.acquire();
-    if (!(await Promise.race([permit.then(() => true), flight.released.then(() => false)]))) {
-      void permit.then(() => this.semaphore.release());
+    const permit = new Permit(this.semaphore);
+    const taking = permit.take();
+    if (!(await Promise.race([taking.then(() => true), flight.released.then(() => false)]))) {
+      void taking.then(() => permit.give());
       return handBack();
     }
     flight.started = true;
@@ -132,7 +133,7 @@ export class BullmqConsumer {
         return result?.commit ? { next: await result.commit.commit() } : result;
       };
       const input: Job = { queue: env.queue, id: env.id, partition: env.partition, payload: env.payload, attempt: first };
-      const running = runWithRetries(input, handler, this.options, flight.controller.signal, this.stopping.signal);
+      const running = runWithRetries(input, handler, this.options, flight.controller.signal, this.stopping.signal, permit);
       const outcome: Outcome = await Promise.race([running, flight.released]);
       if (outcome.kind === 'released') return handBack();
       try {
@@ -144,7 +145,7 @@ export class BullmqConsumer {
       }
       // Returning lets BullMQ complete the job, which also releases the partition's next one.
     } finally {
-      this.semaphore.release();
+      permit.give();
     }
   }
 

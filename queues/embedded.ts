@@ -15,7 +15,7 @@ import {
   type QueueDepth,
   type QueueDriver,
 } from '../core/queue.js';
-import { runWithRetries, Semaphore } from '../core/queue-retry.js';
+import { Permit, runWithRetries, Semaphore } from '../core/queue-retry.js';
 import { Nudger } from './nudge.js';
 
 /** Fallback poll when no nudge arrives (DESIGN: at most 50 ms). */
@@ -316,11 +316,11 @@ class EmbeddedConsumer {
       // A claim that fails (the database locked past the deadline) is tried again at the next poll.
       const jobs = free > 0 ? ((await this.driver.claim(this.queue, free).catch(() => [])) as ClaimedJob[]) : [];
       for (const job of jobs) {
-        await this.semaphore.acquire();
-        const work = this.process(job).finally(() => {
+        const permit = new Permit(this.semaphore, this.wake);
+        await permit.take();
+        const work = this.process(job, permit).finally(() => {
           this.inFlight.delete(job.seq);
-          this.semaphore.release();
-          this.wake();
+          permit.give();
         });
         this.inFlight.set(job.seq, work);
       }
@@ -336,11 +336,11 @@ class EmbeddedConsumer {
     }
   }
 
-  private async process(job: ClaimedJob): Promise<void> {
+  private async process(job: ClaimedJob, permit: Permit): Promise<void> {
     // The acknowledgement is part of the attempt: a hop whose commit fails (the database locked past the deadline,
     // a constraint) is tried again like a handler that threw, and nothing of it was written.
     const attempt: JobHandler = async (delivery, signal) => this.driver.complete(job, (await this.handler(delivery, signal)) ?? {});
-    const outcome = await runWithRetries(job, attempt, this.options, this.abort.signal, this.stopping.signal);
+    const outcome = await runWithRetries(job, attempt, this.options, this.abort.signal, this.stopping.signal, permit);
     try {
       if (outcome.kind === 'dead') await this.driver.deadLetter(job, outcome.error, outcome.attempts);
       else if (outcome.kind === 'released') this.driver.release([job.seq]);

@@ -138,6 +138,33 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       expect(stamps[1]! - stamps[0]!).toBeGreaterThanOrEqual(40);
     });
 
+    it('gives a retrying job\'s slot to other partitions while it waits out its backoff', async () => {
+      const q = await open();
+      const queue = name();
+      const done: string[] = [];
+      let failures = 3;
+      q.consume(
+        queue,
+        async (job) => {
+          if (job.id === 'stuck' && failures-- > 0) throw new Error('platform down');
+          done.push(job.id);
+        },
+        // One slot: while `stuck` waits out its backoff, the other partitions' jobs take it.
+        { backoffMs: 150, maxAttempts: 5, concurrency: 1 },
+      );
+      await q.enqueue(queue, [{ id: 'stuck', partition: 'p', payload: null }]);
+      await sleep(100);
+      await q.enqueue(queue, [
+        { id: 'a', partition: 'q', payload: null },
+        { id: 'b', partition: 'r', payload: null },
+        { id: 'later', partition: 'p', payload: null },
+      ]);
+      await until(() => done.length === 4);
+      // The others went while `stuck` still failed; its own partition's next job still waited for it.
+      expect(done.slice(0, 2).sort()).toEqual(['a', 'b']);
+      expect(done.slice(2)).toEqual(['stuck', 'later']);
+    });
+
     it('dead-letters after maxAttempts, moves the partition on, and retries a dead job on request', async () => {
       const q = await open();
       const queue = name();

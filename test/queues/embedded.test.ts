@@ -47,6 +47,37 @@ describe('embedded driver under a database locked by another process', () => {
   }, 30_000);
 });
 
+describe('embedded driver: a lease that ran out under a locked database', () => {
+  it('is never claimed again by the consumer still running its job', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-q-relet-'));
+    const file = join(dir, 'monkeyclaw.db');
+    const other = openDb(file);
+    migrate(other);
+    const driver = new EmbeddedDriver({ file, leaseMs: 300 });
+    try {
+      await driver.enqueue('q', [{ id: 'a', partition: 'p', payload: 1 }]);
+      const calls: string[] = [];
+      const consumer = driver.consume('q', async (job) => {
+        calls.push(job.id);
+        if (calls.length > 1) return;
+        // Another process holds the write lock for longer than the lease: no renewal gets through meanwhile.
+        other.prepare('BEGIN IMMEDIATE').run();
+        await sleep(1_000);
+        other.prepare('COMMIT').run();
+        await sleep(500);
+      });
+      for (let i = 0; i < 60 && (await driver.depth('q')).waiting + (await driver.depth('q')).active > 0; i++) await sleep(50);
+      await sleep(200);
+      expect(calls).toEqual(['a']);
+      await consumer.close();
+    } finally {
+      await driver.close();
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('embedded driver: a commit through its own connection is one transaction with the acknowledgement', () => {
   const setup = () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-q-join-'));
