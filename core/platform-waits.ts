@@ -1,7 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectorDeps } from './connector.js';
+import { refused } from './outbound.js';
+import { RetryLaterError } from './queue.js';
 
 const PREFIX = 'wait:';
+/** Waits up to this long are waited where they are met; longer ones give the consumer slot up (see `ready`). */
+const INLINE_WAIT_MS = 2_000;
 
 /**
  * A platform's "try again in N seconds" (a 429's Retry-After), per place (a chat, a channel), kept in connector
@@ -31,6 +35,18 @@ export class PlatformWaits {
   async wait(place: string, signal?: AbortSignal): Promise<void> {
     await this.loaded;
     const left = (this.until.get(place) ?? 0) - this.deps.now();
+    if (left > 0) await sleep(left, undefined, signal ? { signal } : {});
+  }
+
+  /**
+   * For a send whose job can wait without its consumer slot: a wait of more than a moment is thrown as a
+   * RetryLaterError, so the job waits it out while other places' sends go on; a shorter one is waited here. Nothing
+   * was sent, so it is a refusal (the send's intent is withdrawn, its retry not audited as resent).
+   */
+  async ready(place: string, signal?: AbortSignal): Promise<void> {
+    await this.loaded;
+    const left = (this.until.get(place) ?? 0) - this.deps.now();
+    if (left > INLINE_WAIT_MS) throw refused(new RetryLaterError(left, `the platform asked for quiet here for ${Math.ceil(left / 1000)} s more`));
     if (left > 0) await sleep(left, undefined, signal ? { signal } : {});
   }
 

@@ -4,6 +4,7 @@ import {
   DEFAULT_BACKOFF_MS,
   DEFAULT_MAX_ATTEMPTS,
   isUnrecoverable,
+  RetryLaterError,
   type ConsumeOptions,
   type HopResult,
   type Job,
@@ -62,18 +63,30 @@ async function attempt(
       const result = await handler({ ...job, attempt }, signal);
       return { kind: 'done', result: result ?? {} };
     } catch (error) {
+      if (error instanceof RetryLaterError) {
+        if (stopping?.aborted || !(await waitOut(error.afterMs, permit, [signal, stopping]))) return { kind: 'released' };
+        attempt--;
+        continue;
+      }
       // Kept with a dead letter and shown by `dlq list`: a credential a library put in its message stops here.
       const message = processRedactor.redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
       if (isUnrecoverable(error)) return { kind: 'dead', error: message, attempts: attempt };
       if (signal.aborted || stopping?.aborted) return { kind: 'released' };
       if (attempt >= maxAttempts) return { kind: 'dead', error: message, attempts: attempt };
-      // The job keeps its partition (order holds) but not its slot: one conversation failing for minutes must not
-      // keep the others' jobs waiting behind it.
-      permit?.give();
-      if (!(await pause(backoffDelay(attempt, backoffMs), [signal, stopping]))) return { kind: 'released' };
-      await permit?.take();
+      if (!(await waitOut(backoffDelay(attempt, backoffMs), permit, [signal, stopping]))) return { kind: 'released' };
     }
   }
+}
+
+/**
+ * A wait between attempts. The job keeps its partition (order holds) but not its slot: one conversation failing or
+ * told to wait must not keep the others' jobs waiting behind it. False when a signal cut it short.
+ */
+async function waitOut(ms: number, permit: Permit | undefined, signals: Array<AbortSignal | undefined>): Promise<boolean> {
+  permit?.give();
+  if (!(await pause(ms, signals))) return false;
+  await permit?.take();
+  return true;
 }
 
 /**

@@ -119,6 +119,20 @@ export class UnrecoverableJobError extends Error {
 export const isUnrecoverable = (e: unknown): boolean =>
   e instanceof UnrecoverableJobError || (e instanceof Error && e.name === 'UnrecoverableJobError');
 
+/**
+ * Throw from a handler when the platform asked for quiet first (a 429's Retry-After for that chat): the job waits
+ * `afterMs` without its consumer slot, keeping its partition, and the wait does not count as an attempt.
+ */
+export class RetryLaterError extends Error {
+  override readonly name = 'RetryLaterError';
+  constructor(
+    readonly afterMs: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_BACKOFF_MS = 200;
 export const MAX_BACKOFF_MS = 30_000;

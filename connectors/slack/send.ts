@@ -40,7 +40,7 @@ export function createSend(o: SendOptions): SendReply {
   const progress = partProgress(o.store, o.name);
 
   async function pace(channel: string, signal: AbortSignal): Promise<void> {
-    await o.waits?.wait(channel, signal);
+    await o.waits?.ready(channel, signal);
     const wait = (lastPost.get(channel) ?? 0) + o.channelIntervalMs - Date.now();
     if (wait > 0) await sleep(wait, undefined, { signal });
   }

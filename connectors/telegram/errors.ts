@@ -1,6 +1,6 @@
 import { GrammyError, HttpError } from 'grammy';
 import { EditRefusedError, refused } from '../../core/outbound.js';
-import { UnrecoverableJobError } from '../../core/queue.js';
+import { RetryLaterError, UnrecoverableJobError } from '../../core/queue.js';
 
 /** Telegram's answers, mapped to what core understands: retry later, or never. */
 
@@ -42,7 +42,7 @@ export function describe(e: unknown): string {
  * Telegram answered, and posted nothing.
  */
 export function toJobError(e: unknown): Error {
-  if (e instanceof EditRefusedError) return e;
+  if (e instanceof EditRefusedError || e instanceof RetryLaterError) return e;
   if (isApiError(e, 400) || isApiError(e, 403)) return refused(new UnrecoverableJobError(`Telegram refused the message: ${describe(e)}`));
   const error = new Error(`Telegram send failed: ${describe(e)}`);
   return e instanceof GrammyError && e.error_code >= 400 && e.error_code < 500 ? refused(error) : error;

@@ -97,7 +97,9 @@ export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: Tel
   bot.api.config.use(throttleMessages(options.throttle));
   // Only 429s are waited out here; a 5xx fails the attempt and the queue's retry schedule decides (an inner retry
   // of its own, 3 s doubling, made each attempt last minutes and a dead letter take half an hour).
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 5, rethrowHttpErrors: true, rethrowInternalServerErrors: true }));
+  // A 429 of more than 2 s is not waited out here, holding a slot of the outbound queue: the attempt fails, and the
+  // flood wait makes the retry wait out the rest without it.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 2, rethrowHttpErrors: true, rethrowInternalServerErrors: true }));
   const actor = `connector:${deps.name}`;
   const audit = (kind: string, data: Record<string, unknown>, subject?: string) =>
     deps.store.appendAudit([{ kind, actor, ...(subject ? { subject } : {}), data }]);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job, QueueDriver } from '../../core/queue.js';
-import { UnrecoverableJobError } from '../../core/queue.js';
+import { RetryLaterError, UnrecoverableJobError } from '../../core/queue.js';
 
 /** Opens a driver on the shared backing store of one test (the same SQLite file, the same Redis prefix). */
 export interface DriverHarness {
@@ -163,6 +163,28 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       // The others went while `stuck` still failed; its own partition's next job still waited for it.
       expect(done.slice(0, 2).sort()).toEqual(['a', 'b']);
       expect(done.slice(2)).toEqual(['stuck', 'later']);
+    });
+
+    it('waits out a RetryLaterError without its slot and without counting it as an attempt', async () => {
+      const q = await open();
+      const queue = name();
+      const done: string[] = [];
+      let waits = 3;
+      q.consume(
+        queue,
+        async (job) => {
+          if (job.id === 'told' && waits-- > 0) throw new RetryLaterError(150, 'the platform asked for quiet');
+          done.push(`${job.id}@${job.attempt}`);
+        },
+        // One attempt only: three waits are not three failures.
+        { backoffMs: 50, maxAttempts: 1, concurrency: 1 },
+      );
+      await q.enqueue(queue, [{ id: 'told', partition: 'p', payload: null }]);
+      await sleep(50);
+      await q.enqueue(queue, [{ id: 'other', partition: 'q', payload: null }]);
+      await until(() => done.length === 2);
+      expect(done).toEqual(['other@1', 'told@1']);
+      expect(await q.deadLetters()).toEqual([]);
     });
 
     it('dead-letters after maxAttempts, moves the partition on, and retries a dead job on request', async () => {

@@ -144,6 +144,29 @@ describe('telegram connector: round trips through the whole gateway', () => {
     expect(env.fake.sentTo(update.message.chat.id)).toHaveLength(1);
   });
 
+  it('chats told to wait do not hold up the replies of another: the wait is done without a slot of the outbound queue', async () => {
+    env = await setup();
+    // Four chats, as many as the connector sends to at once, are each told to wait 3 s.
+    env.fake.failNext('sendMessage', 4, { error_code: 429, description: 'Too Many Requests: retry after 3', parameters: { retry_after: 3 } });
+    const waiting = ['w1', 'w2', 'w3', 'w4'].map((t) => dm(t));
+    for (const u of waiting) env.fake.push(u);
+    await env.h.until(() => env!.fake.callsOf('sendMessage').filter((c) => c.status === 429).length === 4);
+    const other = dm('not held up');
+    const pushed = Date.now();
+    env.fake.push(other);
+    const [reply] = await env.replies(other.message.chat.id);
+    expect(reply!.visible).toBe('not held up');
+    expect(Date.now() - pushed).toBeLessThan(2_000);
+    // The four still wait out their 3 s, and each is sent once.
+    const refusedAt = Math.min(...env.fake.callsOf('sendMessage').filter((c) => c.status === 429).map((c) => c.at));
+    for (const u of waiting) await env.replies(u.message.chat.id, 1, 10_000);
+    const sentAt = env.fake.callsOf('sendMessage').filter((c) => c.status === 200 && waiting.some((u) => String(u.message.chat.id) === String(c.payload.chat_id)));
+    expect(sentAt).toHaveLength(4);
+    for (const c of sentAt) expect(c.at - refusedAt).toBeGreaterThanOrEqual(2_900);
+    await sleep(300);
+    for (const u of waiting) expect(env.fake.sentTo(u.message.chat.id)).toHaveLength(1);
+  });
+
   it('leaves a 5xx to the queue\'s retry schedule: no inner retry of its own (minutes of them) within each attempt', async () => {
     env = await setup();
     env.fake.failNext('sendMessage', 2, { error_code: 502, description: 'Bad Gateway' });
