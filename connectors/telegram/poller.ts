@@ -87,11 +87,14 @@ export function startPoller(api: Api, deps: PollerDeps, handle: (updates: unknow
         }
         continue;
       }
+      // Which step failed says what happens next: unpublished updates are fetched again, published ones are not lost.
+      let published = false;
       try {
         await conflictOver();
         failures = 0;
         if (updates.length === 0) continue;
         const next = await handle(updates);
+        published = true;
         if (next === undefined) {
           // Not one update had a usable update_id: nothing can be confirmed, so do not spin on the same batch.
           deps.log.error({ count: updates.length }, 'telegram: updates without a valid update_id; waiting');
@@ -105,8 +108,10 @@ export function startPoller(api: Api, deps: PollerDeps, handle: (updates: unknow
           await deps.store.setConnectorState(deps.name, OFFSET_KEY, offset);
         }
       } catch (error) {
-        // Publishing failed (queue or store down): the offset stays, so Telegram hands the same updates back.
-        deps.log.error({ error: describe(error) }, 'telegram: could not enqueue updates; they will be fetched again');
+        // Unpublished: the offset stays, so Telegram hands the same updates back. Published: only a restart before the
+        // next save would fetch them again, and they are deduped then.
+        const what = published ? 'could not save the offset; the updates are enqueued (deduped if fetched again after a restart)' : 'could not enqueue updates; they will be fetched again';
+        deps.log.error({ error: describe(error) }, `telegram: ${what}`);
         await pause(backoff());
       }
     }

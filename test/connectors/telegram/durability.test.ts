@@ -169,4 +169,33 @@ describe('telegram poller: the offset follows publish()', () => {
     while (fake.confirmed !== b + 1) await sleep(20);
     await poller.stop();
   });
+
+  it('says which step failed: updates enqueued whose offset was not saved are not said to be fetched again', async () => {
+    fake = await startFakeTelegram();
+    cleanup.push(() => fake.close());
+    const api = new Bot(fake.token, { client: { apiRoot: fake.url } }).api;
+    state.clear();
+    const errors: string[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void errors.push((JSON.parse(line) as { msg: string }).msg) });
+    let offsetFails = 1;
+    const failingStore = {
+      ...store,
+      setConnectorState: async (c: string, k: string, v: unknown) => {
+        if (k === 'offset' && offsetFails-- > 0) throw new Error('database is locked');
+        return store.setConnectorState(c, k, v);
+      },
+    };
+    const handled: number[] = [];
+    const poller = startPoller(api, { name: 'telegram', store: failingStore, log, now: Date.now }, async (updates) => {
+      const ids = updates.map((u) => (u as { update_id: number }).update_id);
+      handled.push(...ids);
+      return Math.max(...ids) + 1;
+    }, { timeoutSeconds: 2, conflictBackoffMs: 1_000, errorBackoffMs: 50, maxBackoffMs: 200 });
+    cleanup.push(() => poller.stop());
+    const a = fake.push(dm('a'));
+    while (fake.confirmed !== a + 1) await sleep(20);
+    await poller.stop();
+    expect(handled).toEqual([a]);
+    expect(errors).toEqual(['telegram: could not save the offset; the updates are enqueued (deduped if fetched again after a restart)']);
+  });
 });
