@@ -85,7 +85,9 @@ async function attempt(
 async function waitOut(ms: number, permit: Permit | undefined, signals: Array<AbortSignal | undefined>): Promise<boolean> {
   permit?.give();
   if (!(await pause(ms, signals))) return false;
-  await permit?.take();
+  // Waiting for a slot is cut short by shutdown too: a process on its way out hands the job back, never retries it.
+  if (permit && !(await permit.take(signals))) return false;
+  if (signals.some((s) => s?.aborted)) return false;
   return true;
 }
 
@@ -118,18 +120,25 @@ export class Permit {
     private readonly onGiven?: () => void,
   ) {}
 
-  async take(): Promise<void> {
-    if (this.held) return;
-    await this.semaphore.acquire();
-    this.held = true;
+  /** Waits for a slot; false, with none taken, when a signal aborts first. */
+  async take(signals: Array<AbortSignal | undefined> = []): Promise<boolean> {
+    if (this.held) return true;
+    this.held = await this.semaphore.acquire(signals);
+    return this.held;
   }
 
-  /** Gives the slot back, once however often it is called. */
-  give(): void {
+  /** A slot if one is free now, never a wait: for a loop that must not block on jobs already running. */
+  tryTake(): boolean {
+    if (!this.held) this.held = this.semaphore.tryAcquire();
+    return this.held;
+  }
+
+  /** Gives the slot back, once however often it is called; `notify: false` keeps the consumer from being woken. */
+  give(notify = true): void {
     if (!this.held) return;
     this.held = false;
     this.semaphore.release();
-    this.onGiven?.();
+    if (notify) this.onGiven?.();
   }
 }
 
@@ -137,18 +146,39 @@ export class Permit {
 export class Semaphore {
   private waiters: Array<() => void> = [];
   constructor(private free: number) {}
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
+
+  tryAcquire(): boolean {
+    if (this.free === 0) return false;
+    this.free--;
+    return true;
   }
+
+  /** Resolves true with a slot, or false (no slot taken) when one of `signals` aborts first. */
+  acquire(signals: Array<AbortSignal | undefined> = []): Promise<boolean> {
+    if (this.tryAcquire()) return Promise.resolve(true);
+    const live = signals.filter((s): s is AbortSignal => s !== undefined);
+    if (live.some((s) => s.aborted)) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const settle = (got: boolean) => {
+        for (const s of live) s.removeEventListener('abort', abort);
+        resolve(got);
+      };
+      const waiter = () => settle(true);
+      const abort = () => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        settle(false);
+      };
+      for (const s of live) s.addEventListener('abort', abort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
   release(): void {
     const next = this.waiters.shift();
     if (next) next();
     else this.free++;
   }
+
   get available(): number {
     return this.free;
   }

@@ -113,7 +113,7 @@ export class BullmqConsumer {
     if (this.closing) return handBack();
     const permit = new Permit(this.semaphore);
     const taking = permit.take();
-    if (!(await Promise.race([taking.then(() => true), flight.released.then(() => false)]))) {
+    if (!(await Promise.race([taking, flight.released.then(() => false)]))) {
       void taking.then(() => permit.give());
       return handBack();
     }

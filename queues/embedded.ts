@@ -312,19 +312,22 @@ class EmbeddedConsumer {
   private async run(): Promise<void> {
     while (!this.stopped) {
       this.woken = false;
-      const free = this.semaphore.available;
+      // Slots first, then jobs for them: a job back from its backoff cannot take a slot a claimed job counted on.
+      const permits: Permit[] = [];
+      for (let p = new Permit(this.semaphore, this.wake); p.tryTake(); p = new Permit(this.semaphore, this.wake)) permits.push(p);
       // A claim that fails (the database locked past the deadline) is tried again at the next poll.
-      const jobs = free > 0 ? ((await this.driver.claim(this.queue, free).catch(() => [])) as ClaimedJob[]) : [];
-      for (const job of jobs) {
-        const permit = new Permit(this.semaphore, this.wake);
-        await permit.take();
+      const jobs = permits.length > 0 ? ((await this.driver.claim(this.queue, permits.length).catch(() => [])) as ClaimedJob[]) : [];
+      jobs.forEach((job, i) => {
+        const permit = permits[i]!;
         const work = this.process(job, permit).finally(() => {
           this.inFlight.delete(job.seq);
           permit.give();
         });
         this.inFlight.set(job.seq, work);
-      }
-      if ((jobs.length > 0 && jobs.length === free) || this.woken) continue;
+      });
+      // Slots no job came for go back without a wake-up: nothing new is there to claim.
+      for (const p of permits.slice(jobs.length)) p.give(false);
+      if ((jobs.length > 0 && jobs.length === permits.length) || this.woken) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, POLL_MS);
         this.resolveWait = () => {

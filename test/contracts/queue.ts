@@ -165,6 +165,35 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       expect(done.slice(2)).toEqual(['stuck', 'later']);
     });
 
+    it('hands back, never retries, a job whose backoff ends while the consumer closes and another holds the slot', async () => {
+      const q = await open();
+      const queue = name();
+      const calls: string[] = [];
+      let closing = false;
+      const consumer = q.consume(
+        queue,
+        async (job) => {
+          calls.push(`${job.id}${closing ? ' after close began' : ''}`);
+          if (job.id === 'failing') throw new Error('transient');
+          await sleep(800);
+        },
+        { backoffMs: 50, maxAttempts: 5, concurrency: 1 },
+      );
+      await q.enqueue(queue, [{ id: 'failing', partition: 'p', payload: null }]);
+      await until(() => calls.length === 1);
+      // The slot goes to `busy` while `failing` waits out its backoff; `failing` then waits for the slot.
+      await q.enqueue(queue, [{ id: 'busy', partition: 'q', payload: null }]);
+      await until(() => calls.includes('busy'));
+      await sleep(150);
+      closing = true;
+      await consumer.close(5_000);
+      expect(calls).toEqual(['failing', 'busy']);
+      // Handed back: the next consumer has it.
+      const again: string[] = [];
+      q.consume(queue, async (job) => void again.push(job.id), { concurrency: 1 });
+      await until(() => again.includes('failing'));
+    });
+
     it('waits out a RetryLaterError without its slot and without counting it as an attempt', async () => {
       const q = await open();
       const queue = name();

@@ -78,6 +78,42 @@ describe('embedded driver: a lease that ran out under a locked database', () => 
   });
 });
 
+describe('embedded driver: a job back from its backoff while a claim waits for the write lock', () => {
+  it('does not leave the claim loop waiting for a slot, so close keeps to its drain time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-q-slot-'));
+    const file = join(dir, 'monkeyclaw.db');
+    const other = openDb(file);
+    migrate(other);
+    const driver = new EmbeddedDriver({ file, leaseMs: 5_000 });
+    try {
+      let tries = 0;
+      const consumer = driver.consume(
+        'q',
+        async (job) => {
+          if (job.id !== 'A') return;
+          if (tries++ === 0) {
+            // The loop's next claim meets the write lock of another process, and A comes back from its backoff meanwhile.
+            other.prepare('BEGIN IMMEDIATE').run();
+            setTimeout(() => other.prepare('COMMIT').run(), 300);
+            throw new Error('fail once');
+          }
+          await sleep(3_000);
+        },
+        { concurrency: 1, backoffMs: 100 },
+      );
+      await driver.enqueue('q', [{ id: 'A', partition: 'p', payload: 1 }, { id: 'X', partition: 'x', payload: 1 }]);
+      await sleep(700);
+      const t0 = Date.now();
+      await consumer.close(100);
+      expect(Date.now() - t0).toBeLessThan(1_000);
+    } finally {
+      await driver.close();
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('embedded driver: a commit through its own connection is one transaction with the acknowledgement', () => {
   const setup = () => {
     const dir = mkdtempSync(join(tmpdir(), 'mc-q-join-'));
