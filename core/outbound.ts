@@ -39,6 +39,41 @@ export interface Sender {
 
 export type OutboundStore = Pick<Store, 'beginSend' | 'withdrawSend' | 'completeSend' | 'sentMessageIds' | 'appendAudit'>;
 
+/** What the connector process is told of, beside the job's own outcome. */
+export interface OutboundHooks {
+  /** A streamed draft was not shown (the final reply still will be). */
+  onDraftError?(error: unknown): void;
+  /** A reply the platform took could not be recorded yet (the database is locked or failing): retried, never resent. */
+  onRecordError?(error: unknown, attempt: number): void;
+  /** How long a failing record is retried before the job is dead-lettered (default ten minutes). */
+  recordGiveUpMs?: number;
+}
+
+const RECORD_RETRY_MS = { first: 100, max: 5_000 };
+/** A record still failing after this long is not a lock that will pass: the job is dead-lettered, not sent again. */
+const RECORD_GIVE_UP_MS = 10 * 60_000;
+
+/**
+ * Records a send the platform took, trying until it is on record: failing the job instead would send the reply a
+ * second time. The job being taken away (a drain that ran out of time) ends the trying; that is the crash window
+ * the README names, between the platform's answer and its record. A store that keeps failing (ten minutes by
+ * default) dead-letters the job with what happened, for an operator to judge: `dlq retry` would send it again.
+ */
+async function recordSent(write: () => Promise<void>, signal: AbortSignal, hooks: OutboundHooks): Promise<void> {
+  const giveUpAt = Date.now() + (hooks.recordGiveUpMs ?? RECORD_GIVE_UP_MS);
+  for (let attempt = 1, wait = RECORD_RETRY_MS.first; ; attempt++, wait = Math.min(wait * 2, RECORD_RETRY_MS.max)) {
+    try {
+      return await write();
+    } catch (error) {
+      hooks.onRecordError?.(error, attempt);
+      if (signal.aborted) throw error;
+      if (Date.now() >= giveUpAt) throw new UnrecoverableJobError(`sent, but it could not be recorded (${(error as Error).message}): not sent again`);
+      await sleep(wait, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) throw error;
+    }
+  }
+}
+
 /**
  * The connector side of every outbound queue: validate, record the intent, send, record the platform's ids.
  * A job whose reply was already sent is acknowledged without sending. The crash window left is the moment between
@@ -51,34 +86,6 @@ export type OutboundStore = Pick<Store, 'beginSend' | 'withdrawSend' | 'complete
  * parts as new messages. Drafts are best effort: one that fails is dropped, never retried, so it cannot hold up the
  * final reply queued behind it in the same conversation.
  */
-/** What the connector process is told of, beside the job's own outcome. */
-export interface OutboundHooks {
-  /** A streamed draft was not shown (the final reply still will be). */
-  onDraftError?(error: unknown): void;
-  /** A reply the platform took could not be recorded yet (the database is locked or failing): retried, never resent. */
-  onRecordError?(error: unknown, attempt: number): void;
-}
-
-const RECORD_RETRY_MS = { first: 100, max: 5_000 };
-
-/**
- * Records a send the platform took, trying until it is on record: failing the job instead would send the reply a
- * second time. Only the job being taken away (a drain that ran out of time) ends the trying; that is the crash
- * window the README names, between the platform's answer and its record.
- */
-async function recordSent(write: () => Promise<void>, signal: AbortSignal, onError?: OutboundHooks['onRecordError']): Promise<void> {
-  for (let attempt = 1, wait = RECORD_RETRY_MS.first; ; attempt++, wait = Math.min(wait * 2, RECORD_RETRY_MS.max)) {
-    try {
-      return await write();
-    } catch (error) {
-      onError?.(error, attempt);
-      if (signal.aborted) throw error;
-      await sleep(wait, undefined, { signal }).catch(() => undefined);
-      if (signal.aborted) throw error;
-    }
-  }
-}
-
 export function outboundHandler(store: OutboundStore, actor: string, to: Sender | SendReply, hooks: OutboundHooks = {}): JobHandler {
   const sender: Sender = typeof to === 'function' ? { send: to } : to;
   return async (job, signal) => {
@@ -121,7 +128,7 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
         ...(draft !== undefined ? { streamed: true } : {}),
       },
     };
-    await recordSent(() => store.completeSend(reply.idempotencyKey, ids, [sent]), signal, hooks.onRecordError);
+    await recordSent(() => store.completeSend(reply.idempotencyKey, ids, [sent]), signal, hooks);
   };
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { outboundHandler, refused } from '../../core/outbound.js';
+import { isUnrecoverable } from '../../core/queue.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -78,6 +79,11 @@ describe('outboundHandler', () => {
     setTimeout(() => drain.abort(), 50);
     await expect(running).rejects.toThrow(/stayed locked/);
     expect(sent).toEqual(['once', 'once']);
+    // A store that keeps failing past the give-up time: dead-lettered as sent, never sent again by a retry.
+    const patient = outboundHandler(flaky, 'test', async (reply) => (sent.push(reply.text), ['m3']), { recordGiveUpMs: 300 });
+    const third = { ...job, id: 't', payload: { ...job.payload, idempotencyKey: 't' } };
+    await expect(patient(third, new AbortController().signal)).rejects.toSatisfy((e: Error) => isUnrecoverable(e) && /sent, but it could not be recorded/.test(e.message));
+    expect(sent).toEqual(['once', 'once', 'once']);
     await store.close();
   });
 
