@@ -23,8 +23,20 @@ export class Quotes {
   private readonly memory = new Map<string, WaQuoted>();
   /** Entries in connector state, so that only those are deleted once their reply went out. */
   private readonly kept = new Set<string>();
+  /** Quoted already: a reply faster than `keep` must not leave a row behind it. */
+  private readonly answered = new Set<string>();
 
-  constructor(private readonly d: Pick<ConnectorDeps, 'name' | 'store' | 'sealed' | 'now'>) {}
+  constructor(private readonly d: Pick<ConnectorDeps, 'name' | 'store' | 'sealed' | 'now' | 'log'>) {}
+
+  /** A quote is a nicety: a store that fails is logged, and the message is simply not quoted. */
+  private async bestEffort<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work();
+    } catch (error) {
+      this.d.log.warn({ error: (error as Error).message }, `whatsapp: could not ${what} a quote`);
+      return undefined;
+    }
+  }
 
   remember(conversation: string, id: string, quoted: WaQuoted): void {
     this.memory.set(`${conversation}/${id}`, quoted);
@@ -34,15 +46,16 @@ export class Quotes {
   /** Sealed too: a reply will quote it. */
   async keep(conversation: string, id: string, quoted: WaQuoted, text: string): Promise<void> {
     const k = `${conversation}/${id}`;
-    await this.d.sealed.setConnectorState(this.d.name, QUOTE_PREFIX + k, { key: quoted.key, text: text.slice(0, 1_000) } satisfies Kept);
+    if (this.answered.delete(k)) return;
     this.kept.add(k);
+    await this.bestEffort('keep', () => this.d.sealed.setConnectorState(this.d.name, QUOTE_PREFIX + k, { key: quoted.key, text: text.slice(0, 1_000) } satisfies Kept));
   }
 
   async find(conversation: string, id: string): Promise<WaQuoted | undefined> {
     const k = `${conversation}/${id}`;
     const remembered = this.memory.get(k);
     if (remembered) return remembered;
-    const stored = await this.d.sealed.getConnectorState(this.d.name, QUOTE_PREFIX + k);
+    const stored = await this.bestEffort('read', () => this.d.sealed.getConnectorState(this.d.name, QUOTE_PREFIX + k));
     if (!isKept(stored)) return undefined;
     this.kept.add(k);
     return { key: stored.key, message: { conversation: stored.text } };
@@ -52,7 +65,12 @@ export class Quotes {
   async forget(conversation: string, id: string): Promise<void> {
     const k = `${conversation}/${id}`;
     this.memory.delete(k);
-    if (this.kept.delete(k)) await this.d.store.deleteConnectorState(this.d.name, [QUOTE_PREFIX + k]);
+    if (!this.kept.delete(k)) {
+      this.answered.add(k);
+      if (this.answered.size > MAX_IN_MEMORY) this.answered.delete(this.answered.values().next().value!);
+      return;
+    }
+    await this.bestEffort('delete', () => this.d.store.deleteConnectorState(this.d.name, [QUOTE_PREFIX + k]));
   }
 
   /** At start: quotes kept for replies that never came. */
