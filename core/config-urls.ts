@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /** The config's rules for URLs: where a credential may travel, and that none is written into a URL itself. */
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]', '0:0:0:0:0:0:0:1', '[0:0:0:0:0:0:0:1]']);
 // Host names are case-insensitive: LOCALHOST is this machine too.
 export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
 

@@ -165,6 +165,11 @@ export const configSchema = z
          * any other name is refused, so a page whose DNS name was rebound to this address cannot use it.
          */
         allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a DNS name, without port or scheme')).max(100).default([]),
+        /**
+         * Plain HTTP on a host beyond loopback, said to be meant: in a container whose port is published on the
+         * host's loopback only, or behind a proxy that speaks TLS. Without it `doctor` fails such a server.
+         */
+        allowPlainHttp: z.boolean().default(false),
         tls: z
           .object({
             mode: z.enum(['off', 'tls', 'mtls']).default('off'),
@@ -177,7 +182,7 @@ export const configSchema = z
           .default({ mode: 'off' }),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 7420, allowedHosts: [], tls: { mode: 'off' } }),
+      .default({ host: '127.0.0.1', port: 7420, allowedHosts: [], allowPlainHttp: false, tls: { mode: 'off' } }),
     queue: queue.optional(),
     backends: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), backend).default({ echo: { type: 'echo' } }),
     assistants: z.record(z.string().regex(ASSISTANT_NAME), assistantSchema).default(() => ({ default: assistantSchema.parse({}) })),

@@ -6,6 +6,8 @@ import { RetryLaterError } from './queue.js';
 const PREFIX = 'wait:';
 /** Waits up to this long are waited where they are met; longer ones give the consumer slot up (see `ready`). */
 const INLINE_WAIT_MS = 2_000;
+/** Beyond Node's timers (2^31 ms fire at once) and beyond any rate limit a platform means. */
+const MAX_HOLD_S = 24 * 3_600;
 
 /**
  * A platform's "try again in N seconds" (a 429's Retry-After), per place (a chat, a channel), kept in connector
@@ -50,12 +52,12 @@ export class PlatformWaits {
     if (left > 0) await sleep(left, undefined, signal ? { signal } : {});
   }
 
-  /** The platform asked for `seconds` of quiet at `place`. */
+  /** The platform asked for `seconds` of quiet at `place` (at most a day: a larger figure is a fault, not a plan). */
   async hold(place: string, seconds: number): Promise<void> {
     if (!(seconds > 0)) return;
     // After the start-up clearing, which could otherwise delete this new wait's row.
     await this.loaded;
-    const at = this.deps.now() + seconds * 1000;
+    const at = this.deps.now() + Math.min(seconds, MAX_HOLD_S) * 1000;
     this.until.set(place, at);
     if (this.until.size > 10_000) this.until.delete(this.until.keys().next().value!);
     await this.deps.store

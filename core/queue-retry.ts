@@ -12,6 +12,8 @@ import {
 } from './queue.js';
 import { processRedactor } from './redactor.js';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export type Outcome =
   | { kind: 'done'; result: HopResult }
   | { kind: 'dead'; error: string; attempts: number }
@@ -102,7 +104,8 @@ async function pause(ms: number, signals: Array<AbortSignal | undefined>): Promi
   const abort = () => stop.abort();
   for (const s of live) s.addEventListener('abort', abort, { once: true });
   try {
-    await sleep(ms, undefined, { signal: stop.signal });
+    // Node fires a timer of 2^31 ms or more at once.
+    await sleep(Math.min(ms, MAX_TIMER_MS), undefined, { signal: stop.signal });
     return true;
   } catch {
     return false;

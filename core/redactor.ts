@@ -61,8 +61,8 @@ const EDGES = /^[^\p{L}\p{N}+[]+|[^\p{L}\p{N}\]]+$/gu;
 
 /** A group of a card, phone or account number: digits with number punctuation (`4111`, `+44`, `(555)`, `123-4567`). */
 const NUMBER_GROUP = /^\+?[\d().\-/]*\d[\d().\-/]*$/;
-/** An IBAN's country and check digits, in either case (`gb82`): a mask after it may be its account number. */
-const IBAN_HEAD = /^[A-Za-z]{2}\d{2}$/;
+/** Ends in an IBAN's country and check digits, in either case (`gb82`, `ref12de89`): a mask after it may be its account number. */
+const IBAN_HEAD = /(?:^|[^A-Za-z])[A-Za-z]{2}\d{2}$/;
 /** A group of capitals and digits, as an IBAN is written (`GB82`, `WEST`). */
 const CAPS_GROUP = /^[A-Z0-9]{1,8}$/;
 
@@ -84,7 +84,7 @@ function kind(token: string): 'digit' | 'caps' | undefined {
  * An IBAN still being written, in either case: country and check digits, then up to 30 letters or digits with
  * single spaces between. `unfinishedFrom` takes capitals for an account's letters; people type `gb82 west …` too.
  */
-const IBAN_GROWING = /(?<![\p{L}\p{N}])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){0,30} ?$/u;
+const IBAN_GROWING = /(?<!\p{L})[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){0,30} ?$/u;
 /** Longer than any IBAN with a space between each character: the search need not look further back. */
 const IBAN_REACH = 2 * 34 + 2;
 

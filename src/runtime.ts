@@ -28,7 +28,7 @@ export function resolveDataDir(o: GlobalOptions): string {
   // An empty value is a slip (an unset shell variable), not a wish for the current directory, which would fill with
   // the database: the flag is refused, and an empty variable is as good as none.
   if (o.dataDir !== undefined && o.dataDir.trim() === '') throw new UsageError('--data-dir: must name a directory, not be empty');
-  const dir = resolve(o.dataDir ?? (process.env.MONKEYCLAW_DATA_DIR || './data'));
+  const dir = resolve(o.dataDir ?? (process.env.MONKEYCLAW_DATA_DIR?.trim() || './data'));
   // Created when missing, by whoever opens it; a file in its place is a usage error, said plainly.
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`the data dir ${dir} is not a directory (--data-dir, MONKEYCLAW_DATA_DIR)`);
   return dir;

@@ -68,14 +68,18 @@ export function tlsServerOptions(mode: 'tls' | 'mtls', dataDir: string, files: T
 
 /**
  * Plain HTTP is only as private as the host it listens on: on loopback nothing crosses a network; anywhere else the
- * dashboard password, session cookies and API keys would, readable by anyone on the path.
+ * dashboard password, session cookies and API keys would, readable by anyone on the path, unless the config says
+ * the port is reached another way (`server.allowPlainHttp`).
  */
-export function plainHttpVerdict(host: string): { ok: boolean; what: string; detail: string } {
-  if (isLoopbackHost(host)) return { ok: true, what: 'server TLS', detail: `off (plain HTTP on loopback, ${host})` };
+export function plainHttpVerdict(server: Pick<Config['server'], 'host' | 'allowPlainHttp'>): { ok: boolean; what: string; detail: string } {
+  const what = 'server TLS';
+  const { host } = server;
+  if (isLoopbackHost(host)) return { ok: true, what, detail: `off (plain HTTP on loopback, ${host})` };
+  if (server.allowPlainHttp) return { ok: true, what, detail: `off, plain HTTP on ${host}, as server.allowPlainHttp says: reach it only through loopback or a proxy that speaks TLS` };
   return {
     ok: false,
-    what: 'server TLS',
-    detail: `off, and server.host is ${host}: passwords and API keys would cross the network readable. Set server.tls.mode: tls (or mtls), or listen on 127.0.0.1 behind a proxy that speaks TLS`,
+    what,
+    detail: `off, and server.host is ${host}: passwords and API keys would cross the network readable. Set server.tls.mode: tls (or mtls), listen on 127.0.0.1 behind a proxy that speaks TLS, or say it is meant with server.allowPlainHttp: true`,
   };
 }
 
@@ -86,7 +90,7 @@ export function plainHttpVerdict(host: string): { ok: boolean; what: string; det
 export function tlsVerdict(config: Config['server'], dataDir: string): { ok: boolean; what: string; detail: string } {
   const what = 'server TLS';
   const { mode } = config.tls;
-  if (mode === 'off') return plainHttpVerdict(config.host);
+  if (mode === 'off') return plainHttpVerdict(config);
   try {
     const options = tlsServerOptions(mode, dataDir, config.tls);
     createSecureContext(options);

@@ -43,6 +43,9 @@ export function describe(e: unknown): string {
  */
 export function toJobError(e: unknown): Error {
   if (e instanceof EditRefusedError || e instanceof RetryLaterError) return e;
+  // A 429 auto-retry left to us (over its 2 s): the job waits out retry_after without its slot, no attempt spent.
+  const after = e instanceof GrammyError && e.error_code === 429 ? e.parameters.retry_after : undefined;
+  if (after !== undefined) return refused(new RetryLaterError(after * 1000, `Telegram asked to wait ${after} s`));
   if (isApiError(e, 400) || isApiError(e, 403)) return refused(new UnrecoverableJobError(`Telegram refused the message: ${describe(e)}`));
   const error = new Error(`Telegram send failed: ${describe(e)}`);
   return e instanceof GrammyError && e.error_code >= 400 && e.error_code < 500 ? refused(error) : error;

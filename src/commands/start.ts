@@ -139,7 +139,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     await store.appendAudit([{ kind: 'gateway.started', actor: 'supervisor', data: { config: source, http: `${config.server.host}:${http.port}` } }]);
     log.info({ url: `${config.server.tls.mode === 'off' ? 'http' : 'https'}://${config.server.host}:${http.port}`, config: source, dataDir }, 'monkeyclaw started');
     // Told to listen beyond loopback without TLS: it does, as told, and says once what that exposes.
-    const plain = config.server.tls.mode === 'off' ? plainHttpVerdict(config.server.host) : undefined;
+    const plain = config.server.tls.mode === 'off' ? plainHttpVerdict(config.server) : undefined;
     if (plain && !plain.ok) log.warn({ host: config.server.host }, `server TLS ${plain.detail}`);
     const signal = await terminated();
     log.info({ signal }, 'shutting down');

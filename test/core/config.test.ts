@@ -52,7 +52,7 @@ describe('config', () => {
 
   it('defaults to the echo backend, pairing DMs, allowlisted groups, loopback HTTP', () => {
     const c = parseConfig({});
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 7420, allowedHosts: [], tls: { mode: 'off' } });
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 7420, allowedHosts: [], allowPlainHttp: false, tls: { mode: 'off' } });
     expect(c.access).toMatchObject({ dm: 'pairing', groups: 'allowlist', allow: [], owners: [] });
     expect(c.assistants.default?.backend).toBe('echo');
     // An empty host would listen on every interface.

@@ -330,6 +330,8 @@ describe('redact under streamed drafts', () => {
       'My IBAN:DE89 3704 0044 0532 0130 00 and `GB82 WEST 1234 5698 7654 32` too.',
       // Written in small letters, as people type it: still an IBAN, still masked, so never shown in part.
       'pay gb82 west 1234 5698 7654 32 today, or de89 3704 0044 0532 0130 00.',
+      // Run on after a reference number, as the plug still finds it.
+      'ref12de89 3704 0044 0532 0130 00 is the account.',
       'Key: sk-proj-abcdefghijklmnopqrstuvwxyz0123456789 then mail a.person@example.org today.',
     ]) {
       const final = redactText(reply, state).text;

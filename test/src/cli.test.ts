@@ -159,7 +159,7 @@ describe('monkeyclaw CLI', () => {
     expect(r.stderr).toMatch(/the data dir .*not-a-dir is not a directory/);
     // An empty value (an unset shell variable) never puts the database in the current directory.
     expect(await cli(['migrate', '--data-dir', ''])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--data-dir: must name a directory/) });
-    const fromEnv = await runCli(['migrate'], { cwd: tmp.dir, env: { ...process.env, MONKEYCLAW_DATA_DIR: '' } });
+    const fromEnv = await runCli(['migrate'], { cwd: tmp.dir, env: { ...process.env, MONKEYCLAW_DATA_DIR: ' ' } });
     expect(fromEnv.code).toBe(0);
     expect(existsSync(join(tmp.dir, 'data', 'monkeyclaw.db'))).toBe(true);
     expect(existsSync(join(tmp.dir, 'monkeyclaw.db'))).toBe(false);

@@ -5,7 +5,9 @@ import { createSecureContext, type ConnectionOptions } from 'node:tls';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../core/config.js';
+import { loadConfig } from '../../src/config-file.js';
 import { certPaths, clientPaths, createCa, createClientCert, createP12, createServerCert } from '../../src/certs.js';
 import { isClientCertExempt, requireClientCert, tlsServerOptions, tlsVerdict } from '../../src/tls.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -169,13 +171,19 @@ describe('HTTPS with client certificates (server.tls.mode: mtls)', () => {
 
   it("doctor's verdict fails on what start would refuse: missing files, a key that is not the certificate's", async () => {
     const other = tempDir('mc-tls-doctor-');
-    const server = (mode: 'off' | 'tls' | 'mtls') => ({ host: '127.0.0.1', port: 7420, allowedHosts: [], tls: { mode } });
+    const server = (mode: 'off' | 'tls' | 'mtls') => ({ host: '127.0.0.1', port: 7420, allowedHosts: [], allowPlainHttp: false, tls: { mode } });
     try {
       expect(tlsVerdict(server('off'), other.dir)).toMatchObject({ ok: true, what: 'server TLS', detail: 'off (plain HTTP on loopback, 127.0.0.1)' });
       // Plain HTTP beyond loopback carries the password and API keys readable: said, in plain words.
       for (const host of ['0.0.0.0', '192.168.1.10', '::']) {
         expect(tlsVerdict({ ...server('off'), host }, other.dir)).toMatchObject({ ok: false, detail: expect.stringContaining(`server.host is ${host}: passwords and API keys`) });
+        // Said to be meant (a container publishing the port on loopback, a TLS proxy in front): passes, and says so.
+        expect(tlsVerdict({ ...server('off'), host, allowPlainHttp: true }, other.dir)).toMatchObject({ ok: true, detail: expect.stringContaining('as server.allowPlainHttp says') });
       }
+      expect(tlsVerdict({ ...server('off'), host: '0:0:0:0:0:0:0:1' }, other.dir)).toMatchObject({ ok: true });
+      // The repository's own container config listens beyond loopback, published on the host's loopback only.
+      const docker = loadConfig(fileURLToPath(new URL('../../docker/monkeyclaw.config.yaml', import.meta.url))).config;
+      expect(tlsVerdict(docker.server, other.dir)).toMatchObject({ ok: true, detail: expect.stringContaining('plain HTTP on 0.0.0.0') });
       expect(tlsVerdict(server('mtls'), other.dir)).toMatchObject({ ok: false, detail: expect.stringMatching(/server\.key is missing/) });
       await createCa(other.dir);
       await createServerCert(other.dir, []);
