@@ -35,8 +35,7 @@ export class PlatformWaits {
 
   /** Waits until `place` may be sent to again. */
   async wait(place: string, signal?: AbortSignal): Promise<void> {
-    await this.loaded;
-    const left = (this.until.get(place) ?? 0) - this.deps.now();
+    const left = await this.left(place);
     if (left > 0) await sleep(left, undefined, signal ? { signal } : {});
   }
 
@@ -46,10 +45,15 @@ export class PlatformWaits {
    * was sent, so it is a refusal (the send's intent is withdrawn, its retry not audited as resent).
    */
   async ready(place: string, signal?: AbortSignal): Promise<void> {
-    await this.loaded;
-    const left = (this.until.get(place) ?? 0) - this.deps.now();
+    const left = await this.left(place);
     if (left > INLINE_WAIT_MS) throw refused(new RetryLaterError(left, `the platform asked for quiet here for ${Math.ceil(left / 1000)} s more`));
     if (left > 0) await sleep(left, undefined, signal ? { signal } : {});
+  }
+
+  /** Milliseconds of quiet still owed to `place`; 0 or less when none. */
+  private async left(place: string): Promise<number> {
+    await this.loaded;
+    return (this.until.get(place) ?? 0) - this.deps.now();
   }
 
   /** The platform asked for `seconds` of quiet at `place` (at most a day: a larger figure is a fault, not a plan). */

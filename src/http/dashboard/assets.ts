@@ -204,7 +204,7 @@ export const JS = `'use strict';
   if (form) form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const list = byId('transcript');
-    // The line break left after the last line is not part of the message.
+    // Line breaks left after the last line are not part of the message.
     const text = form.elements.text.value.replace(/[\\r\\n]+$/, '');
     if (!text.trim()) return;
     const button = form.querySelector('button[type="submit"]');
