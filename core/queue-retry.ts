@@ -66,7 +66,7 @@ async function attempt(
       return { kind: 'done', result: result ?? {} };
     } catch (error) {
       if (error instanceof RetryLaterError) {
-        if (stopping?.aborted || !(await waitOut(error.afterMs, permit, [signal, stopping]))) return { kind: 'released' };
+        if (!(await waitOut(error.afterMs, permit, [signal, stopping]))) return { kind: 'released' };
         attempt--;
         continue;
       }
