@@ -47,7 +47,7 @@ export class PlatformWaits {
   async ready(place: string, signal?: AbortSignal): Promise<void> {
     const left = await this.left(place);
     if (left > INLINE_WAIT_MS) throw refused(new RetryLaterError(left, `the platform asked for quiet here for ${Math.ceil(left / 1000)} s more`));
-    if (left > 0) await sleep(left, undefined, signal ? { signal } : {});
+    await this.wait(place, signal);
   }
 
   /** Milliseconds of quiet still owed to `place`; 0 or less when none. */

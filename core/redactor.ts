@@ -61,7 +61,8 @@ const EDGES = /^[^\p{L}\p{N}+[]+|[^\p{L}\p{N}\]]+$/gu;
 
 /** A group of a card, phone or account number: digits with number punctuation (`4111`, `+44`, `(555)`, `123-4567`). */
 const NUMBER_GROUP = /^\+?[\d().\-/]*\d[\d().\-/]*$/;
-/** Ends in an IBAN's country and check digits, in either case (`gb82`, `ref12de89`): a mask after it may be its account number. */
+/** Ends in an IBAN's country and check digits, in either case (`gb82`, `ref12de89`): a mask after it may be its
+ * account number. */
 const IBAN_HEAD = /(?:^|[^A-Za-z])[A-Za-z]{2}\d{2}$/;
 /** A group of capitals and digits, as an IBAN is written (`GB82`, `WEST`). */
 const CAPS_GROUP = /^[A-Z0-9]{1,8}$/;

@@ -95,10 +95,9 @@ export function createTelegram(deps: ConnectorDeps<TelegramConfig>, options: Tel
   // auto-retry wraps the throttler, so a request retried after a 429 queues for its slot again.
   bot.api.config.use(floodWait(new PlatformWaits(deps)));
   bot.api.config.use(throttleMessages(options.throttle));
-  // Only 429s are waited out here; a 5xx fails the attempt and the queue's retry schedule decides (an inner retry
-  // of its own, 3 s doubling, made each attempt last minutes and a dead letter take half an hour).
-  // A 429 of more than 2 s is not waited out here, holding a slot of the outbound queue: the attempt fails, and the
-  // flood wait makes the retry wait out the rest without it.
+  // Only 429s of up to 2 s are waited out here. A longer one becomes the wait it asks for (toJobError), done by the
+  // reply's job without its outbound slot; a 5xx fails the attempt and the queue's retry schedule decides (an inner
+  // retry of its own, 3 s doubling, made each attempt last minutes and a dead letter take half an hour).
   bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 2, rethrowHttpErrors: true, rethrowInternalServerErrors: true }));
   const actor = `connector:${deps.name}`;
   const audit = (kind: string, data: Record<string, unknown>, subject?: string) =>
