@@ -17,13 +17,24 @@ export function sdkLogger(log: ConnectorLog): Logger {
 }
 
 /**
- * Retries as the Web API client does them: a 429 waits out `Retry-After` inside the client, then p-retry adds this
- * backoff on top; network errors and 5xx are retried on the same schedule. Kept short so a reply is not held long.
+ * Retries as the Web API client does them: network errors and 5xx, with this backoff. Kept short so a reply is not
+ * held long.
  */
 export const RETRY: RetryOptions = { retries: 5, factor: 2, minTimeout: 200, maxTimeout: 5_000 };
 
-export function webClient(token: string, apiRoot: string, log: ConnectorLog, retryConfig: RetryOptions = RETRY): WebClient {
-  return new WebClient(token, { slackApiUrl: apiRoot, logger: sdkLogger(log), retryConfig, timeout: 30_000, rejectRateLimitedCalls: false });
+/**
+ * A Web API client. By default it waits out a 429's `Retry-After` itself, pausing every request it has meanwhile.
+ * `rejectRateLimited` throws the 429 instead (a WebAPIRateLimitedError): the client that posts replies uses it, so
+ * one channel's wait holds neither the other channels nor the consumer slot (see send.ts).
+ */
+export function webClient(token: string, apiRoot: string, log: ConnectorLog, retryConfig: RetryOptions = RETRY, rejectRateLimited = false): WebClient {
+  return new WebClient(token, { slackApiUrl: apiRoot, logger: sdkLogger(log), retryConfig, timeout: 30_000, rejectRateLimitedCalls: rejectRateLimited });
+}
+
+/** The seconds a 429 the client threw asks for (`rejectRateLimited`), else undefined. */
+export function rateLimitedFor(error: unknown): number | undefined {
+  const e = error as { code?: unknown; retryAfter?: unknown } | null;
+  return e && e.code === 'slack_webapi_rate_limited_error' && typeof e.retryAfter === 'number' ? e.retryAfter : undefined;
 }
 
 /** The `error` code of a Web API platform error (`{ok: false, error}`), else undefined. */

@@ -4,7 +4,7 @@ import type { Config } from '../../core/config.js';
 import type { Connector, ConnectorDeps, ConnectorFactory, WebhookRequest, WebhookResponse } from '../../core/connector.js';
 import { PlatformWaits } from '../../core/platform-waits.js';
 import { PLATFORM_LIMITS } from '../../core/render/index.js';
-import { platformError, webClient } from './client.js';
+import { platformError, RETRY, webClient } from './client.js';
 import { createWebhookHandler } from './http.js';
 import { createInbound, type Inbound } from './inbound.js';
 import { userNames } from './names.js';
@@ -55,7 +55,8 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
   // Without a signing secret the HTTP mode refuses every request (fail closed), it never accepts them unchecked.
   const signingSecret = cfg.signingSecret ? deps.resolve(cfg.signingSecret, field('signingSecret')) : undefined;
   const apiRoot = cfg.apiRoot ?? 'https://slack.com/api/';
-  const client = webClient(botToken, apiRoot, deps.log);
+  // Posts and edits only: their 429s are thrown, and held per channel by the listener below.
+  const client = webClient(botToken, apiRoot, deps.log, RETRY, true);
   const waits = new PlatformWaits(deps);
   // Only posting is limited per channel; other methods' 429s are per method and workspace, and hold no channel.
   client.on(WebClientEvent.RATE_LIMITED, (seconds: number, request: { url?: string; body?: { channel?: unknown } }) => {
@@ -90,7 +91,7 @@ export function createSlackConnector(deps: ConnectorDeps<SlackConfig>, tuning: P
   return {
     platform: 'slack',
     async start(io) {
-      const auth = await client.auth.test().catch((error: unknown) => {
+      const auth = await webClient(botToken, apiRoot, deps.log).auth.test().catch((error: unknown) => {
         // A refused token is said in plain words naming its field; a network error stays retryable as it is.
         throw platformError(error) ? new Error(tokenProblem(error, field('botToken'), 'a bot token (xoxb-…)', apiRoot)) : error;
       });

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebClient } from '@slack/web-api';
 import type { ConnectorDeps, ConnectorLog } from '../../core/connector.js';
-import { EditRefusedError, type SendReply } from '../../core/outbound.js';
+import { EditRefusedError, refused, type SendReply } from '../../core/outbound.js';
 import { partProgress } from '../../core/part-progress.js';
 import type { PlatformWaits } from '../../core/platform-waits.js';
-import { UnrecoverableJobError } from '../../core/queue.js';
+import { RetryLaterError, UnrecoverableJobError } from '../../core/queue.js';
 import { renderReply, type Limit } from '../../core/render/index.js';
-import { PERMANENT_ERRORS, platformError } from './client.js';
+import { PERMANENT_ERRORS, platformError, rateLimitedFor } from './client.js';
 
 /** Slack refuses a message above 40,000 characters whatever the configuration says. */
 export const SLACK_HARD_LIMIT = 40_000;
@@ -19,12 +19,18 @@ export interface SendOptions {
   name: string;
   store: ConnectorDeps['store'];
   log: ConnectorLog;
-  /** Retry-After per channel, kept across restarts (the Web API client waits out one it meets in memory only). */
+  /** Retry-After per channel, kept across restarts; the client (`rejectRateLimited`) throws each 429 it meets. */
   waits?: PlatformWaits;
 }
 
 /** chat.update's answers for a message that can no longer be edited (deleted, or past the workspace's edit window). */
 const EDIT_REFUSED = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
+
+/** A 429 posted nothing: the job waits out `Retry-After` without its slot and without spending an attempt. */
+function throwIfRateLimited(error: unknown): void {
+  const seconds = rateLimitedFor(error);
+  if (seconds !== undefined) throw refused(new RetryLaterError(seconds * 1000, `Slack asked to wait ${seconds} s`));
+}
 
 /** Key of a thread the assistant has posted in: a later message there counts as a reply to it. */
 export const threadKey = (channel: string, threadTs: string): string => `thread:${channel}:${threadTs}`;
@@ -32,7 +38,7 @@ export const threadKey = (channel: string, threadTs: string): string => `thread:
 /**
  * Renders a reply as mrkdwn (user text escaped so `<@U…>`, `<!channel>` and links stay text), splits it at the
  * limit as Slack counts it, and posts the parts in order into the conversation and thread. A 429 is waited out by
- * the Web API client (`Retry-After`). A multi-part reply records each posted part, so a retried job resumes after
+ * the reply's job, without its consumer slot (`Retry-After`, kept per channel in `waits`). A multi-part reply records each posted part, so a retried job resumes after
  * the last part Slack accepted instead of posting the first ones again.
  */
 export function createSend(o: SendOptions): SendReply {
@@ -56,6 +62,7 @@ export function createSend(o: SendOptions): SendReply {
     try {
       await o.client.chat.update({ channel, ts, text });
     } catch (error) {
+      throwIfRateLimited(error);
       const code = platformError(error);
       if (code !== undefined && EDIT_REFUSED.has(code)) throw new EditRefusedError(`chat.update: ${code}`);
       if (code !== undefined && PERMANENT_ERRORS.has(code)) throw new UnrecoverableJobError(`chat.update: ${code}`);
@@ -93,6 +100,7 @@ export function createSend(o: SendOptions): SendReply {
         });
         ts = res.ts;
       } catch (error) {
+        throwIfRateLimited(error);
         const code = platformError(error);
         if (code !== undefined && PERMANENT_ERRORS.has(code)) {
           o.log.error({ code, channel, part: i + 1, parts: parts.length }, 'slack: chat.postMessage refused');

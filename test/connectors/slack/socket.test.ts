@@ -180,6 +180,22 @@ describe('slack connector, Socket Mode', () => {
     expect(post!.text).toBe('patience');
   });
 
+
+  it("a 429 in one channel holds that channel's reply only: another chat's reply is posted meanwhile", async () => {
+    rig = await startSlack();
+    rig.fake.rateLimitNext(5);
+    rig.fake.push(dm('held back'));
+    const limited = await rig.harness.until(() => rig!.fake.calls.find((c) => c.method === 'chat.postMessage' && c.status === 429));
+    const ts = freshTs();
+    const other = 'D0OTHER001';
+    rig.fake.push(fixture('message.im', { text: 'not held', user: 'U0OTHER01', channel: other, ts, event_ts: ts }, { event_id: `Ev${ts.replace('.', '')}` }));
+    // Before: the client waited the 429 out itself and paused every request it had, this channel's too.
+    const [free] = await rig.waitPosts(other, 1);
+    expect(free!.at - limited.at).toBeLessThan(3_000);
+    const [held] = await rig.waitPosts(DM, 1, 15_000);
+    expect(held!.text).toBe('held back');
+    expect(held!.at - limited.at).toBeGreaterThanOrEqual(5_000);
+  });
   it('a restart during a Retry-After wait still waits out what is left of it', async () => {
     rig = await startSlack();
     rig.fake.rateLimitNext(4);
