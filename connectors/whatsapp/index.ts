@@ -8,7 +8,7 @@ import { ALIAS_PREFIX, createInbound, EXPIRATION_PREFIX, WATERMARK_KEY } from '.
 import { DEFAULT_BACKOFF, WaLink, type Backoff, type LinkStatus } from './link.js';
 import type { Self } from './parse.js';
 import { silentTurn } from '../../core/typing.js';
-import { Quotes } from './quotes.js';
+import { PRUNE_EVERY_MS, Quotes } from './quotes.js';
 import { createSender, whatsappTyping } from './send.js';
 import { createBaileysSocket, type WaSocketFactory } from './socket.js';
 
@@ -41,6 +41,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
 
   const self: Self = { ids: new Set() };
   const quotes = new Quotes(deps);
+  let stopPruning: (() => void) | undefined;
   let link: WaLink | undefined;
   let inbound: ReturnType<typeof createInbound> | undefined;
   const socket = () => link?.socket;
@@ -69,6 +70,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       // A QR code left from an earlier run is dead: the dashboard must not offer it.
       await clearQr();
       await quotes.prune();
+      stopPruning = quotes.pruneEvery(PRUNE_EVERY_MS);
       const { state, saveCreds } = await loadAuthState(deps.sealed, name);
       learnSelf(state.creds.me);
       // First start: nothing before now is ours to answer (history sync brings weeks of old messages).
@@ -167,6 +169,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
     },
 
     async stop() {
+      stopPruning?.();
       typing.stopAll();
       await link?.stop();
       await inbound?.idle();

@@ -3,8 +3,10 @@ import type { WaKey, WaQuoted } from './socket.js';
 
 export const QUOTE_PREFIX = 'quote:';
 const MAX_IN_MEMORY = 1_000;
-/** A kept quote whose reply never came (a plug halted the turn) is dropped at a start this long after. */
+/** A kept quote whose reply never came (a plug halted the turn) is dropped this long after. */
 const KEEP_MS = 2 * 24 * 3_600_000;
+/** How often a running connector drops them: a gateway that runs for months keeps no rows for its halted turns. */
+export const PRUNE_EVERY_MS = 6 * 3_600_000;
 
 /** What is kept of a quote across a restart: its key, and its text as the stand-in for its content. */
 interface Kept {
@@ -73,7 +75,14 @@ export class Quotes {
     await this.bestEffort('delete', () => this.d.store.deleteConnectorState(this.d.name, [QUOTE_PREFIX + k]));
   }
 
-  /** At start: quotes kept for replies that never came. */
+  /** Prunes every `everyMs` until the returned function is called; a failure waits for the next round. */
+  pruneEvery(everyMs: number): () => void {
+    const timer = setInterval(() => void this.bestEffort('prune', () => this.prune()), everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** Quotes kept for replies that never came. */
   async prune(): Promise<void> {
     const before = new Date(this.d.now() - KEEP_MS).toISOString();
     const stale = (await this.d.store.listConnectorState(this.d.name, QUOTE_PREFIX)).filter((e) => e.updatedAt < before).map((e) => e.key);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QUOTE_PREFIX, Quotes } from '../../../connectors/whatsapp/quotes.js';
 import { sealedState } from '../../../core/sealed-state.js';
 import { SqliteStore } from '../../../core/sqlite/store.js';
@@ -28,6 +28,29 @@ describe('whatsapp quotes kept across a restart', () => {
     now += 3 * 24 * 3_600_000;
     await quotes().prune();
     expect(await store.listConnectorState('whatsapp', QUOTE_PREFIX)).toHaveLength(0);
+  });
+
+  it('a running connector drops them too, round after round, until told to stop', async () => {
+    const tmp = tempDir('mc-quotes-');
+    const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
+    cleanup.push(() => tmp.remove(), () => store.close());
+    await store.migrate();
+    let now = Date.now();
+    const quotes = new Quotes({ name: 'whatsapp', store, sealed: sealedState(store, randomBytes(32)), now: () => now, log: pino({ level: 'silent' }) });
+    const kept = () => store.listConnectorState('whatsapp', QUOTE_PREFIX);
+    const keep = (id: string) => quotes.keep(GROUP, id, { key: { remoteJid: GROUP, id, fromMe: false }, message: {} }, 'hello');
+    const stop = quotes.pruneEvery(20);
+    await keep('M1');
+    now += 3 * 24 * 3_600_000;
+    await vi.waitFor(async () => expect(await kept()).toHaveLength(0));
+    await keep('M2');
+    now += 3 * 24 * 3_600_000;
+    await vi.waitFor(async () => expect(await kept()).toHaveLength(0));
+    stop();
+    await keep('M3');
+    now += 3 * 24 * 3_600_000;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await kept()).toHaveLength(1);
   });
 
   it('leaves no row behind a reply that went out before its quote was kept, and a failing store costs only the quote', async () => {
