@@ -21,6 +21,11 @@ export interface ToolRequest {
   tool: string;
   /** The tool's arguments. May hold secrets: never audited or logged. */
   input: unknown;
+  /**
+   * The tool started (or ran) before the gateway heard of it: the backend reports it after the fact (Codex, a
+   * Claude Code that skipped its hook). A denial then stops the run, and no approval can be asked for.
+   */
+  started?: boolean;
 }
 
 /** A tool request as governance sees it: which backend asked, and the session directory its agent runs in. */

@@ -214,13 +214,13 @@ export const configSchema = z
     for (const [name, a] of Object.entries(config.assistants)) {
       for (const b of [a.backend].flat()) {
         if (!backends.has(b)) ctx.addIssue({ code: 'custom', path: ['assistants', name, 'backend'], message: `unknown backend "${b}"` });
-        // Claude Code and Codex run a tool, then report it: an approval could only come after the fact.
+        // Codex runs a tool, then reports it: an approval could only come after the fact.
         const backend = config.backends[b];
-        if (a.tools?.approve.length && backend?.type === 'cli' && backend.flavor !== 'jsonl') {
+        if (a.tools?.approve.length && backend?.type === 'cli' && backend.flavor === 'codex') {
           ctx.addIssue({
             code: 'custom',
             path: ['assistants', name, 'tools', 'approve'],
-            message: `backend "${b}" (${backend.flavor}) runs a tool before the gateway hears of it, so no approval can stop it: use a jsonl backend for approvals, or the CLI's own permission flags`,
+            message: `backend "${b}" (codex) runs a tool before the gateway hears of it, so no approval can stop it: use a jsonl or claude-code backend for approvals, or Codex's own sandbox flags`,
           });
         }
       }

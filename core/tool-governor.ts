@@ -2,12 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_SHOWN, newApprovalId, pathOutside, shownCommand, toolCommand, toolRule, type ApprovalStore } from './approvals.js';
 import type { AuditInput } from './audit.js';
 import type { GovernedToolRequest, ToolDecision } from './backend.js';
-import type { Config } from './config.js';
 import { senderIdentity, type ChannelEvent } from './event.js';
 import type { RuntimeAssistant } from './talk.js';
 
 export interface GovernorDeps {
-  config: Config;
   approvals: ApprovalStore;
   assistantFor(event: ChannelEvent): RuntimeAssistant | Promise<RuntimeAssistant>;
   audit(entries: AuditInput[]): Promise<void>;
@@ -34,9 +32,8 @@ export function toolGovernor(deps: GovernorDeps) {
     const rule = toolRule(assistant.config.tools, request.tool, command);
     if (rule === 'allow') return { allow: true };
     if (rule === 'deny') return { allow: false, reason: 'this tool is not allowed here' };
-    // Config load refuses approvals for these; a backend chosen in the dashboard since must not reopen the question.
-    const backend = deps.config.backends[request.backend];
-    if (backend?.type === 'cli' && backend.flavor !== 'jsonl') return { allow: false, reason: `${backend.flavor} runs a tool before it can be approved` };
+    // An owner's yes could only come after the fact.
+    if (request.started) return { allow: false, reason: 'the tool started before it could be approved' };
     // An owner approves what they read: a command longer than they are shown could hide what it runs after it.
     const summary = shownCommand(command);
     if (summary.length > MAX_SHOWN) return { allow: false, reason: 'the command is too long to put to an owner' };

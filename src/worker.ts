@@ -48,7 +48,6 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     await rt.queue.enqueue(outboundQueue(address), [{ id: key, partition, payload: reply }]);
   };
   const onToolRequest = toolGovernor({
-    config: rt.config,
     approvals,
     assistantFor,
     now: Date.now,

@@ -5,8 +5,11 @@ import type { BackendChunk, BackendMessage } from '../backend.js';
  *
  * claude-code — `claude -p --output-format stream-json --verbose`: stdin is the prompt as text (the conversation
  *   rendered below); stdout lines `{"type":"assistant","message":{"content":[{"type":"text","text":…},
- *   {"type":"tool_use","id","name","input"}]}}`, optionally `{"type":"stream_event","event":{content_block_delta…}}`
- *   (with --include-partial-messages), and a final `{"type":"result","is_error","usage","total_cost_usd"}`.
+ *   {"type":"tool_use","id","name","input"}]}}`, then `{"type":"user","message":{"content":[{"type":"tool_result",
+ *   "tool_use_id"}]}}` once the tool ran or was refused, optionally `{"type":"stream_event","event":
+ *   {content_block_delta…}}` (with --include-partial-messages), and a final `{"type":"result","is_error","usage",
+ *   "total_cost_usd"}`. Tools are asked about before they run by a PreToolUse hook (claude-hooks.ts); a tool the
+ *   output shows that no hook asked about is reported here, after the fact, at its result.
  * codex — `codex exec --json -`: stdin is the prompt as text; stdout lines `thread.started`, `turn.started`,
  *   `item.started|item.completed` with `item.type` agent_message | command_execution | file_change | mcp_tool_call |
  *   web_search | reasoning, then `turn.completed` (usage) or `turn.failed` / `error`.
@@ -62,6 +65,13 @@ export function lineParser(flavor: Flavor): (line: string) => CliEvent[] {
 function claudeCode(): (o: Obj) => CliEvent[] {
   let partial = false; // --include-partial-messages: text arrives as stream events, not again in the message
   let wrote = false;
+  /** Tool uses announced, by id, reported when their result (or the end of the run) shows they were dealt with. */
+  const announced = new Map<string, CliEvent & { type: 'tool_request' }>();
+  const report = (id: string): CliEvent[] => {
+    const request = announced.get(id);
+    announced.delete(id);
+    return request ? [request] : [];
+  };
   return (o) => {
     const out: CliEvent[] = [];
     if (o.type === 'stream_event') {
@@ -79,10 +89,17 @@ function claudeCode(): (o: Obj) => CliEvent[] {
           wrote = true;
           first = false;
         } else if (block?.type === 'tool_use') {
-          out.push({ type: 'tool_request', id: str(block.id) ?? '', tool: str(block.name) ?? 'unknown', input: block.input });
+          const id = str(block.id) ?? '';
+          announced.set(id, { type: 'tool_request', id, tool: str(block.name) ?? 'unknown', input: block.input, started: true });
         }
       }
+    } else if (o.type === 'user') {
+      const content = obj(o.message)?.content;
+      for (const block of Array.isArray(content) ? content.map(obj) : []) {
+        if (block?.type === 'tool_result') out.push(...report(str(block.tool_use_id) ?? ''));
+      }
     } else if (o.type === 'result') {
+      for (const id of [...announced.keys()]) out.push(...report(id));
       const u = obj(o.usage);
       const cost = typeof o.total_cost_usd === 'number' ? { costUsd: o.total_cost_usd } : {};
       out.push({
@@ -115,7 +132,7 @@ function codex(): (o: Obj) => CliEvent[] {
       if (tool && !seen.has(id)) {
         seen.add(id);
         const [name, input] = tool(item);
-        return [{ type: 'tool_request', id, tool: name, input }];
+        return [{ type: 'tool_request', id, tool: name, input, started: true }];
       }
       if (o.type === 'item.completed' && item.type === 'agent_message' && typeof item.text === 'string') {
         const text = (wrote ? '\n\n' : '') + item.text;

@@ -15,6 +15,8 @@ import {
 import type { BackendConfig } from '../config.js';
 import { lineParser, renderInput } from './agent-cli-formats.js';
 import { spawnKept } from './agent-keeper.js';
+import { openClaudeHooks, type ClaudeHooks, type HookCall } from './claude-hooks.js';
+import { Inbox } from './inbox.js';
 import { CallGuard, fitToBudget } from './shared.js';
 
 export type CliBackendConfig = Extract<BackendConfig, { type: 'cli' }>;
@@ -22,6 +24,8 @@ export type CliBackendConfig = Extract<BackendConfig, { type: 'cli' }>;
 const SAFE_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 const MAX_OUTPUT_BYTES = 32 * 1024 * 1024;
 const EXIT_GRACE_MS = 2_000;
+/** Claude Code's limit for its tool hook: past the longest approval an owner may take (`approvalTimeoutMs`). */
+const HOOK_TIMEOUT_S = 3_600 + 120;
 
 /**
  * `<data-dir>/workspaces/<workspace>/sessions/<session-id>/` (DESIGN "Sessions and working directories"), or undefined
@@ -58,7 +62,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): voi
  * An agentic CLI (Claude Code, Codex, or any command speaking the jsonl protocol in agent-cli-formats.ts), spawned
  * per call without a shell, in the session's own directory, with an environment of PATH, HOME=<that directory> and
  * the configured keys only. Command, arguments and directory come from the config and the session alone; the
- * conversation travels on stdin, never in argv. The per-call timeout kills the whole process group.
+ * conversation travels on stdin, never in argv. The per-call timeout kills the whole process group. Tools are
+ * governed before they run where the agent asks (jsonl on stdin, Claude Code through its hook), else when reported.
  */
 export class AgentCliBackend implements Backend {
   readonly format = 'markdown' as const;
@@ -78,10 +83,27 @@ export class AgentCliBackend implements Backend {
   async *stream(request: BackendRequest): AsyncGenerator<BackendChunk, void, ToolDecision | undefined> {
     const cfg = this.config;
     const cwd = prepareWorkdir(request.workdir, this.name);
+    // What the agent prints, line by line, and (Claude Code) its hook's calls, each before its tool runs.
+    const inbox = new Inbox<{ line: string } | { call: HookCall }>();
+    const hooks: ClaudeHooks | undefined = cfg.flavor === 'claude-code' ? await openClaudeHooks((call) => inbox.push({ call }), HOOK_TIMEOUT_S) : undefined;
+    try {
+      yield* this.run(request, cwd, inbox, hooks);
+    } finally {
+      hooks?.close();
+    }
+  }
+
+  private async *run(
+    request: BackendRequest,
+    cwd: string,
+    inbox: Inbox<{ line: string } | { call: HookCall }>,
+    hooks: ClaudeHooks | undefined,
+  ): AsyncGenerator<BackendChunk, void, ToolDecision | undefined> {
+    const cfg = this.config;
     const guard = new CallGuard(request.signal, `backend ${this.name}`, cfg.timeoutMs, cfg.idleTimeoutMs);
     // Its own process group, led by a keeper (agent-keeper.ts): a timeout kills everything it started, and so does
     // the worker's own death.
-    const child = spawnKept(cfg.command, cfg.args, {
+    const child = spawnKept(cfg.command, [...cfg.args, ...(hooks?.args ?? [])], {
       cwd,
       // HOME last: it is the session's directory whatever the config says, as the tool governor assumes.
       env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...this.env, HOME: cwd },
@@ -109,11 +131,27 @@ export class AgentCliBackend implements Backend {
     child.stdin!.write(renderInput(cfg.flavor, messages, request.model ?? cfg.model));
     if (cfg.flavor !== 'jsonl') child.stdin!.end();
 
+    const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity });
+    lines.on('line', (line) => inbox.push({ line }));
+    lines.on('close', () => inbox.end());
     const parse = lineParser(cfg.flavor);
+    /** Tool calls a hook put to us (by id, else by tool and input): their report in the output is not judged again. */
+    const asked = new Set<string>();
+    const keys = (t: { id: string; tool: string; input: unknown }) => [`id:${t.id}`, `call:${t.tool}\u0000${JSON.stringify(t.input)}`];
     let complete = false;
     try {
-      read: for await (const line of guard.iterate(createInterface({ input: child.stdout!, crlfDelay: Infinity }))) {
-        for (const event of parse(line)) {
+      read: for await (const item of guard.iterate(inbox)) {
+        if ('call' in item) {
+          const { call } = item;
+          guard.pause();
+          const decision = yield { type: 'tool_request', id: call.id, tool: call.tool, input: call.input };
+          guard.touch();
+          // Denied, the tool does not run; Claude Code is told why and goes on without it.
+          call.answer(decision ?? { allow: false });
+          asked.add(keys(call)[call.id ? 0 : 1]!);
+          continue;
+        }
+        for (const event of parse(item.line)) {
           if (event.type === 'done') {
             complete = true;
             break read;
@@ -126,6 +164,7 @@ export class AgentCliBackend implements Backend {
             yield event;
             continue;
           }
+          if (event.started && keys(event).some((k) => asked.has(k))) continue;
           guard.pause();
           const decision = yield event;
           guard.touch();
@@ -134,7 +173,7 @@ export class AgentCliBackend implements Backend {
             const answer = { type: 'tool_result', id: event.id, allow, ...(decision?.reason ? { reason: decision.reason } : {}) };
             child.stdin!.write(`${JSON.stringify(answer)}\n`);
           } else if (!allow) {
-            // These CLIs decide permissions themselves (their args); a denial here stops the run at once.
+            // The tool started before we heard of it (Codex; a Claude Code that skipped its hook): stop the run.
             killGroup(child);
             throw new ToolDeniedError(event.tool);
           }

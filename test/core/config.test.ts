@@ -84,18 +84,17 @@ describe('config', () => {
     expect(parseConfig({ access: { allow: ok } }).access.allow).toEqual(ok);
   });
 
-  it('refuses tool approvals an agent CLI would run past, and takes them for a jsonl agent', () => {
+  it('refuses tool approvals Codex would run past, and takes them for agents that ask first (jsonl, Claude Code)', () => {
     const agent = (flavor: string) => ({ type: 'cli', flavor, command: '/usr/bin/agent' });
     const config = (flavor: string) => ({
       backends: { agent: agent(flavor) },
       assistants: { coder: { backend: 'agent', tools: { allow: ['Read'], approve: ['Bash:git push*'] } } },
     });
-    for (const flavor of ['claude-code', 'codex']) {
-      expect(errorOf(config(flavor))).toMatch(/assistants\.coder\.tools\.approve: backend "agent" \(.+\) runs a tool before the gateway hears of it/);
-    }
+    expect(errorOf(config('codex'))).toMatch(/assistants\.coder\.tools\.approve: backend "agent" \(codex\) runs a tool before the gateway hears of it/);
     expect(() => parseConfig(config('jsonl'))).not.toThrow();
-    // Allow and deny rules stay valid for them: a tool the rules do not allow stops the run.
-    expect(() => parseConfig({ ...config('claude-code'), assistants: { coder: { backend: 'agent', tools: { allow: ['Read'] } } } })).not.toThrow();
+    expect(() => parseConfig(config('claude-code'))).not.toThrow();
+    // Allow and deny rules stay valid for Codex: a tool the rules do not allow stops the run.
+    expect(() => parseConfig({ ...config('codex'), assistants: { coder: { backend: 'agent', tools: { allow: ['Read'] } } } })).not.toThrow();
   });
 
   it('refuses a literal credential and says how to store it, without echoing it', () => {

@@ -103,7 +103,6 @@ describe('tool governor', () => {
     const told: string[] = [];
     const waiting: string[] = [];
     const govern = toolGovernor({
-      config,
       approvals: store.approvalStore(),
       assistantFor: () => assistant,
       audit: async (e) => void audit.push(...e),
@@ -221,16 +220,11 @@ describe('tool governor', () => {
     expect(out('Write', { file_path: 'a/b.txt', content: 'see ../1/notes.txt and /etc/passwd' })).toBeUndefined();
   });
 
-  it('never asks an owner about a tool a Claude Code or Codex backend reports (it ran already), however it was chosen', async () => {
-    const { store, told } = await setup();
-    const config = parseConfig({
-      access: { owners: ['telegram:1'] },
-      backends: { cc: { type: 'cli', flavor: 'claude-code', command: '/usr/bin/claude' } },
-      // As the dashboard may leave it: the config's approve rules with a backend chosen there.
-      assistants: { a: { tools } },
-    });
-    const govern = toolGovernor({ config, approvals: store.approvalStore(), assistantFor: () => ({ name: 'a', config: config.assistants.a! }) as RuntimeAssistant, audit: async () => undefined, notifyOwners: async (_e, t) => void told.push(t), now: Date.now });
-    expect(await govern({ ...push, backend: 'cc' }, event)).toEqual({ allow: false, reason: 'claude-code runs a tool before it can be approved' });
+  it('never asks an owner about a tool that started before the gateway heard of it (Codex, Claude Code past its hook)', async () => {
+    const { store, govern, told } = await setup();
+    expect(await govern({ ...push, started: true }, event)).toEqual({ allow: false, reason: 'the tool started before it could be approved' });
+    // An allow rule still holds after the fact; only the question to an owner cannot be asked.
+    expect(await govern({ ...push, tool: 'Read', input: { path: '/etc/hosts' }, started: true }, event)).toEqual({ allow: true });
     expect(told).toEqual([]);
     await store.close();
   });

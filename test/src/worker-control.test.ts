@@ -40,13 +40,17 @@ describe('monkeyclaw worker and the control queue', () => {
 });
 
 describe('monkeyclaw worker and tool approvals in a chat', () => {
-  it('tells the one who asked that the turn waits for an owner, and answers once an owner approves', async () => {
+  it.each([
+    ['jsonl', 'shell', 'tool allowed'],
+    // Asked by its PreToolUse hook, before the tool runs.
+    ['claude-code', 'Bash', 'Let me look.\n\ndone looking'],
+  ])('%s: tells the one who asked that the turn waits for an owner, and answers once an owner approves', async (flavor, tool, answer) => {
     const tmp = tempDir('mc-approval-');
     cleanup.push(() => tmp.remove());
     const raw = {
       access: { dm: 'open', owners: ['telegram:1'] },
-      backends: { agent: { type: 'cli', flavor: 'jsonl', command: process.execPath, args: [FAKE_CLI, 'jsonl', 'tool'], timeoutMs: 30_000 } },
-      assistants: { default: { backend: 'agent', tools: { approve: ['shell'], approvalTimeoutMs: 20_000 } } },
+      backends: { agent: { type: 'cli', flavor, command: process.execPath, args: [FAKE_CLI, flavor, 'tool'], timeoutMs: 30_000 } },
+      assistants: { default: { backend: 'agent', tools: { approve: [tool], approvalTimeoutMs: 20_000 } } },
     };
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.json'), JSON.stringify(raw));
     await runCli(['migrate'], { cwd: tmp.dir });
@@ -60,9 +64,9 @@ describe('monkeyclaw worker and tool approvals in a chat', () => {
     expect(pending).toBeDefined();
     const to = (id: string) => sent.filter((r) => r.address.conversation.id === id).map((r) => r.text);
     expect(to('1')).toEqual([expect.stringContaining(`Approval needed (${pending!.id})`)]);
-    expect(to('2')).toEqual([`Waiting for an owner to approve shell (${pending!.id}); the answer follows once they decide.`]);
+    expect(to('2')).toEqual([`Waiting for an owner to approve ${tool} (${pending!.id}); the answer follows once they decide.`]);
     await store.approvalStore().decide(pending!.id, 'approved', 'telegram:1', Date.now());
     for (let i = 0; i < 200 && to('2').length < 2; i++) await sleep(50);
-    expect(to('2').at(-1)).toBe('tool allowed');
+    expect(to('2').at(-1)).toBe(answer);
   }, 30_000);
 });

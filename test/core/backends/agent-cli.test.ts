@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendRequestError, BackendUnavailableError, ToolDeniedError } from '../../../core/backend.js';
 import { sessionWorkdir } from '../../../core/backends/agent-cli.js';
+import { openClaudeHooks } from '../../../core/backends/claude-hooks.js';
 import { parseConfig } from '../../../core/config.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { backendFrom, conversation, run } from './helpers.js';
@@ -72,7 +73,9 @@ describe('agentic CLI backends', () => {
     const history = [{ role: 'user' as const, content: 'first' }, { role: 'assistant' as const, content: 'answer' }];
     const { text } = await run(cli('claude-code', 'env'), conversation('second', history), { workdir });
     const seen = JSON.parse(text) as { argv: string[]; input: { text: string } };
-    expect(seen.argv).toEqual(['claude-code', 'env']);
+    // Only the settings file that installs the tool hook is added (a private file outside the session directory).
+    expect(seen.argv).toEqual(['claude-code', 'env', '--settings', expect.stringMatching(/\/mc-hook-[^/]+\/settings\.json$/)]);
+    expect(seen.argv[3]!.startsWith(workdir)).toBe(false);
     expect(seen.input.text).toBe('[Instructions]\nYou are terse.\n\n[Conversation so far]\nUser: first\n\nAssistant: answer\n\n[New message]\nsecond\n');
   });
 
@@ -143,15 +146,64 @@ describe('agentic CLI backends', () => {
     expect(text).toBe('tool allowed');
   });
 
-  it.each(['claude-code', 'codex'] as const)('%s: a denied tool stops the process before the tool runs', async (flavor) => {
-    const { chunks, error } = await run(cli(flavor, 'tool'), conversation(), { workdir });
-    expect(chunks.find((c) => c.type === 'tool_request')).toMatchObject({ tool: flavor === 'codex' ? 'shell' : 'Bash' });
+  it('codex: a denied tool stops the process (it reports a tool as it starts it)', async () => {
+    const { chunks, error } = await run(cli('codex', 'tool'), conversation(), { workdir });
+    expect(chunks.find((c) => c.type === 'tool_request')).toMatchObject({ tool: 'shell', started: true });
     expect(error).toBeInstanceOf(ToolDeniedError);
     await new Promise((r) => setTimeout(r, 1_300)); // past the moment the fake would have run it
     expect(existsSync(join(workdir, 'tool-ran'))).toBe(false);
-    const allowed = await run(cli(flavor, 'tool'), conversation(), { workdir, decide: () => ({ allow: true }) });
+    const allowed = await run(cli('codex', 'tool'), conversation(), { workdir, decide: () => ({ allow: true }) });
     expect(allowed.error).toBeUndefined();
-    expect(allowed.text).toBe(flavor === 'codex' ? 'listed' : 'Let me look.\n\ndone looking');
+    expect(allowed.text).toBe('listed');
+  });
+
+  it('claude-code: its hook asks before the tool runs; denied, the tool never runs and Claude Code goes on without it', async () => {
+    const asked: unknown[] = [];
+    const denied = await run(cli('claude-code', 'tool'), conversation(), {
+      workdir,
+      decide: (c) => (asked.push(c), { allow: false, reason: 'not on a Sunday' }),
+    });
+    expect(denied.error).toBeUndefined();
+    // Asked once, by the hook (not again when the output reports the tool's result), with what the tool would run.
+    expect(asked).toEqual([{ type: 'tool_request', id: 'toolu_1', tool: 'Bash', input: { command: 'ls /' } }]);
+    expect(denied.text).toBe('Let me look.\n\ncould not look: not on a Sunday');
+    expect(existsSync(join(workdir, 'tool-ran'))).toBe(false);
+    // An owner's approval can take its time: the call's own timeout (5 s) does not run meanwhile.
+    const slowYes = async () => (await new Promise((r) => setTimeout(r, 5_500)), { allow: true });
+    const approved = await run(cli('claude-code', 'tool'), conversation(), { workdir, decide: slowYes });
+    expect(approved.error).toBeUndefined();
+    expect(approved.text).toBe('Let me look.\n\ndone looking');
+    expect(existsSync(join(workdir, 'tool-ran'))).toBe(true);
+  }, 15_000);
+
+  it('claude-code: a tool no hook asked about (a version without hooks) is judged when reported, and a denial stops the run', async () => {
+    const { chunks, error } = await run(cli('claude-code', 'tool', { args: [FAKE, 'claude-code', 'tool', 'no-hooks'] }), conversation(), { workdir });
+    expect(chunks.filter((c) => c.type === 'tool_request')).toEqual([{ type: 'tool_request', id: 'toolu_1', tool: 'Bash', input: { command: 'ls /' }, started: true }]);
+    expect(error).toBeInstanceOf(ToolDeniedError);
+  });
+
+  it('claude-code: the hook fails closed, blocking its tool, when the gateway cannot answer it', async () => {
+    const hooks = await openClaudeHooks(() => undefined, 60);
+    const settings = JSON.parse(readFileSync(hooks.args[1]!, 'utf8')) as { disableAllHooks: unknown; hooks: { PreToolUse: Array<{ hooks: Array<{ command: string }> }> } };
+    expect(settings.disableAllHooks).toBe(false); // outranks what the agent may write in its own settings
+    const command = settings.hooks.PreToolUse[0]!.hooks[0]!.command;
+    const call = JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'ls' }, tool_use_id: 'toolu_9' });
+    const runHook = (stdin: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn('sh', ['-c', command]);
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolve({ code, stderr }));
+        child.stdin.end(stdin);
+      });
+    expect(await runHook('not json')).toMatchObject({ code: 2, stderr: expect.stringContaining('unreadable hook input') });
+    // Never answered, then the gateway goes away (the call ended): exit 2, which Claude Code takes as "blocked".
+    const pending = runHook(call);
+    await new Promise((r) => setTimeout(r, 300));
+    hooks.close();
+    expect(await pending).toMatchObject({ code: 2, stderr: expect.stringContaining('MonkeyClaw blocked this tool') });
+    // Nothing listening, the script itself gone: still 2, never the "any other exit" that lets a tool run.
+    expect((await runHook(call)).code).toBe(2);
   });
 
   it('refuses to run without a session directory, and makes no path from an unsafe workspace id', async () => {
