@@ -67,7 +67,11 @@ export class BullmqConsumer {
       // No worker may run before its queue is limited to one active job; Redis may still be starting up.
       for (let delay = 500; !this.closing; delay = Math.min(delay * 2, 10_000)) {
         try {
-          await Promise.all(names.map((name) => driver.partitionQueue(name)));
+          const queues = await Promise.all(names.map((name) => driver.partitionQueue(name)));
+          // A process restarted after a crash takes its predecessor's jobs back now, not after their locks expire;
+          // its own workers are on record before they take any lock.
+          await driver.owners.breakDead(queues);
+          await driver.owners.register(workers.map((w) => w.id));
           if (this.closing) return;
           for (const worker of workers) worker.run().catch((e: Error) => this.report(e));
           return;
@@ -167,6 +171,7 @@ export class BullmqConsumer {
       }
       for (const flight of this.flights) flight.release();
       await settlesWithin(stopped, QUIT_MS);
+      await settlesWithin(this.driver.owners.forget(this.workers.map((w) => w.id)), QUIT_MS);
       await quitRedis(this.connection);
     })();
     return this.closed;

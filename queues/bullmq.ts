@@ -16,6 +16,7 @@ import { plainRedisError } from './redis-errors.js';
 import { QUIT_MS, quitRedis } from './redis-quit.js';
 import { allPartitionQueues, bullJobId, DEFAULT_PARTITIONS, partitionQueueFor } from './bullmq-names.js';
 import { BullmqConsumer } from './bullmq-consumer.js';
+import { LockOwners } from './lock-owners.js';
 
 export interface BullmqOptions {
   url: string;
@@ -62,6 +63,8 @@ export class BullmqDriver implements QueueDriver {
   private readonly queues = new Map<string, Promise<Queue<Envelope>>>();
   private readonly consumers = new Set<BullmqConsumer>();
   private readonly keys;
+  /** @internal Which process runs each worker: a restarted process hands back its dead predecessor's jobs. */
+  readonly owners: LockOwners;
   /** The last error ioredis reported: why commands are waiting, when Redis is away. */
   private lastError?: Error;
 
@@ -76,6 +79,7 @@ export class BullmqDriver implements QueueDriver {
     // ':' in the middle keeps these clear of BullMQ's keys: every BullMQ queue we create is named `mc-…`.
     const base = `${this.prefix}:mc:dead`;
     this.keys = { dead: base, order: `${base}:order`, ofQueue: (queue: string) => `${base}:q:${queue}` };
+    this.owners = new LockOwners(this.redis, `${this.prefix}:mc:workers`);
   }
 
   reportError(error: Error): void {

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { join, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openSharedDb, type Db, type GroupCommit, type SharedDb, write } from '../core/db.js';
@@ -16,11 +15,11 @@ import {
   type QueueDriver,
 } from '../core/queue.js';
 import { Permit, runWithRetries, Semaphore } from '../core/queue-retry.js';
+import { HOST, processAlive } from './process-alive.js';
 import { Nudger } from './nudge.js';
 
 /** Fallback poll when no nudge arrives (DESIGN: at most 50 ms). */
 const POLL_MS = 50;
-const HOST = hostname();
 
 interface JobRow {
   seq: number;
@@ -257,15 +256,6 @@ export class EmbeddedDriver implements QueueDriver {
     this.consumers.clear();
     await this.nudger.close();
     this.connection.release();
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

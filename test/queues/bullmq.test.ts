@@ -53,7 +53,7 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000
 /** Child processes import the compiled driver; compile just its module graph when dist/ is missing or stale. */
 function ensureCompiled(): void {
   const out = join(root, 'dist/queues/bullmq.js');
-  const sources = ['queues/bullmq.ts', 'queues/bullmq-names.ts', 'core/queue.ts', 'core/queue-retry.ts'];
+  const sources = ['queues/bullmq.ts', 'queues/bullmq-consumer.ts', 'queues/bullmq-names.ts', 'queues/lock-owners.ts', 'queues/process-alive.ts', 'core/queue.ts', 'core/queue-retry.ts'];
   if (existsSync(out) && sources.every((s) => statSync(join(root, s)).mtimeMs <= statSync(out).mtimeMs)) return;
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
   const flags = ['--outDir', 'dist', '--rootDir', '.', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2023'];
@@ -92,8 +92,8 @@ describe('bullmq driver', () => {
     drivers.push(driver);
     return driver;
   };
-  const spawnConsumer = (prefix: string, queue: string, mode: 'hang' | 'once') => {
-    const child = spawn(process.execPath, [fixture, redis.url, prefix, queue, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const spawnConsumer = (prefix: string, queue: string, mode: 'hang' | 'once', leaseMs = 1_000) => {
+    const child = spawn(process.execPath, [fixture, redis.url, prefix, queue, mode, String(leaseMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     const started: string[] = [];
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -183,7 +183,7 @@ describe('bullmq driver', () => {
     expect(seen).toContain('b1@1');
   });
 
-  it('redelivers the job of a consumer process killed mid-job, counting the lost delivery and its retries', async () => {
+  it('redelivers the jobs of a consumer process killed mid-job, counting the lost delivery and its retries', async () => {
     ensureCompiled();
     const prefix = freshPrefix();
     const queue = `t:${randomUUID().slice(0, 8)}`;
@@ -197,18 +197,48 @@ describe('bullmq driver', () => {
     const { child, started } = spawnConsumer(prefix, queue, 'hang');
     await until(() => started.length === 2, 20_000);
     expect(started.sort()).toEqual(['plain@1', 'retried@2']);
-    child.kill('SIGKILL');
-
+    // Already running when the other dies (as on another host), this consumer learns of it from the lock alone.
     const seen: string[] = [];
-    const t0 = Date.now();
     driver.consume(queue, async (job: Job) => {
       seen.push(`${job.id}@${job.attempt}`);
     });
+    await sleep(300);
+    child.kill('SIGKILL');
+    const t0 = Date.now();
     await until(() => seen.length === 3, 15_000);
     expect(seen.filter((s) => !s.startsWith('retried'))).toEqual(['plain@2', 'after@1']);
     expect(seen).toContain('retried@3');
     // Not before the dead consumer's lease ran out: the lock, not a guess, decides.
     expect(Date.now() - t0).toBeGreaterThan(300);
+  });
+
+  it("takes over at once, when it starts, the jobs of a killed consumer process on this host, never a live one's", async () => {
+    ensureCompiled();
+    const prefix = freshPrefix();
+    const queue = `t:${randomUUID().slice(0, 8)}`;
+    const { p, q } = twoSlots();
+    const driver = open(prefix, 60_000);
+    await driver.enqueue(queue, [
+      { id: 'plain', partition: p, payload: null },
+      { id: 'retried', partition: q, payload: null },
+    ]);
+    const { child, started } = spawnConsumer(prefix, queue, 'hang', 60_000);
+    await until(() => started.length === 2, 20_000);
+    const seen: string[] = [];
+    const handler = async (job: Job) => void seen.push(`${job.id}@${job.attempt}`);
+    // Alive, its locks hold: a consumer starting now leaves its jobs alone.
+    const early = driver.consume(queue, handler);
+    await sleep(1_500);
+    expect(seen).toEqual([]);
+    await early.close();
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const t0 = Date.now();
+    driver.consume(queue, handler);
+    await until(() => seen.length === 2, 15_000);
+    expect(seen.sort()).toEqual(['plain@2', 'retried@3']);
+    // Long before the dead process's 60 s locks would have expired.
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it('lets a consumer process exit by itself once the driver is closed', async () => {
