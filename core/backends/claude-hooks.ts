@@ -23,20 +23,23 @@ process.stdin.on('end', () => {
   try { call = JSON.parse(input); } catch { return fail('unreadable hook input'); }
   const c = net.createConnection(process.argv[2]);
   let answer = '';
+  let decided = false; // the connection's end, right behind the answer, must not turn it into a failure
   c.setEncoding('utf8');
   c.on('data', (d) => {
+    if (decided) return;
     answer += d;
     const nl = answer.indexOf('\\n');
     if (nl < 0) { if (answer.length > MAX) fail('unreadable answer'); return; }
     let a;
     try { a = JSON.parse(answer.slice(0, nl)); } catch { return fail('unreadable answer'); }
+    decided = true;
     const allow = a.allow === true;
     const out = { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: allow ? 'allow' : 'deny',
       permissionDecisionReason: typeof a.reason === 'string' ? a.reason : allow ? 'allowed by the gateway' : 'denied by the gateway' } };
     process.stdout.write(JSON.stringify(out) + '\\n', () => process.exit(0));
   });
-  c.on('error', (e) => fail('the gateway cannot be reached (' + e.message + ')'));
-  c.on('close', () => fail('the gateway gave no answer'));
+  c.on('error', (e) => decided || fail('the gateway cannot be reached (' + e.message + ')'));
+  c.on('close', () => decided || fail('the gateway gave no answer'));
   c.write(JSON.stringify({ id: typeof call.tool_use_id === 'string' ? call.tool_use_id : '', tool: call.tool_name, input: call.tool_input }) + '\\n');
 });
 `;

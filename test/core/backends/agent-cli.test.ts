@@ -182,6 +182,34 @@ describe('agentic CLI backends', () => {
     expect(error).toBeInstanceOf(ToolDeniedError);
   });
 
+  it('claude-code: the hook prints the gateway\'s answer as Claude Code reads it, every time', async () => {
+    const hooks = await openClaudeHooks((call) => call.answer(call.tool === 'Read' ? { allow: true } : { allow: false, reason: 'no shell' }), 60);
+    try {
+      const settings = JSON.parse(readFileSync(hooks.args[1]!, 'utf8')) as { hooks: { PreToolUse: Array<{ hooks: Array<{ command: string }> }> } };
+      const runHook = (tool: string) =>
+        new Promise<{ code: number | null; stdout: string }>((resolve) => {
+          const child = spawn('sh', ['-c', settings.hooks.PreToolUse[0]!.hooks[0]!.command]);
+          let stdout = '';
+          child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+          child.on('close', (code) => resolve({ code, stdout }));
+          child.stdin.end(JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: tool, tool_input: {}, tool_use_id: 'toolu_1' }));
+        });
+      // Twenty at once, allowed and denied in turn: each hook prints its own call's answer and exits 0.
+      const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => runHook(i % 2 ? 'Read' : 'Bash')));
+      for (const [i, r] of runs.entries()) {
+        expect(r.code).toBe(0);
+        const decision = (JSON.parse(r.stdout) as { hookSpecificOutput: Record<string, string> }).hookSpecificOutput;
+        expect(decision).toEqual(
+          i % 2
+            ? { hookEventName: 'PreToolUse', permissionDecision: 'allow', permissionDecisionReason: 'allowed by the gateway' }
+            : { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: 'no shell' },
+        );
+      }
+    } finally {
+      hooks.close();
+    }
+  });
+
   it('claude-code: the hook fails closed, blocking its tool, when the gateway cannot answer it', async () => {
     const hooks = await openClaudeHooks(() => undefined, 60);
     const settings = JSON.parse(readFileSync(hooks.args[1]!, 'utf8')) as { disableAllHooks: unknown; hooks: { PreToolUse: Array<{ hooks: Array<{ command: string }> }> } };
