@@ -6,6 +6,7 @@ import { DEFAULT_MAX_ATTEMPTS, type ConsumeOptions, type Job, type JobHandler } 
 import { Permit, runWithRetries, Semaphore, type Outcome } from '../core/queue-retry.js';
 import type { BullmqDriver, Envelope } from './bullmq.js';
 import { allPartitionQueues } from './bullmq-names.js';
+import { REFRESH_MS, type Registered } from './lock-owners.js';
 import { QUIT_MS, quitRedis } from './redis-quit.js';
 
 const DEFAULT_CONCURRENCY = 8;
@@ -26,6 +27,9 @@ class Flight {
 /** One `consume` of a logical queue: a worker per partition queue, run one job at a time, under one semaphore. */
 export class BullmqConsumer {
   private readonly workers: Worker<Envelope>[];
+  /** This consumer's workers as LockOwners keeps them, refreshed while they run. */
+  private readonly registered: Registered[];
+  private refresh?: NodeJS.Timeout;
   private readonly connection: Redis;
   private readonly semaphore: Semaphore;
   private readonly flights = new Set<Flight>();
@@ -63,6 +67,8 @@ export class BullmqConsumer {
       return worker;
     });
     this.workers = workers;
+    const registered = workers.map((w) => ({ id: w.id, queue: w.name }));
+    this.registered = registered;
     this.started = (async () => {
       // No worker may run before its queue is limited to one active job; Redis may still be starting up.
       for (let delay = 500; !this.closing; delay = Math.min(delay * 2, 10_000)) {
@@ -71,7 +77,9 @@ export class BullmqConsumer {
           // A process restarted after a crash takes its predecessor's jobs back now, not after their locks expire;
           // its own workers are on record before they take any lock.
           await driver.owners.breakDead(queues);
-          await driver.owners.register(workers.map((w) => w.id));
+          await driver.owners.register(registered);
+          this.refresh = setInterval(() => void driver.owners.register(registered).catch((e: Error) => this.report(e)), REFRESH_MS);
+          this.refresh.unref();
           if (this.closing) return;
           for (const worker of workers) worker.run().catch((e: Error) => this.report(e));
           return;
@@ -171,7 +179,8 @@ export class BullmqConsumer {
       }
       for (const flight of this.flights) flight.release();
       await settlesWithin(stopped, QUIT_MS);
-      await settlesWithin(this.driver.owners.forget(this.workers.map((w) => w.id)), QUIT_MS);
+      clearInterval(this.refresh);
+      await settlesWithin(this.driver.owners.forget(this.registered.map((w) => w.id)), QUIT_MS);
       await quitRedis(this.connection);
     })();
     return this.closed;

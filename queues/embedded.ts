@@ -15,7 +15,7 @@ import {
   type QueueDriver,
 } from '../core/queue.js';
 import { Permit, runWithRetries, Semaphore } from '../core/queue-retry.js';
-import { HOST, processAlive } from './process-alive.js';
+import { goneHere, PROCESS_ID } from './process-identity.js';
 import { Nudger } from './nudge.js';
 
 /** Fallback poll when no nudge arrives (DESIGN: at most 50 ms). */
@@ -49,7 +49,7 @@ export class EmbeddedDriver implements QueueDriver {
   /** Acks and enqueues of jobs finishing side by side share one transaction per loop turn. */
   private readonly group: GroupCommit;
   private readonly nudger: Nudger;
-  private readonly owner = `${HOST}/${process.pid}/${randomBytes(4).toString('hex')}`;
+  private readonly owner = `${PROCESS_ID}/${randomBytes(4).toString('hex')}`;
   private readonly leaseMs: number;
   private readonly consumers = new Set<EmbeddedConsumer>();
   private readonly stmts;
@@ -180,10 +180,7 @@ export class EmbeddedDriver implements QueueDriver {
 
   /** Frees leases held by processes on this host that no longer exist (a SIGKILLed worker), so restart is instant. */
   async breakDeadLeases(): Promise<void> {
-    const dead = (this.stmts.leaseOwners.all() as string[]).filter((owner) => {
-      const [host, pid] = owner.split('/');
-      return host === HOST && owner !== this.owner && !processAlive(Number(pid));
-    });
+    const dead = (this.stmts.leaseOwners.all() as string[]).filter((owner) => owner !== this.owner && goneHere(owner));
     await this.group.run(() => {
       for (const owner of dead) this.stmts.breakLeases.run(owner);
       this.stmts.prune.run(Date.now() - DEDUPE_RETENTION_MS);

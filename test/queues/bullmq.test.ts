@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../core/queue.js';
 import { BullmqDriver } from '../../queues/bullmq.js';
+import { LockOwners } from '../../queues/lock-owners.js';
 import {
   bullJobId,
   bullQueueBase,
@@ -53,7 +54,7 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000
 /** Child processes import the compiled driver; compile just its module graph when dist/ is missing or stale. */
 function ensureCompiled(): void {
   const out = join(root, 'dist/queues/bullmq.js');
-  const sources = ['queues/bullmq.ts', 'queues/bullmq-consumer.ts', 'queues/bullmq-names.ts', 'queues/lock-owners.ts', 'queues/process-alive.ts', 'core/queue.ts', 'core/queue-retry.ts'];
+  const sources = ['queues/bullmq.ts', 'queues/bullmq-consumer.ts', 'queues/bullmq-names.ts', 'queues/lock-owners.ts', 'queues/process-identity.ts', 'core/queue.ts', 'core/queue-retry.ts'];
   if (existsSync(out) && sources.every((s) => statSync(join(root, s)).mtimeMs <= statSync(out).mtimeMs)) return;
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
   const flags = ['--outDir', 'dist', '--rootDir', '.', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2023'];
@@ -239,6 +240,42 @@ describe('bullmq driver', () => {
     expect(seen.sort()).toEqual(['plain@2', 'retried@3']);
     // Long before the dead process's 60 s locks would have expired.
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("takes over a killed process's jobs in every queue, whichever queue's consumer starts first", async () => {
+    ensureCompiled();
+    const prefix = freshPrefix();
+    const [qa, qb] = [`a:${randomUUID().slice(0, 8)}`, `b:${randomUUID().slice(0, 8)}`];
+    const driver = open(prefix, 60_000);
+    await driver.enqueue(qa, [{ id: 'a1', partition: 'p', payload: null }]);
+    await driver.enqueue(qb, [{ id: 'b1', partition: 'p', payload: null }]);
+    const { child, started } = spawnConsumer(prefix, `${qa},${qb}`, 'hang', 60_000);
+    await until(() => started.length === 2, 20_000);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const seen: string[] = [];
+    const t0 = Date.now();
+    driver.consume(qa, async (job: Job) => void seen.push(job.id));
+    await until(() => seen.includes('a1'), 10_000);
+    // The first consumer to start must not have dropped what the other queue's consumer needs to know.
+    driver.consume(qb, async (job: Job) => void seen.push(job.id));
+    await until(() => seen.includes('b1'), 10_000);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('drops worker entries nobody refreshed for a day, and entries it cannot read', async () => {
+    const client = new Redis(redis.url);
+    const key = `${freshPrefix()}:mc:workers`;
+    let now = Date.now();
+    const owners = new LockOwners(client, key, () => now);
+    await owners.register([{ id: 'w1', queue: 'q' }]);
+    await client.hset(key, 'junk', 'not json');
+    await owners.breakDead([]);
+    expect(await client.hkeys(key)).toEqual(['w1']);
+    now += 25 * 3_600_000;
+    await owners.breakDead([]);
+    expect(await client.hkeys(key)).toEqual([]);
+    await client.quit();
   });
 
   it('lets a consumer process exit by itself once the driver is closed', async () => {
