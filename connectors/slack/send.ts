@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebClient } from '@slack/web-api';
 import type { ConnectorDeps, ConnectorLog } from '../../core/connector.js';
-import { EditRefusedError, refused, type SendReply } from '../../core/outbound.js';
+import { EditRefusedError, type SendReply } from '../../core/outbound.js';
 import { partProgress } from '../../core/part-progress.js';
 import type { PlatformWaits } from '../../core/platform-waits.js';
 import { RetryLaterError, UnrecoverableJobError } from '../../core/queue.js';
@@ -26,10 +26,13 @@ export interface SendOptions {
 /** chat.update's answers for a message that can no longer be edited (deleted, or past the workspace's edit window). */
 const EDIT_REFUSED = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
 
-/** A 429 posted nothing: the job waits out `Retry-After` without its slot and without spending an attempt. */
+/**
+ * A 429: the job waits out `Retry-After` without its slot and without spending an attempt. Not marked refused: the
+ * client may have retried an attempt that timed out (and posted) before Slack said 429.
+ */
 function throwIfRateLimited(error: unknown): void {
   const seconds = rateLimitedFor(error);
-  if (seconds !== undefined) throw refused(new RetryLaterError(seconds * 1000, `Slack asked to wait ${seconds} s`));
+  if (seconds !== undefined) throw new RetryLaterError(seconds * 1000, `Slack asked to wait ${seconds} s`);
 }
 
 /** Key of a thread the assistant has posted in: a later message there counts as a reply to it. */

@@ -135,20 +135,23 @@ export class AgentCliBackend implements Backend {
     lines.on('line', (line) => inbox.push({ line }));
     lines.on('close', () => inbox.end());
     const parse = lineParser(cfg.flavor);
-    /** Tool calls a hook put to us (by id, else by tool and input): their report in the output is not judged again. */
+    /** Tool calls a hook put to us and heard the answer to: their report in the output is not judged again. */
     const asked = new Set<string>();
-    const keys = (t: { id: string; tool: string; input: unknown }) => [`id:${t.id}`, `call:${t.tool}\u0000${JSON.stringify(t.input)}`];
+    // By id and tool (or, from a hook that gives no id, tool and input), so no other call can stand in for one.
+    const keys = (t: { id: string; tool: string; input: unknown }) => [`id:${t.id}\u0000${t.tool}`, `call:${t.tool}\u0000${JSON.stringify(t.input)}`];
     let complete = false;
     try {
       read: for await (const item of guard.iterate(inbox)) {
         if ('call' in item) {
           const { call } = item;
+          // A hook gone before its answer (Claude Code gave up on it) may have let its tool run: that tool is judged
+          // when reported, as one no hook asked about.
+          if (!call.waiting) continue;
           guard.pause();
           const decision = yield { type: 'tool_request', id: call.id, tool: call.tool, input: call.input };
           guard.touch();
           // Denied, the tool does not run; Claude Code is told why and goes on without it.
-          call.answer(decision ?? { allow: false });
-          asked.add(keys(call)[call.id ? 0 : 1]!);
+          if (call.answer(decision ?? { allow: false })) asked.add(keys(call)[call.id ? 0 : 1]!);
           continue;
         }
         for (const event of parse(item.line)) {

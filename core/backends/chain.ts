@@ -102,7 +102,8 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
         kind: 'backend.tool_request',
         actor: `backend:${backend.name}`,
         subject: eventId,
-        data: { backend: backend.name, tool: t.tool.slice(0, 100), id: t.id.slice(0, 100), allowed: allow },
+        // `started`: the backend ran (or began) the tool before asking, a fact worth seeing in the audit.
+        data: { backend: backend.name, tool: t.tool.slice(0, 100), id: t.id.slice(0, 100), allowed: allow, ...(t.started ? { started: true } : {}) },
       });
       return { allow, ...(decision.reason ? { reason: decision.reason.slice(0, 200) } : {}) };
     };

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,11 @@ const HOOK_SCRIPT = `'use strict';
 const net = require('node:net');
 const fail = (why) => { try { process.stderr.write('MonkeyClaw blocked this tool: ' + why + '\\n'); } finally { process.exit(2); } };
 process.on('uncaughtException', (e) => fail(String(e && e.message)));
+// Before Claude Code's own limit for the hook, whose expiry would let the tool run.
+setTimeout(() => fail('no decision in time'), Number(process.argv[3]));
+// Claude Code gave up on the hook (its shell was killed): a decision now would reach nobody, so none is asked for.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) process.exit(2); }, 100);
 const MAX = 4 * 1024 * 1024;
 let input = '';
 process.stdin.setEncoding('utf8');
@@ -49,12 +54,14 @@ const callSchema = z.object({ id: z.string().max(256), tool: z.string().min(1).m
 const MAX_CALL_BYTES = 4 * 1024 * 1024;
 
 export interface HookCall extends ToolRequest {
-  /** Answers the waiting hook; a second answer is ignored. */
-  answer(decision: ToolDecision): void;
+  /** Whether the hook still waits: one that has gone (killed, timed out) may have let its tool run. */
+  readonly waiting: boolean;
+  /** Answers the waiting hook; false when it no longer waits (and a second answer is ignored). */
+  answer(decision: ToolDecision): boolean;
 }
 
 export interface ClaudeHooks {
-  /** Arguments that make Claude Code run the hook: `--settings <file>`. */
+  /** Arguments for Claude Code: the hook's settings, and no settings or MCP servers the agent could have written. */
   readonly args: string[];
   /** Stops listening; a hook still waiting for its answer is refused (it exits 2, which blocks its tool). */
   close(): void;
@@ -62,23 +69,52 @@ export interface ClaudeHooks {
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
+const DIR_PREFIX = 'mc-hook-';
+/** A directory this old outlived any call (a worker killed mid-call left it): calls end within the hour. */
+const STALE_DIR_MS = 2 * 3_600_000;
+let swept = false;
+
+/** Once per process: the directories of calls cut off by a killed worker. */
+function sweepStaleDirs(): void {
+  if (swept) return;
+  swept = true;
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(DIR_PREFIX))) {
+    try {
+      const path = join(tmpdir(), name);
+      const stat = statSync(path);
+      if (stat.uid === process.getuid?.() && Date.now() - stat.mtimeMs > STALE_DIR_MS) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone already, or not ours
+    }
+  }
+}
+
 /**
  * Sets up the hook for one Claude Code run: a private directory (0700, outside the agent's own) holding the
  * script, the settings file naming it, and the socket it calls. `onCall` gets each tool call before the tool runs.
- * `timeoutS` is Claude Code's limit for the hook, so it must outlast any owner's approval.
+ * `timeoutS` is Claude Code's limit for the hook, so it must outlast any owner's approval; the hook gives up (and
+ * blocks its tool) a little before it.
  */
 export async function openClaudeHooks(onCall: (call: HookCall) => void, timeoutS: number): Promise<ClaudeHooks> {
-  const dir = mkdtempSync(join(tmpdir(), 'mc-hook-'));
+  sweepStaleDirs();
+  const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
+  try {
+    return await listen(dir, onCall, timeoutS);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function listen(dir: string, onCall: (call: HookCall) => void, timeoutS: number): Promise<ClaudeHooks> {
   chmodSync(dir, 0o700);
   const [script, settings, socketPath] = [join(dir, 'hook.cjs'), join(dir, 'settings.json'), join(dir, 'hook.sock')];
   writeFileSync(script, HOOK_SCRIPT, { mode: 0o600 });
+  const deadlineMs = Math.max(1, timeoutS - 30) * 1000;
   // `|| exit 2`: should Node itself fail (the script gone with its directory), the tool is still blocked.
-  const command = `${shellQuote(process.execPath)} ${shellQuote(script)} ${shellQuote(socketPath)} || exit 2`;
+  const command = `${[process.execPath, script, socketPath, String(deadlineMs)].map(shellQuote).join(' ')} || exit 2`;
   const hook = { type: 'command', command, timeout: timeoutS };
-  // The agent can write settings of its own (its HOME and project are the session directory), and those rank below
-  // these: it cannot switch the hooks off.
-  const content = { disableAllHooks: false, hooks: { PreToolUse: [{ matcher: '*', hooks: [hook] }] } };
-  writeFileSync(settings, JSON.stringify(content), { mode: 0o600 });
+  writeFileSync(settings, JSON.stringify({ hooks: { PreToolUse: [{ matcher: '*', hooks: [hook] }] } }), { mode: 0o600 });
 
   const open = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -87,10 +123,12 @@ export async function openClaudeHooks(onCall: (call: HookCall) => void, timeoutS
     socket.on('error', () => undefined);
     let buffer = '';
     let answered = false;
+    const waiting = () => !answered && !socket.destroyed && socket.readyState === 'open';
     const answer = (d: ToolDecision) => {
-      if (answered) return;
+      if (!waiting()) return false;
       answered = true;
       socket.end(`${JSON.stringify({ allow: d.allow === true, ...(d.reason ? { reason: d.reason } : {}) })}\n`);
+      return true;
     };
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
@@ -107,7 +145,15 @@ export async function openClaudeHooks(onCall: (call: HookCall) => void, timeoutS
       } catch {
         return answer({ allow: false, reason: 'the tool call could not be read' });
       }
-      onCall({ id: parsed.id, tool: parsed.tool, input: parsed.input, answer });
+      onCall({
+        id: parsed.id,
+        tool: parsed.tool,
+        input: parsed.input,
+        get waiting() {
+          return waiting();
+        },
+        answer,
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -115,7 +161,10 @@ export async function openClaudeHooks(onCall: (call: HookCall) => void, timeoutS
     server.listen(socketPath, () => resolve());
   });
   return {
-    args: ['--settings', settings],
+    // HOME and the project are the session directory: settings, hooks, helper commands and MCP servers found there
+    // are the agent's own writing (a Write tool can make them), and would run commands no tool request shows.
+    // Only the settings given here load (with the machine's managed ones), and MCP servers only from --mcp-config.
+    args: ['--settings', settings, '--setting-sources', '', '--strict-mcp-config'],
     close() {
       server.close();
       for (const socket of open) socket.destroy();

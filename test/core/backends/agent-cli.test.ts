@@ -74,7 +74,9 @@ describe('agentic CLI backends', () => {
     const { text } = await run(cli('claude-code', 'env'), conversation('second', history), { workdir });
     const seen = JSON.parse(text) as { argv: string[]; input: { text: string } };
     // Only the settings file that installs the tool hook is added (a private file outside the session directory).
-    expect(seen.argv).toEqual(['claude-code', 'env', '--settings', expect.stringMatching(/\/mc-hook-[^/]+\/settings\.json$/)]);
+    // Only what installs the tool hook is added (a private file outside the session directory), and what keeps the
+    // agent's own settings and MCP servers from loading.
+    expect(seen.argv).toEqual(['claude-code', 'env', '--settings', expect.stringMatching(/\/mc-hook-[^/]+\/settings\.json$/), '--setting-sources', '', '--strict-mcp-config']);
     expect(seen.argv[3]!.startsWith(workdir)).toBe(false);
     expect(seen.input.text).toBe('[Instructions]\nYou are terse.\n\n[Conversation so far]\nUser: first\n\nAssistant: answer\n\n[New message]\nsecond\n');
   });
@@ -210,10 +212,18 @@ describe('agentic CLI backends', () => {
     }
   });
 
+  it('claude-code: a tool whose hook Claude Code gave up on (it then runs the tool) is judged when reported', async () => {
+    const slowNo = async () => (await new Promise((r) => setTimeout(r, 1_500)), { allow: false });
+    const backend = cli('claude-code', 'tool', { args: [FAKE, 'claude-code', 'tool', 'hook-timeout'] });
+    const { chunks, error } = await run(backend, conversation(), { workdir, decide: slowNo });
+    // The late "no" reached nobody; the report of the tool that ran is judged, and the run stops.
+    expect(chunks.filter((c) => c.type === 'tool_request').map((c) => 'started' in c && c.started)).toEqual([false, true]);
+    expect(error).toBeInstanceOf(ToolDeniedError);
+  });
+
   it('claude-code: the hook fails closed, blocking its tool, when the gateway cannot answer it', async () => {
     const hooks = await openClaudeHooks(() => undefined, 60);
-    const settings = JSON.parse(readFileSync(hooks.args[1]!, 'utf8')) as { disableAllHooks: unknown; hooks: { PreToolUse: Array<{ hooks: Array<{ command: string }> }> } };
-    expect(settings.disableAllHooks).toBe(false); // outranks what the agent may write in its own settings
+    const settings = JSON.parse(readFileSync(hooks.args[1]!, 'utf8')) as { hooks: { PreToolUse: Array<{ hooks: Array<{ command: string }> }> } };
     const command = settings.hooks.PreToolUse[0]!.hooks[0]!.command;
     const call = JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'ls' }, tool_use_id: 'toolu_9' });
     const runHook = (stdin: string) =>
