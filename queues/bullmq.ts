@@ -176,10 +176,11 @@ export class BullmqDriver implements QueueDriver {
   /**
    * The id is derived from the BullMQ job's creation time, so a job redelivered after a crash between recording
    * and completing does not leave a second entry; a job re-enqueued by retryDead is a new BullMQ job, a new id.
+   * Hex: an id must never begin with `-`, which `dlq retry <id>` would take for an option.
    */
   async recordDead(job: BullJob<Envelope>, outcome: { error: string; attempts: number }): Promise<void> {
     const { queue, id: jobId, partition, payload } = job.data;
-    const id = createHash('sha1').update(`${job.queueName}\n${job.id}\n${job.timestamp}`).digest('base64url').slice(0, 16);
+    const id = createHash('sha1').update(`${job.queueName}\n${job.id}\n${job.timestamp}`).digest('hex').slice(0, 16);
     const entry: DeadLetter = { id, queue, jobId, partition, attempts: outcome.attempts, error: outcome.error.slice(0, 2000), deadAt: new Date().toISOString(), payload };
     await this.redis
       .multi()

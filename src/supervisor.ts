@@ -263,8 +263,11 @@ export class Supervisor {
     }
   }
 
-  /** SIGTERM to every child, SIGKILL to any still running after `graceMs`: a child drains for 8 s, then hands back. */
-  async stop(graceMs = 8_500): Promise<void> {
+  /**
+   * SIGTERM to every child, SIGKILL to any still running after `graceMs`: a child drains for at most 7 s, then
+   * hands back what it holds. One stuck past that (a publish waiting on a Redis that is gone) is killed.
+   */
+  async stop(graceMs = 8_000): Promise<void> {
     this.stopping = true;
     for (const child of this.oneOffs) child.kill('SIGKILL');
     const running = [...this.children.values()].filter((m) => {

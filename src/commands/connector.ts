@@ -87,8 +87,8 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
   started = false;
   clearInterval(beat);
   const shutdown = async () => {
-    // 7 s, not the 8 s a worker drains: stopping the platform client comes after, and all of it must fit in the 10 s
-    // DESIGN allows from SIGTERM (a send stalled on a long 429 took the whole drain).
+    // 7 s, as a worker drains: stopping the platform client comes after, and all of it must fit before the
+    // supervisor's kill at 8 s (a send stalled on a long 429 took the whole drain).
     await outbound.close(7_000);
     await connector.stop();
     await rt.store.endHeartbeat(actor);

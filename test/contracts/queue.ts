@@ -238,6 +238,8 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       expect(dead).toHaveLength(1);
       expect(dead[0]).toMatchObject({ jobId: 'poison', partition: 'p', attempts: 3, payload: { keep: 'me' } });
       expect(dead[0]!.error).toContain('always fails');
+      // Typed as `dlq retry <id>`: letters and digits only (an id beginning with `-` would be taken for an option).
+      expect(dead[0]!.id).toMatch(/^[0-9a-z]+$/);
       expect((await q.depth(queue)).dead).toBe(1);
 
       poisoned = false;
