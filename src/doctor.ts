@@ -99,7 +99,7 @@ export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStor
   return rows.flatMap(({ key, value }): Verdict[] => {
     const parsed = childRecordSchema.safeParse(value);
     if (!parsed.success || parsed.data.supervisor !== supervisor) return [];
-    const { state, restarts, reason, retryEveryMs } = parsed.data;
+    const { state, restarts, reason, retryEveryMs, pid } = parsed.data;
     const what = `process ${key.slice(CHILD_RECORDS.prefix.length)}`;
     const why = reason ? `; last exit: ${reason}` : '';
     switch (state) {
@@ -107,7 +107,7 @@ export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStor
       case 'starting':
         // Crashed more than once without staying up a minute: crash-looping, even if it runs this moment.
         if (restarts >= 2) return [{ ok: false, what, detail: `crash-looping: crashed ${restarts} times without staying up${why}` }];
-        return [{ ok: true, what, detail: `${state} under the gateway (pid ${supervisor})${restarts ? `, crashed once recently${why}` : ''}` }];
+        return [{ ok: true, what, detail: `${state}${pid ? ` as pid ${pid}` : ''} under the gateway (pid ${supervisor})${restarts ? `, crashed once recently${why}` : ''}` }];
       case 'restarting':
         return [{ ok: false, what, detail: `crashed and is being restarted (${restarts} crashes without staying up)${why}` }];
       case 'failed':

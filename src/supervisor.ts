@@ -50,6 +50,8 @@ export const childRecordSchema = z.object({
   reason: z.string().optional(),
   /** Failed but still tried again this often (absent: not tried again until the gateway restarts). */
   retryEveryMs: z.number().int().optional(),
+  /** The child's own pid while it runs. */
+  pid: z.number().int().optional(),
 });
 export type ChildRecord = z.infer<typeof childRecordSchema>;
 export const CHILD_RECORDS = { connector: 'supervisor', prefix: 'child:' } as const;
@@ -249,7 +251,8 @@ export class Supervisor {
   /** Keeps the child's state where `doctor` (another process) can read it while this gateway runs. */
   private record(m: Managed, reason = m.lastExit): void {
     const retry = m.state === 'failed' && m.failing ? { retryEveryMs: this.policy.coolDownMs } : {};
-    const value: ChildRecord = { state: m.state, supervisor: process.pid, restarts: m.unsteady, ...(reason ? { reason } : {}), ...retry };
+    const pid = m.child?.pid !== undefined && m.child.exitCode === null && m.child.signalCode === null ? { pid: m.child.pid } : {};
+    const value: ChildRecord = { state: m.state, supervisor: process.pid, restarts: m.unsteady, ...(reason ? { reason } : {}), ...retry, ...pid };
     this.store
       .setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}${m.spec.name}`, value)
       .catch((error: Error) => this.log.error({ error: error.message }, 'could not record a child\'s state'));

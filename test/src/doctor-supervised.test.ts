@@ -45,6 +45,9 @@ describe('doctor beside a running gateway', () => {
     expect(await loop()).toEqual({ ok: false, what: 'process connector:loop', detail: 'crash-looping: crashed 3 times without staying up; last exit: IMAP login refused' });
     await record(1);
     expect(await loop()).toMatchObject({ ok: true, detail: expect.stringMatching(/crashed once recently; last exit: IMAP login refused$/) });
+    // Each process names its own pid, not only the gateway's.
+    await store.setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}connector:loop`, { state: 'running', supervisor: process.pid, restarts: 0, pid: 4242 });
+    expect(await loop()).toEqual({ ok: true, what: 'process connector:loop', detail: `running as pid 4242 under the gateway (pid ${process.pid})` });
     await store.setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}connector:loop`, { state: 'stopped', supervisor: process.pid, restarts: 0 });
 
     // A record written by another (earlier) supervisor does not describe this gateway, even under the same pid.

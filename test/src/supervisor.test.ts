@@ -53,6 +53,11 @@ describe('monkeyclaw start', () => {
     // The restarted worker answers through the gateway.
     const reply = await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'still there?' });
     expect(reply).toMatchObject({ code: 0, stdout: 'still there?\n' });
+    // doctor names the restarted worker's own pid, not the gateway's.
+    const doctor = (await runCli(['doctor'], { cwd: tmp.dir })).stdout;
+    const named = Number(new RegExp(`process worker: running as pid (\\d+) under the gateway \\(pid ${gateway.pid}\\)`).exec(doctor)?.[1]);
+    expect(named).not.toBe(workerPid);
+    expect(() => process.kill(named, 0)).not.toThrow();
 
     const stopAt = Date.now();
     gateway.kill('SIGTERM');
