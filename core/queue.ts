@@ -107,6 +107,11 @@ export interface QueueDriver {
    * jobs are in the gateway's own database. Undefined when the server will not say.
    */
   persistence?(): Promise<{ durable: boolean; detail: string } | undefined>;
+  /**
+   * Jobs waiting where no consumer of this configuration reads (BullMQ partition queues beyond `queue.partitions`,
+   * left by a run with more of them); absent for a driver whose jobs cannot be stranded so.
+   */
+  stranded?(): Promise<Array<{ queue: string; jobs: number }>>;
   close(): Promise<void>;
 }
 

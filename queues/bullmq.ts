@@ -238,6 +238,28 @@ export class BullmqDriver implements QueueDriver {
     }
   }
 
+  async stranded(): Promise<Array<{ queue: string; jobs: number }>> {
+    const found: Array<{ queue: string; jobs: number }> = [];
+    const metaOf = new RegExp(`^${escapeRegExp(this.prefix)}:(mc-.+-(\\d+)):meta$`);
+    for await (const keys of this.redis.scanStream({ match: `${this.prefix}:mc-*:meta`, count: 500 }) as AsyncIterable<string[]>) {
+      for (const key of keys) {
+        const m = metaOf.exec(key);
+        if (!m || Number(m[2]) < this.partitions) continue;
+        const base = `${this.prefix}:${m[1]}`;
+        const [wait, active, paused, delayed, prioritized] = await Promise.all([
+          this.redis.llen(`${base}:wait`),
+          this.redis.llen(`${base}:active`),
+          this.redis.llen(`${base}:paused`),
+          this.redis.zcard(`${base}:delayed`),
+          this.redis.zcard(`${base}:prioritized`),
+        ]);
+        const jobs = wait + active + paused + delayed + prioritized;
+        if (jobs > 0) found.push({ queue: m[1]!, jobs });
+      }
+    }
+    return found.sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
@@ -247,3 +269,5 @@ export class BullmqDriver implements QueueDriver {
     await quitRedis(this.redis);
   }
 }
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -109,6 +109,12 @@ export async function start(options: GlobalOptions): Promise<number> {
     void surfaceQueue.persistence?.().then((p) => {
       if (p && !p.durable) log.warn({ redis: p.detail }, 'Redis keeps nothing a restart would not lose: run it with appendonly yes (see doctor)');
     });
+    void surfaceQueue.stranded?.().then(
+      (stranded) => {
+        if (stranded.length) log.error({ stranded }, 'jobs wait in partition queues beyond queue.partitions, which nothing reads: set it back until they are done (see doctor)');
+      },
+      () => undefined,
+    );
     const apiTurns = new TurnClient(surfaceQueue, store, 'api', isOwnerDecision(config));
     apiTurns.start();
     const webTurns = new TurnClient(surfaceQueue, store, 'web', isOwnerDecision(config));

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../core/sqlite/store.js';
+import { BullmqDriver } from '../../queues/bullmq.js';
+import { partitionIndex } from '../../queues/bullmq-names.js';
 import { runCli, spawnCliKilledAfter } from '../helpers/cli.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -65,4 +67,31 @@ describe('two gateways on one Redis', () => {
     admin.disconnect();
     expect((await runCli(['doctor'], { cwd: dirs.a, env })).stdout).toContain('ok    queue persistence: Redis keeps queued messages across a restart (appendonly yes)');
   }, 90_000);
+
+  it('doctor fails jobs left in partition queues beyond queue.partitions (it was lowered), naming them and the fix', async () => {
+    const env = { REDIS_URL: server.url };
+    const tmp = tempDir('mc-stranded-');
+    cleanup.push(() => tmp.remove());
+    const config = (partitions: number) =>
+      writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), `queue: { driver: bullmq, redisUrl: env:REDIS_URL, partitions: ${partitions} }\n`);
+    config(16);
+    expect((await runCli(['migrate'], { cwd: tmp.dir, env })).code).toBe(0);
+    const store = new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    const prefix = await store.queuePrefix();
+    await store.close();
+    // Replies queued by a run with 16 partitions, for chats that hash beyond the first 4.
+    const keys = Array.from({ length: 40 }, (_, i) => `telegram:chat-${i}`).filter((k) => partitionIndex(k, 16) >= 4);
+    const driver = new BullmqDriver({ url: server.url, prefix, partitions: 16 });
+    await driver.enqueue('outbound:telegram', keys.map((k, i) => ({ id: `r${i}`, partition: k, payload: null })));
+    await driver.close();
+    const line = (out: string) => out.split('\n').find((l) => l.includes('queue partitions'));
+
+    config(4);
+    const lowered = await runCli(['doctor'], { cwd: tmp.dir, env });
+    expect(lowered.code).toBe(1);
+    const highest = Math.max(...keys.map((k) => partitionIndex(k, 16)));
+    expect(line(lowered.stdout)).toMatch(new RegExp(`^FAIL  queue partitions: jobs wait in partition queues beyond queue.partitions, which nothing reads: mc-outbound-telegram-\\d+ \\(\\d+\\).*; set queue.partitions back to at least ${highest + 1} until they are done$`));
+    config(16);
+    expect(line((await runCli(['doctor'], { cwd: tmp.dir, env })).stdout)).toBe('ok    queue partitions: no job waits outside the partition queues read now');
+  }, 60_000);
 });
