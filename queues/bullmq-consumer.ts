@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WaitingError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -46,6 +47,8 @@ export class BullmqConsumer {
     private readonly options: ConsumeOptions,
   ) {
     this.semaphore = new Semaphore(options.concurrency ?? DEFAULT_CONCURRENCY);
+    // Shared by every job in flight, each of which may listen while it waits: no cap, hence no false leak warning.
+    setMaxListeners(0, this.stopping.signal);
     // BullMQ gives each worker its own blocking duplicate; the non-blocking commands of this consumer's workers
     // share one connection, which must not give up on commands while Redis restarts.
     this.connection = new Redis(driver.options.url, { maxRetriesPerRequest: null });

@@ -257,7 +257,8 @@ export class BullmqDriver implements QueueDriver {
         if (jobs > 0) found.push({ queue: m[1]!, jobs });
       }
     }
-    return found.sort((a, b) => a.queue.localeCompare(b.queue));
+    // By name, then partition number (mc-…-9 before mc-…-10).
+    return found.sort((a, b) => a.queue.localeCompare(b.queue, 'en', { numeric: true }));
   }
 
   async close(): Promise<void> {

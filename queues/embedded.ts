@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { join, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openSharedDb, type Db, type GroupCommit, type SharedDb, write } from '../core/db.js';
@@ -284,6 +285,8 @@ class EmbeddedConsumer {
     private readonly options: ConsumeOptions,
   ) {
     this.semaphore = new Semaphore(options.concurrency ?? 8);
+    // Shared by every job in flight, each of which may listen while it waits: no cap, hence no false leak warning.
+    setMaxListeners(0, this.abort.signal, this.stopping.signal);
   }
 
   start(): void {

@@ -216,6 +216,32 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       expect(await q.deadLetters()).toEqual([]);
     });
 
+    it('lets many jobs wait at once without warning of a listener leak (one shared shutdown signal)', async () => {
+      const q = await open();
+      const queue = name();
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => void warnings.push(w.name);
+      process.on('warning', onWarning);
+      try {
+        const told = new Set<string>();
+        let done = 0;
+        q.consume(queue, async (job) => {
+          if (!told.has(job.id)) {
+            told.add(job.id);
+            throw new RetryLaterError(300, 'the platform asked for quiet');
+          }
+          done++;
+        }, { concurrency: 32 });
+        // Twenty-four chats told to wait side by side, as a platform's rate limit does.
+        await q.enqueue(queue, Array.from({ length: 24 }, (_, i) => ({ id: `j${i}`, partition: `chat-${i}`, payload: null })));
+        await until(() => done === 24);
+        await sleep(10);
+        expect(warnings).toEqual([]);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+
     it('dead-letters after maxAttempts, moves the partition on, and retries a dead job on request', async () => {
       const q = await open();
       const queue = name();

@@ -90,6 +90,9 @@ describe('two gateways on one Redis', () => {
     const lowered = await runCli(['doctor'], { cwd: tmp.dir, env });
     expect(lowered.code).toBe(1);
     const highest = Math.max(...keys.map((k) => partitionIndex(k, 16)));
+    // Listed in partition order: mc-…-9 before mc-…-10.
+    const listed = [...line(lowered.stdout)!.matchAll(/mc-outbound-telegram-(\d+) \(/g)].map((m) => Number(m[1]));
+    expect(listed).toEqual([...new Set(keys.map((k) => partitionIndex(k, 16)))].sort((a, b) => a - b));
     expect(line(lowered.stdout)).toMatch(new RegExp(`^FAIL  queue partitions: jobs wait in partition queues beyond queue.partitions, which nothing reads: mc-outbound-telegram-\\d+ \\(\\d+\\).*; set queue.partitions back to at least ${highest + 1} until they are done$`));
     config(16);
     expect(line((await runCli(['doctor'], { cwd: tmp.dir, env })).stdout)).toBe('ok    queue partitions: no job waits outside the partition queues read now');
