@@ -28,6 +28,8 @@ export interface ChainDeps {
    * failure (a provider's error text can quote the prompt).
    */
   onAttemptFailed?: (backend: string, error: unknown) => void;
+  /** The safety net per attempt (default an hour), not counting the time tool requests wait for their decision. */
+  attemptLimitMs?: number;
 }
 
 export interface ChainInput {
@@ -122,7 +124,19 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
     // Our own controller and timer, not AbortSignal.any: on Node 20 a timeout signal held only by `any` can be
     // collected, and the attempt's limit then never fires.
     const attempt = new AbortController();
-    const limit = setTimeout(() => attempt.abort(new BackendUnavailableError(`backend ${backend.name}: no reply within the attempt limit`, { kind: 'timeout' })), ATTEMPT_LIMIT_MS);
+    // Paused while a tool request waits for its decision: an owner may take up to an hour (`approvalTimeoutMs`).
+    let left = deps.attemptLimitMs ?? ATTEMPT_LIMIT_MS;
+    let armedAt = 0;
+    let limit: NodeJS.Timeout | undefined;
+    const arm = () => {
+      armedAt = Date.now();
+      limit = setTimeout(() => attempt.abort(new BackendUnavailableError(`backend ${backend.name}: no reply within the attempt limit`, { kind: 'timeout' })), left);
+    };
+    const disarm = () => {
+      clearTimeout(limit);
+      left = Math.max(0, left - (Date.now() - armedAt));
+    };
+    arm();
     const cancel = () => attempt.abort(input.signal?.reason);
     input.signal?.addEventListener('abort', cancel, { once: true });
     try {
@@ -146,7 +160,9 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
         } else if (chunk.type === 'usage') {
           usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens, costUsd: chunk.costUsd };
         } else {
+          disarm();
           answer = await decide(chunk);
+          arm();
         }
       }
       audit.push(entry({ ok: true, ...charge() }));
