@@ -111,7 +111,7 @@ export interface QueueDriver {
    * Jobs waiting where no consumer of this configuration reads (BullMQ partition queues beyond `queue.partitions`,
    * left by a run with more of them); absent for a driver whose jobs cannot be stranded so.
    */
-  stranded?(): Promise<Array<{ queue: string; jobs: number }>>;
+  stranded?(): Promise<Array<{ queue: string; partition: number; jobs: number }>>;
   close(): Promise<void>;
 }
 

@@ -80,10 +80,12 @@ export class BullmqConsumer {
           // A process restarted after a crash takes its predecessor's jobs back now, not after their locks expire;
           // its own workers are on record before they take any lock.
           await driver.owners.breakDead(queues);
+          // Closed meanwhile (close may have stopped waiting for this): nothing to put on record, nothing to run.
+          if (this.closing) return;
           await driver.owners.register(registered);
+          if (this.closing) return void driver.owners.forget(registered.map((w) => w.id)).catch(() => undefined);
           this.refresh = setInterval(() => void driver.owners.register(registered).catch((e: Error) => this.report(e)), REFRESH_MS);
           this.refresh.unref();
-          if (this.closing) return;
           for (const worker of workers) worker.run().catch((e: Error) => this.report(e));
           return;
         } catch (error) {

@@ -238,8 +238,8 @@ export class BullmqDriver implements QueueDriver {
     }
   }
 
-  async stranded(): Promise<Array<{ queue: string; jobs: number }>> {
-    const found: Array<{ queue: string; jobs: number }> = [];
+  async stranded(): Promise<Array<{ queue: string; partition: number; jobs: number }>> {
+    const found: Array<{ queue: string; partition: number; jobs: number }> = [];
     const metaOf = new RegExp(`^${escapeRegExp(this.prefix)}:(mc-.+-(\\d+)):meta$`);
     for await (const keys of this.redis.scanStream({ match: `${this.prefix}:mc-*:meta`, count: 500 }) as AsyncIterable<string[]>) {
       for (const key of keys) {
@@ -254,7 +254,7 @@ export class BullmqDriver implements QueueDriver {
           this.redis.zcard(`${base}:prioritized`),
         ]);
         const jobs = wait + active + paused + delayed + prioritized;
-        if (jobs > 0) found.push({ queue: m[1]!, jobs });
+        if (jobs > 0) found.push({ queue: m[1]!, partition: Number(m[2]), jobs });
       }
     }
     // By name, then partition number (mc-…-9 before mc-…-10).

@@ -16,7 +16,7 @@ import {
   type QueueDriver,
 } from '../core/queue.js';
 import { Permit, runWithRetries, Semaphore } from '../core/queue-retry.js';
-import { goneHere, PROCESS_ID } from './process-identity.js';
+import { goneHere, PROCESS_ID } from '../core/process-identity.js';
 import { Nudger } from './nudge.js';
 
 /** Fallback poll when no nudge arrives (DESIGN: at most 50 ms). */

@@ -1,7 +1,7 @@
 import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { goneHere, PROCESS_ID } from './process-identity.js';
+import { goneHere, PROCESS_ID } from '../core/process-identity.js';
 
 /** A live process refreshes its entries this often; one not refreshed for STALE_MS belongs to a process long gone. */
 export const REFRESH_MS = 3_600_000;

@@ -267,10 +267,11 @@ export class Supervisor {
   }
 
   /**
-   * SIGTERM to every child, SIGKILL to any still running after `graceMs`: a child drains for at most 7 s, then
-   * hands back what it holds. One stuck past that (a publish waiting on a Redis that is gone) is killed.
+   * SIGTERM to every child, SIGKILL to any still running after `graceMs`: a worker drains for at most 7 s and a
+   * connector 5 s (its platform client stops after), then they hand back what they hold. One stuck past that (a
+   * publish waiting on a Redis that is gone) is killed, leaving the gateway time to close before DESIGN's 10 s.
    */
-  async stop(graceMs = 8_000): Promise<void> {
+  async stop(graceMs = 7_500): Promise<void> {
     this.stopping = true;
     for (const child of this.oneOffs) child.kill('SIGKILL');
     const running = [...this.children.values()].filter((m) => {

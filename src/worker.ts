@@ -100,8 +100,8 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
   beat.unref();
   log.info({ queue: rt.queue.name, concurrency }, 'worker started');
   return {
-    // 7 s: the supervisor kills at 8 s (to exit within the 10 s DESIGN allows), and handing back what is unfinished
-    // takes a moment.
+    // 7 s: the supervisor kills at 7.5 s (to exit within the 10 s DESIGN allows), and handing back what is
+    // unfinished takes a moment.
     stop: async (drainMs = 7_000) => {
       clearInterval(beat);
       await Promise.all(consumers.map((c) => c.close(drainMs)));

@@ -15,7 +15,7 @@ import {
 import type { BackendConfig } from '../config.js';
 import { lineParser, renderInput } from './agent-cli-formats.js';
 import { spawnKept } from './agent-keeper.js';
-import { openClaudeHooks, type ClaudeHooks, type HookCall } from './claude-hooks.js';
+import { managedHooksOff, openClaudeHooks, type ClaudeHooks, type HookCall } from './claude-hooks.js';
 import { Inbox } from './inbox.js';
 import { CallGuard, fitToBudget } from './shared.js';
 
@@ -207,6 +207,8 @@ export class AgentCliBackend implements Backend {
     } catch {
       throw new BackendRequestError(`backend ${this.name}: ${this.config.command} is missing or not executable`);
     }
+    const hooksOff = this.config.flavor === 'claude-code' ? managedHooksOff() : undefined;
+    if (hooksOff) throw new BackendRequestError(`backend ${this.name}: ${hooksOff}, so Claude Code would run tools before the gateway judges them`);
     return `${this.config.command} is executable`;
   }
 }

@@ -1,9 +1,10 @@
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ToolDecision, ToolRequest } from '../backend.js';
+import { goneHere, HOST, PROCESS_START } from '../process-identity.js';
 
 /**
  * Claude Code's PreToolUse hook, run by Claude Code (through a shell) before every tool: it hands the tool call to
@@ -70,19 +71,20 @@ export interface ClaudeHooks {
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 const DIR_PREFIX = 'mc-hook-';
-/** A directory this old outlived any call (a worker killed mid-call left it): calls end within the hour. */
-const STALE_DIR_MS = 2 * 3_600_000;
+/** `mc-hook-<pid>-<start>-…`: the process whose calls the directory serves, so a sweep can tell when it is gone. */
+const OWNED_DIR = /^mc-hook-(\d+)-([^-]+)-/;
 let swept = false;
 
-/** Once per process: the directories of calls cut off by a killed worker. */
+/** Once per process: the directories left by calls of a process that is gone (a worker killed mid-call). */
 function sweepStaleDirs(): void {
   if (swept) return;
   swept = true;
-  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(DIR_PREFIX))) {
+  for (const name of readdirSync(tmpdir())) {
+    const owner = OWNED_DIR.exec(name);
+    if (!owner || !goneHere(`${HOST}/${owner[1]}/${owner[2]}`)) continue;
     try {
       const path = join(tmpdir(), name);
-      const stat = statSync(path);
-      if (stat.uid === process.getuid?.() && Date.now() - stat.mtimeMs > STALE_DIR_MS) rmSync(path, { recursive: true, force: true });
+      if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });
     } catch {
       // gone already, or not ours
     }
@@ -97,7 +99,7 @@ function sweepStaleDirs(): void {
  */
 export async function openClaudeHooks(onCall: (call: HookCall) => void, timeoutS: number): Promise<ClaudeHooks> {
   sweepStaleDirs();
-  const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
+  const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-${PROCESS_START}-`));
   try {
     return await listen(dir, onCall, timeoutS);
   } catch (error) {
@@ -171,4 +173,24 @@ async function listen(dir: string, onCall: (call: HookCall) => void, timeoutS: n
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Where an administrator's managed settings for Claude Code live on Linux; they outrank the gateway's. */
+export const MANAGED_SETTINGS = '/etc/claude-code/managed-settings.json';
+
+/**
+ * Why the machine's managed settings keep the gateway's hook from running (`disableAllHooks`, or hooks from
+ * managed settings only), else undefined. Claude Code then runs tools before asking, and only their reports are
+ * judged: `doctor` says so.
+ */
+export function managedHooksOff(path = MANAGED_SETTINGS): string | undefined {
+  let settings: { disableAllHooks?: unknown; allowManagedHooksOnly?: unknown };
+  try {
+    settings = JSON.parse(readFileSync(path, 'utf8')) as typeof settings;
+  } catch {
+    return undefined;
+  }
+  if (settings.disableAllHooks === true) return `${path} sets disableAllHooks`;
+  if (settings.allowManagedHooksOnly === true) return `${path} sets allowManagedHooksOnly`;
+  return undefined;
 }

@@ -87,9 +87,9 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
   started = false;
   clearInterval(beat);
   const shutdown = async () => {
-    // 7 s, as a worker drains: stopping the platform client comes after, and all of it must fit before the
-    // supervisor's kill at 8 s (a send stalled on a long 429 took the whole drain).
-    await outbound.close(7_000);
+    // 5 s: stopping the platform client comes after (Signal's waits up to 2 s to store what it has read), and all of
+    // it must fit before the supervisor's kill at 7.5 s (a send stalled on a long 429 took the whole drain).
+    await outbound.close(5_000);
     await connector.stop();
     await rt.store.endHeartbeat(actor);
     await rt.close();

@@ -127,7 +127,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
         const keys = 'prefix' in queue ? ` (Redis keys under ${String(queue.prefix)})` : '';
         results.push({ ok: true, what: 'queue', detail: `${queue.name} driver answers${keys}` });
         if (queue.persistence) results.push(persistenceVerdict(await queue.persistence()));
-        if (queue.stranded) results.push(strandedVerdict(await queue.stranded()));
+        if (queue.stranded) results.push(strandedVerdict(await withTimeout(queue.stranded(), 10_000, 'the partition check timed out')));
       } finally {
         await withTimeout(queue.close(), 2_000, 'close timed out').catch(() => undefined);
       }
@@ -187,11 +187,11 @@ async function doctorConnector(name: string, config: Config, source: string, opt
 
 const fromBootstrap = (b: Bootstrap): ConnectorCredentials => ({ values: b.values, stateKey: b.stateKey ? Buffer.from(b.stateKey, 'base64') : undefined });
 
-/** Whether the Redis under the queue survives its own restart with the messages it holds. */
-function strandedVerdict(stranded: Array<{ queue: string; jobs: number }>): Verdict {
+/** Jobs in partition queues that the configured number of partitions leaves unread. */
+function strandedVerdict(stranded: Array<{ queue: string; partition: number; jobs: number }>): Verdict {
   if (stranded.length === 0) return { ok: true, what: 'queue partitions', detail: 'no job waits outside the partition queues read now' };
   const list = stranded.map((s) => `${s.queue} (${s.jobs})`).join(', ');
-  const highest = Math.max(...stranded.map((s) => Number(/-(\d+)$/.exec(s.queue)![1])));
+  const highest = Math.max(...stranded.map((s) => s.partition));
   return {
     ok: false,
     what: 'queue partitions',
@@ -199,6 +199,7 @@ function strandedVerdict(stranded: Array<{ queue: string; jobs: number }>): Verd
   };
 }
 
+/** Whether the Redis under the queue survives its own restart with the messages it holds. */
 function persistenceVerdict(p: { durable: boolean; detail: string } | undefined): Verdict {
   if (!p) return { ok: true, what: 'queue persistence', detail: 'Redis does not say how it keeps data (CONFIG refused): make sure it has an append-only file' };
   if (p.durable) return { ok: true, what: 'queue persistence', detail: `Redis keeps queued messages across a restart (${p.detail})` };

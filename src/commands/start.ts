@@ -149,12 +149,13 @@ export async function start(options: GlobalOptions): Promise<number> {
     if (plain && !plain.ok) log.warn({ host: config.server.host }, `server TLS ${plain.detail}`);
     const signal = await terminated();
     log.info({ signal }, 'shutting down');
-    // Side by side, not one after the other: the children's drain (up to 7 s, SIGKILL at 8 s) is most of the 10 s
+    // Side by side, not one after the other: the children's drain (up to 7 s, SIGKILL at 7.5 s) is most of the 10 s
     // that DESIGN allows, and nothing else should add to it. Whatever still hangs after that (a queue whose Redis
     // is gone) is left behind: the process exits regardless.
     const closing = Promise.all([http.close(), apiTurns.close(), webTurns.close(), supervisor.stop()]).then(() => surfaceQueue.close());
-    if (!(await settlesWithin(closing, SHUTDOWN_MS))) log.warn({}, 'shutdown: gave up waiting for the queue; exiting anyway');
-    await store.appendAudit([{ kind: 'gateway.stopped', actor: 'supervisor', data: { signal } }]);
+    if (!(await settlesWithin(closing, SHUTDOWN_MS))) log.warn({}, 'shutdown: gave up waiting for the HTTP server, the processes or the queue; exiting anyway');
+    // Bounded too: a database some killed process left locked must not hold the exit past DESIGN's 10 s.
+    await settlesWithin(store.appendAudit([{ kind: 'gateway.stopped', actor: 'supervisor', data: { signal } }]), 500);
     return 0;
   } finally {
     await store.close();

@@ -54,7 +54,7 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000
 /** Child processes import the compiled driver; compile just its module graph when dist/ is missing or stale. */
 function ensureCompiled(): void {
   const out = join(root, 'dist/queues/bullmq.js');
-  const sources = ['queues/bullmq.ts', 'queues/bullmq-consumer.ts', 'queues/bullmq-names.ts', 'queues/lock-owners.ts', 'queues/process-identity.ts', 'core/queue.ts', 'core/queue-retry.ts'];
+  const sources = ['queues/bullmq.ts', 'queues/bullmq-consumer.ts', 'queues/bullmq-names.ts', 'queues/lock-owners.ts', 'core/process-identity.ts', 'core/queue.ts', 'core/queue-retry.ts'];
   if (existsSync(out) && sources.every((s) => statSync(join(root, s)).mtimeMs <= statSync(out).mtimeMs)) return;
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
   const flags = ['--outDir', 'dist', '--rootDir', '.', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2023'];

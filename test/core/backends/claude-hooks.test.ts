@@ -1,8 +1,10 @@
-import { existsSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openClaudeHooks } from '../../../core/backends/claude-hooks.js';
+import { managedHooksOff, openClaudeHooks } from '../../../core/backends/claude-hooks.js';
+import { PROCESS_START } from '../../../core/process-identity.js';
 
 const made: string[] = [];
 afterEach(() => {
@@ -10,19 +12,34 @@ afterEach(() => {
 });
 
 describe('claude code hook directories', () => {
-  it('sweeps, on the first call, the directories of calls a killed worker left behind, and removes its own on close', async () => {
-    const old = mkdtempSync(join(tmpdir(), 'mc-hook-'));
-    const recent = mkdtempSync(join(tmpdir(), 'mc-hook-'));
-    made.push(old, recent);
-    const threeHoursAgo = (Date.now() - 3 * 3_600_000) / 1000;
-    utimesSync(old, threeHoursAgo, threeHoursAgo);
+  it('sweeps, on the first call, the directories of calls whose process is gone, and removes its own on close', async () => {
+    // A process that has exited, and one that runs: only the first one's directory may go.
+    const child = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => child.once('exit', resolve));
+    const gone = mkdtempSync(join(tmpdir(), `mc-hook-${child.pid}-1-`));
+    const live = mkdtempSync(join(tmpdir(), `mc-hook-${process.pid}-${PROCESS_START}-`));
+    const foreign = mkdtempSync(join(tmpdir(), 'mc-hook-unnamed'));
+    made.push(gone, live, foreign);
     const hooks = await openClaudeHooks(() => undefined, 60);
     const own = dirname(hooks.args[1]!);
-    expect(existsSync(old)).toBe(false);
-    // Younger than any call can last: perhaps another worker's call in progress.
-    expect(existsSync(recent)).toBe(true);
-    expect(existsSync(own)).toBe(true);
+    expect(existsSync(gone)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(foreign)).toBe(true);
+    expect(own).toMatch(new RegExp(`/mc-hook-${process.pid}-${PROCESS_START}-[^/]+$`));
     hooks.close();
     expect(existsSync(own)).toBe(false);
+  });
+
+  it("says when the machine's managed settings keep the gateway's hook from running", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-managed-'));
+    made.push(dir);
+    const file = join(dir, 'managed-settings.json');
+    expect(managedHooksOff(file)).toBeUndefined(); // none
+    writeFileSync(file, JSON.stringify({ permissions: { deny: ['WebFetch'] } }));
+    expect(managedHooksOff(file)).toBeUndefined();
+    writeFileSync(file, JSON.stringify({ disableAllHooks: true }));
+    expect(managedHooksOff(file)).toBe(`${file} sets disableAllHooks`);
+    writeFileSync(file, JSON.stringify({ allowManagedHooksOnly: true }));
+    expect(managedHooksOff(file)).toBe(`${file} sets allowManagedHooksOnly`);
   });
 });

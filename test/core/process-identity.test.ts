@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { goneHere, HOST, PROCESS_ID } from '../../queues/process-identity.js';
+import { goneHere, HOST, PROCESS_ID } from '../../core/process-identity.js';
 
 describe('process identity', () => {
   it('judges gone only a process of this host and PID namespace whose pid runs nothing, or runs a later process', async () => {

@@ -11,20 +11,31 @@ function startTime(pid: number): string | undefined {
   }
 }
 
-/** The PID namespace: containers on one host can share a host name, never a namespace. */
-function pidNamespace(): string {
-  try {
-    return `~${readlinkSync('/proc/self/ns/pid').replace(/\D/g, '')}`;
-  } catch {
-    return '';
-  }
+/**
+ * The PID namespace, and the boot: containers on one host can share a host name, never a namespace; two machines
+ * (cloned VMs) can share a host name and a namespace number, never a boot id, and neither can two boots of one.
+ */
+function machineAndNamespace(): string {
+  const read = (what: () => string) => {
+    try {
+      return what();
+    } catch {
+      return '';
+    }
+  };
+  const ns = read(() => readlinkSync('/proc/self/ns/pid').replace(/\D/g, ''));
+  const boot = read(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+  return `${ns ? `~${ns}` : ''}${boot ? `~${boot}` : ''}`;
 }
 
-/** Where a pid names one process: this host name in this PID namespace. */
-export const HOST = `${hostname()}${pidNamespace()}`;
+/** Where a pid names one process: this host name, boot and PID namespace. */
+export const HOST = `${hostname()}${machineAndNamespace()}`;
+
+/** When this process started (clock ticks after boot), or `?` where /proc does not say. */
+export const PROCESS_START = startTime(process.pid) ?? '?';
 
 /** This process, unmistakably: `host/pid/start time`. Lease and lock owners begin with it. */
-export const PROCESS_ID = `${HOST}/${process.pid}/${startTime(process.pid) ?? '?'}`;
+export const PROCESS_ID = `${HOST}/${process.pid}/${PROCESS_START}`;
 
 function exists(pid: number): boolean {
   try {
