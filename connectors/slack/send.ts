@@ -41,8 +41,9 @@ export const threadKey = (channel: string, threadTs: string): string => `thread:
 /**
  * Renders a reply as mrkdwn (user text escaped so `<@U…>`, `<!channel>` and links stay text), splits it at the
  * limit as Slack counts it, and posts the parts in order into the conversation and thread. A 429 is waited out by
- * the reply's job, without its consumer slot (`Retry-After`, kept per channel in `waits`). A multi-part reply records each posted part, so a retried job resumes after
- * the last part Slack accepted instead of posting the first ones again.
+ * the reply's job, without its consumer slot (`Retry-After`, kept per channel in `waits`). A multi-part reply
+ * records each posted part, so a retried job resumes after the last part Slack accepted instead of posting the
+ * first ones again.
  */
 export function createSend(o: SendOptions): SendReply {
   const lastPost = new Map<string, number>();

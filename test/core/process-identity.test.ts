@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { goneHere, HOST, PROCESS_ID } from '../../core/process-identity.js';
 
 describe('process identity', () => {
-  it('judges gone only a process of this host and PID namespace whose pid runs nothing, or runs a later process', async () => {
+  it('judges gone only a process of this host, boot and PID namespace whose pid runs nothing, or runs a later process', async () => {
     expect(PROCESS_ID.startsWith(`${HOST}/${process.pid}/`)).toBe(true);
     expect(goneHere(PROCESS_ID)).toBe(false);
     expect(goneHere(`${PROCESS_ID}/lease-suffix`)).toBe(false);
