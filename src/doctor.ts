@@ -12,6 +12,8 @@ import { CHILD_RECORDS, childRecordSchema } from './supervisor.js';
 /** One line of `doctor`: what was checked, whether it is fine, and why, in plain words. */
 export interface Verdict {
   ok: boolean;
+  /** Works, with a risk the user should know of: printed as WARN, and doctor still exits 0. */
+  warn?: boolean;
   what: string;
   detail: string;
 }
@@ -85,7 +87,7 @@ export async function checkConnector(
 }
 
 /** The line `doctor` prints for a verdict. */
-export const verdictLine = (v: Verdict): string => `${v.ok ? 'ok  ' : 'FAIL'}  ${v.what}: ${v.detail}`;
+export const verdictLine = (v: Verdict): string => `${!v.ok ? 'FAIL' : v.warn ? 'WARN' : 'ok  '}  ${v.what}: ${v.detail}`;
 
 /**
  * What the running gateway's supervisor last recorded of each of its processes: a connector that cannot stay up

@@ -60,8 +60,9 @@ describe('two gateways on one Redis', () => {
     const doctor = await runCli(['doctor'], { cwd: dirs.a, env });
     expect(doctor.stdout).toContain(`queue: bullmq driver answers (Redis keys under ${prefixes[0]})`);
     // This Redis keeps nothing on disk: a restart of it would lose what the gateway counted as queued.
-    expect(doctor.stdout).toContain('FAIL  queue persistence: a Redis restart would lose queued messages (appendonly no, no snapshots): run it with appendonly yes');
-    expect(doctor.code).toBe(1);
+    // A warning, not a failure: the gateway works on it while it runs.
+    expect(doctor.stdout).toContain('WARN  queue persistence: a Redis restart would lose queued messages (appendonly no, no snapshots): run it with appendonly yes');
+    expect(doctor.code).toBe(0);
     const admin = new Redis(server.url);
     await admin.config('SET', 'appendonly', 'yes');
     admin.disconnect();
