@@ -10,7 +10,7 @@ import { silentTurn } from '../../core/typing.js';
 import { describeHealth, Health } from './health.js';
 import { DEFAULT_TIMING, SignalLink, type Timing } from './link.js';
 import { loopbackListening } from './listening.js';
-import { parseNotification, type ParseContext } from './parse.js';
+import { parseNotification, type Parsed, type ParseContext } from './parse.js';
 import { postRpc } from './http.js';
 import { plainNetError } from '../../core/net-errors.js';
 import { endpointOf, SignalConnectionError, SignalRpcError, type Endpoint, type Notification } from './rpc.js';
@@ -69,12 +69,16 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
   let stopped = false;
   const halting = new AbortController();
   let singleAccount = false;
-  // Notifications wait on this chain: first for start-up (own uuid known), then for each other, so order holds.
-  let chain: Promise<void> = Promise.resolve();
-
-  const inOrder = (step: () => Promise<void>): void => {
-    chain = chain.then(step).catch((error: unknown) => deps.log.error({ error: (error as Error).message }, 'signal notification failed'));
+  // Reads are stored one after another, in order; what follows a store (audits, the access check, typing) runs on a
+  // chain of its own, so no read waits on an earlier one's follow-ups to be stored: until it is, a crash loses it.
+  let storing: Promise<void> = Promise.resolve();
+  let settling: Promise<void> = Promise.resolve();
+  const failed = (error: unknown) => deps.log.error({ error: (error as Error).message }, 'signal notification failed');
+  const afterStores = (step: () => Promise<void>): void => {
+    settling = settling.then(step).catch(failed);
   };
+  /** Everything read so far stored and settled (bounded: SIGTERM must end within 10 s). */
+  const finished = () => Promise.race([storing.then(() => settling), sleep(2_000, undefined, { ref: false })]);
   const call = (method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> =>
     link ? link.call(method, params, timeoutMs) : Promise.reject(new SignalConnectionError('signal connector not started'));
   const typing = signalTyping(call, silentTurn(deps.store), deps, options.typingRefreshMs);
@@ -132,11 +136,11 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
   let unread: Notification[] = [];
 
   /**
-   * Stores every notification read so far in one write, then does the rest (audits, typing) for each. One write per
-   * read, not one per message: a backlog signal-cli flushes on connect arrives in one read, and a crash before it is
-   * stored loses it for good.
+   * Stores every notification read so far in one write, then hands the rest (audits, typing) for each to the
+   * follow-up chain. One write per read, not one per message: a backlog signal-cli flushes on connect arrives in one
+   * read, and a crash before it is stored loses it for good.
    */
-  async function drain(parseCtx: ParseContext): Promise<void> {
+  async function store(parseCtx: ParseContext): Promise<void> {
     const batch = unread;
     unread = [];
     if (batch.length === 0) return;
@@ -153,6 +157,10 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
     for (const place of places.values()) typing.expect(place);
     const stored = messages.length === 0 || (await publish(messages.map((m) => m.event)));
     if (stored && messages.length > 0) health.update({ lastMessageAt: deps.now(), lastAliveAt: deps.now() });
+    afterStores(() => settle(parsed, stored, places, parseCtx.account));
+  }
+
+  async function settle(parsed: Parsed[], stored: boolean, places: Map<string, ChannelEventInput['conversation']>, account: string): Promise<void> {
     const turns = new Map<string, string[]>();
     for (const p of parsed) {
       try {
@@ -160,7 +168,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
           health.count(p.reason);
           // A multi-account daemon sends every account's messages down every connection; a single-account one, only its own.
           if (p.reason === 'other-account' && singleAccount && !health.state.otherAccount) {
-            deps.log.error({ account: parseCtx.account }, 'signal-cli delivers messages for another account: check connectors.signal.account');
+            deps.log.error({ account }, 'signal-cli delivers messages for another account: check connectors.signal.account');
             health.update({ otherAccount: p.other ?? 'another account' }, true);
           }
         } else if (p.kind === 'unsupported') await audit('inbound.unsupported', { what: p.what });
@@ -229,8 +237,10 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
         deps.log.warn({ rpc: endpoint.url }, 'signal-cli JSON-RPC has no encryption or authentication: keep it on loopback or a private network');
       }
       const parseCtx = ctx(account);
-      let ready!: () => void;
-      chain = new Promise<void>((resolve) => (ready = resolve));
+      // Mentions of the account are told by its uuid: until it is known (a first start), reads wait for start-up to
+      // learn it. Once known, each read is stored at once.
+      let ready = (): void => undefined;
+      if (!selfUuid) storing = new Promise<void>((resolve) => (ready = resolve));
       link = new SignalLink({
         endpoint,
         account,
@@ -246,9 +256,9 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
         onNotification: (n) => {
           health.update({ lastNotificationAt: deps.now(), lastAliveAt: deps.now() });
           unread.push(n);
-          inOrder(() => drain(parseCtx));
+          storing = storing.then(() => store(parseCtx)).catch(failed);
         },
-        onMalformed: (reason) => inOrder(() => audit('inbound.rejected', { issues: [reason] })),
+        onMalformed: (reason) => afterStores(() => audit('inbound.rejected', { issues: [reason] })),
         onAlive: () => health.update({ lastAliveAt: deps.now() }),
         onReconnectFailed: (error) =>
           health.update({ lastError: { at: deps.now(), error: plainNetError(error, endpoint) ?? (error as Error).message } }, true),
@@ -272,7 +282,7 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
         health.update({ lastLoss: { at: deps.now(), reason: 'start failed' }, lastError: { at: deps.now(), error: why } }, true);
         // Whatever was read before the failure exists nowhere else: store it before giving up.
         ready();
-        await Promise.race([chain, sleep(2_000, undefined, { ref: false })]);
+        await finished();
         throw error;
       } finally {
         ready();
@@ -306,8 +316,8 @@ export function createSignalConnector(deps: ConnectorDeps<SignalConfig>, options
       halting.abort();
       typing.stopAll();
       await link?.stop();
-      // What was read is finished: it exists nowhere else any more. (Bounded: SIGTERM must end within 10 s.)
-      await Promise.race([chain, sleep(2_000, undefined, { ref: false })]);
+      // What was read is finished: it exists nowhere else any more.
+      await finished();
       health.update({ stoppedAt: deps.now() });
       await health.flush();
     },

@@ -4,7 +4,7 @@ import { sealedState } from '../../core/sealed-state.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { parseConfig, type Config } from '../../core/config.js';
-import { publishEvents, type Connector, type ConnectorFactory, type ConnectorIO } from '../../core/connector.js';
+import { publishEvents, type Connector, type ConnectorDeps, type ConnectorFactory, type ConnectorIO } from '../../core/connector.js';
 import { configuredWorkspace } from '../../core/assistant-choice.js';
 import { streamEditInterval } from '../../core/drafts.js';
 import { outboundQueue } from '../../core/event.js';
@@ -31,6 +31,8 @@ export interface HarnessOptions<C> {
   secrets?: Record<string, string>;
   /** Wraps the durable publish the connector is given (to slow it down, or note when it finished). */
   wrapPublish?: (publish: ConnectorIO['publish']) => ConnectorIO['publish'];
+  /** Wraps the run-time access store the connector reads (to hold its checks back). */
+  wrapAccess?: (access: ConnectorDeps['access']) => ConnectorDeps['access'];
 }
 
 /** A durable publish slowed by `delayMs`, noting when it finished: what a connector does before that can be seen. */
@@ -89,7 +91,7 @@ export async function startConnectorHarness<C>(options: HarnessOptions<C>) {
       gateway: config,
       resolve,
       store,
-      access: store.accessStore(),
+      access: options.wrapAccess?.(store.accessStore()) ?? store.accessStore(),
       sealed: sealedState(store, stateKey),
       log,
       dataDir: tmp.dir,

@@ -12,6 +12,7 @@ export async function signalGateway(
   options: SignalOptions = {},
   daemonOptions: FakeSignalDaemon['options'] = {},
   wrapPublish?: HarnessOptions<SignalConfig>['wrapPublish'],
+  wrapAccess?: HarnessOptions<SignalConfig>['wrapAccess'],
 ) {
   const daemon = await FakeSignalDaemon.start(daemonOptions);
   cleanup.push(() => daemon.close());
@@ -23,6 +24,7 @@ export async function signalGateway(
     },
     create: (deps) => createSignalConnector(deps, { typingRefreshMs: 200, ...options }),
     ...(wrapPublish ? { wrapPublish } : {}),
+    ...(wrapAccess ? { wrapAccess } : {}),
   });
   cleanup.push(() => h.stop());
   return { daemon, h };

@@ -24,6 +24,33 @@ describe.each(['tcp', 'http'] as const)('signal DM round trip over %s', (transpo
     expect(Math.min(...daemon.typing.map((c) => c.at))).toBeGreaterThanOrEqual(slow.storedAt()!);
   });
 
+  it('stores each read at once, not behind what an earlier read still does after its store (a crash would lose it)', async () => {
+    // The first message's access check (for its typing) hangs until released: the second must be stored meanwhile.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const stored: string[] = [];
+    const { daemon, h } = await signalGateway(
+      cleanup,
+      transport,
+      {},
+      {},
+      (publish) => async (events) => {
+        const ok = await publish(events);
+        stored.push(...events.map((e) => (e as { text: string }).text));
+        return ok;
+      },
+      (access) => ({ overrides: async (ids) => (await held, access.overrides(ids)) }),
+    );
+    await h.until(() => daemon.clients === 1);
+    daemon.push(message('dm-text', { text: 'first read' }));
+    await h.until(() => stored.includes('first read') || undefined);
+    daemon.push(message('dm-text', { text: 'second read' }));
+    await h.until(() => stored.includes('second read') || undefined, 3_000);
+    release();
+    const sends = await h.until(() => (daemon.sends.length >= 2 ? daemon.sends : undefined));
+    expect(sends.map((s) => s.message)).toEqual(['first read', 'second read']);
+  });
+
   it('answers a DM to the sender uuid, typing first, and names the sent message by the own uuid', async () => {
     const { daemon, h } = await signalGateway(cleanup, transport);
     await h.until(() => daemon.clients === 1);
@@ -50,6 +77,30 @@ describe.each(['tcp', 'http'] as const)('signal DM round trip over %s', (transpo
     ]);
     expect(checks[1]!.detail).toContain(ACCOUNT_UUID);
     expect(checks[2]!.detail).toMatch(/last message 20\d\d-/);
+  });
+});
+
+describe('signal reads at start-up', () => {
+  it('with its own uuid known from an earlier run, stores what the daemon flushes on connect before start-up calls are answered', async () => {
+    const stored: string[] = [];
+    const { daemon, h } = await signalGateway(cleanup, 'tcp', {}, {}, (publish) => async (events) => {
+      const ok = await publish(events);
+      stored.push(...events.map((e) => (e as { text: string }).text));
+      return ok;
+    });
+    await h.until(() => daemon.clients === 1);
+    await h.stopConnector();
+    await h.until(() => daemon.clients === 0);
+    daemon.push(message('dm-text', { text: 'sent while down' }));
+    // A daemon slow to answer: start-up waits 1.5 s for it, the backlog must not.
+    daemon.delayAnswers('version', 1_500);
+    const started = Date.now();
+    const restart = h.startConnector();
+    await h.until(() => stored.includes('sent while down') || undefined, 5_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await restart;
+    const [sent] = await h.until(() => (daemon.sends.length ? daemon.sends : undefined));
+    expect(sent!.message).toBe('sent while down');
   });
 });
 

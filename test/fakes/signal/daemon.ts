@@ -46,6 +46,8 @@ export class FakeSignalDaemon {
   private readonly held: Array<{ line: string; raw: boolean }> = [];
   private readonly hanging = new Set<ServerResponse | Socket>();
   private silent = false;
+  /** Methods answered only after a delay (a daemon still warming up), by name. */
+  private readonly delays = new Map<string, number>();
   private failures: RpcAnswer[] = [];
   private clock = 1_800_000_000_000;
   private keepAlive: NodeJS.Timeout | undefined;
@@ -85,6 +87,11 @@ export class FakeSignalDaemon {
   /** The next `send` answers with this JSON-RPC error (default: rate limit -5, as signal-cli reports it). */
   failNextSend(error: { code: number; message: string; data: unknown } = rateLimit(1)): void {
     this.failures.push({ error });
+  }
+
+  /** Answers `method` only `ms` after it is called, from now on (TCP). */
+  delayAnswers(method: string, ms: number): void {
+    this.delays.set(method, ms);
   }
 
   /** Connections stay open (and new ones are accepted) but nothing is delivered or answered. */
@@ -155,7 +162,10 @@ export class FakeSignalDaemon {
         buffer = buffer.slice(nl + 1);
         if (r.zombie) continue;
         const answer = this.answerLine(line, 'tcp');
-        if (answer) socket.write(`${JSON.stringify(answer)}\n`);
+        const delay = this.delays.get(this.calls.at(-1)?.method ?? '') ?? 0;
+        const write = () => answer && !socket.destroyed && socket.write(`${JSON.stringify(answer)}\n`);
+        if (delay > 0) setTimeout(write, delay);
+        else write();
       }
     });
     this.attach(r);
