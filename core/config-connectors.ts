@@ -50,6 +50,20 @@ const whenEnabled =
     for (const m of missing(c)) if (m) ctx.addIssue({ code: 'custom', path: [m[0]], message: m[1] });
   };
 
+/**
+ * Telegram's Bot API sets webhooks only on HTTPS and ports 443, 80, 88 or 8443: refused with the config, naming the
+ * field, instead of as a setWebhook error in a crash-looping connector. A local Bot API server (another apiRoot) also
+ * takes plain HTTP and any port.
+ */
+function telegramWebhookProblem(url: string, apiRoot: string | undefined): string | undefined {
+  if (!URL.canParse(url) || (apiRoot && URL.canParse(apiRoot) && new URL(apiRoot).hostname !== 'api.telegram.org')) return undefined;
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'https:') return 'Telegram delivers webhooks only over HTTPS (https://…); plain HTTP works only with a local Bot API server as apiRoot';
+  const port = parsed.port || '443';
+  if (!['443', '80', '88', '8443'].includes(port)) return `Telegram delivers webhooks only to ports 443, 80, 88 or 8443, not ${port}`;
+  return undefined;
+}
+
 export const connectors = z
   .object({
     telegram: z
@@ -61,10 +75,14 @@ export const connectors = z
       })
       .strict()
       .superRefine(
-        whenEnabled((c) => [
-          !c.token && ['token', 'required (the token from @BotFather, e.g. secret:TELEGRAM_TOKEN)'],
-          c.mode === 'webhook' && !c.webhook && ['webhook', 'required in webhook mode ({ url, secretToken })'],
-        ]),
+        whenEnabled((c) => {
+          const webhookProblem = c.webhook && telegramWebhookProblem(c.webhook.url, c.apiRoot);
+          return [
+            !c.token && ['token', 'required (the token from @BotFather, e.g. secret:TELEGRAM_TOKEN)'],
+            c.mode === 'webhook' && !c.webhook && ['webhook', 'required in webhook mode ({ url, secretToken })'],
+            !!webhookProblem && ['webhook.url', webhookProblem],
+          ];
+        }),
       ),
     slack: z
       .object({

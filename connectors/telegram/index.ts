@@ -45,7 +45,6 @@ function settings(deps: ConnectorDeps<TelegramConfig>) {
   if (secret !== undefined && !SECRET_TOKEN.test(secret)) {
     throw new ConfigError(`${field('webhook.secretToken')}: Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -`);
   }
-  if (c.webhook) checkWebhookUrl(c.webhook.url, c.apiRoot, field('webhook.url'));
   const telegramMax = PLATFORM_LIMITS.telegram.max;
   if (c.maxMessageChars && c.maxMessageChars > telegramMax) deps.log.warn({ maxMessageChars: c.maxMessageChars }, `Telegram refuses messages over ${telegramMax} characters; using ${telegramMax}`);
   const limit: Limit = { ...PLATFORM_LIMITS.telegram, max: Math.min(c.maxMessageChars ?? telegramMax, telegramMax) };
@@ -59,24 +58,6 @@ function settings(deps: ConnectorDeps<TelegramConfig>) {
  * (30 per fixed one-second window) let 60 go out within 0.75 s across a window's edge.
  */
 export const GLOBAL_THROTTLE: NonNullable<APIThrottlerOptions['global']> = { minTime: 34 };
-
-/**
- * Telegram's Bot API sets webhooks only on HTTPS and ports 443, 80, 88 or 8443; refused offline, naming the field,
- * instead of as a setWebhook error in a crash loop. A local Bot API server (another apiRoot) also takes plain HTTP.
- */
-function checkWebhookUrl(url: string, apiRoot: string | undefined, field: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError(`${field}: not a URL: ${url}`);
-  }
-  const official = !apiRoot || new URL(apiRoot).hostname === 'api.telegram.org';
-  if (!official) return;
-  if (parsed.protocol !== 'https:') throw new ConfigError(`${field}: Telegram delivers webhooks only over HTTPS (https://…); plain HTTP works only with a local Bot API server as apiRoot`);
-  const port = parsed.port || '443';
-  if (!['443', '80', '88', '8443'].includes(port)) throw new ConfigError(`${field}: Telegram delivers webhooks only to ports 443, 80, 88 or 8443, not ${port}`);
-}
 
 /** The throttler for messages only: a chat action is not a message, and must not delay the reply behind it. */
 export function throttleMessages(options: APIThrottlerOptions | undefined): Transformer {

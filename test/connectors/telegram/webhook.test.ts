@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createTelegram, type TelegramConfig } from '../../../connectors/telegram/index.js';
-import { ConfigError } from '../../../core/config.js';
+import { ConfigError, parseConfig } from '../../../core/config.js';
 import { dm, setup, type Env, type Json } from './helpers.js';
 import { noSealedState } from '../../../core/sealed-state.js';
 import { NO_ACCESS_CHANGES } from '../../helpers/connector-harness.js';
@@ -114,9 +114,10 @@ describe('telegram connector in webhook mode', () => {
     expect(() => createTelegram(deps)).toThrow(ConfigError);
     expect(() => createTelegram({ ...deps, config: { ...deps.config, webhook: { url: URL_, secretToken: 'env:S' } }, resolve: (ref) => (ref === 'env:S' ? 'bad secret!' : 't') })).toThrow(/secretToken/);
     // Telegram itself delivers only over HTTPS to four ports; a local Bot API server (another apiRoot) also over HTTP.
+    // A config error like any other: every command, start included, refuses it (exit 2), naming the field.
     const withUrl = (url: string, apiRoot?: string) => () =>
-      createTelegram({ ...deps, config: { ...deps.config, ...(apiRoot ? { apiRoot } : {}), webhook: { url, secretToken: 'env:S' } }, resolve: () => 'secret_1' });
-    expect(withUrl('http://gateway.example.org/webhooks/telegram')).toThrow(/^connectors\.telegram\.webhook\.url: Telegram delivers webhooks only over HTTPS/);
+      parseConfig({ connectors: { telegram: { enabled: true, token: 'env:T', mode: 'webhook', ...(apiRoot ? { apiRoot } : {}), webhook: { url, secretToken: 'env:S' } } } });
+    expect(withUrl('http://gateway.example.org/webhooks/telegram')).toThrow(/connectors\.telegram\.webhook\.url: Telegram delivers webhooks only over HTTPS/);
     expect(withUrl('http://gateway.example.org/webhooks/telegram', 'https://api.telegram.org')).toThrow(ConfigError);
     expect(withUrl('https://gateway.example.org:7420/webhooks/telegram')).toThrow(/only to ports 443, 80, 88 or 8443, not 7420/);
     expect(withUrl('https://gateway.example.org:8443/webhooks/telegram')).not.toThrow();
