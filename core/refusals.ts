@@ -1,10 +1,19 @@
+interface Counted {
+  /** Refusals since the last report, by reason. */
+  whys: Map<string, number>;
+  reportedAt: number;
+  /** Set while refusals wait for the end of the interval to be reported. */
+  timer?: NodeJS.Timeout;
+}
+
 /**
  * Refusals anyone can cause (a forged webhook, a wrong API key, a malformed request) are each counted, and reported
- * at most once per `everyMs` for each source, with how many there were since the last report: a flood of them
- * must not become a flood of audit entries or log lines.
+ * at most once per `everyMs` for each source, with how many there were since the last report and why: a flood of
+ * them must not become a flood of audit entries or log lines. The first is reported at once; those that follow within
+ * the interval are reported when it ends, whether or not another refusal comes.
  */
 export class RefusalReporter {
-  private readonly sources = new Map<string, { since: number; reportedAt: number }>();
+  private readonly sources = new Map<string, Counted>();
 
   constructor(
     private readonly report: (source: string, why: string, refusedSinceLast: number) => void,
@@ -15,15 +24,28 @@ export class RefusalReporter {
   ) {}
 
   refused(source: string, why: string): void {
-    const s = this.sources.get(source) ?? { since: 0, reportedAt: -Infinity };
-    s.since += 1;
-    if (this.now() - s.reportedAt >= this.everyMs) {
-      this.report(source, why, s.since);
-      s.since = 0;
-      s.reportedAt = this.now();
-    }
+    const s = this.sources.get(source) ?? { whys: new Map<string, number>(), reportedAt: -Infinity };
+    s.whys.set(why, (s.whys.get(why) ?? 0) + 1);
+    const wait = s.reportedAt + this.everyMs - this.now();
+    if (wait <= 0) this.flush(source, s);
+    else s.timer ??= setTimeout(() => this.flush(source, s), wait).unref();
     this.sources.delete(source);
     this.sources.set(source, s);
-    if (this.sources.size > this.maxSources) this.sources.delete(this.sources.keys().next().value!);
+    if (this.sources.size > this.maxSources) {
+      const [oldest, state] = this.sources.entries().next().value!;
+      this.flush(oldest, state);
+      this.sources.delete(oldest);
+    }
+  }
+
+  private flush(source: string, s: Counted): void {
+    clearTimeout(s.timer);
+    s.timer = undefined;
+    if (s.whys.size === 0) return;
+    const count = [...s.whys.values()].reduce((a, b) => a + b, 0);
+    const why = [...s.whys].map(([w, n]) => (n > 1 ? `${w} (${n} times)` : w)).join('; ');
+    s.whys.clear();
+    s.reportedAt = this.now();
+    this.report(source, why, count);
   }
 }

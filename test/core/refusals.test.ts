@@ -1,0 +1,43 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RefusalReporter } from '../../core/refusals.js';
+
+afterEach(() => vi.useRealTimers());
+
+describe('RefusalReporter', () => {
+  it('reports the first refusal at once, and those within the minute when it ends, with their count and reasons', () => {
+    vi.useFakeTimers();
+    const reports: Array<[string, string, number]> = [];
+    const r = new RefusalReporter((source, why, n) => reports.push([source, why, n]), Date.now);
+    r.refused('webhook', 'secret token missing');
+    expect(reports).toEqual([['webhook', 'secret token missing', 1]]);
+    vi.advanceTimersByTime(1_000);
+    r.refused('webhook', 'secret token wrong');
+    r.refused('webhook', 'secret token wrong');
+    r.refused('webhook', 'secret token missing');
+    expect(reports).toHaveLength(1);
+    // No later refusal comes: the minute's end reports them all the same.
+    vi.advanceTimersByTime(59_000);
+    expect(reports[1]).toEqual(['webhook', 'secret token wrong (2 times); secret token missing', 3]);
+    vi.advanceTimersByTime(120_000);
+    expect(reports).toHaveLength(2);
+    // A quiet minute later, the next one is reported at once again.
+    r.refused('webhook', 'secret token wrong');
+    expect(reports[2]).toEqual(['webhook', 'secret token wrong', 1]);
+  });
+
+  it('keeps sources apart, and reports what a forgotten source counted before forgetting it', () => {
+    vi.useFakeTimers();
+    const reports: Array<[string, string, number]> = [];
+    const r = new RefusalReporter((source, why, n) => reports.push([source, why, n]), Date.now, 60_000, 2);
+    r.refused('a', 'x');
+    r.refused('a', 'x');
+    r.refused('b', 'y');
+    r.refused('c', 'z');
+    expect(reports).toEqual([
+      ['a', 'x', 1],
+      ['b', 'y', 1],
+      ['c', 'z', 1],
+      ['a', 'x', 1],
+    ]);
+  });
+});
