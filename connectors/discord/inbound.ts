@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { newEventId } from '../../core/ids.js';
 import { Routes, type Client } from 'discord.js';
 import { z } from 'zod';
@@ -18,7 +19,18 @@ export interface InboundDeps {
   typing: TypingIndicator;
   io: () => ConnectorIO | undefined;
   botId: () => string | undefined;
+  /** Aborted when the connector stops: a retried publish or catch-up gives up, leaving its channel's memory as it was. */
+  halting: AbortSignal;
 }
+
+/** Longest wait between two tries of a publish or a catch-up page. */
+const MAX_RETRY_WAIT_MS = 60_000;
+
+/** Discord refused for good (a channel we may not read): trying again changes nothing. Server errors and the network pass. */
+const refusedForGood = (error: unknown): boolean => {
+  const status = (error as { status?: unknown }).status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 429;
+};
 
 const channelSchema = z.object({ type: z.number().int().nonnegative(), parent_id: z.string().nullish() });
 const authoredSchema = z.object({ author: z.object({ id: z.string() }) });
@@ -56,7 +68,10 @@ export class Inbound {
   }
 
   private async catchUpChannel(channelId: string, after: string, place: Place): Promise<void> {
-    const page = await this.d.client.rest.get(Routes.channelMessages(channelId), { query: new URLSearchParams({ after, limit: String(CATCH_UP_LIMIT) }) });
+    const query = new URLSearchParams({ after, limit: String(CATCH_UP_LIMIT) });
+    // Tried until it answers: later messages of the channel wait behind the catch-up, and moving on without it would
+    // move the channel's memory past what was missed, for good.
+    const page = await this.retried('fetching missed messages', channelId, () => this.d.client.rest.get(Routes.channelMessages(channelId), { query }));
     const valid: DiscordMessage[] = [];
     for (const raw of Array.isArray(page) ? page : []) {
       const parsed = discordMessageSchema.safeParse(raw);
@@ -136,10 +151,12 @@ export class Inbound {
     if (addressed && !again && (await admittedNow(this.d.deps.gateway.access, this.d.deps.access, verdict.event))) showTyping(dedupeKey(verdict.event));
     let published: ChannelEvent | undefined;
     try {
-      [published] = await io.publish([verdict.event]);
+      // Tried until stored (the database locked past its deadline): the message exists nowhere else in this process,
+      // and the channel's later messages, which wait behind it, would move its memory past it.
+      [published] = await this.retried('publishing a message', m.channel_id, () => io.publish([verdict.event]));
     } catch (error) {
-      // Refused by the event schema: already audited by publish. Anything else leaves the channel's memory where it
-      // was, so the next catch-up (at the next READY) fetches this message again; no answer is coming meanwhile.
+      // Refused by the event schema: already audited by publish. A stop meanwhile leaves the channel's memory where
+      // it was, so the next catch-up fetches this message again.
       if (!(error instanceof InvalidPayloadError)) {
         this.d.typing.stop(m.channel_id);
         throw error;
@@ -186,6 +203,20 @@ export class Inbound {
     if (e.sender.isBot) return false;
     if (e.conversation.kind === 'dm') return true;
     return e.mentionsBot || e.replyTo?.toBot === true || this.d.deps.gateway.channels[`discord:${e.conversation.id}`]?.requireMention === false;
+  }
+
+  /** `attempt` until it succeeds, waiting longer after each failure; not a refusal for good, nor past a stop. */
+  private async retried<T>(what: string, channelId: string, attempt: () => Promise<T>): Promise<T> {
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (error instanceof InvalidPayloadError || refusedForGood(error) || this.d.halting.aborted) throw error;
+        this.d.deps.log.warn({ channel: channelId, attempt: n + 1, error: String(error) }, `${what} failed; retrying`);
+        await sleep(Math.min(MAX_RETRY_WAIT_MS, 250 * 2 ** n), undefined, { signal: this.d.halting }).catch(() => undefined);
+        if (this.d.halting.aborted) throw error;
+      }
+    }
   }
 
   private failed(error: unknown, m: DiscordMessage): void {

@@ -124,7 +124,8 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   const memory = new ChannelMemory(deps.store, deps.name, deps.now);
   const progress = partProgress(deps.store, deps.name);
   const typing = discordTyping(client.rest, silentTurn(deps.store), deps.now, (error) => log.debug({ error: describe(error) }, 'typing indicator not shown'));
-  const inbound = new Inbound({ deps, client, memory, typing, io: () => io, botId: () => botId });
+  const halting = new AbortController();
+  const inbound = new Inbound({ deps, client, memory, typing, io: () => io, botId: () => botId, halting: halting.signal });
 
   client.on(Events.Error, (error) => log.error({ error: describe(error) }, 'discord client error'));
   // destroy() at stop fires this too: only a connection lost while running is news.
@@ -194,6 +195,7 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
     async stop() {
       // Stop taking new messages, let the ones being published finish (publish is the durable hand-off), then close.
       closing = true;
+      halting.abort();
       await Promise.race([inbound.idle(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       typing.stopAll();
       await client.destroy();

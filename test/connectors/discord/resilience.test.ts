@@ -43,6 +43,46 @@ describe('discord connector across downtime, reconnects and bad input', () => {
     expect(fake.sent(DM)).toHaveLength(3);
   });
 
+  it('tries a catch-up again when Discord answers it with server errors, and answers what was missed without a restart', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    fake.say({ channelId: DM, author: USERS.alice, content: 'before' });
+    await h.until(() => fake.sent(DM).length === 1);
+    await h.stopConnector();
+    fake.say({ channelId: DM, author: USERS.alice, content: 'missed during an outage', dispatch: false });
+    // Two tries' worth (discord.js itself asks four times a try).
+    fake.failNext('GET', new RegExp(`^/channels/${DM}/messages$`), 8);
+    await h.startConnector();
+    await h.until(() => fake.sent(DM).length === 2, 15_000);
+    expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['before', 'missed during an outage']);
+    // A live message after it is answered after it, and a restart finds nothing more to answer.
+    fake.say({ channelId: DM, author: USERS.alice, content: 'live after' });
+    await h.until(() => fake.sent(DM).length === 3);
+    await h.stopConnector();
+    await h.startConnector();
+    await settle(500);
+    expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['before', 'missed during an outage', 'live after']);
+  }, 30_000);
+
+  it('tries a publish again until it is stored: a message the database could not take is answered, before the next one', async () => {
+    let failures = 2;
+    r = await rig({
+      wrapPublish: (publish) => async (events) => {
+        if (failures-- > 0) throw new Error('the database stayed locked for 10 s');
+        return publish(events);
+      },
+    });
+    const { fake, h } = r;
+    fake.say({ channelId: DM, author: USERS.alice, content: 'first, while the database is locked' });
+    fake.say({ channelId: DM, author: USERS.alice, content: 'second' });
+    await h.until(() => fake.sent(DM).length === 2, 15_000);
+    expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['first, while the database is locked', 'second']);
+    await h.stopConnector();
+    await h.startConnector();
+    await settle(500);
+    expect(fake.sent(DM)).toHaveLength(2);
+  }, 30_000);
+
   it('says so when more was missed than a catch-up answers, and shows "typing…" once for the channel, not once a message', async () => {
     r = await rig();
     const { fake, h } = r;

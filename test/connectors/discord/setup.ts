@@ -1,6 +1,6 @@
 import { create, type DiscordConfig } from '../../../connectors/discord/index.js';
 import { startFakeDiscord, USERS, type FakeDiscord } from '../../fakes/discord/index.js';
-import { startConnectorHarness } from '../../helpers/connector-harness.js';
+import { startConnectorHarness, type HarnessOptions } from '../../helpers/connector-harness.js';
 
 export const DM = '319674150115610528';
 export const GENERAL = '41771983423143937';
@@ -21,7 +21,9 @@ export interface Rig {
  * A fake Discord with a DM, an allowlisted guild channel with a thread, and a guild channel nobody allowlisted,
  * around the whole gateway (embedded queue, session worker, echo backend) and the real Discord connector.
  */
-export async function rig(options: { connector?: Partial<DiscordConfig>; config?: Record<string, unknown> } = {}): Promise<Rig> {
+export async function rig(
+  options: { connector?: Partial<DiscordConfig>; config?: Record<string, unknown>; wrapPublish?: HarnessOptions<DiscordConfig>['wrapPublish'] } = {},
+): Promise<Rig> {
   const fake = await startFakeDiscord();
   fake.addDm(DM, USERS.alice);
   fake.addTextChannel(GENERAL);
@@ -36,6 +38,7 @@ export async function rig(options: { connector?: Partial<DiscordConfig>; config?
       connectors: { discord: { enabled: true, token: 'env:DISCORD_TOKEN', apiRoot: fake.apiRoot, ...options.connector } },
       ...options.config,
     },
+    ...(options.wrapPublish ? { wrapPublish: options.wrapPublish } : {}),
   });
   return {
     fake,

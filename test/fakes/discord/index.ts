@@ -127,6 +127,10 @@ export async function startFakeDiscord(options: { token?: string; heartbeatInter
     rateLimitNext(method: string, pattern: RegExp, retryAfter: number, global = false): void {
       state.rateLimits.push({ method, pattern, retryAfter, global });
     },
+    /** The next `times` requests matching method and path (after /api/v10) get `status`, as a Discord outage would. */
+    failNext(method: string, pattern: RegExp, times: number, status = 500): void {
+      for (let i = 0; i < times; i++) state.failures.push({ method, pattern, status });
+    },
     /** Messages the bot actually created (nonce duplicates excluded), optionally in one channel. */
     sent(channelId?: string) {
       return state.posts.filter((p) => !p.deduped && (channelId === undefined || p.channelId === channelId));

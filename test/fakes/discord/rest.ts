@@ -47,6 +47,11 @@ export async function handleRest(state: FakeDiscordState, gatewayUrl: string, re
   if (!url.pathname.startsWith('/api/v10/')) return send(res, 404, { message: '404: Not Found', code: 0 });
   if (req.headers.authorization !== `Bot ${state.token}`) return send(res, 401, { message: '401: Unauthorized', code: 0 });
 
+  const failure = state.failures.findIndex((f) => f.method === method && f.pattern.test(path));
+  if (failure >= 0) {
+    const [f] = state.failures.splice(failure, 1);
+    return send(res, f!.status, { message: `${f!.status}: Internal Server Error`, code: 0 });
+  }
   const limit = state.rateLimits.findIndex((r) => r.method === method && r.pattern.test(path));
   if (limit >= 0) {
     const [r] = state.rateLimits.splice(limit, 1);

@@ -49,6 +49,8 @@ export class FakeDiscordState {
   /** Every REST request: when it arrived, when it was answered, with what status. */
   readonly requests: Array<{ method: string; path: string; arrived: number; at: number; status: number }> = [];
   readonly rateLimits: Array<{ method: string; pattern: RegExp; retryAfter: number; global: boolean }> = [];
+  /** Requests answered with a server error instead, each entry once. */
+  readonly failures: Array<{ method: string; pattern: RegExp; status: number }> = [];
   readonly nonces = new Map<string, { messageId: string; at: number }>();
   /** Intents the application may not use (e.g. 1 << 15, Message Content, not enabled in the portal): IDENTIFY gets 4014. */
   disallowedIntents = 0;
