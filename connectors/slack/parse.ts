@@ -182,7 +182,8 @@ export const readableText = (text: string): string =>
   text
     .replace(/<([^<>]*)>/g, (_m, inner: string) => {
       const bar = inner.indexOf('|');
-      const [target, label] = bar < 0 ? [inner, undefined] : [inner.slice(0, bar), inner.slice(bar + 1)];
+      // An empty label (`<#C1|>`, as Slack sends some channel links) is no label: the id is all there is to show.
+      const [target, label] = bar < 0 ? [inner, undefined] : [inner.slice(0, bar), inner.slice(bar + 1) || undefined];
       if (target.startsWith('@')) return `@${label ?? target.slice(1)}`;
       if (target.startsWith('#')) return `#${label ?? target.slice(1)}`;
       if (target.startsWith('!')) return label ?? `@${target.slice(1).split('^')[0]}`;

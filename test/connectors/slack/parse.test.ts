@@ -119,10 +119,10 @@ describe('slack parse', () => {
 
   it('shows links, mentions and channels as the user saw them, not as Slack\'s markup', async () => {
     const text =
-      'see <http://example.com> and <http://example.org|example.org>, ask <@U2147483697> or <@U0ADA|ada> in <#C0LAN2Q65|general> or <#C0OTHER>, ' +
+      'see <http://example.com> and <http://example.org|example.org>, ask <@U2147483697> or <@U0ADA|ada> in <#C0LAN2Q65|general> or <#C0OTHER> or <#C0EMPTY|>, ' +
       '<!here>, <!subteam^S0TEAM|@oncall>, <mailto:bob@example.com|bob@example.com>; typed: a &lt;b&gt; &amp;lt;';
     expect((await event(fixture('message.im', { text }))).text).toBe(
-      'see http://example.com and example.org, ask @U2147483697 or @ada in #general or #C0OTHER, @here, @oncall, bob@example.com; typed: a <b> &lt;',
+      'see http://example.com and example.org, ask @U2147483697 or @ada in #general or #C0OTHER or #C0EMPTY, @here, @oncall, bob@example.com; typed: a <b> &lt;',
     );
   });
 
