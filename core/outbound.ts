@@ -45,6 +45,8 @@ export interface OutboundHooks {
   onDraftError?(error: unknown): void;
   /** A reply the platform took could not be recorded yet (the database is locked or failing): retried, never resent. */
   onRecordError?(error: unknown, attempt: number): void;
+  /** A send failed (the platform refused or could not be reached): the job is tried again, or dead-lettered. */
+  onSendError?(error: unknown, reply: Reply, attempt: number): void;
   /** How long a failing record is retried before the job is dead-lettered (default ten minutes). */
   recordGiveUpMs?: number;
 }
@@ -114,6 +116,7 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
     } catch (error) {
       // Only this attempt's own intent: one left by an earlier attempt that may have arrived keeps its mark.
       if (isRefused(error) && state === 'new') await store.withdrawSend(reply.idempotencyKey);
+      hooks.onSendError?.(error, reply, job.attempt);
       throw error;
     }
     const sent = {

@@ -65,6 +65,9 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
   started = true;
   const outbound = rt.queue.consume(outboundQueue({ platform: connector.platform, account: name }), outboundHandler(rt.store, actor, connector, {
     onDraftError: (error) => log.warn({ error: (error as Error).message }, 'a streamed draft was not shown; the final reply still will be'),
+    // Seen before the dead-letter queue: a mail server answering 451, a platform's 5xx, each attempt named.
+    onSendError: (error, reply, attempt) =>
+      log.warn({ error: (error as Error).message, attempt, key: reply.idempotencyKey, conversation: `${reply.address.platform}:${reply.address.conversation.id}` }, 'sending a reply failed'),
     onRecordError: (error, attempt) =>
       log.warn({ error: (error as Error).message, attempt }, 'a reply the platform took is not on record yet; retrying the record, not the send'),
   }), {

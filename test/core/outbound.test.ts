@@ -87,6 +87,20 @@ describe('outboundHandler', () => {
     await store.close();
   });
 
+  it('tells of each failed send, with its attempt, before the job is tried again', async () => {
+    const store = new SqliteStore(join(tmp.dir, 'send-errors.db'));
+    await store.migrate();
+    const told: Array<[string, string, number]> = [];
+    const handler = outboundHandler(store, 'test', async () => Promise.reject(new Error('451 Temporary failure')), {
+      onSendError: (error, reply, attempt) => void told.push([(error as Error).message, reply.idempotencyKey, attempt]),
+    });
+    const address = { platform: 'email', account: 'email', conversation: { id: '1', kind: 'dm' as const } };
+    const job = { id: 'k', queue: 'outbound:email', partition: 'p', attempt: 2, payload: { v: 1, idempotencyKey: 'k', eventId: 'e', address, text: 'x', format: 'plain', kind: 'reply' } };
+    await expect(handler(job, new AbortController().signal)).rejects.toThrow('451');
+    expect(told).toEqual([['451 Temporary failure', 'k', 2]]);
+    await store.close();
+  });
+
   it('withdraws the intent of a send the platform refused, so its retry is not audited as resent', async () => {
     const store = new SqliteStore(join(tmp.dir, 'refused.db'));
     await store.migrate();
