@@ -167,6 +167,8 @@ export function buildProgram(): Command {
   withGlobals(certs.command('server').description('make the server certificate (certs/server.crt, server.key)'))
     .exitOverride()
     .option('--san <name-or-ip>', 'a DNS name or IP address; repeat for several (default: localhost, 127.0.0.1, ::1)', (v: string, prev: string[] = []) => [...prev, v])
+    // Accepted for symmetry: a server certificate is always replaced (renewal, new SANs); clients trust the CA.
+    .option('--force', 'replace the existing server certificate (the default: it is always replaced)')
     .action(run(lazy(certsCmd, (m) => (o) => m.certsServer(o))));
   withGlobals(certs.command('client').description('make a client certificate (certs/clients/<name>.crt, .key)'))
     .exitOverride()
@@ -176,6 +178,7 @@ export function buildProgram(): Command {
   withGlobals(certs.command('p12').description('bundle a client certificate as PKCS#12 for browser import (password from MONKEYCLAW_P12_PASSWORD or a hidden prompt)'))
     .exitOverride()
     .argument('<name>')
+    .option('--force', 'replace an existing bundle (the default: it is made anew from the certificate and key each time)')
     .action(run(lazy(certsCmd, (m) => (o, name) => m.certsP12(name!, o))));
   return program;
 }

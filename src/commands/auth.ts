@@ -8,6 +8,8 @@ import type { GlobalOptions } from '../runtime.js';
 export async function adminSetPassword(options: GlobalOptions): Promise<number> {
   const password = await readSecretInput('new dashboard password: ');
   if (password.length < MIN_PASSWORD_CHARS) throw new UsageError(`the password must have at least ${MIN_PASSWORD_CHARS} characters`);
+  // Typed unseen, at a terminal it is asked twice: a typo would lock the owner out of the dashboard.
+  if (process.stdin.isTTY && (await readSecretInput('again: ')) !== password) throw new UsageError('the passwords do not match; nothing was changed');
   const hash = await hashPassword(password);
   await withStore(options, async (store) => {
     await store.authStore().setAdminPasswordHash(hash);

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,6 +29,35 @@ describe('admin and apikey commands', () => {
     expect(await verifyPassword('correct horse battery stapl', hash)).toBe(false);
     await store.close();
   });
+
+  it('at a terminal asks for the password twice, and changes nothing when the two differ', async () => {
+    // `script` gives the command a terminal; each answer is typed once its prompt shows.
+    const atTerminal = (answers: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const cli = join(import.meta.dirname, '../../dist/src/cli.js');
+        const child = spawn('script', ['-qec', `${process.execPath} ${cli} admin set-password --data-dir ${join(tmp.dir, 'data')}`, '/dev/null']);
+        let out = '';
+        const prompts = [/password: $/, /again: $/];
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (prompts[0]?.test(out)) (prompts.shift(), child.stdin.write(`${answers.shift()}\r`));
+        });
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    const differ = await atTerminal(['correct horse battery', 'correct horse batterx']);
+    expect(differ.code).toBe(2);
+    expect(differ.out).toContain('the passwords do not match');
+    expect(differ.out).not.toContain('horse');
+    const store = () => new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    const before = store();
+    await before.migrate();
+    expect(await before.authStore().adminPasswordHash()).toBeFalsy();
+    await before.close();
+    expect((await atTerminal(['correct horse battery', 'correct horse battery'])).code).toBe(0);
+    const after = store();
+    expect(await verifyPassword('correct horse battery', (await after.authStore().adminPasswordHash())!)).toBe(true);
+    await after.close();
+  }, 30_000);
 
   it('prints a new key once, alone on the last line; lists keys without it; revokes', async () => {
     const created = await cli(['apikey', 'create', 'ci-bot']);

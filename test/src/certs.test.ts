@@ -7,6 +7,7 @@ import { certPaths, clientPaths, createCa, createClientCert, parseSans, validate
 import { certsCa, certsClient, certsP12, certsServer, type CertsIo } from '../../src/commands/certs.js';
 import { UsageError } from '../../src/errors.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runCli } from '../helpers/cli.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 
 const DAY = 86_400_000;
@@ -162,6 +163,15 @@ describe('monkeyclaw certs', () => {
     await expect(certsCa({ dataDir }, captureIo())).rejects.toThrow(/a CA already exists .*--force/);
     await expect(certsClient('alice', { dataDir }, captureIo())).rejects.toThrow(/already exists; pass --force/);
     expect(cert(p.caCrt).fingerprint256).toBe(before);
+  });
+
+  it('replaces the server certificate each time it is made, with or without --force (the CLI accepts it)', async () => {
+    const before = cert(p.serverCrt).fingerprint256;
+    const again = await runCli(['certs', 'server', '--data-dir', dataDir], { cwd: tmp.dir });
+    expect(again.code).toBe(0);
+    const forced = await runCli(['certs', 'server', '--force', '--data-dir', dataDir], { cwd: tmp.dir });
+    expect(forced.code).toBe(0);
+    expect(new Set([before, cert(p.serverCrt).fingerprint256]).size).toBe(2);
   });
 
   it('replaces the CA with --force, after which old client certificates are refused for bundling', async () => {
