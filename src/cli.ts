@@ -173,8 +173,12 @@ export function buildProgram(): Command {
   withGlobals(certs.command('client').description('make a client certificate (certs/clients/<name>.crt, .key)'))
     .exitOverride()
     .argument('<name>')
-    .option('--force', 'replace an existing client certificate of that name')
+    .option('--force', 'replace an existing client certificate of that name (the old one is revoked)')
     .action(run(lazy(certsCmd, (m) => (o, name) => m.certsClient(name!, o))));
+  withGlobals(certs.command('revoke').description('take back a client certificate: refused under mtls from its next request, its files deleted'))
+    .exitOverride()
+    .argument('<name>')
+    .action(run(lazy(certsCmd, (m) => (o, name) => m.certsRevoke(name!, o))));
   withGlobals(certs.command('p12').description('bundle a client certificate as PKCS#12 for browser import (password from MONKEYCLAW_P12_PASSWORD or a hidden prompt)'))
     .exitOverride()
     .argument('<name>')

@@ -7,7 +7,8 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { AuditInput } from '../core/audit.js';
 import type { Config } from '../core/config.js';
 import { httpError } from './http/errors.js';
-import { requireClientCert, tlsServerOptions } from './tls.js';
+import { certPaths, requireClientCert, tlsServerOptions } from './tls.js';
+import { revokedCheck } from './revoked-certs.js';
 import { webhookRoutes, type WebhookForwarder } from './http/webhooks.js';
 import { openaiRoutes } from './http/openai-api.js';
 import { dashboardRoutes, type DashboardDeps } from './http/dashboard/index.js';
@@ -18,7 +19,8 @@ import { dashboardRoutes, type DashboardDeps } from './http/dashboard/index.js';
  * not trust.
  */
 export interface AppOptions {
-  mtls?: boolean;
+  /** Client certificates required; the ones revoked (`certs revoke`) found by this check. */
+  mtls?: { revoked: (fingerprint: string) => boolean };
   webhooks?: WebhookForwarder;
   /** The OpenAI-compatible API; without it /v1 answers 401 like every other private route. */
   api?: Parameters<typeof openaiRoutes>[0];
@@ -36,7 +38,7 @@ export function createApp(options: AppOptions = {}): Hono {
   // HTTPS for every other service under that name.
   app.use('*', secureHeaders({ strictTransportSecurity: 'max-age=15552000' }));
   // Under server.tls.mode: mtls every route needs a client certificate from the CA, except webhooks and /health.
-  if (options.mtls) app.use('*', requireClientCert());
+  if (options.mtls) app.use('*', requireClientCert({ revoked: options.mtls.revoked }));
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/', webhookRoutes(options.webhooks ?? (async () => ({ missing: 'not running' })), options.audit));
   if (options.api) app.route('/', openaiRoutes(options.api));
@@ -61,7 +63,7 @@ export interface HttpServer {
 
 export async function startHttpServer(config: Config['server'], dataDir: string, options: Omit<AppOptions, 'mtls'> = {}): Promise<HttpServer> {
   const { mode } = config.tls;
-  const app = createApp({ ...options, mtls: mode === 'mtls' });
+  const app = createApp({ ...options, ...(mode === 'mtls' ? { mtls: { revoked: revokedCheck(certPaths(dataDir).dir) } } : {}) });
   // The certificate files are read (and the key's mode checked) before listening: a missing file stops the start.
   const tls = mode === 'off' ? {} : { createServer: createHttpsServer, serverOptions: tlsServerOptions(mode, dataDir, config.tls) };
   const server: ServerType = await new Promise((resolve, reject) => {

@@ -111,19 +111,21 @@ export function isClientCertExempt(method: string, path: string): boolean {
 
 export interface ClientCertOptions {
   exempt?: (method: string, path: string) => boolean;
+  /** Whether a certificate (by SHA-256 fingerprint) was revoked: refused like one from another CA. */
+  revoked?: (fingerprint: string) => boolean;
 }
 
 /**
  * Lets a request through only when its TLS connection presented a certificate that verified against the configured
- * CA (`socket.authorized`, which also requires the clientAuth purpose). No certificate: 401. A certificate from
- * another CA, expired, or not for client use: 403. Anything that is not a TLS socket is refused (fail closed).
+ * CA (`socket.authorized`, which also requires the clientAuth purpose) and was not revoked. No certificate: 401. A
+ * certificate from another CA, expired, revoked, or not for client use: 403. Anything that is not a TLS socket is refused (fail closed).
  */
 export function requireClientCert(options: ClientCertOptions = {}): MiddlewareHandler {
   const exempt = options.exempt ?? isClientCertExempt;
   return async (c, next) => {
     if (exempt(c.req.method, c.req.path)) return next();
     const socket = (c.env as Partial<HttpBindings> | undefined)?.incoming?.socket;
-    if (socket instanceof TLSSocket && socket.authorized) return next();
+    if (socket instanceof TLSSocket && socket.authorized && !options.revoked?.(socket.getPeerCertificate().fingerprint256)) return next();
     const presented = socket instanceof TLSSocket && Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
     return presented
       ? c.json(httpError('client certificate not trusted', 'forbidden', 'client_certificate_untrusted'), 403)

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { UsageError } from '../errors.js';
 import { withStore } from './with-store.js';
@@ -60,9 +60,34 @@ export async function certsServer(options: CertsOptions, io: CertsIo = defaultIo
 }
 
 export async function certsClient(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
-  const { createClientCert } = await certs();
-  const make = async () => ({ files: await createClientCert(resolveDataDir(options), name, { force: options.force === true }) });
+  const { createClientCert, clientPaths, certPaths } = await certs();
+  const { revoke } = await import('../revoked-certs.js');
+  const dataDir = resolveDataDir(options);
+  const old = clientPaths(dataDir, name).crt;
+  const make = async () => {
+    const replaced = options.force === true && existsSync(old) ? readFileSync(old) : undefined;
+    const files = await createClientCert(dataDir, name, { force: options.force === true });
+    // Whoever holds the certificate replaced is shut out with it: replacing is what a lost device calls for.
+    return { files, data: replaced ? { revoked: revoke(certPaths(dataDir).dir, replaced, name) } : {} };
+  };
   report(io, await audited(options, 'certs.client_issued', make, name));
+  return 0;
+}
+
+/** Takes a client certificate back: refused under mtls from the next request on, its files deleted. */
+export async function certsRevoke(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
+  const { clientPaths, certPaths } = await certs();
+  const { revoke } = await import('../revoked-certs.js');
+  const dataDir = resolveDataDir(options);
+  const files = clientPaths(dataDir, name);
+  if (!existsSync(files.crt)) throw new Error(`no client certificate named ${name}`);
+  const make = async () => {
+    const fingerprint = revoke(certPaths(dataDir).dir, readFileSync(files.crt), name);
+    for (const f of Object.values(files)) rmSync(f, { force: true });
+    return { files: [], data: { revoked: fingerprint } };
+  };
+  await audited(options, 'certs.client_revoked', make, name);
+  io.out(`revoked ${name}: refused from its next request; its files are deleted`);
   return 0;
 }
 

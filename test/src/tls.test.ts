@@ -11,6 +11,8 @@ import { loadConfig } from '../../src/config-file.js';
 import { certPaths, clientPaths, createCa, createClientCert, createP12, createServerCert } from '../../src/certs.js';
 import { isClientCertExempt, requireClientCert, tlsServerOptions, tlsVerdict } from '../../src/tls.js';
 import { tempDir } from '../helpers/tmp.js';
+import { revokedCheck } from '../../src/revoked-certs.js';
+import { certsClient, certsRevoke } from '../../src/commands/certs.js';
 
 interface Answer {
   status: number;
@@ -38,7 +40,7 @@ describe('HTTPS with client certificates (server.tls.mode: mtls)', () => {
   let caPem: Buffer;
 
   const app = new Hono();
-  app.use('*', requireClientCert());
+  app.use('*', requireClientCert({ revoked: revokedCheck(certPaths(dataDir).dir) }));
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/private', (c) => c.text('secret stuff'));
   app.post('/webhooks/:connector', (c) => c.text(`hook ${c.req.param('connector')}`));
@@ -90,6 +92,22 @@ describe('HTTPS with client certificates (server.tls.mode: mtls)', () => {
     expect(r.status).toBe(403);
     expect(r.body).not.toContain('secret');
     expect(JSON.parse(r.body)).toMatchObject({ error: { type: 'forbidden', param: null, code: 'client_certificate_untrusted' } });
+  });
+
+  it('refuses a revoked certificate from its next request, and the one a --force replacement took over from', async () => {
+    const io = { out: () => undefined, err: () => undefined, env: {} };
+    await createClientCert(dataDir, 'bob');
+    await createClientCert(dataDir, 'carol');
+    const [bob, carolOld] = [pemCredentials(dataDir, 'bob'), pemCredentials(dataDir, 'carol')];
+    expect((await get('/private', bob)).status).toBe(200);
+    expect(await certsRevoke('bob', { dataDir }, io)).toBe(0);
+    expect((await get('/private', bob)).status).toBe(403);
+    await expect(certsRevoke('bob', { dataDir }, io)).rejects.toThrow(/no client certificate named bob/);
+    expect(await certsClient('carol', { dataDir, force: true }, io)).toBe(0);
+    expect((await get('/private', carolOld)).status).toBe(403);
+    expect((await get('/private', pemCredentials(dataDir, 'carol'))).status).toBe(200);
+    // Nobody else is touched.
+    expect((await get('/private', pemCredentials(dataDir, 'alice'))).status).toBe(200);
   });
 
   it('refuses a certificate from the right CA that is not for client authentication (the server certificate)', async () => {
