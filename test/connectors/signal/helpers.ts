@@ -34,3 +34,13 @@ export async function signalGateway(
 export async function audited(h: Awaited<ReturnType<typeof signalGateway>>['h'], kind: string) {
   return (await h.store.auditTail(10_000)).filter((e) => e.kind === kind);
 }
+
+/** A publish that notes each event's text once it is stored. */
+export const notingStored =
+  (stored: string[]): NonNullable<HarnessOptions<SignalConfig>['wrapPublish']> =>
+  (publish) =>
+  async (events) => {
+    const ok = await publish(events);
+    stored.push(...events.map((e) => (e as { text: string }).text));
+    return ok;
+  };

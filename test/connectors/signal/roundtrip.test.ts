@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ACCOUNT, ACCOUNT_UUID, rateLimit } from '../../fakes/signal/daemon.js';
 import { ALICE_UUID, BOB_UUID, fixture, GROUP_ID, message } from '../../fakes/signal/fixtures.js';
 import { delayedPublish } from '../../helpers/connector-harness.js';
-import { audited, signalGateway, type Cleanup } from './helpers.js';
+import { audited, notingStored, signalGateway, type Cleanup } from './helpers.js';
 
 let cleanup: Cleanup = [];
 afterEach(async () => {
@@ -34,11 +34,7 @@ describe.each(['tcp', 'http'] as const)('signal DM round trip over %s', (transpo
       transport,
       {},
       {},
-      (publish) => async (events) => {
-        const ok = await publish(events);
-        stored.push(...events.map((e) => (e as { text: string }).text));
-        return ok;
-      },
+      notingStored(stored),
       (access) => ({ overrides: async (ids) => (await held, access.overrides(ids)) }),
     );
     await h.until(() => daemon.clients === 1);
@@ -83,11 +79,7 @@ describe.each(['tcp', 'http'] as const)('signal DM round trip over %s', (transpo
 describe('signal reads at start-up', () => {
   it('with its own uuid known from an earlier run, stores what the daemon flushes on connect before start-up calls are answered', async () => {
     const stored: string[] = [];
-    const { daemon, h } = await signalGateway(cleanup, 'tcp', {}, {}, (publish) => async (events) => {
-      const ok = await publish(events);
-      stored.push(...events.map((e) => (e as { text: string }).text));
-      return ok;
-    });
+    const { daemon, h } = await signalGateway(cleanup, 'tcp', {}, {}, notingStored(stored));
     await h.until(() => daemon.clients === 1);
     await h.stopConnector();
     await h.until(() => daemon.clients === 0);
