@@ -21,6 +21,8 @@ export interface WhatsappOptions {
   /** Gap between two sent messages (anti-burst); default 1 s. */
   spacingMs?: number;
   typingRefreshMs?: number;
+  /** See CONNECT_DEADLINE_MS in link.ts. */
+  connectDeadlineMs?: number;
   /** Where the terminal QR is drawn; stderr by default. */
   qrOut?: (text: string) => void;
 }
@@ -106,6 +108,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
         url: c.apiRoot,
         log: deps.log,
         backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+        ...(options.connectDeadlineMs !== undefined ? { connectDeadlineMs: options.connectDeadlineMs } : {}),
         onQr: (qr) => showQr(qr).catch((error: Error) => deps.log.error({ error: error.message }, 'could not show the WhatsApp QR')),
         onUpsert: (payload) => {
           learnSelf(link?.socket?.user ?? state.creds.me);
@@ -120,7 +123,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
           if (s.state === 'reconnecting') {
             // The code shown belongs to the connection that was lost: the next one brings its own.
             await clearQr();
-            await audit('connector.reconnecting', { code: s.code, attempt: s.attempt, delayMs: s.delayMs });
+            await audit('connector.reconnecting', { code: s.code, attempt: s.attempt, delayMs: s.delayMs, ...(s.reason ? { reason: s.reason } : {}) });
           }
           await setStatus(s);
         },
@@ -152,7 +155,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
       const linked = await storedLink(deps.sealed, name);
       if (status?.state === 'logged_out') return [{ ok: false, what: 'whatsapp link', detail: `${RELINK} (since ${status.at})` }];
       // A connection that keeps failing is said first: no QR code comes until WhatsApp can be reached.
-      const lost = status?.state === 'reconnecting' ? `connection lost (code ${status.code ?? 'unknown'}, ${status.at}), reconnecting (attempt ${status.attempt})` : undefined;
+      const lost = status?.state === 'reconnecting' ? `${status.reason ?? 'connection lost'} (code ${status.code ?? 'unknown'}, ${status.at}), reconnecting (attempt ${status.attempt})` : undefined;
       if (!linked) {
         const detail = lost ? `not linked, and WhatsApp cannot be reached: ${lost}` : 'not linked: start the connector and scan the QR code it prints (WhatsApp > Linked devices)';
         return [{ ok: false, what: 'whatsapp link', detail }];

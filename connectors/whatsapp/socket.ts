@@ -1,4 +1,4 @@
-import makeWASocket, { Browsers, makeCacheableSignalKeyStore, type AuthenticationState } from 'baileys';
+import makeWASocket, { Browsers, DisconnectReason, makeCacheableSignalKeyStore, type AuthenticationState } from 'baileys';
 import type { ConnectorLog } from '../../core/connector.js';
 
 /**
@@ -64,6 +64,14 @@ export function createBaileysSocket(auth: AuthenticationState, log: ConnectorLog
     markOnlineOnConnect: false,
     syncFullHistory: false,
     ...(url ? { waWebSocketUrl: url } : {}),
+  });
+  // An HTTP answer to the upgrade (a 503 from a proxy, a 401) comes as ws's `unexpected-response`; baileys listens to
+  // it, so ws never makes it an error, and the socket would wait for ever, never open, never closed.
+  sock.ws.on('unexpected-response', (_request: unknown, response: { statusCode?: number }) => {
+    const error = Object.assign(new Error(`WhatsApp answered the websocket with HTTP ${response.statusCode ?? '?'}`), {
+      output: { statusCode: DisconnectReason.connectionClosed },
+    });
+    void sock.end(error).catch(() => undefined);
   });
   return {
     on: (event, handler) => sock.ev.on(event, handler as never),

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -28,6 +29,46 @@ async function recordingServer() {
 }
 
 describe('whatsapp apiRoot', () => {
+  it('makes the connection again, saying why, when the websocket upgrade is answered with an HTTP error', async () => {
+    // What a proxy in front of WhatsApp, or an outage, answers: an HTTP status instead of the upgrade.
+    const server = createServer();
+    let upgrades = 0;
+    server.on('upgrade', (_request, socket) => {
+      upgrades++;
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const h = await startConnectorHarness({
+      name: 'whatsapp',
+      config: { connectors: { whatsapp: { enabled: true, apiRoot: `ws://127.0.0.1:${(server.address() as AddressInfo).port}` } } },
+      create: (deps) => createWhatsapp(deps as never, { backoff: { baseMs: 60_000, maxMs: 60_000, random: () => 0 } }),
+    });
+    cleanup.push(() => h.stop());
+    // Closed and waiting out its backoff (it used to wait for ever on the dead socket, 'connecting').
+    await h.until(async () => ((await h.store.getConnectorState('whatsapp', STATUS_KEY)) as { state?: string } | undefined)?.state === 'reconnecting');
+    expect(upgrades).toBe(1);
+    const [check] = await h.connector.check!();
+    expect(check!.detail).toContain('WhatsApp answered the websocket with HTTP 503');
+  });
+
+  it('gives a connection that neither opens nor closes up after its deadline, and makes it again', async () => {
+    // A server that takes the upgrade and then says nothing at all, for ever.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    let connections = 0;
+    wss.on('connection', () => void connections++);
+    cleanup.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+    const h = await startConnectorHarness({
+      name: 'whatsapp',
+      config: { connectors: { whatsapp: { enabled: true, apiRoot: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}` } } },
+      create: (deps) => createWhatsapp(deps as never, { backoff: { baseMs: 50, maxMs: 50, random: () => 0 }, connectDeadlineMs: 300 }),
+    });
+    cleanup.push(() => h.stop());
+    await h.until(() => connections >= 2 || undefined);
+  });
+
   it('points the real baileys socket at the configured websocket, and a lost one is reported as unreachable', async () => {
     const server = await recordingServer();
     const h = await startConnectorHarness({
