@@ -148,6 +148,23 @@ describe('dashboard access control', () => {
     expect((await h.act(s, '/audit/verify', {})).status).toBe(401);
   });
 
+  it('answers a web chat message over 100,000 characters with the notice every connector gives, not a refusal', async () => {
+    h = await dashboardHarness();
+    const s = await h.login();
+    const stream = await h.app.request('/chat/stream', {
+      method: 'POST',
+      body: JSON.stringify({ assistant: 'default', text: `${'word '.repeat(24_000)}END-MARKER` }),
+      headers: { 'content-type': 'application/json', cookie: s.cookie, origin: ORIGIN, 'x-csrf-token': s.csrf },
+    });
+    expect(stream.status).toBe(200);
+    const events = await readSse(stream, /event: done/, 15_000);
+    expect(events).toMatch(/event: notice\ndata: "Your message is too long \(120,010 characters\)/);
+    expect(events).not.toContain('END-MARKER');
+    expect(events).not.toContain('event: reply');
+    // The page leaves the length to the gateway: a browser cap would cut the text silently instead.
+    expect(await (await h.get('/chat', { cookie: s.cookie })).text()).not.toContain('maxlength');
+  });
+
   it('answers an oversized or unparsable form with 413 or 400, never a 500', async () => {
     h = await dashboardHarness();
     const s = await h.login();

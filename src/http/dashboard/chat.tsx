@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { allAssistantNames } from '../../../core/assistant-settings.js';
-import { MAX_TEXT_CHARS, type Reply } from '../../../core/event.js';
+import { inboundText, MAX_TEXT_CHARS, type Reply } from '../../../core/event.js';
 import { renderWhole } from '../../../core/render/index.js';
 import type { ChannelMessage } from '../../../core/sqlite/dashboard-queries.js';
 import { STOPPED_TEXT, type TurnOutcome } from '../turns.js';
@@ -20,7 +20,8 @@ const MAX_BODY = 9 * MAX_TEXT_CHARS + 16 * 1024;
 
 const messageSchema = z.object({
   assistant: z.string().min(1).max(64),
-  text: z.string().min(1).max(MAX_TEXT_CHARS).refine((s) => s.isWellFormed() && s.trim().length > 0),
+  // Longer than MAX_TEXT_CHARS is not refused here: it goes on, left out, for the notice every connector gives.
+  text: z.string().min(1).refine((s) => s.isWellFormed() && s.trim().length > 0),
 });
 
 function ChatPage({ assistants, assistant, history, csrf }: { assistants: string[]; assistant: string; history: ChannelMessage[]; csrf: string }) {
@@ -51,7 +52,7 @@ function ChatPage({ assistants, assistant, history, csrf }: { assistants: string
         <input type="hidden" name="assistant" value={assistant} />
         <label>
           Message <span class="muted">(Ctrl+Enter sends)</span>
-          <textarea name="text" required maxlength={MAX_TEXT_CHARS}></textarea>
+          <textarea name="text" required></textarea>
         </label>
         <p>
           <button type="submit">Send</button>
@@ -101,7 +102,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
   const pick = (assistants: string[], name: string | undefined) =>
     name && assistants.includes(name) ? name : assistants.includes('default') ? 'default' : assistants[0]!;
   const ask = (assistant: string, text: string, onDraft?: (text: string) => void) =>
-    deps.turns.ask({ conversation: { id: conversationOf(assistant), kind: 'dm' }, sender: SENDER, text, assistant }, ASK_TIMEOUT_MS, onDraft);
+    deps.turns.ask({ conversation: { id: conversationOf(assistant), kind: 'dm' }, sender: SENDER, ...inboundText(text), assistant }, ASK_TIMEOUT_MS, onDraft);
 
   app.get('/chat', ctx.guard.page, async (c) => {
     const session = c.get('session');
