@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { CREDENTIAL_PATTERNS } from '../core/credentials.js';
 import { audit, type Context, type Plug } from '../core/plug.js';
@@ -166,6 +167,31 @@ const BUILTIN: Record<Category, Masker> = {
   card: maskCards,
 };
 
+/**
+ * A custom pattern runs on RE2's engine (re2js), in time linear in the text: with JavaScript's backtracking one, a
+ * pattern like `(a+)+$` took minutes of a worker's only thread on one message, stalling every conversation. RE2
+ * has no lookaround or backreferences; a pattern using them is refused at load, naming the field.
+ */
+function compileCustom(pattern: string, flags = ''): RE2JS {
+  const bits = { i: RE2JS.CASE_INSENSITIVE, m: RE2JS.MULTILINE, s: RE2JS.DOTALL, u: 0 } as const;
+  return RE2JS.compile(pattern, [...flags].reduce((all, f) => all | bits[f as keyof typeof bits], 0));
+}
+
+function re2Masker(re: RE2JS, name: string): Masker {
+  return (text) => {
+    const m = re.matcher(text);
+    let [out, last, count] = ['', 0, 0];
+    while (m.find()) {
+      // An empty match masks nothing (the schema refuses patterns that match the empty string).
+      if (m.end() === m.start()) continue;
+      out += `${text.slice(last, m.start())}${placeholder(name)}`;
+      last = m.end();
+      count++;
+    }
+    return { text: count ? out + text.slice(last) : text, count };
+  };
+}
+
 const customPattern = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a short lower-case name'),
@@ -174,14 +200,14 @@ const customPattern = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    let re: RegExp;
+    let re: RE2JS;
     try {
-      re = new RegExp(c.pattern, c.flags ?? '');
+      re = compileCustom(c.pattern, c.flags);
     } catch (error) {
-      return void ctx.addIssue({ code: 'custom', path: ['pattern'], message: (error as Error).message });
+      return void ctx.addIssue({ code: 'custom', path: ['pattern'], message: `${(error as Error).message} (RE2 syntax: no lookaround or backreferences)` });
     }
     // An empty match would put a placeholder between every two characters.
-    if (re.test('')) ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'matches the empty string' });
+    if (re.matcher('').find()) ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'matches the empty string' });
   });
 const optionsSchema = z
   .object({
@@ -230,7 +256,7 @@ export const redactPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   init({ categories, custom }) {
     // Built-ins run in the order of CATEGORIES; custom patterns (checked by the schema) last.
     const maskers: State['maskers'] = CATEGORIES.filter((c) => categories.includes(c)).map((c) => [c, BUILTIN[c]]);
-    for (const c of custom) maskers.push([c.name, regexMasker([new RegExp(c.pattern, `${c.flags ?? ''}g`)], c.name)]);
+    for (const c of custom) maskers.push([c.name, re2Masker(compileCustom(c.pattern, c.flags), c.name)]);
     return { maskers };
   },
   /**

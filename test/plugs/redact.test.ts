@@ -213,7 +213,18 @@ describe('redact: options, audit and context', () => {
     expect(ctx.private.audit[0]?.data).toEqual({ stage: 'inbound', counts: { email: 1, ticket: 1 }, total: 2 });
   });
 
+  it('runs custom patterns in linear time: a pattern that backtracks for ever in JavaScript masks at once', async () => {
+    // `(a+)+$` on a run of a's that ends otherwise: JavaScript's engine tries 2^n ways (minutes at n = 40).
+    const text = `${'a'.repeat(5_000)}! and ${'a'.repeat(3)}`;
+    const ctx = await runPlug(redactPlug, { categories: [], custom: [{ name: 'run', pattern: '(a+)+$' }] }, text);
+    expect(ctx.text).toBe(`${'a'.repeat(5_000)}! and [redacted:run]`);
+    // Flags keep their meaning on RE2's engine.
+    const flagged = await runPlug(redactPlug, { categories: [], custom: [{ name: 'line', pattern: '^x.y$', flags: 'ms' }] }, 'q\nx\ny\nX\ny');
+    expect(flagged.text).toBe('q\n[redacted:line]\nX\ny');
+  }, 10_000);
+
   it('refuses bad options with the field named', () => {
+    expect(() => initState(redactPlug, { custom: [{ name: 'x', pattern: '(?<=a)b' }] }, makeServices())).toThrow(/custom\.0\.pattern.*RE2 syntax/s);
     expect(() => initState(redactPlug, { categories: ['cards'] }, makeServices())).toThrow(/categories/);
     expect(() => initState(redactPlug, { custom: [{ name: 'x', pattern: '(' }] }, makeServices())).toThrow(/custom\.0\.pattern/);
     expect(() => initState(redactPlug, { custom: [{ name: 'x', pattern: 'a*' }] }, makeServices())).toThrow(/empty string/);
