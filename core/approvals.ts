@@ -122,17 +122,32 @@ export function pathOutside(tool: string, input: unknown, workdir: string): stri
   return walk(input, '', 0);
 }
 
-const glob = (g: string) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 's');
+/**
+ * A tool rule's glob: `*` matches any run (line breaks too), anything else itself. Matched greedily with one point to
+ * go back to, so at worst pattern × text steps: as a RegExp of `.*`s, a rule with a few stars took polynomial time
+ * on a long command an agent could make up.
+ */
+export function globMatch(pattern: string, text: string): boolean {
+  let [p, t, star, mark] = [0, 0, -1, 0];
+  while (t < text.length) {
+    if (pattern[p] === '*') [star, mark] = [p++, t];
+    else if (p < pattern.length && pattern[p] === text[t]) [p, t] = [p + 1, t + 1];
+    else if (star >= 0) [p, t] = [star + 1, ++mark];
+    else return false;
+  }
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
+}
 /** Codex names its shell tool so, and reports each command wrapped in `bash -lc '…'`. */
 const CODEX_SHELL = 'shell';
 
 /** A pattern naming the tool itself (`Bash`, `mcp:github.*`: a tool name may hold a colon), whatever it runs. */
-const namesToolAlone = (pattern: string, tool: string): boolean => glob(pattern).test(tool);
+const namesToolAlone = (pattern: string, tool: string): boolean => globMatch(pattern, tool);
 
 function matches(pattern: string, tool: string, command: string): boolean {
   if (namesToolAlone(pattern, tool)) return true;
   const cut = pattern.indexOf(':');
-  return cut > 0 && glob(pattern.slice(0, cut)).test(tool) && glob(pattern.slice(cut + 1)).test(command);
+  return cut > 0 && globMatch(pattern.slice(0, cut), tool) && globMatch(pattern.slice(cut + 1), command);
 }
 
 /**

@@ -2,7 +2,8 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pathOutside, toolRule } from '../../core/approvals.js';
+import { globMatch, pathOutside, toolRule } from '../../core/approvals.js';
+import fc from 'fast-check';
 import type { AuditInput } from '../../core/audit.js';
 import { parseConfig } from '../../core/config.js';
 import { parseChannelEvent } from '../../core/event.js';
@@ -284,5 +285,27 @@ describe('/approve in chat', () => {
     } finally {
       await gw.stop();
     }
+  });
+});
+
+describe('tool rule globs', () => {
+  // The meaning they had as RegExps: `*` any run, line breaks too; every other character itself.
+  const asRegExp = (g: string, s: string) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 's').test(s);
+
+  it('match exactly as the RegExps they replace did', () => {
+    const alphabet = fc.constantFrom('a', 'b', '*', ':', '.', '\n', ' ');
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 8 }), fc.array(alphabet.filter((c) => c !== '*'), { maxLength: 12 }), (g, s) =>
+        globMatch(g.join(''), s.join('')) === asRegExp(g.join(''), s.join('')),
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('judge a long made-up command against a many-starred rule at once', () => {
+    // As a RegExp this backtracks through about n^8 splits of the text before failing.
+    const command = 'a'.repeat(50_000);
+    expect(globMatch('*a*a*a*a*a*a*a*a*b', command)).toBe(false);
+    expect(globMatch('*a*a*a*a*a*a*a*a*', command)).toBe(true);
   });
 });
