@@ -12,6 +12,7 @@ import { UsageError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { openRuntime, type GlobalOptions } from '../runtime.js';
 import { startWorker, WORKER_QUEUE_KEY, WORKER_ROLE, type RunningWorker } from '../worker.js';
+import { terminalText } from '../terminal-text.js';
 
 const REPLY_TIMEOUT_MS = 60_000;
 
@@ -118,7 +119,7 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
         process.stderr.write('the message was handled without a reply (a policy plug halted it; see `monkeyclaw audit tail`)\n');
         return 1;
       }
-      for (const r of got) process.stdout.write(`${r.text}\n`);
+      for (const r of got) process.stdout.write(`${terminalText(r.text)}\n`);
       return 0;
     }
     rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
@@ -132,7 +133,7 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
       if (line.trim() !== '') {
         const event = await connector.say(line);
         const got = await awaitReplies(dedupeKey(event), event.id);
-        for (const r of got ?? []) process.stdout.write(`assistant> ${r.text}\n`);
+        for (const r of got ?? []) process.stdout.write(`assistant> ${terminalText(r.text)}\n`);
         if (!got && interrupted) await giveUp(event);
         else if (!got) process.stdout.write('(no reply within 60 s)\n');
       }

@@ -1,0 +1,13 @@
+/** What a terminal acts on instead of showing: C0 controls but tab and line feed, DEL, and the C1 controls. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from a user or a backend as a terminal must show it: as text. An escape sequence in a reply would otherwise
+ * recolour the screen, retitle the window or rewrite what was printed before it. Each control character becomes
+ * its visible picture (ESC as ␛, carriage return as ␍, DEL as ␡); C1 controls, which have none, become U+FFFD.
+ */
+export const terminalText = (text: string): string =>
+  text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x20 ? String.fromCharCode(0x2400 + code) : code === 0x7f ? '\u2421' : '\ufffd';
+  });
