@@ -12,6 +12,21 @@ export const FATAL_REPORT = 'monkeyclaw:fatal';
 export const LISTENING = 'monkeyclaw:listening';
 export const isListening = (m: unknown): boolean => (m as { type?: unknown } | null)?.type === LISTENING;
 export const DOCTOR_RESULT = 'monkeyclaw:doctor-result';
+/**
+ * A child's sign of life, sent from its event loop every ALIVE_EVERY_MS: a process that is running but whose loop is
+ * stuck (a regular expression that backtracks for minutes, a loop that never ends) answers nothing and holds its
+ * jobs; only this tells it from a busy one.
+ */
+export const ALIVE = 'monkeyclaw:alive';
+export const ALIVE_EVERY_MS = 5_000;
+export const isAlive = (m: unknown): boolean => (m as { type?: unknown } | null)?.type === ALIVE;
+
+/** Sends ALIVE to the supervisor while the event loop turns; the timer never keeps the process up. */
+export function tellAlive(everyMs = ALIVE_EVERY_MS): void {
+  setInterval(() => {
+    if (process.connected) process.send?.({ type: ALIVE }, undefined, {}, () => undefined);
+  }, everyMs).unref();
+}
 
 /** Enough for a sentence and its cause; a stack trace stays in the child's log. */
 export const MAX_REPORT_CHARS = 500;

@@ -7,7 +7,7 @@ import { MasterKeyError } from '../core/master-key.js';
 import { PlugConfigError } from '../core/plug.js';
 import { processRedactor } from '../core/redactor.js';
 import { WrongMasterKeyError } from '../core/vault.js';
-import { FATAL_REPORT, reportText, sendToParent } from './child-ipc.js';
+import { FATAL_REPORT, reportText, sendToParent, tellAlive } from './child-ipc.js';
 import { SUPERVISED_ENV } from './credentials.js';
 import { UsageError } from './errors.js';
 import { LockedError } from './lock.js';
@@ -201,6 +201,7 @@ async function main(): Promise<void> {
   }
   // Best effort for what escapes main: the channel is usually written at once, before the process dies.
   if (supervised) process.on('uncaughtExceptionMonitor', (error) => process.send?.(lastWords(error), undefined, {}, () => undefined));
+  if (supervised) tellAlive();
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (error) {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Store } from '../core/store.js';
-import { isListening, parseFatalReport } from './child-ipc.js';
+import { ALIVE_EVERY_MS, isAlive, isListening, parseFatalReport } from './child-ipc.js';
 
 export interface ChildSpec {
   /** `worker`, `connector:telegram`, … */
@@ -32,9 +32,15 @@ export interface RestartPolicy {
    * comes up minutes after the gateway (a slow signal-cli JVM at boot) must not need a restart by hand.
    */
   coolDownMs: number;
+  /**
+   * A running child that sends no sign of life (child-ipc ALIVE) for this long is stuck, not busy: it is killed,
+   * audited as `process.hung`, and restarted like a crash. Its jobs go back to the queue; one that stalls every
+   * worker it reaches is dead-lettered once delivered more than maxAttempts times.
+   */
+  hungAfterMs: number;
 }
 
-export const DEFAULT_RESTART: RestartPolicy = { maxRestarts: 5, withinMs: 60_000, baseDelayMs: 500, maxDelayMs: 30_000, coolDownMs: 60_000 };
+export const DEFAULT_RESTART: RestartPolicy = { maxRestarts: 5, withinMs: 60_000, baseDelayMs: 500, maxDelayMs: 30_000, coolDownMs: 60_000, hungAfterMs: 60_000 };
 
 /** A child's answer to a request, or why there is none, in words that finish "the child …". */
 export type Requested = { ok: true; answer: unknown } | { ok: false; why: string };
@@ -77,6 +83,8 @@ interface Managed {
   report?: string;
   /** The running child reads requests (it said so over IPC). */
   listening?: boolean;
+  /** When the running child last showed its event loop turning (spawn, then each ALIVE). */
+  aliveAt?: number;
 }
 
 /**
@@ -89,6 +97,7 @@ export class Supervisor {
   /** One-off children (a doctor run): never restarted, killed at stop. */
   private readonly oneOffs = new Set<ChildProcess>();
   private stopping = false;
+  private watchdog?: NodeJS.Timeout;
 
   constructor(
     private readonly store: Pick<Store, 'appendAudit' | 'setConnectorState' | 'listConnectorState'>,
@@ -98,6 +107,8 @@ export class Supervisor {
   ) {}
 
   start(spec: ChildSpec): void {
+    this.watchdog ??= setInterval(() => this.killHung(), Math.max(50, Math.min(ALIVE_EVERY_MS, this.policy.hungAfterMs / 4)));
+    this.watchdog.unref();
     const managed: Managed = { spec, state: 'starting', restarts: [], unsteady: 0 };
     this.children.set(spec.name, managed);
     this.record(managed);
@@ -194,7 +205,9 @@ export class Supervisor {
         this.record(m);
         m.report = undefined;
         m.listening = false;
+        m.aliveAt = Date.now();
         child.on('message', (message: unknown) => {
+          if (isAlive(message)) m.aliveAt = Date.now();
           if (isListening(message)) m.listening = true;
           const report = parseFatalReport(message);
           if (report !== undefined) m.report = report;
@@ -214,6 +227,19 @@ export class Supervisor {
         this.log.error({ child: m.spec.name, reason }, 'child cannot start');
       },
     );
+  }
+
+  /** Kills each running child silent for hungAfterMs; its exit is then a crash like any other, with this reason. */
+  private killHung(): void {
+    if (this.stopping) return;
+    for (const m of this.children.values()) {
+      const silentMs = Date.now() - (m.aliveAt ?? Date.now());
+      if (!m.child || m.child.exitCode !== null || m.child.signalCode !== null || silentMs < this.policy.hungAfterMs || m.report) continue;
+      m.report = `stopped responding for ${Math.round(silentMs / 1000)} s (its event loop was blocked): killed`;
+      void this.audit('process.hung', m.spec.name, { pid: m.child.pid, silentMs });
+      this.log.error({ child: m.spec.name, silentMs }, 'child stopped responding; killing it');
+      m.child.kill('SIGKILL');
+    }
   }
 
   private onExit(m: Managed, code: number | null, signal: NodeJS.Signals | null): void {
@@ -273,6 +299,7 @@ export class Supervisor {
    */
   async stop(graceMs = 7_500): Promise<void> {
     this.stopping = true;
+    clearInterval(this.watchdog);
     for (const child of this.oneOffs) child.kill('SIGKILL');
     const running = [...this.children.values()].filter((m) => {
       clearTimeout(m.timer);

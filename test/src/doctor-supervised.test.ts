@@ -19,7 +19,7 @@ describe('doctor beside a running gateway', () => {
     const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
     cleanup.push(() => store.close());
     await store.migrate();
-    const supervisor = new Supervisor(store, pino({ level: 'silent' }), ['--data-dir', tmp.dir], { maxRestarts: 2, withinMs: 60_000, baseDelayMs: 10, maxDelayMs: 10, coolDownMs: 60_000 });
+    const supervisor = new Supervisor(store, pino({ level: 'silent' }), ['--data-dir', tmp.dir], { maxRestarts: 2, withinMs: 60_000, baseDelayMs: 10, maxDelayMs: 10, coolDownMs: 60_000, hungAfterMs: 60_000 });
     cleanup.push(() => supervisor.stop(2_000));
     // A connector that exits at once, every time: the way one refused by its platform behaves.
     supervisor.start({ name: 'connector:nowhere', args: ['connector', 'nowhere'], bootstrap: async () => ({}) });

@@ -28,7 +28,7 @@ describe('a child that keeps crashing', () => {
     const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
     cleanup.push(() => store.close());
     await store.migrate();
-    const policy = { maxRestarts: 2, withinMs: 5_000, baseDelayMs: 10, maxDelayMs: 10, coolDownMs: 1_500 };
+    const policy = { maxRestarts: 2, withinMs: 5_000, baseDelayMs: 10, maxDelayMs: 10, coolDownMs: 1_500, hungAfterMs: 60_000 };
     const supervisor = new Supervisor(store, pino({ level: 'silent' }), ['--data-dir', tmp.dir, '--config', config], policy);
     cleanup.push(() => supervisor.stop(2_000));
     // Nothing listens yet: the way a slow signal-cli JVM looks at boot.
