@@ -1,19 +1,17 @@
 import { X509Certificate } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /**
  * Client certificates taken back before they expire (a lost device, a replaced certificate): one line each in
  * `<data-dir>/certs/revoked`, `<SHA-256 fingerprint> <name> <revoked-at>`. The mTLS check reads it again whenever it
  * changes, so a revocation holds from the next request on, with no restart. Kept beside the CA, which it amends.
  */
-export const revokedPath = (certsDir: string): string => `${certsDir}/revoked`;
-
-export const fingerprintOf = (pem: string | Buffer): string => new X509Certificate(pem).fingerprint256;
+const revokedPath = (certsDir: string): string => join(certsDir, 'revoked');
 
 /** Adds a certificate to the list (kept by its fingerprint, which names it whatever its file is called later). */
 export function revoke(certsDir: string, pem: string | Buffer, name: string): string {
-  const fingerprint = fingerprintOf(pem);
+  const fingerprint = new X509Certificate(pem).fingerprint256;
   const file = revokedPath(certsDir);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   appendFileSync(file, `${fingerprint} ${name} ${new Date().toISOString()}\n`, { mode: 0o644 });

@@ -36,7 +36,7 @@ export interface LinkDeps {
 }
 
 /** The status code of a disconnect and why: baileys closes with a Boom whose output carries the code. */
-export function disconnectCode(update: unknown): { code: number | undefined; reason: string | undefined } {
+export function disconnectCause(update: unknown): { code: number | undefined; reason: string | undefined } {
   const error = (update as { lastDisconnect?: { error?: { message?: unknown; output?: { statusCode?: unknown } } } }).lastDisconnect?.error;
   const code = error?.output?.statusCode;
   const reason = typeof error?.message === 'string' && error.message ? error.message.slice(0, 200) : undefined;
@@ -107,13 +107,16 @@ export class WaLink {
     socket.on('connection.update', (update) => {
       if (!live() || typeof update !== 'object' || update === null) return;
       const u = update as { connection?: unknown; qr?: unknown };
-      if (typeof u.qr === 'string') (clearTimeout(this.deadline), void this.d.onQr(u.qr));
+      if (typeof u.qr === 'string') {
+        clearTimeout(this.deadline);
+        void this.d.onQr(u.qr);
+      }
       if (u.connection === 'open') {
         clearTimeout(this.deadline);
         this.attempt = 0;
         void this.d.onStatus({ state: 'open', at: new Date().toISOString() });
       }
-      if (u.connection === 'close') this.whenClosed(disconnectCode(update));
+      if (u.connection === 'close') this.whenClosed(disconnectCause(update));
     });
   }
 
