@@ -19,15 +19,24 @@ const withoutUserinfo = (v: string): boolean => {
 };
 const USERINFO = 'holds a user or password: a literal credential is refused; use the credential fields, as secret:NAME';
 
-/** Any URL the config holds that is not a credential's destination: still no credential written into it. */
-export const plainUrl = z.url().refine(withoutUserinfo, USERINFO);
+/** Query parameters that carry credentials (`?key=…`, `?access_token=…`, `?api-key=…`), by their usual names. */
+const SECRET_PARAM = /^(?:.*[-_.])?(?:key|token|secret|password|passwd|pwd|auth|signature|sig|credentials?)$/i;
+const withoutSecretParams = (v: string): boolean => ![...new URL(v).searchParams.keys()].some((k) => SECRET_PARAM.test(k));
+const SECRET_QUERY = 'holds a credential in its query string: a literal credential is refused; use the credential fields, as secret:NAME';
 
-export const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).refine(withoutUserinfo, USERINFO);
+/** Any URL the config holds that is not a credential's destination: still no credential written into it. */
+export const plainUrl = z.url().refine(withoutUserinfo, USERINFO).refine(withoutSecretParams, SECRET_QUERY);
+
+export const httpUrl = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+  .refine(withoutUserinfo, USERINFO)
+  .refine(withoutSecretParams, SECRET_QUERY);
 
 /** A platform's API root: every request to it carries the bot's credential. */
 export const apiRoot = z
   .url()
   .refine(withoutUserinfo, USERINFO)
+  .refine(withoutSecretParams, SECRET_QUERY)
   .refine(httpsOrLoopback, 'must be https:// (plain http only to a loopback host: the bot token goes with every request)');
 
 /** Where a websocket may go: wss, or plain ws only to this machine (a fake, a proxy). */
@@ -40,6 +49,7 @@ const wssOrLoopback = (v: string): boolean => {
 export const websocketRoot = z
   .url()
   .refine(withoutUserinfo, USERINFO)
+  .refine(withoutSecretParams, SECRET_QUERY)
   .refine(wssOrLoopback, 'must be a wss:// URL like wss://web.whatsapp.com/ws/chat (plain ws:// only to a loopback host)');
 
 /**

@@ -128,6 +128,17 @@ describe('config', () => {
     }
   });
 
+  it('refuses a credential in a URL\'s query string, by the names such parameters go by, and keeps other parameters', () => {
+    for (const param of ['key', 'api_key', 'api-key', 'access_token', 'token', 'client_secret', 'sig', 'x-amz-signature', 'password']) {
+      const config = { backends: { x: { type: 'openai', baseUrl: `https://llm.example.org/v1?${param}=sk-hunter2`, model: 'm' } } };
+      expect(errorOf(config), param).toMatch(/baseUrl: holds a credential in its query string/);
+      expect(errorOf(config)).not.toContain('hunter2');
+    }
+    expect(errorOf({ connectors: { telegram: { apiRoot: 'https://proxy.example.org/?token=abc' } } })).toMatch(/apiRoot: holds a credential in its query string/);
+    // Azure's api-version, a region: not credentials.
+    expect(() => parseConfig({ backends: { x: { type: 'openai', baseUrl: 'https://x.openai.azure.com/openai?api-version=2024-06-01&region=eu', model: 'm' } } })).not.toThrow();
+  });
+
   it('sends a platform token over plain http only to a loopback API root', () => {
     const root = (name: 'telegram' | 'slack' | 'discord', apiRoot: string) => ({ connectors: { [name]: { apiRoot } } });
     for (const name of ['telegram', 'slack', 'discord'] as const) {
