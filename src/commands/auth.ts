@@ -19,10 +19,11 @@ export async function adminSetPassword(options: GlobalOptions): Promise<number> 
   return 0;
 }
 
-const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
+// No spaces: `apikey list` prints `id name created-at` (DESIGN), one field each, for scripts splitting on whitespace.
+const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export async function apikeyCreate(name: string, options: GlobalOptions & { assistant?: string }): Promise<number> {
-  if (!KEY_NAME.test(name)) throw new UsageError('a key name is 1–64 letters, digits, spaces, dots, dashes or underscores');
+  if (!KEY_NAME.test(name)) throw new UsageError('a key name is 1–64 letters, digits, dots, dashes or underscores (no spaces: `apikey list` separates its fields by them)');
   const { id, key, hash } = newApiKey();
   await withStore(options, async (store, config) => {
     // Assistants made in the dashboard can be bound too.

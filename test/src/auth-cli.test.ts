@@ -76,6 +76,8 @@ describe('admin and apikey commands', () => {
     expect((await cli(['apikey', 'revoke', id!])).code).toBe(1);
     expect((await cli(['apikey', 'list'])).stdout.trim()).toBe('');
     expect((await cli(['apikey', 'create', 'x', '--assistant', 'nobody'])).code).toBe(2);
+    // A name with a space would make `id name created-at` four fields.
+    expect((await cli(['apikey', 'create', 'with space'])).code).toBe(2);
   });
 
   it('revokes a key pasted whole without printing it back, and never echoes a credential typed into a bad flag', async () => {
