@@ -128,12 +128,21 @@ export function pathOutside(tool: string, input: unknown, workdir: string): stri
  * on a long command an agent could make up.
  */
 export function globMatch(pattern: string, text: string): boolean {
-  let [p, t, star, mark] = [0, 0, -1, 0];
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let mark = 0;
   while (t < text.length) {
-    if (pattern[p] === '*') [star, mark] = [p++, t];
-    else if (p < pattern.length && pattern[p] === text[t]) [p, t] = [p + 1, t + 1];
-    else if (star >= 0) [p, t] = [star + 1, ++mark];
-    else return false;
+    if (pattern[p] === '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.length && pattern[p] === text[t]) {
+      p++;
+      t++;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++mark;
+    } else return false;
   }
   while (pattern[p] === '*') p++;
   return p === pattern.length;

@@ -32,7 +32,7 @@ export function tellAlive(everyMs = ALIVE_EVERY_MS): void {
 export const MAX_REPORT_CHARS = 500;
 
 const fatalSchema = z.object({ type: z.literal(FATAL_REPORT), message: z.string().max(MAX_REPORT_CHARS) });
-const verdictSchema = z.object({ ok: z.boolean(), what: z.string().max(200), detail: z.string().max(2_000) });
+const verdictSchema = z.object({ ok: z.boolean(), warn: z.boolean().optional(), what: z.string().max(200), detail: z.string().max(2_000) });
 const doctorSchema = z.object({ type: z.literal(DOCTOR_RESULT), verdicts: z.array(verdictSchema).max(50) });
 
 export type DoctorResult = z.infer<typeof doctorSchema>;

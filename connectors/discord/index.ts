@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Client, Events, GatewayIntentBits, Partials, RESTEvents, Routes } from 'discord.js';
 import { z } from 'zod';
 import type { Config } from '../../core/config.js';
@@ -125,6 +126,8 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   const progress = partProgress(deps.store, deps.name);
   const typing = discordTyping(client.rest, silentTurn(deps.store), deps.now, (error) => log.debug({ error: describe(error) }, 'typing indicator not shown'));
   const halting = new AbortController();
+  // Every channel retrying at once listens on it: no cap, hence no false leak warning.
+  setMaxListeners(0, halting.signal);
   const inbound = new Inbound({ deps, client, memory, typing, io: () => io, botId: () => botId, halting: halting.signal });
 
   client.on(Events.Error, (error) => log.error({ error: describe(error) }, 'discord client error'));

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { UsageError } from '../errors.js';
 import { withStore } from './with-store.js';
+import { revoke } from '../revoked-certs.js';
 
 /**
  * `monkeyclaw certs ca | server | client | p12`. Each prints one line per file written and never key material or the
@@ -61,7 +62,6 @@ export async function certsServer(options: CertsOptions, io: CertsIo = defaultIo
 
 export async function certsClient(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
   const { createClientCert, clientPaths, certPaths } = await certs();
-  const { revoke } = await import('../revoked-certs.js');
   const dataDir = resolveDataDir(options);
   const old = clientPaths(dataDir, name).crt;
   const make = async () => {
@@ -77,7 +77,6 @@ export async function certsClient(name: string, options: CertsOptions, io: Certs
 /** Takes a client certificate back: refused under mtls from the next request on, its files deleted. */
 export async function certsRevoke(name: string, options: CertsOptions, io: CertsIo = defaultIo()): Promise<number> {
   const { clientPaths, certPaths } = await certs();
-  const { revoke } = await import('../revoked-certs.js');
   const dataDir = resolveDataDir(options);
   const files = clientPaths(dataDir, name);
   if (!existsSync(files.crt)) throw new Error(`no client certificate named ${name}`);

@@ -179,7 +179,7 @@ async function doctorConnector(name: string, config: Config, source: string, opt
     await store.close();
   }
   // A platform can quote a credential back in an error; none leaves this process.
-  results = results.map((v) => ({ ok: v.ok, what: v.what.slice(0, 200), detail: processRedactor.redact(v.detail).slice(0, 4 * MAX_REPORT_CHARS) }));
+  results = results.map((v) => ({ ok: v.ok, ...(v.warn ? { warn: true } : {}), what: v.what.slice(0, 200), detail: processRedactor.redact(v.detail).slice(0, 4 * MAX_REPORT_CHARS) }));
   if (supervised) await sendToParent({ type: DOCTOR_RESULT, verdicts: results });
   else for (const v of results) out(verdictLine(v));
   return results.every((v) => v.ok) ? 0 : 1;

@@ -169,9 +169,10 @@ describe('monkeyclaw certs', () => {
     const before = cert(p.serverCrt).fingerprint256;
     const again = await runCli(['certs', 'server', '--data-dir', dataDir], { cwd: tmp.dir });
     expect(again.code).toBe(0);
+    const renewed = cert(p.serverCrt).fingerprint256;
     const forced = await runCli(['certs', 'server', '--force', '--data-dir', dataDir], { cwd: tmp.dir });
     expect(forced.code).toBe(0);
-    expect(new Set([before, cert(p.serverCrt).fingerprint256]).size).toBe(2);
+    expect(new Set([before, renewed, cert(p.serverCrt).fingerprint256]).size).toBe(3);
   });
 
   it('replaces the CA with --force, after which old client certificates are refused for bundling', async () => {

@@ -24,7 +24,7 @@ function Verdicts({ connector, run }: { connector: string; run: DoctorRun }) {
       <ul class="verdicts" aria-label={`Doctor verdict for ${connector}`}>
         {run.verdicts.map((v) => (
           <li class={v.ok ? 'ok' : 'bad'}>
-            <strong>{v.ok ? 'ok' : 'FAIL'}</strong> {v.what}: {v.detail}
+            <strong>{!v.ok ? 'FAIL' : v.warn ? 'WARN' : 'ok'}</strong> {v.what}: {v.detail}
           </li>
         ))}
       </ul>

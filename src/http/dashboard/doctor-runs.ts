@@ -67,7 +67,7 @@ export class DoctorRuns {
       clearTimeout(timer);
     }
     const finished = this.now();
-    const run = { at: new Date(finished).toISOString(), verdicts: verdicts.map((v) => ({ ok: v.ok, what: redact(v.what), detail: redact(v.detail) })) };
+    const run = { at: new Date(finished).toISOString(), verdicts: verdicts.map((v) => ({ ok: v.ok, ...(v.warn ? { warn: true } : {}), what: redact(v.what), detail: redact(v.detail) })) };
     this.last.set(connector, { ...run, finished });
     return run;
   }
