@@ -98,6 +98,8 @@ export class Supervisor {
   private readonly oneOffs = new Set<ChildProcess>();
   private stopping = false;
   private watchdog?: NodeJS.Timeout;
+  /** When the watchdog last looked (monotonic ms): a long gap means this process stood still, not its children. */
+  private lookedAt = performance.now();
 
   constructor(
     private readonly store: Pick<Store, 'appendAudit' | 'setConnectorState' | 'listConnectorState'>,
@@ -205,9 +207,9 @@ export class Supervisor {
         this.record(m);
         m.report = undefined;
         m.listening = false;
-        m.aliveAt = Date.now();
+        m.aliveAt = performance.now();
         child.on('message', (message: unknown) => {
-          if (isAlive(message)) m.aliveAt = Date.now();
+          if (isAlive(message)) m.aliveAt = performance.now();
           if (isListening(message)) m.listening = true;
           const report = parseFatalReport(message);
           if (report !== undefined) m.report = report;
@@ -232,8 +234,14 @@ export class Supervisor {
   /** Kills each running child silent for hungAfterMs; its exit is then a crash like any other, with this reason. */
   private killHung(): void {
     if (this.stopping) return;
+    // Monotonic time: a clock set forward, or a machine that slept, is no silence. Nor is the supervisor's own stall
+    // (its loop held, or the machine suspended): the children's signs of life are queued unread, so all start over.
+    const now = performance.now();
+    const stalled = now - this.lookedAt > this.policy.hungAfterMs / 2;
+    this.lookedAt = now;
     for (const m of this.children.values()) {
-      const silentMs = Date.now() - (m.aliveAt ?? Date.now());
+      if (stalled) m.aliveAt = now;
+      const silentMs = now - (m.aliveAt ?? now);
       if (!m.child || m.child.exitCode !== null || m.child.signalCode !== null || silentMs < this.policy.hungAfterMs || m.report) continue;
       m.report = `stopped responding for ${Math.round(silentMs / 1000)} s (its event loop was blocked): killed`;
       void this.audit('process.hung', m.spec.name, { pid: m.child.pid, silentMs });
