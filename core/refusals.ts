@@ -1,3 +1,7 @@
+/** Reasons kept apart in one report; the callers' words can vary without end (a path, a model name). */
+const MAX_REASONS = 10;
+const OTHER = 'other reasons';
+
 interface Counted {
   /** Refusals since the last report, by reason. */
   whys: Map<string, number>;
@@ -25,7 +29,8 @@ export class RefusalReporter {
 
   refused(source: string, why: string): void {
     const s = this.sources.get(source) ?? { whys: new Map<string, number>(), reportedAt: -Infinity };
-    s.whys.set(why, (s.whys.get(why) ?? 0) + 1);
+    const reason = s.whys.has(why) || s.whys.size < MAX_REASONS ? why : OTHER;
+    s.whys.set(reason, (s.whys.get(reason) ?? 0) + 1);
     const wait = s.reportedAt + this.everyMs - this.now();
     if (wait <= 0) this.flush(source, s);
     else s.timer ??= setTimeout(() => this.flush(source, s), wait).unref();

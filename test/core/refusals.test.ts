@@ -25,6 +25,19 @@ describe('RefusalReporter', () => {
     expect(reports[2]).toEqual(['webhook', 'secret token wrong', 1]);
   });
 
+  it('keeps ten reasons apart in a report and counts the rest together: a caller cannot make one entry grow', () => {
+    vi.useFakeTimers();
+    const reports: Array<[string, string, number]> = [];
+    const r = new RefusalReporter((source, why, n) => reports.push([source, why, n]), Date.now);
+    r.refused('webhooks', 'first');
+    for (let i = 0; i < 5_000; i++) r.refused('webhooks', `payload over the limit (/webhooks/x${i})`);
+    vi.advanceTimersByTime(60_000);
+    const [, why, count] = reports[1]!;
+    expect(count).toBe(5_000);
+    expect(why.split('; ')).toHaveLength(11);
+    expect(why).toMatch(/; other reasons \(4990 times\)$/);
+  });
+
   it('keeps sources apart, and reports what a forgotten source counted before forgetting it', () => {
     vi.useFakeTimers();
     const reports: Array<[string, string, number]> = [];
