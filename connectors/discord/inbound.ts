@@ -42,6 +42,11 @@ const authoredSchema = z.object({ author: z.object({ id: z.string() }) });
 export class Inbound {
   private readonly lanes = new Lanes();
   private readonly actor: string;
+  /**
+   * Channels where the stop cut a publish or a catch-up short: what is still queued there must not move the channel's
+   * memory past what was never stored. The next start's catch-up fetches all of it.
+   */
+  private readonly unstored = new Set<string>();
 
   constructor(private readonly d: InboundDeps) {
     this.actor = `connector:${d.deps.name}`;
@@ -49,14 +54,30 @@ export class Inbound {
 
   /** A live MESSAGE_CREATE / MESSAGE_UPDATE, already validated; queued behind its channel's earlier messages. */
   accept(message: DiscordMessage, edited: boolean): void {
-    this.lanes.run(message.channel_id, () => this.handle(message, edited, (turn) => this.d.typing.start(message.channel_id, [turn])), (e) => this.failed(e, message));
+    this.inLane(message.channel_id, () => this.handle(message, edited, (turn) => this.d.typing.start(message.channel_id, [turn])), (e) => this.failed(e, message));
   }
 
   /** After a fresh session (READY): what was said while we were away, in each channel we talk in. */
   catchUp(): void {
     for (const { channelId, after, place } of this.d.memory.recent()) {
-      this.lanes.run(channelId, () => this.catchUpChannel(channelId, after, place), (e) => this.d.deps.log.warn({ channel: channelId, error: String(e) }, 'catch-up failed'));
+      this.inLane(channelId, () => this.catchUpChannel(channelId, after, place), (e) => this.d.deps.log.warn({ channel: channelId, error: String(e) }, 'catch-up failed'));
     }
+  }
+
+  private inLane(channelId: string, task: () => Promise<void>, onError: (error: unknown) => void): void {
+    this.lanes.run(
+      channelId,
+      async () => {
+        if (this.unstored.has(channelId)) throw new Error('left for the next catch-up: an earlier message of this channel was not stored');
+        try {
+          await task();
+        } catch (error) {
+          if (this.d.halting.aborted && !(error instanceof InvalidPayloadError)) this.unstored.add(channelId);
+          throw error;
+        }
+      },
+      onError,
+    );
   }
 
   idle(): Promise<void> {

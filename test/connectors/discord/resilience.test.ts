@@ -64,6 +64,27 @@ describe('discord connector across downtime, reconnects and bad input', () => {
     expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['before', 'missed during an outage', 'live after']);
   }, 30_000);
 
+  it('stopped while a catch-up is retried, moves no channel memory past what it missed: the next start answers it all', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    fake.say({ channelId: DM, author: USERS.alice, content: 'before' });
+    await h.until(() => fake.sent(DM).length === 1);
+    await h.stopConnector();
+    fake.say({ channelId: DM, author: USERS.alice, content: 'missed during an outage', dispatch: false });
+    fake.failNext('GET', new RegExp(`^/channels/${DM}/messages$`), 1_000);
+    const history = () => fake.requests.filter((q) => q.method === 'GET' && q.path.includes(`/channels/${DM}/messages?`)).length;
+    await h.startConnector();
+    await h.until(() => history() >= 4);
+    // Queued behind the catch-up in its channel's lane when the stop comes.
+    fake.say({ channelId: DM, author: USERS.alice, content: 'live while catching up' });
+    await settle(200);
+    await h.stopConnector();
+    fake.recover();
+    await h.startConnector();
+    await h.until(() => fake.sent(DM).length === 3, 15_000);
+    expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['before', 'missed during an outage', 'live while catching up']);
+  }, 30_000);
+
   it('tries a publish again until it is stored: a message the database could not take is answered, before the next one', async () => {
     let failures = 2;
     r = await rig({

@@ -131,6 +131,10 @@ export async function startFakeDiscord(options: { token?: string; heartbeatInter
     failNext(method: string, pattern: RegExp, times: number, status = 500): void {
       for (let i = 0; i < times; i++) state.failures.push({ method, pattern, status });
     },
+    /** The outage is over: the failures still queued by failNext are dropped. */
+    recover(): void {
+      state.failures.length = 0;
+    },
     /** Messages the bot actually created (nonce duplicates excluded), optionally in one channel. */
     sent(channelId?: string) {
       return state.posts.filter((p) => !p.deduped && (channelId === undefined || p.channelId === channelId));
