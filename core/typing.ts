@@ -45,7 +45,8 @@ const MAX_MS = 60_000;
  */
 export class TypingIndicator<T = string> {
   private readonly active = new Map<string, { timer: NodeJS.Timeout; until: number; turns: Set<string> }>();
-  private readonly expected = new Set<string>();
+  /** Messages being stored, per place, whose typing waits for their store (see `expect`). */
+  private readonly expected = new Map<string, number>();
   private readonly keyOf: (target: T) => string;
   private readonly now: () => number;
   private readonly maxMs: number;
@@ -82,12 +83,21 @@ export class TypingIndicator<T = string> {
 
   /** A message for `target` is being stored; see `startExpected`. */
   expect(target: T): void {
-    this.expected.add(this.keyOf(target));
+    const key = this.keyOf(target);
+    this.expected.set(key, (this.expected.get(key) ?? 0) + 1);
   }
 
-  /** Starts typing (when `show`) for stored messages, unless their reply began meanwhile. */
+  /**
+   * Starts typing (when `show`) for stored messages, unless their reply began meanwhile. Counted per place: a batch
+   * settling takes its own mark, never the one a later batch for the same place set meanwhile.
+   */
   startExpected(target: T, show: boolean, turns: string[] = []): void {
-    if (this.expected.delete(this.keyOf(target)) && show) this.start(target, turns);
+    const key = this.keyOf(target);
+    const pending = this.expected.get(key) ?? 0;
+    if (pending === 0) return;
+    if (pending === 1) this.expected.delete(key);
+    else this.expected.set(key, pending - 1);
+    if (show) this.start(target, turns);
   }
 
   stop(target: T): void {

@@ -83,6 +83,16 @@ describe('typing indicator', () => {
     expect(count('show refused/')).toBe(0);
   });
 
+  it('settles each stored batch against its own mark: an earlier one for the same place never takes a later one\'s', () => {
+    const { typing, count } = indicator();
+    // An unaddressed message, then a mention, in one group; the second is stored before the first is settled.
+    typing.expect({ id: 'group' });
+    typing.expect({ id: 'group' });
+    typing.startExpected({ id: 'group' }, false);
+    typing.startExpected({ id: 'group' }, true);
+    expect(count('show group/')).toBe(1);
+  });
+
   it('a failing request is reported, never thrown, and the indicator keeps trying', async () => {
     const { typing, errors, count } = indicator({ fail: true });
     expect(() => typing.start({ id: '1' })).not.toThrow();
