@@ -1,4 +1,5 @@
 import { RE2JS } from 're2js';
+import { re2Source } from './re2-pattern.js';
 import { z } from 'zod';
 import { CREDENTIAL_PATTERNS } from '../core/credentials.js';
 import { audit, type Context, type Plug } from '../core/plug.js';
@@ -170,11 +171,12 @@ const BUILTIN: Record<Category, Masker> = {
 /**
  * A custom pattern runs on RE2's engine (re2js), in time linear in the text: with JavaScript's backtracking one, a
  * pattern like `(a+)+$` took minutes of a worker's only thread on one message, stalling every conversation. RE2
- * has no lookaround or backreferences; a pattern using them is refused at load, naming the field.
+ * has no lookaround or backreferences; a pattern using them is refused at load, naming the field. Where RE2's classes
+ * mean something else than JavaScript's (`\s`, `.`), re2-pattern.ts rewrites them.
  */
 function compileCustom(pattern: string, flags = ''): RE2JS {
   const bits = { i: RE2JS.CASE_INSENSITIVE, m: RE2JS.MULTILINE, s: RE2JS.DOTALL, u: 0 } as const;
-  return RE2JS.compile(pattern, [...flags].reduce((all, f) => all | bits[f as keyof typeof bits], 0));
+  return RE2JS.compile(re2Source(pattern, flags.includes('s')), [...flags].reduce((all, f) => all | bits[f as keyof typeof bits], 0));
 }
 
 function re2Masker(re: RE2JS, name: string): Masker {

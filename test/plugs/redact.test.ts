@@ -223,6 +223,21 @@ describe('redact: options, audit and context', () => {
     expect(flagged.text).toBe('q\n[redacted:line]\nX\ny');
   }, 10_000);
 
+  it('keeps the meaning JavaScript gives \\s, . and \\u escapes in custom patterns, run on RE2', async () => {
+    const masked = async (pattern: string, text: string, flags?: string) =>
+      (await runPlug(redactPlug, { categories: [], custom: [{ name: 'x', pattern, ...(flags ? { flags } : {}) }] }, text)).text;
+    // A pasted no-break space, an ideographic space: whitespace to JavaScript, not to RE2's own \s.
+    expect(await masked('ticket\\s+\\d+', 'see ticket\u00a0123 and ticket\u3000456')).toBe('see [redacted:x] and [redacted:x]');
+    expect(await masked('a[\\s-]b', 'a-b a\u00a0b')).toBe('[redacted:x] [redacted:x]');
+    expect(await masked('a\\Sb', 'a b axb')).toBe('a b [redacted:x]');
+    // . stops at \r as in JavaScript (RE2's would run on through a CRLF), unless the s flag says otherwise.
+    expect(await masked('id:.+', 'id:42\r\nnext')).toBe('[redacted:x]\r\nnext');
+    expect(await masked('id:.+', 'id:42\r\nnext', 's')).toBe('[redacted:x]');
+    // \u escapes as JavaScript writes them.
+    expect(await masked('caf\\u00e9', 'café')).toBe('[redacted:x]');
+    expect(() => initState(redactPlug, { custom: [{ name: 'x', pattern: '[\\S]' }] }, makeServices())).toThrow(/custom\.0\.pattern/);
+  });
+
   it('refuses bad options with the field named', () => {
     expect(() => initState(redactPlug, { custom: [{ name: 'x', pattern: '(?<=a)b' }] }, makeServices())).toThrow(/custom\.0\.pattern.*RE2 syntax/s);
     expect(() => initState(redactPlug, { categories: ['cards'] }, makeServices())).toThrow(/categories/);
