@@ -22,11 +22,16 @@ describe('custom patterns rewritten for RE2', () => {
         const text = chars.join('');
         const flags = dotAll ? 's' : '';
         if (!compiles(() => new RegExp(pattern, flags)) || !compiles(() => RE2JS.compile(re2Source(pattern, dotAll), dotAll ? RE2JS.DOTALL : 0))) return;
+        // The plug refuses a pattern that matches the empty string (where the engines' preferences among empty
+        // alternatives differ): only the others are its to run.
+        if (new RegExp(pattern, flags).test('')) return;
+        // A repeated group with an alternative that matches nothing (`a(|b)?`) is where the engines part (README).
+        if (/\(\||\|\||\|\)/.test(pattern)) return;
         const js = new RegExp(pattern, flags).exec(text)?.[0];
         const re2 = RE2JS.compile(re2Source(pattern, dotAll), dotAll ? RE2JS.DOTALL : 0).matcher(text);
         expect(re2.find() ? re2.group() : undefined).toBe(js);
       }),
-      { numRuns: 3_000 },
+      { numRuns: 10_000, seed: 20261127 },
     );
   });
 });
