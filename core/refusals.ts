@@ -17,15 +17,27 @@ interface Counted {
  * the interval are reported when it ends, whether or not another refusal comes.
  */
 export class RefusalReporter {
+  /** Every reporter of the process: a process shutting down reports what each still counts (`flushAll`). */
+  private static readonly live = new Set<RefusalReporter>();
   private readonly sources = new Map<string, Counted>();
 
+  /** Reports what every reporter of this process counted and has not reported yet; resolves once they are written. */
+  static async flushAll(): Promise<void> {
+    const written: unknown[] = [];
+    for (const reporter of RefusalReporter.live) for (const [source, s] of reporter.sources) written.push(reporter.flush(source, s));
+    await Promise.allSettled(written);
+  }
+
   constructor(
-    private readonly report: (source: string, why: string, refusedSinceLast: number) => void,
+    /** May return the write's promise, for `flushAll` to wait on. */
+    private readonly report: (source: string, why: string, refusedSinceLast: number) => unknown,
     private readonly now: () => number,
     private readonly everyMs = 60_000,
     /** Sources remembered (least recent forgotten first): callers may name them, so their number is bounded. */
     private readonly maxSources = 1_000,
-  ) {}
+  ) {
+    RefusalReporter.live.add(this);
+  }
 
   refused(source: string, why: string): void {
     const s = this.sources.get(source) ?? { whys: new Map<string, number>(), reportedAt: -Infinity };
@@ -43,14 +55,14 @@ export class RefusalReporter {
     }
   }
 
-  private flush(source: string, s: Counted): void {
+  private flush(source: string, s: Counted): unknown {
     clearTimeout(s.timer);
     s.timer = undefined;
-    if (s.whys.size === 0) return;
+    if (s.whys.size === 0) return undefined;
     const count = [...s.whys.values()].reduce((a, b) => a + b, 0);
     const why = [...s.whys].map(([w, n]) => (n > 1 ? `${w} (${n} times)` : w)).join('; ');
     s.whys.clear();
     s.reportedAt = this.now();
-    this.report(source, why, count);
+    return this.report(source, why, count);
   }
 }

@@ -42,7 +42,7 @@ export function createWebhookHandler(o: WebhookOptions): (request: WebhookReques
   const published = new Map<string, true>();
   const refusals = new RefusalReporter((_source, why, refusedSinceLast) => {
     o.log.warn({ why, refused: refusedSinceLast }, 'slack webhook refused');
-    void o.inbound.audit('webhook.refused', { why, refusedSinceLast }).catch(() => undefined);
+    return o.inbound.audit('webhook.refused', { why, refusedSinceLast }).catch(() => undefined);
   }, o.now);
   const refuse = (why: string): WebhookResponse => {
     refusals.refused('webhook', why);

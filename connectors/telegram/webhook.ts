@@ -41,7 +41,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
   // Forgeries are audited as Slack's are: at most once a minute, with how many were refused since (anyone can send them).
   const refusals = new RefusalReporter((_source, why, refusedSinceLast) => {
     deps.log.warn({ why, refused: refusedSinceLast }, 'telegram webhook refused: bad secret token');
-    void deps.audit('webhook.refused', { why, refusedSinceLast }).catch(() => undefined);
+    return deps.audit('webhook.refused', { why, refusedSinceLast }).catch(() => undefined);
   }, deps.now ?? Date.now);
   return async function handleWebhook(request: WebhookRequest): Promise<WebhookResponse> {
     if (request.method !== 'POST') return { status: 405, headers: { allow: 'POST' } };

@@ -12,6 +12,7 @@ import { openRuntime, type GlobalOptions } from '../runtime.js';
 import { terminated } from './start.js';
 import { isWebhookMessage, WEBHOOK_RESPONSE } from '../webhook-ipc.js';
 import { LISTENING } from '../child-ipc.js';
+import { RefusalReporter } from '../../core/refusals.js';
 
 /**
  * `monkeyclaw connector <name>`: one platform connector in its own process, holding only its own credentials.
@@ -94,6 +95,8 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     // it must fit before the supervisor's kill at 7.5 s (a send stalled on a long 429 took the whole drain).
     await outbound.close(5_000);
     await connector.stop();
+    // What was refused in the last minute (forged webhooks) is on record before the store closes.
+    await RefusalReporter.flushAll();
     await rt.store.endHeartbeat(actor);
     await rt.close();
   };

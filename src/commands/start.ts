@@ -20,6 +20,7 @@ import { AVAILABLE_CONNECTORS } from '../connectors.js';
 import { parseDoctorResult, parseFatalReport } from '../child-ipc.js';
 import type { Verdict } from '../doctor.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
+import { RefusalReporter } from '../../core/refusals.js';
 
 /** Resolves once SIGTERM or SIGINT arrives. */
 export const terminated = (): Promise<NodeJS.Signals> =>
@@ -154,8 +155,9 @@ export async function start(options: GlobalOptions): Promise<number> {
     // is gone) is left behind: the process exits regardless.
     const closing = Promise.all([http.close(), apiTurns.close(), webTurns.close(), supervisor.stop()]).then(() => surfaceQueue.close());
     if (!(await settlesWithin(closing, SHUTDOWN_MS))) log.warn({}, 'shutdown: gave up waiting for the HTTP server, the processes or the queue; exiting anyway');
-    // Bounded too: a database some killed process left locked must not hold the exit past DESIGN's 10 s.
-    await settlesWithin(store.appendAudit([{ kind: 'gateway.stopped', actor: 'supervisor', data: { signal } }]), 500);
+    // Bounded too: a database some killed process left locked must not hold the exit past DESIGN's 10 s. What the
+    // HTTP server refused in the last minute (oversized webhooks, bad API calls) goes on record first.
+    await settlesWithin(RefusalReporter.flushAll().then(() => store.appendAudit([{ kind: 'gateway.stopped', actor: 'supervisor', data: { signal } }])), 500);
     return 0;
   } finally {
     await store.close();

@@ -93,7 +93,7 @@ export function openaiRoutes(deps: {
 }): Hono<Env> {
   const app = new Hono<Env>();
   const refusals = new RefusalReporter(
-    (actor, why, refusedSinceLast) => void deps.audit?.([{ kind: 'api.rejected', actor, data: { why, refusedSinceLast } }]).catch(() => undefined),
+    (actor, why, refusedSinceLast) => deps.audit?.([{ kind: 'api.rejected', actor, data: { why, refusedSinceLast } }]).catch(() => undefined),
     Date.now,
   );
   /** A request refused before it became a turn: answered in OpenAI's shape, and audited (turns audit themselves). */

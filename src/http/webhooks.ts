@@ -18,7 +18,7 @@ export function webhookRoutes(forward: WebhookForwarder, audit?: (entries: Audit
   const app = new Hono();
   // Refused here, before any connector sees it: audited like the refusals the connectors make themselves.
   const refusals = new RefusalReporter(
-    (_source, why, refusedSinceLast) => void audit?.([{ kind: 'webhook.refused', actor: 'http', data: { why, refusedSinceLast } }]).catch(() => undefined),
+    (_source, why, refusedSinceLast) => audit?.([{ kind: 'webhook.refused', actor: 'http', data: { why, refusedSinceLast } }]).catch(() => undefined),
     Date.now,
   );
   app.post(

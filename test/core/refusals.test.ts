@@ -38,6 +38,25 @@ describe('RefusalReporter', () => {
     expect(why).toMatch(/; other reasons \(4990 times\)$/);
   });
 
+  it('reports what every reporter still counts when the process flushes them on its way out, and waits for the writes', async () => {
+    vi.useFakeTimers();
+    const written: string[] = [];
+    const slowWrite = (line: string) => new Promise<void>((resolve) => setImmediate(() => (written.push(line), resolve())));
+    const a = new RefusalReporter((source, why, n) => slowWrite(`${source} ${why} ${n}`), Date.now);
+    const b = new RefusalReporter((source, why, n) => slowWrite(`${source} ${why} ${n}`), Date.now);
+    a.refused('webhook', 'secret token missing');
+    a.refused('webhook', 'secret token wrong');
+    b.refused('api:k1', '401');
+    b.refused('api:k1', '401');
+    vi.useRealTimers();
+    await RefusalReporter.flushAll();
+    expect(written).toEqual(expect.arrayContaining(['webhook secret token wrong 1', 'api:k1 401 1']));
+    // Nothing is reported twice: a second flush finds nothing waiting.
+    const before = written.length;
+    await RefusalReporter.flushAll();
+    expect(written).toHaveLength(before);
+  });
+
   it('keeps sources apart, and reports what a forgotten source counted before forgetting it', () => {
     vi.useFakeTimers();
     const reports: Array<[string, string, number]> = [];
