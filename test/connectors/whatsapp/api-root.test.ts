@@ -58,7 +58,11 @@ describe('whatsapp apiRoot', () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await once(wss, 'listening');
     let connections = 0;
-    wss.on('connection', () => void connections++);
+    let closed = 0;
+    wss.on('connection', (ws: WebSocket) => {
+      connections++;
+      ws.on('close', () => void closed++);
+    });
     cleanup.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
     const h = await startConnectorHarness({
       name: 'whatsapp',
@@ -67,6 +71,8 @@ describe('whatsapp apiRoot', () => {
     });
     cleanup.push(() => h.stop());
     await h.until(() => connections >= 2 || undefined);
+    // The connection given up is ended, not left open beside its successor.
+    await h.until(() => closed >= 1 || undefined);
   });
 
   it('points the real baileys socket at the configured websocket, and a lost one is reported as unreachable', async () => {
