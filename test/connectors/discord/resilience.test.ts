@@ -15,6 +15,17 @@ afterEach(async () => {
 
 const settle = (ms = 300) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A DM answered once, the connector stopped, and a message said in the DM meanwhile: what a catch-up must find. */
+async function missedWhileDown() {
+  r = await rig();
+  const { fake, h } = r;
+  fake.say({ channelId: DM, author: USERS.alice, content: 'before' });
+  await h.until(() => fake.sent(DM).length === 1);
+  await h.stopConnector();
+  fake.say({ channelId: DM, author: USERS.alice, content: 'missed during an outage', dispatch: false });
+  return { fake, h };
+}
+
 describe('discord connector across downtime, reconnects and bad input', () => {
   it('answers, exactly once, what was posted while the connector was stopped (catch-up after READY), only where it had posted', async () => {
     r = await rig();
@@ -44,12 +55,7 @@ describe('discord connector across downtime, reconnects and bad input', () => {
   });
 
   it('tries a catch-up again when Discord answers it with server errors, and answers what was missed without a restart', async () => {
-    r = await rig();
-    const { fake, h } = r;
-    fake.say({ channelId: DM, author: USERS.alice, content: 'before' });
-    await h.until(() => fake.sent(DM).length === 1);
-    await h.stopConnector();
-    fake.say({ channelId: DM, author: USERS.alice, content: 'missed during an outage', dispatch: false });
+    const { fake, h } = await missedWhileDown();
     // Two tries' worth (discord.js itself asks four times a try).
     fake.failNext('GET', new RegExp(`^/channels/${DM}/messages$`), 8);
     await h.startConnector();
@@ -65,12 +71,7 @@ describe('discord connector across downtime, reconnects and bad input', () => {
   }, 30_000);
 
   it('stopped while a catch-up is retried, moves no channel memory past what it missed: the next start answers it all', async () => {
-    r = await rig();
-    const { fake, h } = r;
-    fake.say({ channelId: DM, author: USERS.alice, content: 'before' });
-    await h.until(() => fake.sent(DM).length === 1);
-    await h.stopConnector();
-    fake.say({ channelId: DM, author: USERS.alice, content: 'missed during an outage', dispatch: false });
+    const { fake, h } = await missedWhileDown();
     fake.failNext('GET', new RegExp(`^/channels/${DM}/messages$`), 1_000);
     const history = () => fake.requests.filter((q) => q.method === 'GET' && q.path.includes(`/channels/${DM}/messages?`)).length;
     await h.startConnector();
