@@ -19,8 +19,11 @@ const withoutUserinfo = (v: string): boolean => {
 };
 const USERINFO = 'holds a user or password: a literal credential is refused; use the credential fields, as secret:NAME';
 
-/** Query parameters that carry credentials (`?key=…`, `?access_token=…`, `?api-key=…`), by their usual names. */
-const SECRET_PARAM = /^(?:.*[-_.])?(?:key|token|secret|password|passwd|pwd|auth|signature|sig|credentials?)$/i;
+/**
+ * Query parameters that carry credentials, by how their names end (`key`, `apikey`, `access_token`, `client_secret`,
+ * `X-Amz-Signature`, `jwt`…): a false alarm costs a config edit, a miss a credential in plain text.
+ */
+const SECRET_PARAM = /(?:key|token|secret|password|passwd|pwd|auth|signature|sig|credentials?|bearer|jwt)$/i;
 const withoutSecretParams = (v: string): boolean => ![...new URL(v).searchParams.keys()].some((k) => SECRET_PARAM.test(k));
 const SECRET_QUERY = 'holds a credential in its query string: a literal credential is refused; use the credential fields, as secret:NAME';
 

@@ -129,7 +129,7 @@ describe('config', () => {
   });
 
   it('refuses a credential in a URL\'s query string, by the names such parameters go by, and keeps other parameters', () => {
-    for (const param of ['key', 'api_key', 'api-key', 'access_token', 'token', 'client_secret', 'sig', 'x-amz-signature', 'password']) {
+    for (const param of ['key', 'api_key', 'api-key', 'apikey', 'apiKey', 'access_token', 'token', 'client_secret', 'sig', 'x-amz-signature', 'password', 'bearer', 'jwt']) {
       const config = { backends: { x: { type: 'openai', baseUrl: `https://llm.example.org/v1?${param}=sk-hunter2`, model: 'm' } } };
       expect(errorOf(config), param).toMatch(/baseUrl: holds a credential in its query string/);
       expect(errorOf(config)).not.toContain('hunter2');

@@ -163,6 +163,9 @@ describe('dashboard access control', () => {
     expect(events).not.toContain('event: reply');
     // The page leaves the length to the gateway: a browser cap would cut the text silently instead.
     expect(await (await h.get('/chat', { cookie: s.cookie })).text()).not.toContain('maxlength');
+    // Without script, the form's answer page shows the notice once (notices are not kept in the history it lists).
+    expect((await h.act(s, '/chat', { assistant: 'default', text: 'z'.repeat(120_000) })).status).toBe(303);
+    expect(await (await h.get('/chat?assistant=default', { cookie: s.cookie })).text()).toContain('Your message is too long (120,000 characters)');
   });
 
   it('answers an oversized or unparsable form with 413 or 400, never a 500', async () => {

@@ -127,6 +127,11 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
     if (!parsed.success || !(await names()).includes(parsed.data.assistant)) return c.text('Bad request.', 400);
     const outcome = await ask(parsed.data.assistant, parsed.data.text);
     if (outcome.kind !== 'replies') ctx.flash.set(session.idHash, unanswered(outcome.kind), false);
+    else {
+      // A notice (too long, rate-limited) is not kept in the history the page shows: it is shown once, here.
+      const notices = outcome.replies.filter((r) => r.kind === 'notice').map((r) => r.text);
+      if (notices.length > 0) ctx.flash.set(session.idHash, notices.join(' '), false);
+    }
     return c.redirect(`/chat?${new URLSearchParams({ assistant: parsed.data.assistant })}`, 303);
   });
 
