@@ -1,30 +1,31 @@
 import { text as readAll } from 'node:stream/consumers';
+import { UsageError } from './errors.js';
 
-/** Reads a line from the terminal without echoing it. */
-function hiddenPrompt(prompt: string): Promise<string> {
+/** Reads one line from the terminal without echoing it. */
+export function hiddenPrompt(question: string): Promise<string> {
+  const { stdin, stderr } = process;
   return new Promise((resolve, reject) => {
-    const stdin = process.stdin;
-    process.stderr.write(prompt);
-    stdin.setRawMode(true);
-    stdin.resume();
-    stdin.setEncoding('utf8');
     let value = '';
     const done = (error?: Error) => {
       stdin.setRawMode(false);
       stdin.pause();
       stdin.off('data', onData);
-      process.stderr.write('\n');
+      stderr.write('\n');
       if (error) reject(error);
       else resolve(value);
     };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new Error('cancelled'));
-        if (ch === '\u007f') value = value.slice(0, -1);
-        else value += ch;
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done();
+        if (ch === '\u0003') return done(new UsageError('cancelled'));
+        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
+        else if (ch >= ' ') value += ch;
       }
     };
+    // Echo off before the question shows: an answer typed the moment it appears must not be echoed.
+    stdin.setRawMode(true);
+    stderr.write(question);
+    stdin.resume();
     stdin.on('data', onData);
   });
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { UsageError } from '../errors.js';
 import { withStore } from './with-store.js';
+import { hiddenPrompt } from '../prompt.js';
 import { revoke } from '../revoked-certs.js';
 
 /**
@@ -111,32 +112,4 @@ export async function p12Password(io: CertsIo): Promise<string> {
   if (first === '') throw new UsageError('the PKCS#12 password must not be empty');
   if ((await io.prompt('Again: ')) !== first) throw new UsageError('the passwords do not match');
   return first;
-}
-
-/** Reads one line from the terminal without echoing it. */
-export function hiddenPrompt(question: string): Promise<string> {
-  const { stdin, stderr } = process;
-  return new Promise((resolve, reject) => {
-    let value = '';
-    const done = (error?: Error) => {
-      stdin.setRawMode(false);
-      stdin.pause();
-      stdin.off('data', onData);
-      stderr.write('\n');
-      if (error) reject(error);
-      else resolve(value);
-    };
-    const onData = (chunk: Buffer) => {
-      for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n' || ch === '\u0004') return done();
-        if (ch === '\u0003') return done(new UsageError('cancelled'));
-        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else if (ch >= ' ') value += ch;
-      }
-    };
-    stderr.write(question);
-    stdin.setRawMode(true);
-    stdin.resume();
-    stdin.on('data', onData);
-  });
 }
