@@ -22,10 +22,10 @@ export const ALIVE_EVERY_MS = 5_000;
 export const isAlive = (m: unknown): boolean => (m as { type?: unknown } | null)?.type === ALIVE;
 
 /** Sends ALIVE to the supervisor while the event loop turns; the timer never keeps the process up. */
-export function tellAlive(everyMs = ALIVE_EVERY_MS): void {
+export function tellAlive(): void {
   setInterval(() => {
     if (process.connected) process.send?.({ type: ALIVE }, undefined, {}, () => undefined);
-  }, everyMs).unref();
+  }, ALIVE_EVERY_MS).unref();
 }
 
 /** Enough for a sentence and its cause; a stack trace stays in the child's log. */

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
@@ -24,7 +24,8 @@ export function revokedCheck(certsDir: string): (fingerprint: string) => boolean
   let seen = '';
   let revoked = new Set<string>();
   return (fingerprint) => {
-    const stat = existsSync(file) ? statSync(file) : undefined;
+    // One stat per request: the list is read again only when it changed.
+    const stat = statSync(file, { throwIfNoEntry: false });
     const version = stat ? `${stat.size}:${stat.mtimeMs}` : '';
     if (version !== seen) {
       revoked = new Set(stat ? readFileSync(file, 'utf8').split('\n').map((line) => line.split(' ')[0]!).filter(Boolean) : []);
