@@ -96,18 +96,19 @@ export interface OpenLoopResult extends LatencySummary {
   missing: number;
 }
 
-/**
- * Open loop: one message every 1000/rate ms on a fixed schedule, never waiting for replies, so a slow reply cannot
- * slow the offered load down (no coordinated omission). The first `warmupS` seconds are sent but not recorded.
- */
-export async function openLoop(o: {
-  tracker: Tracker;
+/** How an open loop offers load: `rate` messages a second, the first `warmupS` seconds not recorded. */
+export interface OpenLoopParams {
   rate: number;
   warmupS: number;
   measureS: number;
   drainMs: number;
-  publishOne: (record: boolean) => Promise<void>;
-}): Promise<OpenLoopResult> {
+}
+
+/**
+ * Open loop: one message every 1000/rate ms on a fixed schedule, never waiting for replies, so a slow reply cannot
+ * slow the offered load down (no coordinated omission). The first `warmupS` seconds are sent but not recorded.
+ */
+export async function openLoop(o: OpenLoopParams & { tracker: Tracker; publishOne: (record: boolean) => Promise<void> }): Promise<OpenLoopResult> {
   const interval = 1000 / o.rate;
   const warm = Math.round(o.rate * o.warmupS);
   const total = warm + Math.round(o.rate * o.measureS);

@@ -1,11 +1,14 @@
+import { performance } from 'node:perf_hooks';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { announceReady, closedLoop, exitOnSignal, report, Tracker } from './drive.js';
+import { announceReady, closedLoop, exitOnSignal, openLoop, report, Tracker, type OpenLoopParams } from './drive.js';
 
 /**
  * The BullMQ ceiling: empty jobs through two hops using bullmq directly (not our driver), on the same process
  * layout as the gateway. `hop` is the worker process (A → B); `producer` publishes to A and consumes B.
  * Jobs are removed on completion: this measures the queue alone, with no dedupe retention (our driver keeps them).
+ * With `latency` set, the producer offers one job at a time at a fixed rate instead: the queue's own latency, the
+ * baseline for the gateway's at the same rate.
  *
  *   node dist/bench/raw-bullmq.js hop|producer '{"url":…,"concurrency":…,"total":…}'
  */
@@ -17,6 +20,7 @@ interface Params {
   window: number;
   batch: number;
   timeoutMs: number;
+  latency?: OpenLoopParams;
 }
 
 const PREFIX = 'rawbench';
@@ -30,7 +34,8 @@ const connect = (url: string) => new Redis(url, { maxRetriesPerRequest: null });
 async function hop(p: Params): Promise<void> {
   const redis = connect(p.url);
   const next = new Queue(QUEUE_B, { connection: redis, prefix: PREFIX });
-  const worker = new Worker(QUEUE_A, async () => void (await next.add('j', {}, JOB_OPTS)), {
+  // The job's data goes on as it came: empty under load, the producer's id when it times each job.
+  const worker = new Worker(QUEUE_A, async (job) => void (await next.add('j', job.data, JOB_OPTS)), {
     connection: redis,
     prefix: PREFIX,
     concurrency: p.concurrency,
@@ -48,14 +53,28 @@ async function producer(p: Params): Promise<void> {
   const redis = connect(p.url);
   const first = new Queue(QUEUE_A, { connection: redis, prefix: PREFIX });
   const tracker = new Tracker();
-  const worker = new Worker(QUEUE_B, async () => tracker.received(), { connection: redis, prefix: PREFIX, concurrency: p.concurrency });
+  const worker = new Worker(QUEUE_B, async (job) => tracker.received((job.data as { id?: string }).id), {
+    connection: redis,
+    prefix: PREFIX,
+    concurrency: p.concurrency,
+  });
   await worker.waitUntilReady();
-  const publish = async (n: number) => void (await first.addBulk(Array.from({ length: n }, () => ({ name: 'j', data: {}, opts: JOB_OPTS }))));
-  const loop = { tracker, window: p.window, batch: p.batch, timeoutMs: p.timeoutMs, publish };
-  // Warm-up: connections, Lua script loading, JIT; it also proves the hop process is consuming.
-  const warm = await closedLoop({ ...loop, total: p.warmup });
-  const measured = await closedLoop({ ...loop, total: p.total });
-  report({ ...measured, warmupTimedOut: warm.timedOut, concurrency: p.concurrency, window: p.window, batch: p.batch });
+  if (p.latency) {
+    let seq = 0;
+    const publishOne = async (record: boolean) => {
+      const id = String(seq++);
+      tracker.expect(id, performance.now(), record);
+      await first.add('j', { id }, JOB_OPTS);
+    };
+    report(await openLoop({ ...p.latency, tracker, publishOne }));
+  } else {
+    const publish = async (n: number) => void (await first.addBulk(Array.from({ length: n }, () => ({ name: 'j', data: {}, opts: JOB_OPTS }))));
+    const loop = { tracker, window: p.window, batch: p.batch, timeoutMs: p.timeoutMs, publish };
+    // Warm-up: connections, Lua script loading, JIT; it also proves the hop process is consuming.
+    const warm = await closedLoop({ ...loop, total: p.warmup });
+    const measured = await closedLoop({ ...loop, total: p.total });
+    report({ ...measured, warmupTimedOut: warm.timedOut, concurrency: p.concurrency, window: p.window, batch: p.batch });
+  }
   await worker.close();
   await first.close();
   redis.disconnect();

@@ -18,6 +18,9 @@ export interface PhaseResults {
   e2eEmbedded?: Throughput & { cpu?: Cpu };
   latencyBullmq?: OpenLoopResult & { cpu?: Cpu };
   latencyEmbedded?: OpenLoopResult & { cpu?: Cpu };
+  /** The raw two hops at the same offered rate: the latency baseline. */
+  rawLatencyBullmq?: OpenLoopResult & { cpu?: Cpu };
+  rawLatencySqlite?: OpenLoopResult & { cpu?: Cpu };
 }
 
 interface Target {
@@ -71,6 +74,10 @@ export function buildReport(r: PhaseResults, errors: Record<string, string>, met
     p99_bullmq_ms,
     p50_embedded_ms: latency(r.latencyEmbedded, 'p50'),
     p99_embedded_ms,
+    p50_raw_bullmq_ms: latency(r.rawLatencyBullmq, 'p50'),
+    p99_raw_bullmq_ms: latency(r.rawLatencyBullmq, 'p99'),
+    p50_raw_sqlite_ms: latency(r.rawLatencySqlite, 'p50'),
+    p99_raw_sqlite_ms: latency(r.rawLatencySqlite, 'p99'),
     ratio_e2e_raw_bullmq: ratio_bullmq,
     ratio_e2e_raw_embedded: ratio_embedded,
     targets,
@@ -99,12 +106,12 @@ export function printReport(rep: Report): void {
   const phases = rep.phases;
   // Each process's CPU seconds per wall second of the phase: near 100% is saturated (one thread each, Redis too).
   const pct = (s: number | null | undefined, c: Cpu) => (s === null || s === undefined ? '' : `${Math.round((100 * s) / c.wall_s)}%`);
-  const cpu = (c?: Cpu, server = 'worker') =>
+  const cpu = (c?: Cpu, server = 'worker'): string =>
     c ? `; cpu ${server} ${pct(c.server_s, c)}, load ${pct(c.load_s, c)}${c.redis_s !== null ? `, redis ${pct(c.redis_s, c)}` : ''}` : '';
   const tp = (t?: Throughput & { cpu?: Cpu }, server?: string) =>
     t ? `${t.count} msgs in ${round(t.seconds)} s${t.timedOut ? ' (TIMED OUT)' : ''}${cpu(t.cpu, server)}` : '';
-  const lat = (l?: OpenLoopResult & { cpu?: Cpu }) =>
-    l ? `n=${l.count} p90 ${round(l.p90)} max ${round(l.max)} ms, sent ${round(l.achievedSendPerSecond, 1)}/s, missing ${l.missing}${cpu(l.cpu)}` : '';
+  const lat = (l?: OpenLoopResult & { cpu?: Cpu }, server?: string) =>
+    l ? `n=${l.count} p90 ${round(l.p90)} max ${round(l.max)} ms, sent ${round(l.achievedSendPerSecond, 1)}/s, missing ${l.missing}${cpu(l.cpu, server)}` : '';
   lines.push(row(['metric', 'value', 'detail'], w));
   lines.push(row(['raw_bullmq_pipeline_per_s', fmt(rep.raw_bullmq_pipeline_per_s), tp(phases.rawBullmq, 'hop')], w));
   lines.push(row(['raw_sqlite_pipeline_per_s', fmt(rep.raw_sqlite_pipeline_per_s), tp(phases.rawSqlite, 'hop')], w));
@@ -114,6 +121,10 @@ export function printReport(rep: Report): void {
   lines.push(row(['p99_bullmq_ms', fmt(rep.p99_bullmq_ms), ''], w));
   lines.push(row(['p50_embedded_ms', fmt(rep.p50_embedded_ms), lat(phases.latencyEmbedded)], w));
   lines.push(row(['p99_embedded_ms', fmt(rep.p99_embedded_ms), ''], w));
+  lines.push(row(['p50_raw_bullmq_ms', fmt(rep.p50_raw_bullmq_ms), lat(phases.rawLatencyBullmq, 'hop')], w));
+  lines.push(row(['p99_raw_bullmq_ms', fmt(rep.p99_raw_bullmq_ms), 'baseline: the two raw BullMQ hops at the same rate'], w));
+  lines.push(row(['p50_raw_sqlite_ms', fmt(rep.p50_raw_sqlite_ms), lat(phases.rawLatencySqlite, 'hop')], w));
+  lines.push(row(['p99_raw_sqlite_ms', fmt(rep.p99_raw_sqlite_ms), 'baseline: the two raw embedded hops at the same rate'], w));
   lines.push('');
   const tw = [28, 10, 8, 6];
   lines.push(row(['target', 'value', 'target', 'result'], tw));

@@ -10,7 +10,8 @@ import { buildReport, printReport, type PhaseResults } from './report.js';
 /**
  * `npm run bench`: every figure in one run, on the production process layout (a connector-side process, a worker
  * process, Redis or the SQLite file between them). Phases run one after another so none steals the other's CPU.
- * Env: BENCH_ONLY=phase,… runs a subset; BENCH_PROFILE=DIR adds --cpu-prof to the worker/hop processes;
+ * Env: BENCH_ONLY=phase,… runs a subset (rawBullmq, rawSqlite, e2eBullmq, e2eEmbedded, rawLatencyBullmq,
+ * latencyBullmq, rawLatencySqlite, latencyEmbedded); BENCH_PROFILE=DIR adds --cpu-prof to the worker/hop processes;
  * BENCH_KEEP=1 keeps the data dirs; BENCH_TRACE=FILE writes per-message times from the latency connector.
  */
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -66,14 +67,15 @@ async function withCpu(server: BenchChild, redis: BenchRedis | undefined, load: 
   }
 }
 
-/** A hop process plus a producer process; the producer reports. */
+/** A hop process plus a producer process; the producer reports (a rate, or with `latency` set, latencies). */
 async function rawPhase(kind: 'raw-bullmq' | 'raw-sqlite', extra: Record<string, unknown>, env: NodeJS.ProcessEnv, redis?: BenchRedis): Promise<unknown> {
   const params = JSON.stringify({ ...SIZES.raw, ...extra });
   const script = join(here, `${kind}.js`);
-  const hop = startChild([...prof(`${kind}-hop`), script, 'hop', params], { env, label: `${kind} hop` });
+  const name = extra.latency ? `${kind}-latency` : kind;
+  const hop = startChild([...prof(`${name}-hop`), script, 'hop', params], { env, label: `${kind} hop` });
   try {
     await within(hop.ready, 15_000, `${kind} hop start`);
-    const producer = () => startChild([...prof(`${kind}-producer`), script, 'producer', params], { env, label: `${kind} producer` });
+    const producer = () => startChild([...prof(`${name}-producer`), script, 'producer', params], { env, label: `${kind} producer` });
     return await withCpu(hop, redis, producer, kind);
   } finally {
     await hop.stop();
@@ -128,19 +130,27 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: ${name} failed: ${(error as Error).message}\n`);
     }
   };
+  const rawBullmq = (extra = {}) => rawPhase('raw-bullmq', { url: redis.url, ...extra }, childEnv(), redis);
+  const rawSqlite = async (extra = {}) => {
+    const tmp = freshDir('raw-sqlite');
+    try {
+      return await rawPhase('raw-sqlite', { dataDir: tmp.dir, ...extra }, childEnv());
+    } finally {
+      tmp.remove();
+    }
+  };
+  // The raw queue's latency at the gateway's offered rate: how much of the gateway's latency the host and the queue
+  // already take. Each runs just before the gateway's, so both meet the same host.
+  const { rate, warmupS, measureS, drainMs } = SIZES.latency;
+  const latency = { latency: { rate, warmupS, measureS, drainMs } };
   try {
-    await phase('rawBullmq', () => rawPhase('raw-bullmq', { url: redis.url }, childEnv(), redis));
-    await phase('rawSqlite', async () => {
-      const tmp = freshDir('raw-sqlite');
-      try {
-        return await rawPhase('raw-sqlite', { dataDir: tmp.dir }, childEnv());
-      } finally {
-        tmp.remove();
-      }
-    });
+    await phase('rawBullmq', () => rawBullmq());
+    await phase('rawSqlite', () => rawSqlite());
     await phase('e2eBullmq', () => e2ePhase('bullmq', 'throughput', redis));
     await phase('e2eEmbedded', () => e2ePhase('embedded', 'throughput'));
+    await phase('rawLatencyBullmq', () => rawBullmq(latency));
     await phase('latencyBullmq', () => e2ePhase('bullmq', 'latency', redis));
+    await phase('rawLatencySqlite', () => rawSqlite(latency));
     await phase('latencyEmbedded', () => e2ePhase('embedded', 'latency'));
   } finally {
     await redis.stop();
