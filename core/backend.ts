@@ -52,6 +52,9 @@ export interface Pricing {
   outputPerMTok: number;
 }
 
+/** A doctor verdict: a line, or a line about something that works with a risk the user should know of. */
+export type BackendCheck = string | { detail: string; warn: true };
+
 export interface Backend {
   readonly name: string;
   /** What the text is: echo repeats user text (plain); language models write markdown. */
@@ -60,7 +63,7 @@ export interface Backend {
   readonly pricing?: Pricing;
   stream(request: BackendRequest): AsyncIterable<BackendChunk>;
   /** A cheap reachability check for `doctor` (list models, find the executable); resolves to a one-line verdict. */
-  check?(signal: AbortSignal): Promise<string>;
+  check?(signal: AbortSignal): Promise<BackendCheck>;
 }
 
 export type UnavailableKind = 'timeout' | 'stalled' | 'rate_limited' | 'server_error' | 'network' | 'malformed' | 'stream_error' | 'exit' | 'spawn';

@@ -90,6 +90,8 @@ const backend = z.discriminatedUnion('type', [
       env: z.record(cliEnvName, credential).default({}),
       /** A label for audit and the fallback footer; the jsonl flavor also receives it. */
       model: z.string().min(1).optional(),
+      /** bubblewrap hides the data dir (vault, master key, other sessions) from the agent: see backends/sandbox.ts. */
+      sandbox: z.enum(['auto', 'bwrap', 'none']).default('auto'),
       timeoutMs: z.number().int().positive().default(600_000),
       idleTimeoutMs: z.number().int().positive().optional(),
       contextTokens,

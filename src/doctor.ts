@@ -35,7 +35,8 @@ export async function checkBackend(name: string, config: Config, dataDir: string
     const values = await resolveRefs(refsFor(backendConfig, NO_QUEUE, 'worker'), dataDir, store, 'doctor', config);
     const backend = createBackend(name, config, resolverFrom(values));
     if (!backend.check) return { ok: true, what, detail: 'needs nothing' };
-    return { ok: true, what, detail: await withTimeout(backend.check(AbortSignal.timeout(10_000)), 11_000, 'no answer within 10 s') };
+    const verdict = await withTimeout(backend.check(AbortSignal.timeout(10_000)), 11_000, 'no answer within 10 s');
+    return typeof verdict === 'string' ? { ok: true, what, detail: verdict } : { ok: true, warn: true, what, detail: verdict.detail };
   } catch (error) {
     // A backend's own errors name it already ("backend cc: … is missing"): the line says it once.
     const message = (error as Error).message;

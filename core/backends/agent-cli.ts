@@ -1,12 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, lstatSync, mkdirSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   BackendRequestError,
   BackendUnavailableError,
   ToolDeniedError,
   type Backend,
+  type BackendCheck,
   type BackendChunk,
   type BackendRequest,
   type Pricing,
@@ -17,6 +18,7 @@ import { lineParser, renderInput } from './agent-cli-formats.js';
 import { spawnKept } from './agent-keeper.js';
 import { managedHooksOff, openClaudeHooks, type ClaudeHooks, type HookCall } from './claude-hooks.js';
 import { Inbox } from './inbox.js';
+import { sandboxFor, type SandboxState } from './sandbox.js';
 import { CallGuard, fitToBudget } from './shared.js';
 
 export type CliBackendConfig = Extract<BackendConfig, { type: 'cli' }>;
@@ -36,6 +38,18 @@ export function sessionWorkdir(dataDir: string, workspaceId: string, sessionId: 
   if (!isAbsolute(dataDir) || !SAFE_SEGMENT.test(workspaceId) || !SAFE_SEGMENT.test(id)) return undefined;
   return join(dataDir, 'workspaces', workspaceId, 'sessions', id);
 }
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The data directory a session directory lies in: the inverse of `sessionWorkdir`. */
+const dataDirOf = (workdir: string): string => resolve(workdir, '..', '..', '..', '..');
 
 /** Creates the session directory (0700) and makes sure it is a real directory, not a link to somewhere else. */
 function prepareWorkdir(workdir: string | undefined, name: string): string {
@@ -69,6 +83,7 @@ export class AgentCliBackend implements Backend {
   readonly format = 'markdown' as const;
   readonly model?: string;
   readonly pricing?: Pricing;
+  private sandboxState?: SandboxState;
 
   constructor(
     readonly name: string,
@@ -78,6 +93,11 @@ export class AgentCliBackend implements Backend {
   ) {
     if (config.model) this.model = config.model;
     if (config.pricing) this.pricing = config.pricing;
+  }
+
+  /** Found on first use, not at construction: the probe starts a process. */
+  private get sandbox(): SandboxState {
+    return (this.sandboxState ??= sandboxFor(this.config.sandbox));
   }
 
   async *stream(request: BackendRequest): AsyncGenerator<BackendChunk, void, ToolDecision | undefined> {
@@ -103,7 +123,15 @@ export class AgentCliBackend implements Backend {
     const guard = new CallGuard(request.signal, `backend ${this.name}`, cfg.timeoutMs, cfg.idleTimeoutMs);
     // Its own process group, led by a keeper (agent-keeper.ts): a timeout kills everything it started, and so does
     // the worker's own death.
-    const child = spawnKept(cfg.command, [...cfg.args, ...(hooks?.args ?? [])], {
+    const sandbox = this.sandbox;
+    if (sandbox.kind === 'none' && cfg.sandbox === 'bwrap') throw new BackendUnavailableError(`backend ${this.name}: sandbox: bwrap, but ${sandbox.why}`, { kind: 'spawn' });
+    let launch = { command: cfg.command, args: [...cfg.args, ...(hooks?.args ?? [])] };
+    if (sandbox.kind === 'bwrap') {
+      // bwrap would start and then fail to run it, an exit like any other: a missing command is said as such.
+      if (!executable(cfg.command)) throw new BackendUnavailableError(`backend ${this.name}: could not start ${cfg.command}`, { kind: 'spawn' });
+      launch = sandbox.wrap(launch, { dataDir: dataDirOf(cwd), workdir: cwd });
+    }
+    const child = spawnKept(launch.command, launch.args, {
       cwd,
       // HOME last: it is the session's directory whatever the config says, as the tool governor assumes.
       env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...this.env, HOME: cwd },
@@ -201,14 +229,15 @@ export class AgentCliBackend implements Backend {
     }
   }
 
-  async check(): Promise<string> {
-    try {
-      accessSync(this.config.command, constants.X_OK);
-    } catch {
-      throw new BackendRequestError(`backend ${this.name}: ${this.config.command} is missing or not executable`);
-    }
+  async check(): Promise<BackendCheck> {
+    if (!executable(this.config.command)) throw new BackendRequestError(`backend ${this.name}: ${this.config.command} is missing or not executable`);
     const hooksOff = this.config.flavor === 'claude-code' ? managedHooksOff() : undefined;
     if (hooksOff) throw new BackendRequestError(`backend ${this.name}: ${hooksOff}, so Claude Code would run tools before the gateway judges them`);
-    return `${this.config.command} is executable`;
+    const sandbox = this.sandbox;
+    const found = `${this.config.command} is executable`;
+    if (sandbox.kind === 'bwrap') return `${found}; sandboxed by bubblewrap (the data dir is hidden but for the session's own directory)`;
+    if (this.config.sandbox === 'bwrap') throw new BackendRequestError(`backend ${this.name}: sandbox: bwrap, but ${sandbox.why}`);
+    if (this.config.sandbox === 'none') return `${found}; not sandboxed (sandbox: none)`;
+    return { warn: true, detail: `${found}; NOT sandboxed: ${sandbox.why}, so the agent can read the data dir (vault, master key, other sessions' files). Install bubblewrap, or set sandbox: none to accept this` };
   }
 }

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendRequestError, BackendUnavailableError, ToolDeniedError } from '../../../core/backend.js';
 import { sessionWorkdir } from '../../../core/backends/agent-cli.js';
 import { openClaudeHooks } from '../../../core/backends/claude-hooks.js';
+import { resetSandboxProbe, sandboxFor } from '../../../core/backends/sandbox.js';
 import { parseConfig } from '../../../core/config.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { backendFrom, conversation, run } from './helpers.js';
@@ -24,19 +25,21 @@ afterEach(() => tmp.remove());
 
 const cli = (flavor: Flavor, behaviour: string, extra: Record<string, unknown> = {}, secrets: Record<string, string> = {}) =>
   backendFrom({ type: 'cli', flavor, command: process.execPath, args: [FAKE, flavor, behaviour], timeoutMs: 5_000, ...extra }, secrets);
-/** Running, not merely a zombie waiting for init to reap it. */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-};
+/**
+ * The fake's grandchild is running (not merely a zombie waiting to be reaped): found by the marker in its argv, as
+ * its own pid may be one of a sandbox's pid namespace.
+ */
+const alive = (marker: string): boolean =>
+  readdirSync('/proc')
+    .filter((f) => /^\d+$/.test(f))
+    .some((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(marker) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+const grandchildOf = (dir: string): string => readFileSync(join(dir, 'grandchild.marker'), 'utf8');
 
 describe('agentic CLI backends', () => {
   it.each([
@@ -57,7 +60,10 @@ describe('agentic CLI backends', () => {
       const { text, error } = await run(backend, conversation('hi'), { workdir, model: 'm1' });
       expect(error).toBeUndefined();
       const seen = JSON.parse(text) as { env: Record<string, string>; cwd: string; argv: string[]; input: unknown };
-      expect(Object.keys(seen.env).sort()).toEqual(['HOME', 'MY_KEY', 'PATH']);
+      // bubblewrap, when it runs the agent, also sets PWD: the same directory.
+      const { PWD, ...env } = seen.env;
+      if (PWD !== undefined) expect(PWD).toBe(workdir);
+      expect(Object.keys(env).sort()).toEqual(['HOME', 'MY_KEY', 'PATH']);
       expect(seen.env).toMatchObject({ HOME: workdir, MY_KEY: 'k-123', PATH: process.env.PATH });
       expect(realpathSync(seen.cwd)).toBe(realpathSync(workdir));
       expect(workdir).toBe(join(tmp.dir, 'workspaces', 'default', 'sessions', '7'));
@@ -103,7 +109,7 @@ describe('agentic CLI backends', () => {
     const { error, ms } = await run(cli('jsonl', 'hang', { timeoutMs: 1_500 }), conversation(), { workdir });
     expect(error).toMatchObject({ name: 'BackendUnavailableError', kind: 'timeout' });
     expect(ms).toBeLessThan(5_000);
-    const grandchild = Number(readFileSync(join(workdir, 'grandchild.pid'), 'utf8'));
+    const grandchild = grandchildOf(workdir);
     for (let i = 0; i < 100 && alive(grandchild); i++) await new Promise((r) => setTimeout(r, 20));
     expect(alive(grandchild)).toBe(false);
   });
@@ -111,7 +117,7 @@ describe('agentic CLI backends', () => {
   it('leaves nothing running when the worker itself dies mid-call (SIGKILL): the keeper kills the group', async () => {
     const parent = spawn(process.execPath, [PARENT, workdir], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => parent.stdout.on('data', (b: Buffer) => b.toString().includes('started') && resolve()));
-    const grandchild = Number(readFileSync(join(workdir, 'grandchild.pid'), 'utf8'));
+    const grandchild = grandchildOf(workdir);
     expect(alive(grandchild)).toBe(true);
     parent.kill('SIGKILL');
     for (let i = 0; i < 150 && alive(grandchild); i++) await new Promise((r) => setTimeout(r, 20));
@@ -255,6 +261,51 @@ describe('agentic CLI backends', () => {
     const backend = backendFrom({ type: 'cli', flavor: 'jsonl', command: join(tmp.dir, 'no-such-cli') });
     expect((await run(backend, conversation(), { workdir })).error).toMatchObject({ name: 'BackendUnavailableError', kind: 'spawn' });
     await expect(backend.check!(new AbortController().signal)).rejects.toThrow(/missing or not executable/);
+  });
+
+  describe('sandbox', () => {
+    const hasBwrap = sandboxFor('bwrap').kind === 'bwrap';
+    const snoop = async (sandbox: string) => {
+      writeFileSync(join(tmp.dir, 'master.key'), 'the-master-key', { mode: 0o600 });
+      mkdirSync(sessionWorkdir(tmp.dir, 'default', 8)!, { recursive: true }); // another DM's directory
+      const { text, error } = await run(cli('jsonl', 'snoop', { sandbox }), conversation(), { workdir });
+      expect(error).toBeUndefined();
+      return JSON.parse(text) as { masterKey: string; sessions: string[] | string; dataDir: string[] | string; processes: number };
+    };
+
+    it.skipIf(!hasBwrap)('hides the data dir (master key, other sessions) and the other processes from the agent, not its own directory', async () => {
+      const seen = await snoop('auto');
+      expect(seen.masterKey).toBe('error ENOENT');
+      expect(seen.sessions).toEqual(['7']);
+      expect(seen.dataDir).toEqual(['workspaces']);
+      expect(seen.processes).toBeLessThan(5); // bwrap's init, the agent and what it started
+      expect(readFileSync(join(workdir, 'note.txt'), 'utf8')).toBe('kept');
+    });
+
+    it('with sandbox: none the agent sees what the gateway sees', async () => {
+      const seen = await snoop('none');
+      expect(seen.masterKey).toBe('the-master-key');
+      expect(seen.sessions).toEqual(['7', '8']);
+    });
+
+    it('says in doctor whether the agent is sandboxed; sandbox: bwrap without bubblewrap refuses to run', async () => {
+      const path = process.env.PATH;
+      try {
+        process.env.PATH = tmp.dir; // no bwrap here
+        resetSandboxProbe();
+        const auto = cli('jsonl', 'ok');
+        await expect(auto.check!(new AbortController().signal)).resolves.toMatchObject({ warn: true, detail: expect.stringMatching(/NOT sandboxed: bubblewrap .* is not installed.*can read the data dir/) });
+        expect((await run(auto, conversation('ping'), { workdir })).text).toBe('You said: ping'); // auto runs without it
+        const required = cli('jsonl', 'ok', { sandbox: 'bwrap' });
+        await expect(required.check!(new AbortController().signal)).rejects.toThrow(/sandbox: bwrap, but bubblewrap/);
+        expect((await run(required, conversation(), { workdir })).error).toMatchObject({ name: 'BackendUnavailableError', message: expect.stringMatching(/sandbox: bwrap, but/) });
+        await expect(cli('jsonl', 'ok', { sandbox: 'none' }).check!(new AbortController().signal)).resolves.toMatch(/not sandboxed \(sandbox: none\)/);
+      } finally {
+        process.env.PATH = path;
+        resetSandboxProbe();
+      }
+      if (hasBwrap) await expect(cli('jsonl', 'ok').check!(new AbortController().signal)).resolves.toMatch(/sandboxed by bubblewrap/);
+    });
   });
 
   it('takes command and environment from config only: absolute paths, credential references, no PATH or HOME', () => {
