@@ -13,6 +13,11 @@ const MIN_PARTIAL_CHARS = 4;
  * in text.
  */
 export class Redactor {
+  /** Whether `addSecret` would mask a value this long (a shorter one is left as it is). */
+  static masks(value: string): boolean {
+    return value.length >= MIN_SECRET_CHARS;
+  }
+
   private values: string[] = [];
 
   addSecret(value: string): void {
@@ -20,7 +25,9 @@ export class Redactor {
     // Its JSON-escaped form is what appears inside serialized log lines and audit data. A token of the shape
     // `<public id>:<secret>` (Telegram's) is secret in its second half alone, which an error may quote by itself.
     const half = /^\d+:(.{20,})$/.exec(value)?.[1];
-    const forms = new Set([value, JSON.stringify(value).slice(1, -1), ...(half ? [half] : [])]);
+    // A value put in a URL (a query string, a userinfo part) or in a Basic header appears encoded: each form counts.
+    const encoded = [encodeURIComponent(value), Buffer.from(value).toString('base64'), Buffer.from(value).toString('base64url')];
+    const forms = new Set([value, JSON.stringify(value).slice(1, -1), ...encoded, ...(half ? [half] : [])]);
     // Longest first, so a secret containing another is replaced whole.
     this.values = [...new Set([...this.values, ...forms])].sort((a, b) => b.length - a.length);
   }

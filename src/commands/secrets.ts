@@ -3,6 +3,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { ConfigError } from '../../core/config.js';
 import { keyFile, loadMasterKey, MASTER_KEY_ENV, parseMasterKey, pendingKeyFile, writeKeyFile } from '../../core/master-key.js';
 import { resealConnectorState } from '../../core/sealed-state.js';
+import { Redactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { checkSecretName, SecretNameError, type Vault } from '../../core/vault.js';
 import { openVault } from '../credentials.js';
@@ -40,6 +41,8 @@ export async function secretsSet(name: string, options: GlobalOptions): Promise<
   if (value === '') throw new UsageError('no value given: pipe it on stdin or type it at the prompt');
   await withVault(options, true, (vault) => vault.set(name, value));
   out(`secret ${name} stored`);
+  // Masking a value this short would blank out ordinary words wherever they appear, so it is left as it is.
+  if (!Redactor.masks(value)) process.stderr.write(`warning: ${name} is ${value.length} characters long: values that short are not masked in logs and output; is it the whole secret?\n`);
   return 0;
 }
 
@@ -48,7 +51,8 @@ export async function secretsList(options: GlobalOptions): Promise<number> {
     if (error instanceof ConfigError && error.message.startsWith('there is no vault')) return [];
     throw error;
   });
-  if (secrets.length === 0) out('no secrets stored');
+  // Said on stderr: stdout lists, one line per secret, and an empty list is no lines (as pair, apikey and dlq).
+  if (secrets.length === 0) process.stderr.write('no secrets stored\n');
   for (const s of secrets) out(`${s.name}\tcreated ${s.createdAt}\tupdated ${s.updatedAt}`);
   return 0;
 }

@@ -150,6 +150,15 @@ describe('redactor', () => {
     // A bot token's secret half, quoted without its public id, is still the secret.
     r.addSecret('7234567890:AAHk2mZqPlainSecretHalf_0123456789');
     expect(r.redact('bare=AAHk2mZqPlainSecretHalf_0123456789 id=7234567890')).toBe('bare=[secret] id=7234567890');
+    // Put in a URL or encoded for a header, a value is still the secret.
+    r.addSecret('S3cr3t/with+special=chars&x');
+    expect(r.redact('GET /hook?key=S3cr3t%2Fwith%2Bspecial%3Dchars%26x HTTP/1.1')).toBe('GET /hook?key=[secret] HTTP/1.1');
+    expect(r.redact(`Authorization: Basic ${Buffer.from('S3cr3t/with+special=chars&x').toString('base64')}`)).toBe('Authorization: Basic [secret]');
+    expect(r.redact(`t=${Buffer.from('S3cr3t/with+special=chars&x').toString('base64url')}`)).toBe('t=[secret]');
+    // Too short to mask without blanking out words: `secrets set` warns of it.
+    expect(Redactor.masks('Zq9x7')).toBe(false);
+    r.addSecret('Zq9x7');
+    expect(r.redact('key Zq9x7')).toBe('key Zq9x7');
     // Text still growing (a streamed draft) holds back an ending that may be a secret's start.
     r.addSecret('plain-words-vault-value');
     expect(r.redactGrowing('my key is plain-wor')).toBe('my key is ');

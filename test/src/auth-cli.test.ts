@@ -101,7 +101,13 @@ describe('admin and apikey commands', () => {
 
 describe('secrets commands without their master key', () => {
   it('say the vault is sealed under a key that is not here, and never make a new key that would lock it', async () => {
-    expect((await cli(['secrets', 'set', 'A'], 'alpha-value')).code).toBe(0);
+    const stored = await cli(['secrets', 'set', 'A'], 'alpha-value');
+    expect(stored.code).toBe(0);
+    expect(stored.stderr).toBe('');
+    // Stored, but the user is told a value that short is never masked.
+    const short = await cli(['secrets', 'set', 'PIN'], 'Zq9x7');
+    expect(short.code).toBe(0);
+    expect(short.stderr).toMatch(/PIN is 5 characters long: values that short are not masked/);
     const keyPath = keyFile(join(tmp.dir, 'data'));
     expect(existsSync(keyPath)).toBe(true);
     rmSync(keyPath);
@@ -109,7 +115,7 @@ describe('secrets commands without their master key', () => {
       const r = await cli(args, input);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/the vault holds secrets sealed under a master key that is not here/);
-      expect(r.stdout).not.toMatch(/no secrets stored/);
+      expect(r.stderr).not.toMatch(/no secrets stored/);
       expect(existsSync(keyPath)).toBe(false);
     }
   });
