@@ -69,7 +69,8 @@ export async function dlqList(options: GlobalOptions): Promise<number> {
   const rt = await openRuntime(options, 'cli');
   try {
     const dead = await rt.queue.deadLetters(1000);
-    if (dead.length === 0) out('no dead-lettered jobs');
+    // On stderr: stdout lists one line per job, and an empty list is no lines (as pair and apikey).
+    if (dead.length === 0) process.stderr.write('no dead-lettered jobs\n');
     // Through the redactor: a dead letter keeps the error as it was thrown, and that may quote a credential.
     for (const d of dead) out(`${d.id}\t${d.queue}\t${d.jobId}\tattempts=${d.attempts}\t${d.deadAt}\t${rt.redactor.redact(d.error.replace(/\s+/g, ' ')).slice(0, 200)}`);
     return 0;
