@@ -85,6 +85,11 @@ interface Managed {
   listening?: boolean;
   /** When the running child last showed its event loop turning (spawn, then each ALIVE). */
   aliveAt?: number;
+  /**
+   * Requests to the running child waiting for their answers, by id: one message listener serves them all (a listener
+   * each made a burst of webhooks print Node's listener-leak warning, unstructured, on stderr).
+   */
+  pending: Map<string, { isAnswer: (m: unknown) => boolean; done: (r: Requested) => void }>;
 }
 
 /**
@@ -111,7 +116,7 @@ export class Supervisor {
   start(spec: ChildSpec): void {
     this.watchdog ??= setInterval(() => this.killHung(), Math.max(50, Math.min(ALIVE_EVERY_MS, this.policy.hungAfterMs / 4)));
     this.watchdog.unref();
-    const managed: Managed = { spec, state: 'starting', restarts: [], unsteady: 0 };
+    const managed: Managed = { spec, state: 'starting', restarts: [], unsteady: 0, pending: new Map() };
     this.children.set(spec.name, managed);
     this.record(managed);
     this.spawn(managed);
@@ -134,20 +139,16 @@ export class Supervisor {
     const child = managed?.child;
     if (!child?.connected) return Promise.resolve({ ok: false, why: 'not running' });
     if (!managed!.listening) return Promise.resolve({ ok: false, why: 'starting' });
+    const pending = managed!.pending;
+    if (pending.has(message.id)) return Promise.resolve({ ok: false, why: 'has a request of that id already' });
     return new Promise((resolve) => {
       const done = (value: Requested) => {
         clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
+        pending.delete(message.id);
         resolve(value);
       };
-      const onMessage = (m: unknown) => {
-        if (isAnswer(m) && m.id === message.id) done({ ok: true, answer: m });
-      };
-      const onExit = () => done({ ok: false, why: 'exited before answering' });
       const timer = setTimeout(() => done({ ok: false, why: `gave no answer within ${timeoutMs / 1000} s` }), timeoutMs);
-      child.on('message', onMessage);
-      child.once('exit', onExit);
+      pending.set(message.id, { isAnswer, done });
       child.send(message);
     });
   }
@@ -211,6 +212,9 @@ export class Supervisor {
         child.on('message', (message: unknown) => {
           if (isAlive(message)) m.aliveAt = performance.now();
           if (isListening(message)) m.listening = true;
+          const id = (message as { id?: unknown } | null)?.id;
+          const waiting = typeof id === 'string' ? m.pending.get(id) : undefined;
+          if (waiting?.isAnswer(message)) waiting.done({ ok: true, answer: message });
           const report = parseFatalReport(message);
           if (report !== undefined) m.report = report;
         });
@@ -252,6 +256,7 @@ export class Supervisor {
 
   private onExit(m: Managed, code: number | null, signal: NodeJS.Signals | null): void {
     m.child = undefined;
+    for (const { done } of [...m.pending.values()]) done({ ok: false, why: 'exited before answering' });
     clearTimeout(m.steadyTimer);
     if (this.stopping) {
       m.state = 'stopped';

@@ -67,6 +67,11 @@ describe('slack connector under monkeyclaw start', () => {
     expect((await until(() => fake.posts[0])).text).toBe('signed and delivered');
     const forged = signedRequest(fixture('message.im', { text: 'forged', ts: freshTs() }), { secret: 'guess' });
     expect((await post(forged))?.status).toBe(401);
+    // A burst of forged requests: each is answered by the connector process, and the gateway's output stays
+    // structured (one IPC listener serves every request in flight; one each printed Node's leak warning).
+    const burst = await Promise.all(Array.from({ length: 40 }, () => post(signedRequest(fixture('message.im', { text: 'forged', ts: freshTs() }), { secret: 'guess' }))));
+    expect(burst.map((r) => r?.status)).toEqual(Array.from({ length: 40 }, () => 401));
+    expect(gateway.output()).not.toMatch(/MaxListenersExceededWarning/);
     await sleep(500);
     expect(fake.posts).toHaveLength(1);
     gateway.kill('SIGTERM');
