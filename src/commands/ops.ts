@@ -8,6 +8,7 @@ import { DOCTOR_RESULT, MAX_REPORT_CHARS, sendToParent } from '../child-ipc.js';
 import { receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
 import { withTimeout } from '../../core/deadline.js';
 import { checkBackend, checkConnector, resolveConnectorCredentials, supervisedVerdicts, verdictLine, type ConnectorCredentials, type Verdict } from '../doctor.js';
+import { dataDirVerdict } from '../data-dir-mode.js';
 import { UsageError } from '../errors.js';
 import { tlsVerdict } from '../tls.js';
 
@@ -118,6 +119,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     } catch (error) {
       results.push({ ok: false, what: 'database', detail: `cannot migrate ${dbFile(dataDir)}: ${(error as Error).message}` });
     }
+    results.push(dataDirVerdict(dataDir));
     results.push(tlsVerdict(config.server, dataDir));
     const queueConfig = resolveQueue(config, process.env);
     try {

@@ -5,6 +5,8 @@ import { loadConfig } from '../config-file.js';
 import { startHttpServer } from '../http.js';
 import { plainHttpVerdict } from '../tls.js';
 import { acquireLock, supervisorLock } from '../lock.js';
+import { dataDirVerdict } from '../data-dir-mode.js';
+import { UsageError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { dbFile, openQueue, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { settlesWithin } from '../../core/deadline.js';
@@ -83,6 +85,13 @@ export async function start(options: GlobalOptions): Promise<number> {
   const dataDir = resolveDataDir(options);
   const release = acquireLock(supervisorLock(dataDir));
   const log = createLogger('supervisor', 'info');
+  // Before anything is read from it: a directory others can write may hold a database they put there.
+  const exposure = dataDirVerdict(dataDir);
+  if (!exposure.ok) {
+    release();
+    throw new UsageError(`the data dir: ${exposure.detail}`);
+  }
+  if (exposure.warn) log.warn({ dataDir }, exposure.detail);
   const redactor = processRedactor;
   const store = new SqliteStore(dbFile(dataDir), { redactor });
   try {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -165,6 +165,23 @@ describe('monkeyclaw CLI', () => {
     expect(fromEnv.code).toBe(0);
     expect(existsSync(join(tmp.dir, 'data', 'monkeyclaw.db'))).toBe(true);
     expect(existsSync(join(tmp.dir, 'monkeyclaw.db'))).toBe(false);
+  });
+
+  it('start refuses a data dir others can write, and doctor fails it; one others can only list is a warning', async () => {
+    const data = join(tmp.dir, 'data');
+    mkdirSync(data);
+    chmodSync(data, 0o777);
+    const started = await cli(['start']);
+    expect(started.code).toBe(2);
+    expect(started.stderr).toMatch(/data dir: .*data is writable by group or others \(mode 777\): they could replace its database or master key; run chmod 700/);
+    expect(existsSync(join(data, 'monkeyclaw.db'))).toBe(false); // nothing read or written there first
+    const failed = await cli(['doctor']);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^FAIL {2}data dir: .*mode 777/m);
+    chmodSync(data, 0o755);
+    const warned = await cli(['doctor']);
+    expect(warned.code).toBe(0);
+    expect(warned.stdout).toMatch(/^WARN {2}data dir: group or others can list .*mode 755/m);
   });
 
   it('doctor on a database file that is not one says so in its own verdict line', async () => {
