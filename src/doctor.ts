@@ -105,18 +105,20 @@ export async function supervisedVerdicts(dataDir: string, store: Pick<SqliteStor
     const { state, restarts, reason, retryEveryMs, pid } = parsed.data;
     const what = `process ${key.slice(CHILD_RECORDS.prefix.length)}`;
     const why = reason ? `; last exit: ${reason}` : '';
+    // Said even where it fails: a process up this moment may have recovered, and whoever reads the line should know.
+    const now = pid ? ` (running again as pid ${pid}, counted as failing until it stays up for a minute)` : '';
     switch (state) {
       case 'running':
       case 'starting':
         // Crashed more than once without staying up a minute: crash-looping, even if it runs this moment.
-        if (restarts >= 2) return [{ ok: false, what, detail: `crash-looping: crashed ${restarts} times without staying up${why}` }];
+        if (restarts >= 2) return [{ ok: false, what, detail: `crash-looping: crashed ${restarts} times without staying up${now}${why}` }];
         return [{ ok: true, what, detail: `${state}${pid ? ` as pid ${pid}` : ''} under the gateway (pid ${supervisor})${restarts ? `, crashed once recently${why}` : ''}` }];
       case 'restarting':
         return [{ ok: false, what, detail: `crashed and is being restarted (${restarts} crashes without staying up)${why}` }];
       case 'failed':
         return [
           retryEveryMs
-            ? { ok: false, what, detail: `keeps crashing (${restarts} crashes without staying up)${why}; the gateway tries it again every ${Math.round(retryEveryMs / 1000)} s until it stays up` }
+            ? { ok: false, what, detail: `keeps crashing (${restarts} crashes without staying up)${now}${why}; the gateway tries it again every ${Math.round(retryEveryMs / 1000)} s until it stays up` }
             : { ok: false, what, detail: `the gateway gave up on it${why}; fix the cause, then restart the gateway` },
         ];
       case 'stopped':

@@ -43,6 +43,13 @@ describe('doctor beside a running gateway', () => {
     const loop = async () => (await supervisedVerdicts(tmp.dir, store)).find((v) => v.what === 'process connector:loop');
     await record(3);
     expect(await loop()).toEqual({ ok: false, what: 'process connector:loop', detail: 'crash-looping: crashed 3 times without staying up; last exit: IMAP login refused' });
+    // Up this moment: the line says so, and that it fails until the process has stayed up for a minute.
+    await store.setConnectorState(CHILD_RECORDS.connector, `${CHILD_RECORDS.prefix}connector:loop`, { state: 'running', supervisor: process.pid, restarts: 2, pid: 4243, reason: 'killed by SIGKILL' });
+    expect(await loop()).toEqual({
+      ok: false,
+      what: 'process connector:loop',
+      detail: 'crash-looping: crashed 2 times without staying up (running again as pid 4243, counted as failing until it stays up for a minute); last exit: killed by SIGKILL',
+    });
     await record(1);
     expect(await loop()).toMatchObject({ ok: true, detail: expect.stringMatching(/crashed once recently; last exit: IMAP login refused$/) });
     // Each process names its own pid, not only the gateway's.
