@@ -1,4 +1,5 @@
 import { GrammyError, HttpError } from 'grammy';
+import { plainNetError } from '../../core/net-errors.js';
 import { EditRefusedError, refused } from '../../core/outbound.js';
 import { RetryLaterError, UnrecoverableJobError } from '../../core/queue.js';
 
@@ -31,8 +32,28 @@ export function conflictInWords(e: GrammyError): string {
 /** The message to log: never the request (it can hold user text), never the token (grammy keeps it out). */
 export function describe(e: unknown): string {
   if (e instanceof GrammyError) return `${e.method}: ${e.error_code} ${e.description}`;
-  if (e instanceof HttpError) return `network: ${e.message}`;
+  if (e instanceof HttpError) return `network: ${e.message}${httpCause(e.error)}`;
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Why grammy's request failed, in plain words: refused, reset and a proxy's error page all read "Network request
+ * failed" otherwise. The fetch error's own message is never shown: it quotes the request URL, token included; only
+ * its origin is read from it, for the host and port.
+ */
+function httpCause(inner: unknown): string {
+  const e = inner as { type?: unknown; message?: unknown } | null;
+  if (e?.type === 'invalid-json') return ' (the answer was not Telegram\'s JSON: a proxy\'s error page, or an apiRoot that is not a Bot API server?)';
+  const origin = typeof e?.message === 'string' ? /\b(https?:\/\/[^/\s]+)/.exec(e.message)?.[1] : undefined;
+  let at: { host: string; port: number } | undefined;
+  try {
+    const url = origin ? new URL(origin) : undefined;
+    if (url) at = { host: url.hostname, port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80) };
+  } catch {
+    // No origin to name: the cause is said without it.
+  }
+  const plain = at && plainNetError(inner, at);
+  return plain ? ` (${plain})` : '';
 }
 
 /**

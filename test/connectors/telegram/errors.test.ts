@@ -1,6 +1,8 @@
-import { GrammyError } from 'grammy';
-import { describe, expect, it } from 'vitest';
-import { toJobError } from '../../../connectors/telegram/errors.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Bot, GrammyError } from 'grammy';
+import { afterEach, describe, expect, it } from 'vitest';
+import { describe as describeError, toJobError } from '../../../connectors/telegram/errors.js';
 import { isRefused } from '../../../core/outbound.js';
 import { isUnrecoverable, RetryLaterError } from '../../../core/queue.js';
 
@@ -21,5 +23,34 @@ describe('telegram send errors as the queue reads them', () => {
     expect(limited).not.toBeInstanceOf(RetryLaterError);
     expect(isRefused(limited)).toBe(true);
     expect(isUnrecoverable(toJobError(apiError(400)))).toBe(true);
+  });
+});
+
+describe('telegram network errors in words', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
+  });
+  const serve = async (handler: Parameters<typeof createServer>[1]) => {
+    const server = createServer(handler);
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const failure = async (apiRoot: string) => {
+    const error = await new Bot('123456:SECRET-token-value', { client: { apiRoot } }).api.getMe().catch((e: unknown) => e);
+    return describeError(error);
+  };
+
+  it('tells refused, reset and a proxy\'s error page apart, and never quotes the request URL with its token', async () => {
+    const closed = await serve(() => undefined);
+    await new Promise((r) => servers.pop()!.close(r)); // nothing listens there now
+    const reset = await serve((req) => req.socket.destroy());
+    const proxy = await serve((_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad gateway</html>'));
+    const said = [await failure(closed), await failure(reset), await failure(proxy)];
+    expect(said[0]).toBe(`network: Network request for 'getMe' failed! (connection refused: nothing is listening at ${closed.slice(7)})`);
+    expect(said[1]).toBe(`network: Network request for 'getMe' failed! (${reset.slice(7)} closed the connection)`);
+    expect(said[2]).toMatch(/\(the answer was not Telegram's JSON: a proxy's error page/);
+    for (const s of said) expect(s).not.toContain('SECRET-token-value');
   });
 });
