@@ -15,7 +15,7 @@ import { resolveQueue } from '../../core/config.js';
 import { builtinPlugs } from '../../plugs/index.js';
 import { processRedactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
+import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
 import { TurnClient } from '../http/turns.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
@@ -24,11 +24,17 @@ import type { Verdict } from '../doctor.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
 import { RefusalReporter } from '../../core/refusals.js';
 
-/** Resolves once SIGTERM or SIGINT arrives. */
+/**
+ * Resolves once SIGTERM or SIGINT arrives, or SIGHUP (the terminal that ran it closed): each is a stop, drained, not
+ * the instant death SIGHUP otherwise is. A supervised child ignores SIGHUP: it reaches the whole process group
+ * when a terminal closes, and the supervisor, stopping on its own, stops its children in order.
+ */
 export const terminated = (): Promise<NodeJS.Signals> =>
   new Promise((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
+    if (process.env[SUPERVISED_ENV] === '1' && process.send) process.on('SIGHUP', () => undefined);
+    else process.once('SIGHUP', () => resolve('SIGHUP'));
   });
 
 /**

@@ -35,8 +35,9 @@ export function runCli(args: string[], options: { cwd: string; input?: string; e
 }
 
 /** Starts a long-running command (start, worker) and returns the process. */
-export function spawnCli(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `detached`: the CLI leads a process group of its own, which a test can signal whole (a terminal's hang-up). */
+export function spawnCli(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; detached?: boolean }): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

@@ -67,6 +67,30 @@ describe('monkeyclaw start', () => {
     expect((await runCli(['audit', 'verify'], { cwd: tmp.dir })).code).toBe(0);
   });
 
+  it('stops in order on SIGHUP to its whole process group (the terminal that ran it closed), as on SIGTERM', async () => {
+    const tmp = tempDir('mc-sup-');
+    cleanup.push(() => tmp.remove());
+    const port = await freePort();
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), `server: { port: ${port} }\n`);
+    const gateway = spawnCli(['start'], { cwd: tmp.dir, detached: true });
+    cleanup.push(async () => {
+      if (!hasExited(gateway)) {
+        process.kill(-gateway.pid!, 'SIGKILL');
+        await exited(gateway);
+      }
+    });
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.ok);
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'), { readonly: true });
+    cleanup.push(() => void db.close());
+    await until(() => db.prepare(`SELECT pid FROM heartbeats WHERE role = 'worker'`).pluck().get() as number | undefined);
+    process.kill(-gateway.pid!, 'SIGHUP'); // to the supervisor and its children alike
+    expect(await exited(gateway)).toBe(0);
+    const kinds = db.prepare(`SELECT kind FROM audit_log WHERE actor = 'supervisor' ORDER BY seq`).pluck().all() as string[];
+    expect(kinds.at(-1)).toBe('gateway.stopped');
+    // The worker was stopped by the supervisor, not killed by the hang-up: no crash on record.
+    expect(kinds).not.toContain('process.crashed');
+  });
+
   it('refuses to start (exit 2) when a credential has no value, naming its field, before opening a port', async () => {
     const tmp = tempDir('mc-sup-');
     cleanup.push(() => tmp.remove());
