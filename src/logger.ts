@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { Redactor } from '../core/redactor.js';
+import { UsageError } from './errors.js';
 
 /**
  * Structured logs on stderr (stdout belongs to command output such as `chat` replies). Credential-shaped fields are
@@ -11,7 +12,7 @@ export function createLogger(name: string, defaultLevel = 'info', redactor?: Red
       name,
       // The last word on every line: vault values and credential shapes, wherever they hide in it.
       ...(redactor ? { hooks: { streamWrite: (line: string) => redactor.redact(line) } } : {}),
-      level: process.env.MONKEYCLAW_LOG_LEVEL ?? defaultLevel,
+      level: logLevel(defaultLevel),
       redact: {
         paths: ['*.token', '*.botToken', '*.appToken', '*.signingSecret', '*.apiKey', '*.password', '*.secretToken', 'headers.authorization', 'headers.cookie'],
         censor: '[redacted]',
@@ -19,6 +20,16 @@ export function createLogger(name: string, defaultLevel = 'info', redactor?: Red
     },
     pino.destination({ fd: 2, sync: true }),
   );
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** MONKEYCLAW_LOG_LEVEL, checked: pino's own complaint ("default level:x must be included in custom levels") names no variable. */
+function logLevel(defaultLevel: string): string {
+  const level = process.env.MONKEYCLAW_LOG_LEVEL?.trim();
+  if (!level) return defaultLevel;
+  if (!LEVELS.includes(level)) throw new UsageError(`MONKEYCLAW_LOG_LEVEL: "${level.slice(0, 40)}" is not a level; use one of ${LEVELS.join(', ')}`);
+  return level;
 }
 
 export type { Logger };

@@ -167,6 +167,13 @@ describe('monkeyclaw CLI', () => {
     expect(existsSync(join(tmp.dir, 'monkeyclaw.db'))).toBe(false);
   });
 
+  it('refuses a MONKEYCLAW_LOG_LEVEL that is not a level with exit 2, naming the variable', async () => {
+    const r = await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'hi', env: { ...process.env, MONKEYCLAW_LOG_LEVEL: 'bogus' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/MONKEYCLAW_LOG_LEVEL: "bogus" is not a level; use one of fatal, error, warn, info, debug, trace, silent/);
+    expect(await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'hi', env: { ...process.env, MONKEYCLAW_LOG_LEVEL: 'warn' } })).toMatchObject({ code: 0, stdout: 'hi\n' });
+  });
+
   it('start refuses a data dir others can write, and doctor fails it; one others can only list is a warning', async () => {
     const data = join(tmp.dir, 'data');
     mkdirSync(data);
