@@ -1,7 +1,7 @@
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AuditInput } from '../core/audit.js';
@@ -28,15 +28,28 @@ export interface AppOptions {
   dashboard?: DashboardDeps;
   /** Where the HTTP server itself audits what it refuses (an oversized webhook). */
   audit?: (entries: AuditInput[]) => Promise<void>;
+  /** Served over TLS (server.tls.mode tls or mtls): HSTS is sent. */
+  https?: boolean;
   /** Told of every error no route answered: the caller sees a bare 500, the log says what happened. */
   onError?: (error: Error, request: { method: string; path: string }) => void;
 }
 
+/**
+ * HSTS, served over HTTPS only (a browser ignores it over HTTP), and only to a DNS name: a browser keeps it per host
+ * whatever the port, so sent for `localhost` it would make every other service on this machine HTTPS-only for half a
+ * year (IP addresses are ignored by browsers anyway). Without includeSubDomains, for the same reason one level up.
+ */
+const strictTransport: MiddlewareHandler = async (c, next) => {
+  await next();
+  const host = (c.req.header('host') ?? '').replace(/:\d+$/, '').toLowerCase();
+  const named = /[a-z]/.test(host) && !host.startsWith('[') && host !== 'localhost' && !host.endsWith('.localhost');
+  if (named) c.header('strict-transport-security', 'max-age=15552000');
+};
+
 export function createApp(options: AppOptions = {}): Hono {
   const app = new Hono();
-  // Without includeSubDomains: the gateway is one host (often localhost), and must not make a browser insist on
-  // HTTPS for every other service under that name.
-  app.use('*', secureHeaders({ strictTransportSecurity: 'max-age=15552000' }));
+  app.use('*', secureHeaders({ strictTransportSecurity: false }));
+  if (options.https) app.use('*', strictTransport);
   // Under server.tls.mode: mtls every route needs a client certificate from the CA, except webhooks and /health.
   if (options.mtls) app.use('*', requireClientCert({ revoked: options.mtls.revoked }));
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -63,7 +76,7 @@ export interface HttpServer {
 
 export async function startHttpServer(config: Config['server'], dataDir: string, options: Omit<AppOptions, 'mtls'> = {}): Promise<HttpServer> {
   const { mode } = config.tls;
-  const app = createApp({ ...options, ...(mode === 'mtls' ? { mtls: { revoked: revokedCheck(certPaths(dataDir).dir) } } : {}) });
+  const app = createApp({ ...options, https: mode !== 'off', ...(mode === 'mtls' ? { mtls: { revoked: revokedCheck(certPaths(dataDir).dir) } } : {}) });
   // The certificate files are read (and the key's mode checked) before listening: a missing file stops the start.
   const tls = mode === 'off' ? {} : { createServer: createHttpsServer, serverOptions: tlsServerOptions(mode, dataDir, config.tls) };
   const server: ServerType = await new Promise((resolve, reject) => {

@@ -9,8 +9,16 @@ describe('HTTP surface', () => {
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ status: 'ok' });
     expect(r.headers.get('x-content-type-options')).toBe('nosniff');
-    // One host, often localhost: HTTPS is not forced on every other service under that name.
-    expect(r.headers.get('strict-transport-security')).toBe('max-age=15552000');
+    // Plain HTTP: HSTS would be ignored, and is not sent.
+    expect(r.headers.get('strict-transport-security')).toBeNull();
+  });
+
+  it('sends HSTS over HTTPS to a DNS name only: for localhost it would force HTTPS on every other local service', async () => {
+    const https = createApp({ https: true });
+    const hsts = async (host: string) => (await https.request('/health', { headers: { host } })).headers.get('strict-transport-security');
+    expect(await hsts('gateway.example.org')).toBe('max-age=15552000'); // no includeSubDomains
+    expect(await hsts('gateway.example.org:7420')).toBe('max-age=15552000');
+    for (const host of ['localhost:7420', 'LOCALHOST', 'app.localhost', '127.0.0.1:7420', '[::1]:7420']) expect(await hsts(host), host).toBeNull();
   });
 
   it('answers 401 everywhere else until an admin password exists', async () => {
