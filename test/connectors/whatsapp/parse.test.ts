@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseMessage, parseUpsert, plain, type ParseContext } from '../../../connectors/whatsapp/parse.js';
 import { ALICE, ALICE_LID, BOB, decoded, fixture, GROUP, live } from './helpers.js';
 
@@ -25,6 +25,8 @@ const event = (name: string) => {
   if (p.kind !== 'event') throw new Error(`${name}: ${p.kind}`);
   return p.event;
 };
+
+afterEach(() => void vi.restoreAllMocks());
 
 describe('whatsapp messages.upsert to ChannelEvent', () => {
   it('maps a DM: conversation and sender are the chat jid, name from pushName, key id as platform id', () => {
@@ -117,6 +119,9 @@ describe('whatsapp messages.upsert to ChannelEvent', () => {
   it.each(['dm-conversation', 'dm-extended', 'dm-ephemeral', 'dm-view-once', 'dm-document', 'dm-lid', 'group-mention', 'group-lid-mention', 'edit', 'reaction', 'protocol-revoke'])(
     '%s parses the same from what baileys emits: protobuf instances, Longs and bytes',
     (name) => {
+      // Each parse makes its fixture afresh, stamped with now: one clock for all, or a second boundary between two
+      // of them tells them apart.
+      vi.spyOn(Date, 'now').mockReturnValue(Date.now());
       // The quoted content keeps the shape it came in (bytes, Longs): baileys reads either when it quotes.
       const sans = (p: ReturnType<typeof parse>) => (p.kind === 'event' ? { ...p, quoted: undefined } : p);
       const expected = sans(parse(name));
