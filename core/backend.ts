@@ -13,6 +13,8 @@ export interface BackendRequest {
    * backends run. Set by `talk` from the session alone: nothing a model or a message says reaches it.
    */
   workdir?: string;
+  /** The data directory `workdir` lies in: a sandboxed agent sees none of it but `workdir`. */
+  dataDir?: string;
 }
 
 /** A tool or command an agentic backend wants to run: surfaced for governance to allow or deny. */

@@ -172,7 +172,7 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
     : { backends: assistant.backends, config: assistant.config };
   // The drafts end before the final reply is queued, so it lands behind them and replaces what they showed.
   const outcome = await callChain(
-    { ...chain, messages: ctx.messages, eventId: event.id, audit, ...(workdir ? { workdir } : {}), ...(signal ? { signal } : {}) },
+    { ...chain, messages: ctx.messages, eventId: event.id, audit, ...(workdir ? { workdir, dataDir: deps.dataDir } : {}), ...(signal ? { signal } : {}) },
     {
       now: deps.now,
       onDelta: (text: string, format: 'plain' | 'markdown') => {

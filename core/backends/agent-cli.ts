@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, constants, lstatSync, mkdirSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { chmodSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   BackendRequestError,
@@ -17,8 +17,9 @@ import type { BackendConfig } from '../config.js';
 import { lineParser, renderInput } from './agent-cli-formats.js';
 import { spawnKept } from './agent-keeper.js';
 import { managedHooksOff, openClaudeHooks, type ClaudeHooks, type HookCall } from './claude-hooks.js';
+import { executable } from './executable.js';
 import { Inbox } from './inbox.js';
-import { sandboxFor, type SandboxState } from './sandbox.js';
+import { sandboxFor, type Launch, type SandboxDirs, type SandboxState } from './sandbox.js';
 import { CallGuard, fitToBudget } from './shared.js';
 
 export type CliBackendConfig = Extract<BackendConfig, { type: 'cli' }>;
@@ -39,17 +40,16 @@ export function sessionWorkdir(dataDir: string, workspaceId: string, sessionId: 
   return join(dataDir, 'workspaces', workspaceId, 'sessions', id);
 }
 
-function executable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * The directories of a sandboxed call, as they really are: bubblewrap mounts on real paths, and a data dir reached
+ * through a link (or whose `workspaces` is a link to another disk) must be hidden where it really lies.
+ */
+function sandboxDirs(dataDir: string, workdir: string, hookDir: string | undefined): SandboxDirs {
+  const root = realpathSync(dataDir);
+  const workspaces = realpathSync(join(dataDir, 'workspaces'));
+  const hide = workspaces.startsWith(`${root}/`) ? [root] : [root, workspaces];
+  return { hide, workdir: realpathSync(workdir), readOnly: hookDir ? [realpathSync(hookDir)] : [] };
 }
-
-/** The data directory a session directory lies in: the inverse of `sessionWorkdir`. */
-const dataDirOf = (workdir: string): string => resolve(workdir, '..', '..', '..', '..');
 
 /** Creates the session directory (0700) and makes sure it is a real directory, not a link to somewhere else. */
 function prepareWorkdir(workdir: string | undefined, name: string): string {
@@ -103,19 +103,42 @@ export class AgentCliBackend implements Backend {
   async *stream(request: BackendRequest): AsyncGenerator<BackendChunk, void, ToolDecision | undefined> {
     const cfg = this.config;
     const cwd = prepareWorkdir(request.workdir, this.name);
+    const dataDir = this.sandboxedIn(request, cwd);
     // What the agent prints, line by line, and (Claude Code) its hook's calls, each before its tool runs.
     const inbox = new Inbox<{ line: string } | { call: HookCall }>();
-    const hooks: ClaudeHooks | undefined = cfg.flavor === 'claude-code' ? await openClaudeHooks((call) => inbox.push({ call }), HOOK_TIMEOUT_S) : undefined;
+    const hooks: ClaudeHooks | undefined =
+      cfg.flavor === 'claude-code' ? await openClaudeHooks((call) => inbox.push({ call }), HOOK_TIMEOUT_S, dataDir && join(dataDir, 'run', 'hooks')) : undefined;
     try {
-      yield* this.run(request, cwd, inbox, hooks);
+      let launch = { command: cfg.command, args: [...cfg.args, ...(hooks?.args ?? [])] };
+      const sandbox = this.sandbox;
+      if (dataDir && sandbox.kind === 'bwrap') launch = sandbox.wrap(launch, sandboxDirs(dataDir, cwd, hooks?.dir));
+      yield* this.run(request, cwd, launch, inbox, hooks);
     } finally {
       hooks?.close();
     }
   }
 
+  /**
+   * The data dir to hide from the agent, when it runs sandboxed; undefined when it runs as it is. Refusals come here,
+   * before anything is started: `sandbox: bwrap` without bubblewrap, a call without its data dir, a missing command
+   * (which bwrap would start and then fail to run, an exit like any other).
+   */
+  private sandboxedIn(request: BackendRequest, cwd: string): string | undefined {
+    const cfg = this.config;
+    const sandbox = this.sandbox;
+    if (sandbox.kind === 'none') {
+      if (cfg.sandbox === 'bwrap') throw new BackendUnavailableError(`backend ${this.name}: sandbox: bwrap, but ${sandbox.why}`, { kind: 'spawn' });
+      return undefined;
+    }
+    if (!request.dataDir || !cwd.startsWith(`${request.dataDir}/`)) throw new BackendRequestError(`backend ${this.name}: no data directory to hide from the agent`);
+    if (!executable(cfg.command)) throw new BackendUnavailableError(`backend ${this.name}: could not start ${cfg.command}`, { kind: 'spawn' });
+    return request.dataDir;
+  }
+
   private async *run(
     request: BackendRequest,
     cwd: string,
+    launch: Launch,
     inbox: Inbox<{ line: string } | { call: HookCall }>,
     hooks: ClaudeHooks | undefined,
   ): AsyncGenerator<BackendChunk, void, ToolDecision | undefined> {
@@ -123,14 +146,6 @@ export class AgentCliBackend implements Backend {
     const guard = new CallGuard(request.signal, `backend ${this.name}`, cfg.timeoutMs, cfg.idleTimeoutMs);
     // Its own process group, led by a keeper (agent-keeper.ts): a timeout kills everything it started, and so does
     // the worker's own death.
-    const sandbox = this.sandbox;
-    if (sandbox.kind === 'none' && cfg.sandbox === 'bwrap') throw new BackendUnavailableError(`backend ${this.name}: sandbox: bwrap, but ${sandbox.why}`, { kind: 'spawn' });
-    let launch = { command: cfg.command, args: [...cfg.args, ...(hooks?.args ?? [])] };
-    if (sandbox.kind === 'bwrap') {
-      // bwrap would start and then fail to run it, an exit like any other: a missing command is said as such.
-      if (!executable(cfg.command)) throw new BackendUnavailableError(`backend ${this.name}: could not start ${cfg.command}`, { kind: 'spawn' });
-      launch = sandbox.wrap(launch, { dataDir: dataDirOf(cwd), workdir: cwd });
-    }
     const child = spawnKept(launch.command, launch.args, {
       cwd,
       // HOME last: it is the session's directory whatever the config says, as the tool governor assumes.

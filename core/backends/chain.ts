@@ -39,6 +39,7 @@ export interface ChainInput {
   config: AssistantConfig;
   messages: BackendMessage[];
   workdir?: string;
+  dataDir?: string;
   eventId: string;
   audit: AuditInput[];
   /** Aborted when the turn is given up (its caller went away): the call in flight stops, and no fallback follows. */
@@ -145,6 +146,7 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
         signal: attempt.signal,
         ...(i === 0 && config.model ? { model: config.model } : {}),
         ...(input.workdir ? { workdir: input.workdir } : {}),
+        ...(input.dataDir ? { dataDir: input.dataDir } : {}),
       };
       const it = backend.stream(request)[Symbol.asyncIterator]();
       let answer: ToolDecision | undefined;

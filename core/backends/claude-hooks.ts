@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,8 @@ export interface HookCall extends ToolRequest {
 export interface ClaudeHooks {
   /** Arguments for Claude Code: the hook's settings, and no settings or MCP servers the agent could have written. */
   readonly args: string[];
+  /** The hook's directory (script, settings, socket): a sandboxed agent gets it read-only. */
+  readonly dir: string;
   /** Stops listening; a hook still waiting for its answer is refused (it exits 2, which blocks its tool). */
   close(): void;
 }
@@ -73,17 +75,25 @@ const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const DIR_PREFIX = 'mc-hook-';
 /** `mc-hook-<pid>-<start>-…`: the process whose calls the directory serves, so a sweep can tell when it is gone. */
 const OWNED_DIR = /^mc-hook-(\d+)-([^-]+)-/;
-let swept = false;
+const swept = new Set<string>();
+/** Unix socket paths are limited to about 107 bytes: a parent longer than this takes the system's temp dir instead. */
+const MAX_PARENT_CHARS = 50;
 
-/** Once per process: the directories left by calls of a process that is gone (a worker killed mid-call). */
-function sweepStaleDirs(): void {
-  if (swept) return;
-  swept = true;
-  for (const name of readdirSync(tmpdir())) {
+/** Once per process and parent: the directories left by calls of a process that is gone (a worker killed mid-call). */
+function sweepStaleDirs(parent: string): void {
+  if (swept.has(parent)) return;
+  swept.add(parent);
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return; // not made yet: nothing left in it
+  }
+  for (const name of names) {
     const owner = OWNED_DIR.exec(name);
     if (!owner || !goneHere(`${HOST}/${owner[1]}/${owner[2]}`)) continue;
     try {
-      const path = join(tmpdir(), name);
+      const path = join(parent, name);
       if (statSync(path).uid === process.getuid?.()) rmSync(path, { recursive: true, force: true });
     } catch {
       // gone already, or not ours
@@ -97,9 +107,13 @@ function sweepStaleDirs(): void {
  * `timeoutS` is Claude Code's limit for the hook, so it must outlast any owner's approval; the hook gives up (and
  * blocks its tool) a little before it.
  */
-export async function openClaudeHooks(onCall: (call: HookCall) => void, timeoutS: number): Promise<ClaudeHooks> {
-  sweepStaleDirs();
-  const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-${PROCESS_START}-`));
+export async function openClaudeHooks(onCall: (call: HookCall) => void, timeoutS: number, under?: string): Promise<ClaudeHooks> {
+  // Under the data dir when given (`run/hooks`): a sandbox hides it from every agent but the one it serves, which
+  // gets it read-only. In the shared temp dir another agent running as this user could rewrite the script.
+  const parent = under && under.length <= MAX_PARENT_CHARS ? under : tmpdir();
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  sweepStaleDirs(parent);
+  const dir = mkdtempSync(join(parent, `${DIR_PREFIX}${process.pid}-${PROCESS_START}-`));
   try {
     return await listen(dir, onCall, timeoutS);
   } catch (error) {
@@ -167,6 +181,7 @@ async function listen(dir: string, onCall: (call: HookCall) => void, timeoutS: n
     // are the agent's own writing (a Write tool can make them), and would run commands no tool request shows.
     // Only the settings given here load (with the machine's managed ones), and MCP servers only from --mcp-config.
     args: ['--settings', settings, '--setting-sources', '', '--strict-mcp-config'],
+    dir,
     close() {
       server.close();
       for (const socket of open) socket.destroy();

@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import type { BackendConfig } from '../config.js';
+import { executable } from './executable.js';
 
 /**
  * An agent runs as the gateway's own user, so without a sandbox it can read whatever the gateway can: the vault's
@@ -8,57 +11,69 @@ import { delimiter, join } from 'node:path';
  * programs, network and writable places) except the data directory, which is an empty tmpfs but for its own
  * session directory, and the other processes, which a pid namespace with its own /proc hides.
  */
-export type SandboxMode = 'auto' | 'bwrap' | 'none';
+export type SandboxMode = Extract<BackendConfig, { type: 'cli' }>['sandbox'];
 
 export interface Launch {
   command: string;
   args: string[];
 }
 
+/** Directories as they really are (symlinks resolved): bubblewrap mounts on real paths only. */
+export interface SandboxDirs {
+  /** Hidden whole: the data dir, and its `workspaces` where that is a link to elsewhere. */
+  hide: string[];
+  /** Put back, writable: the session's own directory. */
+  workdir: string;
+  /** Put back, read-only: what the agent must reach and never change (its tool hook). */
+  readOnly: string[];
+}
+
 /** What a backend's sandbox setting gives on this machine: a wrapper, or why there is none. */
-export type SandboxState = { kind: 'bwrap'; wrap(launch: Launch, dirs: { dataDir: string; workdir: string }): Launch } | { kind: 'none'; why: string };
+export type SandboxState = { kind: 'bwrap'; wrap(launch: Launch, dirs: SandboxDirs): Launch } | { kind: 'none'; why: string };
 
 export const NO_BWRAP = 'bubblewrap (bwrap) is not installed or cannot create namespaces here';
 
-let probed: { path: string } | { why: string } | undefined;
+const COMMON = ['--die-with-parent', '--unshare-pid', '--bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
 
-/** Finds `bwrap` on PATH and proves once per process that it can build the sandbox we ask of it. */
-function bwrap(): { path: string } | { why: string } {
-  if (probed) return probed;
-  const path = (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin')
-    .split(delimiter)
-    .map((dir) => join(dir, 'bwrap'))
-    .find((file) => {
-      try {
-        accessSync(file, constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  if (!path) return (probed = { why: NO_BWRAP });
-  // The same namespaces and mounts a real call uses: a container that forbids them fails here, not mid-turn.
-  const trial = spawnSync(path, [...common(), '--', process.execPath, '-e', ''], { stdio: 'ignore', timeout: 10_000 });
-  return (probed = trial.status === 0 ? { path } : { why: `${NO_BWRAP} (${path} failed: ${trial.error?.message ?? `exit ${trial.status}`})` });
+function args(launch: Launch, dirs: SandboxDirs): string[] {
+  // Later mounts win: the data dir is hidden, then the session's own directory is put back.
+  return [
+    ...COMMON,
+    ...dirs.hide.flatMap((d) => ['--tmpfs', d]),
+    ...['--bind', dirs.workdir, dirs.workdir],
+    ...dirs.readOnly.flatMap((d) => ['--ro-bind', d, d]),
+    ...['--chdir', dirs.workdir, '--', launch.command, ...launch.args],
+  ];
 }
 
-const common = () => ['--die-with-parent', '--unshare-pid', '--bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
+/** Per PATH, since that is where bwrap is looked for: the probe starts a process, once. */
+const probes = new Map<string, { path: string } | { why: string }>();
+
+/** Finds `bwrap` on PATH and proves it can build the very sandbox a call asks for (namespaces, tmpfs, binds). */
+function bwrap(): { path: string } | { why: string } {
+  const search = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+  const known = probes.get(search);
+  if (known) return known;
+  const path = search.split(delimiter).map((dir) => join(dir, 'bwrap')).find(executable);
+  let found: { path: string } | { why: string } = { why: NO_BWRAP };
+  if (path) {
+    // A container that forbids namespaces or mounts fails here, not mid-turn.
+    const dir = mkdtempSync(join(tmpdir(), 'mc-sandbox-probe-'));
+    try {
+      mkdirSync(join(dir, 'session'));
+      const trial = spawnSync(path, args({ command: process.execPath, args: ['-e', ''] }, { hide: [dir], workdir: join(dir, 'session'), readOnly: [] }), { stdio: 'ignore', timeout: 10_000 });
+      found = trial.status === 0 ? { path } : { why: `${NO_BWRAP} (${path} failed: ${trial.error?.message ?? `exit ${trial.status}`})` };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  probes.set(search, found);
+  return found;
+}
 
 export function sandboxFor(mode: SandboxMode): SandboxState {
   if (mode === 'none') return { kind: 'none', why: 'sandbox: none' };
   const found = bwrap();
   if ('why' in found) return { kind: 'none', why: found.why };
-  return {
-    kind: 'bwrap',
-    wrap: (launch, { dataDir, workdir }) => ({
-      command: found.path,
-      // Later mounts win: the data dir is hidden, then the session's own directory is put back, writable.
-      args: [...common(), '--tmpfs', dataDir, '--bind', workdir, workdir, '--chdir', workdir, '--', launch.command, ...launch.args],
-    }),
-  };
-}
-
-/** Forgets the probe (tests that change PATH). */
-export function resetSandboxProbe(): void {
-  probed = undefined;
+  return { kind: 'bwrap', wrap: (launch, dirs) => ({ command: found.path, args: args(launch, dirs) }) };
 }
