@@ -72,7 +72,9 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     // What failed is logged at warn; the provider's own words only at debug: they can quote the prompt.
     onAttemptFailed: (backend, error) => {
       const e = error as { name?: unknown; kind?: unknown; status?: unknown; message?: unknown; providerSaid?: unknown };
-      log.warn({ backend, error: e?.name, kind: e?.kind, status: e?.status }, 'backend call failed');
+      // A backend that could not start says why in the gateway's own words (no prompt in them): at warn too.
+      const why = e?.kind === 'spawn' ? { detail: String(e.message).slice(0, 300) } : {};
+      log.warn({ backend, error: e?.name, kind: e?.kind, status: e?.status, ...why }, 'backend call failed');
       log.debug({ backend, detail: String(e?.message ?? error).slice(0, 500), ...(e?.providerSaid ? { providerSaid: e.providerSaid } : {}) }, 'backend call failed: the provider said');
     },
     workspaceFor: (event) => configuredWorkspace(rt.config, event),

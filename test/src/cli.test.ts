@@ -167,6 +167,15 @@ describe('monkeyclaw CLI', () => {
     expect(existsSync(join(tmp.dir, 'monkeyclaw.db'))).toBe(false);
   });
 
+  it('logs at warn why an agent backend could not start (sandbox: bwrap without bubblewrap)', async () => {
+    writeFileSync(
+      join(tmp.dir, 'monkeyclaw.config.yaml'),
+      `backends: { agent: { type: cli, flavor: jsonl, command: ${JSON.stringify(process.execPath)}, sandbox: bwrap } }\nassistants: { default: { backend: agent } }\n`,
+    );
+    const r = await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'hi', env: { ...process.env, PATH: tmp.dir, MONKEYCLAW_LOG_LEVEL: 'warn' } });
+    expect(r.stderr).toMatch(/"kind":"spawn","detail":"backend agent: sandbox: bwrap, but bubblewrap \(bwrap\) is not installed/);
+  });
+
   it('refuses a MONKEYCLAW_LOG_LEVEL that is not a level with exit 2, naming the variable', async () => {
     const r = await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'hi', env: { ...process.env, MONKEYCLAW_LOG_LEVEL: 'bogus' } });
     expect(r.code).toBe(2);
