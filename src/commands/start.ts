@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { WebhookForwarder } from '../http/webhooks.js';
 import { parseWebhookAnswer, WEBHOOK_REQUEST, type WebhookAnswer } from '../webhook-ipc.js';
 import { loadConfig } from '../config-file.js';
@@ -89,15 +90,13 @@ const SHUTDOWN_MS = 8_000;
 export async function start(options: GlobalOptions): Promise<number> {
   const { config, source } = loadConfig(options.config);
   const dataDir = resolveDataDir(options);
+  // Before anything is read or written there, the lock included: a directory others can write may hold a database
+  // they put there, or a link where the lock's files go. One not there yet is made 0700 by the lock.
+  const exposure = existsSync(dataDir) ? dataDirVerdict(dataDir) : undefined;
+  if (exposure && !exposure.ok) throw new UsageError(`the data dir: ${exposure.detail}`);
   const release = acquireLock(supervisorLock(dataDir));
   const log = createLogger('supervisor', 'info');
-  // Before anything is read from it: a directory others can write may hold a database they put there.
-  const exposure = dataDirVerdict(dataDir);
-  if (!exposure.ok) {
-    release();
-    throw new UsageError(`the data dir: ${exposure.detail}`);
-  }
-  if (exposure.warn) log.warn({ dataDir }, exposure.detail);
+  if (exposure?.warn) log.warn({ dataDir }, exposure.detail);
   const redactor = processRedactor;
   const store = new SqliteStore(dbFile(dataDir), { redactor });
   try {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -190,7 +190,7 @@ describe('monkeyclaw CLI', () => {
     const started = await cli(['start']);
     expect(started.code).toBe(2);
     expect(started.stderr).toMatch(/data dir: .*data is writable by group or others \(mode 777\): they could replace its database or master key; run chmod 700/);
-    expect(existsSync(join(data, 'monkeyclaw.db'))).toBe(false); // nothing read or written there first
+    expect(readdirSync(data)).toEqual([]); // nothing read or written there first, not even the lock
     const failed = await cli(['doctor']);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/^FAIL {2}data dir: .*mode 777/m);
