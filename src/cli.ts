@@ -8,8 +8,8 @@ import { PlugConfigError } from '../core/plug.js';
 import { processRedactor } from '../core/redactor.js';
 import { WrongMasterKeyError } from '../core/vault.js';
 import { FATAL_REPORT, reportText, sendToParent, tellAlive } from './child-ipc.js';
-import { SUPERVISED_ENV } from './credentials.js';
-import { UsageError } from './errors.js';
+import { isSupervised } from './credentials.js';
+import { isGoneOutput, UsageError } from './errors.js';
 import { LockedError } from './lock.js';
 import type { GlobalOptions } from './runtime.js';
 
@@ -188,17 +188,20 @@ export function buildProgram(): Command {
 }
 
 /** A supervised child (worker, connector) tells its supervisor why it is about to exit, for the crash audit. */
-const supervised = !!process.send && process.env[SUPERVISED_ENV] === '1';
+const supervised = isSupervised();
 const lastWords = (error: unknown) => ({ type: FATAL_REPORT, message: reportText(processRedactor.redact(error instanceof Error ? error.message : String(error))) });
 
 async function main(): Promise<void> {
   // A reader that went away (`monkeyclaw doctor | head -1`) is not our failure: the rest of the output goes
   // nowhere and the command ends with its own exit code, not an EPIPE stack trace.
+  // Nor is a terminal that hung up (EIO): the gateway it ran goes on stopping in order, its log now going nowhere.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') throw error;
+      if (!isGoneOutput(error)) throw error;
     });
   }
+  // A closing terminal hangs up the whole process group: a child's supervisor decides when it stops, not that.
+  if (supervised) process.on('SIGHUP', () => undefined);
   // Best effort for what escapes main: the channel is usually written at once, before the process dies.
   if (supervised) process.on('uncaughtExceptionMonitor', (error) => process.send?.(lastWords(error), undefined, {}, () => undefined));
   if (supervised) tellAlive();

@@ -109,6 +109,9 @@ export type Bootstrap = { type: typeof BOOTSTRAP; queue: QueueConfig; values: Re
 
 export const SUPERVISED_ENV = 'MONKEYCLAW_SUPERVISED';
 
+/** This process is a child of `start`: it takes its credentials over IPC and stops when its supervisor says. */
+export const isSupervised = (): boolean => !!process.send && process.env[SUPERVISED_ENV] === '1';
+
 export function receiveBootstrap(timeoutMs = 15_000): Promise<Bootstrap> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no bootstrap message from the supervisor')), timeoutMs);
@@ -146,7 +149,7 @@ export async function loadCredentials(config: Config, role: string, local: { dat
   let queue: QueueConfig;
   let values: Record<string, string>;
   let stateKey: Buffer | undefined;
-  if (process.send && process.env[SUPERVISED_ENV] === '1') {
+  if (isSupervised()) {
     const bootstrap = await receiveBootstrap();
     ({ queue, values } = bootstrap);
     stateKey = bootstrap.stateKey ? Buffer.from(bootstrap.stateKey, 'base64') : undefined;

@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { Redactor } from '../core/redactor.js';
-import { UsageError } from './errors.js';
+import { isGoneOutput, UsageError } from './errors.js';
 
 /**
  * Structured logs on stderr (stdout belongs to command output such as `chat` replies). Credential-shaped fields are
@@ -18,8 +18,24 @@ export function createLogger(name: string, defaultLevel = 'info', redactor?: Red
         censor: '[redacted]',
       },
     },
-    pino.destination({ fd: 2, sync: true }),
+    tolerant(pino.destination({ fd: 2, sync: true })),
   );
+}
+
+/**
+ * The log's destination, with writes to an output that is gone dropped instead of thrown: after the terminal that
+ * ran the gateway hangs up, a log line must not stop the shutdown it reports.
+ */
+export function tolerant(stream: { write(line: string): unknown }): { write(line: string): void } {
+  return {
+    write(line) {
+      try {
+        stream.write(line);
+      } catch (error) {
+        if (!isGoneOutput(error)) throw error;
+      }
+    },
+  };
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

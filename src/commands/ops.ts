@@ -5,7 +5,7 @@ import type { RecordedEntry } from '../../core/audit.js';
 import { ConfigError, resolveQueue, type Config } from '../../core/config.js';
 import { processRedactor } from '../../core/redactor.js';
 import { DOCTOR_RESULT, MAX_REPORT_CHARS, sendToParent } from '../child-ipc.js';
-import { receiveBootstrap, refsFor, resolveRefs, resolverFrom, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
+import { isSupervised, receiveBootstrap, refsFor, resolveRefs, resolverFrom, type Bootstrap } from '../credentials.js';
 import { withTimeout } from '../../core/deadline.js';
 import { checkBackend, checkConnector, resolveConnectorCredentials, supervisedVerdicts, verdictLine, type ConnectorCredentials, type Verdict } from '../doctor.js';
 import { dataDirVerdict } from '../data-dir-mode.js';
@@ -167,7 +167,7 @@ async function doctorConnector(name: string, config: Config, source: string, opt
   if (!section?.enabled) throw new UsageError(`connector "${name}" is not enabled in the config (connectors.${name}.enabled)`);
   const dataDir = resolveDataDir(options);
   const store = new SqliteStore(dbFile(dataDir));
-  const supervised = !!process.send && process.env[SUPERVISED_ENV] === '1';
+  const supervised = isSupervised();
   let results: Verdict[];
   try {
     // As the full doctor does: a fresh or older data dir is brought up to date before a check reads it.

@@ -16,7 +16,7 @@ import { resolveQueue } from '../../core/config.js';
 import { builtinPlugs } from '../../plugs/index.js';
 import { processRedactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { BOOTSTRAP, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, SUPERVISED_ENV, type Bootstrap } from '../credentials.js';
+import { BOOTSTRAP, isSupervised, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
 import { TurnClient } from '../http/turns.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
@@ -27,15 +27,15 @@ import { RefusalReporter } from '../../core/refusals.js';
 
 /**
  * Resolves once SIGTERM or SIGINT arrives, or SIGHUP (the terminal that ran it closed): each is a stop, drained, not
- * the instant death SIGHUP otherwise is. A supervised child ignores SIGHUP: it reaches the whole process group
- * when a terminal closes, and the supervisor, stopping on its own, stops its children in order.
+ * the instant death SIGHUP otherwise is. A closing terminal often hangs up twice (the shell passes one on, then the
+ * kernel sends its own), so SIGHUP keeps its listener: a second one must not end the drain. A supervised child
+ * ignores SIGHUP from its first moment (see cli.ts): its supervisor stops it in order.
  */
 export const terminated = (): Promise<NodeJS.Signals> =>
   new Promise((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
-    if (process.env[SUPERVISED_ENV] === '1' && process.send) process.on('SIGHUP', () => undefined);
-    else process.once('SIGHUP', () => resolve('SIGHUP'));
+    if (!isSupervised()) process.on('SIGHUP', () => resolve('SIGHUP'));
   });
 
 /**
