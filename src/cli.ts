@@ -11,6 +11,7 @@ import { FATAL_REPORT, reportText, sendToParent, tellAlive } from './child-ipc.j
 import { isSupervised } from './credentials.js';
 import { isGoneOutput, UsageError } from './errors.js';
 import { LockedError } from './lock.js';
+import { logLevel } from './log-level.js';
 import type { GlobalOptions } from './runtime.js';
 
 /** The package's version, as `monkeyclaw --version` prints it. */
@@ -28,7 +29,7 @@ function exitCodeFor(error: unknown): number {
 /** Global flags are accepted before or after the subcommand: each command declares them too. */
 function withGlobals(cmd: Command): Command {
   return cmd
-    .option('--config <file>', 'config file (default ./monkeyclaw.config.yaml, else .json, else built-in defaults)')
+    .option('--config <file>', 'config file (default ./monkeyclaw.config.yaml, else .yml, else .json, else built-in defaults)')
     .option('--data-dir <dir>', 'data directory (default ./data; env MONKEYCLAW_DATA_DIR)');
 }
 
@@ -206,6 +207,7 @@ async function main(): Promise<void> {
   if (supervised) process.on('uncaughtExceptionMonitor', (error) => process.send?.(lastWords(error), undefined, {}, () => undefined));
   if (supervised) tellAlive();
   try {
+    logLevel();
     await buildProgram().parseAsync(process.argv);
   } catch (error) {
     const code = exitCodeFor(error);

@@ -41,7 +41,8 @@ export interface AppOptions {
  */
 const strictTransport: MiddlewareHandler = async (c, next) => {
   await next();
-  const host = (c.req.header('host') ?? '').replace(/:\d+$/, '').toLowerCase();
+  // `localhost.` is localhost: a trailing dot makes a name absolute, not another host.
+  const host = (c.req.header('host') ?? '').replace(/:\d+$/, '').replace(/\.$/, '').toLowerCase();
   const named = /[a-z]/.test(host) && !host.startsWith('[') && host !== 'localhost' && !host.endsWith('.localhost');
   if (named) c.header('strict-transport-security', 'max-age=15552000');
 };

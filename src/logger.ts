@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { Redactor } from '../core/redactor.js';
-import { isGoneOutput, UsageError } from './errors.js';
+import { isGoneOutput } from './errors.js';
+import { logLevel } from './log-level.js';
 
 /**
  * Structured logs on stderr (stdout belongs to command output such as `chat` replies). Credential-shaped fields are
@@ -36,16 +37,6 @@ export function tolerant(stream: { write(line: string): unknown }): { write(line
       }
     },
   };
-}
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** MONKEYCLAW_LOG_LEVEL, checked: pino's own complaint ("default level:x must be included in custom levels") names no variable. */
-function logLevel(defaultLevel: string): string {
-  const level = process.env.MONKEYCLAW_LOG_LEVEL?.trim();
-  if (!level) return defaultLevel;
-  if (!LEVELS.includes(level)) throw new UsageError(`MONKEYCLAW_LOG_LEVEL: "${level.slice(0, 40)}" is not a level; use one of ${LEVELS.join(', ')}`);
-  return level;
 }
 
 export type { Logger };

@@ -22,6 +22,7 @@ export const pairList = (options: GlobalOptions) =>
     // CODE platform:sender-id expires-at name — the name last, since it is free text. Events arrive with control
     // characters out of names already; a row written otherwise still prints as one line, with no bidi reordering.
     for (const p of pending) out(`${p.code} ${p.identity} ${new Date(p.expiresAt).toISOString()} ${p.name.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, ' ')}`.trimEnd());
+    if (pending.length === 0) process.stderr.write('no pairing requests pending\n');
     return 0;
   });
 

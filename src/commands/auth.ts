@@ -41,7 +41,9 @@ export async function apikeyCreate(name: string, options: GlobalOptions & { assi
 export const apikeyList = (options: GlobalOptions) =>
   withStore(options, async (store) => {
     // Active keys only, exactly `id name created-at`: a revoked key is no longer a key.
-    for (const k of await store.authStore().listApiKeys()) if (!k.revokedAt) out(`${k.id} ${k.name} ${k.createdAt}`);
+    const active = (await store.authStore().listApiKeys()).filter((k) => !k.revokedAt);
+    for (const k of active) out(`${k.id} ${k.name} ${k.createdAt}`);
+    if (active.length === 0) process.stderr.write('no API keys\n');
     return 0;
   });
 

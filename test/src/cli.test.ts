@@ -127,9 +127,11 @@ describe('monkeyclaw CLI', () => {
     expect((await cli(['dlq', 'retry'])).code).toBe(2);
     const r = await cli(['dlq', 'retry', '12345']);
     expect(r.code).toBe(1);
-    const empty = await cli(['dlq', 'list']);
-    expect(empty.stdout).toBe(''); // a list of no lines, for scripts
-    expect(empty.stderr).toContain('no dead-lettered jobs');
+    // An empty list is no lines, for scripts; a note on stderr says so.
+    for (const [args, note] of [[['dlq', 'list'], 'no dead-lettered jobs'], [['pair', 'list'], 'no pairing requests pending'], [['apikey', 'list'], 'no API keys'], [['secrets', 'list'], 'no secrets stored']] as const) {
+      const empty = await cli([...args]);
+      expect(empty, args.join(' ')).toMatchObject({ code: 0, stdout: '', stderr: expect.stringContaining(note) });
+    }
   });
 
   it('doctor passes on a fresh data dir, bringing it up to date like start would; migrate is idempotent', async () => {
@@ -181,6 +183,8 @@ describe('monkeyclaw CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/MONKEYCLAW_LOG_LEVEL: "bogus" is not a level; use one of fatal, error, warn, info, debug, trace, silent/);
     expect(await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'hi', env: { ...process.env, MONKEYCLAW_LOG_LEVEL: 'warn' } })).toMatchObject({ code: 0, stdout: 'hi\n' });
+    // Commands that log nothing check it too: doctor is where a typo should show.
+    expect(await runCli(['doctor'], { cwd: tmp.dir, env: { ...process.env, MONKEYCLAW_LOG_LEVEL: 'Debug' } })).toMatchObject({ code: 2, stderr: expect.stringMatching(/MONKEYCLAW_LOG_LEVEL: "Debug"/) });
   });
 
   it('start refuses a data dir others can write, and doctor fails it; one others can only list is a warning', async () => {

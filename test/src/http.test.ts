@@ -18,7 +18,7 @@ describe('HTTP surface', () => {
     const hsts = async (host: string) => (await https.request('/health', { headers: { host } })).headers.get('strict-transport-security');
     expect(await hsts('gateway.example.org')).toBe('max-age=15552000'); // no includeSubDomains
     expect(await hsts('gateway.example.org:7420')).toBe('max-age=15552000');
-    for (const host of ['localhost:7420', 'LOCALHOST', 'app.localhost', '127.0.0.1:7420', '[::1]:7420']) expect(await hsts(host), host).toBeNull();
+    for (const host of ['localhost:7420', 'LOCALHOST', 'localhost.', 'app.localhost', '127.0.0.1:7420', '[::1]:7420']) expect(await hsts(host), host).toBeNull();
   });
 
   it('answers 401 everywhere else until an admin password exists', async () => {
