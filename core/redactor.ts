@@ -25,9 +25,7 @@ export class Redactor {
     // Its JSON-escaped form is what appears inside serialized log lines and audit data. A token of the shape
     // `<public id>:<secret>` (Telegram's) is secret in its second half alone, which an error may quote by itself.
     const half = /^\d+:(.{20,})$/.exec(value)?.[1];
-    // A value put in a URL (a query string, a userinfo part) or in a Basic header appears encoded: each form counts.
-    const encoded = [encodeURIComponent(value), Buffer.from(value).toString('base64'), Buffer.from(value).toString('base64url')];
-    const forms = new Set([value, JSON.stringify(value).slice(1, -1), ...encoded, ...(half ? [half] : [])]);
+    const forms = new Set([value, JSON.stringify(value).slice(1, -1), ...encodedForms(value), ...(half ? [half] : [])]);
     // Longest first, so a secret containing another is replaced whole.
     this.values = [...new Set([...this.values, ...forms])].sort((a, b) => b.length - a.length);
   }
@@ -59,6 +57,37 @@ export class Redactor {
     }
     return out.slice(0, end);
   }
+}
+
+/** An encoded fragment shorter than this could be ordinary text (a date in hex digits, a word in base64's letters). */
+const MIN_ENCODED_CHARS = 8;
+/** Where base64 characters that come from the value alone begin, by the value's offset within a 3-byte group. */
+const FIRST_OWN_CHAR = [0, 2, 3];
+
+/**
+ * How a value appears once encoded for a URL, a form, a header or a dump: percent-escaped (either case), as a form
+ * field, in hex, and in base64 (both alphabets). Inside a longer base64 run (`user:secret` in a Basic header) the
+ * value's characters depend on where it starts within a 3-byte group, so each of the three alignments counts,
+ * trimmed to the characters that come from the value's bytes alone.
+ */
+function encodedForms(value: string): string[] {
+  const bytes = Buffer.from(value);
+  const uri: string[] = [];
+  for (const encode of [encodeURIComponent, encodeURI]) {
+    try {
+      uri.push(encode(value));
+    } catch {
+      // A lone surrogate has no URI form.
+    }
+  }
+  uri.push(new URLSearchParams({ v: value }).toString().slice(2));
+  const forms = [...uri, ...uri.map((f) => f.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase())), bytes.toString('hex'), bytes.toString('hex').toUpperCase()];
+  forms.push(bytes.toString('base64'), bytes.toString('base64url'));
+  for (const [shift, from] of FIRST_OWN_CHAR.entries()) {
+    const own = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64').slice(from, Math.floor((shift + bytes.length) / 3) * 4);
+    forms.push(own, own.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return forms.filter((f) => f !== value && f.length >= MIN_ENCODED_CHARS);
 }
 
 /** A mask a value left in the text: a longer value may still take it in (a phone number inside an IBAN). */

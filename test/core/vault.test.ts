@@ -150,11 +150,29 @@ describe('redactor', () => {
     // A bot token's secret half, quoted without its public id, is still the secret.
     r.addSecret('7234567890:AAHk2mZqPlainSecretHalf_0123456789');
     expect(r.redact('bare=AAHk2mZqPlainSecretHalf_0123456789 id=7234567890')).toBe('bare=[secret] id=7234567890');
-    // Put in a URL or encoded for a header, a value is still the secret.
-    r.addSecret('S3cr3t/with+special=chars&x');
-    expect(r.redact('GET /hook?key=S3cr3t%2Fwith%2Bspecial%3Dchars%26x HTTP/1.1')).toBe('GET /hook?key=[secret] HTTP/1.1');
-    expect(r.redact(`Authorization: Basic ${Buffer.from('S3cr3t/with+special=chars&x').toString('base64')}`)).toBe('Authorization: Basic [secret]');
-    expect(r.redact(`t=${Buffer.from('S3cr3t/with+special=chars&x').toString('base64url')}`)).toBe('t=[secret]');
+    // Put in a URL or a form, encoded for a header or dumped in hex, a value is still the secret.
+    const v = 'S3cr3t/with+special=chars&x y~';
+    r.addSecret(v);
+    const b64 = (t: string, alphabet: BufferEncoding = 'base64') => Buffer.from(t).toString(alphabet);
+    for (const shown of [
+      'S3cr3t%2Fwith%2Bspecial%3Dchars%26x%20y~',
+      'S3cr3t%2fwith%2bspecial%3dchars%26x%20y~',
+      'S3cr3t%2Fwith%2Bspecial%3Dchars%26x+y%7E',
+      'S3cr3t/with+special=chars&x%20y~',
+      Buffer.from(v).toString('hex'),
+      b64(v),
+      b64(v).replace(/=+$/, ''),
+      b64(v, 'base64url'),
+    ]) {
+      expect(r.redact(`x=${shown} end`), shown).toBe('x=[secret] end');
+    }
+    // Inside a longer base64 run, at each of the three alignments (a Basic header's `user:secret`).
+    for (const user of ['alice', 'bob', 'carol1']) {
+      const header = b64(`${user}:${v}`);
+      expect(r.redact(header), user).toContain('[secret]');
+      // What remains is the user's part and a group's worth at each edge, never the secret's own run.
+      expect(r.redact(header).replace('[secret]', '').length, user).toBeLessThanOrEqual(Math.ceil(((user.length + 1) * 4) / 3) + 4);
+    }
     // Too short to mask without blanking out words: `secrets set` warns of it.
     expect(Redactor.masks('Zq9x7')).toBe(false);
     r.addSecret('Zq9x7');
