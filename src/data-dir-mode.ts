@@ -7,8 +7,8 @@ import type { Verdict } from './doctor.js';
  * in it), or another master key. One others can merely list shows them which files exist.
  */
 export function dataDirVerdict(dir: string): Verdict {
-  const mode = statSync(dir).mode & 0o777;
-  const octal = mode.toString(8);
+  const mode = statSync(dir).mode & 0o7777;
+  const octal = mode.toString(8); // with a sticky or setgid bit, as ls would show it
   if (mode & 0o022) {
     return { ok: false, what: 'data dir', detail: `${dir} is writable by group or others (mode ${octal}): they could replace its database or master key; run chmod 700 ${dir}` };
   }

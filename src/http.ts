@@ -39,7 +39,7 @@ export interface AppOptions {
  * whatever the port, so sent for `localhost` it would make every other service on this machine HTTPS-only for half a
  * year (IP addresses are ignored by browsers anyway). Without includeSubDomains, for the same reason one level up.
  */
-const strictTransport: MiddlewareHandler = async (c, next) => {
+const strictTransport = (): MiddlewareHandler => async (c, next) => {
   await next();
   // `localhost.` is localhost: a trailing dot makes a name absolute, not another host.
   const host = (c.req.header('host') ?? '').replace(/:\d+$/, '').replace(/\.$/, '').toLowerCase();
@@ -50,7 +50,7 @@ const strictTransport: MiddlewareHandler = async (c, next) => {
 export function createApp(options: AppOptions = {}): Hono {
   const app = new Hono();
   app.use('*', secureHeaders({ strictTransportSecurity: false }));
-  if (options.https) app.use('*', strictTransport);
+  if (options.https) app.use('*', strictTransport());
   // Under server.tls.mode: mtls every route needs a client certificate from the CA, except webhooks and /health.
   if (options.mtls) app.use('*', requireClientCert({ revoked: options.mtls.revoked }));
   app.get('/health', (c) => c.json({ status: 'ok' }));

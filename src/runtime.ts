@@ -17,6 +17,7 @@ import { EmbeddedDriver } from '../queues/embedded.js';
 import { loadConfig } from './config-file.js';
 import { loadCredentials, type Resolver } from './credentials.js';
 import { createLogger } from './logger.js';
+import { dataDirVerdict } from './data-dir-mode.js';
 import { UsageError } from './errors.js';
 
 export interface GlobalOptions {
@@ -24,13 +25,18 @@ export interface GlobalOptions {
   dataDir?: string;
 }
 
-export function resolveDataDir(o: GlobalOptions): string {
+export function resolveDataDir(o: GlobalOptions, use: { exposed?: 'refuse' | 'allow' } = {}): string {
   // An empty value is a slip (an unset shell variable), not a wish for the current directory, which would fill with
   // the database: the flag is refused, and an empty variable is as good as none.
   if (o.dataDir !== undefined && o.dataDir.trim() === '') throw new UsageError('--data-dir: must name a directory, not be empty');
   const dir = resolve(o.dataDir ?? (process.env.MONKEYCLAW_DATA_DIR?.trim() || './data'));
-  // Created when missing, by whoever opens it; a file in its place is a usage error, said plainly.
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`the data dir ${dir} is not a directory (--data-dir, MONKEYCLAW_DATA_DIR)`);
+  // Created when missing (0700), by whoever opens it; a file in its place is a usage error, said plainly.
+  if (!existsSync(dir)) return dir;
+  if (!statSync(dir).isDirectory()) throw new UsageError(`the data dir ${dir} is not a directory (--data-dir, MONKEYCLAW_DATA_DIR)`);
+  // Before any command reads or writes there: a directory others can write may hold a database they put there, or
+  // a link where a lock file goes. Only doctor, which reports it, goes on.
+  const exposure = dataDirVerdict(dir);
+  if (!exposure.ok && use.exposed !== 'allow') throw new UsageError(`the data dir: ${exposure.detail}`);
   return dir;
 }
 export const dbFile = (dataDir: string): string => join(dataDir, 'monkeyclaw.db');

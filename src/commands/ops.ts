@@ -100,7 +100,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
   const { config, source } = loadConfig(options.config);
   if (options.connector !== undefined) return doctorConnector(options.connector, config, source, options);
   const results: Verdict[] = [{ ok: true, what: 'config', detail: `valid (${source})` }];
-  const dataDir = resolveDataDir(options);
+  const dataDir = resolveDataDir(options, { exposed: 'allow' }); // reported below, as a verdict
   let store: SqliteStore;
   try {
     store = new SqliteStore(dbFile(dataDir));
@@ -165,7 +165,7 @@ function printVerdicts(results: Verdict[]): number {
 async function doctorConnector(name: string, config: Config, source: string, options: GlobalOptions): Promise<number> {
   const section = (config.connectors as Record<string, { enabled?: boolean } | undefined>)[name];
   if (!section?.enabled) throw new UsageError(`connector "${name}" is not enabled in the config (connectors.${name}.enabled)`);
-  const dataDir = resolveDataDir(options);
+  const dataDir = resolveDataDir(options, { exposed: 'allow' });
   const store = new SqliteStore(dbFile(dataDir));
   const supervised = isSupervised();
   let results: Verdict[];

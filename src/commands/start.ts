@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import type { WebhookForwarder } from '../http/webhooks.js';
 import { parseWebhookAnswer, WEBHOOK_REQUEST, type WebhookAnswer } from '../webhook-ipc.js';
 import { loadConfig } from '../config-file.js';
@@ -7,7 +6,6 @@ import { startHttpServer } from '../http.js';
 import { plainHttpVerdict } from '../tls.js';
 import { acquireLock, supervisorLock } from '../lock.js';
 import { dataDirVerdict } from '../data-dir-mode.js';
-import { UsageError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { dbFile, openQueue, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { settlesWithin } from '../../core/deadline.js';
@@ -89,14 +87,12 @@ const SHUTDOWN_MS = 8_000;
 /** `monkeyclaw start`: migrate, then supervise workers and enabled connectors, and serve HTTP. Never prompts. */
 export async function start(options: GlobalOptions): Promise<number> {
   const { config, source } = loadConfig(options.config);
+  // A data dir others can write is refused here, before its lock is taken (resolveDataDir).
   const dataDir = resolveDataDir(options);
-  // Before anything is read or written there, the lock included: a directory others can write may hold a database
-  // they put there, or a link where the lock's files go. One not there yet is made 0700 by the lock.
-  const exposure = existsSync(dataDir) ? dataDirVerdict(dataDir) : undefined;
-  if (exposure && !exposure.ok) throw new UsageError(`the data dir: ${exposure.detail}`);
   const release = acquireLock(supervisorLock(dataDir));
   const log = createLogger('supervisor', 'info');
-  if (exposure?.warn) log.warn({ dataDir }, exposure.detail);
+  const exposure = dataDirVerdict(dataDir);
+  if (exposure.warn) log.warn({ dataDir }, exposure.detail);
   const redactor = processRedactor;
   const store = new SqliteStore(dbFile(dataDir), { redactor });
   try {

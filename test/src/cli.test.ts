@@ -195,6 +195,8 @@ describe('monkeyclaw CLI', () => {
     expect(started.code).toBe(2);
     expect(started.stderr).toMatch(/data dir: .*data is writable by group or others \(mode 777\): they could replace its database or master key; run chmod 700/);
     expect(readdirSync(data)).toEqual([]); // nothing read or written there first, not even the lock
+    // Every other command refuses it too: a chat would run a worker on a database others may have put there.
+    expect(await cli(['chat', '--once'], 'hi')).toMatchObject({ code: 2, stderr: expect.stringMatching(/data dir: .*writable by group or others/) });
     const failed = await cli(['doctor']);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/^FAIL {2}data dir: .*mode 777/m);
