@@ -25,7 +25,7 @@ export interface GlobalOptions {
   dataDir?: string;
 }
 
-export function resolveDataDir(o: GlobalOptions, use: { exposed?: 'refuse' | 'allow' } = {}): string {
+export function resolveDataDir(o: GlobalOptions, use: { exposed?: 'allow' } = {}): string {
   // An empty value is a slip (an unset shell variable), not a wish for the current directory, which would fill with
   // the database: the flag is refused, and an empty variable is as good as none.
   if (o.dataDir !== undefined && o.dataDir.trim() === '') throw new UsageError('--data-dir: must name a directory, not be empty');
