@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -44,11 +44,15 @@ export function sessionWorkdir(dataDir: string, workspaceId: string, sessionId: 
  * The directories of a sandboxed call, as they really are: bubblewrap mounts on real paths, and a data dir reached
  * through a link (or whose `workspaces` is a link to another disk) must be hidden where it really lies.
  */
-function sandboxDirs(dataDir: string, workdir: string, hookDir: string | undefined): SandboxDirs {
+function sandboxDirs(dataDir: string, workdir: string, hookDir: string | undefined, launch: Launch): SandboxDirs {
   const root = realpathSync(dataDir);
   const workspaces = realpathSync(join(dataDir, 'workspaces'));
   const hide = workspaces.startsWith(`${root}/`) ? [root] : [root, workspaces];
-  return { hide, workdir: realpathSync(workdir), readOnly: hookDir ? [realpathSync(hookDir)] : [] };
+  // The program and the files its configured arguments name, where the config put them inside the data dir (a
+  // script kept beside the data): the operator chose them, so they are put back, read-only.
+  const hidden = (path: string) => hide.some((h) => path.startsWith(`${h}/`));
+  const named = [launch.command, ...launch.args].filter((a) => isAbsolute(a) && existsSync(a)).map((a) => realpathSync(a)).filter(hidden);
+  return { hide, workdir: realpathSync(workdir), readOnly: [...(hookDir ? [realpathSync(hookDir)] : []), ...new Set(named)] };
 }
 
 /** Creates the session directory (0700) and makes sure it is a real directory, not a link to somewhere else. */
@@ -111,7 +115,7 @@ export class AgentCliBackend implements Backend {
     try {
       let launch = { command: cfg.command, args: [...cfg.args, ...(hooks?.args ?? [])] };
       const sandbox = this.sandbox;
-      if (dataDir && sandbox.kind === 'bwrap') launch = sandbox.wrap(launch, sandboxDirs(dataDir, cwd, hooks?.dir));
+      if (dataDir && sandbox.kind === 'bwrap') launch = sandbox.wrap(launch, sandboxDirs(dataDir, cwd, hooks?.dir, { command: cfg.command, args: cfg.args }));
       yield* this.run(request, cwd, launch, inbox, hooks);
     } finally {
       hooks?.close();

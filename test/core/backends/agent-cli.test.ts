@@ -308,6 +308,16 @@ describe('agentic CLI backends', () => {
       expect(existsSync(join(workdir, 'tool-ran'))).toBe(false);
     });
 
+    it.skipIf(!installed)('runs a program the config keeps inside the data dir, put back read-only', async () => {
+      const script = join(tmp.dir, 'tools', 'agent.mjs');
+      mkdirSync(join(tmp.dir, 'tools'));
+      writeFileSync(script, readFileSync(FAKE));
+      const backend = backendFrom({ type: 'cli', flavor: 'jsonl', command: process.execPath, args: [script, 'jsonl', 'ok'], timeoutMs: 5_000 });
+      const { text, error } = await run(backend, conversation('inside'), { workdir, dataDir: tmp.dir });
+      expect(error).toBeUndefined();
+      expect(text).toBe('You said: inside');
+    });
+
     it('with sandbox: none the agent sees what the gateway sees', async () => {
       const seen = await snoop('none');
       expect(seen.masterKey).toBe('the-master-key');
