@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { createHmac } from 'node:crypto';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { digestEquals, newCsrfToken, newSessionId, sha256, type AuthStore } from '../../core/auth.js';
 import { formBody } from './form.js';
@@ -19,6 +20,15 @@ const CSRF_FIELD = '_csrf';
 /** Secure (and `__Host-` prefixed) under TLS; a plain-HTTP loopback dashboard cannot keep a Secure cookie. */
 const isSecure = (c: Context, forced: boolean | undefined) => forced === true || new URL(c.req.url).protocol === 'https:';
 const cookieName = (secure: boolean) => (secure ? '__Host-mc_session' : 'mc_session');
+const deviceCookieName = (secure: boolean) => (secure ? '__Host-mc_device' : 'mc_device');
+/** A browser that signed in is remembered this long for the login limit (not for access: that is the session). */
+const DEVICE_TTL_S = 365 * 24 * 60 * 60;
+
+/**
+ * The device mark's signature: keyed by the admin password's stored hash, which only the gateway holds, so a mark
+ * cannot be made without having signed in, and every mark lapses when the password changes.
+ */
+const deviceSignature = (id: string, passwordHash: string): string => createHmac('sha256', `mc-device\0${passwordHash}`).update(id).digest('base64url');
 
 const unauthorized = (c: Context) => c.text('Authentication required.', 401, { 'cache-control': 'no-store' });
 const forbidden = (c: Context, why: string) => c.text(`Forbidden: ${why}.`, 403, { 'cache-control': 'no-store' });
@@ -78,6 +88,23 @@ export function sessionAuth(options: SessionAuthOptions) {
       const secure = isSecure(c, options.secureCookies);
       setCookie(c, cookieName(secure), id, { httpOnly: true, sameSite: 'Strict', path: '/', secure, maxAge: SESSION_TTL_MS / 1000 });
       return session;
+    },
+
+    /**
+     * The browser's device mark, if it carries a valid one: it signed in here before. The login limit counts its
+     * attempts apart from its address's (OWASP's device cookies), so nobody else's guesses (behind the same proxy,
+     * or from anywhere) can lock it out.
+     */
+    deviceOf(c: Context, passwordHash: string): string | undefined {
+      const mark = getCookie(c, deviceCookieName(isSecure(c, options.secureCookies)));
+      const [id, signature] = mark && mark.length <= 128 ? mark.split('.') : [];
+      return id && signature && digestEquals(signature, deviceSignature(id, passwordHash)) ? id : undefined;
+    },
+
+    /** Marks the browser that just signed in (see `deviceOf`); it carries no access of its own. */
+    rememberDevice(c: Context, passwordHash: string, id = newSessionId()): void {
+      const secure = isSecure(c, options.secureCookies);
+      setCookie(c, deviceCookieName(secure), `${id}.${deviceSignature(id, passwordHash)}`, { httpOnly: true, sameSite: 'Strict', path: '/', secure, maxAge: DEVICE_TTL_S });
     },
 
     async end(c: Context, session: DashSession): Promise<void> {

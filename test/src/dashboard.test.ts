@@ -106,6 +106,27 @@ describe('dashboard access control', () => {
     expect(limited.headers.getSetCookie()).toEqual([]);
   });
 
+  it('lets a browser that signed in before log in while its address is locked out by others\' guesses (its device mark)', async () => {
+    h = await dashboardHarness({ loginLimits: { perAddress: 3, global: 100, windowMs: 60_000 } });
+    const first = await h.post('/login', { password: PASSWORD });
+    expect(first.status).toBe(303);
+    const mark = first.headers.getSetCookie().find((c) => c.startsWith('mc_device='))!;
+    expect(mark).toMatch(/HttpOnly/i);
+    expect(mark).toMatch(/SameSite=Strict/i);
+    const device = mark.split(';')[0]!;
+    // Someone else, from the same address (every client behind a proxy), guesses until the address is locked.
+    for (let i = 0; i < 3; i++) expect((await h.post('/login', { password: `guess ${i}` })).status).toBe(400);
+    expect((await h.post('/login', { password: PASSWORD })).status).toBe(429);
+    // A forged or altered mark is no mark.
+    const [id] = device.slice('mc_device='.length).split('.');
+    expect((await h.post('/login', { password: PASSWORD }, { cookie: `mc_device=${id}.forged` })).status).toBe(429);
+    expect((await h.post('/login', { password: PASSWORD }, { cookie: 'mc_device=made-up.value' })).status).toBe(429);
+    // The owner's browser still gets in, and its own guesses meet their own limit.
+    expect((await h.post('/login', { password: PASSWORD }, { cookie: device })).status).toBe(303);
+    for (let i = 0; i < 3; i++) expect((await h.post('/login', { password: `mine ${i}` }, { cookie: device })).status).toBe(400);
+    expect((await h.post('/login', { password: PASSWORD }, { cookie: device })).status).toBe(429);
+  });
+
   it('answers only host names it knows: a page on a name rebound to this address gets 403, even same-origin', async () => {
     const d = (h = await dashboardHarness({ config: { server: { allowedHosts: ['gateway.example.org'] } } }));
     const rebound = 'http://rebind.example:7420';

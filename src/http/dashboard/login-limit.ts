@@ -28,13 +28,16 @@ export class LoginLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Records an attempt; false (nothing recorded) when the address or everyone is over the limit. */
-  attempt(address: string): boolean {
+  /**
+   * Records an attempt; false (nothing recorded) when the address or everyone is over the limit. `known`: the key
+   * is a browser's device mark, proof of an earlier sign-in, which meets only its own limit.
+   */
+  attempt(address: string, known = false): boolean {
     const t = this.now();
     const since = t - this.limits.windowMs;
     this.all = this.all.filter((x) => x > since);
     const mine = (this.byAddress.get(address) ?? []).filter((x) => x > since);
-    if (mine.length >= this.limits.perAddress || (this.all.length >= this.limits.global && !this.trusted.has(address))) return false;
+    if (mine.length >= this.limits.perAddress || (this.all.length >= this.limits.global && !known && !this.trusted.has(address))) return false;
     mine.push(t);
     this.all.push(t);
     this.byAddress.delete(address);
@@ -45,12 +48,12 @@ export class LoginLimiter {
   }
 
   /** How long until `address` may try again: until the oldest attempt that holds it back leaves the window. */
-  retryAfterMs(address: string): number {
+  retryAfterMs(address: string, known = false): number {
     const t = this.now();
     const since = t - this.limits.windowMs;
     const mine = (this.byAddress.get(address) ?? []).filter((x) => x > since);
     const all = this.all.filter((x) => x > since);
-    const overall = all.length >= this.limits.global && !this.trusted.has(address);
+    const overall = all.length >= this.limits.global && !known && !this.trusted.has(address);
     const frees = [mine.length >= this.limits.perAddress ? mine[0] : undefined, overall ? all[0] : undefined];
     const waits = frees.filter((x): x is number => x !== undefined).map((x) => x + this.limits.windowMs - t);
     return Math.max(0, ...waits);

@@ -52,21 +52,26 @@ export function loginRoutes(app: DashApp, ctx: DashContext): void {
 
   app.post('/login', auth.passwordGate, auth.requireSameOrigin, bodyLimit({ maxSize: 16 * 1024 }), async (c) => {
     const address = remoteAddress(c);
-    if (!limiter.attempt(address)) {
-      c.header('retry-after', String(Math.ceil(limiter.retryAfterMs(address) / 1000)));
+    const hash = (await deps.store.authStore().adminPasswordHash())!; // passwordGate: there is one
+    // A browser that signed in before is counted apart, by its device mark: guesses from its address cannot lock
+    // it out (behind a reverse proxy every client has the proxy's address).
+    const device = auth.deviceOf(c, hash);
+    const key = device ? `device:${device}` : address;
+    if (!limiter.attempt(key, device !== undefined)) {
+      c.header('retry-after', String(Math.ceil(limiter.retryAfterMs(key, device !== undefined) / 1000)));
       return render(c, <LoginPage error="Too many login attempts. Wait a few minutes and try again." />, 429);
     }
     const field = (await formBody(c)).password;
     const password = typeof field === 'string' ? field : '';
-    const hash = await deps.store.authStore().adminPasswordHash();
-    const ok = !!hash && password.length > 0 && password.length <= MAX_PASSWORD_CHARS && (await verifyPassword(password, hash));
+    const ok = password.length > 0 && password.length <= MAX_PASSWORD_CHARS && (await verifyPassword(password, hash));
     if (!ok) {
-      await audit('admin.login_failed', 'web', { address });
+      await audit('admin.login_failed', 'web', { address, ...(device ? { knownDevice: true } : {}) });
       return render(c, <LoginPage error="Wrong password." />, 400);
     }
-    limiter.succeeded(address);
+    limiter.succeeded(key);
     await deps.store.dashboardQueries().pruneSessions((deps.now ?? Date.now)());
     await auth.begin(c);
+    auth.rememberDevice(c, hash, device);
     await audit('admin.login', WEB_ACTOR, { address });
     return c.redirect('/', 303);
   });
