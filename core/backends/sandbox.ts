@@ -31,7 +31,7 @@ export interface SandboxDirs {
 /** What a backend's sandbox setting gives on this machine: a wrapper, or why there is none. */
 export type SandboxState = { kind: 'bwrap'; wrap(launch: Launch, dirs: SandboxDirs): Launch } | { kind: 'none'; why: string };
 
-export const NO_BWRAP = 'bubblewrap (bwrap) is not installed or cannot create namespaces here';
+const NO_BWRAP = 'bubblewrap (bwrap) is not installed or cannot create namespaces here';
 
 const COMMON = ['--die-with-parent', '--unshare-pid', '--bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
 
