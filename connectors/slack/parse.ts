@@ -171,12 +171,12 @@ function hasUserElement(node: unknown, botUserId: string, depth: number): boolea
   return hasUserElement(o.elements, botUserId, depth + 1);
 }
 
-/** Slack escapes `&`, `<` and `>` in message text; the assistant sees what the person typed. */
 /**
  * Slack's wire text to what the user typed and saw. A bare `<` only ever opens Slack's own markup (a typed one
  * arrives as `&lt;`): `<@U1|ada>` and `<#C1|general>` are shown as @ada and #general, `<!here>` as @here, a link as
- * its label (a bare domain typed becomes `<http://example.com|example.com>`) or its address; then the three
- * entities Slack escapes are decoded.
+ * what was typed (a bare domain typed becomes `<http://example.com|example.com>`), and a link whose label hides its
+ * address as both, `click (https://…)`: the assistant must know where a link leads. Then the three entities Slack
+ * escapes are decoded.
  */
 export const readableText = (text: string): string =>
   text
@@ -187,7 +187,7 @@ export const readableText = (text: string): string =>
       if (target.startsWith('@')) return `@${label ?? target.slice(1)}`;
       if (target.startsWith('#')) return `#${label ?? target.slice(1)}`;
       if (target.startsWith('!')) return label ?? `@${target.slice(1).split('^')[0]}`;
-      return label ?? target;
+      return label === undefined || label === target.replace(/^(https?:\/\/|mailto:)/, '') ? (label ?? target) : `${label} (${target})`;
     })
     .replace(/&(amp|lt|gt);/g, (_m, e: string) => (e === 'amp' ? '&' : e === 'lt' ? '<' : '>'));
 

@@ -120,9 +120,9 @@ describe('slack parse', () => {
   it('shows links, mentions and channels as the user saw them, not as Slack\'s markup', async () => {
     const text =
       'see <http://example.com> and <http://example.org|example.org>, ask <@U2147483697> or <@U0ADA|ada> in <#C0LAN2Q65|general> or <#C0OTHER> or <#C0EMPTY|>, ' +
-      '<!here>, <!subteam^S0TEAM|@oncall>, <mailto:bob@example.com|bob@example.com>; typed: a &lt;b&gt; &amp;lt;';
+      '<!here>, <!subteam^S0TEAM|@oncall>, <mailto:bob@example.com|bob@example.com>, <https://x.example/a?b=1&amp;c=2|click>; typed: a &lt;b&gt; &amp;lt;';
     expect((await event(fixture('message.im', { text }))).text).toBe(
-      'see http://example.com and example.org, ask @U2147483697 or @ada in #general or #C0OTHER or #C0EMPTY, @here, @oncall, bob@example.com; typed: a <b> &lt;',
+      'see http://example.com and example.org, ask @U2147483697 or @ada in #general or #C0OTHER or #C0EMPTY, @here, @oncall, bob@example.com, click (https://x.example/a?b=1&c=2); typed: a <b> &lt;',
     );
   });
 
