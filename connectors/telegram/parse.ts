@@ -88,7 +88,7 @@ function normalize(updateId: number, type: MessageUpdate, m: TelegramMessage, ct
       ...(threadId !== undefined ? { threadId } : {}),
     },
     sender: senderOf(m),
-    ...inboundText(text),
+    ...inboundText(withLinkTargets(text, (m.text !== undefined ? m.entities : m.caption_entities) ?? [])),
     attachments,
     mentionsBot: mentionsBot(text, [...(m.entities ?? []), ...(m.caption_entities ?? [])], ctx.bot),
     ...(realReply ? { replyTo: { messageId: String(reply.message_id), toBot: reply.from?.id === ctx.bot.id } } : {}),
@@ -133,6 +133,21 @@ export function mentionsBot(text: string, entities: TelegramEntity[], bot: BotId
     if (e.type === 'bot_command') return token.endsWith(handle);
     return false;
   });
+}
+
+/**
+ * A text_link shows its text and hides its address; the assistant must know where a link leads, so the address
+ * follows the text in brackets (`click (https://…)`), as Slack's links do. Inserted from the last link back, so
+ * the offsets of the earlier ones still hold.
+ */
+export function withLinkTargets(text: string, entities: TelegramEntity[]): string {
+  const links = entities
+    .filter((e): e is TelegramEntity & { url: string } => e.type === 'text_link' && e.url !== undefined && e.offset + e.length <= text.length)
+    .filter((e) => text.slice(e.offset, e.offset + e.length) !== e.url)
+    .sort((a, b) => b.offset + b.length - (a.offset + a.length));
+  let out = text;
+  for (const e of links) out = `${out.slice(0, e.offset + e.length)} (${e.url})${out.slice(e.offset + e.length)}`;
+  return out;
 }
 
 type Attachment = NonNullable<ChannelEventInput['attachments']>[number];

@@ -31,6 +31,7 @@ export const entitySchema = z.looseObject({
   offset: int.nonnegative(),
   length: int.nonnegative(),
   user: userSchema.optional(),
+  url: str(8192).optional(),
 });
 
 const fileFields = {

@@ -69,6 +69,23 @@ describe('telegram parse: documented updates to ChannelEvents', () => {
     expect(post).toMatchObject({ conversation: { kind: 'channel' }, sender: { id: '-1005555555555', name: 'Engine News', isBot: false }, mentionsBot: true });
   });
 
+  it('a text_link hides its address: the assistant sees the text followed by it, in text and caption alike', () => {
+    const base = fixture('group-plain');
+    const text = (message: Record<string, unknown>) => event(parseUpdate({ ...base, message: { ...base.message, ...message } }, ctx)).text;
+    const entities = [
+      { type: 'bold', offset: 0, length: 2 },
+      { type: 'text_link', offset: 3, length: 4, url: 'https://a.example/x' },
+      { type: 'text_link', offset: 12, length: 5, url: 'https://b.example/' },
+      { type: 'text_link', offset: 18, length: 18, url: 'https://c.example/' },
+    ];
+    expect(text({ text: '👋 here and there https://c.example/', entities })).toBe(
+      '👋 here (https://a.example/x) and there (https://b.example/) https://c.example/',
+    );
+    expect(text({ text: undefined, photo: [{ file_id: 'p', file_unique_id: 'u', width: 1, height: 1 }], caption: 'see this', caption_entities: [{ type: 'text_link', offset: 4, length: 4, url: 'tg://user?id=1' }] })).toBe(
+      'see this (tg://user?id=1)',
+    );
+  });
+
   it('captions are text; attachments are metadata with their file_id', () => {
     const photo = event(parseUpdate(fixture('photo-caption'), ctx));
     expect(photo.text).toBe('what is on this diagram?');
