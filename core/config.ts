@@ -143,7 +143,7 @@ const queue = z.discriminatedUnion('driver', [
     .object({
       driver: z.literal('bullmq'),
       /** A reference, or a literal redis:// URL without a password (a password in it is a literal credential). */
-      redisUrl: z.string().min(1).superRefine((v, ctx) => {
+      redisUrl: z.string({ error: (i) => (i.input === undefined ? 'required: the Redis URL or a reference to it, such as env:REDIS_URL' : undefined) }).min(1).superRefine((v, ctx) => {
         const problem = REF.test(v) ? undefined : literalRedisUrlProblem(v);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       }),
@@ -244,8 +244,18 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** zod's defaults speak of discriminators and `undefined`; a config's reader wants to hear what is missing. */
+const plainWords: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'required';
+  if (issue.code === 'invalid_union' && issue.note === 'No matching discriminator') {
+    const given = (issue.input as Record<string, unknown> | undefined)?.[String(issue['discriminator'])];
+    return `${given === undefined ? 'required:' : 'must be'} one of ${(issue['options'] as unknown[]).join(', ')}`;
+  }
+  return undefined;
+};
+
 export function parseConfig(input: unknown, source = 'config'): Config {
-  const result = configSchema.safeParse(input ?? {});
+  const result = configSchema.safeParse(input ?? {}, { error: plainWords });
   if (result.success) return result.data;
   const where = (path: PropertyKey[]) => (path.length ? path.join('.') : '(root)');
   // An unknown key is named by its own path (`server.hots`), not its parent's; a bad record key says what is wrong.

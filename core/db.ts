@@ -17,12 +17,19 @@ export function openDb(file: string): Db {
   // The data dir holds history and the audit log: only its owner may look inside.
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   ownerOnly(file);
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 10000');
-  db.pragma('wal_autocheckpoint = 0');
+  let db: Db | undefined;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 10000');
+    db.pragma('wal_autocheckpoint = 0');
+  } catch (error) {
+    db?.close();
+    // SQLite says "file is not a database" without saying which: a command's error names it (its code is kept).
+    throw Object.assign(new Error(`cannot open ${file}: ${(error as Error).message}`, { cause: error }), { code: (error as { code?: unknown }).code });
+  }
   const release = retainCheckpointer(file);
   const close = db.close.bind(db);
   db.close = () => {

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { assistantCandidates } from '../core/assistant-choice.js';
 import { ConfigError, resolveRef as resolveEnvRef, type AssistantConfig, type Config, type QueueConfig } from '../core/config.js';
 import { processRedactor, type Redactor } from '../core/redactor.js';
@@ -30,8 +30,8 @@ export function resolveDataDir(o: GlobalOptions, use: { exposed?: 'allow' } = {}
   // the database: the flag is refused, and an empty variable is as good as none.
   if (o.dataDir !== undefined && o.dataDir.trim() === '') throw new UsageError('--data-dir: must name a directory, not be empty');
   const dir = resolve(o.dataDir ?? (process.env.MONKEYCLAW_DATA_DIR?.trim() || './data'));
-  // Created when missing (0700), by whoever opens it; a file in its place is a usage error, said plainly.
-  if (!existsSync(dir)) return dir;
+  // Created when missing (0700) by whichever command comes first; a file in its place is a usage error, said plainly.
+  createMissing(dir);
   if (!statSync(dir).isDirectory()) throw new UsageError(`the data dir ${dir} is not a directory (--data-dir, MONKEYCLAW_DATA_DIR)`);
   // Before any command reads or writes there: a directory others can write may hold a database they put there, or
   // a link where a lock file goes. Only doctor, which reports it, goes on.
@@ -39,6 +39,27 @@ export function resolveDataDir(o: GlobalOptions, use: { exposed?: 'allow' } = {}
   if (!exposure.ok && use.exposed !== 'allow') throw new UsageError(`the data dir: ${exposure.detail}`);
   return dir;
 }
+/**
+ * Creates the directory and its missing parents one at a time. Node's `mkdirSync(…, {recursive: true})` retries
+ * for ever where the kernel refuses a new entry without saying it exists (under /proc): a mistyped flag must end
+ * in an error naming it, not a process spinning.
+ */
+function createMissing(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; !existsSync(at) && dirname(at) !== at; at = dirname(at)) missing.unshift(at);
+  for (const path of missing) {
+    try {
+      mkdirSync(path, { mode: 0o700 });
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      if (code === 'EEXIST') continue; // made meanwhile by another command; what it is gets checked next
+      const reason = message.replace(/^[A-Z]+: /, '').replace(/, mkdir .*$/, '');
+      const where = path === dir ? '' : `${path}: `;
+      throw new UsageError(`cannot create the data dir ${dir}: ${where}${reason} (--data-dir, MONKEYCLAW_DATA_DIR)`);
+    }
+  }
+}
+
 export const dbFile = (dataDir: string): string => join(dataDir, 'monkeyclaw.db');
 
 /** What every process opens: config, data directory, store (migrated), its credentials, queue. */
@@ -63,7 +84,6 @@ const ONE_SHOT_ROLES = new Set(['chat', 'cli']);
 export async function openRuntime(options: GlobalOptions, role: string): Promise<Runtime> {
   const { config, source } = loadConfig(options.config);
   const dataDir = resolveDataDir(options);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const redactor = processRedactor;
   const store = new SqliteStore(dbFile(dataDir), { redactor });
   try {

@@ -106,7 +106,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     store = new SqliteStore(dbFile(dataDir));
   } catch (error) {
     // Nothing else can be checked without it (the vault holds the credentials), but this much is said plainly.
-    results.push({ ok: false, what: 'database', detail: `cannot open ${dbFile(dataDir)}: ${(error as Error).message}` });
+    results.push({ ok: false, what: 'database', detail: (error as Error).message }); // it names the file
     return printVerdicts(results);
   }
   try {

@@ -59,6 +59,14 @@ describe('config', () => {
     expect(() => parseConfig({ server: { host: '' } })).toThrow(/server\.host/);
   });
 
+  it('says in plain words what a missing or unknown choice should be', () => {
+    expect(errorOf({ queue: {} })).toContain('queue.driver: required: one of embedded, bullmq');
+    expect(errorOf({ queue: { driver: 'rabbit' } })).toContain('queue.driver: must be one of embedded, bullmq');
+    expect(errorOf({ queue: { driver: 'bullmq' } })).toContain('queue.redisUrl: required: the Redis URL or a reference to it, such as env:REDIS_URL');
+    expect(errorOf({ backends: { x: { type: 'echo' }, y: { type: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } } })).toContain('backends.y.model: required');
+    expect(errorOf({ server: { port: 'high' } })).toContain('server.port: Invalid input: expected number, received string');
+  });
+
   it('refuses an unknown key anywhere, naming its path', () => {
     expect(errorOf({ server: { port: 1, colour: 'blue' } })).toContain('server.colour: unknown key');
     expect(errorOf({ connectors: { telegram: { enabled: true, tokne: 'secret:X' } } })).toContain('connectors.telegram.tokne: unknown key');

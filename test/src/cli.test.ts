@@ -161,6 +161,19 @@ describe('monkeyclaw CLI', () => {
     const r = await cli(['audit', 'tail', '--data-dir', join(tmp.dir, 'not-a-dir')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/the data dir .*not-a-dir is not a directory/);
+    // One that cannot be created is a usage error naming the flag, never a raw errno, and never a process spinning
+    // (Node's recursive mkdir retries for ever under /proc).
+    const file = join(tmp.dir, 'not-a-dir');
+    for (const [dir, why] of [[`${file}/data`, 'not a directory'], ['/proc/monkeyclaw-nope/data', 'no such file or directory']]) {
+      const refused = await runCli(['audit', 'verify', '--data-dir', dir], { cwd: tmp.dir, timeoutMs: 15_000 });
+      expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining(`cannot create the data dir ${dir}: `) });
+      expect(refused.stderr).toMatch(new RegExp(`${why} \\(--data-dir, MONKEYCLAW_DATA_DIR\\)`));
+    }
+    // Missing parents are made as the dir is, owner-only.
+    const deep = join(tmp.dir, 'a', 'b', 'data');
+    expect((await cli(['migrate', '--data-dir', deep])).code).toBe(0);
+    expect(statSync(join(tmp.dir, 'a', 'b')).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(deep, 'monkeyclaw.db'))).toBe(true);
     // An empty value (an unset shell variable) never puts the database in the current directory.
     expect(await cli(['migrate', '--data-dir', ''])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--data-dir: must name a directory/) });
     const fromEnv = await runCli(['migrate'], { cwd: tmp.dir, env: { ...process.env, MONKEYCLAW_DATA_DIR: ' ' } });
@@ -213,6 +226,10 @@ describe('monkeyclaw CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^ok {4}config: valid/m);
     expect(r.stdout).toMatch(/^FAIL {2}database: cannot open .*monkeyclaw\.db: file is not a database$/m);
+    // Every other command names the file too; SQLite alone says only "file is not a database".
+    const verify = await cli(['audit', 'verify']);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toMatch(/cannot open .*data\/monkeyclaw\.db: file is not a database/);
   });
 
   it('ends with its own exit code when the reader of its output goes away (| head), not an EPIPE crash', async () => {
