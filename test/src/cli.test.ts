@@ -164,7 +164,8 @@ describe('monkeyclaw CLI', () => {
     // One that cannot be created is a usage error naming the flag, never a raw errno, and never a process spinning
     // (Node's recursive mkdir retries for ever under /proc).
     const file = join(tmp.dir, 'not-a-dir');
-    for (const [dir, why] of [[`${file}/data`, 'not a directory'], ['/proc/monkeyclaw-nope/data', 'no such file or directory']]) {
+    const cases: [string, string][] = [[`${file}/data`, 'not a directory'], ['/proc/monkeyclaw-nope/data', 'no such file or directory']];
+    for (const [dir, why] of cases) {
       const refused = await runCli(['audit', 'verify', '--data-dir', dir], { cwd: tmp.dir, timeoutMs: 15_000 });
       expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining(`cannot create the data dir ${dir}: `) });
       expect(refused.stderr).toMatch(new RegExp(`${why} \\(--data-dir, MONKEYCLAW_DATA_DIR\\)`));
