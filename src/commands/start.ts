@@ -146,6 +146,11 @@ export async function start(options: GlobalOptions): Promise<number> {
       },
       audit: (entries) => store.appendAudit(entries),
       onError: (error, request) => log.error({ ...request, error: redactor.redact(error.message) }, 'HTTP request failed'),
+    }).catch(async (error: unknown) => {
+      // A port already taken, say: what was opened for the server is closed, its wake-up socket in the data dir too.
+      await Promise.all([apiTurns.close(), webTurns.close()]);
+      await surfaceQueue.close();
+      throw error;
     });
     supervisor.start({ name: 'worker', args: ['worker'], bootstrap: bootstrapFor('worker') });
     for (const [name, c] of Object.entries(config.connectors)) {

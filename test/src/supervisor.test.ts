@@ -1,4 +1,6 @@
-import { statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -97,6 +99,21 @@ describe('monkeyclaw start', () => {
     expect(kinds.at(-1)).toBe('gateway.stopped');
     // The worker ignored the hang-up and drained when its supervisor told it to.
     expect(gateway.output()).toMatch(/"name":"worker".*"why":"SIGTERM".*"msg":"worker stopping"/);
+  });
+
+  it('exits 1 naming a port already in use, and leaves no socket behind in the data dir', async () => {
+    const tmp = tempDir('mc-sup-');
+    cleanup.push(() => tmp.remove());
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => taken.close(() => r())));
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), `server: { port: ${(taken.address() as AddressInfo).port} }\n`);
+    const r = await runCli(['start'], { cwd: tmp.dir, timeoutMs: 15_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('EADDRINUSE');
+    // Its queue's wake-up socket went with it (a later start would clean it up, but until then it is litter).
+    expect(readdirSync(join(tmp.dir, 'data', 'run')).filter((f) => f.endsWith('.sock'))).toEqual([]);
+    expect(lockHolder(supervisorLock(join(tmp.dir, 'data')))).toBeUndefined();
   });
 
   it('refuses to start (exit 2) when a credential has no value, naming its field, before opening a port', async () => {
