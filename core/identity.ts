@@ -24,16 +24,22 @@ const STABLE_IDS: Record<string, { form: RegExp; says: string }> = {
   },
 };
 
-/** The gateway's own surfaces, whose ids it makes itself: the terminal, a dashboard login, an API key. */
-const LOCAL_SURFACES = new Set(['loopback', 'web', 'api']);
+/**
+ * The gateway's own surfaces, whose ids it makes itself: the terminal, the dashboard's one login, an API key's id
+ * (`apikey list`). There are no wildcards: `api:*` would admit or deny nobody.
+ */
+const LOCAL_SURFACES: Record<string, { form: RegExp; says: string }> = {
+  loopback: { form: /^local$/, says: 'loopback:local, the terminal chat' },
+  web: { form: /^admin$/, says: 'web:admin, the dashboard login' },
+  api: { form: /^[A-Za-z0-9]{8}$/, says: 'an API key id as `apikey list` prints it (e.g. api:Q2x7Rk9a); there are no wildcards' },
+};
 
 /** Why `value` is not a usable identity, or undefined when it is one. */
 export function identityProblem(value: string): string | undefined {
   const m = SHAPE.exec(value);
   if (!m) return 'must be platform:id, e.g. telegram:123456789';
   const [platform, id] = [m[1]!, m[2]!];
-  if (LOCAL_SURFACES.has(platform)) return undefined;
-  const rule = STABLE_IDS[platform];
-  if (!rule) return `${platform} is no platform the gateway talks to (${[...Object.keys(STABLE_IDS), ...LOCAL_SURFACES].join(', ')})`;
+  const rule = STABLE_IDS[platform] ?? LOCAL_SURFACES[platform];
+  if (!rule) return `${platform} is no platform the gateway talks to (${[...Object.keys(STABLE_IDS), ...Object.keys(LOCAL_SURFACES)].join(', ')})`;
   return rule.form.test(id) ? undefined : `${/^[aeiou]/.test(platform) ? 'an' : 'a'} ${platform} identity must be ${rule.says}`;
 }

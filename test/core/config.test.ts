@@ -88,7 +88,12 @@ describe('config', () => {
     // Ids never start with a zero, and an entry for no platform the gateway talks to admits nobody.
     expect(errorOf({ access: { allow: ['telegram:0123'] } })).toContain('a telegram identity must be a numeric');
     expect(errorOf({ access: { allow: ['foo:123'] } })).toContain('access.allow.0: foo is no platform the gateway talks to');
-    const ok = ['telegram:-1001234567890', 'discord:80351110224678912', 'slack:C0123ABCD', 'whatsapp:15551234567@s.whatsapp.net', 'whatsapp:120363041234567890@g.us', 'whatsapp:15551234567-1600000000@g.us', 'whatsapp:98765432101234@lid', 'email:ada@example.org', 'signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102', 'signal:Pmpi+EfPWmsxiomLe9Nx2XF9HOE483p6iKiFj65iMwI=', 'api:k1', 'web:owner', 'loopback:local'];
+    // The gateway's own surfaces have one form each, and there are no wildcards.
+    expect(errorOf({ access: { deny: ['api:*'] } })).toContain('access.deny.0: an api identity must be an API key id as `apikey list` prints it');
+    expect(errorOf({ access: { owners: ['web:bob'] } })).toContain('access.owners.0: a web identity must be web:admin');
+    expect(errorOf({ access: { deny: ['loopback:me'] } })).toContain('a loopback identity must be loopback:local');
+    expect(() => parseConfig({ access: { deny: ['api:Q2x7Rk9a', 'web:admin'], owners: ['loopback:local'] } })).not.toThrow();
+    const ok = ['telegram:-1001234567890', 'discord:80351110224678912', 'slack:C0123ABCD', 'whatsapp:15551234567@s.whatsapp.net', 'whatsapp:120363041234567890@g.us', 'whatsapp:15551234567-1600000000@g.us', 'whatsapp:98765432101234@lid', 'email:ada@example.org', 'signal:a11ce000-1d2e-4f3a-8b4c-5d6e7f809102', 'signal:Pmpi+EfPWmsxiomLe9Nx2XF9HOE483p6iKiFj65iMwI=', 'api:Q2x7Rk9a', 'web:admin', 'loopback:local'];
     expect(parseConfig({ access: { allow: ok } }).access.allow).toEqual(ok);
   });
 

@@ -61,11 +61,11 @@ describe('pair and access commands against a running worker', () => {
     expect((await cli('access', 'list')).stdout).not.toContain('telegram:grace');
     // The terminal, dashboard logins and API keys are admitted by the gateway's own authentication, not the allowlist.
     for (const command of ['allow', 'revoke']) {
-      const local = await cli('access', command, 'api:k3y1d');
+      const local = await cli('access', command, 'api:k3y1dAb0');
       expect(local.code).toBe(2);
       expect(local.stderr).toContain('apikey revoke');
     }
-    expect((await cli('access', 'list')).stdout).not.toContain('api:k3y1d');
+    expect((await cli('access', 'list')).stdout).not.toContain('api:k3y1dAb0');
     // One stored before that rule can still be revoked.
     await store.accessStore().setOverride('api:0ld', 'allow', 'cli');
     expect((await cli('access', 'revoke', 'api:0ld')).code).toBe(0);
