@@ -80,8 +80,10 @@ export function sessionAuth(options: SessionAuthOptions) {
   return {
     current,
 
-    /** Starts a session for the owner and sets its cookie. */
+    /** Starts a session for the owner and sets its cookie; one the browser still carried ends (signed in anew). */
     async begin(c: Context): Promise<DashSession> {
+      const earlier = await current(c);
+      if (earlier) await auth.deleteSession(earlier.idHash);
       const id = newSessionId();
       const session = { idHash: sha256(id), csrfToken: newCsrfToken() };
       await auth.createSession(session.idHash, { csrfToken: session.csrfToken, expiresAt: now() + SESSION_TTL_MS });

@@ -77,6 +77,13 @@ describe('dashboard access control', () => {
     expect((await h.get('/assistants/default')).status).not.toBe(404);
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(page.headers.get('cache-control')).toBe('no-store');
+    // Signing in again from the same browser ends the session it carried: one browser, one live session.
+    const renewed = await h.post('/login', { password: PASSWORD }, { cookie: cookie.split(';')[0]! });
+    expect(renewed.status).toBe(303);
+    const next = renewed.headers.getSetCookie().find((c) => c.startsWith('mc_session='))!.split(';')[0]!;
+    expect(next).not.toBe(cookie.split(';')[0]);
+    expect((await h.get('/', { cookie: next })).status).toBe(200);
+    expect((await h.get('/', { cookie: cookie.split(';')[0]! })).status).toBe(303);
   });
 
   it('marks the cookie Secure (and __Host-) under TLS', async () => {
