@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, resolveQueue, type Config, type QueueConfig } from '../core/config.js';
+import { credentialFormProblems } from '../core/credential-forms.js';
 import { commitPendingKey, discardPendingKey, keyFile, loadMasterKey, loadPendingKey, MASTER_KEY_ENV } from '../core/master-key.js';
 import { connectorStateKey } from '../core/sealed-state.js';
 import { processRedactor } from '../core/redactor.js';
@@ -85,6 +86,8 @@ export async function resolveRefs(refs: string[], dataDir: string, store: Sqlite
   }
   // A reference with no value behind it (an unset variable, a secret not in the vault) is a config error.
   if (missing.length > 0) throw new ConfigError(missing.map(({ ref, why }) => [...(writtenIn ? pathsOf(writtenIn, ref) : []), why].join(': ')).join('; '));
+  const malformed = writtenIn ? credentialFormProblems(writtenIn, (ref) => values[ref]) : [];
+  if (malformed.length > 0) throw new ConfigError(malformed.join('; '));
   return values;
 }
 

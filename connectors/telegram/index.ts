@@ -17,7 +17,8 @@ import { MESSAGE_UPDATES } from './schema.js';
 import { createSender } from './send.js';
 import { silentTurn } from '../../core/typing.js';
 import { telegramTyping } from './typing.js';
-import { createWebhookHandler, SECRET_TOKEN } from './webhook.js';
+import { createWebhookHandler } from './webhook.js';
+import { TELEGRAM_SECRET_TOKEN } from '../../core/credential-forms.js';
 
 export type TelegramConfig = NonNullable<Config['connectors']['telegram']>;
 
@@ -42,9 +43,8 @@ function settings(deps: ConnectorDeps<TelegramConfig>) {
   const token = deps.resolve(c.token, field('token'));
   if (c.mode === 'webhook' && !c.webhook) throw new ConfigError(`${field('webhook')}: mode webhook needs webhook.url and webhook.secretToken`);
   const secret = c.webhook ? deps.resolve(c.webhook.secretToken, field('webhook.secretToken')) : undefined;
-  if (secret !== undefined && !SECRET_TOKEN.test(secret)) {
-    throw new ConfigError(`${field('webhook.secretToken')}: Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -`);
-  }
+  // `start` refuses it first (core/credential-forms.ts); a connector run by hand still says so before any call.
+  if (secret !== undefined && !TELEGRAM_SECRET_TOKEN.form.test(secret)) throw new ConfigError(`${field('webhook.secretToken')}: ${TELEGRAM_SECRET_TOKEN.says}`);
   const telegramMax = PLATFORM_LIMITS.telegram.max;
   if (c.maxMessageChars && c.maxMessageChars > telegramMax) deps.log.warn({ maxMessageChars: c.maxMessageChars }, `Telegram refuses messages over ${telegramMax} characters; using ${telegramMax}`);
   const limit: Limit = { ...PLATFORM_LIMITS.telegram, max: Math.min(c.maxMessageChars ?? telegramMax, telegramMax) };

@@ -5,9 +5,6 @@ import { MAX_UPDATE_BYTES } from './parse.js';
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
 
-/** Telegram's rule for setWebhook's secret_token: 1-256 characters, A-Z a-z 0-9 _ -. */
-export const SECRET_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
-
 /** Constant-time comparison of two strings of any lengths (hashing first makes the lengths equal). */
 export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();

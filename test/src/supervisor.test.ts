@@ -140,4 +140,21 @@ describe('monkeyclaw start', () => {
     // The data dir it created on the way (lock, database) is its owner's alone.
     for (const dir of ['data', 'data/run']) expect(statSync(join(tmp.dir, dir)).mode & 0o777, dir).toBe(0o700);
   });
+
+  it('refuses to start (exit 2) when a credential has a value of the wrong form, naming its field, never the value', async () => {
+    const tmp = tempDir('mc-sup-');
+    cleanup.push(() => tmp.remove());
+    const port = await freePort();
+    writeFileSync(
+      join(tmp.dir, 'monkeyclaw.config.yaml'),
+      `server: { port: ${port} }\nconnectors:\n  telegram: { enabled: true, token: env:MC_TEST_TG, mode: webhook, apiRoot: http://127.0.0.1:9, webhook: { url: 'http://127.0.0.1:9/webhooks/telegram', secretToken: env:MC_TEST_TG_SECRET } }\n`,
+    );
+    const env = { MC_TEST_TG: '123:abc', MC_TEST_TG_SECRET: 'has spaces and ! marks' };
+    const r = await runCli(['start'], { cwd: tmp.dir, env, timeoutMs: 15_000 });
+    // Before: start ran, and the connector refused it, crashed and was restarted every few seconds.
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('connectors.telegram.webhook.secretToken: Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -');
+    expect(r.stdout + r.stderr).not.toContain('has spaces');
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
 });
