@@ -31,6 +31,8 @@ export interface BullmqOptions {
   leaseMs?: number;
   /** Errors BullMQ reports in the background (connection loss, failed lock renewals). */
   onError?: (error: Error) => void;
+  /** Redis answers again after an error: the outage the errors told of is over. */
+  onRecovered?: () => void;
 }
 
 /** What is stored as BullMQ job data. `skew` corrects BullMQ's delivery count to the attempt number we report. */
@@ -75,7 +77,10 @@ export class BullmqDriver implements QueueDriver {
     this.redis = new Redis(options.url);
     this.redis.on('error', (e: Error) => this.reportError(e));
     // An error from before the last reconnect says nothing about why Redis is away now.
-    this.redis.on('ready', () => (this.lastError = undefined));
+    this.redis.on('ready', () => {
+      if (this.lastError) this.options.onRecovered?.();
+      this.lastError = undefined;
+    });
     // ':' in the middle keeps these clear of BullMQ's keys: every BullMQ queue we create is named `mc-…`.
     const base = `${this.prefix}:mc:dead`;
     this.keys = { dead: base, order: `${base}:order`, ofQueue: (queue: string) => `${base}:q:${queue}` };

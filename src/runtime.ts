@@ -124,7 +124,7 @@ export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Res
   // A URL from the vault or the environment was not checked with the config: ioredis reads anything else as a socket path.
   if (!/^rediss?:\/\//i.test(url)) throw new ConfigError(`queue.redisUrl: ${q.redisUrl} does not hold a redis:// or rediss:// URL`);
   const prefix = await redisPrefix(q, store);
-  return new BullmqDriver({ url, prefix, partitions: q.partitions, leaseMs: q.leaseMs, onError: queueErrorLog() });
+  return new BullmqDriver({ url, prefix, partitions: q.partitions, leaseMs: q.leaseMs, ...queueErrorLog() });
 }
 
 /** This data dir's key prefix on Redis: the config's, else its own (so gateways sharing a Redis keep apart). */
@@ -132,18 +132,29 @@ const redisPrefix = async (q: Extract<QueueConfig, { driver: 'bullmq' }>, store:
 
 /**
  * Redis errors as structured log lines, at most one per 10 s with a count of those held back: with Redis gone,
- * ioredis reports every reconnect attempt, and the log would be nothing else.
+ * ioredis reports every reconnect attempt, and the log would be nothing else. Its return is said once too.
  */
-function queueErrorLog(): (error: Error) => void {
+function queueErrorLog(): { onError: (error: Error) => void; onRecovered: () => void } {
   const log = createLogger('queue', 'info');
   let last = 0;
   let held = 0;
-  return (error) => {
-    const now = Date.now();
-    if (now - last < 10_000) return void held++;
-    log.error({ error: error.message, ...(held ? { alsoSince: held } : {}) }, 'queue backend error (Redis)');
-    last = now;
-    held = 0;
+  let since: number | undefined;
+  return {
+    onError: (error) => {
+      const now = Date.now();
+      since ??= now;
+      if (now - last < 10_000) return void held++;
+      log.error({ error: error.message, ...(held ? { alsoSince: held } : {}) }, 'queue backend error (Redis)');
+      last = now;
+      held = 0;
+    },
+    onRecovered: () => {
+      if (since === undefined) return;
+      log.info({ unreachableMs: Date.now() - since, ...(held ? { alsoSince: held } : {}) }, 'queue backend reachable again (Redis)');
+      since = undefined;
+      last = 0;
+      held = 0;
+    },
   };
 }
 
@@ -159,7 +170,9 @@ export async function openLimiter(rt: Pick<Runtime, 'queueConfig' | 'dataDir' | 
   }
   const [{ Redis }, { RedisLimiter }, { quitRedis }] = await Promise.all([import('ioredis'), import('../queues/redis-limiter.js'), import('../queues/redis-quit.js')]);
   const redis = new Redis(rt.resolve(q.redisUrl, 'queue.redisUrl'), { lazyConnect: false });
-  redis.on('error', queueErrorLog());
+  const report = queueErrorLog();
+  redis.on('error', report.onError);
+  redis.on('ready', report.onRecovered);
   return { limiter: new RedisLimiter(redis, { prefix: `${await redisPrefix(q, rt.store)}:rl:` }), close: () => quitRedis(redis) };
 }
 

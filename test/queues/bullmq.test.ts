@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -276,6 +277,40 @@ describe('bullmq driver', () => {
     await owners.breakDead([]);
     expect(await client.hkeys(key)).toEqual([]);
     await client.quit();
+  });
+
+  it('says once that Redis answers again after an outage, and never at its first connection', async () => {
+    // A loopback relay in front of Redis: closed, it refuses connections as a Redis that went away does.
+    const sockets = new Set<Socket>();
+    const relay = createServer((client) => {
+      const upstream = createConnection({ host: '127.0.0.1', port: redis.port });
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => (client.destroy(), upstream.destroy()));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    const listen = (port = 0) => new Promise<number>((resolve) => relay.listen(port, '127.0.0.1', () => resolve((relay.address() as AddressInfo).port)));
+    const port = await listen();
+    const errors: string[] = [];
+    let recovered = 0;
+    const driver = new BullmqDriver({ url: `redis://127.0.0.1:${port}`, prefix: freshPrefix(), onError: (e) => errors.push(e.message), onRecovered: () => recovered++ });
+    drivers.push(driver);
+    await driver.ping();
+    expect(recovered).toBe(0);
+    await new Promise<void>((resolve) => {
+      relay.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+    await until(() => errors.some((m) => m.includes('ECONNREFUSED')), 10_000);
+    expect(recovered).toBe(0);
+    await listen(port);
+    await until(() => recovered > 0, 10_000);
+    await driver.ping();
+    expect(recovered).toBe(1);
+    relay.close();
+    for (const s of sockets) s.destroy();
   });
 
   it('lets a consumer process exit by itself once the driver is closed', async () => {
