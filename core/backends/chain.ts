@@ -168,7 +168,9 @@ export async function callChain(input: ChainInput, deps: ChainDeps): Promise<Cha
         }
       }
       audit.push(entry({ ok: true, ...charge() }));
-      return { kind: 'ok', text, format: backend.format, backend, model, fallback: i > 0, usage: spent };
+      // A backend may answer with a lone UTF-16 surrogate (a model cut off mid-character, a bad JSON escape): no
+      // platform takes one, and every boundary refuses it. Shown as U+FFFD, the rest of the reply still goes out.
+      return { kind: 'ok', text: text.toWellFormed(), format: backend.format, backend, model, fallback: i > 0, usage: spent };
     } catch (error) {
       const e = error as { name?: unknown; status?: unknown };
       const cancelled = input.signal?.aborted === true;

@@ -54,6 +54,23 @@ describe('session worker', () => {
     expect(reply).toMatchObject({ kind: 'notice', text: 'The assistant answered with nothing to show.' });
   });
 
+  it('answers a backend reply holding a lone UTF-16 surrogate with U+FFFD in its place, never dead-lettering the reply', async () => {
+    // Split across deltas, a pair stays whole; alone (a model cut off mid-character), it is replaced.
+    const broken: Backend = {
+      name: 'broken',
+      format: 'plain',
+      async *stream() {
+        yield { type: 'delta' as const, text: 'bad \ud800 text \ud83d' };
+        yield { type: 'delta' as const, text: '\ude00 end \udc00' };
+      },
+    };
+    gw = await startTestGateway({ config: open, backend: broken });
+    await gw.publish([makeEvent({ text: 'go' })]);
+    const [reply] = await gw.waitForReplies(1);
+    expect(reply).toMatchObject({ kind: 'reply', text: 'bad \ufffd text \u{1f600} end \ufffd' });
+    expect((await gw.store.auditTail(50)).map((e) => e.kind)).not.toContain('outbound.rejected');
+  });
+
   it('never shows one DM conversation to another, while a group shares one session', async () => {
     gw = await startTestGateway({ config: open, backend: new RecallBackend() });
     const dm = (sender: string, text: string) => makeEvent({ conversation: { id: sender, kind: 'dm' }, sender: { id: sender, isBot: false }, text });
