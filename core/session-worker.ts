@@ -32,9 +32,12 @@ export interface WorkerDeps extends Omit<TalkDeps, 'drafts'> {
   redactor?: Pick<Redactor, 'redact' | 'redactGrowing'>;
 }
 
-/** Conversations are the unit of order: all of one conversation's events share a partition. */
-export const conversationPartition = (e: Pick<ChannelEvent, 'platform' | 'account' | 'conversation'>): string =>
-  `${e.platform}:${e.account}:${e.conversation.id}`;
+/**
+ * Conversations are the unit of order: all of one conversation's events share a partition. Keyed as channels are
+ * (platform and conversation, not the connector account): two terminal chats are two loopback accounts on one
+ * conversation and one session, and a turn of one must never overtake a turn of the other.
+ */
+export const conversationPartition = (e: Pick<ChannelEvent, 'platform' | 'conversation'>): string => `${e.platform}:${e.conversation.id}`;
 
 /**
  * An event's partition, for it and its replies. A request that brings its own context (the API is stateless)

@@ -72,6 +72,11 @@ export function buildProgram(): Command {
   sub('chat', 'chat from the terminal through the full path')
     .option('--assistant <name>', 'assistant to talk to')
     .option('--once', 'send stdin as one message, print the reply, exit')
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for a reply before giving the message up (agent CLIs may need more)').default(60).argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 86_400) throw new UsageError('--timeout must be a whole number of seconds from 1 to 86400');
+      return n;
+    }))
     .action(run(lazy(() => import('./commands/chat.js'), (m) => m.chat)));
   sub('migrate', 'apply SQL migrations').action(run(lazy(ops, (m) => m.migrateCommand)));
   sub('doctor', 'check config, database, queue, connectors and backends')

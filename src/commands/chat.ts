@@ -14,13 +14,13 @@ import { openRuntime, type GlobalOptions } from '../runtime.js';
 import { startWorker, WORKER_QUEUE_KEY, WORKER_ROLE, type RunningWorker } from '../worker.js';
 import { terminalText } from '../terminal-text.js';
 
-const REPLY_TIMEOUT_MS = 60_000;
 
 /**
  * `monkeyclaw chat`: the terminal as a loopback connector. When a gateway runs on the same data dir its workers
  * answer; otherwise this process runs a worker of its own, so the command works either way.
  */
-export async function chat(options: GlobalOptions & { once?: boolean; assistant?: string }): Promise<number> {
+export async function chat(options: GlobalOptions & { once?: boolean; assistant?: string; timeout?: number }): Promise<number> {
+  const timeoutS = options.timeout ?? 60;
   const rt = await openRuntime(options, 'chat');
   const log = createLogger('chat', 'warn', rt.redactor);
   const known = await allAssistantNames(rt.config, rt.store.settingsStore());
@@ -79,12 +79,13 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
   process.once('SIGINT', onSigint);
   process.once('SIGTERM', onSigterm);
   const interruptedCode = () => 128 + (interrupted === 'SIGINT' ? 2 : 15);
-  const giveUp = (event: ChannelEvent) =>
-    rt.store.abandonTurn(dedupeKey(event), event.id, [{ kind: 'turn.abandoned', actor: 'connector:loopback', subject: event.id, data: { why: 'interrupted' } }]);
+  // A message given up is marked handled, so no worker runs it (and its backend call) later for nobody.
+  const giveUp = (event: ChannelEvent, why: 'interrupted' | 'timeout') =>
+    rt.store.abandonTurn(dedupeKey(event), event.id, [{ kind: 'turn.abandoned', actor: 'connector:loopback', subject: event.id, data: { why } }]);
 
   /** Waits until the turn of `eventId` is handled and all of its replies arrived; returns them. */
   const awaitReplies = async (eventKey: string, eventId: string): Promise<Reply[] | undefined> => {
-    const deadline = Date.now() + REPLY_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutS * 1000;
     while (Date.now() < deadline && !interrupted) {
       await ensureWorker();
       const turn = await rt.store.handledTurn(eventKey);
@@ -108,11 +109,12 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
       const event = await connector.say(input);
       const got = await awaitReplies(dedupeKey(event), event.id);
       if (!got && interrupted) {
-        await giveUp(event);
+        await giveUp(event, 'interrupted');
         return interruptedCode();
       }
       if (!got) {
-        process.stderr.write('no reply within 60 s: is a worker running on this data dir?\n');
+        await giveUp(event, 'timeout');
+        process.stderr.write(`no reply within ${timeoutS} s, and the message was given up (a slow backend: see --timeout; or no worker on this data dir: see \`monkeyclaw doctor\`)\n`);
         return 1;
       }
       if (got.length === 0) {
@@ -134,8 +136,8 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
         const event = await connector.say(line);
         const got = await awaitReplies(dedupeKey(event), event.id);
         for (const r of got ?? []) process.stdout.write(`assistant> ${terminalText(r.text)}\n`);
-        if (!got && interrupted) await giveUp(event);
-        else if (!got) process.stdout.write('(no reply within 60 s)\n');
+        if (!got) await giveUp(event, interrupted ? 'interrupted' : 'timeout');
+        if (!got && !interrupted) process.stdout.write(`(no reply within ${timeoutS} s: the message was given up)\n`);
       }
       if (!interrupted) rl.prompt();
     }

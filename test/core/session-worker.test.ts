@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend, BackendRequest } from '../../core/backend.js';
 import { parseConfig } from '../../core/config.js';
 import { InvalidPayloadError, parseChannelEvent } from '../../core/event.js';
-import { isOwnerDecision } from '../../core/session-worker.js';
+import { eventPartition, isOwnerDecision } from '../../core/session-worker.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { until } from '../helpers/wait.js';
 import { makeEvent } from '../helpers/tmp.js';
@@ -171,6 +171,12 @@ describe('session worker: what is never answered, and what gets a notice', () =>
 });
 
 describe('the control queue', () => {
+  it('orders a conversation as one whatever connector account its events come through (two terminal chats share one session)', () => {
+    const on = (account: string, conversation: string) => parseChannelEvent(makeEvent({ platform: 'loopback', account, conversation: { id: conversation, kind: 'dm' } }));
+    expect(eventPartition(on('term-a', 'local'))).toBe(eventPartition(on('term-b', 'local')));
+    expect(eventPartition(on('term-a', 'local'))).not.toBe(eventPartition(on('term-a', 'local:other')));
+  });
+
   it("takes an owner's approval decisions, and nothing anyone else sends", () => {
     const control = isOwnerDecision(parseConfig({ access: { owners: ['telegram:1'] } }));
     const from = (id: string, text: string) => parseChannelEvent(makeEvent({ sender: { id, isBot: false }, conversation: { id, kind: 'dm' }, text }));
