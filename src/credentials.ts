@@ -85,7 +85,9 @@ export async function resolveRefs(refs: string[], dataDir: string, store: Sqlite
     processRedactor.addSecret(value);
   }
   // A reference with no value behind it (an unset variable, a secret not in the vault) is a config error.
-  if (missing.length > 0) throw new ConfigError(missing.map(({ ref, why }) => [...(writtenIn ? pathsOf(writtenIn, ref) : []), why].join(': ')).join('; '));
+  // One reference may be written in several fields (two backends on one key): each is named, then why, once.
+  const named = (ref: string, why: string) => [(writtenIn ? pathsOf(writtenIn, ref) : []).join(', '), why].filter(Boolean).join(': ');
+  if (missing.length > 0) throw new ConfigError(missing.map(({ ref, why }) => named(ref, why)).join('; '));
   const malformed = writtenIn ? credentialFormProblems(writtenIn, (ref) => values[ref]) : [];
   if (malformed.length > 0) throw new ConfigError(malformed.join('; '));
   return values;

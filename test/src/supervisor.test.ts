@@ -122,14 +122,17 @@ describe('monkeyclaw start', () => {
     const port = await freePort();
     writeFileSync(
       join(tmp.dir, 'monkeyclaw.config.yaml'),
-      `server: { port: ${port} }\nqueue: { driver: bullmq, redisUrl: env:MC_TEST_UNSET_REDIS }\nconnectors:\n  discord: { enabled: true, token: env:MC_TEST_UNSET_TOKEN }\n`,
+      `server: { port: ${port} }\nqueue: { driver: bullmq, redisUrl: env:MC_TEST_UNSET_REDIS }\nconnectors:\n  discord: { enabled: true, token: env:MC_TEST_UNSET_TOKEN }\n` +
+        `backends:\n  a: { type: openai, baseUrl: 'http://127.0.0.1:9/v1', model: m, apiKey: env:MC_TEST_UNSET_KEY }\n  b: { type: openai, baseUrl: 'http://127.0.0.1:9/v1', model: m, apiKey: env:MC_TEST_UNSET_KEY }\n`,
     );
-    const env = { MC_TEST_UNSET_TOKEN: '', MC_TEST_UNSET_REDIS: '' };
+    const env = { MC_TEST_UNSET_TOKEN: '', MC_TEST_UNSET_REDIS: '', MC_TEST_UNSET_KEY: '' };
     const r = await runCli(['start'], { cwd: tmp.dir, env, timeoutMs: 15_000 });
     expect(r.code).toBe(2);
     // Every missing one at once, each by its field.
     expect(r.stderr).toContain('queue.redisUrl: environment variable MC_TEST_UNSET_REDIS is not set');
     expect(r.stderr).toContain('connectors.discord.token: environment variable MC_TEST_UNSET_TOKEN is not set');
+    // One variable behind two fields: both named, then why, once.
+    expect(r.stderr).toContain('backends.a.apiKey, backends.b.apiKey: environment variable MC_TEST_UNSET_KEY is not set');
     // Every other command names the field too, and doctor calls it a setting, not an unreachable queue.
     const chat = await runCli(['chat', '--once'], { cwd: tmp.dir, env, input: 'hi' });
     expect([chat.code, chat.stderr]).toEqual([2, expect.stringContaining('queue.redisUrl: environment variable MC_TEST_UNSET_REDIS is not set')]);
