@@ -14,6 +14,14 @@ export const CREDENTIAL_PATTERNS: readonly RegExp[] = [
   /(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g, // GitHub tokens
   /(?<![A-Za-z0-9_-])[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,}/g, // Discord bot token
   /(?<![A-Za-z0-9_])mc_[A-Za-z0-9]{8}_[A-Za-z0-9]{32}(?![A-Za-z0-9])/g, // our own API keys (core/auth.ts)
+  /(?<![A-Za-z0-9_-])AIza[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])/g, // Google API key
+  // The token of an Authorization header, whatever its issuer; the scheme stays readable.
+  /(?<=\bBearer {1,3})[A-Za-z0-9._~+/-]{16,}=*/gi,
+  // A value given to a name that says what it is, as in a URL, a form or an env file (`password=…`, `API_KEY=…`, no
+  // spaces: prose writes `a token = …`), or a password in a config or a mail (`password: …`); the name stays
+  // readable. Bounded lookbehinds: linear on any input.
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key)=["']?)[^\s"'&;,]{6,}/gi,
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd)\s{0,3}:\s{0,3}["']?)[^\s"'&;,]{6,}/gi,
 ];
 
 /** Does this whole value look like a live credential? */

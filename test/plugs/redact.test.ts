@@ -50,6 +50,17 @@ describe('redact: credentials', () => {
     expect(await mask(`here: ${secret} thanks`)).toBe('here: [redacted:credential] thanks');
   });
 
+  it('masks a Google API key, a bearer token and a value named as a password, key or token, keeping the name', async () => {
+    expect(await mask('key AIzaSyA-1234567890abcdefghijklmnopqrstu here')).toBe('key [redacted:credential] here');
+    expect(await mask('Authorization: Bearer abcdefghijklmnopqrstuvwxyz123456')).toBe('Authorization: Bearer [redacted:credential]');
+    expect(await mask('login with password=hunter2secret&user=ada')).toBe('login with password=[redacted:credential]&user=ada');
+    expect(await mask('OPENAI_API_KEY="abc123def456" and Password: Tr0ub4dor&3')).toBe('OPENAI_API_KEY="[redacted:credential]" and Password: [redacted:credential]&3');
+    expect(await mask('?access_token=ya29.a0AfH6SM&x=1')).toBe('?access_token=[redacted:credential]&x=1');
+    // Prose that names a secret without giving one is left as it is.
+    const prose = 'the secret: friendship. A token = short. Bearer of bad news. password= abc';
+    expect(await mask(prose)).toBe(prose);
+  });
+
   it('masks a private key cut off before its END line to the end of the text', async () => {
     expect(await mask('key:\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC')).toBe('key:\n[redacted:credential]');
   });
