@@ -219,6 +219,8 @@ export class SqliteStore implements Store {
       const marked = this.sql("INSERT INTO processed_events (dedupe_key, event_id, processed_at, replies) VALUES (?, ?, ?, '[]') ON CONFLICT DO NOTHING")
         .run(dedupeKey, eventId, now());
       if (marked.changes === 0) return false;
+      // A tool call the turn was waiting on will never run: an owner must not be told they approved it.
+      this.sql("UPDATE approvals SET status = 'expired', decided_at = ? WHERE event_id = ? AND status = 'pending'").run(now(), eventId);
       this.audit.appendPrepared(prepared);
       return true;
     });

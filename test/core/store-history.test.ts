@@ -67,4 +67,20 @@ describe('turns given up', () => {
     expect(await store.abandonTurn('k2', 'e2', [gaveUp])).toBe(false);
     expect(await store.handledTurn('k2')).toEqual([reply]);
   });
+
+  it("expires the tool calls a given-up turn waited on: an owner is never told they approved what will not run", async () => {
+    const tmp = tempDir('mc-abandon-');
+    cleanup.push(() => tmp.remove());
+    const store = await open(join(tmp.dir, 'monkeyclaw.db'));
+    const approvals = store.approvalStore();
+    const t = Date.now();
+    const ask = (id: string, eventId: string) => approvals.create({ id, assistant: 'default', tool: 'Bash', summary: 'git push', requester: 'api:k', eventId, createdAt: t, expiresAt: t + 600_000 });
+    await ask('AAAAAA', 'e1');
+    await ask('BBBBBB', 'e2');
+    expect(await store.abandonTurn('k1', 'e1', [{ kind: 'turn.abandoned', actor: 'surface:api', subject: 'e1', data: { why: 'stopped' } }])).toBe(true);
+    expect(await approvals.decide('AAAAAA', 'approved', 'cli', Date.now())).toBe(false);
+    expect((await approvals.get('AAAAAA'))?.status).toBe('expired');
+    // Another turn's request stands.
+    expect((await approvals.pending(Date.now())).map((a) => a.id)).toEqual(['BBBBBB']);
+  });
 });
