@@ -46,6 +46,7 @@ export class AnthropicBackend implements Backend {
       let inputTokens = 0;
       let outputTokens = 0;
       let stopped = false;
+      let failure: Error | undefined;
       try {
         const stream = await this.client.messages.create(
           { model: request.model ?? this.model, max_tokens: this.config.maxTokens, ...(system ? { system } : {}), messages, stream: true },
@@ -73,10 +74,12 @@ export class AnthropicBackend implements Backend {
           }
         }
       } catch (error) {
-        throw mapSdkError(error, guard, Anthropic);
+        failure = mapSdkError(error, guard, Anthropic);
       }
-      if (!stopped) throw new BackendUnavailableError(`backend ${this.name}: stream ended before message_stop`, { kind: 'stream_error' });
-      yield { type: 'usage', inputTokens, outputTokens };
+      if (!failure && !stopped) failure = new BackendUnavailableError(`backend ${this.name}: stream ended before message_stop`, { kind: 'stream_error' });
+      // What an attempt cost counts even when it failed (the budget charges it): said before the failure is.
+      if (!failure || inputTokens || outputTokens) yield { type: 'usage', inputTokens, outputTokens };
+      if (failure) throw failure;
     } finally {
       guard.dispose();
     }

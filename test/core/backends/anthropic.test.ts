@@ -72,9 +72,11 @@ describe('Anthropic backend', () => {
 
   it('fails an error event mid-stream as unavailable, keeping what arrived', async () => {
     fake.script({ kind: 'error-mid-stream', deltas: ['half'] });
-    const { text, error } = await run(claude(), conversation());
+    const { text, error, chunks } = await run(claude(), conversation());
     expect(text).toBe('half');
     expect(error).toMatchObject({ name: 'BackendUnavailableError', kind: 'stream_error' });
+    // What the failed attempt cost (message_start's usage) is said before it fails: the budget charges it.
+    expect(chunks.at(-1)).toEqual({ type: 'usage', inputTokens: 21, outputTokens: 1 });
   });
 
   it('fails a malformed event as unavailable', async () => {
