@@ -1,7 +1,9 @@
 import pino from 'pino';
+import { ANTHROPIC_DEFAULT_BASE_URL } from '../core/backends/anthropic.js';
 import { createBackend } from '../core/backends/index.js';
 import type { Config } from '../core/config.js';
 import { withTimeout } from '../core/deadline.js';
+import { plainNetError } from '../core/net-errors.js';
 import { noSealedState, sealedState } from '../core/sealed-state.js';
 import type { SqliteStore } from '../core/sqlite/store.js';
 import { loadConnector } from './connectors.js';
@@ -38,10 +40,34 @@ export async function checkBackend(name: string, config: Config, dataDir: string
     const verdict = await withTimeout(backend.check(AbortSignal.timeout(10_000)), 11_000, 'no answer within 10 s');
     return typeof verdict === 'string' ? { ok: true, what, detail: verdict } : { ok: true, warn: true, what, detail: verdict.detail };
   } catch (error) {
+    const at = endpointOf(config, name);
+    const said = at && reachFailure(error, at);
+    if (said) return { ok: false, what, detail: said };
     // A backend's own errors name it already ("backend cc: … is missing"): the line says it once.
     const message = (error as Error).message;
     return { ok: false, what, detail: message.startsWith(`${what}: `) ? message.slice(what.length + 2) : message };
   }
+}
+
+/** Where an HTTP backend is reached, to say in plain words what failed on the way there. */
+function endpointOf(config: Config, name: string): { host: string; port: number } | undefined {
+  const b = config.backends[name];
+  const url = b?.type === 'openai' ? b.baseUrl : b?.type === 'anthropic' ? (b.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL) : undefined;
+  if (!url) return undefined;
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80) };
+}
+
+/** The check's own time running out, or a socket error under the SDK's "network error": said with the address. */
+function reachFailure(error: unknown, at: { host: string; port: number }): string | undefined {
+  if ((error as { name?: unknown }).name === 'TimeoutError') return `no answer from ${at.host}:${at.port} within 10 s`;
+  let cause: unknown = error;
+  for (let depth = 0; cause && depth < 5; depth++) {
+    const plain = plainNetError(cause, at);
+    if (plain) return plain;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** A connector's credentials resolved in this process from the vault (each read audited as `doctor`). */

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { BackendUnavailableError, type Backend, type BackendChunk, type BackendRequest, type Pricing } from '../backend.js';
+import { BackendUnavailableError, type Backend, type BackendCheck, type BackendChunk, type BackendRequest, type Pricing } from '../backend.js';
 import type { BackendConfig } from '../config.js';
 import { CallGuard, fitToBudget, mapSdkError, pinnedFetch } from './shared.js';
 
@@ -69,12 +69,16 @@ export class OpenAIBackend implements Backend {
     }
   }
 
-  async check(signal: AbortSignal): Promise<string> {
+  async check(signal: AbortSignal): Promise<BackendCheck> {
     const guard = new CallGuard(signal, `backend ${this.name}`, Math.min(this.config.timeoutMs, 15_000));
     try {
       const page = await this.client.models.list({ signal: guard.signal });
       const ids = page.data.map((m) => m.id);
-      return ids.includes(this.model) ? `model ${this.model} available` : `reachable; model ${this.model} not listed by the server`;
+      if (ids.includes(this.model)) return `model ${this.model} available`;
+      // A warning, not a failure: some servers list no models, or not every alias they serve; a typo shows up here.
+      // The server's words: printable ASCII only, and short, before they reach a terminal.
+      const some = ids.slice(0, 5).map((id) => id.replace(/[^\x20-\x7e]/g, '?').slice(0, 64)).join(', ');
+      return { detail: `reachable, but the server does not list model ${this.model}${some ? ` (it lists ${some}${ids.length > 5 ? ', …' : ''})` : ''}`, warn: true };
     } catch (error) {
       throw mapSdkError(error, guard, OpenAI);
     } finally {

@@ -138,7 +138,8 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
       // A setting that cannot work is said as such, naming its field, not as an unreachable queue.
       results.push({ ok: false, what: 'queue', detail: error instanceof ConfigError ? error.message : `cannot reach the queue: ${(error as Error).message}` });
     }
-    for (const name of Object.keys(config.backends)) results.push(await checkBackend(name, config, dataDir, store));
+    // Side by side: one backend that never answers costs its 10 s once, not once per backend after it.
+    results.push(...(await Promise.all(Object.keys(config.backends).map((name) => checkBackend(name, config, dataDir, store)))));
     for (const [name, c] of Object.entries(config.connectors)) {
       if (c?.enabled) {
         results.push(...(await checkConnector(name, config, { dataDir, store, credentials: () => resolveConnectorCredentials(name, config, dataDir, store) })));

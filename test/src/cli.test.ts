@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { startOpenAIFake } from '../fakes/openai-server.js';
 import { CLI, runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -265,6 +269,33 @@ describe('monkeyclaw CLI', () => {
     expect(d.code).toBe(1);
     expect(d.stdout).toContain('FAIL  backend cc: /nonexistent/claude is missing or not executable\n');
   });
+
+  it('doctor says in plain words why each HTTP backend failed, and warns of a model its server does not list', async () => {
+    const gpt = await startOpenAIFake();
+    // Accepts connections and never answers.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const refused = await freePort();
+    try {
+      const silentPort = (silent.address() as AddressInfo).port;
+      writeFileSync(
+        join(tmp.dir, 'monkeyclaw.config.yaml'),
+        'backends:\n' +
+          `  typo: { type: openai, baseUrl: '${gpt.url}', model: fake-gtp }\n` +
+          `  gone: { type: openai, baseUrl: 'http://127.0.0.1:${refused}/v1', model: m }\n` +
+          `  mute: { type: anthropic, baseUrl: 'http://127.0.0.1:${silentPort}', model: m, apiKey: env:MC_TEST_KEY }\n`,
+      );
+      const d = await runCli(['doctor', '--data-dir', 'be-data'], { cwd: tmp.dir, env: { MC_TEST_KEY: 'sk-ant-test' }, timeoutMs: 40_000 });
+      expect(d.code).toBe(1);
+      expect(d.stdout).toContain('WARN  backend typo: reachable, but the server does not list model fake-gtp (it lists fake-gpt)\n');
+      expect(d.stdout).toContain(`FAIL  backend gone: connection refused: nothing is listening at 127.0.0.1:${refused}\n`);
+      expect(d.stdout).toContain(`FAIL  backend mute: no answer from 127.0.0.1:${silentPort} within 10 s\n`);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+      await gpt.close();
+    }
+  }, 60_000);
 
   it('doctor fails in plain words when the queue is unreachable', async () => {
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'queue: { driver: bullmq, redisUrl: "redis://127.0.0.1:1" }\n');
