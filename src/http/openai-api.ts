@@ -14,7 +14,7 @@ import { httpError } from './errors.js';
 type Env = { Variables: { key: ApiKeyRecord } };
 
 /** OpenAI's error shape, so every OpenAI client reports our errors properly. */
-const oaiError = (c: Context, status: 400 | 401 | 404 | 413 | 429 | 500 | 503, message: string, type: string, code: string | null = null, param: string | null = null) =>
+const oaiError = (c: Context, status: 400 | 401 | 403 | 404 | 413 | 429 | 500 | 503, message: string, type: string, code: string | null = null, param: string | null = null) =>
   c.json(httpError(message, type, code, param), status);
 
 const content = z.union([
@@ -198,7 +198,9 @@ export function openaiRoutes(deps: {
     if (outcome.kind === 'stopped') return oaiError(c, 503, STOPPED_TEXT, 'server_error');
     // Nobody reads this: the caller went away.
     if (outcome.kind === 'gone') return oaiError(c, 503, 'The request was given up.', 'server_error');
-    if (outcome.kind === 'silent') return oaiError(c, 400, 'The request was refused by policy.', 'invalid_request_error', 'content_policy_violation');
+    // Nothing at all came of it: access refused this key (`access.deny`), which says nothing to those it refuses.
+    // The key is valid, so not 401; the request is fine, so not 400.
+    if (outcome.kind === 'silent') return oaiError(c, 403, 'This API key may not use the assistant (access policy).', 'permission_error', 'permission_denied');
     const answer = answers(outcome.replies);
     const notice = outcome.replies.find((r) => !answer.includes(r));
     if (notice) return noticeError(c, notice);

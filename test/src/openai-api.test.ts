@@ -13,6 +13,8 @@ const tmp = tempDir('mc-api-');
 let port = 0;
 let gpt: Awaited<ReturnType<typeof startOpenAIFake>>;
 let gateway: ReturnType<typeof spawnCli>;
+/** A key `access.deny` names: made before the config that denies it. */
+let deniedKey = '';
 const cli = (...args: string[]) => runCli(args, { cwd: tmp.dir });
 const newKey = async (...extra: string[]) => (await cli('apikey', 'create', 'tests', ...extra)).stdout.trim().split('\n').at(-1)!;
 const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0, timeout: 20_000 });
@@ -20,9 +22,11 @@ const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `http://127.0.0
 beforeAll(async () => {
   port = await freePort();
   gpt = await startOpenAIFake();
+  deniedKey = await newKey();
   writeFileSync(
     join(tmp.dir, 'monkeyclaw.config.yaml'),
     `server: { port: ${port} }
+access: { deny: ["api:${deniedKey.split('_')[1]}"] }
 backends:
   gpt: { type: openai, baseUrl: ${gpt.url}, model: fake-gpt }
 assistants:
@@ -233,6 +237,19 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     await ai.models.list();
     await cli('apikey', 'revoke', key.split('_')[1]!);
     await expect(ai.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+
+  it('answers 403 permission_denied to a valid key that access.deny refuses, streamed or not, and runs nothing', async () => {
+    const ai = client(deniedKey);
+    const before = gpt.requests.length;
+    for (const stream of [false, true]) {
+      const refused = await ai.chat.completions.create({ model: 'writer', messages: [{ role: 'user', content: 'hi' }], stream }).then(
+        async (r) => (Symbol.asyncIterator in r ? (async () => { for await (const _ of r); })() : undefined),
+      ).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(OpenAI.PermissionDeniedError);
+      expect(refused).toMatchObject({ status: 403, code: 'permission_denied', type: 'permission_error' });
+    }
+    expect(gpt.requests.length).toBe(before);
   });
 
   it('answers 404 model_not_found for an unknown model, and for another assistant than the key is bound to', async () => {
