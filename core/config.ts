@@ -214,6 +214,10 @@ export const configSchema = z
     const backends = new Set(Object.keys(config.backends));
     backends.add('echo');
     for (const [name, a] of Object.entries(config.assistants)) {
+      // Asking to fall back with nothing to fall back to would ask nobody anything: a list was meant.
+      if (a.fallback === 'ask' && [a.backend].flat().length < 2) {
+        ctx.addIssue({ code: 'custom', path: ['assistants', name, 'fallback'], message: 'ask needs a fallback to ask about: backend: [primary, fallback, …]' });
+      }
       for (const b of [a.backend].flat()) {
         if (!backends.has(b)) ctx.addIssue({ code: 'custom', path: ['assistants', name, 'backend'], message: `unknown backend "${b}"` });
         // Codex runs a tool, then reports it: an approval could only come after the fact.

@@ -213,6 +213,12 @@ describe('config', () => {
     expect(errorOf({ connectors: { email: { smtp: { ...smtp, secure: true } } } })).toMatch(/connectors\.email\.smtp\.starttls: .*exclude each other/);
   });
 
+  it('refuses fallback: ask for an assistant with one backend, which has nothing to fall back to', () => {
+    expect(errorOf({ assistants: { solo: { backend: 'echo', fallback: 'ask' } } })).toContain('assistants.solo.fallback: ask needs a fallback to ask about');
+    expect(errorOf({ assistants: { solo: { backend: ['echo'], fallback: 'ask' } } })).toContain('assistants.solo.fallback: ask needs a fallback');
+    expect(() => parseConfig({ backends: { b: { type: 'echo' } }, assistants: { two: { backend: ['echo', 'b'], fallback: 'ask' } } })).not.toThrow();
+  });
+
   it('refuses references to backends and assistants that do not exist', () => {
     expect(errorOf({ assistants: { a: { backend: ['echo', 'gpt'] } } })).toMatch(/assistants\.a\.backend: unknown backend "gpt"/);
     expect(errorOf({ connectors: { telegram: { assistant: 'nobody' } } })).toMatch(/connectors\.telegram\.assistant: unknown assistant/);
