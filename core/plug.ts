@@ -17,6 +17,11 @@ export interface Plug<State = unknown, Options = Record<string, unknown>> {
   /** Plugs that count, charge or act (limits, budgets, pairing, commands) do so once per turn, not once per draft. */
   readonly skipsDrafts?: boolean;
   /**
+   * The stages where it can do its job, when not every one: a command answered after the backend ran, or a sender
+   * refused after the reply was written, would be a plug in the config that does not do what it says.
+   */
+  readonly stages?: readonly LifecycleEvent[];
+  /**
    * The options `init` takes (`NO_OPTIONS` for none). Config load checks every pipeline entry against it, so a bad
    * option is a config error naming its field before any process starts; `init` gets them parsed, as typed.
    */
@@ -107,8 +112,8 @@ export type Pipelines = Record<LifecycleEvent, PipelineStep[]>;
  * Resolves one pipeline entry against the registry and runs its plug's init. The error names the plug but not the
  * entry's place: the pipeline builder and the dashboard's form each say where it was.
  */
-export function initStep(entry: PipelineEntry, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices): PipelineStep {
-  const { plug, options } = plugOptions(entry, registry);
+export function initStep(entry: PipelineEntry, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices, stage?: LifecycleEvent): PipelineStep {
+  const { plug, options } = plugOptions(entry, registry, stage);
   try {
     return { plug, state: plug.init(options, services) };
   } catch (error) {
@@ -116,11 +121,17 @@ export function initStep(entry: PipelineEntry, registry: ReadonlyMap<string, Any
   }
 }
 
-/** Resolves one pipeline entry's plug and checks its options against the plug's schema, without running `init`. */
-export function plugOptions(entry: PipelineEntry, registry: ReadonlyMap<string, AnyPlug>): { plug: AnyPlug; options: unknown } {
+/**
+ * Resolves one pipeline entry's plug and checks its options against the plug's schema, and its stage against the
+ * plug's, without running `init`.
+ */
+export function plugOptions(entry: PipelineEntry, registry: ReadonlyMap<string, AnyPlug>, stage?: LifecycleEvent): { plug: AnyPlug; options: unknown } {
   const { plug: name, ...options } = typeof entry === 'string' ? { plug: entry } : entry;
   const plug = registry.get(name);
   if (!plug) throw new PlugConfigError(`unknown plug "${name}" (known: ${[...registry.keys()].join(', ')})`);
+  if (stage && plug.stages && !plug.stages.includes(stage)) {
+    throw new PlugConfigError(`plug "${name}" works in the ${plug.stages.join(' or ')} pipeline only, not ${stage}`);
+  }
   const parsed = plug.options.safeParse(options);
   if (parsed.success) return { plug, options: parsed.data };
   const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'options'}: ${i.message}`);
@@ -137,7 +148,7 @@ export function buildPipelines(
   const build = (event: LifecycleEvent, entries: PipelineEntry[]): PipelineStep[] =>
     entries.map((entry, i) => {
       try {
-        return initStep(entry, registry, services);
+        return initStep(entry, registry, services, event);
       } catch (error) {
         throw new PlugConfigError(`assistants.${assistantName}.pipelines.${event}.${i}: ${(error as Error).message}`);
       }

@@ -23,6 +23,7 @@ export const accessPlug: Plug<State, NoOptions> = {
   name: 'access',
   options: NO_OPTIONS,
   skipsDrafts: true,
+  stages: ['inbound'],
   init: (_options, services) => ({ access: services.config.access, now: services.now, ...(services.access ? { store: services.access } : {}) }),
   async call(ctx, { access, store, now }) {
     const { event } = ctx;

@@ -29,6 +29,7 @@ interface State {
 export const budgetPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   name: 'budget',
   skipsDrafts: true,
+  stages: ['inbound', 'request'],
   options: optionsSchema,
   init(limits, services) {
     if (!services.sessions) throw new Error('needs the usage store (services.sessions); none was provided');

@@ -56,6 +56,7 @@ export const commandsPlug: Plug<PlugServices, NoOptions> = {
   name: 'commands',
   options: NO_OPTIONS,
   skipsDrafts: true,
+  stages: ['inbound'],
   init(_options, services) {
     if (!services.sessions) throw new Error('needs the session store (services.sessions); none was provided');
     return services;

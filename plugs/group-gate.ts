@@ -16,6 +16,7 @@ export function isAddressed(channels: Config['channels'], event: ChannelEvent): 
  */
 export const groupGatePlug: Plug<Config['channels'], NoOptions> = {
   name: 'group-gate',
+  stages: ['inbound'],
   options: NO_OPTIONS,
   init: (_options, services) => services.config.channels,
   call: (ctx, channels) => (isAddressed(channels, ctx.event) ? ctx : halt(ctx, 'group-gate', 'not-addressed')),

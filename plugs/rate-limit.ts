@@ -57,6 +57,7 @@ const workspaceOf = (ctx: Context, config: Config): string =>
 export const rateLimitPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   name: 'rate-limit',
   skipsDrafts: true,
+  stages: ['inbound'],
   options: optionsSchema,
   init(limits, services) {
     if (!services.limiter) {

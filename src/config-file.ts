@@ -53,7 +53,7 @@ function pipelineProblems(config: unknown): string[] {
         const parsed = pipelineEntry.safeParse(entry);
         if (!parsed.success) return;
         try {
-          plugOptions(parsed.data, known);
+          plugOptions(parsed.data, known, stage);
         } catch (error) {
           lines.push(`  assistants.${assistant}.pipelines.${stage}.${i}: ${(error as Error).message}`);
         }

@@ -124,6 +124,14 @@ describe('monkeyclaw CLI', () => {
     expect(options.stderr).toMatch(/inbound\.1: plug "access": options: .*mode/);
     expect(options.stderr).toMatch(/inbound\.2: plug "redact": custom\.0\.pattern: /);
     expect(token.stderr).toContain('connectors.discord.token: required');
+    // A plug in a stage where it cannot do its job: /help would have gone to the backend first.
+    writeFileSync(join(tmp.dir, 'stage.yaml'), 'assistants:\n  default: { pipelines: { response: [commands, redact], outbound: [group-gate, { plug: budget, dailyTokens: 5 }] } }\n');
+    const stage = await cli(['migrate', '--config', 'stage.yaml']);
+    expect(stage.code).toBe(2);
+    expect(stage.stderr).toContain('assistants.default.pipelines.response.0: plug "commands" works in the inbound pipeline only, not response');
+    expect(stage.stderr).toContain('assistants.default.pipelines.outbound.0: plug "group-gate" works in the inbound pipeline only, not outbound');
+    expect(stage.stderr).toContain('assistants.default.pipelines.outbound.1: plug "budget" works in the inbound or request pipeline only, not outbound');
+    expect(stage.stderr).not.toContain('pipelines.response.1');
   });
 
   it('exits 2 for an unknown command or a missing argument, 1 for an unknown dead letter', async () => {

@@ -129,7 +129,7 @@ export function checkAssistantForm(form: AssistantForm, ctx: CheckContext): { se
     }
     for (const [i, entry] of parsed.entries.entries()) {
       try {
-        initStep(entry, ctx.plugs, ctx.services);
+        initStep(entry, ctx.plugs, ctx.services, stage);
       } catch (error) {
         fail(stage, `entry ${i + 1}: ${(error as Error).message}`);
       }
