@@ -4,6 +4,7 @@ import { apiThrottler, type APIThrottlerOptions } from '@grammyjs/transformer-th
 import { Bot, type Transformer } from 'grammy';
 import { ConfigError, type Config } from '../../core/config.js';
 import type { Connector, ConnectorDeps, ConnectorFactory } from '../../core/connector.js';
+import { TELEGRAM_SECRET_TOKEN } from '../../core/credential-forms.js';
 import { partProgress } from '../../core/part-progress.js';
 import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
 import { runChecks } from './check.js';
@@ -18,7 +19,6 @@ import { createSender } from './send.js';
 import { silentTurn } from '../../core/typing.js';
 import { telegramTyping } from './typing.js';
 import { createWebhookHandler } from './webhook.js';
-import { TELEGRAM_SECRET_TOKEN } from '../../core/credential-forms.js';
 
 export type TelegramConfig = NonNullable<Config['connectors']['telegram']>;
 

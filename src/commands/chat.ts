@@ -14,7 +14,6 @@ import { openRuntime, type GlobalOptions } from '../runtime.js';
 import { startWorker, WORKER_QUEUE_KEY, WORKER_ROLE, type RunningWorker } from '../worker.js';
 import { terminalText } from '../terminal-text.js';
 
-
 /**
  * `monkeyclaw chat`: the terminal as a loopback connector. When a gateway runs on the same data dir its workers
  * answer; otherwise this process runs a worker of its own, so the command works either way.
