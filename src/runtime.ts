@@ -39,6 +39,7 @@ export function resolveDataDir(o: GlobalOptions, use: { exposed?: 'allow' } = {}
   if (!exposure.ok && use.exposed !== 'allow') throw new UsageError(`the data dir: ${exposure.detail}`);
   return dir;
 }
+
 /**
  * Creates the directory and its missing parents one at a time. Node's `mkdirSync(…, {recursive: true})` retries
  * for ever where the kernel refuses a new entry without saying it exists (under /proc): a mistyped flag must end
