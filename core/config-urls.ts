@@ -6,17 +6,17 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]', '0:0:0
 // Host names are case-insensitive: LOCALHOST is this machine too.
 export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
 
+/**
+ * A URL rule that holds for anything that is no URL at all: zod runs every refinement even after `z.url()` failed,
+ * and that failure is the one to report (naming the field), not a TypeError from `new URL` that names nothing.
+ */
+const ofUrl = (rule: (url: URL) => boolean) => (v: string): boolean => !URL.canParse(v) || rule(new URL(v));
+
 /** Where a credential goes with every request: https, or plain http only to this machine (a fake, a proxy). */
-export const httpsOrLoopback = (v: string): boolean => {
-  const { protocol, hostname } = new URL(v);
-  return protocol === 'https:' || (protocol === 'http:' && isLoopbackHost(hostname));
-};
+export const httpsOrLoopback = ofUrl(({ protocol, hostname }) => protocol === 'https:' || (protocol === 'http:' && isLoopbackHost(hostname)));
 
 /** A user or password written into a URL is a literal credential like any other. */
-const withoutUserinfo = (v: string): boolean => {
-  const { username, password } = new URL(v);
-  return !username && !password;
-};
+const withoutUserinfo = ofUrl(({ username, password }) => !username && !password);
 const USERINFO = 'holds a user or password: a literal credential is refused; use the credential fields, as secret:NAME';
 
 /**
@@ -24,7 +24,7 @@ const USERINFO = 'holds a user or password: a literal credential is refused; use
  * `X-Amz-Signature`, `jwt`…): a false alarm costs a config edit, a miss a credential in plain text.
  */
 const SECRET_PARAM = /(?:key|token|secret|password|passwd|pwd|auth|signature|sig|credentials?|bearer|jwt)$/i;
-const withoutSecretParams = (v: string): boolean => ![...new URL(v).searchParams.keys()].some((k) => SECRET_PARAM.test(k));
+const withoutSecretParams = ofUrl((url) => ![...url.searchParams.keys()].some((k) => SECRET_PARAM.test(k)));
 const SECRET_QUERY = 'holds a credential in its query string: a literal credential is refused; use the credential fields, as secret:NAME';
 
 /** Any URL the config holds that is not a credential's destination: still no credential written into it. */
@@ -43,10 +43,7 @@ export const apiRoot = z
   .refine(httpsOrLoopback, 'must be https:// (plain http only to a loopback host: the bot token goes with every request)');
 
 /** Where a websocket may go: wss, or plain ws only to this machine (a fake, a proxy). */
-const wssOrLoopback = (v: string): boolean => {
-  const { protocol, hostname } = new URL(v);
-  return protocol === 'wss:' || (protocol === 'ws:' && isLoopbackHost(hostname));
-};
+const wssOrLoopback = ofUrl(({ protocol, hostname }) => protocol === 'wss:' || (protocol === 'ws:' && isLoopbackHost(hostname)));
 
 /** WhatsApp's root is the websocket baileys dials (wss://web.whatsapp.com/ws/chat), not an HTTP API. */
 export const websocketRoot = z

@@ -171,6 +171,20 @@ describe('config', () => {
     expect(errorOf(root('wss://u:hunter2@proxy.example.org/ws'))).toMatch(/connectors\.whatsapp\.apiRoot: holds a user or password/);
   });
 
+  it('says which field holds something that is no URL at all, as a config error (it was a bare "Invalid URL")', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ connectors: { telegram: { apiRoot: 'not a url' } } }, /connectors\.telegram\.apiRoot/],
+      [{ connectors: { discord: { apiRoot: '' } } }, /connectors\.discord\.apiRoot/],
+      [{ connectors: { whatsapp: { apiRoot: 'nope' } } }, /connectors\.whatsapp\.apiRoot/],
+      [{ connectors: { telegram: { webhook: { url: 'nope', secretToken: 'env:S' } } } }, /connectors\.telegram\.webhook\.url/],
+      [{ backends: { x: { type: 'openai', baseUrl: '::::', model: 'm', apiKey: 'env:K' } } }, /backends\.x\.baseUrl/],
+    ];
+    for (const [config, field] of cases) {
+      expect(() => parseConfig(config)).toThrow(ConfigError);
+      expect(errorOf(config)).toMatch(field);
+    }
+  });
+
   it('accepts secure: false only for loopback mail hosts', () => {
     const mail = (host: string) => ({ connectors: { email: { imap: { host, port: 143, secure: false, user: 'u', password: 'env:P' } } } });
     expect(() => parseConfig(mail('127.0.0.1'))).not.toThrow();
