@@ -137,17 +137,24 @@ export function mentionsBot(text: string, entities: TelegramEntity[], bot: BotId
 
 /**
  * A text_link shows its text and hides its address; the assistant must know where a link leads, so the address
- * follows the text in brackets (`click (https://…)`), as Slack's links do. Inserted from the last link back, so
- * the offsets of the earlier ones still hold.
+ * follows the text in brackets (`click (https://…)`), as Slack's links do. Offsets are the original text's.
  */
 export function withLinkTargets(text: string, entities: TelegramEntity[]): string {
   const links = entities
     .filter((e): e is TelegramEntity & { url: string } => e.type === 'text_link' && e.url !== undefined && e.offset + e.length <= text.length)
     .filter((e) => text.slice(e.offset, e.offset + e.length) !== e.url)
-    .sort((a, b) => b.offset + b.length - (a.offset + a.length));
-  let out = text;
-  for (const e of links) out = `${out.slice(0, e.offset + e.length)} (${e.url})${out.slice(e.offset + e.length)}`;
-  return out;
+    .map((e, i) => ({ end: e.offset + e.length, url: e.url, i }))
+    // By where each label ends; of labels ending together, the last listed comes first (as it always did).
+    .sort((a, b) => a.end - b.end || b.i - a.i);
+  // Pieces joined once: rebuilding the text for each link took seconds on an update of 10,000 links.
+  const parts: string[] = [];
+  let from = 0;
+  for (const { end, url } of links) {
+    parts.push(text.slice(from, end), ` (${url})`);
+    from = end;
+  }
+  parts.push(text.slice(from));
+  return parts.join('');
 }
 
 type Attachment = NonNullable<ChannelEventInput['attachments']>[number];

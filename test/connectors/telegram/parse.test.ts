@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseChannelEvent } from '../../../core/event.js';
-import { parseUpdate, type ParseContext, type Parsed } from '../../../connectors/telegram/parse.js';
+import { parseUpdate, withLinkTargets, type ParseContext, type Parsed } from '../../../connectors/telegram/parse.js';
 import { BOT, fixture, FORUM, GROUP } from './fixtures.js';
 
 const ctx: ParseContext = { account: 'telegram', bot: { id: BOT.id, username: BOT.username }, assistant: 'default', now: () => Date.parse('2025-01-01T00:00:00Z') };
@@ -84,6 +84,19 @@ describe('telegram parse: documented updates to ChannelEvents', () => {
     expect(text({ text: undefined, photo: [{ file_id: 'p', file_unique_id: 'u', width: 1, height: 1 }], caption: 'see this', caption_entities: [{ type: 'text_link', offset: 4, length: 4, url: 'tg://user?id=1' }] })).toBe(
       'see this (tg://user?id=1)',
     );
+  });
+
+  it('a text made of links gets every address after its own label, in any order the entities are listed', () => {
+    const label = 'abcdefghij';
+    const links = [...label].map((_, i) => ({ type: 'text_link', offset: i, length: 1, url: `u${i}` })).reverse();
+    expect(withLinkTargets(label, links)).toBe([...label].map((c, i) => `${c} (u${i})`).join(''));
+    // As many links as an update can carry (the connector refuses more): each address still follows its label.
+    const long = 'x'.repeat(4_096);
+    const many = Array.from({ length: 4_096 }, (_, i) => ({ type: 'text_link', offset: i, length: 1, url: `https://e.example/${i}` }));
+    const out = withLinkTargets(long, many);
+    expect(out.startsWith('x (https://e.example/0)x (https://e.example/1)')).toBe(true);
+    expect(out.endsWith('x (https://e.example/4095)')).toBe(true);
+    expect(out.length).toBe(long.length + many.reduce((n, e) => n + e.url.length + 3, 0));
   });
 
   it('captions are text; attachments are metadata with their file_id', () => {
