@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseDocument } from 'yaml';
 import { ConfigError, LIFECYCLE_EVENTS, parseConfig, pipelineEntry, type Config } from '../core/config.js';
 import { plugOptions } from '../core/plug.js';
 import { builtinPlugs } from '../plugs/index.js';
@@ -15,10 +15,10 @@ export function loadConfig(explicit: string | undefined, cwd = process.cwd()): {
   const file = explicit ? resolve(cwd, explicit) : DEFAULT_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
   if (!file) return { config: parseConfig({}, 'built-in defaults'), source: 'built-in defaults' };
   if (!existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
+  const text = readConfigText(file);
   let raw: unknown;
   try {
-    const text = readFileSync(file, 'utf8');
-    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    raw = file.endsWith('.json') ? parseJson(text) : parseYaml(text);
   } catch (error) {
     throw new ConfigError(`${file} cannot be parsed: ${(error as Error).message}`);
   }
@@ -33,6 +33,47 @@ export function loadConfig(explicit: string | undefined, cwd = process.cwd()): {
   const problems = pipelineProblems(config);
   if (problems.length) throw new ConfigError(`${file} is invalid:\n${problems.join('\n')}`);
   return { config, source: file };
+}
+
+/** A config is a few kilobytes; a file far past that is a mistake (`--config /dev/zero`), not one to read whole. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * The file's text, read no further than the limit, as strict UTF-8: a byte that is not UTF-8 would otherwise become
+ * U+FFFD in a system prompt without a word, and UTF-16 read as UTF-8 fails with nothing said about why.
+ */
+function readConfigText(file: string): string {
+  const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+  let size = 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    for (let n; size < buffer.length && (n = readSync(fd, buffer, size, buffer.length - size, null)) > 0; ) size += n;
+  } catch (error) {
+    throw new ConfigError(`${file} cannot be read: ${(error as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (size > MAX_CONFIG_BYTES) throw new ConfigError(`${file} is over ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: that is no config file`);
+  const bytes = buffer.subarray(0, size);
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) throw new ConfigError(`${file} is UTF-16 text: save it as UTF-8`);
+  try {
+    // A UTF-8 byte order mark is dropped (ignoreBOM false), as editors on Windows write one.
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`${file} is not UTF-8 text: save it as UTF-8`);
+  }
+}
+
+/**
+ * JSON as JSON.parse reads it, except that a key written twice is refused, as YAML refuses it: with the last one
+ * silently winning, a pasted `"access"` section could open the gateway to everyone without a word.
+ */
+function parseJson(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  const duplicate = parseDocument(text, { uniqueKeys: true }).errors.find((e) => e.code === 'DUPLICATE_KEY');
+  if (duplicate) throw new Error(duplicate.message.split('\n')[0]!);
+  return value;
 }
 
 /**
