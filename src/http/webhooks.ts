@@ -8,6 +8,13 @@ import { RefusalReporter } from '../../core/refusals.js';
 export type WebhookForwarder = (connector: string, request: WebhookRequest) => Promise<WebhookResponse | { missing: string }>;
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
+/**
+ * Webhook bodies being read or handed over at once, all routes together. Each is held here and again, base64, on its
+ * way over IPC until its connector answers; anyone who can reach the port can send them, signed or not, and 400
+ * bodies of 1 MiB took this process (the one holding the master key) from 116 MB to 1.7 GB. Platforms' own
+ * updates are kilobytes, and a 503 is something they retry.
+ */
+export const MAX_IN_FLIGHT_BYTES = 16 * MAX_WEBHOOK_BYTES;
 const CONNECTOR_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /**
@@ -21,8 +28,24 @@ export function webhookRoutes(forward: WebhookForwarder, audit?: (entries: Audit
     (_source, why, refusedSinceLast) => audit?.([{ kind: 'webhook.refused', actor: 'http', data: { why, refusedSinceLast } }]).catch(() => undefined),
     Date.now,
   );
+  let inFlight = 0;
   app.post(
     '/webhooks/:connector',
+    async (c, next) => {
+      // Reserved before the body is read, as the sender declares it (a chunked body: as much as it may be).
+      const declared = Number(c.req.header('content-length'));
+      const bytes = Number.isSafeInteger(declared) && declared >= 0 && declared <= MAX_WEBHOOK_BYTES ? declared : MAX_WEBHOOK_BYTES;
+      if (inFlight + bytes > MAX_IN_FLIGHT_BYTES) {
+        refusals.refused('webhooks', `busy: ${MAX_IN_FLIGHT_BYTES} bytes of webhooks in flight`);
+        return c.json({ error: 'busy' }, 503, { 'retry-after': '5', connection: 'close' });
+      }
+      inFlight += bytes;
+      try {
+        await next();
+      } finally {
+        inFlight -= bytes;
+      }
+    },
     bodyLimit({
       maxSize: MAX_WEBHOOK_BYTES,
       onError: (c) => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/http.js';
 
 describe('HTTP surface', () => {
@@ -43,6 +43,29 @@ describe('webhook routes', () => {
     expect(r.status).toBe(200);
     expect(await r.text()).toBe('challenge-ok');
     expect(seen).toEqual([{ name: 'slack', body: raw, sig: 'v0=abc' }]);
+  });
+
+  it('hold at most 16 MiB of bodies at once, however many senders: past that a busy 503, audited, until some are answered', async () => {
+    const waiting: Array<() => void> = [];
+    const audited: unknown[] = [];
+    const app = createApp({
+      webhooks: () => new Promise((resolve) => waiting.push(() => resolve({ status: 200 }))),
+      audit: async (entries) => void audited.push(...entries),
+    });
+    const post = (body: string) => app.request('/webhooks/telegram', { method: 'POST', body, headers: { 'content-length': String(Buffer.byteLength(body)) } });
+    const big = 'x'.repeat(1024 * 1024);
+    const held = Array.from({ length: 16 }, () => post(big));
+    await vi.waitFor(() => expect(waiting).toHaveLength(16));
+    const refused = await post('{}');
+    expect([refused.status, await refused.json(), refused.headers.get('retry-after')]).toEqual([503, { error: 'busy' }, '5']);
+    expect(audited).toEqual([expect.objectContaining({ kind: 'webhook.refused', data: expect.objectContaining({ why: expect.stringMatching(/^busy/) }) })]);
+    waiting.shift()!();
+    expect((await held[0]!).status).toBe(200);
+    // One answered frees its megabyte: small updates fit again, many of them at once.
+    const small = Array.from({ length: 200 }, () => post('{"update_id":1}'));
+    await vi.waitFor(() => expect(waiting).toHaveLength(15 + 200));
+    waiting.splice(0).forEach((answer) => answer());
+    expect(new Set((await Promise.all([...held, ...small])).map((r) => r.status))).toEqual(new Set([200]));
   });
 
   it('fail closed: 503 when no connector process answers, 413 over 1 MiB, 404 for a bad name', async () => {
