@@ -98,6 +98,19 @@ export class SqliteStore implements Store {
     return migrate(this.db);
   }
 
+  /**
+   * What SQLite finds damaged in the file (PRAGMA quick_check: every page and row format, not index contents), or
+   * nothing. Damage the header does not show opens and migrates as if all were well, and fails later, in `start`.
+   */
+  async integrityProblems(): Promise<string[]> {
+    try {
+      const found = this.db.pragma('quick_check', { simple: false }) as Array<{ quick_check: string }>;
+      return found.map((r) => r.quick_check).filter((r) => r !== 'ok');
+    } catch (error) {
+      return [(error as Error).message];
+    }
+  }
+
   async ensureSession(event: ChannelEvent, workspace = DEFAULT_WORKSPACE): Promise<{ channel: Channel; session: Session }> {
     // Nearly every message finds both already there: read first, and take the write lock only to create them.
     const { channel, session } = this.findSession(event) ?? {};

@@ -114,8 +114,13 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     // migration that fails is what it reports, not one that has simply not run yet.
     try {
       const applied = await store.migrate();
+      const damage = await store.integrityProblems();
       const detail = applied.length ? `applied ${applied.join(', ')}` : 'up to date';
-      results.push({ ok: true, what: 'database', detail: `${dbFile(dataDir)}: ${detail}` });
+      if (damage.length === 0) results.push({ ok: true, what: 'database', detail: `${dbFile(dataDir)}: ${detail}` });
+      else {
+        const more = damage.length > 1 ? ` (and ${damage.length - 1} more)` : '';
+        results.push({ ok: false, what: 'database', detail: `${dbFile(dataDir)} is damaged: ${damage[0]}${more}; restore it from a backup` });
+      }
     } catch (error) {
       results.push({ ok: false, what: 'database', detail: `cannot migrate ${dbFile(dataDir)}: ${(error as Error).message}` });
     }

@@ -162,6 +162,22 @@ describe('monkeyclaw CLI', () => {
     expect(d.stdout).toMatch(/ok {4}queue: embedded driver answers/);
   });
 
+  it('doctor fails a database damaged inside, where the header still looks right (it used to pass it, and start failed)', async () => {
+    expect((await cli(['migrate'])).code).toBe(0);
+    const file = join(tmp.dir, 'data', 'monkeyclaw.db');
+    const db = new Database(file);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const page = db.pragma('page_size', { simple: true }) as number;
+    const root = (db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'audit_log'").get() as { rootpage: number }).rootpage;
+    db.close();
+    const bytes = readFileSync(file);
+    bytes.fill(0xff, (root - 1) * page, root * page);
+    writeFileSync(file, bytes);
+    const d = await cli(['doctor']);
+    expect(d.code).toBe(1);
+    expect(d.stdout).toMatch(/FAIL +database: .*monkeyclaw\.db is damaged: .+; restore it from a backup/);
+  });
+
   it('is built executable: npx monkeyclaw runs the bin itself, and a file without x is "Permission denied"', () => {
     expect(statSync(CLI).mode & 0o111).not.toBe(0);
   });
