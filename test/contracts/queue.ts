@@ -138,7 +138,7 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       q.consume(
         queue,
         async (job) => {
-          if (job.id === 'poison' && poisoned) throw new Error('always fails');
+          if (job.id.startsWith('poison') && poisoned) throw new Error('always fails');
           done.push(job.id);
         },
         { backoffMs: 10, maxAttempts: 3 },
@@ -161,6 +161,14 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       await until(() => done.includes('poison'));
       expect((await q.deadLetters()).filter((d) => d.queue === queue)).toHaveLength(0);
       expect(await q.retryDead('no-such-entry')).toBe(false);
+
+      // A later dead letter never takes a retried one's id: `dlq retry` typed again from an old list does nothing.
+      poisoned = true;
+      await q.enqueue(queue, [{ id: 'poison-2', partition: 'p', payload: 'again' }]);
+      await until(async () => (await q.depth(queue)).dead === 1);
+      const later = (await q.deadLetters()).filter((d) => d.queue === queue);
+      expect(later.map((d) => d.id)).not.toContain(dead[0]!.id);
+      expect(await q.retryDead(dead[0]!.id)).toBe(false);
     });
 
     it('dead-letters an unrecoverable failure at once', async () => {
