@@ -1,4 +1,4 @@
-import { out, withStore } from './with-store.js';
+import { failed, out, withStore } from './with-store.js';
 import { outsideAllowlist, PAIRING_CODE, revocable } from '../../core/access.js';
 import { identityProblem } from '../../core/identity.js';
 import { UsageError } from '../errors.js';
@@ -31,7 +31,7 @@ export const pairDecide = (code: string, decision: 'approved' | 'denied', option
     const normalized = code.trim().toUpperCase();
     const result = PAIRING_CODE.test(normalized) ? await store.accessStore().decidePairing(normalized, decision, Date.now()) : ({ ok: false, reason: 'unknown' } as const);
     if (!result.ok) {
-      out(`no pending pairing request ${code} (${result.reason})`);
+      failed(`no pending pairing request ${code} (${result.reason})`);
       return 1;
     }
     await store.appendAudit([{ kind: `pairing.${decision}`, actor: 'cli', subject: result.identity, data: { code: normalized } }]);
@@ -65,7 +65,7 @@ export const accessRevoke = (id: string, options: GlobalOptions) =>
     // An entry already stored (perhaps before these rules) can always be revoked, whatever its shape.
     if (current === undefined) onAllowlist(identityArg(id));
     if (!revocable(config.access, id, current)) {
-      out(config.access.owners.includes(id) ? `${id} is not on the allowlist; it is an owner, admitted by access.owners in the config` : `${id} is not on the allowlist`);
+      failed(config.access.owners.includes(id) ? `${id} is not on the allowlist; it is an owner, admitted by access.owners in the config` : `${id} is not on the allowlist`);
       return 1;
     }
     await store.accessStore().setOverride(id, 'revoke', 'cli');

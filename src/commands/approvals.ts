@@ -1,4 +1,4 @@
-import { out, withStore } from './with-store.js';
+import { failed, out, withStore } from './with-store.js';
 import { APPROVAL_ID } from '../../core/approvals.js';
 import type { GlobalOptions } from '../runtime.js';
 
@@ -16,7 +16,7 @@ export const approvalsDecide = (id: string, decision: 'approved' | 'rejected', o
     const normalized = id.trim().toUpperCase();
     const ok = APPROVAL_ID.test(normalized) && (await store.approvalStore().decide(normalized, decision, 'cli', Date.now()));
     if (!ok) {
-      out(`no pending approval ${id}`);
+      failed(`no pending approval ${id}`);
       return 1;
     }
     await store.appendAudit([{ kind: `tool.${decision}`, actor: 'cli', subject: normalized }]);

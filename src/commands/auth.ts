@@ -1,4 +1,4 @@
-import { out, withStore } from './with-store.js';
+import { failed, out, withStore } from './with-store.js';
 import { allAssistantNames } from '../../core/assistant-settings.js';
 import { API_KEY, hashPassword, MIN_PASSWORD_CHARS, newApiKey } from '../../core/auth.js';
 import { UsageError } from '../errors.js';
@@ -54,7 +54,7 @@ export const apikeyRevoke = (given: string, options: GlobalOptions) =>
     const trimmed = given.trim();
     const id = API_KEY.exec(trimmed)?.[1] ?? /^mc_([A-Za-z0-9]{1,8})/.exec(trimmed)?.[1] ?? trimmed;
     if (!(await store.authStore().revokeApiKey(id))) {
-      out(`no active API key ${id}`);
+      failed(`no active API key ${id}`);
       return 1;
     }
     await store.appendAudit([{ kind: 'apikey.revoked', actor: 'cli', subject: id }]);

@@ -12,7 +12,7 @@ import { dataDirVerdict } from '../data-dir-mode.js';
 import { UsageError } from '../errors.js';
 import { tlsVerdict } from '../tls.js';
 
-const out = (line: string) => process.stdout.write(`${line}\n`);
+import { failed, out } from './with-store.js';
 
 export async function migrateCommand(options: GlobalOptions): Promise<number> {
   loadConfig(options.config);
@@ -84,7 +84,7 @@ export async function dlqRetry(id: string, options: GlobalOptions): Promise<numb
   const rt = await openRuntime(options, 'cli');
   try {
     if (!(await rt.queue.retryDead(id))) {
-      out(`no dead-lettered job ${id}`);
+      failed(`no dead-lettered job ${id}`);
       return 1;
     }
     await rt.store.appendAudit([{ kind: 'dlq.retried', actor: 'cli', subject: id }]);

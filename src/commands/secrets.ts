@@ -12,7 +12,7 @@ import { acquireLock, LockedError, supervisorLock } from '../lock.js';
 import { readSecretInput } from '../prompt.js';
 import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
 
-const out = (line: string) => process.stdout.write(`${line}\n`);
+import { failed, out } from './with-store.js';
 
 async function withVault<T>(options: GlobalOptions, create: boolean, work: (vault: Vault, dataDir: string, store: SqliteStore) => Promise<T>): Promise<T> {
   const dataDir = resolveDataDir(options);
@@ -60,8 +60,12 @@ export async function secretsList(options: GlobalOptions): Promise<number> {
 export async function secretsRemove(name: string, options: GlobalOptions): Promise<number> {
   validName(name);
   const removed = await withVault(options, false, (vault) => vault.remove(name));
-  out(removed ? `secret ${name} removed` : `no secret ${name}`);
-  return removed ? 0 : 1;
+  if (!removed) {
+    failed(`no secret ${name}`);
+    return 1;
+  }
+  out(`secret ${name} removed`);
+  return 0;
 }
 
 /**

@@ -19,3 +19,5 @@ export async function withStore<T>(options: GlobalOptions, work: (store: SqliteS
 }
 
 export const out = (line: string): void => void process.stdout.write(`${line}\n`);
+/** Why a command exits 1, on stderr like every other CLI error: a script reading stdout gets results only. */
+export const failed = (line: string): void => void process.stderr.write(`monkeyclaw: ${line}\n`);

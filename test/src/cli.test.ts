@@ -137,8 +137,19 @@ describe('monkeyclaw CLI', () => {
   it('exits 2 for an unknown command or a missing argument, 1 for an unknown dead letter', async () => {
     expect((await cli(['frobnicate'])).code).toBe(2);
     expect((await cli(['dlq', 'retry'])).code).toBe(2);
-    const r = await cli(['dlq', 'retry', '12345']);
-    expect(r.code).toBe(1);
+    // What was not found is said on stderr, as every error is: stdout carries results only.
+    expect((await cli(['secrets', 'set', 'OTHER'], 'a-value-long-enough')).code).toBe(0);
+    for (const [args, said] of [
+      [['dlq', 'retry', '12345'], 'no dead-lettered job 12345'],
+      [['apikey', 'revoke', 'nope'], 'no active API key nope'],
+      [['secrets', 'rm', 'NOPE'], 'no secret NOPE'],
+      [['access', 'revoke', 'telegram:1'], 'telegram:1 is not on the allowlist'],
+      [['pair', 'approve', 'ABCDEFGH'], 'no pending pairing request ABCDEFGH'],
+      [['approvals', 'approve', 'nope'], 'no pending approval nope'],
+    ] as const) {
+      expect(await cli([...args]), args.join(' ')).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining(`monkeyclaw: ${said}`) });
+    }
+    expect(await cli(['secrets', 'rm', 'OTHER'])).toMatchObject({ code: 0, stdout: 'secret OTHER removed\n' });
     // An empty list is no lines, for scripts; a note on stderr says so.
     for (const [args, note] of [[['dlq', 'list'], 'no dead-lettered jobs'], [['pair', 'list'], 'no pairing requests pending'], [['apikey', 'list'], 'no API keys'], [['secrets', 'list'], 'no secrets stored']] as const) {
       const empty = await cli([...args]);
