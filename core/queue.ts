@@ -89,6 +89,11 @@ export interface DeadLetter {
 
 export interface QueueDriver {
   readonly name: 'embedded' | 'bullmq';
+  /**
+   * Which queues these are, to tell apart two processes that would never meet (another Redis, database or prefix):
+   * the driver, and for Redis its address and key prefix. Never a credential.
+   */
+  readonly where: string;
   enqueue(queue: string, jobs: JobInput[]): Promise<void>;
   consume(queue: string, handler: JobHandler, options?: ConsumeOptions): Consumer;
   depth(queue: string): Promise<QueueDepth>;

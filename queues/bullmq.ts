@@ -59,6 +59,7 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
 export class BullmqDriver implements QueueDriver {
   readonly name = 'bullmq' as const;
   readonly prefix: string;
+  readonly where: string;
   readonly partitions: number;
   readonly leaseMs: number;
   private readonly redis: Redis;
@@ -75,6 +76,8 @@ export class BullmqDriver implements QueueDriver {
     this.partitions = options.partitions ?? DEFAULT_PARTITIONS;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.redis = new Redis(options.url);
+    const { host, port, path, db } = this.redis.options;
+    this.where = `BullMQ on Redis at ${path ?? `${host}:${port}`} database ${db ?? 0}, keys under ${this.prefix}`;
     this.redis.on('error', (e: Error) => this.reportError(e));
     // An error from before the last reconnect says nothing about why Redis is away now.
     this.redis.on('ready', () => {

@@ -45,6 +45,8 @@ export interface EmbeddedOptions {
  */
 export class EmbeddedDriver implements QueueDriver {
   readonly name = 'embedded' as const;
+  /** The data dir's own file: every process on it shares these queues. */
+  readonly where = 'the embedded queue';
   private readonly connection: SharedDb;
   private readonly db: Db;
   /** Acks and enqueues of jobs finishing side by side share one transaction per loop turn. */

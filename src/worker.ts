@@ -97,7 +97,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
   ];
   await rt.store.heartbeat(WORKER_ROLE);
   // Which queue the workers of this data dir take events from: `chat` must publish to the same one.
-  await rt.store.setConnectorState(WORKER_ROLE, WORKER_QUEUE_KEY, rt.queue.name);
+  await rt.store.setConnectorState(WORKER_ROLE, WORKER_QUEUE_KEY, rt.queue.where);
   const beat = setInterval(() => void rt.store.heartbeat(WORKER_ROLE).catch(() => undefined), HEARTBEAT_MS);
   beat.unref();
   log.info({ queue: rt.queue.name, concurrency }, 'worker started');

@@ -44,10 +44,11 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
   const ensureWorker = async () => {
     if (worker) return;
     if ((await rt.store.liveProcesses(WORKER_ROLE, 3_000)) === 0) return void (worker = await startWorker(rt, log, { concurrency: 2 }));
-    // The running workers read another queue (start without REDIS_URL, chat with it): nothing would ever answer.
+    // The running workers read other queues (start without REDIS_URL and chat with it, another Redis database or
+    // prefix): nothing would ever answer. A worker from before `where` was recorded wrote the driver's name alone.
     const theirs = await rt.store.getConnectorState(WORKER_ROLE, WORKER_QUEUE_KEY);
-    if (typeof theirs === 'string' && theirs !== rt.queue.name) {
-      throw new UsageError(`the gateway running on this data dir uses the ${theirs} queue, and this chat the ${rt.queue.name} one: give chat the same queue settings (config, REDIS_URL) as start`);
+    if (typeof theirs === 'string' && theirs !== rt.queue.where && theirs !== rt.queue.name) {
+      throw new UsageError(`the gateway running on this data dir uses ${theirs}, and this chat ${rt.queue.where}: give chat the same queue settings (config, REDIS_URL) as start`);
     }
   };
   const shutdown = async () => {

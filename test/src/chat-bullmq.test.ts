@@ -43,7 +43,7 @@ describe('chat on BullMQ', () => {
       // A gateway's worker on the embedded queue, as `start` without REDIS_URL leaves it: alive, and saying which queue.
       const store = new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
       await store.migrate();
-      await store.setConnectorState('worker', 'queue', 'embedded');
+      await store.setConnectorState('worker', 'queue', 'the embedded queue');
       const beat = setInterval(() => void store.heartbeat('worker'), 500);
       await store.heartbeat('worker');
       const inboundKeys = async () => (await redis.keys('*')).filter((k) => k.includes('mc-inbound')).sort();
@@ -51,13 +51,37 @@ describe('chat on BullMQ', () => {
       try {
         const r = await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'anyone?', env: { REDIS_URL: server.url } });
         expect(r.code).toBe(2);
-        expect(r.stderr).toMatch(/the gateway running on this data dir uses the embedded queue, and this chat the bullmq one/);
+        expect(r.stderr).toMatch(/the gateway running on this data dir uses the embedded queue, and this chat BullMQ on Redis at 127\.0\.0\.1:\d+ database 0/);
       } finally {
         clearInterval(beat);
         await store.close();
       }
       // Nothing was left in Redis for a worker that will never come.
       expect(await inboundKeys()).toEqual(before);
+    } finally {
+      tmp.remove();
+    }
+  }, 60_000);
+
+  it('refuses as well when the gateway reads another Redis database: the same driver is not the same queues', async () => {
+    const tmp = tempDir('mc-chat-other-db-');
+    try {
+      // This chat's own worker records where it reads, as a gateway's does.
+      expect((await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'first', env: { REDIS_URL: server.url } })).code).toBe(0);
+      const store = new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
+      const beat = setInterval(() => void store.heartbeat('worker'), 500);
+      await store.heartbeat('worker');
+      const other = new Redis(`${server.url}/5`);
+      try {
+        const r = await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'anyone?', env: { REDIS_URL: `${server.url}/5` } });
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(/uses BullMQ on Redis at 127\.0\.0\.1:\d+ database 0, keys under \S+, and this chat BullMQ on Redis at 127\.0\.0\.1:\d+ database 5, keys under \S+: give chat/);
+        expect(await other.keys('*')).toEqual([]);
+      } finally {
+        clearInterval(beat);
+        other.disconnect();
+        await store.close();
+      }
     } finally {
       tmp.remove();
     }
