@@ -59,8 +59,9 @@ function command(port: number, line: string, timeoutMs = 2_000): Promise<string>
 const exited = (child: ChildProcess): Promise<void> =>
   child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 
-export async function startRedis(): Promise<BenchRedis> {
-  const port = await freePort();
+/** `port`: one chosen before (a test whose gateway waits for Redis to come up there); else a free one. */
+export async function startRedis({ port = 0 } = {}): Promise<BenchRedis> {
+  port ||= await freePort();
   // Its own working directory, removed at stop: a test that turns persistence on writes there, not into the repo.
   const dir = mkdtempSync(join(tmpdir(), 'mc-redis-'));
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {

@@ -90,7 +90,8 @@ export async function openRuntime(options: GlobalOptions, role: string): Promise
   try {
     await store.migrate();
     const credentials = await loadCredentials(config, role, { dataDir, store });
-    const queue = await openQueue(credentials.queue, dataDir, credentials.resolve, store);
+    // A command run once says what failed in its own words: no log lines of Redis errors before them.
+    const queue = await openQueue(credentials.queue, dataDir, credentials.resolve, store, { logErrors: !ONE_SHOT_ROLES.has(role) });
     // A command run once (chat, dlq) says at once that Redis is away, instead of waiting for it without a word.
     if (ONE_SHOT_ROLES.has(role)) await queue.ping().catch(async (error: Error) => {
       await queue.close();
@@ -117,7 +118,7 @@ export async function openRuntime(options: GlobalOptions, role: string): Promise
   }
 }
 
-export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Resolver, store: Pick<Store, 'queuePrefix'>): Promise<QueueDriver> {
+export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Resolver, store: Pick<Store, 'queuePrefix'>, { logErrors = true } = {}): Promise<QueueDriver> {
   if (q.driver === 'embedded') return new EmbeddedDriver({ file: dbFile(dataDir), leaseMs: q.leaseMs });
   // Loaded only when chosen, so the embedded default never pays for the Redis client.
   const { BullmqDriver } = await import('../queues/bullmq.js');
@@ -125,7 +126,7 @@ export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Res
   // A URL from the vault or the environment was not checked with the config: ioredis reads anything else as a socket path.
   if (!/^rediss?:\/\//i.test(url)) throw new ConfigError(`queue.redisUrl: ${q.redisUrl} does not hold a redis:// or rediss:// URL`);
   const prefix = await redisPrefix(q, store);
-  return new BullmqDriver({ url, prefix, partitions: q.partitions, leaseMs: q.leaseMs, ...queueErrorLog() });
+  return new BullmqDriver({ url, prefix, partitions: q.partitions, leaseMs: q.leaseMs, ...(logErrors ? queueErrorLog() : {}) });
 }
 
 /** This data dir's key prefix on Redis: the config's, else its own (so gateways sharing a Redis keep apart). */
@@ -135,7 +136,7 @@ const redisPrefix = async (q: Extract<QueueConfig, { driver: 'bullmq' }>, store:
  * Redis errors as structured log lines, at most one per 10 s with a count of those held back: with Redis gone,
  * ioredis reports every reconnect attempt, and the log would be nothing else. Its return is said once too.
  */
-function queueErrorLog(): { onError: (error: Error) => void; onRecovered: () => void } {
+function newQueueErrorLog(): { onError: (error: Error) => void; onRecovered: () => void } {
   const log = createLogger('queue', 'info');
   let last = 0;
   let held = 0;
@@ -158,6 +159,10 @@ function queueErrorLog(): { onError: (error: Error) => void; onRecovered: () => 
     },
   };
 }
+
+let processQueueLog: ReturnType<typeof newQueueErrorLog> | undefined;
+/** One per process: the queue's Redis connection and the rate limiter's fail and come back together, said once. */
+const queueErrorLog = () => (processQueueLog ??= newQueueErrorLog());
 
 /**
  * The rate-limit buckets live where the queue does, so every worker shares them; on Redis under the queue's own

@@ -129,7 +129,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     const queueConfig = resolveQueue(config, process.env);
     try {
       const values = await resolveRefs(refsFor(config, queueConfig, 'cli'), dataDir, store, 'doctor', { ...config, queue: queueConfig });
-      const queue = await openQueue(queueConfig, dataDir, resolverFrom(values), store);
+      const queue = await openQueue(queueConfig, dataDir, resolverFrom(values), store, { logErrors: false });
       try {
         await queue.ping();
         const keys = 'prefix' in queue ? ` (Redis keys under ${String(queue.prefix)})` : '';

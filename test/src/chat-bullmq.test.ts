@@ -113,7 +113,13 @@ describe('chat on BullMQ', () => {
         const r = await runCli(args, { cwd: tmp.dir, input: 'anyone?', env });
         expect({ args, code: r.code }).toEqual({ args, code: 1 });
         expect(r.stderr).toContain(`cannot reach the queue: Redis: connection refused: nothing is listening at 127.0.0.1:${port}`);
+        // Said once, in words: no log line of the same error before it.
+        expect(r.stderr).not.toContain('queue backend error');
       }
+      const doctor = await runCli(['doctor'], { cwd: tmp.dir, env });
+      expect(doctor.code).toBe(1);
+      expect(doctor.stdout).toMatch(/FAIL +queue: .*connection refused/);
+      expect(doctor.stderr).not.toContain('queue backend error');
       const notRedis = await runCli(['dlq', 'list'], { cwd: tmp.dir, env: { REDIS_URL: `http://127.0.0.1:${port}` } });
       expect(notRedis.code).toBe(2);
       expect(notRedis.stderr).toContain('queue.redisUrl: env:REDIS_URL does not hold a redis:// or rediss:// URL');

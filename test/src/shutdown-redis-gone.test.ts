@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { exited, gatewayDir, hasExited, spawnCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
+import { startRedis } from '../helpers/redis-server.js';
 import { cleanups, until } from '../helpers/wait.js';
 
 const cleanup = cleanups();
@@ -25,5 +27,26 @@ describe('monkeyclaw start on BullMQ with Redis gone', () => {
     const lines = gateway.output().split('\n').filter((l) => l.trim());
     expect(lines.filter((l) => !l.startsWith('{'))).toEqual([]);
     expect(lines.filter((l) => l.includes('queue backend error')).length).toBeLessThan(10);
+  }, 60_000);
+
+  it('a worker says once that Redis is away and once that it is back, for its queue and its rate limiter together', async () => {
+    const port = await freePort();
+    const tmp = await gatewayDir('mc-redis-late-', [`queue: { driver: bullmq, redisUrl: "redis://127.0.0.1:${port}" }`]);
+    cleanup.push(() => tmp.remove());
+    const worker = spawnCli(['worker'], { cwd: tmp.dir });
+    cleanup.push(async () => {
+      worker.kill('SIGKILL');
+      await exited(worker);
+    });
+    await until(() => worker.output().includes('queue backend error'), 20_000);
+    const redis = await startRedis({ port });
+    cleanup.push(() => redis.stop());
+    await until(() => worker.output().includes('reachable again'), 20_000);
+    // Both connections are back by now (the queue's consumers have started); a second line would have come with them.
+    await until(() => worker.output().includes('worker started'), 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const lines = worker.output().split('\n');
+    expect(lines.filter((l) => l.includes('queue backend error'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('queue backend reachable again'))).toHaveLength(1);
   }, 60_000);
 });
