@@ -57,3 +57,9 @@ export async function allAssistantNames(config: Config, settings: { savedAssista
   const saved = (await settings.savedAssistants()).filter((a) => 'settings' in a).map((a) => a.name);
   return [...new Set([...Object.keys(config.assistants), ...saved.sort()])];
 }
+
+/** The assistant `name` as it runs: the config file's with its dashboard settings applied, or one made there. */
+export async function effectiveAssistant(config: Config, settings: { savedAssistants(): Promise<SavedAssistant[]> }, name: string): Promise<AssistantConfig | undefined> {
+  const saved = (await settings.savedAssistants()).find((a) => a.name === name);
+  return saved && 'settings' in saved ? applySettings(config.assistants[name], saved.settings) : config.assistants[name];
+}

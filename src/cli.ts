@@ -72,7 +72,7 @@ export function buildProgram(): Command {
   sub('chat', 'chat from the terminal through the full path')
     .option('--assistant <name>', 'assistant to talk to')
     .option('--once', 'send stdin as one message, print the reply, exit')
-    .addOption(new Option('--timeout <seconds>', 'how long to wait for a reply before giving the message up (agent CLIs may need more)').default(60).argParser((v) => {
+    .addOption(new Option('--timeout <seconds>', "how long to wait for a reply before giving the message up (default: as long as the assistant's backends may take, plus a minute)").argParser((v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 86_400) throw new UsageError('--timeout must be a whole number of seconds from 1 to 86400');
       return n;

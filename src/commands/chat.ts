@@ -13,14 +13,16 @@ import { createLogger } from '../logger.js';
 import { openRuntime, type GlobalOptions } from '../runtime.js';
 import { startWorker, WORKER_QUEUE_KEY, WORKER_ROLE, type RunningWorker } from '../worker.js';
 import { terminalText } from '../terminal-text.js';
+import { turnDeadline } from '../http/turns.js';
 
 /**
  * `monkeyclaw chat`: the terminal as a loopback connector. When a gateway runs on the same data dir its workers
  * answer; otherwise this process runs a worker of its own, so the command works either way.
  */
 export async function chat(options: GlobalOptions & { once?: boolean; assistant?: string; timeout?: number }): Promise<number> {
-  const timeoutS = options.timeout ?? 60;
   const rt = await openRuntime(options, 'chat');
+  // As long as the web chat and the API wait: what the assistant's backends may take, plus a minute.
+  const timeoutS = options.timeout ?? (await turnDeadline(rt.config, rt.store.settingsStore())(options.assistant)) / 1000;
   const log = createLogger('chat', 'warn', rt.redactor);
   const known = await allAssistantNames(rt.config, rt.store.settingsStore());
   if (options.assistant && !known.includes(options.assistant)) {

@@ -15,7 +15,7 @@ import { builtinPlugs } from '../../plugs/index.js';
 import { processRedactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { BOOTSTRAP, isSupervised, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
-import { TurnClient } from '../http/turns.js';
+import { TurnClient, turnDeadline } from '../http/turns.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
 import { parseDoctorResult, parseFatalReport } from '../child-ipc.js';
@@ -126,9 +126,10 @@ export async function start(options: GlobalOptions): Promise<number> {
       },
       () => undefined,
     );
-    const apiTurns = new TurnClient(surfaceQueue, store, 'api', isOwnerDecision(config));
+    const deadlineFor = turnDeadline(config, store.settingsStore());
+    const apiTurns = new TurnClient(surfaceQueue, store, 'api', isOwnerDecision(config), deadlineFor);
     apiTurns.start();
-    const webTurns = new TurnClient(surfaceQueue, store, 'web', isOwnerDecision(config));
+    const webTurns = new TurnClient(surfaceQueue, store, 'web', isOwnerDecision(config), deadlineFor);
     webTurns.start();
     const http = await startHttpServer(config.server, dataDir, {
       webhooks: webhookForwarder(supervisor, enabled),

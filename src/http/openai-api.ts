@@ -180,7 +180,7 @@ export function openaiRoutes(deps: {
     running.set(key.id, inFlight + 1);
     // A caller that closes its connection gives its turn up: its slot is free at once, and the backend call stops.
     const asked = deps.turns
-      .ask(input, undefined, body.stream ? (text) => (drafts.push(text), wake()) : undefined, c.req.raw.signal)
+      .ask(input, body.stream ? (text) => (drafts.push(text), wake()) : undefined, c.req.raw.signal)
       .then((outcome) => ({ outcome }), (error: unknown) => ({ error: error as Error }))
       .finally(() => (running.get(key.id)! > 1 ? running.set(key.id, running.get(key.id)! - 1) : running.delete(key.id)));
     const early = await Promise.race([asked, firstDraft.then(() => undefined)]);

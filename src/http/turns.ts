@@ -5,6 +5,10 @@ import { outboundHandler } from '../../core/outbound.js';
 import { newEventId } from '../../core/ids.js';
 import type { Consumer, QueueDriver } from '../../core/queue.js';
 import type { Store } from '../../core/store.js';
+import { effectiveAssistant } from '../../core/assistant-settings.js';
+import type { Config } from '../../core/config.js';
+import type { SavedAssistant } from '../../core/sqlite/settings-store.js';
+import { turnDeadlineMs } from '../../core/turn-deadline.js';
 
 /** `stopped`: the gateway shut down before the turn was answered; `gone`: the caller went away first. */
 export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silent' } | { kind: 'timeout' } | { kind: 'stopped' } | { kind: 'gone' };
@@ -15,6 +19,14 @@ export const STOPPED_TEXT = 'The gateway is shutting down; please try again in a
 /** On shutdown, turns in flight are waited for this long (the worker drains meanwhile) before they are let go. */
 const DRAIN_MS = 6_000;
 const ABANDON_MS = 500;
+/** Without an assistant's own limits to go by: as long as an HTTP backend's default call. */
+const DEFAULT_DEADLINE_MS = 300_000;
+
+/** Each turn is waited for as long as its assistant's backends may take, as they are set now (the dashboard's too). */
+export const turnDeadline = (config: Config, settings: { savedAssistants(): Promise<SavedAssistant[]> }) => async (name: string | undefined): Promise<number> => {
+  const assistant = await effectiveAssistant(config, settings, name ?? 'default');
+  return assistant ? turnDeadlineMs(config, assistant) : DEFAULT_DEADLINE_MS;
+};
 
 /**
  * A surface of the HTTP server (the OpenAI-compatible API, web chat) as a connector: it publishes events like any
@@ -34,6 +46,8 @@ export class TurnClient {
     readonly platform: string,
     /** Which events go to the control queue (an owner's `/approve` in web chat): see `publishEvents`. */
     private readonly control: (e: ChannelEvent) => boolean,
+    /** How long a turn for this assistant is waited for before it is given up (core/turn-deadline.ts). */
+    private readonly deadlineFor: (assistant: string | undefined) => Promise<number> = async () => DEFAULT_DEADLINE_MS,
   ) {}
 
   start(): void {
@@ -64,10 +78,10 @@ export class TurnClient {
    */
   async ask(
     input: Omit<ChannelEventInput, 'v' | 'id' | 'platform' | 'account' | 'platformMessageId' | 'receivedAt'>,
-    timeoutMs = 300_000,
     onDraft?: (text: string) => void,
     caller?: AbortSignal,
   ): Promise<TurnOutcome> {
+    const timeoutMs = await this.deadlineFor(input.assistant);
     const id = newEventId();
     this.waiting.set(id, []);
     if (onDraft) this.drafts.set(id, onDraft);

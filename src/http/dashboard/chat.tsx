@@ -14,7 +14,6 @@ import { formBody } from '../form.js';
 /** The owner in the browser is `web:admin`, with one conversation per assistant. */
 const SENDER = { id: 'admin', name: 'admin', isBot: false } as const;
 const conversationOf = (assistant: string) => `admin:${assistant}`;
-const ASK_TIMEOUT_MS = 120_000;
 /** 100,000 characters, percent-encoded (up to 9 bytes each) or JSON-escaped, plus the other fields. */
 const MAX_BODY = 9 * MAX_TEXT_CHARS + 16 * 1024;
 
@@ -102,7 +101,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
   const pick = (assistants: string[], name: string | undefined) =>
     name && assistants.includes(name) ? name : assistants.includes('default') ? 'default' : assistants[0]!;
   const ask = (assistant: string, text: string, onDraft?: (text: string) => void) =>
-    deps.turns.ask({ conversation: { id: conversationOf(assistant), kind: 'dm' }, sender: SENDER, ...inboundText(text), assistant }, ASK_TIMEOUT_MS, onDraft);
+    deps.turns.ask({ conversation: { id: conversationOf(assistant), kind: 'dm' }, sender: SENDER, ...inboundText(text), assistant }, onDraft);
 
   app.get('/chat', ctx.guard.page, async (c) => {
     const session = c.get('session');
