@@ -133,7 +133,14 @@ export async function start(options: GlobalOptions): Promise<number> {
     webTurns.start();
     const http = await startHttpServer(config.server, dataDir, {
       webhooks: webhookForwarder(supervisor, enabled),
-      api: { config, auth: store.authStore(), turns: apiTurns, assistants: () => allAssistantNames(config, store.settingsStore()), audit: (entries) => store.appendAudit(entries) },
+      api: {
+        config,
+        auth: store.authStore(),
+        turns: apiTurns,
+        assistants: () => allAssistantNames(config, store.settingsStore()),
+        access: store.accessStore(),
+        audit: (entries) => store.appendAudit(entries),
+      },
       dashboard: {
         config,
         store,

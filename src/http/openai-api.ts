@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
+import { admittedNow, type AccessStore } from '../../core/access.js';
 import type { ApiKeyRecord, AuthStore } from '../../core/auth.js';
 import type { AuditInput } from '../../core/audit.js';
 import type { Config } from '../../core/config.js';
@@ -88,6 +89,8 @@ export function openaiRoutes(deps: {
   auth: AuthStore;
   turns: TurnClient;
   assistants?: () => Promise<string[]>;
+  /** The run-time access changes, to tell a key access refuses from a request a plug refused. */
+  access?: Pick<AccessStore, 'overrides'>;
   /** Where refused requests are audited (`api.rejected`, at most once a minute per caller, with the count since). */
   audit?: (entries: AuditInput[]) => Promise<void>;
 }): Hono<Env> {
@@ -198,9 +201,16 @@ export function openaiRoutes(deps: {
     if (outcome.kind === 'stopped') return oaiError(c, 503, STOPPED_TEXT, 'server_error');
     // Nobody reads this: the caller went away.
     if (outcome.kind === 'gone') return oaiError(c, 503, 'The request was given up.', 'server_error');
-    // Nothing at all came of it: access refused this key (`access.deny`), which says nothing to those it refuses.
-    // The key is valid, so not 401; the request is fine, so not 400.
-    if (outcome.kind === 'silent') return oaiError(c, 403, 'This API key may not use the assistant (access policy).', 'permission_error', 'permission_denied');
+    // Nothing at all came of it. Access refusing this key (`access.deny`) says nothing to those it refuses: the key
+    // is valid, so not 401; the request is fine, so not 400. A key access admits was stopped by another plug without
+    // a word (guard's `mode: halt`): that refused the request itself, and the key is not to blame.
+    if (outcome.kind === 'silent') {
+      const asker = { platform: 'api', sender: input.sender, conversation: input.conversation };
+      if (deps.access && (await admittedNow(deps.config.access, deps.access, asker))) {
+        return oaiError(c, 400, "The request was refused by the assistant's policy.", 'invalid_request_error', 'content_policy_violation');
+      }
+      return oaiError(c, 403, 'This API key may not use the assistant (access policy).', 'permission_error', 'permission_denied');
+    }
     const answer = answers(outcome.replies);
     const notice = outcome.replies.find((r) => !answer.includes(r));
     if (notice) return noticeError(c, notice);
