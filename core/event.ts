@@ -17,8 +17,10 @@ export const tooLongNotice = (chars: number): string =>
 export const MAX_PAYLOAD_BYTES = 2 * 1024 * 1024;
 /** All of a stateless request's earlier messages together. */
 export const MAX_CONTEXT_CHARS = 400_000;
+/** How many earlier messages a stateless request may bring: a long chat client's history, within the characters above. */
+export const MAX_CONTEXT_MESSAGES = 1_000;
 const MAX_ID = 256;
-const MAX_ATTACHMENTS = 32;
+export const MAX_ATTACHMENTS = 32;
 const MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024;
 
 /** A string that is valid UTF-16: a lone surrogate would corrupt history, audit hashes and platform sends. */
@@ -99,7 +101,7 @@ export const channelEventSchema = z
      */
     context: z
       .array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: wellFormed(MAX_TEXT_CHARS) }).strict())
-      .max(200)
+      .max(MAX_CONTEXT_MESSAGES)
       .refine((c) => c.reduce((n, m) => n + m.content.length, 0) <= MAX_CONTEXT_CHARS, { message: `longer than ${MAX_CONTEXT_CHARS} characters in all` })
       .optional(),
     /** The assistant the connector was configured (or asked) for; a channel's own setting wins over it. */

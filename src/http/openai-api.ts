@@ -8,7 +8,7 @@ import type { ApiKeyRecord, AuthStore } from '../../core/auth.js';
 import type { AuditInput } from '../../core/audit.js';
 import type { Config } from '../../core/config.js';
 import { RefusalReporter } from '../../core/refusals.js';
-import { InvalidPayloadError, MAX_CONTEXT_CHARS, MAX_TEXT_CHARS, type Reply } from '../../core/event.js';
+import { InvalidPayloadError, MAX_ATTACHMENTS, MAX_CONTEXT_CHARS, MAX_CONTEXT_MESSAGES, MAX_TEXT_CHARS, type ChannelEventInput, type Reply } from '../../core/event.js';
 import { STOPPED_TEXT, type TurnClient, type TurnOutcome } from './turns.js';
 import { httpError } from './errors.js';
 
@@ -47,8 +47,7 @@ const requestSchema = z
     tools: z.array(z.object({ type: z.string() }).passthrough()).nullable().optional(),
     messages: z
       .array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']), content: content.nullable().optional() }).passthrough())
-      .min(1)
-      .max(200),
+      .min(1),
     stream: z.boolean().optional(),
     stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
   })
@@ -78,6 +77,13 @@ export const MAX_TURNS_PER_KEY = 4;
 /** A message's text; its text parts as lines of their own ("part A" and "part B" are not "part Apart B"). */
 const textOf = (c: z.infer<typeof content> | null | undefined): string =>
   typeof c === 'string' ? c : (c ?? []).flatMap((p) => ('text' in p && typeof p.text === 'string' ? [p.text] : [])).join('\n');
+
+/** The parts of a message that are not text (OpenAI's `image_url`, `input_audio`, `file`), as attachments' metadata. */
+function attachmentsOf(c: z.infer<typeof content> | null | undefined): NonNullable<ChannelEventInput['attachments']> {
+  if (typeof c === 'string' || !c) return [];
+  const kinds: Record<string, 'image' | 'audio' | 'file'> = { image_url: 'image', input_audio: 'audio', file: 'file' };
+  return c.filter((p) => p.type !== 'text').slice(0, MAX_ATTACHMENTS).map((p) => ({ kind: kinds[p.type] ?? 'other' }));
+}
 
 /**
  * The headless OpenAI-compatible API. Stateless: the request's user/assistant messages are the context (the
@@ -143,6 +149,7 @@ export function openaiRoutes(deps: {
       return reject(c, 400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, 'invalid_request_error', null, param);
     }
     const body = parsed.data;
+    if (body.stream_options && body.stream !== true) return reject(c, 400, 'stream_options is only allowed when stream is true.', 'invalid_request_error', null, 'stream_options');
     const key = c.get('key');
     if (!(await visible(key)).includes(body.model)) return reject(c, 404, `The model '${body.model}' does not exist.`, 'invalid_request_error', 'model_not_found');
     // The request's messages are the context (DESIGN), after the assistant's own system prompt, which they cannot
@@ -151,12 +158,18 @@ export function openaiRoutes(deps: {
     const turns = body.messages.filter((m) => m.role !== 'tool' && m.role !== 'function').map((m) => ({ role: roleOf(m.role), content: textOf(m.content) }));
     const last = turns.at(-1);
     if (!last || last.role !== 'user') return reject(c, 400, 'The last message must come from the user.', 'invalid_request_error', null, 'messages');
+    // What the gateway does not pass on is named to the assistant, as every connector names a photo or a file.
+    const attachments = attachmentsOf(body.messages.at(-1)!.content);
     // Nothing to answer is a bad request, not a refusal by policy (which is what the turn would end in).
-    if (!last.content.trim()) return reject(c, 400, 'The last user message has no text.', 'invalid_request_error', null, 'messages');
+    if (!last.content.trim() && attachments.length === 0) return reject(c, 400, 'The last user message has no text.', 'invalid_request_error', null, 'messages');
     if (last.content.length > MAX_TEXT_CHARS) {
       return reject(c, 400, `The last user message is longer than ${MAX_TEXT_CHARS.toLocaleString('en')} characters.`, 'invalid_request_error', 'context_length_exceeded', 'messages');
     }
     const earlier = turns.slice(0, -1);
+    if (earlier.length > MAX_CONTEXT_MESSAGES) {
+      const said = `The request brings ${earlier.length.toLocaleString('en')} earlier messages; the gateway takes up to ${MAX_CONTEXT_MESSAGES.toLocaleString('en')}.`;
+      return reject(c, 400, said, 'invalid_request_error', 'context_length_exceeded', 'messages');
+    }
     if (earlier.some((m) => m.content.length > MAX_TEXT_CHARS) || earlier.reduce((n, m) => n + m.content.length, 0) > MAX_CONTEXT_CHARS) {
       const limits = `${MAX_TEXT_CHARS.toLocaleString('en')} characters a message, ${MAX_CONTEXT_CHARS.toLocaleString('en')} in all`;
       return reject(c, 400, `The earlier messages are longer than the gateway takes (${limits}).`, 'invalid_request_error', 'context_length_exceeded', 'messages');
@@ -166,6 +179,7 @@ export function openaiRoutes(deps: {
       conversation: { id: key.id, kind: 'dm' as const },
       sender: { id: key.id, name: key.name.slice(0, 256), isBot: false },
       text: last.content,
+      attachments,
       context: earlier,
       assistant: body.model,
     };

@@ -108,6 +108,11 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
       { role: 'system', content: 'Answer in French.' },
       { role: 'user', content: 'd' },
     ]);
+    // An image it cannot pass on is named to the assistant, as a connector names a photo; alone, it is still a message.
+    const image = { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } } as const;
+    const note = { role: 'user', content: '[The next message came with an attachment, whose content you cannot see: image]' };
+    expect(await seen([{ role: 'user', content: [{ type: 'text', text: 'look' }, image] }])).toEqual([SYSTEM, note, { role: 'user', content: 'look' }]);
+    expect((await seen([{ role: 'user', content: [image] }])).slice(0, 2)).toEqual([SYSTEM, note]);
   });
 
   it('streams a reply while the backend is still writing it: the first words arrive before the last are written', async () => {
@@ -296,6 +301,9 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
       expect(r.status).toBe(400);
       expect(await r.json()).toEqual({ error: { message: 'The last user message has no text.', type: 'invalid_request_error', param: 'messages', code: null } });
     }
+    // As OpenAI answers it: stream_options belongs to a streamed request.
+    const options = await post('{"model":"default","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}}');
+    expect([options.status, ((await options.json()) as { error: { param: unknown } }).error.param]).toEqual([400, 'stream_options']);
     const wrongType = await post('{"model":"default","messages":[{"role":"user","content":"x"}],"stream":"yes"}');
     expect(((await wrongType.json()) as { error: { param: unknown } }).error.param).toBe('stream');
     // Parameters the assistant decides are ignored, but checked as OpenAI checks them.
@@ -316,6 +324,13 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
     expect(long.status).toBe(400);
     expect(await long.json()).toEqual({
       error: { message: 'The last user message is longer than 100,000 characters.', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' },
+    });
+    // A long chat client's history is taken (OpenAI counts tokens, not messages); past 1,000 it is said plainly.
+    const history = (n: number) => [...Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `m${i}` })), { role: 'user', content: 'last' }];
+    expect((await post(JSON.stringify({ model: 'default', messages: history(1_000) }))).status).toBe(200);
+    const tooMany = await post(JSON.stringify({ model: 'default', messages: history(1_001) }));
+    expect(await tooMany.json()).toEqual({
+      error: { message: 'The request brings 1,001 earlier messages; the gateway takes up to 1,000.', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' },
     });
     // Over the body limit: 413, as on every other route.
     const huge = await post(JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'x'.repeat(3 * 1024 * 1024) }] }));
