@@ -19,9 +19,10 @@ export const CREDENTIAL_PATTERNS: readonly RegExp[] = [
   /(?<=\bBearer {1,3})[A-Za-z0-9._~+/-]{16,}=*/gi,
   // A value given to a name that says what it is, as in a URL, a form or an env file (`password=…`, `API_KEY=…`, no
   // spaces: prose writes `a token = …`), or a password in a config or a mail (`password: …`); the name stays
-  // readable. Bounded lookbehinds: linear on any input.
-  /(?<=(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key)=["']?)[^\s"'&;,]{6,}/gi,
-  /(?<=(?<![A-Za-z0-9])(?:password|passwd)\s{0,3}:\s{0,3}["']?)[^\s"'&;,]{6,}/gi,
+  // readable. A value runs to the next space or quote (passwords hold `&`, `;` and `,`), but not past the `&` of a
+  // URL's next parameter, and a sentence's closing punctuation is left out. Bounded lookbehinds: linear on any input.
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key)=["']?)[^\s"'&]{5,}[^\s"'&.,;:!?]/gi,
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd)\s{0,3}:\s{0,3}["']?)[^\s"']{5,}[^\s"'.,;:!?]/gi,
 ];
 
 /** Does this whole value look like a live credential? */

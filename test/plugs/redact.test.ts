@@ -54,7 +54,12 @@ describe('redact: credentials', () => {
     expect(await mask('key AIzaSyA-1234567890abcdefghijklmnopqrstu here')).toBe('key [redacted:credential] here');
     expect(await mask('Authorization: Bearer abcdefghijklmnopqrstuvwxyz123456')).toBe('Authorization: Bearer [redacted:credential]');
     expect(await mask('login with password=hunter2secret&user=ada')).toBe('login with password=[redacted:credential]&user=ada');
-    expect(await mask('OPENAI_API_KEY="abc123def456" and Password: Tr0ub4dor&3')).toBe('OPENAI_API_KEY="[redacted:credential]" and Password: [redacted:credential]&3');
+    expect(await mask('OPENAI_API_KEY="abc123def456" and Password: Tr0ub4dor&3')).toBe('OPENAI_API_KEY="[redacted:credential]" and Password: [redacted:credential]');
+    // A password's own `&`, `;` and `,` are part of it; the sentence's comma or full stop after it is not.
+    expect(await mask('my password: Tr0ub4dor&3xyz, then')).toBe('my password: [redacted:credential], then');
+    expect(await mask('password: abc&defghijkl.')).toBe('password: [redacted:credential].');
+    expect(await mask('set password=Sup3r;Secret99 now')).toBe('set password=[redacted:credential] now');
+    expect(await mask('Server=db;Password=Sup3r,Secret99;')).toBe('Server=db;Password=[redacted:credential];');
     expect(await mask('?access_token=ya29.a0AfH6SM&x=1')).toBe('?access_token=[redacted:credential]&x=1');
     // Prose that names a secret without giving one is left as it is.
     const prose = 'the secret: friendship. A token = short. Bearer of bad news. password= abc';
