@@ -15,6 +15,11 @@ export interface GovernorDeps {
   tellRequester?(event: ChannelEvent, text: string): Promise<void>;
   now(): number;
   pollMs?: number;
+  /**
+   * Masks credentials in the command put to owners (a token in a `git push` URL): it is sent to their chats and
+   * kept for `approvals list`, and neither may show one. The owner still reads what the command does.
+   */
+  redact?(text: string): string;
 }
 
 /**
@@ -35,8 +40,9 @@ export function toolGovernor(deps: GovernorDeps) {
     // An owner's yes could only come after the fact.
     if (request.started) return { allow: false, reason: 'the tool started before it could be approved' };
     // An owner approves what they read: a command longer than they are shown could hide what it runs after it.
-    const summary = shownCommand(command);
-    if (summary.length > MAX_SHOWN) return { allow: false, reason: 'the command is too long to put to an owner' };
+    const shown = shownCommand(command);
+    if (shown.length > MAX_SHOWN) return { allow: false, reason: 'the command is too long to put to an owner' };
+    const summary = deps.redact ? deps.redact(shown) : shown;
 
     const now = deps.now();
     const stale = await deps.approvals.supersede(event.id, now);

@@ -1,3 +1,4 @@
+import { processRedactor } from '../../core/redactor.js';
 import { failed, out, withStore } from './with-store.js';
 import { APPROVAL_ID } from '../../core/approvals.js';
 import type { GlobalOptions } from '../runtime.js';
@@ -6,7 +7,8 @@ import type { GlobalOptions } from '../runtime.js';
 export const approvalsList = (options: GlobalOptions) =>
   withStore(options, async (store) => {
     for (const a of await store.approvalStore().pending(Date.now())) {
-      out(`${a.id} ${a.assistant} ${a.tool} ${new Date(a.expiresAt).toISOString()} ${a.requester} ${a.summary}`.trimEnd());
+      // Masked when it was asked; masked again for what an older gateway stored.
+      out(processRedactor.redact(`${a.id} ${a.assistant} ${a.tool} ${new Date(a.expiresAt).toISOString()} ${a.requester} ${a.summary}`.trimEnd()));
     }
     return 0;
   });

@@ -1,7 +1,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { globMatch, pathOutside, toolRule } from '../../core/approvals.js';
 import fc from 'fast-check';
 import type { AuditInput } from '../../core/audit.js';
@@ -10,6 +10,7 @@ import { parseChannelEvent } from '../../core/event.js';
 import { NO_OPTIONS, type AnyPlug } from '../../core/plug.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import type { RuntimeAssistant } from '../../core/talk.js';
+import { processRedactor } from '../../core/redactor.js';
 import { toolGovernor } from '../../core/tool-governor.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
@@ -111,6 +112,7 @@ describe('tool governor', () => {
       tellRequester: async (_e, text) => void waiting.push(text),
       now: Date.now,
       pollMs: 20,
+      redact: (text) => processRedactor.redact(text),
     });
     return { store, govern, audit, told, waiting };
   }
@@ -150,6 +152,20 @@ describe('tool governor', () => {
     expect(await store.approvalStore().decide(id, 'approved', 'telegram:1', Date.now())).toBe(true);
     expect(await decision).toEqual({ allow: true });
     expect(await store.approvalStore().decide(id, 'rejected', 'telegram:1', Date.now())).toBe(false);
+    await store.close();
+  });
+
+  it('puts a command to owners with its credentials masked, in their chats and in what approvals list shows', async () => {
+    const { store, govern, told } = await setup();
+    const token = `ghp_${'a1B2'.repeat(9)}`;
+    const decision = govern({ id: 't9', tool: 'Bash', input: { command: `git push https://user:${token}@github.com/x main` }, backend: 'jsonl-agent' }, event);
+    await vi.waitFor(async () => expect(await store.approvalStore().pending(Date.now())).toHaveLength(1));
+    const [pending] = await store.approvalStore().pending(Date.now());
+    expect(told[0]).toContain('git push https://user:[redacted]@github.com/x main');
+    expect(pending!.summary).toBe('git push https://user:[redacted]@github.com/x main');
+    expect(JSON.stringify([told, pending])).not.toContain(token);
+    await store.approvalStore().decide(pending!.id, 'rejected', 'telegram:1', Date.now());
+    expect(await decision).toMatchObject({ allow: false });
     await store.close();
   });
 
