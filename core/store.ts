@@ -87,6 +87,8 @@ export interface Store {
   appendAudit(entries: AuditInput[]): Promise<void>;
   /** A workspace's usage from `fromDay` (YYYY-MM-DD, UTC) on. */
   usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals>;
+  /** The workspace the conversation's channel is in now (moved in the dashboard or not); undefined before it is seen. */
+  channelWorkspace(event: Pick<ChannelEvent, 'platform' | 'conversation'>): Promise<string | undefined>;
   auditTail(limit: number): Promise<AuditEntry[]>;
   /** Walks the hash chain; `recorded`, an entry noted earlier, must still be in it unchanged. */
   verifyAudit(recorded?: RecordedEntry): Promise<VerifyResult>;

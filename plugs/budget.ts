@@ -24,7 +24,7 @@ interface State {
 /**
  * Token and cost ceilings per workspace, per UTC day and month, from what backends reported. Over budget the
  * assistant says so instead of calling the backend. It reads the workspace from the session (request stage) or
- * the channel's configured workspace (inbound stage).
+ * the channel (inbound stage): where the dashboard put it, else where the config does for a conversation not seen yet.
  */
 export const budgetPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   name: 'budget',
@@ -36,7 +36,8 @@ export const budgetPlug: Plug<State, z.infer<typeof optionsSchema>> = {
     return { limits, usage: services.sessions, services };
   },
   async call(ctx, { limits, usage, services }) {
-    const workspace = ctx.session?.workspaceId ?? configuredWorkspace(services.config, ctx.event) ?? 'default';
+    // Before the session (inbound), the channel's workspace as it is now: a move in the dashboard wins over the config.
+    const workspace = ctx.session?.workspaceId ?? (await usage.channelWorkspace(ctx.event)) ?? configuredWorkspace(services.config, ctx.event) ?? 'default';
     const today = new Date(services.now()).toISOString().slice(0, 10);
     const day = await usage.usageSince(workspace, today);
     if ((limits.dailyTokens !== undefined && day.tokens >= limits.dailyTokens) || (limits.dailyUsd !== undefined && day.costUsd >= limits.dailyUsd)) {

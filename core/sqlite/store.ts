@@ -243,6 +243,11 @@ export class SqliteStore implements Store {
     return this.sql('SELECT queue_prefix FROM gateway_identity').pluck().get() as string;
   }
 
+  async channelWorkspace(event: Pick<ChannelEvent, 'platform' | 'conversation'>): Promise<string | undefined> {
+    const row = this.sql('SELECT workspace_id FROM channels WHERE platform = ? AND conversation_id = ?').get(event.platform, event.conversation.id) as { workspace_id: string } | undefined;
+    return row?.workspace_id;
+  }
+
   async usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals> {
     const row = this
       .sql('SELECT COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens, COALESCE(SUM(cost_usd), 0) AS costUsd FROM usage_daily WHERE workspace_id = ? AND day >= ?')

@@ -38,6 +38,26 @@ describe('budget plug', () => {
     expect(await gw.store.usageSince('default', new Date().toISOString().slice(0, 10))).toEqual({ tokens: 200, costUsd: 0.02 });
   });
 
+  it('in the inbound stage, counts a conversation in the workspace the dashboard moved it to', async () => {
+    gw = await startTestGateway({
+      config: { access: { dm: 'open' }, assistants: { a: { pipelines: { inbound: ['access', { plug: 'budget', dailyTokens: 150 }] } } } },
+      backend: new MeteredBackend(),
+    });
+    const from = (id: string, text: string) => makeEvent({ text, conversation: { id, kind: 'dm' }, sender: { id, name: id, isBot: false } });
+    const says = async (id: string, text: string, n: number) => {
+      await gw!.publish([from(id, text)]);
+      return (await gw!.waitForReplies(n)).at(-1)!;
+    };
+    expect((await says('100', 'one', 1)).text).toBe('0:one');
+    expect((await says('200', 'two', 2)).text).toBe('0:two');
+    // The default workspace has spent 200 of its 150; the second conversation moves to a workspace of its own.
+    const queries = gw.store.dashboardQueries();
+    await queries.moveChannel((await queries.channelByConversation('telegram', '200'))!, 'ws2');
+    expect(await says('100', 'three', 3)).toMatchObject({ kind: 'notice', haltedBy: 'budget' });
+    expect(await says('200', 'four', 4)).toMatchObject({ kind: 'reply', text: expect.stringMatching(/:four$/) });
+    expect(await gw.store.usageSince('ws2', '2000-01-01')).toMatchObject({ tokens: 100 });
+  });
+
   it('refuses a budget without limits at start', async () => {
     await expect(startTestGateway({ config: { assistants: { a: { pipelines: { inbound: [{ plug: 'budget' }] } } } } })).rejects.toThrow(/at least one of/);
   });
