@@ -201,6 +201,9 @@ export async function talk(deps: TalkDeps, event: ChannelEvent, signal?: AbortSi
     return { ...spentAndStopped(ctx), notice: `The assistant stopped: it asked to use a tool (${outcome.tool.slice(0, 60)}) that is not allowed here.` };
   }
   if (outcome.kind === 'failed') return { ...spentAndStopped(ctx), notice: UNAVAILABLE_NOTICE };
+  // A question answered since the one waiting for `/fallback` leaves that one behind: answered now, it would land in
+  // history after the answer that followed it (the API's rule: consent only right after the question).
+  if (assistant.config.fallback === 'ask' && !ctx.event.context && consented === undefined) await deps.store.takePendingFallback?.(session.id, deps.now());
   const answer = { text: outcome.text, format: outcome.format };
   const footer = outcome.fallback ? fallbackFooter(assistant.config, outcome.backend, outcome.model) : '';
   if (footer) deps.onDelta?.(`\n\n${footer}`, 'plain');

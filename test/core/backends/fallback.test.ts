@@ -152,6 +152,27 @@ describe('fallback chain through talk', () => {
     expect(gpt.chatRequests()).toHaveLength(1);
   });
 
+  it('fallback: ask forgets the waiting question once a later one is answered: /fallback then answers nothing', async () => {
+    const pending = new Map<number, { text: string; expiresAt: number }>();
+    const store = {
+      ensureSession: async () => ({ channel: {} as never, session: { id: 1, channelId: 1, workspaceId: 'default', scope: 'dm:1' } }),
+      history: async () => [],
+      setPendingFallback: async (id: number, text: string, expiresAt: number) => void pending.set(id, { text, expiresAt }),
+      takePendingFallback: async (id: number, now: number) => {
+        const p = pending.get(id);
+        pending.delete(id);
+        return p && p.expiresAt > now ? p.text : undefined;
+      },
+    };
+    const ask = setup({ fallback: 'ask' }, { store });
+    gpt.script({ kind: 'status', status: 503 });
+    expect((await ask('Q1')).notice).toMatch(/Reply \/fallback/);
+    // The primary is back and answers Q2: Q1, answered now, would land in history after Q2's answer.
+    expect((await ask('Q2')).reply?.text).toBeDefined();
+    expect((await ask('/fallback')).notice).toMatch(/^Nothing is waiting for \/fallback/);
+    expect(claude.messageRequests()).toHaveLength(0);
+  });
+
   it('on a stateless surface /fallback answers the question in its own request, never one kept from another', async () => {
     const pending = new Map<number, string>();
     const store = {
