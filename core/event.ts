@@ -155,6 +155,11 @@ export const replySchema = z
     haltedBy: z.string().max(64).optional(),
     /** The streamed reply this belongs to: drafts and the final reply or notice share it, so the final replaces the drafts. */
     stream: id.optional(),
+    /**
+     * A draft: the least time between two drafts the connector shows (its `streamEditMs`). Drafts that queued up
+     * while a send waited (a 429 sat out) would otherwise go out back to back; one due sooner is skipped.
+     */
+    paceMs: z.number().int().min(0).max(600_000).optional(),
     /** A notice from a limit: when trying again can succeed (the API's Retry-After). */
     retryAfterMs: z.number().int().min(0).max(86_400_000).optional(),
     /** The tokens the backend reported for the turn this reply answers (what the API tells its caller). */

@@ -90,6 +90,7 @@ async function recordSent(write: () => Promise<void>, signal: AbortSignal, hooks
  */
 export function outboundHandler(store: OutboundStore, actor: string, to: Sender | SendReply, hooks: OutboundHooks = {}): JobHandler {
   const sender: Sender = typeof to === 'function' ? { send: to } : to;
+  const paced = new DraftPace();
   return async (job, signal) => {
     let reply: Reply;
     try {
@@ -100,9 +101,12 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
       throw new UnrecoverableJobError(error.message);
     }
     if (reply.kind === 'draft') {
-      if (sender.edits && reply.stream) await showDraft(store, sender, reply, reply.stream, signal).catch((error: unknown) => hooks.onDraftError?.(error));
+      if (!sender.edits || !reply.stream || !paced.due(reply.stream, reply.paceMs)) return;
+      await showDraft(store, sender, reply, reply.stream, signal).catch((error: unknown) => hooks.onDraftError?.(error));
+      paced.shown(reply.stream);
       return;
     }
+    if (reply.stream) paced.end(reply.stream);
     const state = await store.beginSend(reply.idempotencyKey, reply.address.platform);
     if (state === 'sent') return;
     let draft = sender.edits && reply.stream ? (await store.sentMessageIds(reply.stream))?.[0] : undefined;
@@ -133,6 +137,33 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
     };
     await recordSent(() => store.completeSend(reply.idempotencyKey, ids, [sent]), signal, hooks);
   };
+}
+
+/**
+ * When each stream's last draft was shown, in this process: a draft that comes less than half its pace after that
+ * is skipped (a later draft, or the final reply, shows more). Drafts queue up behind a send that waits out a 429,
+ * and used to go out back to back once it ended, right after the platform had asked for less. Half: drafts leave
+ * the worker a pace apart, and arrive give or take the time their sends and the queue took.
+ */
+class DraftPace {
+  private static readonly MAX_STREAMS = 1_000;
+  private readonly shownAt = new Map<string, number>();
+
+  due(stream: string, paceMs = 0): boolean {
+    const last = this.shownAt.get(stream);
+    return last === undefined || performance.now() - last >= paceMs / 2;
+  }
+
+  shown(stream: string): void {
+    this.shownAt.delete(stream);
+    this.shownAt.set(stream, performance.now());
+    // Streams whose final reply never came here (handed to another process) are forgotten oldest first.
+    if (this.shownAt.size > DraftPace.MAX_STREAMS) this.shownAt.delete(this.shownAt.keys().next().value!);
+  }
+
+  end(stream: string): void {
+    this.shownAt.delete(stream);
+  }
 }
 
 async function showDraft(store: OutboundStore, sender: Sender, draft: Reply, stream: string, signal: AbortSignal): Promise<void> {

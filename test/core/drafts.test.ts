@@ -169,14 +169,14 @@ describe('outboundHandler: streamed replies', () => {
       { onDraftError: (e) => void errors.push(e) },
     );
     const address = { platform: 'telegram', account: 'telegram', conversation: { id: '1', kind: 'dm' as const } };
-    const job = (key: string, text: string, kind: Reply['kind']) => ({
+    const job = (key: string, text: string, kind: Reply['kind'], extra: Partial<Reply>) => ({
       id: key,
       queue: 'outbound:telegram',
       partition: 'p',
       attempt: 1,
-      payload: { v: 1, idempotencyKey: key, eventId: 'e1', address, text, format: 'plain', kind, stream: 'e1:stream' },
+      payload: { v: 1, idempotencyKey: key, eventId: 'e1', address, text, format: 'plain', kind, stream: 'e1:stream', ...extra },
     });
-    const run = (key: string, text: string, kind: Reply['kind'] = 'draft') => handler(job(key, text, kind), new AbortController().signal);
+    const run = (key: string, text: string, kind: Reply['kind'] = 'draft', extra: Partial<Reply> = {}) => handler(job(key, text, kind, extra), new AbortController().signal);
     return { store, calls, errors, run };
   }
 
@@ -193,6 +193,28 @@ describe('outboundHandler: streamed replies', () => {
     expect(await r.store.sentMessageIds('final')).toEqual(['m1']);
     await r.run('final', 'Hello world', 'reply'); // redelivered: never sent twice
     expect(r.calls).toHaveLength(3);
+  });
+
+  it('skips drafts due sooner than their pace after the last one shown: those queued behind a 429 do not go out back to back', async () => {
+    const r = await rig(true, (_reply, o) => (o.replace ? [o.replace] : ['m1']));
+    const paced = { paceMs: 60_000 };
+    await r.run('d1', 'He', 'draft', paced);
+    // Queued while d1 sat out the platform's wait, they come at once now.
+    await r.run('d2', 'Hel', 'draft', paced);
+    await r.run('d3', 'Hell', 'draft', paced);
+    // The final reply is never skipped; a stream after it starts afresh.
+    await r.run('final', 'Hello', 'reply');
+    await r.run('d4', 'Again', 'draft', paced);
+    expect(r.calls.map((c) => [c.kind, c.text])).toEqual([
+      ['draft', 'He'],
+      ['reply', 'Hello'],
+      ['draft', 'Again'],
+    ]);
+    // Without a pace (an older worker's drafts), each is shown.
+    const unpaced = await rig(true, (_reply, o) => (o.replace ? [o.replace] : ['m1']));
+    await unpaced.run('d1', 'He');
+    await unpaced.run('d2', 'Hel');
+    expect(unpaced.calls).toHaveLength(2);
   });
 
   it('drops drafts for a connector that cannot edit, and sends the final reply as a new message', async () => {
