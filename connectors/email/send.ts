@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
+import { z } from 'zod';
 import type { ConnectorLog } from '../../core/connector.js';
 import type { Reply } from '../../core/event.js';
 import { refused } from '../../core/outbound.js';
@@ -58,6 +59,13 @@ export function transportOptions(smtp: SmtpSettings) {
   };
 }
 
+/** The subject of a message that starts a thread (an owner's notice): its first line, as far as a subject reads. */
+function noticeSubject(text: string): string {
+  const line = text.trim().split('\n', 1)[0]!.trim();
+  const points = [...line];
+  return points.length > 78 ? `${points.slice(0, 77).join('').trimEnd()}…` : line || 'A message from your assistant';
+}
+
 /** In-Reply-To and References; a parent that came without a Message-ID has none to point at, so it is left out. */
 function threadHeaders(parentId: string, parentReferences: string[]): { inReplyTo?: string; references?: string[] } {
   const references = trimReferences(isStandInId(parentId) ? parentReferences : [...parentReferences, parentId]);
@@ -97,10 +105,28 @@ export function createSender(o: SenderOptions) {
     return undefined;
   }
 
+  /**
+   * Where a reply goes and how it threads: into its thread, or, for a message to an owner in their own DM (a
+   * pairing request, a tool approval: the conversation is their address, not a thread's root `<Message-ID>`), a
+   * thread of its own that their answer (`/approve ID`) joins.
+   */
+  async function headersFor(reply: Reply): Promise<{ to: string; root?: string; subject: string; thread: ReturnType<typeof threadHeaders>; auto: string } | undefined> {
+    const parent = await parentOf(reply);
+    if (parent) {
+      const thread = threadHeaders(parent.id, parent.record.references ?? []);
+      return { to: parent.record.to, root: parent.record.root, subject: replySubject(parent.record.subject ?? ''), thread, auto: 'auto-replied' };
+    }
+    const owner = reply.address.conversation.id;
+    if (owner.startsWith('<') || !z.email().safeParse(owner).success) return undefined;
+    // RFC 3834: a message no mail caused is auto-generated, not auto-replied.
+    return { to: owner, subject: noticeSubject(reply.text), thread: {}, auto: 'auto-generated' };
+  }
+
   async function sendOne(reply: Reply, signal: AbortSignal): Promise<string[]> {
     signal.throwIfAborted();
-    const parent = await parentOf(reply);
-    if (!parent) throw new UnrecoverableJobError(`no recipient known for thread ${reply.address.conversation.id}`);
+    const where = await headersFor(reply);
+    if (!where) throw new UnrecoverableJobError(`no recipient known for thread ${reply.address.conversation.id}`);
+    const root = where.root ?? replyMessageId(reply.idempotencyKey, 0, o.address);
     const parts = renderReply(reply.text, reply.format, 'plain', limit);
     const multi = parts.length > 1;
     const ids = multi ? await o.progress.sent(reply.idempotencyKey) : [];
@@ -108,17 +134,17 @@ export function createSender(o: SenderOptions) {
       signal.throwIfAborted();
       const messageId = replyMessageId(reply.idempotencyKey, i, o.address);
       // Known before it exists, so the user's answer to it threads even if we crash between 250 and the record.
-      await o.state.remember(messageId, { root: parent.record.root, own: true });
+      await o.state.remember(messageId, { root, own: true });
       try {
         await transport.sendMail({
           from: o.address,
-          to: parent.record.to,
-          subject: replySubject(parent.record.subject ?? ''),
+          to: where.to,
+          subject: where.subject,
           text: parts[i]!,
           messageId,
           date: new Date(),
-          ...threadHeaders(parent.id, parent.record.references ?? []),
-          headers: { 'Auto-Submitted': 'auto-replied' },
+          ...where.thread,
+          headers: { 'Auto-Submitted': where.auto },
         });
       } catch (error) {
         const detail = { code: (error as { code?: unknown }).code, responseCode: (error as { responseCode?: unknown }).responseCode };

@@ -77,6 +77,22 @@ describe('email outbound', () => {
     expect(servers.smtp.rcpts).not.toContain('victim@elsewhere.example');
   });
 
+  it("tells an email owner of a pairing request in a mail of its own, and the owner's answer to it threads", async () => {
+    const h = await servers.harness({ access: { dm: 'pairing', owners: ['email:boss@example.com'] } });
+    await h.account.append(mail({ from: 'stranger@example.com', to: h.account.user, subject: 'hi', body: 'let me in' }).raw);
+    const notice = await h.nextReply('boss@example.com');
+    expect(notice.parsed.text).toMatch(/^Pairing request from .*stranger@example\.com.*, code [A-Z0-9]{8}\./);
+    expect(notice.parsed.subject).toMatch(/^Pairing request from /);
+    // No mail caused it: auto-generated (RFC 3834), and it answers nothing.
+    expect(header(notice, 'auto-submitted')).toBe('auto-generated');
+    expect(header(notice, 'in-reply-to')).toBeUndefined();
+    const answer = mail({ from: 'boss@example.com', to: h.account.user, subject: `Re: ${notice.parsed.subject}`, body: 'noted', inReplyTo: header(notice, 'message-id')!, references: [header(notice, 'message-id')!] });
+    await h.account.append(answer.raw);
+    const reply = await h.nextReply('boss@example.com', 2);
+    expect(header(reply, 'in-reply-to')).toBe(answer.messageId);
+    expect(header(reply, 'references')).toBe(`${header(notice, 'message-id')} ${answer.messageId}`);
+  });
+
   it('stop() waits for a send in flight to get its 250', async () => {
     const h = await harness();
     const before = servers.smtp.attempts.length;
