@@ -3,7 +3,7 @@
  * (what models see). Each is anchored on a boundary (a lookbehind or a fixed prefix) so hostile input is scanned
  * in linear time.
  */
-export const CREDENTIAL_PATTERNS: readonly RegExp[] = [
+export const TOKEN_PATTERNS: readonly RegExp[] = [
   // PEM private keys; one cut off before its END line is masked to the end of the text.
   /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|$)/g,
   /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, // JWT: base64url of `{"` opens it
@@ -17,13 +17,24 @@ export const CREDENTIAL_PATTERNS: readonly RegExp[] = [
   /(?<![A-Za-z0-9_-])AIza[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])/g, // Google API key
   // The token of an Authorization header, whatever its issuer; the scheme stays readable.
   /(?<=\bBearer {1,3})[A-Za-z0-9._~+/-]{16,}=*/gi,
+];
+
+/**
+ * Values named for what they are, whatever they look like. Unlike a token's shape, this masks text of any kind up
+ * to the next space, which in a shell command may be more commands: a command put to an owner is masked with
+ * TOKEN_PATTERNS alone (core/tool-governor.ts).
+ */
+export const NAMED_VALUE_PATTERNS: readonly RegExp[] = [
   // A value given to a name that says what it is, as in a URL, a form or an env file (`password=…`, `API_KEY=…`, no
   // spaces: prose writes `a token = …`), or a password in a config or a mail (`password: …`); the name stays
   // readable. A value runs to the next space or quote (passwords hold `&`, `;` and `,`), but not past the `&` of a
-  // URL's next parameter, and a sentence's closing punctuation is left out. Bounded lookbehinds: linear on any input.
-  /(?<=(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key)=["']?)[^\s"'&]{5,}[^\s"'&.,;:!?]/gi,
-  /(?<=(?<![A-Za-z0-9])(?:password|passwd)\s{0,3}:\s{0,3}["']?)[^\s"']{5,}[^\s"'.,;:!?]/gi,
+  // URL's next parameter, and one closing `.`, `,`, `;` or `:` of a sentence is left out. Bounded lookbehinds, and
+  // a lazy run that stops at the first space: linear on any input.
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key)=["']?)[^\s"'&]{6,}?(?=[.,;:]?(?:[\s"'&]|$))/gi,
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd)\s{0,3}:\s{0,3}["']?)[^\s"']{6,}?(?=[.,;:]?(?:[\s"']|$))/gi,
 ];
+
+export const CREDENTIAL_PATTERNS: readonly RegExp[] = [...TOKEN_PATTERNS, ...NAMED_VALUE_PATTERNS];
 
 /** Does this whole value look like a live credential? */
 export const looksLikeCredential = (value: string): boolean =>

@@ -1,4 +1,4 @@
-import { CREDENTIAL_PATTERNS } from './credentials.js';
+import { CREDENTIAL_PATTERNS, TOKEN_PATTERNS } from './credentials.js';
 
 const SECRET_MARK = '[secret]';
 const SHAPE_MARK = '[redacted]';
@@ -31,9 +31,21 @@ export class Redactor {
   }
 
   redact(text: string): string {
+    return this.mask(text, CREDENTIAL_PATTERNS);
+  }
+
+  /**
+   * Secrets and token shapes, but not values named `password=…`: those rules mask anything up to the next space,
+   * and in a shell command put to an owner that could be the commands they are asked to approve.
+   */
+  redactTokens(text: string): string {
+    return this.mask(text, TOKEN_PATTERNS);
+  }
+
+  private mask(text: string, patterns: readonly RegExp[]): string {
     let out = text;
     for (const v of this.values) if (out.includes(v)) out = out.split(v).join(SECRET_MARK);
-    for (const re of CREDENTIAL_PATTERNS) out = out.replace(re, SHAPE_MARK);
+    for (const re of patterns) out = out.replace(re, SHAPE_MARK);
     return out;
   }
 

@@ -17,7 +17,8 @@ export interface GovernorDeps {
   pollMs?: number;
   /**
    * Masks credentials in the command put to owners (a token in a `git push` URL): it is sent to their chats and
-   * kept for `approvals list`, and neither may show one. The owner still reads what the command does.
+   * kept for `approvals list`, and neither may show one. Token shapes only (Redactor.redactTokens): the owner must
+   * still read everything the command does.
    */
   redact?(text: string): string;
 }

@@ -52,7 +52,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     assistantFor,
     now: Date.now,
     audit,
-    redact: (text) => processRedactor.redact(text),
+    redact: (text) => processRedactor.redactTokens(text),
     // Owners must hear of an approval while the turn waits for it, so this goes out now, not with the turn.
     notifyOwners: async (event, text) => {
       for (const address of ownerAddresses(rt.config.access.owners, event)) await noticeNow(event, address, conversationPartition(address), text);

@@ -7,8 +7,8 @@ import type { GlobalOptions } from '../runtime.js';
 export const approvalsList = (options: GlobalOptions) =>
   withStore(options, async (store) => {
     for (const a of await store.approvalStore().pending(Date.now())) {
-      // Masked when it was asked; masked again for what an older gateway stored.
-      out(processRedactor.redact(`${a.id} ${a.assistant} ${a.tool} ${new Date(a.expiresAt).toISOString()} ${a.requester} ${a.summary}`.trimEnd()));
+      // Masked when it was asked; masked again for what an older gateway stored (token shapes only: see redactTokens).
+      out(`${a.id} ${a.assistant} ${a.tool} ${new Date(a.expiresAt).toISOString()} ${a.requester} ${processRedactor.redactTokens(a.summary)}`.trimEnd());
     }
     return 0;
   });

@@ -112,7 +112,7 @@ describe('tool governor', () => {
       tellRequester: async (_e, text) => void waiting.push(text),
       now: Date.now,
       pollMs: 20,
-      redact: (text) => processRedactor.redact(text),
+      redact: (text) => processRedactor.redactTokens(text),
     });
     return { store, govern, audit, told, waiting };
   }
@@ -166,6 +166,13 @@ describe('tool governor', () => {
     expect(JSON.stringify([told, pending])).not.toContain(token);
     await store.approvalStore().decide(pending!.id, 'rejected', 'telegram:1', Date.now());
     expect(await decision).toMatchObject({ allow: false });
+    // A value named like a secret is shown: masked to the next space, it could hide what the command does.
+    const hiding = 'git push origin token=--receive-pack=/tmp/evil';
+    const second = govern({ id: 't10', tool: 'Bash', input: { command: hiding }, backend: 'jsonl-agent' }, event);
+    await vi.waitFor(async () => expect(await store.approvalStore().pending(Date.now())).toHaveLength(1));
+    expect(told[1]).toContain(hiding);
+    await store.approvalStore().decide((await store.approvalStore().pending(Date.now()))[0]!.id, 'rejected', 'telegram:1', Date.now());
+    await second;
     await store.close();
   });
 

@@ -60,6 +60,8 @@ describe('redact: credentials', () => {
     expect(await mask('password: abc&defghijkl.')).toBe('password: [redacted:credential].');
     expect(await mask('set password=Sup3r;Secret99 now')).toBe('set password=[redacted:credential] now');
     expect(await mask('Server=db;Password=Sup3r,Secret99;')).toBe('Server=db;Password=[redacted:credential];');
+    // Six characters are enough, whatever they end in.
+    expect(await mask('password=Pass1! and password: Pass1?')).toBe('password=[redacted:credential] and password: [redacted:credential]');
     expect(await mask('?access_token=ya29.a0AfH6SM&x=1')).toBe('?access_token=[redacted:credential]&x=1');
     // Prose that names a secret without giving one is left as it is.
     const prose = 'the secret: friendship. A token = short. Bearer of bad news. password= abc';

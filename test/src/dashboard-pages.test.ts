@@ -65,7 +65,10 @@ describe('dashboard pages', () => {
     await approvals.create({ ...base, id: 'RMRF45', tool: 'Bash', summary: 'rm -rf build' });
     await approvals.create({ ...base, id: 'CSRF89', tool: 'Write', summary: '' });
     await approvals.create({ ...base, id: 'XPRD67', tool: 'Bash', summary: 'make', createdAt: now - 600_000, expiresAt: now - 1_000 });
+    // The owner reads all a command does: a value named like a secret stays, a token's shape is masked.
+    await approvals.create({ ...base, id: 'HIDE88', tool: 'Bash', summary: `git push token=--receive-pack=/tmp/evil https://u:ghp_${'a1B2'.repeat(9)}@x` });
     const page = await (await h.get('/governance', { cookie: s.cookie })).text();
+    expect(page).toContain('<code class="summary">git push token=--receive-pack=/tmp/evil https://u:[redacted]@x</code>');
     expect(page).toContain('<h2>Pending tool approvals</h2>');
     expect(page).toMatch(/<td class="mono">PUSH23<\/td><td class="tool"><span class="mono">Bash<\/span><code class="summary">git push origin main<\/code><\/td><td class="decision">.*?<\/td><td>default<\/td><td class="mono">telegram:100<\/td><td class="muted">1 min<\/td><td class="muted">\d{4}-[^<]+Z<\/td>/);
     for (const id of ['PUSH23', 'RMRF45']) {

@@ -31,7 +31,7 @@ export interface DashboardDeps {
    */
   doctor?: (connector: string) => Promise<Verdict[]>;
   /** Applied to every error text and verdict shown; the supervisor's knows each secret it handed out. */
-  redactor?: Pick<Redactor, 'redact'>;
+  redactor?: Pick<Redactor, 'redact' | 'redactTokens'>;
   /** Force Secure cookies; by default they are Secure exactly when the request came over TLS. */
   secureCookies?: boolean;
   loginLimits?: LoginLimits;
@@ -46,6 +46,8 @@ export interface DashContext {
   flash: Flash;
   /** Every text that came from a process or a platform passes through it before it is shown. */
   redact: (text: string) => string;
+  /** A command put to an owner: token shapes only, so that nothing it runs is hidden from them (Redactor.redactTokens). */
+  redactCommand: (text: string) => string;
   /** The overview's figures, shared by every page that shows them. */
   snapshots: SnapshotSource;
 }

@@ -190,7 +190,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
         <h2>Pending pairing requests</h2>
         <Pairings pending={pending} csrf={session.csrfToken} />
         <h2>Pending tool approvals</h2>
-        <ToolApprovals pending={tools} now={at} redact={ctx.redact} csrf={session.csrfToken} />
+        <ToolApprovals pending={tools} now={at} redact={ctx.redactCommand} csrf={session.csrfToken} />
         <h2>Allowlist</h2>
         <p class="muted">Access policy for direct messages: {deps.config.access.dm}; groups: {deps.config.access.groups}.</p>
         <Allowlist entries={list} csrf={session.csrfToken} />

@@ -31,7 +31,8 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<DashEnv> {
   // Credential shapes at least, whatever the caller's redactor knows besides.
   const shapes = new Redactor();
   const redact = (text: string) => shapes.redact(deps.redactor ? deps.redactor.redact(text) : text);
-  const ctx: DashContext = { deps, session, guard: dashboardGuards(session), flash: new Flash(), redact, snapshots: new SnapshotSource(deps, redact) };
+  const redactCommand = (text: string) => shapes.redactTokens(deps.redactor ? deps.redactor.redactTokens(text) : text);
+  const ctx: DashContext = { deps, session, guard: dashboardGuards(session), flash: new Flash(), redact, redactCommand, snapshots: new SnapshotSource(deps, redact) };
   // Before anything else, the login included: the cookie session is what a rebound name would be after.
   app.use('*', hostGuard(deps.config.server));
   loginRoutes(app, ctx);
