@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/http.js';
+import { webhookRoutes } from '../../src/http/webhooks.js';
 
 describe('HTTP surface', () => {
   const app = createApp();
@@ -66,6 +67,22 @@ describe('webhook routes', () => {
     await vi.waitFor(() => expect(waiting).toHaveLength(15 + 200));
     waiting.splice(0).forEach((answer) => answer());
     expect(new Set((await Promise.all([...held, ...small])).map((r) => r.status))).toEqual(new Set([200]));
+  });
+
+  it('count bodies as they arrive, for 10 s at most: senders trickling bytes hold neither the budget nor the route', async () => {
+    const audited: Array<{ data?: unknown }> = [];
+    const app = webhookRoutes(async () => ({ status: 200 }), async (entries) => void audited.push(...entries), { readDeadlineMs: 300 });
+    // Each declares a megabyte, sends ten bytes and stops: sixteen of them used to hold the whole budget.
+    const trickle = () => {
+      const body = new ReadableStream({ start: (ctrl) => ctrl.enqueue(new Uint8Array(10)) });
+      return app.request('/webhooks/telegram', { method: 'POST', body, headers: { 'content-length': String(1024 * 1024) }, duplex: 'half' } as RequestInit);
+    };
+    const held = Array.from({ length: 32 }, trickle);
+    const real = await app.request('/webhooks/telegram', { method: 'POST', body: '{"update_id":1}', headers: { 'content-length': '15' } });
+    expect(real.status).toBe(200);
+    const cut = await Promise.all(held);
+    expect(new Set(cut.map((r) => [r.status, r.headers.get('connection')].join(' ')))).toEqual(new Set(['408 close']));
+    expect(audited).toEqual([expect.objectContaining({ data: expect.objectContaining({ why: 'body not all there within 0.3 s (/webhooks/telegram)' }) })]);
   });
 
   it('fail closed: 503 when no connector process answers, 413 over 1 MiB, 404 for a bad name', async () => {
