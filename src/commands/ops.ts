@@ -11,7 +11,6 @@ import { checkBackend, checkConnector, resolveConnectorCredentials, supervisedVe
 import { dataDirVerdict } from '../data-dir-mode.js';
 import { UsageError } from '../errors.js';
 import { tlsVerdict } from '../tls.js';
-
 import { failed, out } from './with-store.js';
 
 export async function migrateCommand(options: GlobalOptions): Promise<number> {

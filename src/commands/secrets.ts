@@ -11,7 +11,6 @@ import { UsageError } from '../errors.js';
 import { acquireLock, LockedError, supervisorLock } from '../lock.js';
 import { readSecretInput } from '../prompt.js';
 import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
-
 import { failed, out } from './with-store.js';
 
 async function withVault<T>(options: GlobalOptions, create: boolean, work: (vault: Vault, dataDir: string, store: SqliteStore) => Promise<T>): Promise<T> {

@@ -155,11 +155,12 @@ export function openaiRoutes(deps: {
     // The request's messages are the context (DESIGN), after the assistant's own system prompt, which they cannot
     // replace: a caller's system (or developer) message is one more instruction. Tool results have no place here.
     const roleOf = (role: string) => (role === 'developer' ? 'system' : role) as 'system' | 'user' | 'assistant';
-    const turns = body.messages.filter((m) => m.role !== 'tool' && m.role !== 'function').map((m) => ({ role: roleOf(m.role), content: textOf(m.content) }));
+    const said = body.messages.filter((m) => m.role !== 'tool' && m.role !== 'function');
+    const turns = said.map((m) => ({ role: roleOf(m.role), content: textOf(m.content) }));
     const last = turns.at(-1);
     if (!last || last.role !== 'user') return reject(c, 400, 'The last message must come from the user.', 'invalid_request_error', null, 'messages');
     // What the gateway does not pass on is named to the assistant, as every connector names a photo or a file.
-    const attachments = attachmentsOf(body.messages.at(-1)!.content);
+    const attachments = attachmentsOf(said.at(-1)!.content);
     // Nothing to answer is a bad request, not a refusal by policy (which is what the turn would end in).
     if (!last.content.trim() && attachments.length === 0) return reject(c, 400, 'The last user message has no text.', 'invalid_request_error', null, 'messages');
     if (last.content.length > MAX_TEXT_CHARS) {

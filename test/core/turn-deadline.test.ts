@@ -21,6 +21,11 @@ describe('how long a waiting surface waits for a turn', () => {
     expect(turnDeadlineMs(config, config.assistants.chain!)).toBe(TURN_MARGIN_MS + 20_000 + 300_000 + 600_000);
   });
 
+  it('adds the wait for an owner once, where tool calls may need one (it stops the backend clock, not this)', () => {
+    const tools = parseConfig({ assistants: { a: { backend: 'llm', tools: { approve: ['Bash:git push*'], approvalTimeoutMs: 120_000 } } }, backends: { llm: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1', model: 'm' } } });
+    expect(turnDeadlineMs(tools, tools.assistants.a!)).toBe(TURN_MARGIN_MS + 300_000 + 120_000);
+  });
+
   it("follows an assistant's dashboard settings, and knows the ones made there", async () => {
     const settings = (saved: Array<{ name: string; settings: unknown }>) => ({
       savedAssistants: async () => saved.map((s) => ({ ...s, createdAt: '', updatedAt: '' })) as never,
