@@ -11,6 +11,7 @@ import {
   type QueueDepth,
   type QueueDriver,
 } from '../core/queue.js';
+import { isLoopbackHost } from '../core/config-urls.js';
 import { settlesWithin, withTimeout } from '../core/deadline.js';
 import { plainRedisError } from './redis-errors.js';
 import { QUIT_MS, quitRedis } from './redis-quit.js';
@@ -77,7 +78,9 @@ export class BullmqDriver implements QueueDriver {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.redis = new Redis(options.url);
     const { host, port, path, db } = this.redis.options;
-    this.where = `BullMQ on Redis at ${path ?? `${host}:${port}`} database ${db ?? 0}, keys under ${this.prefix}`;
+    // Every name for this machine is one: `localhost` in one config and 127.0.0.1 in another reach the same Redis.
+    const at = path ?? `${host && isLoopbackHost(host) ? '127.0.0.1' : host}:${port}`;
+    this.where = `BullMQ on Redis at ${at} database ${db ?? 0}, keys under ${this.prefix}`;
     this.redis.on('error', (e: Error) => this.reportError(e));
     // An error from before the last reconnect says nothing about why Redis is away now.
     this.redis.on('ready', () => {

@@ -77,6 +77,9 @@ describe('chat on BullMQ', () => {
         expect(r.code).toBe(2);
         expect(r.stderr).toMatch(/uses BullMQ on Redis at 127\.0\.0\.1:\d+ database 0, keys under \S+, and this chat BullMQ on Redis at 127\.0\.0\.1:\d+ database 5, keys under \S+: give chat/);
         expect(await other.keys('*')).toEqual([]);
+        // Another name for the same Redis is the same queues: answered through the running worker's.
+        const same = await runCli(['chat', '--once', '--timeout', '1'], { cwd: tmp.dir, input: 'same one?', env: { REDIS_URL: server.url.replace('127.0.0.1', 'localhost') } });
+        expect(same.stderr).not.toContain('give chat the same queue settings');
       } finally {
         clearInterval(beat);
         other.disconnect();
