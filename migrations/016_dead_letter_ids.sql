@@ -14,3 +14,9 @@ INSERT INTO queue_dead_new (id, queue, job_id, partition, payload, attempts, err
   SELECT id, queue, job_id, partition, payload, attempts, error, dead_at FROM queue_dead;
 DROP TABLE queue_dead;
 ALTER TABLE queue_dead_new RENAME TO queue_dead;
+-- Nor are ids retried before this ran, which the table no longer holds: `dlq retry` recorded each in the audit log.
+INSERT INTO sqlite_sequence (name, seq)
+  SELECT 'queue_dead', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'queue_dead');
+UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE((SELECT MAX(CAST(subject AS INTEGER)) FROM audit_log
+  WHERE kind = 'dlq.retried' AND subject <> '' AND subject NOT GLOB '*[^0-9]*'), 0))
+  WHERE name = 'queue_dead';

@@ -182,6 +182,28 @@ describe('queue heads (migration 011)', () => {
   });
 });
 
+describe('dead letter ids (migration 016)', () => {
+  it('never hands out an id again, not even one retried before the upgrade', () => {
+    const { db } = fresh();
+    const all = readMigrations();
+    migrate(db, all.filter((m) => m.version < 16));
+    const dead = db.prepare(`INSERT INTO queue_dead (queue, job_id, partition, payload, attempts, error, dead_at) VALUES ('q', ?, 'p', 'null', 1, 'x', 'then')`);
+    for (const id of ['j1', 'j2', 'j3']) dead.run(id);
+    // Ids 2 and 3 were retried (`dlq retry` deletes the row and audits it); a BullMQ id is not a number.
+    db.prepare('DELETE FROM queue_dead WHERE id > 1').run();
+    const retried = db.prepare(`INSERT INTO audit_log (at, kind, actor, subject, data, prev_hash, hash) VALUES ('then', 'dlq.retried', 'cli', ?, '{}', '', '')`);
+    for (const subject of ['3', '2', '9e4f1a']) retried.run(subject);
+    migrate(db, all);
+    expect(Number(dead.run('j4').lastInsertRowid)).toBe(4);
+    // A database with no dead letter left at all starts after the highest retried one too.
+    const empty = fresh().db;
+    migrate(empty, all.filter((m) => m.version < 16));
+    empty.prepare(`INSERT INTO audit_log (at, kind, actor, subject, data, prev_hash, hash) VALUES ('then', 'dlq.retried', 'cli', '7', '{}', '', '')`).run();
+    migrate(empty, all);
+    expect(Number(empty.prepare(`INSERT INTO queue_dead (queue, job_id, partition, payload, attempts, error, dead_at) VALUES ('q', 'j', 'p', 'null', 1, 'x', 'now')`).run().lastInsertRowid)).toBe(8);
+  });
+});
+
 describe('turn replies on the dedupe row (migration 012)', () => {
   it('moves each handled turn\'s replies, in order, so a redelivery after the upgrade re-offers the same replies', async () => {
     const { file, db } = fresh();
