@@ -255,6 +255,13 @@ export function migrate(db: Db, migrations = readMigrations()): string[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
   const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  // A newer build's tables are not what this one reads and writes: running on them fails message by message (a
+  // table it needs was dropped, a column renamed), after the platform was told each was received.
+  const newest = Math.max(0, ...migrations.map((m) => m.version));
+  const unknown = db.prepare('SELECT name FROM schema_migrations WHERE version > ? ORDER BY version').pluck().all(newest) as string[];
+  if (unknown.length > 0) {
+    throw new Error(`the database was brought up to date by a newer MonkeyClaw (migration ${unknown.join(', ')}, unknown to this one): run that version, or restore a backup from before it`);
+  }
   const done: string[] = [];
   for (const m of migrations) {
     if (applied.has(m.version)) continue;

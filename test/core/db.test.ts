@@ -182,6 +182,16 @@ describe('queue heads (migration 011)', () => {
   });
 });
 
+describe('migrate', () => {
+  it('refuses a database a newer build migrated, naming the migration, instead of running on tables it does not know', () => {
+    const { db } = fresh();
+    const all = readMigrations();
+    migrate(db, all);
+    db.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '999_future', 'then')`).run();
+    expect(() => migrate(db, all)).toThrow(/newer MonkeyClaw \(migration 999_future, unknown to this one\)/);
+  });
+});
+
 describe('dead letter ids (migration 016)', () => {
   it('never hands out an id again, not even one retried before the upgrade', () => {
     const { db } = fresh();
