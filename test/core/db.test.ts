@@ -214,6 +214,34 @@ describe('dead letter ids (migration 016)', () => {
   });
 });
 
+describe('conversation partitions (migration 017)', () => {
+  it('moves jobs an earlier build queued under platform:account:conversation to the partition new jobs take', async () => {
+    const { file, db } = fresh();
+    const all = readMigrations();
+    migrate(db, all.filter((m) => m.version < 17));
+    const job = db.prepare(`INSERT INTO queue_jobs (queue, job_id, partition, payload, enqueued_at) VALUES (?, ?, ?, ?, 0)`);
+    const event = (conversation: string) => JSON.stringify({ platform: 'telegram', account: 'bot', conversation: { id: conversation } });
+    const reply = (conversation: string) => JSON.stringify({ address: { platform: 'telegram', account: 'bot', conversation: { id: conversation } } });
+    job.run('inbound', 'e1', 'telegram:bot:42', event('42'));
+    job.run('outbound:telegram', 'e0:reply', 'telegram:bot:42', reply('42'));
+    job.run('outbound:telegram', 'e0:notify:0', 'telegram:bot:7', reply('7'));
+    job.run('inbound', 'e2', 'api:api:k1:e2', JSON.stringify({ platform: 'api', account: 'api', conversation: { id: 'k1' } }));
+    migrate(db, all);
+    const partitions = db.prepare('SELECT job_id, partition FROM queue_jobs ORDER BY seq').all();
+    expect(partitions).toEqual([
+      { job_id: 'e1', partition: 'telegram:42' },
+      { job_id: 'e0:reply', partition: 'telegram:42' },
+      { job_id: 'e0:notify:0', partition: 'telegram:bot:7' },
+      { job_id: 'e2', partition: 'api:k1:e2' },
+    ]);
+    // A job queued after the upgrade waits behind the old one of its conversation.
+    const driver = new EmbeddedDriver({ file });
+    cleanup.push(() => void driver.close());
+    await driver.enqueue('inbound', [{ id: 'e3', partition: 'telegram:42', payload: null }]);
+    expect((await driver.claim('inbound', 10)).map((j) => j.id)).toEqual(['e1', 'e2']);
+  });
+});
+
 describe('turn replies on the dedupe row (migration 012)', () => {
   it('moves each handled turn\'s replies, in order, so a redelivery after the upgrade re-offers the same replies', async () => {
     const { file, db } = fresh();
