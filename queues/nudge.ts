@@ -28,9 +28,21 @@ export class Nudger extends EventEmitter<{ wake: [queue: string] }> {
     this.setMaxListeners(0);
   }
 
-  /** Starts listening; called once a process consumes something. */
+  /**
+   * Starts listening; called once a process consumes something. A run dir it cannot write (a data dir made
+   * read-only) leaves this process without a socket: its consumers find work by polling, every 50 ms.
+   */
   async listen(): Promise<void> {
     if (this.server || this.closed) return;
+    try {
+      await this.open();
+    } catch {
+      this.server = undefined;
+      this.ownPath = undefined;
+    }
+  }
+
+  private async open(): Promise<void> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const path = join(this.dir, `q-${process.pid}-${randomBytes(3).toString('hex')}.sock`);
     if (path.length > MAX_SOCKET_PATH) return;

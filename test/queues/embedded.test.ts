@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb, openSharedDb, migrate } from '../../core/db.js';
@@ -45,6 +45,30 @@ describe('embedded driver under a database locked by another process', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('embedded driver without a wake-up socket', () => {
+  it('finds work by polling when its run dir cannot be made (a read-only data dir), instead of crashing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-q-norun-'));
+    const file = join(dir, 'monkeyclaw.db');
+    const db = openDb(file);
+    migrate(db);
+    db.close();
+    // A file where the run dir would go: mkdir fails, as it does in a directory this user cannot write.
+    writeFileSync(join(dir, 'blocked'), '');
+    const driver = new EmbeddedDriver({ file, runDir: join(dir, 'blocked', 'run') });
+    try {
+      const done: string[] = [];
+      const consumer = driver.consume('q', async (job) => void done.push(job.id));
+      await driver.enqueue('q', [{ id: 'a', partition: 'p', payload: 1 }]);
+      for (let i = 0; i < 100 && done.length < 1; i++) await sleep(20);
+      expect(done).toEqual(['a']);
+      await consumer.close();
+    } finally {
+      await driver.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('embedded driver: a lease that ran out under a locked database', () => {
