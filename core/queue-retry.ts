@@ -33,15 +33,19 @@ export async function runWithRetries(
   stopping?: AbortSignal,
   permit?: Permit,
 ): Promise<Outcome> {
-  const outcome = await attempt(job, handler, options, signal, stopping, permit);
-  if (outcome.kind === 'dead') {
-    try {
-      await options.onDead?.(job, outcome.error);
-    } catch {
-      // Reporting a dead letter must never stop it from being recorded.
-    }
+  return attempt(job, handler, options, signal, stopping, permit);
+}
+
+/**
+ * Tells the consumer's owner of a dead letter once the driver has recorded it: told before, a record that then
+ * failed (a full disk) was logged as dead-lettered while the job was in fact delivered again later.
+ */
+export async function reportDead(options: ConsumeOptions, job: Job, error: string): Promise<void> {
+  try {
+    await options.onDead?.(job, error);
+  } catch {
+    // A report that fails changes nothing of the record.
   }
-  return outcome;
 }
 
 /**

@@ -4,7 +4,7 @@ import { WaitingError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
 import { settlesWithin } from '../core/deadline.js';
 import { DEFAULT_MAX_ATTEMPTS, type ConsumeOptions, type Job, type JobHandler } from '../core/queue.js';
-import { Permit, runWithRetries, Semaphore, type Outcome } from '../core/queue-retry.js';
+import { Permit, reportDead, runWithRetries, Semaphore, type Outcome } from '../core/queue-retry.js';
 import type { BullmqDriver, Envelope } from './bullmq.js';
 import { allPartitionQueues } from './bullmq-names.js';
 import { REFRESH_MS, type Registered } from './lock-owners.js';
@@ -160,6 +160,7 @@ export class BullmqConsumer {
         this.report(error as Error);
         return handBack();
       }
+      if (outcome.kind === 'dead') await reportDead(this.options, input, outcome.error);
       // Returning lets BullMQ complete the job, which also releases the partition's next one.
     } finally {
       permit.give();

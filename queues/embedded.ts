@@ -15,7 +15,7 @@ import {
   type QueueDepth,
   type QueueDriver,
 } from '../core/queue.js';
-import { Permit, runWithRetries, Semaphore } from '../core/queue-retry.js';
+import { Permit, reportDead, runWithRetries, Semaphore } from '../core/queue-retry.js';
 import { goneHere, PROCESS_ID } from '../core/process-identity.js';
 import { Nudger } from './nudge.js';
 
@@ -337,8 +337,10 @@ class EmbeddedConsumer {
     const attempt: JobHandler = async (delivery, signal) => this.driver.complete(job, (await this.handler(delivery, signal)) ?? {});
     const outcome = await runWithRetries(job, attempt, this.options, this.abort.signal, this.stopping.signal, permit);
     try {
-      if (outcome.kind === 'dead') await this.driver.deadLetter(job, outcome.error, outcome.attempts);
-      else if (outcome.kind === 'released') this.driver.release([job.seq]);
+      if (outcome.kind === 'dead') {
+        await this.driver.deadLetter(job, outcome.error, outcome.attempts);
+        await reportDead(this.options, job, outcome.error);
+      } else if (outcome.kind === 'released') this.driver.release([job.seq]);
     } catch {
       // Not recorded (the database stayed locked): the lease runs out and the job is delivered again, where the
       // handler's own records (a turn's dedupe mark, a send record) keep the redelivery from doing anything twice.

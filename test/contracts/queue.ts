@@ -171,14 +171,20 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       expect(await q.retryDead(dead[0]!.id)).toBe(false);
     });
 
-    it('dead-letters an unrecoverable failure at once', async () => {
+    it('dead-letters an unrecoverable failure at once, and tells onDead only once it is on record', async () => {
       const q = await open();
       const queue = name();
       let calls = 0;
-      q.consume(queue, async () => {
-        calls++;
-        throw new UnrecoverableJobError('malformed; the platform said: bad token xoxb-1234567890-abcdefghijkl');
-      });
+      const told: Array<{ id: string; listed: boolean }> = [];
+      const onDead = async (job: { id: string }) => void told.push({ id: job.id, listed: (await q.deadLetters()).some((d) => d.queue === queue && d.jobId === job.id) });
+      q.consume(
+        queue,
+        async () => {
+          calls++;
+          throw new UnrecoverableJobError('malformed; the platform said: bad token xoxb-1234567890-abcdefghijkl');
+        },
+        { onDead },
+      );
       await q.enqueue(queue, [{ id: 'bad', partition: 'p', payload: 'x' }]);
       await until(async () => (await q.depth(queue)).dead === 1);
       expect(calls).toBe(1);
@@ -186,6 +192,8 @@ export function queueContract(label: string, makeHarness: () => Promise<DriverHa
       expect(dead?.attempts).toBe(1);
       // What a dead letter keeps of the error never holds a credential, whatever a library put in its message.
       expect(dead?.error).toBe('UnrecoverableJobError: malformed; the platform said: bad token [redacted]');
+      await until(() => told.length === 1);
+      expect(told).toEqual([{ id: 'bad', listed: true }]);
     });
 
     it('enqueues the jobs a handler returns as part of its acknowledgement', async () => {
