@@ -37,6 +37,7 @@ export function createInbound({ deps, io, parse, typing }: InboundDeps) {
     return !requireMention || e.mentionsBot || e.replyTo?.toBot === true;
   };
 
+  let publishFailing = false;
   async function handle(raw: unknown[], sizes?: number[]): Promise<number | undefined> {
     const audits: AuditInput[] = [];
     const events: ChannelEvent[] = [];
@@ -63,17 +64,20 @@ export function createInbound({ deps, io, parse, typing }: InboundDeps) {
         audits.push({ kind: 'inbound.rejected', actor, ...(subject ? { subject } : {}), data: { issues: error.issues } });
       }
     });
-    // Shown before the publish, so that a fast reply (which stops it) never comes before "typing…" starts.
+    // Shown before the publish, so that a fast reply (which stops it) never comes before "typing…" starts; not while
+    // publishing fails (the same batch comes back with each retry, and nothing will answer it yet).
     const typingIn = [];
-    for (const e of events) if (addressed(e) && (await admittedNow(deps.gateway.access, deps.access, e))) typingIn.push(e);
+    if (!publishFailing) for (const e of events) if (addressed(e) && (await admittedNow(deps.gateway.access, deps.access, e))) typingIn.push(e);
     for (const e of typingIn) typing.start(e.conversation, [dedupeKey(e)]);
     if (events.length > 0) {
       try {
         await io.publish(events);
+        publishFailing = false;
       } catch (error) {
         // The valid ones are enqueued and the bad ones audited by publish itself: the batch is done.
         if (!(error instanceof InvalidPayloadError)) {
           for (const e of typingIn) typing.stop(e.conversation);
+          publishFailing = true;
           throw error;
         }
       }

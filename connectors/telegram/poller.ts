@@ -91,10 +91,15 @@ export function startPoller(api: Api, deps: PollerDeps, handle: (updates: unknow
       let published = false;
       try {
         await conflictOver();
-        failures = 0;
-        if (updates.length === 0) continue;
+        if (updates.length === 0) {
+          failures = 0;
+          continue;
+        }
         const next = await handle(updates);
         published = true;
+        // Only a batch that went through ends the backoff: one that cannot be enqueued (a full disk) comes back with
+        // every poll, and was retried, logged and shown as "typing…" once a second for as long as it lasted.
+        failures = 0;
         if (next === undefined) {
           // Not one update had a usable update_id: nothing can be confirmed, so do not spin on the same batch.
           deps.log.error({ count: updates.length }, 'telegram: updates without a valid update_id; waiting');

@@ -170,6 +170,25 @@ describe('telegram poller: the offset follows publish()', () => {
     await poller.stop();
   });
 
+  it('backs off while publishing fails, where it used to try again every second for as long as it lasted', async () => {
+    fake = await startFakeTelegram();
+    cleanup.push(() => fake.close());
+    const api = new Bot(fake.token, { client: { apiRoot: fake.url } }).api;
+    state.clear();
+    const tries: number[] = [];
+    const poller = startPoller(api, { name: 'telegram', store, log: pino({ level: 'silent' }), now: Date.now }, async () => {
+      tries.push(performance.now());
+      throw new Error('database or disk is full');
+    }, { timeoutSeconds: 2, conflictBackoffMs: 1_000, errorBackoffMs: 50, maxBackoffMs: 400 });
+    cleanup.push(() => poller.stop());
+    fake.push(dm('a'));
+    while (tries.length < 5) await sleep(20);
+    await poller.stop();
+    // 50, 100, 200, 400 ms between tries (and whatever a busy host adds), not 50 each time.
+    const gaps = tries.slice(1).map((t, i) => t - tries[i]!);
+    expect(gaps[3]).toBeGreaterThanOrEqual(390);
+  });
+
   it('says which step failed: updates enqueued whose offset was not saved are not said to be fetched again', async () => {
     fake = await startFakeTelegram();
     cleanup.push(() => fake.close());
