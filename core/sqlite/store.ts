@@ -111,6 +111,24 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Takes the write lock and writes, then rolls back: throws when another process holds the lock past `waitMs`, or
+   * the file cannot be written (read-only). Nothing is kept.
+   */
+  async probeWrite(waitMs: number): Promise<void> {
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.round(waitMs))}`);
+    try {
+      this.db.prepare('BEGIN IMMEDIATE').run();
+      try {
+        this.db.prepare("INSERT INTO heartbeats (role, host, pid, beat_at) VALUES ('doctor-probe', '', 0, 0)").run();
+      } finally {
+        this.db.prepare('ROLLBACK').run();
+      }
+    } finally {
+      this.db.pragma('busy_timeout = 10000');
+    }
+  }
+
   async ensureSession(event: ChannelEvent, workspace = DEFAULT_WORKSPACE): Promise<{ channel: Channel; session: Session }> {
     // Nearly every message finds both already there: read first, and take the write lock only to create them.
     const { channel, session } = this.findSession(event) ?? {};

@@ -9,6 +9,7 @@ import { isSupervised, receiveBootstrap, refsFor, resolveRefs, resolverFrom, typ
 import { withTimeout } from '../../core/deadline.js';
 import { checkBackend, checkConnector, resolveConnectorCredentials, supervisedVerdicts, verdictLine, type ConnectorCredentials, type Verdict } from '../doctor.js';
 import { dataDirVerdict } from '../data-dir-mode.js';
+import { databaseWriteVerdict, diskSpaceVerdict } from '../storage-verdicts.js';
 import { UsageError } from '../errors.js';
 import { tlsVerdict } from '../tls.js';
 import { failed, out } from './with-store.js';
@@ -123,6 +124,8 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     } catch (error) {
       results.push({ ok: false, what: 'database', detail: `cannot migrate ${dbFile(dataDir)}: ${(error as Error).message}` });
     }
+    results.push(await databaseWriteVerdict(dbFile(dataDir), (ms) => store.probeWrite(ms)));
+    results.push(diskSpaceVerdict(dataDir));
     results.push(dataDirVerdict(dataDir));
     results.push(tlsVerdict(config.server, dataDir));
     const queueConfig = resolveQueue(config, process.env);

@@ -189,6 +189,22 @@ describe('monkeyclaw CLI', () => {
     expect(d.stdout).toMatch(/FAIL +database: .*monkeyclaw\.db is damaged: .+; restore it from a backup/);
   });
 
+  it('doctor fails a database another process keeps locked, where every check that only reads passed', async () => {
+    expect((await cli(['migrate'])).code).toBe(0);
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    db.prepare('BEGIN IMMEDIATE').run();
+    try {
+      const d = await cli(['doctor']);
+      expect(d.code).toBe(1);
+      expect(d.stdout).toMatch(/FAIL +database writes: another process has held .*monkeyclaw\.db's write lock for over 2 s/);
+      expect(d.stdout).toMatch(/ok +disk space: \d+ MiB free on the disk holding /);
+    } finally {
+      db.prepare('ROLLBACK').run();
+      db.close();
+    }
+    expect((await cli(['doctor'])).stdout).toMatch(/ok +database writes: the write lock can be taken/);
+  });
+
   it('is built executable: npx monkeyclaw runs the bin itself, and a file without x is "Permission denied"', () => {
     expect(statSync(CLI).mode & 0o111).not.toBe(0);
   });
