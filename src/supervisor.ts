@@ -267,7 +267,8 @@ export class Supervisor {
     m.restarts = m.restarts.filter((t) => now - t < this.policy.withinMs);
     const error = m.report;
     void this.audit('process.crashed', m.spec.name, { code, signal, ...(error !== undefined ? { error } : {}) });
-    this.log.error({ child: m.spec.name, code, signal }, 'child exited');
+    // Why, in the child's own words (redacted when it said them): the log of `start` is where an operator looks first.
+    this.log.error({ child: m.spec.name, code, signal, ...(error !== undefined ? { error } : {}) }, 'child exited');
     const exit = error ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
     if (!m.failing && m.restarts.length >= this.policy.maxRestarts) {
       m.failing = true;

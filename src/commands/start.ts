@@ -16,6 +16,7 @@ import { processRedactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { BOOTSTRAP, isSupervised, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
 import { TurnClient, turnDeadline } from '../http/turns.js';
+import { watchDbFile } from '../db-file-watch.js';
 import { Supervisor } from '../supervisor.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
 import { parseDoctorResult, parseFatalReport } from '../child-ipc.js';
@@ -171,7 +172,11 @@ export async function start(options: GlobalOptions): Promise<number> {
     // Told to listen beyond loopback without TLS: it does, as told, and says once what that exposes.
     const plain = config.server.tls.mode === 'off' ? plainHttpVerdict(config.server) : undefined;
     if (plain && !plain.ok) log.warn({ host: config.server.host }, `server TLS ${plain.detail}`);
-    const signal = await terminated();
+    const database = watchDbFile(dbFile(dataDir));
+    const stop = await Promise.race([terminated().then((signal) => ({ signal })), database.changed.then((lost) => ({ lost }))]);
+    database.stop();
+    const signal = 'signal' in stop ? stop.signal : 'database lost';
+    if ('lost' in stop) log.error({ reason: stop.lost }, 'the database this gateway opened is gone: stopping, so that nothing more is taken from platforms and lost');
     log.info({ signal }, 'shutting down');
     // Side by side, not one after the other: the children's drain (up to 7 s, SIGKILL at 7.5 s) is most of the 10 s
     // that DESIGN allows, and nothing else should add to it. Whatever still hangs after that (a queue whose Redis
@@ -181,7 +186,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     // Bounded too: a database some killed process left locked must not hold the exit past DESIGN's 10 s. What the
     // HTTP server refused in the last minute (oversized webhooks, bad API calls) goes on record first.
     await settlesWithin(RefusalReporter.flushAll().then(() => store.appendAudit([{ kind: 'gateway.stopped', actor: 'supervisor', data: { signal } }])), 500);
-    return 0;
+    return 'lost' in stop ? 1 : 0;
   } finally {
     await store.close();
     release();

@@ -29,12 +29,16 @@ describe('a child that keeps crashing', () => {
     cleanup.push(() => store.close());
     await store.migrate();
     const policy = { maxRestarts: 2, withinMs: 5_000, baseDelayMs: 10, maxDelayMs: 10, coolDownMs: 1_500, hungAfterMs: 60_000 };
-    const supervisor = new Supervisor(store, pino({ level: 'silent' }), ['--data-dir', tmp.dir, '--config', config], policy);
+    const logged: Array<{ msg: string; error?: string }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string }) });
+    const supervisor = new Supervisor(store, log, ['--data-dir', tmp.dir, '--config', config], policy);
     cleanup.push(() => supervisor.stop(2_000));
     // Nothing listens yet: the way a slow signal-cli JVM looks at boot.
     supervisor.start({ name: 'connector:signal', args: ['connector', 'signal'], bootstrap: async () => ({ type: BOOTSTRAP, queue: { driver: 'embedded' }, values: {} }) });
     const kinds = async () => (await store.auditTail(500)).filter((e) => e.subject === 'connector:signal').map((e) => ({ kind: e.kind, at: Date.parse(e.at), data: JSON.parse(e.data) as { failed?: boolean; attempt?: number } }));
     await until(async () => (await kinds()).some((e) => e.kind === 'process.gave_up'), 30_000);
+    // The log says why, as the audit does: not only that it exited.
+    expect(logged.find((l) => l.msg === 'child exited')?.error).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}`));
     // Tried again after the cool-down, not in a burst, and still failed while nothing listens.
     const seen = new Set<string>();
     const retries = await until(async () => {

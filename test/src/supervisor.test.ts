@@ -1,11 +1,11 @@
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { lockHolder, supervisorLock } from '../../src/lock.js';
-import { exited, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { exited, gatewayDir, hasExited, runCli, spawnCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { cleanups, until } from '../helpers/wait.js';
@@ -14,6 +14,25 @@ const cleanup = cleanups();
 
 
 describe('monkeyclaw start', () => {
+  it('stops, saying why, when its database is deleted under it: nothing more is taken from platforms into a file nobody reads', async () => {
+    const tmp = await gatewayDir('mc-sup-gone-', []);
+    cleanup.push(() => tmp.remove());
+    const gateway = spawnCli(['start'], { cwd: tmp.dir });
+    cleanup.push(async () => {
+      if (!hasExited(gateway)) {
+        gateway.kill('SIGKILL');
+        await exited(gateway);
+      }
+    });
+    await until(() => gateway.output().includes('monkeyclaw started'), 30_000);
+    rmSync(join(tmp.dir, 'data'), { recursive: true, force: true });
+    const stopAt = Date.now();
+    expect(await exited(gateway)).toBe(1);
+    expect(Date.now() - stopAt).toBeLessThan(12_000);
+    // Deleted, or already replaced by the empty one a restarted child made.
+    expect(gateway.output()).toMatch(/monkeyclaw\.db was (deleted|replaced by another file).*the database this gateway opened is gone: stopping/);
+  }, 60_000);
+
   it('serves health, restarts a SIGKILLed worker (audited), refuses a second supervisor, and stops within 10 s of SIGTERM', async () => {
     const tmp = tempDir('mc-sup-');
     cleanup.push(() => tmp.remove());
