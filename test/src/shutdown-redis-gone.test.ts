@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exited, gatewayDir, hasExited, spawnCli } from '../helpers/cli.js';
+import { exited, gatewayDir, spawnCliKilledAfter } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { cleanups, until } from '../helpers/wait.js';
@@ -11,13 +11,7 @@ describe('monkeyclaw start on BullMQ with Redis gone', () => {
     // Nothing listens on port 1: the queue can never connect, so every Redis call hangs in ioredis' offline queue.
     const tmp = await gatewayDir('mc-noredis-', ['queue: { driver: bullmq, redisUrl: "redis://127.0.0.1:1" }']);
     cleanup.push(() => tmp.remove());
-    const gateway = spawnCli(['start'], { cwd: tmp.dir });
-    cleanup.push(async () => {
-      if (!hasExited(gateway)) {
-        gateway.kill('SIGKILL');
-        await exited(gateway);
-      }
-    });
+    const gateway = spawnCliKilledAfter(cleanup, ['start'], { cwd: tmp.dir });
     await until(() => gateway.output().includes('monkeyclaw started'), 30_000);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const stopAt = Date.now();
@@ -33,11 +27,7 @@ describe('monkeyclaw start on BullMQ with Redis gone', () => {
     const port = await freePort();
     const tmp = await gatewayDir('mc-redis-late-', [`queue: { driver: bullmq, redisUrl: "redis://127.0.0.1:${port}" }`]);
     cleanup.push(() => tmp.remove());
-    const worker = spawnCli(['worker'], { cwd: tmp.dir });
-    cleanup.push(async () => {
-      worker.kill('SIGKILL');
-      await exited(worker);
-    });
+    const worker = spawnCliKilledAfter(cleanup, ['worker'], { cwd: tmp.dir });
     await until(() => worker.output().includes('queue backend error'), 20_000);
     const redis = await startRedis({ port });
     cleanup.push(() => redis.stop());

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { lockHolder, supervisorLock } from '../../src/lock.js';
-import { exited, gatewayDir, hasExited, runCli, spawnCli } from '../helpers/cli.js';
+import { exited, gatewayDir, hasExited, runCli, spawnCli, spawnCliKilledAfter } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { cleanups, until } from '../helpers/wait.js';
@@ -17,13 +17,7 @@ describe('monkeyclaw start', () => {
   it('stops, saying why, when its database is deleted under it: nothing more is taken from platforms into a file nobody reads', async () => {
     const tmp = await gatewayDir('mc-sup-gone-', []);
     cleanup.push(() => tmp.remove());
-    const gateway = spawnCli(['start'], { cwd: tmp.dir });
-    cleanup.push(async () => {
-      if (!hasExited(gateway)) {
-        gateway.kill('SIGKILL');
-        await exited(gateway);
-      }
-    });
+    const gateway = spawnCliKilledAfter(cleanup, ['start'], { cwd: tmp.dir });
     await until(() => gateway.output().includes('monkeyclaw started'), 30_000);
     rmSync(join(tmp.dir, 'data'), { recursive: true, force: true });
     const stopAt = Date.now();

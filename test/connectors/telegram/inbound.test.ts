@@ -11,7 +11,7 @@ describe('telegram inbound', () => {
   it('shows "typing…" for a batch only while publishing works: a batch that keeps failing comes back with each poll', async () => {
     let failing = true;
     const started: string[] = [];
-    const typing = { start: (place: TypingPlace) => void started.push(String(place.chatId)), stop: () => undefined } as unknown as TypingIndicator<TypingPlace>;
+    const typing = { start: (place: TypingPlace) => void started.push(place.id), stop: () => undefined } as unknown as TypingIndicator<TypingPlace>;
     const inbound = createInbound({
       deps: { name: 'telegram', store: { appendAudit: async () => undefined } as never, access: NO_ACCESS_CHANGES, log: pino({ level: 'silent' }), gateway: parseConfig({ access: { dm: 'open' } }) },
       io: {

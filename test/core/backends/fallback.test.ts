@@ -55,6 +55,20 @@ function setup(assistant: Record<string, unknown>, deps: Partial<TalkDeps> = {},
   return (text = 'what is the secret plan?', over: Partial<ChannelEventInput> = {}) =>
     talk({ store, assistantFor: () => runtime, now: Date.now, dataDir: tmp.dir, ...deps }, parseChannelEvent(makeEvent({ text, ...over })));
 }
+/** A session store that keeps the message waiting for `/fallback`, as the SQLite store does. */
+function pendingFallbackStore() {
+  const pending = new Map<number, { text: string; expiresAt: number }>();
+  return {
+    ensureSession: async () => ({ channel: {} as never, session: { id: 1, channelId: 1, workspaceId: 'default', scope: 'dm:1' } }),
+    history: async () => [],
+    setPendingFallback: async (id: number, text: string, expiresAt: number) => void pending.set(id, { text, expiresAt }),
+    takePendingFallback: async (id: number, now: number) => {
+      const p = pending.get(id);
+      pending.delete(id);
+      return p && p.expiresAt > now ? p.text : undefined;
+    },
+  };
+}
 const calls = (audit: Array<{ kind: string; data?: unknown }>) => audit.filter((e) => e.kind === 'backend.call').map((e) => e.data as Record<string, unknown>);
 
 describe('fallback chain through talk', () => {
@@ -123,17 +137,7 @@ describe('fallback chain through talk', () => {
   });
 
   it('fallback: ask then /fallback answers the waiting message from the fallback, skipping the primary', async () => {
-    const pending = new Map<number, { text: string; expiresAt: number }>();
-    const store = {
-      ensureSession: async () => ({ channel: {} as never, session: { id: 1, channelId: 1, workspaceId: 'default', scope: 'dm:1' } }),
-      history: async () => [],
-      setPendingFallback: async (id: number, text: string, expiresAt: number) => void pending.set(id, { text, expiresAt }),
-      takePendingFallback: async (id: number, now: number) => {
-        const p = pending.get(id);
-        pending.delete(id);
-        return p && p.expiresAt > now ? p.text : undefined;
-      },
-    };
+    const store = pendingFallbackStore();
     // The assistant's model names the primary's model: the fallback keeps its own.
     const ask = setup({ fallback: 'ask', model: 'gpt-override' }, { store });
     gpt.script({ kind: 'status', status: 503 });
@@ -153,17 +157,7 @@ describe('fallback chain through talk', () => {
   });
 
   it('fallback: ask forgets the waiting question once a later one is answered: /fallback then answers nothing', async () => {
-    const pending = new Map<number, { text: string; expiresAt: number }>();
-    const store = {
-      ensureSession: async () => ({ channel: {} as never, session: { id: 1, channelId: 1, workspaceId: 'default', scope: 'dm:1' } }),
-      history: async () => [],
-      setPendingFallback: async (id: number, text: string, expiresAt: number) => void pending.set(id, { text, expiresAt }),
-      takePendingFallback: async (id: number, now: number) => {
-        const p = pending.get(id);
-        pending.delete(id);
-        return p && p.expiresAt > now ? p.text : undefined;
-      },
-    };
+    const store = pendingFallbackStore();
     const ask = setup({ fallback: 'ask' }, { store });
     gpt.script({ kind: 'status', status: 503 });
     expect((await ask('Q1')).notice).toMatch(/Reply \/fallback/);
