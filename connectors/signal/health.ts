@@ -100,7 +100,8 @@ export function describeHealth(i: CheckInput): Array<{ ok: boolean; what: string
     if (i.listening === false && !down) {
       out.push({ ok: false, what: 'signal daemon', detail: `nothing listens at ${i.rpc}: start signal-cli daemon (README, Signal) (checked without connecting: a connection would take queued messages)` });
     } else if (i.listening && !fresh && !(state.stoppedAt && state.lastAliveAt)) {
-      const record = down ? `the connector lost it ${ago(now, state.lastLoss!.at)} (${state.lastLoss!.reason})` : `no connector has heard it answer since ${ago(now, state.lastAliveAt)}`;
+      const heard = state.lastAliveAt ? `no connector has heard it answer since ${ago(now, state.lastAliveAt)}` : 'no connector has heard it answer yet';
+      const record = down ? `the connector lost it ${ago(now, state.lastLoss!.at)} (${state.lastLoss!.reason})` : heard;
       out.push({ ok: true, what: 'signal daemon', detail: `something listens at ${i.rpc} ${notProbed}; ${record}` });
     } else if (down) {
       const why = state.lastError ? `cannot reach it: ${state.lastError.error} (${ago(now, state.lastError.at)})` : 'reconnecting';

@@ -80,7 +80,7 @@ describe('signal config and doctor checks', () => {
     ]);
     // With no record at all, the kernel still tells whether anything listens there, without a connection.
     const unknown = await bare({ rpc: daemon.tcpUrl, account: ACCOUNT }).check!();
-    expect(unknown[0]).toMatchObject({ ok: true, detail: expect.stringMatching(/^something listens at tcp:.* no connector has heard it answer since never$/) });
+    expect(unknown[0]).toMatchObject({ ok: true, detail: expect.stringMatching(/^something listens at tcp:.* no connector has heard it answer yet$/) });
     await daemon.close();
     for (const record of [new Map<string, unknown>(), state]) {
       const gone = await bare({ rpc: daemon.tcpUrl, account: ACCOUNT }, record).check!();
