@@ -127,6 +127,7 @@ export async function start(options: GlobalOptions): Promise<number> {
       },
       () => undefined,
     );
+    const shutdown = new AbortController();
     const deadlineFor = turnDeadline(config, store.settingsStore());
     const apiTurns = new TurnClient(surfaceQueue, store, 'api', isOwnerDecision(config), deadlineFor);
     apiTurns.start();
@@ -152,6 +153,7 @@ export async function start(options: GlobalOptions): Promise<number> {
         doctor: doctorRunner(supervisor, bootstrapFor),
         redactor,
         secureCookies: config.server.tls.mode !== 'off',
+        stopping: shutdown.signal,
       },
       audit: (entries) => store.appendAudit(entries),
       onError: (error, request) => log.error({ ...request, error: redactor.redact(error.message) }, 'HTTP request failed'),
@@ -181,6 +183,7 @@ export async function start(options: GlobalOptions): Promise<number> {
     // Side by side, not one after the other: the children's drain (up to 7 s, SIGKILL at 7.5 s) is most of the 10 s
     // that DESIGN allows, and nothing else should add to it. Whatever still hangs after that (a queue whose Redis
     // is gone) is left behind: the process exits regardless.
+    shutdown.abort();
     const closing = Promise.all([http.close(), apiTurns.close(), webTurns.close(), supervisor.stop()]).then(() => surfaceQueue.close());
     if (!(await settlesWithin(closing, SHUTDOWN_MS))) log.warn({}, 'shutdown: gave up waiting for the HTTP server, the processes or the queue; exiting anyway');
     // Bounded too: a database some killed process left locked must not hold the exit past DESIGN's 10 s. What the

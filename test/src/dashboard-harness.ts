@@ -36,6 +36,8 @@ export interface HarnessOptions {
   redactor?: Redactor;
   /** Config keys that replace the harness's own. */
   config?: Record<string, unknown>;
+  /** As `start` passes it: aborted when the gateway shuts down. */
+  stopping?: AbortSignal;
 }
 
 export interface Login {
@@ -70,6 +72,7 @@ export async function dashboardHarness(options: HarnessOptions = {}) {
       states: () => ({ worker: 'running', 'connector:telegram': 'restarting' }),
       ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
       ...(options.redactor ? { redactor: options.redactor } : {}),
+      ...(options.stopping ? { stopping: options.stopping } : {}),
       // The checks `doctor --connector` runs, in process here, with the credentials the supervisor would hand over.
       ...(options.telegramApiRoot
         ? { doctor: (name: string) => checkConnector(name, config, { dataDir: dataDir.dir, store: g.store, credentials: async () => ({ values: { 'secret:TELEGRAM_TOKEN': SECRET_VALUE } }) }) }

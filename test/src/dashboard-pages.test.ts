@@ -181,6 +181,16 @@ describe('dashboard pages', () => {
     expect((await h.act(s, '/chat', { assistant: 'default', text: '   ' })).status).toBe(400);
   });
 
+  it('overview: a live view ends at once when the gateway shuts down, instead of holding the HTTP server open', async () => {
+    const shutdown = new AbortController();
+    h = await dashboardHarness({ stopping: shutdown.signal });
+    const live = await h.liveSnapshots(await h.login());
+    await live.next();
+    shutdown.abort();
+    // Ended, where it used to go on sending a snapshot a second until the server cut it.
+    await expect(live.next()).rejects.toThrow('the live stream ended');
+  });
+
   it('overview: shows process states and queues, and the live count rises when a message arrives through another connector', async () => {
     h = await dashboardHarness();
     const s = await h.login();

@@ -32,6 +32,8 @@ export interface DashboardDeps {
   doctor?: (connector: string) => Promise<Verdict[]>;
   /** Applied to every error text and verdict shown; the supervisor's knows each secret it handed out. */
   redactor?: Pick<Redactor, 'redact' | 'redactTokens'>;
+  /** Aborted when the gateway shuts down: live views end then, instead of holding the HTTP server's close open. */
+  stopping?: AbortSignal;
   /** Force Secure cookies; by default they are Secure exactly when the request came over TLS. */
   secureCookies?: boolean;
   loginLimits?: LoginLimits;

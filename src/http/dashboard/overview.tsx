@@ -183,17 +183,23 @@ export function overviewRoutes(app: DashApp, ctx: DashContext): void {
     if (open >= MAX_STREAMS) return c.text('Too many live views open.', 429);
     c.header('cache-control', 'no-store');
     open++;
+    const { stopping } = ctx.deps;
     return streamSSE(c, async (stream) => {
+      // A shutdown ends the stream at once: open, it kept the HTTP server from closing until it was cut at 7.5 s.
+      let wake = () => {};
+      const stop = () => wake();
+      stopping?.addEventListener('abort', stop, { once: true });
       try {
-        while (!stream.aborted && !stream.closed) {
+        while (!stream.aborted && !stream.closed && !stopping?.aborted) {
           // A logout (or a new password) ends the stream too.
           if (!(await ctx.session.current(c))) break;
           await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(await snapshots.get()) });
-          await stream.sleep(SNAPSHOT_EVERY_MS);
+          await Promise.race([stream.sleep(SNAPSHOT_EVERY_MS), new Promise<void>((resolve) => (wake = resolve))]);
         }
       } catch {
         // The stream just ends (no error text goes out); EventSource reconnects by itself.
       } finally {
+        stopping?.removeEventListener('abort', stop);
         open--;
       }
     });
