@@ -295,4 +295,12 @@ describe('dashboard in a real browser (Chromium, phone width)', () => {
     const events = await page.evaluate(async () => (await fetch('/events')).status);
     expect(events).toBe(401);
   });
+
+  it('takes a live overview to the sign-in page when its session ends elsewhere (a new password)', async () => {
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.locator('#live-status').filter({ hasText: 'live' }).waitFor();
+    expect((await runCli(['admin', 'set-password'], { cwd: tmp.dir, input: `${PASSWORD}\n` })).code).toBe(0);
+    await page.waitForURL(`${base}/login`, { timeout: 15_000 });
+  });
 });

@@ -157,7 +157,15 @@ export const JS = `'use strict';
   if (live) {
     const events = new EventSource('/events');
     events.addEventListener('snapshot', (e) => { showSnapshot(JSON.parse(e.data)); live.textContent = 'live'; });
-    events.addEventListener('error', () => { live.textContent = 'reconnecting…'; });
+    events.addEventListener('error', () => {
+      if (events.readyState !== EventSource.CLOSED) { live.textContent = 'reconnecting…'; return; }
+      // Refused for good (a 401: the session ended, a new password was set): to the sign-in page, as any page would
+      // go, instead of "reconnecting…" over stale figures for ever.
+      fetch('/', { headers: { accept: 'text/html' }, redirect: 'manual' }).then(
+        (r) => (r.type === 'opaqueredirect' || r.status === 401 ? location.assign('/login') : (live.textContent = 'stopped: reload the page')),
+        () => { live.textContent = 'stopped: reload the page'; },
+      );
+    });
   }
 
   function addMessage(list, who, text) {
