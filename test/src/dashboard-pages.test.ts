@@ -38,7 +38,7 @@ describe('dashboard pages', () => {
 
     await h.act(s, '/governance/access', { identity: 'telegram:4242', action: 'revoke' });
     await h.act(s, '/governance/access', { identity: 'telegram:9999', action: 'revoke' });
-    expect(await (await h.get('/governance', { cookie: s.cookie })).text()).toContain('telegram:9999 is not on the allowlist.');
+    expect(await (await h.get('/governance', { cookie: s.cookie })).text()).toContain('<p role="alert" class="notice bad">telegram:9999 is not on the allowlist.</p>');
     await h.act(s, '/governance/access', { identity: 'telegram:777', action: 'allow' });
     await h.act(s, '/governance/access', { identity: 'not an identity', action: 'allow' });
     await h.act(s, '/governance/access', { identity: 'telegram:grace', action: 'allow' });
@@ -78,7 +78,8 @@ describe('dashboard pages', () => {
     expect(page).not.toContain('XPRD67');
 
     const decide = (id: string, decision: string) => h!.act(s, '/governance/approval', { id, decision });
-    const notice = async () => /<p role="status" class="notice (ok|bad)">([^<]*)<\/p>/.exec(await (await h!.get('/governance', { cookie: s.cookie })).text())?.slice(1);
+    // A refusal is an alert, heard at once; a done thing a status.
+    const notice = async () => /<p role="(?:status|alert)" class="notice (ok|bad)">([^<]*)<\/p>/.exec(await (await h!.get('/governance', { cookie: s.cookie })).text())?.slice(1);
     expect((await decide('PUSH23', 'approved')).headers.get('location')).toBe('/governance');
     expect(await notice()).toEqual(['ok', 'Tool call PUSH23 (Bash) approved: it runs now.']);
     expect((await decide('rmrf45', 'rejected')).status).toBe(303);

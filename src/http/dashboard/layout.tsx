@@ -72,7 +72,7 @@ export function Page({ title, path, csrf, notice, head, children }: PageProps) {
       <main>
         <h1>{title}</h1>
         {notice ? (
-          <p role="status" class={notice.ok ? 'notice ok' : 'notice bad'}>
+          <p role={notice.ok ? 'status' : 'alert'} class={notice.ok ? 'notice ok' : 'notice bad'}>
             {notice.text}
           </p>
         ) : null}
