@@ -75,6 +75,12 @@ describe('dashboard access control', () => {
     // An address that is no page: 404 for the signed-in owner, not a 401 that would say they were signed out.
     expect((await h.get('/assistants/default', { cookie: cookie.split(';')[0]! })).status).toBe(404);
     expect((await h.get('/assistants/default')).status).not.toBe(404);
+    // Nor is what a page names and does not exist a bare line of text: the laid-out page, with the way back.
+    for (const [path, said] of [['/conversations/99999', 'No such conversation.'], ['/connectors/nosuch', 'No such connector.'], ['/assistants/nosuch/edit', 'No such assistant.'], ['/workspaces/nosuch/edit', 'No such workspace.']]) {
+      const missing = await h.get(path!, { cookie: cookie.split(';')[0]! });
+      expect([path, missing.status]).toEqual([path, 404]);
+      expect(await missing.text()).toMatch(new RegExp(`<p>${said!.replace('.', '\\.')} <a href="/">Back to the overview</a></p>`));
+    }
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(page.headers.get('cache-control')).toBe('no-store');
     // Signing in again from the same browser ends the session it carried: one browser, one live session.

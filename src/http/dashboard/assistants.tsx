@@ -15,7 +15,7 @@ import {
 } from './assistant-form.js';
 import { WEB_ACTOR, type DashApp, type DashContext, type DashboardDeps } from './deps.js';
 import { ErrorSummary, SelectField, TextArea, TextField, type FieldErrors } from './fields.js';
-import { Csrf, Page, render } from './layout.js';
+import { Csrf, notFoundPage, Page, render } from './layout.js';
 import { formBody } from '../form.js';
 
 /** A system prompt of 100,000 characters, percent-encoded (up to 9 bytes each), plus the other fields. */
@@ -267,7 +267,7 @@ export function assistantRoutes(app: DashApp, ctx: DashContext): void {
 
   app.get(`/assistants/${NAME_PARAM}/edit`, ctx.guard.page, async (c) => {
     const a = await find(c.req.param('name'));
-    if (!a) return c.text('No such assistant.', 404);
+    if (!a) return notFoundPage(c, c.get('session').csrfToken, 'No such assistant.');
     const start = a.settings ?? settingsOf(assistantSchema.parse({}));
     return formPage(c, `Assistant ${a.name}`, formFromSettings(a.name, start), {}, false, <Origin a={a} csrf={c.get('session').csrfToken} />);
   });

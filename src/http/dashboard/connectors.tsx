@@ -1,7 +1,7 @@
 import { AVAILABLE_CONNECTORS } from '../../connectors.js';
 import type { DashApp, DashboardDeps, DashContext } from './deps.js';
 import { DoctorRuns, type DoctorRun } from './doctor-runs.js';
-import { Csrf, Page, render } from './layout.js';
+import { Csrf, notFoundPage, Page, render } from './layout.js';
 
 /** Each run makes network calls to the platform: at most one a connector every this often. */
 const DOCTOR_COOLDOWN_MS = 10_000;
@@ -44,7 +44,7 @@ export function connectorRoutes(app: DashApp, ctx: DashContext): void {
   app.get(NAME, ctx.guard.page, async (c) => {
     const session = c.get('session');
     const name = c.req.param('name');
-    if (!targets.has(name) || !runs) return c.text('No such connector.', 404);
+    if (!targets.has(name) || !runs) return notFoundPage(c, c.get('session').csrfToken, 'No such connector.');
     const row = (await ctx.snapshots.get()).children.find((p) => p.name === `connector:${name}`);
     const last = runs.latest(name);
     return render(

@@ -2,7 +2,7 @@ import { raw } from 'hono/html';
 import { renderWhole } from '../../../core/render/index.js';
 import { WORKSPACE_NAME, type ChannelMessage, type ChannelSummary } from '../../../core/sqlite/dashboard-queries.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
-import { Csrf, Page, render } from './layout.js';
+import { Csrf, notFoundPage, Page, render } from './layout.js';
 import { formBody } from '../form.js';
 
 const HISTORY_LIMIT = 200;
@@ -106,7 +106,7 @@ export function conversationRoutes(app: DashApp, ctx: DashContext): void {
   app.get('/conversations/:id{[0-9]{1,15}}', ctx.guard.page, async (c) => {
     const session = c.get('session');
     const ch = await queries().channel(Number(c.req.param('id')));
-    if (!ch) return c.text('No such conversation.', 404);
+    if (!ch) return notFoundPage(c, c.get('session').csrfToken, 'No such conversation.');
     const [history, workspaces] = await Promise.all([queries().channelHistory(ch.id, HISTORY_LIMIT), queries().workspaces()]);
     return render(
       c,

@@ -98,13 +98,16 @@ export async function render(c: Context, node: Child, status: 200 | 400 | 404 | 
   return c.html(`<!DOCTYPE html>${html}`, status);
 }
 
-/** A signed-in owner's browser at an address that is no page: a page that says so, with the way back. */
-export const notFoundPage = (c: Context, csrf: string): Promise<Response> =>
+/**
+ * A signed-in owner's browser at an address that is no page, or names what does not exist (`/conversations/99999`):
+ * a page that says so, with the way back.
+ */
+export const notFoundPage = (c: Context, csrf: string, what = 'There is no page at this address.'): Promise<Response> =>
   render(
     c,
     <Page title="Not found" path="" csrf={csrf}>
       <p>
-        There is no page at this address. <a href="/">Back to the overview</a>
+        {what} <a href="/">Back to the overview</a>
       </p>
     </Page>,
     404,

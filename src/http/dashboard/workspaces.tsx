@@ -7,7 +7,7 @@ import type { WorkspaceFields, WorkspaceRecord } from '../../../core/sqlite/sett
 import type { DashEnv } from '../session-auth.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { ErrorSummary, SelectField, TextField, type FieldErrors } from './fields.js';
-import { Csrf, Page, render } from './layout.js';
+import { Csrf, notFoundPage, Page, render } from './layout.js';
 import { formBody } from '../form.js';
 
 const ID_PARAM = ':id{[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}}';
@@ -160,7 +160,7 @@ export function workspaceRoutes(app: DashApp, ctx: DashContext): void {
 
   app.get(`/workspaces/${ID_PARAM}/edit`, ctx.guard.page, async (c) => {
     const w = await settings().workspace(c.req.param('id'));
-    if (!w) return c.text('No such workspace.', 404);
+    if (!w) return notFoundPage(c, c.get('session').csrfToken, 'No such workspace.');
     return editPage(c, w, { id: w.id, displayName: w.displayName ?? '', assistant: w.assistant ?? '' }, {});
   });
 
