@@ -20,7 +20,7 @@ export class ByteBudget {
   }
 }
 
-export type BodyRead = { ok: true; body: Buffer; release(): void } | { ok: false; why: 'too large' | 'busy' | 'slow' };
+export type BodyRead = { ok: true; body: Buffer; release(): void } | { ok: false; why: 'too large' | 'busy' | 'slow' | 'gone' };
 
 /**
  * The whole body, or why not: over `maxBytes` (413), the budget spent (503: a platform retries), or not all there
@@ -31,7 +31,7 @@ export type BodyRead = { ok: true; body: Buffer; release(): void } | { ok: false
 export async function readBody(request: Request, budget: ByteBudget, o: { maxBytes: number; deadlineMs: number }): Promise<BodyRead> {
   const chunks: Buffer[] = [];
   let size = 0;
-  const fail = (why: 'too large' | 'busy' | 'slow'): BodyRead => {
+  const fail = (why: 'too large' | 'busy' | 'slow' | 'gone'): BodyRead => {
     budget.give(size);
     return { ok: false, why };
   };
@@ -41,8 +41,10 @@ export async function readBody(request: Request, budget: ByteBudget, o: { maxByt
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), o.deadlineMs)));
   try {
     for (;;) {
-      const next = await Promise.race([reader.read(), late]);
+      // A sender that goes away mid-body gives its bytes back too: kept, 16 of them shut webhooks out for good.
+      const next = await Promise.race([reader.read().catch(() => 'gone' as const), late]);
       if (next === 'late') return fail('slow');
+      if (next === 'gone') return fail('gone');
       if (next.done) break;
       const chunk = Buffer.from(next.value);
       if (size + chunk.length > o.maxBytes) return fail('too large');

@@ -34,6 +34,8 @@ export function webhookRoutes(forward: WebhookForwarder, audit?: (entries: Audit
     'too large': [413, `payload over ${MAX_WEBHOOK_BYTES} bytes`, 'payload too large'],
     busy: [503, `busy: ${MAX_IN_FLIGHT_BYTES} bytes of webhooks in flight`, 'busy'],
     slow: [408, `body not all there within ${readDeadlineMs / 1000} s`, 'request timeout'],
+    // Nobody is there to read it; said for the audit.
+    gone: [400, 'sender went away mid-body', 'incomplete body'],
   } as const;
   app.post('/webhooks/:connector', async (c) => {
     const name = c.req.param('connector');

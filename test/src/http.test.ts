@@ -85,6 +85,21 @@ describe('webhook routes', () => {
     expect(audited).toEqual([expect.objectContaining({ data: expect.objectContaining({ why: 'body not all there within 0.3 s (/webhooks/telegram)' }) })]);
   });
 
+  it('give back what a sender held when it goes away mid-body: sixteen such used to shut every larger webhook out for good', async () => {
+    const app = webhookRoutes(async () => ({ status: 200 }));
+    const abandoned = () => {
+      let sent = false;
+      // Most of a megabyte arrives, then the connection drops.
+      const body = new ReadableStream({
+        pull: (ctrl) => (sent ? ctrl.error(new Error('aborted')) : ((sent = true), ctrl.enqueue(new Uint8Array(1024 * 1024 - 10)))),
+      });
+      return app.request('/webhooks/telegram', { method: 'POST', body, headers: { 'content-length': String(1024 * 1024) }, duplex: 'half' } as RequestInit);
+    };
+    await Promise.all(Array.from({ length: 16 }, abandoned));
+    const update = JSON.stringify({ update_id: 1, text: 'x'.repeat(200_000) });
+    expect((await app.request('/webhooks/telegram', { method: 'POST', body: update, headers: { 'content-length': String(update.length) } })).status).toBe(200);
+  });
+
   it('fail closed: 503 when no connector process answers, 413 over 1 MiB, 404 for a bad name', async () => {
     const app = createApp();
     const none = await app.request('/webhooks/telegram', { method: 'POST', body: '{}' });
