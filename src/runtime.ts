@@ -126,7 +126,9 @@ export async function openQueue(q: QueueConfig, dataDir: string, resolveRef: Res
   // A URL from the vault or the environment was not checked with the config: ioredis reads anything else as a socket path.
   if (!/^rediss?:\/\//i.test(url)) throw new ConfigError(`queue.redisUrl: ${q.redisUrl} does not hold a redis:// or rediss:// URL`);
   const prefix = await redisPrefix(q, store);
-  return new BullmqDriver({ url, prefix, partitions: q.partitions, leaseMs: q.leaseMs, ...(logErrors ? queueErrorLog() : {}) });
+  // Not logged is not the driver's fallback either (console.error, unthrottled): the command says it in its own words.
+  const errors = logErrors ? queueErrorLog() : { onError: () => undefined };
+  return new BullmqDriver({ url, prefix, partitions: q.partitions, leaseMs: q.leaseMs, ...errors });
 }
 
 /** This data dir's key prefix on Redis: the config's, else its own (so gateways sharing a Redis keep apart). */

@@ -116,13 +116,14 @@ describe('chat on BullMQ', () => {
         const r = await runCli(args, { cwd: tmp.dir, input: 'anyone?', env });
         expect({ args, code: r.code }).toEqual({ args, code: 1 });
         expect(r.stderr).toContain(`cannot reach the queue: Redis: connection refused: nothing is listening at 127.0.0.1:${port}`);
-        // Said once, in words: no log line of the same error before it.
+        // Said once, in words: no log line of the same error before it, nor the driver's own.
         expect(r.stderr).not.toContain('queue backend error');
+        expect(r.stderr).not.toContain('[bullmq]');
       }
       const doctor = await runCli(['doctor'], { cwd: tmp.dir, env });
       expect(doctor.code).toBe(1);
       expect(doctor.stdout).toMatch(/FAIL +queue: .*connection refused/);
-      expect(doctor.stderr).not.toContain('queue backend error');
+      expect(doctor.stderr).not.toMatch(/queue backend error|\[bullmq\]/);
       const notRedis = await runCli(['dlq', 'list'], { cwd: tmp.dir, env: { REDIS_URL: `http://127.0.0.1:${port}` } });
       expect(notRedis.code).toBe(2);
       expect(notRedis.stderr).toContain('queue.redisUrl: env:REDIS_URL does not hold a redis:// or rediss:// URL');
