@@ -22,7 +22,9 @@ import { turnDeadline } from '../http/turns.js';
 export async function chat(options: GlobalOptions & { once?: boolean; assistant?: string; timeout?: number }): Promise<number> {
   const rt = await openRuntime(options, 'chat');
   // As long as the web chat and the API wait: what the assistant's backends may take, plus a minute.
-  const timeoutS = options.timeout ?? (await turnDeadline(rt.config, rt.store.settingsStore())(options.assistant)) / 1000;
+  // Without --assistant, the terminal's conversation may be bound to one in the config (`channels["loopback:local"]`).
+  const answering = options.assistant ?? rt.config.channels['loopback:local']?.assistant;
+  const timeoutS = options.timeout ?? (await turnDeadline(rt.config, rt.store.settingsStore())(answering)) / 1000;
   const log = createLogger('chat', 'warn', rt.redactor);
   const known = await allAssistantNames(rt.config, rt.store.settingsStore());
   if (options.assistant && !known.includes(options.assistant)) {

@@ -24,7 +24,8 @@ const DEFAULT_DEADLINE_MS = 300_000;
 
 /** Each turn is waited for as long as its assistant's backends may take, as they are set now (the dashboard's too). */
 export const turnDeadline = (config: Config, settings: { savedAssistants(): Promise<SavedAssistant[]> }) => async (name: string | undefined): Promise<number> => {
-  const assistant = await effectiveAssistant(config, settings, name ?? 'default');
+  // Unnamed, the one that answers: `default`, else the config's first (README, "Which assistant answers").
+  const assistant = await effectiveAssistant(config, settings, name ?? ('default' in config.assistants ? 'default' : Object.keys(config.assistants)[0]!));
   return assistant ? turnDeadlineMs(config, assistant) : DEFAULT_DEADLINE_MS;
 };
 
