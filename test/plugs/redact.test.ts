@@ -59,6 +59,7 @@ describe('redact: credentials', () => {
     expect(await mask('my password: Tr0ub4dor&3xyz, then')).toBe('my password: [redacted:credential], then');
     expect(await mask('password: abc&defghijkl.')).toBe('password: [redacted:credential].');
     expect(await mask('set password=Sup3r;Secret99 now')).toBe('set password=[redacted:credential] now');
+    expect(await mask('PASSWORD=Tr0ub4dor&3 and ?token=abcdef123&page=2')).toBe('PASSWORD=[redacted:credential] and ?token=[redacted:credential]&page=2');
     expect(await mask('Server=db;Password=Sup3r,Secret99;')).toBe('Server=db;Password=[redacted:credential];');
     // Six characters are enough, whatever they end in.
     expect(await mask('password=Pass1! and password: Pass1?')).toBe('password=[redacted:credential] and password: [redacted:credential]');
