@@ -72,7 +72,11 @@ function readConfigText(file: string): string {
 function parseJson(text: string): unknown {
   const value: unknown = JSON.parse(text);
   const duplicate = parseDocument(text, { uniqueKeys: true }).errors.find((e) => e.code === 'DUPLICATE_KEY');
-  if (duplicate) throw new Error(duplicate.message.split('\n')[0]!);
+  if (duplicate) {
+    const key = /^"((?:[^"\\]|\\.)*)"/.exec(text.slice(duplicate.pos[0]))?.[1];
+    const at = duplicate.linePos?.[0];
+    throw new Error(`key ${key !== undefined ? `"${key}" ` : ''}written twice${at ? ` (line ${at.line}, column ${at.col})` : ''}`);
+  }
   return value;
 }
 

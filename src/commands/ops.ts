@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { loadConfig } from '../config-file.js';
 import { dbFile, openQueue, openRuntime, resolveDataDir, type GlobalOptions } from '../runtime.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
@@ -107,6 +108,8 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
   } catch (error) {
     // Nothing else can be checked without it (the vault holds the credentials), but this much is said plainly.
     results.push({ ok: false, what: 'database', detail: (error as Error).message }); // it names the file
+    // A full disk is a likely reason a file will not open: said by name, where there is a directory to ask about.
+    if (existsSync(dataDir)) results.push(diskSpaceVerdict(dataDir));
     return printVerdicts(results);
   }
   try {

@@ -189,6 +189,15 @@ describe('monkeyclaw CLI', () => {
     expect(d.stdout).toMatch(/FAIL +database: .*monkeyclaw\.db is damaged: .+; restore it from a backup/);
   });
 
+  it('doctor still says how much disk is free when the database will not even open (a full disk is a likely reason)', async () => {
+    expect((await cli(['migrate'])).code).toBe(0);
+    writeFileSync(join(tmp.dir, 'data', 'monkeyclaw.db'), 'this is no database, but a header would be here'.repeat(100));
+    const d = await cli(['doctor']);
+    expect(d.code).toBe(1);
+    expect(d.stdout).toMatch(/FAIL +database: .*monkeyclaw\.db/);
+    expect(d.stdout).toMatch(/ok +disk space: \d+ MiB free on the disk holding /);
+  });
+
   it('doctor fails a database another process keeps locked, where every check that only reads passed', async () => {
     expect((await cli(['migrate'])).code).toBe(0);
     const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
