@@ -20,7 +20,9 @@ export class ByteBudget {
   }
 }
 
-export type BodyRead = { ok: true; body: Buffer; release(): void } | { ok: false; why: 'too large' | 'busy' | 'slow' | 'gone' };
+/** Why a body was not read: over the size, over the budget, too slow, or its sender went away. */
+export type Unread = 'too large' | 'busy' | 'slow' | 'gone';
+export type BodyRead = { ok: true; body: Buffer; release(): void } | { ok: false; why: Unread };
 
 /**
  * The whole body, or why not: over `maxBytes` (413), the budget spent (503: a platform retries), or not all there
@@ -31,7 +33,7 @@ export type BodyRead = { ok: true; body: Buffer; release(): void } | { ok: false
 export async function readBody(request: Request, budget: ByteBudget, o: { maxBytes: number; deadlineMs: number }): Promise<BodyRead> {
   const chunks: Buffer[] = [];
   let size = 0;
-  const fail = (why: 'too large' | 'busy' | 'slow' | 'gone'): BodyRead => {
+  const fail = (why: Unread): BodyRead => {
     budget.give(size);
     return { ok: false, why };
   };
