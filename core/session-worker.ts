@@ -147,7 +147,8 @@ export function inboundHandler(deps: WorkerDeps): JobHandler {
       dedupeKey: key,
       eventId: event.id,
       ...(result.sessionId !== undefined ? { sessionId: result.sessionId } : {}),
-      history: result.history.map((entry) => ({ ...entry, text: clean(entry.text) })),
+      // The question is dated when it was asked, the answer when it is stored: the history shows how long it took.
+      history: result.history.map((entry) => ({ ...entry, text: clean(entry.text), ...(entry.role === 'user' ? { at: event.receivedAt } : {}) })),
       audit: [received, ...result.audit],
       replies,
       ...(result.usage ? { usage: result.usage } : {}),

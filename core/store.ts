@@ -44,8 +44,11 @@ export interface TurnRecord {
   dedupeKey: string;
   eventId: string;
   sessionId?: number;
-  /** `format` of an assistant's message: how the dashboard shows it (markdown rendered); plain when left out. */
-  history: Array<{ role: HistoryEntry['role']; text: string; format?: 'plain' | 'markdown' }>;
+  /**
+   * `format` of an assistant's message: how the dashboard shows it (markdown rendered); plain when left out. `at`:
+   * when it was said (the user's message, when the connector took it); the commit's time when left out.
+   */
+  history: Array<{ role: HistoryEntry['role']; text: string; format?: 'plain' | 'markdown'; at?: string }>;
   audit: AuditInput[];
   replies: QueuedReply[];
   /** Backend usage charged to a workspace on the day of the turn. */

@@ -227,7 +227,7 @@ export class SqliteStore implements Store {
         return this.committedReplies(turn.dedupeKey) ?? [];
       }
       if (turn.sessionId !== undefined && turn.history.length > 0) {
-        this.insertMessages(turn.history.length).run(turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, h.format ?? 'plain', turn.eventId, at]));
+        this.insertMessages(turn.history.length).run(turn.history.flatMap((h) => [turn.sessionId, h.role, h.text, h.format ?? 'plain', turn.eventId, h.at ?? at]));
       }
       this.audit.appendPrepared(audit);
       return turn.replies;

@@ -40,6 +40,18 @@ describe('session worker', () => {
     expect((await gw.store.verifyAudit()).ok).toBe(true);
   });
 
+  it('dates the question in history when the connector took it, and the answer when it was stored', async () => {
+    gw = await startTestGateway({ config: open });
+    const asked = new Date(Date.now() - 5_000).toISOString();
+    await gw.publish([makeEvent({ text: 'when?', conversation: { id: '8', kind: 'dm' }, receivedAt: asked })]);
+    await gw.waitForReplies(1);
+    const queries = gw.store.dashboardQueries();
+    const [user, assistant] = await queries.channelHistory((await queries.channelByConversation('telegram', '8'))!);
+    expect(user).toMatchObject({ role: 'user', text: 'when?', at: asked });
+    expect(assistant!.role).toBe('assistant');
+    expect(Date.parse(assistant!.at) - Date.parse(asked)).toBeGreaterThanOrEqual(5_000);
+  });
+
   it('tells the sender when the backend answered nothing visible, instead of staying silent', async () => {
     const blank: Backend = {
       name: 'blank',
