@@ -37,7 +37,7 @@ export const turnDeadline = (config: Config, settings: { savedAssistants(): Prom
 export class TurnClient {
   private readonly waiting = new Map<string, Reply[]>();
   private readonly wake = new Map<string, () => void>();
-  private readonly drafts = new Map<string, (text: string) => void>();
+  private readonly drafts = new Map<string, (text: string, format: Reply['format']) => void>();
   private consumer?: Consumer;
   private stopped = false;
 
@@ -60,7 +60,7 @@ export class TurnClient {
         edits: true,
         send: async (reply) => {
           if (reply.kind === 'draft') {
-            this.drafts.get(reply.eventId)?.(reply.text);
+            this.drafts.get(reply.eventId)?.(reply.text, reply.format);
             return [reply.stream ?? reply.idempotencyKey];
           }
           // A reply whose caller went away is still recorded as sent: there is nobody to show it to.
@@ -79,7 +79,7 @@ export class TurnClient {
    */
   async ask(
     input: Omit<ChannelEventInput, 'v' | 'id' | 'platform' | 'account' | 'platformMessageId' | 'receivedAt'>,
-    onDraft?: (text: string) => void,
+    onDraft?: (text: string, format: Reply['format']) => void,
     caller?: AbortSignal,
   ): Promise<TurnOutcome> {
     const timeoutMs = await this.deadlineFor(input.assistant);

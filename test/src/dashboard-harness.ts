@@ -1,3 +1,4 @@
+import type { Backend } from '../../core/backend.js';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hashPassword } from '../../core/auth.js';
@@ -38,6 +39,8 @@ export interface HarnessOptions {
   config?: Record<string, unknown>;
   /** As `start` passes it: aborted when the gateway shuts down. */
   stopping?: AbortSignal;
+  /** The backend every assistant talks to (echo by default). */
+  backend?: Backend;
 }
 
 export interface Login {
@@ -52,7 +55,7 @@ export interface Login {
 export async function dashboardHarness(options: HarnessOptions = {}) {
   // Top-level keys given replace the harness's own.
   const raw = { ...configFor(options.telegramApiRoot), ...options.config };
-  const g = await startTestGateway({ config: raw });
+  const g = await startTestGateway({ config: raw, ...(options.backend ? { backend: options.backend } : {}) });
   const config = parseConfig(raw);
   const dataDir = tempDir('mc-dash-data-');
   const vault = new Vault(g.store.vaultStore(), randomBytes(32), (e) => g.store.appendAudit(e), 'test');

@@ -1,3 +1,4 @@
+import type { Backend } from '../../core/backend.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dashboardHarness, ORIGIN, type Harness } from './dashboard-harness.js';
 
@@ -149,6 +150,28 @@ describe('dashboard pages', () => {
     const verify = await h.act(s, '/audit/verify', {});
     expect(verify.headers.get('location')).toBe('/audit');
     expect(await (await h.get('/audit', { cookie: s.cookie })).text()).toMatch(/role="status" class="notice ok">Audit log ok: \d+ entries, head [0-9a-f]{64}\./);
+  });
+
+  it("web chat: a backend's markdown shows rendered in its drafts too, not as asterisks until the reply", async () => {
+    const markdown: Backend = {
+      name: 'writer',
+      format: 'markdown',
+      async *stream() {
+        yield { type: 'delta' as const, text: '**one** ' };
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        yield { type: 'delta' as const, text: 'two' };
+      },
+    };
+    h = await dashboardHarness({ backend: markdown });
+    const s = await h.login();
+    const r = await h.app.request('/chat/stream', {
+      method: 'POST',
+      body: JSON.stringify({ assistant: 'default', text: 'write' }),
+      headers: { 'content-type': 'application/json', cookie: s.cookie, origin: ORIGIN, 'x-csrf-token': s.csrf },
+    });
+    const events = [...(await r.text()).matchAll(/event: (draft|reply)\ndata: (.*)\n/g)].map((m) => ({ event: m[1], ...(JSON.parse(m[2]!) as { text: string; html?: string }) }));
+    expect(events.find((e) => e.event === 'draft')).toMatchObject({ text: '**one** ', html: expect.stringContaining('<strong>one</strong>') });
+    expect(events.at(-1)).toMatchObject({ event: 'reply', html: expect.stringContaining('<strong>one</strong> two') });
   });
 
   it('web chat: the reply streams back over SSE as it is written, through the queue as web:admin; without script the form works too', async () => {

@@ -183,10 +183,11 @@ export const JS = `'use strict';
     return p;
   }
 
-  // A markdown reply's html was rendered by the gateway from the parsed tree, every text node escaped; it replaces
-  // the paragraph that showed the drafts as text with an element that may hold blocks.
+  // A markdown reply's html (and its drafts') was rendered by the gateway from the parsed tree, every text node
+  // escaped; it replaces the element that showed the reply so far with one that may hold blocks.
   function showReply(out, reply) {
     if (!reply.html) { out.textContent = reply.text; return out; }
+    // Each draft of a markdown reply replaces the last, as the reply replaces them all.
     const box = document.createElement('div');
     box.className = 'text';
     box.innerHTML = reply.html;
@@ -239,8 +240,7 @@ export const JS = `'use strict';
         while ((cut = buffer.indexOf('\\n\\n')) >= 0) {
           const { event, data } = parseBlock(buffer.slice(0, cut));
           buffer = buffer.slice(cut + 2);
-          if (event === 'draft') out.textContent = data;
-          else if (event === 'reply') out = showReply(out, data);
+          if (event === 'draft' || event === 'reply') out = showReply(out, data);
           else if (event === 'notice' || event === 'failure') { out.textContent = data; msg.classList.add('notice'); }
         }
       }

@@ -61,17 +61,21 @@ function ChatPage({ assistants, assistant, history, csrf }: { assistants: string
   );
 }
 
+/** Told each draft of the reply as it is written, with how it is written. */
+type Drafted = (text: string, format: Reply['format']) => void;
+
 /**
  * Sends a turn as SSE: `draft` with the reply so far while the backend writes it, then the final `reply` (which
  * replaces the drafts) or a `notice`, then `done`.
  */
-async function streamOutcome(c: Context, run: (onDraft: (text: string) => void) => Promise<TurnOutcome>): Promise<Response> {
+async function streamOutcome(c: Context, run: (onDraft: Drafted) => Promise<TurnOutcome>): Promise<Response> {
   return streamSSE(c, async (stream) => {
     let outcome: TurnOutcome;
     let sending = Promise.resolve();
     try {
-      outcome = await run((text) => {
-        sending = sending.then(() => stream.writeSSE({ event: 'draft', data: JSON.stringify(text) }));
+      // Shown as the reply will be: a backend's markdown rendered as it grows, not its asterisks until the end.
+      outcome = await run((text, format) => {
+        sending = sending.then(() => stream.writeSSE({ event: 'draft', data: JSON.stringify(shown([{ text, format }])) }));
       });
     } catch {
       outcome = { kind: 'timeout' };
@@ -100,7 +104,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
   const names = () => allAssistantNames(deps.config, deps.store.settingsStore());
   const pick = (assistants: string[], name: string | undefined) =>
     name && assistants.includes(name) ? name : assistants.includes('default') ? 'default' : assistants[0]!;
-  const ask = (assistant: string, text: string, onDraft?: (text: string) => void) =>
+  const ask = (assistant: string, text: string, onDraft?: Drafted) =>
     deps.turns.ask({ conversation: { id: conversationOf(assistant), kind: 'dm' }, sender: SENDER, ...inboundText(text), assistant }, onDraft);
 
   app.get('/chat', ctx.guard.page, async (c) => {
@@ -153,7 +157,7 @@ export function chatRoutes(app: DashApp, ctx: DashContext): void {
  * The reply as the page shows it: `text` as written, and `html` (rendered from the parsed tree, every text node
  * escaped) when a backend wrote markdown; the page sets `html` as markup and anything else only as text.
  */
-function shown(replies: Reply[]): { text: string; html?: string } {
+function shown(replies: Array<Pick<Reply, 'text' | 'format'>>): { text: string; html?: string } {
   const text = replies.map((r) => r.text).join('\n\n');
   if (!replies.some((r) => r.format === 'markdown')) return { text };
   return { text, html: replies.map((r) => renderWhole(r.text, r.format, 'html')).join('\n\n') };
