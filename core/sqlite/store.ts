@@ -13,6 +13,7 @@ import { SqliteAccessStore } from './access-store.js';
 import { SqliteAuthStore } from './auth-store.js';
 import { SqliteApprovalStore } from './approval-store.js';
 import { SqliteDashboardQueries } from './dashboard-queries.js';
+import { DatabaseFileChecks } from './file-checks.js';
 import { SqliteSettingsStore } from './settings-store.js';
 import type { Redactor } from '../redactor.js';
 
@@ -80,6 +81,11 @@ export class SqliteStore implements Store {
   }
 
   /** Assistants and workspaces as the dashboard set them; each change is committed with its audit entries. */
+  /** What `doctor` asks of the file itself: is it whole, can it be written now. */
+  fileChecks(): DatabaseFileChecks {
+    return new DatabaseFileChecks(this.db);
+  }
+
   settingsStore(): SqliteSettingsStore {
     return new SqliteSettingsStore(this.db, (entries) => this.audit.appendInTransaction(entries));
   }
@@ -96,37 +102,6 @@ export class SqliteStore implements Store {
 
   async migrate(): Promise<string[]> {
     return migrate(this.db);
-  }
-
-  /**
-   * What SQLite finds damaged in the file (PRAGMA quick_check: every page and row format, not index contents), or
-   * nothing. Damage the header does not show opens and migrates as if all were well, and fails later, in `start`.
-   */
-  async integrityProblems(): Promise<string[]> {
-    try {
-      const found = this.db.pragma('quick_check', { simple: false }) as Array<{ quick_check: string }>;
-      return found.map((r) => r.quick_check).filter((r) => r !== 'ok');
-    } catch (error) {
-      return [(error as Error).message];
-    }
-  }
-
-  /**
-   * Takes the write lock and writes, then rolls back: throws when another process holds the lock past `waitMs`, or
-   * the file cannot be written (read-only). Nothing is kept.
-   */
-  async probeWrite(waitMs: number): Promise<void> {
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.round(waitMs))}`);
-    try {
-      this.db.prepare('BEGIN IMMEDIATE').run();
-      try {
-        this.db.prepare("INSERT INTO heartbeats (role, host, pid, beat_at) VALUES ('doctor-probe', '', 0, 0)").run();
-      } finally {
-        this.db.prepare('ROLLBACK').run();
-      }
-    } finally {
-      this.db.pragma('busy_timeout = 10000');
-    }
   }
 
   async ensureSession(event: ChannelEvent, workspace = DEFAULT_WORKSPACE): Promise<{ channel: Channel; session: Session }> {

@@ -117,7 +117,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     // migration that fails is what it reports, not one that has simply not run yet.
     try {
       const applied = await store.migrate();
-      const damage = await store.integrityProblems();
+      const damage = await store.fileChecks().integrityProblems();
       const detail = applied.length ? `applied ${applied.join(', ')}` : 'up to date';
       if (damage.length === 0) results.push({ ok: true, what: 'database', detail: `${dbFile(dataDir)}: ${detail}` });
       else {
@@ -127,7 +127,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     } catch (error) {
       results.push({ ok: false, what: 'database', detail: `cannot migrate ${dbFile(dataDir)}: ${(error as Error).message}` });
     }
-    results.push(await databaseWriteVerdict(dbFile(dataDir), (ms) => store.probeWrite(ms)));
+    results.push(await databaseWriteVerdict(dbFile(dataDir), (ms) => store.fileChecks().probeWrite(ms)));
     results.push(diskSpaceVerdict(dataDir));
     results.push(dataDirVerdict(dataDir));
     results.push(tlsVerdict(config.server, dataDir));
