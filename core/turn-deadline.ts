@@ -1,7 +1,11 @@
+import { effectiveAssistant } from './assistant-settings.js';
 import type { AssistantConfig, Config } from './config.js';
+import type { SavedAssistant } from './sqlite/settings-store.js';
 
 /** Time for the queue, the plugs and the commit around the backend calls. */
 export const TURN_MARGIN_MS = 60_000;
+/** Without an assistant's own limits to go by: as long as an HTTP backend's default call. */
+export const DEFAULT_DEADLINE_MS = 300_000;
 
 /**
  * How long a surface that waits for its answer (web chat, the API) waits for a turn before giving it up: as long
@@ -19,3 +23,10 @@ export function turnDeadlineMs(config: Pick<Config, 'backends'>, assistant: Pick
     return ms + (backend && 'timeoutMs' in backend ? backend.timeoutMs : 0);
   }, TURN_MARGIN_MS + approval);
 }
+
+/** Each turn is waited for as long as its assistant's backends may take, as they are set now (the dashboard's too). */
+export const turnDeadline = (config: Config, settings: { savedAssistants(): Promise<SavedAssistant[]> }) => async (name: string | undefined): Promise<number> => {
+  // Unnamed, the one that answers: `default`, else the config's first (README, "Which assistant answers").
+  const assistant = await effectiveAssistant(config, settings, name ?? ('default' in config.assistants ? 'default' : Object.keys(config.assistants)[0]!));
+  return assistant ? turnDeadlineMs(config, assistant) : DEFAULT_DEADLINE_MS;
+};

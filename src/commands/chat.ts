@@ -13,7 +13,7 @@ import { createLogger } from '../logger.js';
 import { openRuntime, type GlobalOptions } from '../runtime.js';
 import { startWorker, WORKER_QUEUE_KEY, WORKER_ROLE, type RunningWorker } from '../worker.js';
 import { terminalText } from '../terminal-text.js';
-import { turnDeadline } from '../http/turns.js';
+import { turnDeadline } from '../../core/turn-deadline.js';
 
 /**
  * `monkeyclaw chat`: the terminal as a loopback connector. When a gateway runs on the same data dir its workers

@@ -112,12 +112,13 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     if (existsSync(dataDir)) results.push(diskSpaceVerdict(dataDir));
     return printVerdicts(results);
   }
+  const checks = store.fileChecks();
   try {
     // Like every other command (and `start`), doctor brings a fresh or older data dir up to date first: a
     // migration that fails is what it reports, not one that has simply not run yet.
     try {
       const applied = await store.migrate();
-      const damage = await store.fileChecks().integrityProblems();
+      const damage = await checks.integrityProblems();
       const detail = applied.length ? `applied ${applied.join(', ')}` : 'up to date';
       if (damage.length === 0) results.push({ ok: true, what: 'database', detail: `${dbFile(dataDir)}: ${detail}` });
       else {
@@ -127,7 +128,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     } catch (error) {
       results.push({ ok: false, what: 'database', detail: `cannot migrate ${dbFile(dataDir)}: ${(error as Error).message}` });
     }
-    results.push(await databaseWriteVerdict(dbFile(dataDir), (ms) => store.fileChecks().probeWrite(ms)));
+    results.push(await databaseWriteVerdict(dbFile(dataDir), (ms) => checks.probeWrite(ms)));
     results.push(diskSpaceVerdict(dataDir));
     results.push(dataDirVerdict(dataDir));
     results.push(tlsVerdict(config.server, dataDir));

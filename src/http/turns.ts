@@ -1,14 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_DEADLINE_MS } from '../../core/turn-deadline.js';
 import { publishEvents } from '../../core/connector.js';
 import { dedupeKey, outboundQueue, type ChannelEvent, type ChannelEventInput, type Reply } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { newEventId } from '../../core/ids.js';
 import type { Consumer, QueueDriver } from '../../core/queue.js';
 import type { Store } from '../../core/store.js';
-import { effectiveAssistant } from '../../core/assistant-settings.js';
-import type { Config } from '../../core/config.js';
-import type { SavedAssistant } from '../../core/sqlite/settings-store.js';
-import { turnDeadlineMs } from '../../core/turn-deadline.js';
 
 /** `stopped`: the gateway shut down before the turn was answered; `gone`: the caller went away first. */
 export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silent' } | { kind: 'timeout' } | { kind: 'stopped' } | { kind: 'gone' };
@@ -19,15 +16,7 @@ export const STOPPED_TEXT = 'The gateway is shutting down; please try again in a
 /** On shutdown, turns in flight are waited for this long (the worker drains meanwhile) before they are let go. */
 const DRAIN_MS = 6_000;
 const ABANDON_MS = 500;
-/** Without an assistant's own limits to go by: as long as an HTTP backend's default call. */
-const DEFAULT_DEADLINE_MS = 300_000;
 
-/** Each turn is waited for as long as its assistant's backends may take, as they are set now (the dashboard's too). */
-export const turnDeadline = (config: Config, settings: { savedAssistants(): Promise<SavedAssistant[]> }) => async (name: string | undefined): Promise<number> => {
-  // Unnamed, the one that answers: `default`, else the config's first (README, "Which assistant answers").
-  const assistant = await effectiveAssistant(config, settings, name ?? ('default' in config.assistants ? 'default' : Object.keys(config.assistants)[0]!));
-  return assistant ? turnDeadlineMs(config, assistant) : DEFAULT_DEADLINE_MS;
-};
 
 /**
  * A surface of the HTTP server (the OpenAI-compatible API, web chat) as a connector: it publishes events like any

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { effectiveAssistant } from '../../core/assistant-settings.js';
 import { parseConfig } from '../../core/config.js';
-import { TURN_MARGIN_MS, turnDeadlineMs } from '../../core/turn-deadline.js';
+import { TURN_MARGIN_MS, turnDeadline, turnDeadlineMs } from '../../core/turn-deadline.js';
 
 const config = parseConfig({
   backends: {
@@ -35,5 +35,15 @@ describe('how long a waiting surface waits for a turn', () => {
     const made = await effectiveAssistant(config, settings([{ name: 'new-one', settings: { backend: ['slow'] } }]), 'new-one');
     expect(turnDeadlineMs(config, made!)).toBe(TURN_MARGIN_MS + 20_000);
     expect(await effectiveAssistant(config, settings([]), 'nobody')).toBeUndefined();
+  });
+
+  it('waits, for a turn that names no assistant, as long as the one that answers may take: default, else the first', async () => {
+    const config = parseConfig({
+      backends: { slow: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1', model: 'm', timeoutMs: 400_000 } },
+      assistants: { solo: { backend: 'slow' } },
+    });
+    const none = { savedAssistants: async () => [] };
+    expect(await turnDeadline(config, none)(undefined)).toBe(TURN_MARGIN_MS + 400_000);
+    expect(await turnDeadline(config, none)('solo')).toBe(TURN_MARGIN_MS + 400_000);
   });
 });

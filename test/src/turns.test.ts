@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../core/backend.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
 import { parseConfig } from '../../core/config.js';
-import { TurnClient, turnDeadline } from '../../src/http/turns.js';
+import { TurnClient } from '../../src/http/turns.js';
 import { startTestGateway } from '../helpers/gateway.js';
 
 let gw: Awaited<ReturnType<typeof startTestGateway>> | undefined;
@@ -48,15 +48,5 @@ describe('a surface waiting for its turn', () => {
     } finally {
       await turns.close();
     }
-  });
-
-  it('waits, for a turn that names no assistant, as long as the one that answers may take: default, else the first', async () => {
-    const config = parseConfig({
-      backends: { slow: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1', model: 'm', timeoutMs: 400_000 } },
-      assistants: { solo: { backend: 'slow' } },
-    });
-    const none = { savedAssistants: async () => [] };
-    expect(await turnDeadline(config, none)(undefined)).toBe(60_000 + 400_000);
-    expect(await turnDeadline(config, none)('solo')).toBe(60_000 + 400_000);
   });
 });
