@@ -90,7 +90,9 @@ async function recordSent(write: () => Promise<void>, signal: AbortSignal, hooks
  */
 export function outboundHandler(store: OutboundStore, actor: string, to: Sender | SendReply, hooks: OutboundHooks = {}): JobHandler {
   const sender: Sender = typeof to === 'function' ? { send: to } : to;
-  const paced = new DraftPace();
+  const paced = new DraftPace((draft, stream, signal) =>
+    showDraft(store, sender, draft, stream, signal).catch((error: unknown) => hooks.onDraftError?.(error)),
+  );
   return async (job, signal) => {
     let reply: Reply;
     try {
@@ -101,12 +103,10 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
       throw new UnrecoverableJobError(error.message);
     }
     if (reply.kind === 'draft') {
-      if (!sender.edits || !reply.stream || !paced.due(reply.stream, reply.paceMs)) return;
-      await showDraft(store, sender, reply, reply.stream, signal).catch((error: unknown) => hooks.onDraftError?.(error));
-      paced.shown(reply.stream);
+      if (sender.edits && reply.stream) await paced.draft(reply, reply.stream, signal);
       return;
     }
-    if (reply.stream) paced.end(reply.stream);
+    if (reply.stream) await paced.end(reply.stream);
     const state = await store.beginSend(reply.idempotencyKey, reply.address.platform);
     if (state === 'sent') return;
     let draft = sender.edits && reply.stream ? (await store.sentMessageIds(reply.stream))?.[0] : undefined;
@@ -140,29 +140,56 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
 }
 
 /**
- * When each stream's last draft was shown, in this process: a draft that comes less than half its pace after that
- * is skipped (a later draft, or the final reply, shows more). Drafts queue up behind a send that waits out a 429,
- * and used to go out back to back once it ended, right after the platform had asked for less. Half: drafts leave
- * the worker a pace apart, and arrive give or take the time their sends and the queue took.
+ * Paces each stream's drafts in this process: a draft due less than half its pace after the last one shown waits,
+ * and is shown then unless a later draft, or the final reply, has come meanwhile. Drafts queue up behind a send that
+ * waits out a 429, and used to go out back to back once it ended, right after the platform had asked for less; but
+ * the last of them must still be shown, or the text stays stale for as long as the backend then pauses. Half: drafts
+ * leave the worker a pace apart, and arrive give or take the time their sends and the queue took. The draft's job is
+ * acknowledged at once (drafts are best effort); the final reply waits for a draft being shown, so it always lands
+ * last.
  */
 class DraftPace {
   private static readonly MAX_STREAMS = 1_000;
-  private readonly shownAt = new Map<string, number>();
+  private readonly streams = new Map<string, { shownAt: number; showing: Promise<void>; later?: NodeJS.Timeout }>();
 
-  due(stream: string, paceMs = 0): boolean {
-    const last = this.shownAt.get(stream);
-    return last === undefined || performance.now() - last >= paceMs / 2;
+  constructor(private readonly show: (draft: Reply, stream: string, signal: AbortSignal) => Promise<void>) {}
+
+  async draft(draft: Reply, stream: string, signal: AbortSignal): Promise<void> {
+    const state = this.streams.get(stream);
+    if (!state) return this.showNow(draft, stream, signal);
+    clearTimeout(state.later);
+    const wait = state.shownAt + (draft.paceMs ?? 0) / 2 - performance.now();
+    if (wait <= 0) return this.showNow(draft, stream, signal);
+    // Shown after the job: its signal ends with it, and a draft is not worth holding a shutdown for.
+    state.later = setTimeout(() => void this.showNow(draft, stream, new AbortController().signal), wait).unref();
   }
 
-  shown(stream: string): void {
-    this.shownAt.delete(stream);
-    this.shownAt.set(stream, performance.now());
+  async end(stream: string): Promise<void> {
+    const state = this.streams.get(stream);
+    if (!state) return;
+    clearTimeout(state.later);
+    this.streams.delete(stream);
+    await state.showing;
+  }
+
+  private async showNow(draft: Reply, stream: string, signal: AbortSignal): Promise<void> {
+    const before = this.streams.get(stream)?.showing;
+    const showing = (async () => {
+      await before;
+      await this.show(draft, stream, signal);
+    })();
+    this.streams.delete(stream);
+    this.streams.set(stream, { shownAt: performance.now(), showing });
     // Streams whose final reply never came here (handed to another process) are forgotten oldest first.
-    if (this.shownAt.size > DraftPace.MAX_STREAMS) this.shownAt.delete(this.shownAt.keys().next().value!);
-  }
-
-  end(stream: string): void {
-    this.shownAt.delete(stream);
+    if (this.streams.size > DraftPace.MAX_STREAMS) {
+      const [oldest, state] = this.streams.entries().next().value!;
+      clearTimeout(state.later);
+      this.streams.delete(oldest);
+    }
+    await showing;
+    // The pace counts from when the platform showed it: a send that waited out a 429 pushes the next one back.
+    const state = this.streams.get(stream);
+    if (state?.showing === showing) state.shownAt = performance.now();
   }
 }
 

@@ -217,6 +217,64 @@ describe('outboundHandler: streamed replies', () => {
     expect(unpaced.calls).toHaveLength(2);
   });
 
+  it('shows the last of the drafts it held back once their pace allows, unless the final reply came first', async () => {
+    const r = await rig(true, (_reply, o) => (o.replace ? [o.replace] : ['m1']));
+    const paced = { paceMs: 200 };
+    await r.run('d1', 'He', 'draft', paced);
+    await r.run('d2', 'Hel', 'draft', paced);
+    await r.run('d3', 'Hell', 'draft', paced);
+    expect(r.calls.map((c) => c.text)).toEqual(['He']);
+    // The backend pauses here (a long tool call): the text shown must not stay two drafts behind.
+    await vi.waitFor(() => expect(r.calls.map((c) => c.text)).toEqual(['He', 'Hell']), { timeout: 2_000, interval: 10 });
+    await sleep(150);
+    expect(r.calls).toHaveLength(2);
+    // Held back again, then overtaken by the final reply: never shown after it.
+    await r.run('d4', 'Hello', 'draft', paced);
+    await r.run('d5', 'Hello,', 'draft', paced);
+    await r.run('final', 'Hello, you', 'reply');
+    await sleep(150);
+    expect(r.calls.map((c) => [c.kind, c.text])).toEqual([
+      ['draft', 'He'],
+      ['draft', 'Hell'],
+      ['draft', 'Hello'],
+      ['reply', 'Hello, you'],
+    ]);
+  });
+
+  it('the final reply waits for a draft still being shown, so it lands last', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const calls: string[] = [];
+    const store = new SqliteStore(join(tmp.dir, `${Math.random()}.db`));
+    await store.migrate();
+    const handler = outboundHandler(store, 'test', {
+      edits: true,
+      send: async (reply, _signal, o = {}) => {
+        if (reply.kind === 'draft' && reply.text === 'Hel') await gate;
+        calls.push(reply.text);
+        return [o.replace ?? 'm1'];
+      },
+    });
+    const address = { platform: 'telegram', account: 'telegram', conversation: { id: '1', kind: 'dm' as const } };
+    const job = (key: string, text: string, kind: Reply['kind']) => ({
+      id: key,
+      queue: 'outbound:telegram',
+      partition: 'p',
+      attempt: 1,
+      payload: { v: 1, idempotencyKey: key, eventId: 'e1', address, text, format: 'plain', kind, stream: 'e1:stream', paceMs: 40 },
+    });
+    const run = (key: string, text: string, kind: Reply['kind'] = 'draft') => handler(job(key, text, kind), new AbortController().signal);
+    await run('d1', 'He');
+    await run('d2', 'Hel'); // held back, then shown by its timer: that send hangs until released
+    await sleep(60);
+    const final = run('final', 'Hello', 'reply');
+    await sleep(30);
+    expect(calls).toEqual(['He']);
+    release();
+    await final;
+    expect(calls).toEqual(['He', 'Hel', 'Hello']);
+  });
+
   it('drops drafts for a connector that cannot edit, and sends the final reply as a new message', async () => {
     const r = await rig(false);
     await r.run('d1', 'He');
