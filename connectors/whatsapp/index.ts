@@ -6,6 +6,7 @@ import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
 import { clearAuthState, loadAuthState, storedLink } from './auth-state.js';
 import { ALIAS_PREFIX, createInbound, EXPIRATION_PREFIX, WATERMARK_KEY } from './inbound.js';
 import { DEFAULT_BACKOFF, WaLink, type Backoff, type LinkStatus } from './link.js';
+import { STATUS_KEY } from './link-words.js';
 import type { Self } from './parse.js';
 import { silentTurn } from '../../core/typing.js';
 import { PRUNE_EVERY_MS, Quotes } from './quotes.js';
@@ -27,7 +28,7 @@ export interface WhatsappOptions {
   qrOut?: (text: string) => void;
 }
 
-export const STATUS_KEY = 'status';
+export { STATUS_KEY };
 export const QR_KEY = 'qr';
 export const RELINK = 'logged out: re-link required (the revoked auth state was deleted: restart the connector and scan the new QR)';
 

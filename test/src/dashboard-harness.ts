@@ -41,6 +41,8 @@ export interface HarnessOptions {
   stopping?: AbortSignal;
   /** The backend every assistant talks to (echo by default). */
   backend?: Backend;
+  /** The supervised processes and their states (a worker running, Telegram restarting by default). */
+  states?: Record<string, string>;
 }
 
 export interface Login {
@@ -72,7 +74,7 @@ export async function dashboardHarness(options: HarnessOptions = {}) {
       plugs: builtinPlugs(),
       queue: g.queue,
       turns,
-      states: () => ({ worker: 'running', 'connector:telegram': 'restarting' }),
+      states: () => options.states ?? { worker: 'running', 'connector:telegram': 'restarting' },
       ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
       ...(options.redactor ? { redactor: options.redactor } : {}),
       ...(options.stopping ? { stopping: options.stopping } : {}),

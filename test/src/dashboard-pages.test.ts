@@ -1,6 +1,8 @@
 import type { Backend } from '../../core/backend.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dashboardHarness, ORIGIN, type Harness } from './dashboard-harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { STATUS_KEY } from '../../connectors/whatsapp/link-words.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -244,6 +246,20 @@ describe('dashboard pages', () => {
     expect(latest.totals.in).toBe(first.totals.in + 1);
     expect(latest.totals.out).toBeGreaterThanOrEqual(first.totals.out);
     expect(latest.series.in.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('overview: a WhatsApp process that is not linked', () => {
+  it('says so beside its running state, and is shown as running (green) only once the link is open', async () => {
+    h = await dashboardHarness({ states: { worker: 'running', 'connector:whatsapp': 'running' } });
+    await h.g.store.setConnectorState('whatsapp', STATUS_KEY, { state: 'qr', at: '2026-11-26T12:00:00.000Z' });
+    const s = await h.login();
+    const waiting = await (await h.get('/', { cookie: s.cookie })).text();
+    expect(waiting).toContain('<td data-col="state">running: not linked: waiting for the QR code to be scanned (Linking)</td>');
+    await h.g.store.setConnectorState('whatsapp', STATUS_KEY, { state: 'open', at: '2026-11-26T12:01:00.000Z' });
+    await sleep(600); // the overview's snapshot is computed at most twice a second
+    const open = await (await h.get('/', { cookie: s.cookie })).text();
+    expect(open).toContain('<td data-col="state" class="state-running">running</td>');
   });
 });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { linkWords, STATUS_KEY } from '../../../connectors/whatsapp/link-words.js';
 import { oneLine } from '../../child-ipc.js';
 import { outboundQueue } from '../../../core/event.js';
 import { CONTROL_QUEUE, INBOUND_QUEUE } from '../../../core/session-worker.js';
@@ -121,7 +122,10 @@ export class SnapshotSource {
     const queues = await Promise.all(this.queues.map(async (name) => ({ name, ...(await this.deps.queue.depth(name)) })));
     const { traffic, errors } = await this.feed.update(now);
     const byPlatform = new Map(traffic.platforms.map((p) => [p.platform, p]));
-    const children = Object.entries(states).map(([name, state]): ProcessRow => {
+    const whatsapp = states['connector:whatsapp'] === 'running' ? linkWords(await this.deps.store.getConnectorState('whatsapp', STATUS_KEY)) : undefined;
+    const children = Object.entries(states).map(([name, process]): ProcessRow => {
+      // Running is not connected: a WhatsApp process waiting for its QR scan or for the network has not crashed.
+      const state = name === 'connector:whatsapp' && whatsapp ? `${process}: ${whatsapp}` : process;
       const platform = name.startsWith('connector:') ? name.slice('connector:'.length) : undefined;
       const counts = platform === undefined ? undefined : (byPlatform.get(platform) ?? { in: 0, out: 0 });
       const error = errors.get(name);
