@@ -14,6 +14,7 @@ import { databaseWriteVerdict, diskSpaceVerdict } from '../storage-verdicts.js';
 import { UsageError } from '../errors.js';
 import { tlsVerdict } from '../tls.js';
 import { failed, out } from './with-store.js';
+import { terminalText } from '../terminal-text.js';
 
 export async function migrateCommand(options: GlobalOptions): Promise<number> {
   loadConfig(options.config);
@@ -54,13 +55,20 @@ export async function auditVerify(options: GlobalOptions & { expect?: RecordedEn
   }
 }
 
+/**
+ * One field of a tail line: never empty and never a tab or line break of its own, so each line still has six
+ * fields when a damaged or tampered row holds NULL, nothing, or control characters where text was due.
+ */
+const tailCell = (value: unknown): string => {
+  const text = value === null || value === undefined ? '' : String(value);
+  return text === '' ? '-' : terminalText(text).replace(/[\t\n]/g, (c) => (c === '\t' ? '\u2409' : '\u240a'));
+};
+
 export async function auditTail(options: GlobalOptions & { n: number }): Promise<number> {
   const store = new SqliteStore(dbFile(resolveDataDir(options)));
   try {
     await store.migrate();
-    for (const e of await store.auditTail(options.n)) {
-      out(`${e.seq}\t${e.at}\t${e.kind}\t${e.actor}\t${e.subject ?? '-'}\t${e.data}`);
-    }
+    for (const e of await store.auditTail(options.n)) out([e.seq, e.at, e.kind, e.actor, e.subject, e.data].map(tailCell).join('\t'));
     return 0;
   } finally {
     await store.close();

@@ -51,6 +51,17 @@ describe('monkeyclaw CLI', () => {
     expect(v.stdout).toMatch(/BROKEN at entry 3/);
   });
 
+  it('audit tail keeps six fields a line for rows a damaged database holds: empty, NULL or control characters', async () => {
+    await cli(['chat', '--once'], 'one');
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    db.exec('DROP TRIGGER audit_log_no_update');
+    db.prepare(`UPDATE audit_log SET kind = '', actor = 'a\tb\nc\u001b[2J', data = '' WHERE seq = 1`).run();
+    db.close();
+    const lines = (await cli(['audit', 'tail', '-n', '1000'])).stdout.trimEnd().split('\n');
+    for (const line of lines) expect(line.split('\t')).toHaveLength(6);
+    expect(lines[0]!.split('\t').slice(2)).toEqual(['-', 'a\u2409b\u240ac\u241b[2J', expect.any(String), '-']);
+  });
+
   it('audit verify --expect takes the head it printed and exits 1 once entries were cut off the end', async () => {
     // An empty log has no head worth recording: verify does not advise one --expect would refuse.
     expect((await cli(['migrate'])).code).toBe(0);
