@@ -1,7 +1,7 @@
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import { BackendUnavailableError, type Backend, type BackendChunk, type BackendRequest, type Pricing } from '../backend.js';
 import type { BackendConfig } from '../config.js';
-import { CallGuard, fitToBudget, mapSdkError, pinnedFetch } from './shared.js';
+import { CallGuard, fitToBudget, lazySdk, mapSdkError, pinnedFetch } from './shared.js';
 
 export type AnthropicBackendConfig = Extract<BackendConfig, { type: 'anthropic' }>;
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -15,7 +15,7 @@ export class AnthropicBackend implements Backend {
   readonly format = 'markdown' as const;
   readonly model: string;
   readonly pricing?: Pricing;
-  private readonly client: Anthropic;
+  private readonly connect: () => Promise<{ sdk: typeof Anthropic; client: Anthropic }>;
 
   constructor(
     readonly name: string,
@@ -25,20 +25,16 @@ export class AnthropicBackend implements Backend {
     this.model = config.model;
     if (config.pricing) this.pricing = config.pricing;
     const baseURL = config.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL;
-    this.client = new Anthropic({
-      apiKey,
-      authToken: null,
-      baseURL,
-      maxRetries: 0,
-      timeout: config.timeoutMs,
-      fetch: pinnedFetch(baseURL),
-      logLevel: 'off',
-    });
+    this.connect = lazySdk(
+      async () => (await import('@anthropic-ai/sdk')).default,
+      (Sdk) => new Sdk({ apiKey, authToken: null, baseURL, maxRetries: 0, timeout: config.timeoutMs, fetch: pinnedFetch(baseURL), logLevel: 'off' }),
+    );
   }
 
   async *stream(request: BackendRequest): AsyncIterable<BackendChunk> {
     const guard = new CallGuard(request.signal, `backend ${this.name}`, this.config.timeoutMs, this.config.idleTimeoutMs);
     try {
+      const { sdk, client } = await this.connect();
       const fitted = fitToBudget(request.messages, this.config.contextTokens && this.config.contextTokens - this.config.maxTokens);
       const system = fitted.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
       // Anthropic refuses an empty message (an API caller's assistant turn that only called a tool has no text).
@@ -48,7 +44,7 @@ export class AnthropicBackend implements Backend {
       let stopped = false;
       let failure: Error | undefined;
       try {
-        const stream = await this.client.messages.create(
+        const stream = await client.messages.create(
           { model: request.model ?? this.model, max_tokens: this.config.maxTokens, ...(system ? { system } : {}), messages, stream: true },
           { signal: guard.signal },
         );
@@ -74,7 +70,7 @@ export class AnthropicBackend implements Backend {
           }
         }
       } catch (error) {
-        failure = mapSdkError(error, guard, Anthropic);
+        failure = mapSdkError(error, guard, sdk);
       }
       if (!failure && !stopped) failure = new BackendUnavailableError(`backend ${this.name}: stream ended before message_stop`, { kind: 'stream_error' });
       // What an attempt cost counts even when it failed (the budget charges it): said before the failure is.
@@ -86,12 +82,13 @@ export class AnthropicBackend implements Backend {
   }
 
   async check(signal: AbortSignal): Promise<string> {
+    const { sdk, client } = await this.connect();
     const guard = new CallGuard(signal, `backend ${this.name}`, Math.min(this.config.timeoutMs, 15_000));
     try {
-      await this.client.models.list({ limit: 1 }, { signal: guard.signal });
+      await client.models.list({ limit: 1 }, { signal: guard.signal });
       return 'reachable, API key accepted';
     } catch (error) {
-      throw mapSdkError(error, guard, Anthropic);
+      throw mapSdkError(error, guard, sdk);
     } finally {
       guard.dispose();
     }

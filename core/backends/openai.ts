@@ -1,7 +1,7 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { BackendUnavailableError, type Backend, type BackendCheck, type BackendChunk, type BackendRequest, type Pricing } from '../backend.js';
 import type { BackendConfig } from '../config.js';
-import { CallGuard, fitToBudget, mapSdkError, pinnedFetch } from './shared.js';
+import { CallGuard, fitToBudget, lazySdk, mapSdkError, pinnedFetch } from './shared.js';
 
 export type OpenAIBackendConfig = Extract<BackendConfig, { type: 'openai' }>;
 
@@ -14,7 +14,7 @@ export class OpenAIBackend implements Backend {
   readonly format = 'markdown' as const;
   readonly model: string;
   readonly pricing?: Pricing;
-  private readonly client: OpenAI;
+  private readonly connect: () => Promise<{ sdk: typeof OpenAI; client: OpenAI }>;
 
   constructor(
     readonly name: string,
@@ -23,26 +23,31 @@ export class OpenAIBackend implements Backend {
   ) {
     this.model = config.model;
     if (config.pricing) this.pricing = config.pricing;
-    this.client = new OpenAI({
-      // Local servers (Ollama, llama.cpp) take no key; the client insists on one, so send a placeholder.
-      apiKey: apiKey ?? 'no-key',
-      baseURL: config.baseUrl,
-      organization: null,
-      project: null,
-      maxRetries: 0,
-      timeout: config.timeoutMs,
-      fetch: pinnedFetch(config.baseUrl),
-      logLevel: 'off',
-    });
+    this.connect = lazySdk(
+      async () => (await import('openai')).default,
+      (Sdk) =>
+        new Sdk({
+          // Local servers (Ollama, llama.cpp) take no key; the client insists on one, so send a placeholder.
+          apiKey: apiKey ?? 'no-key',
+          baseURL: config.baseUrl,
+          organization: null,
+          project: null,
+          maxRetries: 0,
+          timeout: config.timeoutMs,
+          fetch: pinnedFetch(config.baseUrl),
+          logLevel: 'off',
+        }),
+    );
   }
 
   async *stream(request: BackendRequest): AsyncIterable<BackendChunk> {
     const guard = new CallGuard(request.signal, `backend ${this.name}`, this.config.timeoutMs, this.config.idleTimeoutMs);
     try {
+      const { sdk, client } = await this.connect();
       const messages = fitToBudget(request.messages, this.config.contextTokens);
       let finished = false;
       try {
-        const stream = await this.client.chat.completions.create(
+        const stream = await client.chat.completions.create(
           { model: request.model ?? this.model, messages, stream: true, stream_options: { include_usage: true } },
           { signal: guard.signal },
         );
@@ -60,7 +65,7 @@ export class OpenAIBackend implements Backend {
           }
         }
       } catch (error) {
-        throw mapSdkError(error, guard, OpenAI);
+        throw mapSdkError(error, guard, sdk);
       }
       // A stream that ends without a finish reason was cut off: the reply may be half a sentence.
       if (!finished) throw new BackendUnavailableError(`backend ${this.name}: stream ended before the reply was complete`, { kind: 'stream_error' });
@@ -70,9 +75,10 @@ export class OpenAIBackend implements Backend {
   }
 
   async check(signal: AbortSignal): Promise<BackendCheck> {
+    const { sdk, client } = await this.connect();
     const guard = new CallGuard(signal, `backend ${this.name}`, Math.min(this.config.timeoutMs, 15_000));
     try {
-      const page = await this.client.models.list({ signal: guard.signal });
+      const page = await client.models.list({ signal: guard.signal });
       const ids = page.data.map((m) => m.id);
       if (ids.includes(this.model)) return `model ${this.model} available`;
       // A warning, not a failure: some servers list no models, or not every alias they serve; a typo shows up here.
@@ -80,7 +86,7 @@ export class OpenAIBackend implements Backend {
       const some = ids.slice(0, 5).map((id) => id.replace(/[^\x20-\x7e]/g, '?').slice(0, 64)).join(', ');
       return { detail: `reachable, but the server does not list model ${this.model}${some ? ` (it lists ${some}${ids.length > 5 ? ', …' : ''})` : ''}`, warn: true };
     } catch (error) {
-      throw mapSdkError(error, guard, OpenAI);
+      throw mapSdkError(error, guard, sdk);
     } finally {
       guard.dispose();
     }

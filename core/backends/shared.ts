@@ -195,3 +195,18 @@ export function pinnedFetch(baseUrl: string): typeof fetch {
     return fetch(input, { ...init, redirect: 'error' });
   };
 }
+
+/**
+ * A provider's SDK and client, loaded on first use instead of at start: every command builds the configured backends,
+ * and loading an SDK's several hundred modules at once ran out of file descriptors under a low limit (`ulimit -n
+ * 128`) before the command could do anything. Loaded once, shared by every call.
+ */
+export function lazySdk<S, C>(load: () => Promise<S>, make: (sdk: S) => C): () => Promise<{ sdk: S; client: C }> {
+  let loaded: Promise<{ sdk: S; client: C }> | undefined;
+  return () => {
+    loaded ??= load().then((sdk) => ({ sdk, client: make(sdk) }));
+    // A failed load (an fd limit reached this once) is tried again by the next call.
+    loaded.catch(() => (loaded = undefined));
+    return loaded;
+  };
+}

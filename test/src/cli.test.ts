@@ -32,6 +32,28 @@ describe('monkeyclaw CLI', () => {
     for (const n of ['0', '1e2', '0x10', '5.5']) expect((await cli(['audit', 'tail', '-n', n])).code).toBe(2);
   });
 
+  it('runs under a low open-file limit with provider backends configured: their SDKs load when first called', async () => {
+    const config = join(tmp.dir, 'providers.json');
+    const backends = {
+      echo: { type: 'echo' },
+      local: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1', model: 'm' },
+      claude: { type: 'anthropic', baseUrl: 'http://127.0.0.1:9', model: 'm', apiKey: 'env:MC_TEST_ANTHROPIC_KEY' },
+    };
+    writeFileSync(config, JSON.stringify({ backends, assistants: { default: { backend: 'echo' }, other: { backend: ['local', 'claude'] } } }));
+    const limited = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('sh', ['-c', 'ulimit -n 128 && exec "$0" "$@"', process.execPath, CLI, 'chat', '--once', '--config', config], {
+        cwd: tmp.dir,
+        env: { ...process.env, MC_TEST_ANTHROPIC_KEY: 'sk-ant-test' },
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('exit', (code) => resolve({ code, out }));
+      child.stdin.end('low limit\n');
+    });
+    expect(limited).toEqual({ code: 0, out: 'low limit\n' });
+  });
+
   it('accepts global flags after the subcommand', async () => {
     const r = await cli(['chat', '--once', '--data-dir', join(tmp.dir, 'elsewhere')], 'x');
     expect(r.code).toBe(0);
