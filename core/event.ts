@@ -168,6 +168,13 @@ export const replySchema = z
   .strict();
 export type Reply = z.infer<typeof replySchema>;
 
+/**
+ * Notices that answer the caller rather than refuse it: a chat command's (`/help`), and `fallback: ask`'s question,
+ * which the caller must answer. Every other notice (a limit, an unavailable backend, a refusal) says there is no answer.
+ */
+const ANSWERING_NOTICES = new Set(['commands', 'fallback']);
+export const answersCaller = (reply: Reply): boolean => reply.kind !== 'notice' || ANSWERING_NOTICES.has(reply.haltedBy ?? '');
+
 /** The one error every boundary raises for a payload it refuses; `issues` names the bad fields. */
 export class InvalidPayloadError extends Error {
   override readonly name = 'InvalidPayloadError';

@@ -8,7 +8,7 @@ import type { ApiKeyRecord, AuthStore } from '../../core/auth.js';
 import type { AuditInput } from '../../core/audit.js';
 import type { Config } from '../../core/config.js';
 import { RefusalReporter } from '../../core/refusals.js';
-import { InvalidPayloadError, MAX_ATTACHMENTS, MAX_CONTEXT_CHARS, MAX_CONTEXT_MESSAGES, MAX_TEXT_CHARS, type ChannelEventInput, type Reply } from '../../core/event.js';
+import { answersCaller, InvalidPayloadError, MAX_ATTACHMENTS, MAX_CONTEXT_CHARS, MAX_CONTEXT_MESSAGES, MAX_TEXT_CHARS, type ChannelEventInput, type Reply } from '../../core/event.js';
 import { STOPPED_TEXT, type TurnClient, type TurnOutcome } from './turns.js';
 import { httpError } from './errors.js';
 
@@ -60,12 +60,7 @@ function usageOf(replies: Reply[]): { prompt_tokens: number; completion_tokens: 
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
-/**
- * Notices that answer the caller rather than refuse it: a chat command's (`/help`), and `fallback: ask`'s question,
- * which the caller must keep in its messages (and so must get as the assistant's message) to answer `/fallback`.
- */
-const ANSWERING_NOTICES = new Set(['commands', 'fallback']);
-const answers = (replies: Reply[]): Reply[] => replies.filter((r) => r.kind !== 'notice' || ANSWERING_NOTICES.has(r.haltedBy ?? ''));
+const answers = (replies: Reply[]): Reply[] => replies.filter(answersCaller);
 
 /**
  * Turns one key may have running at once. Each request is a turn of its own (it brings its own context), so a
