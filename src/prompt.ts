@@ -1,4 +1,3 @@
-import { text as readAll } from 'node:stream/consumers';
 import { UsageError } from './errors.js';
 
 /** Reads one line from the terminal without echoing it. */
@@ -30,11 +29,29 @@ export function hiddenPrompt(question: string): Promise<string> {
   });
 }
 
+/** What stdin may carry for a secret: the vault's 1 MiB, and a line break after it. */
+export const MAX_SECRET_INPUT_BYTES = 1024 * 1024 + 2;
+
 /**
  * A secret value, never from argv: a hidden prompt on a terminal, otherwise all of stdin less one trailing newline
- * (so `printf %s "$TOKEN" | …` and `echo "$TOKEN" | …` store the same value).
+ * (so `printf %s "$TOKEN" | …` and `echo "$TOKEN" | …` store the same value). Bytes that are not UTF-8 are refused,
+ * not replaced: a Latin-1 password or a binary token would be stored as U+FFFD and fail later, far from here.
  */
-export async function readSecretInput(prompt: string): Promise<string> {
+export async function readSecretInput(prompt: string, maxBytes = MAX_SECRET_INPUT_BYTES): Promise<string> {
   if (process.stdin.isTTY) return hiddenPrompt(prompt);
-  return (await readAll(process.stdin)).replace(/\r?\n$/, '');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    // Said before the rest is read: a mistaken pipe (a disk image, /dev/zero) is not held in memory to be refused.
+    if (size > maxBytes) throw new UsageError(`stdin holds more than ${Math.floor(maxBytes / 1024)} KiB: that is no secret; nothing was stored`);
+    chunks.push(chunk);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new UsageError('stdin is not UTF-8 text: nothing was stored (a binary value must be encoded first, e.g. base64)');
+  }
+  return text.replace(/\r?\n$/, '');
 }

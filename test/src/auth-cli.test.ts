@@ -30,6 +30,23 @@ describe('admin and apikey commands', () => {
     await store.close();
   });
 
+  it('refuses stdin that is not UTF-8 or is far too long, storing nothing, rather than storing U+FFFD in its place', async () => {
+    const latin1 = Buffer.from('\xe9t\xe9\xe9t\xe9\xe9t\xe9\xe9t\xe9', 'latin1');
+    const bad = await runCli(['admin', 'set-password'], { cwd: tmp.dir, input: latin1 });
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('not UTF-8') });
+    const secret = await runCli(['secrets', 'set', 'BIN'], { cwd: tmp.dir, input: Buffer.from([0x61, 0x62, 0xff, 0xfe, 0x80, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68]) });
+    expect(secret).toMatchObject({ code: 2, stderr: expect.stringContaining('not UTF-8') });
+    const huge = await runCli(['secrets', 'set', 'HUGE'], { cwd: tmp.dir, input: Buffer.alloc(3 * 1024 * 1024, 'a') });
+    expect(huge).toMatchObject({ code: 2, stderr: expect.stringContaining('nothing was stored') });
+    expect((await cli(['secrets', 'list'])).stdout).not.toMatch(/BIN|HUGE/);
+    const store = new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    await store.migrate();
+    expect(await store.authStore().adminPasswordHash()).toBeUndefined();
+    await store.close();
+    // The same characters as UTF-8 are a password like any other.
+    expect((await cli(['admin', 'set-password'], latin1.toString('latin1'))).code).toBe(0);
+  });
+
   it('at a terminal asks for the password twice, and changes nothing when the two differ', async () => {
     // `script` gives the command a terminal; each answer is typed once its prompt shows.
     const atTerminal = (answers: string[]) =>
