@@ -12,6 +12,8 @@ const DEFAULT_FILES = ['monkeyclaw.config.yaml', 'monkeyclaw.config.yml', 'monke
  * defaults. YAML and JSON parse errors and schema errors all become ConfigError naming the file and field.
  */
 export function loadConfig(explicit: string | undefined, cwd = process.cwd()): { config: Config; source: string } {
+  // `--config "$CFG"` with CFG unset must not quietly run another config, or none.
+  if (explicit !== undefined && explicit.trim() === '') throw new ConfigError('--config: must name a file, not be empty');
   const file = explicit ? resolve(cwd, explicit) : DEFAULT_FILES.map((f) => resolve(cwd, f)).find((f) => existsSync(f));
   if (!file) return { config: parseConfig({}, 'built-in defaults'), source: 'built-in defaults' };
   if (!existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);

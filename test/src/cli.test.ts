@@ -287,6 +287,9 @@ describe('monkeyclaw CLI', () => {
     expect(existsSync(join(deep, 'monkeyclaw.db'))).toBe(true);
     // An empty value (an unset shell variable) never puts the database in the current directory.
     expect(await cli(['migrate', '--data-dir', ''])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--data-dir: must name a directory/) });
+    // Nor does an empty --config run the config found in the current directory, or none.
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), 'server: { port: 7421 }\n');
+    expect(await cli(['access', 'list', '--config', ''])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--config: must name a file/) });
     const fromEnv = await runCli(['migrate'], { cwd: tmp.dir, env: { ...process.env, MONKEYCLAW_DATA_DIR: ' ' } });
     expect(fromEnv.code).toBe(0);
     expect(existsSync(join(tmp.dir, 'data', 'monkeyclaw.db'))).toBe(true);
