@@ -119,6 +119,17 @@ export function decideAccess(access: Config['access'], event: Asker, overrides: 
 }
 
 /**
+ * The owners that still stand: one denied in the config, blocked by `pair deny` or revoked by `access revoke` hears
+ * nothing an owner hears (pairing codes, tool calls waiting), as their own messages go unanswered.
+ */
+export async function standingOwners(access: Config['access'], store: Pick<AccessStore, 'overrides'> | undefined): Promise<string[]> {
+  const owners = access.owners.filter((o) => !access.deny.includes(o));
+  if (!store || owners.length === 0) return owners;
+  const overrides = await store.overrides(owners);
+  return owners.filter((o) => overrides.get(o) !== 'revoke' && overrides.get(o) !== 'deny');
+}
+
+/**
  * Whether `access revoke` has something to take back: a run-time allow, else a config allow entry (DESIGN: revoking
  * an unlisted id exits 1). An owner listed only in `access.owners` is not on the allowlist: the config decides them.
  */

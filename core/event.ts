@@ -38,6 +38,12 @@ const id = wellFormed(MAX_ID).min(1);
  */
 const SPOOFING = /[\p{Cc}\u2028\u2029]/gu;
 const displayName = wellFormed(MAX_ID).transform((s) => s.replace(SPOOFING, ' '));
+
+/**
+ * A display name set among text that must read as it is meant to: an owner's pairing notice, `pair list`. Format
+ * characters go too, above all bidi overrides: "Mallory U+202E…" would show the id and code after it reversed.
+ */
+export const oneLineName = (name: string): string => name.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, ' ');
 export const platformName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be a lower-case platform name');
 
 export const conversationSchema = z

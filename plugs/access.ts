@@ -1,13 +1,13 @@
-import { decideAccess, overridesFor, PAIRING_LIMITS, pairingMessage, type AccessStore } from '../core/access.js';
+import { decideAccess, overridesFor, PAIRING_LIMITS, pairingMessage, standingOwners, type AccessStore } from '../core/access.js';
 import type { Config } from '../core/config.js';
-import { senderIdentity } from '../core/event.js';
+import { oneLineName, senderIdentity } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
 import { audit, halt, NO_OPTIONS, type Context, type NoOptions, type Plug } from '../core/plug.js';
 
 /** Tells each owner on the requester's platform, in their own DM, that a pairing request is waiting. */
 function notifyOwners(ctx: Context, owners: string[], code: string): void {
   const { event } = ctx;
-  const who = event.sender.name ? `${event.sender.name} (${senderIdentity(event)})` : senderIdentity(event);
+  const who = event.sender.name ? `${oneLineName(event.sender.name)} (${senderIdentity(event)})` : senderIdentity(event);
   for (const address of ownerAddresses(owners, event, { samePlatformOnly: true })) {
     ctx.private.notify.push({ address, text: `Pairing request from ${who}, code ${code}. Approve with: monkeyclaw pair approve ${code}` });
   }
@@ -39,7 +39,7 @@ export const accessPlug: Plug<State, NoOptions> = {
     );
     if (outcome.kind === 'suppressed') return halt(ctx, 'access', `pairing-suppressed:${outcome.reason}`);
     audit(ctx, { kind: 'pairing.requested', actor: senderIdentity(event), subject: outcome.request.code, data: { expiresAt: new Date(outcome.request.expiresAt).toISOString() } });
-    notifyOwners(ctx, access.owners, outcome.request.code);
+    notifyOwners(ctx, await standingOwners(access, store), outcome.request.code);
     return halt(ctx, 'access', 'pairing-code-sent', pairingMessage(outcome.request.code));
   },
 };

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditInput } from '../core/audit.js';
 import { outboundQueue, type Address, type ChannelEvent } from '../core/event.js';
 import { ownerAddresses } from '../core/owners.js';
-import { awaitsAnswer } from '../core/access.js';
+import { awaitsAnswer, standingOwners } from '../core/access.js';
 import { processRedactor } from '../core/redactor.js';
 import { configuredWorkspace } from '../core/assistant-choice.js';
 import { streamDraftLimit, streamEditInterval } from '../core/drafts.js';
@@ -55,7 +55,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
     redact: (text) => processRedactor.redactTokens(text),
     // Owners must hear of an approval while the turn waits for it, so this goes out now, not with the turn.
     notifyOwners: async (event, text) => {
-      for (const address of ownerAddresses(rt.config.access.owners, event)) await noticeNow(event, address, conversationPartition(address), text);
+      for (const address of ownerAddresses(await standingOwners(rt.config.access, services.access), event)) await noticeNow(event, address, conversationPartition(address), text);
     },
     // In a chat, not on a surface that waits for the turn's answer (API, web chat, terminal): there it would be taken for it.
     tellRequester: async (event, text) => {

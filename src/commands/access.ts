@@ -1,5 +1,6 @@
 import { failed, out, withStore } from './with-store.js';
 import { outsideAllowlist, PAIRING_CODE, revocable } from '../../core/access.js';
+import { oneLineName } from '../../core/event.js';
 import { identityProblem } from '../../core/identity.js';
 import { UsageError } from '../errors.js';
 import type { GlobalOptions } from '../runtime.js';
@@ -21,7 +22,7 @@ export const pairList = (options: GlobalOptions) =>
     const pending = await store.accessStore().pendingPairings(Date.now());
     // CODE platform:sender-id expires-at name — the name last, since it is free text. Events arrive with control
     // characters out of names already; a row written otherwise still prints as one line, with no bidi reordering.
-    for (const p of pending) out(`${p.code} ${p.identity} ${new Date(p.expiresAt).toISOString()} ${p.name.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, ' ')}`.trimEnd());
+    for (const p of pending) out(`${p.code} ${p.identity} ${new Date(p.expiresAt).toISOString()} ${oneLineName(p.name)}`.trimEnd());
     if (pending.length === 0) process.stderr.write('no pairing requests pending\n');
     return 0;
   });
@@ -65,7 +66,13 @@ export const accessRevoke = (id: string, options: GlobalOptions) =>
     // An entry already stored (perhaps before these rules) can always be revoked, whatever its shape.
     if (current === undefined) onAllowlist(identityArg(id));
     if (!revocable(config.access, id, current)) {
-      failed(config.access.owners.includes(id) ? `${id} is not on the allowlist; it is an owner, admitted by access.owners in the config` : `${id} is not on the allowlist`);
+      const why =
+        current === 'revoke'
+          ? `${id} is already revoked`
+          : config.access.owners.includes(id)
+            ? `${id} is not on the allowlist; it is an owner, admitted by access.owners in the config`
+            : `${id} is not on the allowlist`;
+      failed(why);
       return 1;
     }
     await store.accessStore().setOverride(id, 'revoke', 'cli');

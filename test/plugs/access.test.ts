@@ -136,6 +136,17 @@ describe('owner notification', () => {
     const later = await gw.waitForReplies(4);
     expect(later.filter((r) => r.address.conversation.id === '900').at(-1)!.text).toMatch(/^Pairing request from telegram:32, code /);
   });
+
+  it('names the sender on one line with no bidi override, and tells no owner who was revoked or blocked', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'pairing', owners: ['telegram:900', 'telegram:901', 'telegram:902'] } } });
+    await gw.store.accessStore().setOverride('telegram:901', 'revoke', 'cli');
+    await gw.store.accessStore().setOverride('telegram:902', 'deny', 'cli');
+    await gw.publish([dm('33', 'hi', 'Mallory \u202eevil\u2066')]);
+    expect(await settle(gw)).toHaveLength(2);
+    const toOwners = gw.sent.filter((r) => r.address.conversation.id !== '33');
+    expect(toOwners.map((r) => r.address.conversation.id)).toEqual(['900']);
+    expect(toOwners[0]!.text).toMatch(/^Pairing request from Mallory  evil  \(telegram:33\), code /);
+  });
 });
 
 describe('owners', () => {
