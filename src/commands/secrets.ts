@@ -38,7 +38,10 @@ export async function secretsSet(name: string, options: GlobalOptions): Promise<
   validName(name);
   const value = await readSecretInput(`value for ${name}: `);
   if (value === '') throw new UsageError('no value given: pipe it on stdin or type it at the prompt');
-  await withVault(options, true, (vault) => vault.set(name, value));
+  // The vault's refusal of the value (over 1 MiB) is bad input like the name's: exit 2.
+  await withVault(options, true, (vault) => vault.set(name, value)).catch((error: unknown) => {
+    throw error instanceof SecretNameError ? new UsageError(error.message) : error;
+  });
   out(`secret ${name} stored`);
   // Masking a value this short would blank out ordinary words wherever they appear, so it is left as it is.
   if (!Redactor.masks(value)) process.stderr.write(`warning: ${name} is ${value.length} characters long: values that short are not masked in logs and output; is it the whole secret?\n`);

@@ -38,7 +38,10 @@ describe('admin and apikey commands', () => {
     expect(secret).toMatchObject({ code: 2, stderr: expect.stringContaining('not UTF-8') });
     const huge = await runCli(['secrets', 'set', 'HUGE'], { cwd: tmp.dir, input: Buffer.alloc(3 * 1024 * 1024, 'a') });
     expect(huge).toMatchObject({ code: 2, stderr: expect.stringContaining('nothing was stored') });
-    expect((await cli(['secrets', 'list'])).stdout).not.toMatch(/BIN|HUGE/);
+    // Just over the vault's 1 MiB: read whole, then refused by the vault, as bad input all the same.
+    const over = await runCli(['secrets', 'set', 'OVER'], { cwd: tmp.dir, input: Buffer.alloc(1024 * 1024 + 1, 'a') });
+    expect(over).toMatchObject({ code: 2, stderr: expect.stringContaining('larger than 1 MiB') });
+    expect((await cli(['secrets', 'list'])).stdout).not.toMatch(/BIN|HUGE|OVER/);
     const store = new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
     await store.migrate();
     expect(await store.authStore().adminPasswordHash()).toBeUndefined();
