@@ -163,7 +163,7 @@ export const replySchema = z
     stream: id.optional(),
     /**
      * A draft: the least time between two drafts the connector shows (its `streamEditMs`). Drafts that queued up
-     * while a send waited (a 429 sat out) would otherwise go out back to back; one due sooner is skipped.
+     * while a send waited (a 429 sat out) would otherwise go out back to back; one due sooner waits its turn.
      */
     paceMs: z.number().int().min(0).max(600_000).optional(),
     /** A notice from a limit: when trying again can succeed (the API's Retry-After). */
