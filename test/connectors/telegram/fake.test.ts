@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { parseTelegramHtml } from '../../fakes/telegram/html.js';
+
+/**
+ * The fake Bot API refuses what Telegram refuses, in Telegram's words, and accepts what it accepts: the connector
+ * tests prove only as much as it is faithful. Telegram's behaviour is its HTML parser's (tdlib's parse_html, which
+ * the Bot API server runs) and the Bot API documentation's.
+ */
+
+const html = (text: string) => parseTelegramHtml(text);
+const refusal = (text: string) => {
+  const r = parseTelegramHtml(text);
+  return r.ok ? undefined : r.error;
+};
+
+describe('fake Telegram HTML: the documented forms', () => {
+  it('accepts every documented tag and attribute, and reads the formatting they make', () => {
+    const all =
+      '<b>b</b><strong>b</strong><i>i</i><em>i</em><u>u</u><ins>u</ins><s>s</s><strike>s</strike><del>s</del>' +
+      '<span class="tg-spoiler">p</span><tg-spoiler>p</tg-spoiler><a href="http://www.example.com/">a</a>' +
+      '<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji><code>c</code><pre>p</pre>' +
+      '<pre><code class="language-python">x</code></pre><blockquote>q</blockquote><blockquote expandable>e</blockquote>' +
+      ' &lt;&gt;&amp;&quot;&#65;&#x42;';
+    const r = html(all);
+    if (!r.ok) throw new Error(r.error);
+    expect(r.visible).toBe('bbiiuusssppa👍cpxqe <>&"AB');
+    expect(r.entities.map((e) => e.type)).toEqual([
+      'bold', 'bold', 'italic', 'italic', 'underline', 'underline', 'strikethrough', 'strikethrough', 'strikethrough',
+      'spoiler', 'spoiler', 'text_link', 'custom_emoji', 'code', 'pre', 'pre', 'blockquote', 'expandable_blockquote',
+    ]);
+    expect(r.entities.find((e) => e.type === 'text_link')).toMatchObject({ url: 'http://www.example.com/', offset: 11, length: 1 });
+    expect(r.entities.find((e) => e.language)).toMatchObject({ type: 'pre', language: 'python' });
+    // 👍 is two UTF-16 code units, as Telegram counts offsets.
+    expect(r.entities.find((e) => e.type === 'custom_emoji')).toMatchObject({ offset: 12, length: 2, custom_emoji_id: '5368324170671202286' });
+  });
+
+  it('skips attributes Telegram does not read, as Telegram does, and takes forms it accepts', () => {
+    expect(html('<a href="https://e.com/" target="_blank" rel=nofollow>x</a>')).toMatchObject({ ok: true, entities: [{ type: 'text_link', url: 'https://e.com/' }] });
+    expect(html('<b class="x" data-y>x</b>')).toMatchObject({ ok: true, visible: 'x', entities: [{ type: 'bold' }] });
+    expect(html("<a href='https://e.com/?a=1&amp;b=2'>x</a>")).toMatchObject({ ok: true, entities: [{ url: 'https://e.com/?a=1&b=2' }] });
+    expect(html('<B>x</B> <i >y</i > <b>z</>')).toMatchObject({ ok: true, visible: 'x y z' });
+    expect(html('<span class=tg-spoiler>x</span>')).toMatchObject({ ok: true, entities: [{ type: 'spoiler' }] });
+    // A language on a lone code is dropped, not refused; an empty tag makes no entity.
+    expect(html('<code class="language-ts">x</code><b></b>')).toMatchObject({ ok: true, entities: [{ type: 'code', offset: 0, length: 1 }] });
+    expect(html('a > b')).toMatchObject({ ok: true, visible: 'a > b' });
+  });
+
+  it('refuses the rest with the parser error Telegram gives', () => {
+    expect(refusal('<span>x</span>')).toBe('Tag "span" must have class "tg-spoiler" at byte offset 0');
+    expect(refusal('<span class="spoiler">x</span>')).toBe('Tag "span" must have class "tg-spoiler" at byte offset 0');
+    expect(refusal('<tg-emoji emoji-id="abc">👍</tg-emoji>')).toBe('Invalid custom emoji identifier specified');
+    expect(refusal('<tg-emoji>👍</tg-emoji>')).toBe('Invalid custom emoji identifier specified');
+    expect(refusal('<p>x</p>')).toBe('Unsupported start tag "p" at byte offset 0');
+    expect(refusal('x<br/>')).toBe('Unsupported start tag "br/" at byte offset 1');
+    expect(refusal('a < b')).toBe('Unsupported start tag "" at byte offset 2');
+    expect(refusal('é<a href=https://e.com>x</a>')).toBe('Unexpected end of name token at byte offset 10');
+    expect(refusal('<a ="x">y</a>')).toBe('Empty attribute name in the tag "a" at byte offset 0');
+    expect(refusal('<b>x</b class="y">')).toBe('Unclosed end tag at byte offset 4');
+    expect(refusal('<b>x</i>')).toBe('Unmatched end tag at byte offset 4, expected "</b>", found "</i>"');
+    expect(refusal('x</b>')).toBe('Unexpected end tag at byte offset 1');
+    expect(refusal('<b>x')).toBe('Can\'t find end tag corresponding to start tag "b"');
+    expect(refusal('<a href="x')).toBe('Unclosed start tag at byte offset 0');
+    expect(refusal('<b')).toBe('Unclosed start tag at byte offset 0');
+  });
+
+});
