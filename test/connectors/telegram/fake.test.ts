@@ -1,11 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { parseTelegramHtml } from '../../fakes/telegram/html.js';
+import { startFakeTelegram, type FakeTelegram } from '../../fakes/telegram/server.js';
+import { cleanups } from '../../helpers/wait.js';
+import { ADA, type Json } from './fixtures.js';
 
 /**
  * The fake Bot API refuses what Telegram refuses, in Telegram's words, and accepts what it accepts: the connector
  * tests prove only as much as it is faithful. Telegram's behaviour is its HTML parser's (tdlib's parse_html, which
  * the Bot API server runs) and the Bot API documentation's.
  */
+
+const cleanup = cleanups();
+
+async function fake(): Promise<FakeTelegram> {
+  const f = await startFakeTelegram();
+  cleanup.push(() => f.close());
+  return f;
+}
+
+async function call(f: FakeTelegram, method: string, payload: Json): Promise<Json> {
+  const res = await fetch(`${f.url}/bot${f.token}/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+  return (await res.json()) as Json;
+}
 
 const html = (text: string) => parseTelegramHtml(text);
 const refusal = (text: string) => {
@@ -63,4 +79,28 @@ describe('fake Telegram HTML: the documented forms', () => {
     expect(refusal('<b')).toBe('Unclosed start tag at byte offset 0');
   });
 
+  it('answers a refused sendMessage as Telegram does: 400 "Bad Request: can\'t parse entities: …", nothing posted', async () => {
+    const f = await fake();
+    const answer = await call(f, 'sendMessage', { chat_id: ADA, text: '<span>hidden</span>', parse_mode: 'HTML' });
+    expect(answer).toEqual({ ok: false, error_code: 400, description: 'Bad Request: can\'t parse entities: Tag "span" must have class "tg-spoiler" at byte offset 0' });
+    // Empty is judged on the text shown.
+    expect(await call(f, 'sendMessage', { chat_id: ADA, text: '<b> </b>', parse_mode: 'HTML' })).toMatchObject({ error_code: 400, description: 'Bad Request: message text is empty' });
+    expect(f.sent).toHaveLength(0);
+  });
+});
+
+describe('fake Telegram edits: "not modified" compares the text and its formatting', () => {
+  it('an edit that changes only the formatting is an edit; the same formatting in other tags is not', async () => {
+    const f = await fake();
+    const sent = await call(f, 'sendMessage', { chat_id: ADA, text: '<b>hi</b> there', parse_mode: 'HTML' });
+    const id = sent.result.message_id as number;
+    const edit = (text: string, parse_mode?: string) => call(f, 'editMessageText', { chat_id: ADA, message_id: id, text, ...(parse_mode ? { parse_mode } : {}) });
+    expect(await edit('<strong>hi</strong> there', 'HTML')).toMatchObject({ ok: false, error_code: 400, description: expect.stringMatching(/^Bad Request: message is not modified/) });
+    expect(await edit('hi there')).toMatchObject({ ok: true, result: { text: 'hi there' } });
+    expect(await edit('hi there')).toMatchObject({ ok: false, description: expect.stringMatching(/not modified/) });
+    expect(await edit('hi <i>there</i>', 'HTML')).toMatchObject({ ok: true, result: { entities: [{ type: 'italic', offset: 3, length: 5 }] } });
+    expect(await edit('<a href="https://a.org/">hi</a> there', 'HTML')).toMatchObject({ ok: true });
+    expect(await edit('<a href="https://b.org/">hi</a> there', 'HTML')).toMatchObject({ ok: true });
+    expect(f.sent[0]).toMatchObject({ edits: 4, visible: 'hi there', entities: [{ type: 'text_link', url: 'https://b.org/' }] });
+  });
 });

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseTelegramHtml } from './html.js';
+import { parseTelegramHtml, type HtmlEntity } from './html.js';
 
 /**
  * A loopback Telegram Bot API (https://core.telegram.org/bots/api) for the real grammy client: `/bot<token>/<method>`
@@ -23,6 +23,8 @@ export interface SentMessage {
   text: string;
   /** As a user sees it. */
   visible: string;
+  /** Its formatting, as Telegram parsed it from the HTML (none without parse_mode). */
+  entities: HtmlEntity[];
   parse_mode?: string;
   message_thread_id?: number;
   reply_to?: number;
@@ -48,20 +50,29 @@ const ok = (result: unknown): Answer => ({ status: 200, body: { ok: true, result
 const fail = (e: FakeError): Answer => ({ status: e.error_code, body: { ok: false, ...e } });
 const badRequest = (description: string) => fail({ error_code: 400, description: `Bad Request: ${description}` });
 
-/** A message's text as Telegram checks it (sendMessage and editMessageText alike): as sent, and as a user sees it. */
-function messageText(p: Record<string, unknown>): { text: string; visible: string } | { error: Answer } {
+type Text = { text: string; visible: string; entities: HtmlEntity[] };
+
+/**
+ * A message's text as Telegram checks it (sendMessage and editMessageText alike): as sent, as a user sees it, and
+ * its formatting. Empty is judged after parsing: `<b> </b>` shows nothing, and is refused as `""` is.
+ */
+function messageText(p: Record<string, unknown>): Text | { error: Answer } {
   if (typeof p.text !== 'string' || p.text.trim() === '') return { error: badRequest('message text is empty') };
   let visible = p.text;
+  let entities: HtmlEntity[] = [];
   if (p.parse_mode !== undefined) {
     if (p.parse_mode !== 'HTML') return { error: badRequest(`unsupported parse_mode "${String(p.parse_mode)}"`) };
     const parsed = parseTelegramHtml(p.text);
     if (!parsed.ok) return { error: badRequest(`can't parse entities: ${parsed.error}`) };
-    visible = parsed.visible;
+    ({ visible, entities } = parsed);
+    if (visible.trim() === '') return { error: badRequest('message text is empty') };
   }
   // Telegram counts the text after entity parsing ("1-4096 characters after entities parsing"), not the HTML.
   if (visible.length > MAX_TEXT) return { error: badRequest('message is too long') };
-  return { text: p.text, visible };
+  return { text: p.text, visible, entities };
 }
+
+const sameEntities = (a: HtmlEntity[], b: HtmlEntity[]): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 export class FakeTelegram {
   readonly calls: ApiCall[] = [];
@@ -253,25 +264,31 @@ export class FakeTelegram {
     this.confirmed = this.nextUpdateId;
   }
 
-  /** Telegram's edit: only a message the bot sent in that chat; the same text again is a 400 "not modified". */
+  /**
+   * Telegram's edit: only a message the bot sent in that chat; the same content again (text and formatting: `<b>`
+   * for `<strong>` is the same, bold for plain is not) is a 400 "not modified".
+   */
   private editMessageText(p: Record<string, unknown>): Answer {
     const message = this.sent.find((m) => m.chat_id === String(p.chat_id) && m.message_id === p.message_id);
     if (!message) return badRequest('message to edit not found');
     const text = messageText(p);
     if ('error' in text) return text.error;
-    const { visible } = text;
-    if (visible === message.visible) return badRequest('message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+    const { visible, entities } = text;
+    if (visible === message.visible && sameEntities(entities, message.entities)) return badRequest('message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
     message.text = text.text;
     message.visible = visible;
+    message.entities = entities;
+    if (typeof p.parse_mode === 'string') message.parse_mode = p.parse_mode;
+    else delete message.parse_mode;
     message.edits = (message.edits ?? 0) + 1;
-    return ok({ message_id: message.message_id, date: Math.floor(message.at / 1000), edit_date: Math.floor(Date.now() / 1000), chat: { id: Number(message.chat_id) }, text: visible });
+    return ok({ message_id: message.message_id, date: Math.floor(message.at / 1000), edit_date: Math.floor(Date.now() / 1000), chat: { id: Number(message.chat_id) }, text: visible, ...(entities.length ? { entities } : {}) });
   }
 
   private sendMessage(p: Record<string, unknown>): Answer {
     if (p.chat_id === undefined || p.chat_id === '') return badRequest('chat_id is empty');
     const text = messageText(p);
     if ('error' in text) return text.error;
-    const { visible } = text;
+    const { visible, entities } = text;
     const chatId = String(p.chat_id);
     const thread = typeof p.message_thread_id === 'number' ? p.message_thread_id : undefined;
     const replyTo = (p.reply_parameters as { message_id?: unknown } | undefined)?.message_id;
@@ -280,6 +297,7 @@ export class FakeTelegram {
       chat_id: chatId,
       text: text.text,
       visible,
+      entities,
       ...(typeof p.parse_mode === 'string' ? { parse_mode: p.parse_mode } : {}),
       ...(thread !== undefined ? { message_thread_id: thread } : {}),
       ...(typeof replyTo === 'number' ? { reply_to: replyTo } : {}),
@@ -288,7 +306,7 @@ export class FakeTelegram {
     this.sent.push(message);
     const id = Number(chatId);
     const chat = id > 0 ? { id, type: 'private', first_name: 'Ada' } : { id, type: 'supergroup', title: 'Fake group' };
-    return ok({ message_id: message.message_id, date: Math.floor(message.at / 1000), chat, from: FAKE_BOT, text: visible, ...(thread !== undefined ? { message_thread_id: thread, is_topic_message: true } : {}) });
+    return ok({ message_id: message.message_id, date: Math.floor(message.at / 1000), chat, from: FAKE_BOT, text: visible, ...(entities.length ? { entities } : {}), ...(thread !== undefined ? { message_thread_id: thread, is_topic_message: true } : {}) });
   }
 }
 
