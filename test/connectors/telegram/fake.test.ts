@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTelegramHtml } from '../../fakes/telegram/html.js';
 import { startFakeTelegram, type FakeTelegram } from '../../fakes/telegram/server.js';
 import { cleanups } from '../../helpers/wait.js';
-import { ADA, type Json } from './fixtures.js';
+import { ADA, FORUM, GROUP, message, type Json } from './fixtures.js';
 
 /**
  * The fake Bot API refuses what Telegram refuses, in Telegram's words, and accepts what it accepts: the connector
@@ -102,5 +102,33 @@ describe('fake Telegram edits: "not modified" compares the text and its formatti
     expect(await edit('<a href="https://a.org/">hi</a> there', 'HTML')).toMatchObject({ ok: true });
     expect(await edit('<a href="https://b.org/">hi</a> there', 'HTML')).toMatchObject({ ok: true });
     expect(f.sent[0]).toMatchObject({ edits: 4, visible: 'hi there', entities: [{ type: 'text_link', url: 'https://b.org/' }] });
+  });
+});
+
+describe('fake Telegram topics: message_thread_id only in a forum topic it knows', () => {
+  it('refuses a thread in a chat that is not a forum, and an unknown topic of a forum', async () => {
+    const f = await fake();
+    const thread = (chat_id: number, message_thread_id: number) => call(f, 'sendMessage', { chat_id, text: 'x', message_thread_id });
+    const notFound = { ok: false, error_code: 400, description: 'Bad Request: message thread not found' };
+    expect(await thread(ADA, 7)).toEqual(notFound);
+    expect(await thread(GROUP, 7)).toEqual(notFound);
+    f.forum(FORUM, 3300);
+    expect(await thread(FORUM, 4400)).toEqual(notFound);
+    expect(await thread(FORUM, 3300)).toMatchObject({ ok: true, result: { message_thread_id: 3300, is_topic_message: true, chat: { is_forum: true } } });
+    expect(await call(f, 'sendChatAction', { chat_id: GROUP, action: 'typing', message_thread_id: 7 })).toEqual(notFound);
+    expect(f.actions).toHaveLength(0);
+    expect(f.sent.map((m) => m.message_thread_id)).toEqual([3300]);
+  });
+
+  it('learns forums and topics from the updates it is given; a plain group\'s reply chain is no topic', async () => {
+    const f = await fake();
+    f.push(message('forum-topic'));
+    // The topic's creation (the root the message replies to) names it as well.
+    f.push(message('forum-topic', { message_thread_id: 5500, is_topic_message: false, reply_to_message: { message_id: 5500, chat: { id: FORUM, type: 'supergroup', is_forum: true }, date: 1, forum_topic_created: { name: 'n', icon_color: 1 } } }));
+    f.push(message('group-mention', { message_thread_id: 77 }));
+    const thread = (chat_id: number, message_thread_id: number) => call(f, 'sendMessage', { chat_id, text: 'x', message_thread_id });
+    expect(await thread(FORUM, 3300)).toMatchObject({ ok: true });
+    expect(await thread(FORUM, 5500)).toMatchObject({ ok: true });
+    expect(await thread(GROUP, 77)).toMatchObject({ ok: false, description: 'Bad Request: message thread not found' });
   });
 });

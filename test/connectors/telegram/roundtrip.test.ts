@@ -61,6 +61,19 @@ describe('telegram connector: round trips through the whole gateway', () => {
     expect(env.fake.actions).toContainEqual({ chat_id: String(FORUM), action: 'typing', message_thread_id: 3300 });
   });
 
+  it('answers a plain group\'s reply chain in the chat: its message_thread_id names no topic', async () => {
+    env = await setup();
+    // Telegram sets message_thread_id on a reply in any supergroup; only in a forum (is_topic_message) is it a place
+    // to post into. Sent back, it is refused: 400 "message thread not found".
+    const mention = message('group-mention', { message_thread_id: 4242 });
+    env.fake.push(mention);
+    const [reply] = await env.replies(GROUP);
+    expect(reply).toMatchObject({ visible: '@monkeyclaw_test_bot what is 2 + 2?', reply_to: mention.message.message_id });
+    expect(reply!.message_thread_id).toBeUndefined();
+    expect(env.fake.callsOf('sendMessage').map((c) => c.status)).toEqual([200]);
+    expect(env.fake.actions).toContainEqual({ chat_id: String(GROUP), action: 'typing' });
+  });
+
   it('splits a 10,000-character reply into ordered parts within 4,096, about one per second per chat', async () => {
     env = await setup();
     const text = words(1_300).slice(0, 10_000);

@@ -6,7 +6,8 @@ import { parseTelegramHtml, type HtmlEntity } from './html.js';
  * A loopback Telegram Bot API (https://core.telegram.org/bots/api) for the real grammy client: `/bot<token>/<method>`
  * on 127.0.0.1. getUpdates keeps Telegram's offset semantics (asking with offset N confirms and drops every update
  * below N; a second concurrent getUpdates ends the first with 409; a set webhook makes it 409), sendMessage checks
- * HTML entities and the 4,096 limit, and the test controls below inject failures and inspect what was sent.
+ * HTML entities and the 4,096 limit, and posts into a topic only of a chat it knows as a forum (see `forum`), and the
+ * test controls below inject failures and inspect what was sent.
  * Unlike Telegram it does not filter by allowed_updates, so a connector's handling of unexpected kinds is provable.
  */
 
@@ -74,6 +75,16 @@ function messageText(p: Record<string, unknown>): Text | { error: Answer } {
 
 const sameEntities = (a: HtmlEntity[], b: HtmlEntity[]): boolean => JSON.stringify(a) === JSON.stringify(b);
 
+/** The messages of an update: its message (edited or not, channel post or not) and the one it replies to. */
+function messagesOf(update: Record<string, unknown>): Array<Record<string, any>> {
+  const out: Array<Record<string, any>> = [];
+  for (const kind of ['message', 'edited_message', 'channel_post', 'edited_channel_post']) {
+    const m = update[kind] as Record<string, any> | undefined;
+    if (m && typeof m === 'object') out.push(m, ...(m.reply_to_message && typeof m.reply_to_message === 'object' ? [m.reply_to_message] : []));
+  }
+  return out;
+}
+
 export class FakeTelegram {
   readonly calls: ApiCall[] = [];
   readonly sent: SentMessage[] = [];
@@ -87,6 +98,8 @@ export class FakeTelegram {
   private nextUpdateId = 500_000;
   private nextMessageId = 9_000;
   private readonly failures = new Map<string, Array<FakeError | null>>();
+  /** Forum chats, each with the topics (message_thread_id) known in it. */
+  private readonly forums = new Map<string, Set<number>>();
   private waiter: { res: ServerResponse; payload: Record<string, unknown>; limit: number; timer: NodeJS.Timeout } | undefined;
   private readonly server = createServer((req, res) => void this.route(req, res));
   url = '';
@@ -107,6 +120,7 @@ export class FakeTelegram {
 
   /** Queues an update as Telegram would; an update_id is assigned unless given. Returns it. */
   push(update: Record<string, unknown>): number {
+    this.learn(update);
     const id = typeof update.update_id === 'number' ? update.update_id : this.nextUpdateId++;
     this.nextUpdateId = Math.max(this.nextUpdateId, id + 1);
     this.log.push({ ...update, update_id: id });
@@ -138,6 +152,32 @@ export class FakeTelegram {
   failNext(method: string, count: number, error: FakeError, after = 0): void {
     const queue = [...Array.from({ length: after }, () => null), ...Array.from({ length: count }, () => error)];
     this.failures.set(method, [...(this.failures.get(method) ?? []), ...queue]);
+  }
+
+  /**
+   * Makes `chatId` a forum with these topics (message_thread_id). Only in a forum's topics can a message (or a chat
+   * action) be posted with message_thread_id; anywhere else Telegram answers 400 "message thread not found".
+   */
+  forum(chatId: number | string, ...threads: number[]): void {
+    const topics = this.forums.get(String(chatId)) ?? new Set<number>();
+    for (const t of threads) topics.add(t);
+    this.forums.set(String(chatId), topics);
+  }
+
+  /**
+   * What an update says about its chat, as Telegram knows it: a chat with `is_forum` is a forum, and a topic message
+   * (`is_topic_message`) or a topic's creation (`forum_topic_created`) names a topic in it. A plain supergroup's
+   * message_thread_id (a reply chain) names none. push() learns from every update; a test that delivers updates
+   * another way (a webhook) calls it, or forum().
+   */
+  learn(update: Record<string, unknown>): void {
+    for (const m of messagesOf(update)) {
+      const chat = m.chat?.id;
+      if (chat === undefined) continue;
+      if (m.chat.is_forum === true) this.forum(chat);
+      if (m.is_topic_message === true && typeof m.message_thread_id === 'number') this.forum(chat, m.message_thread_id);
+      if (m.forum_topic_created !== undefined && typeof m.message_id === 'number') this.forum(chat, m.message_id);
+    }
   }
 
   /** True while a getUpdates long poll is held open. */
@@ -239,6 +279,7 @@ export class FakeTelegram {
         return this.editMessageText(p);
       case 'sendChatAction':
         if (p.chat_id === undefined || typeof p.action !== 'string') return badRequest('chat_id is empty');
+        if (!this.hasThread(p)) return badRequest('message thread not found');
         this.actions.push({ chat_id: String(p.chat_id), action: p.action, ...(typeof p.message_thread_id === 'number' ? { message_thread_id: p.message_thread_id } : {}) });
         return ok(true);
       case 'setWebhook': {
@@ -257,6 +298,12 @@ export class FakeTelegram {
       default:
         return fail({ error_code: 404, description: 'Not Found: method not found' });
     }
+  }
+
+  /** True unless message_thread_id names no topic of a forum the fake knows. */
+  private hasThread(p: Record<string, unknown>): boolean {
+    if (p.message_thread_id === undefined) return true;
+    return typeof p.message_thread_id === 'number' && this.forums.get(String(p.chat_id))?.has(p.message_thread_id) === true;
   }
 
   private dropPending(): void {
@@ -290,6 +337,7 @@ export class FakeTelegram {
     if ('error' in text) return text.error;
     const { visible, entities } = text;
     const chatId = String(p.chat_id);
+    if (!this.hasThread(p)) return badRequest('message thread not found');
     const thread = typeof p.message_thread_id === 'number' ? p.message_thread_id : undefined;
     const replyTo = (p.reply_parameters as { message_id?: unknown } | undefined)?.message_id;
     const message: SentMessage = {
@@ -305,7 +353,7 @@ export class FakeTelegram {
     };
     this.sent.push(message);
     const id = Number(chatId);
-    const chat = id > 0 ? { id, type: 'private', first_name: 'Ada' } : { id, type: 'supergroup', title: 'Fake group' };
+    const chat = id > 0 ? { id, type: 'private', first_name: 'Ada' } : { id, type: 'supergroup', title: 'Fake group', ...(this.forums.has(chatId) ? { is_forum: true } : {}) };
     return ok({ message_id: message.message_id, date: Math.floor(message.at / 1000), chat, from: FAKE_BOT, text: visible, ...(entities.length ? { entities } : {}), ...(thread !== undefined ? { message_thread_id: thread, is_topic_message: true } : {}) });
   }
 }
