@@ -225,8 +225,22 @@ async function main(): Promise<void> {
     }
     process.exitCode = code;
   }
-  // A finished command is finished: a lingering handle (a client's reconnect timer) must not keep it alive.
+  // A finished command is finished: a lingering handle (a client's reconnect timer) must not keep it alive. But
+  // not before its output is out: a pipe read slowly (`audit tail | less`) holds what the exit would throw away.
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
   setTimeout(() => process.exit(), 50).unref();
+}
+
+/**
+ * Resolves once everything written to the stream has been handed to the OS, or the stream is gone. An empty write's
+ * callback runs after the writes queued before it ('drain' alone would not come for a backlog under the high-water mark).
+ */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('close', resolve);
+    stream.write('', () => resolve());
+  });
 }
 
 await main();

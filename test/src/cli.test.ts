@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SqliteStore } from '../../core/sqlite/store.js';
 import { startOpenAIFake } from '../fakes/openai-server.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
@@ -65,6 +67,25 @@ describe('monkeyclaw CLI', () => {
     expect(down.stderr).toMatch(/unavailable/i);
     const help = await cli(['chat', '--once', '--config', config], '/help');
     expect(help).toMatchObject({ code: 0, stdout: expect.stringContaining('/help') });
+  });
+
+  it('prints all its output into a pipe that is read slowly before it exits', async () => {
+    const store = new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    await store.migrate();
+    const entry = { kind: 'test.filler', actor: 'test', data: { pad: 'x'.repeat(200) } };
+    await store.appendAudit(Array.from({ length: 3_000 }, () => entry));
+    await store.close();
+    const child = spawn(process.execPath, [CLI, 'audit', 'tail', '-n', '3000'], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const closed = new Promise((resolve) => child.stdout.once('close', resolve));
+    child.stdout.pause(); // the reader is busy: the pipe fills up, and the command waits for it
+    await sleep(700);
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stdout.resume();
+    await Promise.all([exited, closed]);
+    expect(await exited).toBe(0);
+    expect(text.trimEnd().split('\n')).toHaveLength(3_000);
   });
 
   it('accepts global flags after the subcommand', async () => {
