@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { createSlackConnector, type SlackConfig, type SlackTuning } from '../../../connectors/slack/index.js';
 import pino from 'pino';
 import type { ConnectorDeps, WebhookRequest } from '../../../core/connector.js';
-import { NO_ACCESS_CHANGES, startConnectorHarness } from '../../helpers/connector-harness.js';
-import { startSlackFake, type SlackFake } from '../../fakes/slack/server.js';
+import { NO_ACCESS_CHANGES, startConnectorHarness, type HarnessOptions } from '../../helpers/connector-harness.js';
+import { startSlackFake, type SlackFake, type SlackFakeOptions } from '../../fakes/slack/server.js';
 import { noSealedState } from '../../../core/sealed-state.js';
 const NO_SEALED_STATE = noSealedState('not used by this test');
 
@@ -34,6 +34,10 @@ export async function startSlack(options: {
   /** More of the gateway config (backends, assistants). */
   gateway?: Record<string, unknown>;
   people?: Record<string, string>;
+  /** Socket Mode timings of the fake (ack timeout and retries, the close after a `disconnect` message). */
+  fake?: Pick<SlackFakeOptions, 'ackTimeoutMs' | 'maxRetries' | 'disconnectCloseMs'>;
+  /** Wraps the durable publish the connector is given (to slow it down, or note when it finished). */
+  wrapPublish?: HarnessOptions<SlackConfig>['wrapPublish'];
 } = {}) {
   const fake = await startSlackFake({
     botToken: TOKENS.bot,
@@ -41,6 +45,7 @@ export async function startSlack(options: {
     echoBotPosts: options.echoBotPosts ?? false,
     pingIntervalMs: options.pingIntervalMs ?? 300,
     ...(options.people ? { people: options.people } : {}),
+    ...options.fake,
   });
   const slack = {
     enabled: true,
@@ -58,6 +63,7 @@ export async function startSlack(options: {
       name: 'slack',
       create: (deps) => createSlackConnector(deps, { ...FAST, ...options.tuning }),
       secrets: options.secrets ?? SECRETS,
+      ...(options.wrapPublish ? { wrapPublish: options.wrapPublish } : {}),
     });
   } catch (error) {
     await fake.close();

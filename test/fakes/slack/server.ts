@@ -3,10 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 /**
- * A loopback fake of Slack: the Web API methods the connector calls (auth.test, chat.postMessage,
+ * A loopback fake of Slack: the Web API methods the connector calls (auth.test, chat.postMessage, chat.update,
  * apps.connections.open) and a Socket Mode WebSocket that behaves as Slack documents it: `hello` on connect,
- * `events_api` envelopes that must be acked with `{envelope_id}`, un-acked envelopes redelivered on the next
- * connection, `disconnect` messages, pings. Test controls push events, rate-limit posts and make a socket deaf.
+ * `events_api` envelopes that must be acked with `{envelope_id}`, an envelope not acked in time retried on the same
+ * connection (`retry_attempt`, `retry_reason: "timeout"`, at most 3 times), un-acked envelopes redelivered on the
+ * next connection, `disconnect` messages followed by Slack closing the connection itself, pings. Test controls push
+ * events, rate-limit Web API methods (HTTP 429 + Retry-After) and make a socket deaf.
  */
 export interface Post {
   channel: string;
@@ -25,33 +27,83 @@ interface Envelope {
   id: string;
   payload: unknown;
   acked: boolean;
+  /** When the first ack arrived. */
+  ackedAt?: number;
   deliveries: number;
+  /** The connection it was last sent on: Slack retries a missed ack there while it is open. */
+  conn?: Conn;
+  /** The pending ack-timeout retry. */
+  retry?: NodeJS.Timeout;
+}
+
+/** One envelope frame as the fake sent it: which connection, which attempt. */
+export interface Delivery {
+  id: string;
+  /** 1 for the fake's first connection, 2 for the next… */
+  connection: number;
+  retry_attempt: number;
+  retry_reason: string;
+  at: number;
+}
+
+/** A Web API method answering 429 to its next call(s); `when` picks which calls (by their body). */
+interface RateLimit {
+  method: string;
+  retryAfter: number;
+  when?: (body: Record<string, unknown>) => boolean;
 }
 
 /** silent: pings and pongs go on but no envelope is delivered; no-pong: nothing at all, not even pongs. */
 type Deafness = false | 'silent' | 'no-pong';
 interface Conn {
+  n: number;
   ws: WebSocket;
   deaf: Deafness;
   ping: NodeJS.Timeout;
+  /** Told to go (a `disconnect` message): new envelopes go to another connection when there is one. */
+  draining: boolean;
 }
 
 export const FAKE_TEAM = { id: 'T0001ACME', name: 'Acme' };
 export const FAKE_BOT = { userId: 'U0LAN0Z89', botId: 'B0LAN0Z89', name: 'monkeyclaw' };
 
-/**
- * authDelayMs: auth.test answers only after this long (a slow network at the connector's start). people: the
- * workspace's members as users.info knows them (id → display name); without them users.info says missing_scope,
- * as for an app installed without users:read.
- */
-export async function startSlackFake(options: { botToken: string; appToken: string; pingIntervalMs?: number; echoBotPosts?: boolean; authDelayMs?: number; people?: Record<string, string> }) {
+export interface SlackFakeOptions {
+  botToken: string;
+  appToken: string;
+  pingIntervalMs?: number;
+  echoBotPosts?: boolean;
+  /** auth.test answers only after this long (a slow network at the connector's start). */
+  authDelayMs?: number;
+  /**
+   * The workspace's members as users.info knows them (id → display name); without them users.info says
+   * missing_scope, as for an app installed without users:read.
+   */
+  people?: Record<string, string>;
+  /** An envelope not acked within this long is sent again on the same connection: 3 s at Slack. */
+  ackTimeoutMs?: number;
+  /** How many such retries before Slack stops trying on a live connection: 3 at Slack. */
+  maxRetries?: number;
+  /** After a `disconnect` message Slack closes the connection itself this long later: seconds at Slack, short here. */
+  disconnectCloseMs?: number;
+}
+
+export async function startSlackFake(options: SlackFakeOptions) {
+  const ackTimeoutMs = options.ackTimeoutMs ?? 3_000;
+  const maxRetries = options.maxRetries ?? 3;
   const posts: Post[] = [];
   const calls: Array<{ method: string; at: number; status: number }> = [];
+  const deliveries: Delivery[] = [];
   const envelopes = new Map<string, Envelope>();
   const conns = new Set<Conn>();
-  let rateLimits: Array<{ retryAfter: number }> = [];
+  let rateLimits: RateLimit[] = [];
   let seq = 0;
   let connections = 0;
+  let serverCloses = 0;
+  /** The 429 this call meets, if one was armed for its method (and body). */
+  const limited = (method: string, body: Record<string, unknown>): RateLimit | undefined => {
+    const i = rateLimits.findIndex((l) => l.method === method && (l.when?.(body) ?? true));
+    return i < 0 ? undefined : rateLimits.splice(i, 1)[0];
+  };
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
 
   const server = createServer(async (req, res) => {
@@ -76,8 +128,8 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
     }
     if (method === 'chat.postMessage') {
       if (token !== options.botToken) return answer(200, { ok: false, error: 'invalid_auth' });
-      const limited = rateLimits.shift();
-      if (limited) return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limited.retryAfter) });
+      const limit = limited(method, body);
+      if (limit) return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limit.retryAfter) });
       const text = typeof body.text === 'string' ? body.text : '';
       if (!body.channel) return answer(200, { ok: false, error: 'channel_not_found' });
       if (!text) return answer(200, { ok: false, error: 'no_text' });
@@ -99,6 +151,9 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
     }
     if (method === 'chat.update') {
       if (token !== options.botToken) return answer(200, { ok: false, error: 'invalid_auth' });
+      // Every Web API method has its rate limit; edits of a streamed reply meet it as posts do.
+      const limit = limited(method, body);
+      if (limit) return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limit.retryAfter) });
       const post = posts.find((p) => p.channel === String(body.channel) && p.ts === String(body.ts));
       if (!post) return answer(200, { ok: false, error: 'message_not_found' });
       const text = typeof body.text === 'string' ? body.text : '';
@@ -115,8 +170,10 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
   wss.on('connection', (ws) => {
     connections += 1;
     const conn: Conn = {
+      n: connections,
       ws,
       deaf: false,
+      draining: false,
       ping: setInterval(() => conn.deaf !== 'no-pong' && ws.readyState === ws.OPEN && ws.ping(), options.pingIntervalMs ?? 1_000),
     };
     conns.add(conn);
@@ -125,7 +182,11 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
       try {
         const m = JSON.parse(String(data)) as { envelope_id?: string };
         const e = m.envelope_id ? envelopes.get(m.envelope_id) : undefined;
-        if (e) e.acked = true;
+        if (e && !e.acked) {
+          e.acked = true;
+          e.ackedAt = Date.now();
+          clearTimeout(e.retry);
+        }
       } catch {
         /* a client sending garbage is not the fake's problem */
       }
@@ -139,15 +200,25 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
     for (const e of envelopes.values()) if (!e.acked) deliver(e, conn);
   });
 
+  const usable = (c: Conn | undefined): c is Conn => c !== undefined && !c.deaf && c.ws.readyState === c.ws.OPEN;
+
+  /** The newest healthy connection, preferring one that was not told to go; a draining one is still open. */
   function live(): Conn | undefined {
-    return [...conns].reverse().find((c) => !c.deaf && c.ws.readyState === c.ws.OPEN);
+    const open = [...conns].reverse().filter(usable);
+    return open.find((c) => !c.draining) ?? open[0];
   }
 
   function deliver(e: Envelope, conn: Conn | undefined = live()): void {
     if (!conn) return;
     e.deliveries += 1;
+    e.conn = conn;
     const retry = e.deliveries - 1;
-    conn.ws.send(JSON.stringify({ envelope_id: e.id, type: 'events_api', payload: e.payload, accepts_response_payload: false, retry_attempt: retry, retry_reason: retry ? 'timeout' : '' }));
+    const reason = retry ? 'timeout' : '';
+    deliveries.push({ id: e.id, connection: conn.n, retry_attempt: retry, retry_reason: reason, at: Date.now() });
+    conn.ws.send(JSON.stringify({ envelope_id: e.id, type: 'events_api', payload: e.payload, accepts_response_payload: false, retry_attempt: retry, retry_reason: reason }));
+    // No ack in time: Slack sends it again on the same connection while that one lives, a few times, then stops.
+    clearTimeout(e.retry);
+    if (!e.acked && retry < maxRetries) e.retry = setTimeout(() => !e.acked && deliver(e, usable(e.conn) ? e.conn : live()), ackTimeoutMs);
   }
 
   function push(payload: unknown): string {
@@ -170,6 +241,10 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
     /** Any frame, as is, to the live connection: for malformed input. */
     sendRaw: (frame: string) => live()?.ws.send(frame),
     acked: (id: string) => envelopes.get(id)?.acked === true,
+    /** When the first ack of the envelope arrived. */
+    ackedAt: (id: string) => envelopes.get(id)?.ackedAt,
+    /** Every envelope frame sent, oldest first: retries and redeliveries included. */
+    deliveries,
     unacked: () => [...envelopes.values()].filter((e) => !e.acked).map((e) => e.id),
     get connections() {
       return connections;
@@ -177,18 +252,46 @@ export async function startSlackFake(options: { botToken: string; appToken: stri
     get open() {
       return [...conns].filter((c) => c.ws.readyState === c.ws.OPEN).length;
     },
-    disconnect: (reason = 'refresh_requested') => {
-      for (const c of conns) c.ws.send(JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'fake-slack' } }));
+    /** Connections the fake closed itself, after a `disconnect` message the client had not acted on yet. */
+    get serverCloses() {
+      return serverCloses;
+    },
+    /**
+     * Tells the open connections to go (`refresh_requested`, or `warning`), then closes them itself `closeAfterMs`
+     * later as Slack does: a client that has not reconnected by then loses the connection anyway.
+     */
+    disconnect: (reason: 'refresh_requested' | 'warning' = 'refresh_requested', closeAfterMs = options.disconnectCloseMs ?? 300) => {
+      for (const c of conns) {
+        if (c.ws.readyState !== c.ws.OPEN) continue;
+        c.draining = true;
+        c.ws.send(JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'fake-slack' } }));
+        const close = () => {
+          if (c.ws.readyState !== c.ws.OPEN) return;
+          serverCloses += 1;
+          c.ws.close(1001, 'disconnect');
+          // A peer that never answers the close frame is cut off, as a server does.
+          setTimeout(() => c.ws.readyState !== c.ws.CLOSED && c.ws.terminate(), 1_000).unref();
+        };
+        if (closeAfterMs <= 0) close();
+        else setTimeout(close, closeAfterMs).unref();
+      }
     },
     /** The open connections stop delivering (and, for no-pong, stop answering pings); new ones are healthy. */
     deafen: (how: 'silent' | 'no-pong') => {
       for (const c of conns) c.deaf = how;
     },
-    rateLimitNext: (retryAfterSeconds: number, times = 1) => {
-      rateLimits = Array.from({ length: times }, () => ({ retryAfter: retryAfterSeconds }));
+    /**
+     * The next `times` calls of `method` (chat.postMessage or chat.update; those `when` accepts, if given) get HTTP 429
+     * with `Retry-After: retryAfterSeconds`. Replaces what was armed for that method.
+     */
+    rateLimitNext: (retryAfterSeconds: number, times = 1, limit: { method?: 'chat.postMessage' | 'chat.update'; when?: RateLimit['when'] } = {}) => {
+      const method = limit.method ?? 'chat.postMessage';
+      const armed = Array.from({ length: times }, () => ({ method, retryAfter: retryAfterSeconds, ...(limit.when ? { when: limit.when } : {}) }));
+      rateLimits = [...rateLimits.filter((l) => l.method !== method), ...armed];
     },
     async close() {
       if (!server.listening) return;
+      for (const e of envelopes.values()) clearTimeout(e.retry);
       for (const c of conns) c.ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       server.closeAllConnections();
