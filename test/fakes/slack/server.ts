@@ -96,13 +96,21 @@ export async function startSlackFake(options: SlackFakeOptions) {
   const envelopes = new Map<string, Envelope>();
   const conns = new Set<Conn>();
   let rateLimits: RateLimit[] = [];
+  /** After a 429, Slack keeps refusing that method in that channel until its Retry-After is over. */
+  const quietUntil = new Map<string, number>();
   let seq = 0;
   let connections = 0;
   let serverCloses = 0;
-  /** The 429 this call meets, if one was armed for its method (and body). */
-  const limited = (method: string, body: Record<string, unknown>): RateLimit | undefined => {
+  /** The Retry-After (seconds) of the 429 this call meets: one armed for its method (and body), or a window not over. */
+  const limited = (method: string, body: Record<string, unknown>): number | undefined => {
+    const place = `${method} ${String(body.channel ?? '')}`;
+    const left = (quietUntil.get(place) ?? 0) - Date.now();
+    if (left > 0) return Math.ceil(left / 1000);
     const i = rateLimits.findIndex((l) => l.method === method && (l.when?.(body) ?? true));
-    return i < 0 ? undefined : rateLimits.splice(i, 1)[0];
+    if (i < 0) return undefined;
+    const { retryAfter } = rateLimits.splice(i, 1)[0]!;
+    quietUntil.set(place, Date.now() + retryAfter * 1000);
+    return retryAfter;
   };
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
 
@@ -128,8 +136,8 @@ export async function startSlackFake(options: SlackFakeOptions) {
     }
     if (method === 'chat.postMessage') {
       if (token !== options.botToken) return answer(200, { ok: false, error: 'invalid_auth' });
-      const limit = limited(method, body);
-      if (limit) return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limit.retryAfter) });
+      const retryAfter = limited(method, body);
+      if (retryAfter !== undefined) return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(retryAfter) });
       const text = typeof body.text === 'string' ? body.text : '';
       if (!body.channel) return answer(200, { ok: false, error: 'channel_not_found' });
       if (!text) return answer(200, { ok: false, error: 'no_text' });
@@ -152,8 +160,8 @@ export async function startSlackFake(options: SlackFakeOptions) {
     if (method === 'chat.update') {
       if (token !== options.botToken) return answer(200, { ok: false, error: 'invalid_auth' });
       // Every Web API method has its rate limit; edits of a streamed reply meet it as posts do.
-      const limit = limited(method, body);
-      if (limit) return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(limit.retryAfter) });
+      const retryAfter = limited(method, body);
+      if (retryAfter !== undefined) return answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(retryAfter) });
       const post = posts.find((p) => p.channel === String(body.channel) && p.ts === String(body.ts));
       if (!post) return answer(200, { ok: false, error: 'message_not_found' });
       const text = typeof body.text === 'string' ? body.text : '';
@@ -281,8 +289,9 @@ export async function startSlackFake(options: SlackFakeOptions) {
       for (const c of conns) c.deaf = how;
     },
     /**
-     * The next `times` calls of `method` (chat.postMessage or chat.update; those `when` accepts, if given) get HTTP 429
-     * with `Retry-After: retryAfterSeconds`. Replaces what was armed for that method.
+     * The next `times` calls of `method` (chat.postMessage or chat.update; those `when` accepts, if given) made outside
+     * a Retry-After window get HTTP 429 with `Retry-After: retryAfterSeconds`; until that is over, every call of the
+     * method in that channel gets a 429 with what is left. Replaces what was armed for that method.
      */
     rateLimitNext: (retryAfterSeconds: number, times = 1, limit: { method?: 'chat.postMessage' | 'chat.update'; when?: RateLimit['when'] } = {}) => {
       const method = limit.method ?? 'chat.postMessage';
