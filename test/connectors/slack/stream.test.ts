@@ -33,6 +33,40 @@ describe('slack streamEdits', () => {
     expect(posts[0]!.edits).toBeGreaterThanOrEqual(2);
   });
 
+  it('a 429 on the final chat.update is waited out (Retry-After), then the whole text is in the one message, posted once', async () => {
+    gpt = await startOpenAIFake();
+    const deltas = Array.from({ length: 10 }, (_, i) => `word${i} `);
+    const whole = deltas.join('').trim();
+    gpt.script({ kind: 'stream', deltas, delayMs: 30 });
+    // One draft: the first piece is posted at once and the stream ends long before the next draft is due, so the
+    // only chat.update with the whole text is the final reply's.
+    rig = await startSlack({
+      slack: { streamEdits: true, streamEditMs: 3_000 },
+      gateway: {
+        backends: { gpt: { type: 'openai', baseUrl: gpt.url, model: 'fake-gpt' } },
+        assistants: { default: { backend: 'gpt', systemPrompt: 'Be brief.' } },
+      },
+    });
+    rig.fake.rateLimitNext(1, 1, { method: 'chat.update', when: (body) => body.text === whole });
+    rig.fake.push(dm('stream please'));
+    await rig.harness.until(async () => (await rig!.harness.auditKinds()).includes('outbound.sent'), 15_000);
+
+    const updates = rig.fake.calls.filter((c) => c.method === 'chat.update');
+    const limited = updates.find((c) => c.status === 429);
+    expect(limited).toBeDefined();
+    // Nothing edits the message again before Slack's Retry-After is over; then one edit lands.
+    const later = updates.filter((c) => c.at > limited!.at);
+    expect(later.map((c) => c.status)).toEqual([200]);
+    expect(later[0]!.at - limited!.at).toBeGreaterThanOrEqual(1_000);
+    // One message, its text complete, never posted a second time.
+    expect(rig.fake.calls.filter((c) => c.method === 'chat.postMessage').map((c) => c.status)).toEqual([200]);
+    const posts = rig.postsIn(DM);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]!.text).toBe(whole);
+    expect(posts[0]!.edits).toBe(1);
+    expect((await rig.harness.auditKinds()).filter((k) => k === 'outbound.sent')).toHaveLength(1);
+  });
+
   it('keeps a streamed plain reply in mrkdwn from its first post to its last edit (chat.update cannot turn it off)', async () => {
     rig = await startSlack({ slack: { streamEdits: true, streamEditMs: 250 } });
     rig.fake.push(dm('snake_case *not bold*'));
