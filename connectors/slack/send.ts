@@ -61,8 +61,10 @@ export function createSend(o: SendOptions): SendReply {
   };
 
   /** Replaces the text of one of our messages (a streamed reply's draft); `id` is `channel:ts` as send returns it. */
-  async function update(id: string, text: string): Promise<void> {
+  async function update(id: string, text: string, signal: AbortSignal): Promise<void> {
     const [channel, ts] = [id.slice(0, id.indexOf(':')), id.slice(id.indexOf(':') + 1)];
+    // An edit's 429 holds the channel as a post's does: the next edit waits it out too, or Slack refuses it again.
+    await o.waits?.ready(channel, signal);
     try {
       await o.client.chat.update({ channel, ts, text });
     } catch (error) {
@@ -85,7 +87,7 @@ export function createSend(o: SendOptions): SendReply {
     const multi = parts.length > 1;
     const ids = multi ? await progress.sent(reply.idempotencyKey) : [];
     if (options.replace !== undefined && ids.length === 0) {
-      await update(options.replace, parts[0]!);
+      await update(options.replace, parts[0]!, signal);
       ids.push(options.replace);
       if (multi) await progress.record(reply.idempotencyKey, ids);
     }

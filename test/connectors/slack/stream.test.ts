@@ -67,6 +67,33 @@ describe('slack streamEdits', () => {
     expect((await rig.harness.auditKinds()).filter((k) => k === 'outbound.sent')).toHaveLength(1);
   });
 
+  it("a 429 on a draft's chat.update holds every later edit until Retry-After is over; the final text still lands", async () => {
+    gpt = await startOpenAIFake();
+    const deltas = Array.from({ length: 20 }, (_, i) => `part${i} `);
+    gpt.script({ kind: 'stream', deltas, delayMs: 50 });
+    rig = await startSlack({
+      slack: { streamEdits: true, streamEditMs: 250 },
+      gateway: {
+        backends: { gpt: { type: 'openai', baseUrl: gpt.url, model: 'fake-gpt' } },
+        assistants: { default: { backend: 'gpt', systemPrompt: 'Be brief.' } },
+      },
+    });
+    // The first edit is a draft's: Slack asks for 3 s of quiet, and refuses every edit in this channel meanwhile.
+    rig.fake.rateLimitNext(3, 1, { method: 'chat.update' });
+    rig.fake.push(dm('stream please'));
+    await rig.harness.until(async () => (await rig!.harness.auditKinds()).includes('outbound.sent'), 15_000);
+
+    const updates = rig.fake.calls.filter((c) => c.method === 'chat.update');
+    const limited = updates.find((c) => c.status === 429)!;
+    expect(limited).toBeDefined();
+    // Before: the drafts after it and the final reply were sent into the wait, each one more 429.
+    expect(updates.filter((c) => c.status === 429)).toHaveLength(1);
+    for (const c of updates.filter((u) => u.at > limited.at)) expect(c.at - limited.at).toBeGreaterThanOrEqual(3_000);
+    const posts = rig.postsIn(DM);
+    expect(posts).toHaveLength(1);
+    expect(posts[0]!.text).toBe(deltas.join('').trim());
+  });
+
   it('keeps a streamed plain reply in mrkdwn from its first post to its last edit (chat.update cannot turn it off)', async () => {
     rig = await startSlack({ slack: { streamEdits: true, streamEditMs: 250 } });
     rig.fake.push(dm('snake_case *not bold*'));
