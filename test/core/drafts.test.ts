@@ -149,7 +149,7 @@ describe('outboundHandler: streamed replies', () => {
   const tmp = tempDir('mc-drafts-');
   afterAll(() => tmp.remove());
 
-  async function rig(edits: boolean, behaviour: (reply: Reply, options: SendOptions) => string[] | Error = () => ['m1']) {
+  async function rig(edits: boolean, behaviour: (reply: Reply, options: SendOptions) => string[] | Error | Promise<string[]> = () => ['m1']) {
     const store = new SqliteStore(join(tmp.dir, `${Math.random()}.db`));
     await store.migrate();
     const calls: Array<{ kind: string; text: string; options: SendOptions }> = [];
@@ -160,8 +160,8 @@ describe('outboundHandler: streamed replies', () => {
       {
         edits,
         send: async (reply, _signal, options = {}) => {
+          const out = await behaviour(reply, options);
           calls.push({ kind: reply.kind, text: reply.text, options });
-          const out = behaviour(reply, options);
           if (out instanceof Error) throw out;
           return out;
         },
@@ -244,35 +244,19 @@ describe('outboundHandler: streamed replies', () => {
   it('the final reply waits for a draft still being shown, so it lands last', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const calls: string[] = [];
-    const store = new SqliteStore(join(tmp.dir, `${Math.random()}.db`));
-    await store.migrate();
-    const handler = outboundHandler(store, 'test', {
-      edits: true,
-      send: async (reply, _signal, o = {}) => {
-        if (reply.kind === 'draft' && reply.text === 'Hel') await gate;
-        calls.push(reply.text);
-        return [o.replace ?? 'm1'];
-      },
+    const r = await rig(true, async (reply, o) => {
+      if (reply.text === 'Hel') await gate;
+      return [o.replace ?? 'm1'];
     });
-    const address = { platform: 'telegram', account: 'telegram', conversation: { id: '1', kind: 'dm' as const } };
-    const job = (key: string, text: string, kind: Reply['kind']) => ({
-      id: key,
-      queue: 'outbound:telegram',
-      partition: 'p',
-      attempt: 1,
-      payload: { v: 1, idempotencyKey: key, eventId: 'e1', address, text, format: 'plain', kind, stream: 'e1:stream', paceMs: 40 },
-    });
-    const run = (key: string, text: string, kind: Reply['kind'] = 'draft') => handler(job(key, text, kind), new AbortController().signal);
-    await run('d1', 'He');
-    await run('d2', 'Hel'); // held back, then shown by its timer: that send hangs until released
+    await r.run('d1', 'He', 'draft', { paceMs: 40 });
+    await r.run('d2', 'Hel', 'draft', { paceMs: 40 }); // held back, then shown by its timer: that send hangs until released
     await sleep(60);
-    const final = run('final', 'Hello', 'reply');
+    const final = r.run('final', 'Hello', 'reply');
     await sleep(30);
-    expect(calls).toEqual(['He']);
+    expect(r.calls.map((c) => c.text)).toEqual(['He']);
     release();
     await final;
-    expect(calls).toEqual(['He', 'Hel', 'Hello']);
+    expect(r.calls.map((c) => c.text)).toEqual(['He', 'Hel', 'Hello']);
   });
 
   it('drops drafts for a connector that cannot edit, and sends the final reply as a new message', async () => {
