@@ -195,16 +195,21 @@ export function createBackend(
 
 /**
  * Renders one assistant into its runtime form: plug pipelines initialized once, backends built. Who is answered is
- * not a pipeline's choice: `access` runs before every inbound plug but the rate limits in front of it (moved there,
- * or added when left out), so `access.deny`, the group allowlist and the DM policy hold whatever the pipeline says.
+ * not a pipeline's choice: `access` then `group-gate` run before every inbound plug but the rate limits in front of
+ * them (moved there, or added when left out), so `access.deny`, the group allowlist, the DM policy and "in a group,
+ * only when addressed" (`requireMention`) hold whatever the pipeline says. A plug after them never hears group
+ * chatter: a budget notice, a command's answer or a backend call for a message nobody addressed to the assistant.
  */
 export function buildAssistant(name: string, a: AssistantConfig, config: Config, registry: ReadonlyMap<string, AnyPlug>, services: PlugServices, resolve: ResolveRef): RuntimeAssistant {
   const pipelines = buildPipelines(name, a, registry, services);
   const inbound = pipelines.inbound;
-  const at = inbound.findIndex((step) => step.plug.name === 'access');
-  const access = at >= 0 ? inbound.splice(at, 1)[0]! : initStep('access', registry, services);
+  const take = (plug: string) => {
+    const at = inbound.findIndex((step) => step.plug.name === plug);
+    return at >= 0 ? inbound.splice(at, 1)[0]! : initStep(plug, registry, services);
+  };
+  const gates = [take('access'), take('group-gate')];
   const limits = inbound.findIndex((step) => step.plug.name !== 'rate-limit');
-  inbound.splice(limits < 0 ? inbound.length : limits, 0, access);
+  inbound.splice(limits < 0 ? inbound.length : limits, 0, ...gates);
   return { name, config: a, pipelines, backends: [a.backend].flat().map((b) => createBackend(b, config, resolve)) };
 }
 

@@ -76,26 +76,31 @@ describe('assistants edited in the dashboard, in a running worker', () => {
     const after = await live.resolve(loopback('x'));
     expect(after).not.toBe(before);
     expect(after.config.systemPrompt).toBe('You are terse.');
-    expect(after.pipelines.inbound.map((p) => p.plug.name)).toEqual(['access']);
+    expect(after.pipelines.inbound.map((p) => p.plug.name)).toEqual(['access', 'group-gate']);
     // The redact plug is gone from the pipeline: the echo backend now sees the address as typed.
     expect(await turn('write to ada@example.org')).toBe('write to ada@example.org');
     expect(await live.resolve(loopback('x', 'helper'))).toBe(helper);
   });
 
-  it('keeps the access plug in a pipeline saved without it: the config\'s deny still wins', async () => {
+  it('keeps access and group-gate in a pipeline saved without them: the config\'s deny and requireMention still hold', async () => {
     const { s, live, settings } = await open();
     await settings.saveAssistant('helper', edited(settingsOf(config.assistants.helper!), { pipelines: { ...config.assistants.helper!.pipelines, inbound: ['redact'] } }), { create: false }, []);
-    expect((await live.resolve(telegram('555'))).pipelines.inbound.map((p) => p.plug.name)).toEqual(['access', 'redact']);
+    expect((await live.resolve(telegram('555'))).pipelines.inbound.map((p) => p.plug.name)).toEqual(['access', 'group-gate', 'redact']);
     // Listed after a plug that answers (commands), it still runs before it; rate limits stay in front.
     const late = { ...config.assistants.helper!.pipelines, inbound: ['rate-limit', 'commands', 'access'] };
     await settings.saveAssistant('helper', edited(settingsOf(config.assistants.helper!), { pipelines: late }), { create: false }, []);
-    expect((await live.resolve(telegram('555'))).pipelines.inbound.map((p) => p.plug.name)).toEqual(['rate-limit', 'access', 'commands']);
+    expect((await live.resolve(telegram('555'))).pipelines.inbound.map((p) => p.plug.name)).toEqual(['rate-limit', 'access', 'group-gate', 'commands']);
     expect((await talk({ store: s, assistantFor: (e) => live.resolve(e), now: Date.now }, telegram('666', { text: '/help' }))).haltedBy).toBe('access');
     const turn = async (chat: string) => talk({ store: s, assistantFor: (e) => live.resolve(e), now: Date.now }, telegram(chat, { text: 'hello' }));
     expect((await turn('555')).reply?.text).toBe('hello');
     const denied = await turn('666');
     expect(denied.reply).toBeUndefined();
     expect(denied.haltedBy).toBe('access');
+    // Group chatter that does not address the assistant reaches neither commands nor the backend (groups are open here).
+    const chatter = (text: string, mentionsBot = false) =>
+      talk({ store: s, assistantFor: (e) => live.resolve(e), now: Date.now }, telegram('-100', { conversation: { id: '-100', kind: 'group' }, sender: { id: '555', isBot: false }, text, mentionsBot }));
+    expect(await chatter('/help')).toMatchObject({ haltedBy: 'group-gate' });
+    expect((await chatter('/help', true)).haltedBy).toBe('commands');
   });
 
   it('answers with a dashboard-made assistant, and picks by channel entry > surface choice > workspace > connector > default', async () => {
