@@ -41,7 +41,7 @@ export interface PlugServices {
   /** Run-time access changes and pairing requests, shared by every worker. */
   access?: AccessStore;
   /** Backend usage per workspace (budgets) and session control (`/reset`). */
-  sessions?: Pick<Store, 'usageSince' | 'channelWorkspace' | 'closeSession' | 'history'>;
+  sessions?: Pick<Store, 'holdBudget' | 'channelWorkspace' | 'closeSession' | 'history'>;
   /** Tool calls waiting for an owner (`/approve ID`). */
   approvals?: ApprovalStore;
 }

@@ -60,6 +60,24 @@ export interface UsageTotals {
   costUsd: number;
 }
 
+/** A turn asking the budget to start: which workspace, which UTC day and month (YYYY-MM-DD) it counts in. */
+export interface BudgetHold {
+  eventId: string;
+  workspaceId: string;
+  day: string;
+  month: string;
+  /** When the hold stops counting if the turn never commits (a crashed worker). */
+  expiresAt: string;
+}
+
+/** What the budget sees when a turn asks: spent so far, held by turns running now, and an average turn's cost. */
+export interface BudgetView {
+  day: UsageTotals;
+  month: UsageTotals;
+  held: UsageTotals;
+  perTurn: UsageTotals;
+}
+
 export type SendState = 'new' | 'sending' | 'sent';
 
 export interface Store {
@@ -90,6 +108,12 @@ export interface Store {
   appendAudit(entries: AuditInput[]): Promise<void>;
   /** A workspace's usage from `fromDay` (YYYY-MM-DD, UTC) on. */
   usageSince(workspaceId: string, fromDay: string): Promise<UsageTotals>;
+  /**
+   * In one step: shows `admit` the workspace's budget; when it admits (returns no refusal), the turn holds an
+   * average turn's cost until it commits, so turns running at once count against the budget before they report.
+   * Returns the refusal.
+   */
+  holdBudget(hold: BudgetHold, admit: (view: BudgetView) => string | undefined): Promise<string | undefined>;
   /** The workspace the conversation's channel is in now (moved in the dashboard or not); undefined before it is seen. */
   channelWorkspace(event: Pick<ChannelEvent, 'platform' | 'conversation'>): Promise<string | undefined>;
   auditTail(limit: number): Promise<AuditEntry[]>;

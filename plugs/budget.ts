@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { configuredWorkspace } from '../core/assistant-choice.js';
 import { halt, type Plug, type PlugServices } from '../core/plug.js';
+import type { UsageTotals } from '../core/store.js';
 
 const optionsSchema = z
   .object({
@@ -21,10 +22,15 @@ interface State {
   services: PlugServices;
 }
 
+/** A hold outlives any turn: past this, a turn whose worker crashed stops counting against the budget. */
+const HOLD_MS = 60 * 60_000;
+
 /**
  * Token and cost ceilings per workspace, per UTC day and month, from what backends reported. Over budget the
- * assistant says so instead of calling the backend. It reads the workspace from the session (request stage) or
- * the channel (inbound stage): where the dashboard put it, else where the config does for a conversation not seen yet.
+ * assistant says so instead of calling the backend. Turns running at once count too: each admitted turn holds the
+ * workspace's average turn this month until it commits, so a burst of messages cannot all start under the ceiling
+ * and all report past it. It reads the workspace from the session (request stage) or the channel (inbound stage):
+ * where the dashboard put it, else where the config does for a conversation not seen yet.
  */
 export const budgetPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   name: 'budget',
@@ -38,15 +44,17 @@ export const budgetPlug: Plug<State, z.infer<typeof optionsSchema>> = {
   async call(ctx, { limits, usage, services }) {
     // Before the session (inbound), the channel's workspace as it is now: a move in the dashboard wins over the config.
     const workspace = ctx.session?.workspaceId ?? (await usage.channelWorkspace(ctx.event)) ?? configuredWorkspace(services.config, ctx.event) ?? 'default';
-    const today = new Date(services.now()).toISOString().slice(0, 10);
-    const day = await usage.usageSince(workspace, today);
-    if ((limits.dailyTokens !== undefined && day.tokens >= limits.dailyTokens) || (limits.dailyUsd !== undefined && day.costUsd >= limits.dailyUsd)) {
-      return halt(ctx, 'budget', 'daily-budget', BUDGET_NOTICE('today'));
-    }
-    const month = await usage.usageSince(workspace, `${today.slice(0, 7)}-01`);
-    if ((limits.monthlyTokens !== undefined && month.tokens >= limits.monthlyTokens) || (limits.monthlyUsd !== undefined && month.costUsd >= limits.monthlyUsd)) {
-      return halt(ctx, 'budget', 'monthly-budget', BUDGET_NOTICE('this month'));
-    }
+    const now = services.now();
+    const day = new Date(now).toISOString().slice(0, 10);
+    const hold = { eventId: ctx.event.id, workspaceId: workspace, day, month: `${day.slice(0, 7)}-01`, expiresAt: new Date(now + HOLD_MS).toISOString() };
+    const refusal = await usage.holdBudget(hold, ({ day, month, held }) => {
+      const spent = (used: UsageTotals, tokens?: number, usd?: number) =>
+        (tokens !== undefined && used.tokens + held.tokens >= tokens) || (usd !== undefined && used.costUsd + held.costUsd >= usd);
+      if (spent(day, limits.dailyTokens, limits.dailyUsd)) return 'daily-budget';
+      if (spent(month, limits.monthlyTokens, limits.monthlyUsd)) return 'monthly-budget';
+      return undefined;
+    });
+    if (refusal) return halt(ctx, 'budget', refusal, BUDGET_NOTICE(refusal === 'daily-budget' ? 'today' : 'this month'));
     return ctx;
   },
 };

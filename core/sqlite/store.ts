@@ -6,7 +6,8 @@ import { GroupCommit, migrate, openSharedDb, rowsInsert, type Db, type SharedDb 
 import { sessionScope, type ChannelEvent } from '../event.js';
 import { progressKey } from '../part-progress.js';
 import type { HopCommit } from '../queue.js';
-import { DEFAULT_WORKSPACE, type Channel, type HistoryEntry, type QueuedReply, type SendState, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
+import { DEFAULT_WORKSPACE, type BudgetHold, type BudgetView, type Channel, type HistoryEntry, type QueuedReply, type SendState, type Session, type Store, type TurnRecord, type UsageTotals } from '../store.js';
+import { holdBudget } from './budget-holds.js';
 import { SqliteAuditLog } from './audit-log.js';
 import { SqliteVaultStore } from './vault-store.js';
 import { SqliteAccessStore } from './access-store.js';
@@ -192,8 +193,9 @@ export class SqliteStore implements Store {
       const fresh = this
         .sql('INSERT INTO processed_events (dedupe_key, event_id, processed_at, replies) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(turn.dedupeKey, turn.eventId, at, replies);
-      // What the backend call cost was spent, whether or not the turn is kept.
+      // What the backend call cost was spent, whether or not the turn is kept; what it held for that is let go.
       this.chargeUsage(turn.usage, at);
+      this.sql('DELETE FROM budget_holds WHERE event_id = ?').run(turn.eventId);
       // Another delivery of the same platform message committed first, or a surface gave the turn up: its replies go
       // on, and nothing of ours but its cost, its audit (its backend call did happen) and a note that it was discarded.
       if (fresh.changes === 0) {
@@ -213,9 +215,9 @@ export class SqliteStore implements Store {
   /** Adds a turn's usage to its workspace's day. A turn that cost nothing (echo, refused before the backend) adds no row. */
   private chargeUsage(usage: TurnRecord['usage'], at: string): void {
     if (!usage || !(usage.inputTokens || usage.outputTokens || usage.costUsd)) return;
-    this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)
+    this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd, turns) VALUES (?, ?, ?, ?, ?, 1)
         ON CONFLICT (workspace_id, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
-          output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd`)
+          output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd, turns = turns + 1`)
       .run(usage.workspaceId, at.slice(0, 10), usage.inputTokens, usage.outputTokens, usage.costUsd);
   }
 
@@ -227,6 +229,7 @@ export class SqliteStore implements Store {
       if (marked.changes === 0) return false;
       // A tool call the turn was waiting on will never run: an owner must not be told they approved it.
       this.sql("UPDATE approvals SET status = 'expired', decided_at = ? WHERE event_id = ? AND status = 'pending'").run(now(), eventId);
+      this.sql('DELETE FROM budget_holds WHERE event_id = ?').run(eventId);
       this.audit.appendPrepared(prepared);
       return true;
     });
@@ -234,6 +237,10 @@ export class SqliteStore implements Store {
 
   async queuePrefix(): Promise<string> {
     return this.sql('SELECT queue_prefix FROM gateway_identity').pluck().get() as string;
+  }
+
+  async holdBudget(hold: BudgetHold, admit: (view: BudgetView) => string | undefined): Promise<string | undefined> {
+    return this.group.run(() => holdBudget(this.db, hold, admit));
   }
 
   async channelWorkspace(event: Pick<ChannelEvent, 'platform' | 'conversation'>): Promise<string | undefined> {

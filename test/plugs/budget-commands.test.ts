@@ -58,6 +58,38 @@ describe('budget plug', () => {
     expect(await gw.store.usageSince('ws2', '2000-01-01')).toMatchObject({ tokens: 100 });
   });
 
+  it('counts turns already running at an average turn each: a burst cannot all start under the ceiling', async () => {
+    class SlowMetered extends MeteredBackend {
+      override async *stream(req: BackendRequest) {
+        await sleep(300);
+        yield* super.stream(req);
+      }
+    }
+    gw = await startTestGateway({
+      config: { access: { dm: 'open' }, assistants: { a: { pipelines: { inbound: ['access'], request: [{ plug: 'budget', dailyTokens: 350 }] } } } },
+      backend: new SlowMetered(),
+    });
+    const from = (id: string) => makeEvent({ text: `from ${id}`, conversation: { id, kind: 'dm' }, sender: { id, name: id, isBot: false } });
+    await gw.publish([from('1')]);
+    await gw.waitForReplies(1); // 100 tokens spent: an average turn costs 100
+    // Six at once: 100 spent, then each admitted turn holds 100 more; the fourth finds 400 counted against 350.
+    await gw.publish(['2', '3', '4', '5', '6', '7'].map(from));
+    const replies = (await gw.waitForReplies(7)).slice(1);
+    expect(replies.filter((r) => r.kind === 'reply')).toHaveLength(3);
+    expect(replies.filter((r) => r.kind === 'notice' && r.haltedBy === 'budget')).toHaveLength(3);
+    expect(await gw.store.usageSince('default', '2000-01-01')).toMatchObject({ tokens: 400 });
+  });
+
+  it('lets a turn\'s hold go when it commits: turns one after another are judged by what they spent alone', async () => {
+    gw = await startTestGateway({
+      config: { access: { dm: 'open' }, assistants: { a: { pipelines: { inbound: ['access'], request: [{ plug: 'budget', dailyTokens: 350 }] } } } },
+      backend: new MeteredBackend(),
+    });
+    // 0, 100, 200 and 300 spent before each: all under 350 (held ones left behind would make it 500 by the fourth).
+    for (const [i, text] of ['one', 'two', 'three', 'four'].entries()) expect((await say(text, i + 1)).kind).toBe('reply');
+    expect(await say('five', 5)).toMatchObject({ kind: 'notice', haltedBy: 'budget' });
+  });
+
   it('refuses a budget without limits at start', async () => {
     await expect(startTestGateway({ config: { assistants: { a: { pipelines: { inbound: [{ plug: 'budget' }] } } } } })).rejects.toThrow(/at least one of/);
   });

@@ -82,7 +82,7 @@ export function parsePipeline(input: string): { entries: PipelineEntry[] } | { e
 /** Services for checking plug options in a process that runs no turns: init keeps them, and nothing calls them. */
 export function checkingServices(config: Config): PlugServices {
   const unavailable = () => Promise.reject(new Error('not available while checking plug options'));
-  return { config, now: Date.now, extra: {}, limiter: new MemoryLimiter(), sessions: { usageSince: unavailable, channelWorkspace: unavailable, closeSession: unavailable, history: unavailable } };
+  return { config, now: Date.now, extra: {}, limiter: new MemoryLimiter(), sessions: { holdBudget: unavailable, channelWorkspace: unavailable, closeSession: unavailable, history: unavailable } };
 }
 
 export interface CheckContext {
