@@ -5,12 +5,13 @@ import type { Config } from '../../core/config.js';
 import type { Connector, ConnectorFactory, ConnectorIO } from '../../core/connector.js';
 import { plainNetError } from '../../core/net-errors.js';
 import { partProgress } from '../../core/part-progress.js';
+import { PlatformWaits } from '../../core/platform-waits.js';
 import { ChannelMemory } from './catchup.js';
 import { guardedStrategy, type DispatchGuard } from './gateway.js';
 import { gatewayHello } from './health.js';
 import { Inbound } from './inbound.js';
 import { discordMessageSchema } from './parse.js';
-import { discordTyping, limitFor, postReply, targetChannel } from './send.js';
+import { discordTyping, limitFor, postReply, SNOWFLAKE, targetChannel } from './send.js';
 import { silentTurn } from '../../core/typing.js';
 
 export type DiscordConfig = NonNullable<Config['connectors']['discord']>;
@@ -141,9 +142,13 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
     log.error({ code: event.code }, 'gateway closed for good (token, intents or sharding refused)');
     io?.fail(new Error(closedForGood(event.code)));
   });
-  client.rest.on(RESTEvents.RateLimited, (info) =>
-    log.info({ route: info.route, retryAfter: info.retryAfter, global: info.global, scope: info.scope }, 'rate limit reached; waiting before the next request'),
-  );
+  // discord.js waits a route's limit out in memory; kept per channel too, a restart during the wait does not post at
+  // once into another 429 (Discord counts those against the bot).
+  const waits = new PlatformWaits(deps);
+  client.rest.on(RESTEvents.RateLimited, (info) => {
+    log.info({ route: info.route, retryAfter: info.retryAfter, global: info.global, scope: info.scope }, 'rate limit reached; waiting before the next request');
+    if (!info.global && SNOWFLAKE.test(info.majorParameter)) void waits.hold(info.majorParameter, info.timeToReset / 1000);
+  });
 
   const connector: Connector = {
     platform: 'discord',
@@ -159,6 +164,7 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
     edits: true,
     async send(reply, signal, options) {
       const channel = targetChannel(reply);
+      await waits.ready(channel, signal);
       try {
         const ids = await postReply(client.rest, progress, reply, limit, signal, options);
         await memory.talked(channel);

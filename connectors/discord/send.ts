@@ -9,7 +9,7 @@ import { type SilentTurn, TypingIndicator } from '../../core/typing.js';
 
 /** Discord refuses content over 2,000 characters from bots, Nitro or not. */
 export const DISCORD_MAX_CHARS = 2_000;
-const SNOWFLAKE = /^\d{1,20}$/;
+export const SNOWFLAKE = /^\d{1,20}$/;
 
 /** The split limit: `maxMessageChars` may lower Discord's, never raise it past what Discord accepts. */
 export function limitFor(maxMessageChars: number | undefined): Limit {

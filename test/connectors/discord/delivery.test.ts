@@ -113,6 +113,29 @@ describe('discord connector delivery', () => {
     expect(fake.sent(DM).map((p) => p.body.content)).toEqual(['patience']);
   });
 
+  it('keeps a channel\'s 429 across a restart: the restarted connector waits it out instead of posting into another', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    const reply = (id: string): Reply => ({
+      v: 1,
+      idempotencyKey: id,
+      eventId: id,
+      address: { platform: 'discord', account: 'discord', conversation: { id: DM, kind: 'dm' } },
+      text: id,
+      format: 'plain',
+      kind: 'reply',
+    });
+    fake.rateLimitNext('POST', new RegExp(`^/channels/${DM}/messages$`), 30);
+    // discord.js sits the 30 s out in memory; the process ends during the wait (a restart) and that send is lost with it.
+    void h.connector.send(reply('before'), new AbortController().signal).catch(() => undefined);
+    await h.until(async () => (await h.store.getConnectorState('discord', `wait:${DM}`)) !== undefined);
+    await h.stopConnector();
+    await h.startConnector();
+    const posts = () => fake.requests.filter((q) => q.method === 'POST' && q.path === `/api/v10/channels/${DM}/messages`);
+    await expect(h.connector.send(reply('after'), new AbortController().signal)).rejects.toMatchObject({ name: 'RetryLaterError' });
+    expect(posts()).toHaveLength(1);
+  });
+
   it('honours a global 429 on every route: once it arrives, a post to another channel waits too', async () => {
     r = await rig();
     const { fake, h } = r;
