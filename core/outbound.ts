@@ -150,47 +150,71 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
  */
 class DraftPace {
   private static readonly MAX_STREAMS = 1_000;
-  private readonly streams = new Map<string, { shownAt: number; showing: Promise<void>; later?: NodeJS.Timeout }>();
+  private readonly streams = new Map<string, StreamPace>();
 
   constructor(private readonly show: (draft: Reply, stream: string, signal: AbortSignal) => Promise<void>) {}
 
   async draft(draft: Reply, stream: string, signal: AbortSignal): Promise<void> {
-    const state = this.streams.get(stream);
-    if (!state) return this.showNow(draft, stream, signal);
+    let state = this.streams.get(stream);
+    if (!state) this.track(stream, (state = { shownAt: -Infinity, showing: Promise.resolve(), busy: false }));
+    // The newest draft is the one worth showing: it replaces any still waiting.
+    state.waiting = draft;
     clearTimeout(state.later);
+    // One is being shown: this one follows half a pace after that send ends (see flush).
+    if (state.busy) return;
     const wait = state.shownAt + (draft.paceMs ?? 0) / 2 - performance.now();
-    if (wait <= 0) return this.showNow(draft, stream, signal);
-    // Shown after the job: its signal ends with it, and a draft is not worth holding a shutdown for.
-    state.later = setTimeout(() => void this.showNow(draft, stream, new AbortController().signal), wait).unref();
+    if (wait <= 0) return this.flush(stream, state, signal);
+    this.later(stream, state, wait);
   }
 
   async end(stream: string): Promise<void> {
     const state = this.streams.get(stream);
     if (!state) return;
     clearTimeout(state.later);
+    state.waiting = undefined;
     this.streams.delete(stream);
     await state.showing;
   }
 
-  private async showNow(draft: Reply, stream: string, signal: AbortSignal): Promise<void> {
-    const before = this.streams.get(stream)?.showing;
-    const showing = (async () => {
-      await before;
-      await this.show(draft, stream, signal);
-    })();
-    this.streams.delete(stream);
-    this.streams.set(stream, { shownAt: performance.now(), showing });
-    // Streams whose final reply never came here (handed to another process) are forgotten oldest first.
-    if (this.streams.size > DraftPace.MAX_STREAMS) {
-      const [oldest, state] = this.streams.entries().next().value!;
-      clearTimeout(state.later);
-      this.streams.delete(oldest);
-    }
-    await showing;
+  private async flush(stream: string, state: StreamPace, signal: AbortSignal): Promise<void> {
+    const draft = state.waiting;
+    if (!draft || this.streams.get(stream) !== state) return;
+    state.waiting = undefined;
+    state.busy = true;
+    state.showing = this.show(draft, stream, signal);
+    await state.showing;
+    state.busy = false;
     // The pace counts from when the platform showed it: a send that waited out a 429 pushes the next one back.
-    const state = this.streams.get(stream);
-    if (state?.showing === showing) state.shownAt = performance.now();
+    state.shownAt = performance.now();
+    // A draft that came meanwhile (the await above lets it in, which TypeScript cannot see).
+    const next = state.waiting as Reply | undefined;
+    if (next) this.later(stream, state, (next.paceMs ?? 0) / 2);
   }
+
+  /** Shown after its job: the job's signal ends with it, and a draft is not worth holding a shutdown for. */
+  private later(stream: string, state: StreamPace, wait: number): void {
+    state.later = setTimeout(() => void this.flush(stream, state, new AbortController().signal), wait).unref();
+  }
+
+  /** Streams whose final reply never came here (handed to another process) are forgotten oldest first. */
+  private track(stream: string, state: StreamPace): void {
+    this.streams.set(stream, state);
+    if (this.streams.size <= DraftPace.MAX_STREAMS) return;
+    const [oldest, dropped] = this.streams.entries().next().value!;
+    clearTimeout(dropped.later);
+    this.streams.delete(oldest);
+  }
+}
+
+interface StreamPace {
+  /** When the platform last took one of its drafts. */
+  shownAt: number;
+  /** The send of the draft being shown (the final reply waits for it). */
+  showing: Promise<void>;
+  busy: boolean;
+  /** The newest draft not shown yet. */
+  waiting?: Reply;
+  later?: NodeJS.Timeout;
 }
 
 async function showDraft(store: OutboundStore, sender: Sender, draft: Reply, stream: string, signal: AbortSignal): Promise<void> {

@@ -259,6 +259,24 @@ describe('outboundHandler: streamed replies', () => {
     expect(r.calls.map((c) => c.text)).toEqual(['He', 'Hel', 'Hello']);
   });
 
+  it('a draft that comes while a held-back one is being sent waits half a pace after that send ends', async () => {
+    const sends: Array<{ text: string; start: number; end: number }> = [];
+    const r = await rig(true, async (reply, o) => {
+      const start = performance.now();
+      if (reply.text === 'Hel') await sleep(400); // a 429 waited out inline
+      sends.push({ text: reply.text, start, end: performance.now() });
+      return [o.replace ?? 'm1'];
+    });
+    const paced = { paceMs: 200 };
+    await r.run('d1', 'He', 'draft', paced);
+    await r.run('d2', 'Hel', 'draft', paced); // held ~100 ms, then its send takes 400 ms
+    await sleep(250); // that send is under way
+    await r.run('d3', 'Hell', 'draft', paced);
+    await vi.waitFor(() => expect(sends).toHaveLength(3), { timeout: 2_000, interval: 10 });
+    expect(sends.map((x) => x.text)).toEqual(['He', 'Hel', 'Hell']);
+    expect(sends[2]!.start - sends[1]!.end).toBeGreaterThanOrEqual(90);
+  });
+
   it('drops drafts for a connector that cannot edit, and sends the final reply as a new message', async () => {
     const r = await rig(false);
     await r.run('d1', 'He');
