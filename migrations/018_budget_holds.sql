@@ -1,6 +1,9 @@
--- Turns that cost something, per workspace and day: what an average turn costs, for the budget's holds (rows
--- written before this count none, and are left out of the average).
+-- Turns that cost something, per workspace and day, and what those turns cost: an average turn, for the budget's
+-- holds. Kept apart from the day's totals, which hold usage from before these columns: counted with them, a day
+-- upgraded mid-way would make its first counted turn look as dear as the whole day until then.
 ALTER TABLE usage_daily ADD COLUMN turns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_daily ADD COLUMN turn_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_daily ADD COLUMN turn_cost_usd REAL NOT NULL DEFAULT 0;
 
 -- What turns running now are expected to spend, from the budget's check to the turn's commit: without it, turns
 -- started together each saw the budget as it was before any of them, and all ran past the ceiling.

@@ -6,12 +6,13 @@ const TOTALS = 'COALESCE(SUM(input_tokens + output_tokens), 0) AS tokens, COALES
 /**
  * The budget's check and hold in one step; call it inside a write transaction (the store's group commit), so no
  * other turn, in this process or another, checks between this one's check and its hold. A turn admitted holds the
- * workspace's average turn this month until its commit deletes the hold (`releaseBudget`) or the hold expires.
+ * workspace's average turn this month until its commit deletes the hold (the store's turn commit, or a turn given
+ * up) or the hold expires.
  */
 export function holdBudget(db: Db, hold: BudgetHold, admit: (view: BudgetView) => string | undefined): string | undefined {
   const since = (day: string) => db.prepare(`SELECT ${TOTALS} FROM usage_daily WHERE workspace_id = ? AND day >= ?`).get(hold.workspaceId, day) as UsageTotals;
   const average = db
-    .prepare('SELECT SUM(input_tokens + output_tokens) AS tokens, SUM(cost_usd) AS costUsd, SUM(turns) AS turns FROM usage_daily WHERE workspace_id = ? AND day >= ? AND turns > 0')
+    .prepare('SELECT SUM(turn_tokens) AS tokens, SUM(turn_cost_usd) AS costUsd, SUM(turns) AS turns FROM usage_daily WHERE workspace_id = ? AND day >= ?')
     .get(hold.workspaceId, hold.month) as { tokens: number | null; costUsd: number | null; turns: number | null };
   const perTurn = average.turns ? { tokens: average.tokens! / average.turns, costUsd: average.costUsd! / average.turns } : { tokens: 0, costUsd: 0 };
   const now = new Date().toISOString();

@@ -215,10 +215,12 @@ export class SqliteStore implements Store {
   /** Adds a turn's usage to its workspace's day. A turn that cost nothing (echo, refused before the backend) adds no row. */
   private chargeUsage(usage: TurnRecord['usage'], at: string): void {
     if (!usage || !(usage.inputTokens || usage.outputTokens || usage.costUsd)) return;
-    this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd, turns) VALUES (?, ?, ?, ?, ?, 1)
+    this.sql(`INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd, turns, turn_tokens, turn_cost_usd)
+        VALUES (?, ?, ?, ?, ?, 1, ?, ?)
         ON CONFLICT (workspace_id, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
-          output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd, turns = turns + 1`)
-      .run(usage.workspaceId, at.slice(0, 10), usage.inputTokens, usage.outputTokens, usage.costUsd);
+          output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd,
+          turns = turns + 1, turn_tokens = turn_tokens + excluded.turn_tokens, turn_cost_usd = turn_cost_usd + excluded.turn_cost_usd`)
+      .run(usage.workspaceId, at.slice(0, 10), usage.inputTokens, usage.outputTokens, usage.costUsd, usage.inputTokens + usage.outputTokens, usage.costUsd);
   }
 
   async abandonTurn(dedupeKey: string, eventId: string, audit: AuditInput[]): Promise<boolean> {

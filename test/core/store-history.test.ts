@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { migrate, openDb, readMigrations } from '../../core/db.js';
 import { parseChannelEvent } from '../../core/event.js';
+import type { BudgetView } from '../../core/store.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { makeEvent, tempDir } from '../helpers/tmp.js';
 
@@ -82,5 +84,32 @@ describe('turns given up', () => {
     expect((await approvals.get('AAAAAA'))?.status).toBe('expired');
     // Another turn's request stands.
     expect((await approvals.pending(Date.now())).map((a) => a.id)).toEqual(['BBBBBB']);
+  });
+});
+
+describe('budget holds', () => {
+  it('hold an average of the turns counted since migration 018, not of a day that was half spent before it', async () => {
+    const tmp = tempDir('mc-budget-');
+    cleanup.push(() => tmp.remove());
+    const file = join(tmp.dir, 'monkeyclaw.db');
+    const today = new Date().toISOString().slice(0, 10);
+    // Before the upgrade: 90 turns of 100 tokens today, with no turns counted.
+    const old = openDb(file);
+    migrate(old, readMigrations().filter((m) => m.version <= 17));
+    old.prepare('INSERT INTO usage_daily (workspace_id, day, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?)').run('default', today, 9000, 0, 0.9);
+    old.close();
+    const store = new SqliteStore(file);
+    await store.migrate();
+    cleanup.push(() => store.close());
+    const { session } = await store.ensureSession(parseChannelEvent(makeEvent({ conversation: { id: 'c1', kind: 'dm' } })));
+    const usage = { workspaceId: 'default', inputTokens: 60, outputTokens: 40, costUsd: 0.01 };
+    await store.turnCommit({ dedupeKey: 'k1', eventId: 'e1', sessionId: session.id, history: [], audit: [], replies: [], usage }).commit();
+    const hold = (eventId: string) => ({ eventId, workspaceId: 'default', day: today, month: `${today.slice(0, 7)}-01`, expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    const views: BudgetView[] = [];
+    await store.holdBudget(hold('e2'), (v) => void views.push(v));
+    await store.holdBudget(hold('e3'), (v) => void views.push(v));
+    expect(views[0]).toMatchObject({ day: { tokens: 9100 }, perTurn: { tokens: 100 }, held: { tokens: 0 } });
+    // A turn running beside e2 sees e2's hold: one average turn.
+    expect(views[1]!.held.tokens).toBe(100);
   });
 });
