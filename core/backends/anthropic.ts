@@ -26,15 +26,17 @@ export class AnthropicBackend implements Backend {
     if (config.pricing) this.pricing = config.pricing;
     const baseURL = config.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL;
     this.connect = lazySdk(
+      `backend ${name}`,
       async () => (await import('@anthropic-ai/sdk')).default,
       (Sdk) => new Sdk({ apiKey, authToken: null, baseURL, maxRetries: 0, timeout: config.timeoutMs, fetch: pinnedFetch(baseURL), logLevel: 'off' }),
     );
   }
 
   async *stream(request: BackendRequest): AsyncIterable<BackendChunk> {
+    // Loaded before the guard's clocks start: the first call's import is no stall of the provider's.
+    const { sdk, client } = await this.connect();
     const guard = new CallGuard(request.signal, `backend ${this.name}`, this.config.timeoutMs, this.config.idleTimeoutMs);
     try {
-      const { sdk, client } = await this.connect();
       const fitted = fitToBudget(request.messages, this.config.contextTokens && this.config.contextTokens - this.config.maxTokens);
       const system = fitted.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
       // Anthropic refuses an empty message (an API caller's assistant turn that only called a tool has no text).

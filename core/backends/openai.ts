@@ -24,6 +24,7 @@ export class OpenAIBackend implements Backend {
     this.model = config.model;
     if (config.pricing) this.pricing = config.pricing;
     this.connect = lazySdk(
+      `backend ${name}`,
       async () => (await import('openai')).default,
       (Sdk) =>
         new Sdk({
@@ -41,9 +42,10 @@ export class OpenAIBackend implements Backend {
   }
 
   async *stream(request: BackendRequest): AsyncIterable<BackendChunk> {
+    // Loaded before the guard's clocks start: the first call's import is no stall of the provider's.
+    const { sdk, client } = await this.connect();
     const guard = new CallGuard(request.signal, `backend ${this.name}`, this.config.timeoutMs, this.config.idleTimeoutMs);
     try {
-      const { sdk, client } = await this.connect();
       const messages = fitToBudget(request.messages, this.config.contextTokens);
       let finished = false;
       try {

@@ -199,14 +199,16 @@ export function pinnedFetch(baseUrl: string): typeof fetch {
 /**
  * A provider's SDK and client, loaded on first use instead of at start: every command builds the configured backends,
  * and loading an SDK's several hundred modules at once ran out of file descriptors under a low limit (`ulimit -n
- * 128`) before the command could do anything. Loaded once, shared by every call.
+ * 128`) before the command could do anything. Loaded once, shared by every call. A load that fails is an unavailable
+ * backend (the chain goes on to a fallback), and stays failed: Node keeps a failed import for the process's life.
  */
-export function lazySdk<S, C>(load: () => Promise<S>, make: (sdk: S) => C): () => Promise<{ sdk: S; client: C }> {
+export function lazySdk<S, C>(label: string, load: () => Promise<S>, make: (sdk: S) => C): () => Promise<{ sdk: S; client: C }> {
   let loaded: Promise<{ sdk: S; client: C }> | undefined;
-  return () => {
-    loaded ??= load().then((sdk) => ({ sdk, client: make(sdk) }));
-    // A failed load (an fd limit reached this once) is tried again by the next call.
-    loaded.catch(() => (loaded = undefined));
-    return loaded;
-  };
+  return () =>
+    (loaded ??= load().then(
+      (sdk) => ({ sdk, client: make(sdk) }),
+      (error: unknown) => {
+        throw new BackendUnavailableError(`${label}: its client library could not be loaded (${(error as Error).message}); restart the worker`, { cause: error });
+      },
+    ));
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendRequestError, BackendUnavailableError, type BackendMessage } from '../../../core/backend.js';
-import { fitToBudget, pinnedFetch } from '../../../core/backends/shared.js';
+import { fitToBudget, lazySdk, pinnedFetch } from '../../../core/backends/shared.js';
 import { startOpenAIFake } from '../../fakes/openai-server.js';
 import { freePort } from '../../helpers/ports.js';
 import { backendFrom, conversation, run } from './helpers.js';
@@ -131,5 +131,21 @@ describe('OpenAI-compatible backend', () => {
   it('checks reachability cheaply for doctor', async () => {
     await expect(gpt().check!(new AbortController().signal)).resolves.toMatch(/fake-gpt available/);
     expect(fake.requests.at(-1)).toMatchObject({ method: 'GET', path: '/v1/models' });
+  });
+});
+
+describe('provider SDKs loaded on first use', () => {
+  it('a client library that cannot load is an unavailable backend (the chain falls back), and is not loaded twice', async () => {
+    let loads = 0;
+    const connect = lazySdk('backend x', async () => {
+      loads++;
+      throw new Error('EMFILE: too many open files');
+    }, () => 'client');
+    await expect(connect()).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(connect()).rejects.toThrow(/backend x: its client library could not be loaded \(EMFILE: too many open files\)/);
+    expect(loads).toBe(1);
+    const ok = lazySdk('backend y', async () => ({ made: 0 }), (sdk) => ++sdk.made);
+    expect((await ok()).client).toBe(1);
+    expect((await ok()).client).toBe(1);
   });
 });
