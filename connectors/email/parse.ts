@@ -3,6 +3,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { inboundText, sentAt, type ChannelEventInput } from '../../core/event.js';
 import type { EmailState, MessageRecord } from './state.js';
 import { baseSubject, isReplySubject, visibleText } from './text.js';
+import { largeHtmlText, MAX_HTML_TO_PARSE } from './html-text.js';
 
 /**
  * One raw message (RFC 5322 source from IMAP) to a ChannelEvent, or the reason it is never answered. The
@@ -49,8 +50,8 @@ const PARSER_OPTIONS = {
   skipImageLinks: true,
   keepCidLinks: true,
   checksumAlgo: false,
-  // html-to-text on a giant HTML part is slow; such a part yields no text (and the mail is answered as empty).
-  maxHtmlLengthToParse: 2_000_000,
+  // html-to-text on a giant HTML part is slow; such a part gets no text here (see largeHtmlText).
+  maxHtmlLengthToParse: MAX_HTML_TO_PARSE,
 } as const;
 
 const ids = (value: string | string[] | undefined): string[] => [...new Set([value ?? []].flat().flatMap((v) => v.match(ID_TOKEN) ?? []))];
@@ -158,11 +159,14 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
   const replyTo = named.filter((_, i) => admitted[i]);
   const to = replyTo.length > 0 ? replyTo.map((a) => a.address).join(', ') : from;
   const root = await threadRoot(ctx, messageId, inReplyTo, references, from, subject, to === from);
-  const body = visibleText((mail.text ?? '').toWellFormed());
+  // An HTML-only mail too big for the parser (a pasted screenshot inline) still says what it says.
+  const large = !mail.text?.trim() && typeof mail.html === 'string' && mail.html.length > MAX_HTML_TO_PARSE ? largeHtmlText(mail.html) : undefined;
+  const tooLong = large && 'tooLongChars' in large ? { text: '', tooLongChars: large.tooLongChars } : undefined;
+  const body = visibleText(((large && 'text' in large ? large.text : undefined) ?? mail.text ?? '').toWellFormed());
   // The body is what was said; a new thread with none asks its question in the subject.
   const text = body || (root === messageId ? subject.trim() : '');
   const attachments = attachmentsOf(mail);
-  if (!text && attachments.length === 0) return { kind: 'ignored', reason: 'empty', messageId, from };
+  if (!text && attachments.length === 0 && !tooLong) return { kind: 'ignored', reason: 'empty', messageId, from };
 
   const parent = inReplyTo ? await ctx.state.message(inReplyTo) : undefined;
   const event: ChannelEventInput = {
@@ -172,7 +176,7 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
     account: ctx.address,
     conversation: { id: root, kind: 'dm' },
     sender: { id: from, isBot: false, ...(sender.name ? { name: sender.name.slice(0, 256).toWellFormed() } : {}) },
-    ...inboundText(text),
+    ...(tooLong ?? inboundText(text)),
     attachments,
     ...(inReplyTo ? { replyTo: { messageId: inReplyTo, toBot: parent?.own === true } } : {}),
     ...(ctx.assistant ? { assistant: ctx.assistant } : {}),

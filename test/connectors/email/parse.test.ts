@@ -82,6 +82,19 @@ describe('email parse: what the assistant sees', () => {
     expect(out.record.references).toEqual([]);
   });
 
+  it('an HTML-only reply too big for the parser (a screenshot pasted inline) still says its sentence; one still too big gets the notice', async () => {
+    const html = (inner: string) =>
+      ['From: ada@example.com', `To: ${ME}`, 'Subject: Re: plan', 'Message-ID: <big@x>', 'In-Reply-To: <m01@x>', 'References: <m01@x>',
+        'MIME-Version: 1.0', 'Content-Type: text/html; charset=utf-8', '', inner].join('\r\n');
+    const screenshot = `<img src="data:image/png;base64,${'A'.repeat(2_100_000)}">`;
+    const out = await receive(html(`<p>Follow-up question in the thread, with a pasted screenshot.</p>${screenshot}`));
+    if (out.kind !== 'event') throw new Error(out.reason);
+    expect(out.event.text).toBe('Follow-up question in the thread, with a pasted screenshot.');
+    const wall = await receive(html(`<p>${'word '.repeat(500_000)}</p>`).replace('<big@x>', '<big2@x>'));
+    if (wall.kind !== 'event') throw new Error(wall.reason);
+    expect(parseChannelEvent(wall.event)).toMatchObject({ text: '', tooLongChars: expect.any(Number) });
+  });
+
   it('an Outlook reply: the history under the rule and the mobile footer are gone', async () => {
     const out = await receive(fixture('outlook-reply.eml'));
     if (out.kind !== 'event') throw new Error(out.reason);
