@@ -6,7 +6,7 @@ import { PLATFORM_LIMITS, type Limit } from '../../core/render/index.js';
 import { clearAuthState, loadAuthState, storedLink } from './auth-state.js';
 import { ALIAS_PREFIX, createInbound, EXPIRATION_PREFIX, WATERMARK_KEY } from './inbound.js';
 import { DEFAULT_BACKOFF, WaLink, type Backoff, type LinkStatus } from './link.js';
-import { STATUS_KEY } from './link-words.js';
+import { QR_KEY, STATUS_KEY } from './link-words.js';
 import type { Self } from './parse.js';
 import { silentTurn } from '../../core/typing.js';
 import { PRUNE_EVERY_MS, Quotes } from './quotes.js';
@@ -28,8 +28,7 @@ export interface WhatsappOptions {
   qrOut?: (text: string) => void;
 }
 
-export { STATUS_KEY };
-export const QR_KEY = 'qr';
+export { QR_KEY, STATUS_KEY };
 export const RELINK = 'logged out: re-link required (the revoked auth state was deleted: restart the connector and scan the new QR)';
 
 export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: WhatsappOptions = {}): Connector {
@@ -51,7 +50,7 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
   const typing = whatsappTyping(socket, silentTurn(deps.store), options.typingRefreshMs);
   const setStatus = (s: LinkStatus) => deps.store.setConnectorState(name, STATUS_KEY, s);
   /** A QR code lives as long as its connection: the dashboard must never offer a dead one. */
-  const clearQr = () => deps.store.setConnectorState(name, QR_KEY, null);
+  const clearQr = () => deps.sealed.setConnectorState(name, QR_KEY, null);
 
   /** The own jid and LID, normalized: mentions and quotes of either address the bot. */
   function learnSelf(user: { id: string; lid?: string | undefined } | undefined): void {
@@ -59,8 +58,9 @@ export function createWhatsapp(deps: ConnectorDeps<WhatsappConfig>, options: Wha
   }
 
   async function showQr(qr: string): Promise<void> {
-    // The QR is a credential for a minute: kept for the dashboard, drawn on the terminal, never written to the log.
-    await deps.store.setConnectorState(name, QR_KEY, { qr, at: new Date(deps.now()).toISOString() });
+    // The QR is a credential for a minute, and it quotes the auth state's secret (advSecretKey): sealed like the
+    // auth state for the dashboard, drawn on the terminal, never written to the log.
+    await deps.sealed.setConnectorState(name, QR_KEY, { qr, at: new Date(deps.now()).toISOString() });
     await setStatus({ state: 'qr', at: new Date(deps.now()).toISOString() });
     deps.log.info({}, 'WhatsApp is not linked: on the phone open WhatsApp > Settings > Linked devices > Link a device, and scan the QR code printed on stderr');
     const drawing = await QRCode.toString(qr, { type: 'terminal', small: true });

@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 /** Where the connector keeps its link status (connector state `<name>`, this key), for doctor and the dashboard. */
 export const STATUS_KEY = 'status';
+/** Where the QR code WhatsApp waits for is kept while a link is pending, sealed (the dashboard draws it). */
+export const QR_KEY = 'qr';
 
 /** The link status as stored, read back loosely: the dashboard must not fail on an older shape. */
 const storedStatus = z.object({ state: z.string(), attempt: z.number().optional() });

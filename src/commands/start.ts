@@ -16,6 +16,8 @@ import { processRedactor } from '../../core/redactor.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { BOOTSTRAP, isSupervised, openVault, refsFor, resolveRefs, resolverFrom, stateKeyFor, type Bootstrap } from '../credentials.js';
 import { TurnClient } from '../http/turns.js';
+import { QR_KEY } from '../../connectors/whatsapp/link-words.js';
+import { sealedState } from '../../core/sealed-state.js';
 import { turnDeadline } from '../../core/turn-deadline.js';
 import { watchDbFile } from '../db-file-watch.js';
 import { Supervisor } from '../supervisor.js';
@@ -151,6 +153,10 @@ export async function start(options: GlobalOptions): Promise<number> {
         queue: surfaceQueue,
         turns: webTurns,
         states: () => supervisor.states(),
+        whatsappQr: async () => {
+          const key = stateKeyFor('connector:whatsapp', dataDir);
+          return key ? sealedState(store, key).getConnectorState('whatsapp', QR_KEY) : undefined;
+        },
         doctor: doctorRunner(supervisor, bootstrapFor),
         redactor,
         secureCookies: config.server.tls.mode !== 'off',

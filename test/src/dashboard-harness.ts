@@ -15,6 +15,8 @@ import { builtinPlugs } from '../../plugs/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
+import { sealedState } from '../../core/sealed-state.js';
+import { QR_KEY } from '../../connectors/whatsapp/link-words.js';
 
 export const ORIGIN = 'http://localhost';
 export const PASSWORD = 'correct horse battery staple';
@@ -63,6 +65,7 @@ export async function dashboardHarness(options: HarnessOptions = {}) {
   const vault = new Vault(g.store.vaultStore(), randomBytes(32), (e) => g.store.appendAudit(e), 'test');
   await vault.unlock();
   await vault.set('TELEGRAM_TOKEN', SECRET_VALUE);
+  const whatsappState = sealedState(g.store, randomBytes(32));
   const turns = new TurnClient(g.queue, g.store, 'web', isOwnerDecision(config));
   turns.start();
   const password = options.password === undefined ? PASSWORD : options.password;
@@ -75,6 +78,8 @@ export async function dashboardHarness(options: HarnessOptions = {}) {
       queue: g.queue,
       turns,
       states: () => options.states ?? { worker: 'running', 'connector:telegram': 'restarting' },
+      // As `start` reads it: unsealed with WhatsApp's own state key.
+      whatsappQr: () => whatsappState.getConnectorState('whatsapp', QR_KEY),
       ...(options.loginLimits ? { loginLimits: options.loginLimits } : {}),
       ...(options.redactor ? { redactor: options.redactor } : {}),
       ...(options.stopping ? { stopping: options.stopping } : {}),
@@ -127,6 +132,7 @@ export async function dashboardHarness(options: HarnessOptions = {}) {
   const act = (s: Login, path: string, fields: Record<string, string>) => post(path, { _csrf: s.csrf, ...fields }, { cookie: s.cookie });
 
   return {
+    whatsappState,
     g,
     app,
     config,

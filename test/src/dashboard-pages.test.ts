@@ -269,7 +269,10 @@ describe('linking page', () => {
     expect((await h.get('/linking')).status).not.toBe(200);
     const s = await h.login();
     expect(await (await h.get('/linking', { cookie: s.cookie })).text()).toContain('No link is pending');
-    await h.g.store.setConnectorState('whatsapp', 'qr', { qr: '2@AbCdEfGhIjKlMnOp,key1,key2,key3', at: '2026-11-26T12:00:00.000Z' });
+    // A QR left in the clear (by an older build) is not drawn: only the sealed one is read.
+    await h.g.store.setConnectorState('whatsapp', 'qr', { qr: '2@PlainPlainPlain,key1,key2,key3', at: '2026-11-26T11:00:00.000Z' });
+    expect(await (await h.get('/linking', { cookie: s.cookie })).text()).toContain('No link is pending');
+    await h.whatsappState.setConnectorState('whatsapp', 'qr', { qr: '2@AbCdEfGhIjKlMnOp,key1,key2,key3', at: '2026-11-26T12:00:00.000Z' });
     const page = await (await h.get('/linking', { cookie: s.cookie })).text();
     expect(page).toContain('<svg');
     expect(page).toContain('aria-label="WhatsApp linking code"');

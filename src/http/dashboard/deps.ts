@@ -25,6 +25,8 @@ export interface DashboardDeps {
   turns: Pick<TurnClient, 'ask'>;
   /** The supervisor's children and their states. */
   states?: () => Record<string, string>;
+  /** The QR code WhatsApp waits for, unsealed (the connector seals it with its state key); none while linked. */
+  whatsappQr?: () => Promise<unknown>;
   /**
    * Runs one enabled connector's doctor checks (under `start`, in a child process of its own that holds only that
    * connector's credentials). Without it the doctor button says it is unavailable.

@@ -16,7 +16,9 @@ export function linkingRoutes(app: DashApp, ctx: DashContext): void {
   app.get('/linking', ctx.guard.page, async (c) => {
     const session = c.get('session');
     const enabled = ctx.deps.config.connectors.whatsapp?.enabled === true;
-    const stored = QR_STATE.safeParse(enabled ? await ctx.deps.store.getConnectorState('whatsapp', 'qr') : undefined);
+    // One that does not open (left in the clear by an older build, or sealed under a rotated key) is none: the
+    // connector replaces it with the next code WhatsApp offers.
+    const stored = QR_STATE.safeParse(enabled ? await ctx.deps.whatsappQr?.().catch(() => undefined) : undefined);
     const svg = stored.success ? await QRCode.toString(stored.data.qr, { type: 'svg', margin: 2, width: 280 }) : undefined;
     return render(
       c,

@@ -206,21 +206,23 @@ describe('whatsapp link', () => {
     current().emit('connection.update', { qr: '2@AbCdEfGhIjKlMnOpQrStUvWx,kEy1,kEy2,kEy3' });
     await h.until(() => qrs.length === 1);
     expect(qrs[0]).toMatch(/[▀▄█]/);
-    expect(await h.store.getConnectorState('whatsapp', QR_KEY)).toMatchObject({ qr: '2@AbCdEfGhIjKlMnOpQrStUvWx,kEy1,kEy2,kEy3' });
+    expect(await h.sealed.getConnectorState('whatsapp', QR_KEY)).toMatchObject({ qr: '2@AbCdEfGhIjKlMnOpQrStUvWx,kEy1,kEy2,kEy3' });
+    // It quotes the auth state's secret: the row holds it sealed, as the auth state itself.
+    expect(JSON.stringify(await h.store.getConnectorState('whatsapp', QR_KEY))).not.toContain('AbCdEfGh');
     current().open();
-    await h.until(async () => (await h.store.getConnectorState('whatsapp', QR_KEY)) === null);
+    await h.until(async () => (await h.sealed.getConnectorState('whatsapp', QR_KEY)) === null);
   });
 
   it('never leaves a dead QR code for the dashboard: a lost connection, a stop and a start clear it', async () => {
     const { h, current } = await whatsappGateway(cleanup, { backoff: { baseMs: 5_000, maxMs: 5_000, random: () => 1 } });
-    const qr = () => h.store.getConnectorState('whatsapp', QR_KEY);
+    const qr = () => h.sealed.getConnectorState('whatsapp', QR_KEY);
     current().emit('connection.update', { qr: '2@first,k1,k2,k3' });
     await h.until(async () => (await qr()) !== null);
     current().close(DisconnectReason.connectionLost);
     await h.until(async () => (await qr()) === null);
     await h.stopConnector();
     // One left from a run that died without its stop: the next start clears it before anything else.
-    await h.store.setConnectorState('whatsapp', QR_KEY, { qr: '2@stale,k1,k2,k3', at: '2026-11-20T00:00:00.000Z' });
+    await h.sealed.setConnectorState('whatsapp', QR_KEY, { qr: '2@stale,k1,k2,k3', at: '2026-11-20T00:00:00.000Z' });
     await h.startConnector();
     expect(await qr()).toBeNull();
   });
