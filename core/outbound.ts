@@ -155,8 +155,8 @@ class DraftPace {
   constructor(private readonly show: (draft: Reply, stream: string, signal: AbortSignal) => Promise<void>) {}
 
   async draft(draft: Reply, stream: string, signal: AbortSignal): Promise<void> {
-    let state = this.streams.get(stream);
-    if (!state) this.track(stream, (state = { shownAt: -Infinity, showing: Promise.resolve(), busy: false }));
+    const state = this.streams.get(stream) ?? { shownAt: -Infinity, showing: Promise.resolve(), busy: false };
+    this.track(stream, state);
     // The newest draft is the one worth showing: it replaces any still waiting.
     state.waiting = draft;
     clearTimeout(state.later);
@@ -196,13 +196,20 @@ class DraftPace {
     state.later = setTimeout(() => void this.flush(stream, state, new AbortController().signal), wait).unref();
   }
 
-  /** Streams whose final reply never came here (handed to another process) are forgotten oldest first. */
+  /**
+   * Streams whose final reply never came here (handed to another process) are forgotten, the one drafted least
+   * recently first, but never one whose draft is being sent: its final reply must still find it to wait for it.
+   */
   private track(stream: string, state: StreamPace): void {
+    this.streams.delete(stream);
     this.streams.set(stream, state);
     if (this.streams.size <= DraftPace.MAX_STREAMS) return;
-    const [oldest, dropped] = this.streams.entries().next().value!;
-    clearTimeout(dropped.later);
-    this.streams.delete(oldest);
+    for (const [name, idle] of this.streams) {
+      if (idle.busy) continue;
+      clearTimeout(idle.later);
+      this.streams.delete(name);
+      return;
+    }
   }
 }
 

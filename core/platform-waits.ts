@@ -62,6 +62,8 @@ export class PlatformWaits {
     // After the start-up clearing, which could otherwise delete this new wait's row.
     await this.loaded;
     const at = this.deps.now() + Math.min(seconds, MAX_HOLD_S) * 1000;
+    // A shorter wait told later (another route's bucket at the same place) does not cut a longer one short.
+    if (at <= (this.until.get(place) ?? 0)) return;
     this.until.set(place, at);
     if (this.until.size > 10_000) this.until.delete(this.until.keys().next().value!);
     await this.deps.store

@@ -145,9 +145,12 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   // discord.js waits a route's limit out in memory; kept per channel too, a restart during the wait does not post at
   // once into another 429 (Discord counts those against the bot).
   const waits = new PlatformWaits(deps);
+  const MESSAGE_ROUTE = /^\/channels\/:id\/messages(?:\/:id)?$/;
   client.rest.on(RESTEvents.RateLimited, (info) => {
     log.info({ route: info.route, retryAfter: info.retryAfter, global: info.global, scope: info.scope }, 'rate limit reached; waiting before the next request');
-    if (!info.global && SNOWFLAKE.test(info.majorParameter)) void waits.hold(info.majorParameter, info.timeToReset / 1000);
+    // Only the requests replies make (posting and editing messages): a typing bucket spent must not hold replies.
+    const reply = MESSAGE_ROUTE.test(info.route) && (info.method === 'POST' || info.method === 'PATCH');
+    if (!info.global && reply && SNOWFLAKE.test(info.majorParameter)) void waits.hold(info.majorParameter, info.timeToReset / 1000);
   });
 
   const connector: Connector = {

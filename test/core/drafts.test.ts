@@ -277,6 +277,25 @@ describe('outboundHandler: streamed replies', () => {
     expect(sends[2]!.start - sends[1]!.end).toBeGreaterThanOrEqual(90);
   });
 
+  it('never forgets a stream whose draft is being sent, however many others come meanwhile', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const r = await rig(true, async (reply, o) => {
+      if (reply.text === 'Hel') await gate;
+      return [o.replace ?? 'm1'];
+    });
+    const job = (key: string, text: string, kind: Reply['kind'], stream: string) => r.run(key, text, kind, { stream, paceMs: 40 });
+    void job('d1', 'Hel', 'draft', 's0'); // shown at once; its send hangs
+    await sleep(10);
+    // More streams than the pacer keeps: the oldest go, but not the one being sent.
+    for (let i = 1; i <= 1_001; i++) await job(`x${i}`, 'x', 'draft', `s${i}`);
+    const final = job('final', 'Hello', 'reply', 's0');
+    await sleep(30);
+    release();
+    await final;
+    expect(r.calls.filter((c) => c.text !== 'x').map((c) => c.text)).toEqual(['Hel', 'Hello']);
+  }, 60_000);
+
   it('drops drafts for a connector that cannot edit, and sends the final reply as a new message', async () => {
     const r = await rig(false);
     await r.run('d1', 'He');

@@ -26,4 +26,19 @@ describe('PlatformWaits', () => {
     expect((await store.listConnectorState('slack', 'wait:')).map((r) => r.key)).toEqual(['wait:C-long']);
     await store.close();
   });
+
+  it('a shorter wait told later (another route spent at the same place) does not cut a longer one short', async () => {
+    const store = new SqliteStore(join(tmp.dir, 'shorter.db'));
+    await store.migrate();
+    let clock = 1_000_000;
+    const deps = { store, name: 'discord', now: () => clock, log: pino({ level: 'silent' }) };
+    const waits = new PlatformWaits(deps);
+    await waits.hold('C1', 30);
+    await waits.hold('C1', 1);
+    clock += 5_000;
+    await expect(waits.wait('C1', AbortSignal.abort())).rejects.toThrow(/abort/i);
+    // And after a restart too: what is kept is the longer one.
+    await expect(new PlatformWaits(deps).wait('C1', AbortSignal.abort())).rejects.toThrow(/abort/i);
+    await store.close();
+  });
 });

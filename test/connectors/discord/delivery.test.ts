@@ -136,6 +136,16 @@ describe('discord connector delivery', () => {
     expect(posts()).toHaveLength(1);
   });
 
+  it('a 429 on "typing…" does not hold the channel\'s replies: only posts and edits of messages keep a wait', async () => {
+    r = await rig();
+    const { fake, h } = r;
+    fake.rateLimitNext('POST', /^\/channels\/\d+\/typing$/, 30);
+    fake.say({ channelId: DM, author: USERS.alice, content: 'still answered' });
+    await h.until(() => fake.sent(DM).length === 1, 5_000);
+    expect(fake.requests.some((q) => q.status === 429 && q.path.endsWith('/typing'))).toBe(true);
+    expect(await h.store.getConnectorState('discord', `wait:${DM}`)).toBeUndefined();
+  });
+
   it('honours a global 429 on every route: once it arrives, a post to another channel waits too', async () => {
     r = await rig();
     const { fake, h } = r;
