@@ -5,7 +5,7 @@ import { allAssistantNames } from '../../core/assistant-settings.js';
 import { publishEvents } from '../../core/connector.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
 import { settlesWithin } from '../../core/deadline.js';
-import { answersCaller, dedupeKey, outboundQueue, type ChannelEvent, type Reply } from '../../core/event.js';
+import { dedupeKey, outboundQueue, type ChannelEvent, type Reply } from '../../core/event.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { createLoopbackConnector } from '../../connectors/loopback/index.js';
 import { UsageError } from '../errors.js';
@@ -125,9 +125,10 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
         process.stderr.write('the message was handled without a reply (a policy plug halted it; see `monkeyclaw audit tail`)\n');
         return 1;
       }
-      // A notice instead of an answer (a limit, an unavailable backend, a refusal) is a failure to a script.
-      for (const r of got) (answersCaller(r) ? process.stdout : process.stderr).write(`${terminalText(r.text)}\n`);
-      return got.some(answersCaller) ? 0 : 1;
+      // What the gateway answered, notices included (a limit, an unavailable backend): the design's "prints the
+      // reply and exits". Whether the assistant answered is in the audit log (`audit tail`).
+      for (const r of got) process.stdout.write(`${terminalText(r.text)}\n`);
+      return 0;
     }
     rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'you> ' });
     rl.on('SIGINT', onSigint);
