@@ -60,6 +60,9 @@ function tokenCheckFailure(error: unknown, apiRoot: string): string {
  * The Discord connector: discord.js's gateway client (intents, heartbeats, reconnect and resume) and its REST
  * manager (per-route buckets, the global limit, 429 retry-after), with every dispatch validated before use.
  */
+/** discord.js's bucket routes of the requests a reply makes: posting a message, editing one. */
+const MESSAGE_ROUTE = /^\/channels\/:id\/messages(?:\/:id)?$/;
+
 export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   const { config, log } = deps;
   const actor = `connector:${deps.name}`;
@@ -145,7 +148,6 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
   // discord.js waits a route's limit out in memory; kept per channel too, a restart during the wait does not post at
   // once into another 429 (Discord counts those against the bot).
   const waits = new PlatformWaits(deps);
-  const MESSAGE_ROUTE = /^\/channels\/:id\/messages(?:\/:id)?$/;
   client.rest.on(RESTEvents.RateLimited, (info) => {
     log.info({ route: info.route, retryAfter: info.retryAfter, global: info.global, scope: info.scope }, 'rate limit reached; waiting before the next request');
     // Only the requests replies make (posting and editing messages): a typing bucket spent must not hold replies.

@@ -242,7 +242,7 @@ export class SqliteStore implements Store {
   }
 
   async holdBudget(hold: BudgetHold, admit: (view: BudgetView) => string | undefined): Promise<string | undefined> {
-    return this.group.run(() => holdBudget(this.db, hold, admit));
+    return this.group.run(() => holdBudget((text) => this.sql(text), hold, admit));
   }
 
   async channelWorkspace(event: Pick<ChannelEvent, 'platform' | 'conversation'>): Promise<string | undefined> {
