@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidPayloadError, parseReply, type Reply } from './event.js';
-import { UnrecoverableJobError, type JobHandler } from './queue.js';
+import { RetryLaterError, UnrecoverableJobError, type JobHandler } from './queue.js';
 import type { Store } from './store.js';
 
 export interface SendOptions {
@@ -90,8 +90,9 @@ async function recordSent(write: () => Promise<void>, signal: AbortSignal, hooks
  */
 export function outboundHandler(store: OutboundStore, actor: string, to: Sender | SendReply, hooks: OutboundHooks = {}): JobHandler {
   const sender: Sender = typeof to === 'function' ? { send: to } : to;
-  const paced = new DraftPace((draft, stream, signal) =>
-    showDraft(store, sender, draft, stream, signal).catch((error: unknown) => hooks.onDraftError?.(error)),
+  const paced = new DraftPace(
+    (draft, stream, signal) => showDraft(store, sender, draft, stream, signal),
+    (error) => hooks.onDraftError?.(error),
   );
   return async (job, signal) => {
     let reply: Reply;
@@ -140,19 +141,22 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
 }
 
 /**
- * Paces each stream's drafts in this process: a draft due less than half its pace after the last one shown waits,
- * and is shown then unless a later draft, or the final reply, has come meanwhile. Drafts queue up behind a send that
- * waits out a 429, and used to go out back to back once it ended, right after the platform had asked for less; but
- * the last of them must still be shown, or the text stays stale for as long as the backend then pauses. Half: drafts
- * leave the worker a pace apart, and arrive give or take the time their sends and the queue took. The draft's job is
- * acknowledged at once (drafts are best effort); the final reply waits for a draft being shown, so it always lands
- * last.
+ * Paces each stream's drafts in this process: a draft due less than a pace (`paceMs`, the connector's
+ * `streamEditMs`) after the last one shown waits, and is shown then unless a later draft, or the final reply, has
+ * come meanwhile. Drafts queue up behind a send that waits out a 429, and used to go out back to back once it ended,
+ * right after the platform had asked for less; but the last of them must still be shown, or the text stays stale for
+ * as long as the backend then pauses. For that reason a draft the platform refused with "try again in N s" waits that
+ * long and is tried again, unless a later one came. The draft's job is acknowledged at once (drafts are best effort);
+ * the final reply waits for a draft being shown, so it always lands last.
  */
 class DraftPace {
   private static readonly MAX_STREAMS = 1_000;
   private readonly streams = new Map<string, StreamPace>();
 
-  constructor(private readonly show: (draft: Reply, stream: string, signal: AbortSignal) => Promise<void>) {}
+  constructor(
+    private readonly show: (draft: Reply, stream: string, signal: AbortSignal) => Promise<void>,
+    private readonly onError: (error: unknown) => void,
+  ) {}
 
   async draft(draft: Reply, stream: string, signal: AbortSignal): Promise<void> {
     const state = this.streams.get(stream) ?? { shownAt: -Infinity, showing: Promise.resolve(), busy: false };
@@ -160,9 +164,9 @@ class DraftPace {
     // The newest draft is the one worth showing: it replaces any still waiting.
     state.waiting = draft;
     clearTimeout(state.later);
-    // One is being shown: this one follows half a pace after that send ends (see flush).
+    // One is being shown: this one follows a pace after that send ends (see flush).
     if (state.busy) return;
-    const wait = state.shownAt + (draft.paceMs ?? 0) / 2 - performance.now();
+    const wait = state.shownAt + (draft.paceMs ?? 0) - performance.now();
     if (wait <= 0) return this.flush(stream, state, signal);
     this.later(stream, state, wait);
   }
@@ -181,14 +185,22 @@ class DraftPace {
     if (!draft || this.streams.get(stream) !== state) return;
     state.waiting = undefined;
     state.busy = true;
-    state.showing = this.show(draft, stream, signal);
+    let retryAfterMs = 0;
+    state.showing = this.show(draft, stream, signal).catch((error: unknown) => {
+      // Asked to wait: shown once the wait is over, if no later draft takes its place meanwhile.
+      if (error instanceof RetryLaterError) {
+        retryAfterMs = error.afterMs;
+        state.waiting ??= draft;
+      }
+      this.onError(error);
+    });
     await state.showing;
     state.busy = false;
     // The pace counts from when the platform showed it: a send that waited out a 429 pushes the next one back.
     state.shownAt = performance.now();
     // A draft that came meanwhile (the await above lets it in, which TypeScript cannot see).
     const next = state.waiting as Reply | undefined;
-    if (next) this.later(stream, state, (next.paceMs ?? 0) / 2);
+    if (next && this.streams.get(stream) === state) this.later(stream, state, Math.max(retryAfterMs, next.paceMs ?? 0));
   }
 
   /** Shown after its job: the job's signal ends with it, and a draft is not worth holding a shutdown for. */

@@ -83,6 +83,8 @@ function draftsFor(deps: WorkerDeps, event: ChannelEvent, stream: string): TalkD
       // A draft may end halfway through a secret the final text will mask.
       // Whole words only (talk.ts), so a surrogate left alone here is one the final reply shows as U+FFFD too.
       const shown = (deps.redactor ? deps.redactor.redactGrowing(text) : text).toWellFormed();
+      // All of it held back (it may be the start of a secret): nothing to show yet, and an empty edit is refused.
+      if (!shown.trim()) return;
       const { queue, partition, reply } = replyFor(event, `${event.id}:draft:${attempt}:${seq}`, shown, format, { kind: 'draft', stream, paceMs: intervalMs });
       await drafts.enqueue(queue, { id: reply.idempotencyKey, partition, payload: reply });
     },

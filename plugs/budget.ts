@@ -22,6 +22,12 @@ interface State {
   services: PlugServices;
 }
 
+/**
+ * Spent up to the limit, give or take float rounding: five holds of an average of 0.19999999999999998 dollars must
+ * reach a 1-dollar budget as five turns of 0.2 do.
+ */
+export const reaches = (amount: number, limit: number): boolean => amount >= limit * (1 - 1e-9);
+
 /** A hold outlives any turn: past this, a turn whose worker crashed stops counting against the budget. */
 const HOLD_MS = 60 * 60_000;
 
@@ -49,7 +55,7 @@ export const budgetPlug: Plug<State, z.infer<typeof optionsSchema>> = {
     const hold = { eventId: ctx.event.id, workspaceId: workspace, day, month: `${day.slice(0, 7)}-01`, expiresAt: new Date(now + HOLD_MS).toISOString() };
     const refusal = await usage.holdBudget(hold, ({ day, month, held }) => {
       const spent = (used: UsageTotals, tokens?: number, usd?: number) =>
-        (tokens !== undefined && used.tokens + held.tokens >= tokens) || (usd !== undefined && used.costUsd + held.costUsd >= usd);
+        (tokens !== undefined && reaches(used.tokens + held.tokens, tokens)) || (usd !== undefined && reaches(used.costUsd + held.costUsd, usd));
       if (spent(day, limits.dailyTokens, limits.dailyUsd)) return 'daily-budget';
       if (spent(month, limits.monthlyTokens, limits.monthlyUsd)) return 'monthly-budget';
       return undefined;

@@ -22,6 +22,10 @@ export function holdBudget(sql: (text: string) => Statement, hold: BudgetHold, a
   if (refusal === undefined) {
     sql('INSERT OR REPLACE INTO budget_holds (event_id, workspace_id, tokens, cost_usd, expires_at) VALUES (?, ?, ?, ?, ?)')
       .run(hold.eventId, hold.workspaceId, perTurn.tokens, perTurn.costUsd, hold.expiresAt);
+  } else {
+    // A redelivered turn refused now lets go of the hold its first attempt left: the other turns redelivered with it
+    // must not be refused for it.
+    sql('DELETE FROM budget_holds WHERE event_id = ?').run(hold.eventId);
   }
   sql('DELETE FROM budget_holds WHERE expires_at <= ?').run(now);
   return refusal;

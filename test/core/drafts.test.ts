@@ -6,6 +6,7 @@ import { parseConfig } from '../../core/config.js';
 import { draftStream, streamDraftLimit, type DraftOptions } from '../../core/drafts.js';
 import { parseChannelEvent, type Reply } from '../../core/event.js';
 import { EditRefusedError, outboundHandler, type SendOptions } from '../../core/outbound.js';
+import { RetryLaterError } from '../../core/queue.js';
 import { halt, NO_OPTIONS, type Context, type Plug } from '../../core/plug.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { talk, type RuntimeAssistant } from '../../core/talk.js';
@@ -226,7 +227,7 @@ describe('outboundHandler: streamed replies', () => {
     expect(r.calls.map((c) => c.text)).toEqual(['He']);
     // The backend pauses here (a long tool call): the text shown must not stay two drafts behind.
     await vi.waitFor(() => expect(r.calls.map((c) => c.text)).toEqual(['He', 'Hell']), { timeout: 2_000, interval: 10 });
-    await sleep(150);
+    await sleep(250);
     expect(r.calls).toHaveLength(2);
     // Held back again, then overtaken by the final reply: never shown after it.
     await r.run('d4', 'Hello', 'draft', paced);
@@ -259,7 +260,7 @@ describe('outboundHandler: streamed replies', () => {
     expect(r.calls.map((c) => c.text)).toEqual(['He', 'Hel', 'Hello']);
   });
 
-  it('a draft that comes while a held-back one is being sent waits half a pace after that send ends', async () => {
+  it('a draft that comes while a held-back one is being sent waits a pace after that send ends', async () => {
     const sends: Array<{ text: string; start: number; end: number }> = [];
     const r = await rig(true, async (reply, o) => {
       const start = performance.now();
@@ -269,12 +270,12 @@ describe('outboundHandler: streamed replies', () => {
     });
     const paced = { paceMs: 200 };
     await r.run('d1', 'He', 'draft', paced);
-    await r.run('d2', 'Hel', 'draft', paced); // held ~100 ms, then its send takes 400 ms
+    await r.run('d2', 'Hel', 'draft', paced); // held ~200 ms, then its send takes 400 ms
     await sleep(250); // that send is under way
     await r.run('d3', 'Hell', 'draft', paced);
     await vi.waitFor(() => expect(sends).toHaveLength(3), { timeout: 2_000, interval: 10 });
     expect(sends.map((x) => x.text)).toEqual(['He', 'Hel', 'Hell']);
-    expect(sends[2]!.start - sends[1]!.end).toBeGreaterThanOrEqual(90);
+    expect(sends[2]!.start - sends[1]!.end).toBeGreaterThanOrEqual(190);
   });
 
   it('never forgets a stream whose draft is being sent, however many others come meanwhile', async () => {
@@ -295,6 +296,25 @@ describe('outboundHandler: streamed replies', () => {
     await final;
     expect(r.calls.filter((c) => c.text !== 'x').map((c) => c.text)).toEqual(['Hel', 'Hello']);
   }, 60_000);
+
+  it('a draft the platform asked to wait for is tried again once the wait is over, not before', async () => {
+    let refusals = 1;
+    const r = await rig(true, (reply, o) => {
+      if (reply.text === 'Hell' && refusals-- > 0) return new RetryLaterError(300, 'asked to wait');
+      return [o.replace ?? 'm1'];
+    });
+    const paced = { paceMs: 50 };
+    await r.run('d1', 'He', 'draft', paced);
+    await sleep(60);
+    await r.run('d2', 'Hell', 'draft', paced); // refused: the platform asks for 300 ms
+    expect(r.errors).toHaveLength(1);
+    // The backend pauses: nothing newer comes, so that same text is tried again once the wait is over, not before.
+    await sleep(200);
+    expect(r.calls.map((c) => c.text)).toEqual(['He', 'Hell']);
+    await vi.waitFor(() => expect(r.calls.map((c) => c.text)).toEqual(['He', 'Hell', 'Hell']), { timeout: 2_000, interval: 10 });
+    await sleep(400);
+    expect(r.calls).toHaveLength(3);
+  });
 
   it('drops drafts for a connector that cannot edit, and sends the final reply as a new message', async () => {
     const r = await rig(false);

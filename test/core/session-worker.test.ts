@@ -4,6 +4,7 @@ import type { Backend, BackendRequest } from '../../core/backend.js';
 import { parseConfig } from '../../core/config.js';
 import { InvalidPayloadError, parseChannelEvent } from '../../core/event.js';
 import { eventPartition, isOwnerDecision } from '../../core/session-worker.js';
+import { Redactor } from '../../core/redactor.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { until } from '../helpers/wait.js';
 import { makeEvent } from '../helpers/tmp.js';
@@ -198,5 +199,26 @@ describe('the control queue', () => {
     expect(control(from('2', '/approve K7QXM2'))).toBe(false);
     expect(control(from('1', 'please /approve K7QXM2'))).toBe(false);
     expect(control(from('1', '/approve'))).toBe(false);
+  });
+});
+
+describe('streamed drafts', () => {
+  it('queues no draft that redaction held back whole (it may be the start of a secret): an empty edit is refused', async () => {
+    class Pausing implements Backend {
+      readonly name = 'pausing';
+      readonly format = 'plain' as const;
+      async *stream() {
+        yield { type: 'delta' as const, text: 'Restart1.' };
+        await sleep(700); // a pause long enough for a draft of what came so far
+        yield { type: 'delta' as const, text: ' And the rest of it.\n' };
+      }
+    }
+    const config = { ...open, connectors: { telegram: { enabled: false, token: 'env:TELEGRAM_TOKEN', streamEdits: true, streamEditMs: 250 } } };
+    gw = await startTestGateway({ config, backend: new Pausing(), redactor: new Redactor() });
+    await gw.publish([makeEvent({ text: 'go', account: 'telegram' })]);
+    await gw.waitForReplies(1);
+    expect(gw.sent[0]!.text).toBe('Restart1. And the rest of it.\n');
+    expect(gw.drafts.length).toBeGreaterThan(0);
+    expect(gw.drafts.filter((d) => !d.text.trim())).toEqual([]);
   });
 });

@@ -111,5 +111,9 @@ describe('budget holds', () => {
     expect(views[0]).toMatchObject({ day: { tokens: 9100 }, perTurn: { tokens: 100 }, held: { tokens: 0 } });
     // A turn running beside e2 sees e2's hold: one average turn.
     expect(views[1]!.held.tokens).toBe(100);
+    // Redelivered after a crash and refused this time, e2 lets go of the hold its first attempt left.
+    expect(await store.holdBudget(hold('e2'), () => 'daily-budget')).toBe('daily-budget');
+    await store.holdBudget(hold('e4'), (v) => void views.push(v));
+    expect(views[2]!.held.tokens).toBe(100); // e3's alone
   });
 });

@@ -7,6 +7,7 @@ import { publishEvents } from '../../core/connector.js';
 import { configuredWorkspace } from '../../core/assistant-choice.js';
 import { streamEditInterval } from '../../core/drafts.js';
 import type { Reply } from '../../core/event.js';
+import type { Redactor } from '../../core/redactor.js';
 import type { JobInput } from '../../core/queue.js';
 import { outboundHandler } from '../../core/outbound.js';
 import { buildPipelines, type AnyPlug } from '../../core/plug.js';
@@ -19,7 +20,9 @@ import { MemoryLimiter } from '../../core/rate-limiter.js';
 import { tempDir } from './tmp.js';
 
 /** An in-process gateway on the embedded queue: worker + one outbound consumer that records what it "sent". */
-export async function startTestGateway(options: { config?: unknown; backend?: Backend; plugs?: AnyPlug[]; platform?: string; now?: () => number } = {}) {
+export async function startTestGateway(
+  options: { config?: unknown; backend?: Backend; plugs?: AnyPlug[]; platform?: string; now?: () => number; redactor?: Redactor } = {},
+) {
   const tmp = tempDir();
   const file = join(tmp.dir, 'monkeyclaw.db');
   const store = new SqliteStore(file);
@@ -34,12 +37,21 @@ export async function startTestGateway(options: { config?: unknown; backend?: Ba
   const assistant: RuntimeAssistant = { name, config: a, pipelines: buildPipelines(name, a, registry, services), backends: [options.backend ?? new EchoBackend()] };
   const sent: Reply[] = [];
   // Streamed replies as the real worker queues them (web chat always streams; connectors with streamEdits).
+  /** Every draft the worker queued, whether or not the recording sender (which cannot edit) shows it. */
+  const drafts: Reply[] = [];
   const streaming = {
     intervalFor: (event: { account: string }) => streamEditInterval(config, event.account),
-    enqueue: (q: string, job: JobInput) => queue.enqueue(q, [job]),
+    enqueue: (q: string, job: JobInput) => (drafts.push(job.payload as Reply), queue.enqueue(q, [job])),
     onError: () => undefined,
   };
-  const handler = inboundHandler({ store, assistantFor: () => assistant, now: Date.now, streaming, workspaceFor: (e) => configuredWorkspace(config, e) });
+  const handler = inboundHandler({
+    store,
+    assistantFor: () => assistant,
+    now: Date.now,
+    streaming,
+    workspaceFor: (e) => configuredWorkspace(config, e),
+    ...(options.redactor ? { redactor: options.redactor } : {}),
+  });
   const worker = queue.consume(INBOUND_QUEUE, handler, { concurrency: 8, backoffMs: 20, maxAttempts: 3 });
   const control = queue.consume(CONTROL_QUEUE, handler, { concurrency: 2, backoffMs: 20, maxAttempts: 3 });
   const platform = options.platform ?? 'telegram';
@@ -51,6 +63,7 @@ export async function startTestGateway(options: { config?: unknown; backend?: Ba
     store,
     queue,
     sent,
+    drafts,
     publish: (raw: unknown[]) => publishEvents(queue, store, `connector:${platform}`, raw, isOwnerDecision(config)),
     async waitForReplies(n: number, timeoutMs = 10_000) {
       const start = Date.now();

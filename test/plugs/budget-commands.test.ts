@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend, BackendRequest } from '../../core/backend.js';
+import { reaches } from '../../plugs/budget.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { makeEvent } from '../helpers/tmp.js';
 
@@ -88,6 +89,13 @@ describe('budget plug', () => {
     // 0, 100, 200 and 300 spent before each: all under 350 (held ones left behind would make it 500 by the fourth).
     for (const [i, text] of ['one', 'two', 'three', 'four'].entries()) expect((await say(text, i + 1)).kind).toBe('reply');
     expect(await say('five', 5)).toMatchObject({ kind: 'notice', haltedBy: 'budget' });
+  });
+
+  it('counts a limit reached give or take float rounding: five holds of an average $0.2 reach $1', () => {
+    expect(reaches((2.4 / 12) * 5, 1)).toBe(true); // 0.9999999999999999
+    expect(reaches(0.99, 1)).toBe(false);
+    expect(reaches(1_000, 1_000)).toBe(true);
+    expect(reaches(999, 1_000)).toBe(false);
   });
 
   it('refuses a budget without limits at start', async () => {
