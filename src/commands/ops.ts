@@ -110,6 +110,12 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
   if (options.connector !== undefined) return doctorConnector(options.connector, config, source, options);
   const results: Verdict[] = [{ ok: true, what: 'config', detail: `valid (${source})` }];
   const dataDir = resolveDataDir(options, { exposed: 'allow' }); // reported below, as a verdict
+  const exposure = dataDirVerdict(dataDir);
+  if (!exposure.ok) {
+    // Not opened, let alone created or migrated, where others could have put the database or master key.
+    results.push(exposure, { ok: false, what: 'database', detail: 'not opened: fix the data dir first (every other command refuses it)' });
+    return printVerdicts(results);
+  }
   let store: SqliteStore;
   try {
     store = new SqliteStore(dbFile(dataDir));
@@ -138,7 +144,7 @@ export async function doctor(options: GlobalOptions & { connector?: string }): P
     }
     results.push(await databaseWriteVerdict(dbFile(dataDir), (ms) => checks.probeWrite(ms)));
     results.push(diskSpaceVerdict(dataDir));
-    results.push(dataDirVerdict(dataDir));
+    results.push(exposure);
     results.push(tlsVerdict(config.server, dataDir));
     const queueConfig = resolveQueue(config, process.env);
     try {

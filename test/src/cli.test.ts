@@ -281,6 +281,8 @@ describe('monkeyclaw CLI', () => {
     const failed = await cli(['doctor']);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/^FAIL {2}data dir: .*mode 777/m);
+    expect(failed.stdout).toMatch(/^FAIL {2}database: not opened: fix the data dir first/m);
+    expect(readdirSync(data)).toEqual([]); // doctor neither created nor migrated a database there
     chmodSync(data, 0o755);
     const warned = await cli(['doctor']);
     expect(warned.code).toBe(0);
