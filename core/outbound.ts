@@ -149,6 +149,9 @@ export function outboundHandler(store: OutboundStore, actor: string, to: Sender 
  * long and is tried again, unless a later one came. The draft's job is acknowledged at once (drafts are best effort);
  * the final reply waits for a draft being shown, so it always lands last.
  */
+/** The longest a draft waits for its turn: a day, as the platforms' waits are capped (core/platform-waits.ts). */
+const MAX_DRAFT_WAIT_MS = 24 * 3_600_000;
+
 class DraftPace {
   private static readonly MAX_STREAMS = 1_000;
   private readonly streams = new Map<string, StreamPace>();
@@ -166,7 +169,8 @@ class DraftPace {
     clearTimeout(state.later);
     // One is being shown: this one follows a pace after that send ends (see flush).
     if (state.busy) return;
-    const wait = state.shownAt + (draft.paceMs ?? 0) - performance.now();
+    // A pace after the last one shown, and not before a wait the platform asked for is over.
+    const wait = Math.max(state.shownAt + (draft.paceMs ?? 0), state.quietUntil ?? 0) - performance.now();
     if (wait <= 0) return this.flush(stream, state, signal);
     this.later(stream, state, wait);
   }
@@ -198,6 +202,7 @@ class DraftPace {
     state.busy = false;
     // The pace counts from when the platform showed it: a send that waited out a 429 pushes the next one back.
     state.shownAt = performance.now();
+    state.quietUntil = retryAfterMs > 0 ? state.shownAt + retryAfterMs : undefined;
     // A draft that came meanwhile (the await above lets it in, which TypeScript cannot see).
     const next = state.waiting as Reply | undefined;
     if (next && this.streams.get(stream) === state) this.later(stream, state, Math.max(retryAfterMs, next.paceMs ?? 0));
@@ -205,7 +210,9 @@ class DraftPace {
 
   /** Shown after its job: the job's signal ends with it, and a draft is not worth holding a shutdown for. */
   private later(stream: string, state: StreamPace, wait: number): void {
-    state.later = setTimeout(() => void this.flush(stream, state, new AbortController().signal), wait).unref();
+    // Node fires a timer of more than 2^31 ms at once: a platform's absurd wait must not become a tight loop.
+    const ms = Math.min(wait, MAX_DRAFT_WAIT_MS);
+    state.later = setTimeout(() => void this.flush(stream, state, new AbortController().signal), ms).unref();
   }
 
   /**
@@ -233,6 +240,8 @@ interface StreamPace {
   busy: boolean;
   /** The newest draft not shown yet. */
   waiting?: Reply;
+  /** Until when the platform asked for quiet (a refused draft's "try again in N s"). */
+  quietUntil?: number;
   later?: NodeJS.Timeout;
 }
 

@@ -192,20 +192,25 @@ async function doctorConnector(name: string, config: Config, source: string, opt
   const section = (config.connectors as Record<string, { enabled?: boolean } | undefined>)[name];
   if (!section?.enabled) throw new UsageError(`connector "${name}" is not enabled in the config (connectors.${name}.enabled)`);
   const dataDir = resolveDataDir(options, { exposed: 'allow' });
-  const store = new SqliteStore(dbFile(dataDir));
   const supervised = isSupervised();
-  let results: Verdict[];
-  try {
-    // As the full doctor does: a fresh or older data dir is brought up to date before a check reads it.
-    await store.migrate();
-    const credentials = async () => {
-      const got = supervised ? fromBootstrap(await receiveBootstrap()) : await resolveConnectorCredentials(name, config, dataDir, store);
-      for (const v of Object.values(got.values)) processRedactor.addSecret(v);
-      return got;
-    };
-    results = [{ ok: true, what: 'config', detail: `valid (${source})` }, ...(await checkConnector(name, config, { dataDir, store, credentials }))];
-  } finally {
-    await store.close();
+  const exposure = dataDirVerdict(dataDir);
+  let results: Verdict[] = [{ ok: true, what: 'config', detail: `valid (${source})` }];
+  // As the full doctor: nothing is opened, and no vault read, where others could have put the database or key.
+  if (!exposure.ok) results.push(exposure);
+  else {
+    const store = new SqliteStore(dbFile(dataDir));
+    try {
+      // As the full doctor does: a fresh or older data dir is brought up to date before a check reads it.
+      await store.migrate();
+      const credentials = async () => {
+        const got = supervised ? fromBootstrap(await receiveBootstrap()) : await resolveConnectorCredentials(name, config, dataDir, store);
+        for (const v of Object.values(got.values)) processRedactor.addSecret(v);
+        return got;
+      };
+      results.push(...(await checkConnector(name, config, { dataDir, store, credentials })));
+    } finally {
+      await store.close();
+    }
   }
   // A platform can quote a credential back in an error; none leaves this process.
   results = results.map((v) => ({ ok: v.ok, ...(v.warn ? { warn: true } : {}), what: v.what.slice(0, 200), detail: processRedactor.redact(v.detail).slice(0, 4 * MAX_REPORT_CHARS) }));

@@ -316,6 +316,24 @@ describe('outboundHandler: streamed replies', () => {
     expect(r.calls).toHaveLength(3);
   });
 
+  it('a newer draft that comes during a wait the platform asked for waits it out too', async () => {
+    const starts: Array<[string, number]> = [];
+    let refusals = 1;
+    const r = await rig(true, (reply, o) => {
+      starts.push([reply.text, performance.now()]);
+      if (reply.text === 'Hell' && refusals-- > 0) return new RetryLaterError(300, 'asked to wait');
+      return [o.replace ?? 'm1'];
+    });
+    const paced = { paceMs: 50 };
+    await r.run('d1', 'He', 'draft', paced);
+    await sleep(60);
+    await r.run('d2', 'Hell', 'draft', paced); // refused: quiet for 300 ms
+    await sleep(100);
+    await r.run('d3', 'Hello', 'draft', paced); // due by its pace, not by the platform's wait
+    await vi.waitFor(() => expect(starts.map(([t]) => t)).toEqual(['He', 'Hell', 'Hello']), { timeout: 2_000, interval: 10 });
+    expect(starts[2]![1] - starts[1]![1]).toBeGreaterThanOrEqual(290);
+  });
+
   it('drops drafts for a connector that cannot edit, and sends the final reply as a new message', async () => {
     const r = await rig(false);
     await r.run('d1', 'He');

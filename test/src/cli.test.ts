@@ -283,6 +283,13 @@ describe('monkeyclaw CLI', () => {
     expect(failed.stdout).toMatch(/^FAIL {2}data dir: .*mode 777/m);
     expect(failed.stdout).toMatch(/^FAIL {2}database: not opened: fix the data dir first/m);
     expect(readdirSync(data)).toEqual([]); // doctor neither created nor migrated a database there
+    // Nor does one connector's doctor, which would also read the vault there.
+    const config = join(tmp.dir, 'telegram.json');
+    writeFileSync(config, JSON.stringify({ connectors: { telegram: { enabled: true, token: 'env:TELEGRAM_TOKEN', apiRoot: 'http://127.0.0.1:9' } } }));
+    const one = await cli(['doctor', '--connector', 'telegram', '--config', config]);
+    expect(one.code).toBe(1);
+    expect(one.stdout).toMatch(/^FAIL {2}data dir: .*mode 777/m);
+    expect(readdirSync(data)).toEqual([]);
     chmodSync(data, 0o755);
     const warned = await cli(['doctor']);
     expect(warned.code).toBe(0);
