@@ -6,7 +6,10 @@ import type { GlobalOptions } from '../runtime.js';
 /** Tool calls waiting for an owner: `ID assistant tool expires-at requester summary`. */
 export const approvalsList = (options: GlobalOptions) =>
   withStore(options, async (store) => {
-    for (const a of await store.approvalStore().pending(Date.now())) {
+    const pending = await store.approvalStore().pending(Date.now());
+    // On stderr: stdout lists one line per call, and an empty list is no lines (as pair, apikey and dlq).
+    if (pending.length === 0) process.stderr.write('no tool calls waiting for an owner\n');
+    for (const a of pending) {
       // Masked when it was asked; masked again for what an older gateway stored (token shapes only: see redactTokens).
       out(`${a.id} ${a.assistant} ${a.tool} ${new Date(a.expiresAt).toISOString()} ${a.requester} ${processRedactor.redactTokens(a.summary)}`.trimEnd());
     }

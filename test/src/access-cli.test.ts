@@ -19,6 +19,8 @@ describe('pair and access commands against a running worker', () => {
     cleanup.push(() => tmp.remove());
     const cli = (...args: string[]) => runCli(args, { cwd: tmp.dir });
     await cli('migrate');
+    // Nothing waiting: no lines on stdout, and a word on stderr, as every list command says it.
+    expect(await cli('approvals', 'list')).toMatchObject({ code: 0, stdout: '', stderr: 'no tool calls waiting for an owner\n' });
     const { store, queue, sent, close } = telegramSide(join(tmp.dir, 'data'));
     cleanup.push(close);
     spawnCliKilledAfter(cleanup, ['worker'], { cwd: tmp.dir });
