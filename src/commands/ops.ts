@@ -196,7 +196,7 @@ async function doctorConnector(name: string, config: Config, source: string, opt
   const exposure = dataDirVerdict(dataDir);
   let results: Verdict[] = [{ ok: true, what: 'config', detail: `valid (${source})` }];
   // As the full doctor: nothing is opened, and no vault read, where others could have put the database or key.
-  if (!exposure.ok) results.push(exposure);
+  if (!exposure.ok) results.push(exposure, { ok: false, what: `connector ${name}`, detail: 'not checked: fix the data dir first (every other command refuses it)' });
   else {
     const store = new SqliteStore(dbFile(dataDir));
     try {

@@ -289,6 +289,7 @@ describe('monkeyclaw CLI', () => {
     const one = await cli(['doctor', '--connector', 'telegram', '--config', config]);
     expect(one.code).toBe(1);
     expect(one.stdout).toMatch(/^FAIL {2}data dir: .*mode 777/m);
+    expect(one.stdout).toMatch(/^FAIL {2}connector telegram: not checked: fix the data dir first/m);
     expect(readdirSync(data)).toEqual([]);
     chmodSync(data, 0o755);
     const warned = await cli(['doctor']);
