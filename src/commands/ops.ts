@@ -14,6 +14,7 @@ import { databaseWriteVerdict, diskSpaceVerdict } from '../storage-verdicts.js';
 import { UsageError } from '../errors.js';
 import { tlsVerdict } from '../tls.js';
 import { failed, out } from './with-store.js';
+import { AVAILABLE_CONNECTORS } from '../connectors.js';
 import { terminalText } from '../terminal-text.js';
 
 export async function migrateCommand(options: GlobalOptions): Promise<number> {
@@ -190,6 +191,7 @@ function printVerdicts(results: Verdict[]): number {
  */
 async function doctorConnector(name: string, config: Config, source: string, options: GlobalOptions): Promise<number> {
   const section = (config.connectors as Record<string, { enabled?: boolean } | undefined>)[name];
+  if (!AVAILABLE_CONNECTORS.has(name)) throw new UsageError(`no connector is called "${name}" (one of ${[...AVAILABLE_CONNECTORS].join(', ')})`);
   if (!section?.enabled) throw new UsageError(`connector "${name}" is not enabled in the config (connectors.${name}.enabled)`);
   const dataDir = resolveDataDir(options, { exposed: 'allow' });
   const supervised = isSupervised();

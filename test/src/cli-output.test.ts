@@ -81,4 +81,9 @@ describe('monkeyclaw CLI output', () => {
     for (const line of lines) expect(line.split('\t')).toHaveLength(6);
     expect(lines[0]!.split('\t').slice(2)).toEqual(['-', 'a\u2409b\u240ac\u241b[2J', expect.any(String), '-']);
   });
+
+  it('doctor --connector tells a name no connector has from a connector not enabled', async () => {
+    expect(await cli(['doctor', '--connector', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringContaining('no connector is called "nope" (one of ') });
+    expect(await cli(['doctor', '--connector', 'slack'])).toMatchObject({ code: 2, stderr: expect.stringContaining('connector "slack" is not enabled in the config') });
+  });
 });
