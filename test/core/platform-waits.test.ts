@@ -9,16 +9,21 @@ describe('PlatformWaits', () => {
   const tmp = tempDir('mc-waits-');
   afterAll(() => tmp.remove());
 
-  it('a wait outlives its process; the next start keeps the waits still running and deletes those that are over', async () => {
-    const store = new SqliteStore(join(tmp.dir, 'monkeyclaw.db'));
+  /** A migrated store of its own and a clock the test moves; `deps` makes a PlatformWaits as a connector process does. */
+  async function rig(name: string) {
+    const store = new SqliteStore(join(tmp.dir, `${name}.db`));
     await store.migrate();
-    let clock = 1_000_000;
-    const deps = { store, name: 'slack', now: () => clock, log: pino({ level: 'silent' }) };
+    const clock = { now: 1_000_000 };
+    return { store, clock, deps: { store, name, now: () => clock.now, log: pino({ level: 'silent' }) } };
+  }
+
+  it('a wait outlives its process; the next start keeps the waits still running and deletes those that are over', async () => {
+    const { store, clock, deps } = await rig('slack');
     const first = new PlatformWaits(deps);
     await first.hold('C-short', 1);
     await first.hold('C-long', 600);
 
-    clock += 5_000; // C-short is over, C-long has 595 s left
+    clock.now += 5_000; // C-short is over, C-long has 595 s left
     const second = new PlatformWaits(deps);
     const aborted = AbortSignal.abort();
     await expect(second.wait('C-long', aborted)).rejects.toThrow(/abort/i);
@@ -28,14 +33,11 @@ describe('PlatformWaits', () => {
   });
 
   it('a shorter wait told later (another route spent at the same place) does not cut a longer one short', async () => {
-    const store = new SqliteStore(join(tmp.dir, 'shorter.db'));
-    await store.migrate();
-    let clock = 1_000_000;
-    const deps = { store, name: 'discord', now: () => clock, log: pino({ level: 'silent' }) };
+    const { store, clock, deps } = await rig('discord');
     const waits = new PlatformWaits(deps);
     await waits.hold('C1', 30);
     await waits.hold('C1', 1);
-    clock += 5_000;
+    clock.now += 5_000;
     await expect(waits.wait('C1', AbortSignal.abort())).rejects.toThrow(/abort/i);
     // And after a restart too: what is kept is the longer one.
     await expect(new PlatformWaits(deps).wait('C1', AbortSignal.abort())).rejects.toThrow(/abort/i);

@@ -11,6 +11,16 @@ afterEach(async () => {
   rig = gpt = undefined;
 });
 
+/** Slack with streamEdits on, answered by the fake LLM `gpt` (started by the test, which scripts its stream). */
+const streamingSlack = (streamEditMs: number) =>
+  startSlack({
+    slack: { streamEdits: true, streamEditMs },
+    gateway: {
+      backends: { gpt: { type: 'openai', baseUrl: gpt!.url, model: 'fake-gpt' } },
+      assistants: { default: { backend: 'gpt', systemPrompt: 'Be brief.' } },
+    },
+  });
+
 const dm = (text: string, ts = freshTs()) => fixture('message.im', { text, ts, event_ts: ts }, { event_id: `Ev${ts.replace('.', '')}` });
 
 describe('slack streamEdits', () => {
@@ -18,13 +28,7 @@ describe('slack streamEdits', () => {
     gpt = await startOpenAIFake();
     const deltas = Array.from({ length: 20 }, (_, i) => `part${i} `);
     gpt.script({ kind: 'stream', deltas, delayMs: 50 });
-    rig = await startSlack({
-      slack: { streamEdits: true, streamEditMs: 250 },
-      gateway: {
-        backends: { gpt: { type: 'openai', baseUrl: gpt.url, model: 'fake-gpt' } },
-        assistants: { default: { backend: 'gpt', systemPrompt: 'Be brief.' } },
-      },
-    });
+    rig = await streamingSlack(250);
     rig.fake.push(dm('stream please'));
     await rig.harness.until(async () => (await rig!.harness.auditKinds()).includes('outbound.sent'));
     const posts = rig.postsIn(DM);
@@ -40,13 +44,7 @@ describe('slack streamEdits', () => {
     gpt.script({ kind: 'stream', deltas, delayMs: 30 });
     // One draft: the first piece is posted at once and the stream ends long before the next draft is due, so the
     // only chat.update with the whole text is the final reply's.
-    rig = await startSlack({
-      slack: { streamEdits: true, streamEditMs: 3_000 },
-      gateway: {
-        backends: { gpt: { type: 'openai', baseUrl: gpt.url, model: 'fake-gpt' } },
-        assistants: { default: { backend: 'gpt', systemPrompt: 'Be brief.' } },
-      },
-    });
+    rig = await streamingSlack(3_000);
     rig.fake.rateLimitNext(1, 1, { method: 'chat.update', when: (body) => body.text === whole });
     rig.fake.push(dm('stream please'));
     await rig.harness.until(async () => (await rig!.harness.auditKinds()).includes('outbound.sent'), 15_000);
@@ -71,13 +69,7 @@ describe('slack streamEdits', () => {
     gpt = await startOpenAIFake();
     const deltas = Array.from({ length: 20 }, (_, i) => `part${i} `);
     gpt.script({ kind: 'stream', deltas, delayMs: 50 });
-    rig = await startSlack({
-      slack: { streamEdits: true, streamEditMs: 250 },
-      gateway: {
-        backends: { gpt: { type: 'openai', baseUrl: gpt.url, model: 'fake-gpt' } },
-        assistants: { default: { backend: 'gpt', systemPrompt: 'Be brief.' } },
-      },
-    });
+    rig = await streamingSlack(250);
     // The first edit is a draft's: Slack asks for 3 s of quiet, and refuses every edit in this channel meanwhile.
     rig.fake.rateLimitNext(3, 1, { method: 'chat.update' });
     rig.fake.push(dm('stream please'));
