@@ -33,25 +33,35 @@ export function hiddenPrompt(question: string): Promise<string> {
 export const MAX_SECRET_INPUT_BYTES = 1024 * 1024 + 2;
 
 /**
- * A secret value, never from argv: a hidden prompt on a terminal, otherwise all of stdin less one trailing newline
- * (so `printf %s "$TOKEN" | …` and `echo "$TOKEN" | …` store the same value). Bytes that are not UTF-8 are refused,
- * not replaced: a Latin-1 password or a binary token would be stored as U+FFFD and fail later, far from here.
+ * All of a piped stdin as UTF-8 text, at most `maxBytes`. Bytes that are not UTF-8 are refused, not replaced by
+ * U+FFFD; more than `maxBytes` is refused before the rest is read, so a mistaken pipe (a disk image, /dev/zero) is
+ * not held in memory. `refusal` ends each error message: what did not happen because of it.
  */
-export async function readSecretInput(prompt: string, maxBytes = MAX_SECRET_INPUT_BYTES): Promise<string> {
-  if (process.stdin.isTTY) return hiddenPrompt(prompt);
+export async function readPipedText(maxBytes: number, refusal: { tooLarge: string; notText: string }): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     size += chunk.length;
-    // Said before the rest is read: a mistaken pipe (a disk image, /dev/zero) is not held in memory to be refused.
-    if (size > maxBytes) throw new UsageError(`stdin holds more than ${Math.floor(maxBytes / 1024)} KiB: that is no secret; nothing was stored`);
+    if (size > maxBytes) throw new UsageError(`stdin holds more than ${Math.floor(maxBytes / 1024)} KiB: ${refusal.tooLarge}`);
     chunks.push(chunk);
   }
-  let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
   } catch {
-    throw new UsageError('stdin is not UTF-8 text: nothing was stored (a binary value must be encoded first, e.g. base64)');
+    throw new UsageError(`stdin is not UTF-8 text: ${refusal.notText}`);
   }
+}
+
+/**
+ * A secret value, never from argv: a hidden prompt on a terminal, otherwise all of stdin less one trailing newline
+ * (so `printf %s "$TOKEN" | …` and `echo "$TOKEN" | …` store the same value). A Latin-1 password or a binary token
+ * is refused: stored as U+FFFD it would fail later, far from here.
+ */
+export async function readSecretInput(prompt: string, maxBytes = MAX_SECRET_INPUT_BYTES): Promise<string> {
+  if (process.stdin.isTTY) return hiddenPrompt(prompt);
+  const text = await readPipedText(maxBytes, {
+    tooLarge: 'that is no secret; nothing was stored',
+    notText: 'nothing was stored (a binary value must be encoded first, e.g. base64)',
+  });
   return text.replace(/\r?\n$/, '');
 }

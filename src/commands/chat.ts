@@ -1,5 +1,4 @@
 import { createInterface } from 'node:readline';
-import { text as readAll } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { allAssistantNames } from '../../core/assistant-settings.js';
 import { publishEvents } from '../../core/connector.js';
@@ -9,11 +8,20 @@ import { dedupeKey, outboundQueue, type ChannelEvent, type Reply } from '../../c
 import { outboundHandler } from '../../core/outbound.js';
 import { createLoopbackConnector } from '../../connectors/loopback/index.js';
 import { UsageError } from '../errors.js';
+import { readPipedText } from '../prompt.js';
 import { createLogger } from '../logger.js';
 import { openRuntime, type GlobalOptions } from '../runtime.js';
 import { startWorker, WORKER_QUEUE_KEY, WORKER_ROLE, type RunningWorker } from '../worker.js';
 import { terminalText } from '../terminal-text.js';
 import { turnDeadline } from '../../core/turn-deadline.js';
+
+/**
+ * What `chat --once` reads from stdin: ten times the longest message a connector takes (100,000 characters, four
+ * bytes each at most). A message over 100,000 characters is sent and gets the too-long notice, as on every platform;
+ * past this, the pipe holds no message (a disk image, /dev/zero) and is not read to its end.
+ */
+const MAX_ONCE_INPUT_BYTES = 4 * 1024 * 1024;
+const ONCE_REFUSAL = { tooLarge: 'that is no message; nothing was sent', notText: 'nothing was sent' };
 
 /**
  * `monkeyclaw chat`: the terminal as a loopback connector. When a gateway runs on the same data dir its workers
@@ -106,7 +114,7 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
   try {
     await ensureWorker();
     if (options.once) {
-      const read = await Promise.race([readAll(process.stdin), interruption]);
+      const read = await Promise.race([readPipedText(MAX_ONCE_INPUT_BYTES, ONCE_REFUSAL), interruption]);
       if (read === undefined) return interruptedCode();
       const input = read.replace(/\r?\n$/, '');
       if (input.trim() === '') throw new UsageError('nothing to send: pipe a message on stdin');

@@ -32,6 +32,18 @@ describe('monkeyclaw CLI', () => {
     for (const n of ['0', '1e2', '0x10', '5.5']) expect((await cli(['audit', 'tail', '-n', n])).code).toBe(2);
   });
 
+  it('chat --once refuses stdin that is not UTF-8, or far more than any message, sending nothing; a long message gets the notice', async () => {
+    const latin1 = await runCli(['chat', '--once'], { cwd: tmp.dir, input: Buffer.from('caf\xe9', 'latin1') });
+    expect(latin1).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('stdin is not UTF-8 text: nothing was sent') });
+    const flood = await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'x'.repeat(5 * 1024 * 1024) });
+    expect(flood).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('that is no message; nothing was sent') });
+    // Nothing of either reached the gateway: the audit log holds no inbound event yet.
+    expect((await cli(['audit', 'tail', '-n', '50'])).stdout).not.toContain('inbound');
+    const long = await cli(['chat', '--once'], 'y'.repeat(100_001));
+    expect(long.code).toBe(0);
+    expect(long.stdout).toMatch(/too long/i);
+  });
+
   it('accepts global flags after the subcommand', async () => {
     const r = await cli(['chat', '--once', '--data-dir', join(tmp.dir, 'elsewhere')], 'x');
     expect(r.code).toBe(0);
