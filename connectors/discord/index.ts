@@ -46,11 +46,18 @@ function closedForGood(code: number): string {
   return `Discord closed the gateway for good (code ${code}): the token, intents or sharding were refused`;
 }
 
-/** Why the token could not be checked: refused by Discord, or Discord never reached (nothing was refused then). */
-function tokenCheckFailure(error: unknown, apiRoot: string): string {
+/** What Discord's answer to a request of `check` says, when Discord answered it (an HTTP status), else undefined. */
+function refusal(error: unknown, request: string): string | undefined {
   const status = (error as { status?: unknown }).status;
   if (status === 401) return 'Discord refused the bot token: copy it again from Developer Portal → Bot → Reset Token';
-  if (typeof status === 'number') return `Discord answered ${status} to the token check: ${describe(error)}`;
+  if (typeof status === 'number') return `Discord answered ${status} to ${request}: ${describe(error)}`;
+  return undefined;
+}
+
+/** Why the token could not be checked: refused by Discord, or Discord never reached (nothing was refused then). */
+function tokenCheckFailure(error: unknown, apiRoot: string): string {
+  const refused = refusal(error, 'the token check');
+  if (refused) return refused;
   const root = new URL(apiRoot);
   const plain = plainNetError(error, { host: root.hostname, port: Number(root.port) || (root.protocol === 'https:' ? 443 : 80) });
   return `could not reach Discord at ${apiRoot}: ${plain ?? describe(error)}`;
@@ -198,7 +205,7 @@ export const create: ConnectorFactory<DiscordConfig> = (deps) => {
         const left = `${info.session_start_limit.remaining} of ${info.session_start_limit.total} session starts left today`;
         results.push({ ok: true, what: 'discord gateway', detail: `reachable at ${info.url} (heartbeat every ${heartbeat} ms); ${left}` });
       } catch (error) {
-        results.push({ ok: false, what: 'discord gateway', detail: `not reachable: ${describe(error)}` });
+        results.push({ ok: false, what: 'discord gateway', detail: refusal(error, 'GET /gateway/bot') ?? `not reachable: ${describe(error)}` });
       }
       if (io) {
         const ago = lastDispatchAt === undefined ? 'no event yet' : `last event ${Math.round((deps.now() - lastDispatchAt) / 1000)} s ago`;

@@ -237,6 +237,13 @@ describe('discord connector across downtime, reconnects and bad input', () => {
     });
     const refused = await wrong.check!();
     expect(refused).toEqual([{ ok: false, what: 'discord token', detail: 'Discord refused the bot token: copy it again from Developer Portal → Bot → Reset Token' }]);
+    // Discord answering the gateway request is no unreachable gateway: its refusal is said as such.
+    fake.failNext('GET', /^\/gateway\/bot$/, 1, 401);
+    expect((await h.connector.check!())[1]).toEqual({ ok: false, what: 'discord gateway', detail: 'Discord refused the bot token: copy it again from Developer Portal → Bot → Reset Token' });
+    // discord.js retries a 5xx itself (three times): the outage outlasts its retries.
+    fake.failNext('GET', /^\/gateway\/bot$/, 10, 503);
+    expect((await h.connector.check!())[1]).toMatchObject({ ok: false, what: 'discord gateway', detail: expect.stringMatching(/^Discord answered 503 to GET \/gateway\/bot: /) });
+    fake.recover();
     // Nothing listening: Discord refused nothing, it was never reached.
     const closed = parseConfig({ connectors: { discord: { enabled: true, token: 'env:T', apiRoot: 'http://127.0.0.1:1/api' } } });
     const unreachable = create({ name: 'discord', config: closed.connectors.discord!, gateway: closed, resolve: () => 'some-token', sealed: NO_SEALED_STATE, access: NO_ACCESS_CHANGES, store: h.store, log, dataDir: '/x', now: Date.now });
