@@ -13,6 +13,7 @@ import { isGoneOutput, UsageError } from './errors.js';
 import { LockedError } from './lock.js';
 import { logLevel } from './log-level.js';
 import type { GlobalOptions } from './runtime.js';
+import { terminalLine, terminalText } from './terminal-text.js';
 
 /** The package's version, as `monkeyclaw --version` prints it. */
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -59,7 +60,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError()
     // Commander prints its own usage errors, which quote what was typed: `--token=xoxb-…` must not come back out.
-    .configureOutput({ writeErr: (text) => process.stderr.write(processRedactor.redact(text)) });
+    .configureOutput({ writeErr: (text) => process.stderr.write(terminalText(processRedactor.redact(text))) });
   const sub = (name: string, description: string) => withGlobals(program.command(name).description(description)).exitOverride();
   const lazy = <M>(load: () => Promise<M>, pick: (m: M) => Action): Action => async (...a) => pick(await load())(...a);
   const ops = () => import('./commands/ops.js');
@@ -218,8 +219,10 @@ async function main(): Promise<void> {
     const code = exitCodeFor(error);
     if (!(error instanceof CommanderError)) {
       const message = error instanceof Error ? error.message : String(error);
-      // Error text can quote input; credential shapes never reach the terminal or a log collector.
-      process.stderr.write(`monkeyclaw: ${processRedactor.redact(message)}\n`);
+      // Error text can quote input; credential shapes never reach the terminal or a log collector. Nor can a
+      // platform's or backend's words in it start lines of their own: only a config error lists its fields by line.
+      const shown = processRedactor.redact(message);
+      process.stderr.write(`monkeyclaw: ${error instanceof ConfigError ? terminalText(shown) : terminalLine(shown)}\n`);
       if (code === 1 && !(error instanceof LockedError) && process.env.MONKEYCLAW_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
       if (supervised) await sendToParent(lastWords(error));
     }

@@ -8,6 +8,7 @@ import { noSealedState, sealedState } from '../core/sealed-state.js';
 import type { SqliteStore } from '../core/sqlite/store.js';
 import { loadConnector } from './connectors.js';
 import { NO_MASTER_KEY, refsFor, resolveRefs, resolverFrom, stateKeyFor } from './credentials.js';
+import { terminalLine } from './terminal-text.js';
 import { lockHolder, supervisorLock } from './lock.js';
 import { CHILD_RECORDS, childRecordSchema } from './supervisor.js';
 
@@ -113,8 +114,8 @@ export async function checkConnector(
   }
 }
 
-/** The line `doctor` prints for a verdict. */
-export const verdictLine = (v: Verdict): string => `${!v.ok ? 'FAIL' : v.warn ? 'WARN' : 'ok  '}  ${v.what}: ${v.detail}`;
+/** The line `doctor` prints for a verdict: one line, whatever a platform's error said (control characters shown). */
+export const verdictLine = (v: Verdict): string => `${!v.ok ? 'FAIL' : v.warn ? 'WARN' : 'ok  '}  ${terminalLine(v.what)}: ${terminalLine(v.detail)}`;
 
 /**
  * What the running gateway's supervisor last recorded of each of its processes: a connector that cannot stay up

@@ -11,3 +11,9 @@ export const terminalText = (text: string): string =>
     const code = c.charCodeAt(0);
     return code < 0x20 ? String.fromCharCode(0x2400 + code) : code === 0x7f ? '\u2421' : '\ufffd';
   });
+
+/**
+ * `terminalText` for one line of output: tab and line feed shown as their pictures too. Text a platform or backend
+ * wrote (an error's description) cannot start a line of its own, such as a forged log entry under `start`'s.
+ */
+export const terminalLine = (text: string): string => terminalText(text).replace(/[\t\n]/g, (c) => (c === '\t' ? '\u2409' : '\u240a'));

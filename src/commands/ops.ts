@@ -15,7 +15,7 @@ import { UsageError } from '../errors.js';
 import { tlsVerdict } from '../tls.js';
 import { failed, out } from './with-store.js';
 import { AVAILABLE_CONNECTORS } from '../connectors.js';
-import { terminalText } from '../terminal-text.js';
+import { terminalLine } from '../terminal-text.js';
 
 export async function migrateCommand(options: GlobalOptions): Promise<number> {
   loadConfig(options.config);
@@ -62,7 +62,7 @@ export async function auditVerify(options: GlobalOptions & { expect?: RecordedEn
  */
 const tailCell = (value: unknown): string => {
   const text = value === null || value === undefined ? '' : String(value);
-  return text === '' ? '-' : terminalText(text).replace(/[\t\n]/g, (c) => (c === '\t' ? '\u2409' : '\u240a'));
+  return text === '' ? '-' : terminalLine(text);
 };
 
 export async function auditTail(options: GlobalOptions & { n: number }): Promise<number> {

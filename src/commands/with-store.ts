@@ -2,6 +2,7 @@ import { SqliteStore } from '../../core/sqlite/store.js';
 import type { Config } from '../../core/config.js';
 import { loadConfig } from '../config-file.js';
 import { dbFile, resolveDataDir, type GlobalOptions } from '../runtime.js';
+import { terminalLine } from '../terminal-text.js';
 
 /**
  * Runs an administrative command against the data directory's store (migrated first) and closes it after. The
@@ -19,5 +20,8 @@ export async function withStore<T>(options: GlobalOptions, work: (store: SqliteS
 }
 
 export const out = (line: string): void => void process.stdout.write(`${line}\n`);
-/** Why a command exits 1, on stderr like every other CLI error: a script reading stdout gets results only. */
-export const failed = (line: string): void => void process.stderr.write(`monkeyclaw: ${line}\n`);
+/**
+ * Why a command exits 1, on stderr like every other CLI error: a script reading stdout gets results only. One line,
+ * whatever the argument it names holds.
+ */
+export const failed = (line: string): void => void process.stderr.write(`monkeyclaw: ${terminalLine(line)}\n`);
