@@ -21,11 +21,13 @@ export interface VaultStore {
   keyCheck(): Promise<{ nonce: Buffer; sealed: Buffer } | undefined>;
   setKeyCheck(nonce: Buffer, sealed: Buffer): Promise<void>;
   get(name: string): Promise<SealedSecret | undefined>;
-  put(name: string, nonce: Buffer, ciphertext: Buffer): Promise<void>;
-  remove(name: string): Promise<boolean>;
+  /** Each change commits with its audit entries, or neither does: no change goes unrecorded. */
+  put(name: string, nonce: Buffer, ciphertext: Buffer, audit: AuditInput[]): Promise<void>;
+  /** `audit` is recorded only when there was a row to remove. */
+  remove(name: string, audit: AuditInput[]): Promise<boolean>;
   all(): Promise<SealedSecret[]>;
   /** Re-encrypted rows and the new key check, atomically: a rotation is all or nothing. */
-  replaceAll(rows: Array<{ name: string; nonce: Buffer; ciphertext: Buffer }>, check: { nonce: Buffer; sealed: Buffer }): Promise<void>;
+  replaceAll(rows: Array<{ name: string; nonce: Buffer; ciphertext: Buffer }>, check: { nonce: Buffer; sealed: Buffer }, audit: AuditInput[]): Promise<void>;
 }
 
 /** One meaning each: the key does not open this vault / a stored value was altered / a name is unusable. */
@@ -101,8 +103,7 @@ export class Vault {
     if (plaintext.length === 0) throw new SecretNameError(`secret ${name}: the value is empty`);
     if (plaintext.length > MAX_SECRET_BYTES) throw new SecretNameError(`secret ${name}: the value is larger than 1 MiB`);
     const { nonce, ciphertext } = seal(this.key, plaintext, aad(name));
-    await this.store.put(name, nonce, ciphertext);
-    await this.audit([{ kind: 'secret.set', actor: this.actor, subject: name }]);
+    await this.store.put(name, nonce, ciphertext, [{ kind: 'secret.set', actor: this.actor, subject: name }]);
   }
 
   async get(name: string): Promise<string | undefined> {
@@ -123,9 +124,7 @@ export class Vault {
 
   async remove(name: string): Promise<boolean> {
     checkSecretName(name);
-    const removed = await this.store.remove(name);
-    if (removed) await this.audit([{ kind: 'secret.removed', actor: this.actor, subject: name }]);
-    return removed;
+    return this.store.remove(name, [{ kind: 'secret.removed', actor: this.actor, subject: name }]);
   }
 
   /** Re-encrypts every secret under `newKey` in one transaction; the vault then uses the new key. */
@@ -142,9 +141,8 @@ export class Vault {
       return { name: row.name, ...seal(newKey, plaintext, aad(row.name)) };
     });
     const check = seal(newKey, KEY_CHECK_PLAINTEXT, CHECK_AAD);
-    await this.store.replaceAll(resealed, { nonce: check.nonce, sealed: check.ciphertext });
+    await this.store.replaceAll(resealed, { nonce: check.nonce, sealed: check.ciphertext }, [{ kind: 'secret.key_rotated', actor: this.actor, data: { secrets: rows.length } }]);
     this.key = newKey;
-    await this.audit([{ kind: 'secret.key_rotated', actor: this.actor, data: { secrets: rows.length } }]);
     return rows.length;
   }
 

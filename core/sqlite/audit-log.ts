@@ -92,7 +92,10 @@ export class SqliteAuditLog {
     }
     for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
       const chunk = rows.slice(i, i + ROWS_PER_INSERT);
-      this.insert(chunk.length).run(chunk.flat());
+      // Fails the transaction, and so the action it records, rather than leave an action off the record: a trigger
+      // added to the file can make SQLite drop rows silently (RAISE(IGNORE)).
+      const { changes } = this.insert(chunk.length).run(chunk.flat());
+      if (changes !== chunk.length) throw new Error(`audit log: ${chunk.length - changes} of ${chunk.length} entries were not written (a trigger on audit_log keeps them out: see \`monkeyclaw audit verify\`)`);
     }
   }
 
@@ -102,13 +105,16 @@ export class SqliteAuditLog {
   }
 
   /**
-   * The append-only triggers that are gone or no longer as migration 001 wrote them (dropped, or replaced by one
-   * that lets changes through, by someone who could write the file): none, normally.
+   * Triggers on the log that are not as migration 001 left them, by someone who could write the file: append-only
+   * guards gone or replaced by ones that let changes through, and triggers of their own (one that ignores chosen
+   * inserts keeps entries out of the chain without breaking it). None, normally.
    */
-  missingGuards(): string[] {
+  untrustedTriggers(): string[] {
     const rows = this.db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'`).all() as Array<{ name: string; sql: string }>;
     const present = new Map(rows.map((r) => [r.name, oneLine(r.sql)]));
-    return Object.entries(AUDIT_GUARDS).filter(([name, sql]) => present.get(name) !== sql).map(([name]) => name);
+    const altered = Object.entries(AUDIT_GUARDS).filter(([name, sql]) => present.get(name) !== sql).map(([name]) => name);
+    const added = rows.filter((r) => !(r.name in AUDIT_GUARDS)).map((r) => r.name);
+    return [...altered, ...added];
   }
 
   verify(recorded?: RecordedEntry): VerifyResult {

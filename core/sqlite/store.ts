@@ -93,7 +93,7 @@ export class SqliteStore implements Store {
 
   /** The vault's rows live in this database too. */
   vaultStore(): SqliteVaultStore {
-    return new SqliteVaultStore(this.db);
+    return new SqliteVaultStore(this.db, (entries) => this.audit.appendInTransaction(entries));
   }
 
   /** Prepared on first use: the table exists only once migrations ran. */
@@ -271,8 +271,8 @@ export class SqliteStore implements Store {
     return this.audit.verify(recorded);
   }
 
-  async missingAuditGuards(): Promise<string[]> {
-    return this.audit.missingGuards();
+  async untrustedAuditTriggers(): Promise<string[]> {
+    return this.audit.untrustedTriggers();
   }
 
   async beginSend(idempotencyKey: string, platform: string): Promise<SendState> {

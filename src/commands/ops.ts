@@ -35,10 +35,11 @@ export async function auditVerify(options: GlobalOptions & { expect?: RecordedEn
   try {
     await store.migrate();
     const result = await store.verifyAudit(options.expect);
-    // Without its triggers the log can be edited, and entries cut off its end leave a valid chain behind.
-    const missing = await store.missingAuditGuards();
-    if (result.ok && missing.length > 0) {
-      out(`audit log UNGUARDED: its append-only triggers are gone (${missing.join(', ')}); the chain of ${result.entries} entries holds, but entries may have been cut off its end: check with --expect`);
+    // Without its triggers the log can be edited, and entries cut off its end leave a valid chain behind; with a
+    // trigger of someone else's, new entries can be kept out of it.
+    const untrusted = await store.untrustedAuditTriggers();
+    if (result.ok && untrusted.length > 0) {
+      out(`audit log UNGUARDED: its triggers are not the append-only ones the gateway made (${untrusted.join(', ')}); the chain of ${result.entries} entries holds, but entries may have been cut off its end or kept out of it: check with --expect`);
       return 1;
     }
     if (result.ok) {

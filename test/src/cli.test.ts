@@ -83,7 +83,7 @@ describe('monkeyclaw CLI', () => {
     // The chain left holds, but a log whose guard was dropped is not vouched for.
     const unguarded = await cli(['audit', 'verify']);
     expect(unguarded.code).toBe(1);
-    expect(unguarded.stdout).toMatch(/UNGUARDED: its append-only triggers are gone \(audit_log_no_delete\); the chain of 2 entries holds/);
+    expect(unguarded.stdout).toMatch(/UNGUARDED: its triggers are not the append-only ones the gateway made \(audit_log_no_delete\); the chain of 2 entries holds/);
     // Nor is one whose trigger was put back under its name but neutered.
     const again = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
     again.exec(`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log WHEN 0 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END`);
@@ -95,6 +95,20 @@ describe('monkeyclaw CLI', () => {
     const bad = await cli(['audit', 'verify', '--expect', 'yesterday']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--expect must be SEQ:HASH/);
+  });
+
+  it('a trigger added to the log that keeps entries out of it: the action fails rather than go unrecorded, and verify exits 1', async () => {
+    expect((await cli(['chat', '--once'], 'one')).code).toBe(0);
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    db.exec(`CREATE TRIGGER zz_hide BEFORE INSERT ON audit_log WHEN NEW.kind LIKE 'secret.%' BEGIN SELECT RAISE(IGNORE); END`);
+    db.close();
+    const set = await runCli(['secrets', 'set', 'HIDDEN'], { cwd: tmp.dir, input: 'a-value-long-enough-to-mask\n' });
+    expect(set.code).toBe(1);
+    expect(set.stderr).toContain('audit log: 1 of 1 entries were not written (a trigger on audit_log keeps them out');
+    expect((await cli(['secrets', 'list'])).stdout).not.toContain('HIDDEN');
+    const v = await cli(['audit', 'verify']);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toMatch(/UNGUARDED: .*\(zz_hide\)/);
   });
 
   it('exits 2 naming the bad field for an invalid config, before touching anything', async () => {
