@@ -65,7 +65,7 @@ export function verifyChain(entries: Iterable<AuditEntry>, recorded?: RecordedEn
     if (e.prevHash !== prev) return { ok: false, entries: count, badSeq: e.seq, reason: 'does not link to the entry before it' };
     if (entryHash(e) !== e.hash) return { ok: false, entries: count, badSeq: e.seq, reason: 'content does not match its hash' };
     if (e.seq === recorded?.seq && e.hash !== recorded.hash) {
-      return { ok: false, entries: count, badSeq: e.seq, reason: 'is not the entry recorded earlier: the chain was rewritten from here on' };
+      return { ok: false, entries: count, badSeq: e.seq, reason: 'is not the entry recorded earlier: the chain was rewritten at or before it' };
     }
     prev = e.hash;
     expectedSeq = e.seq + 1;
