@@ -323,6 +323,21 @@ describe('monkeyclaw CLI', () => {
     expect(warned.stdout).toMatch(/^WARN {2}data dir: group or others can list .*mode 755/m);
   });
 
+  it('doctor warns of a directory above the data dir where others could put a data dir of their own in its place', async () => {
+    const parent = join(tmp.dir, 'shared');
+    mkdirSync(join(parent, 'data'), { recursive: true, mode: 0o700 });
+    const doctor = () => cli(['doctor', '--data-dir', join(parent, 'data')]);
+    chmodSync(parent, 0o777);
+    const open = await doctor();
+    expect(open.code).toBe(0);
+    expect(open.stdout).toMatch(/^WARN {2}data dir: .*shared, above .*data, is writable by others \(mode 777, no sticky bit\)/m);
+    // The sticky bit (as on /tmp) keeps others from renaming what is not theirs.
+    chmodSync(parent, 0o1777);
+    expect((await doctor()).stdout).toMatch(/^ok {4}data dir: .*only its owner can enter it/m);
+    chmodSync(parent, 0o770);
+    expect((await doctor()).stdout).toMatch(/^WARN {2}data dir: .*shared, above .*data, is writable by its group \(mode 770/m);
+  });
+
   it('doctor on a database file that is not one says so in its own verdict line', async () => {
     mkdirSync(join(tmp.dir, 'data'), { recursive: true });
     writeFileSync(join(tmp.dir, 'data', 'monkeyclaw.db'), randomBytes(8192));
