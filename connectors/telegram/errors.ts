@@ -8,6 +8,9 @@ import { RetryLaterError, UnrecoverableJobError } from '../../core/queue.js';
 export const isApiError = (e: unknown, code?: number): e is GrammyError =>
   e instanceof GrammyError && (code === undefined || e.error_code === code);
 
+/** The seconds a 429 asks to wait (`parameters.retry_after`), or undefined for any other error. */
+export const retryAfterSeconds = (e: unknown): number | undefined => (isApiError(e, 429) ? e.parameters.retry_after : undefined);
+
 /** 409 from getUpdates: a second poller took over the long poll, or a webhook is set. */
 export const isConflict = (e: unknown): e is GrammyError => isApiError(e, 409);
 
@@ -65,7 +68,7 @@ function httpCause(inner: unknown): string {
 export function toJobError(e: unknown): Error {
   if (e instanceof EditRefusedError || e instanceof RetryLaterError) return e;
   // A 429 auto-retry left to us (over its 2 s): the job waits out retry_after without its slot, no attempt spent.
-  const after = e instanceof GrammyError && e.error_code === 429 ? e.parameters.retry_after : undefined;
+  const after = retryAfterSeconds(e);
   if (after !== undefined) return refused(new RetryLaterError(after * 1000, `Telegram asked to wait ${after} s`));
   if (isApiError(e, 400) || isApiError(e, 403)) return refused(new UnrecoverableJobError(`Telegram refused the message: ${describe(e)}`));
   const error = new Error(`Telegram send failed: ${describe(e)}`);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Api } from 'grammy';
 import type { ConnectorDeps } from '../../core/connector.js';
-import { conflictInWords, describe, isBadToken, isConflict } from './errors.js';
+import { conflictInWords, describe, isBadToken, isConflict, retryAfterSeconds } from './errors.js';
 import { MESSAGE_UPDATES } from './schema.js';
 import { grammySignal } from './signal.js';
 
@@ -83,7 +83,9 @@ export function startPoller(api: Api, deps: PollerDeps, handle: (updates: unknow
         } else {
           const bad = isBadToken(error);
           deps.log.error({ error: describe(error) }, bad ? 'telegram refused the bot token; check connectors.telegram.token' : 'telegram: getUpdates failed');
-          await pause(bad ? options.maxBackoffMs : backoff());
+          // A 429 says how long to wait (grammY's auto-retry hands on waits over 2 s): asking sooner only extends it.
+          const after = retryAfterSeconds(error);
+          await pause(bad ? options.maxBackoffMs : Math.max((after ?? 0) * 1000, backoff()));
         }
         continue;
       }

@@ -189,6 +189,26 @@ describe('telegram poller: the offset follows publish()', () => {
     expect(gaps[3]).toBeGreaterThanOrEqual(390);
   });
 
+  it('waits out the retry_after of a 429 on getUpdates, not its own shorter backoff', async () => {
+    fake = await startFakeTelegram();
+    cleanup.push(() => fake.close());
+    const api = new Bot(fake.token, { client: { apiRoot: fake.url } }).api;
+    state.clear();
+    fake.failNext('getUpdates', 1, { error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } });
+    // Waiting already: the poll after the 429 is answered at once (the fake records a call when it answers).
+    fake.push(dm('a'));
+    const poller = startPoller(api, { name: 'telegram', store, log: pino({ level: 'silent' }), now: Date.now }, async (updates) => {
+      return Math.max(...updates.map((u) => (u as { update_id: number }).update_id)) + 1;
+    }, { timeoutSeconds: 2, conflictBackoffMs: 1_000, errorBackoffMs: 50, maxBackoffMs: 400 });
+    cleanup.push(() => poller.stop());
+    const polls = () => fake.calls.filter((c) => c.method === 'getUpdates');
+    while (polls().length < 2) await sleep(20);
+    await poller.stop();
+    const [limited, next] = polls();
+    expect(limited!.status).toBe(429);
+    expect(next!.at - limited!.at).toBeGreaterThanOrEqual(1_000);
+  });
+
   it('says which step failed: updates enqueued whose offset was not saved are not said to be fetched again', async () => {
     fake = await startFakeTelegram();
     cleanup.push(() => fake.close());
