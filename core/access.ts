@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import type { AuditInput } from './audit.js';
 import type { Config } from './config.js';
 import { conversationScopes, senderIdentities, type ChannelEvent } from './event.js';
 
@@ -25,15 +26,19 @@ export interface AccessStore {
   /** The overrides for the given identities. */
   overrides(identities: string[]): Promise<Map<string, OverrideAction>>;
   allOverrides(): Promise<Array<{ identity: string; action: OverrideAction; source: string; updatedAt: string }>>;
-  setOverride(identity: string, action: OverrideAction, source: string): Promise<void>;
+  /** The change commits with its audit entries, or neither does. */
+  setOverride(identity: string, action: OverrideAction, source: string, audit: AuditInput[]): Promise<void>;
   /** Issues a code unless this sender had one within `windowMs` or `maxPending` are pending for the connector. */
   requestPairing(
     input: { platform: string; account: string; senderId: string; aliases?: string[] | undefined; name: string; now: number },
     limits: PairingLimits,
   ): Promise<PairingOutcome>;
   pendingPairings(now: number): Promise<PairingRequest[]>;
-  /** Approves or denies a pending, unexpired request, and records the matching override, in one transaction. */
-  decidePairing(code: string, decision: 'approved' | 'denied', now: number): Promise<DecideResult>;
+  /**
+   * Approves or denies a pending, unexpired request, and records the matching override and the audit entries made
+   * for the identity it names, in one transaction.
+   */
+  decidePairing(code: string, decision: 'approved' | 'denied', now: number, audit: (identity: string) => AuditInput[]): Promise<DecideResult>;
 }
 
 export interface PairingLimits {

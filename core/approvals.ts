@@ -3,6 +3,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { fileURLToPath } from 'node:url';
 import { randomInt } from 'node:crypto';
 import type { AssistantConfig } from './config.js';
+import type { AuditInput } from './audit.js';
 import { shellCommands, unwrapShell } from './shell-commands.js';
 
 export type ToolRule = 'allow' | 'deny' | 'approve';
@@ -23,8 +24,11 @@ export interface ApprovalStore {
   create(a: Omit<Approval, 'status'>): Promise<void>;
   get(id: string): Promise<Approval | undefined>;
   pending(now: number): Promise<Approval[]>;
-  /** Decides a pending, unexpired request; false when it is unknown, expired or already decided. */
-  decide(id: string, decision: 'approved' | 'rejected', by: string, now: number): Promise<boolean>;
+  /**
+   * Decides a pending, unexpired request, committing `audit` with the decision; false (and nothing recorded) when it
+   * is unknown, expired or already decided.
+   */
+  decide(id: string, decision: 'approved' | 'rejected', by: string, now: number, audit: AuditInput[]): Promise<boolean>;
   expire(id: string, now: number): Promise<void>;
   /**
    * Expires what is still pending for an event, and names it: asked again, its turn runs again (a worker stopped

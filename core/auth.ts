@@ -1,4 +1,5 @@
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { AuditInput } from './audit.js';
 
 const scrypt = (password: string, salt: Buffer, keylen: number, options: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) => scryptCb(password, salt, keylen, options, (e, k) => (e ? reject(e) : resolve(k))));
@@ -57,12 +58,14 @@ export interface WebSession {
 
 export interface AuthStore {
   adminPasswordHash(): Promise<string | undefined>;
-  setAdminPasswordHash(hash: string): Promise<void>;
-  createApiKey(record: { id: string; name: string; assistant: string | null; hash: string }): Promise<void>;
+  /** Each change below commits with its audit entries, or neither does: no admin action goes unrecorded. */
+  setAdminPasswordHash(hash: string, audit: AuditInput[]): Promise<void>;
+  createApiKey(record: { id: string; name: string; assistant: string | null; hash: string }, audit: AuditInput[]): Promise<void>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   /** The active key matching `key` (checked by digest in constant time), or undefined. */
   findApiKey(key: string): Promise<ApiKeyRecord | undefined>;
-  revokeApiKey(id: string): Promise<boolean>;
+  /** `audit` is recorded only when an active key was revoked. */
+  revokeApiKey(id: string, audit: AuditInput[]): Promise<boolean>;
   createSession(idHash: string, session: WebSession): Promise<void>;
   findSession(idHash: string, now: number): Promise<WebSession | undefined>;
   deleteSession(idHash: string): Promise<void>;

@@ -22,8 +22,9 @@ async function decideApproval(ctx: Context, s: PlugServices, decision: 'approved
   if (!who) return 'Only an owner can decide approvals.';
   const id = APPROVAL_COMMAND.exec(ctx.event.text.trim())?.[2]?.toUpperCase();
   if (!id || !s.approvals) return 'Usage: /approve ID or /reject ID';
-  if (!(await s.approvals.decide(id, decision, who, s.now()))) return `No pending approval ${id}.`;
-  ctx.private.audit.push({ kind: `tool.${decision}`, actor: who, subject: id });
+  // Recorded with the decision itself, not with this turn: a turn that fails after it would otherwise leave a
+  // decision on no record, and its redelivery find nothing pending to record.
+  if (!(await s.approvals.decide(id, decision, who, s.now(), [{ kind: `tool.${decision}`, actor: who, subject: id }]))) return `No pending approval ${id}.`;
   return `${id} ${decision}.`;
 }
 

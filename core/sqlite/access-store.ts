@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { AccessStore, DecideResult, OverrideAction, PairingLimits, PairingOutcome, PairingRequest } from '../access.js';
 import { newPairingCode } from '../access.js';
+import type { AuditInput } from '../audit.js';
 import type { Db, GroupCommit } from '../db.js';
 
 interface RequestRow {
@@ -31,6 +32,7 @@ export class SqliteAccessStore implements AccessStore {
   constructor(
     private readonly db: Db,
     private readonly group: GroupCommit,
+    private readonly appendAudit: (entries: AuditInput[]) => void,
   ) {}
 
   async overrides(identities: string[]): Promise<Map<string, OverrideAction>> {
@@ -49,9 +51,10 @@ export class SqliteAccessStore implements AccessStore {
     }>;
   }
 
-  async setOverride(identity: string, action: OverrideAction, source: string): Promise<void> {
+  async setOverride(identity: string, action: OverrideAction, source: string, audit: AuditInput[]): Promise<void> {
     await this.group.run(() => {
       this.writeOverride(identity, action, source);
+      this.appendAudit(audit);
       // An allow answers the person's open pairing request: it no longer holds a pending slot, and a later
       // `pair deny` of its code cannot block someone just allowed.
       if (action !== 'allow') return;
@@ -101,7 +104,7 @@ export class SqliteAccessStore implements AccessStore {
     return rows.map(toRequest);
   }
 
-  async decidePairing(code: string, decision: 'approved' | 'denied', now: number): Promise<DecideResult> {
+  async decidePairing(code: string, decision: 'approved' | 'denied', now: number, audit: (identity: string) => AuditInput[]): Promise<DecideResult> {
     return this.group.run((): DecideResult => {
       const row = this.db.prepare('SELECT * FROM pairing_requests WHERE code = ?').get(code) as RequestRow | undefined;
       if (!row) return { ok: false, reason: 'unknown' };
@@ -110,6 +113,7 @@ export class SqliteAccessStore implements AccessStore {
       this.db.prepare('UPDATE pairing_requests SET status = ?, decided_at = ? WHERE code = ?').run(decision, now, code);
       const identity = `${row.platform}:${row.sender_id}`;
       this.writeOverride(identity, decision === 'approved' ? 'allow' : 'deny', 'pairing');
+      this.appendAudit(audit(identity));
       return { ok: true, identity };
     });
   }

@@ -1,4 +1,5 @@
 import type { Approval, ApprovalStore } from '../approvals.js';
+import type { AuditInput } from '../audit.js';
 import type { Db, GroupCommit } from '../db.js';
 
 interface Row {
@@ -29,6 +30,7 @@ export class SqliteApprovalStore implements ApprovalStore {
   constructor(
     private readonly db: Db,
     private readonly group: GroupCommit,
+    private readonly appendAudit: (entries: AuditInput[]) => void,
   ) {}
 
   async create(a: Omit<Approval, 'status'>): Promise<void> {
@@ -48,13 +50,15 @@ export class SqliteApprovalStore implements ApprovalStore {
     return (this.db.prepare(`SELECT * FROM approvals WHERE status = 'pending' AND expires_at > ? ORDER BY created_at`).all(now) as Row[]).map(toApproval);
   }
 
-  async decide(id: string, decision: 'approved' | 'rejected', by: string, now: number): Promise<boolean> {
-    const result = await this.group.run(() =>
-      this.db
-        .prepare(`UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`)
-        .run(decision, by, now, id, now),
-    );
-    return result.changes > 0;
+  async decide(id: string, decision: 'approved' | 'rejected', by: string, now: number, audit: AuditInput[]): Promise<boolean> {
+    return this.group.run(() => {
+      const decided =
+        this.db
+          .prepare(`UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?`)
+          .run(decision, by, now, id, now).changes > 0;
+      if (decided) this.appendAudit(audit);
+      return decided;
+    });
   }
 
   async supersede(eventId: string, now: number): Promise<string[]> {

@@ -61,19 +61,22 @@ export class SqliteStore implements Store {
     return s;
   }
 
+  /** For the stores below: an admin change and its audit entries commit in one transaction. */
+  private readonly appendInTransaction = (entries: AuditInput[]): void => this.audit.appendInTransaction(entries);
+
   /** Tool calls waiting for an owner's approval live in this database too. */
   approvalStore(): SqliteApprovalStore {
-    return new SqliteApprovalStore(this.db, this.group);
+    return new SqliteApprovalStore(this.db, this.group, this.appendInTransaction);
   }
 
   /** Dashboard password, API keys and web sessions live in this database too. */
   authStore(): SqliteAuthStore {
-    return new SqliteAuthStore(this.db);
+    return new SqliteAuthStore(this.db, this.appendInTransaction);
   }
 
   /** Run-time access changes and pairing requests live in this database too. */
   accessStore(): SqliteAccessStore {
-    return new SqliteAccessStore(this.db, this.group);
+    return new SqliteAccessStore(this.db, this.group, this.appendInTransaction);
   }
 
   /** What the dashboard lists (channels, history, audit pages) and the channel move it makes. */
@@ -81,19 +84,19 @@ export class SqliteStore implements Store {
     return new SqliteDashboardQueries(this.db);
   }
 
-  /** Assistants and workspaces as the dashboard set them; each change is committed with its audit entries. */
   /** What `doctor` asks of the file itself: is it whole, can it be written now. */
   fileChecks(): DatabaseFileChecks {
     return new DatabaseFileChecks(this.db);
   }
 
+  /** Assistants and workspaces as the dashboard set them; each change is committed with its audit entries. */
   settingsStore(): SqliteSettingsStore {
-    return new SqliteSettingsStore(this.db, (entries) => this.audit.appendInTransaction(entries));
+    return new SqliteSettingsStore(this.db, this.appendInTransaction);
   }
 
   /** The vault's rows live in this database too. */
   vaultStore(): SqliteVaultStore {
-    return new SqliteVaultStore(this.db, (entries) => this.audit.appendInTransaction(entries));
+    return new SqliteVaultStore(this.db, this.appendInTransaction);
   }
 
   /** Prepared on first use: the table exists only once migrations ran. */

@@ -30,12 +30,12 @@ export const pairList = (options: GlobalOptions) =>
 export const pairDecide = (code: string, decision: 'approved' | 'denied', options: GlobalOptions) =>
   withStore(options, async (store) => {
     const normalized = code.trim().toUpperCase();
-    const result = PAIRING_CODE.test(normalized) ? await store.accessStore().decidePairing(normalized, decision, Date.now()) : ({ ok: false, reason: 'unknown' } as const);
+    const audit = (identity: string) => [{ kind: `pairing.${decision}`, actor: 'cli', subject: identity, data: { code: normalized } }];
+    const result = PAIRING_CODE.test(normalized) ? await store.accessStore().decidePairing(normalized, decision, Date.now(), audit) : ({ ok: false, reason: 'unknown' } as const);
     if (!result.ok) {
       failed(`no pending pairing request ${code} (${result.reason})`);
       return 1;
     }
-    await store.appendAudit([{ kind: `pairing.${decision}`, actor: 'cli', subject: result.identity, data: { code: normalized } }]);
     out(decision === 'approved' ? `${result.identity} may now talk to the assistant` : `${result.identity} is blocked (lift with: monkeyclaw access allow ${result.identity})`);
     return 0;
   });
@@ -54,8 +54,7 @@ export const accessList = (options: GlobalOptions) =>
 export const accessAllow = (id: string, options: GlobalOptions) =>
   withStore(options, async (store, config) => {
     onAllowlist(identityArg(id));
-    await store.accessStore().setOverride(id, 'allow', 'cli');
-    await store.appendAudit([{ kind: 'access.allowed', actor: 'cli', subject: id }]);
+    await store.accessStore().setOverride(id, 'allow', 'cli', [{ kind: 'access.allowed', actor: 'cli', subject: id }]);
     out(config.access.deny.includes(id) ? `${id} allowed, but the config's deny list still refuses it` : `${id} allowed`);
     return 0;
   });
@@ -75,8 +74,7 @@ export const accessRevoke = (id: string, options: GlobalOptions) =>
       failed(why);
       return 1;
     }
-    await store.accessStore().setOverride(id, 'revoke', 'cli');
-    await store.appendAudit([{ kind: 'access.revoked', actor: 'cli', subject: id }]);
+    await store.accessStore().setOverride(id, 'revoke', 'cli', [{ kind: 'access.revoked', actor: 'cli', subject: id }]);
     out(`${id} revoked`);
     return 0;
   });

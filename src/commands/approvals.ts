@@ -19,12 +19,12 @@ export const approvalsList = (options: GlobalOptions) =>
 export const approvalsDecide = (id: string, decision: 'approved' | 'rejected', options: GlobalOptions) =>
   withStore(options, async (store) => {
     const normalized = id.trim().toUpperCase();
-    const ok = APPROVAL_ID.test(normalized) && (await store.approvalStore().decide(normalized, decision, 'cli', Date.now()));
+    const audit = [{ kind: `tool.${decision}`, actor: 'cli', subject: normalized }];
+    const ok = APPROVAL_ID.test(normalized) && (await store.approvalStore().decide(normalized, decision, 'cli', Date.now(), audit));
     if (!ok) {
       failed(`no pending approval ${id}`);
       return 1;
     }
-    await store.appendAudit([{ kind: `tool.${decision}`, actor: 'cli', subject: normalized }]);
     out(`${normalized} ${decision}`);
     return 0;
   });

@@ -12,8 +12,7 @@ export async function adminSetPassword(options: GlobalOptions): Promise<number> 
   if (process.stdin.isTTY && (await readSecretInput('again: ')) !== password) throw new UsageError('the passwords do not match; nothing was changed');
   const hash = await hashPassword(password);
   await withStore(options, async (store) => {
-    await store.authStore().setAdminPasswordHash(hash);
-    await store.appendAudit([{ kind: 'admin.password_set', actor: 'cli' }]);
+    await store.authStore().setAdminPasswordHash(hash, [{ kind: 'admin.password_set', actor: 'cli' }]);
   });
   out('dashboard password set; existing sessions were signed out');
   return 0;
@@ -30,8 +29,8 @@ export async function apikeyCreate(name: string, options: GlobalOptions & { assi
     if (options.assistant && !(await allAssistantNames(config, store.settingsStore())).includes(options.assistant)) {
       throw new UsageError(`unknown assistant "${options.assistant}"`);
     }
-    await store.authStore().createApiKey({ id, name, assistant: options.assistant ?? null, hash });
-    await store.appendAudit([{ kind: 'apikey.created', actor: 'cli', subject: id, data: { name, assistant: options.assistant ?? null } }]);
+    const assistant = options.assistant ?? null;
+    await store.authStore().createApiKey({ id, name, assistant, hash }, [{ kind: 'apikey.created', actor: 'cli', subject: id, data: { name, assistant } }]);
   });
   process.stderr.write(`API key ${id} created; it is shown once, below:\n`);
   out(key);
@@ -53,11 +52,10 @@ export const apikeyRevoke = (given: string, options: GlobalOptions) =>
     // a space, a character lost) is never printed back beyond its id.
     const trimmed = given.trim();
     const id = API_KEY.exec(trimmed)?.[1] ?? /^mc_([A-Za-z0-9]{1,8})/.exec(trimmed)?.[1] ?? trimmed;
-    if (!(await store.authStore().revokeApiKey(id))) {
+    if (!(await store.authStore().revokeApiKey(id, [{ kind: 'apikey.revoked', actor: 'cli', subject: id }]))) {
       failed(`no active API key ${id}`);
       return 1;
     }
-    await store.appendAudit([{ kind: 'apikey.revoked', actor: 'cli', subject: id }]);
     out(`API key ${id} revoked`);
     return 0;
   });

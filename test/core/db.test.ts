@@ -123,7 +123,7 @@ describe('GroupCommit', () => {
     const writes = Promise.all([
       store.heartbeat('connector:test'),
       store.setConnectorState('test', 'offset', 42),
-      store.accessStore().setOverride('telegram:1', 'allow', 'cli'),
+      store.accessStore().setOverride('telegram:1', 'allow', 'cli', []),
       store.accessStore().requestPairing({ platform: 'telegram', account: 'bot', senderId: '2', name: 'n', now: Date.now() }, { ttlMs: 60_000, maxPending: 3 }),
       store.approvalStore().create({ id: 'a1', assistant: 'default', tool: 'x', summary: 's', requester: 'telegram:1', eventId: 'e', createdAt: 0, expiresAt: 1 }),
     ]);

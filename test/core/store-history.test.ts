@@ -80,7 +80,7 @@ describe('turns given up', () => {
     await ask('AAAAAA', 'e1');
     await ask('BBBBBB', 'e2');
     expect(await store.abandonTurn('k1', 'e1', [{ kind: 'turn.abandoned', actor: 'surface:api', subject: 'e1', data: { why: 'stopped' } }])).toBe(true);
-    expect(await approvals.decide('AAAAAA', 'approved', 'cli', Date.now())).toBe(false);
+    expect(await approvals.decide('AAAAAA', 'approved', 'cli', Date.now(), [])).toBe(false);
     expect((await approvals.get('AAAAAA'))?.status).toBe('expired');
     // Another turn's request stands.
     expect((await approvals.pending(Date.now())).map((a) => a.id)).toEqual(['BBBBBB']);

@@ -149,9 +149,9 @@ describe('tool governor', () => {
     expect(told[0]).toContain('git push origin main');
     // The one who asked hears why nothing comes yet; not the command, which may be an owner's business alone.
     expect(waiting).toEqual([`Waiting for an owner to approve Bash (${id}); the answer follows once they decide.`]);
-    expect(await store.approvalStore().decide(id, 'approved', 'telegram:1', Date.now())).toBe(true);
+    expect(await store.approvalStore().decide(id, 'approved', 'telegram:1', Date.now(), [])).toBe(true);
     expect(await decision).toEqual({ allow: true });
-    expect(await store.approvalStore().decide(id, 'rejected', 'telegram:1', Date.now())).toBe(false);
+    expect(await store.approvalStore().decide(id, 'rejected', 'telegram:1', Date.now(), [])).toBe(false);
     await store.close();
   });
 
@@ -164,14 +164,14 @@ describe('tool governor', () => {
     expect(told[0]).toContain('git push https://user:[redacted]@github.com/x main');
     expect(pending!.summary).toBe('git push https://user:[redacted]@github.com/x main');
     expect(JSON.stringify([told, pending])).not.toContain(token);
-    await store.approvalStore().decide(pending!.id, 'rejected', 'telegram:1', Date.now());
+    await store.approvalStore().decide(pending!.id, 'rejected', 'telegram:1', Date.now(), []);
     expect(await decision).toMatchObject({ allow: false });
     // A value named like a secret is shown: masked to the next space, it could hide what the command does.
     const hiding = 'git push origin token=--receive-pack=/tmp/evil';
     const second = govern({ id: 't10', tool: 'Bash', input: { command: hiding }, backend: 'jsonl-agent' }, event);
     await vi.waitFor(async () => expect(await store.approvalStore().pending(Date.now())).toHaveLength(1));
     expect(told[1]).toContain(hiding);
-    await store.approvalStore().decide((await store.approvalStore().pending(Date.now()))[0]!.id, 'rejected', 'telegram:1', Date.now());
+    await store.approvalStore().decide((await store.approvalStore().pending(Date.now()))[0]!.id, 'rejected', 'telegram:1', Date.now(), []);
     await second;
     await store.close();
   });
@@ -191,10 +191,10 @@ describe('tool governor', () => {
     const decision = govern(push, event);
     await new Promise((r) => setTimeout(r, 100));
     expect((await approvals.get('OLDOLD'))?.status).toBe('expired');
-    expect(await approvals.decide('OLDOLD', 'approved', 'telegram:1', Date.now())).toBe(false);
+    expect(await approvals.decide('OLDOLD', 'approved', 'telegram:1', Date.now(), [])).toBe(false);
     expect(audit[0]).toMatchObject({ kind: 'tool.approval_expired', subject: 'OLDOLD', data: { why: 'asked again' } });
     const [fresh] = await approvals.pending(Date.now());
-    expect(await approvals.decide(fresh!.id, 'approved', 'telegram:1', Date.now())).toBe(true);
+    expect(await approvals.decide(fresh!.id, 'approved', 'telegram:1', Date.now(), [])).toBe(true);
     expect(await decision).toEqual({ allow: true });
     await store.close();
   });

@@ -57,13 +57,13 @@ describe('access plug', () => {
     await gw.publish([dm('1'), dm('2')]);
     await gw.waitForReplies(2);
     const [one, two] = await access.pendingPairings(Date.now());
-    expect(await access.decidePairing(one!.code, 'approved', Date.now())).toEqual({ ok: true, identity: one!.identity });
-    expect(await access.decidePairing(two!.code, 'denied', Date.now())).toEqual({ ok: true, identity: two!.identity });
-    expect(await access.decidePairing(one!.code, 'denied', Date.now())).toEqual({ ok: false, reason: 'decided' });
-    expect(await access.decidePairing('ZZZZZZZZ', 'approved', Date.now())).toEqual({ ok: false, reason: 'unknown' });
+    expect(await access.decidePairing(one!.code, 'approved', Date.now(), () => [])).toEqual({ ok: true, identity: one!.identity });
+    expect(await access.decidePairing(two!.code, 'denied', Date.now(), () => [])).toEqual({ ok: true, identity: two!.identity });
+    expect(await access.decidePairing(one!.code, 'denied', Date.now(), () => [])).toEqual({ ok: false, reason: 'decided' });
+    expect(await access.decidePairing('ZZZZZZZZ', 'approved', Date.now(), () => [])).toEqual({ ok: false, reason: 'unknown' });
     await gw.publish([dm(one!.identity.split(':')[1]!, 'approved one'), dm(two!.identity.split(':')[1]!, 'denied one')]);
     expect(await settle(gw)).toEqual([expect.stringContaining('code'), expect.stringContaining('code'), 'approved one']);
-    await access.setOverride(two!.identity, 'allow', 'cli');
+    await access.setOverride(two!.identity, 'allow', 'cli', []);
     await gw.publish([dm(two!.identity.split(':')[1]!, 'lifted')]);
     expect((await settle(gw)).at(-1)).toBe('lifted');
   });
@@ -74,9 +74,9 @@ describe('access plug', () => {
     await gw.publish([dm('5')]);
     await gw.waitForReplies(1);
     const [request] = await access.pendingPairings(Date.now());
-    await access.setOverride('telegram:5', 'allow', 'cli');
+    await access.setOverride('telegram:5', 'allow', 'cli', []);
     expect(await access.pendingPairings(Date.now())).toEqual([]);
-    expect(await access.decidePairing(request!.code, 'denied', Date.now())).toEqual({ ok: false, reason: 'decided' });
+    expect(await access.decidePairing(request!.code, 'denied', Date.now(), () => [])).toEqual({ ok: false, reason: 'decided' });
     await gw.publish([dm('5', 'allowed now')]);
     expect((await settle(gw)).at(-1)).toBe('allowed now');
   });
@@ -88,21 +88,21 @@ describe('access plug', () => {
     await gw.waitForReplies(1);
     const [req] = await gw.store.accessStore().pendingPairings(now);
     now += 61 * 60 * 1000;
-    expect(await gw.store.accessStore().decidePairing(req!.code, 'approved', now)).toEqual({ ok: false, reason: 'expired' });
+    expect(await gw.store.accessStore().decidePairing(req!.code, 'approved', now, () => [])).toEqual({ ok: false, reason: 'expired' });
   });
 
   it('a revoked sender is refused from the next message, even when the config allows it', async () => {
     gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:5'] } } });
     await gw.publish([dm('5', 'first')]);
     await gw.waitForReplies(1);
-    await gw.store.accessStore().setOverride('telegram:5', 'revoke', 'cli');
+    await gw.store.accessStore().setOverride('telegram:5', 'revoke', 'cli', []);
     await gw.publish([dm('5', 'second')]);
     expect(await settle(gw)).toEqual(['first']);
   });
 
   it('the config deny list beats a run-time allow; a display name never counts as an identity', async () => {
     gw = await startTestGateway({ config: { access: { dm: 'allowlist', allow: ['telegram:4242'], deny: ['telegram:6'] } } });
-    await gw.store.accessStore().setOverride('telegram:6', 'allow', 'cli');
+    await gw.store.accessStore().setOverride('telegram:6', 'allow', 'cli', []);
     await gw.publish([dm('6', 'denied'), dm('77', 'impostor', '4242')]);
     expect(await settle(gw)).toEqual([]);
   });
@@ -139,8 +139,8 @@ describe('owner notification', () => {
 
   it('names the sender on one line with no bidi override, and tells no owner who was revoked or blocked', async () => {
     gw = await startTestGateway({ config: { access: { dm: 'pairing', owners: ['telegram:900', 'telegram:901', 'telegram:902'] } } });
-    await gw.store.accessStore().setOverride('telegram:901', 'revoke', 'cli');
-    await gw.store.accessStore().setOverride('telegram:902', 'deny', 'cli');
+    await gw.store.accessStore().setOverride('telegram:901', 'revoke', 'cli', []);
+    await gw.store.accessStore().setOverride('telegram:902', 'deny', 'cli', []);
     await gw.publish([dm('33', 'hi', 'Mallory \u202eevil\u2066')]);
     expect(await settle(gw)).toHaveLength(2);
     const toOwners = gw.sent.filter((r) => r.address.conversation.id !== '33');
@@ -162,10 +162,10 @@ describe('owners', () => {
     gw = await startTestGateway({ config: { access } });
     const configured = { ...access, allow: [...access.allow], owners: [...access.owners], groups: 'allowlist' as const, deny: [] };
     expect(['telegram:900', 'telegram:901', 'telegram:902'].map((id) => revocable(configured, id, undefined))).toEqual([false, true, false]);
-    await gw.store.accessStore().setOverride('telegram:901', 'revoke', 'cli');
+    await gw.store.accessStore().setOverride('telegram:901', 'revoke', 'cli', []);
     await gw.publish([dm('900', 'unlisted owner'), dm('901', 'listed owner')]);
     expect(await settle(gw)).toEqual(['unlisted owner']);
-    await gw.store.accessStore().setOverride('telegram:901', 'allow', 'cli');
+    await gw.store.accessStore().setOverride('telegram:901', 'allow', 'cli', []);
     await gw.publish([dm('901', 'back')]);
     expect(await settle(gw)).toEqual(['unlisted owner', 'back']);
   });
@@ -177,7 +177,7 @@ describe('enclosing scopes (a Discord guild)', () => {
 
   it('an allowlisted guild admits its channels; a revoked channel inside it stays refused; a denied guild refuses all', async () => {
     gw = await startTestGateway({ config: { access: { allow: ['discord:81'], deny: ['discord:9'] } }, platform: 'discord' });
-    await gw.store.accessStore().setOverride('discord:72', 'revoke', 'cli');
+    await gw.store.accessStore().setOverride('discord:72', 'revoke', 'cli', []);
     await gw.publish([inGuild('71', '1'), inGuild('72', '1'), inGuild('73', '9')]);
     expect(await settle(gw)).toEqual(['in 71']);
   });

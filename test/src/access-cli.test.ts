@@ -69,10 +69,10 @@ describe('pair and access commands against a running worker', () => {
     }
     expect((await cli('access', 'list')).stdout).not.toContain('api:k3y1dAb0');
     // One stored before that rule can still be revoked.
-    await store.accessStore().setOverride('api:0ld', 'allow', 'cli');
+    await store.accessStore().setOverride('api:0ld', 'allow', 'cli', []);
     expect((await cli('access', 'revoke', 'api:0ld')).code).toBe(0);
     // One stored before these rules existed can still be revoked.
-    await store.accessStore().setOverride('telegram:@old', 'allow', 'cli');
+    await store.accessStore().setOverride('telegram:@old', 'allow', 'cli', []);
     expect((await cli('access', 'revoke', 'telegram:@old')).code).toBe(0);
     expect((await cli('access', 'list')).stdout).toContain('telegram:@old\trevoke\tcli');
   }, 120_000);

@@ -100,12 +100,18 @@ describe('monkeyclaw CLI', () => {
   it('a trigger added to the log that keeps entries out of it: the action fails rather than go unrecorded, and verify exits 1', async () => {
     expect((await cli(['chat', '--once'], 'one')).code).toBe(0);
     const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
-    db.exec(`CREATE TRIGGER zz_hide BEFORE INSERT ON audit_log WHEN NEW.kind LIKE 'secret.%' BEGIN SELECT RAISE(IGNORE); END`);
+    db.exec(`CREATE TRIGGER zz_hide BEFORE INSERT ON audit_log WHEN NEW.kind NOT LIKE 'inbound.%' BEGIN SELECT RAISE(IGNORE); END`);
     db.close();
+    // Each admin change commits with its entry or not at all.
     const set = await runCli(['secrets', 'set', 'HIDDEN'], { cwd: tmp.dir, input: 'a-value-long-enough-to-mask\n' });
     expect(set.code).toBe(1);
     expect(set.stderr).toContain('audit log: 1 of 1 entries were not written (a trigger on audit_log keeps them out');
     expect((await cli(['secrets', 'list'])).stdout).not.toContain('HIDDEN');
+    expect((await cli(['access', 'allow', 'telegram:42'])).code).toBe(1);
+    expect((await cli(['access', 'list'])).stdout).not.toContain('telegram:42');
+    const key = await cli(['apikey', 'create', 'hidden']);
+    expect(key).toMatchObject({ code: 1, stdout: '' });
+    expect((await cli(['apikey', 'list'])).stdout).toBe('');
     const v = await cli(['audit', 'verify']);
     expect(v.code).toBe(1);
     expect(v.stdout).toMatch(/UNGUARDED: .*\(zz_hide\)/);

@@ -69,7 +69,7 @@ export async function dashboardHarness(options: HarnessOptions = {}) {
   const turns = new TurnClient(g.queue, g.store, 'web', isOwnerDecision(config));
   turns.start();
   const password = options.password === undefined ? PASSWORD : options.password;
-  if (password) await g.store.authStore().setAdminPasswordHash(await hashPassword(password));
+  if (password) await g.store.authStore().setAdminPasswordHash(await hashPassword(password), []);
   const app = createApp({
     dashboard: {
       config,

@@ -65,7 +65,7 @@ describe('monkeyclaw worker and tool approvals in a chat', () => {
     const to = (id: string) => sent.filter((r) => r.address.conversation.id === id).map((r) => r.text);
     expect(to('1')).toEqual([expect.stringContaining(`Approval needed (${pending!.id})`)]);
     expect(to('2')).toEqual([`Waiting for an owner to approve ${tool} (${pending!.id}); the answer follows once they decide.`]);
-    await store.approvalStore().decide(pending!.id, 'approved', 'telegram:1', Date.now());
+    await store.approvalStore().decide(pending!.id, 'approved', 'telegram:1', Date.now(), []);
     for (let i = 0; i < 200 && to('2').length < 2; i++) await sleep(50);
     expect(to('2').at(-1)).toBe(answer);
   }, 30_000);

@@ -1,5 +1,6 @@
 import { outsideAllowlist, PAIRING_CODE, revocable, type PairingRequest } from '../../../core/access.js';
 import { APPROVAL_ID, type Approval } from '../../../core/approvals.js';
+import type { AuditInput } from '../../../core/audit.js';
 import { identityProblem } from '../../../core/identity.js';
 import { WEB_ACTOR, type DashApp, type DashContext } from './deps.js';
 import { Csrf, Page, render } from './layout.js';
@@ -164,8 +165,8 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
   const access = () => deps.store.accessStore();
   const approvals = () => deps.store.approvalStore();
   const now = deps.now ?? Date.now;
-  const audit = (kind: string, subject: string, data?: Record<string, unknown>) =>
-    deps.store.appendAudit([{ kind, actor: WEB_ACTOR, subject, ...(data ? { data } : {}) }]);
+  /** The entry a decision commits with. */
+  const entry = (kind: string, subject: string, data?: Record<string, unknown>): AuditInput[] => [{ kind, actor: WEB_ACTOR, subject, ...(data ? { data } : {}) }];
 
   /** As `monkeyclaw access list` shows it: each entry with where it comes from. */
   async function entries(): Promise<Entry[]> {
@@ -213,11 +214,12 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     const code = typeof body.code === 'string' ? body.code.trim().toUpperCase() : '';
     const decision = body.decision === 'approved' || body.decision === 'denied' ? body.decision : undefined;
     if (!decision) return c.text('Bad request.', 400);
-    const result = PAIRING_CODE.test(code) ? await access().decidePairing(code, decision, now()) : ({ ok: false, reason: 'unknown' } as const);
+    const result = PAIRING_CODE.test(code)
+      ? await access().decidePairing(code, decision, now(), (identity) => entry(`pairing.${decision}`, identity, { code }))
+      : ({ ok: false, reason: 'unknown' } as const);
     if (!result.ok) {
       ctx.flash.set(session.idHash, `No pending pairing request ${code} (${result.reason}).`, false);
     } else {
-      await audit(`pairing.${decision}`, result.identity, { code });
       ctx.flash.set(session.idHash, decision === 'approved' ? `${result.identity} may now talk to the assistant.` : `${result.identity} is blocked.`);
     }
     return c.redirect('/governance', 303);
@@ -231,8 +233,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
     const decision = body.decision === 'approved' || body.decision === 'rejected' ? body.decision : undefined;
     if (!decision) return c.text('Bad request.', 400);
     const at = now();
-    if (APPROVAL_ID.test(id) && (await approvals().decide(id, decision, WEB_ACTOR, at))) {
-      await audit(`tool.${decision}`, id);
+    if (APPROVAL_ID.test(id) && (await approvals().decide(id, decision, WEB_ACTOR, at, entry(`tool.${decision}`, id)))) {
       const tool = (await approvals().get(id))?.tool ?? 'tool';
       ctx.flash.set(session.idHash, decision === 'approved' ? `Tool call ${id} (${tool}) approved: it runs now.` : `Tool call ${id} (${tool}) rejected.`);
     } else {
@@ -262,8 +263,7 @@ export function governanceRoutes(app: DashApp, ctx: DashContext): void {
         return c.redirect('/governance', 303);
       }
     }
-    await access().setOverride(identity, action, 'dashboard');
-    await audit(action === 'allow' ? 'access.allowed' : 'access.revoked', identity);
+    await access().setOverride(identity, action, 'dashboard', entry(action === 'allow' ? 'access.allowed' : 'access.revoked', identity));
     const denied = action === 'allow' && deps.config.access.deny.includes(identity);
     ctx.flash.set(session.idHash, denied ? `${identity} allowed, but the config's deny list still refuses it.` : `${identity} ${action === 'allow' ? 'allowed' : 'revoked'}.`, !denied);
     return c.redirect('/governance', 303);

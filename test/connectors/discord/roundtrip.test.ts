@@ -82,8 +82,8 @@ describe('discord connector round trips (fake Discord, whole gateway)', () => {
   it('shows no "typing…" to a sender or channel that run-time access drops: blocked by pair deny, revoked by access revoke', async () => {
     r = await rig();
     const { fake, h } = r;
-    await h.store.accessStore().setOverride(`discord:${USERS.alice.id}`, 'deny', 'pairing');
-    await h.store.accessStore().setOverride(`discord:${GENERAL}`, 'revoke', 'cli');
+    await h.store.accessStore().setOverride(`discord:${USERS.alice.id}`, 'deny', 'pairing', []);
+    await h.store.accessStore().setOverride(`discord:${GENERAL}`, 'revoke', 'cli', []);
     fake.say({ channelId: DM, author: USERS.alice, content: 'anyone there?' });
     await h.until(async () => (await r!.audits('plug.halted')).some((a) => a.data.reason === 'blocked'));
     fake.say({ channelId: GENERAL, author: USERS.bob, content: `<@${fake.bot.id}> hi`, mentions: [fake.bot] });

@@ -231,7 +231,7 @@ describe('telegram connector: round trips through the whole gateway', () => {
   it('shows no "typing…" to a sender blocked at run time (pair deny), nor to a stranger waiting for pairing', async () => {
     env = await setup({ access: { dm: 'pairing' } });
     const blocked = dm('anyone?');
-    await env.h.store.accessStore().setOverride(`telegram:${blocked.message.from.id}`, 'deny', 'pairing');
+    await env.h.store.accessStore().setOverride(`telegram:${blocked.message.from.id}`, 'deny', 'pairing', []);
     env.fake.push(blocked);
     await env.h.until(async () => ((await env!.h.auditKinds()).includes('plug.halted') ? true : undefined));
     // The owner-less stranger in pairing mode gets a code, once, and no indicator either.
