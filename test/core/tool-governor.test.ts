@@ -275,6 +275,8 @@ describe('/approve in chat', () => {
       await gw.publish([makeEvent({ sender: { id: '1', isBot: false }, conversation: { id: '1', kind: 'dm' }, text: '/approve abcdef' })]);
       expect((await gw.waitForReplies(2))[1]!.text).toBe('ABCDEF approved.');
       expect((await approvals.get('ABCDEF'))?.status).toBe('approved');
+      // On record as the owner's decision, committed with it.
+      expect((await gw.store.auditTail(50)).filter((e) => e.kind === 'tool.approved')).toEqual([expect.objectContaining({ actor: 'telegram:1', subject: 'ABCDEF' })]);
     } finally {
       await gw.stop();
     }
