@@ -22,7 +22,9 @@ export function loadConfig(explicit: string | undefined, cwd = process.cwd()): {
   try {
     raw = file.endsWith('.json') ? parseJson(text) : parseYaml(text);
   } catch (error) {
-    throw new ConfigError(`${file} cannot be parsed: ${(error as Error).message}`);
+    // The YAML parser adds an excerpt of the file with a caret under the spot: the line and column say where.
+    const reason = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
+    throw new ConfigError(`${file} cannot be parsed: ${reason}`);
   }
   let config: Config;
   try {
