@@ -77,7 +77,9 @@ export const rateLimitPlug: Plug<State, z.infer<typeof optionsSchema>> = {
     }
     const takes = await takeInOrder(
       limiter,
-      buckets.map(([scope, key, perMinute]) => ({ key: `${scope}:${key}`, capacity: perMinute, refillPerMs: perMinute / MINUTE_MS })),
+      // A bucket per limit: assistants with the same limit share one, and a stricter assistant's, emptied, does not
+      // throttle the same sender on another (it would refill at the other's rate, and hold its notice).
+      buckets.map(([scope, key, perMinute]) => ({ key: `${scope}:${key}@${perMinute}`, capacity: perMinute, refillPerMs: perMinute / MINUTE_MS })),
       countedAt(ctx.event, now()),
     );
     const denied = takes.findIndex((t) => !t.allowed);

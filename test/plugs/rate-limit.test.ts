@@ -87,6 +87,18 @@ describe('rate-limit plug: per sender', () => {
     expect((await call(dm('2'))).halted).toBe(false);
   });
 
+  it('an assistant with a stricter limit, spent, does not throttle the same sender on another; one with the same limit shares it', async () => {
+    const { services } = setup({ dm: 'open' });
+    const tight = initPlug(rateLimitPlug, { perSender: 2 }, services);
+    const alike = initPlug(rateLimitPlug, { perSender: 2 }, services);
+    const roomy = initPlug(rateLimitPlug, {}, services);
+    expect((await tight(dm('1'))).halted).toBe(false);
+    expect((await tight(dm('1'))).halted).toBe(false);
+    expect((await tight(dm('1'))).halted).toBe(true);
+    expect((await alike(dm('1'))).halted).toBe(true);
+    expect((await roomy(dm('1'))).halted).toBe(false);
+  });
+
   it('drops an unadmitted sender silently: halted, never a notice', async () => {
     const { services } = setup({ dm: 'pairing' });
     const call = initPlug(rateLimitPlug, { perSender: 2 }, services);
@@ -203,7 +215,7 @@ describe('rate-limit plug: per conversation and workspace', () => {
     expect((await call(dm('3'))).halt?.reason).toBe('workspace-limit');
   });
 
-  it('uses the keys sender:, conversation: and workspace: in the store', async () => {
+  it('uses the keys sender:, conversation: and workspace:, each with its limit, in the store', async () => {
     const keys: string[] = [];
     const limiter: LimiterStore = {
       async take(key, capacity, refillPerMs) {
@@ -213,7 +225,7 @@ describe('rate-limit plug: per conversation and workspace', () => {
     };
     const { services } = setup(ALLOWED, { limiter });
     await initPlug(rateLimitPlug, { perSender: 7, perConversation: 8, perWorkspace: 9 }, services)(group('42'));
-    expect(keys).toEqual(['sender:telegram:42 7 7', 'conversation:telegram:-100 8 8', 'workspace:default 9 9']);
+    expect(keys).toEqual(['sender:telegram:42@7 7 7', 'conversation:telegram:-100@8 8 8', 'workspace:default@9 9 9']);
   });
 
   it('fails closed when the store fails: the runner halts and audits the error', async () => {
