@@ -28,10 +28,11 @@ export const NAMED_VALUE_PATTERNS: readonly RegExp[] = [
   // A value given to a name that says what it is, as in a URL, a form or an env file (`password=…`, `API_KEY=…`, no
   // spaces: prose writes `a token = …`), or a password in a config or a mail (`password: …`); the name stays
   // readable. A value runs to the next space or quote (passwords hold `&`, `;` and `,`), but not past a URL's next
-  // `&name=`, and one closing `.`, `,`, `;` or `:` of a sentence is left out. Bounded lookbehinds, and a lazy run
-  // that stops at the first place it may: linear on any input.
-  /(?<=(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key)=["']?)[^\s"']{6,}?(?=[.,;:]?(?:[\s"']|&[\w.-]*=|$))/gi,
-  /(?<=(?<![A-Za-z0-9])(?:password|passwd)\s{0,3}:\s{0,3}["']?)[^\s"']{6,}?(?=[.,;:]?(?:[\s"']|$))/gi,
+  // `&name=`, and one closing `.`, `,`, `;` or `:` of a sentence is left out. A value that is a mask and nothing
+  // else (the redact plug's `[redacted:credential]`) is left as it says. Bounded lookbehinds, and a lazy run that stops at the first
+  // place it may: linear on any input.
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key)=["']?)(?!\[redacted(?::[a-z-]+)?\](?:[.,;:]?(?:[\s"']|&[\w.-]*=|$)))[^\s"']{6,}?(?=[.,;:]?(?:[\s"']|&[\w.-]*=|$))/gi,
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd)\s{0,3}:\s{0,3}["']?)(?!\[redacted(?::[a-z-]+)?\](?:[.,;:]?(?:[\s"']|$)))[^\s"']{6,}?(?=[.,;:]?(?:[\s"']|$))/gi,
 ];
 
 export const CREDENTIAL_PATTERNS: readonly RegExp[] = [...TOKEN_PATTERNS, ...NAMED_VALUE_PATTERNS];

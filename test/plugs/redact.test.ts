@@ -69,6 +69,13 @@ describe('redact: credentials', () => {
     expect(await mask(prose)).toBe(prose);
   });
 
+  it('what it masked stays masked by its category when a process redactor sees it again (logs, the terminal)', async () => {
+    const shown = new Redactor().redact(await mask('password=hunter2hunter and password: Tr0ub4dor&3'));
+    expect(shown).toBe('password=[redacted:credential] and password: [redacted:credential]');
+    // A value that only begins like a mask is a value.
+    expect(new Redactor().redact('password=[redacted:x]hunter2secret')).toBe('password=[redacted]');
+  });
+
   it('masks a private key cut off before its END line to the end of the text', async () => {
     expect(await mask('key:\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC')).toBe('key:\n[redacted:credential]');
   });
