@@ -13,8 +13,9 @@ const optionsSchema = z
   .strict()
   .refine((o) => Object.keys(o).length > 0, { message: 'set at least one of dailyTokens, monthlyTokens, dailyUsd, monthlyUsd' });
 
+/** The budget is the workspace's, shared by every assistant and conversation in it: the notice does not blame one. */
 export const BUDGET_NOTICE = (period: 'today' | 'this month') =>
-  `This assistant has used its budget for ${period}; it will answer again when the budget resets.`;
+  `The budget for ${period} is used up here (it is shared by this workspace); the assistant will answer again when the budget resets.`;
 
 interface State {
   limits: z.infer<typeof optionsSchema>;
