@@ -11,6 +11,7 @@ import { UsageError } from '../errors.js';
 import { readPipedText } from '../prompt.js';
 import { createLogger } from '../logger.js';
 import { openRuntime, type GlobalOptions } from '../runtime.js';
+import { gatewayQueue } from '../gateway-queue.js';
 import { startWorker, WORKER_QUEUE_KEY, WORKER_ROLE, type RunningWorker } from '../worker.js';
 import { terminalText } from '../terminal-text.js';
 import { turnDeadline } from '../../core/turn-deadline.js';
@@ -58,7 +59,7 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
     if ((await rt.store.liveProcesses(WORKER_ROLE, 3_000)) === 0) return void (worker = await startWorker(rt, log, { concurrency: 2 }));
     // The running workers read other queues (start without REDIS_URL and chat with it, another Redis database or
     // prefix): nothing would ever answer. A worker from before `where` was recorded wrote the driver's name alone.
-    const theirs = await rt.store.getConnectorState(WORKER_ROLE, WORKER_QUEUE_KEY);
+    const theirs = (await gatewayQueue(rt)) ?? (await rt.store.getConnectorState(WORKER_ROLE, WORKER_QUEUE_KEY));
     if (typeof theirs === 'string' && theirs !== rt.queue.where && theirs !== rt.queue.name) {
       throw new UsageError(`the gateway running on this data dir uses ${theirs}, and this chat ${rt.queue.where}: give chat the same queue settings (config, REDIS_URL) as start`);
     }

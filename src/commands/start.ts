@@ -8,6 +8,7 @@ import { acquireLock, supervisorLock } from '../lock.js';
 import { dataDirVerdict } from '../data-dir-mode.js';
 import { createLogger } from '../logger.js';
 import { dbFile, openQueue, resolveDataDir, type GlobalOptions } from '../runtime.js';
+import { recordGatewayQueue } from '../gateway-queue.js';
 import { settlesWithin } from '../../core/deadline.js';
 import { allAssistantNames } from '../../core/assistant-settings.js';
 import { resolveQueue } from '../../core/config.js';
@@ -120,6 +121,8 @@ export async function start(options: GlobalOptions): Promise<number> {
     await supervisor.forgetEarlierRuns();
     // The HTTP surfaces are connectors of their own: they publish turns and await replies on their own queues.
     const surfaceQueue = await openQueue(queue, dataDir, resolverFrom(await resolveRefs(refsFor(config, queue, 'surface'), dataDir, store, 'supervisor')), store);
+    // Before any worker starts: what a worker started by hand, and every chat, must read to be answered.
+    await recordGatewayQueue(store, surfaceQueue.where);
     // Said once at start, not refused: a Redis restart would lose what the connectors already confirmed as received.
     void surfaceQueue.persistence?.().then((p) => {
       if (p && !p.durable) log.warn({ redis: p.detail }, 'Redis keeps nothing a restart would not lose: run it with appendonly yes (see doctor)');

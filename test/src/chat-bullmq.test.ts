@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { CLI, exited, gatewayDir, runCli, spawnCli } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
 import { freePort } from '../helpers/ports.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -86,6 +86,28 @@ describe('chat on BullMQ', () => {
         await store.close();
       }
     } finally {
+      tmp.remove();
+    }
+  }, 60_000);
+
+  it('a worker started by hand on other queues than the running gateway is refused, and chats still go by the gateway', async () => {
+    const tmp = await gatewayDir('mc-worker-mismatch-', []);
+    const gateway = spawnCli(['start'], { cwd: tmp.dir });
+    try {
+      await until(() => fetch(`http://127.0.0.1:${tmp.port}/health`).then((r) => r.ok, () => false));
+      // The gateway's own worker answers: it runs on the embedded queue, as start without REDIS_URL does.
+      expect(await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'first' })).toMatchObject({ code: 0, stdout: 'first\n' });
+      const stray = await runCli(['worker'], { cwd: tmp.dir, env: { REDIS_URL: server.url } });
+      expect(stray.code).toBe(2);
+      expect(stray.stderr).toMatch(/the gateway running on this data dir uses the embedded queue, and this worker BullMQ on Redis at 127\.0\.0\.1:\d+ database 0, keys under \S+: give the worker the same queue settings/);
+      // A worker of an older build, or one that got past, recorded other queues: the gateway's record is what counts.
+      const store = new SqliteStore(join(tmp.dir, 'data', 'monkeyclaw.db'));
+      await store.setConnectorState('worker', 'queue', 'BullMQ on Redis at 127.0.0.1:1 database 0');
+      await store.close();
+      expect(await runCli(['chat', '--once'], { cwd: tmp.dir, input: 'second' })).toMatchObject({ code: 0, stdout: 'second\n' });
+    } finally {
+      gateway.kill('SIGTERM');
+      await exited(gateway);
       tmp.remove();
     }
   }, 60_000);
