@@ -75,6 +75,14 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** Why the server could not listen, in words that name the config field to change. */
+function listenError(error: NodeJS.ErrnoException, at: string): Error {
+  if (error.code === 'EADDRINUSE') return new Error(`${at} is already in use by another program: stop it, or set another server.port in the config`);
+  if (error.code === 'EADDRNOTAVAIL') return new Error(`${at}: this machine has no such address (server.host in the config)`);
+  if (error.code === 'EACCES') return new Error(`${at}: not allowed to listen there (ports below 1024 need privileges): set another server.port in the config`);
+  return error;
+}
+
 export async function startHttpServer(config: Config['server'], dataDir: string, options: Omit<AppOptions, 'mtls'> = {}): Promise<HttpServer> {
   const { mode } = config.tls;
   const app = createApp({ ...options, https: mode !== 'off', ...(mode === 'mtls' ? { mtls: { revoked: revokedCheck(certPaths(dataDir).dir) } } : {}) });
@@ -82,7 +90,7 @@ export async function startHttpServer(config: Config['server'], dataDir: string,
   const tls = mode === 'off' ? {} : { createServer: createHttpsServer, serverOptions: tlsServerOptions(mode, dataDir, config.tls) };
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port, ...tls }, () => resolve(s));
-    s.once('error', reject);
+    s.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, `${config.host}:${config.port}`)));
   });
   return {
     port: (server.address() as AddressInfo).port,

@@ -123,7 +123,7 @@ describe('monkeyclaw start', () => {
     writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), `server: { port: ${(taken.address() as AddressInfo).port} }\n`);
     const r = await runCli(['start'], { cwd: tmp.dir, timeoutMs: 15_000 });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('EADDRINUSE');
+    expect(r.stderr).toContain(`127.0.0.1:${(taken.address() as AddressInfo).port} is already in use by another program: stop it, or set another server.port in the config`);
     // Its queue's wake-up socket went with it (a later start would clean it up, but until then it is litter).
     expect(readdirSync(join(tmp.dir, 'data', 'run')).filter((f) => f.endsWith('.sock'))).toEqual([]);
     expect(lockHolder(supervisorLock(join(tmp.dir, 'data')))).toBeUndefined();
