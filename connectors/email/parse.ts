@@ -3,7 +3,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { inboundText, sentAt, type ChannelEventInput } from '../../core/event.js';
 import type { EmailState, MessageRecord } from './state.js';
 import { baseSubject, isReplySubject, visibleText } from './text.js';
-import { htmlText } from './html-text.js';
+import { largeHtmlText, MAX_HTML_TO_PARSE } from './html-text.js';
 
 /**
  * One raw message (RFC 5322 source from IMAP) to a ChannelEvent, or the reason it is never answered. The
@@ -50,8 +50,8 @@ const PARSER_OPTIONS = {
   skipImageLinks: true,
   keepCidLinks: true,
   checksumAlgo: false,
-  // An HTML-only mail is turned into text here (htmlText), without its signature and inline images.
-  skipHtmlToText: true,
+  // html-to-text on a giant HTML part is slow; such a part gets no text here (see largeHtmlText).
+  maxHtmlLengthToParse: MAX_HTML_TO_PARSE,
 } as const;
 
 const ids = (value: string | string[] | undefined): string[] => [...new Set([value ?? []].flat().flatMap((v) => v.match(ID_TOKEN) ?? []))];
@@ -159,9 +159,10 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
   const replyTo = named.filter((_, i) => admitted[i]);
   const to = replyTo.length > 0 ? replyTo.map((a) => a.address).join(', ') : from;
   const root = await threadRoot(ctx, messageId, inReplyTo, references, from, subject, to === from);
-  const html = !mail.text?.trim() && typeof mail.html === 'string' ? htmlText(mail.html) : undefined;
-  const tooLong = html && 'tooLongChars' in html ? { text: '', tooLongChars: html.tooLongChars } : undefined;
-  const body = visibleText(((html && 'text' in html ? html.text : undefined) ?? mail.text ?? '').toWellFormed());
+  // An HTML-only mail too big for the parser (a pasted screenshot inline) still says what it says.
+  const large = !mail.text?.trim() && typeof mail.html === 'string' && mail.html.length > MAX_HTML_TO_PARSE ? largeHtmlText(mail.html) : undefined;
+  const tooLong = large && 'tooLongChars' in large ? { text: '', tooLongChars: large.tooLongChars } : undefined;
+  const body = visibleText(((large && 'text' in large ? large.text : undefined) ?? mail.text ?? '').toWellFormed());
   // The body is what was said; a new thread with none asks its question in the subject.
   const text = body || (root === messageId ? subject.trim() : '');
   const attachments = attachmentsOf(mail);
