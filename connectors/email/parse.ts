@@ -160,7 +160,7 @@ export async function parseMail(source: Buffer, ctx: ParseContext): Promise<Pars
   const to = replyTo.length > 0 ? replyTo.map((a) => a.address).join(', ') : from;
   const root = await threadRoot(ctx, messageId, inReplyTo, references, from, subject, to === from);
   // An HTML-only mail too big for the parser (a pasted screenshot inline) still says what it says.
-  const large = !mail.text?.trim() && typeof mail.html === 'string' && mail.html.length > MAX_HTML_TO_PARSE ? largeHtmlText(mail.html) : undefined;
+  const large = !mail.text?.trim() && typeof mail.html === 'string' && mail.html.length > MAX_HTML_TO_PARSE ? await largeHtmlText(mail.html) : undefined;
   const tooLong = large && 'tooLongChars' in large ? { text: '', tooLongChars: large.tooLongChars } : undefined;
   const body = visibleText(((large && 'text' in large ? large.text : undefined) ?? mail.text ?? '').toWellFormed());
   // The body is what was said; a new thread with none asks its question in the subject.

@@ -95,6 +95,16 @@ describe('email parse: what the assistant sees', () => {
     expect(parseChannelEvent(wall.event)).toMatchObject({ text: '', tooLongChars: expect.any(Number) });
   });
 
+  it('HTML nested far too deep says nothing, at once, whether or not it is big (conversion time grows faster than the depth)', async () => {
+    const html = (id: string, inner: string) =>
+      ['From: ada@example.com', `To: ${ME}`, 'Subject: deep', `Message-ID: <${id}@x>`, 'MIME-Version: 1.0', 'Content-Type: text/html; charset=utf-8', '', inner].join('\r\n');
+    const deep = `<p>Hello there</p>${'<b>'.repeat(400_000)}hi`;
+    // Its body gives nothing: a new thread with no body asks its question in the subject.
+    expect(await receive(html('deep', deep))).toMatchObject({ kind: 'event', event: { text: 'deep' } });
+    const screenshot = `<img src="data:image/png;base64,${'A'.repeat(2_100_000)}">`;
+    expect(await receive(html('deep-big', `${deep}${screenshot}`))).toMatchObject({ kind: 'event', event: { text: 'deep' } });
+  });
+
   it('an Outlook reply: the history under the rule and the mobile footer are gone', async () => {
     const out = await receive(fixture('outlook-reply.eml'));
     if (out.kind !== 'event') throw new Error(out.reason);
