@@ -5,7 +5,8 @@ import { Redis } from 'ioredis';
 import { settlesWithin } from '../core/deadline.js';
 import { DEFAULT_MAX_ATTEMPTS, type ConsumeOptions, type Job, type JobHandler } from '../core/queue.js';
 import { Permit, reportDead, runWithRetries, Semaphore, type Outcome } from '../core/queue-retry.js';
-import type { BullmqDriver, Envelope } from './bullmq.js';
+import type { BullmqDriver } from './bullmq.js';
+import { envelopeSchema, type Envelope } from './bullmq-envelope.js';
 import { allPartitionQueues } from './bullmq-names.js';
 import { REFRESH_MS, type Registered } from './lock-owners.js';
 import { QUIT_MS, quitRedis } from './redis-quit.js';
@@ -42,7 +43,7 @@ export class BullmqConsumer {
 
   constructor(
     private readonly driver: BullmqDriver,
-    queue: string,
+    private readonly queue: string,
     private readonly handler: JobHandler,
     private readonly options: ConsumeOptions,
   ) {
@@ -111,8 +112,25 @@ export class BullmqConsumer {
     }
   }
 
+  /**
+   * A job whose data is no envelope of ours (written to Redis by something else, or damaged) is dead-lettered as it
+   * is and completed: run, it would fail on every delivery and hold its partition's queue for good.
+   */
+  private async refuse(job: BullJob, issues: string): Promise<void> {
+    const input: Job = { queue: this.queue, id: String(job.id), partition: job.queueName, payload: job.data as unknown, attempt: 1 };
+    const error = `not a job of this gateway: ${issues}`;
+    try {
+      await this.driver.recordDead(job, { error, attempts: 0 }, input);
+    } catch (e) {
+      this.report(e as Error);
+    }
+    await reportDead(this.options, input, error);
+  }
+
   private async fly(flight: Flight, job: BullJob<Envelope>, token: string): Promise<void> {
-    const env = job.data;
+    const checked = envelopeSchema.safeParse(job.data);
+    if (!checked.success) return this.refuse(job, checked.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ').slice(0, 500));
+    const env = checked.data;
     // attemptsStarted counts every fetch, crashed ones included; skew adds retries made in place and removes
     // deliveries that were handed back, so `attempt` reads as the number of the handler call about to happen.
     const first = Math.max(1, job.attemptsStarted + (env.skew ?? 0));
@@ -154,7 +172,7 @@ export class BullmqConsumer {
       const outcome: Outcome = await Promise.race([running, flight.released]);
       if (outcome.kind === 'released') return handBack();
       try {
-        if (outcome.kind === 'dead') await this.driver.recordDead(job, outcome);
+        if (outcome.kind === 'dead') await this.driver.recordDead(job, outcome, env);
         else await this.driver.enqueueHops(outcome.result.next ?? []);
       } catch (error) {
         this.report(error as Error);

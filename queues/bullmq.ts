@@ -13,6 +13,7 @@ import {
 } from '../core/queue.js';
 import { isLoopbackHost } from '../core/config-urls.js';
 import { settlesWithin, withTimeout } from '../core/deadline.js';
+import type { Envelope } from './bullmq-envelope.js';
 import { plainRedisError } from './redis-errors.js';
 import { QUIT_MS, quitRedis } from './redis-quit.js';
 import { allPartitionQueues, bullJobId, DEFAULT_PARTITIONS, partitionQueueFor } from './bullmq-names.js';
@@ -37,12 +38,14 @@ export interface BullmqOptions {
 }
 
 /** What is stored as BullMQ job data. `skew` corrects BullMQ's delivery count to the attempt number we report. */
-export interface Envelope {
-  queue: string;
-  id: string;
-  partition: string;
-  payload: unknown;
-  skew?: number;
+
+/** A dead letter as stored: one whose payload JSON cannot hold (nested too deep) keeps a note in its place. */
+function deadLetterText(entry: DeadLetter): string {
+  try {
+    return JSON.stringify(entry);
+  } catch (error) {
+    return JSON.stringify({ ...entry, payload: { unstorable: `the payload could not be stored: ${(error as Error).message}` } });
+  }
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
@@ -191,13 +194,13 @@ export class BullmqDriver implements QueueDriver {
    * and completing does not leave a second entry; a job re-enqueued by retryDead is a new BullMQ job, a new id.
    * Hex: an id must never begin with `-`, which `dlq retry <id>` would take for an option.
    */
-  async recordDead(job: BullJob<Envelope>, outcome: { error: string; attempts: number }): Promise<void> {
-    const { queue, id: jobId, partition, payload } = job.data;
+  async recordDead(job: BullJob, outcome: { error: string; attempts: number }, envelope: Envelope): Promise<void> {
+    const { queue, id: jobId, partition, payload } = envelope;
     const id = createHash('sha1').update(`${job.queueName}\n${job.id}\n${job.timestamp}`).digest('hex').slice(0, 16);
     const entry: DeadLetter = { id, queue, jobId, partition, attempts: outcome.attempts, error: outcome.error.slice(0, 2000), deadAt: new Date().toISOString(), payload };
     await this.redis
       .multi()
-      .hsetnx(this.keys.dead, id, JSON.stringify(entry))
+      .hsetnx(this.keys.dead, id, deadLetterText(entry))
       .zadd(this.keys.order, 'NX', String(Date.now()), id)
       .sadd(this.keys.ofQueue(queue), id)
       .exec();

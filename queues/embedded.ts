@@ -131,10 +131,12 @@ export class EmbeddedDriver implements QueueDriver {
     const seqs = JSON.stringify(heads.map((h) => h.seq));
     const leased = await this.group.run(() => this.stmts.lease.all({ owner: this.owner, until, now, seqs }) as Array<{ seq: number; deliveries: number }>);
     const deliveries = new Map(leased.map((l) => [l.seq, l.deliveries]));
-    return heads.flatMap((row) => {
+    return heads.flatMap((row): ClaimedJob[] => {
       const attempt = deliveries.get(row.seq);
       if (attempt === undefined) return [];
-      return [{ queue, id: row.job_id, partition: row.partition, payload: JSON.parse(row.payload) as unknown, attempt, seq: row.seq }];
+      // A row whose payload is not JSON (written by something else than this driver) is still a job: its handler
+      // refuses the payload, and it is dead-lettered as it was stored. Thrown here, it would strand the whole batch.
+      return [{ queue, id: row.job_id, partition: row.partition, payload: parsedOr(row.payload, NOT_JSON), attempt, seq: row.seq, stored: row.payload }];
     });
   }
 
@@ -143,7 +145,7 @@ export class EmbeddedDriver implements QueueDriver {
    * that writes through this connection joins that transaction (DESIGN: ack, dedupe, history, audit and the next
    * enqueue in one); any other is made first, on its own.
    */
-  async complete(job: Job & { seq: number }, result: HopResult): Promise<void> {
+  async complete(job: ClaimedJob, result: HopResult): Promise<void> {
     const joined = result.commit?.joinable?.connection === this.db ? result.commit.joinable : undefined;
     const made = result.commit && !joined ? await result.commit.commit() : result.next;
     let next: HopNext = [];
@@ -158,11 +160,12 @@ export class EmbeddedDriver implements QueueDriver {
     if (kept && next.length) this.nudger.notify(next.map((n) => n.queue));
   }
 
-  async deadLetter(job: Job & { seq: number }, error: string, attempts: number): Promise<void> {
+  /** The payload is kept as it was stored: one nested too deep for JSON.stringify is dead-lettered all the same. */
+  async deadLetter(job: ClaimedJob, error: string, attempts: number): Promise<void> {
     await this.group.run(() => {
       if (this.stmts.remove.run(job.seq, this.owner).changes === 0) return;
       this.stmts.seen.run(job.queue, job.id, Date.now());
-      this.stmts.dead.run(job.queue, job.id, job.partition, JSON.stringify(job.payload ?? null), attempts, error.slice(0, 2000), new Date().toISOString());
+      this.stmts.dead.run(job.queue, job.id, job.partition, job.stored, attempts, error.slice(0, 2000), new Date().toISOString());
     });
   }
 
@@ -221,7 +224,8 @@ export class EmbeddedDriver implements QueueDriver {
       attempts: r.attempts,
       error: r.error,
       deadAt: r.dead_at,
-      payload: JSON.parse(r.payload) as unknown,
+      // One damaged row must not hide the others: it is listed with its text as stored.
+      payload: parsedOr(r.payload, r.payload),
     }));
   }
 
@@ -259,7 +263,19 @@ export class EmbeddedDriver implements QueueDriver {
   }
 }
 
-type ClaimedJob = Job & { seq: number };
+/** A claimed job: its row, and its payload as stored. */
+type ClaimedJob = Job & { seq: number; stored: string };
+
+/** What a handler gets for a stored payload that is not JSON: no handler's schema accepts it. */
+const NOT_JSON = { notJson: 'the stored payload is not JSON' } as const;
+
+function parsedOr(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return fallback;
+  }
+}
 
 /** One consume() call: a claim loop woken by nudges, bounded by a semaphore. */
 class EmbeddedConsumer {
@@ -342,8 +358,14 @@ class EmbeddedConsumer {
         await reportDead(this.options, job, outcome.error);
       } else if (outcome.kind === 'released') this.driver.release([job.seq]);
     } catch {
-      // Not recorded (the database stayed locked): the lease runs out and the job is delivered again, where the
+      // Not recorded (the database stayed locked): handed back (this process renews its leases for as long as it
+      // lives, so a lease left would hold the job, and its partition, for good) and delivered again, where the
       // handler's own records (a turn's dedupe mark, a send record) keep the redelivery from doing anything twice.
+      try {
+        this.driver.release([job.seq]);
+      } catch {
+        // Locked still: the lease goes when this process does.
+      }
     }
   }
 

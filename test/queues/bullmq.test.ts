@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Job } from '../../core/queue.js';
+import { UnrecoverableJobError, type Job } from '../../core/queue.js';
 import { BullmqDriver } from '../../queues/bullmq.js';
 import { LockOwners } from '../../queues/lock-owners.js';
 import {
@@ -262,6 +263,41 @@ describe('bullmq driver', () => {
     driver.consume(qb, async (job: Job) => void seen.push(job.id));
     await until(() => seen.includes('b1'), 10_000);
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('dead-letters a job that is no envelope of ours, or whose payload is nested too deep to store, and runs the partition on', async () => {
+    const prefix = freshPrefix();
+    const driver = open(prefix);
+    const queue = `t:${randomUUID().slice(0, 8)}`;
+    const name = partitionQueueFor(queue, 'p', 16);
+    // Written by something else than this driver, ahead of a good job in the same partition.
+    const raw = new Queue(name, { connection: { url: redis.url }, prefix });
+    await raw.add('x', { not: 'an envelope' }, { jobId: 'stray' });
+    await raw.add('x', { queue, id: 'deep', partition: 'p', payload: null }, { jobId: bullJobId('deep') });
+    await raw.close();
+    // A payload JSON.parse takes and JSON.stringify cannot give back (its recursion runs out), written as stored.
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const direct = new Redis(redis.url);
+    await direct.hset(`${prefix}:${name}:${bullJobId('deep')}`, 'data', JSON.stringify({ queue, id: 'deep', partition: 'p' }).replace(/}$/, `,"payload":${deep}}`));
+    direct.disconnect();
+    await driver.enqueue(queue, [{ id: 'good', partition: 'p', payload: { ok: true } }]);
+    const handled: string[] = [];
+    const dead: string[] = [];
+    const c = driver.consume(
+      queue,
+      async (job) => {
+        if (typeof job.payload !== 'object' || job.payload === null || !('ok' in job.payload)) throw new UnrecoverableJobError('not a job payload');
+        handled.push(job.id);
+      },
+      { onDead: (job) => void dead.push(job.id) },
+    );
+    await until(() => handled.length === 1 && dead.length === 2);
+    await c.close(1_000);
+    expect(handled).toEqual(['good']);
+    expect(dead).toEqual(['stray', 'deep']);
+    const letters = await driver.deadLetters();
+    expect(letters.find((l) => l.jobId === 'stray')).toMatchObject({ queue, error: expect.stringMatching(/^not a job of this gateway: queue: /) });
+    expect(letters.find((l) => l.jobId === 'deep')).toMatchObject({ payload: { unstorable: expect.stringMatching(/^the payload could not be stored/) } });
   });
 
   it('drops worker entries nobody refreshed for a day, and entries it cannot read', async () => {

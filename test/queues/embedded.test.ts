@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb, openSharedDb, migrate } from '../../core/db.js';
-import type { HopNext, HopResult, Job } from '../../core/queue.js';
+import { UnrecoverableJobError, type HopNext, type HopResult, type Job } from '../../core/queue.js';
 import { EmbeddedDriver } from '../../queues/embedded.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -224,6 +224,49 @@ describe('embedded driver: a commit through its own connection is one transactio
       expect(t.left()).toBe(1);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('embedded driver: a job stored by something else than this driver', () => {
+  it('is dead-lettered as stored, whether not JSON or nested too deep to write back, and the jobs claimed with it still run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mc-q-poison-'));
+    const file = join(dir, 'monkeyclaw.db');
+    const other = openDb(file);
+    migrate(other);
+    const driver = new EmbeddedDriver({ file, leaseMs: 2_000 });
+    try {
+      const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+      const insert = other.prepare('INSERT INTO queue_jobs (queue, job_id, partition, payload, enqueued_at) VALUES (?, ?, ?, ?, ?)');
+      // In one transaction, so that one claim takes them all.
+      other.transaction(() => {
+        insert.run('q', 'bad', 'p1', '{"v":1,', Date.now());
+        insert.run('q', 'deep', 'p2', deep, Date.now());
+        insert.run('q', 'good', 'p3', JSON.stringify({ ok: true }), Date.now());
+      })();
+      const handled: string[] = [];
+      const dead: string[] = [];
+      const c = driver.consume(
+        'q',
+        async (job) => {
+          // As every handler of the gateway does: a payload of the wrong shape is refused for good.
+          if (typeof job.payload !== 'object' || job.payload === null || !('ok' in job.payload)) throw new UnrecoverableJobError('not a job payload');
+          handled.push(job.id);
+        },
+        { concurrency: 4, onDead: (job) => void dead.push(job.id) },
+      );
+      for (let i = 0; i < 100 && (handled.length < 1 || dead.length < 2); i++) await sleep(50);
+      await c.close(1_000);
+      expect(handled).toEqual(['good']);
+      expect(dead.sort()).toEqual(['bad', 'deep']);
+      const letters = await driver.deadLetters();
+      expect(letters.find((l) => l.jobId === 'bad')?.payload).toBe('{"v":1,');
+      expect(letters.find((l) => l.jobId === 'deep')).toBeDefined();
+      expect(other.prepare('SELECT COUNT(*) FROM queue_jobs').pluck().get()).toBe(0);
+    } finally {
+      await driver.close();
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
