@@ -2,6 +2,7 @@ import { processRedactor } from '../../core/redactor.js';
 import { failed, out, withStore } from './with-store.js';
 import { APPROVAL_ID } from '../../core/approvals.js';
 import type { GlobalOptions } from '../runtime.js';
+import { terminalLine } from '../terminal-text.js';
 
 /** Tool calls waiting for an owner: `ID assistant tool expires-at requester summary`. */
 export const approvalsList = (options: GlobalOptions) =>
@@ -11,7 +12,8 @@ export const approvalsList = (options: GlobalOptions) =>
     if (pending.length === 0) process.stderr.write('no tool calls waiting for an owner\n');
     for (const a of pending) {
       // Masked when it was asked; masked again for what an older gateway stored (token shapes only: see redactTokens).
-      out(`${a.id} ${a.assistant} ${a.tool} ${new Date(a.expiresAt).toISOString()} ${a.requester} ${processRedactor.redactTokens(a.summary)}`.trimEnd());
+      // The tool's name and summary are the backend's words: one line, control characters shown.
+      out(terminalLine(`${a.id} ${a.assistant} ${a.tool} ${new Date(a.expiresAt).toISOString()} ${a.requester} ${processRedactor.redactTokens(a.summary)}`.trimEnd()));
     }
     return 0;
   });

@@ -84,7 +84,8 @@ export async function dlqList(options: GlobalOptions): Promise<number> {
     // On stderr: stdout lists one line per job, and an empty list is no lines (as pair and apikey).
     if (dead.length === 0) process.stderr.write('no dead-lettered jobs\n');
     // Through the redactor: a dead letter keeps the error as it was thrown, and that may quote a credential.
-    for (const d of dead) out(`${d.id}\t${d.queue}\t${d.jobId}\tattempts=${d.attempts}\t${d.deadAt}\t${rt.redactor.redact(d.error.replace(/\s+/g, ' ')).slice(0, 200)}`);
+    // One line each, whatever a platform's error (quoted in it) holds; every field as text, whatever a damaged entry holds.
+    for (const d of dead) out([d.id, d.queue, d.jobId, `attempts=${d.attempts}`, d.deadAt, rt.redactor.redact(String(d.error).replace(/\s+/g, ' ')).slice(0, 200)].map((f) => terminalLine(String(f))).join('\t'));
     return 0;
   } finally {
     await rt.close();

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verdictLine } from '../../src/doctor.js';
@@ -35,6 +36,17 @@ describe('what the CLI prints to a terminal', () => {
     expect(verdictLine({ ok: false, what: 'connector slack bot token', detail: `Slack refused the token (${HOSTILE})` })).toBe(
       `FAIL  connector slack bot token: Slack refused the token (${HOSTILE_SHOWN})`,
     );
+  });
+
+  it('a dead letter is one line in dlq list, whatever the platform said in its error', async () => {
+    expect((await runCli(['migrate'], { cwd: tmp.dir })).code).toBe(0);
+    const db = new Database(join(tmp.dir, 'data', 'monkeyclaw.db'));
+    db.prepare('INSERT INTO queue_dead (queue, job_id, partition, payload, attempts, error, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run('outbound:telegram', 'j1', 'p', '{}', 10, `Telegram refused the message: ${HOSTILE}`, '2026-11-28T00:00:00.000Z');
+    db.close();
+    const r = await runCli(['dlq', 'list'], { cwd: tmp.dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('1\toutbound:telegram\tj1\tattempts=10\t2026-11-28T00:00:00.000Z\tTelegram refused the message: bad {"level":30,"msg":"FORGED"}\u241b[2J\n');
   });
 
   it('an error is one line on stderr, whatever it quotes; a config error keeps one line per field', async () => {
