@@ -31,8 +31,8 @@ export const NAMED_VALUE_PATTERNS: readonly RegExp[] = [
   // `&name=`, and one closing `.`, `,`, `;` or `:` of a sentence is left out. A value that is a mask and nothing
   // else (the redact plug's `[redacted:credential]`) is left as it says. Bounded lookbehinds, and a lazy run that stops at the first
   // place it may: linear on any input.
-  /(?<=(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key)=["']?)(?!\[redacted(?::[a-z-]+)?\](?:[.,;:]?(?:[\s"']|&[\w.-]*=|$)))[^\s"']{6,}?(?=[.,;:]?(?:[\s"']|&[\w.-]*=|$))/gi,
-  /(?<=(?<![A-Za-z0-9])(?:password|passwd)\s{0,3}:\s{0,3}["']?)(?!\[redacted(?::[a-z-]+)?\](?:[.,;:]?(?:[\s"']|$)))[^\s"']{6,}?(?=[.,;:]?(?:[\s"']|$))/gi,
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key)=["']?)(?!\[redacted(?::[a-z0-9-]+)?\](?:[.,;:]?(?:[\s"']|&[\w.-]*=|$)))[^\s"']{6,}?(?=[.,;:]?(?:[\s"']|&[\w.-]*=|$))/gi,
+  /(?<=(?<![A-Za-z0-9])(?:password|passwd)\s{0,3}:\s{0,3}["']?)(?!\[redacted(?::[a-z0-9-]+)?\](?:[.,;:]?(?:[\s"']|$)))[^\s"']{6,}?(?=[.,;:]?(?:[\s"']|$))/gi,
 ];
 
 export const CREDENTIAL_PATTERNS: readonly RegExp[] = [...TOKEN_PATTERNS, ...NAMED_VALUE_PATTERNS];

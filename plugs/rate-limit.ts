@@ -77,9 +77,10 @@ export const rateLimitPlug: Plug<State, z.infer<typeof optionsSchema>> = {
     }
     const takes = await takeInOrder(
       limiter,
-      // A bucket per limit: assistants with the same limit share one, and a stricter assistant's, emptied, does not
-      // throttle the same sender on another (it would refill at the other's rate, and hold its notice).
-      buckets.map(([scope, key, perMinute]) => ({ key: `${scope}:${key}@${perMinute}`, capacity: perMinute, refillPerMs: perMinute / MINUTE_MS })),
+      // A sender's bucket per limit: assistants with the same limit share one, and a stricter assistant's, emptied,
+      // does not throttle the same sender on another (it would refill at the other's rate). A conversation's and a
+      // workspace's are one whatever the limit: they cap what all of it costs.
+      buckets.map(([scope, key, perMinute]) => ({ key: `${scope}:${key}${scope === 'sender' ? `@${perMinute}` : ''}`, capacity: perMinute, refillPerMs: perMinute / MINUTE_MS })),
       countedAt(ctx.event, now()),
     );
     const denied = takes.findIndex((t) => !t.allowed);

@@ -5,15 +5,17 @@ import type { Verdict } from './doctor.js';
 const STICKY = 0o1000;
 
 /**
- * A directory above `dir` (links resolved) where others (o+w, first) or the group (g+w) may rename entries: writable
- * without the sticky bit that keeps /tmp safe.
+ * A directory above `dir` (links resolved) where others (o+w, first) or a group (g+w) may rename entries: writable
+ * without the sticky bit that keeps /tmp safe. Not a group of this user's own: with user private groups (Debian,
+ * Ubuntu: umask 002) every directory a user makes is group-writable, and the group is the user alone.
  */
 function renamableAbove(dir: string): { path: string; mode: number; by: 'others' | 'group' } | undefined {
   let group: { path: string; mode: number; by: 'group' } | undefined;
   for (let at = dirname(realpathSync(dir)); ; at = dirname(at)) {
-    const mode = statSync(at).mode & 0o7777;
+    const { mode: full, gid } = statSync(at);
+    const mode = full & 0o7777;
     if (!(mode & STICKY) && mode & 0o002) return { path: at, mode, by: 'others' };
-    if (!(mode & STICKY) && mode & 0o020) group ??= { path: at, mode, by: 'group' };
+    if (!(mode & STICKY) && mode & 0o020 && gid !== process.getgid?.()) group ??= { path: at, mode, by: 'group' };
     if (dirname(at) === at) return group;
   }
 }
@@ -23,8 +25,7 @@ function renamableAbove(dir: string): { path: string; mode: number; by: 'others'
  * directory others can write lets them rename and replace those files: a database of their own (with their API key
  * in it), or another master key. One others can merely list shows them which files exist. A directory above it that
  * others may rename entries in lets them replace the whole data dir: a warning only, since such a parent is often
- * not the user's to change (a shared volume), and a group-writable one is usually a group of one (user private
- * groups).
+ * not the user's to change (a shared volume).
  */
 export function dataDirVerdict(dir: string): Verdict {
   const mode = statSync(dir).mode & 0o7777;

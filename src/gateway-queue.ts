@@ -8,6 +8,8 @@ const KEY = 'queue';
 /** Said by `start` as it starts, before any of its workers: which queues it reads (`QueueDriver.where`). */
 export const recordGatewayQueue = (store: Pick<SqliteStore, 'setConnectorState'>, where: string): Promise<void> => store.setConnectorState(ROLE, KEY, where);
 
+export const forgetGatewayQueue = (store: Pick<SqliteStore, 'deleteConnectorState'>): Promise<void> => store.deleteConnectorState(ROLE, [KEY]);
+
 /**
  * Which queues the gateway holding this data dir reads (driver, Redis address, database, prefix), or undefined when
  * no gateway runs on it. Workers record theirs too, a worker started by hand included, so this, not the last

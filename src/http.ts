@@ -76,10 +76,12 @@ export interface HttpServer {
 }
 
 /** Why the server could not listen, in words that name the config field to change. */
-function listenError(error: NodeJS.ErrnoException, at: string): Error {
-  if (error.code === 'EADDRINUSE') return new Error(`${at} is already in use by another program: stop it, or set another server.port in the config`);
-  if (error.code === 'EADDRNOTAVAIL') return new Error(`${at}: this machine has no such address (server.host in the config)`);
-  if (error.code === 'EACCES') return new Error(`${at}: not allowed to listen there (ports below 1024 need privileges): set another server.port in the config`);
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  const at = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const said = (message: string) => new Error(message, { cause: error });
+  if (error.code === 'EADDRINUSE') return said(`${at} is already in use by another program: stop it, or set another server.port in the config`);
+  if (error.code === 'EADDRNOTAVAIL') return said(`${at}: this machine has no such address (server.host in the config)`);
+  if (error.code === 'EACCES') return said(`${at}: not allowed to listen there (ports below 1024 need privileges): set another server.port in the config`);
   return error;
 }
 
@@ -90,7 +92,7 @@ export async function startHttpServer(config: Config['server'], dataDir: string,
   const tls = mode === 'off' ? {} : { createServer: createHttpsServer, serverOptions: tlsServerOptions(mode, dataDir, config.tls) };
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port, ...tls }, () => resolve(s));
-    s.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, `${config.host}:${config.port}`)));
+    s.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, config.host, config.port)));
   });
   return {
     port: (server.address() as AddressInfo).port,

@@ -8,7 +8,7 @@ import { acquireLock, supervisorLock } from '../lock.js';
 import { dataDirVerdict } from '../data-dir-mode.js';
 import { createLogger } from '../logger.js';
 import { dbFile, openQueue, resolveDataDir, type GlobalOptions } from '../runtime.js';
-import { recordGatewayQueue } from '../gateway-queue.js';
+import { forgetGatewayQueue, recordGatewayQueue } from '../gateway-queue.js';
 import { settlesWithin } from '../../core/deadline.js';
 import { allAssistantNames } from '../../core/assistant-settings.js';
 import { resolveQueue } from '../../core/config.js';
@@ -102,6 +102,8 @@ export async function start(options: GlobalOptions): Promise<number> {
   const store = new SqliteStore(dbFile(dataDir), { redactor });
   try {
     const applied = await store.migrate();
+    // An earlier run's record would speak for this one until it records its own (other settings, perhaps).
+    await forgetGatewayQueue(store);
     // The vault key is created here on first start (0600), and a wrong or exposed key stops the start at once.
     await openVault(dataDir, store, 'supervisor', { create: true });
     const queue = resolveQueue(config, process.env);

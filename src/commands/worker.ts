@@ -12,7 +12,7 @@ export async function worker(options: GlobalOptions): Promise<number> {
   // A worker on other queues than the gateway's answers nothing the gateway's connectors send.
   const theirs = await gatewayQueue(rt);
   if (theirs !== undefined && theirs !== rt.queue.where) {
-    await rt.close();
+    await rt.close().catch(() => undefined);
     throw new UsageError(`the gateway running on this data dir uses ${theirs}, and this worker ${rt.queue.where}: give the worker the same queue settings (config, REDIS_URL) as start`);
   }
   const running = await startWorker(rt, log);

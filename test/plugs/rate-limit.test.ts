@@ -215,7 +215,7 @@ describe('rate-limit plug: per conversation and workspace', () => {
     expect((await call(dm('3'))).halt?.reason).toBe('workspace-limit');
   });
 
-  it('uses the keys sender:, conversation: and workspace:, each with its limit, in the store', async () => {
+  it('uses the keys sender: (with its limit), conversation: and workspace: in the store', async () => {
     const keys: string[] = [];
     const limiter: LimiterStore = {
       async take(key, capacity, refillPerMs) {
@@ -225,7 +225,7 @@ describe('rate-limit plug: per conversation and workspace', () => {
     };
     const { services } = setup(ALLOWED, { limiter });
     await initPlug(rateLimitPlug, { perSender: 7, perConversation: 8, perWorkspace: 9 }, services)(group('42'));
-    expect(keys).toEqual(['sender:telegram:42@7 7 7', 'conversation:telegram:-100@8 8 8', 'workspace:default@9 9 9']);
+    expect(keys).toEqual(['sender:telegram:42@7 7 7', 'conversation:telegram:-100 8 8', 'workspace:default 9 9']);
   });
 
   it('fails closed when the store fails: the runner halts and audits the error', async () => {
