@@ -1,5 +1,5 @@
 import { toEntry, type AuditRow } from './audit-log.js';
-import type { AuditEntry } from '../audit.js';
+import type { AuditEntry, AuditInput } from '../audit.js';
 import { write, type Db } from '../db.js';
 import type { Channel } from '../store.js';
 
@@ -58,7 +58,10 @@ const CHANNEL_SELECT = `SELECT c.id, c.platform, c.conversation_id AS conversati
 
 /** What the dashboard reads (and the one move it makes) that the Store interface has no verb for. */
 export class SqliteDashboardQueries {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly appendAudit: (entries: AuditInput[]) => void,
+  ) {}
 
   async channels(limit = 500): Promise<ChannelSummary[]> {
     return this.db.prepare(`${CHANNEL_SELECT} ORDER BY c.platform, c.conversation_id LIMIT ?`).all(limit) as ChannelSummary[];
@@ -89,7 +92,15 @@ export class SqliteDashboardQueries {
    * Binds a channel to another workspace (created when new). Its open sessions are closed, so the next message
    * starts a session in the new workspace: history never crosses workspaces.
    */
-  async moveChannel(channelId: number, workspace: string): Promise<{ from: string; to: string; created: boolean } | undefined> {
+  /**
+   * Moves a channel to a workspace (made when new), closing its open sessions; `audit` gives the entries of a move
+   * that changed something, committed with it.
+   */
+  async moveChannel(
+    channelId: number,
+    workspace: string,
+    audit: (moved: { from: string; to: string; created: boolean }) => AuditInput[] = () => [],
+  ): Promise<{ from: string; to: string; created: boolean } | undefined> {
     if (!WORKSPACE_NAME.test(workspace)) throw new Error(`invalid workspace name "${workspace}"`);
     return write(this.db, () => {
       const from = this.db.prepare('SELECT workspace_id FROM channels WHERE id = ?').pluck().get(channelId) as string | undefined;
@@ -99,7 +110,9 @@ export class SqliteDashboardQueries {
       const created = this.db.prepare('INSERT INTO workspaces (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING').run(workspace, at).changes === 1;
       this.db.prepare('UPDATE channels SET workspace_id = ? WHERE id = ?').run(workspace, channelId);
       this.db.prepare('UPDATE sessions SET closed_at = ? WHERE channel_id = ? AND closed_at IS NULL').run(at, channelId);
-      return { from, to: workspace, created };
+      const moved = { from, to: workspace, created };
+      this.appendAudit(audit(moved));
+      return moved;
     });
   }
 

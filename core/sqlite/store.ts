@@ -81,7 +81,7 @@ export class SqliteStore implements Store {
 
   /** What the dashboard lists (channels, history, audit pages) and the channel move it makes. */
   dashboardQueries(): SqliteDashboardQueries {
-    return new SqliteDashboardQueries(this.db);
+    return new SqliteDashboardQueries(this.db, this.appendInTransaction);
   }
 
   /** What `doctor` asks of the file itself: is it whole, can it be written now. */

@@ -127,15 +127,13 @@ export function conversationRoutes(app: DashApp, ctx: DashContext): void {
       return c.redirect(back, 303);
     }
     const ch = await queries().channel(id);
-    const moved = ch && (await queries().moveChannel(id, workspace));
+    const audit = ({ from, to, created }: { from: string; to: string; created: boolean }) => [
+      ...(created ? [{ kind: 'workspace.created', actor: WEB_ACTOR, subject: to }] : []),
+      { kind: 'channel.moved', actor: WEB_ACTOR, subject: `${ch!.platform}:${ch!.conversationId}`, data: { from, to } },
+    ];
+    const moved = ch && (await queries().moveChannel(id, workspace, audit));
     if (!ch || !moved) return c.text('No such conversation.', 404);
     const { from, to, created } = moved;
-    if (from !== to) {
-      await ctx.deps.store.appendAudit([
-        ...(created ? [{ kind: 'workspace.created', actor: WEB_ACTOR, subject: to }] : []),
-        { kind: 'channel.moved', actor: WEB_ACTOR, subject: `${ch.platform}:${ch.conversationId}`, data: { from, to } },
-      ]);
-    }
     const made = created ? ` (workspace ${to} is new)` : '';
     ctx.flash.set(session.idHash, from === to ? `Already in workspace ${workspace}.` : `Moved from ${from} to ${to}${made}.`);
     return c.redirect(back, 303);
