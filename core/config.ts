@@ -155,12 +155,15 @@ const queue = z.discriminatedUnion('driver', [
     .strict(),
 ]);
 
+/** What the HTTP server may listen on: checked here, so a typo is a config error naming the field, not a failed start. */
+const LISTEN_HOST = z.union([z.ipv4(), z.ipv6(), z.hostname()]);
+
 export const configSchema = z
   .object({
     server: z
       .object({
         // An empty host would make Node listen on every interface.
-        host: z.string().min(1).default('127.0.0.1'),
+        host: z.string().refine((h) => LISTEN_HOST.safeParse(h).success, 'must be an IP address (127.0.0.1, ::1) or a host name').default('127.0.0.1'),
         port: port.default(7420),
         /**
          * Host names the dashboard answers to besides IP addresses, `localhost` and `host` (a proxy's public name):

@@ -65,6 +65,10 @@ describe('config', () => {
     expect(errorOf({ queue: { driver: 'bullmq' } })).toContain('queue.redisUrl: required: the Redis URL or a reference to it, such as env:REDIS_URL');
     expect(errorOf({ backends: { x: { type: 'echo' }, y: { type: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } } })).toContain('backends.y.model: required');
     expect(errorOf({ server: { port: 'high' } })).toContain('server.port: Invalid input: expected number, received string');
+    for (const host of ['127.0.0.1\u0000evil', '::ffff:999.1.1.1', 'a'.repeat(300), 'two words']) {
+      expect(errorOf({ server: { host } })).toContain('server.host: must be an IP address (127.0.0.1, ::1) or a host name');
+    }
+    for (const host of ['127.0.0.1', '::1', '0.0.0.0', 'localhost', 'gateway.internal']) expect(parseConfig({ server: { host } }).server.host).toBe(host);
   });
 
   it('refuses an unknown key anywhere, naming its path', () => {
