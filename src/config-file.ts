@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml, parseDocument } from 'yaml';
+import { parseDocument } from 'yaml';
 import { ConfigError, LIFECYCLE_EVENTS, parseConfig, pipelineEntry, type Config } from '../core/config.js';
 import { plugOptions } from '../core/plug.js';
 import { builtinPlugs } from '../plugs/index.js';
@@ -20,7 +20,7 @@ export function loadConfig(explicit: string | undefined, cwd = process.cwd()): {
   const text = readConfigText(file);
   let raw: unknown;
   try {
-    raw = file.endsWith('.json') ? parseJson(text) : parseYaml(text);
+    raw = file.endsWith('.json') ? parseJson(text) : parseYamlStrictly(text);
   } catch (error) {
     // The YAML parser adds an excerpt of the file with a caret under the spot: the line and column say where.
     const reason = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
@@ -67,6 +67,17 @@ function readConfigText(file: string): string {
   } catch {
     throw new ConfigError(`${file} is not UTF-8 text: save it as UTF-8`);
   }
+}
+
+/**
+ * YAML, where a tag the parser cannot resolve (`!!js/function`) is an error, not a warning Node prints over several
+ * lines with the value read as a plain string: nothing in a config needs a tag.
+ */
+function parseYamlStrictly(text: string): unknown {
+  const doc = parseDocument(text, { logLevel: 'silent' });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw problem;
+  return doc.toJS({ maxAliasCount: 100 }) as unknown;
 }
 
 /**

@@ -31,6 +31,8 @@ describe('the config file as read from disk', () => {
     const twice = file('c.json', '{"access": {"dm": "open"},\n "access": {"dm": "pairing"}}');
     expect(errorOf(twice)).toMatch(/c\.json cannot be parsed: key "access" written twice \(line 2, column 2\)$/);
     const yaml = file('c.yaml', 'access: {dm: open}\naccess: {dm: pairing}\n');
+    // A tag nothing in a config needs is refused, not read as a string with a warning printed over several lines.
+    expect(errorOf(file('tag.yaml', 'server: !!js/function "x"\n'))).toMatch(/tag\.yaml cannot be parsed: Unresolved tag: tag:yaml\.org,2002:js\/function at line 1, column 9$/);
     // One line, where the parser's own message adds an excerpt of the file and a caret.
     expect(errorOf(yaml)).toMatch(/c\.yaml cannot be parsed: Map keys must be unique at line 2, column 1$/);
     // The same key in two different objects is no duplicate; JSON's own syntax errors are JSON's words.
