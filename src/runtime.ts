@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { assistantCandidates } from '../core/assistant-choice.js';
 import { ConfigError, resolveRef as resolveEnvRef, type AssistantConfig, type Config, type QueueConfig } from '../core/config.js';
@@ -32,7 +32,10 @@ export function resolveDataDir(o: GlobalOptions, use: { exposed?: 'allow' } = {}
   const dir = resolve(o.dataDir ?? (process.env.MONKEYCLAW_DATA_DIR?.trim() || './data'));
   // Created when missing (0700) by whichever command comes first; a file in its place is a usage error, said plainly.
   createMissing(dir);
-  if (!statSync(dir).isDirectory()) throw new UsageError(`the data dir ${dir} is not a directory (--data-dir, MONKEYCLAW_DATA_DIR)`);
+  // A link to nothing (its target moved or not mounted yet) exists for mkdir, not for stat.
+  const stat = statSync(dir, { throwIfNoEntry: false });
+  if (!stat) throw new UsageError(`the data dir ${dir} is a link to ${readlinkSync(dir)}, which does not exist (--data-dir, MONKEYCLAW_DATA_DIR)`);
+  if (!stat.isDirectory()) throw new UsageError(`the data dir ${dir} is not a directory (--data-dir, MONKEYCLAW_DATA_DIR)`);
   // Before any command reads or writes there: a directory others can write may hold a database they put there, or
   // a link where a lock file goes. Only doctor, which reports it, goes on.
   const exposure = dataDirVerdict(dir);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, symlinkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -257,6 +257,9 @@ describe('monkeyclaw CLI', () => {
     const r = await cli(['audit', 'tail', '--data-dir', join(tmp.dir, 'not-a-dir')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/the data dir .*not-a-dir is not a directory/);
+    symlinkSync(join(tmp.dir, 'moved-away'), join(tmp.dir, 'dangling'));
+    const dangling = await cli(['audit', 'tail', '--data-dir', join(tmp.dir, 'dangling')]);
+    expect(dangling).toMatchObject({ code: 2, stderr: expect.stringMatching(/the data dir .*dangling is a link to .*moved-away, which does not exist/) });
     // One that cannot be created is a usage error naming the flag, never a raw errno, and never a process spinning
     // (Node's recursive mkdir retries for ever under /proc).
     const file = join(tmp.dir, 'not-a-dir');
