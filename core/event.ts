@@ -30,7 +30,10 @@ const wellFormed = (max: number) =>
     .max(max)
     .refine((s) => s.isWellFormed(), { message: 'contains an unpaired UTF-16 surrogate' });
 
-const id = wellFormed(MAX_ID).min(1);
+/** No platform's ids hold control characters; a NUL in one could make two messages' dedupe keys one (see dedupeKey). */
+const id = wellFormed(MAX_ID)
+  .min(1)
+  .refine((s) => !/\p{Cc}/u.test(s), { message: 'contains a control character' });
 /**
  * Control characters and line separators in a display name become spaces: a name is printed on one line (`pair
  * list`, logs, owner notices), and a newline or an escape sequence in it could forge a line or a terminal state.

@@ -55,6 +55,11 @@ describe('ChannelEvent', () => {
     expect(issuesOf(makeEvent({ sender: { id: '1', name: 'x\uDC00', isBot: false } }))[0]).toMatch(/^sender.name/);
   });
 
+  it('rejects control characters in ids: a NUL would let two messages share a dedupe key', () => {
+    expect(issuesOf(makeEvent({ platformMessageId: 'a\u0000b' }))[0]).toMatch(/^platformMessageId: contains a control character/);
+    expect(issuesOf(makeEvent({ conversation: { id: 'c\u0000', kind: 'dm' } }))[0]).toMatch(/^conversation.id: contains a control character/);
+  });
+
   it('turns control characters in display names into spaces: a name stays one line', () => {
     const name = 'Eve\nZZZZZZZZ signal:fake 2026-11-26T20:00:00.000Z Mallory\u001b[31m\u2028evil';
     const event = parseChannelEvent(makeEvent({ sender: { id: '1', name, isBot: false }, attachments: [{ kind: 'file', name: 'a\rb.pdf' }] }));
