@@ -266,8 +266,8 @@ export class EmbeddedDriver implements QueueDriver {
 /** A claimed job: its row, and its payload as stored. */
 type ClaimedJob = Job & { seq: number; stored: string };
 
-/** What a handler gets for a stored payload that is not JSON: no handler's schema accepts it. */
-const NOT_JSON = { notJson: 'the stored payload is not JSON' } as const;
+/** Stands for a stored payload that is not JSON: such a job is dead-lettered as stored, never handed to a handler. */
+const NOT_JSON = Symbol('not JSON');
 
 function parsedOr(text: string, fallback: unknown): unknown {
   try {
@@ -348,6 +348,7 @@ class EmbeddedConsumer {
   }
 
   private async process(job: ClaimedJob, permit: Permit): Promise<void> {
+    if (job.payload === NOT_JSON) return this.refuse(job, 'the stored payload is not JSON');
     // The acknowledgement is part of the attempt: a hop whose commit fails (the database locked past the deadline,
     // a constraint) is tried again like a handler that threw, and nothing of it was written.
     const attempt: JobHandler = async (delivery, signal) => this.driver.complete(job, (await this.handler(delivery, signal)) ?? {});
@@ -361,11 +362,27 @@ class EmbeddedConsumer {
       // Not recorded (the database stayed locked): handed back (this process renews its leases for as long as it
       // lives, so a lease left would hold the job, and its partition, for good) and delivered again, where the
       // handler's own records (a turn's dedupe mark, a send record) keep the redelivery from doing anything twice.
-      try {
-        this.driver.release([job.seq]);
-      } catch {
-        // Locked still: the lease goes when this process does.
-      }
+      this.handBack(job);
+    }
+  }
+
+  /** Best effort: a database still locked keeps the lease until this process goes. */
+  private handBack(job: ClaimedJob): void {
+    try {
+      this.driver.release([job.seq]);
+    } catch {
+      // Still locked: the lease goes with this process.
+    }
+  }
+
+  /** A job no handler could take (not written by this driver): dead-lettered as stored, never run. */
+  private async refuse(job: ClaimedJob, error: string): Promise<void> {
+    try {
+      await this.driver.deadLetter(job, error, 0);
+      await reportDead(this.options, job, error);
+    } catch {
+      // Not recorded (the database stayed locked): handed back, to be refused again at its next delivery.
+      this.handBack(job);
     }
   }
 

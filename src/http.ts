@@ -81,6 +81,7 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
   const said = (message: string) => new Error(message, { cause: error });
   if (error.code === 'EADDRINUSE') return said(`${at} is already in use by another program: stop it, or set another server.port in the config`);
   if (error.code === 'EADDRNOTAVAIL') return said(`${at}: this machine has no such address (server.host in the config)`);
+  if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') return said(`${at}: no such host name (server.host in the config)`);
   if (error.code === 'EACCES') return said(`${at}: not allowed to listen there (ports below 1024 need privileges): set another server.port in the config`);
   return error;
 }

@@ -33,7 +33,13 @@ export function resolveDataDir(o: GlobalOptions, use: { exposed?: 'allow' } = {}
   // Created when missing (0700) by whichever command comes first; a file in its place is a usage error, said plainly.
   createMissing(dir);
   // A link to nothing (its target moved or not mounted yet) exists for mkdir, not for stat.
-  const stat = statSync(dir, { throwIfNoEntry: false });
+  let stat;
+  try {
+    stat = statSync(dir, { throwIfNoEntry: false });
+  } catch (error) {
+    // A loop of links, a path through a file: the system's words, without its code and call.
+    throw new UsageError(`the data dir ${dir} cannot be used: ${(error as Error).message.replace(/^[A-Z]+: /, '').replace(/, stat .*$/, '')} (--data-dir, MONKEYCLAW_DATA_DIR)`);
+  }
   if (!stat) throw new UsageError(`the data dir ${dir} is a link to ${readlinkSync(dir)}, which does not exist (--data-dir, MONKEYCLAW_DATA_DIR)`);
   if (!stat.isDirectory()) throw new UsageError(`the data dir ${dir} is not a directory (--data-dir, MONKEYCLAW_DATA_DIR)`);
   // Before any command reads or writes there: a directory others can write may hold a database they put there, or

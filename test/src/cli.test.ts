@@ -260,6 +260,10 @@ describe('monkeyclaw CLI', () => {
     symlinkSync(join(tmp.dir, 'moved-away'), join(tmp.dir, 'dangling'));
     const dangling = await cli(['audit', 'tail', '--data-dir', join(tmp.dir, 'dangling')]);
     expect(dangling).toMatchObject({ code: 2, stderr: expect.stringMatching(/the data dir .*dangling is a link to .*moved-away, which does not exist/) });
+    symlinkSync(join(tmp.dir, 'loop-b'), join(tmp.dir, 'loop-a'));
+    symlinkSync(join(tmp.dir, 'loop-a'), join(tmp.dir, 'loop-b'));
+    const loop = await cli(['audit', 'tail', '--data-dir', join(tmp.dir, 'loop-a')]);
+    expect(loop).toMatchObject({ code: 2, stderr: expect.stringMatching(/the data dir .*loop-a cannot be used: too many symbolic links encountered \(--data-dir/) });
     // One that cannot be created is a usage error naming the flag, never a raw errno, and never a process spinning
     // (Node's recursive mkdir retries for ever under /proc).
     const file = join(tmp.dir, 'not-a-dir');

@@ -129,6 +129,15 @@ describe('monkeyclaw start', () => {
     expect(lockHolder(supervisorLock(join(tmp.dir, 'data')))).toBeUndefined();
   });
 
+  it('exits 1 naming server.host when that host name does not resolve', async () => {
+    const tmp = tempDir('mc-sup-');
+    cleanup.push(() => tmp.remove());
+    writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), `server: { host: nonexistent.invalid, port: ${await freePort()}, allowPlainHttp: true }\n`);
+    const r = await runCli(['start'], { cwd: tmp.dir, timeoutMs: 15_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/nonexistent\.invalid:\d+: no such host name \(server\.host in the config\)/);
+  });
+
   it('refuses to start (exit 2) when a credential has no value, naming its field, before opening a port', async () => {
     const tmp = tempDir('mc-sup-');
     cleanup.push(() => tmp.remove());
