@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSlackConnector } from '../../../connectors/slack/index.js';
+import { threadKey } from '../../../connectors/slack/send.js';
 import type { ChannelEvent } from '../../../core/event.js';
 import { FAST, SECRETS, fixture, freshTs, sleep, startSlack, type SlackRig } from './helpers.js';
 
@@ -113,6 +114,9 @@ describe('slack connector, Socket Mode', () => {
     rig.fake.push(fixture('message.thread', { ts, event_ts: ts, thread_ts: parent }));
     const [first] = await rig.waitPosts(CHANNEL, 1);
     expect(first).toMatchObject({ thread_ts: parent, text: 'and in this thread?' });
+    // Recorded once Slack has answered the post: a reply racing that record (faster than any person) is not taken
+    // for one in a thread the assistant spoke in.
+    await rig.harness.until(async () => (await rig!.harness.store.getConnectorState('slack', threadKey(CHANNEL, parent))) !== undefined);
 
     // The assistant has spoken in this thread: a reply there addresses it without a mention.
     const next = freshTs();
