@@ -37,8 +37,6 @@ export interface BullmqOptions {
   onRecovered?: () => void;
 }
 
-/** What is stored as BullMQ job data. `skew` corrects BullMQ's delivery count to the attempt number we report. */
-
 /** A dead letter as stored: one whose payload JSON cannot hold (nested too deep) keeps a note in its place. */
 function deadLetterText(entry: DeadLetter): string {
   try {

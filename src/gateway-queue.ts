@@ -8,6 +8,7 @@ const KEY = 'queue';
 /** Said by `start` as it starts, before any of its workers: which queues it reads (`QueueDriver.where`). */
 export const recordGatewayQueue = (store: Pick<SqliteStore, 'setConnectorState'>, where: string): Promise<void> => store.setConnectorState(ROLE, KEY, where);
 
+/** Said by `start` first of all: an earlier run's record (other settings, perhaps) no longer speaks for it. */
 export const forgetGatewayQueue = (store: Pick<SqliteStore, 'deleteConnectorState'>): Promise<void> => store.deleteConnectorState(ROLE, [KEY]);
 
 /**

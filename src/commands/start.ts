@@ -102,7 +102,6 @@ export async function start(options: GlobalOptions): Promise<number> {
   const store = new SqliteStore(dbFile(dataDir), { redactor });
   try {
     const applied = await store.migrate();
-    // An earlier run's record would speak for this one until it records its own (other settings, perhaps).
     await forgetGatewayQueue(store);
     // The vault key is created here on first start (0600), and a wrong or exposed key stops the start at once.
     await openVault(dataDir, store, 'supervisor', { create: true });
