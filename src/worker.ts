@@ -10,6 +10,7 @@ import { configuredWorkspace } from '../core/assistant-choice.js';
 import { streamDraftLimit, streamEditInterval } from '../core/drafts.js';
 import { CONTROL_QUEUE, conversationPartition, eventPartition, inboundHandler, INBOUND_QUEUE } from '../core/session-worker.js';
 import { toolGovernor } from '../core/tool-governor.js';
+import { recordDeadLetters } from '../core/dead-letters.js';
 import { builtinPlugs } from '../plugs/index.js';
 import { LiveAssistants } from './live-assistants.js';
 import { openLimiter, type Runtime } from './runtime.js';
@@ -87,10 +88,7 @@ export async function startWorker(rt: Runtime, log: Logger, { concurrency = DEFA
       onError: (error) => log.warn({ error: (error as Error).message }, 'a draft of a streamed reply was not queued'),
     },
   });
-  const onDead = async (job: { id: string; queue: string }, error: string) => {
-    log.error({ job: job.id, queue: job.queue, error }, 'job dead-lettered');
-    await rt.store.appendAudit([{ kind: 'queue.dead_lettered', actor: WORKER_ROLE, subject: job.id, data: { queue: job.queue, error: error.slice(0, 500) } }]);
-  };
+  const onDead = recordDeadLetters(rt.store, WORKER_ROLE, (job, error) => log.error({ job: job.id, queue: job.queue, error }, 'job dead-lettered'));
   const consumers: Consumer[] = [
     rt.queue.consume(INBOUND_QUEUE, handler, { concurrency, onDead }),
     // Slots of its own: turns waiting for an approval may hold every `inbound` slot.

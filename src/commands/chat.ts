@@ -9,6 +9,7 @@ import { outboundHandler } from '../../core/outbound.js';
 import { createLoopbackConnector } from '../../connectors/loopback/index.js';
 import { UsageError } from '../errors.js';
 import { readPipedText } from '../prompt.js';
+import { recordDeadLetters } from '../../core/dead-letters.js';
 import { createLogger } from '../logger.js';
 import { openRuntime, type GlobalOptions } from '../runtime.js';
 import { gatewayQueue } from '../gateway-queue.js';
@@ -51,7 +52,10 @@ export async function chat(options: GlobalOptions & { once?: boolean; assistant?
   });
   // The terminal connector has no platform that could refuse it.
   await connector.start({ publish: (raw) => publishEvents(rt.queue, rt.store, 'connector:loopback', raw, isOwnerDecision(rt.config)), fail: (error) => { throw error; } });
-  const outbound = rt.queue.consume(outboundQueue({ platform: 'loopback', account: connector.account }), outboundHandler(rt.store, 'connector:loopback', connector.send), { concurrency: 1 });
+  const outbound = rt.queue.consume(outboundQueue({ platform: 'loopback', account: connector.account }), outboundHandler(rt.store, 'connector:loopback', connector.send), {
+    concurrency: 1,
+    onDead: recordDeadLetters(rt.store, 'connector:loopback'),
+  });
 
   let worker: RunningWorker | undefined;
   const ensureWorker = async () => {

@@ -13,6 +13,7 @@ import { terminated } from './start.js';
 import { isWebhookMessage, WEBHOOK_RESPONSE } from '../webhook-ipc.js';
 import { LISTENING } from '../child-ipc.js';
 import { RefusalReporter } from '../../core/refusals.js';
+import { recordDeadLetters } from '../../core/dead-letters.js';
 
 /**
  * `monkeyclaw connector <name>`: one platform connector in its own process, holding only its own credentials.
@@ -76,10 +77,7 @@ export async function runConnector(name: string, options: GlobalOptions): Promis
     // A platform blip (a reconnect, a 5xx burst) is ridden out for about two minutes before a reply is dead-lettered.
     maxAttempts: 10,
     backoffMs: 500,
-    onDead: async (job, error) => {
-      log.error({ job: job.id, error }, 'reply dead-lettered');
-      await rt.store.appendAudit([{ kind: 'queue.dead_lettered', actor, subject: job.id, data: { queue: job.queue, error: error.slice(0, 500) } }]);
-    },
+    onDead: recordDeadLetters(rt.store, actor, (job, error) => log.error({ job: job.id, error }, 'reply dead-lettered')),
   });
   const beat = setInterval(() => void rt.store.heartbeat(actor).catch(() => undefined), 2_000);
   await rt.store.heartbeat(actor);

@@ -6,6 +6,7 @@ import { outboundHandler } from '../../core/outbound.js';
 import { newEventId } from '../../core/ids.js';
 import type { Consumer, QueueDriver } from '../../core/queue.js';
 import type { Store } from '../../core/store.js';
+import { recordDeadLetters } from '../../core/dead-letters.js';
 
 /** `stopped`: the gateway shut down before the turn was answered; `gone`: the caller went away first. */
 export type TurnOutcome = { kind: 'replies'; replies: Reply[] } | { kind: 'silent' } | { kind: 'timeout' } | { kind: 'stopped' } | { kind: 'gone' };
@@ -58,7 +59,7 @@ export class TurnClient {
           return [reply.idempotencyKey];
         },
       }),
-      { concurrency: 16 },
+      { concurrency: 16, onDead: recordDeadLetters(this.store, actor) },
     );
   }
 

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../core/backend.js';
 import { isOwnerDecision } from '../../core/session-worker.js';
 import { parseConfig } from '../../core/config.js';
+import { outboundQueue } from '../../core/event.js';
 import { TurnClient } from '../../src/http/turns.js';
 import { startTestGateway } from '../helpers/gateway.js';
 
@@ -45,6 +46,20 @@ describe('a surface waiting for its turn', () => {
       const kinds = (await gw.store.auditTail(20)).map((e) => e.kind);
       expect(kinds).toContain('turn.abandoned');
       await expect.poll(() => stopped).toEqual([true]);
+    } finally {
+      await turns.close();
+    }
+  });
+
+  it('puts a reply it gave up (a payload no reply could be) on record as its own dead letter', async () => {
+    gw = await startTestGateway({ config: { access: { dm: 'open' } } });
+    const turns = new TurnClient(gw.queue, gw.store, 'web', isOwnerDecision(parseConfig({})));
+    turns.start();
+    try {
+      await gw.queue.enqueue(outboundQueue({ platform: 'web', account: 'web' }), [{ id: 'stray', partition: 'p', payload: { not: 'a reply' } }]);
+      await expect
+        .poll(async () => (await gw!.store.auditTail(20)).filter((e) => e.kind === 'queue.dead_lettered').map((e) => [e.actor, e.subject]))
+        .toEqual([['surface:web', 'stray']]);
     } finally {
       await turns.close();
     }
