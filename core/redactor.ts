@@ -25,7 +25,10 @@ export class Redactor {
     // Its JSON-escaped form is what appears inside serialized log lines and audit data. A token of the shape
     // `<public id>:<secret>` (Telegram's) is secret in its second half alone, which an error may quote by itself.
     const half = /^\d+:(.{20,})$/.exec(value)?.[1];
-    const forms = new Set([value, JSON.stringify(value).slice(1, -1), ...encodedForms(value), ...(half ? [half] : [])]);
+    // A platform's error may also quote it in another case, or without the kind prefix tokens carry (`xoxb-`, `sk-`).
+    const unprefixed = /^[A-Za-z]{2,8}[-_](.{16,})$/.exec(value)?.[1];
+    const cased = [value.toUpperCase(), value.toLowerCase()];
+    const forms = new Set([value, JSON.stringify(value).slice(1, -1), ...encodedForms(value), ...cased, ...[half, unprefixed].filter((f) => f !== undefined)]);
     // Longest first, so a secret containing another is replaced whole.
     this.values = [...new Set([...this.values, ...forms])].sort((a, b) => b.length - a.length);
   }

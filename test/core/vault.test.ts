@@ -150,6 +150,10 @@ describe('redactor', () => {
     // A bot token's secret half, quoted without its public id, is still the secret.
     r.addSecret('7234567890:AAHk2mZqPlainSecretHalf_0123456789');
     expect(r.redact('bare=AAHk2mZqPlainSecretHalf_0123456789 id=7234567890')).toBe('bare=[secret] id=7234567890');
+    // Quoted in another case, or without its kind prefix, it is still the secret.
+    r.addSecret('xoxb-1111-2222-QuietCanaryValue');
+    expect(r.redact('auth failed for XOXB-1111-2222-QUIETCANARYVALUE')).toBe('auth failed for [secret]');
+    expect(r.redact('token 1111-2222-QuietCanaryValue refused')).toBe('token [secret] refused');
     // Put in a URL or a form, encoded for a header or dumped in hex, a value is still the secret.
     const v = 'S3cr3t/with+special=chars&x y~';
     r.addSecret(v);
