@@ -109,6 +109,13 @@ export function openaiRoutes(deps: {
   // Assistants made in the dashboard are models too, listed from the moment they are saved.
   const assistants = deps.assistants ?? (async () => Object.keys(deps.config.assistants));
   const visible = async (key: ApiKeyRecord) => (await assistants()).filter((a) => !key.assistant || key.assistant === a);
+  /** A key access refuses (`access.deny`) is refused the list as it is refused the assistants: 403, as a chat gets. */
+  const denied = async (c: Context<Env>): Promise<Response | undefined> => {
+    const key = c.get('key') as ApiKeyRecord;
+    const asker = { platform: 'api', sender: { id: key.id, isBot: false }, conversation: { id: key.id, kind: 'dm' as const } };
+    if (!deps.access || (await admittedNow(deps.config.access, deps.access, asker))) return undefined;
+    return oaiError(c, 403, 'This API key may not use the assistant (access policy).', 'permission_error', 'permission_denied');
+  };
   const running = new Map<string, number>();
 
   app.use('/v1/*', async (c, next) => {
@@ -122,9 +129,11 @@ export function openaiRoutes(deps: {
   });
 
   const model = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'monkeyclaw' });
-  app.get('/v1/models', async (c) => c.json({ object: 'list', data: (await visible(c.get('key'))).map(model) }));
+  app.get('/v1/models', async (c) => (await denied(c)) ?? c.json({ object: 'list', data: (await visible(c.get('key'))).map(model) }));
   // The official clients' models.retrieve; an assistant the key may not use does not exist for it.
   app.get('/v1/models/:id', async (c) => {
+    const refused = await denied(c);
+    if (refused) return refused;
     const id = c.req.param('id');
     if (!(await visible(c.get('key'))).includes(id)) return oaiError(c, 404, `The model '${id}' does not exist.`, 'invalid_request_error', 'model_not_found');
     return c.json(model(id));

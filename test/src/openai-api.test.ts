@@ -258,6 +258,10 @@ describe('OpenAI-compatible API, driven by the official openai client', () => {
       expect(refused).toMatchObject({ status: 403, code: 'permission_denied', type: 'permission_error' });
     }
     expect(gpt.requests.length).toBe(before);
+    // Nor does it learn which assistants there are.
+    for (const list of [() => ai.models.list(), () => ai.models.retrieve('writer')]) {
+      expect(await list().catch((e: unknown) => e)).toMatchObject({ status: 403, code: 'permission_denied' });
+    }
   });
 
   it('answers 400 content_policy_violation when a plug stops the request without a word: the key is not to blame', async () => {
