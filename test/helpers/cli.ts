@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach } from 'vitest';
 
 import { freePort } from './ports.js';
 import { tempDir } from './tmp.js';
@@ -76,4 +77,22 @@ export async function gatewayDir(prefix: string, lines: string[]): Promise<{ dir
   const port = await freePort();
   writeFileSync(join(tmp.dir, 'monkeyclaw.config.yaml'), [`server: { port: ${port} }`, ...lines, ''].join('\n'));
   return { ...tmp, port };
+}
+
+/**
+ * For a test file whose every test runs the CLI in a directory of its own: made before each test, removed after.
+ * `dir` is the current test's; `cli` runs there, with `input` on stdin when given.
+ */
+export function cliInFreshDir(prefix: string): { readonly dir: string; cli(args: string[], input?: string): Promise<CliResult> } {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    tmp = tempDir(prefix);
+  });
+  afterEach(() => tmp.remove());
+  return {
+    get dir() {
+      return tmp.dir;
+    },
+    cli: (args, input) => runCli(args, { cwd: tmp.dir, ...(input !== undefined ? { input } : {}) }),
+  };
 }

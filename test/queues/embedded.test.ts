@@ -8,11 +8,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { queueContract } from '../contracts/queue.js';
 
-queueContract('embedded', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mc-q-'));
+/** A fresh database file with the gateway's tables, and a connection to it standing for another process. */
+function migratedFile(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const file = join(dir, 'monkeyclaw.db');
   const db = openDb(file);
   migrate(db);
+  return { dir, file, db };
+}
+
+queueContract('embedded', async () => {
+  const { dir, file, db } = migratedFile('mc-q-');
   db.close();
   return {
     open: async () => new EmbeddedDriver({ file, leaseMs: 2_000 }),
@@ -22,10 +28,7 @@ queueContract('embedded', async () => {
 
 describe('embedded driver under a database locked by another process', () => {
   it('rides out a write lock held past the 10 s deadline: nothing throws, and the jobs run once it is released', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mc-q-lock-'));
-    const file = join(dir, 'monkeyclaw.db');
-    const db = openDb(file);
-    migrate(db);
+    const { dir, file, db } = migratedFile('mc-q-lock-');
     const driver = new EmbeddedDriver({ file, leaseMs: 2_000 });
     try {
       await driver.enqueue('q', [{ id: 'a', partition: 'p', payload: 1 }, { id: 'b', partition: 'r', payload: 2 }]);
@@ -49,10 +52,7 @@ describe('embedded driver under a database locked by another process', () => {
 
 describe('embedded driver without a wake-up socket', () => {
   it('finds work by polling when its run dir cannot be made (a read-only data dir), instead of crashing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mc-q-norun-'));
-    const file = join(dir, 'monkeyclaw.db');
-    const db = openDb(file);
-    migrate(db);
+    const { dir, file, db } = migratedFile('mc-q-norun-');
     db.close();
     // A file where the run dir would go: mkdir fails, as it does in a directory this user cannot write.
     writeFileSync(join(dir, 'blocked'), '');
@@ -73,10 +73,7 @@ describe('embedded driver without a wake-up socket', () => {
 
 describe('embedded driver: a lease that ran out under a locked database', () => {
   it('is never claimed again by the consumer still running its job', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mc-q-relet-'));
-    const file = join(dir, 'monkeyclaw.db');
-    const other = openDb(file);
-    migrate(other);
+    const { dir, file, db: other } = migratedFile('mc-q-relet-');
     const driver = new EmbeddedDriver({ file, leaseMs: 300 });
     try {
       await driver.enqueue('q', [{ id: 'a', partition: 'p', payload: 1 }]);
@@ -104,10 +101,7 @@ describe('embedded driver: a lease that ran out under a locked database', () => 
 
 describe('embedded driver: a job back from its backoff while a claim waits for the write lock', () => {
   it('does not leave the claim loop waiting for a slot, so close keeps to its drain time', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mc-q-slot-'));
-    const file = join(dir, 'monkeyclaw.db');
-    const other = openDb(file);
-    migrate(other);
+    const { dir, file, db: other } = migratedFile('mc-q-slot-');
     const driver = new EmbeddedDriver({ file, leaseMs: 5_000 });
     try {
       let tries = 0;
@@ -140,10 +134,7 @@ describe('embedded driver: a job back from its backoff while a claim waits for t
 
 describe('embedded driver: a commit through its own connection is one transaction with the acknowledgement', () => {
   const setup = () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mc-q-join-'));
-    const file = join(dir, 'monkeyclaw.db');
-    const other = openDb(file);
-    migrate(other);
+    const { dir, file, db: other } = migratedFile('mc-q-join-');
     other.exec('CREATE TABLE turns (job TEXT)');
     const driver = new EmbeddedDriver({ file, leaseMs: 2_000 });
     // The process's one connection to the file, which the driver acknowledges on.
@@ -230,10 +221,7 @@ describe('embedded driver: a commit through its own connection is one transactio
 
 describe('embedded driver: a job stored by something else than this driver', () => {
   it('is dead-lettered as stored, whether not JSON or nested too deep to write back, and the jobs claimed with it still run', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mc-q-poison-'));
-    const file = join(dir, 'monkeyclaw.db');
-    const other = openDb(file);
-    migrate(other);
+    const { dir, file, db: other } = migratedFile('mc-q-poison-');
     const driver = new EmbeddedDriver({ file, leaseMs: 2_000 });
     try {
       const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;

@@ -1,15 +1,10 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/tmp.js';
+import { describe, expect, it } from 'vitest';
+import { cliInFreshDir, runCli } from '../helpers/cli.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir('mc-audit-cli-');
-});
-afterEach(() => tmp.remove());
-const cli = (args: string[], input?: string) => runCli(args, { cwd: tmp.dir, ...(input !== undefined ? { input } : {}) });
+const tmp = cliInFreshDir('mc-audit-cli-');
+const { cli } = tmp;
 
 describe('monkeyclaw audit', () => {
   it('audit verify exits 1 and names the first tampered entry', async () => {

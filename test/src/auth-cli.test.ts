@@ -1,20 +1,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../core/auth.js';
 import { keyFile } from '../../core/master-key.js';
 import { SqliteStore } from '../../core/sqlite/store.js';
 import { acquireLock, supervisorLock } from '../../src/lock.js';
-import { runCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/tmp.js';
+import { cliInFreshDir, runCli } from '../helpers/cli.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir('mc-auth-');
-});
-afterEach(() => tmp.remove());
-const cli = (args: string[], input?: string) => runCli(args, { cwd: tmp.dir, ...(input !== undefined ? { input } : {}) });
+const tmp = cliInFreshDir('mc-auth-');
+const { cli } = tmp;
 
 describe('admin and apikey commands', () => {
   it('sets the dashboard password from stdin, hashed with scrypt, refusing a short one', async () => {

@@ -3,18 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../core/sqlite/store.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { CLI, cliInFreshDir } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
-import { tempDir } from '../helpers/tmp.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir('mc-cli-out-');
-});
-afterEach(() => tmp.remove());
-const cli = (args: string[], input?: string) => runCli(args, { cwd: tmp.dir, ...(input !== undefined ? { input } : {}) });
+const tmp = cliInFreshDir('mc-cli-out-');
+const { cli } = tmp;
 
 /** What the CLI prints, and where it still runs: notices, slow pipes, damaged rows, a low file limit. */
 describe('monkeyclaw CLI output', () => {

@@ -4,19 +4,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { startOpenAIFake } from '../fakes/openai-server.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { CLI, cliInFreshDir, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
-import { tempDir } from '../helpers/tmp.js';
 
-let tmp: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  tmp = tempDir('mc-cli-');
-});
-afterEach(() => tmp.remove());
-const cli = (args: string[], input?: string) => runCli(args, { cwd: tmp.dir, ...(input !== undefined ? { input } : {}) });
+const tmp = cliInFreshDir('mc-cli-');
+const { cli } = tmp;
 
 describe('monkeyclaw CLI', () => {
   it('chat --once prints the echo reply and exits 0; audit verify passes afterwards', async () => {
@@ -130,11 +125,10 @@ describe('monkeyclaw CLI', () => {
     expect(fresh.stdout).toMatch(/ok {4}queue: embedded driver answers/);
     // History and audit live there: the data dir it created is its owner's alone.
     expect(statSync(join(tmp.dir, 'data')).mode & 0o777).toBe(0o700);
-    tmp.remove();
-    tmp = tempDir('mc-cli-');
-    expect((await cli(['migrate'])).stdout).toMatch(/applied: 001_spine/);
-    expect((await cli(['migrate'])).stdout).toMatch(/up to date/);
-    const d = await cli(['doctor']);
+    // Another fresh data dir: migrate alone brings it up to date, once.
+    expect((await cli(['migrate', '--data-dir', 'migrated'])).stdout).toMatch(/applied: 001_spine/);
+    expect((await cli(['migrate', '--data-dir', 'migrated'])).stdout).toMatch(/up to date/);
+    const d = await cli(['doctor', '--data-dir', 'migrated']);
     expect(d.code).toBe(0);
     expect(d.stdout).toMatch(/ok {4}queue: embedded driver answers/);
   });
